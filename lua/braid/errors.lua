@@ -1,0 +1,193 @@
+--- Exception classes with Python's names and hierarchy.
+-- An error object is a table whose metatable is its class; it has the fields
+-- `type` (the class), `message`, and, when it came from another worker,
+-- `traceback` and `cause`. Classes are called to make instances and test
+-- errors with `Class:is(err)`.
+-- @module braid.errors
+local setmetatable, getmetatable, rawget, type, tostring, select, error, pairs, next =
+  setmetatable, getmetatable, rawget, type, tostring, select, error, pairs, next
+local concat = table.concat
+_ENV = nil
+
+local M = {}
+local classes = {} -- qualified name -> class
+
+local Class = {} -- metatable of every class
+
+local function format(err)
+  local cls = err.type
+  local s = cls.name
+  local msg = err.message
+  if msg ~= nil and msg ~= "" then s = s .. ": " .. tostring(msg) end
+  if err.traceback then s = s .. "\n" .. err.traceback end
+  if err.cause ~= nil then s = s .. "\n\nCaused by:\n" .. tostring(err.cause) end
+  return s
+end
+
+--- Make an instance: `Class(message [, fields])`.
+-- Extra arguments after the message are kept in `args` (Python's e.args).
+function Class.__call(cls, message, ...)
+  local new = cls.__new
+  if new then return new(cls, message, ...) end
+  local obj = { type = cls, message = message }
+  local n = select("#", ...)
+  if n > 0 then
+    local first = ...
+    if n == 1 and type(first) == "table" and getmetatable(first) == nil then
+      for k, v in pairs(first) do obj[k] = v end
+    else
+      obj.args = { message, ... }
+    end
+  end
+  return setmetatable(obj, cls)
+end
+
+function Class.__tostring(cls)
+  return "<class '" .. cls.name .. "'>"
+end
+
+function Class.__index(cls, k)
+  local super = rawget(cls, "super")
+  if super then return super[k] end
+  return nil
+end
+
+--- Define a class: `errors.class(name, super)`.
+-- @string name qualified name, e.g. "queue.Empty"
+-- @tparam[opt] table super parent class (default Exception)
+-- @treturn table the class (returns the existing one for a known name)
+function M.class(name, super)
+  local existing = classes[name]
+  if existing then return existing end
+  local short = name:match("([^.]+)$")
+  local cls = {
+    name = name, __name = name, short_name = short, super = super,
+    __braidclass = name, __tostring = format,
+  }
+  cls.__index = cls
+  setmetatable(cls, Class)
+  classes[name] = cls
+  return cls
+end
+
+--- Subclass: `errors.Exception:subclass("mymod.MyError")`.
+function M.subclass(cls, name) return M.class(name, cls) end
+
+--- True if `err` is an instance of `cls` or of one of its subclasses.
+function M.is(cls, err)
+  if type(err) ~= "table" then return false end
+  local c = getmetatable(err)
+  while c ~= nil do
+    if c == cls then return true end
+    if type(c) ~= "table" then return false end
+    c = rawget(c, "super")
+  end
+  return false
+end
+
+--- The class named `name`; unknown names get a new subclass of Exception
+-- that keeps the name (so errors of classes unknown here still travel).
+function M.lookup(name)
+  return classes[name] or M.class(name, classes.Exception)
+end
+
+M.classes = classes
+
+local function def(name, super)
+  local cls = M.class(name, super)
+  cls.is = M.is
+  cls.subclass = M.subclass
+  return cls
+end
+
+-- Python's hierarchy (builtins first, then module classes).
+local BaseException = def("BaseException")
+local SystemExit = def("SystemExit", BaseException)
+def("KeyboardInterrupt", BaseException)
+def("GeneratorExit", BaseException)
+local Exception = def("Exception", BaseException)
+local ArithmeticError = def("ArithmeticError", Exception)
+def("OverflowError", ArithmeticError)
+def("ZeroDivisionError", ArithmeticError)
+def("AssertionError", Exception)
+def("AttributeError", Exception)
+def("EOFError", Exception)
+def("MemoryError", Exception)
+def("NameError", Exception)
+local ImportError = def("ImportError", Exception)
+def("ModuleNotFoundError", ImportError)
+local LookupError = def("LookupError", Exception)
+def("IndexError", LookupError)
+def("KeyError", LookupError)
+local OSError = def("OSError", Exception)
+def("FileNotFoundError", OSError)
+def("PermissionError", OSError)
+def("ProcessLookupError", OSError)
+def("ChildProcessError", OSError)
+local ConnectionError = def("ConnectionError", OSError)
+def("BrokenPipeError", ConnectionError)
+def("ConnectionResetError", ConnectionError)
+local TimeoutError = def("TimeoutError", OSError)
+def("InterruptedError", OSError)
+local RuntimeError = def("RuntimeError", Exception)
+def("NotImplementedError", RuntimeError)
+def("RecursionError", RuntimeError)
+def("TypeError", Exception)
+local ValueError = def("ValueError", Exception)
+def("UnicodeError", ValueError)
+def("StopIteration", Exception)
+-- Errors raised by plain Lua code (error("text")) in another worker arrive
+-- as instances of LuaError, keeping the original value in 'value'.
+def("LuaError", Exception)
+
+def("queue.Empty", Exception)
+def("queue.Full", Exception)
+def("queue.ShutDown", Exception)
+def("threading.BrokenBarrierError", RuntimeError)
+local FuturesError = def("concurrent.futures.Error", Exception)
+def("concurrent.futures.CancelledError", FuturesError)
+def("concurrent.futures.InvalidStateError", FuturesError)
+-- Since Python 3.11 concurrent.futures.TimeoutError is the builtin one.
+classes["concurrent.futures.TimeoutError"] = TimeoutError
+local BrokenExecutor = def("concurrent.futures.BrokenExecutor", RuntimeError)
+def("concurrent.futures.thread.BrokenThreadPool", BrokenExecutor)
+def("concurrent.futures.process.BrokenProcessPool", BrokenExecutor)
+local ProcessError = def("multiprocessing.ProcessError", Exception)
+def("multiprocessing.BufferTooShort", ProcessError)
+def("multiprocessing.TimeoutError", ProcessError)
+def("multiprocessing.AuthenticationError", ProcessError)
+local SubprocessError = def("subprocess.SubprocessError", Exception)
+def("subprocess.TimeoutExpired", SubprocessError)
+def("subprocess.CalledProcessError", SubprocessError)
+
+-- Builtins are reachable by their short names: errors.ValueError.
+for name, cls in next, classes do
+  if not name:find(".", 1, true) then M[name] = cls end
+end
+
+--- SystemExit's code is its first argument: `error(errors.SystemExit(3))`.
+function SystemExit.__new(cls, code)
+  return setmetatable({ type = cls, code = code,
+                        message = code ~= nil and tostring(code) or nil }, cls)
+end
+
+--- Raise a new exception: `errors.raise("ValueError", "bad thing")`.
+function M.raise(name, message, level)
+  error(M.lookup(name)(message), level or 2)
+end
+
+--- Wrap any error value into an exception object (strings become LuaError).
+function M.wrap(value, traceback)
+  if M.is(BaseException, value) then
+    if traceback and value.traceback == nil then value.traceback = traceback end
+    return value
+  end
+  local e = classes.LuaError(tostring(value))
+  e.value = value
+  e.traceback = traceback
+  return e
+end
+
+M.format = format
+M.concat = concat
+return M

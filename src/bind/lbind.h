@@ -1,0 +1,132 @@
+/*
+** lbind.h: helpers shared by the Lua binding files (bind/ only).
+** See LICENSE for copyright and license.
+**
+** The binding is the only code that raises Lua errors. Errors are typed
+** exception objects built by the Lua module 'braid.errors' (compiled into
+** the library), with Lua's wording for argument misuse.
+*/
+#ifndef BRAID_LBIND_H
+#define BRAID_LBIND_H
+
+#include "lua.h"
+#include "lauxlib.h"
+#include "lualib.h"
+
+#include "braidint.h"
+#include "braidlib.h"
+#include "handle.h"
+#include "os.h"
+
+/* { ====== proxies of shared objects */
+
+/* A proxy userdata: one per state and object, holding one reference.
+** 'h' is NULL once the proxy was closed. */
+typedef struct braidB_Box {
+  braid_handle *h;
+} braidB_Box;
+
+/* How the proxies of one handle type look in Lua. 'methods' fill a table
+** that becomes '__index' unless 'meta' has its own '__index' (which then
+** finds the methods in the metatable's field '__methods'). '__gc' (drop
+** the reference) and '__name', '__tostring' are added when missing. */
+typedef struct braidB_Class {
+  const braid_handle_type *type;
+  const luaL_Reg *methods;
+  const luaL_Reg *meta;
+} braidB_Class;
+
+/* Pushes the proxy of 'h' in 'L' (the one proxy of 'h' in this state if it
+** is still alive, otherwise a new one taking its own reference). */
+BRAIDI_FUNC void braidB_pushhandle(lua_State *L, braid_handle *h);
+/* Like braidB_pushhandle, but the new proxy adopts the caller's reference
+** instead of taking one (the caller gives its reference away). */
+BRAIDI_FUNC void braidB_pushnewhandle(lua_State *L, braid_handle *h);
+/* The object of the proxy at 'idx' if it is of 'type', else raises a
+** TypeError ("bad argument #idx ... (braid.Lock expected, got ...)"); a
+** closed proxy raises ValueError. */
+BRAIDI_FUNC braid_handle *braidB_checkhandle(lua_State *L, int idx,
+                                             const braid_handle_type *type);
+/* The object of any braid proxy at 'idx', or NULL. */
+BRAIDI_FUNC braid_handle *braidB_tohandle(lua_State *L, int idx);
+/* Drops the reference of the proxy at 'idx' (idempotent). */
+BRAIDI_FUNC void braidB_closehandle(lua_State *L, int idx);
+/* Pushes the metatable of 'type', building it on first use in this state. */
+BRAIDI_FUNC void braidB_pushmeta(lua_State *L, const braid_handle_type *type);
+/* Pushes the methods table of 'type' (for __index functions). */
+BRAIDI_FUNC void braidB_pushmethods(lua_State *L,
+                                    const braid_handle_type *type);
+/* } ====== */
+
+/* { ====== errors */
+
+/* Pushes a new exception object of class 'cls' ("ValueError",
+** "queue.Empty", ...) with the formatted message. */
+BRAIDI_FUNC void braidB_pusherror(lua_State *L, const char *cls,
+                                  const char *fmt, ...);
+/* Raises a new exception of class 'cls'. */
+BRAIDI_FUNC int braidB_raise(lua_State *L, const char *cls, const char *fmt,
+                             ...);
+/* Raises "bad argument #arg to 'fn' (msg)" as an exception of 'cls',
+** like luaL_argerror does for plain errors. */
+BRAIDI_FUNC int braidB_argerror(lua_State *L, int arg, const char *cls,
+                                const char *fmt, ...);
+/* TypeError for a wrong argument type: "(number expected, got string)". */
+BRAIDI_FUNC int braidB_typeerror(lua_State *L, int arg, const char *tname);
+/* Raises the exception class that goes with a core error code. */
+BRAIDI_FUNC int braidB_raisecode(lua_State *L, int code, const char *what);
+/* Pushes the module braid.errors (loading it if needed). */
+BRAIDI_FUNC void braidB_pusherrors(lua_State *L);
+/* Pushes the class object 'cls' (creating braid.errors if needed). */
+BRAIDI_FUNC void braidB_pushclass(lua_State *L, const char *cls);
+/* } ====== */
+
+/* { ====== typed argument checks (TypeError instead of plain errors) */
+BRAIDI_FUNC lua_Integer braidB_checkinteger(lua_State *L, int arg);
+BRAIDI_FUNC lua_Integer braidB_optinteger(lua_State *L, int arg,
+                                          lua_Integer def);
+BRAIDI_FUNC lua_Number braidB_checknumber(lua_State *L, int arg);
+BRAIDI_FUNC const char *braidB_checkstring(lua_State *L, int arg,
+                                           size_t *len);
+BRAIDI_FUNC int braidB_optboolean(lua_State *L, int arg, int def);
+/* A timeout argument: nil -> 'def'; a number must not be NaN. Returns
+** seconds as given (negative values are left to the caller, whose rules
+** differ per call, as Python's do). */
+BRAIDI_FUNC double braidB_opttimeout(lua_State *L, int arg, double def);
+/* Reads field 'k' of the options table at 'idx' onto the stack (nil when
+** 'idx' is not a table). */
+BRAIDI_FUNC int braidB_getopt(lua_State *L, int idx, const char *k);
+/* } ====== */
+
+/* { ====== per-state context */
+
+/* The runtime of 'L' (attached, inherited from the parent worker, or the
+** process default). Never NULL. */
+BRAIDI_FUNC braid_runtime_t *braidB_runtime(lua_State *L);
+/* 1 in states that braid created for worker threads. */
+BRAIDI_FUNC int braidB_isworker(lua_State *L);
+/* Runs the callbacks posted to this state (see thread.c); returns how
+** many ran. Called at every blocking braid call and by braid.poll(). */
+BRAIDI_FUNC int braidB_poll(lua_State *L);
+/* } ====== */
+
+/* { ====== area openers, called from lcore.c */
+BRAIDI_FUNC void braidB_open_except(lua_State *L);
+BRAIDI_FUNC void braidB_open_serial(lua_State *L);
+BRAIDI_FUNC void braidB_open_thread(lua_State *L);
+BRAIDI_FUNC void braidB_open_sync(lua_State *L);
+BRAIDI_FUNC void braidB_open_shm(lua_State *L);
+BRAIDI_FUNC void braidB_open_test(lua_State *L);
+/* } ====== */
+
+/* Classes of every handle type, one array per binding file, each ended by
+** a row whose 'type' is NULL. lcore.c searches them. */
+BRAIDI_FUNC const braidB_Class braidB_thread_classes[];
+BRAIDI_FUNC const braidB_Class braidB_sync_classes[];
+BRAIDI_FUNC const braidB_Class braidB_shm_classes[];
+
+/* Lua-callable 'obj:with(fn, ...)' for lock-likes: acquire, call, always
+** release, return fn's results or re-raise its error. */
+BRAIDI_FUNC int braidB_lock_with(lua_State *L);
+
+#endif

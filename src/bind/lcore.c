@@ -1,0 +1,538 @@
+/*
+** lcore.c: luaopen_braid_core, the embedded Lua layer, proxies of shared
+** objects, typed errors and argument checks used by every binding file.
+** See LICENSE for copyright and license.
+*/
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lbind.h"
+#include "serial.h"
+#include "thread.h"
+
+/* Rows generated from lua/braid/ by cmake/embed_lua.cmake. */
+typedef struct {
+  const char *name, *chunkname, *src;
+  size_t len;
+} braid_lua_module;
+BRAIDI_FUNC const braid_lua_module braid__lua_modules[];
+
+static const char PROXIES_KEY = 'p'; /* weak table: handle -> proxy */
+
+
+/*
+** {======================================================
+** The embedded Lua layer
+** =======================================================
+*/
+
+static const braid_lua_module *find_module(const char *name) {
+  const braid_lua_module *m;
+  for (m = braid__lua_modules; m->name != NULL; m++)
+    if (strcmp(m->name, name) == 0) return m;
+  return NULL;
+}
+
+
+/* package.preload loader of an embedded module; upvalue 1 is its row. */
+static int embedded_loader(lua_State *L) {
+  const braid_lua_module *m =
+      (const braid_lua_module *)lua_touserdata(L, lua_upvalueindex(1));
+  if (luaL_loadbuffer(L, m->src, m->len, m->chunkname) != LUA_OK)
+    return lua_error(L);
+  lua_pushstring(L, m->name);
+  lua_pushstring(L, m->chunkname + 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+
+void braid_openlibs(lua_State *L) {
+  const braid_lua_module *m;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (m = braid__lua_modules; m->name != NULL; m++) {
+    lua_pushlightuserdata(L, (void *)m);
+    lua_pushcclosure(L, embedded_loader, 1);
+    lua_setfield(L, -2, m->name);
+  }
+  lua_pushcfunction(L, luaopen_braid_core);
+  lua_setfield(L, -2, "braid.core");
+  lua_pop(L, 1);
+}
+
+
+/* Pushes package.loaded[name], loading the embedded module when needed
+** (without going through 'require', which a host may have removed). */
+static void pushembedded(lua_State *L, const char *name) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, name) == LUA_TNIL) {
+    const braid_lua_module *m = find_module(name);
+    lua_pop(L, 1);
+    if (m == NULL) luaL_error(L, "braid: embedded module '%s' missing", name);
+    lua_pushlightuserdata(L, (void *)m);
+    lua_pushcclosure(L, embedded_loader, 1);
+    lua_call(L, 0, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, name);
+  }
+  lua_remove(L, -2);
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Proxies
+** =======================================================
+*/
+
+static const braidB_Class *find_class(const braid_handle_type *type) {
+  static const braidB_Class *const lists[] = {
+    braidB_thread_classes, braidB_sync_classes, braidB_shm_classes, NULL,
+  };
+  int i;
+  for (i = 0; lists[i] != NULL; i++) {
+    const braidB_Class *c;
+    for (c = lists[i]; c->type != NULL; c++)
+      if (c->type == type) return c;
+  }
+  return NULL;
+}
+
+
+static int proxy_gc(lua_State *L) {
+  braidB_Box *b = (braidB_Box *)lua_touserdata(L, 1);
+  if (b != NULL && b->h != NULL) {
+    braid_handle *h = b->h;
+    b->h = NULL; /* mark as closed before releasing: release may destroy */
+    braid__handle_release(h);
+  }
+  return 0;
+}
+
+
+static int proxy_tostring(lua_State *L) {
+  braidB_Box *b = (braidB_Box *)lua_touserdata(L, 1);
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "__name");
+  if (b->h == NULL)
+    lua_pushfstring(L, "%s (closed)", lua_tostring(L, -1));
+  else
+    lua_pushfstring(L, "%s (%p)", lua_tostring(L, -1), (void *)b->h);
+  return 1;
+}
+
+
+void braidB_pushmeta(lua_State *L, const braid_handle_type *type) {
+  const braidB_Class *c;
+  if (luaL_getmetatable(L, type->name) != LUA_TNIL) return;
+  lua_pop(L, 1);
+  c = find_class(type);
+  if (c == NULL) luaL_error(L, "braid: no binding for type %s", type->name);
+  luaL_newmetatable(L, type->name);
+  lua_newtable(L);
+  if (c->methods) luaL_setfuncs(L, c->methods, 0);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__methods"); /* mt.__methods = methods */
+  lua_setfield(L, -2, "__index");   /* default; meta may replace it */
+  if (c->meta) luaL_setfuncs(L, c->meta, 0);
+  if (lua_getfield(L, -1, "__gc") == LUA_TNIL) {
+    lua_pushcfunction(L, proxy_gc);
+    lua_setfield(L, -3, "__gc");
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, -1, "__tostring") == LUA_TNIL) {
+    lua_pushcfunction(L, proxy_tostring);
+    lua_setfield(L, -3, "__tostring");
+  }
+  lua_pop(L, 1);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "__braidhandle"); /* marks braid proxies' metatables */
+}
+
+
+void braidB_pushmethods(lua_State *L, const braid_handle_type *type) {
+  braidB_pushmeta(L, type);
+  lua_getfield(L, -1, "__methods");
+  lua_remove(L, -2);
+}
+
+
+static void pushproxies(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PROXIES_KEY) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &PROXIES_KEY);
+  }
+}
+
+
+static void pushproxy(lua_State *L, braid_handle *h, int adopt) {
+  braidB_Box *b;
+  pushproxies(L);
+  if (lua_rawgetp(L, -1, h) != LUA_TNIL) {
+    lua_remove(L, -2);
+    if (adopt) braid__handle_release(h); /* the proxy already holds one */
+    return;
+  }
+  lua_pop(L, 1);
+  /* Create safe, then acquire: a memory error before 'b->h' is set leaves
+  ** a closed box and, with 'adopt', the caller's reference unowned; so
+  ** everything that can fail happens before the box is filled. */
+  b = (braidB_Box *)lua_newuserdatauv(L, sizeof(braidB_Box), 1);
+  b->h = NULL;
+  braidB_pushmeta(L, h->type);
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, -3, h);
+  b->h = adopt ? h : braid__handle_retain(h);
+  lua_remove(L, -2);
+}
+
+
+void braidB_pushhandle(lua_State *L, braid_handle *h) {
+  pushproxy(L, h, 0);
+}
+
+
+void braidB_pushnewhandle(lua_State *L, braid_handle *h) {
+  pushproxy(L, h, 1);
+}
+
+
+braid_handle *braidB_tohandle(lua_State *L, int idx) {
+  braidB_Box *b = (braidB_Box *)lua_touserdata(L, idx);
+  int isbraid;
+  if (b == NULL || lua_islightuserdata(L, idx)) return NULL;
+  if (!lua_getmetatable(L, idx)) return NULL;
+  isbraid = lua_getfield(L, -1, "__braidhandle") == LUA_TBOOLEAN;
+  lua_pop(L, 2);
+  return isbraid ? b->h : NULL;
+}
+
+
+braid_handle *braidB_checkhandle(lua_State *L, int idx,
+                                 const braid_handle_type *type) {
+  braidB_Box *b = (braidB_Box *)luaL_testudata(L, idx, type->name);
+  if (b == NULL) {
+    braidB_typeerror(L, idx, type->name);
+    return NULL;
+  }
+  if (b->h == NULL)
+    braidB_argerror(L, idx, "ValueError", "%s is closed", type->name);
+  return b->h;
+}
+
+
+void braidB_closehandle(lua_State *L, int idx) {
+  lua_pushcfunction(L, proxy_gc);
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 0);
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Errors
+** =======================================================
+*/
+
+void braidB_pusherrors(lua_State *L) {
+  pushembedded(L, "braid.errors");
+}
+
+
+void braidB_pushclass(lua_State *L, const char *cls) {
+  pushembedded(L, "braid.errors");
+  lua_getfield(L, -1, "lookup");
+  lua_pushstring(L, cls);
+  lua_call(L, 1, 1);
+  lua_remove(L, -2);
+}
+
+
+static void pusherrorv(lua_State *L, const char *cls, const char *fmt,
+                       va_list ap) {
+  braidB_pushclass(L, cls);
+  lua_pushvfstring(L, fmt, ap);
+  lua_call(L, 1, 1);
+}
+
+
+void braidB_pusherror(lua_State *L, const char *cls, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  pusherrorv(L, cls, fmt, ap);
+  va_end(ap);
+}
+
+
+int braidB_raise(lua_State *L, const char *cls, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  pusherrorv(L, cls, fmt, ap);
+  va_end(ap);
+  return lua_error(L);
+}
+
+
+int braidB_argerror(lua_State *L, int arg, const char *cls, const char *fmt,
+                    ...) {
+  lua_Debug ar;
+  const char *fname = "?";
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  if (lua_getstack(L, 0, &ar)) {
+    lua_getinfo(L, "n", &ar);
+    if (ar.namewhat != NULL && strcmp(ar.namewhat, "method") == 0) {
+      arg--; /* do not count 'self' */
+      if (arg == 0)
+        return braidB_raise(L, cls, "calling '%s' on bad self (%s)",
+                            ar.name ? ar.name : "?", lua_tostring(L, -1));
+    }
+    if (ar.name != NULL) fname = ar.name;
+  }
+  return braidB_raise(L, cls, "bad argument #%d to '%s' (%s)", arg, fname,
+                      lua_tostring(L, -1));
+}
+
+
+int braidB_typeerror(lua_State *L, int arg, const char *tname) {
+  const char *typearg;
+  if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
+    typearg = lua_tostring(L, -1);
+  else if (lua_type(L, arg) == LUA_TLIGHTUSERDATA)
+    typearg = "light userdata";
+  else
+    typearg = luaL_typename(L, arg);
+  return braidB_argerror(L, arg, "TypeError", "%s expected, got %s", tname,
+                         typearg);
+}
+
+
+static const char *code_class(int code) {
+  switch (code) {
+    case BRAID_ENOMEM: return "MemoryError";
+    case BRAID_EINVAL: return "ValueError";
+    case BRAID_ETIMEDOUT: return "TimeoutError";
+    case BRAID_EEMPTY: return "queue.Empty";
+    case BRAID_EFULL: return "queue.Full";
+    case BRAID_EBROKEN: return "threading.BrokenBarrierError";
+    case BRAID_ECANCELED: return "concurrent.futures.CancelledError";
+    case BRAID_ECLOSED: return "ValueError";
+    case BRAID_ENOTSUP: return "TypeError";
+    case BRAID_ESTATE: return "RuntimeError";
+    case BRAID_EPERM: return "RuntimeError";
+    case BRAID_EAGAIN: return "RuntimeError";
+    case BRAID_EOS: return "OSError";
+    case BRAID_ESHUTDOWN: return "queue.ShutDown";
+    default: return "RuntimeError";
+  }
+}
+
+
+int braidB_raisecode(lua_State *L, int code, const char *what) {
+  if (what != NULL)
+    return braidB_raise(L, code_class(code), "%s", what);
+  return braidB_raise(L, code_class(code), "%s", braid_strerror(code));
+}
+
+
+/* errors.code_class(name): the class a core code name maps to (specs walk
+** every code with it, so that a new code cannot be forgotten). */
+static int core_code_class(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+#define BRAID_X(n, num, msg) \
+  if (strcmp(name, #n) == 0) { \
+    lua_pushstring(L, code_class(num)); \
+    return 1; \
+  }
+  BRAID_ERRNO_MAP(BRAID_X)
+#undef BRAID_X
+  return 0;
+}
+
+
+static int core_error_codes(lua_State *L) {
+  lua_newtable(L);
+#define BRAID_X(n, num, msg) \
+  lua_pushinteger(L, num); \
+  lua_setfield(L, -2, #n);
+  BRAID_ERRNO_MAP(BRAID_X)
+#undef BRAID_X
+  return 1;
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Argument checks
+** =======================================================
+*/
+
+lua_Integer braidB_checkinteger(lua_State *L, int arg) {
+  int isnum;
+  lua_Integer d = lua_tointegerx(L, arg, &isnum);
+  if (!isnum) {
+    if (lua_type(L, arg) == LUA_TNUMBER)
+      braidB_argerror(L, arg, "TypeError",
+                      "number has no integer representation");
+    else
+      braidB_typeerror(L, arg, "integer");
+  }
+  return d;
+}
+
+
+lua_Integer braidB_optinteger(lua_State *L, int arg, lua_Integer def) {
+  return lua_isnoneornil(L, arg) ? def : braidB_checkinteger(L, arg);
+}
+
+
+lua_Number braidB_checknumber(lua_State *L, int arg) {
+  if (lua_type(L, arg) != LUA_TNUMBER) braidB_typeerror(L, arg, "number");
+  return lua_tonumber(L, arg);
+}
+
+
+const char *braidB_checkstring(lua_State *L, int arg, size_t *len) {
+  if (lua_type(L, arg) != LUA_TSTRING) braidB_typeerror(L, arg, "string");
+  return lua_tolstring(L, arg, len);
+}
+
+
+int braidB_optboolean(lua_State *L, int arg, int def) {
+  if (lua_isnoneornil(L, arg)) return def;
+  return lua_toboolean(L, arg);
+}
+
+
+double braidB_opttimeout(lua_State *L, int arg, double def) {
+  double t;
+  if (lua_isnoneornil(L, arg)) return def;
+  if (lua_type(L, arg) != LUA_TNUMBER) braidB_typeerror(L, arg, "number");
+  t = (double)lua_tonumber(L, arg);
+  if (t != t) braidB_argerror(L, arg, "ValueError", "timeout is NaN");
+  if (t > BRAID_TIMEOUT_MAX)
+    braidB_argerror(L, arg, "OverflowError", "timeout value is too large");
+  return t;
+}
+
+
+int braidB_getopt(lua_State *L, int idx, const char *k) {
+  if (lua_type(L, idx) != LUA_TTABLE) {
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  return lua_getfield(L, idx, k);
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Lock-likes: obj:with(fn, ...)
+** =======================================================
+*/
+
+int braidB_lock_with(lua_State *L) {
+  int n = lua_gettop(L), i, status;
+  luaL_checkany(L, 2);
+  lua_getfield(L, 1, "acquire");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 0);
+  for (i = 2; i <= n; i++) lua_pushvalue(L, i); /* fn args... */
+  status = lua_pcall(L, n - 2, LUA_MULTRET, 0);
+  lua_getfield(L, 1, "release");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 0);
+  if (status != LUA_OK) return lua_error(L); /* fn's error, still on top */
+  return lua_gettop(L) - n;
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** luaopen_braid_core
+** =======================================================
+*/
+
+/* Worker threads run code of this library while the state that loaded
+** it may close and dlclose it: pin the library for the process's life. */
+static void pin_library(void) {
+  static atomic_int pinned;
+  Dl_info info;
+  if (atomic_exchange(&pinned, 1)) return;
+  if (dladdr((void *)&pin_library, &info) && info.dli_fname != NULL)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
+}
+
+
+static int core_version(lua_State *L) {
+  lua_pushstring(L, braid_version_string());
+  return 1;
+}
+
+
+/* core.monotonic() -> seconds of a monotonic clock */
+static int core_monotonic(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)braid__now());
+  return 1;
+}
+
+
+/* core.sleep(seconds): blocks this thread only. */
+static int core_sleep(lua_State *L) {
+  double s = braidB_checknumber(L, 1);
+  if (s < 0) return braidB_argerror(L, 1, "ValueError",
+                                    "sleep length must be non-negative");
+  braidB_poll(L);
+  braid__sleep(s);
+  return 0;
+}
+
+
+static const luaL_Reg core_funcs[] = {
+  { "monotonic", core_monotonic },
+  { "sleep", core_sleep },
+  { "code_class", core_code_class },
+  { "error_codes", core_error_codes },
+  { "version", core_version },
+  { "lock_with", braidB_lock_with },
+  { NULL, NULL },
+};
+
+
+int luaopen_braid_core(lua_State *L) {
+  luaL_checkversion(L);
+  pin_library();
+  braid_openlibs(L);
+  braid__serial_open(L);
+  lua_newtable(L);
+  luaL_setfuncs(L, core_funcs, 0);
+  braidB_open_thread(L);
+  braidB_open_serial(L);
+  braidB_open_sync(L);
+  braidB_open_shm(L);
+#ifdef BRAID_TESTS
+  lua_newtable(L);
+  braidB_open_test(L);
+  lua_setfield(L, -2, "_test");
+#endif
+  lua_pushstring(L, BRAID_VERSION_STRING);
+  lua_setfield(L, -2, "_VERSION");
+  return 1;
+}
+/* }====================================================== */

@@ -1,0 +1,65 @@
+/*
+** lserial.c: dumps/loads, the serializer's bytes as Lua strings (for
+** tests, the fuzzer's corpus and pickling-style use). Messages that hold
+** braid objects cannot become strings: their references live in memory.
+** See LICENSE for copyright and license.
+*/
+#include "lbind.h"
+#include "serial.h"
+
+
+/* core.dumps(v...) -> string */
+static int serial_dumps(lua_State *L) {
+  static const char *const roots[] = { "value", "value[2]", "value[3]",
+                                       "value[4]", "value[5]", "value[6]",
+                                       "value[7]", "value[8]" };
+  int n = lua_gettop(L);
+  braid_msg *m;
+  if (n < 1) luaL_checkany(L, 1);
+  if (n > 8) return braidB_argerror(L, 9, "TypeError", "at most 8 values");
+  m = braid__encode_n(L, 1, n, roots);
+  if (m->nhandles > 0) {
+    braid__msg_free(m);
+    return braidB_raise(L, "TypeError",
+                        "dumps: braid objects cannot be turned into bytes");
+  }
+  lua_pushlstring(L, (const char *)m->data, m->len);
+  braid__msg_free(m);
+  return 1;
+}
+
+
+/* core.loads(s) -> v... */
+static int serial_loads(lua_State *L) {
+  size_t len;
+  const char *s = braidB_checkstring(L, 1, &len);
+  braid_msg *m = braid__msg_from_bytes(s, len);
+  if (m == NULL) return luaL_error(L, "not enough memory");
+  return braid__decode_owned(L, m);
+}
+
+
+/* core.copy(v...) -> v...: encode and decode in the same state (the cost
+** of a transfer without the thread hop; benchmarks and tests use it). */
+static int serial_copy(lua_State *L) {
+  static const char *const roots[] = { "value" };
+  int n = lua_gettop(L), i, total = 0;
+  for (i = 1; i <= n; i++) {
+    braid_msg *m = braid__encode_n(L, i, 1, roots);
+    total += braid__decode_owned(L, m);
+  }
+  return total;
+}
+
+
+static const luaL_Reg serial_funcs[] = {
+  { "dumps", serial_dumps },
+  { "loads", serial_loads },
+  { "copy", serial_copy },
+  { NULL, NULL },
+};
+
+
+void braidB_open_serial(lua_State *L) {
+  luaL_setfuncs(L, serial_funcs, 0);
+}

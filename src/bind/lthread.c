@@ -1,0 +1,812 @@
+/*
+** lthread.c: Lua binding of the thread runtime: per-state context, the
+** worker bootstrap, thread handles, excepthook, callbacks and poll().
+** See LICENSE for copyright and license.
+**
+** Every state braid runs in has a context (a userdata in the registry):
+** its runtime, its own thread object, whether braid created it (worker)
+** and its mailbox. A root state (one the host or lua5.4 made) joins the
+** runtime's non-daemon threads when it closes, as Python does at exit.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "lbind.h"
+#include "serial.h"
+#include "thread.h"
+
+typedef struct StateCtx {
+  braid_runtime_t *rt;   /* retained */
+  braid_thread *self;    /* retained: the thread running this state */
+  braid_mailbox *mb;     /* retained, created on first use */
+  int worker;
+} StateCtx;
+
+static const char CTX_KEY = 'c';
+static const char CALLBACKS_KEY = 'k'; /* registry table: ref -> function */
+static const char INSTANCE_KEY = 'i';  /* the Thread object run by a worker */
+
+#define MODE_TARGET 0   /* payload: target, args */
+#define MODE_INSTANCE 1 /* payload: a Thread object whose run() to call */
+
+
+/*
+** {======================================================
+** Per-state context
+** =======================================================
+*/
+
+static int ctx_gc(lua_State *L) {
+  StateCtx *c = (StateCtx *)lua_touserdata(L, 1);
+  if (c->rt == NULL) return 0;
+  if (!c->worker) {
+    /* What Python does at interpreter exit: wait for non-daemon threads.
+    ** A worker's state does not wait: its children belong to the
+    ** process, which the root state waits for. */
+    braid_runtime_join_threads(c->rt);
+  }
+  if (c->mb) {
+    braid__mailbox_close(c->mb);
+    braid__mailbox_release(c->mb);
+    c->mb = NULL;
+  }
+  if (c->self) {
+    if (c->self->kind != BRAID_THREAD_WORKER) braid__thread_retire(c->self);
+    braid__handle_release(&c->self->h);
+    c->self = NULL;
+  }
+  braid_runtime_release(c->rt);
+  c->rt = NULL;
+  return 0;
+}
+
+
+static StateCtx *getctx(lua_State *L) {
+  StateCtx *c;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+  c = (StateCtx *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return c;
+}
+
+
+/* Creates the context of 'L' (runtime 'rt' retained by the caller and
+** given to the context). */
+static StateCtx *newctx(lua_State *L, braid_runtime_t *rt, int worker) {
+  StateCtx *c = (StateCtx *)lua_newuserdatauv(L, sizeof(StateCtx), 0);
+  memset(c, 0, sizeof *c);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, ctx_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  c->rt = rt;
+  c->worker = worker;
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &CTX_KEY);
+  return c;
+}
+
+
+int braid_attach(lua_State *L, braid_runtime_t *rt) {
+  if (getctx(L) != NULL) return BRAID_ESTATE;
+  newctx(L, braid__runtime_retain(rt), 0);
+  return BRAID_OK;
+}
+
+
+/* The context of 'L', made as a root state's on first use. */
+static StateCtx *ctx(lua_State *L) {
+  StateCtx *c = getctx(L);
+  if (c == NULL) {
+    braid_runtime_t *rt = braid__runtime_default();
+    if (rt == NULL) luaL_error(L, "braid: cannot create the runtime");
+    c = newctx(L, rt, 0);
+  }
+  return c;
+}
+
+
+braid_runtime_t *braidB_runtime(lua_State *L) {
+  return ctx(L)->rt;
+}
+
+
+int braidB_isworker(lua_State *L) {
+  return ctx(L)->worker;
+}
+
+
+/* The thread object of the OS thread running 'L' (made on first use for
+** root states: the main thread, or a dummy for other OS threads). */
+static braid_thread *selfthread(lua_State *L) {
+  StateCtx *c = ctx(L);
+  if (c->self == NULL) {
+    braid_runtime_t *rt = c->rt;
+    braid_thread *t;
+    int ismain;
+    braid__mutex_lock(&rt->mu);
+    ismain = rt->main == NULL ||
+             rt->main->ident == (lua_Integer)(uintptr_t)pthread_self();
+    if (rt->main != NULL && ismain) {
+      t = rt->main;
+      braid__handle_retain(&t->h);
+    } else {
+      t = NULL;
+    }
+    braid__mutex_unlock(&rt->mu);
+    if (t == NULL) {
+      t = braid__thread_new(rt, ismain ? "MainThread" : NULL, !ismain,
+                            ismain ? BRAID_THREAD_MAIN : BRAID_THREAD_DUMMY);
+      if (t == NULL) luaL_error(L, "not enough memory");
+    }
+    c->self = t;
+  }
+  return c->self;
+}
+
+
+static braid_mailbox *mailbox(lua_State *L) {
+  StateCtx *c = ctx(L);
+  if (c->mb == NULL) {
+    c->mb = braid__mailbox_new();
+    if (c->mb == NULL) luaL_error(L, "not enough memory");
+  }
+  return c->mb;
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Callbacks and poll
+** =======================================================
+*/
+
+static void pushcallbacks(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CALLBACKS_KEY) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &CALLBACKS_KEY);
+  }
+}
+
+
+/* Message handler: makes every error an exception object carrying the
+** traceback of where it was raised (errors.wrap). */
+static int add_traceback(lua_State *L) {
+  luaL_traceback(L, L, NULL, 1);
+  braidB_pusherrors(L);
+  lua_getfield(L, -1, "wrap");
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, -4);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+
+/* Runs one mailbox message: its values are the arguments of the callback
+** whose reference is the message's tag. Frees the message. */
+static int run_callback(lua_State *L) {
+  braid_msg *m = (braid_msg *)lua_touserdata(L, 1);
+  lua_Integer ref = m->tag;
+  int n;
+  lua_settop(L, 0);
+  n = braid__decode_owned(L, m);
+  pushcallbacks(L);
+  lua_rawgeti(L, -1, ref);
+  lua_remove(L, -2);
+  if (lua_type(L, -1) != LUA_TFUNCTION) return 0; /* unregistered since */
+  lua_insert(L, 1);
+  lua_call(L, n, 0);
+  return 0;
+}
+
+
+int braidB_poll(lua_State *L) {
+  StateCtx *c = getctx(L);
+  braid_msg *m;
+  int ran = 0;
+  if (c == NULL || c->mb == NULL) return 0;
+  m = braid__mailbox_take(c->mb);
+  while (m != NULL) {
+    braid_msg *next = m->next;
+    int top = lua_gettop(L);
+    m->next = NULL;
+    lua_pushcfunction(L, add_traceback);
+    lua_pushcfunction(L, run_callback);
+    lua_pushlightuserdata(L, m);
+    if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) {
+      fprintf(stderr, "Exception in braid callback:\n%s\n",
+              luaL_tolstring(L, -1, NULL));
+      fflush(stderr);
+    }
+    lua_settop(L, top);
+    ran++;
+    m = next;
+  }
+  return ran;
+}
+
+
+/* braid.poll() -> number of callbacks run */
+static int core_poll(lua_State *L) {
+  lua_pushinteger(L, braidB_poll(L));
+  return 1;
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Worker threads
+** =======================================================
+*/
+
+/* Default excepthook: print from the failing thread, like Python. */
+static void print_exception(lua_State *L, braid_thread *t, int err) {
+  const char *msg;
+  char *name;
+  braid__mutex_lock(&t->mu);
+  name = strdup(t->name);
+  braid__mutex_unlock(&t->mu);
+  msg = luaL_tolstring(L, err, NULL);
+  fprintf(stderr, "Exception in thread %s:\n%s\n", name ? name : "?", msg);
+  fflush(stderr);
+  free(name);
+  lua_pop(L, 1);
+}
+
+
+/* Hands an uncaught error (at 'err', an exception object) to the custom
+** excepthook's state, or prints it. SystemExit is silent, as in Python. */
+static int report_error(lua_State *L) {
+  braid_thread *t = (braid_thread *)lua_touserdata(L, 2);
+  braid_runtime_t *rt = t->rt;
+  braid_mailbox *mb = NULL;
+  lua_Integer ref = 0;
+  braidB_pushclass(L, "SystemExit");
+  lua_getfield(L, -1, "is");
+  lua_insert(L, -2);
+  lua_pushvalue(L, 1);
+  lua_call(L, 2, 1);
+  if (lua_toboolean(L, -1)) return 0;
+  lua_pop(L, 1);
+  braid__mutex_lock(&rt->mu);
+  if (rt->hook_mb != NULL) {
+    mb = braid__mailbox_retain(rt->hook_mb);
+    ref = rt->hook_ref;
+  }
+  braid__mutex_unlock(&rt->mu);
+  if (mb != NULL) {
+    /* args = { exc_type, exc_value, exc_traceback, thread } */
+    braid_msg *m;
+    int ok;
+    lua_createtable(L, 0, 4);
+    lua_getfield(L, 1, "type");
+    lua_setfield(L, -2, "exc_type");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "exc_value");
+    lua_getfield(L, 1, "traceback");
+    lua_setfield(L, -2, "exc_traceback");
+    braidB_pushhandle(L, &t->h);
+    lua_setfield(L, -2, "thread");
+    m = braid__encode(L, -1, "excepthook args");
+    m->tag = ref;
+    ok = braid__mailbox_post(mb, m) == BRAID_OK;
+    braid__mailbox_release(mb);
+    if (ok) return 0;
+  }
+  print_exception(L, t, 1);
+  return 0;
+}
+
+
+/* Runs in the worker's fresh state, protected: set-up, then the target. */
+static int worker_pmain(lua_State *L) {
+  braid_thread *t = (braid_thread *)lua_touserdata(L, 1);
+  braid_runtime_t *rt = t->rt;
+  StateCtx *c;
+  int i, n, status;
+  luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  if (t->path) {
+    lua_pushstring(L, t->path);
+    lua_setfield(L, -2, "path");
+  }
+  if (t->cpath) {
+    lua_pushstring(L, t->cpath);
+    lua_setfield(L, -2, "cpath");
+  }
+  lua_pop(L, 1);
+  braid_openlibs(L);
+  c = newctx(L, braid__runtime_retain(rt), 1);
+  c->self = (braid_thread *)braid__handle_retain(&t->h);
+  braid__serial_open(L);
+  for (i = 0; i < rt->ninits; i++) {
+    if (rt->inits[i].fn(L, rt->inits[i].ud) != 0)
+      return luaL_error(L, "state initializer #%d failed", i + 1);
+  }
+  lua_settop(L, 0);
+  lua_pushcfunction(L, add_traceback); /* 1: message handler */
+  {
+    braid_msg *m = t->payload;
+    t->payload = NULL;
+    n = braid__decode_owned(L, m);
+  }
+  if (t->mode == MODE_INSTANCE) {
+    /* stack: msgh instance */
+    lua_pushvalue(L, 2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &INSTANCE_KEY);
+    lua_getfield(L, 2, "run");
+    lua_insert(L, 2); /* msgh run instance */
+    status = lua_pcall(L, 1, 0, 1);
+  } else {
+    /* stack: msgh target args -> call target(table.unpack(args, 1, n)) */
+    lua_Integer nargs, k;
+    if (n != 2 || !lua_istable(L, 3))
+      return luaL_error(L, "bad thread payload");
+    if (lua_getfield(L, 3, "n") == LUA_TNUMBER)
+      nargs = lua_tointeger(L, -1);
+    else
+      nargs = (lua_Integer)lua_rawlen(L, 3);
+    lua_pop(L, 1);
+    luaL_checkstack(L, (int)nargs + 2, "too many thread arguments");
+    for (k = 1; k <= nargs; k++) lua_rawgeti(L, 3, k);
+    lua_remove(L, 3);
+    status = lua_pcall(L, (int)nargs, 0, 1);
+  }
+  if (status != LUA_OK) {
+    int err = lua_gettop(L);
+    lua_pushcfunction(L, report_error);
+    lua_pushvalue(L, err);
+    lua_pushlightuserdata(L, t);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) print_exception(L, t, err);
+  }
+  return 0;
+}
+
+
+static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+
+
+static int panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "braid: PANIC in a worker state: %s\n",
+          msg ? msg : "error object is not a string");
+  fflush(stderr);
+  return 0;
+}
+
+
+static void *worker_main(void *arg) {
+  braid_thread *t = (braid_thread *)arg;
+  braid_runtime_t *rt = t->rt;
+  lua_State *L;
+  braid__mutex_lock(&t->mu);
+  t->ident = (lua_Integer)(uintptr_t)pthread_self();
+  t->native_id = braid__native_id();
+  braid__cond_broadcast(&t->cv);
+  braid__set_thread_name(t->name);
+  braid__mutex_unlock(&t->mu);
+  L = lua_newstate(rt->alloc ? rt->alloc : l_alloc, rt->alloc_ud);
+  if (L == NULL) {
+    fprintf(stderr, "Exception in thread %s:\nMemoryError: cannot create "
+                    "a Lua state\n", t->name);
+  } else {
+    lua_atpanic(L, panic);
+    lua_pushcfunction(L, worker_pmain);
+    lua_pushlightuserdata(L, t);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) print_exception(L, t, -1);
+    lua_close(L);
+  }
+  braid__thread_finish(t);
+  braid__handle_release(&t->h);
+  return NULL;
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Thread handles
+** =======================================================
+*/
+
+static braid_thread *checkthread(lua_State *L, int i) {
+  return (braid_thread *)braidB_checkhandle(L, i, &braid__thread_type);
+}
+
+
+static char *dupfield(lua_State *L, const char *table, const char *field) {
+  const char *s;
+  char *r = NULL;
+  if (lua_getglobal(L, table) == LUA_TTABLE) {
+    lua_getfield(L, -1, field);
+    s = lua_tostring(L, -1);
+    if (s != NULL) r = strdup(s);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return r;
+}
+
+
+/*
+** h:start(mode, ...) -> nothing
+** mode 0: ..., = target, args; mode 1: ... = the Thread object. Raises
+** RuntimeError when started before or when the OS cannot make a thread,
+** TypeError (with the path) when something cannot be sent.
+*/
+static int thread_start(lua_State *L) {
+  static const char *const target_roots[] = { "target", "args" };
+  static const char *const instance_roots[] = { "thread" };
+  braid_thread *t = checkthread(L, 1);
+  int mode = (int)braidB_checkinteger(L, 2);
+  braid_msg *m;
+  int rc;
+  if (braid__thread_status(t) != BRAID_THREAD_NEW || t->payload != NULL)
+    return braidB_raise(L, "RuntimeError", "threads can only be started once");
+  if (mode == MODE_TARGET) {
+    if (lua_type(L, 4) != LUA_TTABLE) braidB_typeerror(L, 4, "table");
+    m = braid__encode_n(L, 3, 2, target_roots);
+  } else {
+    m = braid__encode_n(L, 3, 1, instance_roots);
+  }
+  braid__free(t->path);
+  braid__free(t->cpath);
+  t->path = dupfield(L, "package", "path");
+  t->cpath = dupfield(L, "package", "cpath");
+  t->payload = m;
+  t->mode = mode;
+  rc = braid__thread_start(t, worker_main);
+  if (rc != BRAID_OK) {
+    t->payload = NULL;
+    braid__msg_free(m);
+    if (rc == BRAID_ESTATE)
+      return braidB_raise(L, "RuntimeError",
+                          "threads can only be started once");
+    return braidB_raise(L, "RuntimeError", "can't start new thread");
+  }
+  return 0;
+}
+
+
+/*
+** h:join([timeout]) -> nothing
+** Waits for the thread to end, or 'timeout' seconds (negative: no wait).
+*/
+static int thread_join(lua_State *L) {
+  braid_thread *t = checkthread(L, 1);
+  double timeout = braidB_opttimeout(L, 2, BRAID_FOREVER);
+  int st;
+  if (lua_isnil(L, 2)) timeout = BRAID_FOREVER;
+  else if (timeout < 0) timeout = 0; /* Python: a negative timeout polls */
+  st = braid__thread_status(t);
+  if (st == BRAID_THREAD_NEW)
+    return braidB_raise(L, "RuntimeError",
+                        "cannot join thread before it is started");
+  if (t == selfthread(L))
+    return braidB_raise(L, "RuntimeError", "cannot join current thread");
+  if (t->kind != BRAID_THREAD_WORKER && lua_isnil(L, 2))
+    return braidB_raise(L, "RuntimeError",
+                        "cannot join the main or a foreign thread forever");
+  braidB_poll(L);
+  braid__thread_join(t, timeout);
+  braidB_poll(L);
+  return 0;
+}
+
+
+static int thread_is_alive(lua_State *L) {
+  braid_thread *t = checkthread(L, 1);
+  lua_pushboolean(L, braid__thread_status(t) == BRAID_THREAD_RUNNING);
+  return 1;
+}
+
+
+static int thread_started(lua_State *L) {
+  braid_thread *t = checkthread(L, 1);
+  lua_pushboolean(L, braid__thread_status(t) != BRAID_THREAD_NEW);
+  return 1;
+}
+
+
+/* h:getname() / h:setname(s) */
+static int thread_getname(lua_State *L) {
+  braid_thread *t = checkthread(L, 1);
+  char *name;
+  braid__mutex_lock(&t->mu);
+  name = strdup(t->name); /* pushing could raise: not under the lock */
+  braid__mutex_unlock(&t->mu);
+  if (name == NULL) return luaL_error(L, "not enough memory");
+  lua_pushstring(L, name);
+  free(name);
+  return 1;
+}
+
+
+static int thread_setname(lua_State *L) {
+  braid_thread *t = checkthread(L, 1);
+  const char *s = braidB_checkstring(L, 2, NULL);
+  char *n = strdup(s), *old;
+  if (n == NULL) return luaL_error(L, "not enough memory");
+  braid__mutex_lock(&t->mu);
+  old = t->name;
+  t->name = n;
+  braid__mutex_unlock(&t->mu);
+  free(old);
+  return 0;
+}
+
+
+static int thread_getdaemon(lua_State *L) {
+  braid_thread *t = checkthread(L, 1);
+  braid__mutex_lock(&t->mu);
+  lua_pushboolean(L, t->daemon);
+  braid__mutex_unlock(&t->mu);
+  return 1;
+}
+
+
+static int thread_setdaemon(lua_State *L) {
+  braid_thread *t = checkthread(L, 1);
+  int v = lua_toboolean(L, 2), ok;
+  braid__mutex_lock(&t->mu);
+  ok = t->status == BRAID_THREAD_NEW;
+  if (ok) t->daemon = v;
+  braid__mutex_unlock(&t->mu);
+  if (!ok)
+    return braidB_raise(L, "RuntimeError",
+                        "cannot set daemon status of active thread");
+  return 0;
+}
+
+
+/* h:ident() -> integer or nil before start */
+static int thread_ident(lua_State *L) {
+  braid_thread *t = checkthread(L, 1);
+  lua_Integer id;
+  braid__mutex_lock(&t->mu);
+  id = t->status == BRAID_THREAD_NEW ? 0 : t->ident;
+  braid__mutex_unlock(&t->mu);
+  if (id == 0) return 0;
+  lua_pushinteger(L, id);
+  return 1;
+}
+
+
+static int thread_native_id(lua_State *L) {
+  braid_thread *t = checkthread(L, 1);
+  long id = braid__thread_native_id(t);
+  if (id == 0) return 0;
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+
+static int thread_kind(lua_State *L) {
+  static const char *const kinds[] = { "worker", "main", "dummy" };
+  braid_thread *t = checkthread(L, 1);
+  lua_pushstring(L, kinds[t->kind]);
+  return 1;
+}
+
+
+static int thread_tostring(lua_State *L) {
+  checkthread(L, 1);
+  lua_pushliteral(L, "braid.ThreadHandle (");
+  thread_getname(L);
+  lua_pushliteral(L, ")");
+  lua_concat(L, 3);
+  return 1;
+}
+
+
+static const luaL_Reg thread_methods[] = {
+  { "start", thread_start },
+  { "join", thread_join },
+  { "is_alive", thread_is_alive },
+  { "started", thread_started },
+  { "getname", thread_getname },
+  { "setname", thread_setname },
+  { "getdaemon", thread_getdaemon },
+  { "setdaemon", thread_setdaemon },
+  { "ident", thread_ident },
+  { "native_id", thread_native_id },
+  { "kind", thread_kind },
+  { NULL, NULL },
+};
+
+static const luaL_Reg thread_meta[] = {
+  { "__tostring", thread_tostring },
+  { NULL, NULL },
+};
+
+const braidB_Class braidB_thread_classes[] = {
+  { &braid__thread_type, thread_methods, thread_meta },
+  { NULL, NULL, NULL },
+};
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Module functions
+** =======================================================
+*/
+
+/* core.thread_new([name [, daemon]]) -> handle; daemon nil inherits. */
+static int core_thread_new(lua_State *L) {
+  const char *name = lua_isnoneornil(L, 1) ? NULL : braidB_checkstring(L, 1, NULL);
+  int daemon;
+  braid_thread *t;
+  if (lua_isnoneornil(L, 2)) {
+    braid_thread *self = selfthread(L);
+    braid__mutex_lock(&self->mu);
+    daemon = self->daemon;
+    braid__mutex_unlock(&self->mu);
+  } else {
+    daemon = lua_toboolean(L, 2);
+  }
+  t = braid__thread_new(braidB_runtime(L), name, daemon, BRAID_THREAD_WORKER);
+  if (t == NULL) return luaL_error(L, "not enough memory");
+  braidB_pushnewhandle(L, &t->h);
+  return 1;
+}
+
+
+/* core.current_thread() -> handle, Thread object run by this worker or nil */
+static int core_current_thread(lua_State *L) {
+  braidB_pushhandle(L, &selfthread(L)->h);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &INSTANCE_KEY);
+  return 2;
+}
+
+
+static int core_main_thread(lua_State *L) {
+  braid_runtime_t *rt = braidB_runtime(L);
+  braid_thread *m;
+  selfthread(L); /* makes the main thread if this is it */
+  braid__mutex_lock(&rt->mu);
+  m = rt->main;
+  if (m) braid__handle_retain(&m->h);
+  braid__mutex_unlock(&rt->mu);
+  if (m == NULL) return 0;
+  braidB_pushnewhandle(L, &m->h);
+  return 1;
+}
+
+
+/* core.enumerate() -> { handle... } of alive threads */
+static int core_enumerate(lua_State *L) {
+  braid_runtime_t *rt = braidB_runtime(L);
+  braid_thread **list = NULL, *t;
+  size_t n = 0, i;
+  selfthread(L);
+  braid__mutex_lock(&rt->mu);
+  for (t = rt->threads; t; t = t->next) n++;
+  list = (braid_thread **)braid__malloc((n ? n : 1) * sizeof *list);
+  if (list != NULL) {
+    n = 0;
+    for (t = rt->threads; t; t = t->next)
+      list[n++] = (braid_thread *)braid__handle_retain(&t->h);
+  }
+  braid__mutex_unlock(&rt->mu);
+  if (list == NULL) return luaL_error(L, "not enough memory");
+  lua_createtable(L, (int)n, 0);
+  for (i = 0; i < n; i++) {
+    /* adopt the reference: nothing before this can fail for this one */
+    braidB_pushnewhandle(L, &list[i]->h);
+    lua_rawseti(L, -2, (lua_Integer)(n - i));
+  }
+  braid__free(list);
+  return 1;
+}
+
+
+static int core_get_ident(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)(uintptr_t)pthread_self());
+  return 1;
+}
+
+
+static int core_get_native_id(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)braid__native_id());
+  return 1;
+}
+
+
+/* core.stack_size([size]) -> previous size; ValueError when not 0 or at
+** least 32 KiB. */
+static int core_stack_size(lua_State *L) {
+  braid_runtime_t *rt = braidB_runtime(L);
+  size_t old;
+  braid__mutex_lock(&rt->mu);
+  old = rt->stack_size;
+  braid__mutex_unlock(&rt->mu);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = braidB_checkinteger(L, 1);
+    if (n != 0 && (n < 32768 || n > ((lua_Integer)1 << 40)))
+      return braidB_argerror(L, 1, "ValueError", "size not valid: %d bytes",
+                             (int)n);
+    braid__mutex_lock(&rt->mu);
+    rt->stack_size = (size_t)n;
+    braid__mutex_unlock(&rt->mu);
+  }
+  lua_pushinteger(L, (lua_Integer)old);
+  return 1;
+}
+
+
+/* core.set_excepthook(fn | nil): fn runs in this state at its next poll. */
+static int core_set_excepthook(lua_State *L) {
+  braid_runtime_t *rt = braidB_runtime(L);
+  braid_mailbox *mb = NULL, *old;
+  lua_Integer ref = 0, oldref;
+  int samestate;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    mb = braid__mailbox_retain(mailbox(L));
+    pushcallbacks(L);
+    lua_pushvalue(L, 1);
+    ref = luaL_ref(L, -2);
+    lua_pop(L, 1);
+  }
+  braid__mutex_lock(&rt->mu);
+  old = rt->hook_mb;
+  oldref = rt->hook_ref;
+  rt->hook_mb = mb;
+  rt->hook_ref = ref;
+  braid__mutex_unlock(&rt->mu);
+  samestate = old != NULL && old == getctx(L)->mb;
+  if (samestate) { /* free the previous function's slot */
+    pushcallbacks(L);
+    luaL_unref(L, -1, (int)oldref);
+    lua_pop(L, 1);
+  }
+  if (old) braid__mailbox_release(old);
+  return 0;
+}
+
+
+static int core_is_worker(lua_State *L) {
+  lua_pushboolean(L, braidB_isworker(L));
+  return 1;
+}
+
+
+static int core_live_objects(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)braid__handle_live());
+  return 1;
+}
+
+
+static const luaL_Reg thread_funcs[] = {
+  { "thread_new", core_thread_new },
+  { "current_thread", core_current_thread },
+  { "main_thread", core_main_thread },
+  { "enumerate", core_enumerate },
+  { "get_ident", core_get_ident },
+  { "get_native_id", core_get_native_id },
+  { "stack_size", core_stack_size },
+  { "set_excepthook", core_set_excepthook },
+  { "poll", core_poll },
+  { "is_worker", core_is_worker },
+  { "live_objects", core_live_objects },
+  { NULL, NULL },
+};
+
+
+void braidB_open_thread(lua_State *L) {
+  ctx(L);
+  luaL_setfuncs(L, thread_funcs, 0);
+}
+/* }====================================================== */

@@ -1,0 +1,1281 @@
+/*
+** serial.c: transfer of Lua values between states.
+** See LICENSE for copyright and license.
+**
+** A value is encoded once, in the sender's state, into a flat buffer owned
+** by no state (a braid_msg), and decoded once in the receiver. Nothing is
+** copied twice and no lock is held while either side runs.
+**
+** Format (version 1, host byte order: messages never leave the machine):
+**   msg   := VERSION varint(count) value*count
+**   value := tag payload, tags in enum 'Tag' below.
+** Tables and Lua functions carry a flags byte whose SHARED bit the encoder
+** patches in place when it meets the same object again; it then writes a
+** REF to the offset of the first occurrence. So the decoder remembers only
+** objects that are referenced again (not each of 100,000 records), and
+** cycles and shared sub-tables survive. Upvalues shared by two closures
+** are rejoined with lua_upvaluejoin.
+**
+** Encoding uses a per-state encoder (a userdata in the registry, reused so
+** that a put costs no allocation besides the message) holding the byte
+** buffer, a pointer hash for the objects seen in this message, the path to
+** the value being encoded (for error messages), and the references taken
+** on braid objects. A raise (bad value, memory error) leaves the encoder
+** with its temporaries, which the next encode or the state's close frees.
+**
+** C functions, the tables of loaded modules, and "classes" (tables with an
+** '__index' field stored in a module) travel by name: module name plus
+** field, resolved on the other side through 'require'. The names are
+** looked up in a per-state cache built from package.loaded on first use
+** and rebuilt once when a C function is not found in it.
+**
+** The decoder trusts nothing: every read is bounds-checked, tags and
+** counts are validated, nesting is bounded, and bytecode is loaded in
+** binary-only mode. Errors raise a ValueError naming the offset.
+*/
+#include <string.h>
+
+#include "lbind.h"
+#include "serial.h"
+
+#define FORMAT_VERSION 1
+
+/* ORDER TAG */
+typedef enum Tag {
+  T_NIL,
+  T_FALSE,
+  T_TRUE,
+  T_INT,     /* zigzag varint */
+  T_FLOAT,   /* 8 bytes */
+  T_STR,     /* varint length, bytes */
+  T_TABLE,   /* flags, varint narr, u32 nhash, narr values, nhash pairs,
+                [metatable value if F_META] */
+  T_REF,     /* varint offset of an earlier SHARED table/function/reduce */
+  T_LFUNC,   /* flags, u32 dumplen, dump, byte nups, upvalues */
+  T_BYNAME,  /* string module, string field ("" for the module) */
+  T_GLOBALS, /* the receiver's globals table */
+  T_HANDLE,  /* varint index into the message's handles */
+  T_CLASS,   /* string qualified name of a braid.errors class */
+  T_REDUCE,  /* flags, varint nargs, constructor value, args */
+  T_LAST
+} Tag;
+
+enum { F_SHARED = 1, F_META = 2 };
+
+/* Upvalue kinds inside T_LFUNC. */
+enum { UPV_VAL, UPV_ENV, UPV_JOIN };
+
+typedef struct PtrEntry {
+  const void *key;
+  uint64_t val;
+  uint32_t gen;
+} PtrEntry;
+
+/* Open-addressing pointer hash; entries of older generations are empty,
+** so clearing it between messages costs one increment. */
+typedef struct PtrMap {
+  PtrEntry *e;
+  size_t cap, used; /* cap is a power of 2 or 0 */
+  uint32_t gen;
+} PtrMap;
+
+typedef enum SegKind { SEG_KEY, SEG_UPVAL, SEG_META, SEG_ARG } SegKind;
+
+typedef struct PathSeg {
+  SegKind kind;
+  int idx;          /* SEG_KEY: stack index of the key; SEG_ARG: number */
+  const char *name; /* SEG_UPVAL */
+} PathSeg;
+
+typedef struct Enc {
+  lua_State *L;
+  unsigned char *buf;
+  size_t len, cap;
+  braid_handle **handles;
+  size_t nhandles, caphandles;
+  PtrMap seen;
+  const void *globals;
+  int depth;
+  int busy;
+  int names_rebuilt; /* the name cache was rebuilt during this encode */
+  int npath;
+  PathSeg path[BRAID_MAXDEPTH + 8];
+  const char *root;
+} Enc;
+
+/* Name cache: pointer -> index i in the names table (registry), where
+** names[3i-2] is the module, names[3i-1] the field, names[3i] the value
+** (kept alive by the cache). */
+typedef struct NameCache {
+  PtrMap map;
+  int built;
+} NameCache;
+
+static const char ENC_KEY = 'e';
+static const char NAMES_KEY = 'n';
+static const char NAMETAB_KEY = 't';
+
+
+/*
+** {======================================================
+** Pointer hash
+** =======================================================
+*/
+
+static size_t ptrhash(const void *p, size_t mask) {
+  uintptr_t x = (uintptr_t)p;
+  x ^= x >> 33;
+  x *= (uintptr_t)0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return (size_t)x & mask;
+}
+
+
+static PtrEntry *map_find(PtrMap *m, const void *key) {
+  size_t mask, i;
+  if (m->cap == 0) return NULL;
+  mask = m->cap - 1;
+  for (i = ptrhash(key, mask);; i = (i + 1) & mask) {
+    PtrEntry *e = &m->e[i];
+    if (e->gen != m->gen) return NULL;
+    if (e->key == key) return e;
+  }
+}
+
+
+static int map_grow(PtrMap *m) {
+  size_t ncap = m->cap ? m->cap * 2 : 256, i;
+  PtrEntry *ne = (PtrEntry *)braid__calloc(ncap, sizeof(PtrEntry));
+  uint32_t ngen = 1;
+  if (ne == NULL) return BRAID_ENOMEM;
+  for (i = 0; i < m->cap; i++) {
+    PtrEntry *e = &m->e[i];
+    if (e->gen == m->gen && m->gen != 0) {
+      size_t j, mask = ncap - 1;
+      for (j = ptrhash(e->key, mask); ne[j].gen == ngen; j = (j + 1) & mask) {
+      }
+      ne[j].key = e->key;
+      ne[j].val = e->val;
+      ne[j].gen = ngen;
+    }
+  }
+  braid__free(m->e);
+  m->e = ne;
+  m->cap = ncap;
+  m->gen = ngen;
+  return BRAID_OK;
+}
+
+
+/* Inserts 'key' (not present). Returns BRAID_OK or BRAID_ENOMEM. */
+static int map_put(PtrMap *m, const void *key, uint64_t val) {
+  size_t mask, i;
+  if (m->cap == 0 || m->gen == 0 || (m->used + 1) * 2 > m->cap) {
+    int rc = map_grow(m);
+    if (rc != BRAID_OK) return rc;
+  }
+  mask = m->cap - 1;
+  for (i = ptrhash(key, mask); m->e[i].gen == m->gen; i = (i + 1) & mask) {
+  }
+  m->e[i].key = key;
+  m->e[i].val = val;
+  m->e[i].gen = m->gen;
+  m->used++;
+  return BRAID_OK;
+}
+
+
+static void map_clear(PtrMap *m) {
+  m->used = 0;
+  if (++m->gen == 0) { /* wrapped: old stamps could look current */
+    if (m->e) memset(m->e, 0, m->cap * sizeof(PtrEntry));
+    m->gen = 1;
+  }
+}
+
+
+static void map_free(PtrMap *m) {
+  braid__free(m->e);
+  memset(m, 0, sizeof *m);
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Messages
+** =======================================================
+*/
+
+void braid__msg_free(braid_msg *m) {
+  size_t i;
+  if (m == NULL) return;
+  for (i = 0; i < m->nhandles; i++) braid__handle_release(m->handles[i]);
+  braid__free(m->handles);
+  if (m->data != m->inline_data) braid__free(m->data);
+  braid__free(m);
+}
+
+
+static braid_msg *msg_new(void) {
+  braid_msg *m = (braid_msg *)braid__malloc(sizeof(braid_msg));
+  if (m == NULL) return NULL;
+  m->next = NULL;
+  m->tag = 0;
+  m->len = 0;
+  m->handles = NULL;
+  m->nhandles = 0;
+  m->data = m->inline_data;
+  m->cap = sizeof m->inline_data;
+  return m;
+}
+
+
+braid_msg *braid__msg_from_bytes(const void *p, size_t len) {
+  braid_msg *m = msg_new();
+  if (m == NULL) return NULL;
+  if (len > m->cap) {
+    m->data = (unsigned char *)braid__malloc(len);
+    if (m->data == NULL) {
+      braid__free(m);
+      return NULL;
+    }
+    m->cap = len;
+  }
+  memcpy(m->data, p, len);
+  m->len = len;
+  return m;
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Encoder
+** =======================================================
+*/
+
+static int enc_gc(lua_State *L) {
+  Enc *e = (Enc *)lua_touserdata(L, 1);
+  size_t i;
+  for (i = 0; i < e->nhandles; i++) braid__handle_release(e->handles[i]);
+  braid__free(e->handles);
+  braid__free(e->buf);
+  map_free(&e->seen);
+  memset(e, 0, sizeof *e);
+  return 0;
+}
+
+
+static int names_gc(lua_State *L) {
+  NameCache *c = (NameCache *)lua_touserdata(L, 1);
+  map_free(&c->map);
+  c->built = 0;
+  return 0;
+}
+
+
+static Enc *newenc(lua_State *L) {
+  Enc *e = (Enc *)lua_newuserdatauv(L, sizeof(Enc), 0);
+  memset(e, 0, sizeof *e);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, enc_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  return e;
+}
+
+
+void braid__serial_open(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENC_KEY) == LUA_TNIL) {
+    newenc(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ENC_KEY);
+  }
+  lua_pop(L, 1);
+}
+
+
+static void enc_fail(Enc *e, const char *cls, const char *what)
+    __attribute__((noreturn));
+
+static __attribute__((noreturn)) void enc_nomem(Enc *e) {
+  enc_fail(e, "MemoryError", "not enough memory to encode the value");
+}
+
+
+static void reserve(Enc *e, size_t n) {
+  if (braid__unlikely(e->cap - e->len < n)) {
+    size_t ncap = e->cap ? e->cap : 256;
+    unsigned char *nb;
+    while (ncap - e->len < n) {
+      if (ncap > ((size_t)-1) / 2) enc_nomem(e);
+      ncap *= 2;
+    }
+    nb = (unsigned char *)braid__realloc(e->buf, ncap);
+    if (nb == NULL) enc_nomem(e);
+    e->buf = nb;
+    e->cap = ncap;
+  }
+}
+
+
+static void put_byte(Enc *e, unsigned char b) {
+  reserve(e, 1);
+  e->buf[e->len++] = b;
+}
+
+
+static void put_bytes(Enc *e, const void *p, size_t n) {
+  reserve(e, n);
+  memcpy(e->buf + e->len, p, n);
+  e->len += n;
+}
+
+
+static void put_varint(Enc *e, uint64_t v) {
+  reserve(e, 10);
+  while (v >= 0x80) {
+    e->buf[e->len++] = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  e->buf[e->len++] = (unsigned char)v;
+}
+
+
+static void put_u32_at(Enc *e, size_t at, uint32_t v) {
+  memcpy(e->buf + at, &v, 4);
+}
+
+
+static void put_string(Enc *e, const char *s, size_t n) {
+  put_byte(e, T_STR);
+  put_varint(e, n);
+  put_bytes(e, s, n);
+}
+
+
+/* Appends the path of the value being encoded to a luaL_Buffer. */
+static void addpath(Enc *e, luaL_Buffer *b) {
+  lua_State *L = e->L;
+  int i;
+  luaL_addstring(b, e->root);
+  for (i = 0; i < e->npath; i++) {
+    PathSeg *s = &e->path[i];
+    switch (s->kind) {
+      case SEG_ARG: lua_pushfstring(L, "[%d]", s->idx); break;
+      case SEG_META: lua_pushliteral(L, "(metatable)"); break;
+      case SEG_UPVAL: lua_pushfstring(L, "(upvalue '%s')", s->name); break;
+      case SEG_KEY: {
+        int k = s->idx;
+        if (lua_type(L, k) == LUA_TSTRING) {
+          size_t n, j;
+          const char *str = lua_tolstring(L, k, &n);
+          int ident = n > 0 && !(str[0] >= '0' && str[0] <= '9');
+          for (j = 0; j < n && ident; j++) {
+            char c = str[j];
+            ident = (c == '_' || (c >= 'a' && c <= 'z') ||
+                     (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
+          }
+          if (ident)
+            lua_pushfstring(L, ".%s", str);
+          else
+            lua_pushfstring(L, "[\"%s\"]", str);
+        } else if (lua_type(L, k) == LUA_TNUMBER) {
+          lua_pushvalue(L, k); /* tostring a copy: never convert the key */
+          lua_pushfstring(L, "[%s]", luaL_tolstring(L, -1, NULL));
+          lua_remove(L, -2);
+          lua_remove(L, -2);
+        } else {
+          lua_pushfstring(L, "[<%s>]", luaL_typename(L, k));
+        }
+        break;
+      }
+    }
+    luaL_addvalue(b);
+  }
+}
+
+
+/* Raises 'cls' with "<path>: <what>". Leaves the encoder busy-free. */
+static void enc_fail(Enc *e, const char *cls, const char *what) {
+  lua_State *L = e->L;
+  luaL_Buffer b;
+  e->busy = 0;
+  luaL_buffinit(L, &b);
+  addpath(e, &b);
+  luaL_addstring(&b, ": ");
+  luaL_addstring(&b, what);
+  luaL_pushresult(&b);
+  braidB_raise(L, cls, "%s", lua_tostring(L, -1));
+  __builtin_unreachable();
+}
+
+
+static void push_seg(Enc *e, SegKind kind, int idx, const char *name) {
+  PathSeg *s = &e->path[e->npath++];
+  s->kind = kind;
+  s->idx = idx;
+  s->name = name;
+}
+
+
+static void enter(Enc *e) {
+  if (++e->depth > BRAID_MAXDEPTH) {
+    char msg[96];
+    snprintf(msg, sizeof msg,
+             "value nested too deeply (more than %d levels)", BRAID_MAXDEPTH);
+    enc_fail(e, "ValueError", msg);
+  }
+  if (!lua_checkstack(e->L, 8)) enc_nomem(e);
+}
+
+
+/* { ------ name cache */
+
+static NameCache *getnames(lua_State *L) {
+  NameCache *c;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY) == LUA_TNIL) {
+    lua_pop(L, 1);
+    c = (NameCache *)lua_newuserdatauv(L, sizeof(NameCache), 0);
+    memset(c, 0, sizeof *c);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, names_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &NAMES_KEY);
+  }
+  c = (NameCache *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return c;
+}
+
+
+/* names[3i-2..3i] = mod, field, value (at -3, -2, -1 of the stack: consumed);
+** nametab at 'tab'. */
+static void names_add(lua_State *L, NameCache *c, int tab, lua_Integer *n) {
+  const void *p = lua_topointer(L, -1);
+  if (map_find(&c->map, p) != NULL) {
+    lua_pop(L, 3);
+    return;
+  }
+  if (map_put(&c->map, p, (uint64_t)(*n + 1)) != BRAID_OK) {
+    lua_pop(L, 3);
+    return; /* a missing name only means a later error, not a crash */
+  }
+  (*n)++;
+  lua_rawseti(L, tab, 3 * *n);
+  lua_rawseti(L, tab, 3 * *n - 1);
+  lua_rawseti(L, tab, 3 * *n - 2);
+}
+
+
+static void names_build(lua_State *L, NameCache *c) {
+  int tab, loaded;
+  lua_Integer n = 0;
+  const void *globals;
+  luaL_checkstack(L, 12, "building braid's name cache");
+  map_free(&c->map);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  globals = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  lua_createtable(L, 64, 0);
+  tab = lua_gettop(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  loaded = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, loaded)) {
+    /* key = module name, value = module */
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      int isglobals = lua_topointer(L, -1) == globals;
+      if (lua_type(L, -1) == LUA_TTABLE) {
+        int mod = lua_gettop(L);
+        if (!isglobals) {
+          lua_pushvalue(L, -2);
+          lua_pushliteral(L, "");
+          lua_pushvalue(L, mod);
+          names_add(L, c, tab, &n);
+        }
+        lua_pushnil(L);
+        while (lua_next(L, mod)) {
+          int t = lua_type(L, -1);
+          int isclass = 0;
+          if (t == LUA_TTABLE && !isglobals) {
+            isclass = lua_getfield(L, -1, "__index") != LUA_TNIL;
+            lua_pop(L, 1);
+          }
+          if (lua_type(L, -2) == LUA_TSTRING &&
+              ((t == LUA_TFUNCTION && lua_iscfunction(L, -1)) || isclass)) {
+            lua_pushvalue(L, mod - 1);
+            lua_pushvalue(L, -3);
+            lua_pushvalue(L, -3);
+            names_add(L, c, tab, &n);
+          }
+          lua_pop(L, 1);
+        }
+      } else if (lua_iscfunction(L, -1)) {
+        lua_pushvalue(L, -2);
+        lua_pushliteral(L, "");
+        lua_pushvalue(L, -3);
+        names_add(L, c, tab, &n);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1); /* loaded */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &NAMETAB_KEY);
+  c->built = 1;
+}
+
+
+/* If the value at 'idx' travels by name, writes T_BYNAME and returns 1. */
+static int put_byname(Enc *e, int idx, int isfunc) {
+  lua_State *L = e->L;
+  NameCache *c = getnames(L);
+  PtrEntry *pe;
+  const void *p = lua_topointer(L, idx);
+  if (!c->built) names_build(L, c);
+  pe = map_find(&c->map, p);
+  if (pe == NULL && isfunc && !e->names_rebuilt) {
+    /* maybe loaded since the cache was built */
+    names_build(L, c);
+    e->names_rebuilt = 1;
+    pe = map_find(&c->map, p);
+  }
+  if (pe == NULL) return 0;
+  {
+    lua_Integer i = (lua_Integer)pe->val;
+    size_t n;
+    const char *s;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMETAB_KEY);
+    put_byte(e, T_BYNAME);
+    lua_rawgeti(L, -1, 3 * i - 2);
+    s = lua_tolstring(L, -1, &n);
+    put_string(e, s, n);
+    lua_rawgeti(L, -2, 3 * i - 1);
+    s = lua_tolstring(L, -1, &n);
+    put_string(e, s, n);
+    lua_pop(L, 3);
+  }
+  return 1;
+}
+/* } ------ */
+
+
+static void encode_value(Enc *e, int idx);
+
+
+/* If the object at 'idx' was met before, writes a REF, marks the first
+** occurrence SHARED and returns 1; otherwise records its offset. */
+static int seen_before(Enc *e, const void *p) {
+  PtrEntry *pe = map_find(&e->seen, p);
+  if (pe != NULL) {
+    size_t at = (size_t)pe->val;
+    e->buf[at + 1] |= F_SHARED;
+    put_byte(e, T_REF);
+    put_varint(e, at);
+    return 1;
+  }
+  if (map_put(&e->seen, p, e->len) != BRAID_OK) enc_nomem(e);
+  return 0;
+}
+
+
+static void encode_reduce(Enc *e, int idx) {
+  lua_State *L = e->L;
+  int top = lua_gettop(L), nargs, i;
+  /* stack: ... mt.__braidreduce */
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, LUA_MULTRET);
+  nargs = lua_gettop(L) - top;
+  if (nargs < 1 || lua_type(L, top + 1) != LUA_TFUNCTION) {
+    lua_settop(L, top);
+    enc_fail(e, "TypeError", "__braidreduce must return a function");
+  }
+  put_byte(e, T_REDUCE);
+  put_byte(e, 0);
+  put_varint(e, (uint64_t)(nargs - 1));
+  for (i = 1; i <= nargs; i++) {
+    push_seg(e, SEG_ARG, i - 1, NULL);
+    encode_value(e, top + i);
+    e->npath--;
+  }
+  lua_settop(L, top);
+}
+
+
+/* Tries __braidreduce on the object at 'idx'; returns 1 if it applied. */
+static int try_reduce(Enc *e, int idx) {
+  lua_State *L = e->L;
+  if (!lua_getmetatable(L, idx)) return 0;
+  if (lua_getfield(L, -1, "__braidreduce") == LUA_TNIL) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_remove(L, -2);
+  if (seen_before(e, lua_topointer(L, idx))) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  encode_reduce(e, idx);
+  lua_pop(L, 1);
+  return 1;
+}
+
+
+static void encode_table(Enc *e, int idx) {
+  lua_State *L = e->L;
+  const void *p = lua_topointer(L, idx);
+  size_t at, nslot;
+  lua_Unsigned narr, i;
+  uint32_t nhash = 0;
+  if (p == e->globals) {
+    put_byte(e, T_GLOBALS);
+    return;
+  }
+  if (put_byname(e, idx, 0)) return;
+  if (try_reduce(e, idx)) return;
+  if (seen_before(e, p)) return;
+  enter(e);
+  at = e->len;
+  narr = lua_rawlen(L, idx);
+  put_byte(e, T_TABLE);
+  put_byte(e, 0);
+  put_varint(e, narr);
+  reserve(e, 4);
+  nslot = e->len;
+  e->len += 4;
+  for (i = 1; i <= narr; i++) {
+    lua_pushinteger(L, (lua_Integer)i);
+    push_seg(e, SEG_KEY, lua_gettop(L), NULL);
+    lua_rawgeti(L, idx, (lua_Integer)i);
+    encode_value(e, lua_gettop(L));
+    lua_pop(L, 2);
+    e->npath--;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int k = lua_gettop(L) - 1;
+    if (lua_isinteger(L, k)) {
+      lua_Integer ik = lua_tointeger(L, k);
+      if (ik >= 1 && (lua_Unsigned)ik <= narr) {
+        lua_pop(L, 1);
+        continue;
+      }
+    }
+    push_seg(e, SEG_KEY, k, NULL);
+    encode_value(e, k);
+    encode_value(e, k + 1);
+    e->npath--;
+    nhash++;
+    lua_pop(L, 1);
+  }
+  put_u32_at(e, nslot, nhash);
+  if (lua_getmetatable(L, idx)) {
+    int mt = lua_gettop(L);
+    e->buf[at + 1] |= F_META;
+    push_seg(e, SEG_META, 0, NULL);
+    if (lua_getfield(L, mt, "__braidclass") == LUA_TSTRING) {
+      size_t n;
+      const char *s = lua_tolstring(L, -1, &n);
+      put_byte(e, T_CLASS);
+      put_string(e, s, n);
+    } else {
+      encode_value(e, mt);
+    }
+    lua_pop(L, 2);
+    e->npath--;
+  }
+  e->depth--;
+}
+
+
+static int dump_writer(lua_State *L, const void *p, size_t n, void *ud) {
+  Enc *e = (Enc *)ud;
+  (void)L;
+  put_bytes(e, p, n);
+  return 0;
+}
+
+
+static void encode_lfunction(Enc *e, int idx) {
+  lua_State *L = e->L;
+  size_t at, lenslot;
+  int nups, i;
+  lua_Debug ar;
+  if (seen_before(e, lua_topointer(L, idx))) return;
+  enter(e);
+  at = e->len;
+  put_byte(e, T_LFUNC);
+  put_byte(e, 0);
+  reserve(e, 4);
+  lenslot = e->len;
+  e->len += 4;
+  lua_pushvalue(L, idx);
+  lua_dump(L, dump_writer, e, 0);
+  lua_getinfo(L, ">u", &ar); /* pops the function */
+  put_u32_at(e, lenslot, (uint32_t)(e->len - lenslot - 4));
+  nups = ar.nups;
+  put_byte(e, (unsigned char)nups);
+  for (i = 1; i <= nups; i++) {
+    const char *name = lua_getupvalue(L, idx, i);
+    void *id = lua_upvalueid(L, idx, i);
+    PtrEntry *pe;
+    if (name != NULL && strcmp(name, "_ENV") == 0) {
+      put_byte(e, UPV_ENV);
+    } else if ((pe = map_find(&e->seen, id)) != NULL) {
+      size_t fat = (size_t)(pe->val >> 8);
+      e->buf[fat + 1] |= F_SHARED; /* the decoder must keep that function */
+      put_byte(e, UPV_JOIN);
+      put_varint(e, fat);
+      put_byte(e, (unsigned char)(pe->val & 0xff));
+    } else {
+      if (map_put(&e->seen, id, ((uint64_t)at << 8) | (uint64_t)i) !=
+          BRAID_OK)
+        enc_nomem(e);
+      put_byte(e, UPV_VAL);
+      push_seg(e, SEG_UPVAL, 0, name ? name : "?");
+      encode_value(e, lua_gettop(L));
+      e->npath--;
+    }
+    lua_pop(L, 1);
+  }
+  e->depth--;
+}
+
+
+static void cannot_send(Enc *e, int idx) {
+  lua_State *L = e->L;
+  const char *what;
+  int t = lua_type(L, idx);
+  if (t == LUA_TUSERDATA) {
+    if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING)
+      what = lua_pushfstring(L, "a userdata of type %s cannot be sent "
+                                "(give its metatable a __braidreduce)",
+                             lua_tostring(L, -1));
+    else
+      what = "a userdata cannot be sent (give its metatable a __braidreduce)";
+  } else if (t == LUA_TTHREAD) {
+    what = "a coroutine cannot be sent";
+  } else if (t == LUA_TLIGHTUSERDATA) {
+    what = "a light userdata cannot be sent";
+  } else {
+    what = "a C function that no loaded module holds cannot be sent "
+           "(require its module inside the function instead)";
+  }
+  enc_fail(e, "TypeError", what);
+}
+
+
+static void add_handle(Enc *e, braid_handle *h) {
+  if (e->nhandles == e->caphandles) {
+    size_t ncap = e->caphandles ? e->caphandles * 2 : 4;
+    braid_handle **nh = (braid_handle **)braid__realloc(
+        e->handles, ncap * sizeof(braid_handle *));
+    if (nh == NULL) enc_nomem(e);
+    e->handles = nh;
+    e->caphandles = ncap;
+  }
+  e->handles[e->nhandles++] = braid__handle_retain(h);
+}
+
+
+static void encode_value(Enc *e, int idx) {
+  lua_State *L = e->L;
+  switch (lua_type(L, idx)) {
+    case LUA_TNIL: put_byte(e, T_NIL); break;
+    case LUA_TBOOLEAN:
+      put_byte(e, lua_toboolean(L, idx) ? T_TRUE : T_FALSE);
+      break;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        lua_Integer v = lua_tointeger(L, idx);
+        uint64_t u = (uint64_t)v;
+        put_byte(e, T_INT);
+        put_varint(e, (u << 1) ^ (uint64_t)(v < 0 ? -1 : 0));
+      } else {
+        lua_Number d = lua_tonumber(L, idx);
+        put_byte(e, T_FLOAT);
+        put_bytes(e, &d, sizeof d);
+      }
+      break;
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      put_string(e, s, n);
+      break;
+    }
+    case LUA_TTABLE: encode_table(e, idx); break;
+    case LUA_TFUNCTION:
+      if (lua_iscfunction(L, idx)) {
+        if (!put_byname(e, idx, 1)) cannot_send(e, idx);
+      } else {
+        encode_lfunction(e, idx);
+      }
+      break;
+    case LUA_TUSERDATA: {
+      braid_handle *h = braidB_tohandle(L, idx);
+      if (h != NULL) {
+        put_byte(e, T_HANDLE);
+        put_varint(e, e->nhandles);
+        add_handle(e, h);
+      } else if (!try_reduce(e, idx)) {
+        cannot_send(e, idx);
+      }
+      break;
+    }
+    default: cannot_send(e, idx); break;
+  }
+}
+
+
+static void enc_reset(Enc *e, lua_State *L, const char *root) {
+  size_t i;
+  for (i = 0; i < e->nhandles; i++) /* left by an encode that raised */
+    braid__handle_release(e->handles[i]);
+  e->nhandles = 0;
+  e->L = L;
+  e->len = 0;
+  e->depth = 0;
+  e->npath = 0;
+  e->root = root;
+  map_clear(&e->seen);
+}
+
+
+static braid_msg *enc_finish(Enc *e) {
+  braid_msg *m = msg_new();
+  if (m == NULL) enc_nomem(e);
+  if (e->len <= m->cap) {
+    memcpy(m->data, e->buf, e->len);
+  } else if (e->len >= 4096) {
+    /* large: the message takes the encoder's buffer instead of a copy */
+    m->data = e->buf;
+    m->cap = e->cap;
+    e->buf = NULL;
+    e->cap = 0;
+  } else {
+    m->data = (unsigned char *)braid__malloc(e->len);
+    if (m->data == NULL) {
+      braid__free(m);
+      enc_nomem(e);
+    }
+    memcpy(m->data, e->buf, e->len);
+    m->cap = e->len;
+  }
+  m->len = e->len;
+  if (e->nhandles > 0) {
+    m->handles =
+        (braid_handle **)braid__malloc(e->nhandles * sizeof(braid_handle *));
+    if (m->handles == NULL) {
+      if (m->data != m->inline_data) braid__free(m->data);
+      braid__free(m);
+      enc_nomem(e);
+    }
+    memcpy(m->handles, e->handles, e->nhandles * sizeof(braid_handle *));
+    m->nhandles = e->nhandles;
+    e->nhandles = 0; /* the message owns the references now */
+  }
+  if (e->cap > (1u << 20)) { /* do not keep a huge buffer around */
+    braid__free(e->buf);
+    e->buf = NULL;
+    e->cap = 0;
+  }
+  return m;
+}
+
+
+braid_msg *braid__encode_n(lua_State *L, int idx, int n,
+                           const char *const *roots) {
+  Enc *e;
+  int i, pushed = 0, attempt;
+  braid_msg *m;
+  idx = lua_absindex(L, idx);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENC_KEY) == LUA_TUSERDATA &&
+      !((Enc *)lua_touserdata(L, -1))->busy) {
+    e = (Enc *)lua_touserdata(L, -1);
+  } else {
+    /* first use in this state, or a __braidreduce that encodes */
+    lua_pop(L, 1);
+    e = newenc(L);
+    pushed = 1;
+  }
+  if (!pushed) lua_pop(L, 1); /* the registry keeps it alive */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  e->globals = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  e->names_rebuilt = 0;
+  for (attempt = 0; attempt < 2; attempt++) {
+    int rebuilt_before = e->names_rebuilt;
+    enc_reset(e, L, roots[0]);
+    e->busy = 1;
+    reserve(e, 16);
+    put_byte(e, FORMAT_VERSION);
+    put_varint(e, (uint64_t)n);
+    for (i = 0; i < n; i++) {
+      e->root = roots[i];
+      encode_value(e, idx + i);
+    }
+    /* A rebuild of the name cache mid-way may have deep-copied a module
+    ** met before it: encode once more with the complete cache. */
+    if (!(e->names_rebuilt && !rebuilt_before)) break;
+  }
+  m = enc_finish(e);
+  e->busy = 0;
+  if (pushed) lua_pop(L, 1);
+  return m;
+}
+
+
+braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
+  return braid__encode_n(L, idx, 1, &root);
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Decoder
+** =======================================================
+*/
+
+typedef struct Dec {
+  lua_State *L;
+  const unsigned char *base, *p, *end;
+  braid_handle **handles;
+  size_t nhandles;
+  int depth;
+  int cache; /* stack index of the table of shared objects, 0 if none */
+} Dec;
+
+
+static __attribute__((noreturn)) void dec_fail(Dec *d, const char *what) {
+  braidB_raise(d->L, "ValueError", "corrupt transfer data at byte %d: %s",
+               (int)(d->p - d->base), what);
+  __builtin_unreachable();
+}
+
+
+static unsigned char get_byte(Dec *d) {
+  if (d->p >= d->end) dec_fail(d, "truncated");
+  return *d->p++;
+}
+
+
+static uint64_t get_varint(Dec *d) {
+  uint64_t v = 0;
+  int shift = 0;
+  for (;;) {
+    unsigned char b = get_byte(d);
+    if (shift == 63 && b > 1) dec_fail(d, "varint overflow");
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return v;
+    shift += 7;
+    if (shift > 63) dec_fail(d, "varint overflow");
+  }
+}
+
+
+static uint32_t get_u32(Dec *d) {
+  uint32_t v;
+  if ((size_t)(d->end - d->p) < 4) dec_fail(d, "truncated");
+  memcpy(&v, d->p, 4);
+  d->p += 4;
+  return v;
+}
+
+
+static const char *get_lstring(Dec *d, size_t *n) {
+  const char *s;
+  uint64_t len;
+  if (get_byte(d) != T_STR) dec_fail(d, "string expected");
+  len = get_varint(d);
+  if (len > (uint64_t)(d->end - d->p)) dec_fail(d, "truncated string");
+  s = (const char *)d->p;
+  d->p += len;
+  *n = (size_t)len;
+  return s;
+}
+
+
+static void dec_enter(Dec *d) {
+  if (++d->depth > BRAID_MAXDEPTH) dec_fail(d, "nested too deeply");
+  if (!lua_checkstack(d->L, 10)) dec_fail(d, "out of stack space");
+}
+
+
+/* Remembers the object on top under offset 'at' (it is referenced again). */
+static void remember(Dec *d, size_t at) {
+  lua_State *L = d->L;
+  if (lua_type(L, d->cache) != LUA_TTABLE) {
+    lua_createtable(L, 0, 4);
+    lua_replace(L, d->cache);
+  }
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, d->cache, (lua_Integer)at);
+}
+
+
+/* Pushes the object remembered at offset 'at'. */
+static void recall(Dec *d, uint64_t at) {
+  lua_State *L = d->L;
+  if (lua_type(L, d->cache) != LUA_TTABLE ||
+      lua_rawgeti(L, d->cache, (lua_Integer)at) == LUA_TNIL)
+    dec_fail(d, "reference to an unknown object");
+}
+
+
+static void decode_value(Dec *d);
+
+
+static void decode_table(Dec *d, size_t at) {
+  lua_State *L = d->L;
+  unsigned char flags = get_byte(d);
+  uint64_t narr = get_varint(d), i;
+  uint32_t nhash = get_u32(d);
+  int t;
+  /* every element takes at least one byte: bound the sizes before
+  ** allocating, so a corrupt count cannot ask for a huge table */
+  if (narr > (uint64_t)(d->end - d->p) || nhash > (uint64_t)(d->end - d->p))
+    dec_fail(d, "table size exceeds the data");
+  dec_enter(d);
+  lua_createtable(L, (int)narr, (int)nhash);
+  t = lua_gettop(L);
+  if (flags & F_SHARED) remember(d, at);
+  for (i = 1; i <= narr; i++) {
+    decode_value(d);
+    if (lua_isnil(L, -1))
+      lua_pop(L, 1);
+    else
+      lua_rawseti(L, t, (lua_Integer)i);
+  }
+  for (i = 0; i < nhash; i++) {
+    decode_value(d);
+    if (lua_isnil(L, -1)) dec_fail(d, "nil table key");
+    if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+      lua_Number k = lua_tonumber(L, -1);
+      if (k != k) dec_fail(d, "NaN table key");
+    }
+    decode_value(d);
+    lua_rawset(L, t);
+  }
+  if (flags & F_META) {
+    decode_value(d);
+    if (!lua_istable(L, -1)) dec_fail(d, "metatable is not a table");
+    lua_setmetatable(L, t);
+  }
+  d->depth--;
+}
+
+
+typedef struct ReadState {
+  const char *p;
+  size_t n;
+} ReadState;
+
+static const char *dump_reader(lua_State *L, void *ud, size_t *size) {
+  ReadState *rs = (ReadState *)ud;
+  (void)L;
+  *size = rs->n;
+  rs->n = 0;
+  return *size ? rs->p : NULL;
+}
+
+
+static void decode_lfunction(Dec *d, size_t at) {
+  lua_State *L = d->L;
+  unsigned char flags = get_byte(d);
+  uint32_t n = get_u32(d);
+  ReadState rs;
+  int f, nups, i;
+  if (n > (uint64_t)(d->end - d->p)) dec_fail(d, "truncated function");
+  dec_enter(d);
+  rs.p = (const char *)d->p;
+  rs.n = n;
+  if (lua_load(L, dump_reader, &rs, "=(transfer)", "b") != LUA_OK)
+    dec_fail(d, lua_tostring(L, -1));
+  d->p += n;
+  f = lua_gettop(L);
+  if (flags & F_SHARED) remember(d, at);
+  nups = get_byte(d);
+  for (i = 1; i <= nups; i++) {
+    unsigned char kind = get_byte(d);
+    if (lua_getupvalue(L, f, i) == NULL) dec_fail(d, "bad upvalue count");
+    lua_pop(L, 1);
+    switch (kind) {
+      case UPV_ENV:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        lua_setupvalue(L, f, i);
+        break;
+      case UPV_VAL:
+        decode_value(d);
+        lua_setupvalue(L, f, i);
+        break;
+      case UPV_JOIN: {
+        uint64_t fat = get_varint(d);
+        int j = get_byte(d);
+        recall(d, fat);
+        if (lua_type(L, -1) != LUA_TFUNCTION || lua_iscfunction(L, -1) ||
+            j < 1 || lua_getupvalue(L, -1, j) == NULL)
+          dec_fail(d, "bad shared upvalue");
+        lua_pop(L, 1);
+        lua_upvaluejoin(L, f, i, -1, j);
+        lua_pop(L, 1);
+        break;
+      }
+      default: dec_fail(d, "bad upvalue kind");
+    }
+  }
+  if (lua_getupvalue(L, f, nups + 1) != NULL) dec_fail(d, "bad upvalue count");
+  d->depth--;
+}
+
+
+static void decode_byname(Dec *d) {
+  lua_State *L = d->L;
+  size_t nm, nf;
+  const char *mod = get_lstring(d, &nm);
+  const char *field = get_lstring(d, &nf);
+  lua_pushlstring(L, mod, nm);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushvalue(L, -2);
+  if (lua_rawget(L, -2) == LUA_TNIL) {
+    lua_pop(L, 2);
+    if (lua_getglobal(L, "require") != LUA_TFUNCTION)
+      braidB_raise(L, "ImportError", "cannot load module '%s': no 'require'",
+                   lua_tostring(L, -2));
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 1);
+  } else {
+    lua_remove(L, -2);
+  }
+  lua_remove(L, -2); /* module name */
+  if (nf > 0) {
+    lua_pushlstring(L, field, nf);
+    lua_gettable(L, -2);
+    lua_remove(L, -2);
+    if (lua_isnil(L, -1))
+      braidB_raise(L, "ImportError", "cannot find '%s.%s' in this worker",
+                   lua_pushlstring(L, mod, nm),
+                   lua_pushlstring(L, field, nf));
+  }
+}
+
+
+static void decode_reduce(Dec *d, size_t at) {
+  lua_State *L = d->L;
+  unsigned char flags = get_byte(d);
+  uint64_t nargs = get_varint(d), i;
+  if (nargs > 250 || nargs > (uint64_t)(d->end - d->p))
+    dec_fail(d, "bad argument count");
+  dec_enter(d);
+  decode_value(d);
+  if (lua_type(L, -1) != LUA_TFUNCTION) dec_fail(d, "constructor expected");
+  for (i = 0; i < nargs; i++) decode_value(d);
+  lua_call(L, (int)nargs, 1);
+  if (flags & F_SHARED) remember(d, at);
+  d->depth--;
+}
+
+
+static void decode_value(Dec *d) {
+  lua_State *L = d->L;
+  size_t at = (size_t)(d->p - d->base);
+  unsigned char tag = get_byte(d);
+  switch (tag) {
+    case T_NIL: lua_pushnil(L); break;
+    case T_FALSE: lua_pushboolean(L, 0); break;
+    case T_TRUE: lua_pushboolean(L, 1); break;
+    case T_INT: {
+      uint64_t u = get_varint(d);
+      lua_pushinteger(L, (lua_Integer)((u >> 1) ^ (~(u & 1) + 1)));
+      break;
+    }
+    case T_FLOAT: {
+      lua_Number v;
+      if ((size_t)(d->end - d->p) < sizeof v) dec_fail(d, "truncated");
+      memcpy(&v, d->p, sizeof v);
+      d->p += sizeof v;
+      lua_pushnumber(L, v);
+      break;
+    }
+    case T_STR: {
+      uint64_t len = get_varint(d);
+      if (len > (uint64_t)(d->end - d->p)) dec_fail(d, "truncated string");
+      lua_pushlstring(L, (const char *)d->p, (size_t)len);
+      d->p += len;
+      break;
+    }
+    case T_TABLE: decode_table(d, at); break;
+    case T_REF: recall(d, get_varint(d)); break;
+    case T_LFUNC: decode_lfunction(d, at); break;
+    case T_BYNAME: decode_byname(d); break;
+    case T_GLOBALS: lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS); break;
+    case T_HANDLE: {
+      uint64_t i = get_varint(d);
+      if (i >= d->nhandles) dec_fail(d, "bad object index");
+      braidB_pushhandle(L, d->handles[i]);
+      break;
+    }
+    case T_CLASS: {
+      size_t n;
+      const char *s = get_lstring(d, &n);
+      lua_pushlstring(L, s, n);
+      braidB_pushclass(L, lua_tostring(L, -1));
+      lua_remove(L, -2);
+      break;
+    }
+    case T_REDUCE: decode_reduce(d, at); break;
+    default: d->p--; dec_fail(d, "unknown tag");
+  }
+}
+
+
+int braid__decode(lua_State *L, const braid_msg *m) {
+  Dec d;
+  uint64_t n, i;
+  d.L = L;
+  d.base = d.p = m->data;
+  d.end = m->data + m->len;
+  d.handles = m->handles;
+  d.nhandles = m->nhandles;
+  d.depth = 0;
+  if (!lua_checkstack(L, 12)) dec_fail(&d, "out of stack space");
+  lua_pushnil(L); /* slot for the table of shared objects */
+  d.cache = lua_gettop(L);
+  if (get_byte(&d) != FORMAT_VERSION) {
+    d.p--;
+    dec_fail(&d, "unknown format version");
+  }
+  n = get_varint(&d);
+  if (n > (uint64_t)(d.end - d.p)) dec_fail(&d, "bad value count");
+  if (!lua_checkstack(L, (int)n + 4)) dec_fail(&d, "too many values");
+  for (i = 0; i < n; i++) decode_value(&d);
+  if (d.p != d.end) dec_fail(&d, "trailing bytes");
+  lua_remove(L, d.cache);
+  return (int)n;
+}
+
+
+static int decode_protected(lua_State *L) {
+  const braid_msg *m = (const braid_msg *)lua_touserdata(L, 1);
+  lua_pop(L, 1);
+  return braid__decode(L, m);
+}
+
+
+int braid__decode_owned(lua_State *L, braid_msg *m) {
+  int top = lua_gettop(L), status, n;
+  if (!lua_checkstack(L, 4)) {
+    braid__msg_free(m);
+    return luaL_error(L, "out of stack space");
+  }
+  lua_pushcfunction(L, decode_protected);
+  lua_pushlightuserdata(L, m);
+  status = lua_pcall(L, 1, LUA_MULTRET, 0);
+  braid__msg_free(m);
+  if (status != LUA_OK) return lua_error(L);
+  n = lua_gettop(L) - top;
+  return n;
+}
+/* }====================================================== */

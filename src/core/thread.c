@@ -1,0 +1,419 @@
+/*
+** thread.c: the thread runtime.
+** See LICENSE for copyright and license.
+**
+** A runtime says how worker states are made (allocator, host
+** initializers) and keeps the list of alive threads (for enumerate and
+** the join at exit). A braid_thread is the shared object behind a Thread:
+** every state that sees the thread holds a reference, and the OS thread
+** holds one until it has closed its state. OS threads are detached: a
+** join waits for the DONE status, set after the worker's state is closed,
+** so no Lua code of the worker runs after a join returns.
+**
+** Mailboxes carry messages to a Lua state from other threads (callbacks
+** such as a custom excepthook). They are refcounted independently of the
+** state, so posting to a state that has closed is safe: the post fails.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "thread.h"
+
+struct braid_mailbox {
+  atomic_long refs;
+  atomic_int pending;
+  braid__mutex mu;
+  braid_msg *head, *tail; /* guarded by 'mu' */
+  int closed;             /* guarded by 'mu' */
+};
+
+
+/*
+** {======================================================
+** Runtimes
+** =======================================================
+*/
+
+static braid_runtime_t *default_runtime;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+
+static braid_runtime_t *runtime_alloc(void) {
+  braid_runtime_t *rt = (braid_runtime_t *)braid__calloc(1, sizeof *rt);
+  if (rt == NULL) return NULL;
+  atomic_init(&rt->refs, 1);
+  braid__mutex_init(&rt->mu);
+  braid__cond_init(&rt->cv);
+  return rt;
+}
+
+
+static void make_default(void) {
+  default_runtime = runtime_alloc(); /* lives as long as the process */
+}
+
+
+braid_runtime_t *braid__runtime_default(void) {
+  pthread_once(&default_once, make_default);
+  if (default_runtime == NULL) return NULL;
+  return braid__runtime_retain(default_runtime);
+}
+
+
+braid_runtime_t *braid__runtime_retain(braid_runtime_t *rt) {
+  atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+  return rt;
+}
+
+
+int braid_runtime_new(braid_runtime_t **rtp,
+                      const braid_runtime_options_t *opts) {
+  braid_runtime_t *rt;
+  if (rtp == NULL) return BRAID_EINVAL;
+  *rtp = NULL;
+  rt = runtime_alloc();
+  if (rt == NULL) return BRAID_ENOMEM;
+  if (opts != NULL) {
+    if (opts->flags & BRAID_RUNTIME_HAS_ALLOC) {
+      if (opts->alloc == NULL) {
+        braid_runtime_release(rt);
+        return BRAID_EINVAL;
+      }
+      rt->alloc = opts->alloc;
+      rt->alloc_ud = opts->alloc_ud;
+    }
+    if ((opts->flags & BRAID_RUNTIME_HAS_STATEINIT) &&
+        opts->stateinit != NULL) {
+      int rc = braid_runtime_add_stateinit(rt, opts->stateinit,
+                                           opts->stateinit_ud);
+      if (rc != BRAID_OK) {
+        braid_runtime_release(rt);
+        return rc;
+      }
+    }
+  }
+  *rtp = rt;
+  return BRAID_OK;
+}
+
+
+int braid_runtime_add_stateinit(braid_runtime_t *rt, braid_stateinit_cb fn,
+                                void *ud) {
+  braid_stateinit *n;
+  int rc = BRAID_OK;
+  if (rt == NULL || fn == NULL) return BRAID_EINVAL;
+  braid__mutex_lock(&rt->mu);
+  if (rt->started) {
+    rc = BRAID_ESTATE;
+  } else {
+    n = (braid_stateinit *)braid__realloc(
+        rt->inits, (size_t)(rt->ninits + 1) * sizeof *n);
+    if (n == NULL) {
+      rc = BRAID_ENOMEM;
+    } else {
+      n[rt->ninits].fn = fn;
+      n[rt->ninits].ud = ud;
+      rt->inits = n;
+      rt->ninits++;
+    }
+  }
+  braid__mutex_unlock(&rt->mu);
+  return rc;
+}
+
+
+void braid_runtime_release(braid_runtime_t *rt) {
+  if (rt == NULL) return;
+  if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) == 1) {
+    if (rt->hook_mb) braid__mailbox_release(rt->hook_mb);
+    braid__free(rt->inits);
+    braid__cond_destroy(&rt->cv);
+    braid__mutex_destroy(&rt->mu);
+    braid__free(rt);
+  }
+}
+
+
+void braid_runtime_join_threads(braid_runtime_t *rt) {
+  braid__mutex_lock(&rt->mu);
+  while (rt->nondaemon > 0) braid__cond_wait(&rt->cv, &rt->mu, NULL);
+  braid__mutex_unlock(&rt->mu);
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Threads
+** =======================================================
+*/
+
+static void thread_destroy(braid_handle *h) {
+  braid_thread *t = (braid_thread *)h;
+  braid__msg_free(t->payload);
+  braid__free(t->path);
+  braid__free(t->cpath);
+  braid__free(t->name);
+  braid__cond_destroy(&t->cv);
+  braid__mutex_destroy(&t->mu);
+  braid_runtime_release(t->rt);
+  braid__free(t);
+}
+
+const braid_handle_type braid__thread_type = { "braid.ThreadHandle",
+                                               thread_destroy };
+
+
+static void list_add(braid_runtime_t *rt, braid_thread *t) {
+  t->prev = NULL;
+  t->next = rt->threads;
+  if (rt->threads) rt->threads->prev = t;
+  rt->threads = t;
+}
+
+
+static void list_remove(braid_runtime_t *rt, braid_thread *t) {
+  if (t->prev)
+    t->prev->next = t->next;
+  else if (rt->threads == t)
+    rt->threads = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+}
+
+
+braid_thread *braid__thread_new(braid_runtime_t *rt, const char *name,
+                                int daemon, int kind) {
+  braid_thread *t = (braid_thread *)braid__calloc(1, sizeof *t);
+  char buf[32];
+  if (t == NULL) return NULL;
+  if (name == NULL) {
+    braid__mutex_lock(&rt->mu);
+    if (kind == BRAID_THREAD_DUMMY)
+      snprintf(buf, sizeof buf, "Dummy-%ld", ++rt->dummies);
+    else
+      snprintf(buf, sizeof buf, "Thread-%ld", ++rt->counter);
+    braid__mutex_unlock(&rt->mu);
+    name = buf;
+  }
+  t->name = strdup(name);
+  if (t->name == NULL) {
+    braid__free(t);
+    return NULL;
+  }
+  braid__handle_init(&t->h, &braid__thread_type);
+  t->rt = braid__runtime_retain(rt);
+  t->kind = kind;
+  t->daemon = daemon;
+  braid__mutex_init(&t->mu);
+  braid__cond_init(&t->cv);
+  if (kind != BRAID_THREAD_WORKER) { /* an OS thread that already runs */
+    t->status = BRAID_THREAD_RUNNING;
+    t->ident = (lua_Integer)(uintptr_t)pthread_self();
+    t->native_id = braid__native_id();
+    braid__mutex_lock(&rt->mu);
+    list_add(rt, t);
+    if (kind == BRAID_THREAD_MAIN && rt->main == NULL) {
+      rt->main = t;
+      braid__handle_retain(&t->h); /* the runtime's reference */
+    }
+    braid__mutex_unlock(&rt->mu);
+  }
+  return t;
+}
+
+
+int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
+  braid_runtime_t *rt = t->rt;
+  pthread_attr_t attr;
+  pthread_t tid;
+  int err;
+  size_t stack;
+  braid__mutex_lock(&rt->mu);
+  braid__mutex_lock(&t->mu);
+  if (t->status != BRAID_THREAD_NEW) {
+    braid__mutex_unlock(&t->mu);
+    braid__mutex_unlock(&rt->mu);
+    return BRAID_ESTATE;
+  }
+  t->status = BRAID_THREAD_RUNNING;
+  rt->started = 1;
+  if (!t->daemon) rt->nondaemon++;
+  list_add(rt, t);
+  stack = rt->stack_size;
+  braid__handle_retain(&t->h); /* the OS thread's reference */
+  braid__mutex_unlock(&t->mu);
+  braid__mutex_unlock(&rt->mu);
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (stack > 0) pthread_attr_setstacksize(&attr, stack);
+  err = pthread_create(&tid, &attr, entry, t);
+  pthread_attr_destroy(&attr);
+  braid__mutex_lock(&rt->mu);
+  braid__mutex_lock(&t->mu);
+  if (err != 0) {
+    t->status = BRAID_THREAD_NEW;
+    if (!t->daemon && --rt->nondaemon == 0) braid__cond_broadcast(&rt->cv);
+    list_remove(rt, t);
+  } else {
+    t->ident = (lua_Integer)(uintptr_t)tid; /* the worker sets the same */
+  }
+  braid__mutex_unlock(&t->mu);
+  braid__mutex_unlock(&rt->mu);
+  if (err != 0) {
+    braid__handle_release(&t->h);
+    return BRAID_EAGAIN;
+  }
+  return BRAID_OK;
+}
+
+
+void braid__thread_finish(braid_thread *t) {
+  braid_runtime_t *rt = t->rt;
+  braid__mutex_lock(&rt->mu);
+  list_remove(rt, t);
+  braid__mutex_lock(&t->mu);
+  t->status = BRAID_THREAD_DONE;
+  braid__cond_broadcast(&t->cv);
+  braid__mutex_unlock(&t->mu);
+  if (!t->daemon && --rt->nondaemon == 0) braid__cond_broadcast(&rt->cv);
+  braid__mutex_unlock(&rt->mu);
+}
+
+
+void braid__thread_retire(braid_thread *t) {
+  braid_runtime_t *rt = t->rt;
+  braid__mutex_lock(&rt->mu);
+  list_remove(rt, t);
+  braid__mutex_lock(&t->mu);
+  t->status = BRAID_THREAD_DONE;
+  braid__cond_broadcast(&t->cv);
+  braid__mutex_unlock(&t->mu);
+  braid__mutex_unlock(&rt->mu);
+}
+
+
+int braid__thread_join(braid_thread *t, double timeout) {
+  braid__deadline d = braid__deadline_in(timeout);
+  int rc = BRAID_OK;
+  braid__mutex_lock(&t->mu);
+  while (t->status != BRAID_THREAD_DONE) {
+    if (braid__cond_wait(&t->cv, &t->mu, &d) &&
+        t->status != BRAID_THREAD_DONE) {
+      rc = BRAID_ETIMEDOUT;
+      break;
+    }
+  }
+  braid__mutex_unlock(&t->mu);
+  return rc;
+}
+
+
+long braid__thread_native_id(braid_thread *t) {
+  long id;
+  braid__mutex_lock(&t->mu);
+  while (t->status == BRAID_THREAD_RUNNING && t->native_id == 0)
+    braid__cond_wait(&t->cv, &t->mu, NULL);
+  id = t->native_id;
+  braid__mutex_unlock(&t->mu);
+  return id;
+}
+
+
+int braid__thread_status(braid_thread *t) {
+  int s;
+  braid__mutex_lock(&t->mu);
+  s = t->status;
+  braid__mutex_unlock(&t->mu);
+  return s;
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Mailboxes
+** =======================================================
+*/
+
+braid_mailbox *braid__mailbox_new(void) {
+  braid_mailbox *mb = (braid_mailbox *)braid__calloc(1, sizeof *mb);
+  if (mb == NULL) return NULL;
+  atomic_init(&mb->refs, 1);
+  atomic_init(&mb->pending, 0);
+  braid__mutex_init(&mb->mu);
+  return mb;
+}
+
+
+braid_mailbox *braid__mailbox_retain(braid_mailbox *mb) {
+  atomic_fetch_add_explicit(&mb->refs, 1, memory_order_relaxed);
+  return mb;
+}
+
+
+static void free_list(braid_msg *m) {
+  while (m != NULL) {
+    braid_msg *next = m->next;
+    braid__msg_free(m);
+    m = next;
+  }
+}
+
+
+void braid__mailbox_release(braid_mailbox *mb) {
+  if (atomic_fetch_sub_explicit(&mb->refs, 1, memory_order_acq_rel) == 1) {
+    free_list(mb->head);
+    braid__mutex_destroy(&mb->mu);
+    braid__free(mb);
+  }
+}
+
+
+int braid__mailbox_post(braid_mailbox *mb, braid_msg *m) {
+  braid__mutex_lock(&mb->mu);
+  if (mb->closed) {
+    braid__mutex_unlock(&mb->mu);
+    braid__msg_free(m);
+    return BRAID_ECLOSED;
+  }
+  m->next = NULL;
+  if (mb->tail)
+    mb->tail->next = m;
+  else
+    mb->head = m;
+  mb->tail = m;
+  atomic_store_explicit(&mb->pending, 1, memory_order_release);
+  braid__mutex_unlock(&mb->mu);
+  return BRAID_OK;
+}
+
+
+braid_msg *braid__mailbox_take(braid_mailbox *mb) {
+  braid_msg *m;
+  if (!atomic_load_explicit(&mb->pending, memory_order_acquire)) return NULL;
+  braid__mutex_lock(&mb->mu);
+  m = mb->head;
+  mb->head = mb->tail = NULL;
+  atomic_store_explicit(&mb->pending, 0, memory_order_relaxed);
+  braid__mutex_unlock(&mb->mu);
+  return m;
+}
+
+
+void braid__mailbox_close(braid_mailbox *mb) {
+  braid_msg *m;
+  braid__mutex_lock(&mb->mu);
+  mb->closed = 1;
+  m = mb->head;
+  mb->head = mb->tail = NULL;
+  braid__mutex_unlock(&mb->mu);
+  free_list(m);
+}
+
+
+int braid__mailbox_pending(braid_mailbox *mb) {
+  return atomic_load_explicit(&mb->pending, memory_order_acquire);
+}
+/* }====================================================== */

@@ -1,0 +1,34 @@
+/*
+** braidconf.h: build-time knobs of braid and the export macro.
+** See LICENSE for copyright and license.
+*/
+#ifndef BRAIDCONF_H
+#define BRAIDCONF_H
+
+/* Symbols of the public API are exported; everything else is hidden by
+** the build (-fvisibility=hidden). */
+#if defined(_WIN32)
+#if defined(BRAID_BUILDING_SHARED)
+#define BRAID_API __declspec(dllexport)
+#elif defined(BRAID_USING_SHARED)
+#define BRAID_API __declspec(dllimport)
+#else
+#define BRAID_API
+#endif
+#else
+#define BRAID_API __attribute__((visibility("default")))
+#endif
+
+/* Deepest nesting of tables and functions a transfer accepts. Deeper
+** values raise an error instead of exhausting the C stack. */
+#define BRAID_MAXDEPTH 200
+
+/* Timeout value meaning 'wait forever'. */
+#define BRAID_FOREVER (-1.0)
+
+/* Largest timeout accepted, in seconds (Python's threading.TIMEOUT_MAX on
+** Linux is about 292 years; we keep the same bound so that deadlines fit
+** a 64-bit timespec). */
+#define BRAID_TIMEOUT_MAX 9223372036.0
+
+#endif

@@ -1,0 +1,57 @@
+/*
+** os.h: the platform seam: mutexes, condition variables, monotonic time,
+** deadlines and threads. Core files use these and never pthreads directly.
+** See LICENSE for copyright and license.
+*/
+#ifndef BRAID_OS_H
+#define BRAID_OS_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef pthread_mutex_t braid__mutex;
+typedef pthread_cond_t braid__cond;
+
+/* A point in monotonic time, or 'never' when 'forever' is set. Every wait
+** turns its timeout into a deadline once and loops on its predicate until
+** the deadline, so spurious wake-ups neither shorten nor extend it. */
+typedef struct braid__deadline {
+  struct timespec at;
+  int forever;
+} braid__deadline;
+
+/* Lock and unlock cannot fail in a correct program: they abort on error. */
+void braid__mutex_init(braid__mutex *m);
+void braid__mutex_destroy(braid__mutex *m);
+void braid__mutex_lock(braid__mutex *m);
+void braid__mutex_unlock(braid__mutex *m);
+int braid__mutex_trylock(braid__mutex *m); /* 1 when acquired */
+
+void braid__cond_init(braid__cond *c); /* waits measure CLOCK_MONOTONIC */
+void braid__cond_destroy(braid__cond *c);
+void braid__cond_signal(braid__cond *c);
+void braid__cond_broadcast(braid__cond *c);
+/* Waits until signalled or 'd' passes. Returns 0, or 1 when 'd' passed.
+** Callers loop on their predicate. */
+int braid__cond_wait(braid__cond *c, braid__mutex *m, const braid__deadline *d);
+
+double braid__now(void); /* monotonic seconds */
+/* Deadline 'timeout' seconds from now; a negative timeout never expires. */
+braid__deadline braid__deadline_in(double timeout);
+int braid__deadline_passed(const braid__deadline *d);
+/* Seconds left before 'd' (0 when passed, -1 for forever). */
+double braid__deadline_left(const braid__deadline *d);
+
+/* Sleeps, not interruptible; 'seconds' may be fractional. */
+void braid__sleep(double seconds);
+
+/* Kernel thread id of the calling thread (Python's get_native_id). */
+long braid__native_id(void);
+/* Short OS-visible name of the calling thread (best effort). */
+void braid__set_thread_name(const char *name);
+
+/* Spin hint for busy-wait loops. */
+void braid__cpu_relax(void);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+** os_posix.c: the platform seam on POSIX systems.
+** See LICENSE for copyright and license.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "braidint.h"
+#include "os.h"
+
+
+static void fatal(const char *what, int err) {
+  fprintf(stderr, "braid: %s failed: %s\n", what, strerror(err));
+  abort();
+}
+
+
+void braid__mutex_init(braid__mutex *m) {
+  int err = pthread_mutex_init(m, NULL);
+  if (err) fatal("pthread_mutex_init", err);
+}
+
+
+void braid__mutex_destroy(braid__mutex *m) {
+  pthread_mutex_destroy(m);
+}
+
+
+void braid__mutex_lock(braid__mutex *m) {
+  int err = pthread_mutex_lock(m);
+  if (err) fatal("pthread_mutex_lock", err);
+}
+
+
+void braid__mutex_unlock(braid__mutex *m) {
+  int err = pthread_mutex_unlock(m);
+  if (err) fatal("pthread_mutex_unlock", err);
+}
+
+
+int braid__mutex_trylock(braid__mutex *m) {
+  int err = pthread_mutex_trylock(m);
+  if (err == 0) return 1;
+  if (err != EBUSY) fatal("pthread_mutex_trylock", err);
+  return 0;
+}
+
+
+void braid__cond_init(braid__cond *c) {
+  pthread_condattr_t attr;
+  int err = pthread_condattr_init(&attr);
+  if (err) fatal("pthread_condattr_init", err);
+  err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  if (err) fatal("pthread_condattr_setclock", err);
+  err = pthread_cond_init(c, &attr);
+  if (err) fatal("pthread_cond_init", err);
+  pthread_condattr_destroy(&attr);
+}
+
+
+void braid__cond_destroy(braid__cond *c) {
+  pthread_cond_destroy(c);
+}
+
+
+void braid__cond_signal(braid__cond *c) {
+  int err = pthread_cond_signal(c);
+  if (err) fatal("pthread_cond_signal", err);
+}
+
+
+void braid__cond_broadcast(braid__cond *c) {
+  int err = pthread_cond_broadcast(c);
+  if (err) fatal("pthread_cond_broadcast", err);
+}
+
+
+int braid__cond_wait(braid__cond *c, braid__mutex *m,
+                     const braid__deadline *d) {
+  int err;
+  if (d == NULL || d->forever) {
+    err = pthread_cond_wait(c, m);
+    if (err) fatal("pthread_cond_wait", err);
+    return 0;
+  }
+  err = pthread_cond_timedwait(c, m, &d->at);
+  if (err == ETIMEDOUT) return 1;
+  if (err && err != EINTR) fatal("pthread_cond_timedwait", err);
+  return 0;
+}
+
+
+double braid__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+
+braid__deadline braid__deadline_in(double timeout) {
+  braid__deadline d;
+  memset(&d, 0, sizeof d);
+  if (timeout < 0 || timeout >= BRAID_TIMEOUT_MAX) {
+    d.forever = 1;
+    return d;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &d.at);
+  {
+    time_t whole = (time_t)timeout;
+    long nsec = (long)((timeout - (double)whole) * 1e9);
+    d.at.tv_sec += whole;
+    d.at.tv_nsec += nsec;
+    if (d.at.tv_nsec >= 1000000000L) {
+      d.at.tv_sec += 1;
+      d.at.tv_nsec -= 1000000000L;
+    }
+  }
+  return d;
+}
+
+
+double braid__deadline_left(const braid__deadline *d) {
+  struct timespec now;
+  double left;
+  if (d->forever) return -1;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  left = (double)(d->at.tv_sec - now.tv_sec) +
+         (double)(d->at.tv_nsec - now.tv_nsec) * 1e-9;
+  return left > 0 ? left : 0;
+}
+
+
+int braid__deadline_passed(const braid__deadline *d) {
+  struct timespec now;
+  if (d->forever) return 0;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (now.tv_sec != d->at.tv_sec) return now.tv_sec > d->at.tv_sec;
+  return now.tv_nsec >= d->at.tv_nsec;
+}
+
+
+void braid__sleep(double seconds) {
+  struct timespec ts;
+  if (seconds <= 0) return;
+  ts.tv_sec = (time_t)seconds;
+  ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+
+long braid__native_id(void) {
+#ifdef SYS_gettid
+  return (long)syscall(SYS_gettid);
+#else
+  return (long)getpid();
+#endif
+}
+
+
+void braid__set_thread_name(const char *name) {
+#if defined(__linux__)
+  char buf[16];
+  snprintf(buf, sizeof buf, "%s", name);
+  pthread_setname_np(pthread_self(), buf);
+#else
+  (void)name;
+#endif
+}
+
+
+void braid__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
