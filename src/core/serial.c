@@ -98,6 +98,7 @@ typedef struct Enc {
   int depth;
   int busy;
   int names_rebuilt; /* the name cache was rebuilt during this encode */
+  struct NameCache *names; /* this state's, looked up once per encode */
   int npath;
   PathSeg path[BRAID_MAXDEPTH + 8];
   const char *root;
@@ -106,10 +107,11 @@ typedef struct Enc {
 /* Name cache: pointer -> index i in the names table (registry), where
 ** names[3i-2] is the module, names[3i-1] the field, names[3i] the value
 ** (kept alive by the cache). */
-typedef struct NameCache {
+typedef struct NameCache NameCache;
+struct NameCache {
   PtrMap map;
   int built;
-} NameCache;
+};
 
 static const char ENC_KEY = 'e';
 static const char NAMES_KEY = 'n';
@@ -122,12 +124,13 @@ static const char NAMETAB_KEY = 't';
 ** =======================================================
 */
 
+/* Nearby addresses land in nearby slots: Lua allocates the tables of a
+** structure close together, so walking it touches the map sequentially
+** instead of missing the cache on every lookup. Folding in the upper bits
+** keeps large power-of-two strides from piling into one probe run. */
 static size_t ptrhash(const void *p, size_t mask) {
   uintptr_t x = (uintptr_t)p;
-  x ^= x >> 33;
-  x *= (uintptr_t)0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (size_t)x & mask;
+  return (size_t)((x >> 4) ^ (x >> 20) ^ (x >> 36)) & mask;
 }
 
 
@@ -164,6 +167,33 @@ static int map_grow(PtrMap *m) {
   m->cap = ncap;
   m->gen = ngen;
   return BRAID_OK;
+}
+
+
+/* Finds 'key', or inserts it with 'val' (one probe sequence for both).
+** Returns the entry if it was already there, NULL if it was inserted;
+** sets '*nomem' when the table could not grow. */
+static PtrEntry *map_find_or_put(PtrMap *m, const void *key, uint64_t val,
+                                 int *nomem) {
+  size_t mask, i;
+  if (m->cap == 0 || m->gen == 0 || (m->used + 1) * 2 > m->cap) {
+    if (map_grow(m) != BRAID_OK) {
+      *nomem = 1;
+      return NULL;
+    }
+  }
+  mask = m->cap - 1;
+  for (i = ptrhash(key, mask);; i = (i + 1) & mask) {
+    PtrEntry *e = &m->e[i];
+    if (e->gen != m->gen) {
+      e->key = key;
+      e->val = val;
+      e->gen = m->gen;
+      m->used++;
+      return NULL;
+    }
+    if (e->key == key) return e;
+  }
 }
 
 
@@ -531,7 +561,7 @@ static void names_build(lua_State *L, NameCache *c) {
 /* If the value at 'idx' travels by name, writes T_BYNAME and returns 1. */
 static int put_byname(Enc *e, int idx, int isfunc) {
   lua_State *L = e->L;
-  NameCache *c = getnames(L);
+  NameCache *c = e->names;
   PtrEntry *pe;
   const void *p = lua_topointer(L, idx);
   if (!c->built) names_build(L, c);
@@ -568,7 +598,8 @@ static void encode_value(Enc *e, int idx);
 /* If the object at 'idx' was met before, writes a REF, marks the first
 ** occurrence SHARED and returns 1; otherwise records its offset. */
 static int seen_before(Enc *e, const void *p) {
-  PtrEntry *pe = map_find(&e->seen, p);
+  int nomem = 0;
+  PtrEntry *pe = map_find_or_put(&e->seen, p, e->len, &nomem);
   if (pe != NULL) {
     size_t at = (size_t)pe->val;
     e->buf[at + 1] |= F_SHARED;
@@ -576,7 +607,7 @@ static int seen_before(Enc *e, const void *p) {
     put_varint(e, at);
     return 1;
   }
-  if (map_put(&e->seen, p, e->len) != BRAID_OK) enc_nomem(e);
+  if (nomem) enc_nomem(e);
   return 0;
 }
 
@@ -905,6 +936,7 @@ braid_msg *braid__encode_n(lua_State *L, int idx, int n,
   e->globals = lua_topointer(L, -1);
   lua_pop(L, 1);
   e->names_rebuilt = 0;
+  e->names = getnames(L);
   for (attempt = 0; attempt < 2; attempt++) {
     int rebuilt_before = e->names_rebuilt;
     enc_reset(e, L, roots[0]);

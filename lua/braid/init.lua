@@ -1,0 +1,46 @@
+--- braid: Python's concurrency API for Lua 5.4, one Lua state per worker.
+-- `require "braid"` gives every module as a field, loaded on first use:
+-- `braid.threading`, `braid.queue`, `braid.multiprocessing`,
+-- `braid.futures` (also `braid.concurrent.futures`), `braid.subprocess`;
+-- plus `braid.errors` (exception classes), `braid.poll()` (run the
+-- callbacks waiting for this state) and `braid.version`.
+-- @module braid
+local core = require "braid.core"
+local require, setmetatable, rawset = require, setmetatable, rawset
+_ENV = nil
+
+local M = {
+  version = core._VERSION,
+  errors = require "braid.errors",
+  core = core,
+}
+
+--- Run the callbacks posted to this state (future callbacks, a custom
+-- excepthook...). Returns how many ran. A host's frame loop calls it once a
+-- frame; scripts that block in braid calls never need to.
+M.poll = core.poll
+
+local lazy = {
+  threading = "braid.threading",
+  queue = "braid.queue",
+  multiprocessing = "braid.multiprocessing",
+  futures = "braid.futures",
+  subprocess = "braid.subprocess",
+}
+
+return setmetatable(M, {
+  __index = function(t, k)
+    local name = lazy[k]
+    if name == nil then
+      if k == "concurrent" then
+        local c = { futures = t.futures }
+        rawset(t, k, c)
+        return c
+      end
+      return nil
+    end
+    local mod = require(name)
+    rawset(t, k, mod)
+    return mod
+  end,
+})
