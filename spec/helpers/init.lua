@@ -24,6 +24,32 @@ function M.message_has(err, text)
   end
 end
 
+--- Runs `fn(...)` in a new braid thread and returns what it returned, as
+-- pcall would: `ok, results...`. The results come back through the
+-- thread's uncaught error and a custom excepthook, which runs in this
+-- state when join() polls (so this works before queues exist, and proves
+-- that error objects cross states).
+function M.run_in_thread(fn, ...)
+  local threading = require "braid.threading"
+  local got
+  local old = threading.excepthook
+  threading.excepthook = function(args) got = args.exc_value end
+  local t = threading.Thread{
+    target = function(f, ...)
+      error({ __result = table.pack(pcall(f, ...)) })
+    end,
+    args = table.pack(fn, ...),
+  }
+  t:start()
+  t:join(60)
+  threading.excepthook = old
+  assert(not t:is_alive(), "thread did not finish within 60 s")
+  assert(got ~= nil, "no result came back from the thread")
+  local r = got.value and got.value.__result
+  if r == nil then error("thread failed outside fn: " .. tostring(got), 2) end
+  return table.unpack(r, 1, r.n)
+end
+
 --- Seconds of a monotonic clock (for generous timing bounds only).
 M.now = require("braid.core").monotonic
 

@@ -392,7 +392,12 @@ static void addpath(Enc *e, luaL_Buffer *b) {
   for (i = 0; i < e->npath; i++) {
     PathSeg *s = &e->path[i];
     switch (s->kind) {
-      case SEG_ARG: lua_pushfstring(L, "[%d]", s->idx); break;
+      case SEG_ARG:
+        if (s->idx == 0)
+          lua_pushliteral(L, "(__braidreduce constructor)");
+        else
+          lua_pushfstring(L, "(__braidreduce argument %d)", s->idx);
+        break;
       case SEG_META: lua_pushliteral(L, "(metatable)"); break;
       case SEG_UPVAL: lua_pushfstring(L, "(upvalue '%s')", s->name); break;
       case SEG_KEY: {
@@ -500,6 +505,33 @@ static void names_add(lua_State *L, NameCache *c, int tab, lua_Integer *n) {
 }
 
 
+/* __newindex of package.loaded: a module was just loaded, so the name
+** cache must be rebuilt before it is used again. Upvalue 1: the cache. */
+static int loaded_newindex(lua_State *L) {
+  NameCache *c = (NameCache *)lua_touserdata(L, lua_upvalueindex(1));
+  lua_rawset(L, 1);
+  c->built = 0;
+  return 0;
+}
+
+
+/* Watches package.loaded for new modules (require sets new keys with
+** lua_setfield, which goes through __newindex). A package.loaded that
+** already has a metatable is left alone: the cache is then rebuilt only
+** when a C function is not found in it. */
+static void watch_loaded(lua_State *L, int loaded) {
+  if (lua_getmetatable(L, loaded)) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_createtable(L, 0, 1);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY);
+  lua_pushcclosure(L, loaded_newindex, 1);
+  lua_setfield(L, -2, "__newindex");
+  lua_setmetatable(L, loaded);
+}
+
+
 static void names_build(lua_State *L, NameCache *c) {
   int tab, loaded;
   lua_Integer n = 0;
@@ -552,6 +584,7 @@ static void names_build(lua_State *L, NameCache *c) {
     }
     lua_pop(L, 1);
   }
+  watch_loaded(L, loaded);
   lua_pop(L, 1); /* loaded */
   lua_rawsetp(L, LUA_REGISTRYINDEX, &NAMETAB_KEY);
   c->built = 1;
@@ -612,26 +645,31 @@ static int seen_before(Enc *e, const void *p) {
 }
 
 
+/* Encodes what the __braidreduce metamethod on top of the stack returns
+** for the object at 'idx': a constructor and its arguments. Pops it. */
 static void encode_reduce(Enc *e, int idx) {
   lua_State *L = e->L;
-  int top = lua_gettop(L), nargs, i;
-  /* stack: ... mt.__braidreduce */
+  int base = lua_gettop(L) - 1, nres, i;
   lua_pushvalue(L, idx);
   lua_call(L, 1, LUA_MULTRET);
-  nargs = lua_gettop(L) - top;
-  if (nargs < 1 || lua_type(L, top + 1) != LUA_TFUNCTION) {
-    lua_settop(L, top);
+  nres = lua_gettop(L) - base;
+  if (nres < 1 || lua_type(L, base + 1) != LUA_TFUNCTION) {
+    lua_settop(L, base);
     enc_fail(e, "TypeError", "__braidreduce must return a function");
+  }
+  if (nres - 1 > 250) {
+    lua_settop(L, base);
+    enc_fail(e, "TypeError", "__braidreduce returned too many arguments");
   }
   put_byte(e, T_REDUCE);
   put_byte(e, 0);
-  put_varint(e, (uint64_t)(nargs - 1));
-  for (i = 1; i <= nargs; i++) {
+  put_varint(e, (uint64_t)(nres - 1));
+  for (i = 1; i <= nres; i++) {
     push_seg(e, SEG_ARG, i - 1, NULL);
-    encode_value(e, top + i);
+    encode_value(e, base + i);
     e->npath--;
   }
-  lua_settop(L, top);
+  lua_settop(L, base);
 }
 
 
@@ -648,8 +686,9 @@ static int try_reduce(Enc *e, int idx) {
     lua_pop(L, 1);
     return 1;
   }
+  enter(e);
   encode_reduce(e, idx);
-  lua_pop(L, 1);
+  e->depth--;
   return 1;
 }
 
@@ -1114,6 +1153,114 @@ static const char *dump_reader(lua_State *L, void *ud, size_t *size) {
 }
 
 
+/* { ------ bytecode check
+** Lua's undump trusts the sizes in a binary chunk: it allocates what they
+** say before reading (a 5-byte count asks for gigabytes), recurses once per
+** nested function without a limit, and lets the closure's upvalue count
+** (a header byte) differ from its prototype's, after which lua_getupvalue
+** and lua_upvaluejoin index past the closure. So before lua_load, walk the
+** chunk as lundump.c of Lua 5.4 reads it and check that every count fits
+** in the bytes that remain, the nesting is bounded and the two upvalue
+** counts agree. (This bounds loading; running bytecode from untrusted
+** bytes stays unsafe, as Lua's manual says.) */
+
+typedef struct DumpCk {
+  const unsigned char *p, *end;
+} DumpCk;
+
+/* lundump's loadUnsigned: MSB first, the last byte has bit 0x80 set. */
+static int ck_unsigned(DumpCk *c, size_t limit, size_t *out) {
+  size_t x = 0;
+  limit >>= 7;
+  for (;;) {
+    unsigned char b;
+    if (c->p >= c->end) return 0;
+    b = *c->p++;
+    if (x >= limit) return 0;
+    x = (x << 7) | (b & 0x7f);
+    if (b & 0x80) break;
+  }
+  *out = x;
+  return 1;
+}
+
+/* A count of elements of at least 'minsize' bytes each. */
+static int ck_count(DumpCk *c, size_t minsize, size_t *n) {
+  return ck_unsigned(c, (size_t)0x7fffffff, n) &&
+         *n <= (size_t)(c->end - c->p) / minsize;
+}
+
+static int ck_skip(DumpCk *c, size_t n) {
+  if (n > (size_t)(c->end - c->p)) return 0;
+  c->p += n;
+  return 1;
+}
+
+static int ck_string(DumpCk *c) { /* size+1, 0 for NULL */
+  size_t n;
+  return ck_unsigned(c, (size_t)-1, &n) && (n == 0 || ck_skip(c, n - 1));
+}
+
+static int ck_function(DumpCk *c, int depth, size_t *nupvals) {
+  size_t n, i, x;
+  if (depth > BRAID_MAXDEPTH) return 0;
+  if (!ck_string(c) || !ck_unsigned(c, 0x7fffffff, &x) || /* source, lines */
+      !ck_unsigned(c, 0x7fffffff, &x) || !ck_skip(c, 3))  /* params... */
+    return 0;
+  if (!ck_count(c, 4, &n) || !ck_skip(c, n * 4)) return 0;
+  if (!ck_count(c, 1, &n)) return 0; /* constants */
+  for (i = 0; i < n; i++) {
+    if (c->p >= c->end) return 0;
+    switch (*c->p++) {
+      case 0: case 1: case 17: break; /* nil, false, true */
+      case 3: case 19: /* integer, float */
+        if (!ck_skip(c, 8)) return 0;
+        break;
+      case 4: case 20: /* short, long string: never NULL */
+        if (!ck_unsigned(c, (size_t)-1, &x) || x == 0 || !ck_skip(c, x - 1))
+          return 0;
+        break;
+      default: return 0;
+    }
+  }
+  if (!ck_count(c, 3, nupvals) || !ck_skip(c, *nupvals * 3)) return 0;
+  if (!ck_count(c, 1, &n)) return 0; /* nested functions */
+  for (i = 0; i < n; i++)
+    if (!ck_function(c, depth + 1, &x)) return 0;
+  if (!ck_count(c, 1, &n) || !ck_skip(c, n)) return 0; /* lineinfo */
+  if (!ck_count(c, 2, &n)) return 0; /* abslineinfo: pc, line */
+  for (i = 0; i < 2 * n; i++)
+    if (!ck_unsigned(c, 0x7fffffff, &x)) return 0;
+  if (!ck_count(c, 3, &n)) return 0; /* locvars: name, startpc, endpc */
+  for (i = 0; i < n; i++)
+    if (!ck_string(c) || !ck_unsigned(c, 0x7fffffff, &x) ||
+        !ck_unsigned(c, 0x7fffffff, &x))
+      return 0;
+  if (!ck_count(c, 1, &n)) return 0; /* upvalue names */
+  for (i = 0; i < n; i++)
+    if (!ck_string(c)) return 0;
+  return 1;
+}
+
+/* The header lua_dump writes on this build (lua_load checks its fields
+** again; here only its length and the version matter). */
+#define DUMP_HEADER_LEN (4 + 1 + 1 + 6 + 1 + 1 + 1 + 8 + 8)
+
+static int check_dump(const unsigned char *p, size_t n) {
+  DumpCk c;
+  size_t nupvals;
+  if (n < DUMP_HEADER_LEN + 1 || memcmp(p, LUA_SIGNATURE, 4) != 0 ||
+      p[4] != 0x54 || p[5] != 0 || p[12] != 4 /* sizeof(Instruction) */ ||
+      p[13] != sizeof(lua_Integer) || p[14] != sizeof(lua_Number))
+    return 0;
+  c.p = p + DUMP_HEADER_LEN + 1;
+  c.end = p + n;
+  return ck_function(&c, 0, &nupvals) && c.p == c.end &&
+         nupvals == p[DUMP_HEADER_LEN]; /* the closure's upvalue count */
+}
+/* } ------ */
+
+
 static void decode_lfunction(Dec *d, size_t at) {
   lua_State *L = d->L;
   unsigned char flags = get_byte(d);
@@ -1122,6 +1269,7 @@ static void decode_lfunction(Dec *d, size_t at) {
   int f, nups, i;
   if (n > (uint64_t)(d->end - d->p)) dec_fail(d, "truncated function");
   dec_enter(d);
+  if (!check_dump(d->p, n)) dec_fail(d, "malformed function");
   rs.p = (const char *)d->p;
   rs.n = n;
   if (lua_load(L, dump_reader, &rs, "=(transfer)", "b") != LUA_OK)
@@ -1201,6 +1349,8 @@ static void decode_reduce(Dec *d, size_t at) {
   if (nargs > 250 || nargs > (uint64_t)(d->end - d->p))
     dec_fail(d, "bad argument count");
   dec_enter(d);
+  /* the constructor and its arguments stay on the stack */
+  if (!lua_checkstack(L, (int)nargs + 10)) dec_fail(d, "out of stack space");
   decode_value(d);
   if (lua_type(L, -1) != LUA_TFUNCTION) dec_fail(d, "constructor expected");
   for (i = 0; i < nargs; i++) decode_value(d);

@@ -1,0 +1,36 @@
+#!/bin/sh
+# fuzz.sh [seconds] [extra libFuzzer flags...]: builds the libFuzzer targets
+# with clang into build-fuzz and runs fuzz_decode for 'seconds' (default 60)
+# on a copy of fuzz/corpus (fuzz/corpus-run, kept between runs, git-ignored).
+# Crashing inputs land in fuzz/artifacts/. Prints libFuzzer's final stats.
+set -eu
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+[ $# -gt 0 ] && shift
+
+if [ ! -f build-fuzz/CMakeCache.txt ]; then
+  CC=clang cmake -S . -B build-fuzz -DBRAID_FUZZ=ON -DBRAID_BUILD_MODULE=OFF \
+    -DBRAID_BUILD_SHARED=OFF -DBRAID_BUILD_HOST=OFF -DBRAID_BUILD_TESTS=OFF \
+    >/dev/null
+fi
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_decode >/dev/null
+
+mkdir -p fuzz/corpus-run fuzz/artifacts
+cp -n fuzz/corpus/* fuzz/corpus-run/ 2>/dev/null || true
+
+log=build-fuzz/fuzz_decode.log
+set +e
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+./build-fuzz/fuzz_decode -max_total_time="$secs" -timeout=10 \
+  -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
+  -artifact_prefix=fuzz/artifacts/ "$@" fuzz/corpus-run >"$log" 2>&1
+rc=$?
+set -e
+# the last progress line and the final stats (execution count)
+grep -E '^#[0-9]+' "$log" | tail -n 1
+grep -E '^Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec' "$log" || true
+if [ $rc -ne 0 ]; then
+  echo "fuzz.sh: fuzz_decode exited with $rc: see $log and fuzz/artifacts/" >&2
+  grep -E 'ERROR: |SUMMARY: |^    #[0-9]+ ' "$log" | head -n 30 >&2
+fi
+exit $rc

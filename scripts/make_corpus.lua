@@ -1,0 +1,121 @@
+-- make_corpus.lua: writes the fuzzer's seed corpus (fuzz/corpus/*), valid
+-- messages made with core.dumps from varied values.
+-- Run from the repository root after a build:
+--   LUA_CPATH_5_4='./build/?.so' lua5.4 scripts/make_corpus.lua [outdir]
+local core = require "braid.core"
+
+local outdir = arg[1] or "fuzz/corpus"
+
+local seeds, raw_seeds = {}, nil
+local function seed(name, ...)
+  seeds[#seeds + 1] = { name = name, n = select("#", ...), ... }
+end
+
+-- scalars
+seed("nil", nil)
+seed("booleans", true, false)
+seed("ints", 0, 1, -1, 127, 128, -129, math.maxinteger, math.mininteger)
+seed("floats", 0.5, -0.0, 1 / 0, -1 / 0, 0 / 0, 1e308, 5e-324)
+seed("string_empty", "")
+seed("string_binary", "\0\1\2\255\254zero\0inside")
+seed("string_long", ("0123456789abcdef"):rep(40))
+seed("multi", 1, "two", 3.0, { 4 }, nil, false, "seven", 8)
+
+-- tables
+seed("array", { 1, 2, 3, "four", 5.5, true })
+seed("hash", { a = 1, b = "two", [3.5] = "float key", [true] = "bool key",
+               [-7] = "negative key" })
+seed("mixed", { 10, 20, 30, x = 1, y = { z = 2 }, [100] = "sparse" })
+seed("holes", { 1, nil, 3, nil, 5 })
+seed("nested", { { { { { { { { "deep" } } } } } } } })
+local records = {}
+for i = 1, 12 do records[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } } end
+seed("records", records)
+
+local cyc = { name = "cycle" }
+cyc.self = cyc
+cyc.list = { cyc, cyc }
+seed("cyclic", cyc)
+local shared = { "shared" }
+seed("shared", { a = shared, b = shared, c = { shared } }, shared)
+local ka = {}
+seed("table_key", { [ka] = ka, [{}] = "fresh key" })
+
+local mt = { __index = function(t, k) return k end, kind = "mt" }
+seed("metatable", setmetatable({ 1, 2 }, mt), setmetatable({}, mt))
+local base = { greet = "hi" }
+local cls = setmetatable({ __index = base }, { __index = base })
+seed("metatable_chain", setmetatable({}, cls))
+
+-- functions
+seed("closure_plain", function(a, b) return a + b end)
+local up = 0
+local function inc() up = up + 1; return up end
+local function get() return up end
+seed("closures_shared_upvalue", { inc = inc, get = get })
+local function make_counter()
+  local n, step = 0, 1
+  return function() n = n + step; return n end, function(s) step = s end
+end
+seed("closures_pair", make_counter())
+local function rec(n) if n > 0 then return rec(n - 1) end return n end
+seed("closure_recursive", rec)
+seed("closure_env", function() return string.upper(tostring(math.pi)) end)
+seed("closure_table_upvalue", (function() local t = { 1, 2, 3 }; t.t = t
+  return function() return t end end)())
+
+-- values by name: C functions, modules, globals
+seed("cfunction", string.format, table.concat, math.floor)
+seed("modules", string, table, math, utf8, coroutine)
+seed("globals", _G)
+seed("mixed_byname", { fmt = string.format, m = math, f = function(x)
+  return string.format("%d", x) end })
+seed("errors_class", require("braid.errors").classes.ValueError("boom"))
+
+-- T_REDUCE (a constructor called on decode), written by hand: the body of
+-- a one-value message is dumps(v) without its 2 header bytes (version,
+-- count), valid as long as it holds no REF (offsets would move).
+local T_STR, T_BYNAME, T_REDUCE = 5, 9, 13
+local function body(v)
+  local s = core.dumps(v)
+  assert(s:byte(2) == 1)
+  return s:sub(3)
+end
+local function str(s) assert(#s < 128); return string.char(T_STR, #s) .. s end
+local function byname(mod, field) return string.char(T_BYNAME) .. str(mod) .. str(field) end
+local function reduce(ctor, ...)
+  local args = table.pack(...)
+  return string.char(T_REDUCE, 0, args.n) .. ctor .. table.concat(args)
+end
+raw_seeds = {
+  reduce_cfunction = "\1\1" .. reduce(byname("_G", "setmetatable"),
+                                        body({ x = 1, y = 2 }), body({ kind = "Point" })),
+  reduce_closure = "\1\1" .. reduce(body(function(a, b) return { a, b } end),
+                                      body(3), body("four")),
+  reduce_nested = "\1\1" .. reduce(byname("_G", "rawlen"),
+                                     reduce(byname("table", "pack"), body(1), body(2))),
+}
+
+os.execute("mkdir -p '" .. outdir .. "'")
+local count = 0
+for _, s in ipairs(seeds) do
+  local ok, bytes = pcall(core.dumps, table.unpack(s, 1, s.n))
+  if not ok then
+    io.stderr:write("skipping ", s.name, ": ", tostring(bytes), "\n")
+  else
+    -- every seed must decode here, or the corpus starts wrong
+    assert(pcall(core.loads, bytes), s.name .. " does not decode")
+    local f = assert(io.open(outdir .. "/" .. s.name, "wb"))
+    f:write(bytes)
+    f:close()
+    count = count + 1
+  end
+end
+for name, bytes in pairs(raw_seeds) do
+  assert(pcall(core.loads, bytes), name .. " does not decode")
+  local f = assert(io.open(outdir .. "/" .. name, "wb"))
+  f:write(bytes)
+  f:close()
+  count = count + 1
+end
+print(("wrote %d seeds to %s"):format(count, outdir))

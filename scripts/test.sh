@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs every test: the C tests, each busted spec
+# file in its own process with a time limit, the examples, the embedding
+# example, a luarocks install into a scratch tree, the suite again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and a short fuzzing run.
+# Ends with one line "N passed, N failed" (all runners' counts summed).
+#
+# Environment: BRAID_QUICK=1 skips the sanitizer and fuzz stages;
+# BRAID_TSAN=1 adds a ThreadSanitizer run of the suite.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+scripts/setup.sh -DBRAID_WERROR=ON || { echo "0 passed, 1 failed"; exit 1; }
+
+PASSED=0
+FAILED=0
+FAILURES=()
+LOG_DIR=$(mktemp -d)
+
+pass() { PASSED=$((PASSED + ${1:-1})); }
+fail() { FAILED=$((FAILED + ${2:-1})); FAILURES+=("$1"); }
+
+# run_busted LABEL CPATH [env...]: every spec file, each in its own process.
+run_busted() {
+  local label=$1 cpath=$2; shift 2
+  local f out s fl e
+  for f in spec/*_spec.lua; do
+    out="$LOG_DIR/$(basename "$f").$label.log"
+    env "$@" timeout 600 busted --cpath="$cpath" -o utfTerminal "$f" >"$out" 2>&1
+    local rc=$?
+    local line
+    line=$(grep -E '^[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$out" | tail -1)
+    if [ -n "$line" ]; then
+      s=$(echo "$line" | awk '{print $1}')
+      fl=$(echo "$line" | awk '{print $4}')
+      e=$(echo "$line" | awk '{print $7}')
+      pass "$s"
+      if [ $((fl + e)) -gt 0 ] || [ $rc -ne 0 ]; then
+        fail "$label $f" $((fl + e > 0 ? fl + e : 1))
+        sed -n '1,200p' "$out"
+      fi
+      echo "[$label] $f: $line"
+    else
+      fail "$label $f (no summary, exit $rc)"
+      echo "[$label] $f: crashed or timed out (exit $rc)"
+      tail -50 "$out"
+    fi
+  done
+}
+
+# run_ctests DIR [env...]: every C test binary prints "N passed, N failed".
+run_ctests() {
+  local dir=$1; shift
+  local t out line p f
+  for t in "$dir"/test_*; do
+    [ -x "$t" ] || continue
+    out="$LOG_DIR/$(basename "$t").log"
+    env "$@" timeout 300 "$t" >"$out" 2>&1
+    local rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+    if [ -n "$line" ]; then
+      p=$(echo "$line" | awk '{print $1}')
+      f=$(echo "$line" | awk '{print $3}')
+      pass "$p"
+      if [ "$f" -gt 0 ] || [ $rc -ne 0 ]; then
+        fail "C $(basename "$t")" $((f > 0 ? f : 1)); cat "$out"
+      fi
+      echo "[C] $(basename "$t"): $line"
+    else
+      fail "C $(basename "$t") (exit $rc)"; cat "$out"
+    fi
+  done
+}
+
+# check LABEL command...: one pass or fail.
+check() {
+  local label=$1; shift
+  local out="$LOG_DIR/check.$(echo "$label" | tr -c 'a-zA-Z0-9' _).log"
+  if "$@" >"$out" 2>&1; then
+    pass; echo "[check] $label: ok"
+  else
+    fail "$label"; echo "[check] $label: FAILED"; tail -40 "$out"
+  fi
+}
+
+echo "== C tests"
+run_ctests build
+
+echo "== busted specs"
+run_busted main "./build/?.so"
+
+echo "== examples"
+for ex in examples/*.lua; do
+  check "example $(basename "$ex")" timeout 300 build/bin/braid "$ex" --quick
+done
+if [ -x build/embed_host ]; then
+  check "embedding host (examples/embed)" timeout 120 build/embed_host examples/embed/script.lua
+fi
+
+echo "== braid host program"
+check "braid -v" build/bin/braid -v
+check "braid -e" bash -c 'test "$(build/bin/braid -e "print(require(\"braid.threading\").current_thread().name)")" = MainThread'
+check "braid exit status" bash -c 'build/bin/braid -e "os.exit(7)"; test $? -eq 7'
+check "braid error status" bash -c '! build/bin/braid -e "error(\"x\")" 2>/dev/null'
+check "braid - (stdin)" bash -c 'test "$(echo "print(1+1)" | build/bin/braid -)" = 2'
+
+echo "== luarocks make (offline, scratch tree)"
+ROCKTREE=$(mktemp -d)
+check "luarocks make + require" bash -c "
+  luarocks --lua-version=5.4 make --tree='$ROCKTREE' --deps-mode=none braid-scm-1.rockspec &&
+  cd / && eval \"\$(luarocks --lua-version=5.4 path --tree='$ROCKTREE')\" &&
+  lua5.4 -e 'local t = require(\"braid.threading\"); local x = t.Thread{target=function() end}; x:start(); x:join(); print(require(\"braid\").version)'"
+rm -rf "$ROCKTREE" build.luarocks
+
+if [ "${BRAID_QUICK:-0}" != 1 ]; then
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+  if cmake -S . -B build-asan -DBRAID_ASAN=ON -DBRAID_WERROR=ON >/dev/null &&
+     cmake --build build-asan -j"$(nproc)" >/dev/null; then
+    ASAN_LIB=$(gcc -print-file-name=libasan.so)
+    UBSAN_LIB=$(gcc -print-file-name=libubsan.so)
+    run_ctests build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    run_busted asan "./build-asan/?.so" LD_PRELOAD="$ASAN_LIB $UBSAN_LIB" \
+      ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  else
+    fail "sanitizer build"
+  fi
+  if [ "${BRAID_TSAN:-0}" = 1 ]; then
+    echo "== ThreadSanitizer"
+    if cmake -S . -B build-tsan -DBRAID_TSAN=ON >/dev/null &&
+       cmake --build build-tsan -j"$(nproc)" >/dev/null; then
+      run_busted tsan "./build-tsan/?.so" LD_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
+        TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/scripts/tsan.supp"
+    else
+      fail "tsan build"
+    fi
+  fi
+  if [ -x scripts/fuzz.sh ]; then
+    echo "== fuzzing the decoder (short run)"
+    check "fuzz decoder 30 s" scripts/fuzz.sh 30
+  fi
+fi
+
+rm -rf "$LOG_DIR"
+if [ ${#FAILURES[@]} -gt 0 ]; then
+  echo "Failed:"
+  printf '  %s\n' "${FAILURES[@]}"
+fi
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

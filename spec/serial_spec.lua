@@ -1,0 +1,244 @@
+-- Values that cross between workers (API.md "Values that cross between
+-- workers"): in-process round trips through the serializer (core.copy,
+-- dumps/loads) and real transfers to a thread (helpers.run_in_thread).
+local core = require "braid.core"
+local errors = require "braid.errors"
+local helpers = require "helpers"
+
+local function roundtrip(v) return core.loads(core.dumps(v)) end
+
+describe("transfer of plain values", function()
+  it("keeps nil, booleans and integer/float subtypes", function()
+    local ok, a, b, c, d, e = helpers.run_in_thread(function(...) return ... end,
+      nil, true, false, 3, 3.0)
+    assert.is_true(ok)
+    assert.is_nil(a); assert.is_true(b); assert.is_false(c)
+    assert.equal("integer", math.type(d)); assert.equal("float", math.type(e))
+  end)
+
+  it("keeps NaN, infinities, -0.0 and integer limits", function()
+    local ok, nan, inf, ninf, nz, maxi, mini = helpers.run_in_thread(
+      function(...) return ... end,
+      0/0, math.huge, -math.huge, -0.0, math.maxinteger, math.mininteger)
+    assert.is_true(ok)
+    assert.is_true(nan ~= nan)
+    assert.equal(math.huge, inf); assert.equal(-math.huge, ninf)
+    assert.equal(-math.huge, 1 / nz)
+    assert.equal(math.maxinteger, maxi); assert.equal(math.mininteger, mini)
+    assert.equal("integer", math.type(mini))
+  end)
+
+  it("keeps strings binary-safe", function()
+    local s = "a\0b\255\1" .. string.rep("x", 100000)
+    local ok, r = helpers.run_in_thread(function(x) return x, #x end, s)
+    assert.is_true(ok)
+    assert.equal(s, r)
+  end)
+end)
+
+describe("transfer of tables", function()
+  it("copies deep tables with array and hash parts", function()
+    local t = { 1, 2, { 3, { 4 } }, x = { y = { z = "deep" } }, [2.5] = "f", [true] = 1 }
+    local ok, r = helpers.run_in_thread(function(v) return v end, t)
+    assert.is_true(ok)
+    assert.same(t, r)
+    assert.are_not.equal(t, r)
+  end)
+
+  it("keeps holes in sequences and tables as keys", function()
+    local k = { "key" }
+    local t = { 1, nil, 3, [k] = "v" }
+    local r = roundtrip(t)
+    assert.equal(1, r[1]); assert.is_nil(r[2]); assert.equal(3, r[3])
+    local found
+    for key, v in pairs(r) do
+      if type(key) == "table" then found = key; assert.equal("v", v) end
+    end
+    assert.same({ "key" }, found)
+  end)
+
+  it("preserves shared references and cycles", function()
+    local shared = { n = 1 }
+    local t = { a = shared, b = shared, list = { shared } }
+    t.self = t
+    local ok, same, selfref = helpers.run_in_thread(function(v)
+      return v.a == v.b and v.b == v.list[1], v.self == v
+    end, t)
+    assert.is_true(ok)
+    assert.is_true(same)
+    assert.is_true(selfref)
+  end)
+
+  it("shares references across the values of one transfer", function()
+    local shared = {}
+    local ok, same = helpers.run_in_thread(function(a, b) return a == b end, shared, shared)
+    assert.is_true(ok)
+    assert.is_true(same)
+  end)
+
+  it("carries metatables", function()
+    local mt = { __index = function(_, k) return k .. "!" end }
+    local t = setmetatable({}, mt)
+    local ok, v = helpers.run_in_thread(function(x) return x.hello end, t)
+    assert.is_true(ok)
+    assert.equal("hello!", v)
+  end)
+
+  it("copies 100,000 records", function()
+    local recs = {}
+    for i = 1, 100000 do recs[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } } end
+    local ok, n, last = helpers.run_in_thread(function(r)
+      local sum = 0
+      for i = 1, #r do sum = sum + r[i].vals[3] end
+      return #r, r[#r].name, sum
+    end, recs)
+    assert.is_true(ok)
+    assert.equal(100000, n)
+    assert.equal("item100000", last)
+  end)
+
+  it("copies a mutated table as it was at the time of sending", function()
+    local t = { v = 1 }
+    local copy = core.copy(t)
+    t.v = 2
+    assert.equal(1, copy.v)
+  end)
+end)
+
+describe("transfer of functions", function()
+  it("copies Lua functions with their upvalues", function()
+    local base = 40
+    local function add(x) return base + x end
+    local ok, r = helpers.run_in_thread(function(f) return f(2) end, add)
+    assert.is_true(ok)
+    assert.equal(42, r)
+  end)
+
+  it("keeps two closures sharing one upvalue sharing it", function()
+    local counter = 0
+    local function inc() counter = counter + 1 end
+    local function get() return counter end
+    local ok, r = helpers.run_in_thread(function(i, g) i(); i(); return g() end, inc, get)
+    assert.is_true(ok)
+    assert.equal(2, r)
+  end)
+
+  it("copies recursive local functions", function()
+    local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end
+    local ok, r = helpers.run_in_thread(fib, 20)
+    assert.is_true(ok)
+    assert.equal(6765, r)
+  end)
+
+  it("rebinds _ENV to the receiving worker's globals", function()
+    -- this spec's functions run under busted's own _ENV
+    local ok, same = helpers.run_in_thread(function() return _ENV == _G and print ~= nil end)
+    assert.is_true(ok)
+    assert.is_true(same)
+  end)
+
+  it("sends C functions and module tables by name", function()
+    local fmt = string.format
+    local cjson = require "cjson"
+    local ok, s, j = helpers.run_in_thread(function(f, json)
+      return f("%d-%s", 7, "x"), json.encode({ 1, 2 })
+    end, fmt, cjson)
+    assert.is_true(ok)
+    assert.equal("7-x", s)
+    assert.equal("[1,2]", j)
+  end)
+
+  it("resolves a module used as an upvalue with require", function()
+    local json = require "cjson"
+    local function enc(t) return json.encode(t) end
+    local ok, r = helpers.run_in_thread(enc, { a = 1 })
+    assert.is_true(ok)
+    assert.equal('{"a":1}', r)
+  end)
+end)
+
+describe("transfer of braid objects", function()
+  it("sends braid objects by reference", function()
+    local threading = require "braid.threading"
+    local t = threading.Thread{ target = function() end }
+    local h = rawget(t, "_h")
+    local ok, id = helpers.run_in_thread(function(x)
+      return require("braid.core")._test.id(x)
+    end, h)
+    assert.is_true(ok)
+    assert.equal(core._test.id(h), id)
+  end)
+
+  it("rebuilds error objects with their class", function()
+    local ok, err = helpers.run_in_thread(function()
+      error(require("braid.errors").ValueError("bad value"))
+    end)
+    assert.is_false(ok)
+    assert.is_true(errors.ValueError:is(err))
+    assert.equal("bad value", err.message)
+  end)
+
+  it("uses __braidreduce to rebuild objects", function()
+    local Point = {}
+    Point.__index = Point
+    Point.__braidreduce = function(p) return function(x, y) return { x = x, y = y, rebuilt = true } end, p.x, p.y end
+    local p = setmetatable({ x = 1, y = 2 }, Point)
+    local r = roundtrip(p)
+    assert.is_true(r.rebuilt)
+    assert.equal(1, r.x); assert.equal(2, r.y)
+  end)
+end)
+
+describe("values that cannot cross", function()
+  it("raises TypeError naming the path of a coroutine", function()
+    local err = helpers.raises(errors.TypeError, core.dumps, { a = { b = { coroutine.create(print) } } })
+    helpers.message_has(err, "value.a.b[1]: a coroutine cannot be sent")
+  end)
+
+  it("raises TypeError naming a userdata's type", function()
+    local err = helpers.raises(errors.TypeError, core.dumps, { conn = io.stdout })
+    helpers.message_has(err, "value.conn: a userdata of type FILE* cannot be sent")
+  end)
+
+  it("raises TypeError for a thread's args naming 'args'", function()
+    local threading = require "braid.threading"
+    local t = threading.Thread{ target = print, args = { 1, { conn = io.stderr } } }
+    local err = helpers.raises(errors.TypeError, t.start, t)
+    helpers.message_has(err, "args[2].conn: a userdata of type FILE*")
+    assert.is_false(t:is_alive())
+  end)
+
+  it("raises TypeError for light userdata", function()
+    local err = helpers.raises(errors.TypeError, core.dumps, { p = require("cjson").null })
+    helpers.message_has(err, "value.p: a light userdata cannot be sent")
+  end)
+
+  it("raises a clear error for excessive depth instead of crashing", function()
+    local deep = {}
+    local cur = deep
+    for _ = 1, 1000 do cur.x = {}; cur = cur.x end
+    local err = helpers.raises(errors.ValueError, core.dumps, deep)
+    helpers.message_has(err, "nested too deeply")
+  end)
+end)
+
+describe("dumps and loads", function()
+  it("round-trips several values", function()
+    local a, b, c = core.loads(core.dumps(1, "two", { 3 }))
+    assert.equal(1, a); assert.equal("two", b); assert.same({ 3 }, c)
+  end)
+
+  it("rejects corrupt data with ValueError", function()
+    local s = core.dumps({ 1, 2, 3, "abc" })
+    helpers.raises(errors.ValueError, core.loads, s:sub(1, #s - 2))
+    helpers.raises(errors.ValueError, core.loads, "\255")
+    helpers.raises(errors.ValueError, core.loads, "")
+    helpers.raises(errors.ValueError, core.loads, s .. "x")
+  end)
+
+  it("refuses braid objects, which live in memory", function()
+    local threading = require "braid.threading"
+    local t = threading.Thread{ target = print }
+    helpers.raises(errors.TypeError, core.dumps, rawget(t, "_h"))
+  end)
+end)
