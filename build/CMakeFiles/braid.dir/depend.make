@@ -1,2 +1,0 @@
-# Empty dependencies file for braid.
-# This may be replaced when dependencies are built.
