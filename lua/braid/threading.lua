@@ -234,6 +234,8 @@ function Thread:setDaemon(v) self.daemon = v end
 
 setmetatable(Thread, ClassMeta)
 M.Thread = Thread
+-- Exported so that subclasses (whose metatable it is) travel by name.
+M._ThreadMeta = ClassMeta
 
 
 --- The Thread object of a handle, made on first sight in this state.
@@ -312,10 +314,9 @@ local timer_new = function(cls, interval, fn, args, kwargs)
   return self
 end
 
-setmetatable(Timer, {
-  __call = timer_new,
-  __tostring = ClassMeta.__tostring,
-})
+local TimerMeta = { __call = timer_new, __tostring = ClassMeta.__tostring }
+setmetatable(Timer, TimerMeta)
+M._TimerMeta = TimerMeta
 
 --- Stop the timer if it has not fired yet.
 function Timer:cancel()

@@ -407,8 +407,7 @@ static void *worker_main(void *arg) {
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) print_exception(L, t, -1);
     lua_close(L);
   }
-  braid__thread_finish(t);
-  braid__handle_release(&t->h);
+  braid__thread_finish(t); /* drops the worker's reference */
   return NULL;
 }
 /* }====================================================== */

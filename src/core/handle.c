@@ -30,6 +30,17 @@ void braid__handle_release(braid_handle *h) {
 }
 
 
+int braid__handle_unref(braid_handle *h) {
+  return atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1;
+}
+
+
+void braid__handle_destroy(braid_handle *h) {
+  atomic_fetch_sub_explicit(&live_objects, 1, memory_order_relaxed);
+  h->type->destroy(h);
+}
+
+
 long braid__handle_refs(const braid_handle *h) {
   return atomic_load_explicit(&h->refs, memory_order_relaxed);
 }

@@ -33,6 +33,11 @@ BRAIDI_FUNC braid_handle *braid__handle_retain(braid_handle *h);
 /* Drops one reference; destroys the object when it was the last. */
 BRAIDI_FUNC void braid__handle_release(braid_handle *h);
 BRAIDI_FUNC long braid__handle_refs(const braid_handle *h);
+/* Drops one reference without destroying: returns 1 when it was the last,
+** and the caller must then call braid__handle_destroy (used where the
+** drop must happen under a lock that the destruction would free). */
+BRAIDI_FUNC int braid__handle_unref(braid_handle *h);
+BRAIDI_FUNC void braid__handle_destroy(braid_handle *h);
 /* Objects initialized and not yet destroyed, process-wide. */
 BRAIDI_FUNC long braid__handle_live(void);
 

@@ -563,8 +563,11 @@ static void names_build(lua_State *L, NameCache *c) {
           int t = lua_type(L, -1);
           int isclass = 0;
           if (t == LUA_TTABLE && !isglobals) {
-            isclass = lua_getfield(L, -1, "__index") != LUA_TNIL;
-            lua_pop(L, 1);
+            /* classes and metatables: what Python pickles by reference */
+            int top = lua_gettop(L);
+            isclass = lua_getfield(L, top, "__index") != LUA_TNIL ||
+                      lua_getfield(L, top, "__call") != LUA_TNIL;
+            lua_settop(L, top);
           }
           if (lua_type(L, -2) == LUA_TSTRING &&
               ((t == LUA_TFUNCTION && lua_iscfunction(L, -1)) || isclass)) {

@@ -270,15 +270,23 @@ int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
 
 
 void braid__thread_finish(braid_thread *t) {
-  braid_runtime_t *rt = t->rt;
+  braid_runtime_t *rt = braid__runtime_retain(t->rt);
+  int last;
   braid__mutex_lock(&rt->mu);
   list_remove(rt, t);
+  if (!t->daemon && --rt->nondaemon == 0) braid__cond_broadcast(&rt->cv);
   braid__mutex_lock(&t->mu);
   t->status = BRAID_THREAD_DONE;
+  /* The worker's reference goes before joiners wake, so that once join()
+  ** returns, the thread holds nothing (specs count live objects). A
+  ** joiner holds its own reference, so this is the last one only when
+  ** nobody waits. */
+  last = braid__handle_unref(&t->h);
   braid__cond_broadcast(&t->cv);
   braid__mutex_unlock(&t->mu);
-  if (!t->daemon && --rt->nondaemon == 0) braid__cond_broadcast(&rt->cv);
   braid__mutex_unlock(&rt->mu);
+  if (last) braid__handle_destroy(&t->h);
+  braid_runtime_release(rt);
 }
 
 

@@ -77,7 +77,8 @@ BRAIDI_FUNC braid_thread *braid__thread_new(braid_runtime_t *rt,
 ** (started before) or BRAID_EAGAIN (the OS refused: the thread is left
 ** NEW). */
 BRAIDI_FUNC int braid__thread_start(braid_thread *t, void *(*entry)(void *));
-/* Called by the worker when its state is closed: the thread is DONE. */
+/* Called by the worker when its state is closed: the thread is DONE and
+** the worker's reference is dropped (do not touch 't' afterwards). */
 BRAIDI_FUNC void braid__thread_finish(braid_thread *t);
 /* Waits until the thread is DONE. Returns BRAID_OK or BRAID_ETIMEDOUT. */
 BRAIDI_FUNC int braid__thread_join(braid_thread *t, double timeout);
