@@ -284,26 +284,63 @@ int braidB_raise(lua_State *L, const char *cls, const char *fmt, ...) {
 }
 
 
+/* Finds the function of frame 'ar' in package.loaded and pushes its name
+** ("module.field", "_G." dropped), as lauxlib does for luaL_argerror. */
+static int pushfuncname(lua_State *L, lua_Debug *ar) {
+  int top = lua_gettop(L), found = 0;
+  lua_getinfo(L, "f", ar);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushnil(L);
+  while (!found && lua_next(L, top + 2)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE) {
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, top + 1)) {
+          const char *mod = lua_tostring(L, -4);
+          if (strcmp(mod, "_G") == 0)
+            lua_pushstring(L, lua_tostring(L, -2));
+          else
+            lua_pushfstring(L, "%s.%s", mod, lua_tostring(L, -2));
+          lua_replace(L, top + 1);
+          found = 1;
+          lua_pop(L, 2);
+          break;
+        }
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top + found);
+  return found;
+}
+
+
 int braidB_argerror(lua_State *L, int arg, const char *cls, const char *fmt,
                     ...) {
   lua_Debug ar;
   const char *fname = "?";
+  int msg;
   va_list ap;
   va_start(ap, fmt);
   lua_pushvfstring(L, fmt, ap);
   va_end(ap);
+  msg = lua_gettop(L);
   if (lua_getstack(L, 0, &ar)) {
     lua_getinfo(L, "n", &ar);
     if (ar.namewhat != NULL && strcmp(ar.namewhat, "method") == 0) {
       arg--; /* do not count 'self' */
       if (arg == 0)
         return braidB_raise(L, cls, "calling '%s' on bad self (%s)",
-                            ar.name ? ar.name : "?", lua_tostring(L, -1));
+                            ar.name ? ar.name : "?", lua_tostring(L, msg));
     }
-    if (ar.name != NULL) fname = ar.name;
+    if (ar.name != NULL)
+      fname = ar.name;
+    else if (pushfuncname(L, &ar))
+      fname = lua_tostring(L, -1);
   }
   return braidB_raise(L, cls, "bad argument #%d to '%s' (%s)", arg, fname,
-                      lua_tostring(L, -1));
+                      lua_tostring(L, msg));
 }
 
 
