@@ -181,7 +181,9 @@ describe("transfer of braid objects", function()
   it("uses __braidreduce to rebuild objects", function()
     local Point = {}
     Point.__index = Point
-    Point.__braidreduce = function(p) return function(x, y) return { x = x, y = y, rebuilt = true } end, p.x, p.y end
+    Point.__braidreduce = function(p)
+      return function(x, y) return { x = x, y = y, rebuilt = true } end, p.x, p.y
+    end
     local p = setmetatable({ x = 1, y = 2 }, Point)
     local r = roundtrip(p)
     assert.is_true(r.rebuilt)

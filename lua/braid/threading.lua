@@ -22,16 +22,16 @@
 local core = require "braid.core"
 local errors = require "braid.errors"
 
-local setmetatable, getmetatable, rawget, rawset, type, select, tostring =
-  setmetatable, getmetatable, rawget, rawset, type, select, tostring
-local error, pcall, next, unpack = error, pcall, next, table.unpack
+local setmetatable, getmetatable, rawget, rawset, type, tostring =
+  setmetatable, getmetatable, rawget, rawset, type, tostring
+local error, pcall, unpack = error, pcall, table.unpack
 local stderr = io.stderr
 _ENV = nil
 
 local M = {}
 
-local RuntimeError, TypeError, ValueError, AssertionError =
-  errors.RuntimeError, errors.TypeError, errors.ValueError, errors.AssertionError
+local RuntimeError, TypeError, AssertionError =
+  errors.RuntimeError, errors.TypeError, errors.AssertionError
 
 --- Largest timeout accepted by blocking calls, in seconds.
 M.TIMEOUT_MAX = 9223372036.0
@@ -285,7 +285,7 @@ M.activeCount = M.active_count
 -- `Timer{interval=, ["function"]=, args=}`.
 local Timer = Thread:subclass("Timer")
 
-local timer_new = function(cls, interval, fn, args, kwargs)
+local timer_new = function(cls, interval, fn, args)
   if type(interval) == "table" and fn == nil then
     local o = interval
     interval, fn, args = o.interval, o["function"] or o.fn, o.args
@@ -376,8 +376,5 @@ setmetatable(M, {
     rawset(t, k, v)
   end,
 })
-
--- Silence 'unused' for helpers kept for symmetry with Python's names.
-local _ = select, next, ValueError
 
 return M
