@@ -6,7 +6,7 @@
 # Ends with one line "N passed, N failed" (all runners' counts summed).
 #
 # Environment: BRAID_QUICK=1 skips the sanitizer and fuzz stages;
-# BRAID_TSAN=1 adds a ThreadSanitizer run of the suite.
+# BRAID_TSAN=0 skips the ThreadSanitizer run of the specs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -108,6 +108,7 @@ check "braid -e" bash -c 'test "$(build/bin/braid -e "print(require(\"braid.thre
 check "braid exit status" bash -c 'build/bin/braid -e "os.exit(7)"; test $? -eq 7'
 check "braid error status" bash -c '! build/bin/braid -e "error(\"x\")" 2>/dev/null'
 check "braid - (stdin)" bash -c 'test "$(echo "print(1+1)" | build/bin/braid -)" = 2'
+check "braid -i" bash -c 'echo "print(40+2)" | build/bin/braid -i | grep -qx "> 42"'
 
 echo "== luarocks make (offline, scratch tree)"
 ROCKTREE=$(mktemp -d)
@@ -132,7 +133,7 @@ if [ "${BRAID_QUICK:-0}" != 1 ]; then
   else
     fail "sanitizer build"
   fi
-  if [ "${BRAID_TSAN:-0}" = 1 ]; then
+  if [ "${BRAID_TSAN:-1}" = 1 ]; then
     echo "== ThreadSanitizer"
     if cmake -S . -B build-tsan -DBRAID_TSAN=ON >/dev/null &&
        cmake --build build-tsan -j"$(nproc)" >/dev/null; then

@@ -292,13 +292,19 @@ void braid__thread_finish(braid_thread *t) {
 
 void braid__thread_retire(braid_thread *t) {
   braid_runtime_t *rt = t->rt;
+  int wasmain;
   braid__mutex_lock(&rt->mu);
   list_remove(rt, t);
+  wasmain = rt->main == t;
+  if (wasmain) rt->main = NULL; /* the runtime's reference goes below */
   braid__mutex_lock(&t->mu);
   t->status = BRAID_THREAD_DONE;
   braid__cond_broadcast(&t->cv);
   braid__mutex_unlock(&t->mu);
   braid__mutex_unlock(&rt->mu);
+  /* The main thread holds the runtime and the runtime held it: break the
+  ** cycle when the main state closes. */
+  if (wasmain) braid__handle_release(&t->h);
 }
 
 

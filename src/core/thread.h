@@ -84,7 +84,8 @@ BRAIDI_FUNC void braid__thread_finish(braid_thread *t);
 BRAIDI_FUNC int braid__thread_join(braid_thread *t, double timeout);
 /* Waits until the thread's native id is known (or it never started). */
 BRAIDI_FUNC long braid__thread_native_id(braid_thread *t);
-/* Marks a MAIN or DUMMY thread DONE and unlists it. */
+/* Marks a MAIN or DUMMY thread DONE and unlists it (and drops the
+** runtime's reference to its main thread). The caller keeps its own. */
 BRAIDI_FUNC void braid__thread_retire(braid_thread *t);
 BRAIDI_FUNC int braid__thread_status(braid_thread *t);
 BRAIDI_FUNC const braid_handle_type braid__thread_type;
