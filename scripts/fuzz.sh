@@ -2,7 +2,7 @@
 # fuzz.sh [seconds] [extra libFuzzer flags...]: builds the libFuzzer targets
 # with clang into build-fuzz and runs fuzz_decode for 'seconds' (default 60)
 # on a copy of fuzz/corpus (fuzz/corpus-run, kept between runs, git-ignored).
-# Crashing inputs land in fuzz/artifacts/. Prints libFuzzer's final stats.
+# Crashing inputs land in build-fuzz/artifacts/. Prints libFuzzer's final stats.
 set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -15,7 +15,7 @@ if [ ! -f build-fuzz/CMakeCache.txt ]; then
 fi
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_decode >/dev/null
 
-mkdir -p fuzz/corpus-run fuzz/artifacts
+mkdir -p fuzz/corpus-run build-fuzz/artifacts
 cp -n fuzz/corpus/* fuzz/corpus-run/ 2>/dev/null || true
 
 log=build-fuzz/fuzz_decode.log
@@ -23,14 +23,14 @@ set +e
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
 ./build-fuzz/fuzz_decode -max_total_time="$secs" -timeout=10 \
   -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
-  -artifact_prefix=fuzz/artifacts/ "$@" fuzz/corpus-run >"$log" 2>&1
+  -artifact_prefix=build-fuzz/artifacts/ "$@" fuzz/corpus-run >"$log" 2>&1
 rc=$?
 set -e
 # the last progress line and the final stats (execution count)
 grep -E '^#[0-9]+' "$log" | tail -n 1
 grep -E '^Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec' "$log" || true
 if [ $rc -ne 0 ]; then
-  echo "fuzz.sh: fuzz_decode exited with $rc: see $log and fuzz/artifacts/" >&2
+  echo "fuzz.sh: fuzz_decode exited with $rc: see $log and build-fuzz/artifacts/" >&2
   grep -E 'ERROR: |SUMMARY: |^    #[0-9]+ ' "$log" | head -n 30 >&2
 fi
 exit $rc

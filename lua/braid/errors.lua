@@ -85,10 +85,18 @@ function M.is(cls, err)
   return false
 end
 
+local unknown_made, UNKNOWN_MAX = 0, 256
+
 --- The class named `name`; unknown names get a new subclass of Exception
 -- that keeps the name (so errors of classes unknown here still travel).
+-- At most 256 such classes are made per state (a flood of made-up names
+-- must not grow memory without bound); past that, Exception is used.
 function M.lookup(name)
-  return classes[name] or M.class(name, classes.Exception)
+  local cls = classes[name]
+  if cls then return cls end
+  if unknown_made >= UNKNOWN_MAX then return classes.Exception end
+  unknown_made = unknown_made + 1
+  return M.class(name, classes.Exception)
 end
 
 M.classes = classes

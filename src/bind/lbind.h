@@ -24,6 +24,7 @@
 ** 'h' is NULL once the proxy was closed. */
 typedef struct braidB_Box {
   braid_handle *h;
+  void *priv; /* per-proxy data of the type's binding (its __gc frees it) */
 } braidB_Box;
 
 /* How the proxies of one handle type look in Lua. 'methods' fill a table
@@ -116,6 +117,7 @@ BRAIDI_FUNC void braidB_open_serial(lua_State *L);
 BRAIDI_FUNC void braidB_open_thread(lua_State *L);
 BRAIDI_FUNC void braidB_open_sync(lua_State *L);
 BRAIDI_FUNC void braidB_open_shm(lua_State *L);
+BRAIDI_FUNC void braidB_open_queue(lua_State *L);
 BRAIDI_FUNC void braidB_open_test(lua_State *L);
 /* } ====== */
 
@@ -124,6 +126,7 @@ BRAIDI_FUNC void braidB_open_test(lua_State *L);
 BRAIDI_FUNC const braidB_Class braidB_thread_classes[];
 BRAIDI_FUNC const braidB_Class braidB_sync_classes[];
 BRAIDI_FUNC const braidB_Class braidB_shm_classes[];
+BRAIDI_FUNC const braidB_Class braidB_queue_classes[];
 
 /* Lua-callable 'obj:with(fn, ...)' for lock-likes: acquire, call, always
 ** release, return fn's results or re-raise its error. */

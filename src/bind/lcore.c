@@ -90,7 +90,8 @@ static void pushembedded(lua_State *L, const char *name) {
 
 static const braidB_Class *find_class(const braid_handle_type *type) {
   static const braidB_Class *const lists[] = {
-    braidB_thread_classes, braidB_sync_classes, braidB_shm_classes, NULL,
+    braidB_thread_classes, braidB_sync_classes, braidB_shm_classes,
+    braidB_queue_classes, NULL,
   };
   int i;
   for (i = 0; lists[i] != NULL; i++) {
@@ -125,6 +126,10 @@ static int proxy_tostring(lua_State *L) {
 }
 
 
+/* Metatables of braid proxies keep their handle type at index 1, so that
+** checking a proxy is one array read, not a string lookup. */
+#define TYPE_SLOT 1
+
 void braidB_pushmeta(lua_State *L, const braid_handle_type *type) {
   const braidB_Class *c;
   if (luaL_getmetatable(L, type->name) != LUA_TNIL) return;
@@ -132,12 +137,18 @@ void braidB_pushmeta(lua_State *L, const braid_handle_type *type) {
   c = find_class(type);
   if (c == NULL) luaL_error(L, "braid: no binding for type %s", type->name);
   luaL_newmetatable(L, type->name);
+  lua_pushlightuserdata(L, (void *)type);
+  lua_rawseti(L, -2, TYPE_SLOT);
   lua_newtable(L);
   if (c->methods) luaL_setfuncs(L, c->methods, 0);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__methods"); /* mt.__methods = methods */
-  lua_setfield(L, -2, "__index");   /* default; meta may replace it */
-  if (c->meta) luaL_setfuncs(L, c->meta, 0);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__index");   /* default; meta may replace it */
+  /* metamethods get the methods table as upvalue 1 (a fast __index
+  ** looks methods up there before computing properties) */
+  if (c->meta) luaL_setfuncs(L, c->meta, 1);
+  else lua_pop(L, 1);
   if (lua_getfield(L, -1, "__gc") == LUA_TNIL) {
     lua_pushcfunction(L, proxy_gc);
     lua_setfield(L, -3, "__gc");
@@ -188,6 +199,7 @@ static void pushproxy(lua_State *L, braid_handle *h, int adopt) {
   ** everything that can fail happens before the box is filled. */
   b = (braidB_Box *)lua_newuserdatauv(L, sizeof(braidB_Box), 1);
   b->h = NULL;
+  b->priv = NULL;
   braidB_pushmeta(L, h->type);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
@@ -208,13 +220,16 @@ void braidB_pushnewhandle(lua_State *L, braid_handle *h) {
 
 
 braid_handle *braidB_tohandle(lua_State *L, int idx) {
-  braidB_Box *b = (braidB_Box *)lua_touserdata(L, idx);
-  int isbraid;
-  if (b == NULL || lua_islightuserdata(L, idx)) return NULL;
-  if (!lua_getmetatable(L, idx)) return NULL;
-  isbraid = lua_getfield(L, -1, "__braidhandle") == LUA_TBOOLEAN;
+  braidB_Box *b;
+  const braid_handle_type *t;
+  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+    return NULL;
+  lua_rawgeti(L, -1, TYPE_SLOT);
+  t = (const braid_handle_type *)lua_touserdata(L, -1);
   lua_pop(L, 2);
-  return isbraid ? b->h : NULL;
+  if (t == NULL) return NULL;
+  b = (braidB_Box *)lua_touserdata(L, idx);
+  return b->h;
 }
 
 
@@ -563,6 +578,7 @@ int luaopen_braid_core(lua_State *L) {
   braidB_open_serial(L);
   braidB_open_sync(L);
   braidB_open_shm(L);
+  braidB_open_queue(L);
 #ifdef BRAID_TESTS
   lua_newtable(L);
   braidB_open_test(L);

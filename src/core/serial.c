@@ -102,6 +102,8 @@ typedef struct Enc {
   int npath;
   PathSeg path[BRAID_MAXDEPTH + 8];
   const char *root;
+  uint32_t *offs; /* item offsets of a batch being encoded */
+  size_t offscap;
 } Enc;
 
 /* Name cache: pointer -> index i in the names table (registry), where
@@ -242,8 +244,15 @@ void braid__msg_free(braid_msg *m) {
   if (m == NULL) return;
   for (i = 0; i < m->nhandles; i++) braid__handle_release(m->handles[i]);
   braid__free(m->handles);
+  braid__free(m->offs);
   if (m->data != m->inline_data) braid__free(m->data);
   braid__free(m);
+}
+
+
+void braid__msg_release(braid_msg *m, uint32_t k) {
+  if (atomic_fetch_sub_explicit(&m->pending, k, memory_order_acq_rel) == k)
+    braid__msg_free(m);
 }
 
 
@@ -257,6 +266,9 @@ static braid_msg *msg_new(void) {
   m->nhandles = 0;
   m->data = m->inline_data;
   m->cap = sizeof m->inline_data;
+  m->nitems = 1;
+  m->offs = NULL;
+  atomic_init(&m->pending, 1);
   return m;
 }
 
@@ -291,6 +303,7 @@ static int enc_gc(lua_State *L) {
   for (i = 0; i < e->nhandles; i++) braid__handle_release(e->handles[i]);
   braid__free(e->handles);
   braid__free(e->buf);
+  braid__free(e->offs);
   map_free(&e->seen);
   memset(e, 0, sizeof *e);
   return 0;
@@ -597,7 +610,7 @@ static void names_build(lua_State *L, NameCache *c) {
 /* If the value at 'idx' travels by name, writes T_BYNAME and returns 1. */
 static int put_byname(Enc *e, int idx, int isfunc) {
   lua_State *L = e->L;
-  NameCache *c = e->names;
+  NameCache *c = e->names != NULL ? e->names : (e->names = getnames(L));
   PtrEntry *pe;
   const void *p = lua_topointer(L, idx);
   if (!c->built) names_build(L, c);
@@ -680,7 +693,8 @@ static void encode_reduce(Enc *e, int idx) {
 static int try_reduce(Enc *e, int idx) {
   lua_State *L = e->L;
   if (!lua_getmetatable(L, idx)) return 0;
-  if (lua_getfield(L, -1, "__braidreduce") == LUA_TNIL) {
+  lua_pushliteral(L, "__braidreduce"); /* raw, as Lua reads metamethods */
+  if (lua_rawget(L, -2) == LUA_TNIL) {
     lua_pop(L, 2);
     return 0;
   }
@@ -748,7 +762,8 @@ static void encode_table(Enc *e, int idx) {
     int mt = lua_gettop(L);
     e->buf[at + 1] |= F_META;
     push_seg(e, SEG_META, 0, NULL);
-    if (lua_getfield(L, mt, "__braidclass") == LUA_TSTRING) {
+    lua_pushliteral(L, "__braidclass");
+    if (lua_rawget(L, mt) == LUA_TSTRING) {
       size_t n;
       const char *s = lua_tolstring(L, -1, &n);
       put_byte(e, T_CLASS);
@@ -958,31 +973,127 @@ static braid_msg *enc_finish(Enc *e) {
 }
 
 
-braid_msg *braid__encode_n(lua_State *L, int idx, int n,
-                           const char *const *roots) {
+/* The encoder of 'L' (the state's own unless it is busy: a __braidreduce
+** that encodes gets a fresh one, left on the stack: '*pushed' = 1). */
+static Enc *acquire_enc(lua_State *L, const char *root, int *pushed) {
   Enc *e;
-  int i, pushed = 0, attempt;
-  braid_msg *m;
-  idx = lua_absindex(L, idx);
+  *pushed = 0;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENC_KEY) == LUA_TUSERDATA &&
       !((Enc *)lua_touserdata(L, -1))->busy) {
     e = (Enc *)lua_touserdata(L, -1);
+    lua_pop(L, 1); /* the registry keeps it alive */
   } else {
-    /* first use in this state, or a __braidreduce that encodes */
     lua_pop(L, 1);
     e = newenc(L);
-    pushed = 1;
+    *pushed = 1;
   }
-  if (!pushed) lua_pop(L, 1); /* the registry keeps it alive */
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   e->globals = lua_topointer(L, -1);
   lua_pop(L, 1);
   e->names_rebuilt = 0;
-  e->names = getnames(L);
+  e->names = NULL; /* looked up on first need */
+  enc_reset(e, L, root);
+  e->busy = 1;
+  return e;
+}
+
+
+/* Numbers, booleans, nil and short strings need no encoder state: the
+** message is written directly (the common queue item). Returns 0 when
+** 'idx' holds something else. 'm' is fresh or a spare. */
+static int write_scalar(lua_State *L, int idx, braid_msg *m) {
+  unsigned char *p;
+  int t = lua_type(L, idx);
+  size_t n = 0;
+  const char *str = NULL;
+  if (t == LUA_TSTRING) {
+    str = lua_tolstring(L, idx, &n);
+    if (n > sizeof m->inline_data - 4) return 0;
+  } else if (t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TNIL) {
+    return 0;
+  }
+  p = m->data;
+  *p++ = FORMAT_VERSION;
+  *p++ = 1; /* one value */
+  switch (t) {
+    case LUA_TNIL: *p++ = T_NIL; break;
+    case LUA_TBOOLEAN: *p++ = lua_toboolean(L, idx) ? T_TRUE : T_FALSE; break;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        lua_Integer v = lua_tointeger(L, idx);
+        uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v < 0 ? -1 : 0);
+        *p++ = T_INT;
+        while (u >= 0x80) {
+          *p++ = (unsigned char)(u | 0x80);
+          u >>= 7;
+        }
+        *p++ = (unsigned char)u;
+      } else {
+        lua_Number d = lua_tonumber(L, idx);
+        *p++ = T_FLOAT;
+        memcpy(p, &d, sizeof d);
+        p += sizeof d;
+      }
+      break;
+    default:
+      *p++ = T_STR;
+      *p++ = (unsigned char)n; /* n < 128: a one-byte varint */
+      memcpy(p, str, n);
+      p += n;
+      break;
+  }
+  m->len = (size_t)(p - m->data);
+  return 1;
+}
+
+
+static int isscalar(lua_State *L, int idx) {
+  int t = lua_type(L, idx);
+  if (t == LUA_TSTRING) {
+    size_t n;
+    lua_tolstring(L, idx, &n);
+    return n <= sizeof(((braid_msg *)0)->inline_data) - 4;
+  }
+  return t == LUA_TNUMBER || t == LUA_TBOOLEAN || t == LUA_TNIL;
+}
+
+
+int braid__msg_is_spare(const braid_msg *m) {
+  return m->data == m->inline_data && m->nhandles == 0 && m->offs == NULL &&
+         m->nitems == 1;
+}
+
+
+int braid__encode_scalar_into(lua_State *L, int idx, braid_msg *spare) {
+  if (!isscalar(L, idx)) return 0;
+  spare->next = NULL;
+  spare->tag = 0;
+  atomic_store_explicit(&spare->pending, 1, memory_order_relaxed);
+  return write_scalar(L, idx, spare);
+}
+
+
+static braid_msg *encode_scalar(lua_State *L, int idx) {
+  braid_msg *m;
+  if (!isscalar(L, idx)) return NULL;
+  m = msg_new();
+  if (m == NULL) luaL_error(L, "not enough memory");
+  write_scalar(L, idx, m);
+  return m;
+}
+
+
+braid_msg *braid__encode_n(lua_State *L, int idx, int n,
+                           const char *const *roots) {
+  Enc *e;
+  int i, pushed, attempt;
+  braid_msg *m;
+  idx = lua_absindex(L, idx);
+  if (n == 1 && (m = encode_scalar(L, idx)) != NULL) return m;
+  e = acquire_enc(L, roots[0], &pushed);
   for (attempt = 0; attempt < 2; attempt++) {
     int rebuilt_before = e->names_rebuilt;
     enc_reset(e, L, roots[0]);
-    e->busy = 1;
     reserve(e, 16);
     put_byte(e, FORMAT_VERSION);
     put_varint(e, (uint64_t)n);
@@ -1003,6 +1114,50 @@ braid_msg *braid__encode_n(lua_State *L, int idx, int n,
 
 braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
   return braid__encode_n(L, idx, 1, &root);
+}
+
+
+braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
+                               const char *root) {
+  Enc *e;
+  int pushed;
+  lua_Integer i;
+  braid_msg *m;
+  if (n < 1 || n > 0x7fffffff) luaL_error(L, "bad batch size");
+  tidx = lua_absindex(L, tidx);
+  e = acquire_enc(L, root, &pushed);
+  if (e->offscap < (size_t)n) { /* kept by the encoder if an item raises */
+    uint32_t *no = (uint32_t *)braid__realloc(e->offs,
+                                              (size_t)n * sizeof(uint32_t));
+    if (no == NULL) enc_nomem(e);
+    e->offs = no;
+    e->offscap = (size_t)n;
+  }
+  reserve(e, 16);
+  put_byte(e, FORMAT_VERSION);
+  put_varint(e, (uint64_t)n);
+  for (i = 1; i <= n; i++) {
+    if (e->len > 0xffffffffu)
+      enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
+    e->offs[i - 1] = (uint32_t)e->len;
+    lua_pushinteger(L, i); /* the key, for error paths */
+    e->npath = 0;
+    push_seg(e, SEG_KEY, lua_gettop(L), NULL);
+    lua_rawgeti(L, tidx, i);
+    encode_value(e, lua_gettop(L));
+    lua_pop(L, 2);
+    map_clear(&e->seen); /* items share nothing */
+  }
+  e->npath = 0;
+  m = enc_finish(e);
+  m->nitems = (uint32_t)n;
+  m->offs = e->offs; /* the message takes the offsets */
+  e->offs = NULL;
+  e->offscap = 0;
+  atomic_store_explicit(&m->pending, (unsigned)n, memory_order_relaxed);
+  e->busy = 0;
+  if (pushed) lua_pop(L, 1);
+  return m;
 }
 /* }====================================================== */
 
@@ -1159,9 +1314,12 @@ static const char *dump_reader(lua_State *L, void *ud, size_t *size) {
 /* { ------ bytecode check
 ** Lua's undump trusts the sizes in a binary chunk: it allocates what they
 ** say before reading (a 5-byte count asks for gigabytes), recurses once per
-** nested function without a limit, and lets the closure's upvalue count
-** (a header byte) differ from its prototype's, after which lua_getupvalue
-** and lua_upvaluejoin index past the closure. So before lua_load, walk the
+** nested function without a limit, lets the closure's upvalue count (a
+** header byte) differ from its prototype's, after which lua_getupvalue
+** and lua_upvaluejoin index past the closure, and (5.4.4) writes as many
+** upvalue names as the chunk says into the upvalue array. A call of the
+** function trusts numparams against maxstacksize before any hook runs.
+** So before lua_load, walk the
 ** chunk as lundump.c of Lua 5.4 reads it and check that every count fits
 ** in the bytes that remain, the nesting is bounded and the two upvalue
 ** counts agree. (This bounds loading; running bytecode from untrusted
@@ -1204,13 +1362,30 @@ static int ck_string(DumpCk *c) { /* size+1, 0 for NULL */
   return ck_unsigned(c, (size_t)-1, &n) && (n == 0 || ck_skip(c, n - 1));
 }
 
+#define OP_VARARGPREP 81 /* lopcodes.h of Lua 5.4 */
+
 static int ck_function(DumpCk *c, int depth, size_t *nupvals) {
   size_t n, i, x;
+  unsigned char numparams, is_vararg, maxstack;
+  uint32_t first;
   if (depth > BRAID_MAXDEPTH) return 0;
   if (!ck_string(c) || !ck_unsigned(c, 0x7fffffff, &x) || /* source, lines */
-      !ck_unsigned(c, 0x7fffffff, &x) || !ck_skip(c, 3))  /* params... */
+      !ck_unsigned(c, 0x7fffffff, &x) || (size_t)(c->end - c->p) < 3)
     return 0;
-  if (!ck_count(c, 4, &n) || !ck_skip(c, n * 4)) return 0;
+  numparams = c->p[0];
+  is_vararg = c->p[1];
+  maxstack = c->p[2];
+  c->p += 3;
+  /* A call (luaD_precall, then OP_VARARGPREP, both before any hook runs)
+  ** writes 'numparams' slots, and VARARGPREP's A more, into a frame of
+  ** 'maxstacksize' slots; an empty code array runs off its end. */
+  if (numparams > maxstack || is_vararg > 1) return 0;
+  if (!ck_count(c, 4, &n) || n == 0) return 0;
+  memcpy(&first, c->p, 4);
+  if (is_vararg && ((first & 0x7f) != OP_VARARGPREP ||
+                    ((first >> 7) & 0xff) != numparams))
+    return 0;
+  if (!ck_skip(c, n * 4)) return 0;
   if (!ck_count(c, 1, &n)) return 0; /* constants */
   for (i = 0; i < n; i++) {
     if (c->p >= c->end) return 0;
@@ -1239,7 +1414,10 @@ static int ck_function(DumpCk *c, int depth, size_t *nupvals) {
     if (!ck_string(c) || !ck_unsigned(c, 0x7fffffff, &x) ||
         !ck_unsigned(c, 0x7fffffff, &x))
       return 0;
-  if (!ck_count(c, 1, &n)) return 0; /* upvalue names */
+  /* upvalue names: Lua 5.4.4's loadDebug stores them into the upvalue
+  ** array of the size read above, with no check (a heap overflow that
+  ** 5.4.6 fixed): the count must be 0 or that size */
+  if (!ck_count(c, 1, &n) || (n != 0 && n != *nupvals)) return 0;
   for (i = 0; i < n; i++)
     if (!ck_string(c)) return 0;
   return 1;
@@ -1462,5 +1640,455 @@ int braid__decode_owned(lua_State *L, braid_msg *m) {
   if (status != LUA_OK) return lua_error(L);
   n = lua_gettop(L) - top;
   return n;
+}
+
+
+/* Where item 'idx' of 'm' lies. */
+static void item_bounds(const braid_msg *m, uint32_t idx, size_t *off,
+                        size_t *end) {
+  if (m->offs != NULL) {
+    *off = m->offs[idx];
+    *end = idx + 1 < m->nitems ? m->offs[idx + 1] : m->len;
+  } else {
+    size_t p = 1;
+    while (p < m->len && (m->data[p] & 0x80)) p++; /* the value count */
+    *off = p + 1;
+    *end = m->len;
+  }
+}
+
+
+/* Pushes a number, boolean or nil item without any allocation (so it
+** cannot raise); returns 0 for other items. */
+static int push_scalar(lua_State *L, const unsigned char *p,
+                       const unsigned char *end) {
+  if (p >= end) return 0;
+  switch (*p) {
+    case T_NIL: lua_pushnil(L); return p + 1 == end;
+    case T_FALSE: lua_pushboolean(L, 0); return p + 1 == end;
+    case T_TRUE: lua_pushboolean(L, 1); return p + 1 == end;
+    case T_INT: {
+      uint64_t u = 0;
+      int shift = 0;
+      for (p++; p < end && shift <= 63; shift += 7) {
+        unsigned char b = *p++;
+        u |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+          if (p != end) return 0;
+          lua_pushinteger(L, (lua_Integer)((u >> 1) ^ (~(u & 1) + 1)));
+          return 1;
+        }
+      }
+      return 0;
+    }
+    case T_FLOAT: {
+      lua_Number d;
+      if (end - p != 1 + (ptrdiff_t)sizeof d) return 0;
+      memcpy(&d, p + 1, sizeof d);
+      lua_pushnumber(L, d);
+      return 1;
+    }
+    default: return 0;
+  }
+}
+
+
+/* Decodes item 'idx' of 'm' with the decoder 'd' (whose cache slot is
+** shared by all the items of one call: items never reference each
+** other's objects, and offsets are unique within a message). */
+static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
+  size_t off, end;
+  item_bounds(m, idx, &off, &end);
+  d->base = m->data;
+  d->p = m->data + off;
+  d->end = m->data + end;
+  if (off > end || end > m->len) dec_fail(d, "bad item bounds");
+  if (push_scalar(d->L, d->p, d->end)) return;
+  d->handles = m->handles;
+  d->nhandles = m->nhandles;
+  d->depth = 0;
+  decode_value(d);
+  if (d->p != d->end) dec_fail(d, "trailing bytes in item");
+}
+
+
+typedef struct ItemsJob {
+  const braid_item *items;
+  size_t n;
+  lua_Integer k;
+} ItemsJob;
+
+/* (job, table | nil) -> nothing, or the items when there is no table */
+static int decode_items_protected(lua_State *L) {
+  ItemsJob *j = (ItemsJob *)lua_touserdata(L, 1);
+  int tab = lua_istable(L, 2) ? 2 : 0;
+  Dec d;
+  size_t i;
+  memset(&d, 0, sizeof d);
+  d.L = L;
+  lua_settop(L, 2);
+  lua_pushnil(L); /* 3: cache of shared objects */
+  d.cache = 3;
+  if (!tab && !lua_checkstack(L, (int)j->n + 4))
+    return luaL_error(L, "too many values");
+  for (i = 0; i < j->n; i++) {
+    if (!lua_checkstack(L, 12)) return luaL_error(L, "out of stack space");
+    decode_item(&d, j->items[i].m, j->items[i].idx);
+    if (tab) lua_rawseti(L, tab, j->k + (lua_Integer)i);
+  }
+  return tab ? 0 : (int)j->n;
+}
+
+
+int braid__decode_items_with(lua_State *L, const braid_item *items,
+                             size_t n, int tidx, lua_Integer k,
+                             void (*done)(braid_msg *, void *), void *ud) {
+  ItemsJob job;
+  int top, status;
+  size_t i;
+  if (n == 0) return 0;
+  if (n == 1 && tidx == 0) { /* the common get(): no pcall for scalars */
+    size_t off, end;
+    item_bounds(items[0].m, items[0].idx, &off, &end);
+    if (off <= end && end <= items[0].m->len &&
+        lua_checkstack(L, 1) &&
+        push_scalar(L, items[0].m->data + off, items[0].m->data + end)) {
+      if (done)
+        done(items[0].m, ud);
+      else
+        braid__msg_release(items[0].m, 1);
+      return 1;
+    }
+  }
+  tidx = tidx ? lua_absindex(L, tidx) : 0;
+  top = lua_gettop(L);
+  job.items = items;
+  job.n = n;
+  job.k = k;
+  if (!lua_checkstack(L, 4)) {
+    status = LUA_ERRMEM;
+    lua_pushliteral(L, "out of stack space");
+  } else {
+    lua_pushcfunction(L, decode_items_protected);
+    lua_pushlightuserdata(L, &job);
+    if (tidx)
+      lua_pushvalue(L, tidx);
+    else
+      lua_pushnil(L);
+    status = lua_pcall(L, 2, tidx ? 0 : (int)n, 0);
+  }
+  for (i = 0; i < n; i++) {
+    if (done)
+      done(items[i].m, ud);
+    else
+      braid__msg_release(items[i].m, 1);
+  }
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - top;
+}
+
+
+int braid__decode_items(lua_State *L, const braid_item *items, size_t n,
+                        int tidx, lua_Integer k) {
+  return braid__decode_items_with(L, items, n, tidx, k, NULL, NULL);
+}
+
+
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** Ordering of encoded values (PriorityQueue)
+** =======================================================
+** Python orders numbers numerically, strings by code point (bytewise for
+** UTF-8), and sequences element by element; anything else, or two values
+** of different kinds, cannot be ordered. Tables with fields besides their
+** sequence are Python dicts: not orderable. Comparing encoded messages
+** needs no Lua state, so a queue can order its items under its own lock.
+*/
+
+typedef struct Cur {
+  const unsigned char *base, *p, *end;
+  int depth;
+} Cur;
+
+/* Kinds of value for ordering; K_OTHER and up cannot be ordered. */
+enum { K_BAD, K_NUM, K_STR, K_SEQ, K_OTHER, K_NIL, K_DICT, K_FUNC, K_UDATA };
+
+static const char *const kind_names[] = { "corrupt", "number", "string",
+                                          "table", "value", "nil", "table",
+                                          "function", "userdata" };
+
+static int cur_varint(Cur *c, uint64_t *v) {
+  int shift = 0;
+  *v = 0;
+  while (c->p < c->end && shift <= 63) {
+    unsigned char b = *c->p++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return 1;
+    shift += 7;
+  }
+  return 0;
+}
+
+
+static int cur_skip(Cur *c);
+
+static int cur_skip_string(Cur *c) {
+  uint64_t n;
+  if (c->p >= c->end || *c->p++ != T_STR || !cur_varint(c, &n) ||
+      n > (uint64_t)(c->end - c->p))
+    return 0;
+  c->p += n;
+  return 1;
+}
+
+
+/* Steps over one value. */
+static int cur_skip(Cur *c) {
+  uint64_t n, i;
+  unsigned char tag;
+  if (c->p >= c->end || ++c->depth > BRAID_MAXDEPTH + 8) return 0;
+  tag = *c->p++;
+  switch (tag) {
+    case T_NIL: case T_FALSE: case T_TRUE: case T_GLOBALS: break;
+    case T_INT: case T_REF: case T_HANDLE:
+      if (!cur_varint(c, &n)) return 0;
+      break;
+    case T_FLOAT:
+      if (c->end - c->p < 8) return 0;
+      c->p += 8;
+      break;
+    case T_STR:
+      c->p--;
+      if (!cur_skip_string(c)) return 0;
+      break;
+    case T_CLASS:
+      if (!cur_skip_string(c)) return 0;
+      break;
+    case T_BYNAME:
+      if (!cur_skip_string(c) || !cur_skip_string(c)) return 0;
+      break;
+    case T_TABLE: {
+      unsigned char flags;
+      uint32_t nh;
+      if (c->p >= c->end) return 0;
+      flags = *c->p++;
+      if (!cur_varint(c, &n) || c->end - c->p < 4) return 0;
+      memcpy(&nh, c->p, 4);
+      c->p += 4;
+      for (i = 0; i < n; i++)
+        if (!cur_skip(c)) return 0;
+      for (i = 0; i < 2 * (uint64_t)nh; i++)
+        if (!cur_skip(c)) return 0;
+      if ((flags & F_META) && !cur_skip(c)) return 0;
+      break;
+    }
+    case T_LFUNC: {
+      uint32_t len;
+      int nups, k;
+      if (c->end - c->p < 5) return 0;
+      c->p++;
+      memcpy(&len, c->p, 4);
+      c->p += 4;
+      if (len > (uint64_t)(c->end - c->p)) return 0;
+      c->p += len;
+      if (c->p >= c->end) return 0;
+      nups = *c->p++;
+      for (k = 0; k < nups; k++) {
+        unsigned char kind;
+        if (c->p >= c->end) return 0;
+        kind = *c->p++;
+        if (kind == UPV_VAL) {
+          if (!cur_skip(c)) return 0;
+        } else if (kind == UPV_JOIN) {
+          if (!cur_varint(c, &n) || c->p >= c->end) return 0;
+          c->p++;
+        } else if (kind != UPV_ENV) {
+          return 0;
+        }
+      }
+      break;
+    }
+    case T_REDUCE:
+      if (c->p >= c->end) return 0;
+      c->p++;
+      if (!cur_varint(c, &n) || n > 250) return 0;
+      for (i = 0; i <= n; i++)
+        if (!cur_skip(c)) return 0;
+      break;
+    default: return 0;
+  }
+  c->depth--;
+  return 1;
+}
+
+
+/* Classifies the value at the cursor (following REFs) without moving
+** past it; for K_SEQ leaves 'seq' at its first element and sets '*len'. */
+static int cur_kind(Cur *c, Cur *seq, uint64_t *len) {
+  Cur t = *c;
+  unsigned char tag;
+  int hops = 0;
+  for (;;) {
+    if (t.p >= t.end) return K_BAD;
+    tag = *t.p;
+    if (tag != T_REF) break;
+    {
+      uint64_t at;
+      t.p++;
+      if (!cur_varint(&t, &at) || at >= (uint64_t)(t.end - t.base) ||
+          ++hops > 64)
+        return K_BAD;
+      t.p = t.base + at;
+    }
+  }
+  switch (tag) {
+    case T_FALSE: case T_TRUE: case T_INT: case T_FLOAT: return K_NUM;
+    case T_STR: return K_STR;
+    case T_TABLE: {
+      uint32_t nh;
+      uint64_t n;
+      t.p += 2;
+      if (t.p > t.end || !cur_varint(&t, &n) || t.end - t.p < 4)
+        return K_BAD;
+      memcpy(&nh, t.p, 4);
+      t.p += 4;
+      if (nh != 0) return K_DICT;
+      *seq = t;
+      *len = n;
+      return K_SEQ;
+    }
+    case T_NIL: return K_NIL;
+    case T_LFUNC: return K_FUNC;
+    case T_HANDLE: case T_REDUCE: return K_UDATA;
+    case T_BYNAME: return K_FUNC;
+    default: return tag < T_LAST ? K_OTHER : K_BAD;
+  }
+}
+
+
+/* Reads a number at the cursor (a REF never points at one). */
+static int cur_number(Cur *c, int *isint, int64_t *i, double *d) {
+  unsigned char tag = *c->p;
+  Cur t = *c;
+  t.p++;
+  *isint = 1;
+  if (tag == T_FALSE || tag == T_TRUE) {
+    *i = tag == T_TRUE;
+    return 1;
+  }
+  if (tag == T_INT) {
+    uint64_t u;
+    if (!cur_varint(&t, &u)) return 0;
+    *i = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+    return 1;
+  }
+  if (t.end - t.p < 8) return 0;
+  memcpy(d, t.p, 8);
+  *isint = 0;
+  return 1;
+}
+
+
+static int cmp_values(Cur *a, Cur *b, int *cmp, int *ka, int *kb);
+
+static int cmp_numbers(Cur *a, Cur *b, int *cmp) {
+  int ia, ib;
+  int64_t xa = 0, xb = 0;
+  double da = 0, db = 0;
+  if (!cur_number(a, &ia, &xa, &da) || !cur_number(b, &ib, &xb, &db))
+    return 0;
+  if (ia && ib) {
+    *cmp = (xa > xb) - (xa < xb);
+  } else {
+    /* long double holds every int64 exactly on the platforms we build */
+    long double la = ia ? (long double)xa : (long double)da;
+    long double lb = ib ? (long double)xb : (long double)db;
+    *cmp = (la > lb) - (la < lb); /* NaN: neither less nor greater */
+  }
+  return 1;
+}
+
+
+static int cmp_strings(Cur *a, Cur *b, int *cmp) {
+  Cur x = *a, y = *b;
+  uint64_t na, nb;
+  int r;
+  x.p++;
+  y.p++;
+  if (!cur_varint(&x, &na) || !cur_varint(&y, &nb) ||
+      na > (uint64_t)(x.end - x.p) || nb > (uint64_t)(y.end - y.p))
+    return 0;
+  r = memcmp(x.p, y.p, (size_t)(na < nb ? na : nb));
+  *cmp = r != 0 ? (r > 0) - (r < 0) : (na > nb) - (na < nb);
+  return 1;
+}
+
+
+static int cmp_seqs(Cur *sa, uint64_t la, Cur *sb, uint64_t lb, int *cmp,
+                    int *ka, int *kb) {
+  uint64_t i, n = la < lb ? la : lb;
+  for (i = 0; i < n; i++) {
+    int r = cmp_values(sa, sb, cmp, ka, kb);
+    if (r != 1) return r;
+    if (*cmp != 0) return 1;
+    if (!cur_skip(sa) || !cur_skip(sb)) return 0;
+  }
+  *cmp = (la > lb) - (la < lb);
+  return 1;
+}
+
+
+/* 1: compared ('*cmp' is -1, 0 or 1); 0: corrupt; -1: not orderable, with
+** the kinds of the offending pair in '*ka', '*kb'. */
+static int cmp_values(Cur *a, Cur *b, int *cmp, int *ka, int *kb) {
+  Cur sa, sb;
+  uint64_t la = 0, lb = 0;
+  int x = cur_kind(a, &sa, &la), y = cur_kind(b, &sb, &lb);
+  if (x == K_BAD || y == K_BAD) return 0;
+  if (x != y || x >= K_OTHER) {
+    *ka = x;
+    *kb = y;
+    return -1;
+  }
+  if (++a->depth > BRAID_MAXDEPTH + 8) return 0;
+  a->depth--;
+  switch (x) {
+    case K_NUM: return cmp_numbers(a, b, cmp);
+    case K_STR: return cmp_strings(a, b, cmp);
+    default: {
+      sa.depth = a->depth + 1;
+      sb.depth = b->depth + 1;
+      return cmp_seqs(&sa, la, &sb, lb, cmp, ka, kb);
+    }
+  }
+}
+
+
+int braid__item_compare(const braid_item *a, const braid_item *b, int *cmp,
+                        const char **why_a, const char **why_b) {
+  Cur ca, cb;
+  size_t oa, ea, ob, eb;
+  int ka = K_BAD, kb = K_BAD, r;
+  *why_a = *why_b = kind_names[K_BAD];
+  item_bounds(a->m, a->idx, &oa, &ea);
+  item_bounds(b->m, b->idx, &ob, &eb);
+  if (oa > ea || ea > a->m->len || ob > eb || eb > b->m->len)
+    return BRAID_EINVAL;
+  ca.base = a->m->data;
+  ca.p = ca.base + oa;
+  ca.end = ca.base + ea;
+  cb.base = b->m->data;
+  cb.p = cb.base + ob;
+  cb.end = cb.base + eb;
+  ca.depth = cb.depth = 0;
+  r = cmp_values(&ca, &cb, cmp, &ka, &kb);
+  if (r == 1) return BRAID_OK;
+  if (r == 0) return BRAID_EINVAL;
+  *why_a = kind_names[ka];
+  *why_b = kind_names[kb];
+  return BRAID_ENOTSUP;
 }
 /* }====================================================== */

@@ -21,8 +21,21 @@ typedef struct braid_msg {
   size_t nhandles;
   unsigned char *data; /* points into 'inline_data' for small messages */
   size_t cap;
-  unsigned char inline_data[48];
+  /* A batch (braid__encode_batch) holds 'nitems' independent items, each
+  ** decoded on its own; 'offs' gives where each starts. Consumers release
+  ** the items they took and the last release frees the message. Other
+  ** messages have nitems 1, offs NULL, and a single owner. */
+  uint32_t nitems;
+  uint32_t *offs;
+  atomic_uint pending;
+  unsigned char inline_data[40];
 } braid_msg;
+
+/* One item of a message: what a queue hands to a consumer. */
+typedef struct braid_item {
+  braid_msg *m;
+  uint32_t idx;
+} braid_item;
 
 /* Encodes the value at 'idx' of 'L' (which must be a braid-opened state:
 ** luaopen_braid_core or a worker). 'root' names the value in error
@@ -51,9 +64,54 @@ BRAIDI_FUNC int braid__decode_owned(lua_State *L, braid_msg *m);
 
 BRAIDI_FUNC void braid__msg_free(braid_msg *m);
 
+/* Encodes t[1..n] of the table at 'tidx' as a batch of 'n' items (each
+** a separate value: no references shared between items). MAY RAISE, like
+** braid__encode ('root' names the table in messages). */
+BRAIDI_FUNC braid_msg *braid__encode_batch(lua_State *L, int tidx,
+                                           lua_Integer n, const char *root);
+
+/* Releases 'k' items of 'm' (taken and decoded, or dropped); the last
+** release frees the message. */
+BRAIDI_FUNC void braid__msg_release(braid_msg *m, uint32_t k);
+
+/* Decodes the 'n' items into the table at 'tidx' at k, k+1, ... (or, with
+** 'tidx' 0, pushes them) and releases them, also when decoding raises.
+** Returns how many values were pushed (0 with a table). */
+BRAIDI_FUNC int braid__decode_items(lua_State *L, const braid_item *items,
+                                    size_t n, int tidx, lua_Integer k);
+
+/* Like braid__decode_items, but each item is handed to 'done(m, ud)'
+** instead of braid__msg_release (queues recycle small messages). */
+BRAIDI_FUNC int braid__decode_items_with(lua_State *L,
+                                         const braid_item *items, size_t n,
+                                         int tidx, lua_Integer k,
+                                         void (*done)(braid_msg *, void *),
+                                         void *ud);
+
+/* Encodes the value at 'idx' into 'spare' (a message from
+** braid__msg_is_spare, reset here) when it is a number, boolean, nil or
+** short string; returns 0 (leaving 'spare' untouched) otherwise. Cannot
+** raise. */
+BRAIDI_FUNC int braid__encode_scalar_into(lua_State *L, int idx,
+                                          braid_msg *spare);
+
+/* 1 when 'm' is a small single-owner message that can be reused by
+** braid__encode_scalar_into (no handles, no batch, inline data). */
+BRAIDI_FUNC int braid__msg_is_spare(const braid_msg *m);
+
 /* A message holding a copy of raw bytes (for loads() and the fuzzer);
 ** 'handles' stays empty, so a handle tag in the bytes is rejected. */
 BRAIDI_FUNC braid_msg *braid__msg_from_bytes(const void *p, size_t len);
+
+/* Orders two items as Python orders values (numbers,
+** strings, sequences element by element). Returns BRAID_OK with '*cmp' in
+** {-1, 0, 1}, BRAID_ENOTSUP when they cannot be ordered ('why_a'/'why_b'
+** name the kinds of the offending pair: "number", "string", "table",
+** "value"), or BRAID_EINVAL for a corrupt message. Pure C: safe under a
+** lock. */
+BRAIDI_FUNC int braid__item_compare(const braid_item *a,
+                                    const braid_item *b, int *cmp,
+                                    const char **why_a, const char **why_b);
 
 /* Registers the globals of 'L' and other per-state serializer context.
 ** Called once when braid opens in a state. */

@@ -23,6 +23,8 @@ typedef struct braid__deadline {
 
 /* Lock and unlock cannot fail in a correct program: they abort on error. */
 void braid__mutex_init(braid__mutex *m);
+/* A mutex that spins briefly before sleeping (for short, hot sections). */
+void braid__mutex_init_adaptive(braid__mutex *m);
 void braid__mutex_destroy(braid__mutex *m);
 void braid__mutex_lock(braid__mutex *m);
 void braid__mutex_unlock(braid__mutex *m);

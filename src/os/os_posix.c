@@ -25,6 +25,21 @@ void braid__mutex_init(braid__mutex *m) {
 }
 
 
+void braid__mutex_init_adaptive(braid__mutex *m) {
+#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
+  pthread_mutexattr_t attr;
+  int err = pthread_mutexattr_init(&attr);
+  if (err) fatal("pthread_mutexattr_init", err);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+  err = pthread_mutex_init(m, &attr);
+  if (err) fatal("pthread_mutex_init", err);
+  pthread_mutexattr_destroy(&attr);
+#else
+  braid__mutex_init(m);
+#endif
+}
+
+
 void braid__mutex_destroy(braid__mutex *m) {
   pthread_mutex_destroy(m);
 }

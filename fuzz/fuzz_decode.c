@@ -1,0 +1,164 @@
+/*
+** fuzz_decode.c: libFuzzer target for the value-transfer decoder
+** (serial.c: braid__msg_from_bytes + braid__decode_owned), the code that
+** core.loads runs on bytes it is given.
+**
+** One lua_State is made once; every input is decoded inside lua_pcall
+** (errors are expected: a ValueError for corrupt data is the decoder doing
+** its job). Crashes, sanitizer reports, leaks and hangs are bugs.
+**
+** The decoder can call Lua functions (T_REDUCE calls a constructor, and
+** T_BYNAME resolves names through 'require'), so the state is sandboxed:
+** no io/os/debug/package.loadlib, no load/dofile/print, a 'require' that
+** only returns modules already loaded, no string.rep, and an instruction
+** budget per input (a count hook) so that Lua code cannot hang the fuzzer.
+**
+** Decoded Lua functions are not run: a T_REDUCE whose constructor is
+** decoded bytecode would make the fuzzer test Lua's VM on malicious
+** bytecode, which Lua documents as unsafe (it crashes in seconds; see
+** fuzz/README.md). A call hook refuses any Lua function whose source
+** string is not one of those seen while warming up (braid.errors and the
+** sandbox). Set BRAID_FUZZ_RUN_BYTECODE=1 to run them anyway.
+** See LICENSE for copyright and license.
+*/
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+#include "lualib.h"
+
+#include "braidlib.h"
+#include "serial.h"
+
+#define HOOK_EVERY 1000     /* instructions between two hook calls */
+#define HOOK_BUDGET 200     /* hook calls per input: 200,000 instructions */
+#define GC_EVERY 256        /* inputs between two full collections */
+
+#define MAX_TRUSTED 32
+
+static lua_State *FL;
+static unsigned long ninputs;
+static int budget;
+static int recording = 1;  /* warming up: sources seen are trusted */
+static int run_bytecode;   /* BRAID_FUZZ_RUN_BYTECODE set */
+static const char *trusted[MAX_TRUSTED];
+static int ntrusted;
+
+static const char SANDBOX[] =
+  "local core = ...\n"
+  "local loaded = package.loaded\n"
+  "for _, name in ipairs{'io', 'os', 'debug'} do\n"
+  "  loaded[name] = nil; _G[name] = nil\n"
+  "end\n"
+  "package.loadlib = nil; package.searchers = nil; package.searchpath = nil\n"
+  "string.rep = nil\n"
+  "load, loadfile, dofile, print, collectgarbage, warn = nil, nil, nil, nil, nil, nil\n"
+  /* only the serializer from braid.core: no threads, no runtime settings */
+  "loaded['braid.core'] = { dumps = core.dumps, loads = core.loads,\n"
+  "                         copy = core.copy }\n"
+  "require = function(name)\n"
+  "  local m = loaded[name]\n"
+  "  if m == nil then error('fuzz: no module ' .. tostring(name)) end\n"
+  "  return m\n"
+  "end\n";
+
+
+/* Pointer identity, not string comparison: interned source strings of
+** trusted code are found by address, and libFuzzer cannot learn them. */
+static int is_trusted(const char *src) {
+  int i;
+  for (i = 0; i < ntrusted; i++)
+    if (trusted[i] == src) return 1;
+  return 0;
+}
+
+
+static void hook(lua_State *L, lua_Debug *ar) {
+  if (ar->event == LUA_HOOKCOUNT) {
+    if (++budget > HOOK_BUDGET) luaL_error(L, "fuzz: instruction budget spent");
+    return;
+  }
+  if (run_bytecode || !lua_getinfo(L, "S", ar) || ar->what[0] != 'L') return;
+  if (recording) {
+    if (!is_trusted(ar->source) && ntrusted < MAX_TRUSTED)
+      trusted[ntrusted++] = ar->source;
+  } else if (!is_trusted(ar->source)) {
+    luaL_error(L, "fuzz: decoded Lua functions are not run");
+  }
+}
+
+
+static int decode(lua_State *L);
+
+/* Runs the Lua code the decoder may legitimately call: class lookup and
+** creation (T_CLASS), raising errors, the sandbox's require. */
+static void warm_up(void) {
+  static const char *const msgs[] = {
+    "\x01\x01\x0c\x05\x0aValueError",         /* a known class */
+    "\x01\x01\x0c\x05\x07fuzz.Up",            /* a new class */
+    "\x01\x01\x63",                             /* unknown tag: raises */
+    "\x01\x01\x09\x05\x04nope\x05\x01x",        /* require fails */
+    "\x01\x01\x09\x05\x06string\x05\x03len",   /* a C function by name */
+  };
+  size_t i;
+  for (i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+    lua_pushcfunction(FL, decode);
+    lua_pushlightuserdata(FL, (void *)msgs[i]);
+    lua_pushinteger(FL, (lua_Integer)strlen(msgs[i]));
+    (void)lua_pcall(FL, 2, LUA_MULTRET, 0);
+    lua_settop(FL, 0);
+  }
+}
+
+
+static void init(void) {
+  FL = luaL_newstate();
+  if (FL == NULL) abort();
+  luaL_openlibs(FL);
+  luaL_requiref(FL, "braid.core", luaopen_braid_core, 0);
+  if (luaL_loadbuffer(FL, SANDBOX, sizeof SANDBOX - 1, "=sandbox") != LUA_OK)
+    goto fail;
+  lua_insert(FL, -2); /* the module is the chunk's argument */
+  if (lua_pcall(FL, 1, 0, 0) != LUA_OK) goto fail;
+  lua_settop(FL, 0);
+  run_bytecode = getenv("BRAID_FUZZ_RUN_BYTECODE") != NULL;
+  lua_sethook(FL, hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_EVERY);
+  warm_up();
+  recording = 0;
+  return;
+fail:
+  fprintf(stderr, "fuzz_decode: set-up failed: %s\n", lua_tostring(FL, -1));
+  abort();
+}
+
+
+static int decode(lua_State *L) {
+  const uint8_t *data = (const uint8_t *)lua_touserdata(L, 1);
+  size_t size = (size_t)lua_tointeger(L, 2);
+  braid_msg *m = braid__msg_from_bytes(data, size);
+  lua_settop(L, 0);
+  if (m == NULL) return luaL_error(L, "not enough memory");
+  return braid__decode_owned(L, m);
+}
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (FL == NULL) init();
+  budget = 0;
+  lua_pushcfunction(FL, decode);
+  lua_pushlightuserdata(FL, (void *)data);
+  lua_pushinteger(FL, (lua_Integer)size);
+  (void)lua_pcall(FL, 2, LUA_MULTRET, 0); /* errors are expected */
+  lua_settop(FL, 0);
+  if (++ninputs % GC_EVERY == 0) {
+    budget = 0; /* __gc code of decoded objects runs here, budgeted */
+    lua_gc(FL, LUA_GCCOLLECT);
+  }
+  return 0;
+}

@@ -1,0 +1,472 @@
+/*
+** lqueue.c: Lua binding of braid.queue: Queue, LifoQueue, PriorityQueue,
+** SimpleQueue, with Python's rules and a batch extension (put_many,
+** get_many).
+** See LICENSE for copyright and license.
+**
+** put encodes the item before touching the queue and get decodes it after
+** leaving it: the queue's mutex never covers Lua work. Batches of messages
+** in flight live in a userdata box, so a raise while encoding or decoding
+** one item frees the others instead of leaking them.
+*/
+#include <string.h>
+
+#include "lbind.h"
+#include "queue.h"
+#include "serial.h"
+
+#define WHYLEN 160
+
+
+static const braid_handle_type *const queue_types[] = {
+  &braid__queue_type, &braid__lifoqueue_type, &braid__priorityqueue_type,
+  &braid__simplequeue_type,
+};
+
+
+/* The queue at 'i', of any of the four types. */
+static braid_queue *checkqueue(lua_State *L, int i) {
+  braid_handle *h = braidB_tohandle(L, i);
+  int k;
+  if (h != NULL)
+    for (k = 0; k < 4; k++)
+      if (h->type == queue_types[k]) return (braid_queue *)h;
+  if (h == NULL && lua_type(L, i) == LUA_TUSERDATA &&
+      luaL_getmetafield(L, i, "__braidhandle") != LUA_TNIL)
+    braidB_argerror(L, i, "ValueError", "queue is closed");
+  braidB_typeerror(L, i, "queue");
+  return NULL;
+}
+
+
+/* { ------ batches of messages owned by a box on the Lua stack */
+typedef struct Batch {
+  braid_msg **ms;
+  size_t n;
+} Batch;
+
+static int batch_gc(lua_State *L) {
+  Batch *b = (Batch *)lua_touserdata(L, 1);
+  size_t i;
+  if (b->ms) {
+    for (i = 0; i < b->n; i++) braid__msg_free(b->ms[i]);
+    braid__free(b->ms);
+    b->ms = NULL;
+  }
+  b->n = 0;
+  return 0;
+}
+
+
+static Batch *newbatch(lua_State *L, size_t cap) {
+  Batch *b = (Batch *)lua_newuserdatauv(L, sizeof(Batch), 0);
+  b->ms = NULL;
+  b->n = 0;
+  if (luaL_newmetatable(L, "braid.Batch")) {
+    lua_pushcfunction(L, batch_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  b->ms = (braid_msg **)braid__calloc(cap ? cap : 1, sizeof(braid_msg *));
+  if (b->ms == NULL) luaL_error(L, "not enough memory");
+  return b;
+}
+/* } ------ */
+
+
+/* Encodes the item at 'idx' for queue 'q' (proxy at 1), reusing a spare
+** message given back by consumers when the item is a scalar. The spares
+** are cached in this state's proxy of the queue. MAY RAISE. */
+static braid_msg *encode_item(lua_State *L, braid_queue *q, int idx) {
+  braidB_Box *box = (braidB_Box *)lua_touserdata(L, 1);
+  braid_msg *spare = (braid_msg *)box->priv;
+  if (spare == NULL) spare = box->priv = braid__queue_take_spares(q);
+  if (spare != NULL) {
+    braid_msg *rest = spare->next;
+    if (braid__encode_scalar_into(L, idx, spare)) {
+      box->priv = rest;
+      return spare;
+    }
+  }
+  return braid__encode(L, idx, "item");
+}
+
+
+/* __gc: frees this proxy's spare messages, then drops the reference. */
+static int queue_gc(lua_State *L) {
+  braidB_Box *box = (braidB_Box *)lua_touserdata(L, 1);
+  braid_msg *m = (braid_msg *)box->priv;
+  box->priv = NULL;
+  while (m != NULL) {
+    braid_msg *next = m->next;
+    braid__msg_free(m);
+    m = next;
+  }
+  braidB_closehandle(L, 1);
+  return 0;
+}
+
+
+/* Python's (block, timeout) at 'arg', 'arg'+1: block defaults to true,
+** a nil timeout waits forever, a negative one with block is a
+** ValueError, and without block the timeout is ignored. */
+static void checkblock(lua_State *L, int arg, int *block, double *timeout) {
+  *block = braidB_optboolean(L, arg, 1);
+  *timeout = braidB_opttimeout(L, arg + 1, BRAID_FOREVER);
+  if (!*block) {
+    *timeout = 0;
+  } else if (!lua_isnoneornil(L, arg + 1) && *timeout < 0) {
+    braidB_argerror(L, arg + 1, "ValueError",
+                    "'timeout' must be a non-negative number");
+  }
+}
+
+
+static int raise_put(lua_State *L, int rc, const char *why) {
+  switch (rc) {
+    case BRAID_EFULL: return braidB_raise(L, "queue.Full", "queue is full");
+    case BRAID_ESHUTDOWN:
+      return braidB_raise(L, "queue.ShutDown", "queue is shut down");
+    case BRAID_ENOTSUP: return braidB_raise(L, "TypeError", "%s", why);
+    default: return braidB_raisecode(L, rc, NULL);
+  }
+}
+
+
+static int raise_get(lua_State *L, int rc) {
+  if (rc == BRAID_EEMPTY) return braidB_raise(L, "queue.Empty", "queue is empty");
+  if (rc == BRAID_ESHUTDOWN)
+    return braidB_raise(L, "queue.ShutDown", "queue is shut down");
+  return braidB_raisecode(L, rc, NULL);
+}
+
+
+/*
+** q:put(item [, block [, timeout]])
+** Copies 'item' into the queue. Raises queue.Full when there is no room
+** (at once without 'block', after 'timeout'), queue.ShutDown after
+** shutdown(), TypeError when the item cannot be sent or, in a priority
+** queue, cannot be ordered against the items it meets.
+*/
+static int queue_put(lua_State *L) {
+  braid_queue *q = checkqueue(L, 1);
+  int block, rc;
+  double timeout;
+  size_t put;
+  braid_msg *m;
+  char why[WHYLEN];
+  luaL_checkany(L, 2);
+  if (braid__queue_kind(q) == BRAID_QUEUE_SIMPLE) { /* never blocks */
+    block = 1;
+    timeout = BRAID_FOREVER;
+  } else {
+    checkblock(L, 3, &block, &timeout);
+  }
+  m = encode_item(L, q, 2);
+  if (block && braid__queue_maxsize(q) > 0) braidB_poll(L);
+  rc = braid__queue_put(q, &m, 1, block, timeout, &put, why, sizeof why);
+  if (put == 0) braid__msg_free(m);
+  if (rc != BRAID_OK) return raise_put(L, rc, why);
+  return 0;
+}
+
+
+static int queue_put_nowait(lua_State *L) {
+  lua_settop(L, 2);
+  lua_pushboolean(L, 0);
+  return queue_put(L);
+}
+
+
+/*
+** q:get([block [, timeout]]) -> item
+** Raises queue.Empty when nothing comes (at once without 'block', after
+** 'timeout'), queue.ShutDown once shut down and empty.
+*/
+static int queue_get(lua_State *L) {
+  braid_queue *q = checkqueue(L, 1);
+  int block, rc;
+  double timeout;
+  size_t n;
+  braid_item it;
+  checkblock(L, 2, &block, &timeout);
+  lua_settop(L, 1);
+  if (block) braidB_poll(L);
+  rc = braid__queue_get(q, &it, 1, &n, block, timeout);
+  if (rc != BRAID_OK) return raise_get(L, rc);
+  return braid__decode_items_with(L, &it, 1, 0, 0, braid__queue_done, q);
+}
+
+
+static int queue_get_nowait(lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushboolean(L, 0);
+  return queue_get(L);
+}
+
+
+/*
+** q:put_many(items [, block [, timeout]]) -> nothing
+** braid extension: puts every element of the sequence 'items' (1..items.n
+** or #items) in order, as one operation on the queue: items are encoded
+** first, then linked under one lock. On a bounded queue it waits for room
+** as put does; if room does not come in time, the items that fit stay
+** queued and queue.Full is raised with field 'put' = how many did.
+*/
+static int queue_put_many(lua_State *L) {
+  braid_queue *q = checkqueue(L, 1);
+  int block, rc;
+  double timeout;
+  lua_Integer n, i;
+  size_t put;
+  Batch *b;
+  char why[WHYLEN];
+  if (lua_type(L, 2) != LUA_TTABLE) return braidB_typeerror(L, 2, "table");
+  if (braid__queue_kind(q) == BRAID_QUEUE_SIMPLE) {
+    block = 1;
+    timeout = BRAID_FOREVER;
+  } else {
+    checkblock(L, 3, &block, &timeout);
+  }
+  if (lua_getfield(L, 2, "n") == LUA_TNUMBER)
+    n = lua_tointeger(L, -1);
+  else
+    n = (lua_Integer)lua_rawlen(L, 2);
+  lua_pop(L, 1);
+  if (n <= 0) return 0;
+  if (n > 0x7fffffff)
+    return braidB_argerror(L, 2, "ValueError", "too many items");
+  b = newbatch(L, (size_t)n);
+  if (braid__queue_maxsize(q) == 0) {
+    /* unbounded: one message holding every item, linked in one step */
+    b->ms[0] = braid__encode_batch(L, 2, n, "items");
+    b->n = 1;
+  } else { /* bounded: items must be able to wait for room one by one */
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, 2, i);
+      b->ms[b->n] = braid__encode(L, -1, "items[i]");
+      b->n++;
+      lua_pop(L, 1);
+    }
+  }
+  if (block && braid__queue_maxsize(q) > 0) braidB_poll(L);
+  rc = braid__queue_put(q, b->ms, b->n, block, timeout, &put, why, sizeof why);
+  /* the queue owns the first 'put': keep only the rest for the box */
+  memmove(b->ms, b->ms + put, (b->n - put) * sizeof(braid_msg *));
+  b->n -= put;
+  if (rc != BRAID_OK) {
+    if (rc == BRAID_EFULL) {
+      lua_Integer done = braid__queue_maxsize(q) == 0 ? 0 : (lua_Integer)put;
+      braidB_pusherror(L, "queue.Full", "queue is full (%d of %d items put)",
+                       (int)done, (int)n);
+      lua_pushinteger(L, done);
+      lua_setfield(L, -2, "put");
+      return lua_error(L);
+    }
+    return raise_put(L, rc, why);
+  }
+  return 0;
+}
+
+
+/*
+** q:get_many([max [, block [, timeout]]]) -> items
+** braid extension: takes up to 'max' items (default: all queued) in one
+** operation, waiting for the first as get does. Returns a sequence with
+** its length in 'n'. Raises queue.Empty / queue.ShutDown as get does.
+*/
+static int queue_get_many(lua_State *L) {
+  braid_queue *q = checkqueue(L, 1);
+  lua_Integer max = braidB_optinteger(L, 2, 0);
+  int block, rc;
+  double timeout;
+  size_t n;
+  braid_item *items;
+  if (lua_isnoneornil(L, 2)) {
+    max = (lua_Integer)braid__queue_qsize(q);
+    if (max < 1) max = 1;
+  } else if (max < 1) {
+    return braidB_argerror(L, 2, "ValueError", "max must be at least 1");
+  }
+  if (max > 1 << 20) max = 1 << 20;
+  checkblock(L, 3, &block, &timeout);
+  lua_settop(L, 1);
+  /* everything that can raise before the items are ours comes first */
+  items = (braid_item *)lua_newuserdatauv(L, (size_t)max * sizeof *items, 0);
+  lua_createtable(L, (int)max, 1);
+  if (block) braidB_poll(L);
+  rc = braid__queue_get(q, items, (size_t)max, &n, block, timeout);
+  if (rc != BRAID_OK) return raise_get(L, rc);
+  /* gives the items back, raise or not */
+  braid__decode_items_with(L, items, n, 3, 1, braid__queue_done, q);
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_setfield(L, 3, "n");
+  return 1;
+}
+
+
+static int queue_qsize(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)braid__queue_qsize(checkqueue(L, 1)));
+  return 1;
+}
+
+
+static int queue_empty(lua_State *L) {
+  lua_pushboolean(L, braid__queue_qsize(checkqueue(L, 1)) == 0);
+  return 1;
+}
+
+
+static int queue_full(lua_State *L) {
+  braid_queue *q = checkqueue(L, 1);
+  long max = braid__queue_maxsize(q);
+  lua_pushboolean(L, max > 0 && braid__queue_qsize(q) >= (size_t)max);
+  return 1;
+}
+
+
+/* q:task_done(): ValueError when called more times than items were put. */
+static int queue_task_done(lua_State *L) {
+  if (braid__queue_task_done(checkqueue(L, 1)) != BRAID_OK)
+    return braidB_raise(L, "ValueError", "task_done() called too many times");
+  return 0;
+}
+
+
+/* q:join(): blocks until every item put has been marked done. */
+static int queue_join(lua_State *L) {
+  braid_queue *q = checkqueue(L, 1);
+  braidB_poll(L);
+  braid__queue_join(q, BRAID_FOREVER);
+  return 0;
+}
+
+
+/* q:shutdown([immediate]) */
+static int queue_shutdown(lua_State *L) {
+  braid__queue_shutdown(checkqueue(L, 1), lua_toboolean(L, 2));
+  return 0;
+}
+
+
+static int queue_tostring(lua_State *L) {
+  braid_queue *q = checkqueue(L, 1);
+  static const char *const names[] = { "Queue", "LifoQueue", "PriorityQueue",
+                                       "SimpleQueue" };
+  lua_pushfstring(L, "<queue.%s object at %p>", names[braid__queue_kind(q)],
+                  (void *)q);
+  return 1;
+}
+
+
+/* Methods first (upvalue 1, one raw lookup: this runs on every call),
+** then the fields maxsize, is_shutdown, unfinished_tasks. */
+static int queue_index(lua_State *L) {
+  braid_queue *q;
+  const char *k;
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  q = checkqueue(L, 1);
+  k = lua_tostring(L, 2);
+  if (k != NULL && braid__queue_kind(q) != BRAID_QUEUE_SIMPLE) {
+    if (strcmp(k, "maxsize") == 0) {
+      lua_pushinteger(L, braid__queue_maxsize(q));
+      return 1;
+    }
+    if (strcmp(k, "is_shutdown") == 0) {
+      lua_pushboolean(L, braid__queue_is_shutdown(q));
+      return 1;
+    }
+    if (strcmp(k, "unfinished_tasks") == 0) {
+      lua_pushinteger(L, braid__queue_unfinished(q));
+      return 1;
+    }
+  }
+  return 0;
+}
+
+
+static const luaL_Reg queue_methods[] = {
+  { "put", queue_put },
+  { "put_nowait", queue_put_nowait },
+  { "get", queue_get },
+  { "get_nowait", queue_get_nowait },
+  { "put_many", queue_put_many },
+  { "get_many", queue_get_many },
+  { "qsize", queue_qsize },
+  { "empty", queue_empty },
+  { "full", queue_full },
+  { "task_done", queue_task_done },
+  { "join", queue_join },
+  { "shutdown", queue_shutdown },
+  { NULL, NULL },
+};
+
+static const luaL_Reg simplequeue_methods[] = {
+  { "put", queue_put },
+  { "put_nowait", queue_put_nowait },
+  { "get", queue_get },
+  { "get_nowait", queue_get_nowait },
+  { "put_many", queue_put_many },
+  { "get_many", queue_get_many },
+  { "qsize", queue_qsize },
+  { "empty", queue_empty },
+  { NULL, NULL },
+};
+
+static const luaL_Reg queue_meta[] = {
+  { "__index", queue_index },
+  { "__gc", queue_gc },
+  { "__tostring", queue_tostring },
+  { NULL, NULL },
+};
+
+const braidB_Class braidB_queue_classes[] = {
+  { &braid__queue_type, queue_methods, queue_meta },
+  { &braid__lifoqueue_type, queue_methods, queue_meta },
+  { &braid__priorityqueue_type, queue_methods, queue_meta },
+  { &braid__simplequeue_type, simplequeue_methods, queue_meta },
+  { NULL, NULL, NULL },
+};
+
+
+/* Queue([maxsize]) / Queue{maxsize=}: maxsize <= 0 is unbounded. */
+static int newqueue(lua_State *L, int kind) {
+  braid_queue *q;
+  lua_Integer maxsize = 0;
+  if (kind != BRAID_QUEUE_SIMPLE) {
+    if (lua_type(L, 1) == LUA_TTABLE) {
+      lua_getfield(L, 1, "maxsize");
+      lua_replace(L, 1);
+    }
+    maxsize = braidB_optinteger(L, 1, 0);
+  }
+  if (braid__queue_new(&q, kind, (long)maxsize) != BRAID_OK)
+    return luaL_error(L, "not enough memory");
+  braidB_pushnewhandle(L, (braid_handle *)q);
+  return 1;
+}
+
+static int core_queue(lua_State *L) { return newqueue(L, BRAID_QUEUE_FIFO); }
+static int core_lifoqueue(lua_State *L) { return newqueue(L, BRAID_QUEUE_LIFO); }
+static int core_priorityqueue(lua_State *L) {
+  return newqueue(L, BRAID_QUEUE_PRIORITY);
+}
+static int core_simplequeue(lua_State *L) {
+  return newqueue(L, BRAID_QUEUE_SIMPLE);
+}
+
+
+static const luaL_Reg queue_funcs[] = {
+  { "Queue", core_queue },
+  { "LifoQueue", core_lifoqueue },
+  { "PriorityQueue", core_priorityqueue },
+  { "SimpleQueue", core_simplequeue },
+  { NULL, NULL },
+};
+
+
+void braidB_open_queue(lua_State *L) {
+  luaL_setfuncs(L, queue_funcs, 0);
+}

@@ -1,0 +1,77 @@
+/*
+** queue.h: multi-producer, multi-consumer queues of encoded messages
+** (FIFO, LIFO, priority, simple), with Python's queue semantics.
+** See LICENSE for copyright and license.
+*/
+#ifndef BRAID_QUEUE_H
+#define BRAID_QUEUE_H
+
+#include "braidint.h"
+#include "handle.h"
+#include "os.h"
+#include "serial.h"
+
+typedef struct braid_queue braid_queue;
+
+enum {
+  BRAID_QUEUE_FIFO,
+  BRAID_QUEUE_LIFO,
+  BRAID_QUEUE_PRIORITY,
+  BRAID_QUEUE_SIMPLE
+};
+
+BRAIDI_FUNC const braid_handle_type braid__queue_type;
+BRAIDI_FUNC const braid_handle_type braid__lifoqueue_type;
+BRAIDI_FUNC const braid_handle_type braid__priorityqueue_type;
+BRAIDI_FUNC const braid_handle_type braid__simplequeue_type;
+
+/* 'maxsize' <= 0 means unbounded. Returns BRAID_OK or BRAID_ENOMEM. */
+BRAIDI_FUNC int braid__queue_new(braid_queue **out, int kind, long maxsize);
+BRAIDI_FUNC int braid__queue_kind(const braid_queue *q);
+
+/* Puts the 'n' messages of 'ms' in order, waiting for room when the queue
+** is bounded (unless '!block'; 'timeout' < 0 waits forever) and counting
+** each item as an unfinished task. A message may be a batch (several
+** items) only when the queue is unbounded. Messages put are owned by the
+** queue; '*put' tells how many (the caller frees the rest). Returns BRAID_OK (all put),
+** BRAID_EFULL (room did not come in time), BRAID_ESHUTDOWN, or, for a
+** priority queue, BRAID_ENOTSUP when an item cannot be ordered against
+** the items it must be compared with ('why' then names the two types).
+** Never calls into Lua. */
+BRAIDI_FUNC int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n,
+                                 int block, double timeout, size_t *put,
+                                 char *why, size_t whylen);
+
+/* Takes between 1 and 'max' items into 'out' (oldest first for FIFO),
+** waiting for the first one unless '!block' ('timeout' < 0: forever).
+** Returns BRAID_OK with '*n' >= 1, BRAID_EEMPTY, or BRAID_ESHUTDOWN (shut
+** down and empty). The caller decodes and releases the items
+** (braid__decode_items). Never calls into Lua. */
+BRAIDI_FUNC int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
+                                 size_t *n, int block, double timeout);
+
+/* Returns BRAID_OK, or BRAID_EINVAL when called more times than items
+** were put. */
+BRAIDI_FUNC int braid__queue_task_done(braid_queue *q);
+/* Waits until every item put has been marked done (or 'timeout' passes:
+** BRAID_ETIMEDOUT). */
+BRAIDI_FUNC int braid__queue_join(braid_queue *q, double timeout);
+/* Python 3.13's shutdown: later puts raise ShutDown, gets raise it once
+** the queue is empty; 'immediate' also drops what is queued (and counts
+** those items done). Wakes every waiter. */
+BRAIDI_FUNC void braid__queue_shutdown(braid_queue *q, int immediate);
+BRAIDI_FUNC size_t braid__queue_qsize(braid_queue *q);
+BRAIDI_FUNC long braid__queue_maxsize(const braid_queue *q);
+BRAIDI_FUNC int braid__queue_is_shutdown(braid_queue *q);
+BRAIDI_FUNC long braid__queue_unfinished(braid_queue *q);
+
+/* Small messages go back to their producers instead of to free(): a
+** consumer hands each item it decoded to braid__queue_done (a lock-free
+** push for spare messages, a release otherwise) and a producer takes the
+** whole stack with braid__queue_take_spares (one atomic exchange, so no
+** ABA problem) into its own cache. Saves a malloc/free pair per item on
+** the two threads that would otherwise fight over the allocator. */
+BRAIDI_FUNC void braid__queue_done(braid_msg *m, void *q);
+BRAIDI_FUNC braid_msg *braid__queue_take_spares(braid_queue *q);
+
+#endif
