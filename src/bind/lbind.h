@@ -118,6 +118,8 @@ BRAIDI_FUNC void braidB_open_thread(lua_State *L);
 BRAIDI_FUNC void braidB_open_sync(lua_State *L);
 BRAIDI_FUNC void braidB_open_shm(lua_State *L);
 BRAIDI_FUNC void braidB_open_queue(lua_State *L);
+BRAIDI_FUNC void braidB_open_pool(lua_State *L);
+BRAIDI_FUNC void braidB_open_process(lua_State *L);
 BRAIDI_FUNC void braidB_open_test(lua_State *L);
 /* } ====== */
 
@@ -127,6 +129,8 @@ BRAIDI_FUNC const braidB_Class braidB_thread_classes[];
 BRAIDI_FUNC const braidB_Class braidB_sync_classes[];
 BRAIDI_FUNC const braidB_Class braidB_shm_classes[];
 BRAIDI_FUNC const braidB_Class braidB_queue_classes[];
+BRAIDI_FUNC const braidB_Class braidB_pool_classes[];
+BRAIDI_FUNC const braidB_Class braidB_process_classes[];
 
 /* Lua-callable 'obj:with(fn, ...)' for lock-likes: acquire, call, always
 ** release, return fn's results or re-raise its error. */
