@@ -25,6 +25,7 @@ local lazy = {
   queue = "braid.queue",
   multiprocessing = "braid.multiprocessing",
   futures = "braid.futures",
+  progress = "braid.progress",
   subprocess = "braid.subprocess",
 }
 

@@ -109,6 +109,20 @@ BRAIDI_FUNC int braidB_isworker(lua_State *L);
 /* Runs the callbacks posted to this state (see thread.c); returns how
 ** many ran. Called at every blocking braid call and by braid.poll(). */
 BRAIDI_FUNC int braidB_poll(lua_State *L);
+/* Stores the function at 'idx' among this state's callbacks: returns its
+** key (the 'tag' of the messages that run it) and this state's mailbox
+** (retained for the caller). braidB_unref_callback frees the key. */
+struct braid_mailbox;
+BRAIDI_FUNC lua_Integer braidB_ref_callback(lua_State *L, int idx,
+                                            struct braid_mailbox **mb);
+BRAIDI_FUNC void braidB_unref_callback(lua_State *L, lua_Integer ref);
+/* The whole life of a worker OS thread 't' that runs 'body' (instead of a
+** Thread target): makes and prepares its state as Thread workers get it,
+** calls body(ud) protected (an error is printed as an uncaught thread
+** exception), closes the state and finishes 't' (its reference dropped). */
+struct braid_thread;
+BRAIDI_FUNC void braidB_worker_run(struct braid_thread *t, lua_CFunction body,
+                                   void *ud);
 /* } ====== */
 
 /* { ====== area openers, called from lcore.c */
@@ -131,6 +145,10 @@ BRAIDI_FUNC const braidB_Class braidB_shm_classes[];
 BRAIDI_FUNC const braidB_Class braidB_queue_classes[];
 BRAIDI_FUNC const braidB_Class braidB_pool_classes[];
 BRAIDI_FUNC const braidB_Class braidB_process_classes[];
+
+/* Records 'fd' as a descriptor the process being started must inherit
+** (called by __braidexport metamethods, see lprocess.c). */
+BRAIDI_FUNC void braidB_inherit_fd(lua_State *L, int fd);
 
 /* Lua-callable 'obj:with(fn, ...)' for lock-likes: acquire, call, always
 ** release, return fn's results or re-raise its error. */

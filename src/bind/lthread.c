@@ -171,6 +171,25 @@ static void pushcallbacks(lua_State *L) {
 }
 
 
+lua_Integer braidB_ref_callback(lua_State *L, int idx, braid_mailbox **mb) {
+  lua_Integer ref;
+  idx = lua_absindex(L, idx);
+  *mb = braid__mailbox_retain(mailbox(L));
+  pushcallbacks(L);
+  lua_pushvalue(L, idx);
+  ref = luaL_ref(L, -2);
+  lua_pop(L, 1);
+  return ref;
+}
+
+
+void braidB_unref_callback(lua_State *L, lua_Integer ref) {
+  pushcallbacks(L);
+  luaL_unref(L, -1, (int)ref);
+  lua_pop(L, 1);
+}
+
+
 /* Message handler: makes every error an exception object carrying the
 ** traceback of where it was raised (errors.wrap). */
 static int add_traceback(lua_State *L) {
@@ -301,12 +320,12 @@ static int report_error(lua_State *L) {
 }
 
 
-/* Runs in the worker's fresh state, protected: set-up, then the target. */
-static int worker_pmain(lua_State *L) {
-  braid_thread *t = (braid_thread *)lua_touserdata(L, 1);
+/* Prepares a worker's fresh state: libraries, paths, braid, context,
+** the host's initializers. */
+static void worker_setup(lua_State *L, braid_thread *t) {
   braid_runtime_t *rt = t->rt;
   StateCtx *c;
-  int i, n, status;
+  int i;
   luaL_openlibs(L);
   lua_getglobal(L, "package");
   if (t->path) {
@@ -324,8 +343,16 @@ static int worker_pmain(lua_State *L) {
   braid__serial_open(L);
   for (i = 0; i < rt->ninits; i++) {
     if (rt->inits[i].fn(L, rt->inits[i].ud) != 0)
-      return luaL_error(L, "state initializer #%d failed", i + 1);
+      luaL_error(L, "state initializer #%d failed", i + 1);
   }
+}
+
+
+/* What a Thread's worker runs, protected, after worker_setup: the target
+** (or the Thread object's run method). */
+static int thread_body(lua_State *L) {
+  braid_thread *t = (braid_thread *)lua_touserdata(L, 1);
+  int n, status;
   lua_settop(L, 0);
   lua_pushcfunction(L, add_traceback); /* 1: message handler */
   {
@@ -386,10 +413,32 @@ static int panic(lua_State *L) {
 }
 
 
-static void *worker_main(void *arg) {
-  braid_thread *t = (braid_thread *)arg;
+typedef struct WorkerRun {
+  braid_thread *t;
+  lua_CFunction body;
+  void *ud;
+} WorkerRun;
+
+
+/* Protected: set-up, then body(ud). */
+static int worker_pmain(lua_State *L) {
+  WorkerRun *r = (WorkerRun *)lua_touserdata(L, 1);
+  worker_setup(L, r->t);
+  lua_settop(L, 0);
+  lua_pushcfunction(L, r->body);
+  lua_pushlightuserdata(L, r->ud);
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+
+void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
   braid_runtime_t *rt = t->rt;
+  WorkerRun r;
   lua_State *L;
+  r.t = t;
+  r.body = body;
+  r.ud = ud;
   braid__mutex_lock(&t->mu);
   t->ident = (lua_Integer)(uintptr_t)pthread_self();
   t->native_id = braid__native_id();
@@ -403,11 +452,17 @@ static void *worker_main(void *arg) {
   } else {
     lua_atpanic(L, panic);
     lua_pushcfunction(L, worker_pmain);
-    lua_pushlightuserdata(L, t);
+    lua_pushlightuserdata(L, &r);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) print_exception(L, t, -1);
     lua_close(L);
   }
   braid__thread_finish(t); /* drops the worker's reference */
+}
+
+
+static void *worker_main(void *arg) {
+  braid_thread *t = (braid_thread *)arg;
+  braidB_worker_run(t, thread_body, t);
   return NULL;
 }
 /* }====================================================== */

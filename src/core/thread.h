@@ -59,6 +59,7 @@ struct braid_thread {
   braid_msg *payload;
   int mode;
   char *path, *cpath;
+  void *ud; /* for the entry function (pool workers: their pool) */
 };
 
 /* { ------ runtimes */

@@ -1,0 +1,429 @@
+--- Python's `concurrent.futures` for Lua: `ThreadPoolExecutor`, `Future`,
+-- `wait`, `as_completed`. Also `require "braid.concurrent.futures"`.
+--
+--     local futures = require "braid.futures"
+--     local ex <close> = futures.ThreadPoolExecutor(4)
+--     local f = ex:submit(function(a, b) return a + b end, 1, 2)
+--     print(f:result())                      --> 3
+--     for i, sq in ex:map(function(x) return x * x end, {1, 2, 3}) do
+--       print(i, sq)
+--     end
+--
+-- Workers are threads that each keep their own Lua state across tasks: the
+-- initializer runs once per worker, and a function submitted many times is
+-- copied to each worker once (braid caches it by identity, so a function's
+-- upvalues are those it had when it was first submitted to that executor;
+-- submit a new closure to send new values). Arguments and results are
+-- copied (braid objects travel by reference).
+--
+-- An error in a task reaches `result()` as an error object of the same
+-- class whose `cause` is the worker's error, with the worker's traceback;
+-- `exception()` returns the worker's error itself.
+--
+-- Done-callbacks run in the state that added them, at its next blocking
+-- braid call or `braid.poll()`; one added to a future that is done runs at
+-- once. A callback's error is reported (`exception calling callback for
+-- <Future ...>` on stderr) and the later callbacks still run.
+--
+-- Where braid differs from Python: `wait` and `as_completed` count a
+-- future as done as soon as it is cancelled (Python waits until a worker
+-- notices the cancellation, which never happens after
+-- `shutdown(cancel_futures=true)`); `map` takes one iterable and a
+-- trailing options table `{timeout=, chunksize=, progress=}`, and its
+-- `chunksize` groups items into one task on threads too (fewer, larger
+-- tasks: much less overhead for tiny functions); `Future:result()` returns
+-- every value the function returned.
+-- @module braid.futures
+local core = require "braid.core"
+local errors = require "braid.errors"
+local progress = require "braid.progress"
+
+local setmetatable, getmetatable, type, error, tostring =
+  setmetatable, getmetatable, type, error, tostring
+local next, min, math_type, io = next, math.min, math.type, io
+local stderr_write = function(...) io.stderr:write(...) end
+local now, raise_remote =
+  core.monotonic, core.raise_remote
+_ENV = nil
+
+local M = {}
+
+M.FIRST_COMPLETED = "FIRST_COMPLETED"
+M.FIRST_EXCEPTION = "FIRST_EXCEPTION"
+M.ALL_COMPLETED = "ALL_COMPLETED"
+
+local classes = errors.classes
+M.Error = classes["concurrent.futures.Error"]
+M.CancelledError = classes["concurrent.futures.CancelledError"]
+M.InvalidStateError = classes["concurrent.futures.InvalidStateError"]
+--- Since Python 3.11 `concurrent.futures.TimeoutError` is the builtin.
+M.TimeoutError = errors.TimeoutError
+M.BrokenExecutor = classes["concurrent.futures.BrokenExecutor"]
+M.BrokenThreadPool = classes["concurrent.futures.thread.BrokenThreadPool"]
+M.thread = { BrokenThreadPool = M.BrokenThreadPool }
+
+local ValueError, TypeError, RuntimeError =
+  errors.ValueError, errors.TypeError, errors.RuntimeError
+
+--- `Future()`: a future not tied to an executor (set_result and friends).
+-- Futures are shared objects: one sent to another thread is the same
+-- future there.
+M.Future = core.Future
+
+local future_meta = getmetatable(core.Future())
+local function isfuture(v) return getmetatable(v) == future_meta end
+M._isfuture = isfuture
+
+--- How a callback's error is reported (replace it to capture reports).
+function M._report_callback_error(fut, err)
+  stderr_write("exception calling callback for ", tostring(fut), "\n",
+               tostring(err), "\n")
+end
+
+
+-- { ------ iterables
+
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+M._callable = callable
+
+--- A sequence table and its length from an iterable: a table (1..t.n or
+-- #t) or an iterator function (called until it returns nil; braid's own
+-- `index, result` iterators give their results).
+local function collect(iterable, fname)
+  local t = type(iterable)
+  if t == "table" and getmetatable(iterable) == nil then
+    return iterable, iterable.n or #iterable
+  elseif t == "function" then
+    local items, n = {}, 0
+    if progress._indexed[iterable] then
+      for _, v in iterable do n = n + 1; items[n] = v end
+    else
+      while true do
+        local v = iterable()
+        if v == nil then break end
+        n = n + 1; items[n] = v
+      end
+    end
+    items.n = n
+    return items, n
+  end
+  error(TypeError(("bad argument 'iterable' to '%s' (table or function expected, got %s)")
+    :format(fname, t)), 3)
+end
+M._collect = collect
+
+--- The unique futures of `fs` (a sequence of futures, or a set whose keys
+-- are futures) as a list.
+local function unique(fs, fname)
+  if type(fs) ~= "table" then
+    error(TypeError(("bad argument #1 to '%s' (table of futures expected, got %s)")
+      :format(fname, type(fs))), 3)
+  end
+  local list, seen, n = {}, {}, 0
+  local function add(f)
+    if not isfuture(f) then
+      error(TypeError(("bad argument #1 to '%s' (futures expected, got %s)")
+        :format(fname, type(f))), 4)
+    end
+    if not seen[f] then seen[f] = true; n = n + 1; list[n] = f end
+  end
+  if fs[1] ~= nil or next(fs) == nil then
+    for i = 1, fs.n or #fs do add(fs[i]) end
+  else
+    for f in next, fs do add(f) end
+  end
+  return list, n
+end
+-- } ------
+
+
+-- { ------ wait, as_completed
+
+--- `wait(fs [, timeout [, return_when]])` -> done, not_done (sets:
+-- `done[f] == true`). Never raises on timeout. `return_when` is
+-- FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED (default).
+function M.wait(fs, timeout, return_when)
+  return_when = return_when or M.ALL_COMPLETED
+  if return_when ~= M.FIRST_COMPLETED and return_when ~= M.FIRST_EXCEPTION
+     and return_when ~= M.ALL_COMPLETED then
+    error(ValueError("Invalid return condition: " .. tostring(return_when)), 2)
+  end
+  if timeout ~= nil and type(timeout) ~= "number" then
+    error(TypeError("bad argument #2 to 'wait' (number expected, got "
+      .. type(timeout) .. ")"), 2)
+  end
+  local list, n = unique(fs, "wait")
+  local done, not_done, ndone = {}, {}, 0
+  local failed = false
+  local function mark(f)
+    if not done[f] then
+      done[f] = true; not_done[f] = nil; ndone = ndone + 1
+      if not f:cancelled() and f:exception() ~= nil then failed = true end
+    end
+  end
+  local function satisfied()
+    if ndone == n then return true end
+    if return_when == M.FIRST_COMPLETED then return ndone > 0 end
+    if return_when == M.FIRST_EXCEPTION then return failed end
+    return false
+  end
+  for i = 1, n do
+    local f = list[i]
+    if f:done() then mark(f) else not_done[f] = true end
+  end
+  if satisfied() then return done, not_done end
+  local w = core.FutureWaiter()
+  for i = 1, n do
+    if not done[list[i]] then w:add(list[i]) end
+  end
+  local deadline = timeout and now() + timeout
+  while not satisfied() do
+    local left = deadline and deadline - now()
+    if left and left < 0 then left = 0 end
+    local got = w:take(left)
+    for i = 1, #got do mark(got[i]) end
+    if #got == 0 then break end -- timed out
+  end
+  w:close()
+  return done, not_done
+end
+
+local closer_meta = { __close = function(c) c.fn() end }
+local function closer(fn) return setmetatable({ fn = fn }, closer_meta) end
+
+--- `as_completed(fs [, timeout [, {progress=true}]])`: a generic-for
+-- iterator that yields the futures of `fs` as they complete (those done
+-- already first); duplicates come once. Raises TimeoutError ("N (of M)
+-- futures unfinished") when `timeout` seconds pass from the call.
+function M.as_completed(fs, timeout, opts)
+  local deadline = timeout and now() + timeout
+  local list, total = unique(fs, "as_completed")
+  local w = core.FutureWaiter()
+  for i = 1, total do w:add(list[i]) end
+  local remaining, buf, bi = total, {}, 1
+  local function iter()
+    if bi > #buf then
+      if remaining == 0 then w:close(); return nil end
+      local left = deadline and deadline - now()
+      if left and left < 0 then left = 0 end
+      buf, bi = w:take(left), 1
+      if #buf == 0 then
+        w:close()
+        error(M.TimeoutError(("%d (of %d) futures unfinished")
+          :format(remaining, total)), 2)
+      end
+    end
+    local f = buf[bi]
+    bi = bi + 1
+    remaining = remaining - 1
+    return f
+  end
+  progress._totals[iter] = total
+  if opts and opts.progress then
+    return progress(iter, nil, nil, closer(function() w:close() end),
+                    { total = total, force = opts.progress == "force" })
+  end
+  return iter, nil, nil, closer(function() w:close() end)
+end
+-- } ------
+
+
+-- { ------ map over a job: generic-for iterators yielding index, result
+
+--- Iterator over the results of a job (braid.core map job) in order;
+-- `deadline` (monotonic seconds) or nil. Cancels what has not started
+-- when the loop ends early (the fourth value is to-be-closed).
+local function ordered(job, deadline)
+  local n, cs, nchunks = job:info()
+  local chunk = job.chunk
+  local finished = false
+  local function left()
+    if deadline == nil then return nil end
+    local l = deadline - now()
+    return l > 0 and l or 0
+  end
+  local iter
+  if cs == 1 then
+    local k = 0
+    iter = function()
+      k = k + 1
+      if k > n then finished = true; return nil end
+      local ok, v, exc = chunk(job, k, deadline and left())
+      if ok then return k, v end
+      finished = true
+      raise_remote(exc)
+    end
+  else
+    local ci, cur, cn, pos, idx, exc = 0, nil, 0, 0, 0, nil
+    iter = function()
+      while pos >= cn do
+        if exc ~= nil then finished = true; raise_remote(exc) end
+        ci = ci + 1
+        if ci > nchunks then finished = true; return nil end
+        local ok, v, e = chunk(job, ci, deadline and left())
+        if ok then cur, cn = v, v.n
+        else cur, cn, exc = v or {}, v and v.n or 0, e end
+        pos = 0
+      end
+      pos = pos + 1
+      idx = idx + 1
+      return idx, cur[pos]
+    end
+  end
+  progress._totals[iter] = n
+  progress._indexed[iter] = true
+  return iter, nil, nil, closer(function()
+    if not finished then job:cancel() end
+  end)
+end
+
+--- Iterator over a job's results in completion order, yielding the
+-- input's position and the result.
+local function unordered(job, deadline)
+  local n, cs = job:info()
+  local next_done = job.next_done
+  local seen, finished = 0, false
+  local cur, cn, pos, base, exc = nil, 0, 0, 0, nil
+  local function iter()
+    while pos >= cn do
+      if exc ~= nil then finished = true; raise_remote(exc) end
+      local left
+      if deadline then left = deadline - now(); if left < 0 then left = 0 end end
+      local k, ok, v, e = next_done(job, seen, left)
+      if k == nil then finished = true; return nil end
+      seen = seen + 1
+      base = (k - 1) * cs
+      if cs == 1 then
+        if ok then cur, cn = { v }, 1 else cur, cn, exc = {}, 0, e end
+      elseif ok then cur, cn = v, v.n
+      else cur, cn, exc = v or {}, v and v.n or 0, e end
+      pos = 0
+    end
+    pos = pos + 1
+    return base + pos, cur[pos]
+  end
+  progress._totals[iter] = n
+  progress._indexed[iter] = true
+  return iter, nil, nil, closer(function()
+    if not finished then job:cancel() end
+  end)
+end
+
+local function empty_iter() return nil end
+
+M._ordered, M._unordered = ordered, unordered
+-- } ------
+
+
+-- { ------ ThreadPoolExecutor
+
+local Executor = {}
+Executor.__index = Executor
+Executor.__name = "concurrent.futures.ThreadPoolExecutor"
+
+local counter = 0
+
+--- `ThreadPoolExecutor([max_workers [, thread_name_prefix [, initializer
+-- [, initargs]]]])` or the same as one table of named parameters.
+-- `max_workers` defaults to min(32, cpu_count + 4). Workers start as work
+-- comes, up to `max_workers`. If `initializer` fails in a worker, the
+-- executor is broken: pending futures fail with BrokenThreadPool and later
+-- submits raise it.
+function M.ThreadPoolExecutor(max_workers, thread_name_prefix, initializer,
+                              initargs)
+  if type(max_workers) == "table" then
+    local o = max_workers
+    max_workers, thread_name_prefix, initializer, initargs =
+      o.max_workers, o.thread_name_prefix, o.initializer, o.initargs
+  end
+  if max_workers == nil then
+    max_workers = min(32, (core.cpu_count and core.cpu_count() or 1) + 4)
+  elseif math_type(max_workers) ~= "integer" then
+    error(TypeError("bad argument 'max_workers' to 'ThreadPoolExecutor' "
+      .. "(integer expected, got " .. type(max_workers) .. ")"), 2)
+  elseif max_workers <= 0 then
+    error(ValueError("max_workers must be greater than 0"), 2)
+  end
+  if initializer ~= nil and not callable(initializer) then
+    error(TypeError("initializer must be a callable"), 2)
+  end
+  if initargs ~= nil and type(initargs) ~= "table" then
+    error(TypeError("bad argument 'initargs' to 'ThreadPoolExecutor' "
+      .. "(table expected, got " .. type(initargs) .. ")"), 2)
+  end
+  counter = counter + 1
+  if thread_name_prefix == nil or thread_name_prefix == "" then
+    thread_name_prefix = "ThreadPoolExecutor-" .. (counter - 1)
+  end
+  local pool = core.ThreadPool {
+    max_workers = max_workers, lazy = true, prefix = tostring(thread_name_prefix),
+    initializer = initializer, initargs = initargs,
+  }
+  return setmetatable({ _pool = pool, _max_workers = max_workers }, Executor)
+end
+
+--- `ex:submit(fn, ...)` -> Future. RuntimeError after shutdown,
+-- BrokenThreadPool when an initializer failed.
+function Executor:submit(fn, ...)
+  return self._pool:submit(fn, ...)
+end
+
+--- `ex:map(fn, iterable [, {timeout=, chunksize=, progress=}])`: submits
+-- every item at once and returns a generic-for iterator yielding `index,
+-- result` in order. An error is raised when its element is reached; the
+-- timeout counts from this call (TimeoutError). Leaving the loop early
+-- cancels what has not started.
+function Executor:map(fn, iterable, opts)
+  local timeout, chunksize, prog
+  if type(opts) == "number" then timeout = opts
+  elseif opts ~= nil then timeout, chunksize, prog = opts.timeout, opts.chunksize, opts.progress end
+  chunksize = chunksize or 1
+  if math_type(chunksize) ~= "integer" or chunksize < 1 then
+    error(ValueError("chunksize must be >= 1."), 2)
+  end
+  if not callable(fn) then
+    error(TypeError("bad argument #1 to 'map' (function expected, got "
+      .. type(fn) .. ")"), 2)
+  end
+  local deadline = timeout and now() + timeout
+  local items, n = collect(iterable, "map")
+  local pool = self._pool
+  if n == 0 then
+    local _, _, broken, down = pool:info()
+    if broken then pool:submit(fn) end -- raises BrokenThreadPool
+    if down then error(RuntimeError("cannot schedule new futures after shutdown"), 2) end
+    return empty_iter
+  end
+  local job = pool:map(fn, items, n, chunksize, false)
+  if prog then
+    local it, s, c, cl = ordered(job, deadline)
+    return progress(it, s, c, cl, { total = n, force = prog == "force" })
+  end
+  return ordered(job, deadline)
+end
+
+--- `ex:shutdown([wait [, {cancel_futures=}]])`: no more submits; with
+-- `cancel_futures`, futures not started are cancelled; with `wait`
+-- (default true) returns once every worker has ended.
+function Executor:shutdown(wait, opts)
+  local cancel = type(opts) == "table" and opts.cancel_futures or false
+  self._pool:shutdown(cancel)
+  if wait == nil or wait then self._pool:join() end
+end
+
+Executor.__close = function(self) self:shutdown(true) end
+
+function Executor:__tostring()
+  local max, alive, broken, down = self._pool:info()
+  return ("<ThreadPoolExecutor max_workers=%d threads=%d%s%s>"):format(
+    max, alive, broken and " broken" or "", down and " shutdown" or "")
+end
+
+M.Executor = Executor
+-- } ------
+
+return M

@@ -1,0 +1,442 @@
+--- Python's `multiprocessing.pool`: the `Pool` API (`apply`, `apply_async`,
+-- `map`, `map_async`, `imap`, `imap_unordered`, `starmap`,
+-- `starmap_async`, `close`, `join`, `terminate`) and `AsyncResult`.
+-- `ThreadPool` runs it on threads (also `braid.multiprocessing.dummy.Pool`).
+--
+--     local pool = require "braid.multiprocessing.pool"
+--     do
+--       local p <close> = pool.ThreadPool(4)    -- terminate() at scope exit
+--       local squares = p:map(function(x) return x * x end, {1, 2, 3})
+--       print(squares[3], squares.n)           --> 9  3
+--     end
+--
+-- Workers keep their Lua state across tasks; the initializer runs once per
+-- worker; a function used many times is copied to each worker once.
+-- `map`/`starmap` return a sequence with `n`; `imap`/`imap_unordered` are
+-- generic-for iterators yielding `index, result` (`index`: the input's
+-- position); a task's error is raised as an error of the same class whose
+-- `cause` is the worker's error (with its traceback). `callback` and
+-- `error_callback` run in the state that passed them, at its next blocking
+-- braid call or `braid.poll()` (before `get()` returns in that state).
+-- If an initializer fails the pool is broken: pending results raise
+-- BrokenThreadPool (Python's ThreadPool would restart workers forever).
+-- `terminate()` cancels tasks not started (their `get()` raises
+-- CancelledError) and waits for running ones (threads cannot be killed).
+--
+-- The Pool class is written against a small backend interface so that
+-- other worker kinds plug in (`M._new_pool(make_backend, ...)`); a
+-- backend made by `make_backend(processes, initializer, initargs,
+-- maxtasksperchild)` has:
+--   `b:apply(fn, args)` -> a future (braid.futures.Future API plus
+--      `_wait(timeout) -> done`);
+--   `b:map(fn, items, n, chunksize, star)` -> a map job (see
+--      src/bind/lpool.c: `chunk`, `next_done`, `wait`, `ready`,
+--      `future`, `cancel`, `info`);
+--   `b:close()` (no more work; queued work still runs),
+--   `b:terminate()` (cancel queued work), `b:join([timeout]) -> ended`.
+-- @module braid.multiprocessing.pool
+local core = require "braid.core"
+local errors = require "braid.errors"
+local futures = require "braid.futures"
+local progress = require "braid.progress"
+
+local setmetatable, type, error, tostring, unpack, math_type, pcall =
+  setmetatable, type, error, tostring, table.unpack, math.type, pcall
+local table_move = table.move
+local raise_remote = core.raise_remote
+_ENV = nil
+
+local M = {}
+
+local ValueError, TypeError = errors.ValueError, errors.TypeError
+M.TimeoutError = errors.classes["multiprocessing.TimeoutError"]
+local TimeoutError = M.TimeoutError
+local callable, collect = futures._callable, futures._collect
+local ordered, unordered = futures._ordered, futures._unordered
+
+local RUN, CLOSE, TERMINATE = "RUN", "CLOSE", "TERMINATE"
+
+
+-- { ------ the thread backend
+
+local ThreadBackend = {}
+ThreadBackend.__index = ThreadBackend
+local pool_counter = 0
+
+local function thread_backend(processes, initializer, initargs, maxtasks)
+  pool_counter = pool_counter + 1
+  return setmetatable({
+    _pool = core.ThreadPool {
+      max_workers = processes, lazy = false, maxtasksperchild = maxtasks,
+      prefix = "ThreadPool-" .. pool_counter, initializer = initializer,
+      initargs = initargs,
+    },
+  }, ThreadBackend)
+end
+
+function ThreadBackend:apply(fn, args)
+  return self._pool:submit(fn, unpack(args, 1, args.n or #args))
+end
+function ThreadBackend:map(fn, items, n, chunksize, star)
+  return self._pool:map(fn, items, n, chunksize, star)
+end
+function ThreadBackend:close() self._pool:shutdown(false) end
+function ThreadBackend:terminate() self._pool:shutdown(true) end
+function ThreadBackend:join(timeout) return self._pool:join(timeout) end
+
+M._thread_backend = thread_backend
+-- } ------
+
+
+-- { ------ AsyncResult
+
+local function not_ready(self)
+  error(ValueError(tostring(self) .. " not ready"), 3)
+end
+
+--- The result of `apply_async`.
+local ApplyResult = {}
+ApplyResult.__index = ApplyResult
+ApplyResult.__name = "multiprocessing.pool.ApplyResult"
+
+local function apply_result(fut, callback, error_callback)
+  local self = setmetatable({ _f = fut }, ApplyResult)
+  if callback ~= nil or error_callback ~= nil then
+    fut:add_done_callback(function(f)
+      if f:cancelled() then
+        if error_callback then error_callback(futures.CancelledError("")) end
+        return
+      end
+      local e = f:exception()
+      if e == nil then
+        if callback then callback(f:result()) end
+      elseif error_callback then
+        error_callback(e)
+      end
+    end)
+  end
+  return self
+end
+
+--- `r:get([timeout])`: the result; raises the task's error, or
+-- multiprocessing.TimeoutError when not ready in time.
+function ApplyResult:get(timeout)
+  if not self._f:_wait(timeout) then error(TimeoutError(""), 2) end
+  return self._f:result()
+end
+--- `r:wait([timeout])`: until ready or `timeout` seconds.
+function ApplyResult:wait(timeout) self._f:_wait(timeout) end
+function ApplyResult:ready() return self._f:done() end
+--- `r:successful()`: ValueError before the result is ready.
+function ApplyResult:successful()
+  if not self._f:done() then not_ready(self) end
+  return not self._f:cancelled() and self._f:exception() == nil
+end
+function ApplyResult:__tostring()
+  return "<multiprocessing.pool.ApplyResult " .. tostring(self._f) .. ">"
+end
+
+--- The result of `map_async`/`starmap_async`: `get()` is the list.
+local MapResult = {}
+MapResult.__index = MapResult
+MapResult.__name = "multiprocessing.pool.MapResult"
+
+local function collect_results(job)
+  local n, cs, nchunks = job:info()
+  local out = { n = n }
+  local _, failed = job:ready()
+  if failed then
+    local _, _, exc = job:chunk(failed) -- raises for cancelled/broken
+    raise_remote(exc)
+  end
+  for k = 1, nchunks do
+    local _, v = job:chunk(k)
+    if cs == 1 then out[k] = v
+    else
+      local base = (k - 1) * cs
+      for i = 1, v.n do out[base + i] = v[i] end
+    end
+  end
+  return out
+end
+
+local function map_result(job, callback, error_callback)
+  local self = setmetatable({ _job = job }, MapResult)
+  if job == nil then -- empty input: ready at once
+    if callback then callback({ n = 0 }) end
+    return self
+  end
+  if callback ~= nil or error_callback ~= nil then
+    job:future():add_done_callback(function()
+      local _, failed = job:ready()
+      if failed == nil then
+        if callback then callback(collect_results(job)) end
+      elseif error_callback then
+        -- the worker's error, or CancelledError/BrokenThreadPool
+        local ok, a, _, exc = pcall(job.chunk, job, failed)
+        error_callback(ok and exc or a)
+      end
+    end)
+  end
+  return self
+end
+
+function MapResult:get(timeout)
+  local job = self._job
+  if job == nil then return { n = 0 } end
+  if not job:wait(timeout) then error(TimeoutError(""), 2) end
+  return collect_results(job)
+end
+function MapResult:wait(timeout)
+  if self._job then self._job:wait(timeout) end
+end
+function MapResult:ready()
+  return self._job == nil or (self._job:ready())
+end
+function MapResult:successful()
+  if self._job == nil then return true end
+  local ready, failed = self._job:ready()
+  if not ready then not_ready(self) end
+  return failed == nil
+end
+function MapResult.__tostring()
+  return "<multiprocessing.pool.MapResult>"
+end
+
+M.AsyncResult = ApplyResult
+M.ApplyResult = ApplyResult
+M.MapResult = MapResult
+-- } ------
+
+
+-- { ------ Pool
+
+local Pool = {}
+Pool.__index = Pool
+Pool.__name = "multiprocessing.pool.Pool"
+
+--- `_new_pool(make_backend, [processes [, initializer [, initargs
+-- [, maxtasksperchild]]]])` (or one table of named parameters).
+local function new_pool(make_backend, processes, initializer, initargs,
+                        maxtasksperchild, level)
+  level = (level or 1) + 1
+  if type(processes) == "table" then
+    local o = processes
+    processes, initializer, initargs, maxtasksperchild =
+      o.processes, o.initializer, o.initargs, o.maxtasksperchild
+  end
+  if processes == nil then
+    processes = core.cpu_count and core.cpu_count() or 1
+  elseif math_type(processes) ~= "integer" then
+    error(TypeError("bad argument 'processes' (integer expected, got "
+      .. type(processes) .. ")"), level)
+  elseif processes < 1 then
+    error(ValueError("Number of processes must be at least 1"), level)
+  end
+  if maxtasksperchild ~= nil and (math_type(maxtasksperchild) ~= "integer"
+                                  or maxtasksperchild <= 0) then
+    error(ValueError("maxtasksperchild must be a positive int or None"), level)
+  end
+  if initializer ~= nil and not callable(initializer) then
+    error(TypeError("initializer must be a callable"), level)
+  end
+  if initargs ~= nil and type(initargs) ~= "table" then
+    error(TypeError("bad argument 'initargs' (table expected, got "
+      .. type(initargs) .. ")"), level)
+  end
+  return setmetatable({
+    _b = make_backend(processes, initializer, initargs, maxtasksperchild),
+    _state = RUN, _processes = processes,
+  }, Pool)
+end
+M._new_pool = new_pool
+
+local function check_running(self)
+  if self._state ~= RUN then error(ValueError("Pool not running"), 3) end
+end
+
+local function check_fn(fn, name)
+  if not callable(fn) then
+    error(TypeError(("bad argument #1 to '%s' (function expected, got %s)")
+      :format(name, type(fn))), 3)
+  end
+end
+
+local function check_chunksize(cs)
+  if math_type(cs) ~= "integer" or cs < 1 then
+    error(ValueError("Chunksize must be 1+, not " .. tostring(cs)), 3)
+  end
+end
+
+--- `p:apply_async(fn [, args [, callback [, error_callback]]])`; the
+-- callbacks may also come as `{callback=, error_callback=}`.
+function Pool:apply_async(fn, args, callback, error_callback)
+  check_running(self)
+  check_fn(fn, "apply_async")
+  if type(callback) == "table" then
+    callback, error_callback = callback.callback, callback.error_callback
+  end
+  if args == nil then args = {}
+  elseif type(args) ~= "table" then
+    error(TypeError("bad argument #2 to 'apply_async' (table expected, got "
+      .. type(args) .. ")"), 2)
+  end
+  return apply_result(self._b:apply(fn, args), callback, error_callback)
+end
+
+--- `p:apply(fn [, args])`: calls fn(args...) in a worker, waits, returns.
+function Pool:apply(fn, args)
+  check_running(self)
+  return self:apply_async(fn, args):get()
+end
+
+local function map_job(self, fn, iterable, chunksize, star, name)
+  check_running(self)
+  check_fn(fn, name)
+  local items, n = collect(iterable, name)
+  if chunksize == nil then
+    local extra
+    chunksize, extra = n // (self._processes * 4), n % (self._processes * 4)
+    if extra > 0 then chunksize = chunksize + 1 end
+    if chunksize < 1 then chunksize = 1 end
+  else
+    check_chunksize(chunksize)
+  end
+  if n == 0 then return nil end
+  return self._b:map(fn, items, n, chunksize, star)
+end
+
+local function async_opts(callback, error_callback)
+  if type(callback) == "table" then
+    return callback.callback, callback.error_callback
+  end
+  return callback, error_callback
+end
+
+--- `p:map_async(fn, iterable [, chunksize [, callback [, error_callback]]])`
+function Pool:map_async(fn, iterable, chunksize, callback, error_callback)
+  callback, error_callback = async_opts(callback, error_callback)
+  return map_result(map_job(self, fn, iterable, chunksize, false, "map_async"),
+                    callback, error_callback)
+end
+
+--- `p:starmap_async(fn, iterable [, chunksize [, callback [, error_callback]]])`:
+-- each item is a table of arguments.
+function Pool:starmap_async(fn, iterable, chunksize, callback, error_callback)
+  callback, error_callback = async_opts(callback, error_callback)
+  return map_result(map_job(self, fn, iterable, chunksize, true,
+                            "starmap_async"), callback, error_callback)
+end
+
+local function wait_map(job, opts)
+  if job == nil then return { n = 0 } end
+  if opts and opts.progress then
+    local n = job:info()
+    local bar = progress.Bar { total = n, force = opts.progress == "force" }
+    local seen, count = 0, 0
+    local _, cs = job:info()
+    while true do
+      local k, ok, v = job:next_done(seen)
+      if k == nil then break end
+      seen = seen + 1
+      if not ok then break end
+      count = count + (cs == 1 and 1 or v.n)
+      bar:update(count)
+    end
+    bar:close()
+  end
+  -- results are decoded in order as chunks arrive (overlapping the
+  -- workers); at a failure, the first failure (in arrival order) is raised
+  local n, cs, nchunks = job:info()
+  local out, chunk, move = { n = n }, job.chunk, table_move
+  for k = 1, nchunks do
+    local ok, v = chunk(job, k)
+    if not ok then break end
+    if cs == 1 then out[k] = v else move(v, 1, v.n, (k - 1) * cs + 1, out) end
+  end
+  local _, failed = job:ready()
+  if failed then job:wait(); return collect_results(job) end
+  return out
+end
+
+--- `p:map(fn, iterable [, chunksize [, {progress=true}]])` -> results (a
+-- sequence with `n`). Raises the first task error.
+function Pool:map(fn, iterable, chunksize, opts)
+  return wait_map(map_job(self, fn, iterable, chunksize, false, "map"), opts)
+end
+
+--- `p:starmap(fn, iterable [, chunksize [, opts]])`: fn(table.unpack(item)).
+function Pool:starmap(fn, iterable, chunksize, opts)
+  return wait_map(map_job(self, fn, iterable, chunksize, true, "starmap"), opts)
+end
+
+local function empty_iter() return nil end
+
+local function iterate(self, fn, iterable, chunksize, opts, name, make)
+  if chunksize == nil then chunksize = 1 end
+  check_running(self)
+  check_chunksize(chunksize)
+  local job = map_job(self, fn, iterable, chunksize, false, name)
+  if job == nil then return empty_iter end
+  if opts and opts.progress then
+    local it, s, c, cl = make(job)
+    return progress(it, s, c, cl, { total = job:info(),
+                                    force = opts.progress == "force" })
+  end
+  return make(job)
+end
+
+--- `p:imap(fn, iterable [, chunksize [, {progress=true}]])`: generic-for
+-- iterator yielding `index, result` in order (chunksize default 1).
+function Pool:imap(fn, iterable, chunksize, opts)
+  return iterate(self, fn, iterable, chunksize, opts, "imap", ordered)
+end
+
+--- `p:imap_unordered(...)`: like imap, results as they complete (`index`
+-- is the input's position).
+function Pool:imap_unordered(fn, iterable, chunksize, opts)
+  return iterate(self, fn, iterable, chunksize, opts, "imap_unordered",
+                 unordered)
+end
+
+--- `p:close()`: no more tasks; workers end once the queued ones are done.
+function Pool:close()
+  if self._state == RUN then
+    self._state = CLOSE
+    self._b:close()
+  end
+end
+
+--- `p:terminate()`: cancels tasks not started, waits for the workers.
+function Pool:terminate()
+  self._state = TERMINATE
+  self._b:terminate()
+  self._b:join()
+end
+
+--- `p:join()`: waits for the workers; ValueError before close/terminate.
+function Pool:join()
+  if self._state == RUN then error(ValueError("Pool is still running"), 2) end
+  self._b:join()
+end
+
+Pool.__close = function(self) self:terminate() end
+
+function Pool:__tostring()
+  return ("<multiprocessing.pool.%s state=%s pool_size=%d>"):format(
+    self._name or "Pool", self._state, self._processes)
+end
+
+M._PoolClass = Pool
+
+--- `ThreadPool([processes [, initializer [, initargs]]])` (or a table of
+-- named parameters; `maxtasksperchild` too): the Pool API on threads.
+function M.ThreadPool(processes, initializer, initargs, maxtasksperchild)
+  local p = new_pool(thread_backend, processes, initializer, initargs,
+                     maxtasksperchild, 2)
+  p._name = "ThreadPool"
+  return p
+end
+-- } ------
+
+return M

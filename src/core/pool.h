@@ -1,0 +1,218 @@
+/*
+** pool.h: futures, multi-future waiters, map jobs and thread pools
+** (concurrent.futures and multiprocessing.pool on threads).
+** See LICENSE for copyright and license.
+**
+** A future holds the encoded result (or exception) of one call; readers
+** decode it without consuming it. Done-callbacks are (mailbox, message)
+** pairs posted at completion: the message's tag is the callback's key in
+** the registering state, which runs it at its next poll. A waiter is
+** registered on many futures and collects them as they finish (wait,
+** as_completed). A pool runs tasks on worker threads that keep their Lua
+** state: a task is either a call (function entry + encoded arguments ->
+** a future) or one chunk of a map job (function entry + a range of the
+** job's batch of items -> one result message per chunk). Functions travel
+** as refcounted entries encoded once ('braid_fnent'); a worker decodes an
+** entry the first time it sees its uid and caches the function.
+** Nothing here calls Lua or raises; no mutex is held on return.
+*/
+#ifndef BRAID_POOL_H
+#define BRAID_POOL_H
+
+#include "braidint.h"
+#include "handle.h"
+#include "os.h"
+#include "serial.h"
+#include "thread.h"
+
+/* { ------ futures */
+enum {
+  BRAID_FUT_PENDING,
+  BRAID_FUT_RUNNING,
+  BRAID_FUT_CANCELLED,
+  BRAID_FUT_CANCELLED_AND_NOTIFIED,
+  BRAID_FUT_FINISHED
+};
+
+/* How a finished future failed: an encoded exception (a task's error or
+** set_exception), or a pool that broke before the task ran. */
+enum { BRAID_EXC_NONE, BRAID_EXC_VALUE, BRAID_EXC_REMOTE, BRAID_EXC_BROKEN };
+
+typedef struct braid_future braid_future;
+typedef struct braid_waiter braid_waiter;
+
+/* A done-callback: 'msg' (tag = the key of the callback in the state that
+** owns 'mb') is posted to 'mb' once. */
+typedef struct braid_fcb {
+  struct braid_fcb *next;
+  braid_mailbox *mb; /* retained */
+  braid_msg *msg;
+} braid_fcb;
+
+BRAIDI_FUNC const braid_handle_type braid__future_type;
+BRAIDI_FUNC const braid_handle_type braid__waiter_type;
+
+BRAIDI_FUNC braid_future *braid__future_new(void); /* NULL: no memory */
+/* State, and (when FINISHED) the kind of exception. */
+BRAIDI_FUNC int braid__future_state(braid_future *f, int *exc);
+/* Python's cancel(): 1 when the future is (now or already) cancelled, 0
+** when it runs or has finished. Posts the callbacks. */
+BRAIDI_FUNC int braid__future_cancel(braid_future *f);
+/* Python's set_running_or_notify_cancel(): 1 (PENDING -> RUNNING), 0
+** (CANCELLED -> CANCELLED_AND_NOTIFIED), BRAID_ESTATE otherwise. */
+BRAIDI_FUNC int braid__future_set_running(braid_future *f);
+/* Finishes the future with 'value' (a message of result values, or of one
+** exception when 'exc' is not BRAID_EXC_NONE; may be NULL for no values).
+** Takes 'value' on BRAID_OK; returns BRAID_ESTATE (value not taken) when
+** the future is cancelled or finished. Posts the callbacks and wakes
+** waiters. */
+BRAIDI_FUNC int braid__future_finish(braid_future *f, braid_msg *value,
+                                     int exc);
+/* Waits until the future is cancelled or finished, or 'd' passes.
+** BRAID_OK or BRAID_ETIMEDOUT. */
+BRAIDI_FUNC int braid__future_wait(braid_future *f, const braid__deadline *d);
+/* The stored message; only valid (and immutable) once FINISHED. */
+BRAIDI_FUNC const braid_msg *braid__future_value(braid_future *f);
+/* Adds a callback (takes 'cb' on BRAID_OK). BRAID_ESTATE when the future
+** is done already: the caller keeps 'cb' and runs the callback itself. */
+BRAIDI_FUNC int braid__future_add_callback(braid_future *f, braid_fcb *cb);
+BRAIDI_FUNC void braid__fcb_free(braid_fcb *cb);
+/* } ------ */
+
+/* { ------ waiters: collect futures as they finish or are cancelled */
+BRAIDI_FUNC braid_waiter *braid__waiter_new(void);
+/* Registers 'w' on 'f'. Returns 1 when 'f' is done already (it is then
+** recorded as done at once), 0 otherwise, BRAID_ENOMEM. */
+BRAIDI_FUNC int braid__waiter_add(braid_waiter *w, braid_future *f);
+/* Waits until some registered future is done or 'd' passes, then moves
+** up to 'max' done futures into 'out' (each with a reference the caller
+** now owns). Returns how many (0: timed out). */
+BRAIDI_FUNC size_t braid__waiter_take(braid_waiter *w, braid_future **out,
+                                      size_t max, const braid__deadline *d);
+/* Unregisters from every future (also done by destroy). */
+BRAIDI_FUNC void braid__waiter_close(braid_waiter *w);
+/* } ------ */
+
+/* { ------ function entries: a function encoded once for many tasks */
+typedef struct braid_fnent {
+  atomic_long refs;
+  uint64_t uid; /* unique in the process, never reused */
+  braid_msg *m; /* the encoded function */
+} braid_fnent;
+
+BRAIDI_FUNC braid_fnent *braid__fnent_new(braid_msg *m); /* takes 'm' */
+BRAIDI_FUNC braid_fnent *braid__fnent_retain(braid_fnent *e);
+BRAIDI_FUNC void braid__fnent_release(braid_fnent *e);
+/* } ------ */
+
+/* { ------ map jobs: a batch of items cut in chunks */
+enum {
+  BRAID_CHUNK_PENDING,
+  BRAID_CHUNK_OK,
+  BRAID_CHUNK_EXC, /* message: partial results table, exception */
+  BRAID_CHUNK_CANCELLED,
+  BRAID_CHUNK_BROKEN
+};
+
+typedef struct braid_job braid_job;
+typedef struct braid_pool braid_pool;
+
+BRAIDI_FUNC const braid_handle_type braid__job_type;
+
+/* Waits for chunk 'k' (0-based) and returns its status; '*m' is its
+** message (owned by the job, immutable). BRAID_ETIMEDOUT when 'd' passed
+** first. */
+BRAIDI_FUNC int braid__job_wait_chunk(braid_job *j, uint32_t k,
+                                      const braid__deadline *d,
+                                      const braid_msg **m);
+/* Waits for the next chunk in completion order after the '*seen' already
+** taken: returns its status, index in '*k', message in '*m', and
+** increments '*seen'. BRAID_ETIMEDOUT, or BRAID_EEMPTY when all were seen. */
+BRAIDI_FUNC int braid__job_wait_next(braid_job *j, uint32_t *seen,
+                                     uint32_t *k, const braid__deadline *d,
+                                     const braid_msg **m);
+/* Waits until every chunk is done or one failed. BRAID_OK/ETIMEDOUT. */
+BRAIDI_FUNC int braid__job_wait(braid_job *j, const braid__deadline *d);
+/* Ready (all done or one failed), and the first failed chunk (in the
+** order failures happened) or -1. */
+BRAIDI_FUNC int braid__job_ready(braid_job *j, long *failed);
+BRAIDI_FUNC void braid__job_info(braid_job *j, uint32_t *n,
+                                 uint32_t *chunksize, uint32_t *nchunks);
+/* The future finished (without values) when the job is ready. */
+BRAIDI_FUNC braid_future *braid__job_future(braid_job *j);
+/* Cancels the chunks no worker took yet. */
+BRAIDI_FUNC void braid__job_cancel(braid_job *j);
+/* } ------ */
+
+/* { ------ pools */
+typedef struct braid_pool_opts {
+  int max_workers;
+  int lazy;              /* start workers as tasks come (executor) */
+  long maxtasks;         /* per worker; 0: unlimited */
+  const char *prefix;    /* thread names: prefix_0, prefix_1... */
+  braid_msg *init;       /* initializer, initargs (taken) or NULL */
+  const char *path, *cpath;
+  void *(*entry)(void *); /* thread entry (binding): arg = braid_thread* */
+} braid_pool_opts;
+
+/* What a worker got from braid__pool_take. */
+typedef struct braid_work {
+  braid_future *fut; /* a call: retained */
+  braid_fnent *fn;   /* retained */
+  braid_msg *args;
+  braid_job *job;    /* a chunk: retained */
+  uint32_t chunk;
+  braid_item *items; /* the chunk's items (points into the worker's buffer) */
+  uint32_t nitems;
+  int star;
+} braid_work;
+
+BRAIDI_FUNC const braid_handle_type braid__pool_type;
+
+BRAIDI_FUNC int braid__pool_new(braid_pool **out, braid_runtime_t *rt,
+                                const braid_pool_opts *o);
+/* Starts every worker now (Pool; an executor starts them as work comes).
+** BRAID_OK or the error of the last start that failed. */
+BRAIDI_FUNC int braid__pool_start(braid_pool *p);
+/* Queues a call of 'fn' with 'args' (both taken on BRAID_OK) that
+** finishes 'fut' (retained by the pool). BRAID_ESHUTDOWN after shutdown,
+** BRAID_EBROKEN when broken, BRAID_EAGAIN when no worker can start. */
+BRAIDI_FUNC int braid__pool_submit(braid_pool *p, braid_future *fut,
+                                   braid_fnent *fn, braid_msg *args);
+/* Queues a map job over the 'n' items of batch 'items' (taken). Returns
+** the job (one reference for the caller) in '*out'. */
+BRAIDI_FUNC int braid__pool_map(braid_pool *p, braid_fnent *fn,
+                                braid_msg *items, uint32_t n,
+                                uint32_t chunksize, int star,
+                                braid_job **out);
+/* No more submits; 'cancel' cancels what is queued; workers end once the
+** queue is empty. */
+BRAIDI_FUNC void braid__pool_shutdown(braid_pool *p, int cancel);
+/* Waits until every worker has ended. BRAID_OK/ETIMEDOUT. */
+BRAIDI_FUNC int braid__pool_join(braid_pool *p, const braid__deadline *d);
+BRAIDI_FUNC int braid__pool_broken(braid_pool *p);
+BRAIDI_FUNC int braid__pool_is_shutdown(braid_pool *p);
+BRAIDI_FUNC int braid__pool_max_workers(braid_pool *p);
+BRAIDI_FUNC int braid__pool_alive(braid_pool *p); /* workers running */
+
+/* For workers (the binding's entry function). 'p' is t->ud. */
+BRAIDI_FUNC braid_msg *braid__pool_init_msg(braid_pool *p); /* NULL: none */
+/* Blocks for work. BRAID_OK (filled '*w'), BRAID_ESHUTDOWN (exit), or
+** BRAID_EBROKEN (exit). '*buf'/'*cap' is the worker's item buffer. */
+BRAIDI_FUNC int braid__pool_take(braid_pool *p, braid_work *w,
+                                 braid_item **buf, size_t *cap);
+/* Stores a chunk's result (status OK/EXC; 'm' taken) and drops the
+** work's references. */
+BRAIDI_FUNC void braid__pool_chunk_done(braid_work *w, int status,
+                                        braid_msg *m);
+/* Marks the pool broken (an initializer failed): queued work fails. */
+BRAIDI_FUNC void braid__pool_break(braid_pool *p);
+/* 1 when this worker should end after 'ntasks' tasks (maxtasksperchild):
+** a replacement is started. */
+BRAIDI_FUNC int braid__pool_retire(braid_pool *p, long ntasks);
+/* The worker's last act, after its state is closed and its thread
+** finished: drops its reference to the pool. */
+BRAIDI_FUNC void braid__pool_worker_exit(braid_pool *p);
+/* } ------ */
+
+#endif
