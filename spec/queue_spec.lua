@@ -108,15 +108,15 @@ describe("Queue", function()
   end)
 
   it("is the same queue in another thread", function()
-    local q = queue.Queue()
-    local t = threading.Thread{ target = function(qq)
-      qq:put("from worker"); qq:put(qq:get() + 1)
-    end, args = { q } }
+    local inbox, outbox = queue.Queue(), queue.Queue()
+    local t = threading.Thread{ target = function(i, o)
+      o:put("from worker"); o:put(i:get() + 1)
+    end, args = { inbox, outbox } }
     t:start()
-    assert.equal("from worker", q:get(true, 30))
-    q:put(41)
+    assert.equal("from worker", outbox:get(true, 30))
+    inbox:put(41)
     t:join()
-    assert.equal(42, q:get(false))
+    assert.equal(42, outbox:get(false))
   end)
 
   it("wakes a blocked get when an item arrives and a blocked put when room appears", function()
