@@ -14,14 +14,7 @@ local CancelledError, InvalidStateError = futures.CancelledError,
 local TimeoutError, BrokenThreadPool = futures.TimeoutError,
   futures.BrokenThreadPool
 
--- Live braid objects once every other thread (workers of pools shut down
--- by earlier tests, which let go of their objects as they exit) has ended.
 local function live()
-  local threading = require "braid.threading"
-  local me = threading.current_thread()
-  for _, t in ipairs(threading.enumerate()) do
-    if t ~= me and t.ident ~= threading.main_thread().ident then t:join(30) end
-  end
   collectgarbage(); collectgarbage()
   return core._test.live()
 end
