@@ -20,6 +20,8 @@ typedef struct StateCtx {
   braid_thread *self;    /* retained: the thread running this state */
   braid_mailbox *mb;     /* retained, created on first use */
   int worker;
+  int polling;           /* callbacks are running: blocking calls made by a
+                            callback do not run others (no nesting) */
 } StateCtx;
 
 static const char CTX_KEY = 'c';
@@ -221,12 +223,32 @@ static int run_callback(lua_State *L) {
 }
 
 
+static int tostring_protected(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
+}
+
+
+/* The text of the value at 'idx' (its __tostring may raise or allocate:
+** run it protected; the result stays on the stack). Never raises. */
+static const char *safe_tostring(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, tostring_protected);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1))
+    return "(error object cannot be shown)";
+  return lua_tostring(L, -1);
+}
+
+
 int braidB_poll(lua_State *L) {
   StateCtx *c = getctx(L);
   braid_msg *m;
   int ran = 0;
-  if (c == NULL || c->mb == NULL) return 0;
+  if (c == NULL || c->mb == NULL || c->polling) return 0;
+  if (!lua_checkstack(L, 4)) return 0; /* nothing below may raise */
   m = braid__mailbox_take(c->mb);
+  c->polling = 1;
   while (m != NULL) {
     braid_msg *next = m->next;
     int top = lua_gettop(L);
@@ -236,13 +258,14 @@ int braidB_poll(lua_State *L) {
     lua_pushlightuserdata(L, m);
     if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) {
       fprintf(stderr, "Exception in braid callback:\n%s\n",
-              luaL_tolstring(L, -1, NULL));
+              safe_tostring(L, -1));
       fflush(stderr);
     }
     lua_settop(L, top);
     ran++;
     m = next;
   }
+  c->polling = 0;
   return ran;
 }
 
