@@ -14,23 +14,9 @@
 #define BRAID_API __declspec(dllimport)
 #else
 #define BRAID_API
-/* How long a blocked get/put spins, in nanoseconds, before it sleeps on
-** a condition variable. A cross-core wake-up costs tens of microseconds
-** on some virtual machines; a consumer that is still spinning when the
-** item arrives answers in about a microsecond. The spin is bounded, so an
-** idle consumer burns at most this much CPU per wait. */
-#define BRAID_SPIN_NS 30000
-
 #endif
 #else
 #define BRAID_API __attribute__((visibility("default")))
-/* How long a blocked get/put spins, in nanoseconds, before it sleeps on
-** a condition variable. A cross-core wake-up costs tens of microseconds
-** on some virtual machines; a consumer that is still spinning when the
-** item arrives answers in about a microsecond. The spin is bounded, so an
-** idle consumer burns at most this much CPU per wait. */
-#define BRAID_SPIN_NS 30000
-
 #endif
 
 /* Deepest nesting of tables and functions a transfer accepts. Deeper
@@ -45,11 +31,13 @@
 ** a 64-bit timespec). */
 #define BRAID_TIMEOUT_MAX 9223372036.0
 
-/* How long a blocked get/put spins, in nanoseconds, before it sleeps on
-** a condition variable. A cross-core wake-up costs tens of microseconds
-** on some virtual machines; a consumer that is still spinning when the
-** item arrives answers in about a microsecond. The spin is bounded, so an
-** idle consumer burns at most this much CPU per wait. */
+/* The longest a blocked queue get/put spins, in nanoseconds, before it
+** sleeps on a condition variable (each queue adapts its spin below this;
+** the environment variable BRAID_SPIN_NS overrides it at run time). A
+** cross-core wake-up costs tens of microseconds on some virtual machines;
+** a consumer still spinning when the item arrives answers in about a
+** microsecond. The spin is bounded, so an idle consumer burns at most
+** this much CPU per wait. */
 #define BRAID_SPIN_NS 30000
 
 #endif
