@@ -4,7 +4,8 @@
 -- root with the paths set:
 --   LUA_PATH_5_4="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH_5_4="./build/?.so;;" \
 --     lua5.4 bench/run.lua [workload...]
--- Environment: BRAID_BUILD_DIR (default ./build: where bench_baseline is),
+-- Environment: BRAID_BUILD_DIR (default ./build: where bench_baseline and
+-- bench_queue_c are), BRAID_SPIN_NS (the queues' longest spin, read once),
 -- BENCH_REPS (default 5: every figure is the best of that many runs).
 local core = require "braid.core"
 local cjson = require "cjson"
@@ -214,10 +215,335 @@ end
 -- } ------
 
 
+
+-- { ------ queues: helpers shared by the queue workloads
+local queue = require "braid.queue"
+local Event = core.Event
+
+-- "key value" lines of a baseline program; nil when it cannot run.
+local function run_baseline(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  if not p then return nil end
+  local out = p:read("a")
+  p:close()
+  local t = {}
+  for k, v in out:gmatch("(%S+) (%S+)") do t[k] = tonumber(v) end
+  if next(t) == nil then return nil end
+  return t
+end
+
+local function cbase(args)
+  local t = run_baseline(("%s/bench_queue_c %s"):format(BUILD, args))
+  assert(t, "no output from " .. BUILD .. "/bench_queue_c (build it: scripts/bench.sh)")
+  return t
+end
+
+local has_python = os.execute("command -v python3 >/dev/null 2>&1")
+local function pybase(args)
+  if not has_python then return nil end
+  return run_baseline("python3 bench/py_queue.py " .. args)
+end
+
+-- The spin before sleeping is a process-wide setting (BRAID_SPIN_NS);
+-- core._queue_spin_ns(ns) changes it for the comparison runs.
+local set_spin = core._queue_spin_ns
+local function with_spin(ns, f)
+  if not set_spin then return f() end
+  local old = set_spin(ns)
+  local ok, a, b = pcall(f)
+  set_spin(old)
+  if not ok then error(a, 0) end
+  return a, b
+end
+
+-- CPU seconds used by the whole process (every thread): os.clock() is
+-- clock(), i.e. CLOCK_PROCESS_CPUTIME_ID on Linux.
+local cpu = os.clock
+
+local function rate(x) -- items/s, readable
+  if x >= 1e6 then return ("%.2f M/s"):format(x / 1e6) end
+  return ("%.0f k/s"):format(x / 1e3)
+end
+
+local function yesno(met, what) return (met and "yes" or "no") .. " (" .. what .. ")" end
+
+-- Baselines: braid figure vs C (and Python when present), for rates
+-- (higher is better).
+local function rate_row(label, name, braid, c, py, target_ratio, extra)
+  local ratio_c = braid / c
+  local ratio_py = py and braid / py or nil
+  local met = ratio_c >= target_ratio
+  local target = ("braid >= %s x C"):format(target_ratio)
+  print(("%s: braid %s; C mutex+condvar %s (ratio %.2f); Python queue.Queue %s%s; target %s: %s")
+    :format(label, rate(braid), rate(c), ratio_c, py and rate(py) or "n/a",
+      ratio_py and (" (braid %.1fx)"):format(ratio_py) or "", target,
+      met and "met" or "NOT met"))
+  local rec = {
+    unit = "items per second", braid = braid,
+    baselines = { c_mutex_condvar = c, python_queue = py },
+    ratio = ratio_c, ratio_of = "braid / C", ratio_vs_python = ratio_py,
+    target = target, met = met,
+  }
+  for k, v in pairs(extra or {}) do rec[k] = v end
+  write_json(name, rec)
+  rows[#rows + 1] = {
+    label .. " (items/s)", rate(braid),
+    ("C %s; Py %s"):format(rate(c), py and rate(py) or "n/a"),
+    ("%.2f x C%s"):format(ratio_c, ratio_py and ("; %.0f x Py"):format(ratio_py) or ""),
+    yesno(met, (">= %s x C"):format(target_ratio)),
+  }
+end
+-- } ------
+
+
+-- { ------ stream: one producer thread -> one consumer, single items
+local STREAM_N = 1000000
+local PY_N = 200000 -- Python is ~50x slower: a smaller run, same per-item rate
+
+local function stream_producer(q, go, n)
+  go:wait()
+  for i = 1, n do q:put(i) end
+end
+
+local function stream_once()
+  local q, go = queue.Queue(), Event()
+  local t = spawn(stream_producer, { q, go, STREAM_N })
+  local s = 0
+  local t0 = now()
+  go:set()
+  for _ = 1, STREAM_N do s = s + q:get() end
+  local dt = now() - t0
+  t:join()
+  assert(s == STREAM_N * (STREAM_N + 1) // 2)
+  return dt
+end
+
+local function stream()
+  local c = cbase(("stream %d 3"):format(STREAM_N))
+  local py = pybase(("stream %d 1"):format(PY_N))
+  stream_once()
+  local dt = best_of(REPS, stream_once)
+  rate_row("stream 1M ints, 1->1", "stream", STREAM_N / dt,
+    c.stream_items_per_s, py and py.stream_items_per_s, 0.25,
+    { items = STREAM_N, python_items = PY_N,
+      method = "worker thread q:put(i) for i=1..N; main thread q:get() N times" })
+end
+-- } ------
+
+
+-- { ------ stream_batched: the same through put_many / get_many
+local BATCH = 1000
+
+local function batched_producer(q, go, n, batch)
+  go:wait()
+  local t = {}
+  for i = 1, n, batch do
+    for j = 1, batch do t[j] = i + j - 1 end
+    q:put_many(t)
+  end
+end
+
+local function batched_once()
+  local q, go = queue.Queue(), Event()
+  local t = spawn(batched_producer, { q, go, STREAM_N, BATCH })
+  local s, got = 0, 0
+  local t0 = now()
+  go:set()
+  while got < STREAM_N do
+    local r = q:get_many(BATCH)
+    local n = r.n
+    for i = 1, n do s = s + r[i] end
+    got = got + n
+  end
+  local dt = now() - t0
+  t:join()
+  assert(s == STREAM_N * (STREAM_N + 1) // 2)
+  return dt
+end
+
+local function stream_batched()
+  local c = cbase(("stream %d 3"):format(STREAM_N))
+  local py = pybase(("stream %d 1"):format(PY_N))
+  batched_once()
+  local dt = best_of(REPS, batched_once)
+  rate_row(("stream batched (%d/batch)"):format(BATCH), "stream_batched",
+    STREAM_N / dt, c.stream_items_per_s, py and py.stream_items_per_s, 1,
+    { items = STREAM_N, batch = BATCH, python_items = PY_N,
+      method = "worker q:put_many(t) of BATCH ints; main q:get_many(BATCH)" })
+end
+-- } ------
+
+
+-- { ------ ping_pong: round trips of a small message between two threads
+local PP_N = 100000
+local PP_N_SLEEP = 10000 -- without the spin every trip sleeps: fewer trips
+
+local function echo(a, b)
+  while true do
+    local v = a:get()
+    if v < 0 then return end
+    b:put(v + 1)
+  end
+end
+
+-- us per round trip and CPU used (cores busy on average) over 'n' trips.
+local function pingpong_once(n)
+  local a, b = queue.Queue(), queue.Queue()
+  local t = spawn(echo, { a, b })
+  a:put(0); b:get() -- the partner is running
+  local c0, t0 = cpu(), now()
+  for i = 1, n do
+    a:put(i)
+    if b:get() ~= i + 1 then error("bad reply") end
+  end
+  local dt, dc = now() - t0, cpu() - c0
+  a:put(-1)
+  t:join()
+  return dt * 1e6 / n, dc / dt
+end
+
+local function best_pp(n)
+  local best, best_cpu = math.huge, nil
+  for _ = 1, REPS do
+    local us, load = pingpong_once(n)
+    if us < best then best, best_cpu = us, load end
+  end
+  return best, best_cpu
+end
+
+local function ping_pong()
+  local c = cbase(("pingpong %d 3"):format(PP_N // 5))
+  local py = pybase(("pingpong %d 1"):format(PP_N // 5))
+  local spin_ns = set_spin and set_spin() or nil
+  pingpong_once(1000)
+  local us, load = best_pp(PP_N)
+  local us0, load0
+  if set_spin then
+    us0, load0 = with_spin(0, function() return best_pp(PP_N_SLEEP) end)
+  end
+  local c_us, py_us = c.pingpong_us, py and py.pingpong_us
+  local met = us <= c_us
+  print(("ping-pong: braid %.2f us/round trip (spin %s ns, %.2f cores busy)%s; " ..
+         "C mutex+condvar %.2f us; Python %s; ratio %.2f; target braid <= C: %s")
+    :format(us, tostring(spin_ns), load,
+      us0 and (("; without spin %.2f us (%.2f cores)"):format(us0, load0)) or "",
+      c_us, py_us and ("%.2f us"):format(py_us) or "n/a", us / c_us,
+      met and "met" or "NOT met"))
+  write_json("ping_pong", {
+    unit = "us per round trip", round_trips = PP_N, braid = us,
+    spin_ns = spin_ns, braid_cores_busy = load,
+    braid_no_spin = us0, braid_no_spin_cores_busy = load0,
+    no_spin_round_trips = PP_N_SLEEP,
+    baselines = { c_mutex_condvar = c_us, python_queue = py_us },
+    ratio = us / c_us, ratio_of = "braid / C", target = "braid <= C", met = met,
+  })
+  rows[#rows + 1] = {
+    "ping-pong (us/round trip)",
+    ("%s (no spin %s)"):format(fmt(us), us0 and fmt(us0) or "n/a"),
+    ("C %s; Py %s"):format(fmt(c_us), py_us and fmt(py_us) or "n/a"),
+    ("%.2f x C"):format(us / c_us), yesno(met, "<= C"),
+  }
+end
+-- } ------
+
+
+-- { ------ fan_out: one producer, 4 consumers
+local FAN_N, FAN_C = 1000000, 4
+
+local function fan_consumer(q, res)
+  local s = 0
+  while true do
+    local v = q:get()
+    if v < 0 then break end
+    s = s + v
+  end
+  res:put(s)
+end
+
+local function fanout_once()
+  local q, res = queue.Queue(), queue.Queue()
+  local ts = {}
+  for k = 1, FAN_C do ts[k] = spawn(fan_consumer, { q, res }) end
+  local t0 = now()
+  for i = 1, FAN_N do q:put(i) end
+  for _ = 1, FAN_C do q:put(-1) end
+  local s = 0
+  for _ = 1, FAN_C do s = s + res:get() end
+  local dt = now() - t0
+  for k = 1, FAN_C do ts[k]:join() end
+  assert(s == FAN_N * (FAN_N + 1) // 2)
+  return dt
+end
+
+local function fan_out()
+  local c = cbase(("fanout %d %d 3"):format(FAN_N, FAN_C))
+  local py = pybase(("fanout %d %d 1"):format(PY_N, FAN_C))
+  fanout_once()
+  local dt = best_of(REPS, fanout_once)
+  rate_row(("fan-out 1M ints, 1->%d"):format(FAN_C), "fan_out", FAN_N / dt,
+    c.fanout_items_per_s, py and py.fanout_items_per_s, 0.25,
+    { items = FAN_N, consumers = FAN_C, python_items = PY_N,
+      method = "main q:put(i) for i=1..N; 4 worker threads q:get() until -1" })
+end
+-- } ------
+
+
+-- { ------ idle_cpu: a consumer blocked in q:get() on an empty queue
+local function idle_get(q, ready)
+  ready:set()
+  return q:get()
+end
+
+local function idle_cpu()
+  local SECONDS = 1.0
+  local q, ready = queue.Queue(), Event()
+  local t = spawn(idle_get, { q, ready })
+  ready:wait()
+  core.sleep(0.05) -- let it go past its spin into the sleep
+  local c0, t0 = cpu(), now()
+  core.sleep(SECONDS)
+  local dc, dt = cpu() - c0, now() - t0
+  q:put(1)
+  t:join()
+  local pct = dc / dt * 100
+  local met = pct < 1
+  print(("idle CPU: consumer blocked in q:get() for %.2f s: %.3f ms CPU (%.3f%% of a core); target < 1%%: %s")
+    :format(dt, dc * 1e3, pct, met and "met" or "NOT met"))
+  write_json("idle_cpu", {
+    unit = "percent of a core", braid = pct, cpu_ms = dc * 1e3, seconds = dt,
+    method = "os.clock() (process CPU time) around core.sleep(1) in the " ..
+      "main thread while a worker waits in q:get()",
+    target = "< 1% of a core", met = met,
+  })
+  rows[#rows + 1] = {
+    "idle consumer CPU (% of a core)", ("%.3f"):format(pct), "-", "-",
+    yesno(met, "< 1%"),
+  }
+end
+-- } ------
+
+
 local workloads = {
   { "thread_start", thread_start },
   { "big_table", big_table },
+  { "stream", stream },
+  { "stream_batched", stream_batched },
+  { "ping_pong", ping_pong },
+  { "fan_out", fan_out },
+  { "idle_cpu", idle_cpu },
 }
+-- thread pools: executor_map, pool_map, speedup (bench/pool_bench.lua)
+for _, w in ipairs(dofile("bench/pool_bench.lua") { best_of = best_of, fmt = fmt,
+    write_json = write_json, rows = rows, REPS = REPS }) do workloads[#workloads + 1] = w end
+
+for name in pairs(selected) do
+  local known = false
+  for _, w in ipairs(workloads) do known = known or w[1] == name end
+  if not known then
+    io.stderr:write("unknown workload '", name, "'\n")
+    os.exit(2)
+  end
+end
 
 local t0 = now()
 for _, w in ipairs(workloads) do

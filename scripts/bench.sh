@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench.sh [workload...]: builds braid into ./build if needed, then runs
-# every benchmark (or the named ones: thread_start, big_table) and prints
-# the summary table. Results: bench/results/<workload>.json.
+# every benchmark (or the named ones: thread_start, big_table, stream,
+# stream_batched, ping_pong, fan_out, idle_cpu, ... see bench/README.md)
+# and prints the summary table. Results: bench/results/<workload>.json.
 set -eu
 cd "$(dirname "$0")/.."
 if [ ! -f build/CMakeCache.txt ]; then

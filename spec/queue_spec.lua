@@ -405,12 +405,15 @@ describe("delivery under contention", function()
       for k = 1, 100 do batch[k] = i + k - 1 end
       q:put_many(batch)
     end
-    for c = 1, 3 do q:put(false); consumers[c]:join() end
+    -- one false at a time, each answered before the next: any consumer may
+    -- take it, and none takes two
     local total, sum = 0, 0
-    while not results:empty() do
-      local r = results:get()
+    for _ = 1, 3 do
+      q:put(false)
+      local r = results:get(true, 30)
       total = total + r[1]; sum = sum + r[2]
     end
+    for c = 1, 3 do consumers[c]:join() end
     assert.equal(n, total)
     assert.equal(n * (n + 1) // 2, sum)
   end)

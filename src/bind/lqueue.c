@@ -14,6 +14,7 @@
 #include "lbind.h"
 #include "queue.h"
 #include "serial.h"
+#include "thread.h"
 
 #define WHYLEN 160
 
@@ -36,6 +37,14 @@ static braid_queue *checkqueue(lua_State *L, int i) {
     braidB_argerror(L, i, "ValueError", "queue is closed");
   braidB_typeerror(L, i, "queue");
   return NULL;
+}
+
+
+/* Runs the callbacks posted to this state before blocking, as every
+** blocking call does; skips the lookup of the state's mailbox when no
+** mailbox of the process holds anything (the common case). */
+static void poll(lua_State *L) {
+  if (braid__mailbox_any_pending()) braidB_poll(L);
 }
 
 
@@ -155,15 +164,16 @@ static int queue_put(lua_State *L) {
   size_t put;
   braid_msg *m;
   char why[WHYLEN];
-  luaL_checkany(L, 2);
-  if (braid__queue_kind(q) == BRAID_QUEUE_SIMPLE) { /* never blocks */
-    block = 1;
+  if (lua_gettop(L) == 2 || braid__queue_kind(q) == BRAID_QUEUE_SIMPLE) {
+    block = 1; /* the common q:put(item); a SimpleQueue never blocks */
     timeout = BRAID_FOREVER;
+    luaL_checkany(L, 2);
   } else {
+    luaL_checkany(L, 2);
     checkblock(L, 3, &block, &timeout);
   }
   m = encode_item(L, q, 2);
-  if (block && braid__queue_maxsize(q) > 0) braidB_poll(L);
+  if (block && braid__queue_maxsize(q) > 0) poll(L);
   rc = braid__queue_put(q, &m, 1, block, timeout, &put, why, sizeof why);
   if (put == 0) braid__msg_free(m);
   if (rc != BRAID_OK) return raise_put(L, rc, why);
@@ -189,9 +199,14 @@ static int queue_get(lua_State *L) {
   double timeout;
   size_t n;
   braid_item it;
-  checkblock(L, 2, &block, &timeout);
-  lua_settop(L, 1);
-  if (block) braidB_poll(L);
+  if (lua_gettop(L) == 1) { /* the common q:get() */
+    block = 1;
+    timeout = BRAID_FOREVER;
+  } else {
+    checkblock(L, 2, &block, &timeout);
+    lua_settop(L, 1);
+  }
+  if (block) poll(L);
   rc = braid__queue_get(q, &it, 1, &n, block, timeout);
   if (rc != BRAID_OK) return raise_get(L, rc);
   return braid__decode_items_with(L, &it, 1, 0, 0, braid__queue_done, q);
@@ -249,7 +264,7 @@ static int queue_put_many(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  if (block && braid__queue_maxsize(q) > 0) braidB_poll(L);
+  if (block && braid__queue_maxsize(q) > 0) poll(L);
   rc = braid__queue_put(q, b->ms, b->n, block, timeout, &put, why, sizeof why);
   /* the queue owns the first 'put': keep only the rest for the box */
   memmove(b->ms, b->ms + put, (b->n - put) * sizeof(braid_msg *));
@@ -294,7 +309,7 @@ static int queue_get_many(lua_State *L) {
   /* everything that can raise before the items are ours comes first */
   items = (braid_item *)lua_newuserdatauv(L, (size_t)max * sizeof *items, 0);
   lua_createtable(L, (int)max, 1);
-  if (block) braidB_poll(L);
+  if (block) poll(L);
   rc = braid__queue_get(q, items, (size_t)max, &n, block, timeout);
   if (rc != BRAID_OK) return raise_get(L, rc);
   /* gives the items back, raise or not */
@@ -363,8 +378,7 @@ static int queue_tostring(lua_State *L) {
 ** then the fields maxsize, is_shutdown, unfinished_tasks. */
 static int queue_index(lua_State *L) {
   braid_queue *q;
-  const char *k;
-  lua_settop(L, 2);
+  const char *k; /* the VM calls __index with exactly (proxy, key) */
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   q = checkqueue(L, 1);
@@ -458,7 +472,20 @@ static int core_simplequeue(lua_State *L) {
 }
 
 
+/* core._queue_spin_ns([ns]) -> previous ns: how long blocked gets and puts
+** spin before sleeping (process-wide; BRAID_SPIN_NS in the environment
+** sets the initial value). For benchmarks and tuning. */
+static int core_queue_spin_ns(lua_State *L) {
+  lua_Integer ns = braidB_optinteger(L, 1, -1);
+  if (!lua_isnoneornil(L, 1) && ns < 0)
+    return braidB_argerror(L, 1, "ValueError", "spin must be >= 0");
+  lua_pushinteger(L, (lua_Integer)braid__queue_spin_ns((long)ns));
+  return 1;
+}
+
+
 static const luaL_Reg queue_funcs[] = {
+  { "_queue_spin_ns", core_queue_spin_ns },
   { "Queue", core_queue },
   { "LifoQueue", core_lifoqueue },
   { "PriorityQueue", core_priorityqueue },

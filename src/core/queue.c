@@ -13,16 +13,44 @@
 ** ordered by braid__item_compare (pure C) with an insertion sequence as
 ** tie-break, so equal priorities come out in FIFO order.
 **
-** Waiting: a consumer that finds the queue empty first spins for up to
-** BRAID_SPIN_NS on the item count (an atomic mirror of 'count'), then
-** sleeps on 'not_empty'. Each put signals one sleeper per item put, never
-** all of them (no thundering herd); puts on a bounded queue do the same
-** with 'not_full'. Shutdown and task accounting follow Python 3.13.
+** Unbounded FIFO queues and SimpleQueues (the common case, and the one
+** that must stream millions of items a second) take a faster path, a
+** two-lock queue in the manner of Michael and Scott: producers serialise
+** on 'pmu' and append to a list of segments of message slots, consumers
+** serialise on 'cmu' and take from the front; a slot is published with a
+** release store and read with an acquire load, so a producer and a
+** consumer never share a lock, and share cache lines only where they meet
+** (the slot, the message). Producers count items put in 'enq', consumers
+** items taken in 'deq' (each on its own cache line); qsize is enq - deq.
+** A consumer that finds nothing spins (bounded), then sleeps on
+** 'not_empty' under 'mu' after announcing itself in 'waiters'; a producer
+** reads 'waiters' after publishing (both sides use sequentially
+** consistent operations, so one of them sees the other: no lost wake-up)
+** and only then takes 'mu' to signal one sleeper per item: the common
+** put with no sleeper takes no lock but its own. Shutdown takes 'pmu'
+** (so no put straddles it), then 'cmu' to drop items when immediate.
+** Bounded, LIFO and priority queues use one mutex, 'mu', for everything.
 **
-** Lock order: only 'mu'. Nothing here calls into Lua.
+** Waiting (one-mutex path): a consumer that finds the queue empty first
+** spins on the item count (an atomic mirror of 'count'), then sleeps on
+** 'not_empty'. Each put signals one sleeper per item put, never all of
+** them (no thundering herd); puts on a bounded queue do the same with
+** 'not_full'. Shutdown and task accounting follow Python 3.13.
+**
+** Spinning (both paths, see spin_until): at most BRAID_SPIN_NS (or the
+** environment variable BRAID_SPIN_NS, read once; core._queue_spin_ns
+** changes it at run time), adapted per queue (halved after a spin that
+** found nothing, doubled after one that did), and one spinner per queue
+** at a time: the others sleep at once, and a fast put wakes a sleeper
+** only for the items a spinner will not take.
+**
+** Lock order: 'pmu', then 'cmu', then 'mu'. Nothing here calls into Lua,
+** copies an item or allocates under a lock except the occasional segment
+** (one per SEG_SLOTS messages, usually recycled).
 */
-#include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "queue.h"
 
@@ -31,10 +59,22 @@ typedef struct HeapEntry {
   lua_Integer seq;
 } HeapEntry;
 
+/* A segment of the fast path's list: slots filled in order by producers
+** (release stores) and emptied in order by consumers. */
+#define SEG_SLOTS 254
+typedef struct Seg {
+  _Atomic(struct Seg *) next;
+  _Atomic(braid_msg *) slot[SEG_SLOTS];
+} Seg;
+
+#define PAD(name) char name[64]
+
 struct braid_queue {
   braid_handle h;
   int kind;
+  int fast;                /* unbounded FIFO or SimpleQueue: two locks */
   long maxsize;            /* 0: unbounded */
+  atomic_int shutdown;     /* written once, under 'mu' (and 'pmu' if fast) */
   braid__mutex mu;
   braid__cond not_empty;   /* guarded by 'mu' */
   braid__cond not_full;    /* guarded by 'mu' */
@@ -44,11 +84,31 @@ struct braid_queue {
   size_t heapcap, heapn;
   size_t count;            /* guarded by 'mu': items */
   atomic_size_t count_hint; /* 'count' for spinners, written under 'mu' */
-  long unfinished;         /* guarded by 'mu' */
-  int shutdown;            /* guarded by 'mu' */
   int sleeping_getters;    /* guarded by 'mu' */
   int sleeping_putters;    /* guarded by 'mu' */
   lua_Integer seq;         /* guarded by 'mu': priority tie-break */
+  /* Each group below on its own cache lines: a producer and a consumer
+  ** that write the same line make each other miss on every item. */
+  PAD(pad0);
+  /* fast path, producers' side */
+  braid__mutex pmu;
+  Seg *ptail;              /* guarded by 'pmu' */
+  unsigned ptail_idx;      /* guarded by 'pmu': next free slot */
+  atomic_size_t enq;       /* items put, after publishing them */
+  atomic_long unfinished;  /* changed under 'mu', or by fast puts */
+  PAD(pad1);
+  /* fast path, consumers' side */
+  braid__mutex cmu;
+  Seg *chead;              /* guarded by 'cmu' */
+  unsigned chead_idx;      /* guarded by 'cmu': next slot to read */
+  atomic_size_t deq;       /* items taken, written under 'cmu' */
+  atomic_int spinning;     /* 1 while a getter or putter spins */
+  atomic_long spin_budget; /* ns, adaptive (see spin_until); 0: the most */
+  PAD(pad2);
+  atomic_int waiters;      /* fast getters asleep (changed under 'mu'),
+                           ** read by every fast put */
+  _Atomic(Seg *) spare_seg; /* one emptied segment kept for reuse */
+  PAD(pad3);
   _Atomic(braid_msg *) spares; /* lock-free stack of reusable messages */
   atomic_int nspares;          /* approximate size, to bound it */
 };
@@ -87,8 +147,55 @@ static void free_list(braid_msg *m) {
 }
 
 
+/* Fast path: unlinks every item left (under 'cmu', or with no other
+** user) into a list of messages through 'next', 'tag' = items taken. */
+static size_t fast_unlink_all(braid_queue *q, braid_msg **list) {
+  size_t k = 0;
+  *list = NULL;
+  for (;;) {
+    braid_msg *m;
+    if (q->chead_idx == SEG_SLOTS) {
+      Seg *next = atomic_load_explicit(&q->chead->next, memory_order_acquire);
+      if (next == NULL) break;
+      braid__free(q->chead);
+      q->chead = next;
+      q->chead_idx = 0;
+    }
+    m = atomic_load_explicit(&q->chead->slot[q->chead_idx],
+                             memory_order_acquire);
+    if (m == NULL) break;
+    q->chead_idx++;
+    k += m->nitems - (uint32_t)m->tag;
+    m->next = *list;
+    *list = m;
+  }
+  atomic_store_explicit(&q->deq,
+                        atomic_load_explicit(&q->deq, memory_order_relaxed) + k,
+                        memory_order_relaxed);
+  return k;
+}
+
+
+static void release_list(braid_msg *m) {
+  while (m) {
+    braid_msg *next = m->next;
+    braid__msg_release(m, m->nitems - (uint32_t)m->tag);
+    m = next;
+  }
+}
+
+
 static void queue_destroy(braid_handle *h) {
   braid_queue *q = (braid_queue *)h;
+  if (q->fast) {
+    braid_msg *list;
+    fast_unlink_all(q, &list);
+    release_list(list);
+    braid__free(q->chead); /* the last segment, also the producers' */
+    braid__free(atomic_load(&q->spare_seg));
+    braid__mutex_destroy(&q->pmu);
+    braid__mutex_destroy(&q->cmu);
+  }
   drop_all(q);
   free_list(atomic_load(&q->spares));
   braid__free(q->heap);
@@ -119,6 +226,25 @@ int braid__queue_new(braid_queue **out, int kind, long maxsize) {
   braid__handle_init(&q->h, types[kind]);
   q->kind = kind;
   q->maxsize = maxsize > 0 && kind != BRAID_QUEUE_SIMPLE ? maxsize : 0;
+  q->fast = q->maxsize == 0 &&
+            (kind == BRAID_QUEUE_FIFO || kind == BRAID_QUEUE_SIMPLE);
+  if (q->fast) {
+    q->chead = q->ptail = (Seg *)braid__calloc(1, sizeof(Seg));
+    if (q->chead == NULL) {
+      braid__free(q);
+      return BRAID_ENOMEM;
+    }
+    braid__mutex_init_adaptive(&q->pmu);
+    braid__mutex_init_adaptive(&q->cmu);
+  }
+  atomic_init(&q->unfinished, 0);
+  atomic_init(&q->shutdown, 0);
+  atomic_init(&q->enq, 0);
+  atomic_init(&q->deq, 0);
+  atomic_init(&q->waiters, 0);
+  atomic_init(&q->spin_budget, 0);
+  atomic_init(&q->spinning, 0);
+  atomic_init(&q->spare_seg, NULL);
   braid__mutex_init_adaptive(&q->mu);
   braid__cond_init(&q->not_empty);
   braid__cond_init(&q->not_full);
@@ -303,19 +429,112 @@ static braid_item pop_item(braid_queue *q) {
 }
 
 
-/* Spins (unlocked) until 'ready' holds or BRAID_SPIN_NS pass. */
-static void spin_until(braid_queue *q, int want_items) {
-  double until = braid__now() + BRAID_SPIN_NS * 1e-9;
-  int i;
-  for (;;) {
-    for (i = 0; i < 64; i++) {
-      size_t c = atomic_load_explicit(&q->count_hint, memory_order_acquire);
-      if (want_items ? c > 0 : (q->maxsize == 0 || c < (size_t)q->maxsize))
-        return;
-      braid__cpu_relax();
-    }
-    if (braid__now() >= until) return;
+/* { ------ the spin before sleeping: BRAID_SPIN_NS, or the environment
+** variable BRAID_SPIN_NS read once, or braid__queue_spin_ns */
+static atomic_long spin_ns = -1; /* -1: not read yet */
+
+long braid__queue_spin_ns(long set) {
+  long v = atomic_load_explicit(&spin_ns, memory_order_relaxed);
+  if (v < 0) {
+    const char *env = getenv("BRAID_SPIN_NS");
+    char *end;
+    long e = env ? strtol(env, &end, 10) : -1;
+    long want = (env && *env && *end == '\0' && e >= 0) ? e : BRAID_SPIN_NS;
+    long expect = -1;
+    if (atomic_compare_exchange_strong(&spin_ns, &expect, want)) v = want;
+    else v = expect;
   }
+  if (set >= 0) atomic_store_explicit(&spin_ns, set, memory_order_relaxed);
+  return v;
+}
+/* } ------ */
+
+
+enum { SPIN_ROOM, SPIN_ITEMS, SPIN_FAST_ITEMS };
+
+static int spin_ready(braid_queue *q, int what) {
+  size_t c;
+  switch (what) {
+    case SPIN_FAST_ITEMS:
+      return atomic_load_explicit(&q->enq, memory_order_relaxed) !=
+                 atomic_load_explicit(&q->deq, memory_order_relaxed) ||
+             atomic_load_explicit(&q->shutdown, memory_order_relaxed);
+    case SPIN_ITEMS:
+      return atomic_load_explicit(&q->count_hint, memory_order_relaxed) > 0;
+    default:
+      c = atomic_load_explicit(&q->count_hint, memory_order_relaxed);
+      return q->maxsize == 0 || c < (size_t)q->maxsize;
+  }
+}
+
+
+/* Spins (unlocked) until 'what' holds or the spin budget passes; returns
+** when it began (also when it did not spin). The
+** budget adapts per queue, as glibc's adaptive mutexes do: a spin that
+** ends without success (the other side was not running, or had nothing
+** to give: sleeping would have cost the same) halves it, down to
+** SPIN_MIN_NS; a spin that succeeds doubles it, up to the configured
+** spin. So a partner answering from another core is met by spinning,
+** while a partner sharing our core, or an idle one, costs almost nothing. */
+#define SPIN_MIN_NS 2000
+#ifndef SPIN_PAUSES
+#define SPIN_PAUSES 4
+#endif
+
+static double spin_until(braid_queue *q, int what) {
+  long max = braid__queue_spin_ns(-1);
+  long budget = atomic_load_explicit(&q->spin_budget, memory_order_relaxed);
+  double t0, until;
+  int i;
+  if (max == 0) return braid__now();
+  /* one spinner per queue: more burn cores the other side may need (a
+  ** producer feeding several consumers), and a second spinner would wait
+  ** for the same item anyway; the others sleep at once */
+  if (atomic_load_explicit(&q->spinning, memory_order_relaxed) ||
+      atomic_exchange_explicit(&q->spinning, 1, memory_order_acquire))
+    return braid__now();
+  if (budget <= 0 || budget > max) budget = max;
+  t0 = braid__now();
+  until = t0 + (double)budget * 1e-9;
+  for (;;) {
+    for (i = 0; i < 16; i++) {
+      int j;
+      if (spin_ready(q, what)) {
+        if (budget < max)
+          atomic_store_explicit(&q->spin_budget,
+                                budget * 2 < max ? budget * 2 : max,
+                                memory_order_relaxed);
+        atomic_store_explicit(&q->spinning, 0, memory_order_release);
+        return t0;
+      }
+      /* poll every few pauses only: each look pulls the producer's line
+      ** away from it, and a producer that misses on every put is slow */
+      for (j = 0; j < SPIN_PAUSES; j++) braid__cpu_relax();
+    }
+    if (braid__now() >= until) break;
+  }
+  atomic_store_explicit(&q->spin_budget,
+                        budget / 2 > SPIN_MIN_NS ? budget / 2 : SPIN_MIN_NS,
+                        memory_order_relaxed);
+  atomic_store_explicit(&q->spinning, 0, memory_order_release);
+  return t0;
+}
+
+
+/* After a getter slept and then got an item, 'since' being when it began
+** to wait: had the wait been shorter than the longest spin, a spin that
+** long would have caught the item, so the budget grows to twice the
+** wait. Without this, a partner that answers in, say, 5 us would be met
+** with a 2 us spin forever after the first misses. */
+static void spin_learn(braid_queue *q, double since) {
+  long max = braid__queue_spin_ns(-1);
+  double waited = (braid__now() - since) * 1e9;
+  long budget = atomic_load_explicit(&q->spin_budget, memory_order_relaxed);
+  if (budget <= 0 || budget > max) budget = max;
+  if (waited < (double)max && (long)(waited * 2) > budget)
+    atomic_store_explicit(&q->spin_budget,
+                          (long)(waited * 2) < max ? (long)(waited * 2) : max,
+                          memory_order_relaxed);
 }
 
 
@@ -324,11 +543,214 @@ static int full(braid_queue *q) {
 }
 
 
+/* { ------ the fast path (unbounded FIFO, SimpleQueue) */
+
+/* Wakes up to 'items' sleeping fast getters, one per item. */
+static void fast_wake(braid_queue *q, size_t items) {
+  size_t k;
+  braid__mutex_lock(&q->mu);
+  for (k = 0; k < items && (int)k < atomic_load_explicit(&q->waiters,
+                                                         memory_order_relaxed);
+       k++)
+    braid__cond_signal(&q->not_empty);
+  braid__mutex_unlock(&q->mu);
+}
+
+
+/* Items queued (approximate while others work: deq is read first, so it
+** never exceeds the enq read after it, except that a consumer may count
+** an item taken before its producer counted it put). */
+static size_t fast_count(braid_queue *q) {
+  size_t d = atomic_load_explicit(&q->deq, memory_order_seq_cst);
+  size_t e = atomic_load_explicit(&q->enq, memory_order_seq_cst);
+  return e > d ? e - d : 0;
+}
+
+
+static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
+  size_t i, items = 0;
+  int rc = BRAID_OK;
+  braid__mutex_lock(&q->pmu);
+  if (atomic_load_explicit(&q->shutdown, memory_order_relaxed)) {
+    braid__mutex_unlock(&q->pmu);
+    *put = 0;
+    return BRAID_ESHUTDOWN;
+  }
+  for (i = 0; i < n; i++) {
+    braid_msg *m = ms[i];
+    uint32_t ni;
+    if (q->ptail_idx == SEG_SLOTS) { /* the segment is full: link another */
+      Seg *s = atomic_exchange_explicit(&q->spare_seg, NULL,
+                                        memory_order_acquire);
+      if (s != NULL)
+        memset(s, 0, sizeof *s);
+      else if ((s = (Seg *)braid__calloc(1, sizeof *s)) == NULL) {
+        rc = BRAID_ENOMEM;
+        break;
+      }
+      atomic_store_explicit(&q->ptail->next, s, memory_order_release);
+      q->ptail = s;
+      q->ptail_idx = 0;
+    }
+    ni = m->nitems; /* 'm' may be taken and freed once published */
+    m->next = NULL;
+    m->tag = 0; /* next item, taken from the front */
+    if (q->kind != BRAID_QUEUE_SIMPLE)
+      atomic_fetch_add_explicit(&q->unfinished, (long)ni,
+                                memory_order_relaxed);
+    atomic_store_explicit(&q->ptail->slot[q->ptail_idx], m,
+                          memory_order_release);
+    q->ptail_idx++;
+    items += ni;
+  }
+  /* seq_cst: ordered before the load of 'waiters' below, against the
+  ** getter's increment of 'waiters' before its load of 'enq' */
+  if (items) atomic_fetch_add_explicit(&q->enq, items, memory_order_seq_cst);
+  braid__mutex_unlock(&q->pmu);
+  *put = i;
+  /* a getter spinning on the queue takes one item without a wake-up (a
+  ** getter that stops spinning checks the queue again after announcing
+  ** itself in 'waiters', so it cannot miss it): wake sleepers only for
+  ** the items beyond that */
+  if (items && atomic_load_explicit(&q->waiters, memory_order_seq_cst) > 0) {
+    if (atomic_load_explicit(&q->spinning, memory_order_relaxed)) {
+      size_t c = fast_count(q);
+      if (c > 1) fast_wake(q, c - 1 < items ? c - 1 : items);
+    } else {
+      fast_wake(q, items);
+    }
+  }
+  return rc;
+}
+
+
+/* Takes up to 'max' items into 'out', under 'cmu'. Segments left behind
+** are chained on '*retired' (freed after unlocking). */
+static size_t fast_take(braid_queue *q, braid_item *out, size_t max,
+                        Seg **retired) {
+  size_t k = 0;
+  while (k < max) {
+    braid_msg *m;
+    uint32_t t;
+    if (q->chead_idx == SEG_SLOTS) {
+      Seg *next = atomic_load_explicit(&q->chead->next, memory_order_acquire);
+      if (next == NULL) break;
+      atomic_store_explicit(&q->chead->next, *retired, memory_order_relaxed);
+      *retired = q->chead;
+      q->chead = next;
+      q->chead_idx = 0;
+    }
+    m = atomic_load_explicit(&q->chead->slot[q->chead_idx],
+                             memory_order_acquire);
+    if (m == NULL) break;
+    t = (uint32_t)m->tag;
+    while (k < max && t < m->nitems) {
+      out[k].m = m;
+      out[k].idx = t++;
+      k++;
+    }
+    m->tag = t;
+    if (t == m->nitems) q->chead_idx++;
+  }
+  if (k)
+    atomic_store_explicit(
+        &q->deq, atomic_load_explicit(&q->deq, memory_order_relaxed) + k,
+        memory_order_seq_cst);
+  return k;
+}
+
+
+static void retire_segs(braid_queue *q, Seg *s) {
+  while (s != NULL) {
+    Seg *next = atomic_load_explicit(&s->next, memory_order_relaxed);
+    s = atomic_exchange_explicit(&q->spare_seg, s, memory_order_acq_rel);
+    braid__free(s);
+    s = next;
+  }
+}
+
+
+static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
+                    int block, double timeout) {
+  braid__deadline d;
+  int spun = 0, deadline_set = 0, last = 0, slept = 0;
+  double since = 0;
+  *n = 0;
+  for (;;) {
+    Seg *retired = NULL;
+    size_t k;
+    /* read before taking: a shutdown seen here came after every put */
+    int sd = atomic_load_explicit(&q->shutdown, memory_order_acquire);
+    braid__mutex_lock(&q->cmu);
+    k = fast_take(q, out, max, &retired);
+    braid__mutex_unlock(&q->cmu);
+    if (retired) retire_segs(q, retired);
+    if (k > 0) {
+      /* items left and sleepers waiting: pass the baton (a put signalled
+      ** one sleeper per item, but this get took several) */
+      if (atomic_load_explicit(&q->waiters, memory_order_seq_cst) > 0 &&
+          fast_count(q) > 0)
+        fast_wake(q, 1);
+      if (slept) spin_learn(q, since);
+      *n = k;
+      return BRAID_OK;
+    }
+    if (sd) return BRAID_ESHUTDOWN;
+    if (!block || last) return BRAID_EEMPTY;
+    if (!deadline_set) {
+      d = braid__deadline_in(timeout);
+      deadline_set = 1;
+    }
+    if (!spun) {
+      spun = 1;
+      since = spin_until(q, SPIN_FAST_ITEMS);
+      continue;
+    }
+    slept = 1;
+    braid__mutex_lock(&q->mu);
+    atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&q->enq, memory_order_seq_cst) ==
+            atomic_load_explicit(&q->deq, memory_order_seq_cst) &&
+        !atomic_load_explicit(&q->shutdown, memory_order_seq_cst) &&
+        braid__cond_wait(&q->not_empty, &q->mu, &d))
+      last = 1; /* timed out: one more look, then Empty */
+    atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_relaxed);
+    braid__mutex_unlock(&q->mu);
+  }
+}
+
+
+static void fast_shutdown(braid_queue *q, int immediate) {
+  braid_msg *list = NULL;
+  size_t dropped = 0;
+  braid__mutex_lock(&q->pmu);
+  atomic_store_explicit(&q->shutdown, 1, memory_order_seq_cst);
+  if (immediate) {
+    braid__mutex_lock(&q->cmu);
+    dropped = fast_unlink_all(q, &list);
+    braid__mutex_unlock(&q->cmu);
+  }
+  braid__mutex_unlock(&q->pmu);
+  braid__mutex_lock(&q->mu);
+  if (immediate) {
+    /* Python drops the items one get at a time, counting each done */
+    long u = atomic_load(&q->unfinished);
+    atomic_store(&q->unfinished, u > (long)dropped ? u - (long)dropped : 0);
+    braid__cond_broadcast(&q->all_done);
+  }
+  braid__cond_broadcast(&q->not_empty);
+  braid__mutex_unlock(&q->mu);
+  release_list(list);
+}
+/* } ------ */
+
+
 int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
                      double timeout, size_t *put, char *why, size_t whylen) {
   braid__deadline d;
   int rc = BRAID_OK, spun = 0, deadline_set = 0;
   size_t i = 0, woken;
+  if (q->fast) return fast_put(q, ms, n, put);
   *put = 0;
   braid__mutex_lock(&q->mu);
   while (i < n) {
@@ -348,7 +770,7 @@ int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
       if (!spun) {
         spun = 1;
         braid__mutex_unlock(&q->mu);
-        spin_until(q, 0);
+        spin_until(q, SPIN_ROOM);
         braid__mutex_lock(&q->mu);
         continue;
       }
@@ -379,11 +801,14 @@ int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
 int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
                      size_t *n, int block, double timeout) {
   braid__deadline d;
-  int rc = BRAID_OK, spun = 0, deadline_set = 0;
+  int rc = BRAID_OK, spun = 0, deadline_set = 0, slept = 0;
   size_t k = 0, woken;
+  double since = 0;
+  if (q->fast) return fast_get(q, out, max, n, block, timeout);
   *n = 0;
   if (block && atomic_load_explicit(&q->count_hint, memory_order_acquire) == 0) {
-    spin_until(q, 1); /* before taking the lock the producer needs */
+    /* before taking the lock the producer needs */
+    since = spin_until(q, SPIN_ITEMS);
     spun = 1;
   }
   braid__mutex_lock(&q->mu);
@@ -403,10 +828,11 @@ int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
     if (!spun) {
       spun = 1;
       braid__mutex_unlock(&q->mu);
-      spin_until(q, 1);
+      since = spin_until(q, SPIN_ITEMS);
       braid__mutex_lock(&q->mu);
       continue;
     }
+    slept = 1;
     q->sleeping_getters++;
     if (braid__cond_wait(&q->not_empty, &q->mu, &d) && q->count == 0) {
       q->sleeping_getters--;
@@ -425,6 +851,7 @@ int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
       braid__cond_signal(&q->not_empty);
   }
   braid__mutex_unlock(&q->mu);
+  if (slept && rc == BRAID_OK) spin_learn(q, since);
   *n = k;
   return rc;
 }
@@ -460,6 +887,10 @@ int braid__queue_join(braid_queue *q, double timeout) {
 
 void braid__queue_shutdown(braid_queue *q, int immediate) {
   braid_queue dropped; /* what immediate drops, freed after unlocking */
+  if (q->fast) {
+    fast_shutdown(q, immediate);
+    return;
+  }
   memset(&dropped, 0, sizeof dropped);
   dropped.kind = q->kind;
   braid__mutex_lock(&q->mu);
@@ -514,6 +945,7 @@ braid_msg *braid__queue_take_spares(braid_queue *q) {
 
 
 size_t braid__queue_qsize(braid_queue *q) {
+  if (q->fast) return fast_count(q);
   return atomic_load_explicit(&q->count_hint, memory_order_acquire);
 }
 
@@ -524,18 +956,10 @@ long braid__queue_maxsize(const braid_queue *q) {
 
 
 int braid__queue_is_shutdown(braid_queue *q) {
-  int s;
-  braid__mutex_lock(&q->mu);
-  s = q->shutdown;
-  braid__mutex_unlock(&q->mu);
-  return s;
+  return atomic_load_explicit(&q->shutdown, memory_order_acquire);
 }
 
 
 long braid__queue_unfinished(braid_queue *q) {
-  long u;
-  braid__mutex_lock(&q->mu);
-  u = q->unfinished;
-  braid__mutex_unlock(&q->mu);
-  return u;
+  return atomic_load_explicit(&q->unfinished, memory_order_acquire);
 }

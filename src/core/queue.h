@@ -65,6 +65,11 @@ BRAIDI_FUNC long braid__queue_maxsize(const braid_queue *q);
 BRAIDI_FUNC int braid__queue_is_shutdown(braid_queue *q);
 BRAIDI_FUNC long braid__queue_unfinished(braid_queue *q);
 
+/* The process-wide spin of blocked gets and puts, in nanoseconds, before
+** they sleep (BRAID_SPIN_NS, or the environment variable BRAID_SPIN_NS
+** read once). Returns the current value; 'set' >= 0 changes it. */
+BRAIDI_FUNC long braid__queue_spin_ns(long set);
+
 /* Small messages go back to their producers instead of to free(): a
 ** consumer hands each item it decoded to braid__queue_done (a lock-free
 ** push for spare messages, a release otherwise) and a producer takes the

@@ -351,6 +351,25 @@ int braid__thread_status(braid_thread *t) {
 ** =======================================================
 */
 
+/* Messages sitting in any mailbox of the process: lets hot blocking calls
+** (q:get, q:put) skip braidB_poll's registry lookup when nothing at all
+** was posted. Incremented before a message becomes visible in its
+** mailbox, decremented after it is taken out, so it is never 0 while a
+** message waits. */
+static atomic_long posts_pending;
+
+int braid__mailbox_any_pending(void) {
+  return atomic_load_explicit(&posts_pending, memory_order_acquire) != 0;
+}
+
+
+static long list_length(const braid_msg *m) {
+  long n = 0;
+  for (; m != NULL; m = m->next) n++;
+  return n;
+}
+
+
 braid_mailbox *braid__mailbox_new(void) {
   braid_mailbox *mb = (braid_mailbox *)braid__calloc(1, sizeof *mb);
   if (mb == NULL) return NULL;
@@ -378,6 +397,8 @@ static void free_list(braid_msg *m) {
 
 void braid__mailbox_release(braid_mailbox *mb) {
   if (atomic_fetch_sub_explicit(&mb->refs, 1, memory_order_acq_rel) == 1) {
+    atomic_fetch_sub_explicit(&posts_pending, list_length(mb->head),
+                              memory_order_relaxed);
     free_list(mb->head);
     braid__mutex_destroy(&mb->mu);
     braid__free(mb);
@@ -393,6 +414,7 @@ int braid__mailbox_post(braid_mailbox *mb, braid_msg *m) {
     return BRAID_ECLOSED;
   }
   m->next = NULL;
+  atomic_fetch_add_explicit(&posts_pending, 1, memory_order_relaxed);
   if (mb->tail)
     mb->tail->next = m;
   else
@@ -412,6 +434,8 @@ braid_msg *braid__mailbox_take(braid_mailbox *mb) {
   mb->head = mb->tail = NULL;
   atomic_store_explicit(&mb->pending, 0, memory_order_relaxed);
   braid__mutex_unlock(&mb->mu);
+  atomic_fetch_sub_explicit(&posts_pending, list_length(m),
+                            memory_order_relaxed);
   return m;
 }
 
@@ -423,6 +447,8 @@ void braid__mailbox_close(braid_mailbox *mb) {
   m = mb->head;
   mb->head = mb->tail = NULL;
   braid__mutex_unlock(&mb->mu);
+  atomic_fetch_sub_explicit(&posts_pending, list_length(m),
+                            memory_order_relaxed);
   free_list(m);
 }
 

@@ -105,6 +105,9 @@ BRAIDI_FUNC braid_msg *braid__mailbox_take(braid_mailbox *mb);
 BRAIDI_FUNC void braid__mailbox_close(braid_mailbox *mb);
 /* Nonzero when messages are waiting (cheap, no lock). */
 BRAIDI_FUNC int braid__mailbox_pending(braid_mailbox *mb);
+/* 0 when no mailbox of the process holds a message (a cheap test before
+** braidB_poll on hot paths). */
+BRAIDI_FUNC int braid__mailbox_any_pending(void);
 /* } ------ */
 
 #endif

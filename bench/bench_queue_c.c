@@ -1,0 +1,257 @@
+/*
+** bench_queue_c.c: the C baseline of the queue benchmarks: a plain
+** pthreads mutex + condition-variable queue of ints (an unbounded ring
+** buffer; a put signals one sleeping consumer, a get sleeps on the
+** condition variable when the queue is empty; no spinning).
+**
+**   bench_queue_c stream   [items [reps]]            (default 1000000 3)
+**   bench_queue_c pingpong [round_trips [reps]]      (default 100000 3)
+**   bench_queue_c fanout   [items [consumers [reps]]] (default 1000000 4 3)
+**
+** Prints "key value" lines (the best of 'reps' runs), read by bench/run.lua:
+**   stream_items_per_s    one producer thread -> one consumer thread
+**   pingpong_us           microseconds per round trip between two threads
+**                         (two queues, one int each way)
+**   fanout_items_per_s    one producer -> 'consumers' consumer threads
+** See LICENSE for copyright and license.
+*/
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+
+/* { ------ the queue */
+typedef struct IntQueue {
+  pthread_mutex_t mu;
+  pthread_cond_t not_empty;
+  long *buf;
+  size_t cap, head, n; /* ring buffer: 'n' items from 'head' */
+  int waiters;
+} IntQueue;
+
+static void q_init(IntQueue *q) {
+  pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->not_empty, NULL);
+  q->cap = 1024;
+  q->buf = (long *)malloc(q->cap * sizeof(long));
+  if (q->buf == NULL) abort();
+  q->head = q->n = 0;
+  q->waiters = 0;
+}
+
+static void q_free(IntQueue *q) {
+  pthread_mutex_destroy(&q->mu);
+  pthread_cond_destroy(&q->not_empty);
+  free(q->buf);
+}
+
+static void q_put(IntQueue *q, long v) {
+  pthread_mutex_lock(&q->mu);
+  if (q->n == q->cap) { /* grow: unroll the ring into a bigger buffer */
+    size_t ncap = q->cap * 2, i;
+    long *nb = (long *)malloc(ncap * sizeof(long));
+    if (nb == NULL) abort();
+    for (i = 0; i < q->n; i++) nb[i] = q->buf[(q->head + i) % q->cap];
+    free(q->buf);
+    q->buf = nb;
+    q->cap = ncap;
+    q->head = 0;
+  }
+  q->buf[(q->head + q->n) % q->cap] = v;
+  q->n++;
+  if (q->waiters > 0) pthread_cond_signal(&q->not_empty);
+  pthread_mutex_unlock(&q->mu);
+}
+
+static long q_get(IntQueue *q) {
+  long v;
+  pthread_mutex_lock(&q->mu);
+  while (q->n == 0) {
+    q->waiters++;
+    pthread_cond_wait(&q->not_empty, &q->mu);
+    q->waiters--;
+  }
+  v = q->buf[q->head];
+  q->head = (q->head + 1) % q->cap;
+  q->n--;
+  pthread_mutex_unlock(&q->mu);
+  return v;
+}
+/* } ------ */
+
+
+typedef struct Job {
+  IntQueue *in, *out;
+  long n;
+  long sum;
+  int stops; /* fan-out: how many -1 to send */
+} Job;
+
+
+static void *producer(void *ud) {
+  Job *j = (Job *)ud;
+  long i;
+  int k;
+  for (i = 1; i <= j->n; i++) q_put(j->out, i);
+  for (k = 0; k < j->stops; k++) q_put(j->out, -1);
+  return NULL;
+}
+
+
+static void *consumer(void *ud) { /* until -1 */
+  Job *j = (Job *)ud;
+  long v, sum = 0;
+  while ((v = q_get(j->in)) >= 0) sum += v;
+  j->sum = sum;
+  return NULL;
+}
+
+
+static void *echo(void *ud) { /* ping-pong partner, until -1 */
+  Job *j = (Job *)ud;
+  long v;
+  while ((v = q_get(j->in)) >= 0) q_put(j->out, v + 1);
+  return NULL;
+}
+
+
+static double bench_stream(long n) {
+  IntQueue q;
+  pthread_t tp, tc;
+  Job p, c;
+  double t0;
+  q_init(&q);
+  memset(&p, 0, sizeof p);
+  memset(&c, 0, sizeof c);
+  p.out = &q;
+  p.n = n;
+  p.stops = 1;
+  c.in = &q;
+  t0 = now();
+  pthread_create(&tc, NULL, consumer, &c);
+  pthread_create(&tp, NULL, producer, &p);
+  pthread_join(tp, NULL);
+  pthread_join(tc, NULL);
+  t0 = now() - t0;
+  if (c.sum != n * (n + 1) / 2) abort();
+  q_free(&q);
+  return (double)n / t0;
+}
+
+
+static double bench_pingpong(long n) {
+  IntQueue a, b;
+  pthread_t t;
+  Job e;
+  long i;
+  double t0;
+  q_init(&a);
+  q_init(&b);
+  e.in = &a;
+  e.out = &b;
+  pthread_create(&t, NULL, echo, &e);
+  q_put(&a, 0); /* warm-up: the partner is running */
+  q_get(&b);
+  t0 = now();
+  for (i = 0; i < n; i++) {
+    q_put(&a, i);
+    if (q_get(&b) != i + 1) abort();
+  }
+  t0 = now() - t0;
+  q_put(&a, -1);
+  pthread_join(t, NULL);
+  q_free(&a);
+  q_free(&b);
+  return t0 * 1e6 / (double)n;
+}
+
+
+static double bench_fanout(long n, int nc) {
+  IntQueue q;
+  pthread_t tp, *tc = (pthread_t *)malloc(sizeof(pthread_t) * (size_t)nc);
+  Job p, *c = (Job *)calloc((size_t)nc, sizeof(Job));
+  long sum = 0;
+  double t0;
+  int k;
+  if (tc == NULL || c == NULL) abort();
+  q_init(&q);
+  memset(&p, 0, sizeof p);
+  p.out = &q;
+  p.n = n;
+  p.stops = nc;
+  t0 = now();
+  for (k = 0; k < nc; k++) {
+    c[k].in = &q;
+    pthread_create(&tc[k], NULL, consumer, &c[k]);
+  }
+  pthread_create(&tp, NULL, producer, &p);
+  pthread_join(tp, NULL);
+  for (k = 0; k < nc; k++) {
+    pthread_join(tc[k], NULL);
+    sum += c[k].sum;
+  }
+  t0 = now() - t0;
+  if (sum != n * (n + 1) / 2) abort();
+  q_free(&q);
+  free(tc);
+  free(c);
+  return (double)n / t0;
+}
+
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: bench_queue_c stream [items [reps]]\n"
+          "       bench_queue_c pingpong [round_trips [reps]]\n"
+          "       bench_queue_c fanout [items [consumers [reps]]]\n");
+  exit(2);
+}
+
+
+int main(int argc, char **argv) {
+  const char *cmd = argc > 1 ? argv[1] : "";
+  int r;
+  if (strcmp(cmd, "stream") == 0) {
+    long n = argc > 2 ? atol(argv[2]) : 1000000;
+    int reps = argc > 3 ? atoi(argv[3]) : 3;
+    double best = 0;
+    if (n < 1 || reps < 1) usage();
+    for (r = 0; r < reps; r++) {
+      double v = bench_stream(n);
+      if (v > best) best = v;
+    }
+    printf("stream_items_per_s %.0f\n", best);
+  } else if (strcmp(cmd, "pingpong") == 0) {
+    long n = argc > 2 ? atol(argv[2]) : 100000;
+    int reps = argc > 3 ? atoi(argv[3]) : 3;
+    double best = 1e30;
+    if (n < 1 || reps < 1) usage();
+    for (r = 0; r < reps; r++) {
+      double v = bench_pingpong(n);
+      if (v < best) best = v;
+    }
+    printf("pingpong_us %.3f\n", best);
+  } else if (strcmp(cmd, "fanout") == 0) {
+    long n = argc > 2 ? atol(argv[2]) : 1000000;
+    int nc = argc > 3 ? atoi(argv[3]) : 4;
+    int reps = argc > 4 ? atoi(argv[4]) : 3;
+    double best = 0;
+    if (n < 1 || nc < 1 || reps < 1) usage();
+    for (r = 0; r < reps; r++) {
+      double v = bench_fanout(n, nc);
+      if (v > best) best = v;
+    }
+    printf("fanout_items_per_s %.0f\n", best);
+  } else {
+    usage();
+  }
+  return 0;
+}
