@@ -31,6 +31,19 @@ seed("nested", { { { { { { { { "deep" } } } } } } } })
 local records = {}
 for i = 1, 12 do records[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } } end
 seed("records", records)
+-- repeated strings: back-references (T_REF to a T_STRS) in keys, values,
+-- nested tables and upvalues; long and short strings mixed
+local rk = "repeated_key"
+local strs = {}
+for i = 1, 8 do
+  strs[i] = { [rk] = rk, v = "value", long = ("long text "):rep(20), ["k" .. i % 2] = "ab",
+              sub = { repeated_key = "value", v = i } }
+end
+seed("strings_repeated", strs, "value", rk)
+seed("strings_upvalues", (function()
+  local key, t = "upvalue_key", { upvalue_key = "upvalue_key" }
+  return function() return t[key], key end
+end)(), { upvalue_key = 1 })
 
 local cyc = { name = "cycle" }
 cyc.self = cyc
@@ -76,6 +89,7 @@ seed("errors_class", require("braid.errors").classes.ValueError("boom"))
 -- a one-value message is dumps(v) without its 2 header bytes (version,
 -- count), valid as long as it holds no REF (offsets would move).
 local T_STR, T_BYNAME, T_REDUCE = 5, 9, 13
+local VERSION = core.dumps(nil):sub(1, 1)
 local function body(v)
   local s = core.dumps(v)
   assert(s:byte(2) == 1)
@@ -88,11 +102,11 @@ local function reduce(ctor, ...)
   return string.char(T_REDUCE, 0, args.n) .. ctor .. table.concat(args)
 end
 raw_seeds = {
-  reduce_cfunction = "\1\1" .. reduce(byname("_G", "setmetatable"),
+  reduce_cfunction = VERSION .. "\1" .. reduce(byname("_G", "setmetatable"),
                                         body({ x = 1, y = 2 }), body({ kind = "Point" })),
-  reduce_closure = "\1\1" .. reduce(body(function(a, b) return { a, b } end),
+  reduce_closure = VERSION .. "\1" .. reduce(body(function(a, b) return { a, b } end),
                                       body(3), body("four")),
-  reduce_nested = "\1\1" .. reduce(byname("_G", "rawlen"),
+  reduce_nested = VERSION .. "\1" .. reduce(byname("_G", "rawlen"),
                                      reduce(byname("table", "pack"), body(1), body(2))),
 }
 

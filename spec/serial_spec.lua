@@ -105,6 +105,103 @@ describe("transfer of tables", function()
   end)
 end)
 
+describe("repeated strings and table layouts", function()
+  it("copies many records sharing their keys", function()
+    local recs = {}
+    for i = 1, 5000 do
+      recs[i] = { id = i, name = "item" .. i, kind = (i % 3 == 0) and "kind" or "other",
+                  [i % 7 == 0 and "id" .. i or "x"] = i, sub = { name = "name", id = "id" } }
+    end
+    local r = roundtrip(recs)
+    assert.same(recs, r)
+    local ok, n, k = helpers.run_in_thread(function(t)
+      return #t, t[4999].kind .. t[21]["id21"] .. t[5000].sub.name
+    end, recs)
+    assert.is_true(ok)
+    assert.equal(5000, n)
+    assert.equal("other21name", k)
+  end)
+
+  it("mixes short and long strings, repeated and not", function()
+    local long = string.rep("long string ", 20)
+    local long2 = string.rep("long string ", 20) -- same text, another object
+    local t = {}
+    for i = 1, 300 do
+      t[i] = { long, long2, "s", "ab", "abc" .. (i % 5), [long] = "lk" .. i, ["\0\1"] = "\0\1",
+               [""] = "", empty = "" }
+    end
+    local r = roundtrip(t)
+    assert.same(t, r)
+    assert.equal(long, r[300][1]); assert.equal(long, r[1][2])
+    assert.equal("lk7", r[7][long])
+  end)
+
+  it("keeps back-referenced strings inside upvalues and nested functions", function()
+    local key = "shared_key"
+    local tbl = { [key] = key, nested = { shared_key = "shared_key" } }
+    local function f() return key .. "/" .. tbl.nested[key] end
+    local function g() return tbl[key], key end
+    local ok, a, b, c = helpers.run_in_thread(function(t, f1, g1)
+      local x, y = g1()
+      return f1(), x .. y, t.nested.shared_key
+    end, tbl, f, g)
+    assert.is_true(ok)
+    assert.equal("shared_key/shared_key", a)
+    assert.equal("shared_keyshared_key", b)
+    assert.equal("shared_key", c)
+  end)
+
+  it("keeps several values of one transfer sharing strings", function()
+    local a, b, c = core.loads(core.dumps("repeat", { repeat_ = "repeat", ["repeat"] = 1 }, "repeat"))
+    assert.equal("repeat", a); assert.equal("repeat", c)
+    assert.same({ repeat_ = "repeat", ["repeat"] = 1 }, b)
+  end)
+
+  it("copies sequences with holes, in the hash part and beyond the border", function()
+    local t1 = { 1, nil, 3, nil, 5, x = "x" }
+    assert.same(t1, roundtrip(t1))
+    local t2 = { [1] = "a", [2] = "b", [3] = "c", [5] = "e" } -- hash part
+    assert.same(t2, roundtrip(t2))
+    local t3 = {}
+    for i = 1, 20 do t3[2 ^ i // 1] = i end
+    t3[1] = 0
+    assert.same(t3, roundtrip(t3))
+    local t4 = { 1, 2, 3 }
+    for i = 4, 100 do t4[i] = i end
+    t4[50] = nil; t4[51] = nil
+    assert.same(t4, roundtrip(t4))
+    local t5 = { [0] = 0, [-1] = -1, 1, 2, [1.5] = "f", [3] = 3 }
+    assert.same(t5, roundtrip(t5))
+  end)
+
+  it("names the path of a bad value inside a sequence and a string-keyed record", function()
+    local t = { 1, 2, { "a", { k = "v", bad = { 1, coroutine.create(print) } } } }
+    local err = helpers.raises(errors.TypeError, core.dumps, t)
+    helpers.message_has(err, "value[3][2].bad[2]: a coroutine cannot be sent")
+    local with_holes = { 1, nil, 3, io.stdout }
+    err = helpers.raises(errors.TypeError, core.dumps, with_holes)
+    helpers.message_has(err, "value[4]: a userdata of type FILE*")
+  end)
+
+  it("decodes big messages with the collector running afterwards", function()
+    local recs = {}
+    for i = 1, 20000 do recs[i] = { i, tostring(i) } end
+    local was = collectgarbage("isrunning")
+    local r = roundtrip(recs)
+    assert.equal(was, collectgarbage("isrunning"))
+    assert.equal("20000", r[20000][2])
+    -- a corrupt big message raises and leaves the collector running
+    local s = core.dumps(recs)
+    helpers.raises(errors.ValueError, core.loads, s:sub(1, #s - 1))
+    assert.equal(was, collectgarbage("isrunning"))
+    -- and a stopped collector stays stopped
+    collectgarbage("stop")
+    roundtrip(recs)
+    assert.is_false(collectgarbage("isrunning"))
+    collectgarbage("restart")
+  end)
+end)
+
 describe("transfer of functions", function()
   it("copies Lua functions with their upvalues", function()
     local base = 40

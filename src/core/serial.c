@@ -6,7 +6,7 @@
 ** by no state (a braid_msg), and decoded once in the receiver. Nothing is
 ** copied twice and no lock is held while either side runs.
 **
-** Format (version 1, host byte order: messages never leave the machine):
+** Format (version 2, host byte order: messages never leave the machine):
 **   msg   := VERSION varint(count) value*count
 **   value := tag payload, tags in enum 'Tag' below.
 ** Tables and Lua functions carry a flags byte whose SHARED bit the encoder
@@ -14,7 +14,11 @@
 ** REF to the offset of the first occurrence. So the decoder remembers only
 ** objects that are referenced again (not each of 100,000 records), and
 ** cycles and shared sub-tables survive. Upvalues shared by two closures
-** are rejoined with lua_upvaluejoin.
+** are rejoined with lua_upvaluejoin. Strings met again (by address: keys
+** repeated in every record) become REFs too, the first copy's tag patched
+** from STR to STRS (version 2; see put_str). A table is written in one
+** lua_next pass (see encode_table). Big messages are decoded with the
+** collector stopped (see braid__decode).
 **
 ** Encoding uses a per-state encoder (a userdata in the registry, reused so
 ** that a put costs no allocation besides the message) holding the byte
@@ -38,7 +42,7 @@
 #include "lbind.h"
 #include "serial.h"
 
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
 
 /* ORDER TAG */
 typedef enum Tag {
@@ -57,6 +61,7 @@ typedef enum Tag {
   T_HANDLE,  /* varint index into the message's handles */
   T_CLASS,   /* string qualified name of a braid.errors class */
   T_REDUCE,  /* flags, varint nargs, constructor value, args */
+  T_STRS,    /* as T_STR, for a string a later T_REF refers to */
   T_LAST
 } Tag;
 
@@ -65,18 +70,22 @@ enum { F_SHARED = 1, F_META = 2 };
 /* Upvalue kinds inside T_LFUNC. */
 enum { UPV_VAL, UPV_ENV, UPV_JOIN };
 
+/* 16 bytes: the pointer, and a 48-bit value over a 16-bit generation
+** stamp (entries of older generations are empty). */
 typedef struct PtrEntry {
   const void *key;
-  uint64_t val;
-  uint32_t gen;
+  uint64_t vg; /* val << 16 | gen */
 } PtrEntry;
 
-/* Open-addressing pointer hash; entries of older generations are empty,
-** so clearing it between messages costs one increment. */
+#define PTR_VALBITS 48
+#define PTR_GENMASK 0xffffu
+
+/* Open-addressing pointer hash; clearing it between messages costs one
+** increment of 'gen'. */
 typedef struct PtrMap {
   PtrEntry *e;
   size_t cap, used; /* cap is a power of 2 or 0 */
-  uint32_t gen;
+  uint32_t gen;     /* 1..PTR_GENMASK, 0 before the first use */
 } PtrMap;
 
 typedef enum SegKind { SEG_KEY, SEG_UPVAL, SEG_META, SEG_ARG } SegKind;
@@ -94,9 +103,11 @@ typedef struct Enc {
   braid_handle **handles;
   size_t nhandles, caphandles;
   PtrMap seen;
+  PtrMap strs; /* strings written (by address) -> offset, see put_str */
   const void *globals;
   int depth;
   int busy;
+  int procmode; /* BRAID_ENC_PROCESS/_PIPE: for another process, else 0 */
   int names_rebuilt; /* the name cache was rebuilt during this encode */
   struct NameCache *names; /* this state's, looked up once per encode */
   int npath;
@@ -135,6 +146,17 @@ static size_t ptrhash(const void *p, size_t mask) {
   return (size_t)((x >> 4) ^ (x >> 20) ^ (x >> 36)) & mask;
 }
 
+#define pe_live(m, e) (((e)->vg & PTR_GENMASK) == (m)->gen)
+#define pe_val(e) ((e)->vg >> 16)
+#define pe_set(m, e, k, v) \
+  ((e)->key = (k), (e)->vg = ((uint64_t)(v) << 16) | (m)->gen)
+
+
+/* Starts loading the slot of 'key' into the cache (a hint only). */
+static void map_prefetch(const PtrMap *m, const void *key) {
+  if (m->cap != 0) __builtin_prefetch(&m->e[ptrhash(key, m->cap - 1)]);
+}
+
 
 static PtrEntry *map_find(PtrMap *m, const void *key) {
   size_t mask, i;
@@ -142,7 +164,7 @@ static PtrEntry *map_find(PtrMap *m, const void *key) {
   mask = m->cap - 1;
   for (i = ptrhash(key, mask);; i = (i + 1) & mask) {
     PtrEntry *e = &m->e[i];
-    if (e->gen != m->gen) return NULL;
+    if (!pe_live(m, e)) return NULL;
     if (e->key == key) return e;
   }
 }
@@ -151,23 +173,24 @@ static PtrEntry *map_find(PtrMap *m, const void *key) {
 static int map_grow(PtrMap *m) {
   size_t ncap = m->cap ? m->cap * 2 : 256, i;
   PtrEntry *ne = (PtrEntry *)braid__calloc(ncap, sizeof(PtrEntry));
-  uint32_t ngen = 1;
+  PtrMap nm;
   if (ne == NULL) return BRAID_ENOMEM;
+  nm.e = ne;
+  nm.cap = ncap;
+  nm.used = 0;
+  nm.gen = 1;
   for (i = 0; i < m->cap; i++) {
     PtrEntry *e = &m->e[i];
-    if (e->gen == m->gen && m->gen != 0) {
+    if (m->gen != 0 && pe_live(m, e)) {
       size_t j, mask = ncap - 1;
-      for (j = ptrhash(e->key, mask); ne[j].gen == ngen; j = (j + 1) & mask) {
+      for (j = ptrhash(e->key, mask); pe_live(&nm, &ne[j]); j = (j + 1) & mask) {
       }
-      ne[j].key = e->key;
-      ne[j].val = e->val;
-      ne[j].gen = ngen;
+      pe_set(&nm, &ne[j], e->key, pe_val(e));
+      nm.used++;
     }
   }
   braid__free(m->e);
-  m->e = ne;
-  m->cap = ncap;
-  m->gen = ngen;
+  *m = nm;
   return BRAID_OK;
 }
 
@@ -178,7 +201,7 @@ static int map_grow(PtrMap *m) {
 static PtrEntry *map_find_or_put(PtrMap *m, const void *key, uint64_t val,
                                  int *nomem) {
   size_t mask, i;
-  if (m->cap == 0 || m->gen == 0 || (m->used + 1) * 2 > m->cap) {
+  if (braid__unlikely(m->gen == 0 || (m->used + 1) * 2 > m->cap)) {
     if (map_grow(m) != BRAID_OK) {
       *nomem = 1;
       return NULL;
@@ -187,10 +210,8 @@ static PtrEntry *map_find_or_put(PtrMap *m, const void *key, uint64_t val,
   mask = m->cap - 1;
   for (i = ptrhash(key, mask);; i = (i + 1) & mask) {
     PtrEntry *e = &m->e[i];
-    if (e->gen != m->gen) {
-      e->key = key;
-      e->val = val;
-      e->gen = m->gen;
+    if (!pe_live(m, e)) {
+      pe_set(m, e, key, val);
       m->used++;
       return NULL;
     }
@@ -202,16 +223,14 @@ static PtrEntry *map_find_or_put(PtrMap *m, const void *key, uint64_t val,
 /* Inserts 'key' (not present). Returns BRAID_OK or BRAID_ENOMEM. */
 static int map_put(PtrMap *m, const void *key, uint64_t val) {
   size_t mask, i;
-  if (m->cap == 0 || m->gen == 0 || (m->used + 1) * 2 > m->cap) {
+  if (m->gen == 0 || (m->used + 1) * 2 > m->cap) {
     int rc = map_grow(m);
     if (rc != BRAID_OK) return rc;
   }
   mask = m->cap - 1;
-  for (i = ptrhash(key, mask); m->e[i].gen == m->gen; i = (i + 1) & mask) {
+  for (i = ptrhash(key, mask); pe_live(m, &m->e[i]); i = (i + 1) & mask) {
   }
-  m->e[i].key = key;
-  m->e[i].val = val;
-  m->e[i].gen = m->gen;
+  pe_set(m, &m->e[i], key, val);
   m->used++;
   return BRAID_OK;
 }
@@ -219,7 +238,8 @@ static int map_put(PtrMap *m, const void *key, uint64_t val) {
 
 static void map_clear(PtrMap *m) {
   m->used = 0;
-  if (++m->gen == 0) { /* wrapped: old stamps could look current */
+  if (m->gen == 0) return; /* never used: map_grow starts it */
+  if (++m->gen > PTR_GENMASK) { /* wrapped: old stamps could look current */
     if (m->e) memset(m->e, 0, m->cap * sizeof(PtrEntry));
     m->gen = 1;
   }
@@ -305,6 +325,7 @@ static int enc_gc(lua_State *L) {
   braid__free(e->buf);
   braid__free(e->offs);
   map_free(&e->seen);
+  map_free(&e->strs);
   memset(e, 0, sizeof *e);
   return 0;
 }
@@ -391,9 +412,71 @@ static void put_u32_at(Enc *e, size_t at, uint32_t v) {
 
 
 static void put_string(Enc *e, const char *s, size_t n) {
-  put_byte(e, T_STR);
+  reserve(e, n + 11);
+  e->buf[e->len++] = T_STR;
   put_varint(e, n);
-  put_bytes(e, s, n);
+  memcpy(e->buf + e->len, s, n);
+  e->len += n;
+}
+
+
+static void put_ref(Enc *e, size_t at) {
+  reserve(e, 11);
+  e->buf[e->len++] = T_REF;
+  put_varint(e, at);
+}
+
+
+/* Whether the string written at offset 'at' (T_STR or T_STRS) is 's'. */
+static int same_string(Enc *e, size_t at, const char *s, size_t n) {
+  const unsigned char *p = e->buf + at + 1, *end = e->buf + e->len;
+  uint64_t len = 0;
+  int shift = 0;
+  if (e->buf[at] != T_STR && e->buf[at] != T_STRS) return 0;
+  for (;;) {
+    unsigned char b = *p++;
+    len |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+    shift += 7;
+  }
+  return len == n && (size_t)(end - p) >= n && memcmp(p, s, n) == 0;
+}
+
+
+/* Strings of STR_MINREF bytes or more are remembered by address (short
+** strings are interned, so a key repeated in 100,000 records is one
+** address): one met again becomes a T_REF to its first copy, whose tag is
+** patched to T_STRS so that the decoder keeps it, and the decoder pushes
+** it without interning it again. The first copy is compared before a REF
+** is written, so an address that a collected string left to another one
+** cannot alias. At most STR_MAXMAP strings are remembered per message, in
+** a map that stays in the cache: a stream of distinct strings costs one
+** probe each. */
+#define STR_MINREF 2
+#define STR_MAXMAP 2048
+
+static void put_str(Enc *e, const char *s, size_t n) {
+  if (n >= STR_MINREF) {
+    PtrMap *m = &e->strs;
+    PtrEntry *pe;
+    if (m->used < STR_MAXMAP) {
+      int nomem = 0;
+      pe = map_find_or_put(m, s, e->len, &nomem);
+      if (nomem) enc_nomem(e);
+    } else {
+      pe = map_find(m, s);
+    }
+    if (pe != NULL) {
+      size_t at = (size_t)pe_val(pe);
+      if (same_string(e, at, s, n)) {
+        e->buf[at] = T_STRS;
+        put_ref(e, at);
+        return;
+      }
+      pe_set(m, pe, s, e->len); /* the address holds another string now */
+    }
+  }
+  put_string(e, s, n);
 }
 
 
@@ -623,7 +706,7 @@ static int put_byname(Enc *e, int idx, int isfunc) {
   }
   if (pe == NULL) return 0;
   {
-    lua_Integer i = (lua_Integer)pe->val;
+    lua_Integer i = (lua_Integer)pe_val(pe);
     size_t n;
     const char *s;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMETAB_KEY);
@@ -650,10 +733,9 @@ static int seen_before(Enc *e, const void *p) {
   int nomem = 0;
   PtrEntry *pe = map_find_or_put(&e->seen, p, e->len, &nomem);
   if (pe != NULL) {
-    size_t at = (size_t)pe->val;
+    size_t at = (size_t)pe_val(pe);
     e->buf[at + 1] |= F_SHARED;
-    put_byte(e, T_REF);
-    put_varint(e, at);
+    put_ref(e, at);
     return 1;
   }
   if (nomem) enc_nomem(e);
@@ -663,11 +745,12 @@ static int seen_before(Enc *e, const void *p) {
 
 /* Encodes what the __braidreduce metamethod on top of the stack returns
 ** for the object at 'idx': a constructor and its arguments. Pops it. */
-static void encode_reduce(Enc *e, int idx) {
+static void encode_reduce(Enc *e, int idx, int mode) {
   lua_State *L = e->L;
   int base = lua_gettop(L) - 1, nres, i;
   lua_pushvalue(L, idx);
-  lua_call(L, 1, LUA_MULTRET);
+  if (mode) lua_pushinteger(L, mode); /* __braidexport(obj, mode) */
+  lua_call(L, mode ? 2 : 1, LUA_MULTRET);
   nres = lua_gettop(L) - base;
   if (nres < 1 || lua_type(L, base + 1) != LUA_TFUNCTION) {
     lua_settop(L, base);
@@ -689,11 +772,33 @@ static void encode_reduce(Enc *e, int idx) {
 }
 
 
-/* Tries __braidreduce on the object at 'idx'; returns 1 if it applied. */
-static int try_reduce(Enc *e, int idx) {
+/* With the metatable of the object at 'idx' on top of the stack (left
+** there), applies its __braidreduce if it has one; returns 1 if so. */
+static int reduce_with_mt(Enc *e, int idx) {
+  lua_State *L = e->L;
+  lua_pushliteral(L, "__braidreduce"); /* raw, as Lua reads metamethods */
+  if (lua_rawget(L, -2) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (seen_before(e, lua_topointer(L, idx))) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  enter(e);
+  encode_reduce(e, idx, 0);
+  e->depth--;
+  return 1;
+}
+
+
+/* Process modes: a braid object crosses to another process only through
+** its type's __braidexport(obj, mode) (a constructor and arguments, like
+** __braidreduce; the type records the file descriptors to hand over). */
+static int try_export(Enc *e, int idx) {
   lua_State *L = e->L;
   if (!lua_getmetatable(L, idx)) return 0;
-  lua_pushliteral(L, "__braidreduce"); /* raw, as Lua reads metamethods */
+  lua_pushliteral(L, "__braidexport");
   if (lua_rawget(L, -2) == LUA_TNIL) {
     lua_pop(L, 2);
     return 0;
@@ -704,51 +809,103 @@ static int try_reduce(Enc *e, int idx) {
     return 1;
   }
   enter(e);
-  encode_reduce(e, idx);
+  encode_reduce(e, idx, e->procmode);
   e->depth--;
   return 1;
 }
 
 
+static void cannot_send_proc(Enc *e, int idx) {
+  lua_State *L = e->L;
+  luaL_getmetafield(L, idx, "__name");
+  enc_fail(e, "TypeError",
+           lua_pushfstring(L, "a %s cannot be sent to another process "
+                              "(use the objects of braid.multiprocessing)",
+                           lua_tostring(L, -1)));
+}
+
+
+/* Tries __braidreduce on the object at 'idx'; returns 1 if it applied. */
+static int try_reduce(Enc *e, int idx) {
+  int r;
+  if (!lua_getmetatable(e->L, idx)) return 0;
+  r = reduce_with_mt(e, idx);
+  lua_pop(e->L, 1);
+  return r;
+}
+
+
+static int varint_len(uint64_t v) {
+  int n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+
+/* Holes of up to this many nils inside the sequence travel in its array
+** section; a larger gap ends it (the rest travels as pairs). */
+#define MAX_GAP 16
+
+/* T_TABLE flags narr nhash: one lua_next pass. Lua returns the array part
+** first, in order, so the leading keys 1, 2, ... (up to the border
+** lua_rawlen gives) are written as the array section; the first key that
+** does not continue it ends the section, and it and the rest are written
+** as pairs (also integer keys that Lua keeps in the hash part: the
+** receiver gets the same table). narr is written after the pass, in the
+** width reserved for lua_rawlen (a padded varint). */
 static void encode_table(Enc *e, int idx) {
   lua_State *L = e->L;
   const void *p = lua_topointer(L, idx);
-  size_t at, nslot;
-  lua_Unsigned narr, i;
+  size_t aslot, nslot;
+  lua_Unsigned narr, m = 0;
+  int w, mt = 0, inarr;
   uint32_t nhash = 0;
   if (p == e->globals) {
     put_byte(e, T_GLOBALS);
     return;
   }
+  map_prefetch(&e->seen, p);
   if (put_byname(e, idx, 0)) return;
-  if (try_reduce(e, idx)) return;
-  if (seen_before(e, p)) return;
+  if (lua_getmetatable(L, idx)) {
+    mt = lua_gettop(L);
+    if (reduce_with_mt(e, idx)) {
+      lua_pop(L, 1);
+      return;
+    }
+  }
+  if (seen_before(e, p)) {
+    if (mt) lua_pop(L, 1);
+    return;
+  }
   enter(e);
-  at = e->len;
   narr = lua_rawlen(L, idx);
-  put_byte(e, T_TABLE);
-  put_byte(e, 0);
-  put_varint(e, narr);
-  reserve(e, 4);
+  w = varint_len(narr);
+  reserve(e, 2 + (size_t)w + 4);
+  e->buf[e->len++] = T_TABLE;
+  e->buf[e->len++] = mt ? F_META : 0;
+  aslot = e->len;
+  e->len += (size_t)w;
   nslot = e->len;
   e->len += 4;
-  for (i = 1; i <= narr; i++) {
-    lua_pushinteger(L, (lua_Integer)i);
-    push_seg(e, SEG_KEY, lua_gettop(L), NULL);
-    lua_rawgeti(L, idx, (lua_Integer)i);
-    encode_value(e, lua_gettop(L));
-    lua_pop(L, 2);
-    e->npath--;
-  }
+  inarr = narr > 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     int k = lua_gettop(L) - 1;
-    if (lua_isinteger(L, k)) {
-      lua_Integer ik = lua_tointeger(L, k);
-      if (ik >= 1 && (lua_Unsigned)ik <= narr) {
+    if (inarr) {
+      lua_Integer ik;
+      if (lua_isinteger(L, k) && (ik = lua_tointeger(L, k)) > (lua_Integer)m &&
+          (lua_Unsigned)ik <= narr && (lua_Unsigned)ik - m <= MAX_GAP) {
+        while (++m < (lua_Unsigned)ik) put_byte(e, T_NIL);
+        push_seg(e, SEG_KEY, k, NULL);
+        encode_value(e, k + 1);
+        e->npath--;
         lua_pop(L, 1);
         continue;
       }
+      inarr = 0;
     }
     push_seg(e, SEG_KEY, k, NULL);
     encode_value(e, k);
@@ -757,10 +914,17 @@ static void encode_table(Enc *e, int idx) {
     nhash++;
     lua_pop(L, 1);
   }
+  { /* narr: 'm' in 'w' bytes (m <= narr fits) */
+    unsigned char *q = e->buf + aslot;
+    int j;
+    for (j = 0; j < w - 1; j++) {
+      *q++ = (unsigned char)(m | 0x80);
+      m >>= 7;
+    }
+    *q = (unsigned char)m;
+  }
   put_u32_at(e, nslot, nhash);
-  if (lua_getmetatable(L, idx)) {
-    int mt = lua_gettop(L);
-    e->buf[at + 1] |= F_META;
+  if (mt) {
     push_seg(e, SEG_META, 0, NULL);
     lua_pushliteral(L, "__braidclass");
     if (lua_rawget(L, mt) == LUA_TSTRING) {
@@ -812,12 +976,14 @@ static void encode_lfunction(Enc *e, int idx) {
     if (name != NULL && strcmp(name, "_ENV") == 0) {
       put_byte(e, UPV_ENV);
     } else if ((pe = map_find(&e->seen, id)) != NULL) {
-      size_t fat = (size_t)(pe->val >> 8);
+      size_t fat = (size_t)(pe_val(pe) >> 8);
       e->buf[fat + 1] |= F_SHARED; /* the decoder must keep that function */
       put_byte(e, UPV_JOIN);
       put_varint(e, fat);
-      put_byte(e, (unsigned char)(pe->val & 0xff));
+      put_byte(e, (unsigned char)(pe_val(pe) & 0xff));
     } else {
+      if ((uint64_t)at >> (PTR_VALBITS - 8) != 0)
+        enc_fail(e, "ValueError", "value too large to send");
       if (map_put(&e->seen, id, ((uint64_t)at << 8) | (uint64_t)i) !=
           BRAID_OK)
         enc_nomem(e);
@@ -890,7 +1056,7 @@ static void encode_value(Enc *e, int idx) {
     case LUA_TSTRING: {
       size_t n;
       const char *s = lua_tolstring(L, idx, &n);
-      put_string(e, s, n);
+      put_str(e, s, n);
       break;
     }
     case LUA_TTABLE: encode_table(e, idx); break;
@@ -903,10 +1069,12 @@ static void encode_value(Enc *e, int idx) {
       break;
     case LUA_TUSERDATA: {
       braid_handle *h = braidB_tohandle(L, idx);
-      if (h != NULL) {
+      if (h != NULL && e->procmode == 0) {
         put_byte(e, T_HANDLE);
         put_varint(e, e->nhandles);
         add_handle(e, h);
+      } else if (h != NULL) {
+        if (!try_export(e, idx)) cannot_send_proc(e, idx);
       } else if (!try_reduce(e, idx)) {
         cannot_send(e, idx);
       }
@@ -928,6 +1096,7 @@ static void enc_reset(Enc *e, lua_State *L, const char *root) {
   e->npath = 0;
   e->root = root;
   map_clear(&e->seen);
+  map_clear(&e->strs);
 }
 
 
@@ -994,6 +1163,7 @@ static Enc *acquire_enc(lua_State *L, const char *root, int *pushed) {
   e->names = NULL; /* looked up on first need */
   enc_reset(e, L, root);
   e->busy = 1;
+  e->procmode = 0;
   return e;
 }
 
@@ -1083,14 +1253,15 @@ static braid_msg *encode_scalar(lua_State *L, int idx) {
 }
 
 
-braid_msg *braid__encode_n(lua_State *L, int idx, int n,
-                           const char *const *roots) {
+static braid_msg *encode_n_mode(lua_State *L, int idx, int n,
+                                const char *const *roots, int mode) {
   Enc *e;
   int i, pushed, attempt;
   braid_msg *m;
   idx = lua_absindex(L, idx);
   if (n == 1 && (m = encode_scalar(L, idx)) != NULL) return m;
   e = acquire_enc(L, roots[0], &pushed);
+  e->procmode = mode;
   for (attempt = 0; attempt < 2; attempt++) {
     int rebuilt_before = e->names_rebuilt;
     enc_reset(e, L, roots[0]);
@@ -1107,8 +1278,21 @@ braid_msg *braid__encode_n(lua_State *L, int idx, int n,
   }
   m = enc_finish(e);
   e->busy = 0;
+  e->procmode = 0;
   if (pushed) lua_pop(L, 1);
   return m;
+}
+
+
+braid_msg *braid__encode_n(lua_State *L, int idx, int n,
+                           const char *const *roots) {
+  return encode_n_mode(L, idx, n, roots, 0);
+}
+
+
+braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
+                              const char *const *roots, int mode) {
+  return encode_n_mode(L, idx, n, roots, mode);
 }
 
 
@@ -1120,7 +1304,7 @@ braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
 braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
                                const char *root) {
   Enc *e;
-  int pushed;
+  int pushed, t;
   lua_Integer i;
   braid_msg *m;
   if (n < 1 || n > 0x7fffffff) luaL_error(L, "bad batch size");
@@ -1140,13 +1324,33 @@ braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
     if (e->len > 0xffffffffu)
       enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
     e->offs[i - 1] = (uint32_t)e->len;
+    t = lua_rawgeti(L, tidx, i);
+    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common item */
+      lua_Integer v = lua_tointeger(L, -1);
+      uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v < 0 ? -1 : 0);
+      reserve(e, 11);
+      e->buf[e->len++] = T_INT;
+      while (u >= 0x80) {
+        e->buf[e->len++] = (unsigned char)(u | 0x80);
+        u >>= 7;
+      }
+      e->buf[e->len++] = (unsigned char)u;
+      lua_pop(L, 1);
+      continue;
+    }
+    if (t == LUA_TNUMBER || t == LUA_TBOOLEAN || t == LUA_TNIL) {
+      /* cannot fail and share nothing: no path, no maps to clear */
+      encode_value(e, lua_gettop(L));
+      lua_pop(L, 1);
+      continue;
+    }
     lua_pushinteger(L, i); /* the key, for error paths */
     e->npath = 0;
     push_seg(e, SEG_KEY, lua_gettop(L), NULL);
-    lua_rawgeti(L, tidx, i);
-    encode_value(e, lua_gettop(L));
+    encode_value(e, lua_gettop(L) - 1);
     lua_pop(L, 2);
     map_clear(&e->seen); /* items share nothing */
+    map_clear(&e->strs);
   }
   e->npath = 0;
   m = enc_finish(e);
@@ -1175,6 +1379,7 @@ typedef struct Dec {
   size_t nhandles;
   int depth;
   int cache; /* stack index of the table of shared objects, 0 if none */
+  int gcstopped; /* this decode stopped the collector (big messages) */
 } Dec;
 
 
@@ -1245,16 +1450,18 @@ static void remember(Dec *d, size_t at) {
 }
 
 
-/* Pushes the object remembered at offset 'at'. */
-static void recall(Dec *d, uint64_t at) {
+/* Pushes the object remembered at offset 'at'; returns its type. */
+static int recall(Dec *d, uint64_t at) {
   lua_State *L = d->L;
-  if (lua_type(L, d->cache) != LUA_TTABLE ||
-      lua_rawgeti(L, d->cache, (lua_Integer)at) == LUA_TNIL)
+  int t;
+  if (at > (uint64_t)LUA_MAXINTEGER || lua_type(L, d->cache) != LUA_TTABLE ||
+      (t = lua_rawgeti(L, d->cache, (lua_Integer)at)) == LUA_TNIL)
     dec_fail(d, "reference to an unknown object");
+  return t;
 }
 
 
-static void decode_value(Dec *d);
+static int decode_value(Dec *d);
 
 
 static void decode_table(Dec *d, size_t at) {
@@ -1272,25 +1479,26 @@ static void decode_table(Dec *d, size_t at) {
   t = lua_gettop(L);
   if (flags & F_SHARED) remember(d, at);
   for (i = 1; i <= narr; i++) {
-    decode_value(d);
-    if (lua_isnil(L, -1))
+    if (decode_value(d) == LUA_TNIL)
       lua_pop(L, 1);
     else
       lua_rawseti(L, t, (lua_Integer)i);
   }
   for (i = 0; i < nhash; i++) {
-    decode_value(d);
-    if (lua_isnil(L, -1)) dec_fail(d, "nil table key");
-    if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
-      lua_Number k = lua_tonumber(L, -1);
-      if (k != k) dec_fail(d, "NaN table key");
+    int kt = decode_value(d);
+    if (kt != LUA_TSTRING) {
+      if (kt == LUA_TNIL) dec_fail(d, "nil table key");
+      if (kt == LUA_TNUMBER) {
+        lua_Number k = lua_tonumber(L, -1);
+        if (k != k) dec_fail(d, "NaN table key");
+      }
     }
     decode_value(d);
     lua_rawset(L, t);
   }
   if (flags & F_META) {
-    decode_value(d);
-    if (!lua_istable(L, -1)) dec_fail(d, "metatable is not a table");
+    if (decode_value(d) != LUA_TTABLE)
+      dec_fail(d, "metatable is not a table");
     lua_setmetatable(L, t);
   }
   d->depth--;
@@ -1492,6 +1700,16 @@ static void decode_lfunction(Dec *d, size_t at) {
 }
 
 
+/* Around user code (require, constructors): the collector runs. */
+static void dec_gc_resume(Dec *d) {
+  if (d->gcstopped) lua_gc(d->L, LUA_GCRESTART);
+}
+
+static void dec_gc_pause(Dec *d) {
+  if (d->gcstopped) lua_gc(d->L, LUA_GCSTOP);
+}
+
+
 static void decode_byname(Dec *d) {
   lua_State *L = d->L;
   size_t nm, nf;
@@ -1506,14 +1724,18 @@ static void decode_byname(Dec *d) {
       braidB_raise(L, "ImportError", "cannot load module '%s': no 'require'",
                    lua_tostring(L, -2));
     lua_pushvalue(L, -2);
+    dec_gc_resume(d);
     lua_call(L, 1, 1);
+    dec_gc_pause(d);
   } else {
     lua_remove(L, -2);
   }
   lua_remove(L, -2); /* module name */
   if (nf > 0) {
     lua_pushlstring(L, field, nf);
+    dec_gc_resume(d); /* __index */
     lua_gettable(L, -2);
+    dec_gc_pause(d);
     lua_remove(L, -2);
     if (lua_isnil(L, -1))
       braidB_raise(L, "ImportError", "cannot find '%s.%s' in this worker",
@@ -1535,24 +1757,27 @@ static void decode_reduce(Dec *d, size_t at) {
   decode_value(d);
   if (lua_type(L, -1) != LUA_TFUNCTION) dec_fail(d, "constructor expected");
   for (i = 0; i < nargs; i++) decode_value(d);
+  dec_gc_resume(d);
   lua_call(L, (int)nargs, 1);
+  dec_gc_pause(d);
   if (flags & F_SHARED) remember(d, at);
   d->depth--;
 }
 
 
-static void decode_value(Dec *d) {
+/* Pushes one value; returns its type. */
+static int decode_value(Dec *d) {
   lua_State *L = d->L;
   size_t at = (size_t)(d->p - d->base);
   unsigned char tag = get_byte(d);
   switch (tag) {
-    case T_NIL: lua_pushnil(L); break;
-    case T_FALSE: lua_pushboolean(L, 0); break;
-    case T_TRUE: lua_pushboolean(L, 1); break;
+    case T_NIL: lua_pushnil(L); return LUA_TNIL;
+    case T_FALSE: lua_pushboolean(L, 0); return LUA_TBOOLEAN;
+    case T_TRUE: lua_pushboolean(L, 1); return LUA_TBOOLEAN;
     case T_INT: {
       uint64_t u = get_varint(d);
       lua_pushinteger(L, (lua_Integer)((u >> 1) ^ (~(u & 1) + 1)));
-      break;
+      return LUA_TNUMBER;
     }
     case T_FLOAT: {
       lua_Number v;
@@ -1560,20 +1785,23 @@ static void decode_value(Dec *d) {
       memcpy(&v, d->p, sizeof v);
       d->p += sizeof v;
       lua_pushnumber(L, v);
-      break;
+      return LUA_TNUMBER;
     }
-    case T_STR: {
+    case T_STR:
+    case T_STRS: {
       uint64_t len = get_varint(d);
       if (len > (uint64_t)(d->end - d->p)) dec_fail(d, "truncated string");
       lua_pushlstring(L, (const char *)d->p, (size_t)len);
       d->p += len;
-      break;
+      if (tag == T_STRS) remember(d, at);
+      return LUA_TSTRING;
     }
-    case T_TABLE: decode_table(d, at); break;
-    case T_REF: recall(d, get_varint(d)); break;
-    case T_LFUNC: decode_lfunction(d, at); break;
+    case T_TABLE: decode_table(d, at); return LUA_TTABLE;
+    case T_REF: return recall(d, get_varint(d));
+    case T_LFUNC: decode_lfunction(d, at); return LUA_TFUNCTION;
     case T_BYNAME: decode_byname(d); break;
-    case T_GLOBALS: lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS); break;
+    case T_GLOBALS:
+      return lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
     case T_HANDLE: {
       uint64_t i = get_varint(d);
       if (i >= d->nhandles) dec_fail(d, "bad object index");
@@ -1591,10 +1819,11 @@ static void decode_value(Dec *d) {
     case T_REDUCE: decode_reduce(d, at); break;
     default: d->p--; dec_fail(d, "unknown tag");
   }
+  return lua_type(L, -1);
 }
 
 
-int braid__decode(lua_State *L, const braid_msg *m) {
+static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
   Dec d;
   uint64_t n, i;
   d.L = L;
@@ -1603,6 +1832,7 @@ int braid__decode(lua_State *L, const braid_msg *m) {
   d.handles = m->handles;
   d.nhandles = m->nhandles;
   d.depth = 0;
+  d.gcstopped = gcstopped;
   if (!lua_checkstack(L, 12)) dec_fail(&d, "out of stack space");
   lua_pushnil(L); /* slot for the table of shared objects */
   d.cache = lua_gettop(L);
@@ -1617,6 +1847,39 @@ int braid__decode(lua_State *L, const braid_msg *m) {
   if (d.p != d.end) dec_fail(&d, "trailing bytes");
   lua_remove(L, d.cache);
   return (int)n;
+}
+
+
+/* (message) -> its values, with the collector stopped */
+static int decode_nogc(lua_State *L) {
+  const braid_msg *m = (const braid_msg *)lua_touserdata(L, 1);
+  lua_pop(L, 1);
+  return decode_msg(L, m, 1);
+}
+
+
+/* Messages from this size on are decoded with the collector stopped: what
+** a decode allocates stays reachable (it is the value being built), so
+** the cycles that the growing heap would start in the middle of it, each
+** traversing everything built so far, are wasted work (a third of the
+** time for 100,000 records in a fresh worker). The collector runs again
+** around the user code a decode may call (require, constructors) and is
+** restarted however the decode ends. */
+#define NOGC_MIN_BYTES 65536
+
+int braid__decode(lua_State *L, const braid_msg *m) {
+  int top, status;
+  if (m->len < NOGC_MIN_BYTES || !lua_gc(L, LUA_GCISRUNNING))
+    return decode_msg(L, m, 0);
+  if (!lua_checkstack(L, 4)) return luaL_error(L, "out of stack space");
+  top = lua_gettop(L);
+  lua_pushcfunction(L, decode_nogc);
+  lua_pushlightuserdata(L, (void *)m);
+  lua_gc(L, LUA_GCSTOP);
+  status = lua_pcall(L, 1, LUA_MULTRET, 0);
+  lua_gc(L, LUA_GCRESTART);
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - top;
 }
 
 
@@ -1731,12 +1994,19 @@ static int decode_items_protected(lua_State *L) {
   d.cache = 3;
   if (!tab && !lua_checkstack(L, (int)j->n + 4))
     return luaL_error(L, "too many values");
+  if (tab) { /* each item goes straight into the table: one stack check */
+    if (!lua_checkstack(L, 12)) return luaL_error(L, "out of stack space");
+    for (i = 0; i < j->n; i++) {
+      decode_item(&d, j->items[i].m, j->items[i].idx);
+      lua_rawseti(L, tab, j->k + (lua_Integer)i);
+    }
+    return 0;
+  }
   for (i = 0; i < j->n; i++) {
     if (!lua_checkstack(L, 12)) return luaL_error(L, "out of stack space");
     decode_item(&d, j->items[i].m, j->items[i].idx);
-    if (tab) lua_rawseti(L, tab, j->k + (lua_Integer)i);
   }
-  return tab ? 0 : (int)j->n;
+  return (int)j->n;
 }
 
 
@@ -1777,11 +2047,17 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
       lua_pushnil(L);
     status = lua_pcall(L, 2, tidx ? 0 : (int)n, 0);
   }
-  for (i = 0; i < n; i++) {
-    if (done)
-      done(items[i].m, ud);
+  for (i = 0; i < n;) {
+    braid_msg *m = items[i].m;
+    size_t r = 1;
+    while (i + r < n && items[i + r].m == m) r++;
+    if (r > 1) /* a run of one batch's items: one release (never a spare) */
+      braid__msg_release(m, (uint32_t)r);
+    else if (done)
+      done(m, ud);
     else
-      braid__msg_release(items[i].m, 1);
+      braid__msg_release(m, 1);
+    i += r;
   }
   if (status != LUA_OK) return lua_error(L);
   return lua_gettop(L) - top;
@@ -1861,8 +2137,9 @@ static int cur_skip(Cur *c) {
       c->p += 8;
       break;
     case T_STR:
-      c->p--;
-      if (!cur_skip_string(c)) return 0;
+    case T_STRS:
+      if (!cur_varint(c, &n) || n > (uint64_t)(c->end - c->p)) return 0;
+      c->p += n;
       break;
     case T_CLASS:
       if (!cur_skip_string(c)) return 0;
@@ -1926,7 +2203,8 @@ static int cur_skip(Cur *c) {
 
 
 /* Classifies the value at the cursor (following REFs) without moving
-** past it; for K_SEQ leaves 'seq' at its first element and sets '*len'. */
+** past it; for K_SEQ leaves 'seq' at its first element and sets '*len',
+** for K_STR at the string's tag. */
 static int cur_kind(Cur *c, Cur *seq, uint64_t *len) {
   Cur t = *c;
   unsigned char tag;
@@ -1946,7 +2224,9 @@ static int cur_kind(Cur *c, Cur *seq, uint64_t *len) {
   }
   switch (tag) {
     case T_FALSE: case T_TRUE: case T_INT: case T_FLOAT: return K_NUM;
-    case T_STR: return K_STR;
+    case T_STR: case T_STRS: /* possibly behind a REF */
+      *seq = t;
+      return K_STR;
     case T_TABLE: {
       uint32_t nh;
       uint64_t n;
@@ -1969,7 +2249,8 @@ static int cur_kind(Cur *c, Cur *seq, uint64_t *len) {
 }
 
 
-/* Reads a number at the cursor (a REF never points at one). */
+/* Reads a number at the cursor (a REF never points at one: only at
+** tables, functions, reduced objects and strings). */
 static int cur_number(Cur *c, int *isint, int64_t *i, double *d) {
   unsigned char tag = *c->p;
   Cur t = *c;
@@ -2057,7 +2338,7 @@ static int cmp_values(Cur *a, Cur *b, int *cmp, int *ka, int *kb) {
   a->depth--;
   switch (x) {
     case K_NUM: return cmp_numbers(a, b, cmp);
-    case K_STR: return cmp_strings(a, b, cmp);
+    case K_STR: return cmp_strings(&sa, &sb, cmp);
     default: {
       sa.depth = a->depth + 1;
       sb.depth = b->depth + 1;

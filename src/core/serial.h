@@ -52,6 +52,18 @@ BRAIDI_FUNC braid_msg *braid__encode(lua_State *L, int idx, const char *root);
 BRAIDI_FUNC braid_msg *braid__encode_n(lua_State *L, int idx, int n,
                                        const char *const *roots);
 
+/* Like braid__encode_n, for another process: braid objects go through
+** their type's __braidexport(obj, mode) metamethod (which returns a
+** constructor and its arguments, as __braidreduce does); objects without
+** one raise a TypeError naming the path. 'mode' BRAID_ENC_PROCESS: a
+** process being started (objects it inherits); BRAID_ENC_PIPE: a pipe or
+** queue (the export may refuse). The message then holds no handles. */
+#define BRAID_ENC_PROCESS 1
+#define BRAID_ENC_PIPE 2
+BRAIDI_FUNC braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
+                                          const char *const *roots,
+                                          int mode);
+
 /* Pushes the values of 'm' onto 'L' and returns how many. MAY RAISE on a
 ** corrupt message, a missing module or a memory error. Does not free 'm';
 ** a caller that must not lose it across a raise gives it to
@@ -81,7 +93,9 @@ BRAIDI_FUNC int braid__decode_items(lua_State *L, const braid_item *items,
                                     size_t n, int tidx, lua_Integer k);
 
 /* Like braid__decode_items, but each item is handed to 'done(m, ud)'
-** instead of braid__msg_release (queues recycle small messages). */
+** instead of braid__msg_release (queues recycle small messages). A run of
+** consecutive items of one message (a batch, which is never recycled) is
+** released at once with braid__msg_release instead. */
 BRAIDI_FUNC int braid__decode_items_with(lua_State *L,
                                          const braid_item *items, size_t n,
                                          int tidx, lua_Integer k,
