@@ -484,9 +484,12 @@ describe("ThreadPoolExecutor", function()
     for i = 1, 100 do assert.equal(1, fs[i]:result()) end
     -- map's chunks use the same cache
     for _, d in ex:map(probe, { 1, 2, 3, 4, 5, 6 }) do assert.equal(1, d) end
-    -- a new function is one more decode
+    -- a new function is one more decode (one worker: the same state)
+    local one <close> = futures.ThreadPoolExecutor(1)
+    assert.equal(1, one:submit(probe):result())
+    assert.equal(1, one:submit(probe):result())
     local other = function() return probe() end
-    assert.equal(2, ex:submit(other):result())
+    assert.equal(2, one:submit(other):result())
   end)
 
   it("fails pending work with BrokenThreadPool when the initializer fails", function()
