@@ -705,6 +705,8 @@ describe("futures objects", function()
       local e = ex:submit(error, "x")
       futures.wait({ e })
     end
-    assert.equal(before, live())
+    -- at most as many: other states (workers of pools still open) may
+    -- let go of older objects meanwhile, so the count can also drop
+    assert.is_true(live() <= before)
   end)
 end)

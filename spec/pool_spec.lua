@@ -311,6 +311,8 @@ describe("ThreadPool", function()
       for _ in pool:imap_unordered(square, range(10)) do end
       pcall(pool.map, pool, error, { "x" })
     end
-    assert.equal(before, live())
+    -- at most as many: other states (workers of pools still open) may
+    -- let go of older objects meanwhile, so the count can also drop
+    assert.is_true(live() <= before)
   end)
 end)

@@ -109,6 +109,9 @@ BRAIDI_FUNC int braidB_isworker(lua_State *L);
 /* Runs the callbacks posted to this state (see thread.c); returns how
 ** many ran. Called at every blocking braid call and by braid.poll(). */
 BRAIDI_FUNC int braidB_poll(lua_State *L);
+/* Message handler for lua_pcall in workers: turns the error into an
+** exception object carrying the traceback (braid.errors.wrap). */
+BRAIDI_FUNC int braidB_add_traceback(lua_State *L);
 /* Stores the function at 'idx' among this state's callbacks: returns its
 ** key (the 'tag' of the messages that run it) and this state's mailbox
 ** (retained for the caller). braidB_unref_callback frees the key. */

@@ -132,18 +132,6 @@ static braid_msg **newmsgbox(lua_State *L) {
 }
 
 
-/* Message handler: an exception object with the traceback (errors.wrap). */
-static int msgh(lua_State *L) {
-  luaL_traceback(L, L, NULL, 1);
-  braidB_pusherrors(L);
-  lua_getfield(L, -1, "wrap");
-  lua_pushvalue(L, 1);
-  lua_pushvalue(L, -4);
-  lua_call(L, 2, 1);
-  return 1;
-}
-
-
 /* Raises a copy of the exception at 'idx' (from another worker) whose
 ** 'cause' is that exception, so its traceback stays with it. */
 static int raise_remote(lua_State *L, int idx) {
@@ -261,7 +249,7 @@ static void call_callback(lua_State *L, int fn, int fut) {
   int top = lua_gettop(L);
   fn = lua_absindex(L, fn);
   fut = lua_absindex(L, fut);
-  lua_pushcfunction(L, msgh);
+  lua_pushcfunction(L, braidB_add_traceback);
   lua_pushvalue(L, fn);
   lua_pushvalue(L, fut);
   if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) {
@@ -936,7 +924,7 @@ static void run_call(lua_State *L, WorkerCtx *c, braid_work *w) {
   int top = lua_gettop(L), r;
   r = braid__future_set_running(w->fut);
   if (r == 1) {
-    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, braidB_add_traceback);
     lua_pushcfunction(L, call_protected);
     lua_pushlightuserdata(L, w);
     lua_pushlightuserdata(L, c);
@@ -959,7 +947,7 @@ static void run_call(lua_State *L, WorkerCtx *c, braid_work *w) {
 
 static void run_chunk(lua_State *L, WorkerCtx *c, braid_work *w) {
   int top = lua_gettop(L);
-  lua_pushcfunction(L, msgh);
+  lua_pushcfunction(L, braidB_add_traceback);
   lua_pushcfunction(L, chunk_protected);
   lua_pushlightuserdata(L, w);
   lua_pushlightuserdata(L, c);
@@ -1019,7 +1007,7 @@ static int worker_body(lua_State *L) {
   base = lua_gettop(L);
   init = braid__pool_init_msg(p);
   if (init != NULL) {
-    lua_pushcfunction(L, msgh);
+    lua_pushcfunction(L, braidB_add_traceback);
     lua_pushcfunction(L, init_protected);
     lua_pushlightuserdata(L, init);
     if (lua_pcall(L, 1, 0, base + 1) != LUA_OK) {

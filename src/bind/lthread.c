@@ -194,7 +194,7 @@ void braidB_unref_callback(lua_State *L, lua_Integer ref) {
 
 /* Message handler: makes every error an exception object carrying the
 ** traceback of where it was raised (errors.wrap). */
-static int add_traceback(lua_State *L) {
+int braidB_add_traceback(lua_State *L) {
   luaL_traceback(L, L, NULL, 1);
   braidB_pusherrors(L);
   lua_getfield(L, -1, "wrap");
@@ -253,7 +253,7 @@ int braidB_poll(lua_State *L) {
     braid_msg *next = m->next;
     int top = lua_gettop(L);
     m->next = NULL;
-    lua_pushcfunction(L, add_traceback);
+    lua_pushcfunction(L, braidB_add_traceback);
     lua_pushcfunction(L, run_callback);
     lua_pushlightuserdata(L, m);
     if (lua_pcall(L, 1, 0, top + 1) != LUA_OK) {
@@ -377,7 +377,7 @@ static int thread_body(lua_State *L) {
   braid_thread *t = (braid_thread *)lua_touserdata(L, 1);
   int n, status;
   lua_settop(L, 0);
-  lua_pushcfunction(L, add_traceback); /* 1: message handler */
+  lua_pushcfunction(L, braidB_add_traceback); /* 1: message handler */
   {
     braid_msg *m = t->payload;
     t->payload = NULL;
