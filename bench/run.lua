@@ -536,6 +536,54 @@ local workloads = {
 for _, w in ipairs(dofile("bench/pool_bench.lua") { best_of = best_of, fmt = fmt,
     write_json = write_json, rows = rows, REPS = REPS }) do workloads[#workloads + 1] = w end
 
+-- processes: start+join per start method, inter-process Queue stream and
+-- Pipe ping-pong (bench/process_bench.lua), against Python's
+-- multiprocessing (bench/py_process.py) when python3 is present.
+local function processes()
+  local pb = dofile("bench/process_bench.lua")
+  local py = {}
+  local p = io.popen("python3 bench/py_process.py 2>/dev/null")
+  if p then
+    for line in p:lines() do
+      local name, ops = line:match("^(%S+)%s+([%d.]+) ops/s")
+      if name then py[name] = tonumber(ops) end
+    end
+    p:close()
+  end
+  -- targets: start no slower than Python for each start method; Queue
+  -- stream at least 5x Python's
+  local specs = {
+    { "start_fork", "fork start+join (ms)", 1 },
+    { "start_spawn", "spawn start+join (ms)", 1 },
+    { "start_forkserver", "forkserver start+join (ms)", 1 },
+    { "queue_stream", "mp.Queue stream (items/s)", 5 },
+    { "pipe_pingpong", "Pipe ping-pong (round trips/s)", nil },
+  }
+  local rec = { braid_ops_per_s = {}, python_ops_per_s = py }
+  for _, sp in ipairs(specs) do
+    local key, label, factor = sp[1], sp[2], sp[3]
+    local best = 0
+    for _ = 1, math.min(REPS, 3) do
+      local n, dt = pb[key]()
+      if n / dt > best then best = n / dt end
+    end
+    rec.braid_ops_per_s[key] = best
+    local base = py[key]
+    local ratio = base and best / base
+    local is_start = key:match("^start_")
+    local shown = is_start and fmt(1000 / best) or (fmt(best / 1e6) .. " M/s")
+    local bshown = base and ("Python " .. (is_start and fmt(1000 / base) or (fmt(base / 1e6) .. " M/s")))
+      or "Python n/a"
+    local met = factor == nil or (ratio ~= nil and ratio >= factor)
+    print(("%s: braid %s; %s; %s"):format(label, shown, bshown,
+      ratio and ("%.2fx Python's rate"):format(ratio) or "no baseline"))
+    rows[#rows + 1] = { label, shown, bshown, ratio and ("%.1fx Python"):format(ratio) or "-",
+      factor and yesno(met, (">= %gx Python"):format(factor)) or "-" }
+  end
+  write_json("processes", rec)
+end
+workloads[#workloads + 1] = { "processes", processes }
+
 for name in pairs(selected) do
   local known = false
   for _, w in ipairs(workloads) do known = known or w[1] == name end

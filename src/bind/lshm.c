@@ -474,6 +474,55 @@ static int core_shm_view(lua_State *L) {
 }
 
 
+/* core._shm_attach(typecode, length, is_array, fd, mapsize, [lock]): the
+** receiving side of __braidexport (a process started with spawn or the
+** forkserver maps the same memory). */
+static int core_shm_attach(lua_State *L) {
+  const braid_ctype *ct = checktypecode(L, 1);
+  lua_Integer n = braidB_checkinteger(L, 2);
+  int arr = lua_toboolean(L, 3);
+  int fd = (int)braidB_checkinteger(L, 4);
+  lua_Integer size = braidB_checkinteger(L, 5);
+  braid_handle *lock = lua_isnoneornil(L, 6) ? NULL : braidB_tohandle(L, 6);
+  braid_shm *s;
+  int rc;
+  if (n < 0 || size < 1) return braidB_raise(L, "ValueError", "bad shared memory");
+  rc = braid__shm_attach(&s, arr ? &braid__array_type : &braid__value_type,
+                         ct, (size_t)n, fd, (size_t)size, lock);
+  if (rc != BRAID_OK) return braidB_raisecode(L, rc, "cannot map shared memory");
+  braidB_pushnewhandle(L, &s->h);
+  return 1;
+}
+
+
+/* __braidexport(obj, mode): to a process being started, by memfd. */
+static int shm_export(lua_State *L) {
+  braid_shm *s = checkshm(L, 1);
+  size_t mapsize;
+  int fd = braid__shm_fd(s, &mapsize);
+  char code = s->ct->code;
+  if (lua_tointeger(L, 2) == 2) /* BRAID_ENC_PIPE */
+    return braidB_raise(L, "RuntimeError",
+                        "Synchronized objects should only be shared between "
+                        "processes through inheritance");
+  if (fd < 0)
+    return braidB_raise(L, "OSError", "this system has no memfd: shared "
+                                      "memory reaches forked children only");
+  braidB_inherit_fd(L, fd);
+  lua_pushcfunction(L, core_shm_attach);
+  lua_pushlstring(L, &code, 1);
+  lua_pushinteger(L, (lua_Integer)s->length);
+  lua_pushboolean(L, isarray(s));
+  lua_pushinteger(L, fd);
+  lua_pushinteger(L, (lua_Integer)mapsize);
+  if (s->lock != NULL) {
+    braidB_pushhandle(L, s->lock);
+    return 7;
+  }
+  return 6;
+}
+
+
 /* core.shm_info(obj) -> typecode, length, is_array, has_lock */
 static int core_shm_info(lua_State *L) {
   braid_shm *s = checkshm(L, 1);
@@ -827,6 +876,7 @@ static const luaL_Reg value_meta[] = {
   { "__newindex", value_newindex },
   { "__close", shm_close },
   { "__tostring", shm_tostring },
+  { "__braidexport", shm_export },
   { NULL, NULL },
 };
 
@@ -850,6 +900,7 @@ static const luaL_Reg array_meta[] = {
   { "__pairs", array_pairs },
   { "__close", shm_close },
   { "__tostring", shm_tostring },
+  { "__braidexport", shm_export },
   { NULL, NULL },
 };
 
@@ -865,6 +916,7 @@ static const luaL_Reg shm_funcs[] = {
   { "Array", core_array },
   { "shm_view", core_shm_view },
   { "shm_info", core_shm_info },
+  { "_shm_attach", core_shm_attach },
   { "cpu_count", core_cpu_count },
   { NULL, NULL },
 };

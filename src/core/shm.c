@@ -3,6 +3,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -164,6 +165,40 @@ int braid__shm_view(braid_shm **out, braid_shm *s, braid_handle *lock) {
   v->lock = lock ? braid__handle_retain(lock) : NULL;
   braid__handle_init(&v->h, s->h.type);
   *out = v;
+  return BRAID_OK;
+}
+
+
+int braid__shm_attach(braid_shm **out, const braid_handle_type *type,
+                      const braid_ctype *ct, size_t length, int fd,
+                      size_t mapsize, braid_handle *lock) {
+  braid_shm *s;
+  void *p;
+  int d;
+  *out = NULL;
+  if (length > (SIZE_MAX / 2) / ct->size || length * ct->size > mapsize)
+    return BRAID_EINVAL;
+  d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0) return BRAID_EOS;
+  p = mmap(NULL, mapsize, PROT_READ | PROT_WRITE, MAP_SHARED, d, 0);
+  if (p == MAP_FAILED) {
+    close(d);
+    return BRAID_EOS;
+  }
+  s = (braid_shm *)braid__calloc(1, sizeof *s);
+  if (s == NULL) {
+    munmap(p, mapsize);
+    close(d);
+    return BRAID_ENOMEM;
+  }
+  s->ct = ct;
+  s->length = length;
+  s->data = (unsigned char *)p;
+  s->fd = d;
+  s->mapsize = mapsize;
+  braid__handle_init(&s->h, type);
+  s->lock = lock ? braid__handle_retain(lock) : NULL;
+  *out = s;
   return BRAID_OK;
 }
 

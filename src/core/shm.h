@@ -90,6 +90,15 @@ BRAIDI_FUNC int braid__shm_view(braid_shm **out, braid_shm *s,
 ** the bytes it maps (for processes that will map it again). */
 BRAIDI_FUNC int braid__shm_fd(const braid_shm *s, size_t *mapsize);
 
+/* Maps the memory of 'fd' ('mapsize' bytes, as braid__shm_fd gave) as a
+** new object (the fd is dup'ed). For processes started with spawn or the
+** forkserver. Returns BRAID_OK, BRAID_EINVAL or BRAID_EOS. */
+BRAIDI_FUNC int braid__shm_attach(braid_shm **out,
+                                  const braid_handle_type *type,
+                                  const braid_ctype *ct, size_t length,
+                                  int fd, size_t mapsize,
+                                  braid_handle *lock);
+
 /* Converts an integer for an element of 'ct': BRAID_OK, or BRAID_EINVAL
 ** when 'v' is out of the C type's range (ctypes would wrap silently). */
 BRAIDI_FUNC int braid__ctype_checkint(const braid_ctype *ct, int64_t v);

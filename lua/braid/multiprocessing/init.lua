@@ -1,13 +1,21 @@
---- Python's `multiprocessing` for Lua: shared memory (`Value`, `Array`),
--- `cpu_count`, the synchronization primitives and exception classes.
--- Processes, pools, connections and managers come later.
--- See `braid.multiprocessing.sharedctypes` for `Value` and `Array` (and the
--- places where they differ from Python's ctypes on purpose).
+--- Python's `multiprocessing` for Lua: processes (`Process`, start methods
+-- `"fork"`, `"spawn"`, `"forkserver"`), `Pipe`/`Connection`, queues,
+-- synchronisation objects that work between processes, shared memory
+-- (`Value`, `Array`, `shared_memory.SharedMemory`), `cpu_count` and the
+-- exception classes. `pool` and `dummy` are loaded on first use.
+-- See the submodules for details: `process`, `connection`, `queues`,
+-- `synchronize`, `sharedctypes`, `shared_memory`, `context`.
 -- @module braid.multiprocessing
 local core = require "braid.core"
 local errors = require "braid.errors"
 local sharedctypes = require "braid.multiprocessing.sharedctypes"
-local ipairs = ipairs
+local process = require "braid.multiprocessing.process"
+local connection = require "braid.multiprocessing.connection"
+local synchronize = require "braid.multiprocessing.synchronize"
+local queues = require "braid.multiprocessing.queues"
+local shared_memory = require "braid.multiprocessing.shared_memory"
+local context = require "braid.multiprocessing.context"
+local require, setmetatable, rawset = require, setmetatable, rawset
 _ENV = nil
 
 local M = {}
@@ -22,15 +30,59 @@ M.RawArray = sharedctypes.RawArray
 -- @function cpu_count
 M.cpu_count = core.cpu_count
 
--- Synchronization primitives, where this build has them.
-for _, name in ipairs { "Lock", "RLock", "Condition", "Semaphore",
-                        "BoundedSemaphore", "Event", "Barrier" } do
-  M[name] = core[name]
+-- Processes
+M.process = process
+M.Process = process.Process
+M.current_process = process.current_process
+M.parent_process = process.parent_process
+M.active_children = process.active_children
+--- `set_executable(path, [builtin])`: the interpreter spawn and the
+-- forkserver run (`builtin`: braid is built into it, like the braid host).
+function M.set_executable(path, builtin)
+  process.executable, process.executable_builtin = path, builtin
 end
+
+-- Start methods and contexts
+M.context = context
+function M.get_context(method) return context.get_context(M, method) end
+M.set_start_method = context.set_start_method
+M.get_start_method = context.get_start_method
+M.get_all_start_methods = context.get_all_start_methods
+
+-- Connections
+M.connection = connection
+M.Pipe = connection.Pipe
+
+-- Synchronisation between processes (and threads)
+M.synchronize = synchronize
+M.Lock = synchronize.Lock
+M.RLock = synchronize.RLock
+M.Semaphore = synchronize.Semaphore
+M.BoundedSemaphore = synchronize.BoundedSemaphore
+M.Condition = synchronize.Condition
+M.Event = synchronize.Event
+M.Barrier = synchronize.Barrier
+
+-- Queues
+M.queues = queues
+M.Queue = queues.Queue
+M.JoinableQueue = queues.JoinableQueue
+M.SimpleQueue = queues.SimpleQueue
+
+M.shared_memory = shared_memory
 
 M.ProcessError = errors.classes["multiprocessing.ProcessError"]
 M.BufferTooShort = errors.classes["multiprocessing.BufferTooShort"]
 M.TimeoutError = errors.classes["multiprocessing.TimeoutError"]
 M.AuthenticationError = errors.classes["multiprocessing.AuthenticationError"]
 
-return M
+local lazy = { pool = "braid.multiprocessing.pool",
+               dummy = "braid.multiprocessing.dummy" }
+
+return setmetatable(M, { __index = function(t, k)
+  local name = lazy[k]
+  if name == nil then return nil end
+  local mod = require(name)
+  rawset(t, k, mod)
+  return mod
+end })

@@ -59,7 +59,8 @@ local TypeError = errors.TypeError
 
 -- A new recursive lock, the default lock of a synchronized object.
 local function newlock(level)
-  local RLock = core.RLock
+  -- a multiprocessing RLock (shared memory): works in child processes too
+  local RLock = core.mp_RLock or core.RLock
   if RLock == nil then
     error(errors.NotImplementedError(
       "lock=true needs braid.core.RLock, which this build lacks; "

@@ -1,0 +1,431 @@
+--- Python's `multiprocessing.Process` for Lua: a target run in a child
+-- process, started by one of three methods:
+--
+-- * `"fork"`: `fork()`; the child runs the target in its copy of the
+--   calling state and ends with `_exit` (it never returns into the caller's
+--   code). Only the calling thread exists in the child: braid objects
+--   whose internal mutex another thread held at the moment of the fork
+--   (a `threading` queue being used, a thread-local `Lock`'s waiters...)
+--   must not be used by the child; the objects of `braid.multiprocessing`
+--   live in shared memory and are safe. braid's thread table is reset in
+--   the child (threads of the parent are forgotten; threads the child
+--   starts are waited for before it exits).
+-- * `"spawn"`: a fresh interpreter (the `braid` host, or `lua5.4` with the
+--   parent's `package.path`/`cpath` when braid runs as a module) receives
+--   the Process object by value transfer over a socket.
+-- * `"forkserver"`: a helper started once (itself spawned, so it has no
+--   threads) forks children on request; the Process object goes over a
+--   socket, shared-memory objects' descriptors with `SCM_RIGHTS`.
+--
+-- Objects from `braid.multiprocessing` (locks, semaphores, conditions,
+-- events, barriers, queues, `Value`/`Array`, connections) given in `args`
+-- reach the child with every method; `threading` objects only with fork.
+--
+-- Exit codes: 0 after the target returns, 1 after an uncaught error (its
+-- traceback goes to stderr as "Process <name>:"), n for `os.exit(n)` or
+-- `error(errors.SystemExit(n))`, -N when killed by signal N.
+-- @module braid.multiprocessing.process
+local core = require "braid.core"
+local errors = require "braid.errors"
+
+local setmetatable, getmetatable, rawget, rawset, type, tostring, pairs,
+      ipairs, error, xpcall, pcall, next =
+  setmetatable, getmetatable, rawget, rawset, type, tostring, pairs,
+  ipairs, error, xpcall, pcall, next
+local io = io
+local unpack, format, concat = table.unpack, string.format, table.concat
+local stderr, osexit, traceback = io.stderr, os.exit, debug.traceback
+local package = package
+_ENV = nil
+
+local M = {}
+
+local AssertionError, ValueError, SystemExit =
+  errors.AssertionError, errors.ValueError, errors.SystemExit
+
+local METHODS = { fork = true, spawn = true, forkserver = true }
+M.METHODS = METHODS
+M.default_method = "fork"
+
+-- State of this process.
+local children = {}     -- Process -> true (started, not yet reaped)
+local counter = 0
+local current           -- this process's Process object
+local parent            -- the parent's stand-in, nil in the main process
+local fs_sock           -- socket to the forkserver
+M.executable = nil      -- set_executable() override
+
+local function randomkey()
+  local f = io and io.open and io.open("/dev/urandom", "rb")
+  if f then local s = f:read(32); f:close(); if s then return s end end
+  return tostring({}) .. tostring(core.getpid())
+end
+
+local Process = {}
+M.Process = Process
+local ClassMeta = {}
+
+local function checkopen(self)
+  if rawget(self, "_closed") then
+    error(ValueError("process object is closed"), 3)
+  end
+end
+
+local function ismychild(self)
+  return rawget(self, "_parent_pid") == core.getpid()
+end
+
+-- Reaps the child if it ended; returns its exit code or nil.
+local function poll(self, block)
+  local code = rawget(self, "_code")
+  if code ~= nil or rawget(self, "_pid") == nil then return code end
+  if not ismychild(self) then return nil end
+  local s = rawget(self, "_sentinel")
+  if block then core.fd_wait(s, nil) end
+  if rawget(self, "_method") == "forkserver" then
+    code = core.forkserver_status(s)
+    if code == false then code = 255 end
+  else
+    code = core.proc_reap(self._pid, block)
+    if code == false then code = 255 end
+  end
+  if code ~= nil then
+    self._code = code
+    children[self] = nil
+  end
+  return code
+end
+
+local getters = {
+  pid = function(self) return rawget(self, "_pid") end,
+  ident = function(self) return rawget(self, "_pid") end,
+  exitcode = function(self) checkopen(self); return poll(self, false) end,
+  sentinel = function(self)
+    checkopen(self)
+    local s = rawget(self, "_sentinel")
+    if s == nil then error(ValueError("process not started"), 3) end
+    return s
+  end,
+  name = function(self) return rawget(self, "_name") end,
+  daemon = function(self) return rawget(self, "_daemon") or false end,
+  authkey = function(self) return rawget(self, "_authkey") end,
+}
+
+local function index(self, k)
+  local g = getters[k]
+  if g then return g(self) end
+  local mt = getmetatable(self)
+  local v = mt and rawget(mt, k)
+  if v ~= nil then return v end
+  return Process[k]
+end
+
+local function newindex(self, k, v)
+  if k == "name" then rawset(self, "_name", tostring(v))
+  elseif k == "daemon" then
+    if rawget(self, "_pid") then
+      error(AssertionError("process has already started"), 2)
+    end
+    rawset(self, "_daemon", not not v)
+  elseif k == "authkey" then rawset(self, "_authkey", v)
+  else rawset(self, k, v) end
+end
+
+Process.__index = index
+Process.__newindex = newindex
+Process.__name = "Process"
+
+--- `Process{target=, args=, name=, daemon=}`
+function Process.new(cls, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error(errors.TypeError("Process takes one table of options"), 2)
+  end
+  counter = counter + 1
+  local self = setmetatable({}, cls)
+  rawset(self, "_target", opts.target)
+  local args = opts.args or {}
+  rawset(self, "_args", args)
+  rawset(self, "_nargs", args.n or #args)
+  rawset(self, "_name", opts.name and tostring(opts.name)
+                        or ((current and rawget(current, "_name") ~= "MainProcess"
+                             and rawget(current, "_name") .. ":" or "Process-")
+                            .. counter))
+  local d = opts.daemon
+  if d == nil then d = current and rawget(current, "_daemon") or false end
+  rawset(self, "_daemon", d)
+  rawset(self, "_authkey", current and rawget(current, "_authkey") or randomkey())
+  rawset(self, "_method", opts._method)
+  if cls.init then cls.init(self, opts) end
+  return self
+end
+
+ClassMeta.__call = Process.new
+setmetatable(Process, ClassMeta)
+
+--- A subclass (override `run`): `local P = Process:subclass("P")`.
+function Process.subclass(base, name)
+  local cls = {}
+  for k, v in pairs(base) do cls[k] = v end
+  cls.__name = name or "Process"
+  cls.__index = index
+  cls.__newindex = newindex
+  return setmetatable(cls, ClassMeta)
+end
+
+--- Runs the target in this process (what the child does).
+function Process:run()
+  local t = rawget(self, "_target")
+  if t ~= nil then
+    t(unpack(rawget(self, "_args"), 1, rawget(self, "_nargs")))
+  end
+end
+
+-- Runs 'obj' as this process's Process and returns the exit code.
+local function bootstrap(obj)
+  current = obj
+  children = {}
+  counter = 0
+  local ok, err = xpcall(function() obj:run() end, function(e)
+    return errors.wrap(e, traceback(nil, 2))
+  end)
+  if ok then return 0 end
+  if SystemExit:is(err) then
+    local c = err.code
+    if c == nil then return 0 end
+    if type(c) == "number" then return c // 1 end
+    stderr:write(tostring(c), "\n")
+    return 1
+  end
+  stderr:write("Process ", tostring(rawget(obj, "_name")), ":\n",
+               tostring(err), "\n")
+  stderr:flush()
+  return 1
+end
+
+-- What a spawned child receives: the object's fields, and the methods a
+-- subclass added or overrode (the class itself stays here: its methods
+-- close over this module's state).
+local function childinfo(self)
+  local fields, methods = {}, {}
+  for k, v in pairs(self) do fields[k] = v end
+  local cls = getmetatable(self)
+  for k, v in pairs(cls) do
+    if Process[k] ~= v and k ~= "init" and k ~= "__index"
+       and k ~= "__newindex" and k ~= "__name" then
+      methods[k] = v
+    end
+  end
+  return {
+    obj = fields, methods = methods, name = cls.__name,
+    parent_pid = core.getpid(),
+    parent_name = current and rawget(current, "_name") or "MainProcess",
+  }
+end
+
+local function setup_child(info)
+  local obj = info.obj
+  if getmetatable(obj) == nil then -- spawned: rebuild the object
+    local cls = Process
+    if next(info.methods) ~= nil then
+      cls = Process:subclass(info.name)
+      for k, v in pairs(info.methods) do cls[k] = v end
+    end
+    setmetatable(obj, cls)
+  end
+  rawset(obj, "_pid", core.getpid())
+  rawset(obj, "_parent_pid", nil)
+  rawset(obj, "_sentinel", nil)
+  parent = setmetatable({ _name = info.parent_name, _pid = info.parent_pid,
+                          _parent_pid = -1 }, Process)
+  return obj
+end
+
+-- argv of a fresh interpreter running 'code'.
+local function interpreter(code)
+  local exe, builtin = core.self_exe()
+  if M.executable then exe, builtin = M.executable, M.executable_builtin end
+  if builtin then
+    return { exe, "-e", code }
+  end
+  return { exe, "-e", format("package.path=%q package.cpath=%q require'braid.core' ",
+                             package.path, package.cpath) .. code }
+end
+
+local function start_fork(self)
+  local pid, sentinel = core.proc_fork()
+  if pid == 0 then
+    setup_child({ obj = self, parent_pid = core.getppid(),
+                  parent_name = current and rawget(current, "_name") })
+    core.proc_exit(bootstrap(self))
+  end
+  return pid, sentinel
+end
+
+local function start_spawn(self)
+  local bytes, fds = core.proc_payload(childinfo(self))
+  local a, b = core.socketpair()
+  fds[#fds + 1] = b
+  local code = format("require'braid.multiprocessing.process'._spawn_main(%d, {%s})",
+                      b, concat(fds, ","))
+  local ok, pid, sentinel = pcall(core.proc_spawn, interpreter(code), fds)
+  core.fd_close(b)
+  if not ok then core.fd_close(a); error(pid, 0) end
+  pcall(core.fd_send_payload, a, bytes) -- a child that died early: exitcode tells
+  core.fd_close(a)
+  return pid, sentinel
+end
+
+local function forkserver()
+  if fs_sock == nil then
+    local a, b = core.socketpair()
+    local code = format("require'braid.multiprocessing.process'._forkserver_main(%d)", b)
+    local pid, sentinel = core.proc_spawn(interpreter(code), { b })
+    core.fd_close(b)
+    core.fd_close(sentinel)
+    fs_sock = a
+    M._forkserver_pid = pid
+  end
+  return fs_sock
+end
+
+local function start_forkserver(self)
+  local bytes, fds = core.proc_payload(childinfo(self))
+  return core.forkserver_request(forkserver(), bytes, fds)
+end
+
+--- Starts the child. AssertionError when started before, or from a
+-- daemonic process.
+function Process:start()
+  checkopen(self)
+  if rawget(self, "_pid") ~= nil then
+    error(AssertionError("cannot start a process twice"), 2)
+  end
+  if current and rawget(current, "_daemon") then
+    error(AssertionError("daemonic processes are not allowed to have children"), 2)
+  end
+  local method = rawget(self, "_method") or M.default_method
+  rawset(self, "_method", method)
+  for p in pairs(children) do poll(p, false) end
+  local pid, sentinel
+  if method == "fork" then pid, sentinel = start_fork(self)
+  elseif method == "spawn" then pid, sentinel = start_spawn(self)
+  else pid, sentinel = start_forkserver(self) end
+  rawset(self, "_pid", pid)
+  rawset(self, "_sentinel", sentinel)
+  rawset(self, "_parent_pid", core.getpid())
+  children[self] = true
+end
+
+--- Waits for the child to end (at most `timeout` seconds).
+function Process:join(timeout)
+  checkopen(self)
+  if rawget(self, "_pid") == nil then
+    error(AssertionError("can only join a started process"), 2)
+  end
+  if not ismychild(self) then
+    error(AssertionError("can only join a child process"), 2)
+  end
+  if rawget(self, "_code") ~= nil then return end
+  if timeout ~= nil and timeout < 0 then timeout = 0 end
+  if core.fd_wait(self._sentinel, timeout) then poll(self, true) end
+end
+
+function Process:is_alive()
+  checkopen(self)
+  if self == current then return true end
+  if rawget(self, "_pid") == nil then return false end
+  if not ismychild(self) then
+    error(AssertionError("can only test a child process"), 2)
+  end
+  return poll(self, false) == nil
+end
+
+local function signal(self, sig)
+  checkopen(self)
+  if rawget(self, "_pid") ~= nil and poll(self, false) == nil then
+    core.proc_kill(self._pid, sig)
+  end
+end
+
+--- SIGTERM (exitcode -15).
+function Process:terminate() signal(self, 15) end
+--- SIGKILL (exitcode -9).
+function Process:kill() signal(self, 9) end
+
+--- Frees the sentinel. ValueError while the child runs.
+function Process:close()
+  if rawget(self, "_closed") then return end
+  if rawget(self, "_pid") ~= nil and poll(self, false) == nil then
+    error(ValueError("Cannot close a process while it is still running. "
+                     .. "You should first call join() or terminate()."), 2)
+  end
+  local s = rawget(self, "_sentinel")
+  if s then core.fd_close(s) end
+  rawset(self, "_sentinel", nil)
+  rawset(self, "_closed", true)
+end
+
+function Process:__tostring()
+  local st = "initial"
+  if rawget(self, "_closed") then st = "closed"
+  elseif rawget(self, "_pid") then
+    local c = rawget(self, "_code")
+    st = c == nil and "started" or ("stopped exitcode=" .. c)
+  end
+  return format("<%s name='%s' pid=%s %s%s>", getmetatable(self).__name,
+                tostring(rawget(self, "_name")), tostring(rawget(self, "_pid")),
+                st, rawget(self, "_daemon") and " daemon" or "")
+end
+
+-- Entry of a spawned child: read the Process, run it, exit.
+function M._spawn_main(fd, inherited)
+  local bytes = core.fd_recv_payload(fd)
+  local info = core.proc_decode(bytes)
+  for _, f in ipairs(inherited) do core.fd_close(f) end
+  local obj = setup_child(info)
+  osexit(bootstrap(obj), true)
+end
+
+-- Entry of the forkserver; returns only in its children.
+function M._forkserver_main(sock)
+  local bytes = core.forkserver_serve(sock)
+  local info = core.proc_decode(bytes)
+  -- the descriptors were placed under their numbers in the client
+  local obj = setup_child(info)
+  core.proc_exit(bootstrap(obj))
+end
+
+--- The Process object of this process.
+function M.current_process()
+  if current == nil then
+    current = setmetatable({ _name = "MainProcess", _pid = core.getpid(),
+                             _authkey = randomkey(), _daemon = false }, Process)
+  end
+  return current
+end
+
+--- The parent's Process stand-in (nil in the main process).
+function M.parent_process() return parent end
+
+--- Children still running (finished ones are reaped).
+function M.active_children()
+  local out = {}
+  for p in pairs(children) do
+    if poll(p, false) == nil then out[#out + 1] = p end
+  end
+  return out
+end
+
+-- At exit of this state: terminate daemonic children, join the others.
+M._atexit = setmetatable({}, { __gc = function()
+  for p in pairs(children) do
+    if rawget(p, "_daemon") and ismychild(p) then signal(p, 15) end
+  end
+  for p in pairs(children) do
+    if ismychild(p) then pcall(poll, p, true) end
+  end
+end })
+
+M.current_process()
+return M

@@ -1,0 +1,78 @@
+--- multiprocessing's `Queue`, `JoinableQueue` and `SimpleQueue`.
+--
+-- A queue is a byte ring in shared memory (1 MiB by default; `Queue(maxsize,
+-- {ring=bytes})` changes it) guarded by a process-shared robust mutex:
+-- items are value-transferred (as through a Pipe) and copied in and out,
+-- with no feeder thread. Differences from Python: `put` blocks while the
+-- ring is full even with maxsize 0 (Python buffers in the feeder thread),
+-- and `put(obj, false)` raises queue.Full then; a message larger than the
+-- ring streams through it while a reader drains. `close()` refuses later
+-- puts in this process; `join_thread()` and `cancel_join_thread()` have
+-- nothing to wait for. Pass queues to children in `args`.
+-- @module braid.multiprocessing.queues
+local core = require "braid.core"
+local errors = require "braid.errors"
+local setmetatable, error, type, rawget = setmetatable, error, type, rawget
+_ENV = nil
+
+local M = {}
+local ValueError = errors.ValueError
+
+local Queue = {}
+Queue.__index = Queue
+Queue.__name = "Queue"
+M.Queue = Queue
+
+local function new(cls, maxsize, opts)
+  if type(maxsize) == "table" then maxsize, opts = maxsize.maxsize, maxsize end
+  local q = core.mp_Queue(maxsize or 0, opts and opts.ring)
+  return setmetatable({ _q = q, _closed = false }, cls)
+end
+
+local function checkclosed(self)
+  if rawget(self, "_closed") then error(ValueError("Queue is closed"), 3) end
+end
+
+function Queue:put(obj, block, timeout)
+  checkclosed(self)
+  return self._q:put(obj, block, timeout)
+end
+function Queue:get(block, timeout)
+  checkclosed(self)
+  return self._q:get(block, timeout)
+end
+function Queue:put_nowait(obj) return self:put(obj, false) end
+function Queue:get_nowait() return self:get(false) end
+function Queue:qsize() return self._q:qsize() end
+function Queue:empty() return self._q:empty() end
+function Queue:full() return self._q:full() end
+function Queue:close() self._closed = true end
+function Queue:join_thread()
+  if not self._closed then
+    error(errors.AssertionError("Queue {0!r} not closed"), 2)
+  end
+end
+function Queue:cancel_join_thread() end
+
+setmetatable(Queue, { __call = new })
+
+local JoinableQueue = setmetatable({}, { __index = Queue, __call = new })
+JoinableQueue.__index = JoinableQueue
+JoinableQueue.__name = "JoinableQueue"
+M.JoinableQueue = JoinableQueue
+function JoinableQueue:task_done() return self._q:task_done() end
+function JoinableQueue:join() return self._q:join() end
+
+local SimpleQueue = {}
+SimpleQueue.__index = SimpleQueue
+SimpleQueue.__name = "SimpleQueue"
+M.SimpleQueue = SimpleQueue
+setmetatable(SimpleQueue, { __call = function(cls, opts)
+  return setmetatable({ _q = core.mp_Queue(0, opts and opts.ring), _closed = false }, cls)
+end })
+function SimpleQueue:put(obj) checkclosed(self); return self._q:put(obj) end
+function SimpleQueue:get() checkclosed(self); return self._q:get() end
+function SimpleQueue:empty() return self._q:empty() end
+function SimpleQueue:close() self._closed = true end
+
+return M

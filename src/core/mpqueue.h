@@ -1,0 +1,46 @@
+/*
+** mpqueue.h: multiprocessing.Queue / JoinableQueue / SimpleQueue: a byte
+** ring in shared memory (memfd, MAP_SHARED) carrying encoded messages,
+** guarded by a process-shared robust mutex.
+** See LICENSE for copyright and license.
+**
+** A message larger than the ring streams through it: the writer blocks
+** while readers drain (one writer and one reader at a time stream; the
+** others wait). A process killed in the middle of a message leaves the
+** queue unusable, as a Python Queue whose feeder dies mid-write is.
+*/
+#ifndef BRAID_MPQUEUE_H
+#define BRAID_MPQUEUE_H
+
+#include "braidint.h"
+#include "handle.h"
+
+typedef struct braid_mpq_shm braid_mpq_shm;
+
+typedef struct braid_mpq {
+  braid_handle h;
+  int fd;
+  size_t size;
+  braid_mpq_shm *s;
+} braid_mpq;
+
+BRAIDI_FUNC const braid_handle_type braid__mpq_type; /* "braid.mp.Queue" */
+
+/* 'maxsize' <= 0: unbounded (items); 'ringsize' bytes of buffer. */
+BRAIDI_FUNC int braid__mpq_new(braid_mpq **out, int64_t maxsize,
+                               size_t ringsize);
+BRAIDI_FUNC int braid__mpq_attach(braid_mpq **out, int fd, size_t size);
+/* BRAID_OK or BRAID_ETIMEDOUT (full). */
+BRAIDI_FUNC int braid__mpq_put(braid_mpq *q, const void *p, size_t len,
+                               int blocking, double timeout);
+/* BRAID_OK with '*out' (braid__malloc'ed, '*len' bytes) or
+** BRAID_ETIMEDOUT (empty) or BRAID_ENOMEM. */
+BRAIDI_FUNC int braid__mpq_get(braid_mpq *q, unsigned char **out,
+                               size_t *len, int blocking, double timeout);
+BRAIDI_FUNC void braid__mpq_info(braid_mpq *q, int64_t *count,
+                                 int64_t *maxsize, int64_t *unfinished);
+/* BRAID_OK or BRAID_EINVAL (called too many times). */
+BRAIDI_FUNC int braid__mpq_task_done(braid_mpq *q);
+BRAIDI_FUNC void braid__mpq_join(braid_mpq *q);
+
+#endif

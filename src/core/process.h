@@ -1,0 +1,63 @@
+/*
+** process.h: child processes for multiprocessing: fork, spawn (fork+exec
+** through posix_spawn), the forkserver, sentinels and exit codes.
+** See LICENSE for copyright and license.
+**
+** A sentinel is a file descriptor that becomes readable when the child
+** ends: a pidfd for fork and spawn children (a pipe whose write end only
+** the child holds where pidfds are missing), and for forkserver children
+** the status pipe on which the forkserver writes the wait status.
+*/
+#ifndef BRAID_PROCESS_H
+#define BRAID_PROCESS_H
+
+#include <sys/types.h>
+
+#include "braidint.h"
+
+/* fork(): stdio is flushed first. Returns the pid (0 in the child) or
+** BRAID_EOS. '*sentinel' (parent) as above; in the child the write end of
+** the fallback pipe, if any, stays open until exit. */
+BRAIDI_FUNC pid_t braid__proc_fork(int *sentinel);
+/* posix_spawn of 'argv[0]' (the environment is inherited); 'keep' are
+** descriptors the child inherits under the same numbers. Returns the pid
+** or BRAID_EOS (errno set). */
+BRAIDI_FUNC pid_t braid__proc_spawn(char *const argv[], const int *keep,
+                                    int nkeep, int *sentinel);
+/* Reaps 'pid' if it ended (waits when 'block'): 1 with '*code' the exit
+** code (negative signal number when killed), 0 when still running, -1
+** when it is not our child (ECHILD). */
+BRAIDI_FUNC int braid__proc_reap(pid_t pid, int block, int *code);
+/* Exit code of a wait status. */
+BRAIDI_FUNC int braid__proc_code(int status);
+/* 1 when 'fd' is readable (or at end of file / hung up) within
+** 'timeout' seconds (negative: forever), 0 otherwise. */
+BRAIDI_FUNC int braid__fd_wait(int fd, double timeout);
+/* Writes/reads exactly 'n' bytes (EINTR retried; sockets without
+** SIGPIPE). BRAID_OK, BRAID_ECLOSED (peer gone / end of file at the
+** start when 'eof_ok') or BRAID_EOS. '*got' (read) counts bytes read. */
+BRAIDI_FUNC int braid__fd_write_all(int fd, const void *p, size_t n);
+BRAIDI_FUNC int braid__fd_read_all(int fd, void *p, size_t n, size_t *got);
+
+/* { ------ forkserver */
+/* Server loop, run by the forkserver process on 'sock'. Returns only in
+** a forked child: 0 with '*payload' (braid__malloc'ed, '*len' bytes) and
+** the received descriptors moved to the numbers they had in the client.
+** Exits the process when the client closes the socket. */
+BRAIDI_FUNC int braid__forkserver_serve(int sock, unsigned char **payload,
+                                        size_t *len);
+/* Client: asks the server on 'sock' for a child running 'payload' with
+** 'fds' (their numbers here are kept in the child). Returns the pid and
+** '*sentinel' (the status pipe), or BRAID_EOS / BRAID_ECLOSED. Calls
+** are serialised by a process-wide mutex. */
+BRAIDI_FUNC pid_t braid__forkserver_request(int sock, const void *payload,
+                                            size_t len, const int *fds,
+                                            int nfds, int *sentinel);
+/* Reads the exit code a forkserver wrote on 'sentinel': 1 with '*code',
+** 0 when not yet available, -1 when the server vanished. */
+BRAIDI_FUNC int braid__forkserver_status(int sentinel, int *code);
+/* } ------ */
+
+#define BRAID_PROC_MAXFDS 200
+
+#endif

@@ -1,0 +1,89 @@
+/*
+** pshared.c: process-shared robust mutexes and condition variables.
+** See LICENSE for copyright and license.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "pshared.h"
+
+int braid__pmutex_init(pthread_mutex_t *m) {
+  pthread_mutexattr_t a;
+  int rc;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  rc = pthread_mutex_init(m, &a);
+  pthread_mutexattr_destroy(&a);
+  return rc;
+}
+
+
+static void fatal(const char *what, int rc) {
+  fprintf(stderr, "braid: %s failed: error %d\n", what, rc);
+  abort();
+}
+
+
+int braid__pmutex_lock(pthread_mutex_t *m) {
+  int rc = pthread_mutex_lock(m);
+  if (rc == 0) return 0;
+  if (rc == EOWNERDEAD) {
+    pthread_mutex_consistent(m);
+    return 1;
+  }
+  fatal("pthread_mutex_lock (process-shared)", rc);
+  return 0;
+}
+
+
+void braid__pmutex_unlock(pthread_mutex_t *m) {
+  int rc = pthread_mutex_unlock(m);
+  if (rc != 0) fatal("pthread_mutex_unlock (process-shared)", rc);
+}
+
+
+int braid__pcond_init(pthread_cond_t *c) {
+  pthread_condattr_t a;
+  int rc;
+  pthread_condattr_init(&a);
+  pthread_condattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+  rc = pthread_cond_init(c, &a);
+  pthread_condattr_destroy(&a);
+  return rc;
+}
+
+
+static int waitat(pthread_cond_t *c, pthread_mutex_t *m,
+                  const struct timespec *at) {
+  int rc = at ? pthread_cond_timedwait(c, m, at) : pthread_cond_wait(c, m);
+  if (rc == EOWNERDEAD) {
+    pthread_mutex_consistent(m);
+    return 0;
+  }
+  if (rc == ETIMEDOUT) return 1;
+  if (rc != 0 && rc != EINTR) fatal("pthread_cond_wait (process-shared)", rc);
+  return 0;
+}
+
+
+int braid__pcond_wait(pthread_cond_t *c, pthread_mutex_t *m,
+                      const braid__deadline *d) {
+  if (d == NULL || d->forever) return waitat(c, m, NULL);
+  return waitat(c, m, &d->at);
+}
+
+
+int braid__pcond_wait_slice(pthread_cond_t *c, pthread_mutex_t *m,
+                            const braid__deadline *d, double slice) {
+  braid__deadline s = braid__deadline_in(slice);
+  if (d != NULL && !d->forever &&
+      (d->at.tv_sec < s.at.tv_sec ||
+       (d->at.tv_sec == s.at.tv_sec && d->at.tv_nsec <= s.at.tv_nsec)))
+    return waitat(c, m, &d->at);
+  waitat(c, m, &s.at);
+  return d != NULL && braid__deadline_passed(d);
+}

@@ -1,0 +1,31 @@
+/*
+** pshared.h: process-shared, robust mutexes and condition variables, for
+** objects that live in MAP_SHARED memory (multiprocessing's locks, queues).
+** See LICENSE for copyright and license.
+**
+** A process that dies while holding one of these mutexes does not block
+** the others: the next locker gets it (the kernel's robust futex list) and
+** is told so (return value 1); the data the mutex guarded may be half
+** updated, so callers keep their critical sections to single-step updates.
+*/
+#ifndef BRAID_PSHARED_H
+#define BRAID_PSHARED_H
+
+#include <pthread.h>
+
+#include "os.h"
+
+/* Initializes in place (in shared memory). Returns 0 or an errno. */
+int braid__pmutex_init(pthread_mutex_t *m);
+/* 0: locked; 1: locked, and the previous owner died holding it. */
+int braid__pmutex_lock(pthread_mutex_t *m);
+void braid__pmutex_unlock(pthread_mutex_t *m);
+int braid__pcond_init(pthread_cond_t *c); /* CLOCK_MONOTONIC */
+/* Waits until signalled or 'd' passes: 0, or 1 when 'd' passed. */
+int braid__pcond_wait(pthread_cond_t *c, pthread_mutex_t *m,
+                      const braid__deadline *d);
+/* Like braid__pcond_wait, but never past 'slice' seconds from now. */
+int braid__pcond_wait_slice(pthread_cond_t *c, pthread_mutex_t *m,
+                            const braid__deadline *d, double slice);
+
+#endif
