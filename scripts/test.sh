@@ -30,6 +30,7 @@ run_busted() {
   local label=$1 cpath=$2; shift 2
   local f out s fl e
   for f in spec/*_spec.lua; do
+    case " ${SKIP_SPECS:-} " in *" $(basename "$f") "*) echo "[$label] $f: skipped"; continue;; esac
     out="$LOG_DIR/$(basename "$f").$label.log"
     env "$@" timeout 600 $BUSTED --cpath="$cpath" -o utfTerminal "$f" >"$out" 2>&1
     local rc=$?
@@ -137,6 +138,9 @@ if [ "${BRAID_QUICK:-0}" != 1 ]; then
     echo "== ThreadSanitizer"
     if cmake -S . -B build-tsan -DBRAID_TSAN=ON >/dev/null &&
        cmake --build build-tsan -j"$(nproc)" >/dev/null; then
+      # process_spec forks and re-executes interpreters, which the preloaded
+      # TSan runtime does not survive; it runs in the main and ASan passes.
+      SKIP_SPECS="process_spec.lua" \
       run_busted tsan "./build-tsan/?.so" BRAID_HOST=none \
         LD_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
         TSAN_OPTIONS="halt_on_error=1"
