@@ -4,8 +4,8 @@
 -- @module braid.multiprocessing.context
 local process = require "braid.multiprocessing.process"
 local errors = require "braid.errors"
-local setmetatable, rawget, rawset, error, type, tostring =
-  setmetatable, rawget, rawset, error, type, tostring
+local setmetatable, rawset, error, tostring =
+  setmetatable, rawset, error, tostring
 _ENV = nil
 
 local M = {}
@@ -26,7 +26,7 @@ function M.get_context(mp, method)
   local ctx = contexts[method]
   if ctx == nil then
     local P = process.Process:subclass("Process")
-    P.init = function(self, opts) rawset(self, "_method", method) end
+    P.init = function(self) rawset(self, "_method", method) end
     ctx = setmetatable({ Process = P, _name = method }, { __index = mp })
     ctx.get_start_method = function() return method end
     contexts[method] = ctx

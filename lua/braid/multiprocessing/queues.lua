@@ -52,7 +52,7 @@ function Queue:join_thread()
     error(errors.AssertionError("Queue {0!r} not closed"), 2)
   end
 end
-function Queue:cancel_join_thread() end
+function Queue.cancel_join_thread() end
 
 setmetatable(Queue, { __call = new })
 

@@ -20,8 +20,7 @@
 -- not recovered.
 -- @module braid.multiprocessing.synchronize
 local core = require "braid.core"
-local errors = require "braid.errors"
-local type, error = type, error
+local type = type
 _ENV = nil
 
 local M = {}
