@@ -588,7 +588,7 @@ describe("Executor:map", function()
     for _, cs in ipairs { 1, 3 } do
       local got = {}
       local err = helpers.raises(errors.ValueError, function()
-        for i, v in ex:map(function(x)
+        for _, v in ex:map(function(x)
           if x == 4 then error(require("braid.errors").ValueError("four")) end
           return x
         end, { 1, 2, 3, 4, 5, 6 }, { chunksize = cs }) do

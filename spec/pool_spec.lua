@@ -101,7 +101,7 @@ describe("ThreadPool", function()
     local q <close> = ThreadPool(2)
     local gate = threading.Event()
     local order = {}
-    for i, v in q:imap_unordered(function(x)
+    for i, _ in q:imap_unordered(function(x)
       if x == 1 then gate:wait(30) end
       return x
     end, { 1, 2 }) do

@@ -265,7 +265,7 @@ describe("multiprocessing.Value", function()
       raises(AttributeError, v.release, v)
       raises(AttributeError, v.guard, v)
       raises(AttributeError, v.with, v, function() end)
-      do local closing <close> = v end -- nothing to release: no error
+      do local _closing <close> = v end -- nothing to release: no error
       v.value = 2
       assert.equal(2, v.value)
     end)
