@@ -38,8 +38,8 @@ local core = require "braid.core"
 local errors = require "braid.errors"
 local progress = require "braid.progress"
 
-local setmetatable, getmetatable, type, error, tostring =
-  setmetatable, getmetatable, type, error, tostring
+local setmetatable, getmetatable, type, error, tostring, require =
+  setmetatable, getmetatable, type, error, tostring, require
 local next, min, math_type, io = next, math.min, math.type, io
 local stderr_write = function(...) io.stderr:write(...) end
 local now, raise_remote =
@@ -61,6 +61,8 @@ M.TimeoutError = errors.TimeoutError
 M.BrokenExecutor = classes["concurrent.futures.BrokenExecutor"]
 M.BrokenThreadPool = classes["concurrent.futures.thread.BrokenThreadPool"]
 M.thread = { BrokenThreadPool = M.BrokenThreadPool }
+M.BrokenProcessPool = classes["concurrent.futures.process.BrokenProcessPool"]
+M.process = { BrokenProcessPool = M.BrokenProcessPool }
 
 local ValueError, TypeError, RuntimeError =
   errors.ValueError, errors.TypeError, errors.RuntimeError
@@ -419,11 +421,89 @@ Executor.__close = function(self) self:shutdown(true) end
 
 function Executor:__tostring()
   local max, alive, broken, down = self._pool:info()
-  return ("<ThreadPoolExecutor max_workers=%d threads=%d%s%s>"):format(
-    max, alive, broken and " broken" or "", down and " shutdown" or "")
+  return ("<%s max_workers=%d %s=%d%s%s>"):format(
+    self._process and "ProcessPoolExecutor" or "ThreadPoolExecutor", max,
+    self._process and "processes" or "threads", alive,
+    broken and " broken" or "", down and " shutdown" or "")
 end
 
 M.Executor = Executor
+-- } ------
+
+
+-- { ------ ProcessPoolExecutor
+
+local ProcessExecutor = setmetatable({}, { __index = Executor })
+ProcessExecutor.__index = ProcessExecutor
+ProcessExecutor.__name = "concurrent.futures.ProcessPoolExecutor"
+ProcessExecutor.__close = Executor.__close
+ProcessExecutor.__tostring = Executor.__tostring
+
+local PROCESS_NAMES = { fork = "ForkProcess", spawn = "SpawnProcess",
+                        forkserver = "ForkServerProcess" }
+
+--- `ProcessPoolExecutor([max_workers [, mp_context [, initializer
+-- [, initargs [, max_tasks_per_child]]]]])` or one table of named
+-- parameters: the executor API on worker processes. `max_workers`
+-- defaults to `cpu_count()`; `mp_context` (a context from
+-- `multiprocessing.get_context`) chooses the start method (default: the
+-- current one; with `max_tasks_per_child`, "spawn", and "fork" is refused
+-- then, as in Python). Functions, arguments and results travel by value.
+-- A worker that dies (killed, crashed, `os.exit`) breaks the executor:
+-- what is pending or running fails with BrokenProcessPool, later submits
+-- raise it, and the other workers are stopped.
+function M.ProcessPoolExecutor(max_workers, mp_context, initializer,
+                               initargs, max_tasks_per_child)
+  if type(max_workers) == "table" then
+    local o = max_workers
+    max_workers, mp_context, initializer, initargs, max_tasks_per_child =
+      o.max_workers, o.mp_context, o.initializer, o.initargs,
+      o.max_tasks_per_child
+  end
+  if max_workers == nil then
+    max_workers = core.cpu_count and core.cpu_count() or 1
+  elseif math_type(max_workers) ~= "integer" then
+    error(TypeError("bad argument 'max_workers' to 'ProcessPoolExecutor' "
+      .. "(integer expected, got " .. type(max_workers) .. ")"), 2)
+  elseif max_workers <= 0 then
+    error(ValueError("max_workers must be greater than 0"), 2)
+  end
+  if initializer ~= nil and not callable(initializer) then
+    error(TypeError("initializer must be a callable"), 2)
+  end
+  if initargs ~= nil and type(initargs) ~= "table" then
+    error(TypeError("bad argument 'initargs' to 'ProcessPoolExecutor' "
+      .. "(table expected, got " .. type(initargs) .. ")"), 2)
+  end
+  local method
+  if mp_context ~= nil then
+    method = type(mp_context) == "table" and mp_context.get_start_method
+             and mp_context.get_start_method()
+    if type(method) ~= "string" then
+      error(TypeError("bad argument 'mp_context' to 'ProcessPoolExecutor' "
+        .. "(a multiprocessing context expected)"), 2)
+    end
+  end
+  if max_tasks_per_child ~= nil then
+    if math_type(max_tasks_per_child) ~= "integer" then
+      error(TypeError("max_tasks_per_child must be an integer"), 2)
+    elseif max_tasks_per_child <= 0 then
+      error(ValueError("max_tasks_per_child must be >= 1"), 2)
+    elseif method == "fork" then
+      error(ValueError("max_tasks_per_child is incompatible with the 'fork' "
+        .. "multiprocessing start method; supply a different mp_context."), 2)
+    end
+    method = method or "spawn"
+  end
+  method = method or require("braid.multiprocessing.context").get_start_method()
+  local pool = require("braid.multiprocessing.pool")._process_pool({
+    max_workers = max_workers, lazy = true,
+    maxtasksperchild = max_tasks_per_child, initializer = initializer,
+    initargs = initargs, name = PROCESS_NAMES[method],
+  }, method, false)
+  return setmetatable({ _pool = pool, _max_workers = max_workers,
+                        _process = true }, ProcessExecutor)
+end
 -- } ------
 
 return M

@@ -136,6 +136,7 @@ BRAIDI_FUNC void braidB_open_sync(lua_State *L);
 BRAIDI_FUNC void braidB_open_shm(lua_State *L);
 BRAIDI_FUNC void braidB_open_queue(lua_State *L);
 BRAIDI_FUNC void braidB_open_pool(lua_State *L);
+BRAIDI_FUNC void braidB_open_procpool(lua_State *L);
 BRAIDI_FUNC void braidB_open_process(lua_State *L);
 BRAIDI_FUNC void braidB_open_test(lua_State *L);
 /* } ====== */

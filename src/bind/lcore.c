@@ -580,6 +580,7 @@ int luaopen_braid_core(lua_State *L) {
   braidB_open_shm(L);
   braidB_open_queue(L);
   braidB_open_pool(L);
+  braidB_open_procpool(L);
   braidB_open_process(L);
 #ifdef BRAID_TESTS
   lua_newtable(L);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lbind.h"
+#include "lpool.h"
 #include "pool.h"
 #include "serial.h"
 #include "thread.h"
@@ -36,6 +37,11 @@ static const char CHUNKRES_KEY = 'r'; /* pool worker: running chunk results */
 
 static const char *const BROKEN_MSG =
     "A thread initializer failed, the thread pool is not usable anymore";
+static const char *const BROKEN_PROC_CLASS =
+    "concurrent.futures.process.BrokenProcessPool";
+static const char *const BROKEN_PROC_MSG =
+    "A process in the process pool was terminated abruptly while the "
+    "future was running or pending.";
 
 
 /*
@@ -95,20 +101,24 @@ static void checkcallable(lua_State *L, int i) {
 }
 
 
-/* Encodes the 'n' values at idx.. as one message. MAY RAISE. */
-static braid_msg *encode_values(lua_State *L, int idx, int n,
-                                const char *root) {
+/* Encodes the 'n' values at idx.. as one message, for this process or
+** ('proc') for another one. MAY RAISE. */
+static braid_msg *encode_values_for(lua_State *L, int idx, int n,
+                                    const char *root, int proc) {
   const char **roots;
   braid_msg *m;
   int i;
   idx = lua_absindex(L, idx);
-  if (n == 1) return braid__encode(L, idx, root);
+  if (n == 1 && !proc) return braid__encode(L, idx, root);
   roots = (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 0);
   for (i = 0; i < n; i++) roots[i] = root;
-  m = braid__encode_n(L, idx, n, roots);
+  m = proc ? braid__encode_proc(L, idx, n, roots, BRAID_ENC_PIPE)
+           : braid__encode_n(L, idx, n, roots);
   lua_pop(L, 1);
   return m;
 }
+
+#define encode_values(L, idx, n, root) encode_values_for(L, idx, n, root, 0)
 
 
 static int msgbox_gc(lua_State *L) {
@@ -166,13 +176,7 @@ static int l_raise_remote(lua_State *L) {
 }
 
 
-/* Pool workers: the stats of this worker state, or nil. */
-typedef struct WorkerCtx {
-  braid_pool *p;
-  long decodes, tasks, cached, progress;
-  braid_item *buf;
-  size_t cap;
-} WorkerCtx;
+typedef braidB_WorkerCtx WorkerCtx;
 /* }====================================================== */
 
 
@@ -200,6 +204,8 @@ static void push_exception(lua_State *L, braid_future *f, int exc) {
   if (exc == BRAID_EXC_BROKEN) {
     braidB_pusherror(L, "concurrent.futures.thread.BrokenThreadPool", "%s",
                      BROKEN_MSG);
+  } else if (exc == BRAID_EXC_BROKEN_PROCESS) {
+    braidB_pusherror(L, BROKEN_PROC_CLASS, "%s", BROKEN_PROC_MSG);
   } else if (m == NULL) {
     braidB_pusherror(L, "RuntimeError", "the task's error could not be sent");
   } else {
@@ -624,6 +630,8 @@ static int push_chunk(lua_State *L, int st, const braid_msg *m) {
       return 1 + n;
     case BRAID_CHUNK_CANCELLED:
       return braidB_raise(L, "concurrent.futures.CancelledError", "");
+    case BRAID_CHUNK_BROKEN_PROCESS:
+      return braidB_raise(L, BROKEN_PROC_CLASS, "%s", BROKEN_PROC_MSG);
     default:
       return braidB_raise(L, "concurrent.futures.thread.BrokenThreadPool",
                           "%s", BROKEN_MSG);
@@ -833,9 +841,9 @@ static int call_protected(lua_State *L) {
   n = args ? braid__decode_owned(L, args) : 0;
   lua_call(L, n, LUA_MULTRET);
   nres = lua_gettop(L) - base;
-  lua_pushlightuserdata(L,
-                        nres > 0 ? encode_values(L, base + 1, nres, "result")
-                                 : NULL);
+  lua_pushlightuserdata(L, nres > 0 ? encode_values_for(L, base + 1, nres,
+                                                        "result", c->proc)
+                                    : NULL);
   return 1;
 }
 
@@ -848,14 +856,14 @@ static int chunk_protected(lua_State *L) {
   uint32_t cs, i;
   int nargs;
   lua_settop(L, 0);
-  braid__job_info(w->job, NULL, &cs, NULL);
+  cs = w->chunksize;
   if (cs == 1) {
     braid__decode_items(L, w->items, 1, 0, 0); /* 1: the item */
     push_fn(L, c, w->fn);
     lua_insert(L, 1);
     nargs = w->star ? unpack_args(L, 2) : 1;
     lua_call(L, nargs, 1);
-    lua_pushlightuserdata(L, braid__encode(L, 1, "result"));
+    lua_pushlightuserdata(L, encode_values_for(L, 1, 1, "result", c->proc));
     return 1;
   }
   lua_createtable(L, (int)w->nitems, 0); /* 1: items */
@@ -875,44 +883,48 @@ static int chunk_protected(lua_State *L) {
   }
   lua_pushinteger(L, w->nitems);
   lua_setfield(L, 3, "n");
-  lua_pushlightuserdata(L, braid__encode(L, 3, "result"));
+  lua_pushlightuserdata(L, encode_values_for(L, 3, 1, "result", c->proc));
   return 1;
 }
 
 
 static int encode_protected(lua_State *L) {
   int n = (int)lua_tointeger(L, 1);
+  int proc = lua_toboolean(L, 2);
   lua_remove(L, 1);
-  lua_pushlightuserdata(L, encode_values(L, 1, n, "error"));
+  lua_remove(L, 1);
+  lua_pushlightuserdata(L, encode_values_for(L, 1, n, "error", proc));
   return 1;
 }
 
 
 /* Encodes the 'n' values on top (an error last), with a fallback when
 ** the error cannot be sent. Pops them. Never raises. */
-static braid_msg *encode_error(lua_State *L, int n) {
+static braid_msg *encode_error(lua_State *L, int n, int proc) {
   int base = lua_gettop(L) - n, i;
   braid_msg *m = NULL;
-  if (!lua_checkstack(L, n + 4)) {
+  if (!lua_checkstack(L, n + 5)) {
     lua_settop(L, base);
     return NULL;
   }
   lua_pushcfunction(L, encode_protected);
   lua_pushinteger(L, n);
+  lua_pushboolean(L, proc);
   for (i = 1; i <= n; i++) lua_pushvalue(L, base + i);
-  if (lua_pcall(L, n + 1, 1, 0) == LUA_OK) {
+  if (lua_pcall(L, n + 2, 1, 0) == LUA_OK) {
     m = (braid_msg *)lua_touserdata(L, -1);
   } else {
     /* the error holds something that cannot travel: send its text */
     lua_pop(L, 1);
     lua_pushcfunction(L, encode_protected);
     lua_pushinteger(L, n);
+    lua_pushboolean(L, proc);
     for (i = 1; i < n; i++) lua_pushvalue(L, base + i);
     braidB_pushclass(L, "RuntimeError");
     lua_pushstring(L, luaL_tolstring(L, base + n, NULL));
     lua_remove(L, -2);
     lua_call(L, 1, 1);
-    if (lua_pcall(L, n + 1, 1, 0) == LUA_OK)
+    if (lua_pcall(L, n + 2, 1, 0) == LUA_OK)
       m = (braid_msg *)lua_touserdata(L, -1);
   }
   lua_settop(L, base);
@@ -920,46 +932,56 @@ static braid_msg *encode_error(lua_State *L, int n) {
 }
 
 
+braid_msg *braidB_exec_call(lua_State *L, WorkerCtx *c, braid_work *w,
+                            int *exc) {
+  int top = lua_gettop(L);
+  braid_msg *m;
+  lua_pushcfunction(L, braidB_add_traceback);
+  lua_pushcfunction(L, call_protected);
+  lua_pushlightuserdata(L, w);
+  lua_pushlightuserdata(L, c);
+  if (lua_pcall(L, 2, 1, top + 1) == LUA_OK) {
+    m = (braid_msg *)lua_touserdata(L, -1);
+    *exc = BRAID_EXC_NONE;
+  } else {
+    m = encode_error(L, 1, c->proc);
+    *exc = BRAID_EXC_REMOTE;
+  }
+  if (w->args) braid__msg_free(w->args);
+  w->args = NULL;
+  lua_settop(L, top);
+  return m;
+}
+
+
 static void run_call(lua_State *L, WorkerCtx *c, braid_work *w) {
-  int top = lua_gettop(L), r;
-  r = braid__future_set_running(w->fut);
-  if (r == 1) {
-    lua_pushcfunction(L, braidB_add_traceback);
-    lua_pushcfunction(L, call_protected);
-    lua_pushlightuserdata(L, w);
-    lua_pushlightuserdata(L, c);
-    if (lua_pcall(L, 2, 1, top + 1) == LUA_OK) {
-      braid_msg *m = (braid_msg *)lua_touserdata(L, -1);
-      if (braid__future_finish(w->fut, m, BRAID_EXC_NONE) != BRAID_OK && m)
-        braid__msg_free(m);
-    } else {
-      braid_msg *m = encode_error(L, 1);
-      if (braid__future_finish(w->fut, m, BRAID_EXC_REMOTE) != BRAID_OK && m)
-        braid__msg_free(m);
-    }
+  if (braid__future_set_running(w->fut) == 1) {
+    int exc;
+    braid_msg *m = braidB_exec_call(L, c, w, &exc);
+    if (braid__future_finish(w->fut, m, exc) != BRAID_OK && m)
+      braid__msg_free(m);
   }
   if (w->args) braid__msg_free(w->args);
   braid__handle_release((braid_handle *)w->fut);
   braid__fnent_release(w->fn);
-  lua_settop(L, top);
 }
 
 
-static void run_chunk(lua_State *L, WorkerCtx *c, braid_work *w) {
+braid_msg *braidB_exec_chunk(lua_State *L, WorkerCtx *c, braid_work *w,
+                             int *status) {
   int top = lua_gettop(L);
+  braid_msg *m;
   lua_pushcfunction(L, braidB_add_traceback);
   lua_pushcfunction(L, chunk_protected);
   lua_pushlightuserdata(L, w);
   lua_pushlightuserdata(L, c);
   if (lua_pcall(L, 2, 1, top + 1) == LUA_OK) {
-    braid__pool_chunk_done(w, BRAID_CHUNK_OK,
-                           (braid_msg *)lua_touserdata(L, -1));
+    m = (braid_msg *)lua_touserdata(L, -1);
+    *status = BRAID_CHUNK_OK;
   } else {
     /* partial results (chunks of more than one), then the error */
-    uint32_t cs;
-    braid__job_info(w->job, NULL, &cs, NULL);
-    if (cs > 1 && lua_rawgetp(L, LUA_REGISTRYINDEX, &CHUNKRES_KEY) ==
-                      LUA_TTABLE) {
+    if (w->chunksize > 1 && lua_rawgetp(L, LUA_REGISTRYINDEX,
+                                        &CHUNKRES_KEY) == LUA_TTABLE) {
       lua_pushinteger(L, c->progress);
       lua_setfield(L, -2, "n");
     } else {
@@ -967,11 +989,20 @@ static void run_chunk(lua_State *L, WorkerCtx *c, braid_work *w) {
       lua_pushnil(L);
     }
     lua_insert(L, -2); /* partial, err */
-    braid__pool_chunk_done(w, BRAID_CHUNK_EXC, encode_error(L, 2));
+    m = encode_error(L, 2, c->proc);
+    *status = BRAID_CHUNK_EXC;
   }
   lua_pushnil(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CHUNKRES_KEY);
   lua_settop(L, top);
+  return m;
+}
+
+
+static void run_chunk(lua_State *L, WorkerCtx *c, braid_work *w) {
+  int st;
+  braid_msg *m = braidB_exec_chunk(L, c, w, &st);
+  braid__pool_chunk_done(w, st, m);
 }
 
 
@@ -986,6 +1017,38 @@ static int init_protected(lua_State *L) {
 }
 
 
+WorkerCtx *braidB_worker_ctx(lua_State *L, braid_pool *p, int proc) {
+  WorkerCtx *c = (WorkerCtx *)lua_newuserdatauv(L, sizeof *c, 0);
+  memset(c, 0, sizeof *c);
+  c->p = p;
+  c->proc = proc;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, wctx_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &WCTX_KEY);
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &WFN_KEY);
+  return c;
+}
+
+
+int braidB_run_initializer(lua_State *L, const braid_msg *init) {
+  int top = lua_gettop(L), ok;
+  lua_pushcfunction(L, braidB_add_traceback);
+  lua_pushcfunction(L, init_protected);
+  lua_pushlightuserdata(L, (void *)init);
+  ok = lua_pcall(L, 1, 0, top + 1) == LUA_OK;
+  if (!ok) {
+    fprintf(stderr, "Exception in initializer:\n%s\n",
+            luaL_tolstring(L, -1, NULL));
+    fflush(stderr);
+  }
+  lua_settop(L, top);
+  return ok;
+}
+
+
 /* The body of a pool worker, in its own state (kept across tasks). */
 static int worker_body(lua_State *L) {
   braid_pool *p = (braid_pool *)lua_touserdata(L, 1);
@@ -994,30 +1057,12 @@ static int worker_body(lua_State *L) {
   braid_work w;
   int base;
   lua_settop(L, 0);
-  c = (WorkerCtx *)lua_newuserdatauv(L, sizeof *c, 0);
-  memset(c, 0, sizeof *c);
-  c->p = p;
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, wctx_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &WCTX_KEY);
-  lua_newtable(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &WFN_KEY);
+  c = braidB_worker_ctx(L, p, 0);
   base = lua_gettop(L);
   init = braid__pool_init_msg(p);
-  if (init != NULL) {
-    lua_pushcfunction(L, braidB_add_traceback);
-    lua_pushcfunction(L, init_protected);
-    lua_pushlightuserdata(L, init);
-    if (lua_pcall(L, 1, 0, base + 1) != LUA_OK) {
-      fprintf(stderr, "Exception in initializer:\n%s\n",
-              luaL_tolstring(L, -1, NULL));
-      fflush(stderr);
-      braid__pool_break(p);
-      return 0;
-    }
-    lua_settop(L, base);
+  if (init != NULL && !braidB_run_initializer(L, init)) {
+    braid__pool_break(p);
+    return 0;
   }
   while (braid__pool_take(p, &w, &c->buf, &c->cap) == BRAID_OK) {
     if (w.job)
@@ -1130,7 +1175,8 @@ static braid_fnent *get_fnent(lua_State *L, int pidx, int fn) {
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
-  m = braid__encode(L, fn, "fn");
+  m = encode_values_for(L, fn, 1, "fn", braid__pool_is_process(
+                            (braid_pool *)braidB_tohandle(L, pidx)));
   r->e = braid__fnent_new(m);
   if (r->e == NULL) {
     braid__msg_free(m);
@@ -1145,7 +1191,11 @@ static braid_fnent *get_fnent(lua_State *L, int pidx, int fn) {
 }
 
 
-static int raise_pool(lua_State *L, int rc) {
+static int raise_pool(lua_State *L, braid_pool *p, int rc) {
+  if (rc == BRAID_EBROKEN && braid__pool_is_process(p))
+    return braidB_raise(L, BROKEN_PROC_CLASS, "%s",
+                        "A child process terminated abruptly, the process "
+                        "pool is not usable anymore");
   if (rc == BRAID_EBROKEN)
     return braidB_raise(L, "concurrent.futures.thread.BrokenThreadPool", "%s",
                         BROKEN_MSG);
@@ -1164,10 +1214,11 @@ static int pool_submit(lua_State *L) {
   braid_fnent *e;
   braid_future *f;
   checkcallable(L, 2);
-  if (braid__pool_broken(p)) return raise_pool(L, BRAID_EBROKEN);
-  if (braid__pool_is_shutdown(p)) return raise_pool(L, BRAID_ESHUTDOWN);
+  if (braid__pool_broken(p)) return raise_pool(L, p, BRAID_EBROKEN);
+  if (braid__pool_is_shutdown(p)) return raise_pool(L, p, BRAID_ESHUTDOWN);
   box = newmsgbox(L);
-  if (nargs > 0) *box = encode_values(L, 3, nargs, "args");
+  if (nargs > 0)
+    *box = encode_values_for(L, 3, nargs, "args", braid__pool_is_process(p));
   f = braid__future_new();
   if (f == NULL) return luaL_error(L, "not enough memory");
   braidB_pushnewhandle(L, (braid_handle *)f);
@@ -1175,7 +1226,7 @@ static int pool_submit(lua_State *L) {
   rc = braid__pool_submit(p, f, e, *box);
   if (rc != BRAID_OK) {
     braid__fnent_release(e);
-    return raise_pool(L, rc);
+    return raise_pool(L, p, rc);
   }
   *box = NULL;
   return 1;
@@ -1199,15 +1250,17 @@ static int pool_map(lua_State *L) {
     return braidB_argerror(L, 4, "ValueError", "bad number of items");
   if (cs < 1) return braidB_argerror(L, 5, "ValueError", "chunksize must be >= 1");
   if (cs > n) cs = n;
-  if (braid__pool_broken(p)) return raise_pool(L, BRAID_EBROKEN);
-  if (braid__pool_is_shutdown(p)) return raise_pool(L, BRAID_ESHUTDOWN);
+  if (braid__pool_broken(p)) return raise_pool(L, p, BRAID_EBROKEN);
+  if (braid__pool_is_shutdown(p)) return raise_pool(L, p, BRAID_ESHUTDOWN);
   box = newmsgbox(L);
-  *box = braid__encode_batch(L, 3, n, "iterable");
+  *box = braid__pool_is_process(p)
+             ? braid__encode_batch_proc(L, 3, n, "iterable", BRAID_ENC_PIPE)
+             : braid__encode_batch(L, 3, n, "iterable");
   e = get_fnent(L, 1, 2);
   rc = braid__pool_map(p, e, *box, (uint32_t)n, (uint32_t)cs, star, &j);
   if (rc != BRAID_OK) {
     braid__fnent_release(e);
-    return raise_pool(L, rc);
+    return raise_pool(L, p, rc);
   }
   *box = NULL;
   braidB_pushnewhandle(L, (braid_handle *)j);
@@ -1218,6 +1271,15 @@ static int pool_map(lua_State *L) {
 /* p:shutdown([cancel]) : no more work; 'cancel' cancels what is queued. */
 static int pool_shutdown(lua_State *L) {
   braid__pool_shutdown(checkpool(L, 1), lua_toboolean(L, 2));
+  braidB_poll(L);
+  return 0;
+}
+
+
+/* p:terminate() : shutdown(true), and a pool of processes kills its
+** workers (what they ran fails with CancelledError). */
+static int pool_terminate(lua_State *L) {
+  braid__pool_terminate(checkpool(L, 1));
   braidB_poll(L);
   return 0;
 }
@@ -1254,6 +1316,7 @@ static const luaL_Reg pool_methods[] = {
   { "submit", pool_submit },
   { "map", pool_map },
   { "shutdown", pool_shutdown },
+  { "terminate", pool_terminate },
   { "join", pool_join },
   { "info", pool_info },
   { NULL, NULL },
@@ -1308,18 +1371,26 @@ static int core_threadpool(lua_State *L) {
       lua_pop(L, 1);
       lua_newtable(L);
     }
+    /* in-process also for a pool of processes: the message keeps the
+    ** objects it carries alive, and each new child inherits them */
     *box = braid__encode_n(L, 7, 2, roots);
   }
+  o.entry = pool_thread_entry;
+  lua_settop(L, 6);
+  if (braidB_getopt(L, 1, "process") != LUA_TNIL)
+    braidB_procpool_opts(L, 7, &o); /* may raise: before anything is owned */
   path = getpath(L, "path");
   cpath = getpath(L, "cpath");
   o.path = path;
   o.cpath = cpath;
   o.init = *box;
-  o.entry = pool_thread_entry;
   rc = braid__pool_new(&p, braidB_runtime(L), &o);
   free(path);
   free(cpath);
-  if (rc != BRAID_OK) return luaL_error(L, "not enough memory");
+  if (rc != BRAID_OK) {
+    if (o.ext_free) o.ext_free(o.ext);
+    return luaL_error(L, "not enough memory");
+  }
   *box = NULL;
   braidB_pushnewhandle(L, (braid_handle *)p);
   if (!o.lazy && braid__pool_start(p) != BRAID_OK &&

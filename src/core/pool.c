@@ -421,6 +421,10 @@ struct braid_pool {
   char *prefix, *path, *cpath;
   braid_msg *init;     /* guarded by 'mu' */
   void *(*entry)(void *);
+  int process;
+  void *ext;
+  void (*ext_free)(void *);
+  void (*ext_notify)(void *, int);
 };
 
 struct braid_job {
@@ -597,13 +601,17 @@ braid_future *braid__job_future(braid_job *j) {
 
 /* { ------ pools */
 
+/* How queued work is dropped: cancelled, or failed as broken. */
+enum { DROP_CANCEL, DROP_BROKEN, DROP_BROKEN_PROCESS };
+
 static void entry_drop(pool_entry *e, int how) {
-  /* how: 0 cancel, 1 broken */
   if (e->fut) {
-    if (how == 0)
+    if (how == DROP_CANCEL)
       braid__future_cancel(e->fut);
     else
-      braid__future_finish(e->fut, NULL, BRAID_EXC_BROKEN);
+      braid__future_finish(e->fut, NULL,
+                           how == DROP_BROKEN ? BRAID_EXC_BROKEN
+                                              : BRAID_EXC_BROKEN_PROCESS);
     braid__handle_release(&e->fut->h);
     braid__fnent_release(e->fn);
     if (e->args) braid__msg_free(e->args);
@@ -617,7 +625,7 @@ static void pool_free(braid_pool *p) {
   while (e) { /* only when no worker ever ran them */
     pool_entry *next = e->next;
     if (e->job) braid__handle_release(&e->job->h);
-    entry_drop(e, 0);
+    entry_drop(e, DROP_CANCEL);
     e = next;
   }
   if (p->init) braid__msg_free(p->init);
@@ -628,6 +636,7 @@ static void pool_free(braid_pool *p) {
   braid__cond_destroy(&p->exit_cv);
   braid__mutex_destroy(&p->mu);
   braid_runtime_release(p->rt);
+  if (p->ext_free) p->ext_free(p->ext);
   braid__free(p);
 }
 
@@ -692,6 +701,10 @@ int braid__pool_new(braid_pool **out, braid_runtime_t *rt,
   p->maxtasks = o->maxtasks;
   p->init = o->init;
   p->entry = o->entry;
+  p->process = o->process;
+  p->ext = o->ext;
+  p->ext_free = o->ext_free;
+  p->ext_notify = o->ext_notify;
   *out = p;
   return BRAID_OK;
 }
@@ -903,7 +916,9 @@ static void drop_list(pool_entry *list, uint32_t *froms, int how) {
     if (list->job) {
       braid_job *j = list->job;
       job_fail_rest(j, froms[i++],
-                    how == 0 ? BRAID_CHUNK_CANCELLED : BRAID_CHUNK_BROKEN);
+                    how == DROP_CANCEL   ? BRAID_CHUNK_CANCELLED
+                    : how == DROP_BROKEN ? BRAID_CHUNK_BROKEN
+                                         : BRAID_CHUNK_BROKEN_PROCESS);
       braid__handle_release(&j->h);
     }
     entry_drop(list, how);
@@ -922,8 +937,18 @@ void braid__pool_shutdown(braid_pool *p, int cancel) {
   if (cancel) list = detach_locked(p, &froms, &nfrom);
   braid__cond_broadcast(&p->cv);
   braid__mutex_unlock(&p->mu);
-  drop_list(list, froms, 0);
+  drop_list(list, froms, DROP_CANCEL);
 }
+
+
+void braid__pool_terminate(braid_pool *p) {
+  braid__pool_shutdown(p, 1);
+  if (p->ext_notify) p->ext_notify(p->ext, BRAID_POOL_TERMINATE);
+}
+
+
+int braid__pool_is_process(braid_pool *p) { return p->process; }
+void *braid__pool_ext(braid_pool *p) { return p->ext; }
 
 
 void braid__pool_break(braid_pool *p) {
@@ -935,7 +960,8 @@ void braid__pool_break(braid_pool *p) {
   list = detach_locked(p, &froms, &nfrom);
   braid__cond_broadcast(&p->cv);
   braid__mutex_unlock(&p->mu);
-  drop_list(list, froms, 1);
+  drop_list(list, froms, p->process ? DROP_BROKEN_PROCESS : DROP_BROKEN);
+  if (p->ext_notify) p->ext_notify(p->ext, BRAID_POOL_BROKEN);
 }
 
 
@@ -1044,7 +1070,8 @@ int braid__pool_take(braid_pool *p, braid_work *w, braid_item **buf,
       braid_item *nb = (braid_item *)braid__realloc(*buf, cnt * sizeof **buf);
       if (nb == NULL) { /* cannot even hold the items: fail the chunk */
         braid__msg_release(j->items, cnt);
-        job_store(j, k, BRAID_CHUNK_BROKEN, NULL);
+        job_store(j, k, p->process ? BRAID_CHUNK_BROKEN_PROCESS
+                                   : BRAID_CHUNK_BROKEN, NULL);
         braid__handle_release(&j->h);
         return braid__pool_take(p, w, buf, cap);
       }
@@ -1059,6 +1086,7 @@ int braid__pool_take(braid_pool *p, braid_work *w, braid_item **buf,
     w->chunk = k;
     w->items = *buf;
     w->nitems = cnt;
+    w->chunksize = j->chunksize;
     w->fn = j->fn;
     w->star = j->star;
     return BRAID_OK;

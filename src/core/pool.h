@@ -36,7 +36,8 @@ enum {
 
 /* How a finished future failed: an encoded exception (a task's error or
 ** set_exception), or a pool that broke before the task ran. */
-enum { BRAID_EXC_NONE, BRAID_EXC_VALUE, BRAID_EXC_REMOTE, BRAID_EXC_BROKEN };
+enum { BRAID_EXC_NONE, BRAID_EXC_VALUE, BRAID_EXC_REMOTE, BRAID_EXC_BROKEN,
+       BRAID_EXC_BROKEN_PROCESS /* the same, for a pool of processes */ };
 
 typedef struct braid_future braid_future;
 typedef struct braid_waiter braid_waiter;
@@ -111,7 +112,8 @@ enum {
   BRAID_CHUNK_OK,
   BRAID_CHUNK_EXC, /* message: partial results table, exception */
   BRAID_CHUNK_CANCELLED,
-  BRAID_CHUNK_BROKEN
+  BRAID_CHUNK_BROKEN,
+  BRAID_CHUNK_BROKEN_PROCESS
 };
 
 typedef struct braid_job braid_job;
@@ -153,7 +155,18 @@ typedef struct braid_pool_opts {
   braid_msg *init;       /* initializer, initargs (taken) or NULL */
   const char *path, *cpath;
   void *(*entry)(void *); /* thread entry (binding): arg = braid_thread* */
+  /* A pool of processes: each worker thread drives one child process.
+  ** Work that fails because the pool broke fails as BROKEN_PROCESS. */
+  int process;
+  /* Binding data for the workers ('ext', freed by 'ext_free' with the
+  ** pool), told of BRAID_POOL_BROKEN and BRAID_POOL_TERMINATE by
+  ** 'ext_notify' (called without the pool's mutex). All optional. */
+  void *ext;
+  void (*ext_free)(void *ext);
+  void (*ext_notify)(void *ext, int event);
 } braid_pool_opts;
+
+enum { BRAID_POOL_BROKEN = 1, BRAID_POOL_TERMINATE };
 
 /* What a worker got from braid__pool_take. */
 typedef struct braid_work {
@@ -164,6 +177,7 @@ typedef struct braid_work {
   uint32_t chunk;
   braid_item *items; /* the chunk's items (points into the worker's buffer) */
   uint32_t nitems;
+  uint32_t chunksize; /* the job's: a chunk of 1 gives its value, not a table */
   int star;
 } braid_work;
 
@@ -188,6 +202,11 @@ BRAIDI_FUNC int braid__pool_map(braid_pool *p, braid_fnent *fn,
 /* No more submits; 'cancel' cancels what is queued; workers end once the
 ** queue is empty. */
 BRAIDI_FUNC void braid__pool_shutdown(braid_pool *p, int cancel);
+/* Shutdown with cancel, and tells the workers (ext_notify TERMINATE) to
+** stop what runs now (a process pool kills its children). */
+BRAIDI_FUNC void braid__pool_terminate(braid_pool *p);
+BRAIDI_FUNC int braid__pool_is_process(braid_pool *p);
+BRAIDI_FUNC void *braid__pool_ext(braid_pool *p);
 /* Waits until every worker has ended. BRAID_OK/ETIMEDOUT. */
 BRAIDI_FUNC int braid__pool_join(braid_pool *p, const braid__deadline *d);
 BRAIDI_FUNC int braid__pool_broken(braid_pool *p);

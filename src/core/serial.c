@@ -288,7 +288,34 @@ static braid_msg *msg_new(void) {
   m->cap = sizeof m->inline_data;
   m->nitems = 1;
   m->offs = NULL;
+  m->origin = 0;
   atomic_init(&m->pending, 1);
+  return m;
+}
+
+
+braid_msg *braid__msg_alloc(size_t len, uint32_t nitems, uint32_t origin) {
+  braid_msg *m = msg_new();
+  if (m == NULL) return NULL;
+  if (len > m->cap) {
+    m->data = (unsigned char *)braid__malloc(len);
+    if (m->data == NULL) {
+      braid__free(m);
+      return NULL;
+    }
+    m->cap = len;
+  }
+  m->len = len;
+  if (nitems > 0) {
+    m->offs = (uint32_t *)braid__malloc((size_t)nitems * sizeof(uint32_t));
+    if (m->offs == NULL) {
+      braid__msg_free(m);
+      return NULL;
+    }
+    m->nitems = nitems;
+    m->origin = origin;
+    atomic_store_explicit(&m->pending, nitems, memory_order_relaxed);
+  }
   return m;
 }
 
@@ -1301,8 +1328,8 @@ braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
 }
 
 
-braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
-                               const char *root) {
+static braid_msg *encode_batch_mode(lua_State *L, int tidx, lua_Integer n,
+                                    const char *root, int mode) {
   Enc *e;
   int pushed, t;
   lua_Integer i;
@@ -1310,6 +1337,7 @@ braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
   if (n < 1 || n > 0x7fffffff) luaL_error(L, "bad batch size");
   tidx = lua_absindex(L, tidx);
   e = acquire_enc(L, root, &pushed);
+  e->procmode = mode;
   if (e->offscap < (size_t)n) { /* kept by the encoder if an item raises */
     uint32_t *no = (uint32_t *)braid__realloc(e->offs,
                                               (size_t)n * sizeof(uint32_t));
@@ -1360,8 +1388,21 @@ braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
   e->offscap = 0;
   atomic_store_explicit(&m->pending, (unsigned)n, memory_order_relaxed);
   e->busy = 0;
+  e->procmode = 0;
   if (pushed) lua_pop(L, 1);
   return m;
+}
+
+
+braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
+                               const char *root) {
+  return encode_batch_mode(L, tidx, n, root, 0);
+}
+
+
+braid_msg *braid__encode_batch_proc(lua_State *L, int tidx, lua_Integer n,
+                                    const char *root, int mode) {
+  return encode_batch_mode(L, tidx, n, root, mode);
 }
 /* }====================================================== */
 
@@ -1379,6 +1420,7 @@ typedef struct Dec {
   size_t nhandles;
   int depth;
   int cache; /* stack index of the table of shared objects, 0 if none */
+  size_t origin; /* offset of 'base' in the message it was cut from */
   int gcstopped; /* this decode stopped the collector (big messages) */
 } Dec;
 
@@ -1768,7 +1810,7 @@ static void decode_reduce(Dec *d, size_t at) {
 /* Pushes one value; returns its type. */
 static int decode_value(Dec *d) {
   lua_State *L = d->L;
-  size_t at = (size_t)(d->p - d->base);
+  size_t at = (size_t)(d->p - d->base) + d->origin;
   unsigned char tag = get_byte(d);
   switch (tag) {
     case T_NIL: lua_pushnil(L); return LUA_TNIL;
@@ -1828,6 +1870,7 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
   uint64_t n, i;
   d.L = L;
   d.base = d.p = m->data;
+  d.origin = 0;
   d.end = m->data + m->len;
   d.handles = m->handles;
   d.nhandles = m->nhandles;
@@ -1963,6 +2006,7 @@ static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   size_t off, end;
   item_bounds(m, idx, &off, &end);
   d->base = m->data;
+  d->origin = m->origin;
   d->p = m->data + off;
   d->end = m->data + end;
   if (off > end || end > m->len) dec_fail(d, "bad item bounds");

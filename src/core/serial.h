@@ -28,6 +28,10 @@ typedef struct braid_msg {
   uint32_t nitems;
   uint32_t *offs;
   atomic_uint pending;
+  /* Where this message's bytes started in the message they were cut from
+  ** (a slice of a batch sent to another process: its items' references
+  ** count from there); 0 otherwise. */
+  uint32_t origin;
   unsigned char inline_data[40];
 } braid_msg;
 
@@ -81,6 +85,20 @@ BRAIDI_FUNC void braid__msg_free(braid_msg *m);
 ** braid__encode ('root' names the table in messages). */
 BRAIDI_FUNC braid_msg *braid__encode_batch(lua_State *L, int tidx,
                                            lua_Integer n, const char *root);
+
+/* Like braid__encode_batch with braid__encode_proc's 'mode': a batch
+** that can go to another process (no handles). */
+BRAIDI_FUNC braid_msg *braid__encode_batch_proc(lua_State *L, int tidx,
+                                                lua_Integer n,
+                                                const char *root, int mode);
+
+/* A message of 'len' bytes for the caller to fill in ('data'), e.g. read
+** from another process. With 'nitems' > 0 it is a batch of that many
+** items: the caller fills 'offs' (where each item starts in 'data'; the
+** decoder checks them), and 'origin' tells where 'data' started in the
+** batch it was cut from. NULL when memory is short. */
+BRAIDI_FUNC braid_msg *braid__msg_alloc(size_t len, uint32_t nitems,
+                                        uint32_t origin);
 
 /* Releases 'k' items of 'm' (taken and decoded, or dropped); the last
 ** release frees the message. */

@@ -4,8 +4,8 @@
 -- @module braid.multiprocessing.context
 local process = require "braid.multiprocessing.process"
 local errors = require "braid.errors"
-local setmetatable, rawset, error, tostring =
-  setmetatable, rawset, error, tostring
+local setmetatable, rawset, error, tostring, type, pairs =
+  setmetatable, rawset, error, tostring, type, pairs
 _ENV = nil
 
 local M = {}
@@ -29,6 +29,16 @@ function M.get_context(mp, method)
     P.init = function(self) rawset(self, "_method", method) end
     ctx = setmetatable({ Process = P, _name = method }, { __index = mp })
     ctx.get_start_method = function() return method end
+    ctx.Pool = function(processes, initializer, initargs, maxtasksperchild)
+      local pool = mp.pool
+      if type(processes) == "table" then
+        local o = {}
+        for k, v in pairs(processes) do o[k] = v end
+        o.context = ctx
+        return pool.Pool(o)
+      end
+      return pool.Pool(processes, initializer, initargs, maxtasksperchild, ctx)
+    end
     contexts[method] = ctx
   end
   return ctx

@@ -79,6 +79,9 @@ M.AuthenticationError = errors.classes["multiprocessing.AuthenticationError"]
 local lazy = { pool = "braid.multiprocessing.pool",
                dummy = "braid.multiprocessing.dummy" }
 
+--- `Pool(...)`: a pool of worker processes (see `braid.multiprocessing.pool`).
+function M.Pool(...) return require("braid.multiprocessing.pool").Pool(...) end
+
 return setmetatable(M, { __index = function(t, k)
   local name = lazy[k]
   if name == nil then return nil end

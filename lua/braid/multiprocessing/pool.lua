@@ -40,9 +40,12 @@ local errors = require "braid.errors"
 local futures = require "braid.futures"
 local progress = require "braid.progress"
 
-local setmetatable, type, error, tostring, unpack, math_type, pcall =
-  setmetatable, type, error, tostring, table.unpack, math.type, pcall
+local setmetatable, type, error, tostring, unpack, math_type, pcall, rawset,
+      require =
+  setmetatable, type, error, tostring, table.unpack, math.type, pcall, rawset,
+  require
 local table_move = table.move
+local xpcall, io, traceback = xpcall, io, debug.traceback
 local raise_remote = core.raise_remote
 _ENV = nil
 
@@ -81,10 +84,98 @@ function ThreadBackend:map(fn, items, n, chunksize, star)
   return self._pool:map(fn, items, n, chunksize, star)
 end
 function ThreadBackend:close() self._pool:shutdown(false) end
-function ThreadBackend:terminate() self._pool:shutdown(true) end
+function ThreadBackend:terminate() self._pool:terminate() end
 function ThreadBackend:join(timeout) return self._pool:join(timeout) end
 
 M._thread_backend = thread_backend
+-- } ------
+
+
+-- { ------ the process backend (src/bind/lprocpool.c)
+
+-- The body of a worker process: runs the initializer, then serves the
+-- pool until it is let go.
+local function worker_main(conn, ppid, initializer, initargs)
+  local ok = true
+  if initializer ~= nil then
+    ok = xpcall(initializer, function(e)
+      io.stderr:write("Exception in initializer:\n",
+                      tostring(errors.wrap(e, traceback(nil, 2))), "\n")
+      io.stderr:flush()
+    end, unpack(initargs, 1, initargs.n or #initargs))
+  end
+  if not core.procpool_serve(conn, ppid, ok) then
+    error(errors.SystemExit(1)) -- the initializer failed (already printed)
+  end
+end
+
+-- Called by a pool's proxy thread (in its own state): starts one worker
+-- process and returns its record.
+function M._start_worker(method, name, exe, builtin, initializer, initargs)
+  local process = require "braid.multiprocessing.process"
+  if exe then process.executable, process.executable_builtin = exe, builtin end
+  local a, b = core.Pipe(true)
+  local ppid = method ~= "forkserver" and core.getpid() or 0
+  local P = process.Process { target = worker_main,
+                              args = { b, ppid, initializer, initargs or {}, n = 4 },
+                              name = name, daemon = true }
+  rawset(P, "_method", method)
+  local ok, err = pcall(P.start, P)
+  b:close()
+  if not ok then a:close(); error(err, 0) end
+  return { proc = P, conn = a, fd = a:fileno(), sentinel = P.sentinel,
+           pid = P.pid }
+end
+
+-- Ends a worker process ('how': "exit" when idle, "terminate", "kill"),
+-- reaps it and returns its exit code.
+function M._stop_worker(rec, how)
+  local P = rec.proc
+  if how == "exit" then
+    core.procpool_exit(rec.fd)
+    P:join()
+  else
+    if how == "terminate" then P:terminate() else P:kill() end
+    P:join(2)
+    if P.exitcode == nil then P:kill(); P:join() end
+  end
+  rec.conn:close()
+  local code = P.exitcode
+  P:close()
+  return code
+end
+
+local PREFIX = { fork = "ForkPoolWorker", spawn = "SpawnPoolWorker",
+                 forkserver = "ForkServerPoolWorker" }
+
+-- A core pool whose workers are processes started with 'method'.
+-- 'replace': a dead worker is replaced (Pool) instead of breaking the
+-- pool (ProcessPoolExecutor).
+function M._process_pool(o, method, replace)
+  local process = require "braid.multiprocessing.process"
+  pool_counter = pool_counter + 1
+  return core.ThreadPool {
+    max_workers = o.max_workers, lazy = o.lazy,
+    maxtasksperchild = o.maxtasksperchild,
+    prefix = "PoolProxy-" .. pool_counter, initializer = o.initializer,
+    initargs = o.initargs,
+    process = { method = method, replace = replace,
+                name = o.name or PREFIX[method],
+                executable = process.executable,
+                builtin = process.executable_builtin },
+  }
+end
+
+local function process_backend_for(method)
+  return function(processes, initializer, initargs, maxtasks)
+    return setmetatable({
+      _pool = M._process_pool({ max_workers = processes, lazy = false,
+                                maxtasksperchild = maxtasks,
+                                initializer = initializer,
+                                initargs = initargs }, method, true),
+    }, ThreadBackend)
+  end
+end
 -- } ------
 
 
@@ -421,6 +512,12 @@ function Pool:join()
 end
 
 Pool.__close = function(self) self:terminate() end
+-- a pool nobody holds any more stops its workers (Python's finalizer)
+Pool.__gc = function(self)
+  if self._process and self._state ~= TERMINATE then
+    pcall(self._b.terminate, self._b)
+  end
+end
 
 function Pool:__tostring()
   return ("<multiprocessing.pool.%s state=%s pool_size=%d>"):format(
@@ -428,6 +525,34 @@ function Pool:__tostring()
 end
 
 M._PoolClass = Pool
+
+--- `Pool([processes [, initializer [, initargs [, maxtasksperchild
+-- [, context]]]]])` (or a table of named parameters): the Pool API on
+-- worker processes started by `context`'s method (default: the current
+-- start method). `processes` defaults to `cpu_count()`. Functions,
+-- arguments and results travel by value between processes (objects of
+-- `braid.multiprocessing` refuse, as Python's do, except through
+-- inheritance). A worker that dies is replaced; the task it ran fails
+-- with BrokenProcessPool (Python's Pool would wait for it forever).
+-- `terminate()` kills the workers: what they ran fails with
+-- CancelledError. Leaving a pool's scope terminates it, and a pool that
+-- is collected is terminated too.
+function M.Pool(processes, initializer, initargs, maxtasksperchild, context)
+  if type(processes) == "table" then context = processes.context end
+  local method
+  if context == nil then
+    method = require("braid.multiprocessing.context").get_start_method()
+  else
+    method = context.get_start_method and context.get_start_method()
+    if type(method) ~= "string" then
+      error(TypeError("bad argument 'context' (a multiprocessing context expected)"), 2)
+    end
+  end
+  local p = new_pool(process_backend_for(method), processes, initializer,
+                     initargs, maxtasksperchild, 2)
+  p._name, p._process = "Pool", true
+  return p
+end
 
 --- `ThreadPool([processes [, initializer [, initargs]]])` (or a table of
 -- named parameters; `maxtasksperchild` too): the Pool API on threads.

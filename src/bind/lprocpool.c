@@ -1,0 +1,718 @@
+/*
+** lprocpool.c: pools of worker processes (multiprocessing.Pool,
+** concurrent.futures.ProcessPoolExecutor) on the thread pool of pool.c.
+** See LICENSE for copyright and license.
+**
+** Each worker of the pool is a thread of this process (a "proxy") that
+** drives one child process over a socket pair: it takes work from the
+** pool as a thread worker does, sends it to its child as a frame, waits
+** for the reply and finishes the future or the map chunk. Everything the
+** pool queues was encoded for another process (no handles: the
+** __braidexport path), so the proxy forwards bytes and never re-encodes;
+** a chunk goes as its slice of the job's batch. The child, started by
+** braid.multiprocessing.process (fork, spawn or forkserver) from the
+** proxy's own state, runs the same task runners as a thread worker
+** (lpool.h) and encodes its replies for another process.
+**
+** The proxy waits for a reply on the socket, the child's sentinel and
+** the pool's wake pipe at once, so a child that dies is seen at once
+** (whatever else holds the socket), and terminate() or a broken pool
+** stops a proxy in the middle of a task. A child that dies fails its
+** task; then an executor breaks (BrokenProcessPool for everything
+** pending, and for later submits) and a Pool starts a replacement.
+** Children die with their proxy thread (PR_SET_PDEATHSIG) and are always
+** reaped by it: no orphans, no zombies.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "lbind.h"
+#include "lpool.h"
+#include "pool.h"
+#include "process.h"
+#include "serial.h"
+#include "thread.h"
+
+
+/*
+** {======================================================
+** Frames
+** =======================================================
+*/
+
+/* Parent -> child. A new function (fnlen > 0) comes before the payload:
+** the child keeps the last one. A chunk's payload is 'nitems' 32-bit
+** item offsets, then 'len' bytes of items cut at 'origin' of the batch. */
+enum { F_CALL = 1, F_CHUNK, F_EXIT };
+
+typedef struct FrameHdr {
+  uint32_t kind;
+  uint32_t nitems;
+  uint32_t chunksize;
+  uint32_t star;
+  uint32_t origin;
+  uint32_t pad;
+  uint64_t fnlen;
+  uint64_t len;
+} FrameHdr;
+
+/* Child -> parent: 'len' bytes of an encoded outcome follow. */
+enum { REPLY_READY = 1, REPLY_INITFAIL, REPLY_OK, REPLY_EXC };
+
+typedef struct ReplyHdr {
+  uint32_t status;
+  uint32_t pad;
+  uint64_t len;
+} ReplyHdr;
+
+/* Nothing sane is this big; a larger length is a corrupt frame. */
+#define FRAME_MAX ((uint64_t)1 << 40)
+#define CHUNK_MAXITEMS ((uint32_t)1 << 28)
+
+
+/* sendmsg of all of 'iov' (no SIGPIPE). BRAID_OK, BRAID_ECLOSED, BRAID_EOS. */
+static int send_all(int fd, struct iovec *iov, int n) {
+  while (n > 0) {
+    struct msghdr mh;
+    ssize_t w;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)(n > IOV_MAX ? IOV_MAX : n);
+    w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return (errno == EPIPE || errno == ECONNRESET) ? BRAID_ECLOSED
+                                                    : BRAID_EOS;
+    }
+    while (n > 0 && (size_t)w >= iov->iov_len) {
+      w -= (ssize_t)iov->iov_len;
+      iov++;
+      n--;
+    }
+    if (n > 0) {
+      iov->iov_base = (char *)iov->iov_base + w;
+      iov->iov_len -= (size_t)w;
+    }
+  }
+  return BRAID_OK;
+}
+
+
+/* Reads a message of 'len' bytes (none for 0: '*out' NULL). */
+static int read_msg(int fd, uint64_t len, braid_msg **out) {
+  braid_msg *m;
+  int rc;
+  *out = NULL;
+  if (len == 0) return BRAID_OK;
+  if (len > FRAME_MAX) return BRAID_EINVAL;
+  m = braid__msg_alloc((size_t)len, 0, 0);
+  if (m == NULL) return BRAID_ENOMEM;
+  rc = braid__fd_read_all(fd, m->data, (size_t)len, NULL);
+  if (rc != BRAID_OK) {
+    braid__msg_free(m);
+    return rc;
+  }
+  *out = m;
+  return BRAID_OK;
+}
+
+
+static int send_reply(int fd, uint32_t status, const braid_msg *m) {
+  ReplyHdr h;
+  struct iovec iov[2];
+  memset(&h, 0, sizeof h);
+  h.status = status;
+  h.len = m ? m->len : 0;
+  iov[0].iov_base = &h;
+  iov[0].iov_len = sizeof h;
+  iov[1].iov_base = m ? m->data : NULL;
+  iov[1].iov_len = m ? m->len : 0;
+  return send_all(fd, iov, m ? 2 : 1);
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** The child: serves frames in its own state
+** =======================================================
+*/
+
+/* Reads the payload of a chunk frame into a batch message of its items
+** and points 'w' at them. */
+static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
+                      braidB_WorkerCtx *c) {
+  braid_msg *m;
+  uint32_t i;
+  int rc;
+  if (h->nitems == 0 || h->nitems > CHUNK_MAXITEMS || h->len > FRAME_MAX ||
+      h->chunksize == 0)
+    return BRAID_EINVAL;
+  m = braid__msg_alloc((size_t)h->len, h->nitems, h->origin);
+  if (m == NULL) return BRAID_ENOMEM;
+  rc = braid__fd_read_all(fd, m->offs, (size_t)h->nitems * sizeof(uint32_t),
+                          NULL);
+  if (rc == BRAID_OK) rc = braid__fd_read_all(fd, m->data, (size_t)h->len,
+                                              NULL);
+  if (rc == BRAID_OK && c->cap < h->nitems) {
+    braid_item *nb = (braid_item *)braid__realloc(
+        c->buf, (size_t)h->nitems * sizeof *nb);
+    if (nb == NULL) rc = BRAID_ENOMEM;
+    else {
+      c->buf = nb;
+      c->cap = h->nitems;
+    }
+  }
+  if (rc != BRAID_OK) {
+    braid__msg_free(m);
+    return rc;
+  }
+  for (i = 0; i < h->nitems; i++) {
+    c->buf[i].m = m;
+    c->buf[i].idx = i;
+  }
+  w->items = c->buf;
+  w->nitems = h->nitems;
+  w->chunksize = h->chunksize;
+  w->star = (int)h->star;
+  return BRAID_OK;
+}
+
+
+/* Serves one frame; BRAID_ECLOSED after F_EXIT or at end of file. */
+static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
+                       braid_fnent **fn) {
+  FrameHdr h;
+  braid_work w;
+  braid_msg *m;
+  int rc, st;
+  size_t got = 0;
+  rc = braid__fd_read_all(fd, &h, sizeof h, &got);
+  if (rc != BRAID_OK) return got == 0 ? BRAID_ECLOSED : rc;
+  if (h.kind == F_EXIT) return BRAID_ECLOSED;
+  if (h.kind != F_CALL && h.kind != F_CHUNK) return BRAID_EINVAL;
+  if (h.fnlen > 0) {
+    rc = read_msg(fd, h.fnlen, &m);
+    if (rc != BRAID_OK) return rc;
+    if (*fn) braid__fnent_release(*fn);
+    *fn = braid__fnent_new(m);
+    if (*fn == NULL) {
+      braid__msg_free(m);
+      return BRAID_ENOMEM;
+    }
+  }
+  if (*fn == NULL) return BRAID_EINVAL;
+  memset(&w, 0, sizeof w);
+  w.fn = *fn;
+  if (h.kind == F_CALL) {
+    rc = read_msg(fd, h.len, &w.args);
+    if (rc != BRAID_OK) return rc;
+    m = braidB_exec_call(L, c, &w, &st);
+    rc = send_reply(fd, st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC, m);
+  } else {
+    rc = read_chunk(fd, &h, &w, c);
+    if (rc != BRAID_OK) return rc;
+    m = braidB_exec_chunk(L, c, &w, &st);
+    rc = send_reply(fd, st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC, m);
+  }
+  if (m) braid__msg_free(m);
+  c->tasks++;
+  return rc;
+}
+
+
+static int fd_of_conn(lua_State *L, int idx) {
+  int fd;
+  lua_getfield(L, idx, "fileno");
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 1);
+  fd = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return fd;
+}
+
+
+/* core.procpool_serve(conn, parent_pid|0, init_ok): the body of a
+** pool's child process, once its initializer ran (init_ok: it did not
+** fail). Returns true when the pool lets it go, false when the
+** initializer failed; raises when the parent sent garbage. */
+static int core_procpool_serve(lua_State *L) {
+  int fd = fd_of_conn(L, 1), rc;
+  int ok = lua_toboolean(L, 3);
+  braidB_WorkerCtx *c;
+  braid_fnent *fn = NULL;
+#ifdef PR_SET_PDEATHSIG
+  /* dies with the proxy thread that started it (fork/spawn) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (lua_tointeger(L, 2) > 0 && getppid() != (pid_t)lua_tointeger(L, 2))
+    return braidB_raise(L, "OSError", "the pool is gone");
+#endif
+  lua_settop(L, 1);
+  c = braidB_worker_ctx(L, NULL, 1);
+  if (send_reply(fd, ok ? REPLY_READY : REPLY_INITFAIL, NULL) != BRAID_OK ||
+      !ok) {
+    lua_pushboolean(L, 0); /* the caller exits with status 1 */
+    return 1;
+  }
+  for (;;) {
+    rc = serve_frame(L, fd, c, &fn);
+    lua_settop(L, 1);
+    if (rc != BRAID_OK) break;
+    braidB_poll(L);
+  }
+  if (fn) braid__fnent_release(fn);
+  if (rc != BRAID_ECLOSED)
+    return braidB_raisecode(L, rc, "bad frame from the pool");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+/* }====================================================== */
+
+
+/*
+** {======================================================
+** The proxy: a pool worker thread driving one child
+** =======================================================
+*/
+
+/* Shared by the proxies of one pool. */
+typedef struct ProcExt {
+  char *method, *exe, *prefix;
+  int builtin;
+  int replace;        /* Pool: a dead worker is replaced, not fatal */
+  atomic_int stop;    /* BRAID_POOL_BROKEN / BRAID_POOL_TERMINATE */
+  atomic_int counter; /* worker names */
+  int wake[2];        /* readable once 'stop' is set */
+} ProcExt;
+
+static void ext_free(void *ud) {
+  ProcExt *x = (ProcExt *)ud;
+  if (x == NULL) return;
+  free(x->method);
+  free(x->exe);
+  free(x->prefix);
+  if (x->wake[0] >= 0) close(x->wake[0]);
+  if (x->wake[1] >= 0) close(x->wake[1]);
+  braid__free(x);
+}
+
+static void ext_notify(void *ud, int event) {
+  ProcExt *x = (ProcExt *)ud;
+  int zero = 0;
+  if (atomic_compare_exchange_strong(&x->stop, &zero, event)) {
+    char b = 1;
+    if (write(x->wake[1], &b, 1) < 0) { /* a full pipe is readable anyway */
+    }
+  }
+}
+
+
+/* One child as the proxy sees it. Its Process object and the parent's
+** end of the socket live in the proxy state's registry ('ref'). */
+typedef struct Child {
+  int ref;
+  int fd, sentinel;
+  long pid;
+  uint64_t fnuid; /* the function the child holds, 0: none */
+} Child;
+
+
+static void push_poolmod(lua_State *L, const char *fname) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "braid.multiprocessing.pool");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, fname);
+  lua_remove(L, -2);
+}
+
+
+static const char INIT_KEY = 'i'; /* proxy state: {initializer, initargs} */
+
+/* Protected: pool._start_worker(method, name, exe, builtin, initializer,
+** initargs) -> record. The initializer message is decoded in this state
+** once: the child gets it by inheritance, like a Process's arguments. */
+static int start_protected(lua_State *L) {
+  ProcExt *x = (ProcExt *)lua_touserdata(L, 1);
+  const braid_msg *init = (const braid_msg *)lua_touserdata(L, 2);
+  int n = atomic_fetch_add(&x->counter, 1) + 1;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &INIT_KEY) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_createtable(L, 2, 0);
+    if (init != NULL) {
+      if (braid__decode(L, init) != 2) return luaL_error(L, "bad initializer");
+      lua_rawseti(L, -3, 2);
+      lua_rawseti(L, -2, 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &INIT_KEY);
+  }
+  push_poolmod(L, "_start_worker");
+  lua_pushstring(L, x->method);
+  lua_pushfstring(L, "%s-%d", x->prefix, n);
+  if (x->exe) lua_pushstring(L, x->exe);
+  else lua_pushnil(L);
+  lua_pushboolean(L, x->builtin);
+  lua_rawgeti(L, -6, 1);
+  lua_rawgeti(L, -7, 2);
+  lua_call(L, 6, 1);
+  return 1;
+}
+
+
+static int field_int(lua_State *L, int idx, const char *k) {
+  int v;
+  lua_getfield(L, idx, k);
+  v = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+
+/* pool._stop_worker(record, how) -> exit code (protected) */
+static int stop_protected(lua_State *L) {
+  push_poolmod(L, "_stop_worker");
+  lua_insert(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+
+/* Ends the child: 'how' "exit" (asked to exit: waits), "terminate" or
+** "kill"; reaps it and frees the record. Returns its exit code. */
+static int stop_child(lua_State *L, Child *ch, const char *how) {
+  int code = 0;
+  if (ch->ref == LUA_NOREF) return 0;
+  lua_pushcfunction(L, stop_protected);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ch->ref);
+  lua_pushstring(L, how);
+  if (lua_pcall(L, 2, 1, 0) == LUA_OK) code = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, ch->ref);
+  ch->ref = LUA_NOREF;
+  ch->fd = ch->sentinel = -1;
+  return code;
+}
+
+
+/* Waits for a reply header, the child's end or the pool's stop. */
+enum { W_REPLY, W_DIED, W_STOP };
+
+static int wait_reply(ProcExt *x, Child *ch) {
+  struct pollfd pf[3];
+  for (;;) {
+    int r;
+    pf[0].fd = ch->fd;
+    pf[1].fd = ch->sentinel;
+    pf[2].fd = x->wake[0];
+    pf[0].events = pf[1].events = pf[2].events = POLLIN;
+    pf[0].revents = pf[1].revents = pf[2].revents = 0;
+    r = poll(pf, 3, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return W_DIED;
+    if (atomic_load(&x->stop)) return W_STOP;
+    if (pf[0].revents) return W_REPLY; /* a reply, or end of file */
+    if (pf[1].revents) return W_DIED;
+  }
+}
+
+
+/* Sends 'w' to the child (a call whose future could start, or a chunk). */
+static int send_work(Child *ch, braid_work *w) {
+  FrameHdr h;
+  struct iovec iov[4];
+  int n = 0, rc;
+  uint32_t *offs = NULL;
+  memset(&h, 0, sizeof h);
+  iov[n].iov_base = &h;
+  iov[n++].iov_len = sizeof h;
+  if (w->fn->uid != ch->fnuid) {
+    h.fnlen = w->fn->m->len;
+    iov[n].iov_base = w->fn->m->data;
+    iov[n++].iov_len = w->fn->m->len;
+  }
+  if (w->job == NULL) {
+    h.kind = F_CALL;
+    if (w->args) {
+      h.len = w->args->len;
+      iov[n].iov_base = w->args->data;
+      iov[n++].iov_len = w->args->len;
+    }
+  } else {
+    /* the chunk's items lie back to back in the batch */
+    const braid_msg *b = w->items[0].m;
+    uint32_t first = w->items[0].idx, last = first + w->nitems, i;
+    size_t from = b->offs[first];
+    size_t to = last < b->nitems ? b->offs[last] : b->len;
+    offs = (uint32_t *)braid__malloc(w->nitems * sizeof *offs);
+    if (offs == NULL) return BRAID_ENOMEM;
+    for (i = 0; i < w->nitems; i++)
+      offs[i] = (uint32_t)(b->offs[first + i] - from);
+    h.kind = F_CHUNK;
+    h.nitems = w->nitems;
+    h.chunksize = w->chunksize;
+    h.star = (uint32_t)w->star;
+    h.origin = (uint32_t)from;
+    h.len = to - from;
+    iov[n].iov_base = offs;
+    iov[n++].iov_len = w->nitems * sizeof *offs;
+    iov[n].iov_base = b->data + from;
+    iov[n++].iov_len = to - from;
+  }
+  rc = send_all(ch->fd, iov, n);
+  braid__free(offs);
+  if (rc == BRAID_OK) ch->fnuid = w->fn->uid;
+  return rc;
+}
+
+
+/* Protected: an error object of class 'cls' with message 'msg', encoded
+** as a task's error (for a chunk: no partial results, then the error). */
+static int failure_protected(lua_State *L) {
+  const char *cls = lua_tostring(L, 1);
+  const char *msg = lua_tostring(L, 2);
+  int chunk = lua_toboolean(L, 3);
+  static const char *const roots[] = { "error", "error" };
+  lua_settop(L, 3);
+  if (chunk) lua_pushnil(L);
+  braidB_pusherror(L, cls, "%s", msg);
+  lua_pushlightuserdata(L, braid__encode_proc(L, 4, chunk ? 2 : 1, roots,
+                                              BRAID_ENC_PIPE));
+  return 1;
+}
+
+static braid_msg *failure(lua_State *L, const char *cls, const char *msg,
+                          int chunk) {
+  braid_msg *m = NULL;
+  lua_pushcfunction(L, failure_protected);
+  lua_pushstring(L, cls);
+  lua_pushstring(L, msg);
+  lua_pushboolean(L, chunk);
+  if (lua_pcall(L, 3, 1, 0) == LUA_OK) m = (braid_msg *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return m;
+}
+
+
+/* How the proxy finishes a piece of work. */
+enum { DONE_OK, DONE_EXC, DONE_BROKEN, DONE_CANCELLED };
+
+/* Finishes 'w' with 'm' (taken; the encoded outcome for DONE_OK and
+** DONE_EXC): a call's future or a chunk, whose items are released. */
+static void finish_work(lua_State *L, braid_work *w, braid_msg *m, int how) {
+  if (w->job) {
+    static const int chunk_status[] = { BRAID_CHUNK_OK, BRAID_CHUNK_EXC,
+                                        BRAID_CHUNK_BROKEN_PROCESS,
+                                        BRAID_CHUNK_CANCELLED };
+    braid__msg_release(w->items[0].m, w->nitems);
+    braid__pool_chunk_done(w, chunk_status[how], m);
+    return;
+  }
+  if (how == DONE_CANCELLED)
+    m = failure(L, "concurrent.futures.CancelledError",
+                "the pool was terminated while this task ran", 0);
+  if (braid__future_finish(w->fut, m,
+                           how == DONE_OK       ? BRAID_EXC_NONE
+                           : how == DONE_BROKEN ? BRAID_EXC_BROKEN_PROCESS
+                                                : BRAID_EXC_REMOTE) !=
+          BRAID_OK && m)
+    braid__msg_free(m);
+  if (w->args) braid__msg_free(w->args);
+  braid__handle_release((braid_handle *)w->fut);
+  braid__fnent_release(w->fn);
+}
+
+
+/* Runs 'w' in the child. Returns W_REPLY (finished), W_DIED (the child
+** died or spoke garbage; 'w' not finished) or W_STOP ('w' not finished). */
+static int run_remote(lua_State *L, ProcExt *x, Child *ch, braid_work *w) {
+  ReplyHdr r;
+  braid_msg *m;
+  int rc, ev;
+  if (w->job == NULL && braid__future_set_running(w->fut) != 1) {
+    finish_work(L, w, NULL, DONE_OK); /* cancelled: just let go */
+    return W_REPLY;
+  }
+  rc = send_work(ch, w);
+  if (rc == BRAID_ENOMEM) {
+    finish_work(L, w, NULL, DONE_EXC); /* "could not be sent" */
+    return W_REPLY;
+  }
+  if (rc != BRAID_OK) return atomic_load(&x->stop) ? W_STOP : W_DIED;
+  ev = wait_reply(x, ch);
+  if (ev != W_REPLY) return ev;
+  if (braid__fd_read_all(ch->fd, &r, sizeof r, NULL) != BRAID_OK ||
+      (r.status != REPLY_OK && r.status != REPLY_EXC) ||
+      read_msg(ch->fd, r.len, &m) != BRAID_OK)
+    return atomic_load(&x->stop) ? W_STOP : W_DIED;
+  finish_work(L, w, m, r.status == REPLY_OK ? DONE_OK : DONE_EXC);
+  return W_REPLY;
+}
+
+
+/* Starts a child, which runs the initializer. 1: ready; 0: could not
+** start or the initializer failed. */
+static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch) {
+  ReplyHdr r;
+  int ok;
+  ch->ref = LUA_NOREF;
+  ch->fd = ch->sentinel = -1;
+  ch->fnuid = 0;
+  lua_pushcfunction(L, braidB_add_traceback);
+  lua_pushcfunction(L, start_protected);
+  lua_pushlightuserdata(L, x);
+  lua_pushlightuserdata(L, braid__pool_init_msg(p));
+  if (lua_pcall(L, 2, 1, -4) != LUA_OK) {
+    fprintf(stderr, "braid: cannot start a pool worker process:\n%s\n",
+            luaL_tolstring(L, -1, NULL));
+    fflush(stderr);
+    lua_pop(L, 3); /* traceback, error, its string */
+    return 0;
+  }
+  lua_remove(L, -2);
+  ch->fd = field_int(L, -1, "fd");
+  ch->sentinel = field_int(L, -1, "sentinel");
+  ch->pid = field_int(L, -1, "pid");
+  ch->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  ok = wait_reply(x, ch) == W_REPLY &&
+       braid__fd_read_all(ch->fd, &r, sizeof r, NULL) == BRAID_OK &&
+       r.status == REPLY_READY && r.len == 0;
+  if (!ok) stop_child(L, ch, "kill");
+  return ok;
+}
+
+
+/* The message a task gets when its worker died under it (a Pool). */
+static void fail_lost(lua_State *L, braid_work *w, long pid, int code) {
+  char msg[160];
+  snprintf(msg, sizeof msg,
+           "the worker process (pid %ld) running this task died "
+           "(exitcode %d); the pool replaced it", pid, code);
+  finish_work(L, w, failure(L, "concurrent.futures.process.BrokenProcessPool",
+                            msg, w->job != NULL),
+              DONE_EXC);
+}
+
+
+static int proxy_body(lua_State *L) {
+  braid_pool *p = (braid_pool *)lua_touserdata(L, 1);
+  ProcExt *x = (ProcExt *)braid__pool_ext(p);
+  braidB_WorkerCtx *c;
+  braid_work w;
+  Child ch;
+  int ev = W_REPLY;
+  lua_settop(L, 0);
+  c = braidB_worker_ctx(L, p, 1);
+  if (!start_child(L, p, x, &ch)) {
+    if (!atomic_load(&x->stop)) braid__pool_break(p);
+    return 0;
+  }
+  while (braid__pool_take(p, &w, &c->buf, &c->cap) == BRAID_OK) {
+    ev = run_remote(L, x, &ch, &w);
+    if (ev == W_STOP) {
+      int how = atomic_load(&x->stop) == BRAID_POOL_TERMINATE ? DONE_CANCELLED
+                                                              : DONE_BROKEN;
+      stop_child(L, &ch, "terminate");
+      finish_work(L, &w, NULL, how);
+      return 0;
+    }
+    if (ev == W_DIED) {
+      long pid = ch.pid;
+      int code = stop_child(L, &ch, "kill");
+      if (!x->replace) {
+        finish_work(L, &w, NULL, DONE_BROKEN);
+        braid__pool_break(p);
+        return 0;
+      }
+      fail_lost(L, &w, pid, code);
+      c->tasks++;
+      if (!start_child(L, p, x, &ch)) {
+        if (!atomic_load(&x->stop)) braid__pool_break(p);
+        return 0;
+      }
+      continue;
+    }
+    c->tasks++;
+    if (braid__pool_retire(p, c->tasks)) break;
+  }
+  stop_child(L, &ch, atomic_load(&x->stop) ? "terminate" : "exit");
+  return 0;
+}
+
+
+static void *proxy_thread_entry(void *arg) {
+  braid_thread *t = (braid_thread *)arg;
+  braid_pool *p = (braid_pool *)t->ud;
+  braidB_worker_run(t, proxy_body, p);
+  braid__pool_worker_exit(p);
+  return NULL;
+}
+
+
+/* Sends F_EXIT: the child leaves its loop (core.procpool_exit(fd)). */
+static int core_procpool_exit(lua_State *L) {
+  FrameHdr h;
+  memset(&h, 0, sizeof h);
+  h.kind = F_EXIT;
+  lua_pushboolean(L, braid__fd_write_all((int)braidB_checkinteger(L, 1), &h,
+                                         sizeof h) == BRAID_OK);
+  return 1;
+}
+
+
+void braidB_procpool_opts(lua_State *L, int idx, braid_pool_opts *o) {
+  const char *method, *name, *exe;
+  ProcExt *x;
+  idx = lua_absindex(L, idx);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_getfield(L, idx, "method");
+  lua_getfield(L, idx, "name");
+  lua_getfield(L, idx, "executable");
+  lua_getfield(L, idx, "builtin");
+  lua_getfield(L, idx, "replace");
+  method = lua_tostring(L, -5);
+  name = lua_tostring(L, -4);
+  exe = lua_tostring(L, -3);
+  x = (ProcExt *)braid__calloc(1, sizeof *x);
+  if (x == NULL) luaL_error(L, "not enough memory");
+  x->wake[0] = x->wake[1] = -1;
+  x->method = strdup(method ? method : "fork");
+  x->prefix = strdup(name ? name : "PoolWorker");
+  x->exe = exe ? strdup(exe) : NULL;
+  x->builtin = lua_toboolean(L, -2);
+  x->replace = lua_toboolean(L, -1);
+  lua_pop(L, 5);
+  if (x->method == NULL || x->prefix == NULL || (exe && x->exe == NULL) ||
+      pipe2(x->wake, O_CLOEXEC) != 0) {
+    ext_free(x);
+    luaL_error(L, "cannot set up a process pool (out of memory or descriptors)");
+  }
+  o->process = 1;
+  o->entry = proxy_thread_entry;
+  o->ext = x;
+  o->ext_free = ext_free;
+  o->ext_notify = ext_notify;
+}
+/* }====================================================== */
+
+
+static const luaL_Reg procpool_funcs[] = {
+  { "procpool_serve", core_procpool_serve },
+  { "procpool_exit", core_procpool_exit },
+  { NULL, NULL },
+};
+
+
+void braidB_open_procpool(lua_State *L) {
+  luaL_setfuncs(L, procpool_funcs, 0);
+}
