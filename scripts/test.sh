@@ -140,7 +140,7 @@ if [ "${BRAID_QUICK:-0}" != 1 ]; then
        cmake --build build-tsan -j"$(nproc)" >/dev/null; then
       # process_spec forks and re-executes interpreters, which the preloaded
       # TSan runtime does not survive; it runs in the main and ASan passes.
-      SKIP_SPECS="process_spec.lua" \
+      SKIP_SPECS="process_spec.lua procpool_spec.lua" \
       run_busted tsan "./build-tsan/?.so" BRAID_HOST=none \
         LD_PRELOAD="$(gcc -print-file-name=libtsan.so)" \
         TSAN_OPTIONS="halt_on_error=1"

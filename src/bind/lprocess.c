@@ -130,6 +130,12 @@ static int core_proc_decode(lua_State *L) {
 }
 
 
+/* The forkserver of this process, shared by all its states (a forked
+** child forgets its parent's: requests from two processes on one socket
+** would interleave). */
+static atomic_int fs_sock = -1;
+static atomic_long fs_pid = 0;
+
 /* core.proc_fork() -> 0 in the child; pid, sentinel in the parent. The
 ** runtime's mutex is held across fork() so that the child finds it in a
 ** consistent state; the child forgets the threads it did not inherit. */
@@ -150,6 +156,7 @@ static int core_proc_fork(lua_State *L) {
     if (keep) keep->prev = keep->next = NULL;
     rt->threads = keep;
     rt->nondaemon = 0;
+    atomic_store(&fs_sock, -1); /* the parent's; this child starts its own */
     braid__mutex_unlock(&rt->mu);
     lua_pushinteger(L, 0);
     return 1;
@@ -372,6 +379,33 @@ static int core_forkserver_request(lua_State *L) {
   if (pid < 0) return oserror(L, "forkserver request");
   lua_pushinteger(L, pid);
   lua_pushinteger(L, sentinel);
+  return 2;
+}
+
+
+/* core.forkserver_get() -> sock, pid | nil */
+static int core_forkserver_get(lua_State *L) {
+  int sock = atomic_load(&fs_sock);
+  if (sock < 0) return 0;
+  lua_pushinteger(L, sock);
+  lua_pushinteger(L, atomic_load(&fs_pid));
+  return 2;
+}
+
+
+/* core.forkserver_set(sock, pid) -> the sock and pid in use: 'sock' unless
+** another state set one first (the caller then closes its own). */
+static int core_forkserver_set(lua_State *L) {
+  int sock = (int)braidB_checkinteger(L, 1), expected = -1;
+  long pid = (long)braidB_checkinteger(L, 2);
+  if (atomic_compare_exchange_strong(&fs_sock, &expected, sock)) {
+    atomic_store(&fs_pid, pid);
+    lua_pushinteger(L, sock);
+    lua_pushinteger(L, pid);
+  } else {
+    lua_pushinteger(L, expected);
+    lua_pushinteger(L, atomic_load(&fs_pid));
+  }
   return 2;
 }
 
@@ -1530,6 +1564,8 @@ static const luaL_Reg process_funcs[] = {
   { "proc_payload", core_proc_payload },
   { "proc_decode", core_proc_decode },
   { "proc_fork", core_proc_fork },
+  { "forkserver_get", core_forkserver_get },
+  { "forkserver_set", core_forkserver_set },
   { "proc_spawn", core_proc_spawn },
   { "proc_reap", core_proc_reap },
   { "proc_kill", core_proc_kill },

@@ -427,8 +427,24 @@ static int wait_reply(ProcExt *x, Child *ch) {
 }
 
 
-/* Sends 'w' to the child (a call whose future could start, or a chunk). */
-static int send_work(Child *ch, braid_work *w) {
+/* Work sent to the child and not answered yet. Behind a chunk of a map
+** the proxy sends the next chunk of the same map when no other worker is
+** idle (up to DEPTH pieces in flight), so that the child finds it waiting
+** when it answers (a wake-up across processes costs tens of microseconds
+** here). Calls are never queued behind other work: a task may wait for
+** another one, as in Python's Pool. */
+#define DEPTH 2
+
+typedef struct Flight {
+  braid_work w;
+  braid_msg *batch; /* a chunk's batch, and where its items start */
+  uint32_t first;
+} Flight;
+
+
+/* Sends the work of 'f' to the child. */
+static int send_work(Child *ch, Flight *f) {
+  braid_work *w = &f->w;
   FrameHdr h;
   struct iovec iov[4];
   int n = 0, rc;
@@ -450,14 +466,14 @@ static int send_work(Child *ch, braid_work *w) {
     }
   } else {
     /* the chunk's items lie back to back in the batch */
-    const braid_msg *b = w->items[0].m;
-    uint32_t first = w->items[0].idx, last = first + w->nitems, i;
-    size_t from = b->offs[first];
+    const braid_msg *b = f->batch;
+    uint32_t last = f->first + w->nitems, i;
+    size_t from = b->offs[f->first];
     size_t to = last < b->nitems ? b->offs[last] : b->len;
     offs = (uint32_t *)braid__malloc(w->nitems * sizeof *offs);
     if (offs == NULL) return BRAID_ENOMEM;
     for (i = 0; i < w->nitems; i++)
-      offs[i] = (uint32_t)(b->offs[first + i] - from);
+      offs[i] = (uint32_t)(b->offs[f->first + i] - from);
     h.kind = F_CHUNK;
     h.nitems = w->nitems;
     h.chunksize = w->chunksize;
@@ -507,14 +523,16 @@ static braid_msg *failure(lua_State *L, const char *cls, const char *msg,
 /* How the proxy finishes a piece of work. */
 enum { DONE_OK, DONE_EXC, DONE_BROKEN, DONE_CANCELLED };
 
-/* Finishes 'w' with 'm' (taken; the encoded outcome for DONE_OK and
-** DONE_EXC): a call's future or a chunk, whose items are released. */
-static void finish_work(lua_State *L, braid_work *w, braid_msg *m, int how) {
+/* Finishes the work of 'f' with 'm' (taken; the encoded outcome for
+** DONE_OK and DONE_EXC): a call's future, or a chunk (whose items are
+** released). */
+static void finish_work(lua_State *L, Flight *f, braid_msg *m, int how) {
+  braid_work *w = &f->w;
   if (w->job) {
     static const int chunk_status[] = { BRAID_CHUNK_OK, BRAID_CHUNK_EXC,
                                         BRAID_CHUNK_BROKEN_PROCESS,
                                         BRAID_CHUNK_CANCELLED };
-    braid__msg_release(w->items[0].m, w->nitems);
+    braid__msg_release(f->batch, w->nitems);
     braid__pool_chunk_done(w, chunk_status[how], m);
     return;
   }
@@ -530,33 +548,6 @@ static void finish_work(lua_State *L, braid_work *w, braid_msg *m, int how) {
   if (w->args) braid__msg_free(w->args);
   braid__handle_release((braid_handle *)w->fut);
   braid__fnent_release(w->fn);
-}
-
-
-/* Runs 'w' in the child. Returns W_REPLY (finished), W_DIED (the child
-** died or spoke garbage; 'w' not finished) or W_STOP ('w' not finished). */
-static int run_remote(lua_State *L, ProcExt *x, Child *ch, braid_work *w) {
-  ReplyHdr r;
-  braid_msg *m;
-  int rc, ev;
-  if (w->job == NULL && braid__future_set_running(w->fut) != 1) {
-    finish_work(L, w, NULL, DONE_OK); /* cancelled: just let go */
-    return W_REPLY;
-  }
-  rc = send_work(ch, w);
-  if (rc == BRAID_ENOMEM) {
-    finish_work(L, w, NULL, DONE_EXC); /* "could not be sent" */
-    return W_REPLY;
-  }
-  if (rc != BRAID_OK) return atomic_load(&x->stop) ? W_STOP : W_DIED;
-  ev = wait_reply(x, ch);
-  if (ev != W_REPLY) return ev;
-  if (braid__fd_read_all(ch->fd, &r, sizeof r, NULL) != BRAID_OK ||
-      (r.status != REPLY_OK && r.status != REPLY_EXC) ||
-      read_msg(ch->fd, r.len, &m) != BRAID_OK)
-    return atomic_load(&x->stop) ? W_STOP : W_DIED;
-  finish_work(L, w, m, r.status == REPLY_OK ? DONE_OK : DONE_EXC);
-  return W_REPLY;
 }
 
 
@@ -593,59 +584,167 @@ static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch) {
 
 
 /* The message a task gets when its worker died under it (a Pool). */
-static void fail_lost(lua_State *L, braid_work *w, long pid, int code) {
+static void fail_lost(lua_State *L, Flight *f, long pid, int code) {
   char msg[160];
   snprintf(msg, sizeof msg,
            "the worker process (pid %ld) running this task died "
            "(exitcode %d); the pool replaced it", pid, code);
-  finish_work(L, w, failure(L, "concurrent.futures.process.BrokenProcessPool",
-                            msg, w->job != NULL),
+  finish_work(L, f, failure(L, "concurrent.futures.process.BrokenProcessPool",
+                            msg, f->w.job != NULL),
               DONE_EXC);
 }
 
 
-static int proxy_body(lua_State *L) {
-  braid_pool *p = (braid_pool *)lua_touserdata(L, 1);
-  ProcExt *x = (ProcExt *)braid__pool_ext(p);
+/* Reads the reply to the oldest work in flight. W_REPLY with '*m' and
+** '*ok', or W_DIED / W_STOP. */
+static int read_reply(ProcExt *x, Child *ch, braid_msg **m, int *ok) {
+  ReplyHdr r;
+  int ev = wait_reply(x, ch);
+  if (ev != W_REPLY) return ev;
+  if (braid__fd_read_all(ch->fd, &r, sizeof r, NULL) != BRAID_OK ||
+      (r.status != REPLY_OK && r.status != REPLY_EXC) ||
+      read_msg(ch->fd, r.len, m) != BRAID_OK)
+    return atomic_load(&x->stop) ? W_STOP : W_DIED;
+  *ok = r.status == REPLY_OK;
+  return W_REPLY;
+}
+
+
+/* 1 when the child ended already (seen before giving it work). */
+static int child_ended(Child *ch) {
+  struct pollfd pf;
+  pf.fd = ch->sentinel;
+  pf.events = POLLIN;
+  pf.revents = 0;
+  return poll(&pf, 1, 0) > 0;
+}
+
+
+typedef struct Proxy {
+  lua_State *L;
+  braid_pool *p;
+  ProcExt *x;
   braidB_WorkerCtx *c;
-  braid_work w;
   Child ch;
-  int ev = W_REPLY;
-  lua_settop(L, 0);
-  c = braidB_worker_ctx(L, p, 1);
-  if (!start_child(L, p, x, &ch)) {
-    if (!atomic_load(&x->stop)) braid__pool_break(p);
-    return 0;
+  Flight fl[DEPTH];
+  int head, n; /* works in flight: fl[head], fl[head+1]... */
+  int unsent;  /* the child died idle: fl[head] was not sent */
+} Proxy;
+
+static Flight *oldest(Proxy *px) { return &px->fl[px->head]; }
+
+static void pop_oldest(Proxy *px) {
+  px->head = (px->head + 1) % DEPTH;
+  px->n--;
+}
+
+/* Finishes every work in flight with 'how'. */
+static void fail_all(Proxy *px, int how) {
+  while (px->n > 0) {
+    finish_work(px->L, oldest(px), NULL, how);
+    pop_oldest(px);
   }
-  while (braid__pool_take(p, &w, &c->buf, &c->cap) == BRAID_OK) {
-    ev = run_remote(L, x, &ch, &w);
-    if (ev == W_STOP) {
-      int how = atomic_load(&x->stop) == BRAID_POOL_TERMINATE ? DONE_CANCELLED
-                                                              : DONE_BROKEN;
-      stop_child(L, &ch, "terminate");
-      finish_work(L, &w, NULL, how);
-      return 0;
-    }
-    if (ev == W_DIED) {
-      long pid = ch.pid;
-      int code = stop_child(L, &ch, "kill");
-      if (!x->replace) {
-        finish_work(L, &w, NULL, DONE_BROKEN);
-        braid__pool_break(p);
-        return 0;
-      }
-      fail_lost(L, &w, pid, code);
-      c->tasks++;
-      if (!start_child(L, p, x, &ch)) {
-        if (!atomic_load(&x->stop)) braid__pool_break(p);
-        return 0;
-      }
+}
+
+
+/* Takes work (waiting only when none is in flight) and sends it, up to
+** 'depth' pieces. 0 once the pool has no more work for this proxy. */
+static int fill(Proxy *px, int depth) {
+  while (px->n < depth) {
+    Flight *f = &px->fl[(px->head + px->n) % DEPTH];
+    const braid_job *job =
+        px->n > 0 ? px->fl[(px->head + px->n - 1) % DEPTH].w.job : NULL;
+    int rc = px->n == 0
+                 ? braid__pool_take(px->p, &f->w, &px->c->buf, &px->c->cap)
+                 : job == NULL ? BRAID_EAGAIN /* calls are never queued */
+                               : braid__pool_try_take(px->p, &f->w,
+                                                      &px->c->buf,
+                                                      &px->c->cap, job);
+    if (rc == BRAID_EAGAIN) return 1;
+    if (rc != BRAID_OK) return 0;
+    if (f->w.job) {
+      f->batch = f->w.items[0].m;
+      f->first = f->w.items[0].idx;
+      f->w.items = NULL; /* the buffer is the next take's */
+    } else if (braid__future_set_running(f->w.fut) != 1) {
+      finish_work(px->L, f, NULL, DONE_OK); /* cancelled: let it go */
       continue;
     }
-    c->tasks++;
-    if (braid__pool_retire(p, c->tasks)) break;
+    if (px->n == 0 && child_ended(&px->ch)) {
+      px->n++; /* it died idle: the work goes to its replacement */
+      px->unsent = 1;
+      return 1;
+    }
+    rc = send_work(&px->ch, f);
+    if (rc == BRAID_ENOMEM) {
+      finish_work(px->L, f, NULL, DONE_EXC); /* "could not be sent" */
+      continue;
+    }
+    px->n++;
+    if (rc != BRAID_OK) return 1; /* the child is gone: seen when waiting */
   }
-  stop_child(L, &ch, atomic_load(&x->stop) ? "terminate" : "exit");
+  return 1;
+}
+
+
+static int proxy_body(lua_State *L) {
+  Proxy px;
+  int taking = 1, depth;
+  memset(&px, 0, sizeof px);
+  px.L = L;
+  px.p = (braid_pool *)lua_touserdata(L, 1);
+  px.x = (ProcExt *)braid__pool_ext(px.p);
+  lua_settop(L, 0);
+  px.c = braidB_worker_ctx(L, px.p, 1);
+  /* a worker with a task quota takes no more than it may run */
+  depth = braid__pool_maxtasks(px.p) > 0 ? 1 : DEPTH;
+  if (!start_child(L, px.p, px.x, &px.ch)) {
+    if (!atomic_load(&px.x->stop)) braid__pool_break(px.p);
+    return 0;
+  }
+  for (;;) {
+    braid_msg *m = NULL;
+    int ok = 0, ev;
+    if (taking) taking = fill(&px, depth);
+    if (px.n == 0) break;
+    ev = px.unsent ? W_DIED : read_reply(px.x, &px.ch, &m, &ok);
+    if (ev == W_REPLY) {
+      finish_work(L, oldest(&px), m, ok ? DONE_OK : DONE_EXC);
+      pop_oldest(&px);
+      px.c->tasks++;
+      if (braid__pool_retire(px.p, px.c->tasks)) taking = 0;
+      continue;
+    }
+    if (ev == W_STOP) {
+      stop_child(L, &px.ch, "terminate");
+      fail_all(&px, atomic_load(&px.x->stop) == BRAID_POOL_TERMINATE
+                        ? DONE_CANCELLED : DONE_BROKEN);
+      return 0;
+    } else {
+      long pid = px.ch.pid;
+      int code = stop_child(L, &px.ch, "kill"), i;
+      if (!px.x->replace) { /* an executor breaks */
+        fail_all(&px, DONE_BROKEN);
+        braid__pool_break(px.p);
+        return 0;
+      }
+      if (!px.unsent) {
+        fail_lost(L, oldest(&px), pid, code);
+        pop_oldest(&px);
+        px.c->tasks++;
+      }
+      px.unsent = 0;
+      if (!start_child(L, px.p, px.x, &px.ch)) {
+        fail_all(&px, DONE_BROKEN);
+        if (!atomic_load(&px.x->stop)) braid__pool_break(px.p);
+        return 0;
+      }
+      /* what the dead child had not started goes to the new one */
+      for (i = 0; i < px.n; i++)
+        (void)send_work(&px.ch, &px.fl[(px.head + i) % DEPTH]);
+    }
+  }
+  stop_child(L, &px.ch, atomic_load(&px.x->stop) ? "terminate" : "exit");
   return 0;
 }
 

@@ -1032,8 +1032,10 @@ braid_msg *braid__pool_init_msg(braid_pool *p) {
 }
 
 
-int braid__pool_take(braid_pool *p, braid_work *w, braid_item **buf,
-                     size_t *cap) {
+/* 'block' 0: only a chunk of 'only', and only when no worker is idle
+** (that one should have it). */
+static int take(braid_pool *p, braid_work *w, braid_item **buf, size_t *cap,
+                int block, const braid_job *only) {
   pool_entry *e;
   memset(w, 0, sizeof *w);
   braid__mutex_lock(&p->mu);
@@ -1043,10 +1045,18 @@ int braid__pool_take(braid_pool *p, braid_work *w, braid_item **buf,
       return BRAID_EBROKEN;
     }
     e = p->head;
+    if (e != NULL && !block && (e->job != only || p->idle > 0)) {
+      braid__mutex_unlock(&p->mu);
+      return BRAID_EAGAIN;
+    }
     if (e != NULL) break;
     if (p->shutdown) {
       braid__mutex_unlock(&p->mu);
       return BRAID_ESHUTDOWN;
+    }
+    if (!block) {
+      braid__mutex_unlock(&p->mu);
+      return BRAID_EAGAIN;
     }
     p->idle++;
     braid__cond_wait(&p->cv, &p->mu, NULL);
@@ -1073,7 +1083,7 @@ int braid__pool_take(braid_pool *p, braid_work *w, braid_item **buf,
         job_store(j, k, p->process ? BRAID_CHUNK_BROKEN_PROCESS
                                    : BRAID_CHUNK_BROKEN, NULL);
         braid__handle_release(&j->h);
-        return braid__pool_take(p, w, buf, cap);
+        return take(p, w, buf, cap, block, only);
       }
       *buf = nb;
       *cap = cnt;
@@ -1100,6 +1110,21 @@ int braid__pool_take(braid_pool *p, braid_work *w, braid_item **buf,
   braid__free(e);
   return BRAID_OK;
 }
+
+
+int braid__pool_take(braid_pool *p, braid_work *w, braid_item **buf,
+                     size_t *cap) {
+  return take(p, w, buf, cap, 1, NULL);
+}
+
+
+int braid__pool_try_take(braid_pool *p, braid_work *w, braid_item **buf,
+                         size_t *cap, const braid_job *job) {
+  return take(p, w, buf, cap, 0, job);
+}
+
+
+long braid__pool_maxtasks(braid_pool *p) { return p->maxtasks; }
 
 
 void braid__pool_chunk_done(braid_work *w, int status, braid_msg *m) {

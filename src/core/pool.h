@@ -220,6 +220,13 @@ BRAIDI_FUNC braid_msg *braid__pool_init_msg(braid_pool *p); /* NULL: none */
 ** BRAID_EBROKEN (exit). '*buf'/'*cap' is the worker's item buffer. */
 BRAIDI_FUNC int braid__pool_take(braid_pool *p, braid_work *w,
                                  braid_item **buf, size_t *cap);
+/* Like braid__pool_take without waiting, for a worker that has work
+** already: only the next chunk of 'job', and only while no other worker
+** is idle. BRAID_EAGAIN otherwise. */
+BRAIDI_FUNC int braid__pool_try_take(braid_pool *p, braid_work *w,
+                                     braid_item **buf, size_t *cap,
+                                     const braid_job *job);
+BRAIDI_FUNC long braid__pool_maxtasks(braid_pool *p); /* 0: unlimited */
 /* Stores a chunk's result (status OK/EXC; 'm' taken) and drops the
 ** work's references. */
 BRAIDI_FUNC void braid__pool_chunk_done(braid_work *w, int status,

@@ -52,7 +52,6 @@ local children = {}     -- Process -> true (started, not yet reaped)
 local counter = 0
 local current           -- this process's Process object
 local parent            -- the parent's stand-in, nil in the main process
-local fs_sock           -- socket to the forkserver
 M.executable = nil      -- set_executable() override
 
 local function randomkey()
@@ -276,17 +275,24 @@ local function start_spawn(self)
   return pid, sentinel
 end
 
+-- The socket to this process's forkserver (one for all its states),
+-- started on first use.
 local function forkserver()
-  if fs_sock == nil then
+  local sock, pid = core.forkserver_get()
+  if sock == nil then
     local a, b = core.socketpair()
     local code = format("require'braid.multiprocessing.process'._forkserver_main(%d)", b)
-    local pid, sentinel = core.proc_spawn(interpreter(code), { b })
+    local mine, sentinel = core.proc_spawn(interpreter(code), { b })
     core.fd_close(b)
     core.fd_close(sentinel)
-    fs_sock = a
-    M._forkserver_pid = pid
+    sock, pid = core.forkserver_set(a, mine)
+    if sock ~= a then -- another state was first: ours ends at end of file
+      core.fd_close(a)
+      core.proc_reap(mine, true)
+    end
   end
-  return fs_sock
+  M._forkserver_pid = pid
+  return sock
 end
 
 local function start_forkserver(self)
