@@ -317,3 +317,45 @@ describe("shared_memory.SharedMemory", function()
     helpers.raises(errors.FileNotFoundError, SM, s.name)
   end)
 end)
+
+describe("children at the end of the program", function()
+  local HOST = os.getenv("BRAID_HOST") or "build/bin/braid"
+  local host_it = HOST == "none" and pending or it
+
+  host_it("terminates daemonic children and waits for the others", function()
+    local tmp, out = os.tmpname(), os.tmpname()
+    local f = assert(io.open(tmp, "w"))
+    f:write(([[
+      local mp = require "braid.multiprocessing"
+      local go = mp.Event()
+      local daemon = mp.Process{target = function() mp.Event():wait() end, daemon = true}
+      local worker = mp.Process{target = function(ev, path)
+        ev:wait()
+        local f = io.open(path, "w"); f:write("done"); f:close()
+      end, args = { go, %q }}
+      daemon:start(); worker:start()
+      print("pids", daemon.pid, worker.pid)
+      io.stdout:flush()
+      go:set()
+      -- the script ends here: the daemon is terminated, the worker joined
+    ]]):format(out))
+    f:close()
+    local p = io.popen("timeout 60 " .. HOST .. " " .. tmp .. " 2>&1; echo \"rc=$?\"")
+    local text = p:read("a")
+    p:close()
+    os.remove(tmp)
+    assert.matches("rc=0", text)
+    local dpid, wpid = text:match("pids%s+(%d+)%s+(%d+)")
+    assert.truthy(dpid, text)
+    local r = io.open(out)
+    local got = r and r:read("a")
+    if r then r:close() end
+    os.remove(out)
+    assert.equal("done", got) -- the non-daemonic child finished first
+    for _, pid in ipairs({ dpid, wpid }) do
+      local st = io.open("/proc/" .. pid .. "/stat")
+      if st then st:close() end
+      assert.is_nil(st, "child " .. pid .. " outlived the program")
+    end
+  end)
+end)
