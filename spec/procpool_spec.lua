@@ -186,9 +186,18 @@ describe("multiprocessing.Pool", function()
   end)
 
   it("breaks when the initializer fails: BrokenProcessPool, never a hang", function()
+    -- the workers have started (and failed) when Pool() returns
     local p <close> = mp.Pool(1, function() error("init failed") end)
-    local r = p:apply_async(square, { 2 })
-    helpers.raises(BrokenProcessPool, r.get, r, 30)
+    helpers.raises(BrokenProcessPool, p.apply_async, p, square, { 2 })
+    helpers.raises(BrokenProcessPool, p.map, p, square, { 1, 2 })
+  end)
+
+  it("has started its workers when it returns: a later popen is not inherited", function()
+    local p <close> = mp.Pool(2)
+    local f = io.popen("echo hello")
+    assert.equal("hello\n", f:read("a")) -- would block if a worker held the pipe
+    f:close()
+    assert.equal(4, p:apply(square, { 2 }))
   end)
 
   it("leaves no child process after close/join, terminate, or collection", function()
@@ -283,26 +292,35 @@ describe("concurrent.futures.ProcessPoolExecutor", function()
     end):result())
   end)
 
-  it("an initializer that fails breaks it", function()
-    local ex <close> = futures.ProcessPoolExecutor { max_workers = 1,
-                                                    initializer = function() error("no") end }
+  it("an initializer that fails breaks it: pending futures and later submits", function()
+    -- spawn starts workers as work comes: the first future fails
+    local ex <close> = futures.ProcessPoolExecutor {
+      max_workers = 1, mp_context = mp.get_context("spawn"),
+      initializer = function() error("no") end }
     local f = ex:submit(square, 2)
     helpers.raises(BrokenProcessPool, f.result, f, 30)
     helpers.raises(BrokenProcessPool, ex.submit, ex, square, 2)
+    -- fork starts them at once: the executor is broken when it returns
+    local ex2 <close> = futures.ProcessPoolExecutor {
+      max_workers = 1, mp_context = mp.get_context("fork"),
+      initializer = function() error("no") end }
+    helpers.raises(BrokenProcessPool, ex2.submit, ex2, square, 2)
   end)
 
   it("shutdown(cancel_futures) cancels what has not started; submit after shutdown raises", function()
-    local q = mp.Queue()
-    local ex = futures.ProcessPoolExecutor(1, nil, keep_queue, { q })
-    local first = ex:submit(function() REPORT:put(1); return "done" end)
+    local q, go = mp.Queue(), mp.Event()
+    local ex = futures.ProcessPoolExecutor(1, nil, function(queue, ev)
+      REPORT, GO = queue, ev
+    end, { q, go })
+    local first = ex:submit(function() REPORT:put(1); GO:wait(); return "done" end)
+    q:get() -- the only worker is busy with 'first'
     local later = {}
     for i = 1, 4 do later[i] = ex:submit(square, i) end
-    q:get()
-    ex:shutdown(true, { cancel_futures = true })
+    ex:shutdown(false, { cancel_futures = true })
+    go:set()
+    ex:shutdown(true)
     assert.equal("done", first:result())
-    local cancelled = 0
-    for _, f in ipairs(later) do if f:cancelled() then cancelled = cancelled + 1 end end
-    assert.is_true(cancelled >= 3)
+    for _, f in ipairs(later) do assert.is_true(f:cancelled()) end
     local err = helpers.raises(errors.RuntimeError, ex.submit, ex, square, 1)
     helpers.message_has(err, "after shutdown")
   end)

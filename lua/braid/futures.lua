@@ -497,7 +497,10 @@ function M.ProcessPoolExecutor(max_workers, mp_context, initializer,
   end
   method = method or require("braid.multiprocessing.context").get_start_method()
   local pool = require("braid.multiprocessing.pool")._process_pool({
-    max_workers = max_workers, lazy = true,
+    -- forked workers start at once (a later fork from a proxy thread
+    -- would inherit descriptors the program opened meanwhile); the others
+    -- as work comes, as in Python
+    max_workers = max_workers, lazy = method ~= "fork",
     maxtasksperchild = max_tasks_per_child, initializer = initializer,
     initargs = initargs, name = PROCESS_NAMES[method],
   }, method, false)

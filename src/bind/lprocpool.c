@@ -294,6 +294,9 @@ typedef struct ProcExt {
   atomic_int stop;    /* BRAID_POOL_BROKEN / BRAID_POOL_TERMINATE */
   atomic_int counter; /* worker names */
   int wake[2];        /* readable once 'stop' is set */
+  braid__mutex mu;
+  braid__cond cv;
+  int started;        /* guarded by 'mu': first children started (or not) */
 } ProcExt;
 
 static void ext_free(void *ud) {
@@ -304,6 +307,8 @@ static void ext_free(void *ud) {
   free(x->prefix);
   if (x->wake[0] >= 0) close(x->wake[0]);
   if (x->wake[1] >= 0) close(x->wake[1]);
+  braid__cond_destroy(&x->cv);
+  braid__mutex_destroy(&x->mu);
   braid__free(x);
 }
 
@@ -698,10 +703,14 @@ static int proxy_body(lua_State *L) {
   px.c = braidB_worker_ctx(L, px.p, 1);
   /* a worker with a task quota takes no more than it may run */
   depth = braid__pool_maxtasks(px.p) > 0 ? 1 : DEPTH;
-  if (!start_child(L, px.p, px.x, &px.ch)) {
-    if (!atomic_load(&px.x->stop)) braid__pool_break(px.p);
-    return 0;
-  }
+  taking = start_child(L, px.p, px.x, &px.ch);
+  if (!taking && !atomic_load(&px.x->stop))
+    braid__pool_break(px.p); /* before a waiting constructor returns */
+  braid__mutex_lock(&px.x->mu);
+  px.x->started++;
+  braid__cond_broadcast(&px.x->cv);
+  braid__mutex_unlock(&px.x->mu);
+  if (!taking) return 0;
   for (;;) {
     braid_msg *m = NULL;
     int ok = 0, ev;
@@ -758,6 +767,24 @@ static void *proxy_thread_entry(void *arg) {
 }
 
 
+/* core.procpool_wait_started(pool, n): waits until 'n' proxies have
+** started their first child (or failed to). A pool starts its workers
+** before it returns, as Python's does: a child forked later by a proxy
+** thread would inherit whatever descriptors the program opened meanwhile
+** (the pipe of an io.popen, whose reader would then never see its end). */
+static int core_procpool_wait_started(lua_State *L) {
+  braid_pool *p = (braid_pool *)braidB_checkhandle(L, 1, &braid__pool_type);
+  lua_Integer n = braidB_checkinteger(L, 2);
+  ProcExt *x = (ProcExt *)braid__pool_ext(p);
+  if (!braid__pool_is_process(p) || x == NULL) return 0;
+  braid__mutex_lock(&x->mu);
+  while (x->started < n && !braid__pool_broken(p))
+    braid__cond_wait(&x->cv, &x->mu, NULL);
+  braid__mutex_unlock(&x->mu);
+  return 0;
+}
+
+
 /* Sends F_EXIT: the child leaves its loop (core.procpool_exit(fd)). */
 static int core_procpool_exit(lua_State *L) {
   FrameHdr h;
@@ -785,6 +812,8 @@ void braidB_procpool_opts(lua_State *L, int idx, braid_pool_opts *o) {
   x = (ProcExt *)braid__calloc(1, sizeof *x);
   if (x == NULL) luaL_error(L, "not enough memory");
   x->wake[0] = x->wake[1] = -1;
+  braid__mutex_init(&x->mu);
+  braid__cond_init(&x->cv);
   x->method = strdup(method ? method : "fork");
   x->prefix = strdup(name ? name : "PoolWorker");
   x->exe = exe ? strdup(exe) : NULL;
@@ -808,6 +837,7 @@ void braidB_procpool_opts(lua_State *L, int idx, braid_pool_opts *o) {
 static const luaL_Reg procpool_funcs[] = {
   { "procpool_serve", core_procpool_serve },
   { "procpool_exit", core_procpool_exit },
+  { "procpool_wait_started", core_procpool_wait_started },
   { NULL, NULL },
 };
 

@@ -154,7 +154,7 @@ local PREFIX = { fork = "ForkPoolWorker", spawn = "SpawnPoolWorker",
 function M._process_pool(o, method, replace)
   local process = require "braid.multiprocessing.process"
   pool_counter = pool_counter + 1
-  return core.ThreadPool {
+  local pool = core.ThreadPool {
     max_workers = o.max_workers, lazy = o.lazy,
     maxtasksperchild = o.maxtasksperchild,
     prefix = "PoolProxy-" .. pool_counter, initializer = o.initializer,
@@ -164,6 +164,9 @@ function M._process_pool(o, method, replace)
                 executable = process.executable,
                 builtin = process.executable_builtin },
   }
+  -- the workers are started before this returns (see procpool_wait_started)
+  if not o.lazy then core.procpool_wait_started(pool, o.max_workers) end
+  return pool
 end
 
 local function process_backend_for(method)
@@ -536,7 +539,12 @@ M._PoolClass = Pool
 -- with BrokenProcessPool (Python's Pool would wait for it forever).
 -- `terminate()` kills the workers: what they ran fails with
 -- CancelledError. Leaving a pool's scope terminates it, and a pool that
--- is collected is terminated too.
+-- is collected is terminated too. The workers have started when `Pool()`
+-- returns. With "fork", a worker started later (a replacement, or for
+-- `maxtasksperchild`) is forked from a pool thread and inherits the
+-- descriptors open at that moment (e.g. an `io.popen` pipe, whose reader
+-- then waits for that worker): programs that also run subprocesses while
+-- such a pool replaces workers should use "forkserver" or "spawn".
 function M.Pool(processes, initializer, initargs, maxtasksperchild, context)
   if type(processes) == "table" then context = processes.context end
   local method
