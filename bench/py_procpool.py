@@ -6,22 +6,10 @@
                              chunksize=CS), each the best of REPS runs (ms)
 """
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import Pool
 
-
-def sq(x):
-    return x * x
-
-
-def best(reps, f):
-    b = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        b = min(b, time.perf_counter() - t0)
-    return b * 1e3
+from py_pool import best, sq  # the workers import py_pool to find sq
 
 
 def main():

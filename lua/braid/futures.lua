@@ -329,6 +329,28 @@ Executor.__name = "concurrent.futures.ThreadPoolExecutor"
 
 local counter = 0
 
+-- Checks an executor's common arguments (errors at the caller's caller);
+-- returns max_workers or its default.
+local function check_executor(name, max_workers, default, initializer,
+                              initargs)
+  if max_workers == nil then
+    max_workers = default
+  elseif math_type(max_workers) ~= "integer" then
+    error(TypeError("bad argument 'max_workers' to '" .. name .. "' "
+      .. "(integer expected, got " .. type(max_workers) .. ")"), 3)
+  elseif max_workers <= 0 then
+    error(ValueError("max_workers must be greater than 0"), 3)
+  end
+  if initializer ~= nil and not callable(initializer) then
+    error(TypeError("initializer must be a callable"), 3)
+  end
+  if initargs ~= nil and type(initargs) ~= "table" then
+    error(TypeError("bad argument 'initargs' to '" .. name .. "' "
+      .. "(table expected, got " .. type(initargs) .. ")"), 3)
+  end
+  return max_workers
+end
+
 --- `ThreadPoolExecutor([max_workers [, thread_name_prefix [, initializer
 -- [, initargs]]]])` or the same as one table of named parameters.
 -- `max_workers` defaults to min(32, cpu_count + 4). Workers start as work
@@ -342,21 +364,9 @@ function M.ThreadPoolExecutor(max_workers, thread_name_prefix, initializer,
     max_workers, thread_name_prefix, initializer, initargs =
       o.max_workers, o.thread_name_prefix, o.initializer, o.initargs
   end
-  if max_workers == nil then
-    max_workers = min(32, (core.cpu_count and core.cpu_count() or 1) + 4)
-  elseif math_type(max_workers) ~= "integer" then
-    error(TypeError("bad argument 'max_workers' to 'ThreadPoolExecutor' "
-      .. "(integer expected, got " .. type(max_workers) .. ")"), 2)
-  elseif max_workers <= 0 then
-    error(ValueError("max_workers must be greater than 0"), 2)
-  end
-  if initializer ~= nil and not callable(initializer) then
-    error(TypeError("initializer must be a callable"), 2)
-  end
-  if initargs ~= nil and type(initargs) ~= "table" then
-    error(TypeError("bad argument 'initargs' to 'ThreadPoolExecutor' "
-      .. "(table expected, got " .. type(initargs) .. ")"), 2)
-  end
+  max_workers = check_executor("ThreadPoolExecutor", max_workers,
+    min(32, (core.cpu_count and core.cpu_count() or 1) + 4), initializer,
+    initargs)
   counter = counter + 1
   if thread_name_prefix == nil or thread_name_prefix == "" then
     thread_name_prefix = "ThreadPoolExecutor-" .. (counter - 1)
@@ -460,21 +470,8 @@ function M.ProcessPoolExecutor(max_workers, mp_context, initializer,
       o.max_workers, o.mp_context, o.initializer, o.initargs,
       o.max_tasks_per_child
   end
-  if max_workers == nil then
-    max_workers = core.cpu_count and core.cpu_count() or 1
-  elseif math_type(max_workers) ~= "integer" then
-    error(TypeError("bad argument 'max_workers' to 'ProcessPoolExecutor' "
-      .. "(integer expected, got " .. type(max_workers) .. ")"), 2)
-  elseif max_workers <= 0 then
-    error(ValueError("max_workers must be greater than 0"), 2)
-  end
-  if initializer ~= nil and not callable(initializer) then
-    error(TypeError("initializer must be a callable"), 2)
-  end
-  if initargs ~= nil and type(initargs) ~= "table" then
-    error(TypeError("bad argument 'initargs' to 'ProcessPoolExecutor' "
-      .. "(table expected, got " .. type(initargs) .. ")"), 2)
-  end
+  max_workers = check_executor("ProcessPoolExecutor", max_workers,
+    core.cpu_count and core.cpu_count() or 1, initializer, initargs)
   local method
   if mp_context ~= nil then
     method = type(mp_context) == "table" and mp_context.get_start_method

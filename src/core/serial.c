@@ -321,18 +321,8 @@ braid_msg *braid__msg_alloc(size_t len, uint32_t nitems, uint32_t origin) {
 
 
 braid_msg *braid__msg_from_bytes(const void *p, size_t len) {
-  braid_msg *m = msg_new();
-  if (m == NULL) return NULL;
-  if (len > m->cap) {
-    m->data = (unsigned char *)braid__malloc(len);
-    if (m->data == NULL) {
-      braid__free(m);
-      return NULL;
-    }
-    m->cap = len;
-  }
-  memcpy(m->data, p, len);
-  m->len = len;
+  braid_msg *m = braid__msg_alloc(len, 0, 0);
+  if (m != NULL && len > 0) memcpy(m->data, p, len);
   return m;
 }
 /* }====================================================== */
