@@ -1,0 +1,198 @@
+/*
+** alloc.c: the allocator of worker states.
+** See LICENSE for copyright and license.
+**
+** A worker's state is new, so with the system allocator everything it
+** builds (a decoded argument of 100,000 records is 400,000 blocks) first
+** goes through malloc's bookkeeping for a fresh arena and then faults in
+** page after page, and its random accesses (the string table, the
+** collector) miss the TLB all over a heap of small pages. The pool hands
+** out small blocks from big chunks instead: a bump pointer in allocation
+** order (the order the state walks them), per-size free lists for reuse,
+** and chunks of 2 MiB and up on transparent huge pages (when the system
+** has them: madvise mode is enough). Lua tells the allocator the size of
+** every block it frees or resizes, so blocks carry no header.
+**
+** Trade-off: memory a state frees stays in its pool (for its own later
+** allocations of the same size class) until the state closes.
+*/
+#include <string.h>
+#include <sys/mman.h>
+
+#include "alloc.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ASAN 1
+#endif
+#endif
+
+#ifdef POOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define poison(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define poison(p, n) ((void)(p), (void)(n))
+#define unpoison(p, n) ((void)(p), (void)(n))
+#endif
+
+#define GRAIN 16                 /* alignment and size-class step */
+#define MAXSMALL 512             /* larger blocks come from malloc */
+#define NCLASS (MAXSMALL / GRAIN)
+#define FIRST_CHUNK (32u << 10) /* a fresh state uses about this much */
+#define HUGE_PAGE (2u << 20)
+#define MAX_CHUNK (32u << 20)
+
+typedef struct Chunk {
+  struct Chunk *next;
+  size_t size; /* of the mapping, this header included */
+} Chunk;
+
+#define CHUNK_HEAD ((sizeof(Chunk) + GRAIN - 1) / GRAIN * GRAIN)
+
+typedef struct FreeBlock {
+  struct FreeBlock *next;
+} FreeBlock;
+
+struct braid_salloc {
+  FreeBlock *freel[NCLASS + 1]; /* by class: size (class * GRAIN) */
+  char *bump, *end;             /* the rest of the newest chunk */
+  Chunk *chunks;
+  size_t nextsize;              /* of the next chunk */
+};
+
+
+static int pool_disabled(void) {
+  static atomic_int state; /* 0 unknown, 1 enabled, 2 disabled */
+  int s = atomic_load_explicit(&state, memory_order_relaxed);
+  if (s == 0) {
+    const char *v = getenv("BRAID_WORKER_ALLOC");
+    s = (v != NULL && strcmp(v, "system") == 0) ? 2 : 1;
+    atomic_store_explicit(&state, s, memory_order_relaxed);
+  }
+  return s == 2;
+}
+
+
+braid_salloc *braid__salloc_new(void) {
+  braid_salloc *p;
+  if (pool_disabled()) return NULL;
+  p = (braid_salloc *)braid__calloc(1, sizeof *p);
+  if (p != NULL) p->nextsize = FIRST_CHUNK;
+  return p;
+}
+
+
+/* Chunks smaller than a huge page come from malloc (whose memory is
+** warm when threads come and go: a short-lived worker should not pay for
+** fresh pages); from a huge page on they are mapped, aligned, and advised
+** to use huge pages. */
+static void *map_chunk(size_t size) {
+  char *m, *a;
+  size_t extra;
+  if (size < HUGE_PAGE) return malloc(size);
+  m = (char *)mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+  a = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+  if (a > m) munmap(m, (size_t)(a - m));
+  extra = (size_t)(m + size + HUGE_PAGE - (a + size));
+  if (extra > 0) munmap(a + size, extra);
+#ifdef MADV_HUGEPAGE
+  madvise(a, size, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+  return a;
+}
+
+
+/* A new chunk for a block of 'n' bytes; the rest of the old one (less
+** than MAXSMALL bytes) is left unused. */
+static int new_chunk(braid_salloc *p, size_t n) {
+  size_t size = p->nextsize;
+  Chunk *c;
+  while (size < n + CHUNK_HEAD) size *= 2; /* (not with MAXSMALL blocks) */
+  c = (Chunk *)map_chunk(size);
+  if (c == NULL) return 0;
+  c->next = p->chunks;
+  c->size = size;
+  p->chunks = c;
+  p->bump = (char *)c + CHUNK_HEAD;
+  p->end = (char *)c + size;
+  poison(p->bump, (size_t)(p->end - p->bump));
+  if (p->nextsize < MAX_CHUNK) p->nextsize = size * 2;
+  return 1;
+}
+
+
+static void *small_alloc(braid_salloc *p, unsigned cls) {
+  FreeBlock *b = p->freel[cls];
+  size_t n = (size_t)cls * GRAIN;
+  if (b != NULL) {
+    unpoison(b, n);
+    p->freel[cls] = b->next;
+    return b;
+  }
+  if (braid__unlikely((size_t)(p->end - p->bump) < n) && !new_chunk(p, n))
+    return NULL;
+  b = (FreeBlock *)p->bump;
+  p->bump += n;
+  unpoison(b, n);
+  return b;
+}
+
+
+static void small_free(braid_salloc *p, void *ptr, unsigned cls) {
+  FreeBlock *b = (FreeBlock *)ptr;
+  b->next = p->freel[cls];
+  p->freel[cls] = b;
+  poison((char *)b + sizeof(FreeBlock), cls * GRAIN - sizeof(FreeBlock));
+}
+
+
+#define sizeclass(n) ((unsigned)(((n) + GRAIN - 1) / GRAIN))
+
+void *braid__salloc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  braid_salloc *p = (braid_salloc *)ud;
+  void *np;
+  if (ptr == NULL) { /* osize is a type tag then */
+    if (nsize == 0) return NULL;
+    return nsize <= MAXSMALL ? small_alloc(p, sizeclass(nsize))
+                             : malloc(nsize);
+  }
+  if (nsize == 0) {
+    if (osize <= MAXSMALL)
+      small_free(p, ptr, sizeclass(osize));
+    else
+      free(ptr);
+    return NULL;
+  }
+  if (osize > MAXSMALL && nsize > MAXSMALL) return realloc(ptr, nsize);
+  if (osize <= MAXSMALL && nsize <= MAXSMALL &&
+      sizeclass(osize) == sizeclass(nsize))
+    return ptr;
+  np = nsize <= MAXSMALL ? small_alloc(p, sizeclass(nsize)) : malloc(nsize);
+  if (np == NULL) return NULL; /* Lua keeps the old block */
+  memcpy(np, ptr, osize < nsize ? osize : nsize);
+  if (osize <= MAXSMALL)
+    small_free(p, ptr, sizeclass(osize));
+  else
+    free(ptr);
+  return np;
+}
+
+
+void braid__salloc_free(braid_salloc *p) {
+  Chunk *c, *next;
+  if (p == NULL) return;
+  for (c = p->chunks; c != NULL; c = next) {
+    next = c->next;
+    unpoison(c, c->size);
+    if (c->size < HUGE_PAGE)
+      free(c);
+    else
+      munmap(c, c->size);
+  }
+  braid__free(p);
+}
