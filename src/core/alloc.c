@@ -183,6 +183,24 @@ void *braid__salloc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 }
 
 
+void *braid__huge_alloc(size_t size) {
+  if (size < HUGE_PAGE) return calloc(1, size);
+  size = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+  return map_chunk(size); /* zero-filled */
+}
+
+
+void braid__huge_free(void *p, size_t size) {
+  if (p == NULL) return;
+  if (size < HUGE_PAGE) {
+    free(p);
+    return;
+  }
+  size = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+  munmap(p, size);
+}
+
+
 void braid__salloc_free(braid_salloc *p) {
   Chunk *c, *next;
   if (p == NULL) return;

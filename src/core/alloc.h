@@ -27,4 +27,11 @@ BRAIDI_FUNC void *braid__salloc_alloc(void *ud, void *ptr, size_t osize,
 /* Frees the pool and everything still in it (call after lua_close). */
 BRAIDI_FUNC void braid__salloc_free(braid_salloc *p);
 
+/* 'size' zero-filled bytes for a big table with random access (the
+** serializer's pointer maps): from 2 MiB on, mapped on huge pages, which
+** spare a TLB miss per access. Freed with braid__huge_free and the same
+** size. NULL when out of memory. */
+BRAIDI_FUNC void *braid__huge_alloc(size_t size);
+BRAIDI_FUNC void braid__huge_free(void *p, size_t size);
+
 #endif

@@ -39,6 +39,7 @@
 */
 #include <string.h>
 
+#include "alloc.h"
 #include "lbind.h"
 #include "serial.h"
 
@@ -143,7 +144,7 @@ static const char NAMETAB_KEY = 't';
 ** keeps large power-of-two strides from piling into one probe run. */
 static size_t ptrhash(const void *p, size_t mask) {
   uintptr_t x = (uintptr_t)p;
-  return (size_t)((x >> 4) ^ (x >> 20) ^ (x >> 36)) & mask;
+  return (size_t)((x >> 6) ^ (x >> 20) ^ (x >> 36)) & mask;
 }
 
 #define pe_live(m, e) (((e)->vg & PTR_GENMASK) == (m)->gen)
@@ -172,7 +173,7 @@ static PtrEntry *map_find(PtrMap *m, const void *key) {
 
 static int map_grow(PtrMap *m) {
   size_t ncap = m->cap ? m->cap * 2 : 256, i;
-  PtrEntry *ne = (PtrEntry *)braid__calloc(ncap, sizeof(PtrEntry));
+  PtrEntry *ne = (PtrEntry *)braid__huge_alloc(ncap * sizeof(PtrEntry));
   PtrMap nm;
   if (ne == NULL) return BRAID_ENOMEM;
   nm.e = ne;
@@ -189,7 +190,7 @@ static int map_grow(PtrMap *m) {
       nm.used++;
     }
   }
-  braid__free(m->e);
+  braid__huge_free(m->e, m->cap * sizeof(PtrEntry));
   *m = nm;
   return BRAID_OK;
 }
@@ -247,7 +248,7 @@ static void map_clear(PtrMap *m) {
 
 
 static void map_free(PtrMap *m) {
-  braid__free(m->e);
+  braid__huge_free(m->e, m->cap * sizeof(PtrEntry));
   memset(m, 0, sizeof *m);
 }
 /* }====================================================== */
