@@ -107,14 +107,68 @@ static void *map_chunk(size_t size) {
 }
 
 
+/* {------ chunks of closed states, for the next states
+** A worker that decodes a big argument fills tens of MiB; the pages of a
+** fresh mapping must be faulted in and cleared by the kernel first (an
+** eighth of such a worker's time). So the mapped chunks of a closed state
+** are kept (up to CACHE_MAX bytes) for the states that come next, with
+** MADV_FREE: the kernel may still take their pages back under memory
+** pressure (they then come back cleared), otherwise they are reused as
+** they are. The lock is only ever tried: when it is taken (or held by a
+** thread that a fork left behind) the cache is skipped. */
+
+#define CACHE_MAX (64u << 20)
+
+static atomic_flag cache_lock = ATOMIC_FLAG_INIT;
+static Chunk *cache_list;
+static size_t cache_bytes;
+
+/* The smallest cached chunk of at least 'size' bytes, or NULL. */
+static Chunk *cache_take(size_t size) {
+  Chunk **pc, **best = NULL, *c = NULL;
+  if (atomic_flag_test_and_set_explicit(&cache_lock, memory_order_acquire))
+    return NULL;
+  for (pc = &cache_list; *pc != NULL; pc = &(*pc)->next)
+    if ((*pc)->size >= size && (best == NULL || (*pc)->size < (*best)->size))
+      best = pc;
+  if (best != NULL) {
+    c = *best;
+    *best = c->next;
+    cache_bytes -= c->size;
+  }
+  atomic_flag_clear_explicit(&cache_lock, memory_order_release);
+  return c;
+}
+
+/* Keeps the mapped chunk 'c'; 0 when the cache is full or busy. */
+static int cache_put(Chunk *c) {
+  int kept = 0;
+  if (c->size > CACHE_MAX) return 0;
+#ifdef MADV_FREE
+  madvise((char *)c + HUGE_PAGE, c->size - HUGE_PAGE, MADV_FREE);
+#endif
+  if (atomic_flag_test_and_set_explicit(&cache_lock, memory_order_acquire))
+    return 0;
+  if (cache_bytes + c->size <= CACHE_MAX) {
+    c->next = cache_list;
+    cache_list = c;
+    cache_bytes += c->size;
+    kept = 1;
+  }
+  atomic_flag_clear_explicit(&cache_lock, memory_order_release);
+  return kept;
+}
+/* }------ */
+
+
 /* A new chunk for a block of 'n' bytes; the rest of the old one (less
 ** than MAXSMALL bytes) is left unused. */
 static int new_chunk(braid_salloc *p, size_t n) {
   size_t size = p->nextsize;
-  Chunk *c;
+  Chunk *c = NULL;
   while (size < n + CHUNK_HEAD) size *= 2; /* (not with MAXSMALL blocks) */
-  c = (Chunk *)map_chunk(size);
-  if (c == NULL) return 0;
+  if (size >= HUGE_PAGE && (c = cache_take(size)) != NULL) size = c->size;
+  if (c == NULL && (c = (Chunk *)map_chunk(size)) == NULL) return 0;
   c->next = p->chunks;
   c->size = size;
   p->chunks = c;
@@ -209,7 +263,7 @@ void braid__salloc_free(braid_salloc *p) {
     unpoison(c, c->size);
     if (c->size < HUGE_PAGE)
       free(c);
-    else
+    else if (!cache_put(c))
       munmap(c, c->size);
   }
   braid__free(p);
