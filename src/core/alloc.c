@@ -161,6 +161,36 @@ static int cache_put(Chunk *c) {
 /* }------ */
 
 
+/* {------ big blocks: a mapping each (from the cache when it has one),
+** rounded up to huge pages, with a chunk header before the block */
+
+static size_t big_cap(void *block) {
+  Chunk *c = (Chunk *)((char *)block - CHUNK_HEAD);
+  return c->size - CHUNK_HEAD;
+}
+
+void *braid__big_alloc(size_t n, size_t *cap) {
+  size_t size;
+  Chunk *c;
+  if (n > ((size_t)-1) / 2) return NULL;
+  size = (n + CHUNK_HEAD + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+  if ((c = cache_take(size)) == NULL) {
+    if ((c = (Chunk *)map_chunk(size)) == NULL) return NULL;
+    c->size = size;
+  }
+  if (cap != NULL) *cap = c->size - CHUNK_HEAD;
+  return (char *)c + CHUNK_HEAD;
+}
+
+void braid__big_free(void *block) {
+  Chunk *c;
+  if (block == NULL) return;
+  c = (Chunk *)((char *)block - CHUNK_HEAD);
+  if (!cache_put(c)) munmap(c, c->size);
+}
+/* }------ */
+
+
 /* A new chunk for a block of 'n' bytes; the rest of the old one (less
 ** than MAXSMALL bytes) is left unused. */
 static int new_chunk(braid_salloc *p, size_t n) {
@@ -207,32 +237,49 @@ static void small_free(braid_salloc *p, void *ptr, unsigned cls) {
 
 #define sizeclass(n) ((unsigned)(((n) + GRAIN - 1) / GRAIN))
 
+/* Block kinds by size: small (pool), medium (malloc), big (a mapping). */
+enum { K_SMALL, K_MEDIUM, K_BIG };
+#define kindof(n) \
+  ((n) <= MAXSMALL ? K_SMALL : (n) < BRAID_BIG_MIN ? K_MEDIUM : K_BIG)
+
+static void *block_alloc(braid_salloc *p, size_t n) {
+  switch (kindof(n)) {
+    case K_SMALL: return small_alloc(p, sizeclass(n));
+    case K_MEDIUM: return malloc(n);
+    default: return braid__big_alloc(n, NULL);
+  }
+}
+
+static void block_free(braid_salloc *p, void *ptr, size_t n) {
+  switch (kindof(n)) {
+    case K_SMALL: small_free(p, ptr, sizeclass(n)); break;
+    case K_MEDIUM: free(ptr); break;
+    default: braid__big_free(ptr); break;
+  }
+}
+
 void *braid__salloc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   braid_salloc *p = (braid_salloc *)ud;
   void *np;
-  if (ptr == NULL) { /* osize is a type tag then */
-    if (nsize == 0) return NULL;
-    return nsize <= MAXSMALL ? small_alloc(p, sizeclass(nsize))
-                             : malloc(nsize);
-  }
+  int ko, kn;
+  if (ptr == NULL) /* osize is a type tag then */
+    return nsize == 0 ? NULL : block_alloc(p, nsize);
   if (nsize == 0) {
-    if (osize <= MAXSMALL)
-      small_free(p, ptr, sizeclass(osize));
-    else
-      free(ptr);
+    block_free(p, ptr, osize);
     return NULL;
   }
-  if (osize > MAXSMALL && nsize > MAXSMALL) return realloc(ptr, nsize);
-  if (osize <= MAXSMALL && nsize <= MAXSMALL &&
-      sizeclass(osize) == sizeclass(nsize))
+  ko = kindof(osize);
+  kn = kindof(nsize);
+  if (ko == K_SMALL && kn == K_SMALL && sizeclass(osize) == sizeclass(nsize))
     return ptr;
-  np = nsize <= MAXSMALL ? small_alloc(p, sizeclass(nsize)) : malloc(nsize);
+  if (ko == K_MEDIUM && kn == K_MEDIUM) return realloc(ptr, nsize);
+  if (ko == K_BIG && kn == K_BIG && nsize <= big_cap(ptr) &&
+      nsize >= big_cap(ptr) / 4)
+    return ptr; /* fits in its mapping, which it still mostly uses */
+  np = block_alloc(p, nsize);
   if (np == NULL) return NULL; /* Lua keeps the old block */
   memcpy(np, ptr, osize < nsize ? osize : nsize);
-  if (osize <= MAXSMALL)
-    small_free(p, ptr, sizeclass(osize));
-  else
-    free(ptr);
+  block_free(p, ptr, osize);
   return np;
 }
 

@@ -27,6 +27,15 @@ BRAIDI_FUNC void *braid__salloc_alloc(void *ud, void *ptr, size_t osize,
 /* Frees the pool and everything still in it (call after lua_close). */
 BRAIDI_FUNC void braid__salloc_free(braid_salloc *p);
 
+/* Big blocks (of BRAID_BIG_MIN bytes or more: big messages, a state's
+** big arrays): a mapping each, on huge pages, reused through a process-wide
+** cache of mappings (so their pages are seldom faulted in anew), not
+** zero-filled. '*cap' (if not NULL) receives the usable size, at least 'n'.
+** NULL when out of memory. */
+#define BRAID_BIG_MIN ((size_t)1 << 20)
+BRAIDI_FUNC void *braid__big_alloc(size_t n, size_t *cap);
+BRAIDI_FUNC void braid__big_free(void *block);
+
 /* 'size' zero-filled bytes for a big table with random access (the
 ** serializer's pointer maps): from 2 MiB on, mapped on huge pages, which
 ** spare a TLB miss per access. Freed with braid__huge_free and the same

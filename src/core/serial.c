@@ -260,13 +260,31 @@ static void map_free(PtrMap *m) {
 ** =======================================================
 */
 
+/* Byte buffers (the encoder's, messages'): from BRAID_BIG_MIN bytes on a
+** big block (alloc.h: huge pages, mappings reused, so a big message does
+** not fault in fresh pages in the sender), else malloc. Which one a
+** buffer is follows from its capacity. */
+static unsigned char *buf_alloc(size_t n, size_t *cap) {
+  if (n >= BRAID_BIG_MIN) return (unsigned char *)braid__big_alloc(n, cap);
+  *cap = n;
+  return (unsigned char *)braid__malloc(n);
+}
+
+static void buf_free(unsigned char *b, size_t cap) {
+  if (cap >= BRAID_BIG_MIN)
+    braid__big_free(b);
+  else
+    braid__free(b);
+}
+
+
 void braid__msg_free(braid_msg *m) {
   size_t i;
   if (m == NULL) return;
   for (i = 0; i < m->nhandles; i++) braid__handle_release(m->handles[i]);
   braid__free(m->handles);
   braid__free(m->offs);
-  if (m->data != m->inline_data) braid__free(m->data);
+  if (m->data != m->inline_data) buf_free(m->data, m->cap);
   braid__free(m);
 }
 
@@ -298,12 +316,13 @@ braid_msg *braid__msg_from_bytes(const void *p, size_t len) {
   braid_msg *m = msg_new();
   if (m == NULL) return NULL;
   if (len > m->cap) {
-    m->data = (unsigned char *)braid__malloc(len);
+    size_t cap;
+    m->data = buf_alloc(len, &cap);
     if (m->data == NULL) {
       braid__free(m);
       return NULL;
     }
-    m->cap = len;
+    m->cap = cap;
   }
   memcpy(m->data, p, len);
   m->len = len;
@@ -323,7 +342,7 @@ static int enc_gc(lua_State *L) {
   size_t i;
   for (i = 0; i < e->nhandles; i++) braid__handle_release(e->handles[i]);
   braid__free(e->handles);
-  braid__free(e->buf);
+  if (e->buf != NULL) buf_free(e->buf, e->cap);
   braid__free(e->offs);
   map_free(&e->seen);
   map_free(&e->strs);
@@ -376,7 +395,15 @@ static void reserve(Enc *e, size_t n) {
       if (ncap > ((size_t)-1) / 2) enc_nomem(e);
       ncap *= 2;
     }
-    nb = (unsigned char *)braid__realloc(e->buf, ncap);
+    if (ncap < BRAID_BIG_MIN) {
+      nb = (unsigned char *)braid__realloc(e->buf, ncap);
+    } else { /* a big block: copied, not realloc'd */
+      nb = buf_alloc(ncap, &ncap);
+      if (nb != NULL && e->buf != NULL) {
+        memcpy(nb, e->buf, e->len);
+        buf_free(e->buf, e->cap);
+      }
+    }
     if (nb == NULL) enc_nomem(e);
     e->buf = nb;
     e->cap = ncap;
@@ -1112,7 +1139,7 @@ static braid_msg *enc_finish(Enc *e) {
     m->cap = e->cap;
     e->buf = NULL;
     e->cap = 0;
-  } else {
+  } else { /* 4096 > len: malloc'd */
     m->data = (unsigned char *)braid__malloc(e->len);
     if (m->data == NULL) {
       braid__free(m);
@@ -1126,7 +1153,7 @@ static braid_msg *enc_finish(Enc *e) {
     m->handles =
         (braid_handle **)braid__malloc(e->nhandles * sizeof(braid_handle *));
     if (m->handles == NULL) {
-      if (m->data != m->inline_data) braid__free(m->data);
+      if (m->data != m->inline_data) buf_free(m->data, m->cap);
       braid__free(m);
       enc_nomem(e);
     }
@@ -1135,7 +1162,7 @@ static braid_msg *enc_finish(Enc *e) {
     e->nhandles = 0; /* the message owns the references now */
   }
   if (e->cap > (1u << 20)) { /* do not keep a huge buffer around */
-    braid__free(e->buf);
+    buf_free(e->buf, e->cap);
     e->buf = NULL;
     e->cap = 0;
   }
