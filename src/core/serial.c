@@ -122,10 +122,23 @@ typedef struct Enc {
 ** names[3i-2] is the module, names[3i-1] the field, names[3i] the value
 ** (kept alive by the cache). */
 typedef struct NameCache NameCache;
+#define NAME_BLOOM_BITS 8192
+
 struct NameCache {
   PtrMap map;
   int built;
+  /* a bit per hash of the pointers in 'map': most tables that are not
+  ** in it (all of a big structure's) are told by one bit, in L1 */
+  uint64_t bloom[NAME_BLOOM_BITS / 64];
 };
+
+static unsigned bloom_bit(const void *p) {
+  uintptr_t x = (uintptr_t)p;
+  return (unsigned)((x >> 4) ^ (x >> 17)) & (NAME_BLOOM_BITS - 1);
+}
+
+#define bloom_has(c, p) \
+  (((c)->bloom[bloom_bit(p) / 64] >> (bloom_bit(p) % 64)) & 1)
 
 static const char ENC_KEY = 'e';
 static const char NAMES_KEY = 'n';
@@ -434,6 +447,19 @@ static void put_varint(Enc *e, uint64_t v) {
 }
 
 
+/* T_INT and the zigzag varint of 'v' */
+static void put_int(Enc *e, lua_Integer v) {
+  uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v < 0 ? -1 : 0);
+  reserve(e, 11);
+  e->buf[e->len++] = T_INT;
+  while (u >= 0x80) {
+    e->buf[e->len++] = (unsigned char)(u | 0x80);
+    u >>= 7;
+  }
+  e->buf[e->len++] = (unsigned char)u;
+}
+
+
 static void put_u32_at(Enc *e, size_t at, uint32_t v) {
   memcpy(e->buf + at, &v, 4);
 }
@@ -622,6 +648,7 @@ static void names_add(lua_State *L, NameCache *c, int tab, lua_Integer *n) {
     lua_pop(L, 3);
     return; /* a missing name only means a later error, not a crash */
   }
+  c->bloom[bloom_bit(p) / 64] |= (uint64_t)1 << (bloom_bit(p) % 64);
   (*n)++;
   lua_rawseti(L, tab, 3 * *n);
   lua_rawseti(L, tab, 3 * *n - 1);
@@ -662,6 +689,7 @@ static void names_build(lua_State *L, NameCache *c) {
   const void *globals;
   luaL_checkstack(L, 12, "building braid's name cache");
   map_free(&c->map);
+  memset(c->bloom, 0, sizeof c->bloom);
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   globals = lua_topointer(L, -1);
   lua_pop(L, 1);
@@ -718,13 +746,14 @@ static void names_build(lua_State *L, NameCache *c) {
 }
 
 
-/* If the value at 'idx' travels by name, writes T_BYNAME and returns 1. */
-static int put_byname(Enc *e, int idx, int isfunc) {
+/* If the value at 'idx' (whose lua_topointer is 'p') travels by name,
+** writes T_BYNAME and returns 1. */
+static int put_byname(Enc *e, int idx, const void *p, int isfunc) {
   lua_State *L = e->L;
   NameCache *c = e->names != NULL ? e->names : (e->names = getnames(L));
   PtrEntry *pe;
-  const void *p = lua_topointer(L, idx);
   if (!c->built) names_build(L, c);
+  if (!isfunc && !bloom_has(c, p)) return 0;
   pe = map_find(&c->map, p);
   if (pe == NULL && isfunc && !e->names_rebuilt) {
     /* maybe loaded since the cache was built */
@@ -889,14 +918,14 @@ static void encode_table(Enc *e, int idx) {
   const void *p = lua_topointer(L, idx);
   size_t aslot, nslot;
   lua_Unsigned narr, m = 0;
-  int w, mt = 0, inarr;
+  int w, mt = 0, inarr, k;
   uint32_t nhash = 0;
   if (p == e->globals) {
     put_byte(e, T_GLOBALS);
     return;
   }
   map_prefetch(&e->seen, p);
-  if (put_byname(e, idx, 0)) return;
+  if (put_byname(e, idx, p, 0)) return;
   if (lua_getmetatable(L, idx)) {
     mt = lua_gettop(L);
     if (reduce_with_mt(e, idx)) {
@@ -920,17 +949,21 @@ static void encode_table(Enc *e, int idx) {
   e->len += 4;
   inarr = narr > 0;
   lua_pushnil(L);
+  k = lua_gettop(L); /* the key; lua_next pushes the value at k + 1 */
   while (lua_next(L, idx)) {
-    int k = lua_gettop(L) - 1;
     if (inarr) {
       lua_Integer ik;
       if (lua_isinteger(L, k) && (ik = lua_tointeger(L, k)) > (lua_Integer)m &&
           (lua_Unsigned)ik <= narr && (lua_Unsigned)ik - m <= MAX_GAP) {
         while (++m < (lua_Unsigned)ik) put_byte(e, T_NIL);
-        push_seg(e, SEG_KEY, k, NULL);
-        encode_value(e, k + 1);
-        e->npath--;
-        lua_pop(L, 1);
+        if (lua_isinteger(L, k + 1)) { /* the common element: inline */
+          put_int(e, lua_tointeger(L, k + 1));
+        } else {
+          push_seg(e, SEG_KEY, k, NULL);
+          encode_value(e, k + 1);
+          e->npath--;
+        }
+        lua_settop(L, k);
         continue;
       }
       inarr = 0;
@@ -940,7 +973,7 @@ static void encode_table(Enc *e, int idx) {
     encode_value(e, k + 1);
     e->npath--;
     nhash++;
-    lua_pop(L, 1);
+    lua_settop(L, k);
   }
   { /* narr: 'm' in 'w' bytes (m <= narr fits) */
     unsigned char *q = e->buf + aslot;
@@ -1071,10 +1104,7 @@ static void encode_value(Enc *e, int idx) {
       break;
     case LUA_TNUMBER:
       if (lua_isinteger(L, idx)) {
-        lua_Integer v = lua_tointeger(L, idx);
-        uint64_t u = (uint64_t)v;
-        put_byte(e, T_INT);
-        put_varint(e, (u << 1) ^ (uint64_t)(v < 0 ? -1 : 0));
+        put_int(e, lua_tointeger(L, idx));
       } else {
         lua_Number d = lua_tonumber(L, idx);
         put_byte(e, T_FLOAT);
@@ -1090,7 +1120,8 @@ static void encode_value(Enc *e, int idx) {
     case LUA_TTABLE: encode_table(e, idx); break;
     case LUA_TFUNCTION:
       if (lua_iscfunction(L, idx)) {
-        if (!put_byname(e, idx, 1)) cannot_send(e, idx);
+        if (!put_byname(e, idx, lua_topointer(L, idx), 1))
+          cannot_send(e, idx);
       } else {
         encode_lfunction(e, idx);
       }
