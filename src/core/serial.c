@@ -1431,6 +1431,9 @@ braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
 ** =======================================================
 */
 
+#define NREFSLOTS 16
+#define refslot(at) ((unsigned)((at) ^ ((at) >> 4) ^ ((at) >> 8)) % NREFSLOTS)
+
 typedef struct Dec {
   lua_State *L;
   const unsigned char *base, *p, *end;
@@ -1439,6 +1442,11 @@ typedef struct Dec {
   int depth;
   int cache; /* stack index of the table of shared objects, 0 if none */
   int gcstopped; /* this decode stopped the collector (big messages) */
+  /* The first shared objects (the keys repeated in every record) are
+  ** also kept in stack slots, direct-mapped by offset: recalling one is a
+  ** lua_pushvalue instead of a lookup in the cache table. */
+  int slots;                  /* index of the first of them, 0 if none */
+  size_t slot_at[NREFSLOTS];  /* offset kept in each (0: none) */
 } Dec;
 
 
@@ -1455,7 +1463,7 @@ static unsigned char get_byte(Dec *d) {
 }
 
 
-static uint64_t get_varint(Dec *d) {
+static uint64_t get_varint_slow(Dec *d) {
   uint64_t v = 0;
   int shift = 0;
   for (;;) {
@@ -1467,6 +1475,16 @@ static uint64_t get_varint(Dec *d) {
     if (shift > 63) dec_fail(d, "varint overflow");
   }
 }
+
+
+/* Most varints are one byte: that case inline. */
+static inline uint64_t get_varint(Dec *d) {
+  if (braid__likely(d->p < d->end && *d->p < 0x80)) return *d->p++;
+  return get_varint_slow(d);
+}
+
+
+#define unzigzag(u) ((lua_Integer)(((u) >> 1) ^ (~((u) & 1) + 1)))
 
 
 static uint32_t get_u32(Dec *d) {
@@ -1500,6 +1518,14 @@ static void dec_enter(Dec *d) {
 /* Remembers the object on top under offset 'at' (it is referenced again). */
 static void remember(Dec *d, size_t at) {
   lua_State *L = d->L;
+  if (d->slots != 0 && at != 0) {
+    unsigned h = refslot(at);
+    if (d->slot_at[h] == 0) {
+      d->slot_at[h] = at;
+      lua_copy(L, -1, d->slots + (int)h);
+      return;
+    }
+  }
   if (lua_type(L, d->cache) != LUA_TTABLE) {
     lua_createtable(L, 0, 4);
     lua_replace(L, d->cache);
@@ -1513,6 +1539,10 @@ static void remember(Dec *d, size_t at) {
 static int recall(Dec *d, uint64_t at) {
   lua_State *L = d->L;
   int t;
+  if (d->slots != 0 && at != 0 && at == d->slot_at[refslot(at)]) {
+    lua_pushvalue(L, d->slots + (int)refslot(at));
+    return lua_type(L, -1);
+  }
   if (at > (uint64_t)LUA_MAXINTEGER || lua_type(L, d->cache) != LUA_TTABLE ||
       (t = lua_rawgeti(L, d->cache, (lua_Integer)at)) == LUA_TNIL)
     dec_fail(d, "reference to an unknown object");
@@ -1538,13 +1568,25 @@ static void decode_table(Dec *d, size_t at) {
   t = lua_gettop(L);
   if (flags & F_SHARED) remember(d, at);
   for (i = 1; i <= narr; i++) {
-    if (decode_value(d) == LUA_TNIL)
+    if (d->p < d->end && *d->p == T_INT) { /* the common element: inline */
+      uint64_t u;
+      d->p++;
+      u = get_varint(d);
+      lua_pushinteger(L, unzigzag(u));
+    } else if (decode_value(d) == LUA_TNIL) {
       lua_pop(L, 1);
-    else
-      lua_rawseti(L, t, (lua_Integer)i);
+      continue;
+    }
+    lua_rawseti(L, t, (lua_Integer)i);
   }
   for (i = 0; i < nhash; i++) {
-    int kt = decode_value(d);
+    int kt;
+    if (d->p < d->end && *d->p == T_REF) { /* a key met before: inline */
+      d->p++;
+      kt = recall(d, get_varint(d));
+    } else {
+      kt = decode_value(d);
+    }
     if (kt != LUA_TSTRING) {
       if (kt == LUA_TNIL) dec_fail(d, "nil table key");
       if (kt == LUA_TNUMBER) {
@@ -1835,7 +1877,7 @@ static int decode_value(Dec *d) {
     case T_TRUE: lua_pushboolean(L, 1); return LUA_TBOOLEAN;
     case T_INT: {
       uint64_t u = get_varint(d);
-      lua_pushinteger(L, (lua_Integer)((u >> 1) ^ (~(u & 1) + 1)));
+      lua_pushinteger(L, unzigzag(u));
       return LUA_TNUMBER;
     }
     case T_FLOAT: {
@@ -1892,9 +1934,15 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
   d.nhandles = m->nhandles;
   d.depth = 0;
   d.gcstopped = gcstopped;
-  if (!lua_checkstack(L, 12)) dec_fail(&d, "out of stack space");
+  d.slots = 0;
+  if (!lua_checkstack(L, NREFSLOTS + 12)) dec_fail(&d, "out of stack space");
   lua_pushnil(L); /* slot for the table of shared objects */
   d.cache = lua_gettop(L);
+  for (i = 0; i < NREFSLOTS; i++) {
+    lua_pushnil(L);
+    d.slot_at[i] = 0;
+  }
+  d.slots = d.cache + 1;
   if (get_byte(&d) != FORMAT_VERSION) {
     d.p--;
     dec_fail(&d, "unknown format version");
@@ -1904,7 +1952,8 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
   if (!lua_checkstack(L, (int)n + 4)) dec_fail(&d, "too many values");
   for (i = 0; i < n; i++) decode_value(&d);
   if (d.p != d.end) dec_fail(&d, "trailing bytes");
-  lua_remove(L, d.cache);
+  lua_rotate(L, d.cache, -(1 + NREFSLOTS));
+  lua_pop(L, 1 + NREFSLOTS);
   return (int)n;
 }
 
