@@ -38,9 +38,11 @@
 #define unpoison(p, n) ((void)(p), (void)(n))
 #endif
 
-#define GRAIN 16                 /* alignment and size-class step */
-#define MAXSMALL 512             /* larger blocks come from malloc */
-#define NCLASS (MAXSMALL / GRAIN)
+#define GRAIN 16                 /* alignment and small class step */
+#define MAXSMALL 512             /* small classes: 16, 32, ... 512 */
+/* then medium classes up to BRAID_BIG_MIN, four per power of two (640,
+** 768, 896, 1024, 1280, ...: at most a quarter wasted) */
+#define NCLASS (MAXSMALL / GRAIN + 4 * 11)
 #define FIRST_CHUNK (32u << 10) /* a fresh state uses about this much */
 #define HUGE_PAGE (2u << 20)
 #define MAX_CHUNK (32u << 20)
@@ -57,7 +59,7 @@ typedef struct FreeBlock {
 } FreeBlock;
 
 struct braid_salloc {
-  FreeBlock *freel[NCLASS + 1]; /* by class: size (class * GRAIN) */
+  FreeBlock *freel[NCLASS + 1]; /* by class (see sizeclass) */
   char *bump, *end;             /* the rest of the newest chunk */
   Chunk *chunks;
   size_t nextsize;              /* of the next chunk */
@@ -192,11 +194,11 @@ void braid__big_free(void *block) {
 
 
 /* A new chunk for a block of 'n' bytes; the rest of the old one (less
-** than MAXSMALL bytes) is left unused. */
+** than 'n' bytes) is left unused. */
 static int new_chunk(braid_salloc *p, size_t n) {
   size_t size = p->nextsize;
   Chunk *c = NULL;
-  while (size < n + CHUNK_HEAD) size *= 2; /* (not with MAXSMALL blocks) */
+  while (size < n + CHUNK_HEAD) size *= 2;
   if (size >= HUGE_PAGE && (c = cache_take(size)) != NULL) size = c->size;
   if (c == NULL && (c = (Chunk *)map_chunk(size)) == NULL) return 0;
   c->next = p->chunks;
@@ -210,9 +212,8 @@ static int new_chunk(braid_salloc *p, size_t n) {
 }
 
 
-static void *small_alloc(braid_salloc *p, unsigned cls) {
+static void *small_alloc(braid_salloc *p, unsigned cls, size_t n) {
   FreeBlock *b = p->freel[cls];
-  size_t n = (size_t)cls * GRAIN;
   if (b != NULL) {
     unpoison(b, n);
     p->freel[cls] = b->next;
@@ -227,55 +228,68 @@ static void *small_alloc(braid_salloc *p, unsigned cls) {
 }
 
 
-static void small_free(braid_salloc *p, void *ptr, unsigned cls) {
+static void small_free(braid_salloc *p, void *ptr, unsigned cls, size_t n) {
   FreeBlock *b = (FreeBlock *)ptr;
   b->next = p->freel[cls];
   p->freel[cls] = b;
-  poison((char *)b + sizeof(FreeBlock), cls * GRAIN - sizeof(FreeBlock));
+  poison((char *)b + sizeof(FreeBlock), n - sizeof(FreeBlock));
 }
 
 
-#define sizeclass(n) ((unsigned)(((n) + GRAIN - 1) / GRAIN))
+/* The class of a block of 'n' bytes (0 < n < BRAID_BIG_MIN), and its size
+** in '*size'. */
+static unsigned sizeclass(size_t n, size_t *size) {
+  size_t x;
+  unsigned e, m;
+  if (n <= MAXSMALL) {
+    unsigned c = (unsigned)((n + GRAIN - 1) / GRAIN);
+    *size = (size_t)c * GRAIN;
+    return c;
+  }
+  x = n - 1; /* in [2^e, 2^(e+1)), e >= 9 */
+  e = 63u - (unsigned)__builtin_clzll((unsigned long long)x);
+  m = (unsigned)(x >> (e - 2)) & 3;
+  *size = (size_t)(5 + m) << (e - 2);
+  return MAXSMALL / GRAIN + 1 + (e - 9) * 4 + m;
+}
 
-/* Block kinds by size: small (pool), medium (malloc), big (a mapping). */
-enum { K_SMALL, K_MEDIUM, K_BIG };
-#define kindof(n) \
-  ((n) <= MAXSMALL ? K_SMALL : (n) < BRAID_BIG_MIN ? K_MEDIUM : K_BIG)
+#define isbig(n) ((n) >= BRAID_BIG_MIN)
 
 static void *block_alloc(braid_salloc *p, size_t n) {
-  switch (kindof(n)) {
-    case K_SMALL: return small_alloc(p, sizeclass(n));
-    case K_MEDIUM: return malloc(n);
-    default: return braid__big_alloc(n, NULL);
-  }
+  size_t sz;
+  unsigned cls;
+  if (isbig(n)) return braid__big_alloc(n, NULL);
+  cls = sizeclass(n, &sz);
+  return small_alloc(p, cls, sz);
 }
 
 static void block_free(braid_salloc *p, void *ptr, size_t n) {
-  switch (kindof(n)) {
-    case K_SMALL: small_free(p, ptr, sizeclass(n)); break;
-    case K_MEDIUM: free(ptr); break;
-    default: braid__big_free(ptr); break;
+  size_t sz;
+  unsigned cls;
+  if (isbig(n)) {
+    braid__big_free(ptr);
+    return;
   }
+  cls = sizeclass(n, &sz);
+  small_free(p, ptr, cls, sz);
 }
 
 void *braid__salloc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   braid_salloc *p = (braid_salloc *)ud;
   void *np;
-  int ko, kn;
   if (ptr == NULL) /* osize is a type tag then */
     return nsize == 0 ? NULL : block_alloc(p, nsize);
   if (nsize == 0) {
     block_free(p, ptr, osize);
     return NULL;
   }
-  ko = kindof(osize);
-  kn = kindof(nsize);
-  if (ko == K_SMALL && kn == K_SMALL && sizeclass(osize) == sizeclass(nsize))
-    return ptr;
-  if (ko == K_MEDIUM && kn == K_MEDIUM) return realloc(ptr, nsize);
-  if (ko == K_BIG && kn == K_BIG && nsize <= big_cap(ptr) &&
-      nsize >= big_cap(ptr) / 4)
+  if (!isbig(osize) && !isbig(nsize)) {
+    size_t so, sn;
+    if (sizeclass(osize, &so) == sizeclass(nsize, &sn)) return ptr;
+  } else if (isbig(osize) && isbig(nsize) && nsize <= big_cap(ptr) &&
+             nsize >= big_cap(ptr) / 4) {
     return ptr; /* fits in its mapping, which it still mostly uses */
+  }
   np = block_alloc(p, nsize);
   if (np == NULL) return NULL; /* Lua keeps the old block */
   memcpy(np, ptr, osize < nsize ? osize : nsize);

@@ -9,7 +9,7 @@
 #include "braidint.h"
 
 /* A per-state pool: small blocks come from size-class free lists carved
-** out of big chunks (huge pages from 2 MiB on), larger ones from malloc.
+** out of big chunks (huge pages from 2 MiB on), big ones on mappings.
 ** A state is used by one thread at a time, so the pool takes no lock. It
 ** keeps what the state frees for the state's own later allocations and
 ** gives its chunks back to the system only in braid__salloc_free, after
