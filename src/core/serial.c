@@ -1466,6 +1466,18 @@ static unsigned char get_byte(Dec *d) {
 static uint64_t get_varint_slow(Dec *d) {
   uint64_t v = 0;
   int shift = 0;
+  const unsigned char *p = d->p;
+  if (d->end - p >= 4) { /* 2 or 3 bytes (integers up to 2^21): unrolled */
+    if (p[1] < 0x80) {
+      d->p = p + 2;
+      return (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+    }
+    if (p[2] < 0x80) {
+      d->p = p + 3;
+      return (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7 |
+             (uint64_t)p[2] << 14;
+    }
+  }
   for (;;) {
     unsigned char b = get_byte(d);
     if (shift == 63 && b > 1) dec_fail(d, "varint overflow");
@@ -1535,14 +1547,21 @@ static void remember(Dec *d, size_t at) {
 }
 
 
+static int recall_cached(Dec *d, uint64_t at);
+
 /* Pushes the object remembered at offset 'at'; returns its type. */
-static int recall(Dec *d, uint64_t at) {
+static inline int recall(Dec *d, uint64_t at) {
+  if (d->slots != 0 && at != 0 && at == d->slot_at[refslot(at)]) {
+    lua_pushvalue(d->L, d->slots + (int)refslot(at));
+    return lua_type(d->L, -1);
+  }
+  return recall_cached(d, at);
+}
+
+
+static int recall_cached(Dec *d, uint64_t at) {
   lua_State *L = d->L;
   int t;
-  if (d->slots != 0 && at != 0 && at == d->slot_at[refslot(at)]) {
-    lua_pushvalue(L, d->slots + (int)refslot(at));
-    return lua_type(L, -1);
-  }
   if (at > (uint64_t)LUA_MAXINTEGER || lua_type(L, d->cache) != LUA_TTABLE ||
       (t = lua_rawgeti(L, d->cache, (lua_Integer)at)) == LUA_TNIL)
     dec_fail(d, "reference to an unknown object");
