@@ -45,7 +45,7 @@
 #define NCLASS (MAXSMALL / GRAIN + 4 * 11)
 #define FIRST_CHUNK (32u << 10) /* a fresh state uses about this much */
 #define HUGE_PAGE (2u << 20)
-#define MAX_CHUNK (32u << 20)
+#define MAX_CHUNK (8u << 20) /* (bigger ones would be used in part) */
 
 typedef struct Chunk {
   struct Chunk *next;
