@@ -202,6 +202,79 @@ describe("repeated strings and table layouts", function()
   end)
 end)
 
+describe("decoder fast paths", function()
+  it("keeps integers around every varint width, in arrays and as fields", function()
+    local vals = {}
+    for _, b in ipairs({ 0, 7, 14, 21, 28, 35, 42, 49, 56, 62 }) do
+      local p = 1 << b
+      for _, v in ipairs({ p - 1, p, p + 1, -p, -p - 1 }) do vals[#vals + 1] = v end
+    end
+    vals[#vals + 1] = math.maxinteger
+    vals[#vals + 1] = math.mininteger
+    local recs = {}
+    for i, v in ipairs(vals) do recs[i] = { v, v, id = v, [v] = i } end
+    local ok, r = helpers.run_in_thread(function(x) return x end,
+      { vals = vals, recs = recs })
+    assert.is_true(ok)
+    assert.same(vals, r.vals)
+    for i, v in ipairs(vals) do
+      assert.equal(v, r.recs[i][1]); assert.equal(v, r.recs[i].id)
+      assert.equal("integer", math.type(r.recs[i][2]))
+    end
+  end)
+
+  it("recalls many shared keys, strings and tables (beyond the stack slots)", function()
+    local shared, recs = {}, {}
+    for i = 1, 300 do shared[i] = { i } end
+    for i = 1, 3000 do
+      local k = "key" .. (i % 97)
+      recs[i] = { [k] = shared[i % 300 + 1], ["other" .. (i % 41)] = k,
+                  s = shared[(i * 7) % 300 + 1] }
+    end
+    local ok, r = helpers.run_in_thread(function(x) return x end, { shared, recs })
+    assert.is_true(ok)
+    local rs, rr = r[1], r[2]
+    for i = 1, 3000 do
+      local k = "key" .. (i % 97)
+      assert.equal(rs[i % 300 + 1], rr[i][k])
+      assert.equal(k, rr[i]["other" .. (i % 41)])
+      assert.equal(rs[(i * 7) % 300 + 1], rr[i].s)
+    end
+    assert.same(shared, rs)
+  end)
+end)
+
+describe("worker states' allocator", function()
+  it("keeps values of every size class, big blocks and resized tables", function()
+    local function build()
+      local t, sum = {}, 0
+      for n = 1, 5000, 7 do t[#t + 1] = ("%d"):format(n):rep(n // 4 + 1) end
+      t.big = ("x"):rep(3 << 20) -- a big block
+      local grow = {}
+      for i = 1, 200000 do grow[i] = i end -- arrays resized through every class
+      for i = 200000, 11, -1 do grow[i] = nil end
+      collectgarbage()
+      t.grow = grow
+      local h = {}
+      for i = 1, 20000 do h["k" .. i] = i end
+      for i = 1, 20000, 2 do h["k" .. i] = nil end
+      collectgarbage()
+      t.h = h
+      for _, v in ipairs(t) do sum = sum + #v end
+      return t, sum
+    end
+    local mine, msum = build()
+    local ok, r, rsum = helpers.run_in_thread(function(f) return f() end, build)
+    assert.is_true(ok)
+    assert.equal(msum, rsum)
+    assert.same(mine, r)
+    -- and back again: a worker decodes it, sends it back
+    local ok2, r2 = helpers.run_in_thread(function(x) return x end, r)
+    assert.is_true(ok2)
+    assert.same(mine, r2)
+  end)
+end)
+
 describe("transfer of functions", function()
   it("copies Lua functions with their upvalues", function()
     local base = 40

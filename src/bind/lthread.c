@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "lbind.h"
 #include "serial.h"
 #include "thread.h"
@@ -459,6 +460,7 @@ void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
   braid_runtime_t *rt = t->rt;
   WorkerRun r;
   lua_State *L;
+  braid_salloc *pool = NULL;
   r.t = t;
   r.body = body;
   r.ud = ud;
@@ -468,7 +470,12 @@ void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
   braid__cond_broadcast(&t->cv);
   braid__set_thread_name(t->name);
   braid__mutex_unlock(&t->mu);
-  L = lua_newstate(rt->alloc ? rt->alloc : l_alloc, rt->alloc_ud);
+  if (rt->alloc != NULL)
+    L = lua_newstate(rt->alloc, rt->alloc_ud);
+  else if ((pool = braid__salloc_new()) != NULL)
+    L = lua_newstate(braid__salloc_alloc, pool);
+  else
+    L = lua_newstate(l_alloc, NULL);
   if (L == NULL) {
     fprintf(stderr, "Exception in thread %s:\nMemoryError: cannot create "
                     "a Lua state\n", t->name);
@@ -479,6 +486,7 @@ void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) print_exception(L, t, -1);
     lua_close(L);
   }
+  braid__salloc_free(pool);
   braid__thread_finish(t); /* drops the worker's reference */
 }
 

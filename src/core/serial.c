@@ -39,6 +39,7 @@
 */
 #include <string.h>
 
+#include "alloc.h"
 #include "lbind.h"
 #include "serial.h"
 
@@ -121,10 +122,23 @@ typedef struct Enc {
 ** names[3i-2] is the module, names[3i-1] the field, names[3i] the value
 ** (kept alive by the cache). */
 typedef struct NameCache NameCache;
+#define NAME_BLOOM_BITS 8192
+
 struct NameCache {
   PtrMap map;
   int built;
+  /* a bit per hash of the pointers in 'map': most tables that are not
+  ** in it (all of a big structure's) are told by one bit, in L1 */
+  uint64_t bloom[NAME_BLOOM_BITS / 64];
 };
+
+static unsigned bloom_bit(const void *p) {
+  uintptr_t x = (uintptr_t)p;
+  return (unsigned)((x >> 4) ^ (x >> 17)) & (NAME_BLOOM_BITS - 1);
+}
+
+#define bloom_has(c, p) \
+  (((c)->bloom[bloom_bit(p) / 64] >> (bloom_bit(p) % 64)) & 1)
 
 static const char ENC_KEY = 'e';
 static const char NAMES_KEY = 'n';
@@ -143,7 +157,7 @@ static const char NAMETAB_KEY = 't';
 ** keeps large power-of-two strides from piling into one probe run. */
 static size_t ptrhash(const void *p, size_t mask) {
   uintptr_t x = (uintptr_t)p;
-  return (size_t)((x >> 4) ^ (x >> 20) ^ (x >> 36)) & mask;
+  return (size_t)((x >> 6) ^ (x >> 20) ^ (x >> 36)) & mask;
 }
 
 #define pe_live(m, e) (((e)->vg & PTR_GENMASK) == (m)->gen)
@@ -172,7 +186,7 @@ static PtrEntry *map_find(PtrMap *m, const void *key) {
 
 static int map_grow(PtrMap *m) {
   size_t ncap = m->cap ? m->cap * 2 : 256, i;
-  PtrEntry *ne = (PtrEntry *)braid__calloc(ncap, sizeof(PtrEntry));
+  PtrEntry *ne = (PtrEntry *)braid__huge_alloc(ncap * sizeof(PtrEntry));
   PtrMap nm;
   if (ne == NULL) return BRAID_ENOMEM;
   nm.e = ne;
@@ -189,7 +203,7 @@ static int map_grow(PtrMap *m) {
       nm.used++;
     }
   }
-  braid__free(m->e);
+  braid__huge_free(m->e, m->cap * sizeof(PtrEntry));
   *m = nm;
   return BRAID_OK;
 }
@@ -247,7 +261,7 @@ static void map_clear(PtrMap *m) {
 
 
 static void map_free(PtrMap *m) {
-  braid__free(m->e);
+  braid__huge_free(m->e, m->cap * sizeof(PtrEntry));
   memset(m, 0, sizeof *m);
 }
 /* }====================================================== */
@@ -259,13 +273,31 @@ static void map_free(PtrMap *m) {
 ** =======================================================
 */
 
+/* Byte buffers (the encoder's, messages'): from BRAID_BIG_MIN bytes on a
+** big block (alloc.h: huge pages, mappings reused, so a big message does
+** not fault in fresh pages in the sender), else malloc. Which one a
+** buffer is follows from its capacity. */
+static unsigned char *buf_alloc(size_t n, size_t *cap) {
+  if (n >= BRAID_BIG_MIN) return (unsigned char *)braid__big_alloc(n, cap);
+  *cap = n;
+  return (unsigned char *)braid__malloc(n);
+}
+
+static void buf_free(unsigned char *b, size_t cap) {
+  if (cap >= BRAID_BIG_MIN)
+    braid__big_free(b);
+  else
+    braid__free(b);
+}
+
+
 void braid__msg_free(braid_msg *m) {
   size_t i;
   if (m == NULL) return;
   for (i = 0; i < m->nhandles; i++) braid__handle_release(m->handles[i]);
   braid__free(m->handles);
   braid__free(m->offs);
-  if (m->data != m->inline_data) braid__free(m->data);
+  if (m->data != m->inline_data) buf_free(m->data, m->cap);
   braid__free(m);
 }
 
@@ -298,12 +330,13 @@ braid_msg *braid__msg_alloc(size_t len, uint32_t nitems, uint32_t origin) {
   braid_msg *m = msg_new();
   if (m == NULL) return NULL;
   if (len > m->cap) {
-    m->data = (unsigned char *)braid__malloc(len);
+    size_t cap;
+    m->data = buf_alloc(len, &cap);
     if (m->data == NULL) {
       braid__free(m);
       return NULL;
     }
-    m->cap = len;
+    m->cap = cap;
   }
   m->len = len;
   if (nitems > 0) {
@@ -339,7 +372,7 @@ static int enc_gc(lua_State *L) {
   size_t i;
   for (i = 0; i < e->nhandles; i++) braid__handle_release(e->handles[i]);
   braid__free(e->handles);
-  braid__free(e->buf);
+  if (e->buf != NULL) buf_free(e->buf, e->cap);
   braid__free(e->offs);
   map_free(&e->seen);
   map_free(&e->strs);
@@ -392,7 +425,15 @@ static void reserve(Enc *e, size_t n) {
       if (ncap > ((size_t)-1) / 2) enc_nomem(e);
       ncap *= 2;
     }
-    nb = (unsigned char *)braid__realloc(e->buf, ncap);
+    if (ncap < BRAID_BIG_MIN) {
+      nb = (unsigned char *)braid__realloc(e->buf, ncap);
+    } else { /* a big block: copied, not realloc'd */
+      nb = buf_alloc(ncap, &ncap);
+      if (nb != NULL && e->buf != NULL) {
+        memcpy(nb, e->buf, e->len);
+        buf_free(e->buf, e->cap);
+      }
+    }
     if (nb == NULL) enc_nomem(e);
     e->buf = nb;
     e->cap = ncap;
@@ -420,6 +461,19 @@ static void put_varint(Enc *e, uint64_t v) {
     v >>= 7;
   }
   e->buf[e->len++] = (unsigned char)v;
+}
+
+
+/* T_INT and the zigzag varint of 'v' */
+static void put_int(Enc *e, lua_Integer v) {
+  uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v < 0 ? -1 : 0);
+  reserve(e, 11);
+  e->buf[e->len++] = T_INT;
+  while (u >= 0x80) {
+    e->buf[e->len++] = (unsigned char)(u | 0x80);
+    u >>= 7;
+  }
+  e->buf[e->len++] = (unsigned char)u;
 }
 
 
@@ -611,6 +665,7 @@ static void names_add(lua_State *L, NameCache *c, int tab, lua_Integer *n) {
     lua_pop(L, 3);
     return; /* a missing name only means a later error, not a crash */
   }
+  c->bloom[bloom_bit(p) / 64] |= (uint64_t)1 << (bloom_bit(p) % 64);
   (*n)++;
   lua_rawseti(L, tab, 3 * *n);
   lua_rawseti(L, tab, 3 * *n - 1);
@@ -651,6 +706,7 @@ static void names_build(lua_State *L, NameCache *c) {
   const void *globals;
   luaL_checkstack(L, 12, "building braid's name cache");
   map_free(&c->map);
+  memset(c->bloom, 0, sizeof c->bloom);
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   globals = lua_topointer(L, -1);
   lua_pop(L, 1);
@@ -707,13 +763,14 @@ static void names_build(lua_State *L, NameCache *c) {
 }
 
 
-/* If the value at 'idx' travels by name, writes T_BYNAME and returns 1. */
-static int put_byname(Enc *e, int idx, int isfunc) {
+/* If the value at 'idx' (whose lua_topointer is 'p') travels by name,
+** writes T_BYNAME and returns 1. */
+static int put_byname(Enc *e, int idx, const void *p, int isfunc) {
   lua_State *L = e->L;
   NameCache *c = e->names != NULL ? e->names : (e->names = getnames(L));
   PtrEntry *pe;
-  const void *p = lua_topointer(L, idx);
   if (!c->built) names_build(L, c);
+  if (!isfunc && !bloom_has(c, p)) return 0;
   pe = map_find(&c->map, p);
   if (pe == NULL && isfunc && !e->names_rebuilt) {
     /* maybe loaded since the cache was built */
@@ -878,14 +935,14 @@ static void encode_table(Enc *e, int idx) {
   const void *p = lua_topointer(L, idx);
   size_t aslot, nslot;
   lua_Unsigned narr, m = 0;
-  int w, mt = 0, inarr;
+  int w, mt = 0, inarr, k;
   uint32_t nhash = 0;
   if (p == e->globals) {
     put_byte(e, T_GLOBALS);
     return;
   }
   map_prefetch(&e->seen, p);
-  if (put_byname(e, idx, 0)) return;
+  if (put_byname(e, idx, p, 0)) return;
   if (lua_getmetatable(L, idx)) {
     mt = lua_gettop(L);
     if (reduce_with_mt(e, idx)) {
@@ -909,17 +966,21 @@ static void encode_table(Enc *e, int idx) {
   e->len += 4;
   inarr = narr > 0;
   lua_pushnil(L);
+  k = lua_gettop(L); /* the key; lua_next pushes the value at k + 1 */
   while (lua_next(L, idx)) {
-    int k = lua_gettop(L) - 1;
     if (inarr) {
       lua_Integer ik;
       if (lua_isinteger(L, k) && (ik = lua_tointeger(L, k)) > (lua_Integer)m &&
           (lua_Unsigned)ik <= narr && (lua_Unsigned)ik - m <= MAX_GAP) {
         while (++m < (lua_Unsigned)ik) put_byte(e, T_NIL);
-        push_seg(e, SEG_KEY, k, NULL);
-        encode_value(e, k + 1);
-        e->npath--;
-        lua_pop(L, 1);
+        if (lua_isinteger(L, k + 1)) { /* the common element: inline */
+          put_int(e, lua_tointeger(L, k + 1));
+        } else {
+          push_seg(e, SEG_KEY, k, NULL);
+          encode_value(e, k + 1);
+          e->npath--;
+        }
+        lua_settop(L, k);
         continue;
       }
       inarr = 0;
@@ -929,7 +990,7 @@ static void encode_table(Enc *e, int idx) {
     encode_value(e, k + 1);
     e->npath--;
     nhash++;
-    lua_pop(L, 1);
+    lua_settop(L, k);
   }
   { /* narr: 'm' in 'w' bytes (m <= narr fits) */
     unsigned char *q = e->buf + aslot;
@@ -1060,10 +1121,7 @@ static void encode_value(Enc *e, int idx) {
       break;
     case LUA_TNUMBER:
       if (lua_isinteger(L, idx)) {
-        lua_Integer v = lua_tointeger(L, idx);
-        uint64_t u = (uint64_t)v;
-        put_byte(e, T_INT);
-        put_varint(e, (u << 1) ^ (uint64_t)(v < 0 ? -1 : 0));
+        put_int(e, lua_tointeger(L, idx));
       } else {
         lua_Number d = lua_tonumber(L, idx);
         put_byte(e, T_FLOAT);
@@ -1079,7 +1137,8 @@ static void encode_value(Enc *e, int idx) {
     case LUA_TTABLE: encode_table(e, idx); break;
     case LUA_TFUNCTION:
       if (lua_iscfunction(L, idx)) {
-        if (!put_byname(e, idx, 1)) cannot_send(e, idx);
+        if (!put_byname(e, idx, lua_topointer(L, idx), 1))
+          cannot_send(e, idx);
       } else {
         encode_lfunction(e, idx);
       }
@@ -1128,7 +1187,7 @@ static braid_msg *enc_finish(Enc *e) {
     m->cap = e->cap;
     e->buf = NULL;
     e->cap = 0;
-  } else {
+  } else { /* 4096 > len: malloc'd */
     m->data = (unsigned char *)braid__malloc(e->len);
     if (m->data == NULL) {
       braid__free(m);
@@ -1142,7 +1201,7 @@ static braid_msg *enc_finish(Enc *e) {
     m->handles =
         (braid_handle **)braid__malloc(e->nhandles * sizeof(braid_handle *));
     if (m->handles == NULL) {
-      if (m->data != m->inline_data) braid__free(m->data);
+      if (m->data != m->inline_data) buf_free(m->data, m->cap);
       braid__free(m);
       enc_nomem(e);
     }
@@ -1151,7 +1210,7 @@ static braid_msg *enc_finish(Enc *e) {
     e->nhandles = 0; /* the message owns the references now */
   }
   if (e->cap > (1u << 20)) { /* do not keep a huge buffer around */
-    braid__free(e->buf);
+    buf_free(e->buf, e->cap);
     e->buf = NULL;
     e->cap = 0;
   }
@@ -1403,6 +1462,9 @@ braid_msg *braid__encode_batch_proc(lua_State *L, int tidx, lua_Integer n,
 ** =======================================================
 */
 
+#define NREFSLOTS 16
+#define refslot(at) ((unsigned)((at) ^ ((at) >> 4) ^ ((at) >> 8)) % NREFSLOTS)
+
 typedef struct Dec {
   lua_State *L;
   const unsigned char *base, *p, *end;
@@ -1412,6 +1474,11 @@ typedef struct Dec {
   int cache; /* stack index of the table of shared objects, 0 if none */
   size_t origin; /* offset of 'base' in the message it was cut from */
   int gcstopped; /* this decode stopped the collector (big messages) */
+  /* The first shared objects (the keys repeated in every record) are
+  ** also kept in stack slots, direct-mapped by offset: recalling one is a
+  ** lua_pushvalue instead of a lookup in the cache table. */
+  int slots;                  /* index of the first of them, 0 if none */
+  size_t slot_at[NREFSLOTS];  /* offset kept in each (0: none) */
 } Dec;
 
 
@@ -1428,9 +1495,21 @@ static unsigned char get_byte(Dec *d) {
 }
 
 
-static uint64_t get_varint(Dec *d) {
+static uint64_t get_varint_slow(Dec *d) {
   uint64_t v = 0;
   int shift = 0;
+  const unsigned char *p = d->p;
+  if (d->end - p >= 4) { /* 2 or 3 bytes (integers up to 2^21): unrolled */
+    if (p[1] < 0x80) {
+      d->p = p + 2;
+      return (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+    }
+    if (p[2] < 0x80) {
+      d->p = p + 3;
+      return (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7 |
+             (uint64_t)p[2] << 14;
+    }
+  }
   for (;;) {
     unsigned char b = get_byte(d);
     if (shift == 63 && b > 1) dec_fail(d, "varint overflow");
@@ -1440,6 +1519,16 @@ static uint64_t get_varint(Dec *d) {
     if (shift > 63) dec_fail(d, "varint overflow");
   }
 }
+
+
+/* Most varints are one byte: that case inline. */
+static inline uint64_t get_varint(Dec *d) {
+  if (braid__likely(d->p < d->end && *d->p < 0x80)) return *d->p++;
+  return get_varint_slow(d);
+}
+
+
+#define unzigzag(u) ((lua_Integer)(((u) >> 1) ^ (~((u) & 1) + 1)))
 
 
 static uint32_t get_u32(Dec *d) {
@@ -1473,6 +1562,14 @@ static void dec_enter(Dec *d) {
 /* Remembers the object on top under offset 'at' (it is referenced again). */
 static void remember(Dec *d, size_t at) {
   lua_State *L = d->L;
+  if (d->slots != 0 && at != 0) {
+    unsigned h = refslot(at);
+    if (d->slot_at[h] == 0) {
+      d->slot_at[h] = at;
+      lua_copy(L, -1, d->slots + (int)h);
+      return;
+    }
+  }
   if (lua_type(L, d->cache) != LUA_TTABLE) {
     lua_createtable(L, 0, 4);
     lua_replace(L, d->cache);
@@ -1482,8 +1579,19 @@ static void remember(Dec *d, size_t at) {
 }
 
 
+static int recall_cached(Dec *d, uint64_t at);
+
 /* Pushes the object remembered at offset 'at'; returns its type. */
-static int recall(Dec *d, uint64_t at) {
+static inline int recall(Dec *d, uint64_t at) {
+  if (d->slots != 0 && at != 0 && at == d->slot_at[refslot(at)]) {
+    lua_pushvalue(d->L, d->slots + (int)refslot(at));
+    return lua_type(d->L, -1);
+  }
+  return recall_cached(d, at);
+}
+
+
+static int recall_cached(Dec *d, uint64_t at) {
   lua_State *L = d->L;
   int t;
   if (at > (uint64_t)LUA_MAXINTEGER || lua_type(L, d->cache) != LUA_TTABLE ||
@@ -1511,13 +1619,25 @@ static void decode_table(Dec *d, size_t at) {
   t = lua_gettop(L);
   if (flags & F_SHARED) remember(d, at);
   for (i = 1; i <= narr; i++) {
-    if (decode_value(d) == LUA_TNIL)
+    if (d->p < d->end && *d->p == T_INT) { /* the common element: inline */
+      uint64_t u;
+      d->p++;
+      u = get_varint(d);
+      lua_pushinteger(L, unzigzag(u));
+    } else if (decode_value(d) == LUA_TNIL) {
       lua_pop(L, 1);
-    else
-      lua_rawseti(L, t, (lua_Integer)i);
+      continue;
+    }
+    lua_rawseti(L, t, (lua_Integer)i);
   }
   for (i = 0; i < nhash; i++) {
-    int kt = decode_value(d);
+    int kt;
+    if (d->p < d->end && *d->p == T_REF) { /* a key met before: inline */
+      d->p++;
+      kt = recall(d, get_varint(d));
+    } else {
+      kt = decode_value(d);
+    }
     if (kt != LUA_TSTRING) {
       if (kt == LUA_TNIL) dec_fail(d, "nil table key");
       if (kt == LUA_TNUMBER) {
@@ -1808,7 +1928,7 @@ static int decode_value(Dec *d) {
     case T_TRUE: lua_pushboolean(L, 1); return LUA_TBOOLEAN;
     case T_INT: {
       uint64_t u = get_varint(d);
-      lua_pushinteger(L, (lua_Integer)((u >> 1) ^ (~(u & 1) + 1)));
+      lua_pushinteger(L, unzigzag(u));
       return LUA_TNUMBER;
     }
     case T_FLOAT: {
@@ -1866,9 +1986,15 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
   d.nhandles = m->nhandles;
   d.depth = 0;
   d.gcstopped = gcstopped;
-  if (!lua_checkstack(L, 12)) dec_fail(&d, "out of stack space");
+  d.slots = 0;
+  if (!lua_checkstack(L, NREFSLOTS + 12)) dec_fail(&d, "out of stack space");
   lua_pushnil(L); /* slot for the table of shared objects */
   d.cache = lua_gettop(L);
+  for (i = 0; i < NREFSLOTS; i++) {
+    lua_pushnil(L);
+    d.slot_at[i] = 0;
+  }
+  d.slots = d.cache + 1;
   if (get_byte(&d) != FORMAT_VERSION) {
     d.p--;
     dec_fail(&d, "unknown format version");
@@ -1878,7 +2004,8 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
   if (!lua_checkstack(L, (int)n + 4)) dec_fail(&d, "too many values");
   for (i = 0; i < n; i++) decode_value(&d);
   if (d.p != d.end) dec_fail(&d, "trailing bytes");
-  lua_remove(L, d.cache);
+  lua_rotate(L, d.cache, -(1 + NREFSLOTS));
+  lua_pop(L, 1 + NREFSLOTS);
   return (int)n;
 }
 

@@ -1,0 +1,331 @@
+/*
+** alloc.c: the allocator of worker states.
+** See LICENSE for copyright and license.
+**
+** A worker's state is new, so with the system allocator everything it
+** builds (a decoded argument of 100,000 records is 400,000 blocks) first
+** goes through malloc's bookkeeping for a fresh arena and then faults in
+** page after page, and its random accesses (the string table, the
+** collector) miss the TLB all over a heap of small pages. The pool hands
+** out small blocks from big chunks instead: a bump pointer in allocation
+** order (the order the state walks them), per-size free lists for reuse,
+** and chunks of 2 MiB and up on transparent huge pages (when the system
+** has them: madvise mode is enough). Lua tells the allocator the size of
+** every block it frees or resizes, so blocks carry no header.
+**
+** Trade-off: memory a state frees stays in its pool (for its own later
+** allocations of the same size class) until the state closes.
+*/
+#include <string.h>
+#include <sys/mman.h>
+
+#include "alloc.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ASAN 1
+#endif
+#endif
+
+#ifdef POOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define poison(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define poison(p, n) ((void)(p), (void)(n))
+#define unpoison(p, n) ((void)(p), (void)(n))
+#endif
+
+#define GRAIN 16                 /* alignment and small class step */
+#define MAXSMALL 512             /* small classes: 16, 32, ... 512 */
+/* then medium classes up to BRAID_BIG_MIN, four per power of two (640,
+** 768, 896, 1024, 1280, ...: at most a quarter wasted) */
+#define NCLASS (MAXSMALL / GRAIN + 4 * 11)
+#define FIRST_CHUNK (32u << 10) /* a fresh state uses about this much */
+#define HUGE_PAGE (2u << 20)
+#define MAX_CHUNK (8u << 20) /* (bigger ones would be used in part) */
+
+typedef struct Chunk {
+  struct Chunk *next;
+  size_t size; /* of the mapping, this header included */
+} Chunk;
+
+#define CHUNK_HEAD ((sizeof(Chunk) + GRAIN - 1) / GRAIN * GRAIN)
+
+typedef struct FreeBlock {
+  struct FreeBlock *next;
+} FreeBlock;
+
+struct braid_salloc {
+  FreeBlock *freel[NCLASS + 1]; /* by class (see sizeclass) */
+  char *bump, *end;             /* the rest of the newest chunk */
+  Chunk *chunks;
+  size_t nextsize;              /* of the next chunk */
+};
+
+
+static int pool_disabled(void) {
+  static atomic_int state; /* 0 unknown, 1 enabled, 2 disabled */
+  int s = atomic_load_explicit(&state, memory_order_relaxed);
+  if (s == 0) {
+    const char *v = getenv("BRAID_WORKER_ALLOC");
+    s = (v != NULL && strcmp(v, "system") == 0) ? 2 : 1;
+    atomic_store_explicit(&state, s, memory_order_relaxed);
+  }
+  return s == 2;
+}
+
+
+braid_salloc *braid__salloc_new(void) {
+  braid_salloc *p;
+  if (pool_disabled()) return NULL;
+  p = (braid_salloc *)braid__calloc(1, sizeof *p);
+  if (p != NULL) p->nextsize = FIRST_CHUNK;
+  return p;
+}
+
+
+/* Chunks smaller than a huge page come from malloc (whose memory is
+** warm when threads come and go: a short-lived worker should not pay for
+** fresh pages); from a huge page on they are mapped, aligned, and advised
+** to use huge pages. */
+static void *map_chunk(size_t size) {
+  char *m, *a;
+  size_t extra;
+  if (size < HUGE_PAGE) return malloc(size);
+  m = (char *)mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+  a = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+  if (a > m) munmap(m, (size_t)(a - m));
+  extra = (size_t)(m + size + HUGE_PAGE - (a + size));
+  if (extra > 0) munmap(a + size, extra);
+#ifdef MADV_HUGEPAGE
+  madvise(a, size, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+  return a;
+}
+
+
+/* {------ chunks of closed states, for the next states
+** A worker that decodes a big argument fills tens of MiB; the pages of a
+** fresh mapping must be faulted in and cleared by the kernel first (an
+** eighth of such a worker's time). So the mapped chunks of a closed state
+** are kept (up to CACHE_MAX bytes) for the states that come next, with
+** MADV_FREE: the kernel may still take their pages back under memory
+** pressure (they then come back cleared), otherwise they are reused as
+** they are. The lock is only ever tried: when it is taken (or held by a
+** thread that a fork left behind) the cache is skipped. */
+
+#define CACHE_MAX (64u << 20)
+
+static atomic_flag cache_lock = ATOMIC_FLAG_INIT;
+static Chunk *cache_list;
+static size_t cache_bytes;
+
+/* The smallest cached chunk of at least 'size' bytes, or NULL. */
+static Chunk *cache_take(size_t size) {
+  Chunk **pc, **best = NULL, *c = NULL;
+  if (atomic_flag_test_and_set_explicit(&cache_lock, memory_order_acquire))
+    return NULL;
+  for (pc = &cache_list; *pc != NULL; pc = &(*pc)->next)
+    if ((*pc)->size >= size && (best == NULL || (*pc)->size < (*best)->size))
+      best = pc;
+  if (best != NULL) {
+    c = *best;
+    *best = c->next;
+    cache_bytes -= c->size;
+  }
+  atomic_flag_clear_explicit(&cache_lock, memory_order_release);
+  return c;
+}
+
+/* Keeps the mapped chunk 'c'; 0 when the cache is full or busy. */
+static int cache_put(Chunk *c) {
+  int kept = 0;
+  if (c->size > CACHE_MAX) return 0;
+#ifdef MADV_FREE
+  madvise((char *)c + HUGE_PAGE, c->size - HUGE_PAGE, MADV_FREE);
+#endif
+  if (atomic_flag_test_and_set_explicit(&cache_lock, memory_order_acquire))
+    return 0;
+  if (cache_bytes + c->size <= CACHE_MAX) {
+    c->next = cache_list;
+    cache_list = c;
+    cache_bytes += c->size;
+    kept = 1;
+  }
+  atomic_flag_clear_explicit(&cache_lock, memory_order_release);
+  return kept;
+}
+/* }------ */
+
+
+/* {------ big blocks: a mapping each (from the cache when it has one),
+** rounded up to huge pages, with a chunk header before the block */
+
+static size_t big_cap(void *block) {
+  Chunk *c = (Chunk *)((char *)block - CHUNK_HEAD);
+  return c->size - CHUNK_HEAD;
+}
+
+void *braid__big_alloc(size_t n, size_t *cap) {
+  size_t size;
+  Chunk *c;
+  if (n > ((size_t)-1) / 2) return NULL;
+  size = (n + CHUNK_HEAD + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+  if ((c = cache_take(size)) == NULL) {
+    if ((c = (Chunk *)map_chunk(size)) == NULL) return NULL;
+    c->size = size;
+  }
+  if (cap != NULL) *cap = c->size - CHUNK_HEAD;
+  return (char *)c + CHUNK_HEAD;
+}
+
+void braid__big_free(void *block) {
+  Chunk *c;
+  if (block == NULL) return;
+  c = (Chunk *)((char *)block - CHUNK_HEAD);
+  if (!cache_put(c)) munmap(c, c->size);
+}
+/* }------ */
+
+
+/* A new chunk for a block of 'n' bytes; the rest of the old one (less
+** than 'n' bytes) is left unused. */
+static int new_chunk(braid_salloc *p, size_t n) {
+  size_t size = p->nextsize;
+  Chunk *c = NULL;
+  while (size < n + CHUNK_HEAD) size *= 2;
+  if (size >= HUGE_PAGE && (c = cache_take(size)) != NULL) size = c->size;
+  if (c == NULL && (c = (Chunk *)map_chunk(size)) == NULL) return 0;
+  c->next = p->chunks;
+  c->size = size;
+  p->chunks = c;
+  p->bump = (char *)c + CHUNK_HEAD;
+  p->end = (char *)c + size;
+  poison(p->bump, (size_t)(p->end - p->bump));
+  if (p->nextsize < MAX_CHUNK) p->nextsize = size * 2;
+  return 1;
+}
+
+
+static void *small_alloc(braid_salloc *p, unsigned cls, size_t n) {
+  FreeBlock *b = p->freel[cls];
+  if (b != NULL) {
+    unpoison(b, n);
+    p->freel[cls] = b->next;
+    return b;
+  }
+  if (braid__unlikely((size_t)(p->end - p->bump) < n) && !new_chunk(p, n))
+    return NULL;
+  b = (FreeBlock *)p->bump;
+  p->bump += n;
+  unpoison(b, n);
+  return b;
+}
+
+
+static void small_free(braid_salloc *p, void *ptr, unsigned cls, size_t n) {
+  FreeBlock *b = (FreeBlock *)ptr;
+  b->next = p->freel[cls];
+  p->freel[cls] = b;
+  poison((char *)b + sizeof(FreeBlock), n - sizeof(FreeBlock));
+}
+
+
+/* The class of a block of 'n' bytes (0 < n < BRAID_BIG_MIN), and its size
+** in '*size'. */
+static unsigned sizeclass(size_t n, size_t *size) {
+  size_t x;
+  unsigned e, m;
+  if (n <= MAXSMALL) {
+    unsigned c = (unsigned)((n + GRAIN - 1) / GRAIN);
+    *size = (size_t)c * GRAIN;
+    return c;
+  }
+  x = n - 1; /* in [2^e, 2^(e+1)), e >= 9 */
+  e = 63u - (unsigned)__builtin_clzll((unsigned long long)x);
+  m = (unsigned)(x >> (e - 2)) & 3;
+  *size = (size_t)(5 + m) << (e - 2);
+  return MAXSMALL / GRAIN + 1 + (e - 9) * 4 + m;
+}
+
+#define isbig(n) ((n) >= BRAID_BIG_MIN)
+
+static void *block_alloc(braid_salloc *p, size_t n) {
+  size_t sz;
+  unsigned cls;
+  if (isbig(n)) return braid__big_alloc(n, NULL);
+  cls = sizeclass(n, &sz);
+  return small_alloc(p, cls, sz);
+}
+
+static void block_free(braid_salloc *p, void *ptr, size_t n) {
+  size_t sz;
+  unsigned cls;
+  if (isbig(n)) {
+    braid__big_free(ptr);
+    return;
+  }
+  cls = sizeclass(n, &sz);
+  small_free(p, ptr, cls, sz);
+}
+
+void *braid__salloc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  braid_salloc *p = (braid_salloc *)ud;
+  void *np;
+  if (ptr == NULL) /* osize is a type tag then */
+    return nsize == 0 ? NULL : block_alloc(p, nsize);
+  if (nsize == 0) {
+    block_free(p, ptr, osize);
+    return NULL;
+  }
+  if (!isbig(osize) && !isbig(nsize)) {
+    size_t so, sn;
+    if (sizeclass(osize, &so) == sizeclass(nsize, &sn)) return ptr;
+  } else if (isbig(osize) && isbig(nsize) && nsize <= big_cap(ptr) &&
+             nsize >= big_cap(ptr) / 4) {
+    return ptr; /* fits in its mapping, which it still mostly uses */
+  }
+  np = block_alloc(p, nsize);
+  if (np == NULL) return NULL; /* Lua keeps the old block */
+  memcpy(np, ptr, osize < nsize ? osize : nsize);
+  block_free(p, ptr, osize);
+  return np;
+}
+
+
+void *braid__huge_alloc(size_t size) {
+  if (size < HUGE_PAGE) return calloc(1, size);
+  size = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+  return map_chunk(size); /* zero-filled */
+}
+
+
+void braid__huge_free(void *p, size_t size) {
+  if (p == NULL) return;
+  if (size < HUGE_PAGE) {
+    free(p);
+    return;
+  }
+  size = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+  munmap(p, size);
+}
+
+
+void braid__salloc_free(braid_salloc *p) {
+  Chunk *c, *next;
+  if (p == NULL) return;
+  for (c = p->chunks; c != NULL; c = next) {
+    next = c->next;
+    unpoison(c, c->size);
+    if (c->size < HUGE_PAGE)
+      free(c);
+    else if (!cache_put(c))
+      munmap(c, c->size);
+  }
+  braid__free(p);
+}

@@ -1,0 +1,46 @@
+/*
+** alloc.h: the allocator of worker states.
+** See LICENSE for copyright and license.
+*/
+#ifndef BRAID_ALLOC_H
+#define BRAID_ALLOC_H
+
+#include "lua.h"
+#include "braidint.h"
+
+/* A per-state pool: small blocks come from size-class free lists carved
+** out of big chunks (huge pages from 2 MiB on), big ones on mappings.
+** A state is used by one thread at a time, so the pool takes no lock. It
+** keeps what the state frees for the state's own later allocations and
+** gives its chunks back to the system only in braid__salloc_free, after
+** lua_close. */
+typedef struct braid_salloc braid_salloc;
+
+/* A new pool, or NULL when out of memory (or when the pool is disabled:
+** BRAID_WORKER_ALLOC=system in the environment, read once). */
+BRAIDI_FUNC braid_salloc *braid__salloc_new(void);
+
+/* The lua_Alloc of a pool; 'ud' is the pool. */
+BRAIDI_FUNC void *braid__salloc_alloc(void *ud, void *ptr, size_t osize,
+                                    size_t nsize);
+
+/* Frees the pool and everything still in it (call after lua_close). */
+BRAIDI_FUNC void braid__salloc_free(braid_salloc *p);
+
+/* Big blocks (of BRAID_BIG_MIN bytes or more: big messages, a state's
+** big arrays): a mapping each, on huge pages, reused through a process-wide
+** cache of mappings (so their pages are seldom faulted in anew), not
+** zero-filled. '*cap' (if not NULL) receives the usable size, at least 'n'.
+** NULL when out of memory. */
+#define BRAID_BIG_MIN ((size_t)1 << 20)
+BRAIDI_FUNC void *braid__big_alloc(size_t n, size_t *cap);
+BRAIDI_FUNC void braid__big_free(void *block);
+
+/* 'size' zero-filled bytes for a big table with random access (the
+** serializer's pointer maps): from 2 MiB on, mapped on huge pages, which
+** spare a TLB miss per access. Freed with braid__huge_free and the same
+** size. NULL when out of memory. */
+BRAIDI_FUNC void *braid__huge_alloc(size_t size);
+BRAIDI_FUNC void braid__huge_free(void *p, size_t size);
+
+#endif
