@@ -2070,6 +2070,35 @@ int braid__decode_items(lua_State *L, const braid_item *items, size_t n,
 }
 
 
+int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
+                        uint32_t n, int tidx, lua_Integer k) {
+  Dec d;
+  uint32_t i;
+  if (first > m->nitems || n > m->nitems - first)
+    return luaL_error(L, "bad item range");
+  if (n == 1 && tidx == 0) { /* one item to push: scalars need no decoder */
+    size_t off, end;
+    item_bounds(m, first, &off, &end);
+    if (off <= end && end <= m->len && lua_checkstack(L, 1) &&
+        push_scalar(L, m->data + off, m->data + end))
+      return 1;
+  }
+  tidx = tidx ? lua_absindex(L, tidx) : 0;
+  if (!lua_checkstack(L, 12) || (!tidx && !lua_checkstack(L, (int)n + 12)))
+    return luaL_error(L, "out of stack space");
+  memset(&d, 0, sizeof d);
+  d.L = L;
+  lua_pushnil(L); /* cache of shared objects, shared by the items */
+  d.cache = lua_gettop(L);
+  for (i = 0; i < n; i++) {
+    decode_item(&d, m, first + i);
+    if (tidx) lua_rawseti(L, tidx, k + (lua_Integer)i);
+  }
+  lua_remove(L, d.cache);
+  return tidx ? 0 : (int)n;
+}
+
+
 /* }====================================================== */
 
 

@@ -92,6 +92,17 @@ BRAIDI_FUNC void braid__msg_release(braid_msg *m, uint32_t k);
 BRAIDI_FUNC int braid__decode_items(lua_State *L, const braid_item *items,
                                     size_t n, int tidx, lua_Integer k);
 
+/* Decodes items first..first+n-1 of 'm' (a batch, or a message of one
+** item) into the table at 'tidx' at k, k+1, ... (or, with 'tidx' 0,
+** pushes them) WITHOUT releasing them: for readers of items that stay
+** with their owner (a map job's results, read by any state any number of
+** times; a worker that releases its chunk once at the end). Returns how
+** many values were pushed (0 with a table). MAY RAISE like braid__decode;
+** the message is left as it was. */
+BRAIDI_FUNC int braid__decode_range(lua_State *L, const braid_msg *m,
+                                    uint32_t first, uint32_t n, int tidx,
+                                    lua_Integer k);
+
 /* Like braid__decode_items, but each item is handed to 'done(m, ud)'
 ** instead of braid__msg_release (queues recycle small messages). A run of
 ** consecutive items of one message (a batch, which is never recycled) is
