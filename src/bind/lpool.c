@@ -606,6 +606,13 @@ static int push_chunk(lua_State *L, int st, const braid_msg *m) {
   switch (st) {
     case BRAID_CHUNK_OK:
       lua_pushboolean(L, 1);
+      if (m && m->tag == BRAID_RESULT_ITEMS) { /* the results as a table */
+        lua_createtable(L, (int)m->nitems, 1);
+        braid__decode_range(L, m, 0, m->nitems, -1, 1);
+        lua_pushinteger(L, (lua_Integer)m->nitems);
+        lua_setfield(L, -2, "n");
+        return 2;
+      }
       n = m ? braid__decode(L, m) : 0;
       if (n == 0) {
         lua_pushnil(L);
@@ -695,6 +702,71 @@ static int job_next_done(lua_State *L) {
 }
 
 
+/* Copies the results of a chunk that succeeded with 'm' into the table
+** at 'out' from position 'pos'. */
+static void chunk_into(lua_State *L, const braid_msg *m, uint32_t cs,
+                       int out, lua_Integer pos) {
+  int n;
+  if (m == NULL) return; /* one task that returned nothing */
+  if (m->tag == BRAID_RESULT_ITEMS) {
+    braid__decode_range(L, m, 0, m->nitems, out, pos);
+    return;
+  }
+  n = braid__decode(L, m);
+  if (cs == 1) { /* the task's first value */
+    if (n > 0) {
+      lua_pop(L, n - 1);
+      lua_rawseti(L, out, pos);
+    }
+    return;
+  }
+  if (n > 0 && lua_type(L, -n) == LUA_TTABLE) { /* a table with 'n' */
+    lua_Integer i, cnt;
+    int v = lua_gettop(L) - n + 1;
+    lua_getfield(L, v, "n");
+    cnt = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    for (i = 1; i <= cnt; i++) {
+      lua_rawgeti(L, v, i);
+      lua_rawseti(L, out, pos + i - 1);
+    }
+  }
+  lua_pop(L, n);
+}
+
+
+/* j:results() -> out | nil, k. Every chunk's results in order in one
+** table with 'n' (presized; each chunk decoded straight into it as soon
+** as it is done, while the workers go on), or nil and the first chunk k
+** (1-based, in order) that did not succeed. Waits as long as needed. */
+static int job_results(lua_State *L) {
+  braid_job *j = checkjob(L, 1);
+  uint32_t n, cs, nchunks, k;
+  lua_settop(L, 1);
+  braid__job_info(j, &n, &cs, &nchunks);
+  lua_createtable(L, (int)n, 1); /* 2: out */
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_setfield(L, 2, "n");
+  for (k = 0; k < nchunks; k++) {
+    ChunkArgs a;
+    braid__deadline now = braid__deadline_in(0);
+    a.j = j;
+    a.k = k;
+    a.st = braid__job_wait_chunk(j, k, &now, &a.m);
+    if (a.st == BRAID_ETIMEDOUT)
+      blocking_wait(L, wait_chunk, &a, BRAID_FOREVER);
+    if (a.st != BRAID_CHUNK_OK) {
+      lua_pushnil(L);
+      lua_pushinteger(L, (lua_Integer)k + 1);
+      return 2;
+    }
+    chunk_into(L, a.m, cs, 2, (lua_Integer)k * cs + 1);
+  }
+  lua_settop(L, 2);
+  return 1;
+}
+
+
 static int wait_job(void *ud, const braid__deadline *d) {
   return braid__job_wait((braid_job *)ud, d);
 }
@@ -749,6 +821,7 @@ static int job_info(lua_State *L) {
 static const luaL_Reg job_methods[] = {
   { "chunk", job_chunk },
   { "next_done", job_next_done },
+  { "results", job_results },
   { "wait", job_wait },
   { "ready", job_ready },
   { "future", job_future },
@@ -841,16 +914,19 @@ static int call_protected(lua_State *L) {
 
 
 /* Protected: runs a chunk; returns the encoded result as light userdata
-** (the value for a chunk of one, else a table with 'n'). */
+** (the value for a chunk of one, else a batch of the results). Items are
+** decoded one by one as the loop reaches them (no table of items); the
+** caller releases them (run_chunk). */
 static int chunk_protected(lua_State *L) {
   braid_work *w = (braid_work *)lua_touserdata(L, 1);
   WorkerCtx *c = (WorkerCtx *)lua_touserdata(L, 2);
   uint32_t cs, i;
   int nargs;
+  braid_msg *m;
   lua_settop(L, 0);
   braid__job_info(w->job, NULL, &cs, NULL);
   if (cs == 1) {
-    braid__decode_items(L, w->items, 1, 0, 0); /* 1: the item */
+    braid__decode_range(L, w->items[0].m, w->items[0].idx, 1, 0, 0);
     push_fn(L, c, w->fn);
     lua_insert(L, 1);
     nargs = w->star ? unpack_args(L, 2) : 1;
@@ -858,24 +934,23 @@ static int chunk_protected(lua_State *L) {
     lua_pushlightuserdata(L, braid__encode(L, 1, "result"));
     return 1;
   }
-  lua_createtable(L, (int)w->nitems, 0); /* 1: items */
-  braid__decode_items(L, w->items, w->nitems, 1, 1);
-  push_fn(L, c, w->fn);                    /* 2: fn */
-  lua_createtable(L, (int)w->nitems, 1);   /* 3: results */
-  lua_pushvalue(L, 3);
+  push_fn(L, c, w->fn);                    /* 1: fn */
+  lua_createtable(L, (int)w->nitems, 0);   /* 2: results */
+  lua_pushvalue(L, 2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CHUNKRES_KEY);
   c->progress = 0;
-  for (i = 1; i <= w->nitems; i++) {
-    lua_pushvalue(L, 2);
-    lua_rawgeti(L, 1, i);
+  for (i = 0; i < w->nitems; i++) {
+    lua_pushvalue(L, 1);
+    braid__decode_range(L, w->items[i].m, w->items[i].idx, 1, 0, 0);
     nargs = w->star ? unpack_args(L, -1) : 1;
     lua_call(L, nargs, 1);
-    lua_rawseti(L, 3, i);
-    c->progress = i;
+    lua_rawseti(L, 2, (lua_Integer)i + 1);
+    c->progress = (long)i + 1;
   }
-  lua_pushinteger(L, w->nitems);
-  lua_setfield(L, 3, "n");
-  lua_pushlightuserdata(L, braid__encode(L, 3, "result"));
+  /* one item per result: no key to write, read or check for each */
+  m = braid__encode_batch(L, 2, (lua_Integer)w->nitems, "result");
+  m->tag = BRAID_RESULT_ITEMS;
+  lua_pushlightuserdata(L, m);
   return 1;
 }
 
@@ -945,13 +1020,27 @@ static void run_call(lua_State *L, WorkerCtx *c, braid_work *w) {
 }
 
 
+/* Releases the 'n' items (runs of one message at once). */
+static void release_items(const braid_item *it, uint32_t n) {
+  uint32_t i = 0;
+  while (i < n) {
+    uint32_t r = 1;
+    while (i + r < n && it[i + r].m == it[i].m) r++;
+    braid__msg_release(it[i].m, r);
+    i += r;
+  }
+}
+
+
 static void run_chunk(lua_State *L, WorkerCtx *c, braid_work *w) {
-  int top = lua_gettop(L);
+  int top = lua_gettop(L), status;
   lua_pushcfunction(L, braidB_add_traceback);
   lua_pushcfunction(L, chunk_protected);
   lua_pushlightuserdata(L, w);
   lua_pushlightuserdata(L, c);
-  if (lua_pcall(L, 2, 1, top + 1) == LUA_OK) {
+  status = lua_pcall(L, 2, 1, top + 1);
+  release_items(w->items, w->nitems);
+  if (status == LUA_OK) {
     braid__pool_chunk_done(w, BRAID_CHUNK_OK,
                            (braid_msg *)lua_touserdata(L, -1));
   } else {

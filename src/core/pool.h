@@ -114,6 +114,13 @@ enum {
   BRAID_CHUNK_BROKEN
 };
 
+/* The message of a chunk that succeeded is one of: the result (chunks of
+** one task), a table of the results with field 'n' (tag 0), or a batch
+** holding one item per task (tag BRAID_RESULT_ITEMS: cheaper to encode,
+** and decoded straight into the reader's table). Messages of failed
+** chunks are (partial results table or nil, exception). */
+#define BRAID_RESULT_ITEMS 1
+
 typedef struct braid_job braid_job;
 typedef struct braid_pool braid_pool;
 
