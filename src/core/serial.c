@@ -1303,11 +1303,19 @@ braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
 
 braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
                                const char *root) {
+  return braid__encode_batch_range(L, tidx, 1, n, root);
+}
+
+
+braid_msg *braid__encode_batch_range(lua_State *L, int tidx,
+                                     lua_Integer first, lua_Integer n,
+                                     const char *root) {
   Enc *e;
   int pushed, t;
   lua_Integer i;
   braid_msg *m;
-  if (n < 1 || n > 0x7fffffff) luaL_error(L, "bad batch size");
+  if (n < 1 || n > 0x7fffffff || first < 1 || first > LUA_MAXINTEGER - n)
+    luaL_error(L, "bad batch size");
   tidx = lua_absindex(L, tidx);
   e = acquire_enc(L, root, &pushed);
   if (e->offscap < (size_t)n) { /* kept by the encoder if an item raises */
@@ -1320,10 +1328,10 @@ braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
   reserve(e, 16);
   put_byte(e, FORMAT_VERSION);
   put_varint(e, (uint64_t)n);
-  for (i = 1; i <= n; i++) {
+  for (i = first; i < first + n; i++) {
     if (e->len > 0xffffffffu)
       enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
-    e->offs[i - 1] = (uint32_t)e->len;
+    e->offs[i - first] = (uint32_t)e->len;
     t = lua_rawgeti(L, tidx, i);
     if (t == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common item */
       lua_Integer v = lua_tointeger(L, -1);

@@ -82,6 +82,13 @@ BRAIDI_FUNC void braid__msg_free(braid_msg *m);
 BRAIDI_FUNC braid_msg *braid__encode_batch(lua_State *L, int tidx,
                                            lua_Integer n, const char *root);
 
+/* Like braid__encode_batch for t[first..first+n-1] (item i of the batch
+** is t[first+i]; error paths name the key in t). */
+BRAIDI_FUNC braid_msg *braid__encode_batch_range(lua_State *L, int tidx,
+                                                 lua_Integer first,
+                                                 lua_Integer n,
+                                                 const char *root);
+
 /* Releases 'k' items of 'm' (taken and decoded, or dropped); the last
 ** release frees the message. */
 BRAIDI_FUNC void braid__msg_release(braid_msg *m, uint32_t k);
