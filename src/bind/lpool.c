@@ -1271,10 +1271,30 @@ static int pool_submit(lua_State *L) {
 }
 
 
-/* p:map(fn, items, n, chunksize, star) -> job */
+/* Items per segment of a map job's items (see braid__pool_map_begin):
+** the workers start once the first is encoded. */
+#define SEG_ITEMS 1024
+
+/* (items, first, count) -> the batch of items[first..first+count-1] as a
+** light userdata */
+static int encode_segment(lua_State *L) {
+  lua_pushlightuserdata(L, braid__encode_batch_range(
+                               L, 1, lua_tointeger(L, 2),
+                               lua_tointeger(L, 3), "iterable"));
+  return 1;
+}
+
+
+/* p:map(fn, items, n, chunksize, star) -> job
+** The items are encoded segment by segment, each published as soon as it
+** is encoded. An item that cannot be sent raises its TypeError, and a
+** shutdown before the last segment raises as a shutdown before the call
+** does, once the job is cancelled (the chunks published before may have
+** run). */
 static int pool_map(lua_State *L) {
   braid_pool *p = checkpool(L, 1);
-  lua_Integer n, cs;
+  lua_Integer n, cs, first, seg;
+  uint32_t segchunks;
   int star, rc;
   braid_msg **box;
   braid_fnent *e;
@@ -1290,16 +1310,45 @@ static int pool_map(lua_State *L) {
   if (cs > n) cs = n;
   if (braid__pool_broken(p)) return raise_pool(L, BRAID_EBROKEN);
   if (braid__pool_is_shutdown(p)) return raise_pool(L, BRAID_ESHUTDOWN);
-  box = newmsgbox(L);
-  *box = braid__encode_batch(L, 3, n, "iterable");
+  lua_settop(L, 6);
+  segchunks = (uint32_t)(cs >= SEG_ITEMS ? 1 : SEG_ITEMS / cs);
+  seg = (lua_Integer)segchunks * cs; /* items per segment */
+  box = newmsgbox(L); /* 7 */
+  *box = braid__encode_batch_range(L, 3, 1, n < seg ? n : seg, "iterable");
   e = get_fnent(L, 1, 2);
-  rc = braid__pool_map(p, e, *box, (uint32_t)n, (uint32_t)cs, star, &j);
+  rc = braid__pool_map_begin(p, e, (uint32_t)n, (uint32_t)cs, segchunks,
+                             star, &j);
   if (rc != BRAID_OK) {
     braid__fnent_release(e);
     return raise_pool(L, rc);
   }
+  braidB_pushnewhandle(L, (braid_handle *)j); /* 8 */
+  rc = braid__job_publish(j, *box);
+  if (rc != BRAID_OK) {
+    braid__job_cancel(j);
+    return raise_pool(L, rc);
+  }
   *box = NULL;
-  braidB_pushnewhandle(L, (braid_handle *)j);
+  for (first = seg + 1; first <= n; first += seg) {
+    lua_Integer cnt = n - first + 1 < seg ? n - first + 1 : seg;
+    lua_pushcfunction(L, encode_segment);
+    lua_pushvalue(L, 3);
+    lua_pushinteger(L, first);
+    lua_pushinteger(L, cnt);
+    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+      braid__job_cancel(j); /* the workers stop at what was published */
+      return lua_error(L);
+    }
+    *box = (braid_msg *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    rc = braid__job_publish(j, *box);
+    if (rc != BRAID_OK) { /* shut down meanwhile */
+      braid__job_cancel(j);
+      return raise_pool(L, rc);
+    }
+    *box = NULL;
+  }
+  lua_settop(L, 8);
   return 1;
 }
 
