@@ -703,25 +703,30 @@ static int job_next_done(lua_State *L) {
 
 
 /* Copies the results of a chunk that succeeded with 'm' into the table
-** at 'out' from position 'pos'. */
-static void chunk_into(lua_State *L, const braid_msg *m, uint32_t cs,
-                       int out, lua_Integer pos) {
+** at 'out' from position 'pos'; returns how many. */
+static lua_Integer chunk_into(lua_State *L, const braid_msg *m, uint32_t cs,
+                              int out, lua_Integer pos) {
+  lua_Integer cnt = 0;
   int n;
-  if (m == NULL) return; /* one task that returned nothing */
+  if (m == NULL) { /* one task that returned nothing */
+    lua_pushnil(L);
+    lua_rawseti(L, out, pos);
+    return 1;
+  }
   if (m->tag == BRAID_RESULT_ITEMS) {
     braid__decode_range(L, m, 0, m->nitems, out, pos);
-    return;
+    return (lua_Integer)m->nitems;
   }
+  out = lua_absindex(L, out);
   n = braid__decode(L, m);
   if (cs == 1) { /* the task's first value */
-    if (n > 0) {
-      lua_pop(L, n - 1);
-      lua_rawseti(L, out, pos);
-    }
-    return;
+    if (n == 0) lua_pushnil(L);
+    else lua_pop(L, n - 1);
+    lua_rawseti(L, out, pos);
+    return 1;
   }
   if (n > 0 && lua_type(L, -n) == LUA_TTABLE) { /* a table with 'n' */
-    lua_Integer i, cnt;
+    lua_Integer i;
     int v = lua_gettop(L) - n + 1;
     lua_getfield(L, v, "n");
     cnt = lua_tointeger(L, -1);
@@ -732,6 +737,7 @@ static void chunk_into(lua_State *L, const braid_msg *m, uint32_t cs,
     }
   }
   lua_pop(L, n);
+  return cnt;
 }
 
 
@@ -764,6 +770,135 @@ static int job_results(lua_State *L) {
   }
   lua_settop(L, 2);
   return 1;
+}
+
+
+/* The state of a j:iter() loop: the iterator's upvalue 1, and its
+** to-be-closed value (cancels what has not started when the loop ends
+** early). Upvalue 2 of the iterator is the table holding the current
+** chunk's results (reused from chunk to chunk); user value 1 of the state
+** holds the exception that ends the results of a failed chunk. */
+typedef struct MapIter {
+  braid_job *j; /* retained */
+  uint32_t k, nchunks, cs; /* k: next chunk to fetch */
+  lua_Integer pos, cn, idx;
+  double deadline; /* monotonic seconds; negative: none */
+  int finished, exc;
+} MapIter;
+
+static int mapiter_gc(lua_State *L) {
+  MapIter *it = (MapIter *)lua_touserdata(L, 1);
+  if (it->j) braid__handle_release((braid_handle *)it->j);
+  it->j = NULL;
+  return 0;
+}
+
+
+static int mapiter_close(lua_State *L) {
+  MapIter *it = (MapIter *)lua_touserdata(L, 1);
+  if (it->j && !it->finished) braid__job_cancel(it->j);
+  return 0;
+}
+
+
+/* Waits for chunk it->k and puts its results in the table at 'cur'
+** (it->cn of them); a failed chunk's partial results, its exception kept
+** for when they end. Raises TimeoutError, CancelledError and
+** BrokenThreadPool. */
+static void mapiter_fetch(lua_State *L, MapIter *it, int state, int cur) {
+  ChunkArgs a;
+  braid__deadline now = braid__deadline_in(0);
+  int n;
+  a.j = it->j;
+  a.k = it->k++;
+  a.st = braid__job_wait_chunk(a.j, a.k, &now, &a.m);
+  if (a.st == BRAID_ETIMEDOUT) {
+    double left = BRAID_FOREVER;
+    if (it->deadline >= 0) {
+      left = it->deadline - braid__now();
+      if (left < 0) left = 0;
+    }
+    if (blocking_wait(L, wait_chunk, &a, left) != BRAID_OK)
+      braidB_raise(L, "TimeoutError", "");
+  }
+  it->pos = 0;
+  if (a.st == BRAID_CHUNK_OK) {
+    it->cn = chunk_into(L, a.m, it->cs, cur, 1);
+    return;
+  }
+  n = push_chunk(L, a.st, a.m); /* false, partial, exc (or raises) */
+  it->cn = 0;
+  if (lua_type(L, -2) == LUA_TTABLE) { /* the results before the error */
+    lua_Integer i, cnt;
+    lua_getfield(L, -2, "n");
+    cnt = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    for (i = 1; i <= cnt; i++) {
+      lua_rawgeti(L, -2, i);
+      lua_rawseti(L, cur, i);
+    }
+    it->cn = cnt;
+  }
+  lua_setiuservalue(L, state, 1); /* the exception */
+  it->exc = 1;
+  lua_pop(L, n - 1);
+}
+
+
+/* The iterator of j:iter(): index, result in order; raises a task's
+** error when its element is reached. */
+static int mapiter_next(lua_State *L) {
+  MapIter *it = (MapIter *)lua_touserdata(L, lua_upvalueindex(1));
+  while (it->pos >= it->cn) {
+    if (it->exc) {
+      it->finished = 1;
+      lua_getiuservalue(L, lua_upvalueindex(1), 1);
+      return raise_remote(L, -1);
+    }
+    if (it->k >= it->nchunks) {
+      it->finished = 1;
+      lua_pushnil(L);
+      return 1;
+    }
+    mapiter_fetch(L, it, lua_upvalueindex(1), lua_upvalueindex(2));
+  }
+  it->pos++;
+  it->idx++;
+  lua_pushinteger(L, it->idx);
+  lua_rawgeti(L, lua_upvalueindex(2), it->pos);
+  return 2;
+}
+
+
+/* j:iter([deadline]) -> iterator, closing value: a generic-for iterator
+** yielding index, result in order (a task's error is raised when its
+** element is reached; 'deadline': monotonic seconds, TimeoutError when a
+** result is not there by then). Closing the loop before its end cancels
+** the chunks not started. */
+static int job_iter(lua_State *L) {
+  braid_job *j = checkjob(L, 1);
+  double deadline = luaL_optnumber(L, 2, -1);
+  uint32_t cs, nchunks;
+  MapIter *it;
+  braid__job_info(j, NULL, &cs, &nchunks);
+  it = (MapIter *)lua_newuserdatauv(L, sizeof *it, 1);
+  memset(it, 0, sizeof *it);
+  it->nchunks = nchunks;
+  it->cs = cs;
+  it->deadline = deadline < 0 ? -1 : deadline;
+  if (luaL_newmetatable(L, "braid.MapIter")) {
+    lua_pushcfunction(L, mapiter_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, mapiter_close);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_setmetatable(L, -2);
+  it->j = (braid_job *)braid__handle_retain((braid_handle *)j);
+  lua_pushvalue(L, -1);
+  lua_createtable(L, (int)(cs < 4096 ? cs : 4096), 0);
+  lua_pushcclosure(L, mapiter_next, 2);
+  lua_insert(L, -2);
+  return 2;
 }
 
 
@@ -822,6 +957,7 @@ static const luaL_Reg job_methods[] = {
   { "chunk", job_chunk },
   { "next_done", job_next_done },
   { "results", job_results },
+  { "iter", job_iter },
   { "wait", job_wait },
   { "ready", job_ready },
   { "future", job_future },
