@@ -1407,8 +1407,9 @@ static int pool_submit(lua_State *L) {
 }
 
 
-/* Items per segment of a map job's items (see braid__pool_map_begin):
-** the workers start once the first is encoded. */
+/* Items in the first segment of a map job's items (see
+** braid__pool_map_begin; the next ones double): the workers start once it
+** is encoded. */
 #define SEG_ITEMS 1024
 
 /* (items, first, count) -> the batch of items[first..first+count-1] as a
@@ -1448,7 +1449,7 @@ static int pool_map(lua_State *L) {
   if (braid__pool_is_shutdown(p)) return raise_pool(L, BRAID_ESHUTDOWN);
   lua_settop(L, 6);
   segchunks = (uint32_t)(cs >= SEG_ITEMS ? 1 : SEG_ITEMS / cs);
-  seg = (lua_Integer)segchunks * cs; /* items per segment */
+  seg = (lua_Integer)segchunks * cs; /* items in the first segment */
   box = newmsgbox(L); /* 7 */
   *box = braid__encode_batch_range(L, 3, 1, n < seg ? n : seg, "iterable");
   e = get_fnent(L, 1, 2);
@@ -1466,7 +1467,9 @@ static int pool_map(lua_State *L) {
   }
   *box = NULL;
   for (first = seg + 1; first <= n; first += seg) {
-    lua_Integer cnt = n - first + 1 < seg ? n - first + 1 : seg;
+    lua_Integer cnt;
+    seg *= 2;
+    cnt = n - first + 1 < seg ? n - first + 1 : seg;
     lua_pushcfunction(L, encode_segment);
     lua_pushvalue(L, 3);
     lua_pushinteger(L, first);

@@ -429,12 +429,15 @@ struct braid_job {
   braid__cond cv;
   braid_pool *pool;  /* internal reference */
   braid_fnent *fn;
-  /* The items come in segments of 'segchunks' chunks, each a batch
-  ** published in order (braid__job_publish): workers start on the first
-  ** while the caller encodes the next. The job owns the items of the
-  ** published chunks not handed out yet. */
+  /* The items come in segments, each a batch published in order
+  ** (braid__job_publish): workers start on the first while the caller
+  ** encodes the next. Segment s holds chunks segchunks * (2^s - 1) up to
+  ** the next segment's first: sizes double, so that the workers, which
+  ** may wait for the next segment, wait a few times only (each wait is a
+  ** sleep and a wake-up). The job owns the items of the published chunks
+  ** not handed out yet. */
   braid_msg **segs;  /* set under pool->mu when published, immutable after */
-  uint32_t segchunks, nsegs;
+  uint32_t segchunks, nsegs; /* chunks of the first segment; segments */
   uint32_t published; /* guarded by pool->mu: chunks with their items */
   int closed;        /* guarded by pool->mu: takes no more segments */
   pool_entry *entry; /* until queued (first publish): its queue entry */
@@ -469,11 +472,29 @@ static uint32_t chunks_items(braid_job *j, uint32_t a, uint32_t b) {
 }
 
 
+/* The first chunk of segment 's' (may be past the last chunk). */
+static uint64_t seg_first(braid_job *j, uint32_t s) {
+  return ((uint64_t)j->segchunks << s) - j->segchunks;
+}
+
+
+/* The segment of chunk 'k'. */
+static uint32_t seg_of(braid_job *j, uint32_t k) {
+  uint64_t q = (uint64_t)k / j->segchunks + 1; /* 2^s <= q < 2^(s+1) */
+  uint32_t s = 0;
+  while (q > 1) {
+    q >>= 1;
+    s++;
+  }
+  return s;
+}
+
+
 /* Releases the items of the published chunks from..to-1. */
 static void release_chunks(braid_job *j, uint32_t from, uint32_t to) {
   while (from < to) {
-    uint32_t s = from / j->segchunks;
-    uint64_t end = (uint64_t)(s + 1) * j->segchunks;
+    uint32_t s = seg_of(j, from);
+    uint64_t end = seg_first(j, s + 1);
     uint32_t e = end < to ? (uint32_t)end : to;
     braid__msg_release(j->segs[s], chunks_items(j, from, e));
     from = e;
@@ -870,7 +891,7 @@ int braid__pool_map_begin(braid_pool *p, braid_fnent *fn, uint32_t n,
   j->nchunks = (uint32_t)(((uint64_t)n + chunksize - 1) / chunksize);
   if (segchunks == 0 || segchunks > j->nchunks) segchunks = j->nchunks;
   j->segchunks = segchunks;
-  j->nsegs = (j->nchunks + segchunks - 1) / segchunks;
+  j->nsegs = seg_of(j, j->nchunks - 1) + 1;
   j->segs = (braid_msg **)braid__calloc(j->nsegs, sizeof(braid_msg *));
   j->status = (unsigned char *)braid__calloc(j->nchunks, 1);
   j->res = (braid_msg **)braid__calloc(j->nchunks, sizeof(braid_msg *));
@@ -912,7 +933,7 @@ int braid__job_publish(braid_job *j, braid_msg *items) {
   int rc = BRAID_OK, n = 0;
   braid__mutex_lock(&p->mu);
   from = j->published;
-  s = from / j->segchunks;
+  s = from < j->nchunks ? seg_of(j, from) : j->nsegs;
   /* a map is accepted only if the pool runs while all its items are
   ** encoded (as when they were all encoded before it was queued) */
   rc = p->broken     ? BRAID_EBROKEN
@@ -924,9 +945,8 @@ int braid__job_publish(braid_job *j, braid_msg *items) {
     braid__mutex_unlock(&p->mu);
     return rc;
   }
-  to = (uint32_t)((uint64_t)(s + 1) * j->segchunks < j->nchunks
-                      ? (s + 1) * j->segchunks
-                      : j->nchunks);
+  to = seg_first(j, s + 1) < j->nchunks ? (uint32_t)seg_first(j, s + 1)
+                                         : j->nchunks;
   if (j->entry != NULL) { /* the first segment queues the job */
     e = j->entry;
     e->job = j;
@@ -1152,7 +1172,8 @@ int braid__pool_take(braid_pool *p, braid_work *w, braid_item **buf,
     braid_job *j = e->job;
     uint32_t k = j->next++, a, i, cnt;
     int last = j->next >= j->nchunks;
-    braid_msg *seg = j->segs[k / j->segchunks];
+    uint32_t s = seg_of(j, k);
+    braid_msg *seg = j->segs[s];
     if (last) {
       if (prev)
         prev->next = e->next;
@@ -1166,7 +1187,7 @@ int braid__pool_take(braid_pool *p, braid_work *w, braid_item **buf,
     }
     braid__mutex_unlock(&p->mu);
     if (last) braid__free(e);
-    a = (k % j->segchunks) * j->chunksize; /* first item in the segment */
+    a = (uint32_t)(k - seg_first(j, s)) * j->chunksize; /* in the segment */
     cnt = chunk_len(j, k);
     if (*cap < cnt) {
       braid_item *nb = (braid_item *)braid__realloc(*buf, cnt * sizeof **buf);
