@@ -449,12 +449,16 @@ struct braid_job {
   braid_msg **res;   /* set with status, immutable after */
   uint32_t *order;   /* guarded by 'mu': chunks in completion order */
   long failed;       /* guarded by 'mu': first failed chunk, -1 */
-  int waiting;       /* guarded by 'mu' */
+  /* guarded by 'mu': readers waiting for one chunk (wantk: the chunk of
+  ** the only one, or ANY_CHUNK), for the next chunk done */
+  uint32_t waitchunk, wantk, waitnext;
   braid_future *done;
 };
 
 
 static void pool_irelease(braid_pool *p);
+
+#define ANY_CHUNK 0xffffffffu
 
 
 static uint32_t chunk_len(braid_job *j, uint32_t k) {
@@ -539,7 +543,11 @@ static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
       ready = 1;
     }
     if (j->ndone == j->nchunks) ready = 1;
-    if (j->waiting) braid__cond_broadcast(&j->cv);
+    /* no spurious wake-up for the reader of the chunks in order, which
+    ** waits for one while the others complete */
+    if (j->waitnext ||
+        (j->waitchunk && (j->wantk == k || j->wantk == ANY_CHUNK)))
+      braid__cond_broadcast(&j->cv);
   }
   braid__mutex_unlock(&j->mu);
   if (m) braid__msg_free(m);
@@ -576,9 +584,9 @@ int braid__job_wait_chunk(braid_job *j, uint32_t k, const braid__deadline *d,
   braid__mutex_lock(&j->mu);
   while ((st = j->status[k]) == BRAID_CHUNK_PENDING) {
     int to;
-    j->waiting++;
+    j->wantk = j->waitchunk++ ? ANY_CHUNK : k;
     to = braid__cond_wait(&j->cv, &j->mu, d);
-    j->waiting--;
+    j->waitchunk--;
     if (to && (st = j->status[k]) == BRAID_CHUNK_PENDING) {
       braid__mutex_unlock(&j->mu);
       return BRAID_ETIMEDOUT;
@@ -597,9 +605,9 @@ int braid__job_wait_next(braid_job *j, uint32_t *seen, uint32_t *k,
   braid__mutex_lock(&j->mu);
   while (j->ndone <= *seen) {
     int to;
-    j->waiting++;
+    j->waitnext++;
     to = braid__cond_wait(&j->cv, &j->mu, d);
-    j->waiting--;
+    j->waitnext--;
     if (to && j->ndone <= *seen) {
       braid__mutex_unlock(&j->mu);
       return BRAID_ETIMEDOUT;
