@@ -775,11 +775,13 @@ static int job_results(lua_State *L) {
 
 /* The state of a j:iter() loop: the iterator's upvalue 1, and its
 ** to-be-closed value (cancels what has not started when the loop ends
-** early). Upvalue 2 of the iterator is the table holding the current
-** chunk's results (reused from chunk to chunk); user value 1 of the state
-** holds the exception that ends the results of a failed chunk. */
+** early). The current chunk's results are decoded one by one from its
+** message 'm' when it holds them as items, else taken from upvalue 2 of
+** the iterator, a table (reused from chunk to chunk); user value 1 of the
+** state holds the exception that ends the results of a failed chunk. */
 typedef struct MapIter {
   braid_job *j; /* retained */
+  const braid_msg *m; /* the current chunk's (owned by the job) or NULL */
   uint32_t k, nchunks, cs; /* k: next chunk to fetch */
   lua_Integer pos, cn, idx;
   double deadline; /* monotonic seconds; negative: none */
@@ -822,8 +824,14 @@ static void mapiter_fetch(lua_State *L, MapIter *it, int state, int cur) {
       braidB_raise(L, "TimeoutError", "");
   }
   it->pos = 0;
+  it->m = NULL;
   if (a.st == BRAID_CHUNK_OK) {
-    it->cn = chunk_into(L, a.m, it->cs, cur, 1);
+    if (a.m != NULL && a.m->tag == BRAID_RESULT_ITEMS) {
+      it->m = a.m;
+      it->cn = (lua_Integer)a.m->nitems;
+    } else {
+      it->cn = chunk_into(L, a.m, it->cs, cur, 1);
+    }
     return;
   }
   n = push_chunk(L, a.st, a.m); /* false, partial, exc (or raises) */
@@ -862,10 +870,12 @@ static int mapiter_next(lua_State *L) {
     }
     mapiter_fetch(L, it, lua_upvalueindex(1), lua_upvalueindex(2));
   }
-  it->pos++;
   it->idx++;
   lua_pushinteger(L, it->idx);
-  lua_rawgeti(L, lua_upvalueindex(2), it->pos);
+  if (it->m)
+    braid__decode_range(L, it->m, (uint32_t)it->pos++, 1, 0, 0);
+  else
+    lua_rawgeti(L, lua_upvalueindex(2), ++it->pos);
   return 2;
 }
 
