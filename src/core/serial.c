@@ -2078,10 +2078,37 @@ int braid__decode_items(lua_State *L, const braid_item *items, size_t n,
 }
 
 
+/* Item 'idx' of batch 'm' when it is an integer (the common result of a
+** map): 1 and its value in '*v', else 0. */
+static int int_item(const braid_msg *m, uint32_t idx, lua_Integer *v) {
+  size_t off = m->offs[idx];
+  size_t end = idx + 1 < m->nitems ? m->offs[idx + 1] : m->len;
+  const unsigned char *p, *e;
+  uint64_t u = 0;
+  int shift = 0;
+  if (off >= end || end > m->len || end - off > 11) return 0;
+  p = m->data + off;
+  e = m->data + end;
+  if (*p++ != T_INT) return 0;
+  while (p < e) {
+    unsigned char b = *p++;
+    u |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      if (p != e) return 0;
+      *v = (lua_Integer)((u >> 1) ^ (~(u & 1) + 1));
+      return 1;
+    }
+    shift += 7;
+  }
+  return 0;
+}
+
+
 int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
                         uint32_t n, int tidx, lua_Integer k) {
   Dec d;
   uint32_t i;
+  lua_Integer v;
   if (first > m->nitems || n > m->nitems - first)
     return luaL_error(L, "bad item range");
   if (n == 1 && tidx == 0) { /* one item to push: scalars need no decoder */
@@ -2099,7 +2126,10 @@ int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
   lua_pushnil(L); /* cache of shared objects, shared by the items */
   d.cache = lua_gettop(L);
   for (i = 0; i < n; i++) {
-    decode_item(&d, m, first + i);
+    if (tidx && m->offs != NULL && int_item(m, first + i, &v))
+      lua_pushinteger(L, v);
+    else
+      decode_item(&d, m, first + i);
     if (tidx) lua_rawseti(L, tidx, k + (lua_Integer)i);
   }
   lua_remove(L, d.cache);
