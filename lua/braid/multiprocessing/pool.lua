@@ -30,8 +30,8 @@
 --   `b:apply(fn, args)` -> a future (braid.futures.Future API plus
 --      `_wait(timeout) -> done`);
 --   `b:map(fn, items, n, chunksize, star)` -> a map job (see
---      src/bind/lpool.c: `chunk`, `next_done`, `wait`, `ready`,
---      `future`, `cancel`, `info`);
+--      src/bind/lpool.c: `chunk`, `next_done`, `results`, `iter`, `wait`,
+--      `ready`, `future`, `cancel`, `info`);
 --   `b:close()` (no more work; queued work still runs),
 --   `b:terminate()` (cancel queued work), `b:join([timeout]) -> ended`.
 -- @module braid.multiprocessing.pool
