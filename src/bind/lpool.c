@@ -789,7 +789,7 @@ typedef struct MapIter {
 } MapIter;
 
 static int mapiter_gc(lua_State *L) {
-  MapIter *it = (MapIter *)lua_touserdata(L, 1);
+  MapIter *it = (MapIter *)luaL_checkudata(L, 1, "braid.MapIter");
   if (it->j) braid__handle_release((braid_handle *)it->j);
   it->j = NULL;
   return 0;
@@ -797,7 +797,7 @@ static int mapiter_gc(lua_State *L) {
 
 
 static int mapiter_close(lua_State *L) {
-  MapIter *it = (MapIter *)lua_touserdata(L, 1);
+  MapIter *it = (MapIter *)luaL_checkudata(L, 1, "braid.MapIter");
   if (it->j && !it->finished) braid__job_cancel(it->j);
   return 0;
 }
@@ -857,6 +857,7 @@ static void mapiter_fetch(lua_State *L, MapIter *it, int state, int cur) {
 ** error when its element is reached. */
 static int mapiter_next(lua_State *L) {
   MapIter *it = (MapIter *)lua_touserdata(L, lua_upvalueindex(1));
+  if (it->j == NULL) return luaL_error(L, "map iterator collected");
   while (it->pos >= it->cn) {
     if (it->exc) {
       it->finished = 1;
