@@ -2113,6 +2113,10 @@ int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
     return luaL_error(L, "bad item range");
   if (n == 1 && tidx == 0) { /* one item to push: scalars need no decoder */
     size_t off, end;
+    if (m->offs != NULL && int_item(m, first, &v) && lua_checkstack(L, 1)) {
+      lua_pushinteger(L, v);
+      return 1;
+    }
     item_bounds(m, first, &off, &end);
     if (off <= end && end <= m->len && lua_checkstack(L, 1) &&
         push_scalar(L, m->data + off, m->data + end))
