@@ -1,4 +1,4 @@
--- luacheck: globals INITS
+-- luacheck: globals INITS SHARED_RESULT
 -- braid.multiprocessing.pool.ThreadPool (and multiprocessing.dummy.Pool):
 -- Python's Pool API on threads, AsyncResult, callbacks, worker reuse.
 local mpool = require "braid.multiprocessing.pool"
@@ -88,6 +88,19 @@ describe("ThreadPool", function()
                         (function() local t = {} for i = 1, 3000 do t[i] = { i, 2 } end return t end)(), 5)
     assert.equal(3000, r.n)
     assert.equal(6000, r[3000])
+  end)
+
+  it("map keeps an object shared by the results of one chunk shared", function()
+    local q <close> = ThreadPool(1)
+    local r = q:map(function(x)
+      local t = SHARED_RESULT or {}
+      SHARED_RESULT = t
+      t[x] = true
+      return t
+    end, range(4), 4)
+    assert.equal(4, r.n)
+    assert.equal(r[1], r[4])
+    assert.same({ true, true, true, true }, r[1])
   end)
 
   it("map raises an item's TypeError naming its path, also after the first items ran", function()

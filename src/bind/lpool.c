@@ -1061,14 +1061,15 @@ static int call_protected(lua_State *L) {
 
 
 /* Protected: runs a chunk; returns the encoded result as light userdata
-** (the value for a chunk of one, else a batch of the results). Items are
+** (the value for a chunk of one, else a batch of the results when they
+** are plain values, or a table of them with 'n'). Items are
 ** decoded one by one as the loop reaches them (no table of items); the
 ** caller releases them (run_chunk). */
 static int chunk_protected(lua_State *L) {
   braid_work *w = (braid_work *)lua_touserdata(L, 1);
   WorkerCtx *c = (WorkerCtx *)lua_touserdata(L, 2);
   uint32_t cs, i;
-  int nargs;
+  int nargs, objects = 0;
   braid_msg *m;
   lua_settop(L, 0);
   braid__job_info(w->job, NULL, &cs, NULL);
@@ -1091,8 +1092,15 @@ static int chunk_protected(lua_State *L) {
     braid__decode_range(L, w->items[i].m, w->items[i].idx, 1, 0, 0);
     nargs = w->star ? unpack_args(L, -1) : 1;
     lua_call(L, nargs, 1);
+    objects |= lua_type(L, -1) >= LUA_TTABLE;
     lua_rawseti(L, 2, (lua_Integer)i + 1);
     c->progress = (long)i + 1;
+  }
+  if (objects) { /* one value: objects met in several results stay shared */
+    lua_pushinteger(L, w->nitems);
+    lua_setfield(L, 2, "n");
+    lua_pushlightuserdata(L, braid__encode(L, 2, "result"));
+    return 1;
   }
   /* one item per result: no key to write, read or check for each */
   m = braid__encode_batch(L, 2, (lua_Integer)w->nitems, "result");
