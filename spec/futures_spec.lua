@@ -618,6 +618,52 @@ describe("Executor:map", function()
     gate:set()
   end)
 
+  it("gives every result once, in order, over many segments of items", function()
+    -- items are encoded and handed to the workers segment by segment
+    local n = 5000
+    local items = {}
+    for i = 1, n do items[i] = i end
+    for _, cs in ipairs { 1, 7, 1000, 3000, 6000 } do
+      local k = 0
+      for i, v in ex:map(function(x) return x * 2 end, items, { chunksize = cs }) do
+        k = k + 1
+        assert.equal(k, i)
+        assert.equal(2 * i, v)
+      end
+      assert.equal(n, k)
+    end
+  end)
+
+  it("raises an item's TypeError after the workers started on the items before it", function()
+    local items = {}
+    for i = 1, 3000 do items[i] = i end
+    items[2500] = { co = coroutine.create(print) }
+    local err = helpers.raises(errors.TypeError, ex.map, ex, function(x) return x end,
+                               items, { chunksize = 7 })
+    helpers.message_has(err, "iterable[2500].co")
+    -- the executor goes on
+    local out = collect(ex:map(function(x) return x + 1 end, { 1, 2 }))
+    assert.same({ { 1, 2 }, { 2, 3 } }, out)
+  end)
+
+  it("raises when shut down while a map's items are encoded", function()
+    -- as when shut down before the call: the items are encoded and handed
+    -- out segment by segment, so the first may have run
+    for _, cancel in ipairs { false, true } do
+      local ex1 = futures.ThreadPoolExecutor(2)
+      local items = {}
+      for i = 1, 3000 do items[i] = i end
+      items[2500] = setmetatable({}, { __braidreduce = function()
+        ex1:shutdown(false, { cancel_futures = cancel })
+        return function(v) return v end, 2500
+      end })
+      local err = helpers.raises(errors.RuntimeError, ex1.map, ex1,
+                                 function(x) return x end, items, { chunksize = 7 })
+      helpers.message_has(err, "after shutdown")
+      ex1:shutdown(true)
+    end
+  end)
+
   it("cancels what has not started when the loop ends early", function()
     local ex1 <close> = futures.ThreadPoolExecutor(1)
     local q = queue.Queue()

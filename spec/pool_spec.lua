@@ -1,4 +1,4 @@
--- luacheck: globals INITS
+-- luacheck: globals INITS SHARED_RESULT
 -- braid.multiprocessing.pool.ThreadPool (and multiprocessing.dummy.Pool):
 -- Python's Pool API on threads, AsyncResult, callbacks, worker reuse.
 local mpool = require "braid.multiprocessing.pool"
@@ -65,6 +65,77 @@ describe("ThreadPool", function()
     assert.equal(0, r.n)
     r = p:map(function(x) if x > 1 then return x end end, { 1, 2, 3 })
     assert.equal(3, r.n); assert.is_nil(r[1]); assert.equal(3, r[3])
+  end)
+
+  it("map gives every result once, in order, over many segments of items", function()
+    -- items are encoded and handed to the workers segment by segment
+    local n = 5000
+    for _, cs in ipairs { 1, 3, 1000, 1024, 4999, 6000 } do
+      local r = p:map(square, range(n), cs)
+      assert.equal(n, r.n)
+      for i = 1, n do
+        if r[i] ~= i * i then error(("cs %d: r[%d] = %s"):format(cs, i, tostring(r[i]))) end
+      end
+      local seen, count = {}, 0
+      for i, v in p:imap_unordered(square, range(n), cs) do
+        assert.is_nil(seen[i])
+        assert.equal(i * i, v)
+        seen[i], count = true, count + 1
+      end
+      assert.equal(n, count)
+    end
+    local r = p:starmap(function(a, b) return a * b end,
+                        (function() local t = {} for i = 1, 3000 do t[i] = { i, 2 } end return t end)(), 5)
+    assert.equal(3000, r.n)
+    assert.equal(6000, r[3000])
+  end)
+
+  it("map keeps an object shared by the results of one chunk shared", function()
+    local q <close> = ThreadPool(1)
+    local r = q:map(function(x)
+      local t = SHARED_RESULT or {}
+      SHARED_RESULT = t
+      t[x] = true
+      return t
+    end, range(4), 4)
+    assert.equal(4, r.n)
+    assert.equal(r[1], r[4])
+    assert.same({ true, true, true, true }, r[1])
+  end)
+
+  it("map raises an item's TypeError naming its path, also after the first items ran", function()
+    for _, at in ipairs { 5, 2500 } do
+      local items = range(3000)
+      items[at] = { x = { coroutine.create(print) } }
+      local err = helpers.raises(errors.TypeError, p.map, p, square, items, 7)
+      helpers.message_has(err, ("iterable[%d].x[1]"):format(at))
+      err = helpers.raises(errors.TypeError, p.map_async, p, square, items, 1000)
+      helpers.message_has(err, ("iterable[%d].x[1]"):format(at))
+    end
+    -- an error raised while an item is encoded goes through as it is
+    local items = range(3000)
+    items[2999] = setmetatable({}, { __braidreduce = function() error("no reduce") end })
+    local ok, err = pcall(p.map, p, square, items, 10)
+    assert.is_false(ok)
+    assert.matches("no reduce", tostring(err))
+    assert.same({ 1, 4, n = 2 }, p:map(square, { 1, 2 }))
+  end)
+
+  it("map raises when the pool is closed while its items are encoded", function()
+    -- as when the pool is closed before the call: the items are encoded
+    -- and handed out segment by segment, so the first may have run
+    for _, how in ipairs { "close", "terminate" } do
+      local q = ThreadPool(2)
+      local items = range(3000)
+      items[2500] = setmetatable({}, { __braidreduce = function()
+        q[how](q)
+        return function(v) return v end, 2500
+      end })
+      local err = helpers.raises(errors.RuntimeError, q.map, q, square, items, 7)
+      helpers.message_has(err, "after shutdown")
+      q:join() -- the workers end
+      q:terminate()
+    end
   end)
 
   it("starmap unpacks each item", function()
@@ -310,6 +381,11 @@ describe("ThreadPool", function()
       pool:apply_async(square, { 1 }, function() end):get()
       for _ in pool:imap_unordered(square, range(10)) do end
       pcall(pool.map, pool, error, { "x" })
+      local items = range(3000)
+      items[2000] = { coroutine.create(print) }
+      pcall(pool.map, pool, square, items, 3)
+      items[2000] = 2000
+      pool:map(square, items, 3)
     end
     -- at most as many: other states (workers of pools still open) may
     -- let go of older objects meanwhile, so the count can also drop

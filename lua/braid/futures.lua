@@ -238,49 +238,15 @@ end
 
 --- Iterator over the results of a job (braid.core map job) in order;
 -- `deadline` (monotonic seconds) or nil. Cancels what has not started
--- when the loop ends early (the fourth value is to-be-closed).
+-- when the loop ends early (the fourth value is to-be-closed). The
+-- iterator is the job's own (C): the per-result step is most of what a
+-- map loop over small results costs.
 local function ordered(job, deadline)
-  local n, cs, nchunks = job:info()
-  local chunk = job.chunk
-  local finished = false
-  local function left()
-    if deadline == nil then return nil end
-    local l = deadline - now()
-    return l > 0 and l or 0
-  end
-  local iter
-  if cs == 1 then
-    local k = 0
-    iter = function()
-      k = k + 1
-      if k > n then finished = true; return nil end
-      local ok, v, exc = chunk(job, k, deadline and left())
-      if ok then return k, v end
-      finished = true
-      raise_remote(exc)
-    end
-  else
-    local ci, cur, cn, pos, idx, exc = 0, nil, 0, 0, 0, nil
-    iter = function()
-      while pos >= cn do
-        if exc ~= nil then finished = true; raise_remote(exc) end
-        ci = ci + 1
-        if ci > nchunks then finished = true; return nil end
-        local ok, v, e = chunk(job, ci, deadline and left())
-        if ok then cur, cn = v, v.n
-        else cur, cn, exc = v or {}, v and v.n or 0, e end
-        pos = 0
-      end
-      pos = pos + 1
-      idx = idx + 1
-      return idx, cur[pos]
-    end
-  end
+  local n = job:info()
+  local iter, state = job:iter(deadline)
   progress._totals[iter] = n
   progress._indexed[iter] = true
-  return iter, nil, nil, closer(function()
-    if not finished then job:cancel() end
-  end)
+  return iter, nil, nil, state
 end
 
 --- Iterator over a job's results in completion order, yielding the

@@ -612,6 +612,13 @@ static int push_chunk(lua_State *L, int st, const braid_msg *m) {
   switch (st) {
     case BRAID_CHUNK_OK:
       lua_pushboolean(L, 1);
+      if (m && m->tag == BRAID_RESULT_ITEMS) { /* the results as a table */
+        lua_createtable(L, (int)m->nitems, 1);
+        braid__decode_range(L, m, 0, m->nitems, -1, 1);
+        lua_pushinteger(L, (lua_Integer)m->nitems);
+        lua_setfield(L, -2, "n");
+        return 2;
+      }
       n = m ? braid__decode(L, m) : 0;
       if (n == 0) {
         lua_pushnil(L);
@@ -703,6 +710,217 @@ static int job_next_done(lua_State *L) {
 }
 
 
+/* Copies the results of a chunk that succeeded with 'm' into the table
+** at 'out' from position 'pos'; returns how many. */
+static lua_Integer chunk_into(lua_State *L, const braid_msg *m, uint32_t cs,
+                              int out, lua_Integer pos) {
+  lua_Integer cnt = 0;
+  int n;
+  if (m == NULL) { /* one task that returned nothing */
+    lua_pushnil(L);
+    lua_rawseti(L, out, pos);
+    return 1;
+  }
+  if (m->tag == BRAID_RESULT_ITEMS) {
+    braid__decode_range(L, m, 0, m->nitems, out, pos);
+    return (lua_Integer)m->nitems;
+  }
+  out = lua_absindex(L, out);
+  n = braid__decode(L, m);
+  if (cs == 1) { /* the task's first value */
+    if (n == 0) lua_pushnil(L);
+    else lua_pop(L, n - 1);
+    lua_rawseti(L, out, pos);
+    return 1;
+  }
+  if (n > 0 && lua_type(L, -n) == LUA_TTABLE) { /* a table with 'n' */
+    lua_Integer i;
+    int v = lua_gettop(L) - n + 1;
+    lua_getfield(L, v, "n");
+    cnt = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    for (i = 1; i <= cnt; i++) {
+      lua_rawgeti(L, v, i);
+      lua_rawseti(L, out, pos + i - 1);
+    }
+  }
+  lua_pop(L, n);
+  return cnt;
+}
+
+
+/* j:results() -> out | nil, k. Every chunk's results in order in one
+** table with 'n' (presized; each chunk decoded straight into it as soon
+** as it is done, while the workers go on), or nil and the first chunk k
+** (1-based, in order) that did not succeed. Waits as long as needed. */
+static int job_results(lua_State *L) {
+  braid_job *j = checkjob(L, 1);
+  uint32_t n, cs, nchunks, k;
+  lua_settop(L, 1);
+  braid__job_info(j, &n, &cs, &nchunks);
+  lua_createtable(L, (int)n, 1); /* 2: out */
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_setfield(L, 2, "n");
+  for (k = 0; k < nchunks; k++) {
+    ChunkArgs a;
+    braid__deadline now = braid__deadline_in(0);
+    a.j = j;
+    a.k = k;
+    a.st = braid__job_wait_chunk(j, k, &now, &a.m);
+    if (a.st == BRAID_ETIMEDOUT)
+      blocking_wait(L, wait_chunk, &a, BRAID_FOREVER);
+    if (a.st != BRAID_CHUNK_OK) {
+      lua_pushnil(L);
+      lua_pushinteger(L, (lua_Integer)k + 1);
+      return 2;
+    }
+    chunk_into(L, a.m, cs, 2, (lua_Integer)k * cs + 1);
+  }
+  lua_settop(L, 2);
+  return 1;
+}
+
+
+/* The state of a j:iter() loop: the iterator's upvalue 1, and its
+** to-be-closed value (cancels what has not started when the loop ends
+** early). The current chunk's results are decoded one by one from its
+** message 'm' when it holds them as items, else taken from upvalue 2 of
+** the iterator, a table (reused from chunk to chunk); user value 1 of the
+** state holds the exception that ends the results of a failed chunk. */
+typedef struct MapIter {
+  braid_job *j; /* retained */
+  const braid_msg *m; /* the current chunk's (owned by the job) or NULL */
+  uint32_t k, nchunks, cs; /* k: next chunk to fetch */
+  lua_Integer pos, cn, idx;
+  double deadline; /* monotonic seconds; negative: none */
+  int finished, exc;
+} MapIter;
+
+static int mapiter_gc(lua_State *L) {
+  MapIter *it = (MapIter *)luaL_checkudata(L, 1, "braid.MapIter");
+  if (it->j) braid__handle_release((braid_handle *)it->j);
+  it->j = NULL;
+  return 0;
+}
+
+
+static int mapiter_close(lua_State *L) {
+  MapIter *it = (MapIter *)luaL_checkudata(L, 1, "braid.MapIter");
+  if (it->j && !it->finished) braid__job_cancel(it->j);
+  return 0;
+}
+
+
+/* Waits for chunk it->k and puts its results in the table at 'cur'
+** (it->cn of them); a failed chunk's partial results, its exception kept
+** for when they end. Raises TimeoutError, CancelledError and
+** BrokenThreadPool. */
+static void mapiter_fetch(lua_State *L, MapIter *it, int state, int cur) {
+  ChunkArgs a;
+  braid__deadline now = braid__deadline_in(0);
+  int n;
+  a.j = it->j;
+  a.k = it->k++;
+  a.st = braid__job_wait_chunk(a.j, a.k, &now, &a.m);
+  if (a.st == BRAID_ETIMEDOUT) {
+    double left = BRAID_FOREVER;
+    if (it->deadline >= 0) {
+      left = it->deadline - braid__now();
+      if (left < 0) left = 0;
+    }
+    if (blocking_wait(L, wait_chunk, &a, left) != BRAID_OK)
+      braidB_raise(L, "TimeoutError", "");
+  }
+  it->pos = 0;
+  it->m = NULL;
+  if (a.st == BRAID_CHUNK_OK) {
+    if (a.m != NULL && a.m->tag == BRAID_RESULT_ITEMS) {
+      it->m = a.m;
+      it->cn = (lua_Integer)a.m->nitems;
+    } else {
+      it->cn = chunk_into(L, a.m, it->cs, cur, 1);
+    }
+    return;
+  }
+  n = push_chunk(L, a.st, a.m); /* false, partial, exc (or raises) */
+  it->cn = 0;
+  if (lua_type(L, -2) == LUA_TTABLE) { /* the results before the error */
+    lua_Integer i, cnt;
+    lua_getfield(L, -2, "n");
+    cnt = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    for (i = 1; i <= cnt; i++) {
+      lua_rawgeti(L, -2, i);
+      lua_rawseti(L, cur, i);
+    }
+    it->cn = cnt;
+  }
+  lua_setiuservalue(L, state, 1); /* the exception */
+  it->exc = 1;
+  lua_pop(L, n - 1);
+}
+
+
+/* The iterator of j:iter(): index, result in order; raises a task's
+** error when its element is reached. */
+static int mapiter_next(lua_State *L) {
+  MapIter *it = (MapIter *)lua_touserdata(L, lua_upvalueindex(1));
+  if (it->j == NULL) return luaL_error(L, "map iterator collected");
+  while (it->pos >= it->cn) {
+    if (it->exc) {
+      it->finished = 1;
+      lua_getiuservalue(L, lua_upvalueindex(1), 1);
+      return raise_remote(L, -1);
+    }
+    if (it->k >= it->nchunks) {
+      it->finished = 1;
+      lua_pushnil(L);
+      return 1;
+    }
+    mapiter_fetch(L, it, lua_upvalueindex(1), lua_upvalueindex(2));
+  }
+  it->idx++;
+  lua_pushinteger(L, it->idx);
+  if (it->m)
+    braid__decode_range(L, it->m, (uint32_t)it->pos++, 1, 0, 0);
+  else
+    lua_rawgeti(L, lua_upvalueindex(2), ++it->pos);
+  return 2;
+}
+
+
+/* j:iter([deadline]) -> iterator, closing value: a generic-for iterator
+** yielding index, result in order (a task's error is raised when its
+** element is reached; 'deadline': monotonic seconds, TimeoutError when a
+** result is not there by then). Closing the loop before its end cancels
+** the chunks not started. */
+static int job_iter(lua_State *L) {
+  braid_job *j = checkjob(L, 1);
+  double deadline = luaL_optnumber(L, 2, -1);
+  uint32_t cs, nchunks;
+  MapIter *it;
+  braid__job_info(j, NULL, &cs, &nchunks);
+  it = (MapIter *)lua_newuserdatauv(L, sizeof *it, 1);
+  memset(it, 0, sizeof *it);
+  it->nchunks = nchunks;
+  it->cs = cs;
+  it->deadline = deadline < 0 ? -1 : deadline;
+  if (luaL_newmetatable(L, "braid.MapIter")) {
+    lua_pushcfunction(L, mapiter_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, mapiter_close);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_setmetatable(L, -2);
+  it->j = (braid_job *)braid__handle_retain((braid_handle *)j);
+  lua_pushvalue(L, -1);
+  lua_createtable(L, (int)(cs < 4096 ? cs : 4096), 0);
+  lua_pushcclosure(L, mapiter_next, 2);
+  lua_insert(L, -2);
+  return 2;
+}
+
+
 static int wait_job(void *ud, const braid__deadline *d) {
   return braid__job_wait((braid_job *)ud, d);
 }
@@ -757,6 +975,8 @@ static int job_info(lua_State *L) {
 static const luaL_Reg job_methods[] = {
   { "chunk", job_chunk },
   { "next_done", job_next_done },
+  { "results", job_results },
+  { "iter", job_iter },
   { "wait", job_wait },
   { "ready", job_ready },
   { "future", job_future },
@@ -849,16 +1069,20 @@ static int call_protected(lua_State *L) {
 
 
 /* Protected: runs a chunk; returns the encoded result as light userdata
-** (the value for a chunk of one, else a table with 'n'). */
+** (the value for a chunk of one, else a batch of the results when they
+** are plain values, or a table of them with 'n'). Items are
+** decoded one by one as the loop reaches them (no table of items); the
+** caller releases them (run_chunk). */
 static int chunk_protected(lua_State *L) {
   braid_work *w = (braid_work *)lua_touserdata(L, 1);
   WorkerCtx *c = (WorkerCtx *)lua_touserdata(L, 2);
   uint32_t cs, i;
-  int nargs;
+  int nargs, objects = 0;
+  braid_msg *m;
   lua_settop(L, 0);
   cs = w->chunksize;
   if (cs == 1) {
-    braid__decode_items(L, w->items, 1, 0, 0); /* 1: the item */
+    braid__decode_range(L, w->items[0].m, w->items[0].idx, 1, 0, 0);
     push_fn(L, c, w->fn);
     lua_insert(L, 1);
     nargs = w->star ? unpack_args(L, 2) : 1;
@@ -866,24 +1090,33 @@ static int chunk_protected(lua_State *L) {
     lua_pushlightuserdata(L, encode_values_for(L, 1, 1, "result", c->proc));
     return 1;
   }
-  lua_createtable(L, (int)w->nitems, 0); /* 1: items */
-  braid__decode_items(L, w->items, w->nitems, 1, 1);
-  push_fn(L, c, w->fn);                    /* 2: fn */
-  lua_createtable(L, (int)w->nitems, 1);   /* 3: results */
-  lua_pushvalue(L, 3);
+  push_fn(L, c, w->fn);                    /* 1: fn */
+  lua_createtable(L, (int)w->nitems, 0);   /* 2: results */
+  lua_pushvalue(L, 2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CHUNKRES_KEY);
   c->progress = 0;
-  for (i = 1; i <= w->nitems; i++) {
-    lua_pushvalue(L, 2);
-    lua_rawgeti(L, 1, i);
+  for (i = 0; i < w->nitems; i++) {
+    lua_pushvalue(L, 1);
+    braid__decode_range(L, w->items[i].m, w->items[i].idx, 1, 0, 0);
     nargs = w->star ? unpack_args(L, -1) : 1;
     lua_call(L, nargs, 1);
-    lua_rawseti(L, 3, i);
-    c->progress = i;
+    objects |= lua_type(L, -1) >= LUA_TTABLE;
+    lua_rawseti(L, 2, (lua_Integer)i + 1);
+    c->progress = (long)i + 1;
   }
-  lua_pushinteger(L, w->nitems);
-  lua_setfield(L, 3, "n");
-  lua_pushlightuserdata(L, encode_values_for(L, 3, 1, "result", c->proc));
+  if (objects) { /* one value: objects met in several results stay shared */
+    lua_pushinteger(L, w->nitems);
+    lua_setfield(L, 2, "n");
+    lua_pushlightuserdata(L, encode_values_for(L, 2, 1, "result", c->proc));
+    return 1;
+  }
+  /* one item per result: no key to write, read or check for each */
+  m = c->proc ? braid__encode_batch_range_proc(L, 2, 1,
+                                               (lua_Integer)w->nitems,
+                                               "result", BRAID_ENC_PIPE)
+              : braid__encode_batch(L, 2, (lua_Integer)w->nitems, "result");
+  m->tag = BRAID_RESULT_ITEMS;
+  lua_pushlightuserdata(L, m);
   return 1;
 }
 
@@ -967,15 +1200,29 @@ static void run_call(lua_State *L, WorkerCtx *c, braid_work *w) {
 }
 
 
+/* Releases the 'n' items (runs of one message at once). */
+static void release_items(const braid_item *it, uint32_t n) {
+  uint32_t i = 0;
+  while (i < n) {
+    uint32_t r = 1;
+    while (i + r < n && it[i + r].m == it[i].m) r++;
+    braid__msg_release(it[i].m, r);
+    i += r;
+  }
+}
+
+
 braid_msg *braidB_exec_chunk(lua_State *L, WorkerCtx *c, braid_work *w,
                              int *status) {
-  int top = lua_gettop(L);
+  int top = lua_gettop(L), ok;
   braid_msg *m;
   lua_pushcfunction(L, braidB_add_traceback);
   lua_pushcfunction(L, chunk_protected);
   lua_pushlightuserdata(L, w);
   lua_pushlightuserdata(L, c);
-  if (lua_pcall(L, 2, 1, top + 1) == LUA_OK) {
+  ok = lua_pcall(L, 2, 1, top + 1) == LUA_OK;
+  release_items(w->items, w->nitems);
+  if (ok) {
     m = (braid_msg *)lua_touserdata(L, -1);
     *status = BRAID_CHUNK_OK;
   } else {
@@ -1233,11 +1480,41 @@ static int pool_submit(lua_State *L) {
 }
 
 
-/* p:map(fn, items, n, chunksize, star) -> job */
+/* Items in the first segment of a map job's items (see
+** braid__pool_map_begin; the next ones double): the workers start once it
+** is encoded. */
+#define SEG_ITEMS 1024
+
+/* (items, first, count) -> the batch of items[first..first+count-1] as a
+** light userdata */
+/* Map items t[first..first+n-1] as a batch, for another process when
+** 'proc'. MAY RAISE. */
+static braid_msg *encode_items(lua_State *L, int t, lua_Integer first,
+                               lua_Integer n, int proc) {
+  return proc ? braid__encode_batch_range_proc(L, t, first, n, "iterable",
+                                               BRAID_ENC_PIPE)
+              : braid__encode_batch_range(L, t, first, n, "iterable");
+}
+
+static int encode_segment(lua_State *L) {
+  lua_pushlightuserdata(L, encode_items(L, 1, lua_tointeger(L, 2),
+                                        lua_tointeger(L, 3),
+                                        lua_toboolean(L, 4)));
+  return 1;
+}
+
+
+/* p:map(fn, items, n, chunksize, star) -> job
+** The items are encoded segment by segment, each published as soon as it
+** is encoded. An item that cannot be sent raises its TypeError, and a
+** shutdown before the last segment raises as a shutdown before the call
+** does, once the job is cancelled (the chunks published before may have
+** run). */
 static int pool_map(lua_State *L) {
   braid_pool *p = checkpool(L, 1);
-  lua_Integer n, cs;
-  int star, rc;
+  lua_Integer n, cs, first, seg;
+  uint32_t segchunks;
+  int star, rc, proc;
   braid_msg **box;
   braid_fnent *e;
   braid_job *j;
@@ -1252,18 +1529,49 @@ static int pool_map(lua_State *L) {
   if (cs > n) cs = n;
   if (braid__pool_broken(p)) return raise_pool(L, p, BRAID_EBROKEN);
   if (braid__pool_is_shutdown(p)) return raise_pool(L, p, BRAID_ESHUTDOWN);
-  box = newmsgbox(L);
-  *box = braid__pool_is_process(p)
-             ? braid__encode_batch_proc(L, 3, n, "iterable", BRAID_ENC_PIPE)
-             : braid__encode_batch(L, 3, n, "iterable");
+  lua_settop(L, 6);
+  segchunks = (uint32_t)(cs >= SEG_ITEMS ? 1 : SEG_ITEMS / cs);
+  seg = (lua_Integer)segchunks * cs; /* items in the first segment */
+  proc = braid__pool_is_process(p);
+  box = newmsgbox(L); /* 7 */
+  *box = encode_items(L, 3, 1, n < seg ? n : seg, proc);
   e = get_fnent(L, 1, 2);
-  rc = braid__pool_map(p, e, *box, (uint32_t)n, (uint32_t)cs, star, &j);
+  rc = braid__pool_map_begin(p, e, (uint32_t)n, (uint32_t)cs, segchunks,
+                             star, &j);
   if (rc != BRAID_OK) {
     braid__fnent_release(e);
     return raise_pool(L, p, rc);
   }
+  braidB_pushnewhandle(L, (braid_handle *)j); /* 8 */
+  rc = braid__job_publish(j, *box);
+  if (rc != BRAID_OK) {
+    braid__job_cancel(j);
+    return raise_pool(L, p, rc);
+  }
   *box = NULL;
-  braidB_pushnewhandle(L, (braid_handle *)j);
+  for (first = seg + 1; first <= n; first += seg) {
+    lua_Integer cnt;
+    seg *= 2;
+    cnt = n - first + 1 < seg ? n - first + 1 : seg;
+    lua_pushcfunction(L, encode_segment);
+    lua_pushvalue(L, 3);
+    lua_pushinteger(L, first);
+    lua_pushinteger(L, cnt);
+    lua_pushboolean(L, proc);
+    if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
+      braid__job_cancel(j); /* the workers stop at what was published */
+      return lua_error(L);
+    }
+    *box = (braid_msg *)lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    rc = braid__job_publish(j, *box);
+    if (rc != BRAID_OK) { /* shut down meanwhile */
+      braid__job_cancel(j);
+      return raise_pool(L, p, rc);
+    }
+    *box = NULL;
+  }
+  lua_settop(L, 8);
   return 1;
 }
 

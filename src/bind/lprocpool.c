@@ -67,11 +67,15 @@ typedef struct FrameHdr {
   uint64_t len;
 } FrameHdr;
 
-/* Child -> parent: 'len' bytes of an encoded outcome follow. */
+/* Child -> parent: an encoded outcome follows: for a batch ('nitems' >
+** 0, a chunk's results one item each) its item offsets, then 'len'
+** bytes. 'tag' is the message's (BRAID_RESULT_ITEMS for such a batch). */
 enum { REPLY_READY = 1, REPLY_INITFAIL, REPLY_OK, REPLY_EXC };
 
 typedef struct ReplyHdr {
   uint32_t status;
+  uint32_t tag;
+  uint32_t nitems;
   uint32_t pad;
   uint64_t len;
 } ReplyHdr;
@@ -109,16 +113,22 @@ static int send_all(int fd, struct iovec *iov, int n) {
 }
 
 
-/* Reads a message of 'len' bytes (none for 0: '*out' NULL). */
-static int read_msg(int fd, uint64_t len, braid_msg **out) {
+/* Reads a message of 'len' bytes (none for 0: '*out' NULL), a batch of
+** 'nitems' items when 'nitems' > 0 (their offsets come first). The
+** decoder checks the offsets when it reads the items. */
+static int read_msg_items(int fd, uint64_t len, uint32_t nitems,
+                          braid_msg **out) {
   braid_msg *m;
-  int rc;
+  int rc = BRAID_OK;
   *out = NULL;
-  if (len == 0) return BRAID_OK;
-  if (len > FRAME_MAX) return BRAID_EINVAL;
-  m = braid__msg_alloc((size_t)len, 0, 0);
+  if (len == 0 && nitems == 0) return BRAID_OK;
+  if (len > FRAME_MAX || nitems > CHUNK_MAXITEMS) return BRAID_EINVAL;
+  m = braid__msg_alloc((size_t)len, nitems, 0);
   if (m == NULL) return BRAID_ENOMEM;
-  rc = braid__fd_read_all(fd, m->data, (size_t)len, NULL);
+  if (nitems > 0)
+    rc = braid__fd_read_all(fd, m->offs, (size_t)nitems * sizeof(uint32_t),
+                            NULL);
+  if (rc == BRAID_OK) rc = braid__fd_read_all(fd, m->data, (size_t)len, NULL);
   if (rc != BRAID_OK) {
     braid__msg_free(m);
     return rc;
@@ -127,18 +137,31 @@ static int read_msg(int fd, uint64_t len, braid_msg **out) {
   return BRAID_OK;
 }
 
+static int read_msg(int fd, uint64_t len, braid_msg **out) {
+  return read_msg_items(fd, len, 0, out);
+}
+
 
 static int send_reply(int fd, uint32_t status, const braid_msg *m) {
   ReplyHdr h;
-  struct iovec iov[2];
+  struct iovec iov[3];
+  int n = 1;
   memset(&h, 0, sizeof h);
   h.status = status;
-  h.len = m ? m->len : 0;
   iov[0].iov_base = &h;
   iov[0].iov_len = sizeof h;
-  iov[1].iov_base = m ? m->data : NULL;
-  iov[1].iov_len = m ? m->len : 0;
-  return send_all(fd, iov, m ? 2 : 1);
+  if (m != NULL) {
+    h.len = m->len;
+    h.tag = (uint32_t)m->tag;
+    if (m->offs != NULL) {
+      h.nitems = m->nitems;
+      iov[n].iov_base = m->offs;
+      iov[n++].iov_len = (size_t)m->nitems * sizeof(uint32_t);
+    }
+    iov[n].iov_base = m->data;
+    iov[n++].iov_len = m->len;
+  }
+  return send_all(fd, iov, n);
 }
 /* }====================================================== */
 
@@ -608,8 +631,10 @@ static int read_reply(ProcExt *x, Child *ch, braid_msg **m, int *ok) {
   if (ev != W_REPLY) return ev;
   if (braid__fd_read_all(ch->fd, &r, sizeof r, NULL) != BRAID_OK ||
       (r.status != REPLY_OK && r.status != REPLY_EXC) ||
-      read_msg(ch->fd, r.len, m) != BRAID_OK)
+      (r.tag != 0 && r.tag != BRAID_RESULT_ITEMS) ||
+      read_msg_items(ch->fd, r.len, r.nitems, m) != BRAID_OK)
     return atomic_load(&x->stop) ? W_STOP : W_DIED;
+  if (*m != NULL) (*m)->tag = (lua_Integer)r.tag;
   *ok = r.status == REPLY_OK;
   return W_REPLY;
 }
@@ -717,6 +742,11 @@ static int proxy_body(lua_State *L) {
     if (taking) taking = fill(&px, depth);
     if (px.n == 0) break;
     ev = px.unsent ? W_DIED : read_reply(px.x, &px.ch, &m, &ok);
+    if (ev == W_REPLY && m != NULL && m->tag == BRAID_RESULT_ITEMS &&
+        (oldest(&px)->w.job == NULL || m->nitems != oldest(&px)->w.nitems)) {
+      braid__msg_free(m); /* not what was asked: a child gone wrong */
+      ev = W_DIED;
+    }
     if (ev == W_REPLY) {
       finish_work(L, oldest(&px), m, ok ? DONE_OK : DONE_EXC);
       pop_oldest(&px);

@@ -433,7 +433,18 @@ struct braid_job {
   braid__cond cv;
   braid_pool *pool;  /* internal reference */
   braid_fnent *fn;
-  braid_msg *items;  /* batch of 'n' items */
+  /* The items come in segments, each a batch published in order
+  ** (braid__job_publish): workers start on the first while the caller
+  ** encodes the next. Segment s holds chunks segchunks * (2^s - 1) up to
+  ** the next segment's first: sizes double, so that the workers, which
+  ** may wait for the next segment, wait a few times only (each wait is a
+  ** sleep and a wake-up). The job owns the items of the published chunks
+  ** not handed out yet. */
+  braid_msg **segs;  /* set under pool->mu when published, immutable after */
+  uint32_t segchunks, nsegs; /* chunks of the first segment; segments */
+  uint32_t published; /* guarded by pool->mu: chunks with their items */
+  int closed;        /* guarded by pool->mu: takes no more segments */
+  pool_entry *entry; /* until queued (first publish): its queue entry */
   uint32_t n, chunksize, nchunks;
   int star;
   uint32_t next;     /* guarded by pool->mu: next chunk to hand out */
@@ -442,12 +453,16 @@ struct braid_job {
   braid_msg **res;   /* set with status, immutable after */
   uint32_t *order;   /* guarded by 'mu': chunks in completion order */
   long failed;       /* guarded by 'mu': first failed chunk, -1 */
-  int waiting;       /* guarded by 'mu' */
+  /* guarded by 'mu': readers waiting for one chunk (wantk: the chunk of
+  ** the only one, or ANY_CHUNK), for the next chunk done */
+  uint32_t waitchunk, wantk, waitnext;
   braid_future *done;
 };
 
 
 static void pool_irelease(braid_pool *p);
+
+#define ANY_CHUNK 0xffffffffu
 
 
 static uint32_t chunk_len(braid_job *j, uint32_t k) {
@@ -457,17 +472,53 @@ static uint32_t chunk_len(braid_job *j, uint32_t k) {
 }
 
 
+/* The number of items of chunks a..b-1. */
+static uint32_t chunks_items(braid_job *j, uint32_t a, uint32_t b) {
+  uint64_t lo = (uint64_t)a * j->chunksize, hi = (uint64_t)b * j->chunksize;
+  if (hi > j->n) hi = j->n;
+  return lo < hi ? (uint32_t)(hi - lo) : 0;
+}
+
+
+/* The first chunk of segment 's' (may be past the last chunk). */
+static uint64_t seg_first(braid_job *j, uint32_t s) {
+  return ((uint64_t)j->segchunks << s) - j->segchunks;
+}
+
+
+/* The segment of chunk 'k'. */
+static uint32_t seg_of(braid_job *j, uint32_t k) {
+  uint64_t q = (uint64_t)k / j->segchunks + 1; /* 2^s <= q < 2^(s+1) */
+  uint32_t s = 0;
+  while (q > 1) {
+    q >>= 1;
+    s++;
+  }
+  return s;
+}
+
+
+/* Releases the items of the published chunks from..to-1. */
+static void release_chunks(braid_job *j, uint32_t from, uint32_t to) {
+  while (from < to) {
+    uint32_t s = seg_of(j, from);
+    uint64_t end = seg_first(j, s + 1);
+    uint32_t e = end < to ? (uint32_t)end : to;
+    braid__msg_release(j->segs[s], chunks_items(j, from, e));
+    from = e;
+  }
+}
+
+
 static void job_destroy(braid_handle *h) {
   braid_job *j = (braid_job *)h;
   uint32_t k;
   for (k = 0; k < j->nchunks; k++)
     if (j->res[k]) braid__msg_free(j->res[k]);
   /* the items of chunks never handed out (all others were released) */
-  {
-    uint32_t left = 0;
-    for (k = j->next; k < j->nchunks; k++) left += chunk_len(j, k);
-    if (left) braid__msg_release(j->items, left);
-  }
+  if (j->next < j->published) release_chunks(j, j->next, j->published);
+  braid__free(j->segs);
+  braid__free(j->entry);
   braid__fnent_release(j->fn);
   if (j->done) braid__handle_release(&j->done->h);
   braid__free(j->status);
@@ -496,7 +547,11 @@ static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
       ready = 1;
     }
     if (j->ndone == j->nchunks) ready = 1;
-    if (j->waiting) braid__cond_broadcast(&j->cv);
+    /* no spurious wake-up for the reader of the chunks in order, which
+    ** waits for one while the others complete */
+    if (j->waitnext ||
+        (j->waitchunk && (j->wantk == k || j->wantk == ANY_CHUNK)))
+      braid__cond_broadcast(&j->cv);
   }
   braid__mutex_unlock(&j->mu);
   if (m) braid__msg_free(m);
@@ -505,13 +560,13 @@ static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
 
 
 /* Chunks from..nchunks-1 were never handed out: mark them 'st' and
-** release their items ('next' was set to nchunks under the pool lock). */
-static void job_fail_rest(braid_job *j, uint32_t from, int st) {
-  uint32_t k, left = 0;
+** release the items of those published (from..to-1) ('next' was set to
+** nchunks and the job closed under the pool lock). */
+static void job_fail_rest(braid_job *j, uint32_t from, uint32_t to, int st) {
+  uint32_t k;
   int ready = 0;
   if (from >= j->nchunks) return;
-  for (k = from; k < j->nchunks; k++) left += chunk_len(j, k);
-  braid__msg_release(j->items, left);
+  release_chunks(j, from, to);
   braid__mutex_lock(&j->mu);
   for (k = from; k < j->nchunks; k++) {
     if (j->status[k] != BRAID_CHUNK_PENDING) continue;
@@ -533,9 +588,9 @@ int braid__job_wait_chunk(braid_job *j, uint32_t k, const braid__deadline *d,
   braid__mutex_lock(&j->mu);
   while ((st = j->status[k]) == BRAID_CHUNK_PENDING) {
     int to;
-    j->waiting++;
+    j->wantk = j->waitchunk++ ? ANY_CHUNK : k;
     to = braid__cond_wait(&j->cv, &j->mu, d);
-    j->waiting--;
+    j->waitchunk--;
     if (to && (st = j->status[k]) == BRAID_CHUNK_PENDING) {
       braid__mutex_unlock(&j->mu);
       return BRAID_ETIMEDOUT;
@@ -554,9 +609,9 @@ int braid__job_wait_next(braid_job *j, uint32_t *seen, uint32_t *k,
   braid__mutex_lock(&j->mu);
   while (j->ndone <= *seen) {
     int to;
-    j->waiting++;
+    j->waitnext++;
     to = braid__cond_wait(&j->cv, &j->mu, d);
-    j->waiting--;
+    j->waitnext--;
     if (to && j->ndone <= *seen) {
       braid__mutex_unlock(&j->mu);
       return BRAID_ETIMEDOUT;
@@ -773,31 +828,39 @@ int braid__pool_start(braid_pool *p) {
 }
 
 
-static int enqueue(braid_pool *p, pool_entry *e, uint32_t units) {
-  int n, rc, alive;
-  braid__mutex_lock(&p->mu);
-  if (p->broken) {
-    braid__mutex_unlock(&p->mu);
-    return BRAID_EBROKEN;
-  }
-  if (p->shutdown) {
-    braid__mutex_unlock(&p->mu);
-    return BRAID_ESHUTDOWN;
-  }
-  e->next = NULL;
-  if (p->tail)
-    p->tail->next = e;
-  else
-    p->head = e;
-  p->tail = e;
-  n = to_spawn_locked(p, units);
+/* Wakes idle workers for 'units' new units of work (p->mu held). */
+static void wake_locked(braid_pool *p, uint32_t units) {
   if (p->idle > 0) {
     if (units > 1)
       braid__cond_broadcast(&p->cv);
     else
       braid__cond_signal(&p->cv);
   }
-  braid__mutex_unlock(&p->mu);
+}
+
+
+/* Appends 'e' (p->mu held); '*n': workers to start (spawn_started) for
+** 'units' units of work ('wake' of them can start now). */
+static int enqueue_locked(braid_pool *p, pool_entry *e, uint32_t units,
+                          uint32_t wake, int *n) {
+  *n = 0;
+  if (p->broken) return BRAID_EBROKEN;
+  if (p->shutdown) return BRAID_ESHUTDOWN;
+  e->next = NULL;
+  if (p->tail)
+    p->tail->next = e;
+  else
+    p->head = e;
+  p->tail = e;
+  *n = to_spawn_locked(p, units);
+  wake_locked(p, wake);
+  return BRAID_OK;
+}
+
+
+/* Starts the 'n' workers enqueue_locked asked for (no lock held). */
+static int spawn_started(braid_pool *p, int n) {
+  int rc, alive;
   if (n == 0) return BRAID_OK;
   rc = spawn_n(p, n);
   if (rc == BRAID_OK) return BRAID_OK;
@@ -805,6 +868,16 @@ static int enqueue(braid_pool *p, pool_entry *e, uint32_t units) {
   alive = p->alive;
   braid__mutex_unlock(&p->mu);
   return alive > 0 ? BRAID_OK : BRAID_EAGAIN;
+}
+
+
+static int enqueue(braid_pool *p, pool_entry *e, uint32_t units) {
+  int n, rc;
+  braid__mutex_lock(&p->mu);
+  rc = enqueue_locked(p, e, units, units, &n);
+  braid__mutex_unlock(&p->mu);
+  if (rc != BRAID_OK) return rc;
+  return spawn_started(p, n);
 }
 
 
@@ -826,50 +899,43 @@ int braid__pool_submit(braid_pool *p, braid_future *fut, braid_fnent *fn,
 }
 
 
-int braid__pool_map(braid_pool *p, braid_fnent *fn, braid_msg *items,
-                    uint32_t n, uint32_t chunksize, int star,
-                    braid_job **out) {
+int braid__pool_map_begin(braid_pool *p, braid_fnent *fn, uint32_t n,
+                          uint32_t chunksize, uint32_t segchunks, int star,
+                          braid_job **out) {
   braid_job *j;
   pool_entry *e;
-  int rc;
   *out = NULL;
   if (n == 0 || chunksize == 0) return BRAID_EINVAL;
   j = (braid_job *)braid__calloc(1, sizeof *j);
   e = (pool_entry *)braid__calloc(1, sizeof *e);
   if (j == NULL || e == NULL) goto nomem;
-  j->nchunks = (n + chunksize - 1) / chunksize;
+  j->nchunks = (uint32_t)(((uint64_t)n + chunksize - 1) / chunksize);
+  if (segchunks == 0 || segchunks > j->nchunks) segchunks = j->nchunks;
+  j->segchunks = segchunks;
+  j->nsegs = seg_of(j, j->nchunks - 1) + 1;
+  j->segs = (braid_msg **)braid__calloc(j->nsegs, sizeof(braid_msg *));
   j->status = (unsigned char *)braid__calloc(j->nchunks, 1);
   j->res = (braid_msg **)braid__calloc(j->nchunks, sizeof(braid_msg *));
   j->order = (uint32_t *)braid__calloc(j->nchunks, sizeof(uint32_t));
   j->done = braid__future_new();
-  if (!j->status || !j->res || !j->order || !j->done) goto nomem;
+  if (!j->segs || !j->status || !j->res || !j->order || !j->done) goto nomem;
   braid__handle_init(&j->h, &braid__job_type);
   braid__mutex_init(&j->mu);
   braid__cond_init(&j->cv);
   pool_iretain(p);
   j->pool = p;
   j->fn = fn;
-  j->items = items;
+  j->entry = e;
   j->n = n;
   j->chunksize = chunksize;
   j->star = star;
   j->failed = -1;
   braid__future_set_running(j->done);
-  e->job = (braid_job *)braid__handle_retain(&j->h);
-  rc = enqueue(p, e, j->nchunks);
-  if (rc == BRAID_ESHUTDOWN || rc == BRAID_EBROKEN) {
-    braid__free(e);
-    j->fn = NULL;          /* the caller keeps fn and items */
-    j->items = NULL;
-    j->next = j->nchunks;  /* nothing to release */
-    braid__handle_release(&j->h);
-    braid__handle_release(&j->h);
-    return rc;
-  }
   *out = j;
   return BRAID_OK;
 nomem:
   if (j) {
+    braid__free(j->segs);
     braid__free(j->status);
     braid__free(j->res);
     braid__free(j->order);
@@ -881,9 +947,72 @@ nomem:
 }
 
 
-/* Unlinks every queued entry (p->mu held) and marks their jobs fully
-** handed out; returns the list with each job's first undispatched chunk
-** in 'chunk'-like use of 'args' (stored in e->args as NULL; see callers). */
+int braid__job_publish(braid_job *j, braid_msg *items) {
+  braid_pool *p = j->pool;
+  uint32_t s, to, from;
+  pool_entry *e = NULL;
+  int rc = BRAID_OK, n = 0;
+  braid__mutex_lock(&p->mu);
+  from = j->published;
+  s = from < j->nchunks ? seg_of(j, from) : j->nsegs;
+  /* a map is accepted only if the pool runs while all its items are
+  ** encoded (as when they were all encoded before it was queued) */
+  rc = p->broken     ? BRAID_EBROKEN
+       : p->shutdown ? BRAID_ESHUTDOWN
+       : j->closed   ? BRAID_ECANCELED
+       : s >= j->nsegs ? BRAID_EINVAL
+                       : BRAID_OK;
+  if (rc != BRAID_OK) {
+    braid__mutex_unlock(&p->mu);
+    return rc;
+  }
+  to = seg_first(j, s + 1) < j->nchunks ? (uint32_t)seg_first(j, s + 1)
+                                         : j->nchunks;
+  if (j->entry != NULL) { /* the first segment queues the job */
+    e = j->entry;
+    e->job = j;
+    rc = enqueue_locked(p, e, j->nchunks, to - from, &n);
+    if (rc != BRAID_OK) {
+      e->job = NULL;
+      j->closed = 1;
+      braid__mutex_unlock(&p->mu);
+      return rc;
+    }
+    braid__handle_retain(&j->h); /* the entry's */
+    j->entry = NULL;
+  } else {
+    wake_locked(p, to - from);
+  }
+  j->segs[s] = items;
+  j->published = to;
+  if (to == j->nchunks) j->closed = 1;
+  braid__mutex_unlock(&p->mu);
+  if (e != NULL) spawn_started(p, n);
+  return BRAID_OK;
+}
+
+
+int braid__pool_map(braid_pool *p, braid_fnent *fn, braid_msg *items,
+                    uint32_t n, uint32_t chunksize, int star,
+                    braid_job **out) {
+  braid_job *j;
+  int rc = braid__pool_map_begin(p, fn, n, chunksize, 0, star, &j);
+  *out = NULL;
+  if (rc != BRAID_OK) return rc;
+  rc = braid__job_publish(j, items);
+  if (rc != BRAID_OK) { /* the caller keeps fn and items */
+    braid__fnent_retain(fn);
+    braid__handle_release(&j->h);
+    return rc;
+  }
+  *out = j;
+  return BRAID_OK;
+}
+
+
+/* Unlinks every queued entry (p->mu held), closes their jobs and marks
+** them fully handed out; '*froms' gets each job's first and last+1
+** published chunk not handed out (two numbers per job, in queue order). */
 static pool_entry *detach_locked(braid_pool *p, uint32_t **froms,
                                  size_t *nfrom) {
   pool_entry *list = p->head, *e;
@@ -893,17 +1022,20 @@ static pool_entry *detach_locked(braid_pool *p, uint32_t **froms,
   *froms = NULL;
   *nfrom = 0;
   if (n) {
-    *froms = (uint32_t *)braid__malloc(n * sizeof(uint32_t));
+    *froms = (uint32_t *)braid__malloc(2 * n * sizeof(uint32_t));
     if (*froms == NULL) return NULL; /* leave the queue as it is */
   }
   n = 0;
   for (e = list; e; e = e->next) {
     if (e->job) {
-      (*froms)[n++] = e->job->next;
-      e->job->next = e->job->nchunks;
+      braid_job *j = e->job;
+      (*froms)[n++] = j->next;
+      (*froms)[n++] = j->published;
+      j->next = j->nchunks;
+      j->closed = 1;
     }
   }
-  *nfrom = n;
+  *nfrom = n / 2;
   p->head = p->tail = NULL;
   return list;
 }
@@ -915,10 +1047,11 @@ static void drop_list(pool_entry *list, uint32_t *froms, int how) {
     pool_entry *next = list->next;
     if (list->job) {
       braid_job *j = list->job;
-      job_fail_rest(j, froms[i++],
+      job_fail_rest(j, froms[i], froms[i + 1],
                     how == DROP_CANCEL   ? BRAID_CHUNK_CANCELLED
                     : how == DROP_BROKEN ? BRAID_CHUNK_BROKEN
                                          : BRAID_CHUNK_BROKEN_PROCESS);
+      i += 2;
       braid__handle_release(&j->h);
     }
     entry_drop(list, how);
@@ -968,7 +1101,8 @@ void braid__pool_break(braid_pool *p) {
 void braid__job_cancel(braid_job *j) {
   braid_pool *p = j->pool;
   pool_entry **pe, *found = NULL;
-  uint32_t from = 0;
+  uint32_t from = 0, to = 0;
+  int fail = 0;
   braid__mutex_lock(&p->mu);
   for (pe = &p->head; *pe; pe = &(*pe)->next) {
     if ((*pe)->job == j) {
@@ -979,14 +1113,21 @@ void braid__job_cancel(braid_job *j) {
         while (t && t->next) t = t->next;
         p->tail = t;
       }
-      from = j->next;
-      j->next = j->nchunks;
       break;
     }
   }
+  if (j->next < j->nchunks) { /* also a job not queued or published yet */
+    from = j->next;
+    to = j->published;
+    j->next = j->nchunks;
+    fail = 1;
+  }
+  j->closed = 1;
+  /* workers that waited for this job's segments may exit now */
+  if (found && p->head == NULL && p->shutdown) braid__cond_broadcast(&p->cv);
   braid__mutex_unlock(&p->mu);
+  if (fail) job_fail_rest(j, from, to, BRAID_CHUNK_CANCELLED);
   if (found) {
-    job_fail_rest(j, from, BRAID_CHUNK_CANCELLED);
     braid__handle_release(&j->h);
     braid__free(found);
   }
@@ -1032,11 +1173,19 @@ braid_msg *braid__pool_init_msg(braid_pool *p) {
 }
 
 
+/* Whether entry 'e' has work to hand out now (p->mu held): a call, or a
+** job with published chunks not handed out (a job still being published
+** may have none for a moment: later entries go first meanwhile). */
+static int has_work(pool_entry *e) {
+  return e->job == NULL || e->job->next < e->job->published;
+}
+
+
 /* 'block' 0: only a chunk of 'only', and only when no worker is idle
 ** (that one should have it). */
 static int take(braid_pool *p, braid_work *w, braid_item **buf, size_t *cap,
                 int block, const braid_job *only) {
-  pool_entry *e;
+  pool_entry *e, *prev;
   memset(w, 0, sizeof *w);
   braid__mutex_lock(&p->mu);
   for (;;) {
@@ -1044,13 +1193,14 @@ static int take(braid_pool *p, braid_work *w, braid_item **buf, size_t *cap,
       braid__mutex_unlock(&p->mu);
       return BRAID_EBROKEN;
     }
-    e = p->head;
+    for (prev = NULL, e = p->head; e && !has_work(e); prev = e, e = e->next)
+      ;
     if (e != NULL && !block && (e->job != only || p->idle > 0)) {
       braid__mutex_unlock(&p->mu);
       return BRAID_EAGAIN;
     }
     if (e != NULL) break;
-    if (p->shutdown) {
+    if (p->head == NULL && p->shutdown) {
       braid__mutex_unlock(&p->mu);
       return BRAID_ESHUTDOWN;
     }
@@ -1066,20 +1216,27 @@ static int take(braid_pool *p, braid_work *w, braid_item **buf, size_t *cap,
     braid_job *j = e->job;
     uint32_t k = j->next++, a, i, cnt;
     int last = j->next >= j->nchunks;
+    uint32_t s = seg_of(j, k);
+    braid_msg *seg = j->segs[s];
     if (last) {
-      p->head = e->next;
-      if (p->head == NULL) p->tail = NULL;
+      if (prev)
+        prev->next = e->next;
+      else
+        p->head = e->next;
+      if (p->tail == e) p->tail = prev;
+      /* workers that waited for this job's segments may exit now */
+      if (p->head == NULL && p->shutdown) braid__cond_broadcast(&p->cv);
     } else {
       braid__handle_retain(&j->h); /* the entry keeps its own */
     }
     braid__mutex_unlock(&p->mu);
     if (last) braid__free(e);
-    a = k * j->chunksize;
+    a = (uint32_t)(k - seg_first(j, s)) * j->chunksize; /* in the segment */
     cnt = chunk_len(j, k);
     if (*cap < cnt) {
       braid_item *nb = (braid_item *)braid__realloc(*buf, cnt * sizeof **buf);
       if (nb == NULL) { /* cannot even hold the items: fail the chunk */
-        braid__msg_release(j->items, cnt);
+        braid__msg_release(seg, cnt);
         job_store(j, k, p->process ? BRAID_CHUNK_BROKEN_PROCESS
                                    : BRAID_CHUNK_BROKEN, NULL);
         braid__handle_release(&j->h);
@@ -1089,7 +1246,7 @@ static int take(braid_pool *p, braid_work *w, braid_item **buf, size_t *cap,
       *cap = cnt;
     }
     for (i = 0; i < cnt; i++) {
-      (*buf)[i].m = j->items;
+      (*buf)[i].m = seg;
       (*buf)[i].idx = a + i;
     }
     w->job = j;
@@ -1101,8 +1258,12 @@ static int take(braid_pool *p, braid_work *w, braid_item **buf, size_t *cap,
     w->star = j->star;
     return BRAID_OK;
   }
-  p->head = e->next;
-  if (p->head == NULL) p->tail = NULL;
+  if (prev)
+    prev->next = e->next;
+  else
+    p->head = e->next;
+  if (p->tail == e) p->tail = prev;
+  if (p->head == NULL && p->shutdown) braid__cond_broadcast(&p->cv);
   braid__mutex_unlock(&p->mu);
   w->fut = e->fut;
   w->fn = e->fn;

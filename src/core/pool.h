@@ -116,6 +116,13 @@ enum {
   BRAID_CHUNK_BROKEN_PROCESS
 };
 
+/* The message of a chunk that succeeded is one of: the result (chunks of
+** one task), a table of the results with field 'n' (tag 0), or a batch
+** holding one item per task (tag BRAID_RESULT_ITEMS: cheaper to encode,
+** and decoded straight into the reader's table). Messages of failed
+** chunks are (partial results table or nil, exception). */
+#define BRAID_RESULT_ITEMS 1
+
 typedef struct braid_job braid_job;
 typedef struct braid_pool braid_pool;
 
@@ -142,7 +149,8 @@ BRAIDI_FUNC void braid__job_info(braid_job *j, uint32_t *n,
                                  uint32_t *chunksize, uint32_t *nchunks);
 /* The future finished (without values) when the job is ready. */
 BRAIDI_FUNC braid_future *braid__job_future(braid_job *j);
-/* Cancels the chunks no worker took yet. */
+/* Cancels the chunks no worker took yet (and any segment not published:
+** no more are taken). */
 BRAIDI_FUNC void braid__job_cancel(braid_job *j);
 /* } ------ */
 
@@ -193,12 +201,31 @@ BRAIDI_FUNC int braid__pool_start(braid_pool *p);
 ** BRAID_EBROKEN when broken, BRAID_EAGAIN when no worker can start. */
 BRAIDI_FUNC int braid__pool_submit(braid_pool *p, braid_future *fut,
                                    braid_fnent *fn, braid_msg *args);
-/* Queues a map job over the 'n' items of batch 'items' (taken). Returns
-** the job (one reference for the caller) in '*out'. */
+/* Queues a map job over the 'n' items of batch 'items' (taken, with
+** 'fn', on BRAID_OK). Returns the job (one reference for the caller) in
+** '*out'. */
 BRAIDI_FUNC int braid__pool_map(braid_pool *p, braid_fnent *fn,
                                 braid_msg *items, uint32_t n,
                                 uint32_t chunksize, int star,
                                 braid_job **out);
+/* A map job whose items come in segments of 'segchunks' chunks, then
+** twice, four times as many... (0: one segment), each published with
+** braid__job_publish as soon as it is encoded, so that workers start on
+** the first while the caller encodes the next. Takes 'fn' on BRAID_OK;
+** returns the job (one reference for the caller) in '*out'. The job is
+** queued with its first segment. */
+BRAIDI_FUNC int braid__pool_map_begin(braid_pool *p, braid_fnent *fn,
+                                      uint32_t n, uint32_t chunksize,
+                                      uint32_t segchunks, int star,
+                                      braid_job **out);
+/* Publishes the job's next segment: a batch of its items (taken on
+** BRAID_OK). BRAID_ESHUTDOWN/BRAID_EBROKEN when the pool was shut down or
+** broke before the last segment (a map is accepted only if the pool runs
+** until all its items are published), BRAID_ECANCELED when the job was
+** cancelled. A caller that cannot publish every segment (any of these,
+** or an item that cannot be encoded) calls braid__job_cancel: the chunks
+** not handed out are cancelled, also those never published. */
+BRAIDI_FUNC int braid__job_publish(braid_job *j, braid_msg *items);
 /* No more submits; 'cancel' cancels what is queued; workers end once the
 ** queue is empty. */
 BRAIDI_FUNC void braid__pool_shutdown(braid_pool *p, int cancel);

@@ -1377,13 +1377,15 @@ braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
 }
 
 
-static braid_msg *encode_batch_mode(lua_State *L, int tidx, lua_Integer n,
+static braid_msg *encode_batch_mode(lua_State *L, int tidx,
+                                    lua_Integer first, lua_Integer n,
                                     const char *root, int mode) {
   Enc *e;
   int pushed, t;
   lua_Integer i;
   braid_msg *m;
-  if (n < 1 || n > 0x7fffffff) luaL_error(L, "bad batch size");
+  if (n < 1 || n > 0x7fffffff || first < 1 || first > LUA_MAXINTEGER - n)
+    luaL_error(L, "bad batch size");
   tidx = lua_absindex(L, tidx);
   e = acquire_enc(L, root, &pushed);
   e->procmode = mode;
@@ -1397,10 +1399,10 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx, lua_Integer n,
   reserve(e, 16);
   put_byte(e, FORMAT_VERSION);
   put_varint(e, (uint64_t)n);
-  for (i = 1; i <= n; i++) {
+  for (i = first; i < first + n; i++) {
     if (e->len > 0xffffffffu)
       enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
-    e->offs[i - 1] = (uint32_t)e->len;
+    e->offs[i - first] = (uint32_t)e->len;
     t = lua_rawgeti(L, tidx, i);
     if (t == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common item */
       lua_Integer v = lua_tointeger(L, -1);
@@ -1445,13 +1447,21 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx, lua_Integer n,
 
 braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
                                const char *root) {
-  return encode_batch_mode(L, tidx, n, root, 0);
+  return encode_batch_mode(L, tidx, 1, n, root, 0);
 }
 
 
-braid_msg *braid__encode_batch_proc(lua_State *L, int tidx, lua_Integer n,
-                                    const char *root, int mode) {
-  return encode_batch_mode(L, tidx, n, root, mode);
+braid_msg *braid__encode_batch_range(lua_State *L, int tidx,
+                                     lua_Integer first, lua_Integer n,
+                                     const char *root) {
+  return encode_batch_mode(L, tidx, first, n, root, 0);
+}
+
+
+braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
+                                          lua_Integer first, lua_Integer n,
+                                          const char *root, int mode) {
+  return encode_batch_mode(L, tidx, first, n, root, mode);
 }
 /* }====================================================== */
 
@@ -2228,6 +2238,69 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
 int braid__decode_items(lua_State *L, const braid_item *items, size_t n,
                         int tidx, lua_Integer k) {
   return braid__decode_items_with(L, items, n, tidx, k, NULL, NULL);
+}
+
+
+/* Item 'idx' of batch 'm' when it is an integer (the common result of a
+** map): 1 and its value in '*v', else 0. */
+static int int_item(const braid_msg *m, uint32_t idx, lua_Integer *v) {
+  size_t off = m->offs[idx];
+  size_t end = idx + 1 < m->nitems ? m->offs[idx + 1] : m->len;
+  const unsigned char *p, *e;
+  uint64_t u = 0;
+  int shift = 0;
+  if (off >= end || end > m->len || end - off > 11) return 0;
+  p = m->data + off;
+  e = m->data + end;
+  if (*p++ != T_INT) return 0;
+  while (p < e) {
+    unsigned char b = *p++;
+    u |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      if (p != e) return 0;
+      *v = (lua_Integer)((u >> 1) ^ (~(u & 1) + 1));
+      return 1;
+    }
+    shift += 7;
+  }
+  return 0;
+}
+
+
+int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
+                        uint32_t n, int tidx, lua_Integer k) {
+  Dec d;
+  uint32_t i;
+  lua_Integer v;
+  if (first > m->nitems || n > m->nitems - first)
+    return luaL_error(L, "bad item range");
+  if (n == 1 && tidx == 0) { /* one item to push: scalars need no decoder */
+    size_t off, end;
+    if (m->offs != NULL && int_item(m, first, &v) && lua_checkstack(L, 1)) {
+      lua_pushinteger(L, v);
+      return 1;
+    }
+    item_bounds(m, first, &off, &end);
+    if (off <= end && end <= m->len && lua_checkstack(L, 1) &&
+        push_scalar(L, m->data + off, m->data + end))
+      return 1;
+  }
+  tidx = tidx ? lua_absindex(L, tidx) : 0;
+  if (!lua_checkstack(L, 12) || (!tidx && !lua_checkstack(L, (int)n + 12)))
+    return luaL_error(L, "out of stack space");
+  memset(&d, 0, sizeof d);
+  d.L = L;
+  lua_pushnil(L); /* cache of shared objects, shared by the items */
+  d.cache = lua_gettop(L);
+  for (i = 0; i < n; i++) {
+    if (tidx && m->offs != NULL && int_item(m, first + i, &v))
+      lua_pushinteger(L, v);
+    else
+      decode_item(&d, m, first + i);
+    if (tidx) lua_rawseti(L, tidx, k + (lua_Integer)i);
+  }
+  lua_remove(L, d.cache);
+  return tidx ? 0 : (int)n;
 }
 
 

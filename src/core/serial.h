@@ -86,11 +86,20 @@ BRAIDI_FUNC void braid__msg_free(braid_msg *m);
 BRAIDI_FUNC braid_msg *braid__encode_batch(lua_State *L, int tidx,
                                            lua_Integer n, const char *root);
 
-/* Like braid__encode_batch with braid__encode_proc's 'mode': a batch
-** that can go to another process (no handles). */
-BRAIDI_FUNC braid_msg *braid__encode_batch_proc(lua_State *L, int tidx,
-                                                lua_Integer n,
-                                                const char *root, int mode);
+/* Like braid__encode_batch for t[first..first+n-1] (item i of the batch
+** is t[first+i]; error paths name the key in t). */
+BRAIDI_FUNC braid_msg *braid__encode_batch_range(lua_State *L, int tidx,
+                                                 lua_Integer first,
+                                                 lua_Integer n,
+                                                 const char *root);
+
+/* Like braid__encode_batch_range with braid__encode_proc's 'mode': a
+** batch that can go to another process (no handles). */
+BRAIDI_FUNC braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
+                                                      lua_Integer first,
+                                                      lua_Integer n,
+                                                      const char *root,
+                                                      int mode);
 
 /* A message of 'len' bytes for the caller to fill in ('data'), e.g. read
 ** from another process. With 'nitems' > 0 it is a batch of that many
@@ -109,6 +118,17 @@ BRAIDI_FUNC void braid__msg_release(braid_msg *m, uint32_t k);
 ** Returns how many values were pushed (0 with a table). */
 BRAIDI_FUNC int braid__decode_items(lua_State *L, const braid_item *items,
                                     size_t n, int tidx, lua_Integer k);
+
+/* Decodes items first..first+n-1 of 'm' (a batch, or a message of one
+** item) into the table at 'tidx' at k, k+1, ... (or, with 'tidx' 0,
+** pushes them) WITHOUT releasing them: for readers of items that stay
+** with their owner (a map job's results, read by any state any number of
+** times; a worker that releases its chunk once at the end). Returns how
+** many values were pushed (0 with a table). MAY RAISE like braid__decode;
+** the message is left as it was. */
+BRAIDI_FUNC int braid__decode_range(lua_State *L, const braid_msg *m,
+                                    uint32_t first, uint32_t n, int tidx,
+                                    lua_Integer k);
 
 /* Like braid__decode_items, but each item is handed to 'done(m, ud)'
 ** instead of braid__msg_release (queues recycle small messages). A run of

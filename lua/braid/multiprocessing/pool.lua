@@ -30,8 +30,8 @@
 --   `b:apply(fn, args)` -> a future (braid.futures.Future API plus
 --      `_wait(timeout) -> done`);
 --   `b:map(fn, items, n, chunksize, star)` -> a map job (see
---      src/bind/lpool.c: `chunk`, `next_done`, `wait`, `ready`,
---      `future`, `cancel`, `info`);
+--      src/bind/lpool.c: `chunk`, `next_done`, `results`, `iter`, `wait`,
+--      `ready`, `future`, `cancel`, `info`);
 --   `b:close()` (no more work; queued work still runs),
 --   `b:terminate()` (cancel queued work), `b:join([timeout]) -> ended`.
 -- @module braid.multiprocessing.pool
@@ -44,7 +44,6 @@ local setmetatable, type, error, tostring, unpack, math_type, pcall, rawset,
       require =
   setmetatable, type, error, tostring, table.unpack, math.type, pcall, rawset,
   require
-local table_move = table.move
 local xpcall, io, traceback = xpcall, io, debug.traceback
 local raise_remote = core.raise_remote
 _ENV = nil
@@ -236,22 +235,12 @@ MapResult.__index = MapResult
 MapResult.__name = "multiprocessing.pool.MapResult"
 
 local function collect_results(job)
-  local n, cs, nchunks = job:info()
-  local out = { n = n }
   local _, failed = job:ready()
   if failed then
     local _, _, exc = job:chunk(failed) -- raises for cancelled/broken
     raise_remote(exc)
   end
-  for k = 1, nchunks do
-    local _, v = job:chunk(k)
-    if cs == 1 then out[k] = v
-    else
-      local base = (k - 1) * cs
-      for i = 1, v.n do out[base + i] = v[i] end
-    end
-  end
-  return out
+  return (job:results())
 end
 
 local function map_result(job, callback, error_callback)
@@ -441,16 +430,11 @@ local function wait_map(job, opts)
   end
   -- results are decoded in order as chunks arrive (overlapping the
   -- workers); at a failure, the first failure (in arrival order) is raised
-  local n, cs, nchunks = job:info()
-  local out, chunk, move = { n = n }, job.chunk, table_move
-  for k = 1, nchunks do
-    local ok, v = chunk(job, k)
-    if not ok then break end
-    if cs == 1 then out[k] = v else move(v, 1, v.n, (k - 1) * cs + 1, out) end
-  end
-  local _, failed = job:ready()
-  if failed then job:wait(); return collect_results(job) end
-  return out
+  local out, k = job:results()
+  if out then return out end
+  job:chunk(k) -- raises for a cancelled or broken chunk
+  job:wait()
+  return collect_results(job)
 end
 
 --- `p:map(fn, iterable [, chunksize [, {progress=true}]])` -> results (a
