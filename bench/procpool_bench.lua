@@ -32,9 +32,11 @@ return function(h)
   local best_of, fmt, write_json, rows, REPS = h.best_of, h.fmt, h.write_json, h.rows, h.REPS
 
   local function process_pool_map()
+    -- a map takes ~10 ms: more repetitions (for Python's too) steady both
+    local reps = math.max(REPS, 15)
     local pool = mp.Pool(2)
     pool:map(sq, { 1, 2, 3 }, 1) -- workers up
-    local pool_ms = best_of(REPS, function()
+    local pool_ms = best_of(reps, function()
       local t0 = now()
       local r = pool:map(sq, items, CS)
       local dt = (now() - t0) * 1e3
@@ -45,7 +47,7 @@ return function(h)
     pool:join()
     local ex = futures.ProcessPoolExecutor(2)
     for _ in ex:map(sq, { 1, 2, 3, 4 }) do end
-    local ex_ms = best_of(REPS, function()
+    local ex_ms = best_of(reps, function()
       local t0 = now()
       local s = 0
       for _, v in ex:map(sq, items, { chunksize = CS }) do s = s + v end
@@ -54,7 +56,7 @@ return function(h)
       return dt
     end)
     ex:shutdown()
-    local py = python(REPS)
+    local py = python(reps)
     local function line(label, ms, base)
       local ratio = base and base / ms
       local met = ratio and ratio >= 3
