@@ -1,7 +1,9 @@
 /*
 ** fuzz_decode.c: libFuzzer target for the value-transfer decoder
 ** (serial.c: braid__msg_from_bytes + braid__decode_owned), the code that
-** core.loads runs on bytes it is given.
+** core.loads runs on bytes it is given, and the same bytes cut as a slice
+** of a batch (braid__msg_alloc with an origin + braid__decode_items), as a
+** process pool's worker decodes the items its pool sends.
 **
 ** One lua_State is made once; every input is decoded inside lua_pcall
 ** (errors are expected: a ValueError for corrupt data is the decoder doing
@@ -146,6 +148,36 @@ static int decode(lua_State *L) {
 }
 
 
+/* The same bytes as a slice of a batch (what a pool's worker process
+** gets: items cut from a batch at 'origin', their offsets rebased): the
+** last two bytes choose how many items and the origin, the items split
+** the rest evenly; each item is decoded as a process pool's child does. */
+static int decode_slice(lua_State *L) {
+  const uint8_t *data = (const uint8_t *)lua_touserdata(L, 1);
+  size_t size = (size_t)lua_tointeger(L, 2), len;
+  uint32_t n, origin, i;
+  braid_item items[16];
+  braid_msg *m;
+  lua_settop(L, 0);
+  if (size < 3) return 0;
+  len = size - 2;
+  n = 1u + data[size - 1] % 16u;
+  origin = (uint32_t)data[size - 2] * 13u;
+  m = braid__msg_alloc(len, n, origin);
+  if (m == NULL) return luaL_error(L, "not enough memory");
+  memcpy(m->data, data, len);
+  for (i = 0; i < n; i++) {
+    m->offs[i] = (uint32_t)(((uint64_t)len * i) / n);
+    items[i].m = m;
+    items[i].idx = i;
+  }
+  lua_createtable(L, (int)n, 0);
+  /* releases every item (freeing 'm'), also when decoding raises */
+  braid__decode_items(L, items, n, 1, 1);
+  return 0;
+}
+
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -155,6 +187,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lua_pushlightuserdata(FL, (void *)data);
   lua_pushinteger(FL, (lua_Integer)size);
   (void)lua_pcall(FL, 2, LUA_MULTRET, 0); /* errors are expected */
+  lua_settop(FL, 0);
+  budget = 0;
+  lua_pushcfunction(FL, decode_slice);
+  lua_pushlightuserdata(FL, (void *)data);
+  lua_pushinteger(FL, (lua_Integer)size);
+  (void)lua_pcall(FL, 2, 0, 0);
   lua_settop(FL, 0);
   if (++ninputs % GC_EVERY == 0) {
     budget = 0; /* __gc code of decoded objects runs here, budgeted */

@@ -26,6 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include "alloc.h"
 #include "lbind.h"
 #include "mpqueue.h"
 #include "process.h"
@@ -143,6 +147,14 @@ static int core_proc_fork(lua_State *L) {
   braid_runtime_t *rt = braidB_runtime(L);
   int sentinel = -1;
   pid_t pid;
+  /* Before a fork: give back what is mapped and unused. A fork copies the
+  ** page tables of all that is mapped, and a child whose malloc walks free
+  ** chunks (glibc consolidates them) copies every page it touches: after
+  ** a big table was freed, a fork+join took 38 ms instead of 0.5. */
+  braid__alloc_trim();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
   braid__mutex_lock(&rt->mu);
   pid = braid__proc_fork(&sentinel);
   if (pid == 0) {

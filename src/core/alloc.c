@@ -160,6 +160,21 @@ static int cache_put(Chunk *c) {
   atomic_flag_clear_explicit(&cache_lock, memory_order_release);
   return kept;
 }
+
+void braid__alloc_trim(void) {
+  Chunk *list;
+  if (atomic_flag_test_and_set_explicit(&cache_lock, memory_order_acquire))
+    return;
+  list = cache_list;
+  cache_list = NULL;
+  cache_bytes = 0;
+  atomic_flag_clear_explicit(&cache_lock, memory_order_release);
+  while (list != NULL) {
+    Chunk *next = list->next;
+    munmap(list, list->size);
+    list = next;
+  }
+}
 /* }------ */
 
 

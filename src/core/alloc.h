@@ -43,4 +43,8 @@ BRAIDI_FUNC void braid__big_free(void *block);
 BRAIDI_FUNC void *braid__huge_alloc(size_t size);
 BRAIDI_FUNC void braid__huge_free(void *p, size_t size);
 
+/* Gives the cached chunks back to the system: before a fork, whose cost
+** grows with what the process has mapped (the child would not use them). */
+BRAIDI_FUNC void braid__alloc_trim(void);
+
 #endif
