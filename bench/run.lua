@@ -104,7 +104,8 @@ local function thread_start()
   local sum = base.pthread_us + base.state_us
   local ratio = braid_us / sum
   local met = ratio <= 1.3
-  print(("thread start+join: braid %.1f us/thread; pthread %.1f + lua_State %.1f = %.1f us; ratio %.2f (target <= 1.3)")
+  print(("thread start+join: braid %.1f us/thread; pthread %.1f + lua_State %.1f = %.1f us; "
+    .. "ratio %.2f (target <= 1.3)")
     :format(braid_us, base.pthread_us, base.state_us, sum, ratio))
   write_json("thread_start", {
     unit = "us per thread", threads = TOTAL, window = WINDOW,
@@ -196,7 +197,8 @@ local function big_table()
 
   local speedup = cjson_ms / transfer_ms
   local met = speedup >= 3
-  print(("big-table transfer (%d records): braid %.1f ms (thread start alone %.2f ms); cjson encode+decode %.1f ms; core.copy %.1f ms; %.2fx faster than cjson (target >= 3x)")
+  print(("big-table transfer (%d records): braid %.1f ms (thread start alone %.2f ms); "
+    .. "cjson encode+decode %.1f ms; core.copy %.1f ms; %.2fx faster than cjson (target >= 3x)")
     :format(N, transfer_ms, start_ms, cjson_ms, copy_ms, speedup))
   write_json("big_table", {
     unit = "ms per transfer", records = N, method = method,

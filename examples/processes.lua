@@ -29,7 +29,9 @@ for _, method in ipairs(mp.get_all_start_methods()) do
   for _ = 1, 30 do sum = sum + results:get() end
   for _, p in ipairs(procs) do p:join() end
   local r, w = mp.Pipe()
-  local p = ctx.Process{target = function(c) c:send("hello from " .. require("braid.core").getpid()) end, args = { w }}
+  local p = ctx.Process{target = function(c)
+    c:send("hello from " .. require("braid.core").getpid())
+  end, args = { w }}
   p:start()
   print(("%-10s tasks done: %d, sum %d, pipe: %s, exit codes: %d %d %d %d")
     :format(method, total.value, sum, r:recv(), procs[1].exitcode,

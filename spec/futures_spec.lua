@@ -670,7 +670,7 @@ describe("Executor:map", function()
     local gate = threading.Event()
     local items = {}
     for i = 1, 10 do items[i] = i end
-    for _, v in ex1:map(function(x)
+    for _, v in ex1:map(function(x) -- luacheck: ignore 512 (leaves at once)
       q:put(x)
       if x == 2 then gate:wait(30) end
       return x
@@ -690,7 +690,7 @@ describe("braid.progress", function()
   local function fakefile()
     local f = { out = {} }
     function f:write(...) for _, s in ipairs { ... } do self.out[#self.out + 1] = s end end
-    function f:flush() end
+    function f.flush() end
     return f
   end
 

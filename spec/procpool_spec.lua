@@ -1,3 +1,4 @@
+-- luacheck: globals REPORT GO (set by worker initializers, in the workers)
 -- Pools of worker processes: multiprocessing.Pool and
 -- concurrent.futures.ProcessPoolExecutor, for every start method; killed
 -- workers, terminate, initializers, and that no process is left behind.
@@ -228,7 +229,7 @@ describe("multiprocessing.Pool", function()
       local p = mp.Pool(2)
       p:map(square, { 1, 2, 3 })
       local b = p._b
-      p = nil
+      p = nil -- luacheck: ignore 311 (the pool must become garbage)
       collectgarbage()
       collectgarbage()
       b:join()
