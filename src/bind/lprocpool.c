@@ -762,9 +762,9 @@ static int proxy_body(lua_State *L) {
     } else {
       long pid = px.ch.pid;
       int code = stop_child(L, &px.ch, "kill"), i;
-      if (!px.x->replace) { /* an executor breaks */
-        fail_all(&px, DONE_BROKEN);
+      if (!px.x->replace) { /* an executor breaks: submits raise from now */
         braid__pool_break(px.p);
+        fail_all(&px, DONE_BROKEN);
         return 0;
       }
       if (!px.unsent) {
@@ -774,8 +774,8 @@ static int proxy_body(lua_State *L) {
       }
       px.unsent = 0;
       if (!start_child(L, px.p, px.x, &px.ch)) {
-        fail_all(&px, DONE_BROKEN);
         if (!atomic_load(&px.x->stop)) braid__pool_break(px.p);
+        fail_all(&px, DONE_BROKEN);
         return 0;
       }
       /* what the dead child had not started goes to the new one */
