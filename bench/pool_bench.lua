@@ -122,18 +122,19 @@ return function(h)
     local work = {}
     for i = 1, parts do work[i] = TOTAL // parts end
     local reps = math.min(REPS, 3)
-    local seq_ms = best_of(reps, function()
-      local t0 = now()
-      for i = 1, parts do burn(work[i]) end
-      return (now() - t0) * 1e3
-    end)
     local p = mpool.ThreadPool(cores)
     p:map(burn, { 1, 1 }, 1)
-    local par_ms = best_of(reps, function()
+    -- sequential and parallel runs alternate (the best of each is kept), so
+    -- that a change in the machine's speed meanwhile does not favour either
+    local seq_ms, par_ms = math.huge, math.huge
+    for _ = 1, math.max(reps, 5) do
       local t0 = now()
+      for i = 1, parts do burn(work[i]) end
+      seq_ms = math.min(seq_ms, (now() - t0) * 1e3)
+      t0 = now()
       p:map(burn, work, 1)
-      return (now() - t0) * 1e3
-    end)
+      par_ms = math.min(par_ms, (now() - t0) * 1e3)
+    end
     p:terminate()
     local s = seq_ms / par_ms
     local target = 0.95 * cores
