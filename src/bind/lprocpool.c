@@ -114,16 +114,16 @@ static int send_all(int fd, struct iovec *iov, int n) {
 
 
 /* Reads a message of 'len' bytes (none for 0: '*out' NULL), a batch of
-** 'nitems' items when 'nitems' > 0 (their offsets come first). The
-** decoder checks the offsets when it reads the items. */
+** 'nitems' items cut at 'origin' when 'nitems' > 0 (their offsets come
+** first). The decoder checks the offsets when it reads the items. */
 static int read_msg_items(int fd, uint64_t len, uint32_t nitems,
-                          braid_msg **out) {
+                          uint32_t origin, braid_msg **out) {
   braid_msg *m;
   int rc = BRAID_OK;
   *out = NULL;
   if (len == 0 && nitems == 0) return BRAID_OK;
   if (len > FRAME_MAX || nitems > CHUNK_MAXITEMS) return BRAID_EINVAL;
-  m = braid__msg_alloc((size_t)len, nitems, 0);
+  m = braid__msg_alloc((size_t)len, nitems, origin);
   if (m == NULL) return BRAID_ENOMEM;
   if (nitems > 0)
     rc = braid__fd_read_all(fd, m->offs, (size_t)nitems * sizeof(uint32_t),
@@ -138,7 +138,7 @@ static int read_msg_items(int fd, uint64_t len, uint32_t nitems,
 }
 
 static int read_msg(int fd, uint64_t len, braid_msg **out) {
-  return read_msg_items(fd, len, 0, out);
+  return read_msg_items(fd, len, 0, 0, out);
 }
 
 
@@ -179,16 +179,10 @@ static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
   braid_msg *m;
   uint32_t i;
   int rc;
-  if (h->nitems == 0 || h->nitems > CHUNK_MAXITEMS || h->len > FRAME_MAX ||
-      h->chunksize == 0)
-    return BRAID_EINVAL;
-  m = braid__msg_alloc((size_t)h->len, h->nitems, h->origin);
-  if (m == NULL) return BRAID_ENOMEM;
-  rc = braid__fd_read_all(fd, m->offs, (size_t)h->nitems * sizeof(uint32_t),
-                          NULL);
-  if (rc == BRAID_OK) rc = braid__fd_read_all(fd, m->data, (size_t)h->len,
-                                              NULL);
-  if (rc == BRAID_OK && c->cap < h->nitems) {
+  if (h->nitems == 0 || h->chunksize == 0) return BRAID_EINVAL;
+  rc = read_msg_items(fd, h->len, h->nitems, h->origin, &m);
+  if (rc != BRAID_OK) return rc;
+  if (c->cap < h->nitems) {
     braid_item *nb = (braid_item *)braid__realloc(
         c->buf, (size_t)h->nitems * sizeof *nb);
     if (nb == NULL) rc = BRAID_ENOMEM;
@@ -424,7 +418,14 @@ static int stop_child(lua_State *L, Child *ch, const char *how) {
   lua_pushcfunction(L, stop_protected);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ch->ref);
   lua_pushstring(L, how);
-  if (lua_pcall(L, 2, 1, 0) == LUA_OK) code = (int)lua_tointeger(L, -1);
+  if (lua_pcall(L, 2, 1, 0) == LUA_OK) {
+    code = (int)lua_tointeger(L, -1);
+  } else { /* cannot happen short of memory: say so rather than hide it */
+    fprintf(stderr, "braid: cannot stop pool worker %ld: %s\n", ch->pid,
+            luaL_tolstring(L, -1, NULL));
+    fflush(stderr);
+    lua_pop(L, 1);
+  }
   lua_pop(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, ch->ref);
   ch->ref = LUA_NOREF;
@@ -632,7 +633,7 @@ static int read_reply(ProcExt *x, Child *ch, braid_msg **m, int *ok) {
   if (braid__fd_read_all(ch->fd, &r, sizeof r, NULL) != BRAID_OK ||
       (r.status != REPLY_OK && r.status != REPLY_EXC) ||
       (r.tag != 0 && r.tag != BRAID_RESULT_ITEMS) ||
-      read_msg_items(ch->fd, r.len, r.nitems, m) != BRAID_OK)
+      read_msg_items(ch->fd, r.len, r.nitems, 0, m) != BRAID_OK)
     return atomic_load(&x->stop) ? W_STOP : W_DIED;
   if (*m != NULL) (*m)->tag = (lua_Integer)r.tag;
   *ok = r.status == REPLY_OK;
