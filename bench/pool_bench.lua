@@ -1,9 +1,10 @@
 -- bench/pool_bench.lua: the thread-pool workloads of bench/run.lua
 -- (executor_map, pool_map, speedup), each against baselines measured in
 -- the same run (Python's ThreadPoolExecutor and multiprocessing.Pool via
--- bench/py_pool.py when python3 is present).
+-- bench/py_pool.py when python3 is present; for speedup also plain C
+-- pthreads, bench_baseline speedup).
 -- Returns function(h) -> { {name, fn}, ... } where 'h' gives run.lua's
--- helpers: best_of, fmt, write_json, rows, REPS.
+-- helpers: best_of, fmt, write_json, rows, REPS, BUILD.
 local core = require "braid.core"
 local futures = require "braid.futures"
 local mpool = require "braid.multiprocessing.pool"
@@ -115,48 +116,144 @@ return function(h)
     return s
   end
 
+  -- C's own speedup on the same job, one sequential and one parallel run
+  -- (bench_baseline times itself; its start is not timed)
+  local function c_speedup(iterations, tasks, threads)
+    local exe = (h.BUILD or "./build") .. "/bench_baseline"
+    local p = io.popen(("%s speedup %d %d %d 2>/dev/null"):format(exe, iterations, tasks, threads))
+    local t = {}
+    if p then
+      for k, v in p:read("a"):gmatch("(%S+) (%S+)") do t[k] = tonumber(v) end
+      p:close()
+    end
+    assert(t.seq_ms and t.par_ms, "no output from " .. exe .. " (build it: scripts/bench.sh)")
+    return t
+  end
+
+  -- CPU ticks (USER_HZ) of the whole machine: busy, stolen by the host;
+  -- and of this process with its reaped children. Linux /proc; nil elsewhere.
+  local function ticks()
+    local f, g = io.open("/proc/stat"), io.open("/proc/self/stat")
+    if not (f and g) then
+      if f then f:close() end
+      if g then g:close() end
+      return nil
+    end
+    local m, o = {}, {}
+    for n in f:read("l"):gmatch("%d+") do m[#m + 1] = tonumber(n) end
+    for n in g:read("l"):match("%) (.*)"):gmatch("%S+") do o[#o + 1] = tonumber(n) or 0 end
+    f:close()
+    g:close()
+    -- cpu: user nice system idle iowait irq softirq steal; after "comm) ":
+    -- state ... utime stime cutime cstime at 12..15
+    if #m < 8 or #o < 15 then return nil end
+    return { busy = m[1] + m[2] + m[3] + m[6] + m[7], steal = m[8],
+             own = o[12] + o[13] + o[14] + o[15] }
+  end
+
+  local function median(t)
+    local s = table.move(t, 1, #t, 1, {})
+    table.sort(s)
+    local m = (#s + 1) // 2
+    return #s % 2 == 1 and s[m] or (s[m] + s[m + 1]) / 2
+  end
+
   local function speedup()
     local cores = core.cpu_count()
     local TOTAL = 40000000
     local parts = cores * 4
     local work = {}
     for i = 1, parts do work[i] = TOTAL // parts end
-    local reps = math.min(REPS, 3)
+    local rounds = math.max(11, REPS)
     local p = mpool.ThreadPool(cores)
     p:map(burn, { 1, 1 }, 1)
-    -- sequential and parallel runs alternate (the best of each is kept), so
-    -- that a change in the machine's speed meanwhile does not favour either
-    local seq_ms, par_ms = math.huge, math.huge
-    for _ = 1, math.max(reps, 5) do
-      local t0 = now()
-      for i = 1, parts do burn(work[i]) end
-      seq_ms = math.min(seq_ms, (now() - t0) * 1e3)
-      t0 = now()
-      p:map(burn, work, 1)
-      par_ms = math.min(par_ms, (now() - t0) * 1e3)
+    -- each round runs the job sequentially in Lua, over the ThreadPool, then
+    -- sequentially and over 'cores' pthreads in C, so that a change in the
+    -- machine's speed hits braid and C alike; the best of each phase is
+    -- kept, and each round's own ratios (sequential / parallel) give medians
+    local ms = { lua_seq = {}, braid_par = {}, c_seq = {}, c_par = {} }
+    local cpu_ms = { lua_seq = {}, braid_par = {} } -- process CPU time
+    local braid_r, c_r, of_c_r, cpu_r, c_cpu_r = {}, {}, {}, {}, {}
+    local c_threads
+    local tk0, w0 = ticks(), now()
+    for r = 1, rounds do
+      collectgarbage()
+      local c0, t0 = os.clock(), now()
+      local sum = 0
+      for i = 1, parts do sum = sum + burn(work[i]) end
+      ms.lua_seq[r], cpu_ms.lua_seq[r] = (now() - t0) * 1e3, (os.clock() - c0) * 1e3
+      c0, t0 = os.clock(), now()
+      local res = p:map(burn, work, 1)
+      ms.braid_par[r], cpu_ms.braid_par[r] = (now() - t0) * 1e3, (os.clock() - c0) * 1e3
+      local psum = 0
+      for i = 1, parts do psum = psum + res[i] end
+      local c = c_speedup(TOTAL, parts, cores)
+      assert(psum == sum and c.sum == sum, "the runs did not do the same work")
+      ms.c_seq[r], ms.c_par[r], c_threads = c.seq_ms, c.par_ms, c.threads
+      braid_r[r] = ms.lua_seq[r] / ms.braid_par[r]
+      c_r[r] = ms.c_seq[r] / ms.c_par[r]
+      of_c_r[r] = braid_r[r] / c_r[r]
+      cpu_r[r] = cpu_ms.braid_par[r] / cpu_ms.lua_seq[r]
+      c_cpu_r[r] = c.par_cpu_ms / c.seq_cpu_ms
+    end
+    -- what else ran meanwhile, in cores: busy - ours, and the host's steal
+    local tk1, other, steal = ticks(), nil, nil
+    if tk0 and tk1 then
+      local hz = 100 * (now() - w0)
+      other = math.max(0, (tk1.busy - tk0.busy) - (tk1.own - tk0.own)) / hz
+      steal = (tk1.steal - tk0.steal) / hz
     end
     p:terminate()
-    local s = seq_ms / par_ms
+    local best = {}
+    for k, t in pairs(ms) do best[k] = math.min(table.unpack(t)) end
+    local s, s_med = best.lua_seq / best.braid_par, median(braid_r)
+    local cs, cs_med = best.c_seq / best.c_par, median(c_r)
+    local of_c, of_c_med = s / cs, median(of_c_r)
+    local near_c = of_c >= 0.95
     local target = 0.95 * cores
     local met = s >= target
+    local reps = math.min(REPS, 3)
     local pyt = py(("speedup %d %d %d"):format(TOTAL // 10, parts, reps))
-    print(("speedup (%d cores, %d tasks, %d iterations): sequential %.0f ms, "
-      .. "ThreadPool(%d) %.0f ms: %.2fx (target >= %.2f): %s%s")
-      :format(cores, parts, TOTAL, seq_ms, cores, par_ms, s, target,
-        met and "met" or "NOT met",
-        pyt and (("; Python Pool %.2fx"):format(pyt.speedup)) or ""))
+    print(("speedup (%d cores, %d tasks, %d iterations, %d rounds): sequential %.0f ms, "
+      .. "ThreadPool(%d) %.0f ms: %.2fx (median of rounds %.2fx) (target >= %.2f): %s")
+      :format(cores, parts, TOTAL, rounds, best.lua_seq, cores, best.braid_par, s, s_med,
+        target, met and "met" or "NOT met"))
+    print(("  C pthreads: sequential %.1f ms, %d threads %.1f ms: %.2fx (median of rounds %.2fx)")
+      :format(best.c_seq, c_threads, best.c_par, cs, cs_med))
+    print(("  braid / C speedup: %.2f (median of rounds %.2f); within 5%% of C: %s")
+      :format(of_c, of_c_med, near_c and "yes" or "no"))
+    local cpu_med, c_cpu_med = median(cpu_r), median(c_cpu_r)
+    print(("  CPU time, parallel / sequential (median of rounds): braid %.2f, C %.2f")
+      :format(cpu_med, c_cpu_med))
+    print(("  other load on the machine during the rounds: %s cores busy, %s stolen by the host")
+      :format(other and ("%.2f"):format(other) or "n/a", steal and ("%.2f"):format(steal) or "n/a"))
+    print(("  Python Pool(%d): %s"):format(cores,
+      pyt and ("%.2fx (best of %d, a tenth of the iterations)"):format(pyt.speedup, reps) or "n/a"))
+    local base = { c_pthreads_speedup = cs, c_pthreads_speedup_median = cs_med,
+      c_sequential_ms = best.c_seq, c_parallel_ms = best.c_par, c_threads = c_threads }
+    if pyt then
+      base.python_Pool_speedup = pyt.speedup
+      base.python_seq_ms_for_tenth, base.python_par_ms_for_tenth = pyt.seq_ms, pyt.par_ms
+    end
     write_json("speedup", {
       unit = "speedup (sequential / parallel)", cpu_count = cores,
-      tasks = parts, iterations = TOTAL, sequential_ms = seq_ms,
-      parallel_ms = par_ms, braid = s,
-      baselines = pyt and { python_Pool_speedup = pyt.speedup,
-        python_seq_ms_for_tenth = pyt.seq_ms, python_par_ms_for_tenth = pyt.par_ms } or {},
+      tasks = parts, iterations = TOTAL, rounds = rounds,
+      method = "rounds of: Lua sequential, ThreadPool(cpu_count):map(burn, work, 1), "
+        .. "C sequential, C over cpu_count pthreads; speedup = best sequential / best "
+        .. "parallel; median = median over rounds of that round's sequential / parallel",
+      sequential_ms = best.lua_seq, parallel_ms = best.braid_par, braid = s,
+      braid_median = s_med, baselines = base,
+      braid_of_c = of_c, braid_of_c_median = of_c_med, within_5pct_of_c = near_c,
+      cpu_parallel_over_sequential_median = { braid = cpu_med, c_pthreads = c_cpu_med },
+      rounds_ms = ms, rounds_cpu_ms = cpu_ms,
+      other_load_cores = other, steal_cores = steal,
       target = ("speedup >= 0.95 x cpu_count = %.2f"):format(target), met = met,
     })
     rows[#rows + 1] = {
-      ("CPU-bound speedup on %d cores (x)"):format(cores), ("%.2f"):format(s),
-      pyt and ("Python Pool %.2f"):format(pyt.speedup) or "Python n/a",
-      ("%.2f of cores"):format(s / cores), yesno(met, (">= %.2f"):format(target)),
+      ("CPU-bound speedup on %d cores (x)"):format(cores),
+      ("%.2f (median %.2f)"):format(s, s_med),
+      ("C pthreads %.2f; Python Pool %s"):format(cs, pyt and ("%.2f"):format(pyt.speedup) or "n/a"),
+      ("%.2f of C; %.2f of cores"):format(of_c, s / cores), yesno(met, (">= %.2f"):format(target)),
     }
   end
 

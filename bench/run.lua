@@ -536,7 +536,7 @@ local workloads = {
 }
 -- thread pools: executor_map, pool_map, speedup (bench/pool_bench.lua)
 for _, w in ipairs(dofile("bench/pool_bench.lua") { best_of = best_of, fmt = fmt,
-    write_json = write_json, rows = rows, REPS = REPS }) do workloads[#workloads + 1] = w end
+    write_json = write_json, rows = rows, REPS = REPS, BUILD = BUILD }) do workloads[#workloads + 1] = w end
 -- process pools: process_pool_map (bench/procpool_bench.lua)
 for _, w in ipairs(dofile("bench/procpool_bench.lua") { best_of = best_of, fmt = fmt,
     write_json = write_json, rows = rows, REPS = REPS }) do workloads[#workloads + 1] = w end
