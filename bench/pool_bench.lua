@@ -158,10 +158,21 @@ return function(h)
     return #s % 2 == 1 and s[m] or (s[m] + s[m + 1]) / 2
   end
 
+  -- burn(n) in closed form (checks the C baseline's result)
+  local function burn_sum(n)
+    local q, r = n // 7, n % 7
+    return q * 21 + r * (r + 1) // 2
+  end
+
+  -- C runs the loop about 8 times faster than Lua: it does 8 times the
+  -- iterations, so that both phases last about as long as Lua's and meet
+  -- the same drift of the machine
+  local C_SCALE = 8
+
   local function speedup()
     local cores = core.cpu_count()
     local TOTAL = 40000000
-    local parts = cores * 4
+    local parts = cores * 16
     local work = {}
     for i = 1, parts do work[i] = TOTAL // parts end
     local rounds = math.max(11, REPS)
@@ -187,8 +198,9 @@ return function(h)
       ms.braid_par[r], cpu_ms.braid_par[r] = (now() - t0) * 1e3, (os.clock() - c0) * 1e3
       local psum = 0
       for i = 1, parts do psum = psum + res[i] end
-      local c = c_speedup(TOTAL, parts, cores)
-      assert(psum == sum and c.sum == sum, "the runs did not do the same work")
+      local c = c_speedup(TOTAL * C_SCALE, parts, cores)
+      assert(psum == sum and c.sum == burn_sum(TOTAL * C_SCALE // parts) * parts,
+        "the runs did not do the same work")
       ms.c_seq[r], ms.c_par[r], c_threads = c.seq_ms, c.par_ms, c.threads
       braid_r[r] = ms.lua_seq[r] / ms.braid_par[r]
       c_r[r] = ms.c_seq[r] / ms.c_par[r]
@@ -209,19 +221,24 @@ return function(h)
     local s, s_med = best.lua_seq / best.braid_par, median(braid_r)
     local cs, cs_med = best.c_seq / best.c_par, median(c_r)
     local of_c, of_c_med = s / cs, median(of_c_r)
-    local near_c = of_c >= 0.95
+    -- judged on the median of the rounds' own ratios: both phases of a
+    -- round meet the same machine, while the best parallel run needs both
+    -- vCPUs fast at once and the best sequential one only one of them,
+    -- which biases best / best low on a shared host (C's too)
+    local near_c = of_c_med >= 0.95
     local target = 0.95 * cores
-    local met = s >= target
+    local met = s_med >= target
     local reps = math.min(REPS, 3)
     local pyt = py(("speedup %d %d %d"):format(TOTAL // 10, parts, reps))
-    print(("speedup (%d cores, %d tasks, %d iterations, %d rounds): sequential %.0f ms, "
-      .. "ThreadPool(%d) %.0f ms: %.2fx (median of rounds %.2fx) (target >= %.2f): %s")
-      :format(cores, parts, TOTAL, rounds, best.lua_seq, cores, best.braid_par, s, s_med,
+    print(("speedup (%d cores, %d tasks, %d iterations, %d rounds): ThreadPool(%d) "
+      .. "%.2fx (median of rounds; best %.0f ms sequential / best %.0f ms parallel "
+      .. "= %.2fx) (target >= %.2f): %s")
+      :format(cores, parts, TOTAL, rounds, cores, s_med, best.lua_seq, best.braid_par, s,
         target, met and "met" or "NOT met"))
-    print(("  C pthreads: sequential %.1f ms, %d threads %.1f ms: %.2fx (median of rounds %.2fx)")
-      :format(best.c_seq, c_threads, best.c_par, cs, cs_med))
-    print(("  braid / C speedup: %.2f (median of rounds %.2f); within 5%% of C: %s")
-      :format(of_c, of_c_med, near_c and "yes" or "no"))
+    print(("  C pthreads: %.2fx (median of rounds; best %.1f ms sequential / best %.1f ms "
+      .. "over %d threads = %.2fx)"):format(cs_med, best.c_seq, best.c_par, c_threads, cs))
+    print(("  braid / C speedup: %.2f (median of rounds; best-of %.2f); within 5%% of C: %s")
+      :format(of_c_med, of_c, near_c and "yes" or "no"))
     local cpu_med, c_cpu_med = median(cpu_r), median(c_cpu_r)
     print(("  CPU time, parallel / sequential (median of rounds): braid %.2f, C %.2f")
       :format(cpu_med, c_cpu_med))
@@ -239,8 +256,9 @@ return function(h)
       unit = "speedup (sequential / parallel)", cpu_count = cores,
       tasks = parts, iterations = TOTAL, rounds = rounds,
       method = "rounds of: Lua sequential, ThreadPool(cpu_count):map(burn, work, 1), "
-        .. "C sequential, C over cpu_count pthreads; speedup = best sequential / best "
-        .. "parallel; median = median over rounds of that round's sequential / parallel",
+        .. "C sequential, C over cpu_count pthreads (8x the iterations); braid_median "
+        .. "(judged) = median over rounds of that round's sequential / parallel; "
+        .. "braid = best sequential / best parallel",
       sequential_ms = best.lua_seq, parallel_ms = best.braid_par, braid = s,
       braid_median = s_med, baselines = base,
       braid_of_c = of_c, braid_of_c_median = of_c_med, within_5pct_of_c = near_c,
@@ -251,9 +269,10 @@ return function(h)
     })
     rows[#rows + 1] = {
       ("CPU-bound speedup on %d cores (x)"):format(cores),
-      ("%.2f (median %.2f)"):format(s, s_med),
-      ("C pthreads %.2f; Python Pool %s"):format(cs, pyt and ("%.2f"):format(pyt.speedup) or "n/a"),
-      ("%.2f of C; %.2f of cores"):format(of_c, s / cores), yesno(met, (">= %.2f"):format(target)),
+      ("%.2f (best-of %.2f)"):format(s_med, s),
+      ("C pthreads %.2f; Python Pool %s"):format(cs_med, pyt and ("%.2f"):format(pyt.speedup) or "n/a"),
+      ("%.2f of C; %.2f of cores"):format(of_c_med, s_med / cores),
+      yesno(met, (">= %.2f, median of rounds"):format(target)),
     }
   end
 
