@@ -156,6 +156,21 @@ local function diff(want, got, path, wmap, gmap)
   return nil
 end
 
+
+-- Sends build()'s value to a thread, which builds its own and compares
+-- (assert_big first: the value must cross at least 'steps' steps), then
+-- runs extra(got) if given, which returns "ok" or what is wrong.
+local function sends_intact(build, steps, extra)
+  local t = build()
+  assert_big(t, steps)
+  assert.equal("ok", in_thread(function(got)
+    local d = diff(build(), got)
+    if d then return d end
+    if extra then return extra(got) end
+    return "ok"
+  end, { t }))
+end
+
 describe("a streamed start delivers plain data", function()
   small_threshold()
 
@@ -171,11 +186,7 @@ describe("a streamed start delivers plain data", function()
       t[20006] = math.pi; t[20007] = 0; t[20008] = 0.0
       return t
     end
-    local t = build()
-    assert_big(t, 500)
-    assert.equal("ok", in_thread(function(got)
-      return diff(build(), got) or "ok"
-    end, { t }))
+    sends_intact(build, 500)
   end)
 
   it("keeps big hash tables with string, number and boolean keys", function()
@@ -188,11 +199,7 @@ describe("a streamed start delivers plain data", function()
       t[math.maxinteger] = "max"; t[math.huge] = "inf"; t[-math.huge] = "-inf"
       return t
     end
-    local t = build()
-    assert_big(t, 500)
-    assert.equal("ok", in_thread(function(got)
-      return diff(build(), got) or "ok"
-    end, { t }))
+    sends_intact(build, 500)
   end)
 
   it("keeps mixed and nested tables", function()
@@ -209,11 +216,7 @@ describe("a streamed start delivers plain data", function()
       t.info = { count = 3000, name = "mixed" }
       return t
     end
-    local t = build()
-    assert_big(t, 1000)
-    assert.equal("ok", in_thread(function(got)
-      return diff(build(), got) or "ok"
-    end, { t }))
+    sends_intact(build, 1000)
   end)
 
   it("keeps holes in sequences, sparse indices and keys beyond the border", function()
@@ -230,14 +233,10 @@ describe("a streamed start delivers plain data", function()
       t.packed = arr
       return t
     end
-    local t = build()
-    assert_big(t, 500)
-    assert.equal("ok", in_thread(function(got)
-      local d = diff(build(), got)
-      if d then return d end
+    sends_intact(build, 500, function(got)
       return got[3] == nil and got[15000] == nil and got[14999] == 14999 and "ok"
         or "holes not kept"
-    end, { t }))
+    end)
   end)
 
   it("carries metatables, shared by many records, to the last record", function()
@@ -280,14 +279,10 @@ describe("a streamed start delivers plain data", function()
       t.last = { nan = 0 / 0, negzero = -0.0, inf = math.huge }
       return t
     end
-    local t = build()
-    assert_big(t, 500)
-    assert.equal("ok", in_thread(function(got)
-      local d = diff(build(), got)
-      if d then return d end
+    sends_intact(build, 500, function(got)
       local z = got.last.negzero
       return (1 / z == -math.huge and got.last.nan ~= got.last.nan) and "ok" or "specials lost"
-    end, { t }))
+    end)
   end)
 
   it("keeps binary strings of every length and long strings bigger than a step", function()
@@ -303,11 +298,7 @@ describe("a streamed start delivers plain data", function()
       t[bytes(9, 3 * STEP)] = bytes(10, 4 * STEP) -- long key and value
       return t
     end
-    local t = build()
-    assert_big(t, 3000)
-    assert.equal("ok", in_thread(function(got)
-      return diff(build(), got) or "ok"
-    end, { t }))
+    sends_intact(build, 3000)
   end)
 
   it("keeps a string that straddles a step boundary, at every alignment", function()
@@ -320,11 +311,7 @@ describe("a streamed start delivers plain data", function()
       end
       return t
     end
-    local t = build()
-    assert_big(t, 300)
-    assert.equal("ok", in_thread(function(got)
-      return diff(build(), got) or "ok"
-    end, { t }))
+    sends_intact(build, 300)
   end)
 end)
 
@@ -339,14 +326,10 @@ describe("a streamed start keeps shared references and cycles far apart", functi
       t[4999].vals_of_2 = t[2].vals
       return t
     end
-    local t = build()
-    assert_big(t, 1000)
-    assert.equal("ok", in_thread(function(got)
-      local d = diff(build(), got)
-      if d then return d end
+    sends_intact(build, 1000, function(got)
       return (got[5000].back == got[1] and got[2500].back == got[1]
         and got[4999].vals_of_2 == got[2].vals) and "ok" or "identity lost"
-    end, { t }))
+    end)
   end)
 
   it("keeps children that reference the root, and a last node linking to the first", function()
@@ -426,15 +409,11 @@ describe("a streamed start keeps shared references and cycles far apart", functi
       end
       return t
     end
-    local t = build()
-    assert_big(t, 1000)
-    assert.equal("ok", in_thread(function(got)
-      local d = diff(build(), got)
-      if d then return d end
+    sends_intact(build, 1000, function(got)
       local long = bytes(1, 5000)
       return (got[5000][long] == "long key 5000" and got[5000].abc == "short key 5000"
         and got[5000].l == got[1].copy) and "ok" or "strings differ"
-    end, { t }))
+    end)
   end)
 end)
 

@@ -20,6 +20,13 @@
 ** lua_next pass (see encode_table). Big messages are decoded with the
 ** collector stopped (see braid__decode).
 **
+** A thread start streams its arguments (braid__encode_streamed, stream.h):
+** the worker decodes the bytes published so far while they are being
+** written. Published bytes are never patched: such tables are F_OPEN
+** (counts are hints, sections end with T_END), a string met again keeps
+** its T_STR tag (the decoder reads it once more), and a SHARED flag due
+** there goes into a copy that the decoder starts over on.
+**
 ** Encoding uses a per-state encoder (a userdata in the registry, reused so
 ** that a put costs no allocation besides the message) holding the byte
 ** buffer, a pointer hash for the objects seen in this message, the path to
