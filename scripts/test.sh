@@ -127,7 +127,9 @@ if [ "${BRAID_QUICK:-0}" != 1 ]; then
     UBSAN_LIB=$(gcc -print-file-name=libubsan.so)
     run_ctests build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    # procpool_spec without fork: see BRAID_SPEC_METHODS there
     run_busted asan "./build-asan/?.so" BRAID_HOST=build-asan/bin/braid \
+      BRAID_SPEC_METHODS=spawn,forkserver \
       LD_PRELOAD="$ASAN_LIB $UBSAN_LIB" \
       ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -9,14 +9,19 @@ local errors = require "braid.errors"
 local core = require "braid.core"
 
 local METHODS = { "fork", "spawn", "forkserver" }
--- BRAID_SPEC_METHODS=spawn limits the specs to one method, also as the
--- default (the ThreadSanitizer pass: a fork under TSan's runtime hangs)
+-- BRAID_SPEC_METHODS=spawn[,forkserver] limits the specs to these
+-- methods, the first also as the default: the sanitizer passes leave out
+-- fork from a process whose threads allocate (a child forked while
+-- another thread holds the ASan or TSan allocator's lock hangs in its
+-- first malloc; glibc's malloc takes its locks around fork)
 local ONLY = os.getenv("BRAID_SPEC_METHODS")
 if ONLY and ONLY ~= "" then
-  METHODS = { ONLY }
-  mp.set_start_method(ONLY, true)
+  METHODS = {}
+  for m in ONLY:gmatch("[^,]+") do METHODS[#METHODS + 1] = m end
+  mp.set_start_method(METHODS[1], true)
 end
-local HAS_FORK = METHODS[1] == "fork" or METHODS[2] == "fork"
+local HAS_FORK = false
+for _, m in ipairs(METHODS) do HAS_FORK = HAS_FORK or m == "fork" end
 -- io.popen is unusable when ThreadSanitizer's runtime is preloaded
 -- (BRAID_HOST=none says so, as in threading_spec)
 local popen_it = os.getenv("BRAID_HOST") == "none" and pending or it

@@ -238,6 +238,43 @@ static void test_version(void) {
 }
 
 
+/* Streamed starts (every path: complete, started over on a patched copy,
+** failed after the thread started) free their streams, buffers and the
+** references they took: the live-object count returns to where it was,
+** and LeakSanitizer (the ASan pass) sees no block left. */
+static void test_streamed_starts_free_everything(void) {
+  long before = braid_live_objects();
+  lua_State *L = newhost(NULL);
+  CHECK(run(L,
+            "local threading = require 'braid.threading'\n"
+            "local core = require 'braid.core'\n"
+            "local min, step = core._stream_min(256, 64)\n"
+            "local ev, q = threading.Event(), require('braid.queue').Queue()\n"
+            "local function big(late)\n"
+            "  local t = {}\n"
+            "  for i = 1, 3000 do t[i] = {id = i, name = 'n' .. i} end\n"
+            "  t[3000].ev, t[3000].q = ev, q\n"
+            "  if late then t[3000].back = t[1] end\n"
+            "  return t\n"
+            "end\n"
+            "local function f(t) t[3000].q:put(#t) end\n"
+            "for _, late in ipairs{false, true} do\n"
+            "  local th = threading.Thread{target = f, args = {big(late)}}\n"
+            "  th:start(); th:join()\n"
+            "  assert(q:get() == 3000)\n"
+            "end\n"
+            "local bad = big(false); bad[2999].co = coroutine.create(print)\n"
+            "local th = threading.Thread{target = f, args = {bad}}\n"
+            "assert(not pcall(th.start, th))\n"
+            "bad[2999].co = nil\n"
+            "th:start(); th:join()\n"
+            "assert(q:get() == 3000)\n"
+            "core._stream_min(min, step)\n"));
+  lua_close(L);
+  CHECK_EQ(braid_live_objects(), before);
+}
+
+
 int main(void) {
   static const ctest_case cases[] = {
     { "per-state initializer runs in every worker", test_stateinit_runs_in_every_worker },
@@ -247,6 +284,7 @@ int main(void) {
     { "objects are freed when the last state lets go", test_objects_freed_when_last_state_lets_go },
     { "two runtimes in one process", test_two_runtimes_one_process },
     { "closing a root state waits for non-daemon threads", test_close_waits_for_nondaemon_threads },
+    { "streamed starts free everything", test_streamed_starts_free_everything },
     { "version and error names", test_version },
     { NULL, NULL },
   };

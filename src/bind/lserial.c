@@ -6,6 +6,7 @@
 */
 #include "lbind.h"
 #include "serial.h"
+#include "stream.h"
 
 
 /* core.dumps(v...) -> string */
@@ -52,10 +53,29 @@ static int serial_copy(lua_State *L) {
 }
 
 
+/* core._stream_min([min [, step]]) -> old min, old step: the size from which a
+** thread start streams its arguments, and how often it publishes more
+** (tests force streaming on small values; 0 or nil keeps a value). */
+static int serial_stream_min(lua_State *L) {
+  lua_Integer min = luaL_optinteger(L, 1, 0), step = luaL_optinteger(L, 2, 0);
+  size_t m, st;
+  if (min < 0 || step < 0)
+    return braidB_argerror(L, min < 0 ? 1 : 2, "ValueError", "negative size");
+  braid__stream_limits(&m, &st, 0);
+  lua_pushinteger(L, (lua_Integer)m); /* the values before this call */
+  lua_pushinteger(L, (lua_Integer)st);
+  m = (size_t)min;
+  st = (size_t)step;
+  braid__stream_limits(&m, &st, 1);
+  return 2;
+}
+
+
 static const luaL_Reg serial_funcs[] = {
   { "dumps", serial_dumps },
   { "loads", serial_loads },
   { "copy", serial_copy },
+  { "_stream_min", serial_stream_min },
   { NULL, NULL },
 };
 

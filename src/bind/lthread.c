@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "lbind.h"
 #include "serial.h"
+#include "stream.h"
 #include "thread.h"
 
 typedef struct StateCtx {
@@ -379,7 +380,12 @@ static int thread_body(lua_State *L) {
   int n, status;
   lua_settop(L, 0);
   lua_pushcfunction(L, braidB_add_traceback); /* 1: message handler */
-  {
+  if (t->stream != NULL) { /* the arguments come as they are encoded */
+    braid_stream *s = t->stream;
+    t->stream = NULL;
+    n = braid__decode_stream_owned(L, s);
+    if (n < 0) return 0; /* start() failed and raised there: run nothing */
+  } else {
     braid_msg *m = t->payload;
     t->payload = NULL;
     n = braid__decode_owned(L, m);
@@ -524,6 +530,46 @@ static char *dupfield(lua_State *L, const char *table, const char *field) {
 }
 
 
+/* A start whose arguments are big starts the thread while it encodes
+** them (braid__encode_streamed): the worker decodes what is written so
+** far meanwhile, so the transfer costs about the longer of encoding and
+** decoding instead of their sum. */
+typedef struct StartJob {
+  braid_thread *t;
+  int mode;
+  braid_stream *s; /* the starter's reference, once streaming */
+} StartJob;
+
+static int start_streaming(void *ud, braid_stream *s) {
+  StartJob *j = (StartJob *)ud;
+  int rc;
+  j->t->stream = braid__stream_retain(s); /* the worker's */
+  rc = braid__thread_start(j->t, worker_main);
+  if (rc != BRAID_OK) {
+    j->t->stream = NULL;
+    braid__stream_release(s);
+    return rc;
+  }
+  j->s = s;
+  return BRAID_OK;
+}
+
+
+/* (job, values...) -> message or nothing (streamed) */
+static int encode_start(lua_State *L) {
+  static const char *const target_roots[] = { "target", "args" };
+  static const char *const instance_roots[] = { "thread" };
+  StartJob *j = (StartJob *)lua_touserdata(L, 1);
+  braid_msg *m = braid__encode_streamed(
+      L, 2, j->mode == MODE_TARGET ? 2 : 1,
+      j->mode == MODE_TARGET ? target_roots : instance_roots,
+      start_streaming, j);
+  if (m == NULL) return 0;
+  lua_pushlightuserdata(L, m);
+  return 1;
+}
+
+
 /*
 ** h:start(mode, ...) -> nothing
 ** mode 0: ..., = target, args; mode 1: ... = the Thread object. Raises
@@ -531,26 +577,42 @@ static char *dupfield(lua_State *L, const char *table, const char *field) {
 ** TypeError (with the path) when something cannot be sent.
 */
 static int thread_start(lua_State *L) {
-  static const char *const target_roots[] = { "target", "args" };
-  static const char *const instance_roots[] = { "thread" };
   braid_thread *t = checkthread(L, 1);
   int mode = (int)braidB_checkinteger(L, 2);
   braid_msg *m;
-  int rc;
+  StartJob job;
+  int rc, status;
   if (braid__thread_status(t) != BRAID_THREAD_NEW || t->payload != NULL)
     return braidB_raise(L, "RuntimeError", "threads can only be started once");
-  if (mode == MODE_TARGET) {
-    if (lua_type(L, 4) != LUA_TTABLE) braidB_typeerror(L, 4, "table");
-    m = braid__encode_n(L, 3, 2, target_roots);
-  } else {
-    m = braid__encode_n(L, 3, 1, instance_roots);
-  }
+  if (mode == MODE_TARGET && lua_type(L, 4) != LUA_TTABLE)
+    braidB_typeerror(L, 4, "table");
   braid__free(t->path);
   braid__free(t->cpath);
   t->path = dupfield(L, "package", "path");
   t->cpath = dupfield(L, "package", "cpath");
-  t->payload = m;
   t->mode = mode;
+  job.t = t;
+  job.mode = mode;
+  job.s = NULL;
+  lua_settop(L, mode == MODE_TARGET ? 4 : 3);
+  lua_pushcfunction(L, encode_start);
+  lua_insert(L, 3);
+  lua_pushlightuserdata(L, &job);
+  lua_insert(L, 4);
+  status = lua_pcall(L, mode == MODE_TARGET ? 3 : 2, 1, 0);
+  if (job.s != NULL) { /* streamed: the thread runs */
+    if (status != LUA_OK) {
+      /* the worker stops decoding and ends; the thread can start again */
+      braid__stream_fail(job.s);
+      braid__thread_join(t, BRAID_FOREVER);
+      braid__thread_reset(t);
+    }
+    braid__stream_release(job.s);
+  }
+  if (status != LUA_OK) return lua_error(L);
+  if (job.s != NULL) return 0;
+  m = (braid_msg *)lua_touserdata(L, -1);
+  t->payload = m;
   rc = braid__thread_start(t, worker_main);
   if (rc != BRAID_OK) {
     t->payload = NULL;

@@ -205,6 +205,21 @@ void braid__big_free(void *block) {
   c = (Chunk *)((char *)block - CHUNK_HEAD);
   if (!cache_put(c)) munmap(c, c->size);
 }
+
+
+unsigned char *braid__buf_alloc(size_t n, size_t *cap) {
+  if (n >= BRAID_BIG_MIN) return (unsigned char *)braid__big_alloc(n, cap);
+  *cap = n;
+  return (unsigned char *)braid__malloc(n);
+}
+
+
+void braid__buf_free(void *b, size_t cap) {
+  if (cap >= BRAID_BIG_MIN)
+    braid__big_free(b);
+  else
+    braid__free(b);
+}
 /* }------ */
 
 

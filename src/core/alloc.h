@@ -36,6 +36,13 @@ BRAIDI_FUNC void braid__salloc_free(braid_salloc *p);
 BRAIDI_FUNC void *braid__big_alloc(size_t n, size_t *cap);
 BRAIDI_FUNC void braid__big_free(void *block);
 
+/* Byte buffers (the serializer's, messages'): from BRAID_BIG_MIN bytes
+** on a big block (so a big message does not fault in fresh pages in the
+** sender), else malloc. Which one a buffer is follows from its capacity,
+** which braid__buf_free takes back ('*cap' receives it). */
+BRAIDI_FUNC unsigned char *braid__buf_alloc(size_t n, size_t *cap);
+BRAIDI_FUNC void braid__buf_free(void *b, size_t cap);
+
 /* 'size' zero-filled bytes for a big table with random access (the
 ** serializer's pointer maps): from 2 MiB on, mapped on huge pages, which
 ** spare a TLB miss per access. Freed with braid__huge_free and the same

@@ -20,6 +20,13 @@
 ** lua_next pass (see encode_table). Big messages are decoded with the
 ** collector stopped (see braid__decode).
 **
+** A thread start streams its arguments (braid__encode_streamed, stream.h):
+** the worker decodes the bytes published so far while they are being
+** written. Published bytes are never patched: such tables are F_OPEN
+** (counts are hints, sections end with T_END), a string met again keeps
+** its T_STR tag (the decoder reads it once more), and a SHARED flag due
+** there goes into a copy that the decoder starts over on.
+**
 ** Encoding uses a per-state encoder (a userdata in the registry, reused so
 ** that a put costs no allocation besides the message) holding the byte
 ** buffer, a pointer hash for the objects seen in this message, the path to
@@ -42,6 +49,7 @@
 #include "alloc.h"
 #include "lbind.h"
 #include "serial.h"
+#include "stream.h"
 
 #define FORMAT_VERSION 2
 
@@ -63,10 +71,14 @@ typedef enum Tag {
   T_CLASS,   /* string qualified name of a braid.errors class */
   T_REDUCE,  /* flags, varint nargs, constructor value, args */
   T_STRS,    /* as T_STR, for a string a later T_REF refers to */
+  T_END,     /* ends a section of an F_OPEN table */
   T_LAST
 } Tag;
 
-enum { F_SHARED = 1, F_META = 2 };
+/* F_OPEN (tables of a streamed encode, see braid__encode_streamed): narr
+** and nhash are only size hints; the array section and the pairs each end
+** with T_END. */
+enum { F_SHARED = 1, F_META = 2, F_OPEN = 4 };
 
 /* Upvalue kinds inside T_LFUNC. */
 enum { UPV_VAL, UPV_ENV, UPV_JOIN };
@@ -116,6 +128,20 @@ typedef struct Enc {
   const char *root;
   uint32_t *offs; /* item offsets of a batch being encoded */
   size_t offscap;
+  /* Streaming (braid__encode_streamed). Once the stream has started,
+  ** 'buf' and 'handles' belong to it (the reader may be reading them):
+  ** they are never freed nor reused by the encoder, and bytes below 'pub'
+  ** are never written again. A SHARED flag due there is noted in 'late'
+  ** and set in a copy at the end. */
+  braid_stream *stream;
+  int (*start)(void *, braid_stream *); /* called at the first publish */
+  void *start_ud;
+  int open_tables; /* write F_OPEN tables */
+  size_t pub;      /* bytes of 'buf' published */
+  size_t pub_next; /* publish when 'len' reaches it; SIZE_MAX: never */
+  size_t step;
+  size_t *late;
+  size_t nlate, caplate;
 } Enc;
 
 /* Name cache: pointer -> index i in the names table (registry), where
@@ -273,31 +299,13 @@ static void map_free(PtrMap *m) {
 ** =======================================================
 */
 
-/* Byte buffers (the encoder's, messages'): from BRAID_BIG_MIN bytes on a
-** big block (alloc.h: huge pages, mappings reused, so a big message does
-** not fault in fresh pages in the sender), else malloc. Which one a
-** buffer is follows from its capacity. */
-static unsigned char *buf_alloc(size_t n, size_t *cap) {
-  if (n >= BRAID_BIG_MIN) return (unsigned char *)braid__big_alloc(n, cap);
-  *cap = n;
-  return (unsigned char *)braid__malloc(n);
-}
-
-static void buf_free(unsigned char *b, size_t cap) {
-  if (cap >= BRAID_BIG_MIN)
-    braid__big_free(b);
-  else
-    braid__free(b);
-}
-
-
 void braid__msg_free(braid_msg *m) {
   size_t i;
   if (m == NULL) return;
   for (i = 0; i < m->nhandles; i++) braid__handle_release(m->handles[i]);
   braid__free(m->handles);
   braid__free(m->offs);
-  if (m->data != m->inline_data) buf_free(m->data, m->cap);
+  if (m->data != m->inline_data) braid__buf_free(m->data, m->cap);
   braid__free(m);
 }
 
@@ -331,7 +339,7 @@ braid_msg *braid__msg_alloc(size_t len, uint32_t nitems, uint32_t origin) {
   if (m == NULL) return NULL;
   if (len > m->cap) {
     size_t cap;
-    m->data = buf_alloc(len, &cap);
+    m->data = braid__buf_alloc(len, &cap);
     if (m->data == NULL) {
       braid__free(m);
       return NULL;
@@ -367,13 +375,28 @@ braid_msg *braid__msg_from_bytes(const void *p, size_t len) {
 ** =======================================================
 */
 
+/* Forgets the buffer and handles of a stream that an encode raising
+** left (the stream frees them: its reader may still read them). Does not
+** touch the stream, which may be gone. */
+static void enc_detach(Enc *e) {
+  if (e->stream == NULL) return;
+  e->stream = NULL;
+  e->buf = NULL;
+  e->cap = 0;
+  e->handles = NULL;
+  e->nhandles = e->caphandles = 0;
+}
+
+
 static int enc_gc(lua_State *L) {
   Enc *e = (Enc *)lua_touserdata(L, 1);
   size_t i;
+  enc_detach(e);
   for (i = 0; i < e->nhandles; i++) braid__handle_release(e->handles[i]);
   braid__free(e->handles);
-  if (e->buf != NULL) buf_free(e->buf, e->cap);
+  if (e->buf != NULL) braid__buf_free(e->buf, e->cap);
   braid__free(e->offs);
+  braid__free(e->late);
   map_free(&e->seen);
   map_free(&e->strs);
   memset(e, 0, sizeof *e);
@@ -392,6 +415,7 @@ static int names_gc(lua_State *L) {
 static Enc *newenc(lua_State *L) {
   Enc *e = (Enc *)lua_newuserdatauv(L, sizeof(Enc), 0);
   memset(e, 0, sizeof *e);
+  e->pub_next = SIZE_MAX;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, enc_gc);
   lua_setfield(L, -2, "__gc");
@@ -417,27 +441,48 @@ static __attribute__((noreturn)) void enc_nomem(Enc *e) {
 }
 
 
-static void reserve(Enc *e, size_t n) {
-  if (braid__unlikely(e->cap - e->len < n)) {
-    size_t ncap = e->cap ? e->cap : 256;
-    unsigned char *nb;
-    while (ncap - e->len < n) {
-      if (ncap > ((size_t)-1) / 2) enc_nomem(e);
-      ncap *= 2;
-    }
-    if (ncap < BRAID_BIG_MIN) {
-      nb = (unsigned char *)braid__realloc(e->buf, ncap);
-    } else { /* a big block: copied, not realloc'd */
-      nb = buf_alloc(ncap, &ncap);
-      if (nb != NULL && e->buf != NULL) {
-        memcpy(nb, e->buf, e->len);
-        buf_free(e->buf, e->cap);
-      }
-    }
-    if (nb == NULL) enc_nomem(e);
-    e->buf = nb;
-    e->cap = ncap;
+/* Keeps block 'b' of a started stream for its reader. */
+static void enc_retire(Enc *e, braid_stream_block b) {
+  if (b.p != NULL && braid__stream_retire(e->stream, b) != BRAID_OK) {
+    /* leaked rather than freed under the reader; unreachable in practice
+    ** (the list holds a few dozen blocks) */
+    enc_nomem(e);
   }
+}
+
+
+static __attribute__((noinline)) void grow(Enc *e, size_t n) {
+  size_t ncap = e->cap ? e->cap : 256;
+  unsigned char *nb;
+  while (ncap - e->len < n) {
+    if (ncap > ((size_t)-1) / 2) enc_nomem(e);
+    ncap *= 2;
+  }
+  if (e->stream != NULL) { /* the reader may read the old buffer: keep it */
+    braid_stream_block old = e->stream->cur_buf;
+    nb = braid__buf_alloc(ncap, &ncap);
+    if (nb == NULL) enc_nomem(e);
+    if (e->len > 0) memcpy(nb, e->buf, e->len);
+    e->stream->cur_buf.p = nb;
+    e->stream->cur_buf.cap = ncap;
+    enc_retire(e, old);
+  } else if (ncap < BRAID_BIG_MIN) {
+    nb = (unsigned char *)braid__realloc(e->buf, ncap);
+  } else { /* a big block: copied, not realloc'd */
+    nb = braid__buf_alloc(ncap, &ncap);
+    if (nb != NULL && e->buf != NULL) {
+      memcpy(nb, e->buf, e->len);
+      braid__buf_free(e->buf, e->cap);
+    }
+  }
+  if (nb == NULL) enc_nomem(e);
+  e->buf = nb;
+  e->cap = ncap;
+}
+
+
+static inline void reserve(Enc *e, size_t n) {
+  if (braid__unlikely(e->cap - e->len < n)) grow(e, n);
 }
 
 
@@ -540,7 +585,9 @@ static void put_str(Enc *e, const char *s, size_t n) {
     if (pe != NULL) {
       size_t at = (size_t)pe_val(pe);
       if (same_string(e, at, s, n)) {
-        e->buf[at] = T_STRS;
+        /* published: left T_STR (the decoder reads it again, see
+        ** recall_string) */
+        if (at >= e->pub) e->buf[at] = T_STRS;
         put_ref(e, at);
         return;
       }
@@ -803,12 +850,82 @@ static void encode_value(Enc *e, int idx);
 
 /* If the object at 'idx' was met before, writes a REF, marks the first
 ** occurrence SHARED and returns 1; otherwise records its offset. */
+/* Sets the SHARED flag of the object written at 'at' (or, once those
+** bytes are published, notes it for the final copy). */
+static void mark_shared(Enc *e, size_t at) {
+  if (at >= e->pub) {
+    e->buf[at + 1] |= F_SHARED;
+    return;
+  }
+  if (e->nlate == e->caplate) {
+    size_t ncap = e->caplate ? 2 * e->caplate : 16;
+    size_t *nl = (size_t *)braid__realloc(e->late, ncap * sizeof *nl);
+    if (nl == NULL) enc_nomem(e);
+    e->late = nl;
+    e->caplate = ncap;
+  }
+  e->late[e->nlate++] = at;
+}
+
+
+/* Writes 'v' as a varint padded to 'w' bytes at 'at' (v fits in w). */
+static void put_padded_at(Enc *e, size_t at, int w, lua_Unsigned v) {
+  unsigned char *q = e->buf + at;
+  int j;
+  for (j = 0; j < w - 1; j++) {
+    *q++ = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  *q = (unsigned char)v;
+}
+
+
+/* Makes the bytes written so far readable by the stream's reader,
+** starting the stream (and its reader, through e->start) the first time. */
+static __attribute__((noinline)) void enc_publish(Enc *e) {
+  braid_stream *s = e->stream;
+  if (s == NULL) {
+    int rc;
+    if (e->start == NULL) { /* not a streamed encode, or restarted */
+      e->pub_next = SIZE_MAX;
+      return;
+    }
+    s = braid__stream_new();
+    if (s == NULL) enc_nomem(e);
+    s->cur_buf.p = e->buf;
+    s->cur_buf.cap = e->cap;
+    s->cur_handles.p = e->handles;
+    s->cur_handles.nrelease = e->nhandles;
+    e->stream = s;
+    rc = e->start(e->start_ud, s);
+    e->start = NULL;
+    if (rc != BRAID_OK) { /* nobody reads: the encoder keeps its buffer */
+      s->cur_buf.p = s->cur_handles.p = NULL;
+      s->cur_handles.nrelease = 0;
+      e->stream = NULL;
+      braid__stream_release(s);
+      e->busy = 0;
+      braidB_raise(e->L, "RuntimeError", "%s",
+                   rc == BRAID_ESTATE ? "threads can only be started once"
+                                      : "can't start new thread");
+    }
+  }
+  braid__stream_publish(s, e->buf, e->len, e->handles, e->nhandles);
+  e->pub = e->len;
+  e->pub_next = e->len + e->step;
+}
+
+#define maybe_publish(e) \
+  do { if (braid__unlikely((e)->len >= (e)->pub_next)) enc_publish(e); } \
+  while (0)
+
+
 static int seen_before(Enc *e, const void *p) {
   int nomem = 0;
   PtrEntry *pe = map_find_or_put(&e->seen, p, e->len, &nomem);
   if (pe != NULL) {
     size_t at = (size_t)pe_val(pe);
-    e->buf[at + 1] |= F_SHARED;
+    mark_shared(e, at);
     put_ref(e, at);
     return 1;
   }
@@ -929,13 +1046,16 @@ static int varint_len(uint64_t v) {
 ** does not continue it ends the section, and it and the rest are written
 ** as pairs (also integer keys that Lua keeps in the hash part: the
 ** receiver gets the same table). narr is written after the pass, in the
-** width reserved for lua_rawlen (a padded varint). */
+** width reserved for lua_rawlen (a padded varint). An F_OPEN table (a
+** streamed encode) also ends each section with T_END, and its counts are
+** hints: they stay lua_rawlen and 0 if the header was published before
+** the table ended. */
 static void encode_table(Enc *e, int idx) {
   lua_State *L = e->L;
   const void *p = lua_topointer(L, idx);
-  size_t aslot, nslot;
+  size_t hdr, aslot, nslot;
   lua_Unsigned narr, m = 0;
-  int w, mt = 0, inarr, k;
+  int w, mt = 0, inarr, k, open = e->open_tables;
   uint32_t nhash = 0;
   if (p == e->globals) {
     put_byte(e, T_GLOBALS);
@@ -957,14 +1077,20 @@ static void encode_table(Enc *e, int idx) {
   enter(e);
   narr = lua_rawlen(L, idx);
   w = varint_len(narr);
-  reserve(e, 2 + (size_t)w + 4);
+  reserve(e, 2 + (size_t)w + 4 + 1);
+  hdr = e->len;
   e->buf[e->len++] = T_TABLE;
-  e->buf[e->len++] = mt ? F_META : 0;
+  e->buf[e->len++] = (unsigned char)((mt ? F_META : 0) | (open ? F_OPEN : 0));
   aslot = e->len;
   e->len += (size_t)w;
   nslot = e->len;
   e->len += 4;
+  if (open) { /* the hints, should the header be published early */
+    put_padded_at(e, aslot, w, narr);
+    put_u32_at(e, nslot, 0);
+  }
   inarr = narr > 0;
+  if (open && !inarr) e->buf[e->len++] = T_END; /* no array section */
   lua_pushnil(L);
   k = lua_gettop(L); /* the key; lua_next pushes the value at k + 1 */
   while (lua_next(L, idx)) {
@@ -981,9 +1107,11 @@ static void encode_table(Enc *e, int idx) {
           e->npath--;
         }
         lua_settop(L, k);
+        maybe_publish(e);
         continue;
       }
       inarr = 0;
+      if (open) put_byte(e, T_END);
     }
     push_seg(e, SEG_KEY, k, NULL);
     encode_value(e, k);
@@ -991,17 +1119,16 @@ static void encode_table(Enc *e, int idx) {
     e->npath--;
     nhash++;
     lua_settop(L, k);
+    maybe_publish(e);
   }
-  { /* narr: 'm' in 'w' bytes (m <= narr fits) */
-    unsigned char *q = e->buf + aslot;
-    int j;
-    for (j = 0; j < w - 1; j++) {
-      *q++ = (unsigned char)(m | 0x80);
-      m >>= 7;
-    }
-    *q = (unsigned char)m;
+  if (open) {
+    if (inarr) put_byte(e, T_END);
+    put_byte(e, T_END);
   }
-  put_u32_at(e, nslot, nhash);
+  if (hdr >= e->pub) { /* the counts (exact hints for an F_OPEN table) */
+    put_padded_at(e, aslot, w, m);
+    put_u32_at(e, nslot, nhash);
+  }
   if (mt) {
     push_seg(e, SEG_META, 0, NULL);
     lua_pushliteral(L, "__braidclass");
@@ -1055,7 +1182,7 @@ static void encode_lfunction(Enc *e, int idx) {
       put_byte(e, UPV_ENV);
     } else if ((pe = map_find(&e->seen, id)) != NULL) {
       size_t fat = (size_t)(pe_val(pe) >> 8);
-      e->buf[fat + 1] |= F_SHARED; /* the decoder must keep that function */
+      mark_shared(e, fat); /* the decoder must keep that function */
       put_byte(e, UPV_JOIN);
       put_varint(e, fat);
       put_byte(e, (unsigned char)(pe_val(pe) & 0xff));
@@ -1102,13 +1229,26 @@ static void cannot_send(Enc *e, int idx) {
 static void add_handle(Enc *e, braid_handle *h) {
   if (e->nhandles == e->caphandles) {
     size_t ncap = e->caphandles ? e->caphandles * 2 : 4;
-    braid_handle **nh = (braid_handle **)braid__realloc(
-        e->handles, ncap * sizeof(braid_handle *));
-    if (nh == NULL) enc_nomem(e);
+    braid_handle **nh;
+    if (e->stream != NULL) { /* the reader may read the old array: keep it */
+      braid_stream_block old = e->stream->cur_handles;
+      nh = (braid_handle **)braid__malloc(ncap * sizeof(braid_handle *));
+      if (nh == NULL) enc_nomem(e);
+      if (e->nhandles > 0)
+        memcpy(nh, e->handles, e->nhandles * sizeof(braid_handle *));
+      e->stream->cur_handles.p = nh;
+      old.nrelease = 0; /* the references moved to the new array */
+      enc_retire(e, old);
+    } else {
+      nh = (braid_handle **)braid__realloc(e->handles,
+                                           ncap * sizeof(braid_handle *));
+      if (nh == NULL) enc_nomem(e);
+    }
     e->handles = nh;
     e->caphandles = ncap;
   }
   e->handles[e->nhandles++] = braid__handle_retain(h);
+  if (e->stream != NULL) e->stream->cur_handles.nrelease = e->nhandles;
 }
 
 
@@ -1171,6 +1311,7 @@ static void enc_reset(Enc *e, lua_State *L, const char *root) {
   e->depth = 0;
   e->npath = 0;
   e->root = root;
+  e->nlate = 0;
   map_clear(&e->seen);
   map_clear(&e->strs);
 }
@@ -1201,7 +1342,7 @@ static braid_msg *enc_finish(Enc *e) {
     m->handles =
         (braid_handle **)braid__malloc(e->nhandles * sizeof(braid_handle *));
     if (m->handles == NULL) {
-      if (m->data != m->inline_data) buf_free(m->data, m->cap);
+      if (m->data != m->inline_data) braid__buf_free(m->data, m->cap);
       braid__free(m);
       enc_nomem(e);
     }
@@ -1210,7 +1351,7 @@ static braid_msg *enc_finish(Enc *e) {
     e->nhandles = 0; /* the message owns the references now */
   }
   if (e->cap > (1u << 20)) { /* do not keep a huge buffer around */
-    buf_free(e->buf, e->cap);
+    braid__buf_free(e->buf, e->cap);
     e->buf = NULL;
     e->cap = 0;
   }
@@ -1235,6 +1376,11 @@ static Enc *acquire_enc(lua_State *L, const char *root, int *pushed) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   e->globals = lua_topointer(L, -1);
   lua_pop(L, 1);
+  enc_detach(e); /* a streamed encode that raised */
+  e->start = NULL;
+  e->open_tables = 0;
+  e->pub = 0;
+  e->pub_next = SIZE_MAX;
   e->names_rebuilt = 0;
   e->names = NULL; /* looked up on first need */
   enc_reset(e, L, root);
@@ -1329,17 +1475,93 @@ static braid_msg *encode_scalar(lua_State *L, int idx) {
 }
 
 
+/* A streamed encode starts over (see encode_n_mode): the bytes published
+** so far stay with the stream, as do the handles they name; the encoder
+** writes a fresh buffer and publishes nothing more. */
+static void stream_abandon(Enc *e) {
+  braid_stream *s = e->stream;
+  enc_retire(e, s->cur_buf);
+  s->cur_buf.p = NULL;
+  enc_retire(e, s->cur_handles); /* with their references */
+  s->cur_handles.p = NULL;
+  s->cur_handles.nrelease = 0;
+  e->buf = NULL;
+  e->cap = 0;
+  e->handles = NULL;
+  e->nhandles = e->caphandles = 0;
+  e->pub = 0;
+  e->pub_next = SIZE_MAX;
+}
+
+
+/* Ends a streamed encode: the stream's final message takes the buffer and
+** the handles. If SHARED flags were due in published bytes (or the encode
+** started over), the reader must decode the final message from its start:
+** a copy with the flags set. */
+static void stream_finish(Enc *e, int restart) {
+  braid_stream *s = e->stream;
+  braid_msg *m;
+  if (e->nlate > 0) {
+    size_t cap, i;
+    unsigned char *nb = braid__buf_alloc(e->len, &cap);
+    braid_stream_block old = s->cur_buf;
+    if (nb == NULL) enc_nomem(e);
+    memcpy(nb, e->buf, e->len);
+    for (i = 0; i < e->nlate; i++) nb[e->late[i] + 1] |= F_SHARED;
+    s->cur_buf.p = nb;
+    s->cur_buf.cap = cap;
+    enc_retire(e, old);
+    e->buf = nb;
+    e->cap = cap;
+    e->nlate = 0;
+    restart = 1;
+  }
+  m = msg_new();
+  if (m == NULL) enc_nomem(e);
+  m->data = e->buf;
+  m->cap = e->cap;
+  m->len = e->len;
+  m->handles = e->handles;
+  m->nhandles = e->nhandles;
+  s->cur_buf.p = s->cur_handles.p = NULL; /* the message owns them */
+  s->cur_handles.nrelease = 0;
+  e->stream = NULL;
+  e->buf = NULL;
+  e->cap = 0;
+  e->handles = NULL;
+  e->nhandles = e->caphandles = 0;
+  braid__stream_complete(s, m, restart);
+}
+
+
+/* 'start' (streamed encodes) is NULL for the others. Returns NULL when
+** the encode was streamed. */
 static braid_msg *encode_n_mode(lua_State *L, int idx, int n,
-                                const char *const *roots, int mode) {
+                                const char *const *roots, int mode,
+                                int (*start)(void *, braid_stream *),
+                                void *ud) {
   Enc *e;
-  int i, pushed, attempt;
+  int i, pushed, attempt, restart = 0;
   braid_msg *m;
   idx = lua_absindex(L, idx);
   if (n == 1 && (m = encode_scalar(L, idx)) != NULL) return m;
   e = acquire_enc(L, roots[0], &pushed);
   e->procmode = mode;
+  if (start != NULL) {
+    size_t min, step;
+    braid__stream_limits(&min, &step, 0);
+    e->start = start;
+    e->start_ud = ud;
+    e->open_tables = 1;
+    e->pub_next = min;
+    e->step = step;
+  }
   for (attempt = 0; attempt < 2; attempt++) {
     int rebuilt_before = e->names_rebuilt;
+    if (attempt > 0 && e->stream != NULL) {
+      stream_abandon(e);
+      restart = 1;
+    }
     enc_reset(e, L, roots[0]);
     reserve(e, 16);
     put_byte(e, FORMAT_VERSION);
@@ -1352,9 +1574,18 @@ static braid_msg *encode_n_mode(lua_State *L, int idx, int n,
     ** met before it: encode once more with the complete cache. */
     if (!(e->names_rebuilt && !rebuilt_before)) break;
   }
-  m = enc_finish(e);
+  if (e->stream != NULL) {
+    stream_finish(e, restart);
+    m = NULL;
+  } else {
+    m = enc_finish(e);
+  }
   e->busy = 0;
   e->procmode = 0;
+  e->start = NULL;
+  e->open_tables = 0;
+  e->pub = 0;
+  e->pub_next = SIZE_MAX;
   if (pushed) lua_pop(L, 1);
   return m;
 }
@@ -1362,13 +1593,21 @@ static braid_msg *encode_n_mode(lua_State *L, int idx, int n,
 
 braid_msg *braid__encode_n(lua_State *L, int idx, int n,
                            const char *const *roots) {
-  return encode_n_mode(L, idx, n, roots, 0);
+  return encode_n_mode(L, idx, n, roots, 0, NULL, NULL);
 }
 
 
 braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
                               const char *const *roots, int mode) {
-  return encode_n_mode(L, idx, n, roots, mode);
+  return encode_n_mode(L, idx, n, roots, mode, NULL, NULL);
+}
+
+
+braid_msg *braid__encode_streamed(lua_State *L, int idx, int n,
+                                  const char *const *roots,
+                                  int (*start)(void *, braid_stream *),
+                                  void *ud) {
+  return encode_n_mode(L, idx, n, roots, 0, start, ud);
 }
 
 
@@ -1478,8 +1717,9 @@ braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
 typedef struct Dec {
   lua_State *L;
   const unsigned char *base, *p, *end;
-  braid_handle **handles;
+  braid_handle *const *handles;
   size_t nhandles;
+  braid_stream *stream; /* being written: 'end' may move on (dec_more) */
   int depth;
   int cache; /* stack index of the table of shared objects, 0 if none */
   size_t origin; /* offset of 'base' in the message it was cut from */
@@ -1499,8 +1739,59 @@ static __attribute__((noreturn)) void dec_fail(Dec *d, const char *what) {
 }
 
 
+/* { ------ streams: the bytes after 'end' may still be coming */
+
+/* Raised (as a light userdata) to the protected call of
+** braid__decode_stream_owned. */
+static const char STREAM_RESTART = 'r'; /* decode 'final' from its start */
+static const char STREAM_FAILED = 'f';  /* the writer gave up */
+
+static __attribute__((noreturn)) void dec_throw(Dec *d, const char *what) {
+  lua_pushlightuserdata(d->L, (void *)what);
+  lua_error(d->L);
+  __builtin_unreachable();
+}
+
+
+/* Takes the stream's view: the same bytes, maybe moved, and more. */
+static void dec_view(Dec *d, const braid_stream_view *v) {
+  if (v->state == BRAID_STREAM_FAILED) dec_throw(d, &STREAM_FAILED);
+  if (v->state == BRAID_STREAM_DONE && v->restart)
+    dec_throw(d, &STREAM_RESTART);
+  d->p = v->base + (d->p - d->base);
+  d->base = v->base;
+  d->end = v->base + v->len;
+  d->handles = v->handles;
+  d->nhandles = v->nhandles;
+}
+
+
+/* 1 when 'n' more bytes can be read after waiting for the writer of a
+** stream; 0 when they never will (truncated data). */
+static int dec_more(Dec *d, size_t n) {
+  braid_stream_view v;
+  if (d->stream == NULL) return 0;
+  braid__stream_wait(d->stream, (size_t)(d->p - d->base) + n, &v);
+  dec_view(d, &v);
+  return (size_t)(d->end - d->p) >= n;
+}
+
+#define has(d, n) ((size_t)((d)->end - (d)->p) >= (size_t)(n) || dec_more(d, n))
+
+
+/* Waits until the stream's writer has finished (before running code that
+** must not run twice, or deciding that data is bad). */
+static void dec_wait_done(Dec *d) {
+  braid_stream_view v;
+  if (d->stream == NULL) return;
+  braid__stream_wait(d->stream, SIZE_MAX, &v);
+  dec_view(d, &v);
+}
+/* } ------ */
+
+
 static unsigned char get_byte(Dec *d) {
-  if (d->p >= d->end) dec_fail(d, "truncated");
+  if (!has(d, 1)) dec_fail(d, "truncated");
   return *d->p++;
 }
 
@@ -1543,7 +1834,7 @@ static inline uint64_t get_varint(Dec *d) {
 
 static uint32_t get_u32(Dec *d) {
   uint32_t v;
-  if ((size_t)(d->end - d->p) < 4) dec_fail(d, "truncated");
+  if (!has(d, 4)) dec_fail(d, "truncated");
   memcpy(&v, d->p, 4);
   d->p += 4;
   return v;
@@ -1555,7 +1846,7 @@ static const char *get_lstring(Dec *d, size_t *n) {
   uint64_t len;
   if (get_byte(d) != T_STR) dec_fail(d, "string expected");
   len = get_varint(d);
-  if (len > (uint64_t)(d->end - d->p)) dec_fail(d, "truncated string");
+  if (len > SIZE_MAX / 2 || !has(d, len)) dec_fail(d, "truncated string");
   s = (const char *)d->p;
   d->p += len;
   *n = (size_t)len;
@@ -1601,18 +1892,97 @@ static inline int recall(Dec *d, uint64_t at) {
 }
 
 
+/* A string written at 'at' (before the current position) that the
+** decoder did not keep (its T_STR tag was published before the encoder
+** met it again, see put_str): read once more. */
+static int recall_string(Dec *d, uint64_t at) {
+  const unsigned char *q, *lim = d->p;
+  uint64_t len = 0;
+  int shift = 0;
+  if (at < d->origin || at - d->origin >= (uint64_t)(d->p - d->base))
+    return 0;
+  q = d->base + (at - d->origin);
+  if (*q != T_STR && *q != T_STRS) return 0;
+  for (q++;; shift += 7) {
+    if (q >= lim || shift > 63) return 0;
+    len |= (uint64_t)(*q & 0x7f) << shift;
+    if (!(*q++ & 0x80)) break;
+  }
+  if (len > (uint64_t)(lim - q)) return 0;
+  lua_pushlstring(d->L, (const char *)q, (size_t)len);
+  remember(d, (size_t)at);
+  return 1;
+}
+
+
 static int recall_cached(Dec *d, uint64_t at) {
   lua_State *L = d->L;
   int t;
-  if (at > (uint64_t)LUA_MAXINTEGER || lua_type(L, d->cache) != LUA_TTABLE ||
-      (t = lua_rawgeti(L, d->cache, (lua_Integer)at)) == LUA_TNIL)
-    dec_fail(d, "reference to an unknown object");
-  return t;
+  if (at <= (uint64_t)LUA_MAXINTEGER && lua_type(L, d->cache) == LUA_TTABLE) {
+    if ((t = lua_rawgeti(L, d->cache, (lua_Integer)at)) != LUA_TNIL) return t;
+    lua_pop(L, 1);
+  }
+  if (recall_string(d, at)) return LUA_TSTRING;
+  /* a SHARED flag published late: the final message tells (restart) */
+  dec_wait_done(d);
+  dec_fail(d, "reference to an unknown object");
+  return LUA_TNIL;
 }
 
 
 static int decode_value(Dec *d);
 
+
+/* Element 'i' of the array section into the table at 't'. */
+static inline void decode_element(Dec *d, int t, lua_Integer i) {
+  lua_State *L = d->L;
+  if (d->p < d->end && *d->p == T_INT) { /* the common element: inline */
+    uint64_t u;
+    d->p++;
+    u = get_varint(d);
+    lua_pushinteger(L, unzigzag(u));
+  } else if (decode_value(d) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_rawseti(L, t, i);
+}
+
+
+/* A key and its value into the table at 't'. */
+static inline void decode_pair(Dec *d, int t) {
+  lua_State *L = d->L;
+  int kt;
+  if (d->p < d->end && *d->p == T_REF) { /* a key met before: inline */
+    d->p++;
+    kt = recall(d, get_varint(d));
+  } else {
+    kt = decode_value(d);
+  }
+  if (kt != LUA_TSTRING) {
+    if (kt == LUA_TNIL) dec_fail(d, "nil table key");
+    if (kt == LUA_TNUMBER) {
+      lua_Number k = lua_tonumber(L, -1);
+      if (k != k) dec_fail(d, "NaN table key");
+    }
+  }
+  decode_value(d);
+  lua_rawset(L, t);
+}
+
+
+/* 1 at the T_END of a section of an F_OPEN table (stepped over). */
+static inline int at_end(Dec *d) {
+  if (!has(d, 1)) dec_fail(d, "truncated table");
+  if (*d->p != T_END) return 0;
+  d->p++;
+  return 1;
+}
+
+
+/* Most a stream's size hint may ask for (its bytes are this process's
+** own encoder's, but a hint is no promise). */
+#define STREAM_MAX_HINT (1u << 24)
 
 static void decode_table(Dec *d, size_t at) {
   lua_State *L = d->L;
@@ -1620,43 +1990,28 @@ static void decode_table(Dec *d, size_t at) {
   uint64_t narr = get_varint(d), i;
   uint32_t nhash = get_u32(d);
   int t;
-  /* every element takes at least one byte: bound the sizes before
-  ** allocating, so a corrupt count cannot ask for a huge table */
-  if (narr > (uint64_t)(d->end - d->p) || nhash > (uint64_t)(d->end - d->p))
-    dec_fail(d, "table size exceeds the data");
+  if (d->stream == NULL) {
+    /* every element takes at least one byte: bound the sizes before
+    ** allocating, so a corrupt count cannot ask for a huge table */
+    if (narr > (uint64_t)(d->end - d->p) || nhash > (uint64_t)(d->end - d->p))
+      dec_fail(d, "table size exceeds the data");
+  } else {
+    if (narr > STREAM_MAX_HINT) narr = STREAM_MAX_HINT;
+    if (nhash > STREAM_MAX_HINT) nhash = STREAM_MAX_HINT;
+  }
   dec_enter(d);
   lua_createtable(L, (int)narr, (int)nhash);
   t = lua_gettop(L);
   if (flags & F_SHARED) remember(d, at);
-  for (i = 1; i <= narr; i++) {
-    if (d->p < d->end && *d->p == T_INT) { /* the common element: inline */
-      uint64_t u;
-      d->p++;
-      u = get_varint(d);
-      lua_pushinteger(L, unzigzag(u));
-    } else if (decode_value(d) == LUA_TNIL) {
-      lua_pop(L, 1);
-      continue;
+  if (flags & F_OPEN) {
+    for (i = 1; !at_end(d); i++) {
+      if (i > (uint64_t)LUA_MAXINTEGER) dec_fail(d, "array too long");
+      decode_element(d, t, (lua_Integer)i);
     }
-    lua_rawseti(L, t, (lua_Integer)i);
-  }
-  for (i = 0; i < nhash; i++) {
-    int kt;
-    if (d->p < d->end && *d->p == T_REF) { /* a key met before: inline */
-      d->p++;
-      kt = recall(d, get_varint(d));
-    } else {
-      kt = decode_value(d);
-    }
-    if (kt != LUA_TSTRING) {
-      if (kt == LUA_TNIL) dec_fail(d, "nil table key");
-      if (kt == LUA_TNUMBER) {
-        lua_Number k = lua_tonumber(L, -1);
-        if (k != k) dec_fail(d, "NaN table key");
-      }
-    }
-    decode_value(d);
-    lua_rawset(L, t);
+    while (!at_end(d)) decode_pair(d, t);
+  } else {
+    for (i = 1; i <= narr; i++) decode_element(d, t, (lua_Integer)i);
+    for (i = 0; i < nhash; i++) decode_pair(d, t);
   }
   if (flags & F_META) {
     if (decode_value(d) != LUA_TTABLE)
@@ -1818,7 +2173,7 @@ static void decode_lfunction(Dec *d, size_t at) {
   uint32_t n = get_u32(d);
   ReadState rs;
   int f, nups, i;
-  if (n > (uint64_t)(d->end - d->p)) dec_fail(d, "truncated function");
+  if (!has(d, n)) dec_fail(d, "truncated function");
   dec_enter(d);
   if (!check_dump(d->p, n)) dec_fail(d, "malformed function");
   rs.p = (const char *)d->p;
@@ -1911,6 +2266,8 @@ static void decode_reduce(Dec *d, size_t at) {
   lua_State *L = d->L;
   unsigned char flags = get_byte(d);
   uint64_t nargs = get_varint(d), i;
+  /* a constructor runs once: not before the final message is known */
+  dec_wait_done(d);
   if (nargs > 250 || nargs > (uint64_t)(d->end - d->p))
     dec_fail(d, "bad argument count");
   dec_enter(d);
@@ -1943,7 +2300,7 @@ static int decode_value(Dec *d) {
     }
     case T_FLOAT: {
       lua_Number v;
-      if ((size_t)(d->end - d->p) < sizeof v) dec_fail(d, "truncated");
+      if (!has(d, sizeof v)) dec_fail(d, "truncated");
       memcpy(&v, d->p, sizeof v);
       d->p += sizeof v;
       lua_pushnumber(L, v);
@@ -1952,7 +2309,7 @@ static int decode_value(Dec *d) {
     case T_STR:
     case T_STRS: {
       uint64_t len = get_varint(d);
-      if (len > (uint64_t)(d->end - d->p)) dec_fail(d, "truncated string");
+      if (len > SIZE_MAX / 2 || !has(d, len)) dec_fail(d, "truncated string");
       lua_pushlstring(L, (const char *)d->p, (size_t)len);
       d->p += len;
       if (tag == T_STRS) remember(d, at);
@@ -1985,38 +2342,48 @@ static int decode_value(Dec *d) {
 }
 
 
+/* Decodes the values of the message whose bytes 'd' reads (base, p, end,
+** handles, stream set) and pushes them; returns how many. */
+static int decode_values(Dec *d) {
+  lua_State *L = d->L;
+  uint64_t n, i;
+  d->depth = 0;
+  d->slots = 0;
+  if (!lua_checkstack(L, NREFSLOTS + 12)) dec_fail(d, "out of stack space");
+  lua_pushnil(L); /* slot for the table of shared objects */
+  d->cache = lua_gettop(L);
+  for (i = 0; i < NREFSLOTS; i++) {
+    lua_pushnil(L);
+    d->slot_at[i] = 0;
+  }
+  d->slots = d->cache + 1;
+  if (get_byte(d) != FORMAT_VERSION) {
+    d->p--;
+    dec_fail(d, "unknown format version");
+  }
+  n = get_varint(d);
+  if (n > 0x7fffffff || !has(d, n)) dec_fail(d, "bad value count");
+  if (!lua_checkstack(L, (int)n + 4)) dec_fail(d, "too many values");
+  for (i = 0; i < n; i++) decode_value(d);
+  dec_wait_done(d); /* the length is final */
+  if (d->p != d->end) dec_fail(d, "trailing bytes");
+  lua_rotate(L, d->cache, -(1 + NREFSLOTS));
+  lua_pop(L, 1 + NREFSLOTS);
+  return (int)n;
+}
+
+
 static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
   Dec d;
-  uint64_t n, i;
   d.L = L;
   d.base = d.p = m->data;
   d.origin = 0;
   d.end = m->data + m->len;
   d.handles = m->handles;
   d.nhandles = m->nhandles;
-  d.depth = 0;
+  d.stream = NULL;
   d.gcstopped = gcstopped;
-  d.slots = 0;
-  if (!lua_checkstack(L, NREFSLOTS + 12)) dec_fail(&d, "out of stack space");
-  lua_pushnil(L); /* slot for the table of shared objects */
-  d.cache = lua_gettop(L);
-  for (i = 0; i < NREFSLOTS; i++) {
-    lua_pushnil(L);
-    d.slot_at[i] = 0;
-  }
-  d.slots = d.cache + 1;
-  if (get_byte(&d) != FORMAT_VERSION) {
-    d.p--;
-    dec_fail(&d, "unknown format version");
-  }
-  n = get_varint(&d);
-  if (n > (uint64_t)(d.end - d.p)) dec_fail(&d, "bad value count");
-  if (!lua_checkstack(L, (int)n + 4)) dec_fail(&d, "too many values");
-  for (i = 0; i < n; i++) decode_value(&d);
-  if (d.p != d.end) dec_fail(&d, "trailing bytes");
-  lua_rotate(L, d.cache, -(1 + NREFSLOTS));
-  lua_pop(L, 1 + NREFSLOTS);
-  return (int)n;
+  return decode_values(&d);
 }
 
 
@@ -2057,6 +2424,58 @@ static int decode_protected(lua_State *L) {
   const braid_msg *m = (const braid_msg *)lua_touserdata(L, 1);
   lua_pop(L, 1);
   return braid__decode(L, m);
+}
+
+
+/* (stream, gcstopped) -> its values */
+static int decode_stream_protected(lua_State *L) {
+  Dec d;
+  braid_stream_view v;
+  d.L = L;
+  d.stream = (braid_stream *)lua_touserdata(L, 1);
+  d.gcstopped = lua_toboolean(L, 2);
+  d.origin = 0;
+  lua_pop(L, 2);
+  braid__stream_wait(d.stream, 1, &v);
+  d.base = d.p = d.end = v.base;
+  dec_view(&d, &v);
+  return decode_values(&d);
+}
+
+
+int braid__decode_stream_owned(lua_State *L, braid_stream *s) {
+  int top = lua_gettop(L), status, gc;
+  if (!lua_checkstack(L, 4)) {
+    braid__stream_release(s);
+    return luaL_error(L, "out of stack space");
+  }
+  /* big by construction: decoded with the collector stopped (see
+  ** NOGC_MIN_BYTES) */
+  gc = lua_gc(L, LUA_GCISRUNNING);
+  lua_pushcfunction(L, decode_stream_protected);
+  lua_pushlightuserdata(L, s);
+  lua_pushboolean(L, gc);
+  if (gc) lua_gc(L, LUA_GCSTOP);
+  status = lua_pcall(L, 2, LUA_MULTRET, 0);
+  if (gc) lua_gc(L, LUA_GCRESTART);
+  if (status != LUA_OK && lua_type(L, -1) == LUA_TLIGHTUSERDATA) {
+    const void *why = lua_touserdata(L, -1);
+    lua_settop(L, top);
+    if (why == &STREAM_FAILED) {
+      braid__stream_release(s);
+      return -1;
+    }
+    if (why == &STREAM_RESTART) { /* 's->final' is set: the stream is DONE */
+      lua_pushcfunction(L, decode_protected);
+      lua_pushlightuserdata(L, s->final);
+      status = lua_pcall(L, 1, LUA_MULTRET, 0);
+    } else {
+      lua_pushlightuserdata(L, (void *)why); /* not ours: raised again */
+    }
+  }
+  braid__stream_release(s);
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - top;
 }
 
 
@@ -2389,10 +2808,19 @@ static int cur_skip(Cur *c) {
       if (!cur_varint(c, &n) || c->end - c->p < 4) return 0;
       memcpy(&nh, c->p, 4);
       c->p += 4;
-      for (i = 0; i < n; i++)
-        if (!cur_skip(c)) return 0;
-      for (i = 0; i < 2 * (uint64_t)nh; i++)
-        if (!cur_skip(c)) return 0;
+      if (flags & F_OPEN) { /* two sections, each ended by T_END */
+        int sec;
+        for (sec = 0; sec < 2; sec++) {
+          while (c->p < c->end && *c->p != T_END)
+            if (!cur_skip(c)) return 0;
+          if (c->p++ >= c->end) return 0;
+        }
+      } else {
+        for (i = 0; i < n; i++)
+          if (!cur_skip(c)) return 0;
+        for (i = 0; i < 2 * (uint64_t)nh; i++)
+          if (!cur_skip(c)) return 0;
+      }
       if ((flags & F_META) && !cur_skip(c)) return 0;
       break;
     }
@@ -2464,6 +2892,8 @@ static int cur_kind(Cur *c, Cur *seq, uint64_t *len) {
     case T_TABLE: {
       uint32_t nh;
       uint64_t n;
+      /* F_OPEN tables (streamed thread starts) never reach a queue */
+      if (t.end - t.p < 2 || (t.p[1] & F_OPEN)) return K_BAD;
       t.p += 2;
       if (t.p > t.end || !cur_varint(&t, &n) || t.end - t.p < 4)
         return K_BAD;

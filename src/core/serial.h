@@ -68,6 +68,30 @@ BRAIDI_FUNC braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
                                           const char *const *roots,
                                           int mode);
 
+typedef struct braid_stream braid_stream;
+
+/* Like braid__encode_n for a receiver that decodes while the value is
+** being encoded (a thread being started decodes its arguments meanwhile).
+** Tables are written F_OPEN. While the encoding stays under the streaming
+** threshold (braid__stream_limits) nothing else differs: the message is
+** returned. Past it, 'start(ud, s)' is called once with a new stream
+** holding one reference, which the callback takes (to release when the
+** encode returns or raises), before it hands the stream to the receiver
+** (braid__stream_retain, then braid__decode_stream_owned); it returns
+** BRAID_OK, or an error code after which it keeps nothing and the encode
+** raises RuntimeError. The rest of the bytes are published as they are
+** written, and NULL is returned once the stream is complete. MAY RAISE
+** like braid__encode_n; after 'start' has run, the caller must then call
+** braid__stream_fail (the receiver's decode returns -1). */
+BRAIDI_FUNC braid_msg *braid__encode_streamed(
+    lua_State *L, int idx, int n, const char *const *roots,
+    int (*start)(void *ud, braid_stream *s), void *ud);
+
+/* Decodes the values of stream 's' as they come and pushes them; returns
+** how many, or -1 (nothing pushed) when the writer failed. Releases 's'
+** in every case. MAY RAISE like braid__decode. */
+BRAIDI_FUNC int braid__decode_stream_owned(lua_State *L, braid_stream *s);
+
 /* Pushes the values of 'm' onto 'L' and returns how many. MAY RAISE on a
 ** corrupt message, a missing module or a memory error. Does not free 'm';
 ** a caller that must not lose it across a raise gives it to

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "stream.h"
 #include "thread.h"
 
 struct braid_mailbox {
@@ -152,6 +153,7 @@ void braid_runtime_join_threads(braid_runtime_t *rt) {
 static void thread_destroy(braid_handle *h) {
   braid_thread *t = (braid_thread *)h;
   braid__msg_free(t->payload);
+  braid__stream_release(t->stream);
   braid__free(t->path);
   braid__free(t->cpath);
   braid__free(t->name);
@@ -287,6 +289,17 @@ void braid__thread_finish(braid_thread *t) {
   braid__mutex_unlock(&rt->mu);
   if (last) braid__handle_destroy(&t->h);
   braid_runtime_release(rt);
+}
+
+
+void braid__thread_reset(braid_thread *t) {
+  braid__mutex_lock(&t->mu);
+  if (t->status == BRAID_THREAD_DONE && t->kind == BRAID_THREAD_WORKER) {
+    t->status = BRAID_THREAD_NEW;
+    t->ident = 0;
+    t->native_id = 0;
+  }
+  braid__mutex_unlock(&t->mu);
 }
 
 

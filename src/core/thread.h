@@ -57,6 +57,7 @@ struct braid_thread {
   braid_thread *prev, *next; /* guarded by rt->mu */
   /* Set before the OS thread starts, read only by it: */
   braid_msg *payload;
+  braid_stream *stream; /* instead of 'payload': arguments still coming */
   int mode;
   char *path, *cpath;
   void *ud; /* for the entry function (pool workers: their pool) */
@@ -83,6 +84,9 @@ BRAIDI_FUNC int braid__thread_start(braid_thread *t, void *(*entry)(void *));
 BRAIDI_FUNC void braid__thread_finish(braid_thread *t);
 /* Waits until the thread is DONE. Returns BRAID_OK or BRAID_ETIMEDOUT. */
 BRAIDI_FUNC int braid__thread_join(braid_thread *t, double timeout);
+/* A DONE worker thread whose start failed after its OS thread ran (its
+** arguments could not be sent) becomes NEW again, startable. */
+BRAIDI_FUNC void braid__thread_reset(braid_thread *t);
 /* Waits until the thread's native id is known (or it never started). */
 BRAIDI_FUNC long braid__thread_native_id(braid_thread *t);
 /* Marks a MAIN or DUMMY thread DONE and unlists it (and drops the
