@@ -388,6 +388,15 @@ static void enc_detach(Enc *e) {
 }
 
 
+/* The encoder writes plain messages again (no streaming). */
+static void enc_stream_off(Enc *e) {
+  e->start = NULL;
+  e->open_tables = 0;
+  e->pub = 0;
+  e->pub_next = SIZE_MAX;
+}
+
+
 static int enc_gc(lua_State *L) {
   Enc *e = (Enc *)lua_touserdata(L, 1);
   size_t i;
@@ -415,7 +424,7 @@ static int names_gc(lua_State *L) {
 static Enc *newenc(lua_State *L) {
   Enc *e = (Enc *)lua_newuserdatauv(L, sizeof(Enc), 0);
   memset(e, 0, sizeof *e);
-  e->pub_next = SIZE_MAX;
+  enc_stream_off(e);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, enc_gc);
   lua_setfield(L, -2, "__gc");
@@ -1377,10 +1386,7 @@ static Enc *acquire_enc(lua_State *L, const char *root, int *pushed) {
   e->globals = lua_topointer(L, -1);
   lua_pop(L, 1);
   enc_detach(e); /* a streamed encode that raised */
-  e->start = NULL;
-  e->open_tables = 0;
-  e->pub = 0;
-  e->pub_next = SIZE_MAX;
+  enc_stream_off(e);
   e->names_rebuilt = 0;
   e->names = NULL; /* looked up on first need */
   enc_reset(e, L, root);
@@ -1525,11 +1531,7 @@ static void stream_finish(Enc *e, int restart) {
   m->nhandles = e->nhandles;
   s->cur_buf.p = s->cur_handles.p = NULL; /* the message owns them */
   s->cur_handles.nrelease = 0;
-  e->stream = NULL;
-  e->buf = NULL;
-  e->cap = 0;
-  e->handles = NULL;
-  e->nhandles = e->caphandles = 0;
+  enc_detach(e);
   braid__stream_complete(s, m, restart);
 }
 
@@ -1582,10 +1584,7 @@ static braid_msg *encode_n_mode(lua_State *L, int idx, int n,
   }
   e->busy = 0;
   e->procmode = 0;
-  e->start = NULL;
-  e->open_tables = 0;
-  e->pub = 0;
-  e->pub_next = SIZE_MAX;
+  enc_stream_off(e);
   if (pushed) lua_pop(L, 1);
   return m;
 }
