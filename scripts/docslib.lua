@@ -6,6 +6,8 @@
 --
 --   <!-- module: braid.queue = queue -->     the page documents a module
 --                                            under a short alias
+--   <!-- same-module: braid.concurrent.futures = braid.futures -->
+--                                            a second name of a module
 --   <!-- methods-of: queue.LifoQueue = queue.Queue -->
 --                                            instances of the first class
 --                                            have the documented members
@@ -51,7 +53,8 @@ end
 -- {class = class}, entries = {{path, params, line, file, params_doc,
 -- returns, type, overloads, summary}...}}.
 function M.parse_page(file, text)
-  local page = { modules = {}, methods_of = {}, entries = {}, file = file }
+  local page = { modules = {}, methods_of = {}, same_modules = {}, entries = {},
+                 file = file }
   local entry, ln, infence = nil, 0, false
   for line in (text .. "\n"):gmatch("(.-)\r?\n") do
     ln = ln + 1
@@ -59,6 +62,8 @@ function M.parse_page(file, text)
     if not infence then
       local mod, alias = line:match("^<!%-%- module: ([%w_%.]+) = ([%w_]+) %-%->")
       if mod then page.modules[alias] = mod end
+      local same, as = line:match("^<!%-%- same%-module: ([%w_%.]+) = ([%w_%.]+) %-%->")
+      if same then page.same_modules[same] = as end
       local cls, of = line:match("^<!%-%- methods%-of: ([%w_%.]+) = ([%w_%.]+) %-%->")
       if cls then page.methods_of[cls] = of end
       local h = line:match("^### (.+)$")
@@ -98,7 +103,8 @@ end
 -- {modules = {alias=module}, methods_of = {...}, entries = {...},
 --  byalias = {alias = {entries}}}
 function M.load(dir)
-  local all = { modules = {}, methods_of = {}, entries = {}, files = {} }
+  local all = { modules = {}, methods_of = {}, same_modules = {}, entries = {},
+                files = {} }
   local p = io.popen("ls " .. dir .. "/*.md")
   for file in p:lines() do
     all.files[#all.files + 1] = file
@@ -108,6 +114,7 @@ function M.load(dir)
       all.modules[a] = m
     end
     for c, o in pairs(page.methods_of) do all.methods_of[c] = o end
+    for m, o in pairs(page.same_modules) do all.same_modules[m] = o end
     for _, e in ipairs(page.entries) do all.entries[#all.entries + 1] = e end
   end
   p:close()
@@ -251,6 +258,26 @@ function M.types_for(docs, alias)
   end
   out[#out + 1] = "return " .. local_mod
   return table.concat(out, "\n") .. "\n"
+end
+
+--- The text of the types file of a module that is another's second name.
+function M.types_same(mod, as)
+  return table.concat({ "---@meta " .. mod,
+    "-- Generated from docs/*.md by scripts/gen_types.lua; do not edit.",
+    "-- `require \"" .. mod .. "\"` is the same module as `require \"" .. as .. "\"`.",
+    "return require(" .. ("%q"):format(as) .. ")", "" }, "\n")
+end
+
+--- Every types file: {path = text}.
+function M.all_types(docs)
+  local out = {}
+  for alias, mod in pairs(docs.modules) do
+    out[M.types_path(docs, mod)] = M.types_for(docs, alias)
+  end
+  for mod, as in pairs(docs.same_modules) do
+    out[M.types_path(docs, mod)] = M.types_same(mod, as)
+  end
+  return out
 end
 
 --- The types file path of a module: braid.queue -> types/braid/queue.lua,

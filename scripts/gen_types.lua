@@ -6,11 +6,10 @@
 local docslib = dofile("scripts/docslib.lua")
 local docs = docslib.load("docs")
 local n = 0
-for alias, mod in pairs(docs.modules) do
-  local path = docslib.types_path(docs, mod)
+for path, text in pairs(docslib.all_types(docs)) do
   os.execute("mkdir -p " .. path:match("^(.*)/[^/]+$"))
   local f = assert(io.open(path, "wb"))
-  f:write(docslib.types_for(docs, alias))
+  f:write(text)
   f:close()
   n = n + 1
 end

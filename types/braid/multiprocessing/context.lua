@@ -1,0 +1,35 @@
+---@meta braid.multiprocessing.context
+-- Generated from docs/*.md by scripts/gen_types.lua; do not edit.
+-- LuaLS definitions for `require "braid.multiprocessing.context"`.
+
+---@class context
+local M = {}
+
+---@class context.Context
+---@field Process table
+---@field Pool function
+---@field get_start_method function
+local context_Context = {}
+
+--- The function behind mp.get_context; it takes the module as its first
+--- [docs](../../docs/multiprocessing-modules.md#L415)
+---@param mp table
+---@param method? string
+---@return context.Context
+function M.get_context(mp, method) end
+
+--- [docs](../../docs/multiprocessing-modules.md#L429)
+---@param method? string
+---@param force? boolean
+function M.set_start_method(method, force) end
+
+--- [docs](../../docs/multiprocessing-modules.md#L441)
+---@param allow_none? boolean
+---@return string?
+function M.get_start_method(allow_none) end
+
+--- [docs](../../docs/multiprocessing-modules.md#L452)
+---@return string[]
+function M.get_all_start_methods() end
+
+return M
