@@ -313,6 +313,30 @@ describe("the reference in docs/", function()
   end)
 end)
 
+describe("docs/c-api.md", function()
+  it("has an entry for every BRAID_API function of the public headers", function()
+    local page = docslib.read("docs/c-api.md")
+    local documented_c = {}
+    for name in page:gmatch("\n### ([%w_]+)%(") do documented_c[name] = true end
+    local missing, n = {}, 0
+    for _, h in ipairs({ "src/include/braid.h", "src/include/braidlib.h" }) do
+      local text = docslib.read(h)
+      for name in text:gmatch("BRAID_API[^;{]-([%w_]+)%s*%(") do
+        n = n + 1
+        if not documented_c[name] then missing[#missing + 1] = name end
+        documented_c[name] = nil
+      end
+    end
+    assert(n >= 10, "found only " .. n .. " BRAID_API functions")
+    assert(#missing == 0, "add '### NAME(args)' to docs/c-api.md for: "
+      .. table.concat(missing, ", "))
+    local stale = {}
+    for name in pairs(documented_c) do stale[#stale + 1] = name end
+    assert(#stale == 0, "docs/c-api.md documents functions the headers lack: "
+      .. table.concat(stale, ", "))
+  end)
+end)
+
 describe("the LuaLS definitions in types/", function()
   it("are what scripts/gen_types.lua makes from docs/", function()
     local n = 0
@@ -367,13 +391,24 @@ describe("the runnable examples of README.md and docs/", function()
     return rc, out
   end
 
+  -- Without "fork" among BRAID_SPEC_METHODS (the sanitizer passes: a fork
+  -- under ASan's allocator can hang its child) the examples that start
+  -- processes are left out; the others still run under that host.
+  local methods = os.getenv("BRAID_SPEC_METHODS") or "fork"
+  local no_fork = not (("," .. methods .. ","):find(",fork,", 1, true))
+  local function skipped(code)
+    return no_fork and (code:find("multiprocessing", 1, true)
+      or code:find("ProcessPoolExecutor", 1, true)) ~= nil
+  end
+
   local it_host = HOST == "none" and pending or it
   it_host("all run and exit 0 under the braid host (60 s each)", function()
     local failed, count = {}, 0
     for _, file in ipairs(files) do
       for _, b in ipairs(docslib.extract_runnable(docslib.read(file))) do
         count = count + 1
-        local rc, out = run(b.code)
+        local rc, out = 0, ""
+        if not skipped(b.code) then rc, out = run(b.code) end
         if rc ~= 0 then
           failed[#failed + 1] = ("%s:%d (exit %s):\n%s"):format(file, b.line, tostring(rc), out)
         end
