@@ -119,7 +119,21 @@ check "luarocks make + require" bash -c "
   lua5.4 -e 'local t = require(\"braid.threading\"); local x = t.Thread{target=function() end}; x:start(); x:join(); print(require(\"braid\").version)'"
 rm -rf "$ROCKTREE" build.luarocks
 
+echo "== packaging (offline)"
+# the versioned source rock: git archive -> luarocks pack (scripts/rock.sh);
+# the full pass also builds that rock into a scratch tree and requires it
+check "luarocks pack (braid-0.1.0-1.src.rock)" bash -c '
+  rock=$(scripts/rock.sh pack) && unzip -l "$rock" | grep -q "braid-0.1.0-1.rockspec" &&
+  unzip -l "$rock" | grep -q "braid-0.1.0.tar.gz"'
+check "luarocks lint (both rockspecs)" bash -c '
+  luarocks --lua-version=5.4 lint braid-0.1.0-1.rockspec &&
+  luarocks --lua-version=5.4 lint braid-scm-1.rockspec'
+check "luarocks test (busted, one spec)" scripts/rock.sh test spec/errors_spec.lua
+check "C host via find_package(braid) and pkg-config" scripts/check_install.sh
+rm -rf build.luarocks
+
 if [ "${BRAID_QUICK:-0}" != 1 ]; then
+  check "luarocks build of the packed source rock + require" scripts/rock.sh build
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
   if cmake -S . -B build-asan -DBRAID_ASAN=ON -DBRAID_WERROR=ON >/dev/null &&
      cmake --build build-asan -j"$(nproc)" >/dev/null; then
