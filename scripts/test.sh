@@ -96,8 +96,8 @@ echo "== busted specs"
 run_busted main "./build/?.so"
 
 echo "== examples"
-for ex in examples/*.lua; do
-  check "example $(basename "$ex")" timeout 300 build/bin/braid "$ex" --quick
+for ex in examples/*.lua examples/seeds/*.lua; do
+  check "example ${ex#examples/}" timeout 300 build/bin/braid "$ex" --quick
 done
 if [ -x build/embed_host ]; then
   check "embedding host (examples/embed)" timeout 120 build/embed_host examples/embed/script.lua
