@@ -130,6 +130,9 @@ check "luarocks lint (both rockspecs)" bash -c '
   luarocks --lua-version=5.4 lint braid-scm-1.rockspec'
 check "luarocks test (busted, one spec)" scripts/rock.sh test spec/errors_spec.lua
 check "C host via find_package(braid) and pkg-config" scripts/check_install.sh
+
+echo "== documentation"
+check "LDoc HTML (build/ldoc) without warnings" scripts/ldoc.sh
 rm -rf build.luarocks
 
 if [ "${BRAID_QUICK:-0}" != 1 ]; then
