@@ -105,6 +105,7 @@ fi
 
 echo "== braid host program"
 check "braid -v" build/bin/braid -v
+check "braid --help" bash -c 'build/bin/braid --help | grep -q "^usage: " && build/bin/braid -h | grep -q -- "--help"'
 check "braid -e" bash -c 'test "$(build/bin/braid -e "print(require(\"braid.threading\").current_thread().name)")" = MainThread'
 check "braid exit status" bash -c 'build/bin/braid -e "os.exit(7)"; test $? -eq 7'
 check "braid error status" bash -c '! build/bin/braid -e "error(\"x\")" 2>/dev/null'
