@@ -5,15 +5,15 @@
 ---@class queues
 local M = {}
 
---- [docs](../../docs/multiprocessing-modules.md#L118)
+--- [docs](../../docs/multiprocessing-modules.md#L122)
 ---@type table
 M["Queue"] = nil
 
---- [docs](../../docs/multiprocessing-modules.md#L126)
+--- [docs](../../docs/multiprocessing-modules.md#L130)
 ---@type table
 M["JoinableQueue"] = nil
 
---- [docs](../../docs/multiprocessing-modules.md#L134)
+--- [docs](../../docs/multiprocessing-modules.md#L138)
 ---@type table
 M["SimpleQueue"] = nil
 

@@ -11,28 +11,28 @@ local M = {}
 local shared_memory_SharedMemory = {}
 
 --- braid's stand-in for Python's buf slicing.
---- [docs](../../docs/multiprocessing-modules.md#L336)
+--- [docs](../../docs/multiprocessing-modules.md#L340)
 ---@param offset? integer
 ---@param n? integer
 ---@return string
 function shared_memory_SharedMemory:read(offset, n) end
 
 --- Raises IndexError for a range outside the segment.
---- [docs](../../docs/multiprocessing-modules.md#L353)
+--- [docs](../../docs/multiprocessing-modules.md#L357)
 ---@param offset integer
 ---@param s string
 function shared_memory_SharedMemory:write(offset, s) end
 
 --- Unmaps this object's view (the segment lives on).
---- [docs](../../docs/multiprocessing-modules.md#L368)
+--- [docs](../../docs/multiprocessing-modules.md#L372)
 function shared_memory_SharedMemory:close() end
 
 --- Removes the segment's name; the memory goes away when the last mapping is
---- [docs](../../docs/multiprocessing-modules.md#L380)
+--- [docs](../../docs/multiprocessing-modules.md#L384)
 function shared_memory_SharedMemory:unlink() end
 
 --- A named POSIX shared-memory segment (shm_open). It travels by name:
---- [docs](../../docs/multiprocessing-modules.md#L308)
+--- [docs](../../docs/multiprocessing-modules.md#L312)
 ---@param name? string
 ---@param create? boolean
 ---@param size? integer
