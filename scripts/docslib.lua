@@ -175,7 +175,7 @@ end
 local function comment(e)
   local s = {}
   if e.summary then s[#s + 1] = "--- " .. e.summary:gsub("`", "") end
-  s[#s + 1] = ("--- [docs](../../%s#L%d)"):format(e.file:gsub("^.*/docs/", "docs/"), e.line)
+  s[#s + 1] = ("--- Reference: %s, entry `%s`"):format((e.file:gsub("^.*docs/", "docs/")), e.path)
   return table.concat(s, "\n")
 end
 

@@ -18,211 +18,211 @@ local M = {}
 ---@field code any
 local errors_BaseException = {}
 
---- [docs](../../docs/errors.md#L164)
+--- Reference: docs/errors.md, entry `errors.BaseException:is`
 ---@param err any
 ---@return boolean
 function errors_BaseException:is(err) end
 
---- [docs](../../docs/errors.md#L175)
+--- Reference: docs/errors.md, entry `errors.BaseException:subclass`
 ---@param name string
 ---@return table
 function errors_BaseException:subclass(name) end
 
 --- Defines a class, or returns the existing class of that name.
---- [docs](../../docs/errors.md#L42)
+--- Reference: docs/errors.md, entry `errors.class`
 ---@param name string
 ---@param super? table
 ---@return table
 function M.class(name, super) end
 
---- [docs](../../docs/errors.md#L59)
+--- Reference: docs/errors.md, entry `errors.subclass`
 ---@param cls table
 ---@param name string
 ---@return table
 function M.subclass(cls, name) end
 
 --- The function behind Class:is(err).
---- [docs](../../docs/errors.md#L73)
+--- Reference: docs/errors.md, entry `errors.is`
 ---@param cls table
 ---@param err any
 ---@return boolean
 function M.is(cls, err) end
 
 --- The class of a qualified name. An unknown name gets a new subclass of
---- [docs](../../docs/errors.md#L88)
+--- Reference: docs/errors.md, entry `errors.lookup`
 ---@param name string
 ---@return table
 function M.lookup(name) end
 
 --- Raises a new error of the class lookup(name).
---- [docs](../../docs/errors.md#L104)
+--- Reference: docs/errors.md, entry `errors.raise`
 ---@param name string
 ---@param message? string
 ---@param level? integer
 function M.raise(name, message, level) end
 
 --- Makes any error value an error object: an error object is returned as is
---- [docs](../../docs/errors.md#L119)
+--- Reference: docs/errors.md, entry `errors.wrap`
 ---@param value any
 ---@param traceback? string
 ---@return table
 function M.wrap(value, traceback) end
 
 --- What tostring(err) gives: name: message, then the traceback, then
---- [docs](../../docs/errors.md#L136)
+--- Reference: docs/errors.md, entry `errors.format`
 ---@param err table
 ---@return string
 function M.format(err) end
 
---- [docs](../../docs/errors.md#L149)
+--- Reference: docs/errors.md, entry `errors.classes`
 ---@type table
 M["classes"] = nil
 
---- [docs](../../docs/errors.md#L290)
+--- Reference: docs/errors.md, entry `errors.BaseException`
 ---@type table
 M["BaseException"] = nil
 
---- [docs](../../docs/errors.md#L300)
+--- Reference: docs/errors.md, entry `errors.SystemExit`
 ---@type table
 M["SystemExit"] = nil
 
---- [docs](../../docs/errors.md#L310)
+--- Reference: docs/errors.md, entry `errors.KeyboardInterrupt`
 ---@type table
 M["KeyboardInterrupt"] = nil
 
---- [docs](../../docs/errors.md#L320)
+--- Reference: docs/errors.md, entry `errors.GeneratorExit`
 ---@type table
 M["GeneratorExit"] = nil
 
---- [docs](../../docs/errors.md#L330)
+--- Reference: docs/errors.md, entry `errors.Exception`
 ---@type table
 M["Exception"] = nil
 
---- [docs](../../docs/errors.md#L340)
+--- Reference: docs/errors.md, entry `errors.ArithmeticError`
 ---@type table
 M["ArithmeticError"] = nil
 
---- [docs](../../docs/errors.md#L350)
+--- Reference: docs/errors.md, entry `errors.OverflowError`
 ---@type table
 M["OverflowError"] = nil
 
---- [docs](../../docs/errors.md#L360)
+--- Reference: docs/errors.md, entry `errors.ZeroDivisionError`
 ---@type table
 M["ZeroDivisionError"] = nil
 
---- [docs](../../docs/errors.md#L370)
+--- Reference: docs/errors.md, entry `errors.AssertionError`
 ---@type table
 M["AssertionError"] = nil
 
---- [docs](../../docs/errors.md#L380)
+--- Reference: docs/errors.md, entry `errors.AttributeError`
 ---@type table
 M["AttributeError"] = nil
 
---- [docs](../../docs/errors.md#L390)
+--- Reference: docs/errors.md, entry `errors.EOFError`
 ---@type table
 M["EOFError"] = nil
 
---- [docs](../../docs/errors.md#L400)
+--- Reference: docs/errors.md, entry `errors.MemoryError`
 ---@type table
 M["MemoryError"] = nil
 
---- [docs](../../docs/errors.md#L410)
+--- Reference: docs/errors.md, entry `errors.NameError`
 ---@type table
 M["NameError"] = nil
 
---- [docs](../../docs/errors.md#L420)
+--- Reference: docs/errors.md, entry `errors.ImportError`
 ---@type table
 M["ImportError"] = nil
 
---- [docs](../../docs/errors.md#L430)
+--- Reference: docs/errors.md, entry `errors.ModuleNotFoundError`
 ---@type table
 M["ModuleNotFoundError"] = nil
 
---- [docs](../../docs/errors.md#L440)
+--- Reference: docs/errors.md, entry `errors.LookupError`
 ---@type table
 M["LookupError"] = nil
 
---- [docs](../../docs/errors.md#L450)
+--- Reference: docs/errors.md, entry `errors.IndexError`
 ---@type table
 M["IndexError"] = nil
 
---- [docs](../../docs/errors.md#L460)
+--- Reference: docs/errors.md, entry `errors.KeyError`
 ---@type table
 M["KeyError"] = nil
 
---- [docs](../../docs/errors.md#L470)
+--- Reference: docs/errors.md, entry `errors.OSError`
 ---@type table
 M["OSError"] = nil
 
---- [docs](../../docs/errors.md#L480)
+--- Reference: docs/errors.md, entry `errors.FileNotFoundError`
 ---@type table
 M["FileNotFoundError"] = nil
 
---- [docs](../../docs/errors.md#L490)
+--- Reference: docs/errors.md, entry `errors.FileExistsError`
 ---@type table
 M["FileExistsError"] = nil
 
---- [docs](../../docs/errors.md#L500)
+--- Reference: docs/errors.md, entry `errors.PermissionError`
 ---@type table
 M["PermissionError"] = nil
 
---- [docs](../../docs/errors.md#L510)
+--- Reference: docs/errors.md, entry `errors.ProcessLookupError`
 ---@type table
 M["ProcessLookupError"] = nil
 
---- [docs](../../docs/errors.md#L520)
+--- Reference: docs/errors.md, entry `errors.ChildProcessError`
 ---@type table
 M["ChildProcessError"] = nil
 
---- [docs](../../docs/errors.md#L530)
+--- Reference: docs/errors.md, entry `errors.ConnectionError`
 ---@type table
 M["ConnectionError"] = nil
 
---- [docs](../../docs/errors.md#L540)
+--- Reference: docs/errors.md, entry `errors.BrokenPipeError`
 ---@type table
 M["BrokenPipeError"] = nil
 
---- [docs](../../docs/errors.md#L550)
+--- Reference: docs/errors.md, entry `errors.ConnectionResetError`
 ---@type table
 M["ConnectionResetError"] = nil
 
---- [docs](../../docs/errors.md#L560)
+--- Reference: docs/errors.md, entry `errors.TimeoutError`
 ---@type table
 M["TimeoutError"] = nil
 
---- [docs](../../docs/errors.md#L570)
+--- Reference: docs/errors.md, entry `errors.InterruptedError`
 ---@type table
 M["InterruptedError"] = nil
 
---- [docs](../../docs/errors.md#L580)
+--- Reference: docs/errors.md, entry `errors.RuntimeError`
 ---@type table
 M["RuntimeError"] = nil
 
---- [docs](../../docs/errors.md#L590)
+--- Reference: docs/errors.md, entry `errors.NotImplementedError`
 ---@type table
 M["NotImplementedError"] = nil
 
---- [docs](../../docs/errors.md#L600)
+--- Reference: docs/errors.md, entry `errors.RecursionError`
 ---@type table
 M["RecursionError"] = nil
 
---- [docs](../../docs/errors.md#L610)
+--- Reference: docs/errors.md, entry `errors.TypeError`
 ---@type table
 M["TypeError"] = nil
 
---- [docs](../../docs/errors.md#L620)
+--- Reference: docs/errors.md, entry `errors.ValueError`
 ---@type table
 M["ValueError"] = nil
 
---- [docs](../../docs/errors.md#L630)
+--- Reference: docs/errors.md, entry `errors.UnicodeError`
 ---@type table
 M["UnicodeError"] = nil
 
---- [docs](../../docs/errors.md#L640)
+--- Reference: docs/errors.md, entry `errors.StopIteration`
 ---@type table
 M["StopIteration"] = nil
 
---- [docs](../../docs/errors.md#L650)
+--- Reference: docs/errors.md, entry `errors.LuaError`
 ---@type table
 M["LuaError"] = nil
 

@@ -9,14 +9,14 @@ local M = {}
 local futures_Executor = {}
 
 --- Schedules fn(...) on a worker.
---- [docs](../../docs/futures.md#L119)
+--- Reference: docs/futures.md, entry `futures.Executor:submit`
 ---@param fn function
 ---@param ... any
 ---@return futures.Future
 function futures_Executor:submit(fn, ...) end
 
 --- Calls fn(item) for every item of iterable, all submitted at once, and
---- [docs](../../docs/futures.md#L140)
+--- Reference: docs/futures.md, entry `futures.Executor:map`
 ---@param fn function
 ---@param iterable table
 ---@param opts? table
@@ -24,7 +24,7 @@ function futures_Executor:submit(fn, ...) end
 function futures_Executor:map(fn, iterable, opts) end
 
 --- No more submit; with wait, returns once every worker has ended.
---- [docs](../../docs/futures.md#L168)
+--- Reference: docs/futures.md, entry `futures.Executor:shutdown`
 ---@param wait? boolean
 ---@param opts? table
 function futures_Executor:shutdown(wait, opts) end
@@ -33,51 +33,51 @@ function futures_Executor:shutdown(wait, opts) end
 local futures_Future = {}
 
 --- Waits for the future and returns every value the call returned.
---- [docs](../../docs/futures.md#L209)
+--- Reference: docs/futures.md, entry `futures.Future:result`
 ---@param timeout? number
 ---@return any...
 function futures_Future:result(timeout) end
 
 --- Waits like result and returns the call's error.
---- [docs](../../docs/futures.md#L227)
+--- Reference: docs/futures.md, entry `futures.Future:exception`
 ---@param timeout? number
 ---@return any
 function futures_Future:exception(timeout) end
 
 --- Calls fn(future) when the future is done (at once if it is). The
---- [docs](../../docs/futures.md#L244)
+--- Reference: docs/futures.md, entry `futures.Future:add_done_callback`
 ---@param fn function
 function futures_Future:add_done_callback(fn) end
 
 --- Cancels the call if it has not started.
---- [docs](../../docs/futures.md#L265)
+--- Reference: docs/futures.md, entry `futures.Future:cancel`
 ---@return boolean
 function futures_Future:cancel() end
 
---- [docs](../../docs/futures.md#L278)
+--- Reference: docs/futures.md, entry `futures.Future:cancelled`
 ---@return boolean
 function futures_Future:cancelled() end
 
---- [docs](../../docs/futures.md#L286)
+--- Reference: docs/futures.md, entry `futures.Future:running`
 ---@return boolean
 function futures_Future:running() end
 
---- [docs](../../docs/futures.md#L296)
+--- Reference: docs/futures.md, entry `futures.Future:done`
 ---@return boolean
 function futures_Future:done() end
 
 --- For code that runs the work itself (executors, tests).
---- [docs](../../docs/futures.md#L306)
+--- Reference: docs/futures.md, entry `futures.Future:set_result`
 ---@param ... any
 function futures_Future:set_result(...) end
 
 --- Raises InvalidStateError when already done. Python:
---- [docs](../../docs/futures.md#L324)
+--- Reference: docs/futures.md, entry `futures.Future:set_exception`
 ---@param err any
 function futures_Future:set_exception(err) end
 
 --- Marks the future running before its work starts.
---- [docs](../../docs/futures.md#L338)
+--- Reference: docs/futures.md, entry `futures.Future:set_running_or_notify_cancel`
 ---@return boolean
 function futures_Future:set_running_or_notify_cancel() end
 
@@ -90,7 +90,7 @@ local futures_thread = {}
 local futures_process = {}
 
 --- An executor whose workers are threads, started as work arrives, up to
---- [docs](../../docs/futures.md#L41)
+--- Reference: docs/futures.md, entry `futures.ThreadPoolExecutor`
 ---@param max_workers? integer
 ---@param thread_name_prefix? string
 ---@param initializer? function
@@ -100,7 +100,7 @@ local futures_process = {}
 function M.ThreadPoolExecutor(max_workers, thread_name_prefix, initializer, initargs) end
 
 --- An executor whose workers are processes. Functions, arguments and results
---- [docs](../../docs/futures.md#L71)
+--- Reference: docs/futures.md, entry `futures.ProcessPoolExecutor`
 ---@param max_workers? integer
 ---@param mp_context? table
 ---@param initializer? function
@@ -110,17 +110,17 @@ function M.ThreadPoolExecutor(max_workers, thread_name_prefix, initializer, init
 ---@return futures.ProcessPoolExecutor
 function M.ProcessPoolExecutor(max_workers, mp_context, initializer, initargs, max_tasks_per_child) end
 
---- [docs](../../docs/futures.md#L108)
+--- Reference: docs/futures.md, entry `futures.Executor`
 ---@type table
 M["Executor"] = nil
 
 --- A future not tied to an executor: complete it with set_result or
---- [docs](../../docs/futures.md#L189)
+--- Reference: docs/futures.md, entry `futures.Future`
 ---@return futures.Future
 function M.Future() end
 
 --- Waits until the futures of fs satisfy return_when, or until
---- [docs](../../docs/futures.md#L356)
+--- Reference: docs/futures.md, entry `futures.wait`
 ---@param fs table
 ---@param timeout? number
 ---@param return_when? string
@@ -129,58 +129,58 @@ function M.Future() end
 function M.wait(fs, timeout, return_when) end
 
 --- A generic-for iterator yielding the futures of fs as they complete
---- [docs](../../docs/futures.md#L381)
+--- Reference: docs/futures.md, entry `futures.as_completed`
 ---@param fs table
 ---@param timeout? number
 ---@param opts? table
 ---@return function
 function M.as_completed(fs, timeout, opts) end
 
---- [docs](../../docs/futures.md#L405)
+--- Reference: docs/futures.md, entry `futures.FIRST_COMPLETED`
 ---@type string
 M["FIRST_COMPLETED"] = nil
 
---- [docs](../../docs/futures.md#L413)
+--- Reference: docs/futures.md, entry `futures.FIRST_EXCEPTION`
 ---@type string
 M["FIRST_EXCEPTION"] = nil
 
---- [docs](../../docs/futures.md#L421)
+--- Reference: docs/futures.md, entry `futures.ALL_COMPLETED`
 ---@type string
 M["ALL_COMPLETED"] = nil
 
---- [docs](../../docs/futures.md#L434)
+--- Reference: docs/futures.md, entry `futures.Error`
 ---@type table
 M["Error"] = nil
 
---- [docs](../../docs/futures.md#L443)
+--- Reference: docs/futures.md, entry `futures.CancelledError`
 ---@type table
 M["CancelledError"] = nil
 
---- [docs](../../docs/futures.md#L454)
+--- Reference: docs/futures.md, entry `futures.InvalidStateError`
 ---@type table
 M["InvalidStateError"] = nil
 
---- [docs](../../docs/futures.md#L462)
+--- Reference: docs/futures.md, entry `futures.TimeoutError`
 ---@type table
 M["TimeoutError"] = nil
 
---- [docs](../../docs/futures.md#L473)
+--- Reference: docs/futures.md, entry `futures.BrokenExecutor`
 ---@type table
 M["BrokenExecutor"] = nil
 
---- [docs](../../docs/futures.md#L482)
+--- Reference: docs/futures.md, entry `futures.BrokenThreadPool`
 ---@type table
 M["BrokenThreadPool"] = nil
 
---- [docs](../../docs/futures.md#L494)
+--- Reference: docs/futures.md, entry `futures.BrokenProcessPool`
 ---@type table
 M["BrokenProcessPool"] = nil
 
---- [docs](../../docs/futures.md#L506)
+--- Reference: docs/futures.md, entry `futures.thread`
 ---@type table
 M["thread"] = nil
 
---- [docs](../../docs/futures.md#L524)
+--- Reference: docs/futures.md, entry `futures.process`
 ---@type table
 M["process"] = nil
 

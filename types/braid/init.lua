@@ -10,43 +10,43 @@ local M = {}
 local braid_concurrent = {}
 
 --- Runs the callbacks posted to the calling state: future done-callbacks,
---- [docs](../../docs/braid.md#L20)
+--- Reference: docs/braid.md, entry `braid.poll`
 ---@return integer
 function M.poll() end
 
---- [docs](../../docs/braid.md#L42)
+--- Reference: docs/braid.md, entry `braid.version`
 ---@type string
 M["version"] = nil
 
---- [docs](../../docs/braid.md#L50)
+--- Reference: docs/braid.md, entry `braid.errors`
 ---@type table
 M["errors"] = nil
 
---- [docs](../../docs/braid.md#L59)
+--- Reference: docs/braid.md, entry `braid.threading`
 ---@type table
 M["threading"] = nil
 
---- [docs](../../docs/braid.md#L67)
+--- Reference: docs/braid.md, entry `braid.queue`
 ---@type table
 M["queue"] = nil
 
---- [docs](../../docs/braid.md#L75)
+--- Reference: docs/braid.md, entry `braid.futures`
 ---@type table
 M["futures"] = nil
 
---- [docs](../../docs/braid.md#L83)
+--- Reference: docs/braid.md, entry `braid.concurrent`
 ---@type table
 M["concurrent"] = nil
 
---- [docs](../../docs/braid.md#L99)
+--- Reference: docs/braid.md, entry `braid.multiprocessing`
 ---@type table
 M["multiprocessing"] = nil
 
---- [docs](../../docs/braid.md#L108)
+--- Reference: docs/braid.md, entry `braid.progress`
 ---@type table
 M["progress"] = nil
 
---- [docs](../../docs/braid.md#L118)
+--- Reference: docs/braid.md, entry `braid.core`
 ---@type table
 M["core"] = nil
 

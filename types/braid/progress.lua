@@ -18,27 +18,27 @@ local M = {}
 local progress_Bar = {}
 
 --- Sets the count and redraws if min_interval has passed.
---- [docs](../../docs/progress.md#L65)
+--- Reference: docs/progress.md, entry `progress.Bar:update`
 ---@param n integer
 function progress_Bar:update(n) end
 
---- [docs](../../docs/progress.md#L77)
+--- Reference: docs/progress.md, entry `progress.Bar:render`
 ---@return string
 function progress_Bar:render() end
 
 --- Draws the final state and a newline (when enabled); later calls do
---- [docs](../../docs/progress.md#L87)
+--- Reference: docs/progress.md, entry `progress.Bar:close`
 function progress_Bar:close() end
 
 --- Wraps iterable in a generic-for iterator that yields what it yields and
---- [docs](../../docs/progress.md#L23)
+--- Reference: docs/progress.md, entry `progress.progress`
 ---@param iterable any
 ---@param opts? table
 ---@return function
 function M.progress(iterable, opts) end
 
 --- A bar you drive yourself.
---- [docs](../../docs/progress.md#L49)
+--- Reference: docs/progress.md, entry `progress.Bar`
 ---@param opts? table
 ---@return progress.Bar
 function M.Bar(opts) end

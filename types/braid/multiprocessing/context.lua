@@ -12,23 +12,23 @@ local M = {}
 local context_Context = {}
 
 --- The function behind mp.get_context; it takes the module as its first
---- [docs](../../docs/multiprocessing-modules.md#L419)
+--- Reference: docs/multiprocessing-modules.md, entry `context.get_context`
 ---@param mp table
 ---@param method? string
 ---@return context.Context
 function M.get_context(mp, method) end
 
---- [docs](../../docs/multiprocessing-modules.md#L433)
+--- Reference: docs/multiprocessing-modules.md, entry `context.set_start_method`
 ---@param method? string
 ---@param force? boolean
 function M.set_start_method(method, force) end
 
---- [docs](../../docs/multiprocessing-modules.md#L445)
+--- Reference: docs/multiprocessing-modules.md, entry `context.get_start_method`
 ---@param allow_none? boolean
 ---@return string?
 function M.get_start_method(allow_none) end
 
---- [docs](../../docs/multiprocessing-modules.md#L456)
+--- Reference: docs/multiprocessing-modules.md, entry `context.get_all_start_methods`
 ---@return string[]
 function M.get_all_start_methods() end
 

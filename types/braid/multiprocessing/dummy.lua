@@ -5,81 +5,81 @@
 ---@class dummy
 local M = {}
 
---- [docs](../../docs/pool.md#L364)
+--- Reference: docs/pool.md, entry `dummy.Pool`
 ---@param processes? integer
 ---@param initializer? function
 ---@param initargs? table
 ---@return pool.ThreadPool
 function M.Pool(processes, initializer, initargs) end
 
---- [docs](../../docs/pool.md#L378)
+--- Reference: docs/pool.md, entry `dummy.ThreadPool`
 ---@param processes? integer
 ---@param initializer? function
 ---@param initargs? table
 ---@return pool.ThreadPool
 function M.ThreadPool(processes, initializer, initargs) end
 
---- [docs](../../docs/pool.md#L391)
+--- Reference: docs/pool.md, entry `dummy.Process`
 ---@type table
 M["Process"] = nil
 
---- [docs](../../docs/pool.md#L401)
+--- Reference: docs/pool.md, entry `dummy.current_process`
 ---@return threading.Thread
 function M.current_process() end
 
---- [docs](../../docs/pool.md#L409)
+--- Reference: docs/pool.md, entry `dummy.active_children`
 ---@return threading.Thread[]
 function M.active_children() end
 
---- [docs](../../docs/pool.md#L418)
+--- Reference: docs/pool.md, entry `dummy.cpu_count`
 ---@return integer
 function M.cpu_count() end
 
---- [docs](../../docs/pool.md#L426)
+--- Reference: docs/pool.md, entry `dummy.Queue`
 ---@param maxsize? integer
 ---@return queue.Queue
 function M.Queue(maxsize) end
 
---- [docs](../../docs/pool.md#L437)
+--- Reference: docs/pool.md, entry `dummy.JoinableQueue`
 ---@param maxsize? integer
 ---@return queue.Queue
 function M.JoinableQueue(maxsize) end
 
---- [docs](../../docs/pool.md#L448)
+--- Reference: docs/pool.md, entry `dummy.Lock`
 ---@return threading.Lock
 function M.Lock() end
 
---- [docs](../../docs/pool.md#L458)
+--- Reference: docs/pool.md, entry `dummy.RLock`
 ---@return threading.RLock
 function M.RLock() end
 
---- [docs](../../docs/pool.md#L468)
+--- Reference: docs/pool.md, entry `dummy.Condition`
 ---@param lock? any
 ---@return threading.Condition
 function M.Condition(lock) end
 
---- [docs](../../docs/pool.md#L479)
+--- Reference: docs/pool.md, entry `dummy.Semaphore`
 ---@param value? integer
 ---@return threading.Semaphore
 function M.Semaphore(value) end
 
---- [docs](../../docs/pool.md#L490)
+--- Reference: docs/pool.md, entry `dummy.BoundedSemaphore`
 ---@param value? integer
 ---@return threading.BoundedSemaphore
 function M.BoundedSemaphore(value) end
 
---- [docs](../../docs/pool.md#L501)
+--- Reference: docs/pool.md, entry `dummy.Event`
 ---@return threading.Event
 function M.Event() end
 
---- [docs](../../docs/pool.md#L511)
+--- Reference: docs/pool.md, entry `dummy.Barrier`
 ---@param parties integer
 ---@param action? function
 ---@param timeout? number
 ---@return threading.Barrier
 function M.Barrier(parties, action, timeout) end
 
---- [docs](../../docs/pool.md#L524)
+--- Reference: docs/pool.md, entry `dummy.TimeoutError`
 ---@type table
 M["TimeoutError"] = nil
 

@@ -9,14 +9,14 @@ local M = {}
 local pool_Pool = {}
 
 --- Calls fn(table.unpack(args)) in a worker and waits for it.
---- [docs](../../docs/pool.md#L92)
+--- Reference: docs/pool.md, entry `pool.Pool:apply`
 ---@param fn function
 ---@param args? table
 ---@return any
 function pool_Pool:apply(fn, args) end
 
 --- Python: Pool.apply_async(func, args=(), kwds={}, callback=None,
---- [docs](../../docs/pool.md#L108)
+--- Reference: docs/pool.md, entry `pool.Pool:apply_async`
 ---@param fn function
 ---@param args? table
 ---@param callback? function
@@ -25,7 +25,7 @@ function pool_Pool:apply(fn, args) end
 function pool_Pool:apply_async(fn, args, callback, error_callback) end
 
 --- Raises the first task error (see above). Python: Pool.map(func,
---- [docs](../../docs/pool.md#L127)
+--- Reference: docs/pool.md, entry `pool.Pool:map`
 ---@param fn function
 ---@param iterable table
 ---@param chunksize? integer
@@ -33,7 +33,7 @@ function pool_Pool:apply_async(fn, args, callback, error_callback) end
 ---@return table
 function pool_Pool:map(fn, iterable, chunksize, opts) end
 
---- [docs](../../docs/pool.md#L144)
+--- Reference: docs/pool.md, entry `pool.Pool:map_async`
 ---@param fn function
 ---@param iterable table
 ---@param chunksize? integer
@@ -43,7 +43,7 @@ function pool_Pool:map(fn, iterable, chunksize, opts) end
 function pool_Pool:map_async(fn, iterable, chunksize, callback, error_callback) end
 
 --- Like map, each item being a table of arguments.
---- [docs](../../docs/pool.md#L159)
+--- Reference: docs/pool.md, entry `pool.Pool:starmap`
 ---@param fn function
 ---@param iterable table
 ---@param chunksize? integer
@@ -51,7 +51,7 @@ function pool_Pool:map_async(fn, iterable, chunksize, callback, error_callback) 
 ---@return table
 function pool_Pool:starmap(fn, iterable, chunksize, opts) end
 
---- [docs](../../docs/pool.md#L174)
+--- Reference: docs/pool.md, entry `pool.Pool:starmap_async`
 ---@param fn function
 ---@param iterable table
 ---@param chunksize? integer
@@ -61,7 +61,7 @@ function pool_Pool:starmap(fn, iterable, chunksize, opts) end
 function pool_Pool:starmap_async(fn, iterable, chunksize, callback, error_callback) end
 
 --- A generic-for iterator over index, result, in order, results arriving
---- [docs](../../docs/pool.md#L188)
+--- Reference: docs/pool.md, entry `pool.Pool:imap`
 ---@param fn function
 ---@param iterable table
 ---@param chunksize? integer
@@ -70,7 +70,7 @@ function pool_Pool:starmap_async(fn, iterable, chunksize, callback, error_callba
 function pool_Pool:imap(fn, iterable, chunksize, opts) end
 
 --- As imap, results in completion order (index still says which input).
---- [docs](../../docs/pool.md#L208)
+--- Reference: docs/pool.md, entry `pool.Pool:imap_unordered`
 ---@param fn function
 ---@param iterable table
 ---@param chunksize? integer
@@ -79,41 +79,41 @@ function pool_Pool:imap(fn, iterable, chunksize, opts) end
 function pool_Pool:imap_unordered(fn, iterable, chunksize, opts) end
 
 --- No more tasks; workers end once the queued ones are done.
---- [docs](../../docs/pool.md#L227)
+--- Reference: docs/pool.md, entry `pool.Pool:close`
 function pool_Pool:close() end
 
 --- Cancels tasks not started (their get() raises CancelledError); a
---- [docs](../../docs/pool.md#L238)
+--- Reference: docs/pool.md, entry `pool.Pool:terminate`
 function pool_Pool:terminate() end
 
 --- Waits for the workers to end.
---- [docs](../../docs/pool.md#L250)
+--- Reference: docs/pool.md, entry `pool.Pool:join`
 function pool_Pool:join() end
 
 ---@class pool.AsyncResult
 local pool_AsyncResult = {}
 
 --- Raises multiprocessing.TimeoutError when it is not ready in time, the
---- [docs](../../docs/pool.md#L295)
+--- Reference: docs/pool.md, entry `pool.AsyncResult:get`
 ---@param timeout? number
 ---@return any
 function pool_AsyncResult:get(timeout) end
 
---- [docs](../../docs/pool.md#L313)
+--- Reference: docs/pool.md, entry `pool.AsyncResult:wait`
 ---@param timeout? number
 function pool_AsyncResult:wait(timeout) end
 
---- [docs](../../docs/pool.md#L323)
+--- Reference: docs/pool.md, entry `pool.AsyncResult:ready`
 ---@return boolean
 function pool_AsyncResult:ready() end
 
 --- Raises ValueError when it is not ready. Python:
---- [docs](../../docs/pool.md#L332)
+--- Reference: docs/pool.md, entry `pool.AsyncResult:successful`
 ---@return boolean
 function pool_AsyncResult:successful() end
 
 --- A pool of worker processes, started before it returns.
---- [docs](../../docs/pool.md#L36)
+--- Reference: docs/pool.md, entry `pool.Pool`
 ---@param processes? integer
 ---@param initializer? function
 ---@param initargs? table
@@ -124,7 +124,7 @@ function pool_AsyncResult:successful() end
 function M.Pool(processes, initializer, initargs, maxtasksperchild, context) end
 
 --- The same API on threads (which share braid objects by reference). If the
---- [docs](../../docs/pool.md#L68)
+--- Reference: docs/pool.md, entry `pool.ThreadPool`
 ---@param processes? integer
 ---@param initializer? function
 ---@param initargs? table
@@ -133,19 +133,19 @@ function M.Pool(processes, initializer, initargs, maxtasksperchild, context) end
 ---@return pool.ThreadPool
 function M.ThreadPool(processes, initializer, initargs, maxtasksperchild) end
 
---- [docs](../../docs/pool.md#L265)
+--- Reference: docs/pool.md, entry `pool.AsyncResult`
 ---@type table
 M["AsyncResult"] = nil
 
---- [docs](../../docs/pool.md#L275)
+--- Reference: docs/pool.md, entry `pool.ApplyResult`
 ---@type table
 M["ApplyResult"] = nil
 
---- [docs](../../docs/pool.md#L284)
+--- Reference: docs/pool.md, entry `pool.MapResult`
 ---@type table
 M["MapResult"] = nil
 
---- [docs](../../docs/pool.md#L345)
+--- Reference: docs/pool.md, entry `pool.TimeoutError`
 ---@type table
 M["TimeoutError"] = nil
 

@@ -6,27 +6,27 @@
 local M = {}
 
 --- counterpart is the same name in Python's sub-modules of multiprocessing, with Lua's : for Python's
---- [docs](../../docs/multiprocessing-modules.md#L19)
+--- Reference: docs/multiprocessing-modules.md, entry `process.Process`
 ---@type table
 M["Process"] = nil
 
---- [docs](../../docs/multiprocessing-modules.md#L32)
+--- Reference: docs/multiprocessing-modules.md, entry `process.current_process`
 ---@return mp.Process
 function M.current_process() end
 
---- [docs](../../docs/multiprocessing-modules.md#L42)
+--- Reference: docs/multiprocessing-modules.md, entry `process.parent_process`
 ---@return mp.Process?
 function M.parent_process() end
 
---- [docs](../../docs/multiprocessing-modules.md#L52)
+--- Reference: docs/multiprocessing-modules.md, entry `process.active_children`
 ---@return mp.Process[]
 function M.active_children() end
 
---- [docs](../../docs/multiprocessing-modules.md#L62)
+--- Reference: docs/multiprocessing-modules.md, entry `process.METHODS`
 ---@type table
 M["METHODS"] = nil
 
---- [docs](../../docs/multiprocessing-modules.md#L71)
+--- Reference: docs/multiprocessing-modules.md, entry `process.default_method`
 ---@type string
 M["default_method"] = nil
 

@@ -5,15 +5,15 @@
 ---@class queues
 local M = {}
 
---- [docs](../../docs/multiprocessing-modules.md#L122)
+--- Reference: docs/multiprocessing-modules.md, entry `queues.Queue`
 ---@type table
 M["Queue"] = nil
 
---- [docs](../../docs/multiprocessing-modules.md#L130)
+--- Reference: docs/multiprocessing-modules.md, entry `queues.JoinableQueue`
 ---@type table
 M["JoinableQueue"] = nil
 
---- [docs](../../docs/multiprocessing-modules.md#L138)
+--- Reference: docs/multiprocessing-modules.md, entry `queues.SimpleQueue`
 ---@type table
 M["SimpleQueue"] = nil
 

@@ -11,28 +11,28 @@ local M = {}
 local shared_memory_SharedMemory = {}
 
 --- braid's stand-in for Python's buf slicing.
---- [docs](../../docs/multiprocessing-modules.md#L340)
+--- Reference: docs/multiprocessing-modules.md, entry `shared_memory.SharedMemory:read`
 ---@param offset? integer
 ---@param n? integer
 ---@return string
 function shared_memory_SharedMemory:read(offset, n) end
 
 --- Raises IndexError for a range outside the segment.
---- [docs](../../docs/multiprocessing-modules.md#L357)
+--- Reference: docs/multiprocessing-modules.md, entry `shared_memory.SharedMemory:write`
 ---@param offset integer
 ---@param s string
 function shared_memory_SharedMemory:write(offset, s) end
 
 --- Unmaps this object's view (the segment lives on).
---- [docs](../../docs/multiprocessing-modules.md#L372)
+--- Reference: docs/multiprocessing-modules.md, entry `shared_memory.SharedMemory:close`
 function shared_memory_SharedMemory:close() end
 
 --- Removes the segment's name; the memory goes away when the last mapping is
---- [docs](../../docs/multiprocessing-modules.md#L384)
+--- Reference: docs/multiprocessing-modules.md, entry `shared_memory.SharedMemory:unlink`
 function shared_memory_SharedMemory:unlink() end
 
 --- A named POSIX shared-memory segment (shm_open). It travels by name:
---- [docs](../../docs/multiprocessing-modules.md#L312)
+--- Reference: docs/multiprocessing-modules.md, entry `shared_memory.SharedMemory`
 ---@param name? string
 ---@param create? boolean
 ---@param size? integer

@@ -5,34 +5,34 @@
 ---@class synchronize
 local M = {}
 
---- [docs](../../docs/multiprocessing-modules.md#L148)
+--- Reference: docs/multiprocessing-modules.md, entry `synchronize.Lock`
 ---@return mp.Lock
 function M.Lock() end
 
---- [docs](../../docs/multiprocessing-modules.md#L158)
+--- Reference: docs/multiprocessing-modules.md, entry `synchronize.RLock`
 ---@return mp.RLock
 function M.RLock() end
 
---- [docs](../../docs/multiprocessing-modules.md#L168)
+--- Reference: docs/multiprocessing-modules.md, entry `synchronize.Semaphore`
 ---@param value? integer
 ---@return mp.Semaphore
 function M.Semaphore(value) end
 
---- [docs](../../docs/multiprocessing-modules.md#L179)
+--- Reference: docs/multiprocessing-modules.md, entry `synchronize.BoundedSemaphore`
 ---@param value? integer
 ---@return mp.BoundedSemaphore
 function M.BoundedSemaphore(value) end
 
---- [docs](../../docs/multiprocessing-modules.md#L190)
+--- Reference: docs/multiprocessing-modules.md, entry `synchronize.Condition`
 ---@param lock? any
 ---@return mp.Condition
 function M.Condition(lock) end
 
---- [docs](../../docs/multiprocessing-modules.md#L201)
+--- Reference: docs/multiprocessing-modules.md, entry `synchronize.Event`
 ---@return mp.Event
 function M.Event() end
 
---- [docs](../../docs/multiprocessing-modules.md#L211)
+--- Reference: docs/multiprocessing-modules.md, entry `synchronize.Barrier`
 ---@param parties integer
 ---@param action? function
 ---@param timeout? number
