@@ -58,7 +58,10 @@ function M.parse_page(file, text)
   local entry, ln, infence = nil, 0, false
   for line in (text .. "\n"):gmatch("(.-)\r?\n") do
     ln = ln + 1
-    if line:match("^```") then infence = not infence end
+    if line:match("^```") then
+      if not infence and entry and line:match("^```lua run%s*$") then entry.example = true end
+      infence = not infence
+    end
     if not infence then
       local mod, alias = line:match("^<!%-%- module: ([%w_%.]+) = ([%w_]+) %-%->")
       if mod then page.modules[alias] = mod end

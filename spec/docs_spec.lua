@@ -297,6 +297,16 @@ describe("the reference in docs/", function()
     assert(#stale == 0, table.concat(stale, "\n"))
   end)
 
+  it("gives every entry a runnable example", function()
+    local bad = {}
+    for _, e in ipairs(docs.entries) do
+      if not e.example then
+        bad[#bad + 1] = ("%s:%d: %s has no ```lua run example"):format(e.file, e.line, e.path)
+      end
+    end
+    assert(#bad == 0, table.concat(bad, "\n"))
+  end)
+
   it("matches each entry's parameter bullets to its heading", function()
     local bad = {}
     for _, e in ipairs(docs.entries) do
