@@ -28,6 +28,9 @@ build = {
     BRAID_BUILD_HOST = "OFF",
     BRAID_BUILD_TESTS = "OFF",
     BRAID_TESTS = "OFF",
+    -- types/ (LuaLS definitions) stays in the rock's directory:
+    -- $(luarocks show --rock-dir braid)/share/braid/types
+    BRAID_TYPES_DIR = "$(PREFIX)/share/braid/types",
   },
 }
 test = {

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(lua5.4 liblua5.4-dev lua-cjson lua-busted luarocks cmake make gcc
-          clang libclang-rt-14-dev libasan8 libubsan1 libtsan2 python3)
+          clang libclang-rt-14-dev libasan8 libubsan1 libtsan2 python3 pkg-config
+          lua-ldoc lua-discount)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

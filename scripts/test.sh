@@ -96,8 +96,8 @@ echo "== busted specs"
 run_busted main "./build/?.so"
 
 echo "== examples"
-for ex in examples/*.lua; do
-  check "example $(basename "$ex")" timeout 300 build/bin/braid "$ex" --quick
+for ex in examples/*.lua examples/seeds/*.lua; do
+  check "example ${ex#examples/}" timeout 300 build/bin/braid "$ex" --quick
 done
 if [ -x build/embed_host ]; then
   check "embedding host (examples/embed)" timeout 120 build/embed_host examples/embed/script.lua
@@ -105,6 +105,7 @@ fi
 
 echo "== braid host program"
 check "braid -v" build/bin/braid -v
+check "braid --help" bash -c 'build/bin/braid --help | grep -q "^usage: " && build/bin/braid -h | grep -q -- "--help"'
 check "braid -e" bash -c 'test "$(build/bin/braid -e "print(require(\"braid.threading\").current_thread().name)")" = MainThread'
 check "braid exit status" bash -c 'build/bin/braid -e "os.exit(7)"; test $? -eq 7'
 check "braid error status" bash -c '! build/bin/braid -e "error(\"x\")" 2>/dev/null'
@@ -119,7 +120,24 @@ check "luarocks make + require" bash -c "
   lua5.4 -e 'local t = require(\"braid.threading\"); local x = t.Thread{target=function() end}; x:start(); x:join(); print(require(\"braid\").version)'"
 rm -rf "$ROCKTREE" build.luarocks
 
+echo "== packaging (offline)"
+# the versioned source rock: git archive -> luarocks pack (scripts/rock.sh);
+# the full pass also builds that rock into a scratch tree and requires it
+check "luarocks pack (braid-0.1.0-1.src.rock)" bash -c '
+  rock=$(scripts/rock.sh pack) && unzip -l "$rock" | grep -q "braid-0.1.0-1.rockspec" &&
+  unzip -l "$rock" | grep -q "braid-0.1.0.tar.gz"'
+check "luarocks lint (both rockspecs)" bash -c '
+  luarocks --lua-version=5.4 lint braid-0.1.0-1.rockspec &&
+  luarocks --lua-version=5.4 lint braid-scm-1.rockspec'
+check "luarocks test (busted, one spec)" scripts/rock.sh test spec/errors_spec.lua
+check "C host via find_package(braid) and pkg-config" scripts/check_install.sh
+
+echo "== documentation"
+check "LDoc HTML (build/ldoc) without warnings" scripts/ldoc.sh
+rm -rf build.luarocks
+
 if [ "${BRAID_QUICK:-0}" != 1 ]; then
+  check "luarocks build of the packed source rock + require" scripts/rock.sh build
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
   if cmake -S . -B build-asan -DBRAID_ASAN=ON -DBRAID_WERROR=ON >/dev/null &&
      cmake --build build-asan -j"$(nproc)" >/dev/null; then

@@ -6,7 +6,6 @@
 -- @module braid.errors
 local setmetatable, getmetatable, rawget, type, tostring, select, error, pairs, next =
   setmetatable, getmetatable, rawget, type, tostring, select, error, pairs, next
-local concat = table.concat
 _ENV = nil
 
 local M = {}
@@ -198,5 +197,4 @@ function M.wrap(value, traceback)
 end
 
 M.format = format
-M.concat = concat
 return M

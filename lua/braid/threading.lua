@@ -46,8 +46,9 @@ M.Semaphore = core.Semaphore
 M.BoundedSemaphore = core.BoundedSemaphore
 M.Event = core.Event
 M.Barrier = core.Barrier
---- `threading.local` (a Lua keyword, hence also `threading.Local`): an
--- object whose fields are separate for each thread.
+-- `threading.local` (a Lua keyword, hence also `threading.Local`): an
+-- object whose fields are separate for each thread. (A plain comment:
+-- LDoc cannot document a field set with M["local"] =.)
 M["local"] = core.Local
 M.Local = core.Local
 
@@ -176,6 +177,7 @@ end
 -- Instances get Thread's fields (name, daemon, ident, native_id); define
 -- `run` to replace the target, and `init(self, opts)` to set fields at
 -- construction.
+-- @tab cls the class to extend (`Thread`; called as a method)
 -- @string[opt] name class name shown by tostring
 function Thread.subclass(cls, name)
   local sub = {

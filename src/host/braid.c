@@ -258,6 +258,7 @@ static void doREPL(lua_State *L) {
 #define has_v 4
 #define has_e 8
 #define has_E 16
+#define has_help 32
 
 static int collectargs(char **argv, int *first) {
   int args = 0, i;
@@ -266,10 +267,14 @@ static int collectargs(char **argv, int *first) {
     if (argv[i][0] != '-') return args;
     switch (argv[i][1]) {
       case '-':
+        if (strcmp(argv[i], "--help") == 0) return has_help;
         if (argv[i][2] != '\0') return has_error;
         *first = i + 1;
         return args;
       case '\0': return args;
+      case 'h':
+        if (argv[i][2] != '\0') return has_error;
+        return has_help;
       case 'E':
         if (argv[i][2] != '\0') return has_error;
         args |= has_E;
@@ -336,24 +341,38 @@ static int handle_luainit(lua_State *L) {
 }
 
 
+#define USAGE                                                           \
+  "usage: %s [options] [script [args]]\n"                                \
+  "Available options are:\n"                                            \
+  "  -e stat   execute string 'stat'\n"                                  \
+  "  -i        enter interactive mode after executing 'script'\n"        \
+  "  -l mod    require library 'mod' into global 'mod'\n"                \
+  "  -v        show version information\n"                               \
+  "  -E        ignore environment variables\n"                           \
+  "  -W        turn warnings on\n"                                       \
+  "  -h, --help  show this help and exit\n"                              \
+  "  --        stop handling options\n"                                  \
+  "  -         stop handling options and execute stdin\n"
+
+
+/* -h / --help: the usage on stdout, and what differs from lua5.4. */
+static void print_help(void) {
+  printf(USAGE, progname);
+  printf("\nbraid is lua5.4 with every braid module built in (require "
+         "\"braid.threading\"...).\nIt waits for non-daemon threads "
+         "before exiting; an uncaught error prints a\ntraceback and exits "
+         "with status 1; os.exit(n) and errors.SystemExit(n) exit with n.\n"
+         "Reference: docs/README.md in braid's sources.\n");
+}
+
+
 static void print_usage(const char *badoption) {
   fprintf(stderr, "%s: ", progname);
   if (badoption[1] == 'e' || badoption[1] == 'l')
     fprintf(stderr, "'%s' needs argument\n", badoption);
   else
     fprintf(stderr, "unrecognized option '%s'\n", badoption);
-  fprintf(stderr,
-          "usage: %s [options] [script [args]]\n"
-          "Available options are:\n"
-          "  -e stat   execute string 'stat'\n"
-          "  -i        enter interactive mode after executing 'script'\n"
-          "  -l mod    require library 'mod' into global 'mod'\n"
-          "  -v        show version information\n"
-          "  -E        ignore environment variables\n"
-          "  -W        turn warnings on\n"
-          "  --        stop handling options\n"
-          "  -         stop handling options and execute stdin\n",
-          progname);
+  fprintf(stderr, USAGE, progname);
 }
 
 
@@ -367,6 +386,11 @@ static int pmain(lua_State *L) {
   if (args == has_error) {
     print_usage(argv[script]);
     return 0;
+  }
+  if (args == has_help) {
+    print_help();
+    lua_pushboolean(L, 1);
+    return 1;
   }
   if (args & has_v) print_version();
   if (args & has_E) {
