@@ -93,6 +93,25 @@ describe("deep values", function()
     assert.equal(1000, check_list(pq:get(true, 10)[2]))
   end)
 
+  it("order deep sequences in a PriorityQueue", function()
+    local function nest(n, leaf)
+      local t = { leaf }
+      for _ = 1, n - 1 do t = { t } end
+      return t
+    end
+    local pq = queue.PriorityQueue()
+    pq:put({ nest(NEST, 2), "b" })
+    pq:put({ nest(NEST, 1), "c", 0 }) -- equal first elements: skipped
+    pq:put({ nest(NEST, 1), "a", 1 })
+    pq:put({ nest(NEST, 1), "a" }) -- a prefix of the one before
+    local got = {}
+    for i = 1, 4 do
+      local item = pq:get(true, 10)
+      got[i] = item[2] .. #item
+    end
+    assert.same({ "a2", "a3", "c3", "b2" }, got)
+  end)
+
   for _, method in ipairs(METHODS) do
     it("cross to a process (" .. method .. ") and back through a multiprocessing Queue", function()
       local ctx = mp.get_context(method)

@@ -3161,7 +3161,6 @@ int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
 
 typedef struct Cur {
   const unsigned char *base, *p, *end;
-  int depth;
 } Cur;
 
 /* Kinds of value for ordering; K_OTHER and up cannot be ordered. */
@@ -3184,8 +3183,6 @@ static int cur_varint(Cur *c, uint64_t *v) {
 }
 
 
-static int cur_skip(Cur *c);
-
 static int cur_skip_string(Cur *c) {
   uint64_t n;
   if (c->p >= c->end || *c->p++ != T_STR || !cur_varint(c, &n) ||
@@ -3196,93 +3193,156 @@ static int cur_skip_string(Cur *c) {
 }
 
 
-/* Steps over one value. */
+/* What cur_skip still has to step over inside one open value: 'left'
+** values (then the metatable if 'meta'), the values of an F_OPEN table's
+** two sections (each ended by T_END), or 'left' upvalues. */
+enum { SK_VALUES, SK_OPEN, SK_UPVALS };
+
+typedef struct SkipFrame {
+  unsigned char kind, meta, sec;
+  uint64_t left;
+} SkipFrame;
+
+#define SKIP_LOCAL 32
+
+/* Steps over one value, without recursing (values may be nested as deep
+** as memory allows): an explicit stack of what the open values still
+** hold, on the C stack up to SKIP_LOCAL levels, then on the heap.
+** Returns 0 for corrupt data (or no memory for the stack). */
 static int cur_skip(Cur *c) {
-  uint64_t n, i;
-  unsigned char tag;
-  if (c->p >= c->end || ++c->depth > BRAID_MAXDEPTH + 8) return 0;
-  tag = *c->p++;
-  switch (tag) {
-    case T_NIL: case T_FALSE: case T_TRUE: case T_GLOBALS: break;
-    case T_INT: case T_REF: case T_HANDLE:
-      if (!cur_varint(c, &n)) return 0;
-      break;
-    case T_FLOAT:
-      if (c->end - c->p < 8) return 0;
-      c->p += 8;
-      break;
-    case T_STR:
-    case T_STRS:
-      if (!cur_varint(c, &n) || n > (uint64_t)(c->end - c->p)) return 0;
-      c->p += n;
-      break;
-    case T_CLASS:
-      if (!cur_skip_string(c)) return 0;
-      break;
-    case T_BYNAME:
-      if (!cur_skip_string(c) || !cur_skip_string(c)) return 0;
-      break;
-    case T_TABLE: {
-      unsigned char flags;
-      uint32_t nh;
-      if (c->p >= c->end) return 0;
-      flags = *c->p++;
-      if (!cur_varint(c, &n) || c->end - c->p < 4) return 0;
-      memcpy(&nh, c->p, 4);
-      c->p += 4;
-      if (flags & F_OPEN) { /* two sections, each ended by T_END */
-        int sec;
-        for (sec = 0; sec < 2; sec++) {
-          while (c->p < c->end && *c->p != T_END)
-            if (!cur_skip(c)) return 0;
-          if (c->p++ >= c->end) return 0;
+  SkipFrame local[SKIP_LOCAL], *st = local, *f;
+  size_t n = 1, cap = SKIP_LOCAL;
+  int ok = 0;
+  st[0].kind = SK_VALUES;
+  st[0].meta = 0;
+  st[0].left = 1;
+  while (n > 0) {
+    uint64_t v, nh64;
+    unsigned char tag;
+    f = &st[n - 1];
+    if (f->kind == SK_OPEN) {
+      if (c->p >= c->end) goto done;
+      if (*c->p == T_END) {
+        c->p++;
+        if (++f->sec == 2) { /* then the metatable, if any */
+          f->kind = SK_VALUES;
+          f->left = f->meta;
+          f->meta = 0;
         }
-      } else {
-        for (i = 0; i < n; i++)
-          if (!cur_skip(c)) return 0;
-        for (i = 0; i < 2 * (uint64_t)nh; i++)
-          if (!cur_skip(c)) return 0;
+        continue;
       }
-      if ((flags & F_META) && !cur_skip(c)) return 0;
-      break;
-    }
-    case T_LFUNC: {
-      uint32_t len;
-      int nups, k;
-      if (c->end - c->p < 5) return 0;
-      c->p++;
-      memcpy(&len, c->p, 4);
-      c->p += 4;
-      if (len > (uint64_t)(c->end - c->p)) return 0;
-      c->p += len;
-      if (c->p >= c->end) return 0;
-      nups = *c->p++;
-      for (k = 0; k < nups; k++) {
+    } else if (f->left == 0) {
+      if (f->kind == SK_VALUES && f->meta) {
+        f->meta = 0;
+        f->left = 1;
+        continue;
+      }
+      n--;
+      continue;
+    } else {
+      f->left--;
+      if (f->kind == SK_UPVALS) {
         unsigned char kind;
-        if (c->p >= c->end) return 0;
+        if (c->p >= c->end) goto done;
         kind = *c->p++;
-        if (kind == UPV_VAL) {
-          if (!cur_skip(c)) return 0;
-        } else if (kind == UPV_JOIN) {
-          if (!cur_varint(c, &n) || c->p >= c->end) return 0;
+        if (kind == UPV_JOIN) {
+          if (!cur_varint(c, &v) || c->p >= c->end) goto done;
           c->p++;
-        } else if (kind != UPV_ENV) {
-          return 0;
+          continue;
         }
+        if (kind == UPV_ENV) continue;
+        if (kind != UPV_VAL) goto done;
       }
-      break;
     }
-    case T_REDUCE:
-      if (c->p >= c->end) return 0;
-      c->p++;
-      if (!cur_varint(c, &n) || n > 250) return 0;
-      for (i = 0; i <= n; i++)
-        if (!cur_skip(c)) return 0;
-      break;
-    default: return 0;
+    /* one value */
+    if (c->p >= c->end) goto done;
+    tag = *c->p++;
+    switch (tag) {
+      case T_NIL: case T_FALSE: case T_TRUE: case T_GLOBALS: continue;
+      case T_INT: case T_REF: case T_HANDLE:
+        if (!cur_varint(c, &v)) goto done;
+        continue;
+      case T_FLOAT:
+        if (c->end - c->p < 8) goto done;
+        c->p += 8;
+        continue;
+      case T_STR:
+      case T_STRS:
+        if (!cur_varint(c, &v) || v > (uint64_t)(c->end - c->p)) goto done;
+        c->p += v;
+        continue;
+      case T_CLASS:
+        if (!cur_skip_string(c)) goto done;
+        continue;
+      case T_BYNAME:
+        if (!cur_skip_string(c) || !cur_skip_string(c)) goto done;
+        continue;
+      default: break;
+    }
+    if (n == cap) { /* a new level needs room */
+      SkipFrame *ns;
+      if (cap > SIZE_MAX / 2 / sizeof(SkipFrame)) goto done;
+      ns = (SkipFrame *)braid__malloc(2 * cap * sizeof(SkipFrame));
+      if (ns == NULL) goto done;
+      memcpy(ns, st, n * sizeof(SkipFrame));
+      if (st != local) braid__free(st);
+      st = ns;
+      cap *= 2;
+    }
+    f = &st[n];
+    f->meta = 0;
+    f->sec = 0;
+    f->kind = SK_VALUES;
+    switch (tag) {
+      case T_TABLE: {
+        unsigned char flags;
+        uint32_t nh;
+        if (c->p >= c->end) goto done;
+        flags = *c->p++;
+        if (!cur_varint(c, &v) || c->end - c->p < 4) goto done;
+        memcpy(&nh, c->p, 4);
+        c->p += 4;
+        nh64 = nh;
+        f->meta = (flags & F_META) != 0;
+        if (flags & F_OPEN) {
+          f->kind = SK_OPEN;
+        } else {
+          /* every value takes a byte: larger counts are corrupt (and
+          ** cannot overflow 'left') */
+          if (v > (uint64_t)(c->end - c->p) ||
+              nh64 > (uint64_t)(c->end - c->p))
+            goto done;
+          f->left = v + 2 * nh64;
+        }
+        break;
+      }
+      case T_LFUNC: {
+        uint32_t len;
+        if (c->end - c->p < 5) goto done;
+        c->p++;
+        memcpy(&len, c->p, 4);
+        c->p += 4;
+        if (len > (uint64_t)(c->end - c->p)) goto done;
+        c->p += len;
+        if (c->p >= c->end) goto done;
+        f->kind = SK_UPVALS;
+        f->left = *c->p++;
+        break;
+      }
+      case T_REDUCE:
+        if (c->p >= c->end) goto done;
+        c->p++;
+        if (!cur_varint(c, &v) || v > 250) goto done;
+        f->left = v + 1; /* the constructor and the arguments */
+        break;
+      default: goto done;
+    }
+    n++;
   }
-  c->depth--;
-  return 1;
+  ok = 1;
+done:
+  if (st != local) braid__free(st);
+  return ok;
 }
 
 
@@ -3359,8 +3419,6 @@ static int cur_number(Cur *c, int *isint, int64_t *i, double *d) {
 }
 
 
-static int cmp_values(Cur *a, Cur *b, int *cmp, int *ka, int *kb);
-
 static int cmp_numbers(Cur *a, Cur *b, int *cmp) {
   int ia, ib;
   int64_t xa = 0, xb = 0;
@@ -3394,43 +3452,79 @@ static int cmp_strings(Cur *a, Cur *b, int *cmp) {
 }
 
 
-static int cmp_seqs(Cur *sa, uint64_t la, Cur *sb, uint64_t lb, int *cmp,
-                    int *ka, int *kb) {
-  uint64_t i, n = la < lb ? la : lb;
-  for (i = 0; i < n; i++) {
-    int r = cmp_values(sa, sb, cmp, ka, kb);
-    if (r != 1) return r;
-    if (*cmp != 0) return 1;
-    if (!cur_skip(sa) || !cur_skip(sb)) return 0;
-  }
-  *cmp = (la > lb) - (la < lb);
-  return 1;
-}
+/* A sequence being compared: the cursors at element i of each. */
+typedef struct CmpFrame {
+  Cur sa, sb;
+  uint64_t la, lb, i;
+} CmpFrame;
 
+#define CMP_LOCAL 16
 
 /* 1: compared ('*cmp' is -1, 0 or 1); 0: corrupt; -1: not orderable, with
-** the kinds of the offending pair in '*ka', '*kb'. */
+** the kinds of the offending pair in '*ka', '*kb'. Sequences are compared
+** element by element, without recursing: an explicit stack of the
+** sequences entered (C stack up to CMP_LOCAL levels, then the heap). */
 static int cmp_values(Cur *a, Cur *b, int *cmp, int *ka, int *kb) {
-  Cur sa, sb;
-  uint64_t la = 0, lb = 0;
-  int x = cur_kind(a, &sa, &la), y = cur_kind(b, &sb, &lb);
-  if (x == K_BAD || y == K_BAD) return 0;
-  if (x != y || x >= K_OTHER) {
-    *ka = x;
-    *kb = y;
-    return -1;
-  }
-  if (++a->depth > BRAID_MAXDEPTH + 8) return 0;
-  a->depth--;
-  switch (x) {
-    case K_NUM: return cmp_numbers(a, b, cmp);
-    case K_STR: return cmp_strings(&sa, &sb, cmp);
-    default: {
-      sa.depth = a->depth + 1;
-      sb.depth = b->depth + 1;
-      return cmp_seqs(&sa, la, &sb, lb, cmp, ka, kb);
+  CmpFrame local[CMP_LOCAL], *st = local;
+  size_t n = 0, cap = CMP_LOCAL;
+  Cur x = *a, y = *b;
+  int r = 0;
+  for (;;) {
+    Cur sx, sy;
+    uint64_t lx = 0, ly = 0;
+    int kx = cur_kind(&x, &sx, &lx), ky = cur_kind(&y, &sy, &ly);
+    if (kx == K_BAD || ky == K_BAD) goto done;
+    if (kx != ky || kx >= K_OTHER) {
+      *ka = kx;
+      *kb = ky;
+      r = -1;
+      goto done;
+    }
+    if (kx == K_NUM) {
+      if (!cmp_numbers(&x, &y, cmp)) goto done;
+    } else if (kx == K_STR) {
+      if (!cmp_strings(&sx, &sy, cmp)) goto done;
+    } else if (lx == 0 || ly == 0) {
+      *cmp = (lx > ly) - (lx < ly);
+    } else { /* enter both sequences */
+      if (n == cap) {
+        CmpFrame *ns;
+        if (cap > SIZE_MAX / 2 / sizeof(CmpFrame)) goto done;
+        ns = (CmpFrame *)braid__malloc(2 * cap * sizeof(CmpFrame));
+        if (ns == NULL) goto done;
+        memcpy(ns, st, n * sizeof(CmpFrame));
+        if (st != local) braid__free(st);
+        st = ns;
+        cap *= 2;
+      }
+      st[n].sa = x = sx;
+      st[n].sb = y = sy;
+      st[n].la = lx;
+      st[n].lb = ly;
+      st[n].i = 0;
+      n++;
+      continue;
+    }
+    /* the pair compared: equal elements go on to the next pair */
+    while (*cmp == 0 && n > 0) {
+      CmpFrame *f = &st[n - 1];
+      if (!cur_skip(&f->sa) || !cur_skip(&f->sb)) goto done;
+      if (++f->i < (f->la < f->lb ? f->la : f->lb)) {
+        x = f->sa;
+        y = f->sb;
+        break;
+      }
+      *cmp = (f->la > f->lb) - (f->la < f->lb);
+      n--;
+    }
+    if (*cmp != 0 || n == 0) {
+      r = 1;
+      goto done;
     }
   }
+done:
+  if (st != local) braid__free(st);
+  return r;
 }
 
 
@@ -3450,7 +3544,6 @@ int braid__item_compare(const braid_item *a, const braid_item *b, int *cmp,
   cb.base = b->m->data;
   cb.p = cb.base + ob;
   cb.end = cb.base + eb;
-  ca.depth = cb.depth = 0;
   r = cmp_values(&ca, &cb, cmp, &ka, &kb);
   if (r == 1) return BRAID_OK;
   if (r == 0) return BRAID_EINVAL;
