@@ -149,6 +149,8 @@ typedef struct Enc {
   const void *globals;
   Frame *frames; /* the walk's stack (see Frame) */
   size_t nframes, capframes;
+  int ctype; /* type of the child a frame's step returned */
+  int inl;   /* table steps running inline (at most ENC_INLINE) */
   int busy;
   int top; /* the stack's top when the encode began (slots above: ours) */
   int procmode; /* BRAID_ENC_PROCESS/_PIPE: for another process, else 0 */
@@ -1147,15 +1149,16 @@ static int varint_len(uint64_t v) {
 ** section; a larger gap ends it (the rest travels as pairs). */
 #define MAX_GAP 16
 
-/* Writes nil, booleans, numbers and strings (returns 1); 0 for
-** anything else. */
+/* Writes nil, booleans, numbers and strings (returns 0); returns the
+** type of anything else (not 0: nil is written). */
 static inline int put_leaf(Enc *e, int idx) {
   lua_State *L = e->L;
-  switch (lua_type(L, idx)) {
-    case LUA_TNIL: put_byte(e, T_NIL); return 1;
+  int t = lua_type(L, idx);
+  switch (t) {
+    case LUA_TNIL: put_byte(e, T_NIL); return 0;
     case LUA_TBOOLEAN:
       put_byte(e, lua_toboolean(L, idx) ? T_TRUE : T_FALSE);
-      return 1;
+      return 0;
     case LUA_TNUMBER:
       if (lua_isinteger(L, idx)) {
         put_int(e, lua_tointeger(L, idx));
@@ -1164,14 +1167,14 @@ static inline int put_leaf(Enc *e, int idx) {
         put_byte(e, T_FLOAT);
         put_bytes(e, &d, sizeof d);
       }
-      return 1;
+      return 0;
     case LUA_TSTRING: {
       size_t n;
       const char *s = lua_tolstring(L, idx, &n);
       put_str(e, s, n);
-      return 1;
+      return 0;
     }
-    default: return 0;
+    default: return t;
   }
 }
 
@@ -1187,7 +1190,11 @@ static inline int put_leaf(Enc *e, int idx) {
 ** hints: they stay lua_rawlen and 0 if the header was published before
 ** the table ended. open_table writes the header and opens the frame,
 ** table_step the rest. */
-static void open_table(Enc *e, int idx) {
+static int table_step(Enc *e, Frame *f);
+
+/* Returns as table_step does (0: written; -1: a frame to run; else a
+** child of the top frame to open). */
+static int open_table(Enc *e, int idx) {
   lua_State *L = e->L;
   const void *p = lua_topointer(L, idx);
   size_t hdr;
@@ -1196,21 +1203,21 @@ static void open_table(Enc *e, int idx) {
   Frame *f;
   if (p == e->globals) {
     put_byte(e, T_GLOBALS);
-    return;
+    return 0;
   }
   map_prefetch(&e->seen, p);
-  if (put_byname(e, idx, p, 0)) return;
+  if (put_byname(e, idx, p, 0)) return 0;
   if (lua_getmetatable(L, idx)) {
     int r;
     mt = lua_gettop(L);
     if ((r = reduce_with_mt(e, idx)) != 0) {
       if (r == 1) lua_pop(L, 1);
-      return;
+      return r == 1 ? 0 : -1;
     }
   }
   if (seen_before(e, p)) {
     if (mt) lua_pop(L, 1);
-    return;
+    return 0;
   }
   f = push_frame(e, FR_TABLE, idx);
   narr = lua_rawlen(L, idx);
@@ -1235,19 +1242,35 @@ static void open_table(Enc *e, int idx) {
   if (open && !f->inarr) e->buf[e->len++] = T_END; /* no array section */
   lua_pushnil(L);
   f->k = lua_gettop(L); /* the key; lua_next pushes the value at k + 1 */
+  return table_step(e, f); /* at once: most tables hold leaves only */
 }
 
 
-/* Goes on writing the table of frame 'f' (top): returns the stack index
-** of a child to write before it goes on, or 0 when the table is written
-** (the frame is popped). Leaves are written here. */
+static int open_value(Enc *e, int idx, int t);
+
+/* How many tables a table step opens and writes inline, one inside the
+** other, instead of returning them to encode_value's loop (their C frames:
+** the only recursion, bounded). */
+#define ENC_INLINE 2
+
+/* Goes on writing the table of frame 'f' (top). Returns 0 when the table
+** is written (the frame is popped); the stack index of a child for
+** encode_value to open (its type in e->ctype), or -1 when a frame opened
+** above this one is to run first. Leaves are written here, and tables
+** inline up to ENC_INLINE deep. */
 static int table_step(Enc *e, Frame *f) {
   lua_State *L = e->L;
-  int idx = f->idx, k = f->k;
+  int idx = f->idx, k = f->k, inarr = f->inarr;
+  lua_Unsigned m = f->m, narr = f->narr; /* in registers in the loop */
+  uint32_t nhash = f->nhash;
+resume:
   switch (f->st) {
     case ST_VAL: /* the key of a pair was a child */
       f->st = ST_POST;
-      if (!put_leaf(e, k + 1)) return k + 1;
+      if ((e->ctype = put_leaf(e, k + 1)) != 0) {
+        k++;
+        goto child;
+      }
       /* FALLTHROUGH */
     case ST_POST:
       lua_settop(L, k);
@@ -1259,49 +1282,48 @@ static int table_step(Enc *e, Frame *f) {
       return 0;
     default: break;
   }
+  f->seg = SEG_KEY;
   while (lua_next(L, idx)) {
-    if (f->inarr) {
+    if (inarr) {
       lua_Integer ik;
-      if (lua_isinteger(L, k) && (ik = lua_tointeger(L, k)) > (lua_Integer)f->m &&
-          (lua_Unsigned)ik <= f->narr && (lua_Unsigned)ik - f->m <= MAX_GAP) {
-        while (++f->m < (lua_Unsigned)ik) put_byte(e, T_NIL);
+      if (lua_isinteger(L, k) && (ik = lua_tointeger(L, k)) > (lua_Integer)m &&
+          (lua_Unsigned)ik <= narr && (lua_Unsigned)ik - m <= MAX_GAP) {
+        while (++m < (lua_Unsigned)ik) put_byte(e, T_NIL);
         if (lua_isinteger(L, k + 1)) { /* the common element: inline */
           put_int(e, lua_tointeger(L, k + 1));
-        } else {
-          f->seg = SEG_KEY;
-          if (!put_leaf(e, k + 1)) {
-            f->st = ST_POST;
-            return k + 1;
-          }
+        } else if ((e->ctype = put_leaf(e, k + 1)) != 0) {
+          f->st = ST_POST;
+          k++;
+          goto child;
         }
         lua_settop(L, k);
         maybe_publish(e);
         continue;
       }
-      f->inarr = 0;
+      inarr = 0;
       if (f->open) put_byte(e, T_END);
     }
-    f->seg = SEG_KEY;
-    f->nhash++;
-    if (!put_leaf(e, k)) {
+    nhash++;
+    if ((e->ctype = put_leaf(e, k)) != 0) {
       f->st = ST_VAL;
-      return k;
+      goto child;
     }
-    if (!put_leaf(e, k + 1)) {
+    if ((e->ctype = put_leaf(e, k + 1)) != 0) {
       f->st = ST_POST;
-      return k + 1;
+      k++;
+      goto child;
     }
     lua_settop(L, k);
     maybe_publish(e);
   }
   f->seg = SEG_NONE;
   if (f->open) {
-    if (f->inarr) put_byte(e, T_END);
+    if (inarr) put_byte(e, T_END);
     put_byte(e, T_END);
   }
   if (f->hdr >= e->pub) { /* the counts (exact hints for an F_OPEN table) */
-    put_padded_at(e, f->hdr + 2, f->w, f->m);
-    put_u32_at(e, f->hdr + 2 + f->w, f->nhash);
+    put_padded_at(e, f->hdr + 2, f->w, m);
+    put_u32_at(e, f->hdr + 2 + f->w, nhash);
   }
   if (f->n) {
     int mt = f->n;
@@ -1309,7 +1331,9 @@ static int table_step(Enc *e, Frame *f) {
     lua_pushliteral(L, "__braidclass");
     if (lua_rawget(L, mt) != LUA_TSTRING) {
       f->st = ST_META;
-      return mt;
+      e->ctype = LUA_TTABLE;
+      k = mt;
+      goto child;
     }
     {
       size_t n;
@@ -1321,6 +1345,22 @@ static int table_step(Enc *e, Frame *f) {
   }
   e->nframes--;
   return 0;
+child: /* the value at 'k' (a key, a value or the metatable) is no leaf */
+  f->m = m;
+  f->nhash = nhash;
+  f->inarr = (unsigned char)inarr;
+  if (e->inl < ENC_INLINE) {
+    size_t me = e->nframes;
+    int r;
+    e->inl++;
+    r = open_value(e, k, e->ctype);
+    e->inl--;
+    if (r != 0) return r; /* not done: encode_value goes on */
+    f = &e->frames[me - 1]; /* the frames may have moved */
+    k = f->k;
+    goto resume;
+  }
+  return k;
 }
 
 
@@ -1387,7 +1427,7 @@ static int func_step(Enc *e, Frame *f) {
       put_byte(e, UPV_VAL);
       f->seg = SEG_UPVAL;
       f->name = name ? name : "?";
-      if (!put_leaf(e, lua_gettop(L))) {
+      if ((e->ctype = put_leaf(e, lua_gettop(L))) != 0) {
         f->st = ST_POST;
         return lua_gettop(L);
       }
@@ -1405,7 +1445,7 @@ static int reduce_step(Enc *e, Frame *f) {
   while (f->k < f->n) {
     int at = f->base + ++f->k;
     f->seg = SEG_ARG; /* k - 1: 0 for the constructor */
-    if (!put_leaf(e, at)) return at;
+    if ((e->ctype = put_leaf(e, at)) != 0) return at;
   }
   lua_settop(e->L, f->endtop);
   e->nframes--;
@@ -1462,12 +1502,13 @@ static void add_handle(Enc *e, braid_handle *h) {
 }
 
 
-/* Writes the value at 'idx', or opens a frame for it (see encode_value). */
-static void open_value(Enc *e, int idx) {
+/* Writes the value at 'idx' of type 't' (not a leaf), or opens a frame
+** for it (see encode_value). Returns as table_step does. */
+static int open_value(Enc *e, int idx, int t) {
   lua_State *L = e->L;
-  if (put_leaf(e, idx)) return;
-  switch (lua_type(L, idx)) {
-    case LUA_TTABLE: open_table(e, idx); break;
+  size_t n = e->nframes;
+  switch (t) {
+    case LUA_TTABLE: return open_table(e, idx);
     case LUA_TFUNCTION:
       if (lua_iscfunction(L, idx)) {
         if (!put_byname(e, idx, lua_topointer(L, idx), 1))
@@ -1491,6 +1532,7 @@ static void open_value(Enc *e, int idx) {
     }
     default: cannot_send(e, idx); break;
   }
+  return e->nframes > n ? -1 : 0; /* a function's or a reduce's frame */
 }
 
 
@@ -1498,16 +1540,22 @@ static void open_value(Enc *e, int idx) {
 ** top one first, each returning the children it cannot write itself. */
 static void encode_value(Enc *e, int idx) {
   size_t base = e->nframes;
-  open_value(e, idx);
-  while (e->nframes > base) {
-    Frame *f = &e->frames[e->nframes - 1];
-    int child;
-    switch (f->kind) {
-      case FR_TABLE: child = table_step(e, f); break;
-      case FR_FUNC: child = func_step(e, f); break;
-      default: child = reduce_step(e, f); break;
+  int r = put_leaf(e, idx);
+  if (r == 0) return;
+  r = open_value(e, idx, r);
+  for (;;) {
+    Frame *f;
+    if (r > 0) { /* a child of the top frame */
+      r = open_value(e, r, e->ctype);
+      continue;
     }
-    if (child != 0) open_value(e, child);
+    if (e->nframes <= base) break;
+    f = &e->frames[e->nframes - 1];
+    switch (f->kind) {
+      case FR_TABLE: r = table_step(e, f); break;
+      case FR_FUNC: r = func_step(e, f); break;
+      default: r = reduce_step(e, f); break;
+    }
   }
 }
 
@@ -1520,6 +1568,7 @@ static void enc_reset(Enc *e, lua_State *L, const char *root) {
   e->L = L;
   e->len = 0;
   e->nframes = 0;
+  e->inl = 0;
   e->npath = 0;
   e->root = root;
   e->nlate = 0;
@@ -1925,6 +1974,10 @@ braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
 ** cache table, so a raise leaks nothing. */
 #define DEC_LOCAL 16
 
+/* How many tables dec_open fills inline, one inside the other (their C
+** frames: the only recursion, bounded). */
+#define DEC_INLINE 2
+
 enum { DF_TABLE, DF_FUNC, DF_REDUCE };
 
 /* What the value on top of the stack is for, when a frame resumes. */
@@ -1955,6 +2008,7 @@ typedef struct Dec {
   braid_stream *stream; /* being written: 'end' may move on (dec_more) */
   DFrame *frames; /* 'local' or a DecFrames block */
   size_t nframes, capframes;
+  int inl; /* table steps run inline by dec_open (at most DEC_INLINE) */
   int cache; /* stack index of the table of shared objects, 0 if none */
   size_t origin; /* offset of 'base' in the message it was cut from */
   int gcstopped; /* this decode stopped the collector (big messages) */
@@ -1968,6 +2022,7 @@ typedef struct Dec {
 
 
 static void dec_init_frames(Dec *d) {
+  d->inl = 0;
   d->frames = d->local;
   d->nframes = 0;
   d->capframes = DEC_LOCAL;
@@ -2242,6 +2297,11 @@ static int recall_cached(Dec *d, uint64_t at) {
 
 static int dec_open(Dec *d);
 
+/* The top frame. A dec_open that returns a value (>= 0) may have grown
+** and moved the frames (a table it completed inline): steps take their
+** frame again after it. */
+#define dec_top(d) (&(d)->frames[(d)->nframes - 1])
+
 
 /* A key read: nil and NaN cannot be keys. */
 static inline void check_key(Dec *d, int kt) {
@@ -2300,32 +2360,36 @@ static void open_dtable(Dec *d, size_t at) {
 ** with its value on top, f->st telling what it is for), or LUA_TTABLE
 ** when the table is complete (the frame is popped, the table on top).
 ** Leaves are read here, integer elements and repeated keys inline. */
-static int table_dstep(Dec *d, DFrame *f) {
+static int table_dstep(Dec *d, DFrame *f, int ct) {
   lua_State *L = d->L;
-  int t = f->t, r;
+  int t = f->t, r, open = f->flags & F_OPEN;
+  uint64_t i; /* f->i, in a register: stored before a child may open */
   switch (f->st) {
     case DS_ELEM:
-      if (lua_type(L, -1) == LUA_TNIL)
+      if (ct == LUA_TNIL)
         lua_pop(L, 1);
       else
         lua_rawseti(L, t, (lua_Integer)f->i);
       f->i++;
       break;
     case DS_KEY:
-      check_key(d, lua_type(L, -1));
+      check_key(d, ct);
       f->st = DS_VAL;
       if (dec_open(d) < 0) return -1;
+      f = dec_top(d);
       /* FALLTHROUGH */
     case DS_VAL: lua_rawset(L, t); break;
     case DS_META: goto meta;
     default: break;
   }
+  i = f->i;
   if (f->phase == 0) { /* the array section */
-    for (;;) {
-      if (f->flags & F_OPEN) {
+    uint64_t n = f->n;
+    for (;; i++) {
+      if (open) {
         if (at_end(d)) break;
-        if (f->i > (uint64_t)LUA_MAXINTEGER) dec_fail(d, "array too long");
-      } else if (f->i > f->n) {
+        if (i > (uint64_t)LUA_MAXINTEGER) dec_fail(d, "array too long");
+      } else if (i > n) {
         break;
       }
       if (d->p < d->end && *d->p == T_INT) { /* the common element: inline */
@@ -2333,44 +2397,49 @@ static int table_dstep(Dec *d, DFrame *f) {
         d->p++;
         u = get_varint(d);
         lua_pushinteger(L, unzigzag(u));
-        lua_rawseti(L, t, (lua_Integer)f->i);
-      } else {
-        f->st = DS_ELEM;
-        if ((r = dec_open(d)) < 0) return -1;
-        if (r == LUA_TNIL)
-          lua_pop(L, 1);
-        else
-          lua_rawseti(L, t, (lua_Integer)f->i);
+        lua_rawseti(L, t, (lua_Integer)i);
+        continue;
       }
-      f->i++;
+      f->i = i;
+      f->st = DS_ELEM;
+      if ((r = dec_open(d)) < 0) return -1;
+      f = dec_top(d);
+      if (r == LUA_TNIL)
+        lua_pop(L, 1);
+      else
+        lua_rawseti(L, t, (lua_Integer)i);
     }
     f->phase = 1;
-    f->i = 0;
+    i = 0;
   }
   for (;;) { /* the pairs */
-    if (f->flags & F_OPEN) {
+    if (open) {
       if (at_end(d)) break;
-    } else if (f->i >= f->nhash) {
+    } else if (i >= f->nhash) {
       break;
     }
-    f->i++;
+    i++;
     if (d->p < d->end && *d->p == T_REF) { /* a key met before: inline */
       d->p++;
       r = recall(d, get_varint(d));
     } else {
+      f->i = i;
       f->st = DS_KEY;
       if ((r = dec_open(d)) < 0) return -1;
+      f = dec_top(d);
     }
     check_key(d, r);
+    f->i = i;
     f->st = DS_VAL;
     if (dec_open(d) < 0) return -1;
+    f = dec_top(d);
     lua_rawset(L, t);
   }
   if (f->flags & F_META) {
     f->st = DS_META;
-    if (dec_open(d) < 0) return -1;
+    if ((ct = dec_open(d)) < 0) return -1;
   meta:
-    if (lua_type(L, -1) != LUA_TTABLE) dec_fail(d, "metatable is not a table");
+    if (ct != LUA_TTABLE) dec_fail(d, "metatable is not a table");
     lua_setmetatable(L, t);
   }
   d->nframes--;
@@ -2552,9 +2621,10 @@ static void open_dfunction(Dec *d, size_t at) {
 
 /* Sets the upvalues of the function of frame 'f' (top); returns as
 ** table_dstep does (LUA_TFUNCTION when done). */
-static int func_dstep(Dec *d, DFrame *f) {
+static int func_dstep(Dec *d, DFrame *f, int ct) {
   lua_State *L = d->L;
   int fn = f->t;
+  (void)ct;
   if (f->st == DS_UPV) {
     lua_setupvalue(L, fn, (int)f->i);
     f->st = DS_NONE;
@@ -2572,6 +2642,7 @@ static int func_dstep(Dec *d, DFrame *f) {
       case UPV_VAL:
         f->st = DS_UPV;
         if (dec_open(d) < 0) return -1;
+        f = dec_top(d);
         lua_setupvalue(L, fn, i);
         f->st = DS_NONE;
         break;
@@ -2661,20 +2732,23 @@ static void open_dreduce(Dec *d, size_t at) {
 }
 
 
-static int reduce_dstep(Dec *d, DFrame *f) {
+static int reduce_dstep(Dec *d, DFrame *f, int ct) {
   lua_State *L = d->L;
   if (f->st == DS_NONE) {
     f->st = DS_CTOR;
-    if (dec_open(d) < 0) return -1;
+    if ((ct = dec_open(d)) < 0) return -1;
+    f = dec_top(d);
   }
   if (f->st == DS_CTOR) {
-    if (lua_type(L, -1) != LUA_TFUNCTION) dec_fail(d, "constructor expected");
+    if (ct != LUA_TFUNCTION) dec_fail(d, "constructor expected");
     f->st = DS_ARG;
   } else { /* DS_ARG: an argument that was a frame */
     f->i++;
   }
-  for (; f->i < f->n; f->i++)
+  for (; f->i < f->n; f->i++) {
     if (dec_open(d) < 0) return -1;
+    f = dec_top(d);
+  }
   dec_gc_resume(d);
   lua_call(L, (int)f->n, 1);
   dec_gc_pause(d);
@@ -2716,7 +2790,17 @@ static int dec_open(Dec *d) {
       if (tag == T_STRS) remember(d, at);
       return LUA_TSTRING;
     }
-    case T_TABLE: open_dtable(d, at); return -1;
+    case T_TABLE:
+      open_dtable(d, at);
+      if (d->inl >= DEC_INLINE) return -1;
+      { /* most tables hold leaves only: filled here, without going back
+        ** to decode_value's loop (a bounded recursion) */
+        int r;
+        d->inl++;
+        r = table_dstep(d, dec_top(d), -1);
+        d->inl--;
+        return r;
+      }
     case T_REF: return recall(d, get_varint(d));
     case T_LFUNC: open_dfunction(d, at); return -1;
     case T_BYNAME: decode_byname(d); break;
@@ -2751,9 +2835,9 @@ static int decode_value(Dec *d) {
   while (d->nframes > base) {
     DFrame *f = &d->frames[d->nframes - 1];
     switch (f->kind) {
-      case DF_TABLE: t = table_dstep(d, f); break;
-      case DF_FUNC: t = func_dstep(d, f); break;
-      default: t = reduce_dstep(d, f); break;
+      case DF_TABLE: t = table_dstep(d, f, t); break;
+      case DF_FUNC: t = func_dstep(d, f, t); break;
+      default: t = reduce_dstep(d, f, t); break;
     }
   }
   return t;
