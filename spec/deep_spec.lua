@@ -82,6 +82,22 @@ describe("deep values", function()
     assert.is_false(t:is_alive())
   end)
 
+  it("cross to and from a thread with a small C stack (no recursion per level)", function()
+    -- 512 KiB: a walk recursing in C per level would need megabytes here
+    local old = threading.stack_size(512 * 1024)
+    local q = queue.Queue()
+    local t = threading.Thread{target = function(q, list)
+      q:put(check_list(list))
+      q:put(list)
+    end, args = { q, make_list(LIST) }}
+    t:start()
+    threading.stack_size(old)
+    assert.equal(LIST, q:get(true, 60))
+    assert.equal(LIST, check_list(q:get(true, 60)))
+    t:join(60)
+    assert.is_false(t:is_alive())
+  end)
+
   it("pass through a threading Queue and a PriorityQueue", function()
     local q = queue.Queue()
     q:put(make_list(LIST))
