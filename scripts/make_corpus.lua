@@ -85,6 +85,34 @@ seed("mixed_byname", { fmt = string.format, m = math, f = function(x)
   return string.format("%d", x) end })
 seed("errors_class", require("braid.errors").classes.ValueError("boom"))
 
+-- deep values (the codec walks them with explicit stacks): each under
+-- libFuzzer's 8 KiB input limit
+local nest = { "innermost" }
+for _ = 1, 1000 do nest = { nest } end
+seed("deep_nest", nest)
+local list
+for i = 400, 1, -1 do list = { v = i, next = list } end
+local node = list
+while node.next do node = node.next end
+node.next = list -- a cycle through 400 levels
+seed("deep_list_cycle", list)
+local chain = { level = 0 }
+for i = 1, 300 do chain = setmetatable({ level = i }, chain) end
+seed("deep_metatables", chain)
+local closure = function() return 0 end
+for _ = 1, 60 do
+  local inner = closure
+  closure = function() return inner() + 1 end
+end
+seed("deep_upvalues", closure)
+local mixed = { leaf = true }
+for i = 1, 200 do
+  if i % 3 == 0 then mixed = { [mixed] = i }
+  elseif i % 3 == 1 then mixed = { i, mixed, "s" .. i % 7 }
+  else mixed = setmetatable({ x = mixed }, { kind = "m" .. i % 5 }) end
+end
+seed("deep_mixed_keys_meta", mixed)
+
 -- T_REDUCE (a constructor called on decode), written by hand: the body of
 -- a one-value message is dumps(v) without its 2 header bytes (version,
 -- count), valid as long as it holds no REF (offsets would move).
@@ -108,6 +136,12 @@ raw_seeds = {
                                       body(3), body("four")),
   reduce_nested = VERSION .. "\1" .. reduce(byname("_G", "rawlen"),
                                      reduce(byname("table", "pack"), body(1), body(2))),
+  -- constructors whose arguments are constructed, 150 deep
+  deep_reduce = (function()
+    local r = body("innermost")
+    for _ = 1, 150 do r = reduce(byname("table", "pack"), r, body(1)) end
+    return VERSION .. "\1" .. r
+  end)(),
 }
 
 os.execute("mkdir -p '" .. outdir .. "'")

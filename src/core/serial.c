@@ -49,39 +49,8 @@
 #include "alloc.h"
 #include "lbind.h"
 #include "serial.h"
+#include "serialfmt.h"
 #include "stream.h"
-
-#define FORMAT_VERSION 2
-
-/* ORDER TAG */
-typedef enum Tag {
-  T_NIL,
-  T_FALSE,
-  T_TRUE,
-  T_INT,     /* zigzag varint */
-  T_FLOAT,   /* 8 bytes */
-  T_STR,     /* varint length, bytes */
-  T_TABLE,   /* flags, varint narr, u32 nhash, narr values, nhash pairs,
-                [metatable value if F_META] */
-  T_REF,     /* varint offset of an earlier SHARED table/function/reduce */
-  T_LFUNC,   /* flags, u32 dumplen, dump, byte nups, upvalues */
-  T_BYNAME,  /* string module, string field ("" for the module) */
-  T_GLOBALS, /* the receiver's globals table */
-  T_HANDLE,  /* varint index into the message's handles */
-  T_CLASS,   /* string qualified name of a braid.errors class */
-  T_REDUCE,  /* flags, varint nargs, constructor value, args */
-  T_STRS,    /* as T_STR, for a string a later T_REF refers to */
-  T_END,     /* ends a section of an F_OPEN table */
-  T_LAST
-} Tag;
-
-/* F_OPEN (tables of a streamed encode, see braid__encode_streamed): narr
-** and nhash are only size hints; the array section and the pairs each end
-** with T_END. */
-enum { F_SHARED = 1, F_META = 2, F_OPEN = 4 };
-
-/* Upvalue kinds inside T_LFUNC. */
-enum { UPV_VAL, UPV_ENV, UPV_JOIN };
 
 /* 16 bytes: the pointer, and a 48-bit value over a 16-bit generation
 ** stamp (entries of older generations are empty). */
@@ -101,13 +70,42 @@ typedef struct PtrMap {
   uint32_t gen;     /* 1..PTR_GENMASK, 0 before the first use */
 } PtrMap;
 
-typedef enum SegKind { SEG_KEY, SEG_UPVAL, SEG_META, SEG_ARG } SegKind;
+typedef enum SegKind { SEG_KEY, SEG_UPVAL, SEG_META, SEG_ARG, SEG_NONE } SegKind;
 
 typedef struct PathSeg {
   SegKind kind;
   int idx;          /* SEG_KEY: stack index of the key; SEG_ARG: number */
   const char *name; /* SEG_UPVAL */
 } PathSeg;
+
+/* The encoder walks a value without recursing in C (a value may be nested
+** 100,000 levels deep, and worker threads have small stacks): each table,
+** Lua function and reduced object being written is a Frame on a growable
+** heap stack, whose Lua values (the object, a table's key and value being
+** written, its metatable) stay in Lua stack slots, about three per level
+** (lua_checkstack'd per frame). The path of an error message is read from
+** the frames. */
+enum { FR_TABLE, FR_FUNC, FR_REDUCE };
+
+/* What a frame does when the child it returned has been written. */
+enum { ST_LOOP, ST_VAL, ST_POST, ST_META };
+
+typedef struct Frame {
+  unsigned char kind, st;
+  unsigned char seg;   /* SegKind of the child being written, for paths */
+  unsigned char inarr, open, w; /* table: in the array section, F_OPEN,
+                                   width of narr */
+  int idx;             /* the object */
+  int k;    /* table: key slot; function, reduce: number of the child */
+  int n;    /* table: metatable slot or 0; function: upvalues;
+               reduce: constructor and arguments */
+  int base; /* reduce: slot below the constructor */
+  int endtop;          /* reduce: top to leave when done */
+  const char *name;    /* function: name of the upvalue being written */
+  size_t hdr;          /* table: offset of T_TABLE */
+  lua_Unsigned narr, m;
+  uint32_t nhash;
+} Frame;
 
 typedef struct Enc {
   lua_State *L;
@@ -118,13 +116,17 @@ typedef struct Enc {
   PtrMap seen;
   PtrMap strs; /* strings written (by address) -> offset, see put_str */
   const void *globals;
-  int depth;
+  Frame *frames; /* the walk's stack (see Frame) */
+  size_t nframes, capframes;
+  int ctype; /* type of the child a frame's step returned */
+  int inl;   /* table steps running inline (at most ENC_INLINE) */
   int busy;
+  int top; /* the stack's top when the encode began (slots above: ours) */
   int procmode; /* BRAID_ENC_PROCESS/_PIPE: for another process, else 0 */
   int names_rebuilt; /* the name cache was rebuilt during this encode */
   struct NameCache *names; /* this state's, looked up once per encode */
-  int npath;
-  PathSeg path[BRAID_MAXDEPTH + 8];
+  int npath;        /* segments before the frames' (a batch's item) */
+  PathSeg path[2];
   const char *root;
   uint32_t *offs; /* item offsets of a batch being encoded */
   size_t offscap;
@@ -406,6 +408,7 @@ static int enc_gc(lua_State *L) {
   if (e->buf != NULL) braid__buf_free(e->buf, e->cap);
   braid__free(e->offs);
   braid__free(e->late);
+  braid__free(e->frames);
   map_free(&e->seen);
   map_free(&e->strs);
   memset(e, 0, sizeof *e);
@@ -607,13 +610,20 @@ static void put_str(Enc *e, const char *s, size_t n) {
 }
 
 
-/* Appends the path of the value being encoded to a luaL_Buffer. */
-static void addpath(Enc *e, luaL_Buffer *b) {
+/* The path segment of frame 'f' (the child it is writing). */
+static PathSeg frame_seg(const Frame *f) {
+  PathSeg s;
+  s.kind = (SegKind)f->seg;
+  s.idx = f->kind == FR_TABLE ? f->k : f->k - 1;
+  s.name = f->name;
+  return s;
+}
+
+
+/* Appends segment 's' of a path to a luaL_Buffer. */
+static void addseg(Enc *e, luaL_Buffer *b, const PathSeg *s) {
   lua_State *L = e->L;
-  int i;
-  luaL_addstring(b, e->root);
-  for (i = 0; i < e->npath; i++) {
-    PathSeg *s = &e->path[i];
+  {
     switch (s->kind) {
       case SEG_ARG:
         if (s->idx == 0)
@@ -648,7 +658,38 @@ static void addpath(Enc *e, luaL_Buffer *b) {
         }
         break;
       }
+      default: return;
     }
+    luaL_addvalue(b);
+  }
+}
+
+
+/* Paths longer than twice this many segments show their first and last
+** PATH_KEEP segments around " ... " and end with their length. */
+#define PATH_KEEP 8
+
+/* Appends the path of the value being encoded to a luaL_Buffer. */
+static void addpath(Enc *e, luaL_Buffer *b) {
+  size_t n = (size_t)e->npath, i, j = 0;
+  luaL_addstring(b, e->root);
+  for (i = 0; i < e->nframes; i++) n += e->frames[i].seg != SEG_NONE;
+  for (i = 0; i < (size_t)e->npath + e->nframes; i++) {
+    PathSeg s;
+    if (i < (size_t)e->npath) {
+      s = e->path[i];
+    } else {
+      s = frame_seg(&e->frames[i - (size_t)e->npath]);
+      if (s.kind == SEG_NONE) continue;
+    }
+    if (n <= 2 * PATH_KEEP || j < PATH_KEEP || j >= n - PATH_KEEP)
+      addseg(e, b, &s);
+    else if (j == PATH_KEEP)
+      luaL_addstring(b, " ... ");
+    j++;
+  }
+  if (n > 2 * PATH_KEEP) {
+    lua_pushfstring(e->L, " (%I levels)", (lua_Integer)n);
     luaL_addvalue(b);
   }
 }
@@ -664,6 +705,10 @@ static void enc_fail(Enc *e, const char *cls, const char *what) {
   luaL_addstring(&b, ": ");
   luaL_addstring(&b, what);
   luaL_pushresult(&b);
+  /* free the slots of the walk first: raising calls the error class,
+  ** which needs stack even when the walk used all Lua allows */
+  lua_copy(L, -1, e->top + 1);
+  lua_settop(L, e->top + 1);
   braidB_raise(L, cls, "%s", lua_tostring(L, -1));
   __builtin_unreachable();
 }
@@ -677,14 +722,40 @@ static void push_seg(Enc *e, SegKind kind, int idx, const char *name) {
 }
 
 
-static void enter(Enc *e) {
-  if (++e->depth > BRAID_MAXDEPTH) {
-    char msg[96];
-    snprintf(msg, sizeof msg,
-             "value nested too deeply (more than %d levels)", BRAID_MAXDEPTH);
-    enc_fail(e, "ValueError", msg);
+/* Slots a frame may use, with room left for raising (the error message
+** is built on the stack): checked per frame. */
+#define FRAME_SLOTS 40
+
+static __attribute__((noreturn)) void enc_deep_nomem(Enc *e) {
+  char msg[96];
+  snprintf(msg, sizeof msg,
+           "not enough memory to encode a value nested %zu levels deep",
+           e->nframes + 1);
+  enc_fail(e, "MemoryError", msg);
+}
+
+
+/* A new frame for the object at 'idx' (entered: depth is bounded by
+** memory only, and by Lua's stack limit of a million slots). */
+static Frame *push_frame(Enc *e, int kind, int idx) {
+  Frame *f;
+  if (braid__unlikely(e->nframes == e->capframes)) {
+    size_t ncap = e->capframes ? 2 * e->capframes : 64;
+    Frame *nf = NULL;
+    if (ncap <= SIZE_MAX / sizeof(Frame))
+      nf = (Frame *)braid__realloc(e->frames, ncap * sizeof(Frame));
+    if (nf == NULL) enc_deep_nomem(e);
+    e->frames = nf;
+    e->capframes = ncap;
   }
-  if (!lua_checkstack(e->L, 8)) enc_nomem(e);
+  if (!lua_checkstack(e->L, FRAME_SLOTS)) enc_deep_nomem(e);
+  f = &e->frames[e->nframes++];
+  f->kind = (unsigned char)kind;
+  f->st = ST_LOOP;
+  f->seg = SEG_NONE;
+  f->idx = idx;
+  f->k = 0;
+  return f;
 }
 
 
@@ -854,7 +925,6 @@ static int put_byname(Enc *e, int idx, const void *p, int isfunc) {
 /* } ------ */
 
 
-static void encode_value(Enc *e, int idx);
 
 
 /* If the object at 'idx' was met before, writes a REF, marks the first
@@ -943,11 +1013,14 @@ static int seen_before(Enc *e, const void *p) {
 }
 
 
-/* Encodes what the __braidreduce metamethod on top of the stack returns
-** for the object at 'idx': a constructor and its arguments. Pops it. */
-static void encode_reduce(Enc *e, int idx, int mode) {
+/* Calls the __braidreduce (or __braidexport) function on top of the
+** stack for the object at 'idx', writes T_REDUCE and opens a frame that
+** writes the constructor and arguments it returns; the frame leaves the
+** stack at 'endtop' when done. */
+static void open_reduce(Enc *e, int idx, int mode, int endtop) {
   lua_State *L = e->L;
-  int base = lua_gettop(L) - 1, nres, i;
+  int base = lua_gettop(L) - 1, nres;
+  Frame *f;
   lua_pushvalue(L, idx);
   if (mode) lua_pushinteger(L, mode); /* __braidexport(obj, mode) */
   lua_call(L, mode ? 2 : 1, LUA_MULTRET);
@@ -963,17 +1036,17 @@ static void encode_reduce(Enc *e, int idx, int mode) {
   put_byte(e, T_REDUCE);
   put_byte(e, 0);
   put_varint(e, (uint64_t)(nres - 1));
-  for (i = 1; i <= nres; i++) {
-    push_seg(e, SEG_ARG, i - 1, NULL);
-    encode_value(e, base + i);
-    e->npath--;
-  }
-  lua_settop(L, base);
+  f = push_frame(e, FR_REDUCE, idx);
+  f->base = base;
+  f->n = nres;
+  f->endtop = endtop;
 }
 
 
-/* With the metatable of the object at 'idx' on top of the stack (left
-** there), applies its __braidreduce if it has one; returns 1 if so. */
+/* With the metatable of the object at 'idx' on top of the stack, applies
+** its __braidreduce if it has one. Returns 0 if it has none (the
+** metatable stays), 1 if the object was written (the caller pops the
+** metatable), 2 if a frame was opened (which pops it when done). */
 static int reduce_with_mt(Enc *e, int idx) {
   lua_State *L = e->L;
   lua_pushliteral(L, "__braidreduce"); /* raw, as Lua reads metamethods */
@@ -985,10 +1058,8 @@ static int reduce_with_mt(Enc *e, int idx) {
     lua_pop(L, 1);
     return 1;
   }
-  enter(e);
-  encode_reduce(e, idx, 0);
-  e->depth--;
-  return 1;
+  open_reduce(e, idx, 0, lua_gettop(L) - 2);
+  return 2;
 }
 
 
@@ -1008,9 +1079,7 @@ static int try_export(Enc *e, int idx) {
     lua_pop(L, 1);
     return 1;
   }
-  enter(e);
-  encode_reduce(e, idx, e->procmode);
-  e->depth--;
+  open_reduce(e, idx, e->procmode, lua_gettop(L) - 1);
   return 1;
 }
 
@@ -1030,8 +1099,8 @@ static int try_reduce(Enc *e, int idx) {
   int r;
   if (!lua_getmetatable(e->L, idx)) return 0;
   r = reduce_with_mt(e, idx);
-  lua_pop(e->L, 1);
-  return r;
+  if (r != 2) lua_pop(e->L, 1);
+  return r != 0;
 }
 
 
@@ -1049,6 +1118,36 @@ static int varint_len(uint64_t v) {
 ** section; a larger gap ends it (the rest travels as pairs). */
 #define MAX_GAP 16
 
+/* Writes nil, booleans, numbers and strings (returns 0); returns the
+** type of anything else (not 0: nil is written). */
+static inline int put_leaf(Enc *e, int idx) {
+  lua_State *L = e->L;
+  int t = lua_type(L, idx);
+  switch (t) {
+    case LUA_TNIL: put_byte(e, T_NIL); return 0;
+    case LUA_TBOOLEAN:
+      put_byte(e, lua_toboolean(L, idx) ? T_TRUE : T_FALSE);
+      return 0;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        put_int(e, lua_tointeger(L, idx));
+      } else {
+        lua_Number d = lua_tonumber(L, idx);
+        put_byte(e, T_FLOAT);
+        put_bytes(e, &d, sizeof d);
+      }
+      return 0;
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      put_str(e, s, n);
+      return 0;
+    }
+    default: return t;
+  }
+}
+
+
 /* T_TABLE flags narr nhash: one lua_next pass. Lua returns the array part
 ** first, in order, so the leading keys 1, 2, ... (up to the border
 ** lua_rawlen gives) are written as the array section; the first key that
@@ -1058,50 +1157,101 @@ static int varint_len(uint64_t v) {
 ** width reserved for lua_rawlen (a padded varint). An F_OPEN table (a
 ** streamed encode) also ends each section with T_END, and its counts are
 ** hints: they stay lua_rawlen and 0 if the header was published before
-** the table ended. */
-static void encode_table(Enc *e, int idx) {
+** the table ended. open_table writes the header and opens the frame,
+** table_step the rest. */
+static int table_step(Enc *e, Frame *f);
+
+/* Returns as table_step does (0: written; -1: a frame to run; else a
+** child of the top frame to open). */
+static int open_table(Enc *e, int idx) {
   lua_State *L = e->L;
   const void *p = lua_topointer(L, idx);
-  size_t hdr, aslot, nslot;
-  lua_Unsigned narr, m = 0;
-  int w, mt = 0, inarr, k, open = e->open_tables;
-  uint32_t nhash = 0;
+  size_t hdr;
+  lua_Unsigned narr;
+  int w, mt = 0, open = e->open_tables;
+  Frame *f;
   if (p == e->globals) {
     put_byte(e, T_GLOBALS);
-    return;
+    return 0;
   }
   map_prefetch(&e->seen, p);
-  if (put_byname(e, idx, p, 0)) return;
+  if (put_byname(e, idx, p, 0)) return 0;
   if (lua_getmetatable(L, idx)) {
+    int r;
     mt = lua_gettop(L);
-    if (reduce_with_mt(e, idx)) {
-      lua_pop(L, 1);
-      return;
+    if ((r = reduce_with_mt(e, idx)) != 0) {
+      if (r == 1) lua_pop(L, 1);
+      return r == 1 ? 0 : -1;
     }
   }
   if (seen_before(e, p)) {
     if (mt) lua_pop(L, 1);
-    return;
+    return 0;
   }
-  enter(e);
+  f = push_frame(e, FR_TABLE, idx);
   narr = lua_rawlen(L, idx);
   w = varint_len(narr);
   reserve(e, 2 + (size_t)w + 4 + 1);
   hdr = e->len;
   e->buf[e->len++] = T_TABLE;
   e->buf[e->len++] = (unsigned char)((mt ? F_META : 0) | (open ? F_OPEN : 0));
-  aslot = e->len;
-  e->len += (size_t)w;
-  nslot = e->len;
-  e->len += 4;
+  e->len += (size_t)w + 4;
   if (open) { /* the hints, should the header be published early */
-    put_padded_at(e, aslot, w, narr);
-    put_u32_at(e, nslot, 0);
+    put_padded_at(e, hdr + 2, w, narr);
+    put_u32_at(e, hdr + 2 + (size_t)w, 0);
   }
-  inarr = narr > 0;
-  if (open && !inarr) e->buf[e->len++] = T_END; /* no array section */
+  f->n = mt;
+  f->hdr = hdr;
+  f->w = (unsigned char)w;
+  f->open = (unsigned char)open;
+  f->narr = narr;
+  f->m = 0;
+  f->nhash = 0;
+  f->inarr = narr > 0;
+  if (open && !f->inarr) e->buf[e->len++] = T_END; /* no array section */
   lua_pushnil(L);
-  k = lua_gettop(L); /* the key; lua_next pushes the value at k + 1 */
+  f->k = lua_gettop(L); /* the key; lua_next pushes the value at k + 1 */
+  return table_step(e, f); /* at once: most tables hold leaves only */
+}
+
+
+static int open_value(Enc *e, int idx, int t);
+
+/* How many tables a table step opens and writes inline, one inside the
+** other, instead of returning them to encode_value's loop (their C frames:
+** the only recursion, bounded). */
+#define ENC_INLINE 2
+
+/* Goes on writing the table of frame 'f' (top). Returns 0 when the table
+** is written (the frame is popped); the stack index of a child for
+** encode_value to open (its type in e->ctype), or -1 when a frame opened
+** above this one is to run first. Leaves are written here, and tables
+** inline up to ENC_INLINE deep. */
+static int table_step(Enc *e, Frame *f) {
+  lua_State *L = e->L;
+  int idx = f->idx, k = f->k, inarr = f->inarr;
+  lua_Unsigned m = f->m, narr = f->narr; /* in registers in the loop */
+  uint32_t nhash = f->nhash;
+resume:
+  switch (f->st) {
+    case ST_VAL: /* the key of a pair was a child */
+      f->st = ST_POST;
+      if ((e->ctype = put_leaf(e, k + 1)) != 0) {
+        k++;
+        goto child;
+      }
+      /* FALLTHROUGH */
+    case ST_POST:
+      lua_settop(L, k);
+      maybe_publish(e);
+      break;
+    case ST_META:
+      lua_pop(L, 2); /* __braidclass and the metatable */
+      e->nframes--;
+      return 0;
+    default: break;
+  }
+  f->seg = SEG_KEY;
   while (lua_next(L, idx)) {
     if (inarr) {
       lua_Integer ik;
@@ -1110,49 +1260,76 @@ static void encode_table(Enc *e, int idx) {
         while (++m < (lua_Unsigned)ik) put_byte(e, T_NIL);
         if (lua_isinteger(L, k + 1)) { /* the common element: inline */
           put_int(e, lua_tointeger(L, k + 1));
-        } else {
-          push_seg(e, SEG_KEY, k, NULL);
-          encode_value(e, k + 1);
-          e->npath--;
+        } else if ((e->ctype = put_leaf(e, k + 1)) != 0) {
+          f->st = ST_POST;
+          k++;
+          goto child;
         }
         lua_settop(L, k);
         maybe_publish(e);
         continue;
       }
       inarr = 0;
-      if (open) put_byte(e, T_END);
+      if (f->open) put_byte(e, T_END);
     }
-    push_seg(e, SEG_KEY, k, NULL);
-    encode_value(e, k);
-    encode_value(e, k + 1);
-    e->npath--;
     nhash++;
+    if ((e->ctype = put_leaf(e, k)) != 0) {
+      f->st = ST_VAL;
+      goto child;
+    }
+    if ((e->ctype = put_leaf(e, k + 1)) != 0) {
+      f->st = ST_POST;
+      k++;
+      goto child;
+    }
     lua_settop(L, k);
     maybe_publish(e);
   }
-  if (open) {
+  f->seg = SEG_NONE;
+  if (f->open) {
     if (inarr) put_byte(e, T_END);
     put_byte(e, T_END);
   }
-  if (hdr >= e->pub) { /* the counts (exact hints for an F_OPEN table) */
-    put_padded_at(e, aslot, w, m);
-    put_u32_at(e, nslot, nhash);
+  if (f->hdr >= e->pub) { /* the counts (exact hints for an F_OPEN table) */
+    put_padded_at(e, f->hdr + 2, f->w, m);
+    put_u32_at(e, f->hdr + 2 + f->w, nhash);
   }
-  if (mt) {
-    push_seg(e, SEG_META, 0, NULL);
+  if (f->n) {
+    int mt = f->n;
+    f->seg = SEG_META;
     lua_pushliteral(L, "__braidclass");
-    if (lua_rawget(L, mt) == LUA_TSTRING) {
+    if (lua_rawget(L, mt) != LUA_TSTRING) {
+      f->st = ST_META;
+      e->ctype = LUA_TTABLE;
+      k = mt;
+      goto child;
+    }
+    {
       size_t n;
       const char *s = lua_tolstring(L, -1, &n);
       put_byte(e, T_CLASS);
       put_string(e, s, n);
-    } else {
-      encode_value(e, mt);
     }
     lua_pop(L, 2);
-    e->npath--;
   }
-  e->depth--;
+  e->nframes--;
+  return 0;
+child: /* the value at 'k' (a key, a value or the metatable) is no leaf */
+  f->m = m;
+  f->nhash = nhash;
+  f->inarr = (unsigned char)inarr;
+  if (e->inl < ENC_INLINE) {
+    size_t me = e->nframes;
+    int r;
+    e->inl++;
+    r = open_value(e, k, e->ctype);
+    e->inl--;
+    if (r != 0) return r; /* not done: encode_value goes on */
+    f = &e->frames[me - 1]; /* the frames may have moved */
+    k = f->k;
+    goto resume;
+  }
+  return k;
 }
 
 
@@ -1164,13 +1341,14 @@ static int dump_writer(lua_State *L, const void *p, size_t n, void *ud) {
 }
 
 
-static void encode_lfunction(Enc *e, int idx) {
+/* T_LFUNC: the dump, then a frame (func_step) for the upvalues. */
+static void open_lfunction(Enc *e, int idx) {
   lua_State *L = e->L;
   size_t at, lenslot;
-  int nups, i;
   lua_Debug ar;
+  Frame *f;
   if (seen_before(e, lua_topointer(L, idx))) return;
-  enter(e);
+  f = push_frame(e, FR_FUNC, idx);
   at = e->len;
   put_byte(e, T_LFUNC);
   put_byte(e, 0);
@@ -1181,9 +1359,23 @@ static void encode_lfunction(Enc *e, int idx) {
   lua_dump(L, dump_writer, e, 0);
   lua_getinfo(L, ">u", &ar); /* pops the function */
   put_u32_at(e, lenslot, (uint32_t)(e->len - lenslot - 4));
-  nups = ar.nups;
-  put_byte(e, (unsigned char)nups);
-  for (i = 1; i <= nups; i++) {
+  put_byte(e, (unsigned char)ar.nups);
+  f->n = ar.nups;
+  f->hdr = at;
+}
+
+
+/* Writes the upvalues of the function of frame 'f' (top); returns the
+** stack index of a child to write first, or 0 when done (popped). */
+static int func_step(Enc *e, Frame *f) {
+  lua_State *L = e->L;
+  int idx = f->idx;
+  if (f->st == ST_POST) {
+    lua_pop(L, 1); /* the upvalue just written */
+    f->st = ST_LOOP;
+  }
+  while (f->k < f->n) {
+    int i = ++f->k;
     const char *name = lua_getupvalue(L, idx, i);
     void *id = lua_upvalueid(L, idx, i);
     PtrEntry *pe;
@@ -1196,19 +1388,37 @@ static void encode_lfunction(Enc *e, int idx) {
       put_varint(e, fat);
       put_byte(e, (unsigned char)(pe_val(pe) & 0xff));
     } else {
-      if ((uint64_t)at >> (PTR_VALBITS - 8) != 0)
+      if ((uint64_t)f->hdr >> (PTR_VALBITS - 8) != 0)
         enc_fail(e, "ValueError", "value too large to send");
-      if (map_put(&e->seen, id, ((uint64_t)at << 8) | (uint64_t)i) !=
+      if (map_put(&e->seen, id, ((uint64_t)f->hdr << 8) | (uint64_t)i) !=
           BRAID_OK)
         enc_nomem(e);
       put_byte(e, UPV_VAL);
-      push_seg(e, SEG_UPVAL, 0, name ? name : "?");
-      encode_value(e, lua_gettop(L));
-      e->npath--;
+      f->seg = SEG_UPVAL;
+      f->name = name ? name : "?";
+      if ((e->ctype = put_leaf(e, lua_gettop(L))) != 0) {
+        f->st = ST_POST;
+        return lua_gettop(L);
+      }
     }
     lua_pop(L, 1);
   }
-  e->depth--;
+  e->nframes--;
+  return 0;
+}
+
+
+/* Writes the constructor and arguments of frame 'f' (top); returns the
+** stack index of a child to write first, or 0 when done (popped). */
+static int reduce_step(Enc *e, Frame *f) {
+  while (f->k < f->n) {
+    int at = f->base + ++f->k;
+    f->seg = SEG_ARG; /* k - 1: 0 for the constructor */
+    if ((e->ctype = put_leaf(e, at)) != 0) return at;
+  }
+  lua_settop(e->L, f->endtop);
+  e->nframes--;
+  return 0;
 }
 
 
@@ -1261,35 +1471,19 @@ static void add_handle(Enc *e, braid_handle *h) {
 }
 
 
-static void encode_value(Enc *e, int idx) {
+/* Writes the value at 'idx' of type 't' (not a leaf), or opens a frame
+** for it (see encode_value). Returns as table_step does. */
+static int open_value(Enc *e, int idx, int t) {
   lua_State *L = e->L;
-  switch (lua_type(L, idx)) {
-    case LUA_TNIL: put_byte(e, T_NIL); break;
-    case LUA_TBOOLEAN:
-      put_byte(e, lua_toboolean(L, idx) ? T_TRUE : T_FALSE);
-      break;
-    case LUA_TNUMBER:
-      if (lua_isinteger(L, idx)) {
-        put_int(e, lua_tointeger(L, idx));
-      } else {
-        lua_Number d = lua_tonumber(L, idx);
-        put_byte(e, T_FLOAT);
-        put_bytes(e, &d, sizeof d);
-      }
-      break;
-    case LUA_TSTRING: {
-      size_t n;
-      const char *s = lua_tolstring(L, idx, &n);
-      put_str(e, s, n);
-      break;
-    }
-    case LUA_TTABLE: encode_table(e, idx); break;
+  size_t n = e->nframes;
+  switch (t) {
+    case LUA_TTABLE: return open_table(e, idx);
     case LUA_TFUNCTION:
       if (lua_iscfunction(L, idx)) {
         if (!put_byname(e, idx, lua_topointer(L, idx), 1))
           cannot_send(e, idx);
       } else {
-        encode_lfunction(e, idx);
+        open_lfunction(e, idx);
       }
       break;
     case LUA_TUSERDATA: {
@@ -1307,6 +1501,31 @@ static void encode_value(Enc *e, int idx) {
     }
     default: cannot_send(e, idx); break;
   }
+  return e->nframes > n ? -1 : 0; /* a function's or a reduce's frame */
+}
+
+
+/* Writes the value at 'idx': the frames it opens are run to the end, the
+** top one first, each returning the children it cannot write itself. */
+static void encode_value(Enc *e, int idx) {
+  size_t base = e->nframes;
+  int r = put_leaf(e, idx);
+  if (r == 0) return;
+  r = open_value(e, idx, r);
+  for (;;) {
+    Frame *f;
+    if (r > 0) { /* a child of the top frame */
+      r = open_value(e, r, e->ctype);
+      continue;
+    }
+    if (e->nframes <= base) break;
+    f = &e->frames[e->nframes - 1];
+    switch (f->kind) {
+      case FR_TABLE: r = table_step(e, f); break;
+      case FR_FUNC: r = func_step(e, f); break;
+      default: r = reduce_step(e, f); break;
+    }
+  }
 }
 
 
@@ -1317,7 +1536,8 @@ static void enc_reset(Enc *e, lua_State *L, const char *root) {
   e->nhandles = 0;
   e->L = L;
   e->len = 0;
-  e->depth = 0;
+  e->nframes = 0;
+  e->inl = 0;
   e->npath = 0;
   e->root = root;
   e->nlate = 0;
@@ -1390,6 +1610,7 @@ static Enc *acquire_enc(lua_State *L, const char *root, int *pushed) {
   e->names_rebuilt = 0;
   e->names = NULL; /* looked up on first need */
   enc_reset(e, L, root);
+  e->top = lua_gettop(L);
   e->busy = 1;
   e->procmode = 0;
   return e;
@@ -1713,13 +1934,50 @@ braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
 #define NREFSLOTS 16
 #define refslot(at) ((unsigned)((at) ^ ((at) >> 4) ^ ((at) >> 8)) % NREFSLOTS)
 
+/* The decoder, like the encoder, walks without recursing in C: each
+** table, Lua function and reduced object being built is a DFrame, and the
+** objects themselves (with a pending key) stay in Lua stack slots, two or
+** three per level (lua_checkstack'd per frame). The first DEC_LOCAL
+** frames are in the Dec (on the C stack); a deeper value moves them to a
+** block owned by a userdata (DecFrames, whose __gc frees it) kept in the
+** cache table, so a raise leaks nothing. */
+#define DEC_LOCAL 16
+
+/* How many tables dec_open fills inline, one inside the other (their C
+** frames: the only recursion, bounded). */
+#define DEC_INLINE 2
+
+enum { DF_TABLE, DF_FUNC, DF_REDUCE };
+
+/* What the value on top of the stack is for, when a frame resumes. */
+enum { DS_NONE, DS_ELEM, DS_KEY, DS_VAL, DS_META, DS_UPV, DS_CTOR, DS_ARG };
+
+typedef struct DFrame {
+  unsigned char kind, st, flags, phase; /* table: array, pairs */
+  int t;      /* stack index of the table or function */
+  uint64_t i; /* table: next array index, pairs read; function: upvalue;
+                 reduce: arguments read */
+  uint64_t n; /* table: narr; function: upvalues; reduce: arguments */
+  uint64_t nhash;
+  size_t at;  /* reduce: offset, remembered if shared */
+} DFrame;
+
+typedef struct DecFrames {
+  DFrame *p;
+  size_t cap;
+} DecFrames;
+
+static const char DFRAMES_KEY = 'd';
+
 typedef struct Dec {
   lua_State *L;
   const unsigned char *base, *p, *end;
   braid_handle *const *handles;
   size_t nhandles;
   braid_stream *stream; /* being written: 'end' may move on (dec_more) */
-  int depth;
+  DFrame *frames; /* 'local' or a DecFrames block */
+  size_t nframes, capframes;
+  int inl; /* table steps run inline by dec_open (at most DEC_INLINE) */
   int cache; /* stack index of the table of shared objects, 0 if none */
   size_t origin; /* offset of 'base' in the message it was cut from */
   int gcstopped; /* this decode stopped the collector (big messages) */
@@ -1728,7 +1986,16 @@ typedef struct Dec {
   ** lua_pushvalue instead of a lookup in the cache table. */
   int slots;                  /* index of the first of them, 0 if none */
   size_t slot_at[NREFSLOTS];  /* offset kept in each (0: none) */
+  DFrame local[DEC_LOCAL];
 } Dec;
+
+
+static void dec_init_frames(Dec *d) {
+  d->inl = 0;
+  d->frames = d->local;
+  d->nframes = 0;
+  d->capframes = DEC_LOCAL;
+}
 
 
 static __attribute__((noreturn)) void dec_fail(Dec *d, const char *what) {
@@ -1853,9 +2120,77 @@ static const char *get_lstring(Dec *d, size_t *n) {
 }
 
 
-static void dec_enter(Dec *d) {
-  if (++d->depth > BRAID_MAXDEPTH) dec_fail(d, "nested too deeply");
-  if (!lua_checkstack(d->L, 10)) dec_fail(d, "out of stack space");
+static __attribute__((noreturn)) void dec_deep_nomem(Dec *d) {
+  /* the slots above the cache are the decode's: freed first, as raising
+  ** calls the error class, which needs stack */
+  lua_settop(d->L, d->cache);
+  braidB_raise(d->L, "MemoryError",
+               "not enough memory to decode a value nested %I levels deep",
+               (lua_Integer)d->nframes + 1);
+  __builtin_unreachable();
+}
+
+
+static int dframes_gc(lua_State *L) {
+  DecFrames *b = (DecFrames *)lua_touserdata(L, 1);
+  braid__free(b->p);
+  b->p = NULL;
+  return 0;
+}
+
+
+/* Moves the frames to a block twice as big, owned by a DecFrames kept in
+** the cache table (key -1: offsets are never negative). */
+static void dec_grow_frames(Dec *d) {
+  lua_State *L = d->L;
+  size_t ncap = 2 * d->capframes;
+  DecFrames *b;
+  DFrame *nf;
+  if (ncap > SIZE_MAX / sizeof(DFrame) || !lua_checkstack(L, 4))
+    dec_deep_nomem(d);
+  if (lua_type(L, d->cache) != LUA_TTABLE) {
+    lua_createtable(L, 0, 4);
+    lua_replace(L, d->cache);
+  }
+  if (d->frames == d->local) { /* the first block: its owner */
+    b = (DecFrames *)lua_newuserdatauv(L, sizeof(DecFrames), 0);
+    b->p = NULL;
+    b->cap = 0;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &DFRAMES_KEY) == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_createtable(L, 0, 1);
+      lua_pushcfunction(L, dframes_gc);
+      lua_setfield(L, -2, "__gc");
+      lua_pushvalue(L, -1);
+      lua_rawsetp(L, LUA_REGISTRYINDEX, &DFRAMES_KEY);
+    }
+    lua_setmetatable(L, -2);
+    lua_rawseti(L, d->cache, -1);
+  }
+  lua_rawgeti(L, d->cache, -1);
+  b = (DecFrames *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  nf = (DFrame *)braid__realloc(b->p, ncap * sizeof(DFrame));
+  if (nf == NULL) dec_deep_nomem(d); /* 'b' still owns the old block */
+  if (d->frames == d->local)
+    memcpy(nf, d->local, d->nframes * sizeof(DFrame));
+  b->p = d->frames = nf;
+  b->cap = d->capframes = ncap;
+}
+
+
+/* Enters a new frame (depth is bounded by memory only, and by Lua's stack
+** limit of a million slots). */
+static DFrame *dec_push(Dec *d, int kind) {
+  DFrame *f;
+  if (braid__unlikely(d->nframes == d->capframes)) dec_grow_frames(d);
+  if (!lua_checkstack(d->L, FRAME_SLOTS)) dec_deep_nomem(d);
+  f = &d->frames[d->nframes++];
+  f->kind = (unsigned char)kind;
+  f->st = DS_NONE;
+  f->phase = 0;
+  f->i = 0;
+  return f;
 }
 
 
@@ -1929,44 +2264,23 @@ static int recall_cached(Dec *d, uint64_t at) {
 }
 
 
-static int decode_value(Dec *d);
+static int dec_open(Dec *d);
+
+/* The top frame. A dec_open that returns a value (>= 0) may have grown
+** and moved the frames (a table it completed inline): steps take their
+** frame again after it. */
+#define dec_top(d) (&(d)->frames[(d)->nframes - 1])
 
 
-/* Element 'i' of the array section into the table at 't'. */
-static inline void decode_element(Dec *d, int t, lua_Integer i) {
-  lua_State *L = d->L;
-  if (d->p < d->end && *d->p == T_INT) { /* the common element: inline */
-    uint64_t u;
-    d->p++;
-    u = get_varint(d);
-    lua_pushinteger(L, unzigzag(u));
-  } else if (decode_value(d) == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
-  }
-  lua_rawseti(L, t, i);
-}
-
-
-/* A key and its value into the table at 't'. */
-static inline void decode_pair(Dec *d, int t) {
-  lua_State *L = d->L;
-  int kt;
-  if (d->p < d->end && *d->p == T_REF) { /* a key met before: inline */
-    d->p++;
-    kt = recall(d, get_varint(d));
-  } else {
-    kt = decode_value(d);
-  }
+/* A key read: nil and NaN cannot be keys. */
+static inline void check_key(Dec *d, int kt) {
   if (kt != LUA_TSTRING) {
     if (kt == LUA_TNIL) dec_fail(d, "nil table key");
     if (kt == LUA_TNUMBER) {
-      lua_Number k = lua_tonumber(L, -1);
+      lua_Number k = lua_tonumber(d->L, -1);
       if (k != k) dec_fail(d, "NaN table key");
     }
   }
-  decode_value(d);
-  lua_rawset(L, t);
 }
 
 
@@ -1983,12 +2297,13 @@ static inline int at_end(Dec *d) {
 ** own encoder's, but a hint is no promise). */
 #define STREAM_MAX_HINT (1u << 24)
 
-static void decode_table(Dec *d, size_t at) {
+/* T_TABLE (tag read): pushes the table and opens its frame. */
+static void open_dtable(Dec *d, size_t at) {
   lua_State *L = d->L;
   unsigned char flags = get_byte(d);
-  uint64_t narr = get_varint(d), i;
+  uint64_t narr = get_varint(d);
   uint32_t nhash = get_u32(d);
-  int t;
+  DFrame *f;
   if (d->stream == NULL) {
     /* every element takes at least one byte: bound the sizes before
     ** allocating, so a corrupt count cannot ask for a huge table */
@@ -1998,26 +2313,106 @@ static void decode_table(Dec *d, size_t at) {
     if (narr > STREAM_MAX_HINT) narr = STREAM_MAX_HINT;
     if (nhash > STREAM_MAX_HINT) nhash = STREAM_MAX_HINT;
   }
-  dec_enter(d);
+  f = dec_push(d, DF_TABLE);
+  f->flags = flags;
+  f->n = narr;
+  f->nhash = nhash;
+  f->i = 1;
   lua_createtable(L, (int)narr, (int)nhash);
-  t = lua_gettop(L);
+  f->t = lua_gettop(L);
   if (flags & F_SHARED) remember(d, at);
-  if (flags & F_OPEN) {
-    for (i = 1; !at_end(d); i++) {
-      if (i > (uint64_t)LUA_MAXINTEGER) dec_fail(d, "array too long");
-      decode_element(d, t, (lua_Integer)i);
-    }
-    while (!at_end(d)) decode_pair(d, t);
-  } else {
-    for (i = 1; i <= narr; i++) decode_element(d, t, (lua_Integer)i);
-    for (i = 0; i < nhash; i++) decode_pair(d, t);
+}
+
+
+/* Fills the table of frame 'f' (top). Returns -1 when a child opened a
+** frame (then 'f' may have moved: the child runs first, and this resumes
+** with its value on top, f->st telling what it is for), or LUA_TTABLE
+** when the table is complete (the frame is popped, the table on top).
+** Leaves are read here, integer elements and repeated keys inline. */
+static int table_dstep(Dec *d, DFrame *f, int ct) {
+  lua_State *L = d->L;
+  int t = f->t, r, open = f->flags & F_OPEN;
+  uint64_t i; /* f->i, in a register: stored before a child may open */
+  switch (f->st) {
+    case DS_ELEM:
+      if (ct == LUA_TNIL)
+        lua_pop(L, 1);
+      else
+        lua_rawseti(L, t, (lua_Integer)f->i);
+      f->i++;
+      break;
+    case DS_KEY:
+      check_key(d, ct);
+      f->st = DS_VAL;
+      if (dec_open(d) < 0) return -1;
+      f = dec_top(d);
+      /* FALLTHROUGH */
+    case DS_VAL: lua_rawset(L, t); break;
+    case DS_META: goto meta;
+    default: break;
   }
-  if (flags & F_META) {
-    if (decode_value(d) != LUA_TTABLE)
-      dec_fail(d, "metatable is not a table");
+  i = f->i;
+  if (f->phase == 0) { /* the array section */
+    uint64_t n = f->n;
+    for (;; i++) {
+      if (open) {
+        if (at_end(d)) break;
+        if (i > (uint64_t)LUA_MAXINTEGER) dec_fail(d, "array too long");
+      } else if (i > n) {
+        break;
+      }
+      if (d->p < d->end && *d->p == T_INT) { /* the common element: inline */
+        uint64_t u;
+        d->p++;
+        u = get_varint(d);
+        lua_pushinteger(L, unzigzag(u));
+        lua_rawseti(L, t, (lua_Integer)i);
+        continue;
+      }
+      f->i = i;
+      f->st = DS_ELEM;
+      if ((r = dec_open(d)) < 0) return -1;
+      f = dec_top(d);
+      if (r == LUA_TNIL)
+        lua_pop(L, 1);
+      else
+        lua_rawseti(L, t, (lua_Integer)i);
+    }
+    f->phase = 1;
+    i = 0;
+  }
+  for (;;) { /* the pairs */
+    if (open) {
+      if (at_end(d)) break;
+    } else if (i >= f->nhash) {
+      break;
+    }
+    i++;
+    if (d->p < d->end && *d->p == T_REF) { /* a key met before: inline */
+      d->p++;
+      r = recall(d, get_varint(d));
+    } else {
+      f->i = i;
+      f->st = DS_KEY;
+      if ((r = dec_open(d)) < 0) return -1;
+      f = dec_top(d);
+    }
+    check_key(d, r);
+    f->i = i;
+    f->st = DS_VAL;
+    if (dec_open(d) < 0) return -1;
+    f = dec_top(d);
+    lua_rawset(L, t);
+  }
+  if (f->flags & F_META) {
+    f->st = DS_META;
+    if ((ct = dec_open(d)) < 0) return -1;
+  meta:
+    if (ct != LUA_TTABLE) dec_fail(d, "metatable is not a table");
     lua_setmetatable(L, t);
   }
-  d->depth--;
+  d->nframes--;
+  return LUA_TTABLE;
 }
 
 
@@ -2088,11 +2483,16 @@ static int ck_string(DumpCk *c) { /* size+1, 0 for NULL */
 
 #define OP_VARARGPREP 81 /* lopcodes.h of Lua 5.4 */
 
+/* Lua's parser nests functions at most LUAI_MAXCCALLS (200) deep, so a
+** dump nested deeper is not one lua_dump wrote: refused, which also bounds
+** this recursion. */
+#define DUMP_MAXDEPTH 200
+
 static int ck_function(DumpCk *c, int depth, size_t *nupvals) {
   size_t n, i, x;
   unsigned char numparams, is_vararg, maxstack;
   uint32_t first;
-  if (depth > BRAID_MAXDEPTH) return 0;
+  if (depth > DUMP_MAXDEPTH) return 0;
   if (!ck_string(c) || !ck_unsigned(c, 0x7fffffff, &x) || /* source, lines */
       !ck_unsigned(c, 0x7fffffff, &x) || (size_t)(c->end - c->p) < 3)
     return 0;
@@ -2166,35 +2566,54 @@ static int check_dump(const unsigned char *p, size_t n) {
 /* } ------ */
 
 
-static void decode_lfunction(Dec *d, size_t at) {
+/* T_LFUNC (tag read): pushes the function and opens a frame for its
+** upvalues. */
+static void open_dfunction(Dec *d, size_t at) {
   lua_State *L = d->L;
   unsigned char flags = get_byte(d);
   uint32_t n = get_u32(d);
   ReadState rs;
-  int f, nups, i;
+  DFrame *f;
   if (!has(d, n)) dec_fail(d, "truncated function");
-  dec_enter(d);
+  f = dec_push(d, DF_FUNC);
   if (!check_dump(d->p, n)) dec_fail(d, "malformed function");
   rs.p = (const char *)d->p;
   rs.n = n;
   if (lua_load(L, dump_reader, &rs, "=(transfer)", "b") != LUA_OK)
     dec_fail(d, lua_tostring(L, -1));
   d->p += n;
-  f = lua_gettop(L);
+  f->t = lua_gettop(L);
   if (flags & F_SHARED) remember(d, at);
-  nups = get_byte(d);
-  for (i = 1; i <= nups; i++) {
+  f->n = get_byte(d);
+}
+
+
+/* Sets the upvalues of the function of frame 'f' (top); returns as
+** table_dstep does (LUA_TFUNCTION when done). */
+static int func_dstep(Dec *d, DFrame *f, int ct) {
+  lua_State *L = d->L;
+  int fn = f->t;
+  (void)ct;
+  if (f->st == DS_UPV) {
+    lua_setupvalue(L, fn, (int)f->i);
+    f->st = DS_NONE;
+  }
+  while (f->i < f->n) {
+    int i = (int)++f->i;
     unsigned char kind = get_byte(d);
-    if (lua_getupvalue(L, f, i) == NULL) dec_fail(d, "bad upvalue count");
+    if (lua_getupvalue(L, fn, i) == NULL) dec_fail(d, "bad upvalue count");
     lua_pop(L, 1);
     switch (kind) {
       case UPV_ENV:
         lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-        lua_setupvalue(L, f, i);
+        lua_setupvalue(L, fn, i);
         break;
       case UPV_VAL:
-        decode_value(d);
-        lua_setupvalue(L, f, i);
+        f->st = DS_UPV;
+        if (dec_open(d) < 0) return -1;
+        f = dec_top(d);
+        lua_setupvalue(L, fn, i);
+        f->st = DS_NONE;
         break;
       case UPV_JOIN: {
         uint64_t fat = get_varint(d);
@@ -2204,15 +2623,17 @@ static void decode_lfunction(Dec *d, size_t at) {
             j < 1 || lua_getupvalue(L, -1, j) == NULL)
           dec_fail(d, "bad shared upvalue");
         lua_pop(L, 1);
-        lua_upvaluejoin(L, f, i, -1, j);
+        lua_upvaluejoin(L, fn, i, -1, j);
         lua_pop(L, 1);
         break;
       }
       default: dec_fail(d, "bad upvalue kind");
     }
   }
-  if (lua_getupvalue(L, f, nups + 1) != NULL) dec_fail(d, "bad upvalue count");
-  d->depth--;
+  if (lua_getupvalue(L, fn, (int)f->n + 1) != NULL)
+    dec_fail(d, "bad upvalue count");
+  d->nframes--;
+  return LUA_TFUNCTION;
 }
 
 
@@ -2261,30 +2682,54 @@ static void decode_byname(Dec *d) {
 }
 
 
-static void decode_reduce(Dec *d, size_t at) {
+/* T_REDUCE (tag read): opens a frame that reads the constructor and
+** its arguments (left on the stack) and calls it. */
+static void open_dreduce(Dec *d, size_t at) {
   lua_State *L = d->L;
   unsigned char flags = get_byte(d);
-  uint64_t nargs = get_varint(d), i;
+  uint64_t nargs = get_varint(d);
+  DFrame *f;
   /* a constructor runs once: not before the final message is known */
   dec_wait_done(d);
   if (nargs > 250 || nargs > (uint64_t)(d->end - d->p))
     dec_fail(d, "bad argument count");
-  dec_enter(d);
-  /* the constructor and its arguments stay on the stack */
-  if (!lua_checkstack(L, (int)nargs + 10)) dec_fail(d, "out of stack space");
-  decode_value(d);
-  if (lua_type(L, -1) != LUA_TFUNCTION) dec_fail(d, "constructor expected");
-  for (i = 0; i < nargs; i++) decode_value(d);
-  dec_gc_resume(d);
-  lua_call(L, (int)nargs, 1);
-  dec_gc_pause(d);
-  if (flags & F_SHARED) remember(d, at);
-  d->depth--;
+  f = dec_push(d, DF_REDUCE);
+  f->flags = flags;
+  f->n = nargs;
+  f->at = at;
+  if (!lua_checkstack(L, (int)nargs + FRAME_SLOTS)) dec_deep_nomem(d);
 }
 
 
-/* Pushes one value; returns its type. */
-static int decode_value(Dec *d) {
+static int reduce_dstep(Dec *d, DFrame *f, int ct) {
+  lua_State *L = d->L;
+  if (f->st == DS_NONE) {
+    f->st = DS_CTOR;
+    if ((ct = dec_open(d)) < 0) return -1;
+    f = dec_top(d);
+  }
+  if (f->st == DS_CTOR) {
+    if (ct != LUA_TFUNCTION) dec_fail(d, "constructor expected");
+    f->st = DS_ARG;
+  } else { /* DS_ARG: an argument that was a frame */
+    f->i++;
+  }
+  for (; f->i < f->n; f->i++) {
+    if (dec_open(d) < 0) return -1;
+    f = dec_top(d);
+  }
+  dec_gc_resume(d);
+  lua_call(L, (int)f->n, 1);
+  dec_gc_pause(d);
+  if (f->flags & F_SHARED) remember(d, f->at);
+  d->nframes--;
+  return lua_type(L, -1);
+}
+
+
+/* Pushes one value and returns its type, or opens a frame for a table,
+** Lua function or reduced object and returns -1 (decode_value runs it). */
+static int dec_open(Dec *d) {
   lua_State *L = d->L;
   size_t at = (size_t)(d->p - d->base) + d->origin;
   unsigned char tag = get_byte(d);
@@ -2314,9 +2759,19 @@ static int decode_value(Dec *d) {
       if (tag == T_STRS) remember(d, at);
       return LUA_TSTRING;
     }
-    case T_TABLE: decode_table(d, at); return LUA_TTABLE;
+    case T_TABLE:
+      open_dtable(d, at);
+      if (d->inl >= DEC_INLINE) return -1;
+      { /* most tables hold leaves only: filled here, without going back
+        ** to decode_value's loop (a bounded recursion) */
+        int r;
+        d->inl++;
+        r = table_dstep(d, dec_top(d), -1);
+        d->inl--;
+        return r;
+      }
     case T_REF: return recall(d, get_varint(d));
-    case T_LFUNC: decode_lfunction(d, at); return LUA_TFUNCTION;
+    case T_LFUNC: open_dfunction(d, at); return -1;
     case T_BYNAME: decode_byname(d); break;
     case T_GLOBALS:
       return lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
@@ -2334,10 +2789,27 @@ static int decode_value(Dec *d) {
       lua_remove(L, -2);
       break;
     }
-    case T_REDUCE: decode_reduce(d, at); break;
+    case T_REDUCE: open_dreduce(d, at); return -1;
     default: d->p--; dec_fail(d, "unknown tag");
   }
   return lua_type(L, -1);
+}
+
+
+/* Pushes one value; returns its type. The frames it opens run to the
+** end, the top one first; each returns -1 while a child's frame runs. */
+static int decode_value(Dec *d) {
+  size_t base = d->nframes;
+  int t = dec_open(d);
+  while (d->nframes > base) {
+    DFrame *f = &d->frames[d->nframes - 1];
+    switch (f->kind) {
+      case DF_TABLE: t = table_dstep(d, f, t); break;
+      case DF_FUNC: t = func_dstep(d, f, t); break;
+      default: t = reduce_dstep(d, f, t); break;
+    }
+  }
+  return t;
 }
 
 
@@ -2346,7 +2818,7 @@ static int decode_value(Dec *d) {
 static int decode_values(Dec *d) {
   lua_State *L = d->L;
   uint64_t n, i;
-  d->depth = 0;
+  d->nframes = 0;
   d->slots = 0;
   if (!lua_checkstack(L, NREFSLOTS + 12)) dec_fail(d, "out of stack space");
   lua_pushnil(L); /* slot for the table of shared objects */
@@ -2382,6 +2854,7 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
   d.nhandles = m->nhandles;
   d.stream = NULL;
   d.gcstopped = gcstopped;
+  dec_init_frames(&d);
   return decode_values(&d);
 }
 
@@ -2434,6 +2907,7 @@ static int decode_stream_protected(lua_State *L) {
   d.stream = (braid_stream *)lua_touserdata(L, 1);
   d.gcstopped = lua_toboolean(L, 2);
   d.origin = 0;
+  dec_init_frames(&d);
   lua_pop(L, 2);
   braid__stream_wait(d.stream, 1, &v);
   d.base = d.p = d.end = v.base;
@@ -2494,8 +2968,7 @@ int braid__decode_owned(lua_State *L, braid_msg *m) {
 }
 
 
-/* Where item 'idx' of 'm' lies. */
-static void item_bounds(const braid_msg *m, uint32_t idx, size_t *off,
+void braid__item_bounds(const braid_msg *m, uint32_t idx, size_t *off,
                         size_t *end) {
   if (m->offs != NULL) {
     *off = m->offs[idx];
@@ -2549,7 +3022,7 @@ static int push_scalar(lua_State *L, const unsigned char *p,
 ** other's objects, and offsets are unique within a message). */
 static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   size_t off, end;
-  item_bounds(m, idx, &off, &end);
+  braid__item_bounds(m, idx, &off, &end);
   d->base = m->data;
   d->origin = m->origin;
   d->p = m->data + off;
@@ -2558,7 +3031,7 @@ static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   if (push_scalar(d->L, d->p, d->end)) return;
   d->handles = m->handles;
   d->nhandles = m->nhandles;
-  d->depth = 0;
+  d->nframes = 0;
   decode_value(d);
   if (d->p != d->end) dec_fail(d, "trailing bytes in item");
 }
@@ -2577,6 +3050,7 @@ static int decode_items_protected(lua_State *L) {
   Dec d;
   size_t i;
   memset(&d, 0, sizeof d);
+  dec_init_frames(&d);
   d.L = L;
   lua_settop(L, 2);
   lua_pushnil(L); /* 3: cache of shared objects */
@@ -2608,7 +3082,7 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
   if (n == 0) return 0;
   if (n == 1 && tidx == 0) { /* the common get(): no pcall for scalars */
     size_t off, end;
-    item_bounds(items[0].m, items[0].idx, &off, &end);
+    braid__item_bounds(items[0].m, items[0].idx, &off, &end);
     if (off <= end && end <= items[0].m->len &&
         lua_checkstack(L, 1) &&
         push_scalar(L, items[0].m->data + off, items[0].m->data + end)) {
@@ -2698,7 +3172,7 @@ int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
       lua_pushinteger(L, v);
       return 1;
     }
-    item_bounds(m, first, &off, &end);
+    braid__item_bounds(m, first, &off, &end);
     if (off <= end && end <= m->len && lua_checkstack(L, 1) &&
         push_scalar(L, m->data + off, m->data + end))
       return 1;
@@ -2707,6 +3181,7 @@ int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
   if (!lua_checkstack(L, 12) || (!tidx && !lua_checkstack(L, (int)n + 12)))
     return luaL_error(L, "out of stack space");
   memset(&d, 0, sizeof d);
+  dec_init_frames(&d);
   d.L = L;
   lua_pushnil(L); /* cache of shared objects, shared by the items */
   d.cache = lua_gettop(L);
@@ -2722,317 +3197,4 @@ int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
 }
 
 
-/* }====================================================== */
-
-
-/*
-** {======================================================
-** Ordering of encoded values (PriorityQueue)
-** =======================================================
-** Python orders numbers numerically, strings by code point (bytewise for
-** UTF-8), and sequences element by element; anything else, or two values
-** of different kinds, cannot be ordered. Tables with fields besides their
-** sequence are Python dicts: not orderable. Comparing encoded messages
-** needs no Lua state, so a queue can order its items under its own lock.
-*/
-
-typedef struct Cur {
-  const unsigned char *base, *p, *end;
-  int depth;
-} Cur;
-
-/* Kinds of value for ordering; K_OTHER and up cannot be ordered. */
-enum { K_BAD, K_NUM, K_STR, K_SEQ, K_OTHER, K_NIL, K_DICT, K_FUNC, K_UDATA };
-
-static const char *const kind_names[] = { "corrupt", "number", "string",
-                                          "table", "value", "nil", "table",
-                                          "function", "userdata" };
-
-static int cur_varint(Cur *c, uint64_t *v) {
-  int shift = 0;
-  *v = 0;
-  while (c->p < c->end && shift <= 63) {
-    unsigned char b = *c->p++;
-    *v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) return 1;
-    shift += 7;
-  }
-  return 0;
-}
-
-
-static int cur_skip(Cur *c);
-
-static int cur_skip_string(Cur *c) {
-  uint64_t n;
-  if (c->p >= c->end || *c->p++ != T_STR || !cur_varint(c, &n) ||
-      n > (uint64_t)(c->end - c->p))
-    return 0;
-  c->p += n;
-  return 1;
-}
-
-
-/* Steps over one value. */
-static int cur_skip(Cur *c) {
-  uint64_t n, i;
-  unsigned char tag;
-  if (c->p >= c->end || ++c->depth > BRAID_MAXDEPTH + 8) return 0;
-  tag = *c->p++;
-  switch (tag) {
-    case T_NIL: case T_FALSE: case T_TRUE: case T_GLOBALS: break;
-    case T_INT: case T_REF: case T_HANDLE:
-      if (!cur_varint(c, &n)) return 0;
-      break;
-    case T_FLOAT:
-      if (c->end - c->p < 8) return 0;
-      c->p += 8;
-      break;
-    case T_STR:
-    case T_STRS:
-      if (!cur_varint(c, &n) || n > (uint64_t)(c->end - c->p)) return 0;
-      c->p += n;
-      break;
-    case T_CLASS:
-      if (!cur_skip_string(c)) return 0;
-      break;
-    case T_BYNAME:
-      if (!cur_skip_string(c) || !cur_skip_string(c)) return 0;
-      break;
-    case T_TABLE: {
-      unsigned char flags;
-      uint32_t nh;
-      if (c->p >= c->end) return 0;
-      flags = *c->p++;
-      if (!cur_varint(c, &n) || c->end - c->p < 4) return 0;
-      memcpy(&nh, c->p, 4);
-      c->p += 4;
-      if (flags & F_OPEN) { /* two sections, each ended by T_END */
-        int sec;
-        for (sec = 0; sec < 2; sec++) {
-          while (c->p < c->end && *c->p != T_END)
-            if (!cur_skip(c)) return 0;
-          if (c->p++ >= c->end) return 0;
-        }
-      } else {
-        for (i = 0; i < n; i++)
-          if (!cur_skip(c)) return 0;
-        for (i = 0; i < 2 * (uint64_t)nh; i++)
-          if (!cur_skip(c)) return 0;
-      }
-      if ((flags & F_META) && !cur_skip(c)) return 0;
-      break;
-    }
-    case T_LFUNC: {
-      uint32_t len;
-      int nups, k;
-      if (c->end - c->p < 5) return 0;
-      c->p++;
-      memcpy(&len, c->p, 4);
-      c->p += 4;
-      if (len > (uint64_t)(c->end - c->p)) return 0;
-      c->p += len;
-      if (c->p >= c->end) return 0;
-      nups = *c->p++;
-      for (k = 0; k < nups; k++) {
-        unsigned char kind;
-        if (c->p >= c->end) return 0;
-        kind = *c->p++;
-        if (kind == UPV_VAL) {
-          if (!cur_skip(c)) return 0;
-        } else if (kind == UPV_JOIN) {
-          if (!cur_varint(c, &n) || c->p >= c->end) return 0;
-          c->p++;
-        } else if (kind != UPV_ENV) {
-          return 0;
-        }
-      }
-      break;
-    }
-    case T_REDUCE:
-      if (c->p >= c->end) return 0;
-      c->p++;
-      if (!cur_varint(c, &n) || n > 250) return 0;
-      for (i = 0; i <= n; i++)
-        if (!cur_skip(c)) return 0;
-      break;
-    default: return 0;
-  }
-  c->depth--;
-  return 1;
-}
-
-
-/* Classifies the value at the cursor (following REFs) without moving
-** past it; for K_SEQ leaves 'seq' at its first element and sets '*len',
-** for K_STR at the string's tag. */
-static int cur_kind(Cur *c, Cur *seq, uint64_t *len) {
-  Cur t = *c;
-  unsigned char tag;
-  int hops = 0;
-  for (;;) {
-    if (t.p >= t.end) return K_BAD;
-    tag = *t.p;
-    if (tag != T_REF) break;
-    {
-      uint64_t at;
-      t.p++;
-      if (!cur_varint(&t, &at) || at >= (uint64_t)(t.end - t.base) ||
-          ++hops > 64)
-        return K_BAD;
-      t.p = t.base + at;
-    }
-  }
-  switch (tag) {
-    case T_FALSE: case T_TRUE: case T_INT: case T_FLOAT: return K_NUM;
-    case T_STR: case T_STRS: /* possibly behind a REF */
-      *seq = t;
-      return K_STR;
-    case T_TABLE: {
-      uint32_t nh;
-      uint64_t n;
-      /* F_OPEN tables (streamed thread starts) never reach a queue */
-      if (t.end - t.p < 2 || (t.p[1] & F_OPEN)) return K_BAD;
-      t.p += 2;
-      if (t.p > t.end || !cur_varint(&t, &n) || t.end - t.p < 4)
-        return K_BAD;
-      memcpy(&nh, t.p, 4);
-      t.p += 4;
-      if (nh != 0) return K_DICT;
-      *seq = t;
-      *len = n;
-      return K_SEQ;
-    }
-    case T_NIL: return K_NIL;
-    case T_LFUNC: return K_FUNC;
-    case T_HANDLE: case T_REDUCE: return K_UDATA;
-    case T_BYNAME: return K_FUNC;
-    default: return tag < T_LAST ? K_OTHER : K_BAD;
-  }
-}
-
-
-/* Reads a number at the cursor (a REF never points at one: only at
-** tables, functions, reduced objects and strings). */
-static int cur_number(Cur *c, int *isint, int64_t *i, double *d) {
-  unsigned char tag = *c->p;
-  Cur t = *c;
-  t.p++;
-  *isint = 1;
-  if (tag == T_FALSE || tag == T_TRUE) {
-    *i = tag == T_TRUE;
-    return 1;
-  }
-  if (tag == T_INT) {
-    uint64_t u;
-    if (!cur_varint(&t, &u)) return 0;
-    *i = (int64_t)((u >> 1) ^ (~(u & 1) + 1));
-    return 1;
-  }
-  if (t.end - t.p < 8) return 0;
-  memcpy(d, t.p, 8);
-  *isint = 0;
-  return 1;
-}
-
-
-static int cmp_values(Cur *a, Cur *b, int *cmp, int *ka, int *kb);
-
-static int cmp_numbers(Cur *a, Cur *b, int *cmp) {
-  int ia, ib;
-  int64_t xa = 0, xb = 0;
-  double da = 0, db = 0;
-  if (!cur_number(a, &ia, &xa, &da) || !cur_number(b, &ib, &xb, &db))
-    return 0;
-  if (ia && ib) {
-    *cmp = (xa > xb) - (xa < xb);
-  } else {
-    /* long double holds every int64 exactly on the platforms we build */
-    long double la = ia ? (long double)xa : (long double)da;
-    long double lb = ib ? (long double)xb : (long double)db;
-    *cmp = (la > lb) - (la < lb); /* NaN: neither less nor greater */
-  }
-  return 1;
-}
-
-
-static int cmp_strings(Cur *a, Cur *b, int *cmp) {
-  Cur x = *a, y = *b;
-  uint64_t na, nb;
-  int r;
-  x.p++;
-  y.p++;
-  if (!cur_varint(&x, &na) || !cur_varint(&y, &nb) ||
-      na > (uint64_t)(x.end - x.p) || nb > (uint64_t)(y.end - y.p))
-    return 0;
-  r = memcmp(x.p, y.p, (size_t)(na < nb ? na : nb));
-  *cmp = r != 0 ? (r > 0) - (r < 0) : (na > nb) - (na < nb);
-  return 1;
-}
-
-
-static int cmp_seqs(Cur *sa, uint64_t la, Cur *sb, uint64_t lb, int *cmp,
-                    int *ka, int *kb) {
-  uint64_t i, n = la < lb ? la : lb;
-  for (i = 0; i < n; i++) {
-    int r = cmp_values(sa, sb, cmp, ka, kb);
-    if (r != 1) return r;
-    if (*cmp != 0) return 1;
-    if (!cur_skip(sa) || !cur_skip(sb)) return 0;
-  }
-  *cmp = (la > lb) - (la < lb);
-  return 1;
-}
-
-
-/* 1: compared ('*cmp' is -1, 0 or 1); 0: corrupt; -1: not orderable, with
-** the kinds of the offending pair in '*ka', '*kb'. */
-static int cmp_values(Cur *a, Cur *b, int *cmp, int *ka, int *kb) {
-  Cur sa, sb;
-  uint64_t la = 0, lb = 0;
-  int x = cur_kind(a, &sa, &la), y = cur_kind(b, &sb, &lb);
-  if (x == K_BAD || y == K_BAD) return 0;
-  if (x != y || x >= K_OTHER) {
-    *ka = x;
-    *kb = y;
-    return -1;
-  }
-  if (++a->depth > BRAID_MAXDEPTH + 8) return 0;
-  a->depth--;
-  switch (x) {
-    case K_NUM: return cmp_numbers(a, b, cmp);
-    case K_STR: return cmp_strings(&sa, &sb, cmp);
-    default: {
-      sa.depth = a->depth + 1;
-      sb.depth = b->depth + 1;
-      return cmp_seqs(&sa, la, &sb, lb, cmp, ka, kb);
-    }
-  }
-}
-
-
-int braid__item_compare(const braid_item *a, const braid_item *b, int *cmp,
-                        const char **why_a, const char **why_b) {
-  Cur ca, cb;
-  size_t oa, ea, ob, eb;
-  int ka = K_BAD, kb = K_BAD, r;
-  *why_a = *why_b = kind_names[K_BAD];
-  item_bounds(a->m, a->idx, &oa, &ea);
-  item_bounds(b->m, b->idx, &ob, &eb);
-  if (oa > ea || ea > a->m->len || ob > eb || eb > b->m->len)
-    return BRAID_EINVAL;
-  ca.base = a->m->data;
-  ca.p = ca.base + oa;
-  ca.end = ca.base + ea;
-  cb.base = b->m->data;
-  cb.p = cb.base + ob;
-  cb.end = cb.base + eb;
-  ca.depth = cb.depth = 0;
-  r = cmp_values(&ca, &cb, cmp, &ka, &kb);
-  if (r == 1) return BRAID_OK;
-  if (r == 0) return BRAID_EINVAL;
-  *why_a = kind_names[ka];
-  *why_b = kind_names[kb];
-  return BRAID_ENOTSUP;
-}
 /* }====================================================== */

@@ -19,10 +19,6 @@
 #define BRAID_API __attribute__((visibility("default")))
 #endif
 
-/* Deepest nesting of tables and functions a transfer accepts. Deeper
-** values raise an error instead of exhausting the C stack. */
-#define BRAID_MAXDEPTH 200
-
 /* Timeout value meaning 'wait forever'. */
 #define BRAID_FOREVER (-1.0)
 
