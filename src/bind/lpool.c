@@ -1638,7 +1638,7 @@ static char *getpath(lua_State *L, const char *field) {
     const char *s;
     lua_getfield(L, -1, field);
     s = lua_tostring(L, -1);
-    if (s) r = strdup(s);
+    if (s) r = braid__strdup(s);
     lua_pop(L, 1);
   }
   lua_pop(L, 2);

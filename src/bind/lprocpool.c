@@ -845,9 +845,9 @@ void braidB_procpool_opts(lua_State *L, int idx, braid_pool_opts *o) {
   x->wake[0] = x->wake[1] = -1;
   braid__mutex_init(&x->mu);
   braid__cond_init(&x->cv);
-  x->method = strdup(method ? method : "fork");
-  x->prefix = strdup(name ? name : "PoolWorker");
-  x->exe = exe ? strdup(exe) : NULL;
+  x->method = braid__strdup(method ? method : "fork");
+  x->prefix = braid__strdup(name ? name : "PoolWorker");
+  x->exe = exe ? braid__strdup(exe) : NULL;
   x->builtin = lua_toboolean(L, -2);
   x->replace = lua_toboolean(L, -1);
   lua_pop(L, 5);

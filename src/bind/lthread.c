@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "failalloc.h"
 #include "lbind.h"
 #include "serial.h"
 #include "stream.h"
@@ -291,7 +292,7 @@ static void print_exception(lua_State *L, braid_thread *t, int err) {
   const char *msg;
   char *name;
   braid__mutex_lock(&t->mu);
-  name = strdup(t->name);
+  name = braid__strdup(t->name);
   braid__mutex_unlock(&t->mu);
   msg = luaL_tolstring(L, err, NULL);
   fprintf(stderr, "Exception in thread %s:\n%s\n", name ? name : "?", msg);
@@ -425,11 +426,13 @@ static int thread_body(lua_State *L) {
 
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   (void)ud;
-  (void)osize;
   if (nsize == 0) {
     free(ptr);
     return NULL;
   }
+  if ((ptr == NULL || nsize > osize) &&
+      braid__fail_check(braid__fail_site_worker))
+    return NULL; /* injected failure (failalloc.h) */
   return realloc(ptr, nsize);
 }
 
@@ -522,7 +525,7 @@ static char *dupfield(lua_State *L, const char *table, const char *field) {
   if (lua_getglobal(L, table) == LUA_TTABLE) {
     lua_getfield(L, -1, field);
     s = lua_tostring(L, -1);
-    if (s != NULL) r = strdup(s);
+    if (s != NULL) r = braid__strdup(s);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -671,7 +674,7 @@ static int thread_getname(lua_State *L) {
   braid_thread *t = checkthread(L, 1);
   char *name;
   braid__mutex_lock(&t->mu);
-  name = strdup(t->name); /* pushing could raise: not under the lock */
+  name = braid__strdup(t->name); /* pushing could raise: not under the lock */
   braid__mutex_unlock(&t->mu);
   if (name == NULL) return luaL_error(L, "not enough memory");
   lua_pushstring(L, name);
@@ -683,7 +686,7 @@ static int thread_getname(lua_State *L) {
 static int thread_setname(lua_State *L) {
   braid_thread *t = checkthread(L, 1);
   const char *s = braidB_checkstring(L, 2, NULL);
-  char *n = strdup(s), *old;
+  char *n = braid__strdup(s), *old;
   if (n == NULL) return luaL_error(L, "not enough memory");
   braid__mutex_lock(&t->mu);
   old = t->name;

@@ -726,7 +726,7 @@ const braid_handle_type braid__pool_type = { "braid.ThreadPool",
 
 
 static char *dupstr(const char *s) {
-  return s ? strdup(s) : NULL;
+  return s ? braid__strdup(s) : NULL;
 }
 
 
