@@ -299,6 +299,25 @@ int braidB_raise(lua_State *L, const char *cls, const char *fmt, ...) {
 }
 
 
+static int new_memerror(lua_State *L) {
+  braidB_pusherror(L, "MemoryError", "%s", lua_tostring(L, 1));
+  return 1;
+}
+
+
+int braidB_memerror(lua_State *L, int status) {
+  if (status != LUA_ERRMEM) return status;
+  if (!lua_checkstack(L, 3)) return status;
+  lua_pushcfunction(L, new_memerror); /* a light function: no allocation */
+  lua_pushvalue(L, -2);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+    lua_replace(L, -2);
+  else
+    lua_pop(L, 1); /* still out of memory: keep Lua's own message */
+  return status;
+}
+
+
 /* Finds the function of frame 'ar' in package.loaded and pushes its name
 ** ("module.field", "_G." dropped), as lauxlib does for luaL_argerror. */
 static int pushfuncname(lua_State *L, lua_Debug *ar) {

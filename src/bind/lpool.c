@@ -314,7 +314,7 @@ static void add_callback(lua_State *L, braid_future *f, int fut, int fn) {
   if (cb == NULL) {
     braid__mailbox_release(mb);
     braidB_unref_callback(L, ref);
-    luaL_error(L, "not enough memory");
+    braidB_nomem(L);
   }
   cb->mb = mb;
   lua_pushinteger(L, ref);
@@ -508,7 +508,7 @@ static const luaL_Reg future_meta[] = {
 
 static int core_future(lua_State *L) {
   braid_future *f = braid__future_new();
-  if (f == NULL) return luaL_error(L, "not enough memory");
+  if (f == NULL) return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)f);
   return 1;
 }
@@ -587,7 +587,7 @@ static const luaL_Reg waiter_methods[] = {
 
 static int core_waiter(lua_State *L) {
   braid_waiter *w = braid__waiter_new();
-  if (w == NULL) return luaL_error(L, "not enough memory");
+  if (w == NULL) return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)w);
   return 1;
 }
@@ -1173,7 +1173,7 @@ braid_msg *braidB_exec_call(lua_State *L, WorkerCtx *c, braid_work *w,
   lua_pushcfunction(L, call_protected);
   lua_pushlightuserdata(L, w);
   lua_pushlightuserdata(L, c);
-  if (lua_pcall(L, 2, 1, top + 1) == LUA_OK) {
+  if (braidB_memerror(L, lua_pcall(L, 2, 1, top + 1)) == LUA_OK) {
     m = (braid_msg *)lua_touserdata(L, -1);
     *exc = BRAID_EXC_NONE;
   } else {
@@ -1220,7 +1220,7 @@ braid_msg *braidB_exec_chunk(lua_State *L, WorkerCtx *c, braid_work *w,
   lua_pushcfunction(L, chunk_protected);
   lua_pushlightuserdata(L, w);
   lua_pushlightuserdata(L, c);
-  ok = lua_pcall(L, 2, 1, top + 1) == LUA_OK;
+  ok = braidB_memerror(L, lua_pcall(L, 2, 1, top + 1)) == LUA_OK;
   release_items(w->items, w->nitems);
   if (ok) {
     m = (braid_msg *)lua_touserdata(L, -1);
@@ -1427,7 +1427,7 @@ static braid_fnent *get_fnent(lua_State *L, int pidx, int fn) {
   r->e = braid__fnent_new(m);
   if (r->e == NULL) {
     braid__msg_free(m);
-    luaL_error(L, "not enough memory");
+    braidB_nomem(L);
   }
   lua_pushvalue(L, fn);
   lua_pushvalue(L, -2);
@@ -1467,7 +1467,7 @@ static int pool_submit(lua_State *L) {
   if (nargs > 0)
     *box = encode_values_for(L, 3, nargs, "args", braid__pool_is_process(p));
   f = braid__future_new();
-  if (f == NULL) return luaL_error(L, "not enough memory");
+  if (f == NULL) return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)f);
   e = get_fnent(L, 1, 2);
   rc = braid__pool_submit(p, f, e, *box);
@@ -1697,7 +1697,7 @@ static int core_threadpool(lua_State *L) {
   free(cpath);
   if (rc != BRAID_OK) {
     if (o.ext_free) o.ext_free(o.ext);
-    return luaL_error(L, "not enough memory");
+    return braidB_nomem(L);
   }
   *box = NULL;
   braidB_pushnewhandle(L, (braid_handle *)p);

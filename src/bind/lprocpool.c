@@ -841,7 +841,7 @@ void braidB_procpool_opts(lua_State *L, int idx, braid_pool_opts *o) {
   name = lua_tostring(L, -4);
   exe = lua_tostring(L, -3);
   x = (ProcExt *)braid__calloc(1, sizeof *x);
-  if (x == NULL) luaL_error(L, "not enough memory");
+  if (x == NULL) braidB_nomem(L);
   x->wake[0] = x->wake[1] = -1;
   braid__mutex_init(&x->mu);
   braid__cond_init(&x->cv);

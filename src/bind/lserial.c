@@ -35,7 +35,7 @@ static int serial_loads(lua_State *L) {
   size_t len;
   const char *s = braidB_checkstring(L, 1, &len);
   braid_msg *m = braid__msg_from_bytes(s, len);
-  if (m == NULL) return luaL_error(L, "not enough memory");
+  if (m == NULL) return braidB_nomem(L);
   return braid__decode_owned(L, m);
 }
 

@@ -3,6 +3,7 @@
 ** specs prove reference counts reach zero and nothing leaks.
 ** See LICENSE for copyright and license.
 */
+#include <dirent.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -80,6 +81,30 @@ static int test_fail_alloc(lua_State *L) {
 }
 
 
+/* _test.fail_pcall(n, count, f, ...) -> seen, failed, ok, results...:
+** fail_alloc(n, {count = count}), then pcall(f, ...), then fail_stop(),
+** with nothing allocated between the end of the call and the disarming
+** (in Lua, the call to fail_stop itself may need memory). */
+static int test_fail_pcall(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  lua_Integer count = luaL_checkinteger(L, 2);
+  long seen, failed;
+  int status;
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  if (n < 0) return braidB_argerror(L, 1, "ValueError", "n must be >= 0");
+  wrap_state(L);
+  braid__fail_arm((long)n, (long)count);
+  status = lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0);
+  braid__fail_disarm(&seen, &failed);
+  luaL_checkstack(L, 3, "too many results");
+  lua_pushinteger(L, (lua_Integer)seen);
+  lua_pushinteger(L, (lua_Integer)failed);
+  lua_pushboolean(L, status == LUA_OK);
+  lua_rotate(L, 3, 3); /* n count seen failed ok results... */
+  return lua_gettop(L) - 2;
+}
+
+
 /* _test.fail_stop() -> allocations counted, of which failed */
 static int test_fail_stop(lua_State *L) {
   long seen, failed;
@@ -121,12 +146,29 @@ static int test_fail_trace(lua_State *L) {
 }
 
 
+/* _test.fds() -> number of open descriptors of the process (nil where
+** /proc/self/fd cannot be read) */
+static int test_fds(lua_State *L) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  lua_Integer n = 0;
+  if (d == NULL) return 0;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  lua_pushinteger(L, n - 1); /* not the directory's own descriptor */
+  return 1;
+}
+
+
 static const luaL_Reg test_funcs[] = {
   { "refs", test_refs },
   { "live", test_live },
   { "id", test_id },
+  { "fds", test_fds },
   { "fail_alloc", test_fail_alloc },
   { "fail_stop", test_fail_stop },
+  { "fail_pcall", test_fail_pcall },
   { "fail_sites", test_fail_sites },
   { "fail_trace", test_fail_trace },
   { NULL, NULL },

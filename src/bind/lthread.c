@@ -141,7 +141,7 @@ static braid_thread *selfthread(lua_State *L) {
     if (t == NULL) {
       t = braid__thread_new(rt, ismain ? "MainThread" : NULL, !ismain,
                             ismain ? BRAID_THREAD_MAIN : BRAID_THREAD_DUMMY);
-      if (t == NULL) luaL_error(L, "not enough memory");
+      if (t == NULL) braidB_nomem(L);
     }
     c->self = t;
   }
@@ -153,7 +153,7 @@ static braid_mailbox *mailbox(lua_State *L) {
   StateCtx *c = ctx(L);
   if (c->mb == NULL) {
     c->mb = braid__mailbox_new();
-    if (c->mb == NULL) luaL_error(L, "not enough memory");
+    if (c->mb == NULL) braidB_nomem(L);
   }
   return c->mb;
 }
@@ -413,7 +413,7 @@ static int thread_body(lua_State *L) {
     lua_remove(L, 3);
     status = lua_pcall(L, (int)nargs, 0, 1);
   }
-  if (status != LUA_OK) {
+  if (braidB_memerror(L, status) != LUA_OK) {
     int err = lua_gettop(L);
     lua_pushcfunction(L, report_error);
     lua_pushvalue(L, err);
@@ -676,7 +676,7 @@ static int thread_getname(lua_State *L) {
   braid__mutex_lock(&t->mu);
   name = braid__strdup(t->name); /* pushing could raise: not under the lock */
   braid__mutex_unlock(&t->mu);
-  if (name == NULL) return luaL_error(L, "not enough memory");
+  if (name == NULL) return braidB_nomem(L);
   lua_pushstring(L, name);
   free(name);
   return 1;
@@ -687,7 +687,7 @@ static int thread_setname(lua_State *L) {
   braid_thread *t = checkthread(L, 1);
   const char *s = braidB_checkstring(L, 2, NULL);
   char *n = braid__strdup(s), *old;
-  if (n == NULL) return luaL_error(L, "not enough memory");
+  if (n == NULL) return braidB_nomem(L);
   braid__mutex_lock(&t->mu);
   old = t->name;
   t->name = n;
@@ -807,7 +807,7 @@ static int core_thread_new(lua_State *L) {
     daemon = lua_toboolean(L, 2);
   }
   t = braid__thread_new(braidB_runtime(L), name, daemon, BRAID_THREAD_WORKER);
-  if (t == NULL) return luaL_error(L, "not enough memory");
+  if (t == NULL) return braidB_nomem(L);
   braidB_pushnewhandle(L, &t->h);
   return 1;
 }
@@ -850,7 +850,7 @@ static int core_enumerate(lua_State *L) {
       list[n++] = (braid_thread *)braid__handle_retain(&t->h);
   }
   braid__mutex_unlock(&rt->mu);
-  if (list == NULL) return luaL_error(L, "not enough memory");
+  if (list == NULL) return braidB_nomem(L);
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     /* adopt the reference: nothing before this can fail for this one */

@@ -1,0 +1,310 @@
+-- Out of memory: every scenario is run once counting braid's allocations
+-- (core objects, worker states, and this state's own), then again with
+-- the N-th of them failing, for N over all of them or a sample that
+-- still fails every distinct allocation site at least once. Each run must
+-- end in success or a MemoryError (in this state, or reported by the
+-- worker that ran out: excepthook, future, pool result), and a clean run
+-- right after must work on the same objects. At the end the live braid
+-- objects and the open descriptors are back where they started.
+--
+-- BRAID_OOM_RUNS (default 200) bounds the failing runs per scenario;
+-- BRAID_OOM_COUNT (default 2) is how many consecutive allocations fail
+-- from the N-th on (2: Lua retries a failed allocation once, after an
+-- emergency collection, so one failure alone seldom reaches the script).
+-- BRAID_OOM_REPORT=1 prints the coverage of each scenario.
+local core = require "braid.core"
+local errors = require "braid.errors"
+local threading = require "braid.threading"
+local queue = require "braid.queue"
+local futures = require "braid.futures"
+local mp = require "braid.multiprocessing"
+
+local T = core._test
+local RUNS = tonumber(os.getenv("BRAID_OOM_RUNS")) or 200
+local COUNT = tonumber(os.getenv("BRAID_OOM_COUNT")) or 2
+local REPORT = os.getenv("BRAID_OOM_REPORT") == "1"
+local METHODS = os.getenv("BRAID_SPEC_METHODS") or "fork,spawn,forkserver"
+
+local function is_memerror(e)
+  return errors.is(errors.MemoryError, e) or e == "not enough memory"
+end
+
+-- Which N to fail: the first allocation of every distinct site, then an
+-- even spread over the rest, RUNS in all (every N when there are fewer).
+local function choose(trace)
+  local total = #trace
+  if total <= RUNS then
+    local all = {}
+    for n = 1, total do all[n] = n end
+    return all
+  end
+  local picked, list, seen = {}, {}, {}
+  for n = 1, total do
+    if not seen[trace[n]] then
+      seen[trace[n]] = true
+      picked[n] = true
+    end
+  end
+  local step = total / RUNS
+  for k = 0, RUNS - 1 do picked[math.floor(1 + k * step)] = true end
+  for n in pairs(picked) do list[#list + 1] = n end
+  table.sort(list)
+  return list
+end
+
+-- sc.run(st) does the scenario (armed) and returns a result for
+-- sc.check(result); sc.clean(st) (disarmed) releases what run left;
+-- sc.worker_errors(st) lists the errors workers reported.
+local function sweep(name, sc)
+  collectgarbage(); collectgarbage()
+  local live0, fds0 = T.live(), T.fds()
+  local function once(n)
+    local st = {}
+    if sc.setup then sc.setup(st) end
+    local seen, failed, ok, res = T.fail_pcall(n, COUNT, sc.run, st)
+    local cok, cerr = pcall(sc.clean, st)
+    assert(cok, ("%s: cleaning up after N=%d failed: %s"):format(name, n, tostring(cerr)))
+    return ok, res, seen, failed, st
+  end
+  -- a first run loads what the scenario needs once (modules, metatables)
+  local ok, res = once(0)
+  assert(ok, res); sc.check(res)
+  T.fail_sites(true)
+  ok, res = once(0)
+  assert(ok, res); sc.check(res)
+  local trace = T.fail_trace()
+  assert.is_true(#trace > 0)
+  local list = choose(trace)
+  local outcomes = { ok = 0, caller = 0, worker = 0 }
+  for _, n in ipairs(list) do
+    local res2, failed, st
+    ok, res2, _, failed, st = once(n)
+    if ok then
+      local werrs = sc.worker_errors and sc.worker_errors(st) or {}
+      if #werrs > 0 then
+        for _, e in ipairs(werrs) do
+          assert(is_memerror(e), ("%s: N=%d: a worker reported %s"):format(name, n, tostring(e)))
+        end
+        outcomes.worker = outcomes.worker + 1
+      else
+        local cok, cerr = pcall(sc.check, res2)
+        assert(cok, ("%s: N=%d (%d failed): wrong result: %s"):format(name, n, failed, tostring(cerr)))
+        outcomes.ok = outcomes.ok + 1
+      end
+    else
+      assert(is_memerror(res2), ("%s: N=%d: raised %s"):format(name, n, tostring(res2)))
+      outcomes.caller = outcomes.caller + 1
+    end
+    -- the same code works right after
+    local ok2, res3 = once(0)
+    assert(ok2, ("%s: the run after N=%d failed: %s"):format(name, n, tostring(res3)))
+    sc.check(res3)
+  end
+  local sites = T.fail_sites(true)
+  collectgarbage(); collectgarbage()
+  if sc.settle then sc.settle() end
+  assert.equal(live0, T.live())
+  assert.equal(fds0, T.fds())
+  if REPORT then
+    local csites = 0
+    for _, s in ipairs(sites) do if not s:match("^lua:") then csites = csites + 1 end end
+    io.stderr:write(("\n[oom] %s: %d allocations, %d runs failing N, %d sites (%d in C); " ..
+      "%d succeeded, %d MemoryError in the caller, %d in a worker\n"):format(
+      name, #trace, #list, #sites, csites, outcomes.ok, outcomes.caller, outcomes.worker))
+  end
+  return outcomes
+end
+
+-- threads report their uncaught errors through the excepthook, which runs
+-- in this state at join
+local function hooked(st)
+  st.errs = {}
+  st.oldhook = threading.excepthook
+  threading.excepthook = function(args) st.errs[#st.errs + 1] = args.exc_value end
+end
+local function unhook(st)
+  if st.oldhook then threading.excepthook = st.oldhook; st.oldhook = nil end
+end
+
+local function sum(t)
+  local s = 0
+  for _, v in ipairs(t) do s = s + v.x end
+  return s
+end
+local DATA = {}
+for i = 1, 20 do DATA[i] = { x = i, name = "item" .. i } end
+
+describe("out of memory", function()
+  it("fail_alloc checks its arguments and counts allocations", function()
+    local ok, err = pcall(T.fail_alloc, -1)
+    assert.is_false(ok)
+    assert.is_true(errors.is(errors.ValueError, err))
+    T.fail_alloc(0)
+    local q = queue.Queue()
+    q:put({ 1, 2, 3 })
+    local seen, failed = T.fail_stop()
+    assert.is_true(seen > 0)
+    assert.equal(0, failed)
+    -- the first allocation fails, and put raises MemoryError
+    seen, failed, ok, err = T.fail_pcall(1, 1, q.put, q, { 4, 5, 6 })
+    assert.is_false(ok)
+    assert.is_true(errors.is(errors.MemoryError, err))
+    assert.equal(1, failed)
+    assert.same({ 1, 2, 3 }, q:get(false))
+    assert.is_true(q:empty())
+  end)
+
+  it("thread start with args", function()
+    sweep("thread start", {
+      setup = function(st) hooked(st); st.q = queue.Queue() end,
+      run = function(st)
+        st.t = threading.Thread{ target = function(q, data, k)
+          local s = 0
+          for _, v in ipairs(data) do s = s + v.x end
+          q:put(s + k)
+        end, args = { st.q, DATA, 1 } }
+        st.t:start()
+        st.t:join(30)
+        return st
+      end,
+      clean = function(st)
+        if st.t and st.t:is_alive() then st.t:join(30) end
+        assert(not (st.t and st.t:is_alive()), "thread still running")
+        unhook(st)
+      end,
+      worker_errors = function(st) return st.errs end,
+      check = function(st)
+        -- no result: the worker could not create its state (it said so on
+        -- stderr) or reported a MemoryError (worker_errors)
+        if st.q:empty() then return end
+        assert.equal(sum(DATA) + 1, st.q:get(false))
+      end,
+    })
+  end)
+
+  it("queue put/get of tables", function()
+    local q = queue.Queue()
+    sweep("queue put/get", {
+      run = function()
+        q:put(DATA)
+        q:put({ a = { b = { c = "deep" } }, [1] = DATA[1] })
+        local a = q:get(false)
+        local b = q:get(false)
+        return { a, b }
+      end,
+      clean = function()
+        while not q:empty() do q:get(false) end -- a put that worked
+      end,
+      check = function(r)
+        assert.equal(sum(DATA), sum(r[1]))
+        assert.equal("deep", r[2].a.b.c)
+        assert.equal(1, r[2][1].x)
+      end,
+    })
+  end)
+
+  it("future results", function()
+    local ex = futures.ThreadPoolExecutor(2)
+    ex:submit(function() end):result(30) -- workers started
+    sweep("future results", {
+      run = function(st)
+        st.fs = {}
+        for i = 1, 4 do
+          st.fs[i] = ex:submit(function(data, k)
+            local out = {}
+            for j, v in ipairs(data) do out[j] = { x = v.x * k } end
+            return out
+          end, DATA, i)
+        end
+        local r = {}
+        for i = 1, 4 do r[i] = st.fs[i]:result(30) end
+        return r
+      end,
+      clean = function(st)
+        for _, f in ipairs(st.fs or {}) do pcall(f.result, f, 30) end
+      end,
+      check = function(r)
+        for i = 1, 4 do assert.equal(sum(DATA) * i, sum(r[i])) end
+      end,
+    })
+    ex:shutdown(true)
+  end)
+
+  it("pool map", function()
+    local pool = mp.pool.ThreadPool(2)
+    sweep("pool map", {
+      run = function()
+        return pool:map(function(v) return { x = v.x * 2, s = v.name } end, DATA, 3)
+      end,
+      clean = function() end,
+      check = function(r)
+        assert.equal(#DATA, r.n)
+        assert.equal(sum(DATA) * 2, sum(r))
+      end,
+    })
+    pool:close()
+    pool:join()
+  end)
+
+  it("transfer of a 100-level table", function()
+    local deep = { v = 0 }
+    local t = deep
+    for i = 1, 99 do t.next = { v = i, pad = { i } }; t = t.next end
+    local q = queue.Queue()
+    sweep("100-level table", {
+      run = function()
+        local s = core.dumps(deep)
+        local back = core.loads(s)
+        q:put(back)
+        return q:get(false)
+      end,
+      clean = function()
+        while not q:empty() do q:get(false) end
+      end,
+      check = function(r)
+        local n, x = 0, r
+        while x.next do n = n + 1; x = x.next end
+        assert.equal(99, n)
+        assert.equal(99, x.v)
+      end,
+    })
+  end)
+
+  for method in METHODS:gmatch("[^,]+") do
+    if method ~= "forkserver" then
+      it("process start (" .. method .. ")", function()
+        local ctx = mp.get_context(method)
+        local saved = RUNS
+        RUNS = math.min(RUNS, tonumber(os.getenv("BRAID_OOM_PROC_RUNS")) or 40)
+        sweep("process start " .. method, {
+          setup = function(st) st.r, st.w = mp.Pipe(false) end,
+          run = function(st)
+            st.p = ctx.Process{ target = function(conn, data)
+              local s = 0
+              for _, v in ipairs(data) do s = s + v.x end
+              conn:send(s)
+            end, args = { st.w, DATA } }
+            st.p:start()
+            assert(st.r:poll(30), "no result from the child within 30 s")
+            st.got = st.r:recv()
+            st.p:join(30)
+            return st
+          end,
+          clean = function(st)
+            if st.p and st.p.pid then
+              if st.p:is_alive() then st.p:join(30) end
+              assert(not st.p:is_alive(), "child still running")
+              st.p:close()
+            end
+            st.r:close(); st.w:close()
+          end,
+          check = function(st)
+            assert.equal(sum(DATA), st.got)
+            assert.equal(0, st.p.exitcode)
+          end,
+        })
+        RUNS = saved
+      end)
+    end
+  end
+end)
