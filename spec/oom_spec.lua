@@ -23,6 +23,7 @@ local T = core._test
 local RUNS = tonumber(os.getenv("BRAID_OOM_RUNS")) or 200
 local COUNT = tonumber(os.getenv("BRAID_OOM_COUNT")) or 2
 local REPORT = os.getenv("BRAID_OOM_REPORT") == "1"
+local DEBUG = os.getenv("BRAID_OOM_DEBUG") == "1" -- a line per run
 local METHODS = os.getenv("BRAID_SPEC_METHODS") or "fork,spawn,forkserver"
 
 local function is_memerror(e)
@@ -58,6 +59,7 @@ end
 local function sweep(name, sc)
   collectgarbage(); collectgarbage()
   local live0, fds0 = T.live(), T.fds()
+  if sc.open then sc.open() end
   local function once(n)
     local st = {}
     if sc.setup then sc.setup(st) end
@@ -99,10 +101,17 @@ local function sweep(name, sc)
     local ok2, res3 = once(0)
     assert(ok2, ("%s: the run after N=%d failed: %s"):format(name, n, tostring(res3)))
     sc.check(res3)
+    if DEBUG then
+      local what = ok and "ok" or tostring(res2):match("[^\n]*")
+      st, res2, res3 = nil, nil, nil
+      collectgarbage(); collectgarbage()
+      io.stderr:write(("[oom] %s N=%d: %s, live %d\n"):format(name, n,
+        what, T.live()))
+    end
   end
   local sites = T.fail_sites(true)
+  if sc.close then sc.close() end -- joins the workers: nothing in flight
   collectgarbage(); collectgarbage()
-  if sc.settle then sc.settle() end
   assert.equal(live0, T.live())
   assert.equal(fds0, T.fds())
   if REPORT then
@@ -183,8 +192,10 @@ describe("out of memory", function()
   end)
 
   it("queue put/get of tables", function()
-    local q = queue.Queue()
+    local q
     sweep("queue put/get", {
+      open = function() q = queue.Queue() end,
+      close = function() q = nil end,
       run = function()
         q:put(DATA)
         q:put({ a = { b = { c = "deep" } }, [1] = DATA[1] })
@@ -204,9 +215,13 @@ describe("out of memory", function()
   end)
 
   it("future results", function()
-    local ex = futures.ThreadPoolExecutor(2)
-    ex:submit(function() end):result(30) -- workers started
+    local ex
     sweep("future results", {
+      open = function()
+        ex = futures.ThreadPoolExecutor(2)
+        ex:submit(function() end):result(30) -- workers started
+      end,
+      close = function() ex:shutdown(true); ex = nil end,
       run = function(st)
         st.fs = {}
         for i = 1, 4 do
@@ -227,12 +242,13 @@ describe("out of memory", function()
         for i = 1, 4 do assert.equal(sum(DATA) * i, sum(r[i])) end
       end,
     })
-    ex:shutdown(true)
   end)
 
   it("pool map", function()
-    local pool = mp.pool.ThreadPool(2)
+    local pool
     sweep("pool map", {
+      open = function() pool = mp.pool.ThreadPool(2) end,
+      close = function() pool:close(); pool:join(); pool = nil end,
       run = function()
         return pool:map(function(v) return { x = v.x * 2, s = v.name } end, DATA, 3)
       end,
@@ -242,16 +258,16 @@ describe("out of memory", function()
         assert.equal(sum(DATA) * 2, sum(r))
       end,
     })
-    pool:close()
-    pool:join()
   end)
 
   it("transfer of a 100-level table", function()
     local deep = { v = 0 }
     local t = deep
     for i = 1, 99 do t.next = { v = i, pad = { i } }; t = t.next end
-    local q = queue.Queue()
+    local q
     sweep("100-level table", {
+      open = function() q = queue.Queue() end,
+      close = function() q = nil end,
       run = function()
         local s = core.dumps(deep)
         local back = core.loads(s)
@@ -288,6 +304,7 @@ describe("out of memory", function()
             assert(st.r:poll(30), "no result from the child within 30 s")
             st.got = st.r:recv()
             st.p:join(30)
+            st.code = st.p.exitcode
             return st
           end,
           clean = function(st)
@@ -300,7 +317,7 @@ describe("out of memory", function()
           end,
           check = function(st)
             assert.equal(sum(DATA), st.got)
-            assert.equal(0, st.p.exitcode)
+            assert.equal(0, st.code)
           end,
         })
         RUNS = saved
