@@ -57,9 +57,6 @@ end
 -- sc.check(result); sc.clean(st) (disarmed) releases what run left;
 -- sc.worker_errors(st) lists the errors workers reported.
 local function sweep(name, sc)
-  collectgarbage(); collectgarbage()
-  local live0, fds0 = T.live(), T.fds()
-  if sc.open then sc.open() end
   local function once(n)
     local st = {}
     if sc.setup then sc.setup(st) end
@@ -68,11 +65,21 @@ local function sweep(name, sc)
     assert(cok, ("%s: cleaning up after N=%d failed: %s"):format(name, n, tostring(cerr)))
     return ok, res, seen, failed, st
   end
-  -- a first run loads what the scenario needs once (modules, metatables)
+  -- a first run makes what lives as long as the process (modules,
+  -- metatables, the main thread's object...)
+  if sc.open then sc.open() end
   local ok, res = once(0)
   assert(ok, res); sc.check(res)
+  ok, res = nil, nil
+  if sc.close then sc.close() end
+  collectgarbage(); collectgarbage()
+  local live0, fds0 = T.live(), T.fds()
+  -- (in a function of its own: a finished run's objects may stay in the
+  -- dead registers of a frame, which the collector still marks)
+  local function runs()
+  if sc.open then sc.open() end
   T.fail_sites(true)
-  ok, res = once(0)
+  local ok, res = once(0)
   assert(ok, res); sc.check(res)
   local trace = T.fail_trace()
   assert.is_true(#trace > 0)
@@ -105,12 +112,15 @@ local function sweep(name, sc)
       local what = ok and "ok" or tostring(res2):match("[^\n]*")
       st, res2, res3 = nil, nil, nil
       collectgarbage(); collectgarbage()
-      io.stderr:write(("[oom] %s N=%d: %s, live %d\n"):format(name, n,
+      io.stderr:write(("[oom] %s N=%d (%s): %s, live %d\n"):format(name, n, trace[n],
         what, T.live()))
     end
   end
-  local sites = T.fail_sites(true)
   if sc.close then sc.close() end -- joins the workers: nothing in flight
+  return trace, list, outcomes
+  end
+  local trace, list, outcomes = runs()
+  local sites = T.fail_sites(true)
   collectgarbage(); collectgarbage()
   assert.equal(live0, T.live())
   assert.equal(fds0, T.fds())
@@ -126,10 +136,13 @@ end
 
 -- threads report their uncaught errors through the excepthook, which runs
 -- in this state at join
+-- (the hook keeps no reference to the run's objects: the runtime may
+-- keep the last hook registered)
 local function hooked(st)
-  st.errs = {}
+  local errs = {}
+  st.errs = errs
   st.oldhook = threading.excepthook
-  threading.excepthook = function(args) st.errs[#st.errs + 1] = args.exc_value end
+  threading.excepthook = function(args) errs[#errs + 1] = args.exc_value end
 end
 local function unhook(st)
   if st.oldhook then threading.excepthook = st.oldhook; st.oldhook = nil end

@@ -195,8 +195,9 @@ static void pushproxy(lua_State *L, braid_handle *h, int adopt) {
   }
   lua_pop(L, 1);
   /* Create safe, then acquire: a memory error before 'b->h' is set leaves
-  ** a closed box and, with 'adopt', the caller's reference unowned; so
-  ** everything that can fail happens before the box is filled. */
+  ** a closed box (and, with 'adopt', the caller's reference unowned:
+  ** braidB_pushnewhandle protects that case); so everything that can fail
+  ** happens before the box is filled. */
   b = (braidB_Box *)lua_newuserdatauv(L, sizeof(braidB_Box), 1);
   b->h = NULL;
   b->priv = NULL;
@@ -214,8 +215,23 @@ void braidB_pushhandle(lua_State *L, braid_handle *h) {
 }
 
 
+static int pushproxy_protected(lua_State *L) {
+  pushproxy(L, (braid_handle *)lua_touserdata(L, 1), 0);
+  return 1;
+}
+
+/* The proxy takes a reference of its own, under protection; then the
+** caller's is dropped whether that worked or not, so that a memory error
+** while the proxy is made does not leave the new object unowned. (Object
+** creation only: braidB_pushhandle, on the decoder's paths, retains last
+** and needs no protection.) */
 void braidB_pushnewhandle(lua_State *L, braid_handle *h) {
-  pushproxy(L, h, 1);
+  int status;
+  lua_pushcfunction(L, pushproxy_protected); /* light: cannot fail */
+  lua_pushlightuserdata(L, h);
+  status = lua_pcall(L, 1, 1, 0);
+  braid__handle_release(h);
+  if (status != LUA_OK) lua_error(L);
 }
 
 
