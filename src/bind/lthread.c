@@ -309,6 +309,7 @@ static int report_error(lua_State *L) {
   braid_runtime_t *rt = t->rt;
   braid_mailbox *mb = NULL;
   lua_Integer ref = 0;
+  int hooked;
   braidB_pushclass(L, "SystemExit");
   lua_getfield(L, -1, "is");
   lua_insert(L, -2);
@@ -317,13 +318,11 @@ static int report_error(lua_State *L) {
   if (lua_toboolean(L, -1)) return 0;
   lua_pop(L, 1);
   braid__mutex_lock(&rt->mu);
-  if (rt->hook_mb != NULL) {
-    mb = braid__mailbox_retain(rt->hook_mb);
-    ref = rt->hook_ref;
-  }
+  hooked = rt->hook_mb != NULL;
   braid__mutex_unlock(&rt->mu);
-  if (mb != NULL) {
-    /* args = { exc_type, exc_value, exc_traceback, thread } */
+  if (hooked) {
+    /* args = { exc_type, exc_value, exc_traceback, thread }; everything
+    ** that may raise (out of memory) comes before the mailbox is held */
     braid_msg *m;
     int ok;
     lua_createtable(L, 0, 4);
@@ -336,10 +335,20 @@ static int report_error(lua_State *L) {
     braidB_pushhandle(L, &t->h);
     lua_setfield(L, -2, "thread");
     m = braid__encode(L, -1, "excepthook args");
-    m->tag = ref;
-    ok = braid__mailbox_post(mb, m) == BRAID_OK;
-    braid__mailbox_release(mb);
-    if (ok) return 0;
+    braid__mutex_lock(&rt->mu);
+    if (rt->hook_mb != NULL) {
+      mb = braid__mailbox_retain(rt->hook_mb);
+      ref = rt->hook_ref;
+    }
+    braid__mutex_unlock(&rt->mu);
+    if (mb == NULL) { /* the hook went away meanwhile */
+      braid__msg_free(m);
+    } else {
+      m->tag = ref;
+      ok = braid__mailbox_post(mb, m) == BRAID_OK; /* frees m if not */
+      braid__mailbox_release(mb);
+      if (ok) return 0;
+    }
   }
   print_exception(L, t, 1);
   return 0;
@@ -465,11 +474,57 @@ static int worker_pmain(lua_State *L) {
 }
 
 
+static lua_State *new_worker_state(braid_runtime_t *rt, braid_salloc **pool) {
+  *pool = NULL;
+  if (rt->alloc != NULL) return lua_newstate(rt->alloc, rt->alloc_ud);
+  if ((*pool = braid__salloc_new()) != NULL)
+    return lua_newstate(braid__salloc_alloc, *pool);
+  return lua_newstate(l_alloc, NULL);
+}
+
+
+/* (t, message): sets up the state, then hands MemoryError(message) to
+** the thread's excepthook (report_error). */
+static int report_fresh_protected(lua_State *L) {
+  braid_thread *t = (braid_thread *)lua_touserdata(L, 1);
+  worker_setup(L, t);
+  lua_pushcfunction(L, report_error);
+  braidB_pusherror(L, "MemoryError", "%s", (const char *)lua_touserdata(L, 2));
+  lua_pushlightuserdata(L, t);
+  lua_call(L, 2, 0);
+  return 0;
+}
+
+
+/* A Thread whose state ran out of memory before its target could run
+** (or could not be made at all) tells its excepthook from a fresh state,
+** the first being unusable; printed when even that fails. */
+static void report_fresh(braid_thread *t, const char *msg) {
+  braid_salloc *pool;
+  lua_State *L = new_worker_state(t->rt, &pool);
+  int ok = 0;
+  if (L != NULL) {
+    lua_atpanic(L, panic);
+    lua_pushcfunction(L, report_fresh_protected);
+    lua_pushlightuserdata(L, t);
+    lua_pushlightuserdata(L, (void *)msg);
+    ok = lua_pcall(L, 2, 0, 0) == LUA_OK;
+    lua_close(L);
+  }
+  braid__salloc_free(pool);
+  if (!ok) {
+    fprintf(stderr, "Exception in thread %s:\nMemoryError: %s\n", t->name,
+            msg);
+    fflush(stderr);
+  }
+}
+
+
 void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
   braid_runtime_t *rt = t->rt;
   WorkerRun r;
   lua_State *L;
-  braid_salloc *pool = NULL;
+  braid_salloc *pool;
   r.t = t;
   r.body = body;
   r.ud = ud;
@@ -479,21 +534,46 @@ void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
   braid__cond_broadcast(&t->cv);
   braid__set_thread_name(t->name);
   braid__mutex_unlock(&t->mu);
-  if (rt->alloc != NULL)
-    L = lua_newstate(rt->alloc, rt->alloc_ud);
-  else if ((pool = braid__salloc_new()) != NULL)
-    L = lua_newstate(braid__salloc_alloc, pool);
-  else
-    L = lua_newstate(l_alloc, NULL);
+  L = new_worker_state(rt, &pool);
   if (L == NULL) {
-    fprintf(stderr, "Exception in thread %s:\nMemoryError: cannot create "
-                    "a Lua state\n", t->name);
+    braid__salloc_free(pool);
+    pool = NULL;
+    if (body == thread_body)
+      report_fresh(t, "cannot create a Lua state");
+    else
+      fprintf(stderr, "Exception in thread %s:\nMemoryError: cannot create "
+                      "a Lua state\n", t->name);
   } else {
+    int status;
     lua_atpanic(L, panic);
     lua_pushcfunction(L, worker_pmain);
     lua_pushlightuserdata(L, &r);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) print_exception(L, t, -1);
-    lua_close(L);
+    status = lua_pcall(L, 1, 0, 0);
+    if (status != LUA_OK && body == thread_body) {
+      /* the set-up or the decoding of a Thread's arguments failed (out of
+      ** memory, mostly): its excepthook hears of it, as of its target's
+      ** errors, when this state can still tell it */
+      int err = lua_gettop(L);
+      int hooked;
+      braidB_memerror(L, status);
+      lua_pushcfunction(L, report_error);
+      lua_pushvalue(L, err);
+      lua_pushlightuserdata(L, t);
+      hooked = lua_pcall(L, 2, 0, 0) == LUA_OK;
+      lua_settop(L, err);
+      if (hooked) {
+        status = LUA_OK;
+      } else if (status == LUA_ERRMEM) {
+        lua_close(L);
+        L = NULL;
+        braid__salloc_free(pool);
+        pool = NULL;
+        report_fresh(t, "not enough memory");
+        status = LUA_OK;
+      }
+    }
+    if (status != LUA_OK) print_exception(L, t, -1);
+    if (L != NULL) lua_close(L);
   }
   braid__salloc_free(pool);
   braid__thread_finish(t); /* drops the worker's reference */
