@@ -12,6 +12,7 @@
 -- from the N-th on (2: Lua retries a failed allocation once, after an
 -- emergency collection, so one failure alone seldom reaches the script).
 -- BRAID_OOM_REPORT=1 prints the coverage of each scenario.
+local helpers = require "helpers"
 local core = require "braid.core"
 local errors = require "braid.errors"
 local threading = require "braid.threading"
@@ -253,7 +254,13 @@ describe("out of memory", function()
         return r
       end,
       clean = function(st)
-        for _, f in ipairs(st.fs or {}) do pcall(f.result, f, 30) end
+        -- every future submitted ends (with a result or an exception)
+        for i, f in ipairs(st.fs or {}) do
+          local t0 = helpers.now()
+          pcall(f.result, f, 30)
+          assert(f:done(), ("future %d never finished"):format(i))
+          assert(helpers.now() - t0 < 25, "a future took too long")
+        end
       end,
       check = function(r)
         for i = 1, 4 do assert.equal(sum(DATA) * i, sum(r[i])) end

@@ -639,6 +639,8 @@ static int push_chunk(lua_State *L, int st, const braid_msg *m) {
       return braidB_raise(L, "concurrent.futures.CancelledError", "");
     case BRAID_CHUNK_BROKEN_PROCESS:
       return braidB_raise(L, BROKEN_PROC_CLASS, "%s", BROKEN_PROC_MSG);
+    case BRAID_CHUNK_NOMEM:
+      return braidB_nomem(L);
     default:
       return braidB_raise(L, "concurrent.futures.thread.BrokenThreadPool",
                           "%s", BROKEN_MSG);
@@ -1131,12 +1133,41 @@ static int encode_protected(lua_State *L) {
 }
 
 
+/* (n, proc, values..., why): encode_protected with the error (the last
+** value) replaced by a RuntimeError carrying its text (what cannot travel
+** is dropped), or by a MemoryError when 'why' the first encoding failed
+** is one. Making that error may run out of memory too, hence protected. */
+static int encode_text_protected(lua_State *L) {
+  int top = lua_gettop(L) - 1;
+  const char *cls = "RuntimeError";
+  if (lua_type(L, top + 1) == LUA_TSTRING) { /* Lua's own memory error */
+    cls = "MemoryError";
+  } else {
+    braidB_pushclass(L, "MemoryError");
+    lua_getfield(L, -1, "is");
+    lua_insert(L, -2);
+    lua_pushvalue(L, top + 1);
+    lua_call(L, 2, 1);
+    if (lua_toboolean(L, -1)) cls = "MemoryError";
+  }
+  lua_settop(L, top);
+  braidB_pushclass(L, cls);
+  lua_pushstring(L, luaL_tolstring(L, top, NULL));
+  lua_remove(L, -2);
+  lua_call(L, 1, 1);
+  lua_replace(L, top);
+  return encode_protected(L);
+}
+
+
 /* Encodes the 'n' values on top (an error last), with a fallback when
-** the error cannot be sent. Pops them. Never raises. */
+** the error cannot be sent. Pops them. Never raises (a worker that raised
+** here would die with its task unfinished): NULL when even the fallback
+** fails. */
 static braid_msg *encode_error(lua_State *L, int n, int proc) {
   int base = lua_gettop(L) - n, i;
   braid_msg *m = NULL;
-  if (!lua_checkstack(L, n + 5)) {
+  if (!lua_checkstack(L, n + 6)) {
     lua_settop(L, base);
     return NULL;
   }
@@ -1147,17 +1178,15 @@ static braid_msg *encode_error(lua_State *L, int n, int proc) {
   if (lua_pcall(L, n + 2, 1, 0) == LUA_OK) {
     m = (braid_msg *)lua_touserdata(L, -1);
   } else {
-    /* the error holds something that cannot travel: send its text */
-    lua_pop(L, 1);
-    lua_pushcfunction(L, encode_protected);
+    /* the error holds something that cannot travel (or memory ran
+    ** out): send its text */
+    int why = lua_gettop(L);
+    lua_pushcfunction(L, encode_text_protected);
     lua_pushinteger(L, n);
     lua_pushboolean(L, proc);
-    for (i = 1; i < n; i++) lua_pushvalue(L, base + i);
-    braidB_pushclass(L, "RuntimeError");
-    lua_pushstring(L, luaL_tolstring(L, base + n, NULL));
-    lua_remove(L, -2);
-    lua_call(L, 1, 1);
-    if (lua_pcall(L, n + 2, 1, 0) == LUA_OK)
+    for (i = 1; i <= n; i++) lua_pushvalue(L, base + i);
+    lua_pushvalue(L, why);
+    if (lua_pcall(L, n + 3, 1, 0) == LUA_OK)
       m = (braid_msg *)lua_touserdata(L, -1);
   }
   lua_settop(L, base);
