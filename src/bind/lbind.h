@@ -135,6 +135,13 @@ BRAIDI_FUNC void braidB_unref_callback(lua_State *L, lua_Integer ref);
 struct braid_thread;
 BRAIDI_FUNC void braidB_worker_run(struct braid_thread *t, lua_CFunction body,
                                    void *ud);
+/* The same, for workers that must not be lost (a pool's): while its state
+** cannot be made or set up for want of memory and again(ud) says so, it
+** tries again (pausing 1 ms, doubling up to 100 ms; only the first
+** failure is reported). */
+BRAIDI_FUNC void braidB_worker_run_retry(struct braid_thread *t,
+                                         lua_CFunction body, void *ud,
+                                         int (*again)(void *ud));
 /* } ====== */
 
 /* { ====== area openers, called from lcore.c */

@@ -1354,10 +1354,18 @@ static int worker_body(lua_State *L) {
 }
 
 
+/* A worker whose state could not be made (out of memory) tries again
+** while its pool is not broken: a pool whose workers all went away would
+** leave its queued work waiting forever. */
+static int pool_wants_worker(void *ud) {
+  return !braid__pool_broken((braid_pool *)ud);
+}
+
+
 static void *pool_thread_entry(void *arg) {
   braid_thread *t = (braid_thread *)arg;
   braid_pool *p = (braid_pool *)t->ud;
-  braidB_worker_run(t, worker_body, p);
+  braidB_worker_run_retry(t, worker_body, p, pool_wants_worker);
   braid__pool_worker_exit(p);
   return NULL;
 }

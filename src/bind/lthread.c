@@ -459,6 +459,7 @@ typedef struct WorkerRun {
   braid_thread *t;
   lua_CFunction body;
   void *ud;
+  int started; /* body was called */
 } WorkerRun;
 
 
@@ -467,6 +468,7 @@ static int worker_pmain(lua_State *L) {
   WorkerRun *r = (WorkerRun *)lua_touserdata(L, 1);
   worker_setup(L, r->t);
   lua_settop(L, 0);
+  r->started = 1;
   lua_pushcfunction(L, r->body);
   lua_pushlightuserdata(L, r->ud);
   lua_call(L, 1, 0);
@@ -520,63 +522,117 @@ static void report_fresh(braid_thread *t, const char *msg) {
 }
 
 
-void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
-  braid_runtime_t *rt = t->rt;
-  WorkerRun r;
-  lua_State *L;
+static int is_memerror_protected(lua_State *L) {
+  braidB_pushclass(L, "MemoryError");
+  lua_getfield(L, -1, "is");
+  lua_insert(L, -2);
+  lua_pushvalue(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+/* Whether the error at 'idx' (of a pcall that returned 'status') is a
+** memory error: Lua's own, or a MemoryError. Never raises. */
+static int is_memerror(lua_State *L, int idx, int status) {
+  int r;
+  if (status == LUA_ERRMEM) return 1;
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  lua_pushcfunction(L, is_memerror_protected);
+  lua_pushvalue(L, idx);
+  r = lua_pcall(L, 1, 1, 0) == LUA_OK && lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+
+/* One attempt at running 'r' in a new state. Returns 1 when it is over
+** (the body ran, or failed for another reason than memory: reported),
+** 0 when it ran out of memory before it could be of use ('quiet': say
+** nothing; else it is reported). */
+static int worker_attempt(WorkerRun *r, int quiet) {
+  braid_thread *t = r->t;
   braid_salloc *pool;
+  lua_State *L = new_worker_state(t->rt, &pool);
+  int status, err, done = 1;
+  if (L == NULL) {
+    braid__salloc_free(pool);
+    if (quiet) return 0;
+    if (r->body == thread_body)
+      report_fresh(t, "cannot create a Lua state");
+    else
+      fprintf(stderr, "Exception in thread %s:\nMemoryError: cannot create "
+                      "a Lua state\n", t->name);
+    return 0;
+  }
+  lua_atpanic(L, panic);
+  lua_pushcfunction(L, worker_pmain);
+  lua_pushlightuserdata(L, r);
+  status = lua_pcall(L, 1, 0, 0);
+  err = lua_gettop(L);
+  /* a Thread's target never runs twice; a pool worker's body raises only
+  ** outside its tasks (they run protected), so it may start over */
+  if (status != LUA_OK && (!r->started || r->body != thread_body) &&
+      is_memerror(L, err, status)) {
+    done = 0;
+    if (quiet) status = LUA_OK;
+  }
+  if (status != LUA_OK && r->body == thread_body) {
+    /* the set-up or the decoding of a Thread's arguments failed (out of
+    ** memory, mostly): its excepthook hears of it, as of its target's
+    ** errors, when this state can still tell it */
+    int hooked;
+    braidB_memerror(L, status);
+    lua_pushcfunction(L, report_error);
+    lua_pushvalue(L, err);
+    lua_pushlightuserdata(L, t);
+    hooked = lua_pcall(L, 2, 0, 0) == LUA_OK;
+    lua_settop(L, err);
+    if (hooked) {
+      status = LUA_OK;
+    } else if (status == LUA_ERRMEM) {
+      lua_close(L);
+      L = NULL;
+      braid__salloc_free(pool);
+      pool = NULL;
+      report_fresh(t, "not enough memory");
+      status = LUA_OK;
+    }
+  }
+  if (status != LUA_OK) print_exception(L, t, err);
+  if (L != NULL) lua_close(L);
+  braid__salloc_free(pool);
+  return done;
+}
+
+
+void braidB_worker_run_retry(braid_thread *t, lua_CFunction body, void *ud,
+                             int (*again)(void *ud)) {
+  WorkerRun r;
+  double pause = 0.001;
   r.t = t;
   r.body = body;
   r.ud = ud;
+  r.started = 0;
   braid__mutex_lock(&t->mu);
   t->ident = (lua_Integer)(uintptr_t)pthread_self();
   t->native_id = braid__native_id();
   braid__cond_broadcast(&t->cv);
   braid__set_thread_name(t->name);
   braid__mutex_unlock(&t->mu);
-  L = new_worker_state(rt, &pool);
-  if (L == NULL) {
-    braid__salloc_free(pool);
-    pool = NULL;
-    if (body == thread_body)
-      report_fresh(t, "cannot create a Lua state");
-    else
-      fprintf(stderr, "Exception in thread %s:\nMemoryError: cannot create "
-                      "a Lua state\n", t->name);
-  } else {
-    int status;
-    lua_atpanic(L, panic);
-    lua_pushcfunction(L, worker_pmain);
-    lua_pushlightuserdata(L, &r);
-    status = lua_pcall(L, 1, 0, 0);
-    if (status != LUA_OK && body == thread_body) {
-      /* the set-up or the decoding of a Thread's arguments failed (out of
-      ** memory, mostly): its excepthook hears of it, as of its target's
-      ** errors, when this state can still tell it */
-      int err = lua_gettop(L);
-      int hooked;
-      braidB_memerror(L, status);
-      lua_pushcfunction(L, report_error);
-      lua_pushvalue(L, err);
-      lua_pushlightuserdata(L, t);
-      hooked = lua_pcall(L, 2, 0, 0) == LUA_OK;
-      lua_settop(L, err);
-      if (hooked) {
-        status = LUA_OK;
-      } else if (status == LUA_ERRMEM) {
-        lua_close(L);
-        L = NULL;
-        braid__salloc_free(pool);
-        pool = NULL;
-        report_fresh(t, "not enough memory");
-        status = LUA_OK;
-      }
+  /* the first failure is reported; the retries are quiet */
+  if (!worker_attempt(&r, 0) && again != NULL) {
+    while (again(ud)) {
+      braid__sleep(pause);
+      if (pause < 0.1) pause *= 2;
+      if (worker_attempt(&r, 1)) break;
     }
-    if (status != LUA_OK) print_exception(L, t, -1);
-    if (L != NULL) lua_close(L);
   }
-  braid__salloc_free(pool);
   braid__thread_finish(t); /* drops the worker's reference */
+}
+
+
+void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
+  braidB_worker_run_retry(t, body, ud, NULL);
 }
 
 
