@@ -21,7 +21,7 @@ atomic_int braid__fail_on;
 
 static atomic_long seen;   /* allocations counted since the arming */
 static atomic_long failed; /* of which returned NULL */
-static long fail_first, fail_last; /* set while off, read while on */
+static atomic_long fail_first, fail_last; /* set while off */
 
 /* Distinct sites: an open-addressed set of pointers, filled lock-free.
 ** When it is full, further sites are not recorded (only counted). */
@@ -55,14 +55,17 @@ static void note_site(const void *site) {
 ** lets a test choose which allocations to fail so that every site is
 ** covered without failing every single allocation. */
 #define TRACE (1 << 17)
-static const void *trace[TRACE];
+static _Atomic(const void *) trace[TRACE];
 
 
 int braid__fail_hit(const void *site) {
   long k = atomic_fetch_add_explicit(&seen, 1, memory_order_relaxed) + 1;
   note_site(site);
-  if (k <= TRACE) trace[k - 1] = site;
-  if (fail_first > 0 && k >= fail_first && k <= fail_last) {
+  long first = atomic_load_explicit(&fail_first, memory_order_relaxed);
+  if (k <= TRACE)
+    atomic_store_explicit(&trace[k - 1], site, memory_order_relaxed);
+  if (first > 0 && k >= first &&
+      k <= atomic_load_explicit(&fail_last, memory_order_relaxed)) {
     atomic_fetch_add_explicit(&failed, 1, memory_order_relaxed);
     return 1;
   }
@@ -82,9 +85,10 @@ void braid__fail_arm(long nth, long count) {
   atomic_store(&braid__fail_on, 0);
   atomic_store(&seen, 0);
   atomic_store(&failed, 0);
-  fail_first = nth > 0 ? nth : 0;
-  fail_last = count <= 0 ? LONG_MAX
-            : nth > LONG_MAX - count ? LONG_MAX : nth + count - 1;
+  atomic_store(&fail_first, nth > 0 ? nth : 0);
+  atomic_store(&fail_last, count <= 0 ? LONG_MAX
+                           : nth > LONG_MAX - count ? LONG_MAX
+                                                    : nth + count - 1);
   atomic_store(&braid__fail_on, 1); /* publishes the bounds (seq_cst) */
 }
 
@@ -111,7 +115,7 @@ const void *braid__fail_trace(long k) {
   long n = atomic_load(&seen);
   if (atomic_load(&braid__fail_on) || k < 1 || k > n || k > TRACE)
     return NULL;
-  return trace[k - 1];
+  return atomic_load_explicit(&trace[k - 1], memory_order_relaxed);
 }
 
 
