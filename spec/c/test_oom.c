@@ -67,7 +67,10 @@ static const char PRELUDE[] =
 /* Each scenario's chunk returns run(st) and clean(st, ok, result or
 ** error): run is called armed, clean disarmed (it releases what run left
 ** and raises when the outcome is wrong). */
+/* (with more than two failures in a row, even the fresh state that would
+** report a worker's failure may not be made: only stderr hears of it) */
 static const char THREAD_START[] =
+  "local LENIENT = (tonumber(os.getenv('BRAID_OOM_COUNT')) or 2) > 2\n"
   "local errs = {}\n"
   "threading.excepthook = function(a) errs[#errs + 1] = a.exc_value end\n"
   "local function f(q, d, k) q:put(sum(d) + k) end\n"
@@ -79,7 +82,7 @@ static const char THREAD_START[] =
   "  if st.t and st.t:is_alive() then st.t:join(30) end\n"
   "  assert(not (st.t and st.t:is_alive()), 'thread still running')\n"
   "  for _, e in ipairs(errs) do assert(memerr(e), tostring(e)) end\n"
-  "  if expect(ok, err) and #errs == 0 then\n"
+  "  if expect(ok, err) and #errs == 0 and not (st.q:empty() and LENIENT) then\n"
   "    assert(not st.q:empty(), 'no result, and no error reported')\n"
   "    assert(st.q:get(false) == 211)\n"
   "  end\n"
@@ -136,6 +139,13 @@ static const char DEEP_TABLE[] =
   "end\n";
 
 
+/* BRAID_OOM_COUNT (default 2): how many allocations fail in a row. */
+static long fail_count(void) {
+  const char *v = getenv("BRAID_OOM_COUNT");
+  return v ? atol(v) : 2;
+}
+
+
 static int runs_budget(void) {
   const char *v = getenv("BRAID_OOM_RUNS");
   int n = v ? atoi(v) : 0;
@@ -152,7 +162,7 @@ static int one(lua_State *L, long n, long *total) {
   lua_newtable(L);                  /* st */
   lua_pushvalue(L, 1);              /* run */
   lua_pushvalue(L, -2);             /* st */
-  braid__fail_arm(n, 2);
+  braid__fail_arm(n, fail_count());
   status = lua_pcall(L, 1, 1, 0);
   braid__fail_disarm(&seen, &failed);
   if (total) *total = seen;

@@ -9,6 +9,13 @@
 #include "stream.h"
 
 
+static int pushbytes(lua_State *L) {
+  const braid_msg *m = (const braid_msg *)lua_touserdata(L, 1);
+  lua_pushlstring(L, (const char *)m->data, m->len);
+  return 1;
+}
+
+
 /* core.dumps(v...) -> string */
 static int serial_dumps(lua_State *L) {
   static const char *const roots[] = { "value", "value[2]", "value[3]",
@@ -24,8 +31,12 @@ static int serial_dumps(lua_State *L) {
     return braidB_raise(L, "TypeError",
                         "dumps: braid objects cannot be turned into bytes");
   }
-  lua_pushlstring(L, (const char *)m->data, m->len);
+  /* protected: the message is freed even when the string cannot be made */
+  lua_pushcfunction(L, pushbytes);
+  lua_pushlightuserdata(L, m);
+  n = lua_pcall(L, 1, 1, 0);
   braid__msg_free(m);
+  if (n != LUA_OK) return lua_error(L);
   return 1;
 }
 
