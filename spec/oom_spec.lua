@@ -8,7 +8,7 @@
 -- objects and the open descriptors are back where they started.
 --
 -- BRAID_OOM_RUNS (default: every N) bounds the failing runs per scenario
--- (scripts/test.sh samples 200 under ThreadSanitizer);
+-- (scripts/test.sh samples 100 under ThreadSanitizer);
 -- BRAID_OOM_COUNT (default 2) is how many consecutive allocations fail
 -- from the N-th on (2: Lua retries a failed allocation once, after an
 -- emergency collection, so one failure alone seldom reaches the script).
