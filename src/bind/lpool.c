@@ -198,6 +198,11 @@ static const char *const state_name[] = { "PENDING", "RUNNING", "CANCELLED",
                                           "FINISHED" };
 
 
+/* A failed task whose error (or, to a process, the task itself) could
+** not be sent: encode_error's fallback fails only for want of memory. */
+#define NOMEM_SEND_MSG \
+  "not enough memory to send the task or its error"
+
 /* Pushes the exception of a finished future that failed. */
 static void push_exception(lua_State *L, braid_future *f, int exc) {
   const braid_msg *m = braid__future_value(f);
@@ -206,8 +211,8 @@ static void push_exception(lua_State *L, braid_future *f, int exc) {
                      BROKEN_MSG);
   } else if (exc == BRAID_EXC_BROKEN_PROCESS) {
     braidB_pusherror(L, BROKEN_PROC_CLASS, "%s", BROKEN_PROC_MSG);
-  } else if (m == NULL) {
-    braidB_pusherror(L, "RuntimeError", "the task's error could not be sent");
+  } else if (m == NULL) { /* only memory stops the fallback (encode_error) */
+    braidB_pusherror(L, "MemoryError", "%s", NOMEM_SEND_MSG);
   } else {
     int n = braid__decode(L, m);
     if (n != 1) lua_settop(L, lua_gettop(L) - n + 1);
@@ -629,8 +634,7 @@ static int push_chunk(lua_State *L, int st, const braid_msg *m) {
       lua_pushboolean(L, 0);
       if (m == NULL) {
         lua_pushnil(L);
-        braidB_pusherror(L, "RuntimeError",
-                         "the task's error could not be sent");
+        braidB_pusherror(L, "MemoryError", "%s", NOMEM_SEND_MSG);
         return 3;
       }
       n = braid__decode(L, m);
