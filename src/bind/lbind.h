@@ -76,6 +76,15 @@ BRAIDI_FUNC int braidB_argerror(lua_State *L, int arg, const char *cls,
 BRAIDI_FUNC int braidB_typeerror(lua_State *L, int arg, const char *tname);
 /* Raises the exception class that goes with a core error code. */
 BRAIDI_FUNC int braidB_raisecode(lua_State *L, int code, const char *what);
+/* Raises MemoryError("not enough memory"): a braid allocation failed
+** (if even the error cannot be made, Lua's own memory error). */
+#define braidB_nomem(L) braidB_raisecode((L), BRAID_ENOMEM, NULL)
+/* After a lua_pcall that returned 'status', its error on top: a memory
+** error of Lua's own (LUA_ERRMEM: the string "not enough memory") is
+** replaced by a MemoryError instance, which is what a joiner, a future or
+** an excepthook expects (kept as it is if even that cannot be allocated).
+** Never raises; returns 'status'. */
+BRAIDI_FUNC int braidB_memerror(lua_State *L, int status);
 /* Pushes the module braid.errors (loading it if needed). */
 BRAIDI_FUNC void braidB_pusherrors(lua_State *L);
 /* Pushes the class object 'cls' (creating braid.errors if needed). */
@@ -126,6 +135,13 @@ BRAIDI_FUNC void braidB_unref_callback(lua_State *L, lua_Integer ref);
 struct braid_thread;
 BRAIDI_FUNC void braidB_worker_run(struct braid_thread *t, lua_CFunction body,
                                    void *ud);
+/* The same, for workers that must not be lost (a pool's): while its state
+** cannot be made or set up for want of memory and again(ud) says so, it
+** tries again (pausing 1 ms, doubling up to 100 ms; only the first
+** failure is reported). */
+BRAIDI_FUNC void braidB_worker_run_retry(struct braid_thread *t,
+                                         lua_CFunction body, void *ud,
+                                         int (*again)(void *ud));
 /* } ====== */
 
 /* { ====== area openers, called from lcore.c */

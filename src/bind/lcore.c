@@ -195,8 +195,9 @@ static void pushproxy(lua_State *L, braid_handle *h, int adopt) {
   }
   lua_pop(L, 1);
   /* Create safe, then acquire: a memory error before 'b->h' is set leaves
-  ** a closed box and, with 'adopt', the caller's reference unowned; so
-  ** everything that can fail happens before the box is filled. */
+  ** a closed box (and, with 'adopt', the caller's reference unowned:
+  ** braidB_pushnewhandle protects that case); so everything that can fail
+  ** happens before the box is filled. */
   b = (braidB_Box *)lua_newuserdatauv(L, sizeof(braidB_Box), 1);
   b->h = NULL;
   b->priv = NULL;
@@ -214,8 +215,23 @@ void braidB_pushhandle(lua_State *L, braid_handle *h) {
 }
 
 
+static int pushproxy_protected(lua_State *L) {
+  pushproxy(L, (braid_handle *)lua_touserdata(L, 1), 0);
+  return 1;
+}
+
+/* The proxy takes a reference of its own, under protection; then the
+** caller's is dropped whether that worked or not, so that a memory error
+** while the proxy is made does not leave the new object unowned. (Object
+** creation only: braidB_pushhandle, on the decoder's paths, retains last
+** and needs no protection.) */
 void braidB_pushnewhandle(lua_State *L, braid_handle *h) {
-  pushproxy(L, h, 1);
+  int status;
+  lua_pushcfunction(L, pushproxy_protected); /* light: cannot fail */
+  lua_pushlightuserdata(L, h);
+  status = lua_pcall(L, 1, 1, 0);
+  braid__handle_release(h);
+  if (status != LUA_OK) lua_error(L);
 }
 
 
@@ -296,6 +312,25 @@ int braidB_raise(lua_State *L, const char *cls, const char *fmt, ...) {
   pusherrorv(L, cls, fmt, ap);
   va_end(ap);
   return lua_error(L);
+}
+
+
+static int new_memerror(lua_State *L) {
+  braidB_pusherror(L, "MemoryError", "%s", lua_tostring(L, 1));
+  return 1;
+}
+
+
+int braidB_memerror(lua_State *L, int status) {
+  if (status != LUA_ERRMEM) return status;
+  if (!lua_checkstack(L, 3)) return status;
+  lua_pushcfunction(L, new_memerror); /* a light function: no allocation */
+  lua_pushvalue(L, -2);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+    lua_replace(L, -2);
+  else
+    lua_pop(L, 1); /* still out of memory: keep Lua's own message */
+  return status;
 }
 
 

@@ -198,6 +198,11 @@ static const char *const state_name[] = { "PENDING", "RUNNING", "CANCELLED",
                                           "FINISHED" };
 
 
+/* A failed task whose error (or, to a process, the task itself) could
+** not be sent: encode_error's fallback fails only for want of memory. */
+#define NOMEM_SEND_MSG \
+  "not enough memory to send the task or its error"
+
 /* Pushes the exception of a finished future that failed. */
 static void push_exception(lua_State *L, braid_future *f, int exc) {
   const braid_msg *m = braid__future_value(f);
@@ -206,8 +211,8 @@ static void push_exception(lua_State *L, braid_future *f, int exc) {
                      BROKEN_MSG);
   } else if (exc == BRAID_EXC_BROKEN_PROCESS) {
     braidB_pusherror(L, BROKEN_PROC_CLASS, "%s", BROKEN_PROC_MSG);
-  } else if (m == NULL) {
-    braidB_pusherror(L, "RuntimeError", "the task's error could not be sent");
+  } else if (m == NULL) { /* only memory stops the fallback (encode_error) */
+    braidB_pusherror(L, "MemoryError", "%s", NOMEM_SEND_MSG);
   } else {
     int n = braid__decode(L, m);
     if (n != 1) lua_settop(L, lua_gettop(L) - n + 1);
@@ -314,7 +319,7 @@ static void add_callback(lua_State *L, braid_future *f, int fut, int fn) {
   if (cb == NULL) {
     braid__mailbox_release(mb);
     braidB_unref_callback(L, ref);
-    luaL_error(L, "not enough memory");
+    braidB_nomem(L);
   }
   cb->mb = mb;
   lua_pushinteger(L, ref);
@@ -508,7 +513,7 @@ static const luaL_Reg future_meta[] = {
 
 static int core_future(lua_State *L) {
   braid_future *f = braid__future_new();
-  if (f == NULL) return luaL_error(L, "not enough memory");
+  if (f == NULL) return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)f);
   return 1;
 }
@@ -587,7 +592,7 @@ static const luaL_Reg waiter_methods[] = {
 
 static int core_waiter(lua_State *L) {
   braid_waiter *w = braid__waiter_new();
-  if (w == NULL) return luaL_error(L, "not enough memory");
+  if (w == NULL) return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)w);
   return 1;
 }
@@ -629,8 +634,7 @@ static int push_chunk(lua_State *L, int st, const braid_msg *m) {
       lua_pushboolean(L, 0);
       if (m == NULL) {
         lua_pushnil(L);
-        braidB_pusherror(L, "RuntimeError",
-                         "the task's error could not be sent");
+        braidB_pusherror(L, "MemoryError", "%s", NOMEM_SEND_MSG);
         return 3;
       }
       n = braid__decode(L, m);
@@ -639,6 +643,8 @@ static int push_chunk(lua_State *L, int st, const braid_msg *m) {
       return braidB_raise(L, "concurrent.futures.CancelledError", "");
     case BRAID_CHUNK_BROKEN_PROCESS:
       return braidB_raise(L, BROKEN_PROC_CLASS, "%s", BROKEN_PROC_MSG);
+    case BRAID_CHUNK_NOMEM:
+      return braidB_nomem(L);
     default:
       return braidB_raise(L, "concurrent.futures.thread.BrokenThreadPool",
                           "%s", BROKEN_MSG);
@@ -1131,12 +1137,41 @@ static int encode_protected(lua_State *L) {
 }
 
 
+/* (n, proc, values..., why): encode_protected with the error (the last
+** value) replaced by a RuntimeError carrying its text (what cannot travel
+** is dropped), or by a MemoryError when 'why' the first encoding failed
+** is one. Making that error may run out of memory too, hence protected. */
+static int encode_text_protected(lua_State *L) {
+  int top = lua_gettop(L) - 1;
+  const char *cls = "RuntimeError";
+  if (lua_type(L, top + 1) == LUA_TSTRING) { /* Lua's own memory error */
+    cls = "MemoryError";
+  } else {
+    braidB_pushclass(L, "MemoryError");
+    lua_getfield(L, -1, "is");
+    lua_insert(L, -2);
+    lua_pushvalue(L, top + 1);
+    lua_call(L, 2, 1);
+    if (lua_toboolean(L, -1)) cls = "MemoryError";
+  }
+  lua_settop(L, top);
+  braidB_pushclass(L, cls);
+  lua_pushstring(L, luaL_tolstring(L, top, NULL));
+  lua_remove(L, -2);
+  lua_call(L, 1, 1);
+  lua_replace(L, top);
+  return encode_protected(L);
+}
+
+
 /* Encodes the 'n' values on top (an error last), with a fallback when
-** the error cannot be sent. Pops them. Never raises. */
+** the error cannot be sent. Pops them. Never raises (a worker that raised
+** here would die with its task unfinished): NULL when even the fallback
+** fails. */
 static braid_msg *encode_error(lua_State *L, int n, int proc) {
   int base = lua_gettop(L) - n, i;
   braid_msg *m = NULL;
-  if (!lua_checkstack(L, n + 5)) {
+  if (!lua_checkstack(L, n + 6)) {
     lua_settop(L, base);
     return NULL;
   }
@@ -1147,17 +1182,15 @@ static braid_msg *encode_error(lua_State *L, int n, int proc) {
   if (lua_pcall(L, n + 2, 1, 0) == LUA_OK) {
     m = (braid_msg *)lua_touserdata(L, -1);
   } else {
-    /* the error holds something that cannot travel: send its text */
-    lua_pop(L, 1);
-    lua_pushcfunction(L, encode_protected);
+    /* the error holds something that cannot travel (or memory ran
+    ** out): send its text */
+    int why = lua_gettop(L);
+    lua_pushcfunction(L, encode_text_protected);
     lua_pushinteger(L, n);
     lua_pushboolean(L, proc);
-    for (i = 1; i < n; i++) lua_pushvalue(L, base + i);
-    braidB_pushclass(L, "RuntimeError");
-    lua_pushstring(L, luaL_tolstring(L, base + n, NULL));
-    lua_remove(L, -2);
-    lua_call(L, 1, 1);
-    if (lua_pcall(L, n + 2, 1, 0) == LUA_OK)
+    for (i = 1; i <= n; i++) lua_pushvalue(L, base + i);
+    lua_pushvalue(L, why);
+    if (lua_pcall(L, n + 3, 1, 0) == LUA_OK)
       m = (braid_msg *)lua_touserdata(L, -1);
   }
   lua_settop(L, base);
@@ -1173,7 +1206,7 @@ braid_msg *braidB_exec_call(lua_State *L, WorkerCtx *c, braid_work *w,
   lua_pushcfunction(L, call_protected);
   lua_pushlightuserdata(L, w);
   lua_pushlightuserdata(L, c);
-  if (lua_pcall(L, 2, 1, top + 1) == LUA_OK) {
+  if (braidB_memerror(L, lua_pcall(L, 2, 1, top + 1)) == LUA_OK) {
     m = (braid_msg *)lua_touserdata(L, -1);
     *exc = BRAID_EXC_NONE;
   } else {
@@ -1220,7 +1253,7 @@ braid_msg *braidB_exec_chunk(lua_State *L, WorkerCtx *c, braid_work *w,
   lua_pushcfunction(L, chunk_protected);
   lua_pushlightuserdata(L, w);
   lua_pushlightuserdata(L, c);
-  ok = lua_pcall(L, 2, 1, top + 1) == LUA_OK;
+  ok = braidB_memerror(L, lua_pcall(L, 2, 1, top + 1)) == LUA_OK;
   release_items(w->items, w->nitems);
   if (ok) {
     m = (braid_msg *)lua_touserdata(L, -1);
@@ -1325,10 +1358,18 @@ static int worker_body(lua_State *L) {
 }
 
 
+/* A worker whose state could not be made (out of memory) tries again
+** while its pool is not broken: a pool whose workers all went away would
+** leave its queued work waiting forever. */
+static int pool_wants_worker(void *ud) {
+  return !braid__pool_broken((braid_pool *)ud);
+}
+
+
 static void *pool_thread_entry(void *arg) {
   braid_thread *t = (braid_thread *)arg;
   braid_pool *p = (braid_pool *)t->ud;
-  braidB_worker_run(t, worker_body, p);
+  braidB_worker_run_retry(t, worker_body, p, pool_wants_worker);
   braid__pool_worker_exit(p);
   return NULL;
 }
@@ -1427,7 +1468,7 @@ static braid_fnent *get_fnent(lua_State *L, int pidx, int fn) {
   r->e = braid__fnent_new(m);
   if (r->e == NULL) {
     braid__msg_free(m);
-    luaL_error(L, "not enough memory");
+    braidB_nomem(L);
   }
   lua_pushvalue(L, fn);
   lua_pushvalue(L, -2);
@@ -1467,7 +1508,7 @@ static int pool_submit(lua_State *L) {
   if (nargs > 0)
     *box = encode_values_for(L, 3, nargs, "args", braid__pool_is_process(p));
   f = braid__future_new();
-  if (f == NULL) return luaL_error(L, "not enough memory");
+  if (f == NULL) return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)f);
   e = get_fnent(L, 1, 2);
   rc = braid__pool_submit(p, f, e, *box);
@@ -1638,7 +1679,7 @@ static char *getpath(lua_State *L, const char *field) {
     const char *s;
     lua_getfield(L, -1, field);
     s = lua_tostring(L, -1);
-    if (s) r = strdup(s);
+    if (s) r = braid__strdup(s);
     lua_pop(L, 1);
   }
   lua_pop(L, 2);
@@ -1697,7 +1738,7 @@ static int core_threadpool(lua_State *L) {
   free(cpath);
   if (rc != BRAID_OK) {
     if (o.ext_free) o.ext_free(o.ext);
-    return luaL_error(L, "not enough memory");
+    return braidB_nomem(L);
   }
   *box = NULL;
   braidB_pushnewhandle(L, (braid_handle *)p);

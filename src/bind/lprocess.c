@@ -128,7 +128,7 @@ static int core_proc_decode(lua_State *L) {
   size_t len;
   const char *p = braidB_checkstring(L, 1, &len);
   braid_msg *m = braid__msg_from_bytes(p, len);
-  if (m == NULL) return luaL_error(L, "not enough memory");
+  if (m == NULL) return braidB_nomem(L);
   lua_settop(L, 0);
   return braid__decode_owned(L, m);
 }
@@ -794,7 +794,7 @@ static int bar_wait(lua_State *L) {
     lua_settop(L, 1);
     if (m == NULL) {
       braid__psync_action_done(b, 0);
-      return luaL_error(L, "not enough memory");
+      return braidB_nomem(L);
     }
     if (braid__decode_owned(L, m) != 1) {
       braid__psync_action_done(b, 0);
@@ -928,7 +928,7 @@ static void pushconn(lua_State *L, int fd, int r, int w) {
   Conn *c = (Conn *)braid__calloc(1, sizeof *c);
   if (c == NULL) {
     close(fd);
-    luaL_error(L, "not enough memory");
+    braidB_nomem(L);
   }
   atomic_init(&c->fd, fd);
   c->readable = r;
@@ -1112,7 +1112,7 @@ static int conn_recv(lua_State *L) {
     const char *s = lua_tolstring(L, -1, &len);
     m = braid__msg_from_bytes(s, len);
   }
-  if (m == NULL) return luaL_error(L, "not enough memory");
+  if (m == NULL) return braidB_nomem(L);
   lua_settop(L, 0);
   return braid__decode_owned(L, m);
 }
@@ -1305,10 +1305,10 @@ static int mpq_get(lua_State *L) {
   braidB_poll(L);
   rc = braid__mpq_get(q, &p, &len, blocking, t);
   if (rc == BRAID_ETIMEDOUT) return braidB_raise(L, "queue.Empty", "");
-  if (rc != BRAID_OK) return luaL_error(L, "not enough memory");
+  if (rc != BRAID_OK) return braidB_nomem(L);
   m = braid__msg_from_bytes(p, len);
   braid__free(p);
-  if (m == NULL) return luaL_error(L, "not enough memory");
+  if (m == NULL) return braidB_nomem(L);
   lua_settop(L, 0);
   return braid__decode_owned(L, m);
 }

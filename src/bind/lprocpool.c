@@ -841,13 +841,13 @@ void braidB_procpool_opts(lua_State *L, int idx, braid_pool_opts *o) {
   name = lua_tostring(L, -4);
   exe = lua_tostring(L, -3);
   x = (ProcExt *)braid__calloc(1, sizeof *x);
-  if (x == NULL) luaL_error(L, "not enough memory");
+  if (x == NULL) braidB_nomem(L);
   x->wake[0] = x->wake[1] = -1;
   braid__mutex_init(&x->mu);
   braid__cond_init(&x->cv);
-  x->method = strdup(method ? method : "fork");
-  x->prefix = strdup(name ? name : "PoolWorker");
-  x->exe = exe ? strdup(exe) : NULL;
+  x->method = braid__strdup(method ? method : "fork");
+  x->prefix = braid__strdup(name ? name : "PoolWorker");
+  x->exe = exe ? braid__strdup(exe) : NULL;
   x->builtin = lua_toboolean(L, -2);
   x->replace = lua_toboolean(L, -1);
   lua_pop(L, 5);

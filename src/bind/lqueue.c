@@ -77,7 +77,7 @@ static Batch *newbatch(lua_State *L, size_t cap) {
   }
   lua_setmetatable(L, -2);
   b->ms = (braid_msg **)braid__calloc(cap ? cap : 1, sizeof(braid_msg *));
-  if (b->ms == NULL) luaL_error(L, "not enough memory");
+  if (b->ms == NULL) braidB_nomem(L);
   return b;
 }
 /* } ------ */
@@ -457,7 +457,7 @@ static int newqueue(lua_State *L, int kind) {
     maxsize = braidB_optinteger(L, 1, 0);
   }
   if (braid__queue_new(&q, kind, (long)maxsize) != BRAID_OK)
-    return luaL_error(L, "not enough memory");
+    return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)q);
   return 1;
 }

@@ -9,6 +9,13 @@
 #include "stream.h"
 
 
+static int pushbytes(lua_State *L) {
+  const braid_msg *m = (const braid_msg *)lua_touserdata(L, 1);
+  lua_pushlstring(L, (const char *)m->data, m->len);
+  return 1;
+}
+
+
 /* core.dumps(v...) -> string */
 static int serial_dumps(lua_State *L) {
   static const char *const roots[] = { "value", "value[2]", "value[3]",
@@ -24,8 +31,12 @@ static int serial_dumps(lua_State *L) {
     return braidB_raise(L, "TypeError",
                         "dumps: braid objects cannot be turned into bytes");
   }
-  lua_pushlstring(L, (const char *)m->data, m->len);
+  /* protected: the message is freed even when the string cannot be made */
+  lua_pushcfunction(L, pushbytes);
+  lua_pushlightuserdata(L, m);
+  n = lua_pcall(L, 1, 1, 0);
   braid__msg_free(m);
+  if (n != LUA_OK) return lua_error(L);
   return 1;
 }
 
@@ -35,7 +46,7 @@ static int serial_loads(lua_State *L) {
   size_t len;
   const char *s = braidB_checkstring(L, 1, &len);
   braid_msg *m = braid__msg_from_bytes(s, len);
-  if (m == NULL) return luaL_error(L, "not enough memory");
+  if (m == NULL) return braidB_nomem(L);
   return braid__decode_owned(L, m);
 }
 

@@ -258,7 +258,7 @@ static const luaL_Reg rlock_meta[] = {
 static int sync_lock(lua_State *L) {
   braid_lock *l;
   if (braid__lock_new(&l) != BRAID_OK)
-    return luaL_error(L, "not enough memory");
+    return braidB_nomem(L);
   braidB_pushnewhandle(L, H(l));
   return 1;
 }
@@ -268,7 +268,7 @@ static int sync_lock(lua_State *L) {
 static int sync_rlock(lua_State *L) {
   braid_rlock *r;
   if (braid__rlock_new(&r) != BRAID_OK)
-    return luaL_error(L, "not enough memory");
+    return braidB_nomem(L);
   braidB_pushnewhandle(L, H(r));
   return 1;
 }
@@ -440,7 +440,7 @@ static int sync_condition(lua_State *L) {
   unpackopts(L, names);
   if (lua_isnoneornil(L, 1)) {
     if (braid__rlock_new(&own) != BRAID_OK)
-      return luaL_error(L, "not enough memory");
+      return braidB_nomem(L);
     lock = H(own);
   } else {
     lock = braidB_tohandle(L, 1);
@@ -450,7 +450,7 @@ static int sync_condition(lua_State *L) {
   }
   rc = braid__condition_new(&c, lock);
   if (own != NULL) braid__handle_release(H(own)); /* 'c' holds it now */
-  if (rc != BRAID_OK) return luaL_error(L, "not enough memory");
+  if (rc != BRAID_OK) return braidB_nomem(L);
   braidB_pushnewhandle(L, H(c));
   return 1;
 }
@@ -571,7 +571,7 @@ static int newsem(lua_State *L, int bounded) {
     return braidB_argerror(L, 1, "ValueError",
                            "semaphore initial value must be >= 0");
   if (braid__semaphore_new(&s, (int64_t)v, bounded) != BRAID_OK)
-    return luaL_error(L, "not enough memory");
+    return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)s);
   return 1;
 }
@@ -659,7 +659,7 @@ static const luaL_Reg event_meta[] = {
 static int sync_event(lua_State *L) {
   braid_event *e;
   if (braid__event_new(&e) != BRAID_OK)
-    return luaL_error(L, "not enough memory");
+    return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)e);
   return 1;
 }
@@ -815,7 +815,7 @@ static int sync_barrier(lua_State *L) {
   timeout = waittimeout(L, 3);
   if (!lua_isnoneornil(L, 2)) action = braid__encode(L, 2, "action");
   rc = braid__barrier_new(&b, (long)parties, action, timeout);
-  if (rc != BRAID_OK) return luaL_error(L, "not enough memory");
+  if (rc != BRAID_OK) return braidB_nomem(L);
   braidB_pushnewhandle(L, (braid_handle *)b);
   return 1;
 }
@@ -924,7 +924,7 @@ static const luaL_Reg local_meta[] = {
 static int sync_local(lua_State *L) {
   braid_handle *h;
   if (braid__local_new(&h) != BRAID_OK)
-    return luaL_error(L, "not enough memory");
+    return braidB_nomem(L);
   braidB_pushnewhandle(L, h);
   return 1;
 }

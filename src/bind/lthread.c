@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "failalloc.h"
 #include "lbind.h"
 #include "serial.h"
 #include "stream.h"
@@ -140,7 +141,7 @@ static braid_thread *selfthread(lua_State *L) {
     if (t == NULL) {
       t = braid__thread_new(rt, ismain ? "MainThread" : NULL, !ismain,
                             ismain ? BRAID_THREAD_MAIN : BRAID_THREAD_DUMMY);
-      if (t == NULL) luaL_error(L, "not enough memory");
+      if (t == NULL) braidB_nomem(L);
     }
     c->self = t;
   }
@@ -152,7 +153,7 @@ static braid_mailbox *mailbox(lua_State *L) {
   StateCtx *c = ctx(L);
   if (c->mb == NULL) {
     c->mb = braid__mailbox_new();
-    if (c->mb == NULL) luaL_error(L, "not enough memory");
+    if (c->mb == NULL) braidB_nomem(L);
   }
   return c->mb;
 }
@@ -291,7 +292,7 @@ static void print_exception(lua_State *L, braid_thread *t, int err) {
   const char *msg;
   char *name;
   braid__mutex_lock(&t->mu);
-  name = strdup(t->name);
+  name = braid__strdup(t->name);
   braid__mutex_unlock(&t->mu);
   msg = luaL_tolstring(L, err, NULL);
   fprintf(stderr, "Exception in thread %s:\n%s\n", name ? name : "?", msg);
@@ -308,6 +309,7 @@ static int report_error(lua_State *L) {
   braid_runtime_t *rt = t->rt;
   braid_mailbox *mb = NULL;
   lua_Integer ref = 0;
+  int hooked;
   braidB_pushclass(L, "SystemExit");
   lua_getfield(L, -1, "is");
   lua_insert(L, -2);
@@ -316,13 +318,11 @@ static int report_error(lua_State *L) {
   if (lua_toboolean(L, -1)) return 0;
   lua_pop(L, 1);
   braid__mutex_lock(&rt->mu);
-  if (rt->hook_mb != NULL) {
-    mb = braid__mailbox_retain(rt->hook_mb);
-    ref = rt->hook_ref;
-  }
+  hooked = rt->hook_mb != NULL;
   braid__mutex_unlock(&rt->mu);
-  if (mb != NULL) {
-    /* args = { exc_type, exc_value, exc_traceback, thread } */
+  if (hooked) {
+    /* args = { exc_type, exc_value, exc_traceback, thread }; everything
+    ** that may raise (out of memory) comes before the mailbox is held */
     braid_msg *m;
     int ok;
     lua_createtable(L, 0, 4);
@@ -335,10 +335,20 @@ static int report_error(lua_State *L) {
     braidB_pushhandle(L, &t->h);
     lua_setfield(L, -2, "thread");
     m = braid__encode(L, -1, "excepthook args");
-    m->tag = ref;
-    ok = braid__mailbox_post(mb, m) == BRAID_OK;
-    braid__mailbox_release(mb);
-    if (ok) return 0;
+    braid__mutex_lock(&rt->mu);
+    if (rt->hook_mb != NULL) {
+      mb = braid__mailbox_retain(rt->hook_mb);
+      ref = rt->hook_ref;
+    }
+    braid__mutex_unlock(&rt->mu);
+    if (mb == NULL) { /* the hook went away meanwhile */
+      braid__msg_free(m);
+    } else {
+      m->tag = ref;
+      ok = braid__mailbox_post(mb, m) == BRAID_OK; /* frees m if not */
+      braid__mailbox_release(mb);
+      if (ok) return 0;
+    }
   }
   print_exception(L, t, 1);
   return 0;
@@ -412,7 +422,7 @@ static int thread_body(lua_State *L) {
     lua_remove(L, 3);
     status = lua_pcall(L, (int)nargs, 0, 1);
   }
-  if (status != LUA_OK) {
+  if (braidB_memerror(L, status) != LUA_OK) {
     int err = lua_gettop(L);
     lua_pushcfunction(L, report_error);
     lua_pushvalue(L, err);
@@ -425,11 +435,13 @@ static int thread_body(lua_State *L) {
 
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   (void)ud;
-  (void)osize;
   if (nsize == 0) {
     free(ptr);
     return NULL;
   }
+  if ((ptr == NULL || nsize > osize) &&
+      braid__fail_check(braid__fail_site_worker))
+    return NULL; /* injected failure (failalloc.h) */
   return realloc(ptr, nsize);
 }
 
@@ -447,6 +459,7 @@ typedef struct WorkerRun {
   braid_thread *t;
   lua_CFunction body;
   void *ud;
+  int started; /* body was called */
 } WorkerRun;
 
 
@@ -455,6 +468,7 @@ static int worker_pmain(lua_State *L) {
   WorkerRun *r = (WorkerRun *)lua_touserdata(L, 1);
   worker_setup(L, r->t);
   lua_settop(L, 0);
+  r->started = 1;
   lua_pushcfunction(L, r->body);
   lua_pushlightuserdata(L, r->ud);
   lua_call(L, 1, 0);
@@ -462,38 +476,163 @@ static int worker_pmain(lua_State *L) {
 }
 
 
-void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
-  braid_runtime_t *rt = t->rt;
+static lua_State *new_worker_state(braid_runtime_t *rt, braid_salloc **pool) {
+  *pool = NULL;
+  if (rt->alloc != NULL) return lua_newstate(rt->alloc, rt->alloc_ud);
+  if ((*pool = braid__salloc_new()) != NULL)
+    return lua_newstate(braid__salloc_alloc, *pool);
+  return lua_newstate(l_alloc, NULL);
+}
+
+
+/* (t, message): sets up the state, then hands MemoryError(message) to
+** the thread's excepthook (report_error). */
+static int report_fresh_protected(lua_State *L) {
+  braid_thread *t = (braid_thread *)lua_touserdata(L, 1);
+  worker_setup(L, t);
+  lua_pushcfunction(L, report_error);
+  braidB_pusherror(L, "MemoryError", "%s", (const char *)lua_touserdata(L, 2));
+  lua_pushlightuserdata(L, t);
+  lua_call(L, 2, 0);
+  return 0;
+}
+
+
+/* A Thread whose state ran out of memory before its target could run
+** (or could not be made at all) tells its excepthook from a fresh state,
+** the first being unusable; printed when even that fails. */
+static void report_fresh(braid_thread *t, const char *msg) {
+  braid_salloc *pool;
+  lua_State *L = new_worker_state(t->rt, &pool);
+  int ok = 0;
+  if (L != NULL) {
+    lua_atpanic(L, panic);
+    lua_pushcfunction(L, report_fresh_protected);
+    lua_pushlightuserdata(L, t);
+    lua_pushlightuserdata(L, (void *)msg);
+    ok = lua_pcall(L, 2, 0, 0) == LUA_OK;
+    lua_close(L);
+  }
+  braid__salloc_free(pool);
+  if (!ok) {
+    fprintf(stderr, "Exception in thread %s:\nMemoryError: %s\n", t->name,
+            msg);
+    fflush(stderr);
+  }
+}
+
+
+static int is_memerror_protected(lua_State *L) {
+  braidB_pushclass(L, "MemoryError");
+  lua_getfield(L, -1, "is");
+  lua_insert(L, -2);
+  lua_pushvalue(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+/* Whether the error at 'idx' (of a pcall that returned 'status') is a
+** memory error: Lua's own, or a MemoryError. Never raises. */
+static int is_memerror(lua_State *L, int idx, int status) {
+  int r;
+  if (status == LUA_ERRMEM) return 1;
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  lua_pushcfunction(L, is_memerror_protected);
+  lua_pushvalue(L, idx);
+  r = lua_pcall(L, 1, 1, 0) == LUA_OK && lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+
+/* One attempt at running 'r' in a new state. Returns 1 when it is over
+** (the body ran, or failed for another reason than memory: reported),
+** 0 when it ran out of memory before it could be of use ('quiet': say
+** nothing; else it is reported). */
+static int worker_attempt(WorkerRun *r, int quiet) {
+  braid_thread *t = r->t;
+  braid_salloc *pool;
+  lua_State *L = new_worker_state(t->rt, &pool);
+  int status, err, done = 1;
+  if (L == NULL) {
+    braid__salloc_free(pool);
+    if (quiet) return 0;
+    if (r->body == thread_body)
+      report_fresh(t, "cannot create a Lua state");
+    else
+      fprintf(stderr, "Exception in thread %s:\nMemoryError: cannot create "
+                      "a Lua state\n", t->name);
+    return 0;
+  }
+  lua_atpanic(L, panic);
+  lua_pushcfunction(L, worker_pmain);
+  lua_pushlightuserdata(L, r);
+  status = lua_pcall(L, 1, 0, 0);
+  err = lua_gettop(L);
+  /* a Thread's target never runs twice; a pool worker's body raises only
+  ** outside its tasks (they run protected), so it may start over */
+  if (status != LUA_OK && (!r->started || r->body != thread_body) &&
+      is_memerror(L, err, status)) {
+    done = 0;
+    if (quiet) status = LUA_OK;
+  }
+  if (status != LUA_OK && r->body == thread_body) {
+    /* the set-up or the decoding of a Thread's arguments failed (out of
+    ** memory, mostly): its excepthook hears of it, as of its target's
+    ** errors, when this state can still tell it */
+    int hooked;
+    braidB_memerror(L, status);
+    lua_pushcfunction(L, report_error);
+    lua_pushvalue(L, err);
+    lua_pushlightuserdata(L, t);
+    hooked = lua_pcall(L, 2, 0, 0) == LUA_OK;
+    lua_settop(L, err);
+    if (hooked) {
+      status = LUA_OK;
+    } else if (status == LUA_ERRMEM) {
+      lua_close(L);
+      L = NULL;
+      braid__salloc_free(pool);
+      pool = NULL;
+      report_fresh(t, "not enough memory");
+      status = LUA_OK;
+    }
+  }
+  if (status != LUA_OK) print_exception(L, t, err);
+  if (L != NULL) lua_close(L);
+  braid__salloc_free(pool);
+  return done;
+}
+
+
+void braidB_worker_run_retry(braid_thread *t, lua_CFunction body, void *ud,
+                             int (*again)(void *ud)) {
   WorkerRun r;
-  lua_State *L;
-  braid_salloc *pool = NULL;
+  double pause = 0.001;
   r.t = t;
   r.body = body;
   r.ud = ud;
+  r.started = 0;
   braid__mutex_lock(&t->mu);
   t->ident = (lua_Integer)(uintptr_t)pthread_self();
   t->native_id = braid__native_id();
   braid__cond_broadcast(&t->cv);
   braid__set_thread_name(t->name);
   braid__mutex_unlock(&t->mu);
-  if (rt->alloc != NULL)
-    L = lua_newstate(rt->alloc, rt->alloc_ud);
-  else if ((pool = braid__salloc_new()) != NULL)
-    L = lua_newstate(braid__salloc_alloc, pool);
-  else
-    L = lua_newstate(l_alloc, NULL);
-  if (L == NULL) {
-    fprintf(stderr, "Exception in thread %s:\nMemoryError: cannot create "
-                    "a Lua state\n", t->name);
-  } else {
-    lua_atpanic(L, panic);
-    lua_pushcfunction(L, worker_pmain);
-    lua_pushlightuserdata(L, &r);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) print_exception(L, t, -1);
-    lua_close(L);
+  /* the first failure is reported; the retries are quiet */
+  if (!worker_attempt(&r, 0) && again != NULL) {
+    while (again(ud)) {
+      braid__sleep(pause);
+      if (pause < 0.1) pause *= 2;
+      if (worker_attempt(&r, 1)) break;
+    }
   }
-  braid__salloc_free(pool);
   braid__thread_finish(t); /* drops the worker's reference */
+}
+
+
+void braidB_worker_run(braid_thread *t, lua_CFunction body, void *ud) {
+  braidB_worker_run_retry(t, body, ud, NULL);
 }
 
 
@@ -522,7 +661,7 @@ static char *dupfield(lua_State *L, const char *table, const char *field) {
   if (lua_getglobal(L, table) == LUA_TTABLE) {
     lua_getfield(L, -1, field);
     s = lua_tostring(L, -1);
-    if (s != NULL) r = strdup(s);
+    if (s != NULL) r = braid__strdup(s);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -671,9 +810,9 @@ static int thread_getname(lua_State *L) {
   braid_thread *t = checkthread(L, 1);
   char *name;
   braid__mutex_lock(&t->mu);
-  name = strdup(t->name); /* pushing could raise: not under the lock */
+  name = braid__strdup(t->name); /* pushing could raise: not under the lock */
   braid__mutex_unlock(&t->mu);
-  if (name == NULL) return luaL_error(L, "not enough memory");
+  if (name == NULL) return braidB_nomem(L);
   lua_pushstring(L, name);
   free(name);
   return 1;
@@ -683,8 +822,8 @@ static int thread_getname(lua_State *L) {
 static int thread_setname(lua_State *L) {
   braid_thread *t = checkthread(L, 1);
   const char *s = braidB_checkstring(L, 2, NULL);
-  char *n = strdup(s), *old;
-  if (n == NULL) return luaL_error(L, "not enough memory");
+  char *n = braid__strdup(s), *old;
+  if (n == NULL) return braidB_nomem(L);
   braid__mutex_lock(&t->mu);
   old = t->name;
   t->name = n;
@@ -804,7 +943,7 @@ static int core_thread_new(lua_State *L) {
     daemon = lua_toboolean(L, 2);
   }
   t = braid__thread_new(braidB_runtime(L), name, daemon, BRAID_THREAD_WORKER);
-  if (t == NULL) return luaL_error(L, "not enough memory");
+  if (t == NULL) return braidB_nomem(L);
   braidB_pushnewhandle(L, &t->h);
   return 1;
 }
@@ -847,7 +986,7 @@ static int core_enumerate(lua_State *L) {
       list[n++] = (braid_thread *)braid__handle_retain(&t->h);
   }
   braid__mutex_unlock(&rt->mu);
-  if (list == NULL) return luaL_error(L, "not enough memory");
+  if (list == NULL) return braidB_nomem(L);
   lua_createtable(L, (int)n, 0);
   for (i = 0; i < n; i++) {
     /* adopt the reference: nothing before this can fail for this one */

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "alloc.h"
+#include "failalloc.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_ASAN 1
@@ -94,7 +95,8 @@ braid_salloc *braid__salloc_new(void) {
 static void *map_chunk(size_t size) {
   char *m, *a;
   size_t extra;
-  if (size < HUGE_PAGE) return malloc(size);
+  if (size < HUGE_PAGE) return braid__malloc(size);
+  if (braid__fail_check(braid__site())) return NULL;
   m = (char *)mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return NULL;
@@ -307,6 +309,9 @@ static void block_free(braid_salloc *p, void *ptr, size_t n) {
 void *braid__salloc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   braid_salloc *p = (braid_salloc *)ud;
   void *np;
+  if (nsize != 0 && (ptr == NULL || nsize > osize) &&
+      braid__fail_check(braid__fail_site_worker))
+    return NULL; /* injected failure (failalloc.h): Lua keeps the block */
   if (ptr == NULL) /* osize is a type tag then */
     return nsize == 0 ? NULL : block_alloc(p, nsize);
   if (nsize == 0) {
@@ -329,7 +334,7 @@ void *braid__salloc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 
 
 void *braid__huge_alloc(size_t size) {
-  if (size < HUGE_PAGE) return calloc(1, size);
+  if (size < HUGE_PAGE) return braid__calloc(1, size);
   size = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
   return map_chunk(size); /* zero-filled */
 }

@@ -726,7 +726,7 @@ const braid_handle_type braid__pool_type = { "braid.ThreadPool",
 
 
 static char *dupstr(const char *s) {
-  return s ? strdup(s) : NULL;
+  return s ? braid__strdup(s) : NULL;
 }
 
 
@@ -1238,7 +1238,7 @@ static int take(braid_pool *p, braid_work *w, braid_item **buf, size_t *cap,
       if (nb == NULL) { /* cannot even hold the items: fail the chunk */
         braid__msg_release(seg, cnt);
         job_store(j, k, p->process ? BRAID_CHUNK_BROKEN_PROCESS
-                                   : BRAID_CHUNK_BROKEN, NULL);
+                                   : BRAID_CHUNK_NOMEM, NULL);
         braid__handle_release(&j->h);
         return take(p, w, buf, cap, block, only);
       }

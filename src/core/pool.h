@@ -113,7 +113,8 @@ enum {
   BRAID_CHUNK_EXC, /* message: partial results table, exception */
   BRAID_CHUNK_CANCELLED,
   BRAID_CHUNK_BROKEN,
-  BRAID_CHUNK_BROKEN_PROCESS
+  BRAID_CHUNK_BROKEN_PROCESS,
+  BRAID_CHUNK_NOMEM /* a thread pool's worker could not take it: MemoryError */
 };
 
 /* The message of a chunk that succeeded is one of: the result (chunks of

@@ -41,7 +41,12 @@ pid_t braid__proc_fork(int *sentinel) {
   fflush(NULL);
   pid = fork();
   if (pid < 0) return BRAID_EOS;
-  if (pid == 0) return 0;
+  if (pid == 0) {
+    /* failure injection (failalloc.h) counts the parent's allocations:
+    ** the child is not part of the scenario under test */
+    atomic_store_explicit(&braid__fail_on, 0, memory_order_relaxed);
+    return 0;
+  }
   *sentinel = pidfd_of(pid);
   if (*sentinel < 0) { /* no pidfd: not expected on Linux >= 5.3 */
     (void)pfd;
@@ -300,13 +305,13 @@ int braid__forkserver_serve(int sock, unsigned char **payload, size_t *len) {
       int64_t pid64;
       n = recv_request(sock, &h, fds);
       if (n < 0) _exit(0); /* the client went away */
-      buf = (unsigned char *)malloc(h.len ? (size_t)h.len : 1);
+      buf = (unsigned char *)braid__malloc(h.len ? (size_t)h.len : 1);
       if (buf == NULL ||
           braid__fd_read_all(sock, buf, (size_t)h.len, NULL) != BRAID_OK)
         _exit(1);
       if (nkids == capkids) {
         capkids = capkids ? capkids * 2 : 16;
-        kids = (FsChild *)realloc(kids, capkids * sizeof *kids);
+        kids = (FsChild *)braid__realloc(kids, capkids * sizeof *kids);
         if (kids == NULL) _exit(1);
       }
       pid = fork();

@@ -223,7 +223,6 @@ int braid__queue_new(braid_queue **out, int kind, long maxsize) {
   braid_queue *q = (braid_queue *)braid__calloc(1, sizeof *q);
   *out = NULL;
   if (q == NULL) return BRAID_ENOMEM;
-  braid__handle_init(&q->h, types[kind]);
   q->kind = kind;
   q->maxsize = maxsize > 0 && kind != BRAID_QUEUE_SIMPLE ? maxsize : 0;
   q->fast = q->maxsize == 0 &&
@@ -237,6 +236,8 @@ int braid__queue_new(braid_queue **out, int kind, long maxsize) {
     braid__mutex_init_adaptive(&q->pmu);
     braid__mutex_init_adaptive(&q->cmu);
   }
+  /* counted alive from here on, when nothing can fail any more */
+  braid__handle_init(&q->h, types[kind]);
   atomic_init(&q->unfinished, 0);
   atomic_init(&q->shutdown, 0);
   atomic_init(&q->enq, 0);

@@ -1696,7 +1696,7 @@ static braid_msg *encode_scalar(lua_State *L, int idx) {
   braid_msg *m;
   if (!isscalar(L, idx)) return NULL;
   m = msg_new();
-  if (m == NULL) luaL_error(L, "not enough memory");
+  if (m == NULL) braidB_nomem(L);
   write_scalar(L, idx, m);
   return m;
 }
@@ -2579,8 +2579,10 @@ static void open_dfunction(Dec *d, size_t at) {
   if (!check_dump(d->p, n)) dec_fail(d, "malformed function");
   rs.p = (const char *)d->p;
   rs.n = n;
-  if (lua_load(L, dump_reader, &rs, "=(transfer)", "b") != LUA_OK)
+  if ((i = lua_load(L, dump_reader, &rs, "=(transfer)", "b")) != LUA_OK) {
+    if (i == LUA_ERRMEM) braidB_nomem(L); /* not corrupt: out of memory */
     dec_fail(d, lua_tostring(L, -1));
+  }
   d->p += n;
   f->t = lua_gettop(L);
   if (flags & F_SHARED) remember(d, at);

@@ -199,7 +199,7 @@ braid_thread *braid__thread_new(braid_runtime_t *rt, const char *name,
     braid__mutex_unlock(&rt->mu);
     name = buf;
   }
-  t->name = strdup(name);
+  t->name = braid__strdup(name);
   if (t->name == NULL) {
     braid__free(t);
     return NULL;

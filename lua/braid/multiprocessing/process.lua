@@ -261,13 +261,20 @@ local function start_fork(self)
   return pid, sentinel
 end
 
-local function start_spawn(self)
-  local bytes, fds = core.proc_payload(childinfo(self))
-  local a, b = core.socketpair()
-  fds[#fds + 1] = b
+-- (fds' last slot exists already: storing into it allocates nothing)
+local function spawn_child(b, fds)
+  fds[#fds] = b
   local code = format("require'braid.multiprocessing.process'._spawn_main(%d, {%s})",
                       b, concat(fds, ","))
-  local ok, pid, sentinel = pcall(core.proc_spawn, interpreter(code), fds)
+  return core.proc_spawn(interpreter(code), fds)
+end
+
+local function start_spawn(self)
+  local bytes, fds = core.proc_payload(childinfo(self))
+  fds[#fds + 1] = false -- the socket's slot, made before the socket (a
+                        -- MemoryError must not leak its descriptors)
+  local a, b = core.socketpair()
+  local ok, pid, sentinel = pcall(spawn_child, b, fds)
   core.fd_close(b)
   if not ok then core.fd_close(a); error(pid, 0) end
   pcall(core.fd_send_payload, a, bytes) -- a child that died early: exitcode tells
@@ -300,6 +307,14 @@ local function start_forkserver(self)
   return core.forkserver_request(forkserver(), bytes, fds)
 end
 
+-- The bookkeeping of a started child (may raise MemoryError).
+local function track(self, pid, sentinel, ppid)
+  rawset(self, "_pid", pid)
+  rawset(self, "_sentinel", sentinel)
+  rawset(self, "_parent_pid", ppid)
+  children[self] = true
+end
+
 --- Starts the child. AssertionError when started before, or from a
 -- daemonic process.
 function Process:start()
@@ -313,14 +328,27 @@ function Process:start()
   local method = rawget(self, "_method") or M.default_method
   rawset(self, "_method", method)
   for p in pairs(children) do poll(p, false) end
+  local ppid = core.getpid()
   local pid, sentinel
   if method == "fork" then pid, sentinel = start_fork(self)
   elseif method == "spawn" then pid, sentinel = start_spawn(self)
   else pid, sentinel = start_forkserver(self) end
-  rawset(self, "_pid", pid)
-  rawset(self, "_sentinel", sentinel)
-  rawset(self, "_parent_pid", core.getpid())
-  children[self] = true
+  local ok, err = pcall(track, self, pid, sentinel, ppid)
+  if not ok then
+    -- out of memory with the child running: undo the start, so that the
+    -- object stays startable and no child or descriptor is left behind
+    -- (storing nil allocates nothing)
+    rawset(self, "_pid", nil)
+    rawset(self, "_sentinel", nil)
+    rawset(self, "_parent_pid", nil)
+    children[self] = nil
+    core.proc_kill(pid, 9)
+    core.fd_wait(sentinel, nil)
+    if method == "forkserver" then core.forkserver_status(sentinel)
+    else core.proc_reap(pid, true) end
+    core.fd_close(sentinel)
+    error(err, 0)
+  end
 end
 
 --- Waits for the child to end (at most `timeout` seconds).
