@@ -361,6 +361,7 @@ static int findmethod(lua_State *L, int mt, int fn) {
 ** error paths call this, so the scan costs nothing on success. */
 static int pushmethodname(lua_State *L, lua_Debug *ar) {
   int top = lua_gettop(L), fn = top + 1, found = 0;
+  if (!lua_checkstack(L, 8)) return 0; /* the two nested traversals */
   lua_getinfo(L, "f", ar);
   if (lua_getmetatable(L, 1)) {
     found = findmethod(L, fn + 1, fn);
