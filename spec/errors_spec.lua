@@ -122,6 +122,11 @@ describe("core error codes", function()
     helpers.message_has(err, "bad argument #1 to 'put' (")
     err = helpers.raises(errors.TypeError, q.qsize, 5)
     helpers.message_has(err, "bad argument #1 to 'qsize' (")
+    -- A missing item is a TypeError too (Python: missing argument 'item').
+    err = helpers.raises(errors.TypeError, q.put, q)
+    helpers.message_has(err, "bad argument #2 to 'put' (value expected)")
+    err = helpers.raises(errors.TypeError, function() q:put() end)
+    helpers.message_has(err, "bad argument #1 to 'put' (value expected)")
     -- Method calls keep Lua's method wording.
     err = helpers.raises(errors.TypeError, function() return q:get(true, "x") end)
     helpers.message_has(err, "bad argument #2 to 'get' (number expected")

@@ -513,6 +513,12 @@ lua_Integer braidB_optinteger(lua_State *L, int arg, lua_Integer def) {
 }
 
 
+void braidB_checkany(lua_State *L, int arg) {
+  if (lua_type(L, arg) == LUA_TNONE)
+    braidB_argerror(L, arg, "TypeError", "value expected");
+}
+
+
 lua_Number braidB_checknumber(lua_State *L, int arg) {
   if (lua_type(L, arg) != LUA_TNUMBER) braidB_typeerror(L, arg, "number");
   return lua_tonumber(L, arg);
@@ -561,7 +567,7 @@ int braidB_getopt(lua_State *L, int idx, const char *k) {
 
 int braidB_lock_with(lua_State *L) {
   int n = lua_gettop(L), i, status;
-  luaL_checkany(L, 2);
+  braidB_checkany(L, 2);
   lua_getfield(L, 1, "acquire");
   lua_pushvalue(L, 1);
   lua_call(L, 1, 0);
