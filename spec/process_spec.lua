@@ -56,6 +56,26 @@ describe("multiprocessing.Process", function()
         assert.equal(4, p3.exitcode)
       end)
 
+      it("runs subclasses of subclasses, with methods found along the chain", function()
+        local P = ctx.Process:subclass("P")
+        local P2 = P:subclass("P2")
+        local P3 = P2:subclass("P3")
+        assert.equal(mp.Process.start, P3.start)
+        assert.is_function(P3.subclass)
+        -- Methods given to parents after the subclasses were made are seen,
+        -- as in Python; the nearest definition wins.
+        function P:code() return 5 end
+        function P:run() os.exit(1) end
+        function P2:run() os.exit(self:code() + self.extra) end
+        assert.equal(P.code, P3.code)
+        assert.equal(P2.run, P3.run)
+        local p = P3{}
+        p.extra = 2
+        p:start(); p:join(60)
+        assert.equal(7, p.exitcode)
+        assert.equal("P3", tostring(p):match("^<(%w+)"))
+      end)
+
       it("kill gives -9, terminate -15, and join(timeout) returns", function()
         local e = mp.Event()
         local p = ctx.Process{target = function(ev) ev:set(); while true do end end, args = { e }}

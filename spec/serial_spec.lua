@@ -1,4 +1,4 @@
--- Values that cross between workers (API.md "Values that cross between
+-- Values that cross between workers (docs/python.md "What crosses between
 -- workers"): in-process round trips through the serializer (core.copy,
 -- dumps/loads) and real transfers to a thread (helpers.run_in_thread).
 local core = require "braid.core"

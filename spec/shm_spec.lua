@@ -1,5 +1,5 @@
 -- Shared typed memory: multiprocessing.Value, multiprocessing.Array and
--- sharedctypes (API.md: 1-based indices, slices with string.sub's rules,
+-- sharedctypes (docs/python.md: 1-based indices, slices with string.sub's rules,
 -- values cross workers by reference).
 local core = require "braid.core"
 local errors = require "braid.errors"

@@ -186,6 +186,30 @@ describe("Thread", function()
     assert.equal("<class 'Worker'>", tostring(Worker))
   end)
 
+  it("supports subclasses of subclasses, with class-level lookup along the chain", function()
+    local W = threading.Thread:subclass("W")
+    local W2 = W:subclass("W2")
+    -- Python: W2.start is Thread.start; subclass is reachable at every level.
+    assert.equal(threading.Thread.start, W.start)
+    assert.equal(threading.Thread.start, W2.start)
+    assert.equal(threading.Thread.join, W2.join)
+    assert.is_function(W2.subclass)
+    function W:init(opts) self.tag = opts.tag end
+    function W:run() self.out:put("W:" .. self.tag) end
+    local W3 = W2:subclass("W3")
+    assert.equal(W.run, W3.run) -- inherited through two levels
+    function W2:run() self.out:put("W2:" .. self.tag) end
+    assert.equal(W2.run, W3.run) -- a method added later is seen by subclasses
+    local out = require("braid.queue").Queue()
+    local t = W3{ tag = "x" } -- W's init runs for W3 too
+    t.out = out
+    t:start(); t:join(30)
+    assert.is_false(t:is_alive())
+    assert.equal("W2:x", out:get(true, 30))
+    assert.equal("<class 'W3'>", tostring(W3))
+    assert.equal("W3", tostring(t):match("^<(%w+)%("))
+  end)
+
   it("formats like Python's repr", function()
     local t = threading.Thread{ name = "r", target = function() end }
     assert.equal("<Thread(r, initial)>", tostring(t))
@@ -358,6 +382,35 @@ describe("Timer", function()
     helpers.raises(errors.TypeError, threading.Timer, "1", print)
     helpers.raises(errors.TypeError, threading.Timer, 1, 42)
     helpers.raises(errors.TypeError, threading.Timer, 1, print, "x")
+  end)
+
+  it("can be subclassed, keeping Timer's constructor and methods", function()
+    local Timer = threading.Timer
+    assert.equal(threading.Thread.start, Timer.start)
+    assert.is_function(Timer.subclass)
+    local LoggedTimer = Timer:subclass("LoggedTimer")
+    assert.equal(Timer.cancel, LoggedTimer.cancel)
+    function LoggedTimer:run()
+      Timer.run(self) -- the parent's run, as super().run() in Python
+      self.log:put("ran")
+    end
+    local Twice = LoggedTimer:subclass("Twice")
+    assert.equal(LoggedTimer.run, Twice.run)
+    local log = require("braid.queue").Queue()
+    local t = Twice(0, function(q) q:put("fired") end, { log })
+    t.log = log
+    t:start(); t:join(30)
+    assert.is_false(t:is_alive())
+    assert.equal("fired", log:get(true, 30))
+    assert.equal("ran", log:get(true, 30))
+    helpers.raises(errors.TypeError, Twice, "1", print) -- Timer's checks
+    local c = LoggedTimer(30, function(q) q:put("fired") end, { log })
+    c.log = log
+    c:start(); c:cancel(); c:join(30)
+    assert.is_false(c:is_alive())
+    assert.equal("ran", log:get(true, 30)) -- run ran; the function did not
+    assert.is_true(log:empty())
+    assert.equal("<class 'Twice'>", tostring(Twice))
   end)
 end)
 

@@ -53,11 +53,14 @@ end
 
 --- Define a class: `errors.class(name, super)`.
 -- @string name qualified name, e.g. "queue.Empty"
--- @tparam[opt] table super parent class (default Exception)
+-- @tparam[opt] table super parent class (default Exception, as in Python
+-- where a class statement for an exception names its base; BaseException,
+-- defined before Exception exists, is the only root)
 -- @treturn table the class (returns the existing one for a known name)
 function M.class(name, super)
   local existing = classes[name]
   if existing then return existing end
+  if super == nil then super = classes.Exception end
   local short = name:match("([^.]+)$")
   local cls = {
     name = name, __name = name, short_name = short, super = super,

@@ -1,7 +1,7 @@
 --- braid: Python's concurrency API for Lua 5.4, one Lua state per worker.
 -- `require "braid"` gives every module as a field, loaded on first use:
 -- `braid.threading`, `braid.queue`, `braid.multiprocessing`,
--- `braid.futures` (also `braid.concurrent.futures`), `braid.subprocess`;
+-- `braid.futures` (also `braid.concurrent.futures`), `braid.progress`;
 -- plus `braid.errors` (exception classes), `braid.poll()` (run the
 -- callbacks waiting for this state) and `braid.version`.
 -- @module braid
@@ -26,7 +26,8 @@ local lazy = {
   multiprocessing = "braid.multiprocessing",
   futures = "braid.futures",
   progress = "braid.progress",
-  subprocess = "braid.subprocess",
+  -- braid.subprocess is absent until the module exists: an unknown field
+  -- reads as nil (Lua's AttributeError), not as a failed require.
 }
 
 return setmetatable(M, {

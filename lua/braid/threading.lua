@@ -169,6 +169,14 @@ local function new(cls, opts)
 end
 
 function ClassMeta.__call(cls, opts) return new(cls, opts) end
+-- Class-level lookups follow the chain as Python's attribute lookup does:
+-- `W2.start`, `W2:subclass(...)` and an inherited `init` or `run` are
+-- found on the parent classes (the instance __index walks it too).
+function ClassMeta.__index(cls, k)
+  local super = rawget(cls, "__super")
+  if super ~= nil then return super[k] end
+  return nil
+end
 function ClassMeta.__tostring(cls)
   return "<class '" .. (rawget(cls, "__classname") or "?") .. "'>"
 end
@@ -177,7 +185,8 @@ end
 -- Instances get Thread's fields (name, daemon, ident, native_id); define
 -- `run` to replace the target, and `init(self, opts)` to set fields at
 -- construction.
--- @tab cls the class to extend (`Thread`; called as a method)
+-- @tab cls the class to extend (`Thread`, `Timer` or any subclass of
+-- them; called as a method)
 -- @string[opt] name class name shown by tostring
 function Thread.subclass(cls, name)
   local sub = {
@@ -185,7 +194,9 @@ function Thread.subclass(cls, name)
     __tostring = Thread.__tostring, __super = cls,
     __classname = name or rawget(cls, "__classname"),
   }
-  return setmetatable(sub, ClassMeta)
+  -- The parent's class metatable carries its constructor: a subclass of
+  -- Timer is built as a Timer.
+  return setmetatable(sub, getmetatable(cls))
 end
 
 local function noop() end
@@ -316,7 +327,8 @@ local timer_new = function(cls, interval, fn, args)
   return self
 end
 
-local TimerMeta = { __call = timer_new, __tostring = ClassMeta.__tostring }
+local TimerMeta = { __call = timer_new, __tostring = ClassMeta.__tostring,
+                    __index = ClassMeta.__index }
 setmetatable(Timer, TimerMeta)
 M._TimerMeta = TimerMeta
 

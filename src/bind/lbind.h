@@ -96,6 +96,9 @@ BRAIDI_FUNC lua_Integer braidB_checkinteger(lua_State *L, int arg);
 BRAIDI_FUNC lua_Integer braidB_optinteger(lua_State *L, int arg,
                                           lua_Integer def);
 BRAIDI_FUNC lua_Number braidB_checknumber(lua_State *L, int arg);
+/* Any value, nil included, but not a missing argument (Python's TypeError
+** for a missing positional argument). */
+BRAIDI_FUNC void braidB_checkany(lua_State *L, int arg);
 BRAIDI_FUNC const char *braidB_checkstring(lua_State *L, int arg,
                                            size_t *len);
 BRAIDI_FUNC int braidB_optboolean(lua_State *L, int arg, int def);

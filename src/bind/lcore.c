@@ -366,6 +366,67 @@ static int pushfuncname(lua_State *L, lua_Debug *ar) {
 }
 
 
+/* Searches the methods table of the proxy metatable at 'mt' for the
+** function at 'fn'; pushes its key and returns 1 when found. */
+static int findmethod(lua_State *L, int mt, int fn) {
+  lua_pushliteral(L, "__methods");
+  if (lua_rawget(L, mt) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn)) {
+      lua_pop(L, 1);
+      lua_remove(L, -2); /* the methods table; the key stays */
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+
+/* Fallback for a braid method called as a plain value, as in
+** pcall(q.put, q, x), where Lua knows no name and the function is in no
+** module: pushes the name braid registered it under. The metatable of
+** argument 1 (the usual 'self') is tried first, then every proxy metatable
+** of this state (they live in the registry, marked '__braidhandle'). Only
+** error paths call this, so the scan costs nothing on success. */
+static int pushmethodname(lua_State *L, lua_Debug *ar) {
+  int top = lua_gettop(L), fn = top + 1, found = 0;
+  if (!lua_checkstack(L, 8)) return 0; /* the two nested traversals */
+  lua_getinfo(L, "f", ar);
+  if (lua_getmetatable(L, 1)) {
+    found = findmethod(L, fn + 1, fn);
+    if (found) lua_remove(L, -2); /* the metatable */
+    else lua_pop(L, 1);
+  }
+  if (!found) {
+    lua_pushnil(L);
+    while (lua_next(L, LUA_REGISTRYINDEX)) { /* fn key value */
+      if (lua_type(L, -1) == LUA_TTABLE) {
+        int marked;
+        lua_pushliteral(L, "__braidhandle");
+        marked = lua_rawget(L, -2) == LUA_TBOOLEAN;
+        lua_pop(L, 1);
+        if (marked && findmethod(L, fn + 2, fn)) { /* fn key value name */
+          lua_replace(L, fn + 1);
+          lua_settop(L, fn + 1);
+          found = 1;
+          break;
+        }
+      }
+      lua_pop(L, 1);
+    }
+  }
+  if (found) lua_replace(L, fn); /* the name over the function */
+  lua_settop(L, top + found);
+  return found;
+}
+
+
 int braidB_argerror(lua_State *L, int arg, const char *cls, const char *fmt,
                     ...) {
   lua_Debug ar;
@@ -386,7 +447,7 @@ int braidB_argerror(lua_State *L, int arg, const char *cls, const char *fmt,
     }
     if (ar.name != NULL)
       fname = ar.name;
-    else if (pushfuncname(L, &ar))
+    else if (pushfuncname(L, &ar) || pushmethodname(L, &ar))
       fname = lua_tostring(L, -1);
   }
   return braidB_raise(L, cls, "bad argument #%d to '%s' (%s)", arg, fname,
@@ -487,6 +548,12 @@ lua_Integer braidB_optinteger(lua_State *L, int arg, lua_Integer def) {
 }
 
 
+void braidB_checkany(lua_State *L, int arg) {
+  if (lua_type(L, arg) == LUA_TNONE)
+    braidB_argerror(L, arg, "TypeError", "value expected");
+}
+
+
 lua_Number braidB_checknumber(lua_State *L, int arg) {
   if (lua_type(L, arg) != LUA_TNUMBER) braidB_typeerror(L, arg, "number");
   return lua_tonumber(L, arg);
@@ -535,7 +602,7 @@ int braidB_getopt(lua_State *L, int idx, const char *k) {
 
 int braidB_lock_with(lua_State *L) {
   int n = lua_gettop(L), i, status;
-  luaL_checkany(L, 2);
+  braidB_checkany(L, 2);
   lua_getfield(L, 1, "acquire");
   lua_pushvalue(L, 1);
   lua_call(L, 1, 0);

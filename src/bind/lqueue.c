@@ -167,9 +167,9 @@ static int queue_put(lua_State *L) {
   if (lua_gettop(L) == 2 || braid__queue_kind(q) == BRAID_QUEUE_SIMPLE) {
     block = 1; /* the common q:put(item); a SimpleQueue never blocks */
     timeout = BRAID_FOREVER;
-    luaL_checkany(L, 2);
+    braidB_checkany(L, 2);
   } else {
-    luaL_checkany(L, 2);
+    braidB_checkany(L, 2);
     checkblock(L, 3, &block, &timeout);
   }
   m = encode_item(L, q, 2);

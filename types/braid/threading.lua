@@ -12,7 +12,7 @@ local M = {}
 ---@field native_id integer?
 local threading_Thread = {}
 
---- Makes a subclass of Thread: instances are made by calling it like
+--- Makes a subclass of Thread, of Timer or of any subclass of them:
 --- Reference: docs/threading.md, entry `threading.Thread:subclass`
 ---@param name? string
 ---@return table

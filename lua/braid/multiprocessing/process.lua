@@ -114,7 +114,7 @@ local function index(self, k)
   local g = getters[k]
   if g then return g(self) end
   local mt = getmetatable(self)
-  local v = mt and rawget(mt, k)
+  local v = mt and mt[k] -- the class, then its parents (ClassMeta.__index)
   if v ~= nil then return v end
   return Process[k]
 end
@@ -160,15 +160,28 @@ function Process.new(cls, opts)
 end
 
 ClassMeta.__call = Process.new
+-- Class-level lookups follow the chain of parents, as Python's attribute
+-- lookup does: a method a parent gets after the subclass was made is seen.
+function ClassMeta.__index(cls, k)
+  local super = rawget(cls, "__super")
+  if super ~= nil then return super[k] end
+  return nil
+end
 setmetatable(Process, ClassMeta)
 
---- A subclass (override `run`): `local P = Process:subclass("P")`.
+--- A subclass (override `run`): `local P = Process:subclass("P")`; a
+-- subclass can be subclassed again.
 function Process.subclass(base, name)
   local cls = {}
-  for k, v in pairs(base) do cls[k] = v end
+  -- Metamethods are read raw from an instance's metatable, so they are
+  -- copied; everything else is inherited through __super.
+  for k, v in pairs(base) do
+    if type(k) == "string" and k:sub(1, 2) == "__" then cls[k] = v end
+  end
   cls.__name = name or "Process"
   cls.__index = index
   cls.__newindex = newindex
+  cls.__super = base
   return setmetatable(cls, ClassMeta)
 end
 
@@ -209,11 +222,18 @@ local function childinfo(self)
   local fields, methods = {}, {}
   for k, v in pairs(self) do fields[k] = v end
   local cls = getmetatable(self)
-  for k, v in pairs(cls) do
-    if Process[k] ~= v and k ~= "init" and k ~= "__index"
-       and k ~= "__newindex" and k ~= "__name" then
-      methods[k] = v
+  local c, seen = cls, {}
+  while c ~= nil and c ~= Process do -- the nearest definition wins
+    for k, v in pairs(c) do
+      if not seen[k] then
+        seen[k] = true
+        if Process[k] ~= v and k ~= "init" and k ~= "__index"
+           and k ~= "__newindex" and k ~= "__name" and k ~= "__super" then
+          methods[k] = v
+        end
+      end
     end
+    c = rawget(c, "__super")
   end
   return {
     obj = fields, methods = methods, name = cls.__name,
