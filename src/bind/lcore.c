@@ -4,6 +4,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -393,7 +394,44 @@ static const char *code_class(int code) {
 }
 
 
+/* Python's OSError subclasses by errno (PEP 3151). */
+static const char *errno_class(int e) {
+  switch (e) {
+    case ENOENT: return "FileNotFoundError";
+    case EEXIST: return "FileExistsError";
+    case EPIPE: case ESHUTDOWN: return "BrokenPipeError";
+    case ECONNRESET: return "ConnectionResetError";
+    case EACCES: case EPERM: return "PermissionError";
+    case ESRCH: return "ProcessLookupError";
+    case ECHILD: return "ChildProcessError";
+    case EINTR: return "InterruptedError";
+    case ETIMEDOUT: return "TimeoutError";
+    default: return "OSError";
+  }
+}
+
+
+int braidB_oserror(lua_State *L, int err, const char *what) {
+  const char *msg = strerror(err);
+  braidB_pushclass(L, errno_class(err));
+  if (what != NULL && what[0] != '\0')
+    lua_pushfstring(L, "[Errno %d] %s: %s", err, msg, what);
+  else
+    lua_pushfstring(L, "[Errno %d] %s", err, msg);
+  lua_call(L, 1, 1);
+  lua_pushinteger(L, err);
+  lua_setfield(L, -2, "errno");
+  lua_pushstring(L, msg);
+  lua_setfield(L, -2, "strerror");
+  return lua_error(L);
+}
+
+
 int braidB_raisecode(lua_State *L, int code, const char *what) {
+  if (code == BRAID_EOS) {
+    int e = errno; /* before anything else may change it */
+    if (e != 0) return braidB_oserror(L, e, what);
+  }
   if (what != NULL)
     return braidB_raise(L, code_class(code), "%s", what);
   return braidB_raise(L, code_class(code), "%s", braid_strerror(code));

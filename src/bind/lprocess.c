@@ -48,14 +48,7 @@ static const char INHERIT_KEY = 'h'; /* registry: set of fds to hand over */
 */
 
 static int oserror(lua_State *L, const char *what) {
-  int e = errno;
-  const char *cls = "OSError";
-  if (e == ENOENT) cls = "FileNotFoundError";
-  else if (e == EEXIST) cls = "FileExistsError";
-  else if (e == EPIPE) cls = "BrokenPipeError";
-  else if (e == ECONNRESET) cls = "ConnectionResetError";
-  else if (e == EACCES || e == EPERM) cls = "PermissionError";
-  return braidB_raise(L, cls, "[Errno %d] %s: %s", e, strerror(e), what);
+  return braidB_oserror(L, errno, what);
 }
 
 
@@ -140,12 +133,13 @@ static int core_proc_decode(lua_State *L) {
 static atomic_int fs_sock = -1;
 static atomic_long fs_pid = 0;
 
-/* core.proc_fork() -> 0 in the child; pid, sentinel in the parent. The
-** runtime's mutex is held across fork() so that the child finds it in a
-** consistent state; the child forgets the threads it did not inherit. */
+/* core.proc_fork() -> 0 in the child; pid, sentinel, its owner (lfd.c)
+** in the parent. The runtime's mutex is held across fork() so that the
+** child finds it in a consistent state; the child forgets the threads it
+** did not inherit. */
 static int core_proc_fork(lua_State *L) {
   braid_runtime_t *rt = braidB_runtime(L);
-  int sentinel = -1;
+  int sentinel = -1, *owner = braidB_newfdowner(L);
   pid_t pid;
   /* Before a fork: give back what is mapped and unused. A fork copies the
   ** page tables of all that is mapped, and a child whose malloc walks free
@@ -157,6 +151,12 @@ static int core_proc_fork(lua_State *L) {
 #endif
   braid__mutex_lock(&rt->mu);
   pid = braid__proc_fork(&sentinel);
+  if (pid < 0 && (errno == EMFILE || errno == ENFILE)) {
+    braid__mutex_unlock(&rt->mu); /* no lock held while collecting */
+    braidB_fdgc(L, errno);
+    braid__mutex_lock(&rt->mu);
+    pid = braid__proc_fork(&sentinel);
+  }
   if (pid == 0) {
     braid_thread *t = rt->threads, *keep = NULL;
     lua_Integer me = (lua_Integer)(uintptr_t)pthread_self();
@@ -175,17 +175,19 @@ static int core_proc_fork(lua_State *L) {
   }
   braid__mutex_unlock(&rt->mu);
   if (pid < 0) return oserror(L, "fork");
+  *owner = sentinel;
   lua_pushinteger(L, pid);
   lua_pushinteger(L, sentinel);
-  return 2;
+  lua_pushvalue(L, -3);
+  return 3;
 }
 
 
-/* core.proc_spawn(argv, keepfds) -> pid, sentinel */
+/* core.proc_spawn(argv, keepfds) -> pid, sentinel, its owner */
 static int core_proc_spawn(lua_State *L) {
   lua_Integer n, i, nk;
   char **argv;
-  int keep[BRAID_PROC_MAXFDS], sentinel = -1;
+  int keep[BRAID_PROC_MAXFDS], sentinel = -1, *owner;
   pid_t pid;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -207,11 +209,16 @@ static int core_proc_spawn(lua_State *L) {
     keep[i - 1] = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
   }
+  owner = braidB_newfdowner(L);
   pid = braid__proc_spawn(argv, keep, (int)nk, &sentinel);
+  if (pid < 0 && braidB_fdgc(L, errno))
+    pid = braid__proc_spawn(argv, keep, (int)nk, &sentinel);
   if (pid < 0) return oserror(L, argv[0]);
+  *owner = sentinel;
   lua_pushinteger(L, pid);
   lua_pushinteger(L, sentinel);
-  return 2;
+  lua_pushvalue(L, -3);
+  return 3;
 }
 
 
@@ -320,7 +327,9 @@ static int core_proc_exit(lua_State *L) {
 /* core.socketpair() -> fd, fd (close-on-exec, stream) */
 static int core_socketpair(lua_State *L) {
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 &&
+      (!braidB_fdgc(L, errno) ||
+       socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0))
     return oserror(L, "socketpair");
   lua_pushinteger(L, sv[0]);
   lua_pushinteger(L, sv[1]);
@@ -370,12 +379,13 @@ static int core_forkserver_serve(lua_State *L) {
 }
 
 
-/* core.forkserver_request(sock, payload, fds) -> pid, sentinel */
+/* core.forkserver_request(sock, payload, fds) -> pid, sentinel, its
+** owner */
 static int core_forkserver_request(lua_State *L) {
   int sock = (int)braidB_checkinteger(L, 1);
   size_t len;
   const char *p = braidB_checkstring(L, 2, &len);
-  int fds[BRAID_PROC_MAXFDS], sentinel = -1;
+  int fds[BRAID_PROC_MAXFDS], sentinel = -1, *owner;
   lua_Integer n, i;
   pid_t pid;
   luaL_checktype(L, 3, LUA_TTABLE);
@@ -387,11 +397,16 @@ static int core_forkserver_request(lua_State *L) {
     fds[i] = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
   }
+  owner = braidB_newfdowner(L);
   pid = braid__forkserver_request(sock, p, len, fds, (int)n, &sentinel);
-  if (pid < 0) return oserror(L, "forkserver request");
+  if (pid < 0 && braidB_fdgc(L, errno))
+    pid = braid__forkserver_request(sock, p, len, fds, (int)n, &sentinel);
+  if (pid < 0) return oserror(L, "fork (forkserver)");
+  *owner = sentinel;
   lua_pushinteger(L, pid);
   lua_pushinteger(L, sentinel);
-  return 2;
+  lua_pushvalue(L, -3);
+  return 3;
 }
 
 
@@ -495,6 +510,18 @@ static braid_psync *checkpsync_any(lua_State *L, int idx, int mask,
 #define SEMS ((1 << BRAID_PS_SEMAPHORE) | (1 << BRAID_PS_BSEMAPHORE))
 #define ACQ (LOCKS | SEMS)
 
+/* braid__psync_new, once more after a collection if descriptors ran
+** out. */
+static int psync_new(lua_State *L, braid_psync **p, int kind, int64_t value,
+                     braid_psync *lock, const void *action, size_t len,
+                     double timeout) {
+  int rc = braid__psync_new(p, kind, value, lock, action, len, timeout);
+  if (rc == BRAID_EOS && braidB_fdgc(L, errno))
+    rc = braid__psync_new(p, kind, value, lock, action, len, timeout);
+  return rc;
+}
+
+
 static void pushnewpsync(lua_State *L, int rc, braid_psync *p) {
   if (rc != BRAID_OK) braidB_raisecode(L, rc, "cannot create a shared object");
   braidB_pushnewhandle(L, &p->h);
@@ -503,7 +530,7 @@ static void pushnewpsync(lua_State *L, int rc, braid_psync *p) {
 
 static int core_mp_lock(lua_State *L) {
   braid_psync *p;
-  { int rc_ = braid__psync_new(&p, BRAID_PS_LOCK, 0, NULL, NULL, 0, 0);
+  { int rc_ = psync_new(L, &p, BRAID_PS_LOCK, 0, NULL, NULL, 0, 0);
   pushnewpsync(L, rc_, p); }
   return 1;
 }
@@ -511,7 +538,7 @@ static int core_mp_lock(lua_State *L) {
 
 static int core_mp_rlock(lua_State *L) {
   braid_psync *p;
-  { int rc_ = braid__psync_new(&p, BRAID_PS_RLOCK, 0, NULL, NULL, 0, 0);
+  { int rc_ = psync_new(L, &p, BRAID_PS_RLOCK, 0, NULL, NULL, 0, 0);
   pushnewpsync(L, rc_, p); }
   return 1;
 }
@@ -523,7 +550,7 @@ static int newsem(lua_State *L, int kind) {
   if (v < 0)
     return braidB_argerror(L, 1, "ValueError",
                            "semaphore initial value must be >= 0");
-  { int rc_ = braid__psync_new(&p, kind, v, NULL, NULL, 0, 0);
+  { int rc_ = psync_new(L, &p, kind, v, NULL, NULL, 0, 0);
   pushnewpsync(L, rc_, p); }
   return 1;
 }
@@ -542,7 +569,7 @@ static int core_mp_condition(lua_State *L) {
   braid_psync *lock = checkpsync_any(L, 1, LOCKS,
                                      "braid.mp.Lock or braid.mp.RLock");
   braid_psync *p;
-  { int rc_ = braid__psync_new(&p, BRAID_PS_CONDITION, 0, lock, NULL, 0,
+  { int rc_ = psync_new(L, &p, BRAID_PS_CONDITION, 0, lock, NULL, 0,
                                    0);
   pushnewpsync(L, rc_, p); }
   return 1;
@@ -551,7 +578,7 @@ static int core_mp_condition(lua_State *L) {
 
 static int core_mp_event(lua_State *L) {
   braid_psync *p;
-  { int rc_ = braid__psync_new(&p, BRAID_PS_EVENT, 0, NULL, NULL, 0, 0);
+  { int rc_ = psync_new(L, &p, BRAID_PS_EVENT, 0, NULL, NULL, 0, 0);
   pushnewpsync(L, rc_, p); }
   return 1;
 }
@@ -569,7 +596,7 @@ static int core_mp_barrier(lua_State *L) {
     return braidB_argerror(L, 1, "ValueError", "parties must be >= 1");
   if (!lua_isnoneornil(L, 2)) m = braid__encode_proc(L, 2, 1, roots,
                                                      BRAID_ENC_PIPE);
-  rc = braid__psync_new(&p, BRAID_PS_BARRIER, parties, NULL,
+  rc = psync_new(L, &p, BRAID_PS_BARRIER, parties, NULL,
                         m ? m->data : NULL, m ? m->len : 0,
                         timeout < 0 ? -1 : timeout);
   braid__msg_free(m);
@@ -959,7 +986,9 @@ static int connfd(lua_State *L, Conn *c, int want) {
 static int core_pipe(lua_State *L) {
   int duplex = braidB_optboolean(L, 1, 1);
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 &&
+      (!braidB_fdgc(L, errno) ||
+       socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0))
     return oserror(L, "socketpair");
   if (!duplex) {
     shutdown(sv[0], SHUT_WR);
@@ -974,6 +1003,7 @@ static int core_pipe(lua_State *L) {
 static int core_conn_attach(lua_State *L) {
   int fd = (int)braidB_checkinteger(L, 1);
   int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0 && braidB_fdgc(L, errno)) d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (d < 0) return oserror(L, "cannot take over a connection");
   pushconn(L, d, lua_toboolean(L, 2), lua_toboolean(L, 3));
   return 1;
@@ -1246,6 +1276,8 @@ static int core_mp_queue(lua_State *L) {
   if (ring < 64 || ring > ((lua_Integer)1 << 40))
     return braidB_argerror(L, 2, "ValueError", "bad ring size");
   rc = braid__mpq_new(&q, maxsize, (size_t)ring);
+  if (rc == BRAID_EOS && braidB_fdgc(L, errno))
+    rc = braid__mpq_new(&q, maxsize, (size_t)ring);
   if (rc != BRAID_OK) return braidB_raisecode(L, rc, "cannot create a queue");
   braidB_pushnewhandle(L, &q->h);
   return 1;
@@ -1429,6 +1461,8 @@ static int core_shared_memory(lua_State *L) {
       snprintf(buf, sizeof buf, "/psm_%08x", r);
     }
     fd = shm_open(buf, flags | O_CLOEXEC, 0600);
+    if (fd < 0 && braidB_fdgc(L, errno))
+      fd = shm_open(buf, flags | O_CLOEXEC, 0600);
     if (fd >= 0 || name != NULL || errno != EEXIST) break;
   }
   if (fd < 0) return oserror(L, buf + 1);
