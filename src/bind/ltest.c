@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -50,6 +51,32 @@ static int test_fd_count(lua_State *L) {
     if (e->d_name[0] != '.') n++;
   closedir(d);
   lua_pushinteger(L, n - 1);
+  return 1;
+}
+
+
+/* _test.children([except]) -> children of this process (running or
+** zombies) but pid 'except', from /proc/self/task/<tid>/children */
+static int test_children(lua_State *L) {
+  long except = (long)luaL_optinteger(L, 1, 0);
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *e;
+  lua_Integer n = 0;
+  if (d == NULL) return braidB_oserror(L, errno, "/proc/self/task");
+  while ((e = readdir(d)) != NULL) {
+    char path[300];
+    FILE *f;
+    long pid;
+    if (e->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+    f = fopen(path, "r");
+    if (f == NULL) continue; /* the thread ended meanwhile */
+    while (fscanf(f, "%ld", &pid) == 1)
+      if (pid != except) n++;
+    fclose(f);
+  }
+  closedir(d);
+  lua_pushinteger(L, n);
   return 1;
 }
 
@@ -128,6 +155,7 @@ static int test_fail_forks(lua_State *L) {
 static const luaL_Reg test_funcs[] = {
   { "fd_count", test_fd_count },
   { "fill_fds", test_fill_fds },
+  { "children", test_children },
   { "fail_forks", test_fail_forks },
   { "refs", test_refs },
   { "live", test_live },
