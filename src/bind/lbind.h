@@ -144,6 +144,7 @@ BRAIDI_FUNC void braidB_open_queue(lua_State *L);
 BRAIDI_FUNC void braidB_open_pool(lua_State *L);
 BRAIDI_FUNC void braidB_open_procpool(lua_State *L);
 BRAIDI_FUNC void braidB_open_process(lua_State *L);
+BRAIDI_FUNC void braidB_open_conn(lua_State *L);
 /* Pushes a descriptor owner (lfd.c) holding -1 and returns its slot:
 ** store the descriptor there once it exists; the owner closes it when
 ** collected or at owner:close() (owner:fileno(), owner:release()). */
@@ -163,10 +164,18 @@ BRAIDI_FUNC const braidB_Class braidB_shm_classes[];
 BRAIDI_FUNC const braidB_Class braidB_queue_classes[];
 BRAIDI_FUNC const braidB_Class braidB_pool_classes[];
 BRAIDI_FUNC const braidB_Class braidB_process_classes[];
+BRAIDI_FUNC const braidB_Class braidB_conn_classes[];
 
 /* Records 'fd' as a descriptor the process being started must inherit
 ** (called by __braidexport metamethods, see lprocess.c). */
 BRAIDI_FUNC void braidB_inherit_fd(lua_State *L, int fd);
+/* In __braidexport(obj, mode): raises the RuntimeError of an object sent
+** through a pipe or a queue (mode BRAID_ENC_PIPE) instead of being
+** inherited, as Python's ("... through inheritance"). */
+BRAIDI_FUNC void braidB_check_inherit_mode(lua_State *L, const char *what);
+/* The metatable name of SharedMemory userdata (lprocess.c), whose first
+** two fields are the mapping's address and size. */
+#define BRAIDB_SHMEM_T "braid.SharedMemory"
 
 /* Lua-callable 'obj:with(fn, ...)' for lock-likes: acquire, call, always
 ** release, return fn's results or re-raise its error. */
