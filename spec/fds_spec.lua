@@ -329,6 +329,23 @@ describe("fork failing", function()
       p:terminate()
     end)
 
+    it("a Pool whose replacement worker cannot start breaks, never hangs (" .. method .. ")", function()
+      local p = mp.get_context(method).Pool(1)
+      assert.are.equal(4, p:apply(double, { 2 }))
+      T.fail_forks(1) -- the replacement of the worker that exits
+      local t0 = helpers.now()
+      helpers.raises(futures.BrokenProcessPool, p.apply, p, function() os.exit(3) end, {})
+      -- the pool is broken now: later tasks fail at once
+      local ok, err = pcall(function()
+        return p:apply_async(double, { 1 }):get(60)
+      end)
+      assert.is_false(ok)
+      assert(futures.BrokenProcessPool:is(err), tostring(err))
+      assert(helpers.now() - t0 < 60, "the broken pool took too long to fail")
+      p:terminate()
+      eventually(function() return children() == 0 end, "no child left")
+    end)
+
     it("a ProcessPoolExecutor raises OSError or fails its futures (" .. method .. ")", function()
       T.fail_forks(1000)
       local t0 = helpers.now()
