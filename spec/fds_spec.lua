@@ -291,6 +291,35 @@ describe("a full descriptor table", function()
 end)
 
 
+describe("the forkserver", function()
+  it("is started again when it died", function()
+    local p = mp.Process { target = nothing, _method = "forkserver" }
+    p:start(); p:join(60); p:close()
+    local sock, server = core.forkserver_get()
+    -- the new server runs with a descriptor limit below 1024 (it once
+    -- placed handed-over descriptors at 1024 and up: EINVAL there)
+    T.fill_fds(256):free()
+    local r, w = mp.Pipe(false)
+    collectgarbage(); collectgarbage()
+    local before = T.fd_count()
+    core.proc_kill(server, 9)
+    assert.is_true(core.fd_wait(sock, 60)) -- its end of the socket closed
+    p = mp.Process { target = function(c) c:send("hello") end, args = { w },
+                     _method = "forkserver" }
+    p:start()
+    assert.is_true(r:poll(60))
+    assert.are.equal("hello", r:recv())
+    p:join(60)
+    assert.are.equal(0, p.exitcode)
+    p:close()
+    local _, again = core.forkserver_get()
+    assert.are_not.equal(server, again)
+    assert.are.equal(before, T.fd_count()) -- the old socket went
+    assert.are.equal(0, children())
+  end)
+end)
+
+
 describe("fork failing", function()
   after_each(function() T.fail_forks(0) end)
 

@@ -436,6 +436,16 @@ static int core_forkserver_set(lua_State *L) {
 }
 
 
+/* core.forkserver_reset(sock): forgets the forkserver on 'sock' (it
+** died) and closes the socket, unless another state did it first (or set
+** a new one). */
+static int core_forkserver_reset(lua_State *L) {
+  int sock = (int)braidB_checkinteger(L, 1), expected = sock;
+  if (atomic_compare_exchange_strong(&fs_sock, &expected, -1)) close(sock);
+  return 0;
+}
+
+
 /* core.forkserver_status(sentinel) -> code | nil (running) | false */
 static int core_forkserver_status(lua_State *L) {
   int code = 0, r = braid__forkserver_status(
@@ -1281,6 +1291,7 @@ static const luaL_Reg process_funcs[] = {
   { "proc_fork", core_proc_fork },
   { "forkserver_get", core_forkserver_get },
   { "forkserver_set", core_forkserver_set },
+  { "forkserver_reset", core_forkserver_reset },
   { "proc_spawn", core_proc_spawn },
   { "proc_reap", core_proc_reap },
   { "proc_kill", core_proc_kill },

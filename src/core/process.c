@@ -288,11 +288,15 @@ static int recv_request(int sock, FsHeader *h, int *fds) {
 
 
 /* In the forked child: the received descriptors get their client numbers
-** (first all moved out of the way, then dup2'ed into place). */
+** (first all moved out of the way, above every target number, then
+** dup2'ed into place). Not a fixed number such as 1024: the descriptor
+** limit may be lower (the client's numbers are below it). */
 static void place_fds(const FsHeader *h, int *fds) {
-  int i;
+  int i, above = 0;
+  for (i = 0; i < h->nfds; i++)
+    if (h->orig[i] >= above) above = h->orig[i] + 1;
   for (i = 0; i < h->nfds; i++) {
-    int high = fcntl(fds[i + 1], F_DUPFD_CLOEXEC, 1024);
+    int high = fcntl(fds[i + 1], F_DUPFD_CLOEXEC, above);
     close(fds[i + 1]);
     fds[i + 1] = high;
   }

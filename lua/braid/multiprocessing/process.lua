@@ -283,9 +283,15 @@ local function start_spawn(self)
 end
 
 -- The socket to this process's forkserver (one for all its states),
--- started on first use.
+-- started on first use, and again when it died (as Python's
+-- ensure_running): its children are then reaped by init, and their
+-- Processes see exit code 255.
 local function forkserver()
   local sock, pid = core.forkserver_get()
+  if sock ~= nil and core.proc_reap(pid, false) ~= nil then
+    core.forkserver_reset(sock) -- it ended (or another state reaped it)
+    sock, pid = core.forkserver_get()
+  end
   if sock == nil then
     local a, b = core.socketpair()
     local code = format("require'braid.multiprocessing.process'._forkserver_main(%d)", b)
