@@ -23,6 +23,8 @@ if ONLY and ONLY ~= "" then
   mp.set_start_method(METHODS[1], true)
 end
 local popen_it = os.getenv("BRAID_HOST") == "none" and pending or it
+local HAS_FORKSERVER = false
+for _, m in ipairs(METHODS) do HAS_FORKSERVER = HAS_FORKSERVER or m == "forkserver" end
 
 local function nothing() end
 local function double(x) return 2 * x end
@@ -193,8 +195,8 @@ describe("a full descriptor table", function()
   -- the table is full nothing here may need a descriptor (io.popen,
   -- /proc/self/fd): counts are taken once the filler is freed.
   local function fill()
-    for _, m in ipairs(METHODS) do
-      local p = mp.Process { target = nothing, _method = m }
+    if HAS_FORKSERVER and core.forkserver_get() == nil then
+      local p = mp.Process { target = nothing, _method = "forkserver" }
       p:start(); p:join(); p:close()
     end
     collectgarbage(); collectgarbage()
@@ -292,7 +294,8 @@ end)
 
 
 describe("the forkserver", function()
-  it("is started again when it died", function()
+  local fs_it = HAS_FORKSERVER and it or pending
+  fs_it("is started again when it died", function()
     local p = mp.Process { target = nothing, _method = "forkserver" }
     p:start(); p:join(60); p:close()
     local sock, server = core.forkserver_get()
