@@ -74,7 +74,8 @@ BRAIDI_FUNC int braidB_argerror(lua_State *L, int arg, const char *cls,
                                 const char *fmt, ...);
 /* TypeError for a wrong argument type: "(number expected, got string)". */
 BRAIDI_FUNC int braidB_typeerror(lua_State *L, int arg, const char *tname);
-/* Raises the exception class that goes with a core error code. */
+/* Raises the exception class that goes with a core error code. For
+** BRAID_EOS the core leaves errno set: the error is braidB_oserror's. */
 BRAIDI_FUNC int braidB_raisecode(lua_State *L, int code, const char *what);
 /* Raises MemoryError("not enough memory"): a braid allocation failed
 ** (if even the error cannot be made, Lua's own memory error). */
@@ -85,6 +86,11 @@ BRAIDI_FUNC int braidB_raisecode(lua_State *L, int code, const char *what);
 ** an excepthook expects (kept as it is if even that cannot be allocated).
 ** Never raises; returns 'status'. */
 BRAIDI_FUNC int braidB_memerror(lua_State *L, int status);
+/* Raises Python's OSError for errno 'err' (the subclass Python picks:
+** FileNotFoundError for ENOENT, BrokenPipeError for EPIPE...), message
+** "[Errno N] strerror: what", fields 'errno' and 'strerror' set (as
+** Python's err.errno, err.strerror). */
+BRAIDI_FUNC int braidB_oserror(lua_State *L, int err, const char *what);
 /* Pushes the module braid.errors (loading it if needed). */
 BRAIDI_FUNC void braidB_pusherrors(lua_State *L);
 /* Pushes the class object 'cls' (creating braid.errors if needed). */
@@ -157,6 +163,15 @@ BRAIDI_FUNC void braidB_open_queue(lua_State *L);
 BRAIDI_FUNC void braidB_open_pool(lua_State *L);
 BRAIDI_FUNC void braidB_open_procpool(lua_State *L);
 BRAIDI_FUNC void braidB_open_process(lua_State *L);
+BRAIDI_FUNC void braidB_open_conn(lua_State *L);
+/* Pushes a descriptor owner (lfd.c) holding -1 and returns its slot:
+** store the descriptor there once it exists; the owner closes it when
+** collected or at owner:close() (owner:fileno(), owner:release()). */
+BRAIDI_FUNC int *braidB_newfdowner(lua_State *L);
+/* After a failure with errno 'err': when it is EMFILE or ENFILE, runs a
+** full collection of this state (dropped objects give their descriptors
+** back) and returns 1: try once more. Otherwise 0. errno is kept. */
+BRAIDI_FUNC int braidB_fdgc(lua_State *L, int err);
 BRAIDI_FUNC void braidB_open_test(lua_State *L);
 /* } ====== */
 
@@ -168,10 +183,18 @@ BRAIDI_FUNC const braidB_Class braidB_shm_classes[];
 BRAIDI_FUNC const braidB_Class braidB_queue_classes[];
 BRAIDI_FUNC const braidB_Class braidB_pool_classes[];
 BRAIDI_FUNC const braidB_Class braidB_process_classes[];
+BRAIDI_FUNC const braidB_Class braidB_conn_classes[];
 
 /* Records 'fd' as a descriptor the process being started must inherit
 ** (called by __braidexport metamethods, see lprocess.c). */
 BRAIDI_FUNC void braidB_inherit_fd(lua_State *L, int fd);
+/* In __braidexport(obj, mode): raises the RuntimeError of an object sent
+** through a pipe or a queue (mode BRAID_ENC_PIPE) instead of being
+** inherited, as Python's ("... through inheritance"). */
+BRAIDI_FUNC void braidB_check_inherit_mode(lua_State *L, const char *what);
+/* The metatable name of SharedMemory userdata (lprocess.c), whose first
+** two fields are the mapping's address and size. */
+#define BRAIDB_SHMEM_T "braid.SharedMemory"
 
 /* Lua-callable 'obj:with(fn, ...)' for lock-likes: acquire, call, always
 ** release, return fn's results or re-raise its error. */

@@ -4,6 +4,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,7 +92,8 @@ static void pushembedded(lua_State *L, const char *name) {
 static const braidB_Class *find_class(const braid_handle_type *type) {
   static const braidB_Class *const lists[] = {
     braidB_thread_classes, braidB_sync_classes, braidB_shm_classes,
-    braidB_queue_classes, braidB_pool_classes, braidB_process_classes, NULL,
+    braidB_queue_classes, braidB_pool_classes, braidB_process_classes,
+    braidB_conn_classes, NULL,
   };
   int i;
   for (i = 0; lists[i] != NULL; i++) {
@@ -489,7 +491,44 @@ static const char *code_class(int code) {
 }
 
 
+/* Python's OSError subclasses by errno (PEP 3151). */
+static const char *errno_class(int e) {
+  switch (e) {
+    case ENOENT: return "FileNotFoundError";
+    case EEXIST: return "FileExistsError";
+    case EPIPE: case ESHUTDOWN: return "BrokenPipeError";
+    case ECONNRESET: return "ConnectionResetError";
+    case EACCES: case EPERM: return "PermissionError";
+    case ESRCH: return "ProcessLookupError";
+    case ECHILD: return "ChildProcessError";
+    case EINTR: return "InterruptedError";
+    case ETIMEDOUT: return "TimeoutError";
+    default: return "OSError";
+  }
+}
+
+
+int braidB_oserror(lua_State *L, int err, const char *what) {
+  const char *msg = strerror(err);
+  braidB_pushclass(L, errno_class(err));
+  if (what != NULL && what[0] != '\0')
+    lua_pushfstring(L, "[Errno %d] %s: %s", err, msg, what);
+  else
+    lua_pushfstring(L, "[Errno %d] %s", err, msg);
+  lua_call(L, 1, 1);
+  lua_pushinteger(L, err);
+  lua_setfield(L, -2, "errno");
+  lua_pushstring(L, msg);
+  lua_setfield(L, -2, "strerror");
+  return lua_error(L);
+}
+
+
 int braidB_raisecode(lua_State *L, int code, const char *what) {
+  if (code == BRAID_EOS) {
+    int e = errno; /* before anything else may change it */
+    if (e != 0) return braidB_oserror(L, e, what);
+  }
   if (what != NULL)
     return braidB_raise(L, code_class(code), "%s", what);
   return braidB_raise(L, code_class(code), "%s", braid_strerror(code));
@@ -684,6 +723,7 @@ int luaopen_braid_core(lua_State *L) {
   braidB_open_pool(L);
   braidB_open_procpool(L);
   braidB_open_process(L);
+  braidB_open_conn(L);
 #ifdef BRAID_TESTS
   lua_newtable(L);
   braidB_open_test(L);

@@ -1,6 +1,6 @@
 /*
 ** lprocess.c: Lua binding of multiprocessing's C parts: child processes
-** (fork, spawn, forkserver), Connection (Pipe), the synchronisation
+** (fork, spawn, forkserver), the synchronisation
 ** objects in shared memory, the shared-memory Queue, SharedMemory, and
 ** the export of objects to child processes.
 ** See LICENSE for copyright and license.
@@ -48,14 +48,7 @@ static const char INHERIT_KEY = 'h'; /* registry: set of fds to hand over */
 */
 
 static int oserror(lua_State *L, const char *what) {
-  int e = errno;
-  const char *cls = "OSError";
-  if (e == ENOENT) cls = "FileNotFoundError";
-  else if (e == EEXIST) cls = "FileExistsError";
-  else if (e == EPIPE) cls = "BrokenPipeError";
-  else if (e == ECONNRESET) cls = "ConnectionResetError";
-  else if (e == EACCES || e == EPERM) cls = "PermissionError";
-  return braidB_raise(L, cls, "[Errno %d] %s: %s", e, strerror(e), what);
+  return braidB_oserror(L, errno, what);
 }
 
 
@@ -73,8 +66,7 @@ void braidB_inherit_fd(lua_State *L, int fd) {
 }
 
 
-/* Raises the RuntimeError of an object sent through a pipe or queue. */
-static void check_inherit_mode(lua_State *L, const char *what) {
+void braidB_check_inherit_mode(lua_State *L, const char *what) {
   if (lua_tointeger(L, 2) == BRAID_ENC_PIPE)
     braidB_raise(L, "RuntimeError",
                  "%s objects should only be shared between processes "
@@ -140,12 +132,13 @@ static int core_proc_decode(lua_State *L) {
 static atomic_int fs_sock = -1;
 static atomic_long fs_pid = 0;
 
-/* core.proc_fork() -> 0 in the child; pid, sentinel in the parent. The
-** runtime's mutex is held across fork() so that the child finds it in a
-** consistent state; the child forgets the threads it did not inherit. */
+/* core.proc_fork() -> 0 in the child; pid, sentinel, its owner (lfd.c)
+** in the parent. The runtime's mutex is held across fork() so that the
+** child finds it in a consistent state; the child forgets the threads it
+** did not inherit. */
 static int core_proc_fork(lua_State *L) {
   braid_runtime_t *rt = braidB_runtime(L);
-  int sentinel = -1;
+  int sentinel = -1, *owner = braidB_newfdowner(L);
   pid_t pid;
   /* Before a fork: give back what is mapped and unused. A fork copies the
   ** page tables of all that is mapped, and a child whose malloc walks free
@@ -157,6 +150,12 @@ static int core_proc_fork(lua_State *L) {
 #endif
   braid__mutex_lock(&rt->mu);
   pid = braid__proc_fork(&sentinel);
+  if (pid < 0 && (errno == EMFILE || errno == ENFILE)) {
+    braid__mutex_unlock(&rt->mu); /* no lock held while collecting */
+    braidB_fdgc(L, errno);
+    braid__mutex_lock(&rt->mu);
+    pid = braid__proc_fork(&sentinel);
+  }
   if (pid == 0) {
     braid_thread *t = rt->threads, *keep = NULL;
     lua_Integer me = (lua_Integer)(uintptr_t)pthread_self();
@@ -175,17 +174,19 @@ static int core_proc_fork(lua_State *L) {
   }
   braid__mutex_unlock(&rt->mu);
   if (pid < 0) return oserror(L, "fork");
+  *owner = sentinel;
   lua_pushinteger(L, pid);
   lua_pushinteger(L, sentinel);
-  return 2;
+  lua_pushvalue(L, -3);
+  return 3;
 }
 
 
-/* core.proc_spawn(argv, keepfds) -> pid, sentinel */
+/* core.proc_spawn(argv, keepfds) -> pid, sentinel, its owner */
 static int core_proc_spawn(lua_State *L) {
   lua_Integer n, i, nk;
   char **argv;
-  int keep[BRAID_PROC_MAXFDS], sentinel = -1;
+  int keep[BRAID_PROC_MAXFDS], sentinel = -1, *owner;
   pid_t pid;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -207,11 +208,16 @@ static int core_proc_spawn(lua_State *L) {
     keep[i - 1] = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
   }
+  owner = braidB_newfdowner(L);
   pid = braid__proc_spawn(argv, keep, (int)nk, &sentinel);
+  if (pid < 0 && braidB_fdgc(L, errno))
+    pid = braid__proc_spawn(argv, keep, (int)nk, &sentinel);
   if (pid < 0) return oserror(L, argv[0]);
+  *owner = sentinel;
   lua_pushinteger(L, pid);
   lua_pushinteger(L, sentinel);
-  return 2;
+  lua_pushvalue(L, -3);
+  return 3;
 }
 
 
@@ -320,7 +326,9 @@ static int core_proc_exit(lua_State *L) {
 /* core.socketpair() -> fd, fd (close-on-exec, stream) */
 static int core_socketpair(lua_State *L) {
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 &&
+      (!braidB_fdgc(L, errno) ||
+       socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0))
     return oserror(L, "socketpair");
   lua_pushinteger(L, sv[0]);
   lua_pushinteger(L, sv[1]);
@@ -370,12 +378,13 @@ static int core_forkserver_serve(lua_State *L) {
 }
 
 
-/* core.forkserver_request(sock, payload, fds) -> pid, sentinel */
+/* core.forkserver_request(sock, payload, fds) -> pid, sentinel, its
+** owner */
 static int core_forkserver_request(lua_State *L) {
   int sock = (int)braidB_checkinteger(L, 1);
   size_t len;
   const char *p = braidB_checkstring(L, 2, &len);
-  int fds[BRAID_PROC_MAXFDS], sentinel = -1;
+  int fds[BRAID_PROC_MAXFDS], sentinel = -1, *owner;
   lua_Integer n, i;
   pid_t pid;
   luaL_checktype(L, 3, LUA_TTABLE);
@@ -387,11 +396,16 @@ static int core_forkserver_request(lua_State *L) {
     fds[i] = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
   }
+  owner = braidB_newfdowner(L);
   pid = braid__forkserver_request(sock, p, len, fds, (int)n, &sentinel);
-  if (pid < 0) return oserror(L, "forkserver request");
+  if (pid < 0 && braidB_fdgc(L, errno))
+    pid = braid__forkserver_request(sock, p, len, fds, (int)n, &sentinel);
+  if (pid < 0) return oserror(L, "fork (forkserver)");
+  *owner = sentinel;
   lua_pushinteger(L, pid);
   lua_pushinteger(L, sentinel);
-  return 2;
+  lua_pushvalue(L, -3);
+  return 3;
 }
 
 
@@ -419,6 +433,16 @@ static int core_forkserver_set(lua_State *L) {
     lua_pushinteger(L, atomic_load(&fs_pid));
   }
   return 2;
+}
+
+
+/* core.forkserver_reset(sock): forgets the forkserver on 'sock' (it
+** died) and closes the socket, unless another state did it first (or set
+** a new one). */
+static int core_forkserver_reset(lua_State *L) {
+  int sock = (int)braidB_checkinteger(L, 1), expected = sock;
+  if (atomic_compare_exchange_strong(&fs_sock, &expected, -1)) close(sock);
+  return 0;
 }
 
 
@@ -495,6 +519,18 @@ static braid_psync *checkpsync_any(lua_State *L, int idx, int mask,
 #define SEMS ((1 << BRAID_PS_SEMAPHORE) | (1 << BRAID_PS_BSEMAPHORE))
 #define ACQ (LOCKS | SEMS)
 
+/* braid__psync_new, once more after a collection if descriptors ran
+** out. */
+static int psync_new(lua_State *L, braid_psync **p, int kind, int64_t value,
+                     braid_psync *lock, const void *action, size_t len,
+                     double timeout) {
+  int rc = braid__psync_new(p, kind, value, lock, action, len, timeout);
+  if (rc == BRAID_EOS && braidB_fdgc(L, errno))
+    rc = braid__psync_new(p, kind, value, lock, action, len, timeout);
+  return rc;
+}
+
+
 static void pushnewpsync(lua_State *L, int rc, braid_psync *p) {
   if (rc != BRAID_OK) braidB_raisecode(L, rc, "cannot create a shared object");
   braidB_pushnewhandle(L, &p->h);
@@ -503,7 +539,7 @@ static void pushnewpsync(lua_State *L, int rc, braid_psync *p) {
 
 static int core_mp_lock(lua_State *L) {
   braid_psync *p;
-  { int rc_ = braid__psync_new(&p, BRAID_PS_LOCK, 0, NULL, NULL, 0, 0);
+  { int rc_ = psync_new(L, &p, BRAID_PS_LOCK, 0, NULL, NULL, 0, 0);
   pushnewpsync(L, rc_, p); }
   return 1;
 }
@@ -511,7 +547,7 @@ static int core_mp_lock(lua_State *L) {
 
 static int core_mp_rlock(lua_State *L) {
   braid_psync *p;
-  { int rc_ = braid__psync_new(&p, BRAID_PS_RLOCK, 0, NULL, NULL, 0, 0);
+  { int rc_ = psync_new(L, &p, BRAID_PS_RLOCK, 0, NULL, NULL, 0, 0);
   pushnewpsync(L, rc_, p); }
   return 1;
 }
@@ -523,7 +559,7 @@ static int newsem(lua_State *L, int kind) {
   if (v < 0)
     return braidB_argerror(L, 1, "ValueError",
                            "semaphore initial value must be >= 0");
-  { int rc_ = braid__psync_new(&p, kind, v, NULL, NULL, 0, 0);
+  { int rc_ = psync_new(L, &p, kind, v, NULL, NULL, 0, 0);
   pushnewpsync(L, rc_, p); }
   return 1;
 }
@@ -542,7 +578,7 @@ static int core_mp_condition(lua_State *L) {
   braid_psync *lock = checkpsync_any(L, 1, LOCKS,
                                      "braid.mp.Lock or braid.mp.RLock");
   braid_psync *p;
-  { int rc_ = braid__psync_new(&p, BRAID_PS_CONDITION, 0, lock, NULL, 0,
+  { int rc_ = psync_new(L, &p, BRAID_PS_CONDITION, 0, lock, NULL, 0,
                                    0);
   pushnewpsync(L, rc_, p); }
   return 1;
@@ -551,7 +587,7 @@ static int core_mp_condition(lua_State *L) {
 
 static int core_mp_event(lua_State *L) {
   braid_psync *p;
-  { int rc_ = braid__psync_new(&p, BRAID_PS_EVENT, 0, NULL, NULL, 0, 0);
+  { int rc_ = psync_new(L, &p, BRAID_PS_EVENT, 0, NULL, NULL, 0, 0);
   pushnewpsync(L, rc_, p); }
   return 1;
 }
@@ -569,7 +605,7 @@ static int core_mp_barrier(lua_State *L) {
     return braidB_argerror(L, 1, "ValueError", "parties must be >= 1");
   if (!lua_isnoneornil(L, 2)) m = braid__encode_proc(L, 2, 1, roots,
                                                      BRAID_ENC_PIPE);
-  rc = braid__psync_new(&p, BRAID_PS_BARRIER, parties, NULL,
+  rc = psync_new(L, &p, BRAID_PS_BARRIER, parties, NULL,
                         m ? m->data : NULL, m ? m->len : 0,
                         timeout < 0 ? -1 : timeout);
   braid__msg_free(m);
@@ -599,7 +635,7 @@ static int psync_export(lua_State *L) {
                                        "Event", "Barrier" };
   braid_psync *p = topsync(L, 1);
   if (p == NULL) return 0;
-  check_inherit_mode(L, names[p->kind]);
+  braidB_check_inherit_mode(L, names[p->kind]);
   if (p->fd < 0)
     return braidB_raise(L, "OSError", "this system has no memfd: shared "
                                       "objects reach forked children only");
@@ -903,331 +939,6 @@ static const luaL_Reg barrier_meta[] = {
 
 /*
 ** {======================================================
-** Connection (Pipe)
-** =======================================================
-*/
-
-typedef struct Conn {
-  braid_handle h;
-  atomic_int fd; /* -1 once closed */
-  int readable, writable;
-} Conn;
-
-static void conn_destroy(braid_handle *h) {
-  Conn *c = (Conn *)h;
-  int fd = atomic_load(&c->fd);
-  if (fd >= 0) close(fd);
-  braid__free(c);
-}
-
-static const braid_handle_type conn_type = { "braid.Connection",
-                                             conn_destroy };
-
-
-static void pushconn(lua_State *L, int fd, int r, int w) {
-  Conn *c = (Conn *)braid__calloc(1, sizeof *c);
-  if (c == NULL) {
-    close(fd);
-    braidB_nomem(L);
-  }
-  atomic_init(&c->fd, fd);
-  c->readable = r;
-  c->writable = w;
-  braid__handle_init(&c->h, &conn_type);
-  braidB_pushnewhandle(L, &c->h);
-}
-
-
-static Conn *toconn(lua_State *L, int idx) {
-  return (Conn *)braidB_checkhandle(L, idx, &conn_type);
-}
-
-
-static int connfd(lua_State *L, Conn *c, int want) {
-  int fd = atomic_load(&c->fd);
-  if (fd < 0) braidB_raise(L, "OSError", "handle is closed");
-  if (want == 'r' && !c->readable)
-    braidB_raise(L, "OSError", "connection is write-only");
-  if (want == 'w' && !c->writable)
-    braidB_raise(L, "OSError", "connection is read-only");
-  return fd;
-}
-
-
-/* core.Pipe(duplex) -> conn1, conn2 (conn1 reads, conn2 writes when not
-** duplex). Always a socket pair: no SIGPIPE, and poll sees end of file. */
-static int core_pipe(lua_State *L) {
-  int duplex = braidB_optboolean(L, 1, 1);
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-    return oserror(L, "socketpair");
-  if (!duplex) {
-    shutdown(sv[0], SHUT_WR);
-    shutdown(sv[1], SHUT_RD);
-  }
-  pushconn(L, sv[0], 1, duplex);
-  pushconn(L, sv[1], duplex, 1);
-  return 2;
-}
-
-
-static int core_conn_attach(lua_State *L) {
-  int fd = (int)braidB_checkinteger(L, 1);
-  int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (d < 0) return oserror(L, "cannot take over a connection");
-  pushconn(L, d, lua_toboolean(L, 2), lua_toboolean(L, 3));
-  return 1;
-}
-
-
-static int conn_export(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  int fd = atomic_load(&c->fd);
-  check_inherit_mode(L, "Connection");
-  if (fd < 0) return braidB_raise(L, "OSError", "handle is closed");
-  braidB_inherit_fd(L, fd);
-  lua_pushcfunction(L, core_conn_attach);
-  lua_pushinteger(L, fd);
-  lua_pushboolean(L, c->readable);
-  lua_pushboolean(L, c->writable);
-  return 4;
-}
-
-
-static void send_frame(lua_State *L, int fd, const void *p, size_t len) {
-  uint64_t n = len;
-  int rc = braid__fd_write_all(fd, &n, sizeof n);
-  if (rc == BRAID_OK) rc = braid__fd_write_all(fd, p, len);
-  if (rc == BRAID_ECLOSED) {
-    errno = EPIPE;
-    oserror(L, "the other end of the connection is closed");
-  }
-  if (rc != BRAID_OK) oserror(L, "send");
-}
-
-
-/* conn:send(obj) */
-static int conn_send(lua_State *L) {
-  static const char *const roots[] = { "obj" };
-  Conn *c = toconn(L, 1);
-  int fd = connfd(L, c, 'w');
-  braid_msg *m;
-  luaL_checkany(L, 2);
-  lua_settop(L, 2);
-  m = braid__encode_proc(L, 2, 1, roots, BRAID_ENC_PIPE);
-  lua_pushlightuserdata(L, m); /* freed below, also on a raise: */
-  {
-    uint64_t n = m->len;
-    int rc = braid__fd_write_all(fd, &n, sizeof n);
-    if (rc == BRAID_OK) rc = braid__fd_write_all(fd, m->data, m->len);
-    braid__msg_free(m);
-    if (rc == BRAID_ECLOSED) {
-      errno = EPIPE;
-      return oserror(L, "the other end of the connection is closed");
-    }
-    if (rc != BRAID_OK) return oserror(L, "send");
-  }
-  return 0;
-}
-
-
-/* conn:send_bytes(buf, [offset=0], [size]) */
-static int conn_send_bytes(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  size_t len;
-  const char *p = braidB_checkstring(L, 2, &len);
-  lua_Integer off = braidB_optinteger(L, 3, 0), size;
-  int fd;
-  if (off < 0) return braidB_argerror(L, 3, "ValueError", "offset is negative");
-  if ((size_t)off > len)
-    return braidB_argerror(L, 3, "ValueError", "buffer length < offset");
-  size = lua_isnoneornil(L, 4) ? (lua_Integer)(len - (size_t)off)
-                               : braidB_checkinteger(L, 4);
-  if (size < 0) return braidB_argerror(L, 4, "ValueError", "size is negative");
-  if ((size_t)off + (size_t)size > len)
-    return braidB_argerror(L, 4, "ValueError", "buffer length < offset + size");
-  fd = connfd(L, c, 'w');
-  send_frame(L, fd, p + off, (size_t)size);
-  return 0;
-}
-
-
-/* Reads a frame's header: 1 with '*n', or raises EOFError at the end. */
-static uint64_t recv_header(lua_State *L, int fd) {
-  uint64_t n;
-  size_t got = 0;
-  int rc;
-  braidB_poll(L);
-  rc = braid__fd_read_all(fd, &n, sizeof n, &got);
-  if (rc == BRAID_ECLOSED && got == 0) braidB_raise(L, "EOFError", "");
-  if (rc != BRAID_OK) {
-    if (rc == BRAID_ECLOSED) errno = ECONNRESET;
-    oserror(L, "recv");
-  }
-  return n;
-}
-
-
-static void recv_body(lua_State *L, int fd, char *p, size_t n) {
-  int rc = braid__fd_read_all(fd, p, n, NULL);
-  if (rc == BRAID_ECLOSED) braidB_raise(L, "EOFError", "truncated message");
-  if (rc != BRAID_OK) oserror(L, "recv");
-}
-
-
-/* conn:recv_bytes([maxlength]) -> string */
-static int conn_recv_bytes(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  lua_Integer maxlen = braidB_optinteger(L, 2, -1);
-  int fd;
-  uint64_t n;
-  luaL_Buffer b;
-  char *p;
-  if (!lua_isnoneornil(L, 2) && maxlen < 0)
-    return braidB_argerror(L, 2, "ValueError", "negative maxlength");
-  fd = connfd(L, c, 'r');
-  n = recv_header(L, fd);
-  if (maxlen >= 0 && n > (uint64_t)maxlen)
-    return braidB_raise(L, "OSError", "bad message length");
-  p = luaL_buffinitsize(L, &b, (size_t)n);
-  recv_body(L, fd, p, (size_t)n);
-  luaL_pushresultsize(&b, (size_t)n);
-  return 1;
-}
-
-
-/* conn:recv() -> obj */
-static int conn_recv(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  int fd = connfd(L, c, 'r');
-  uint64_t n = recv_header(L, fd);
-  luaL_Buffer b;
-  char *p;
-  braid_msg *m;
-  p = luaL_buffinitsize(L, &b, (size_t)n);
-  recv_body(L, fd, p, (size_t)n);
-  luaL_pushresultsize(&b, (size_t)n);
-  {
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    m = braid__msg_from_bytes(s, len);
-  }
-  if (m == NULL) return braidB_nomem(L);
-  lua_settop(L, 0);
-  return braid__decode_owned(L, m);
-}
-
-
-/* conn:recv_bytes_into(buf, [offset=0]) -> bytes read. 'buf' is a braid
-** Array (any typecode: its bytes) or a SharedMemory. */
-static int conn_recv_bytes_into(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  lua_Integer off = braidB_optinteger(L, 3, 0);
-  unsigned char *dst;
-  size_t cap;
-  int fd;
-  uint64_t n;
-  braid_handle *h = braidB_tohandle(L, 2);
-  if (h != NULL && (h->type == &braid__array_type ||
-                    h->type == &braid__value_type)) {
-    braid_shm *s = (braid_shm *)h;
-    dst = s->data;
-    cap = s->length * s->ct->size;
-  } else if (luaL_testudata(L, 2, "braid.SharedMemory")) {
-    void **u = (void **)lua_touserdata(L, 2);
-    dst = (unsigned char *)u[0];
-    cap = (size_t)(uintptr_t)u[1];
-    if (dst == NULL) return braidB_raise(L, "ValueError", "SharedMemory is closed");
-  } else {
-    return braidB_typeerror(L, 2, "braid.Array or SharedMemory");
-  }
-  if (off < 0 || (size_t)off > cap)
-    return braidB_argerror(L, 3, "ValueError", "offset out of bounds");
-  fd = connfd(L, c, 'r');
-  n = recv_header(L, fd);
-  if (n > cap - (size_t)off) {
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, (size_t)n);
-    recv_body(L, fd, p, (size_t)n);
-    luaL_pushresultsize(&b, (size_t)n);
-    braidB_pushclass(L, "multiprocessing.BufferTooShort");
-    lua_pushfstring(L, "buffer too short: %I bytes needed", (lua_Integer)n);
-    lua_call(L, 1, 1);
-    lua_pushvalue(L, -2);
-    lua_setfield(L, -2, "value"); /* the message, as Python's args[0] */
-    return lua_error(L);
-  }
-  recv_body(L, fd, (char *)dst + off, (size_t)n);
-  lua_pushinteger(L, (lua_Integer)n);
-  return 1;
-}
-
-
-/* conn:poll([timeout=0]) -> data (or end of file) available? */
-static int conn_poll(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  int fd = connfd(L, c, 'r');
-  double t = lua_isnoneornil(L, 2) ? 0 : braidB_opttimeout(L, 2, 0);
-  if (lua_gettop(L) >= 2 && lua_isnil(L, 2)) t = -1; /* poll(nil): forever */
-  else if (t < 0) t = 0;
-  braidB_poll(L);
-  lua_pushboolean(L, braid__fd_wait(fd, t));
-  return 1;
-}
-
-
-static int conn_fileno(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  lua_pushinteger(L, connfd(L, c, 0));
-  return 1;
-}
-
-
-static int conn_close(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  int fd = atomic_exchange(&c->fd, -1);
-  if (fd >= 0) close(fd);
-  return 0;
-}
-
-
-static int conn_index(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  const char *k = lua_tostring(L, 2);
-  lua_pushvalue(L, 2);
-  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  if (k == NULL) return 1;
-  if (strcmp(k, "closed") == 0) lua_pushboolean(L, atomic_load(&c->fd) < 0);
-  else if (strcmp(k, "readable") == 0) lua_pushboolean(L, c->readable);
-  else if (strcmp(k, "writable") == 0) lua_pushboolean(L, c->writable);
-  else lua_pushnil(L);
-  return 1;
-}
-
-
-static const luaL_Reg conn_methods[] = {
-  { "send", conn_send },
-  { "recv", conn_recv },
-  { "send_bytes", conn_send_bytes },
-  { "recv_bytes", conn_recv_bytes },
-  { "recv_bytes_into", conn_recv_bytes_into },
-  { "poll", conn_poll },
-  { "fileno", conn_fileno },
-  { "close", conn_close },
-  { NULL, NULL },
-};
-
-static const luaL_Reg conn_meta[] = {
-  { "__index", conn_index },
-  { "__close", conn_close },
-  { "__braidexport", conn_export },
-  { NULL, NULL },
-};
-/* }====================================================== */
-
-
-/*
-** {======================================================
 ** Queue (shared-memory ring)
 ** =======================================================
 */
@@ -1246,6 +957,8 @@ static int core_mp_queue(lua_State *L) {
   if (ring < 64 || ring > ((lua_Integer)1 << 40))
     return braidB_argerror(L, 2, "ValueError", "bad ring size");
   rc = braid__mpq_new(&q, maxsize, (size_t)ring);
+  if (rc == BRAID_EOS && braidB_fdgc(L, errno))
+    rc = braid__mpq_new(&q, maxsize, (size_t)ring);
   if (rc != BRAID_OK) return braidB_raisecode(L, rc, "cannot create a queue");
   braidB_pushnewhandle(L, &q->h);
   return 1;
@@ -1264,7 +977,7 @@ static int core_mpq_attach(lua_State *L) {
 
 static int mpq_export(lua_State *L) {
   braid_mpq *q = checkmpq(L, 1);
-  check_inherit_mode(L, "Queue");
+  braidB_check_inherit_mode(L, "Queue");
   if (q->fd < 0)
     return braidB_raise(L, "OSError", "this system has no memfd");
   braidB_inherit_fd(L, q->fd);
@@ -1377,7 +1090,6 @@ static const luaL_Reg mpq_meta[] = {
 ** =======================================================
 */
 
-#define SHMEM_T "braid.SharedMemory"
 
 typedef struct ShMem {
   unsigned char *p; /* first: recv_bytes_into reads p and size */
@@ -1387,9 +1099,9 @@ typedef struct ShMem {
 
 
 static ShMem *checkshmem(lua_State *L, int idx, int open) {
-  ShMem *m = (ShMem *)luaL_testudata(L, idx, SHMEM_T);
+  ShMem *m = (ShMem *)luaL_testudata(L, idx, BRAIDB_SHMEM_T);
   if (m == NULL) {
-    braidB_typeerror(L, idx, SHMEM_T);
+    braidB_typeerror(L, idx, BRAIDB_SHMEM_T);
     return NULL;
   }
   if (open && m->p == NULL)
@@ -1429,6 +1141,8 @@ static int core_shared_memory(lua_State *L) {
       snprintf(buf, sizeof buf, "/psm_%08x", r);
     }
     fd = shm_open(buf, flags | O_CLOEXEC, 0600);
+    if (fd < 0 && braidB_fdgc(L, errno))
+      fd = shm_open(buf, flags | O_CLOEXEC, 0600);
     if (fd >= 0 || name != NULL || errno != EEXIST) break;
   }
   if (fd < 0) return oserror(L, buf + 1);
@@ -1455,7 +1169,7 @@ static int core_shared_memory(lua_State *L) {
   m->p = (unsigned char *)p;
   m->size = (size_t)size;
   memcpy(m->name, buf, sizeof m->name);
-  luaL_setmetatable(L, SHMEM_T);
+  luaL_setmetatable(L, BRAIDB_SHMEM_T);
   return 1;
 }
 
@@ -1566,7 +1280,6 @@ const braidB_Class braidB_process_classes[] = {
   { &braid__psync_types[BRAID_PS_CONDITION], cond_methods, lock_meta },
   { &braid__psync_types[BRAID_PS_EVENT], event_methods, plain_meta },
   { &braid__psync_types[BRAID_PS_BARRIER], barrier_methods, barrier_meta },
-  { &conn_type, conn_methods, conn_meta },
   { &braid__mpq_type, mpq_methods, mpq_meta },
   { NULL, NULL, NULL },
 };
@@ -1578,6 +1291,7 @@ static const luaL_Reg process_funcs[] = {
   { "proc_fork", core_proc_fork },
   { "forkserver_get", core_forkserver_get },
   { "forkserver_set", core_forkserver_set },
+  { "forkserver_reset", core_forkserver_reset },
   { "proc_spawn", core_proc_spawn },
   { "proc_reap", core_proc_reap },
   { "proc_kill", core_proc_kill },
@@ -1605,8 +1319,6 @@ static const luaL_Reg process_funcs[] = {
   { "_mp_attach", core_mp_attach },
   { "mp_Queue", core_mp_queue },
   { "_mpq_attach", core_mpq_attach },
-  { "Pipe", core_pipe },
-  { "_conn_attach", core_conn_attach },
   { "SharedMemory", core_shared_memory },
   { NULL, NULL },
 };
@@ -1614,7 +1326,7 @@ static const luaL_Reg process_funcs[] = {
 
 void braidB_open_process(lua_State *L) {
   luaL_setfuncs(L, process_funcs, 0);
-  if (luaL_newmetatable(L, SHMEM_T)) {
+  if (luaL_newmetatable(L, BRAIDB_SHMEM_T)) {
     luaL_setfuncs(L, shmem_meta, 0);
     luaL_newlib(L, shmem_methods);
     lua_setfield(L, -2, "__methods");

@@ -314,6 +314,9 @@ typedef struct ProcExt {
   braid__mutex mu;
   braid__cond cv;
   int started;        /* guarded by 'mu': first children started (or not) */
+  int raise_start;    /* the constructor waits: a first start's OSError is
+                         raised there (start_errno), not printed */
+  int start_errno;    /* guarded by 'mu': errno of the first such failure */
 } ProcExt;
 
 static void ext_free(void *ud) {
@@ -580,9 +583,25 @@ static void finish_work(lua_State *L, Flight *f, braid_msg *m, int how) {
 }
 
 
+/* The errno of the error on top of the stack (an OSError from starting
+** the child: no descriptor left, fork failed), or 0. */
+static int error_errno(lua_State *L) {
+  int e = 0;
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "errno");
+    e = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  return e;
+}
+
+
 /* Starts a child, which runs the initializer. 1: ready; 0: could not
-** start or the initializer failed. */
-static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch) {
+** start or the initializer failed. A proxy's first start that fails with
+** an OSError, in a pool whose constructor waits, is not printed: the
+** constructor raises it (core.procpool_wait_started). */
+static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch,
+                       int first) {
   ReplyHdr r;
   int ok;
   ch->ref = LUA_NOREF;
@@ -593,6 +612,14 @@ static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch) {
   lua_pushlightuserdata(L, x);
   lua_pushlightuserdata(L, braid__pool_init_msg(p));
   if (lua_pcall(L, 2, 1, -4) != LUA_OK) {
+    int e = first && x->raise_start ? error_errno(L) : 0;
+    if (e != 0) {
+      braid__mutex_lock(&x->mu);
+      if (x->start_errno == 0) x->start_errno = e;
+      braid__mutex_unlock(&x->mu);
+      lua_pop(L, 2); /* traceback, error */
+      return 0;
+    }
     fprintf(stderr, "braid: cannot start a pool worker process:\n%s\n",
             luaL_tolstring(L, -1, NULL));
     fflush(stderr);
@@ -729,7 +756,7 @@ static int proxy_body(lua_State *L) {
   px.c = braidB_worker_ctx(L, px.p, 1);
   /* a worker with a task quota takes no more than it may run */
   depth = braid__pool_maxtasks(px.p) > 0 ? 1 : DEPTH;
-  taking = start_child(L, px.p, px.x, &px.ch);
+  taking = start_child(L, px.p, px.x, &px.ch, 1);
   if (!taking && !atomic_load(&px.x->stop))
     braid__pool_break(px.p); /* before a waiting constructor returns */
   braid__mutex_lock(&px.x->mu);
@@ -774,7 +801,7 @@ static int proxy_body(lua_State *L) {
         px.c->tasks++;
       }
       px.unsent = 0;
-      if (!start_child(L, px.p, px.x, &px.ch)) {
+      if (!start_child(L, px.p, px.x, &px.ch, 0)) {
         if (!atomic_load(&px.x->stop)) braid__pool_break(px.p);
         fail_all(&px, DONE_BROKEN);
         return 0;
@@ -802,17 +829,34 @@ static void *proxy_thread_entry(void *arg) {
 ** started their first child (or failed to). A pool starts its workers
 ** before it returns, as Python's does: a child forked later by a proxy
 ** thread would inherit whatever descriptors the program opened meanwhile
-** (the pipe of an io.popen, whose reader would then never see its end). */
+** (the pipe of an io.popen, whose reader would then never see its end).
+** When a first start failed with an OSError (no descriptor left, fork
+** failed), the pool is terminated, its workers are joined (they kill
+** their children: bounded), 'pool' is closed (its descriptors go now,
+** not at the next collection) and the OSError is raised: nothing of the
+** pool is left. */
 static int core_procpool_wait_started(lua_State *L) {
   braid_pool *p = (braid_pool *)braidB_checkhandle(L, 1, &braid__pool_type);
   lua_Integer n = braidB_checkinteger(L, 2);
   ProcExt *x = (ProcExt *)braid__pool_ext(p);
+  int e;
   if (!braid__pool_is_process(p) || x == NULL) return 0;
   braid__mutex_lock(&x->mu);
   while (x->started < n && !braid__pool_broken(p))
     braid__cond_wait(&x->cv, &x->mu, NULL);
+  e = x->start_errno;
   braid__mutex_unlock(&x->mu);
-  return 0;
+  if (e == 0) return 0;
+  braid__pool_terminate(p);
+  (void)braid__pool_join(p, NULL);
+  /* The proxies have ended, and the pool was never handed out: nothing
+  ** can notify it any more. Its wake pipe goes now, not when the last
+  ** proxy thread lets the pool go (just after join returns). */
+  close(x->wake[0]);
+  close(x->wake[1]);
+  x->wake[0] = x->wake[1] = -1;
+  braidB_closehandle(L, 1);
+  return braidB_oserror(L, e, "cannot start a worker process");
 }
 
 
@@ -837,9 +881,10 @@ void braidB_procpool_opts(lua_State *L, int idx, braid_pool_opts *o) {
   lua_getfield(L, idx, "executable");
   lua_getfield(L, idx, "builtin");
   lua_getfield(L, idx, "replace");
-  method = lua_tostring(L, -5);
-  name = lua_tostring(L, -4);
-  exe = lua_tostring(L, -3);
+  lua_getfield(L, idx, "raise_start");
+  method = lua_tostring(L, -6);
+  name = lua_tostring(L, -5);
+  exe = lua_tostring(L, -4);
   x = (ProcExt *)braid__calloc(1, sizeof *x);
   if (x == NULL) braidB_nomem(L);
   x->wake[0] = x->wake[1] = -1;
@@ -848,13 +893,19 @@ void braidB_procpool_opts(lua_State *L, int idx, braid_pool_opts *o) {
   x->method = braid__strdup(method ? method : "fork");
   x->prefix = braid__strdup(name ? name : "PoolWorker");
   x->exe = exe ? braid__strdup(exe) : NULL;
-  x->builtin = lua_toboolean(L, -2);
-  x->replace = lua_toboolean(L, -1);
-  lua_pop(L, 5);
-  if (x->method == NULL || x->prefix == NULL || (exe && x->exe == NULL) ||
-      pipe2(x->wake, O_CLOEXEC) != 0) {
+  x->builtin = lua_toboolean(L, -3);
+  x->replace = lua_toboolean(L, -2);
+  x->raise_start = lua_toboolean(L, -1);
+  lua_pop(L, 6);
+  if (x->method == NULL || x->prefix == NULL || (exe && x->exe == NULL)) {
     ext_free(x);
-    luaL_error(L, "cannot set up a process pool (out of memory or descriptors)");
+    luaL_error(L, "not enough memory");
+  }
+  if (pipe2(x->wake, O_CLOEXEC) != 0 &&
+      (!braidB_fdgc(L, errno) || pipe2(x->wake, O_CLOEXEC) != 0)) {
+    int e = errno;
+    ext_free(x);
+    braidB_oserror(L, e, "cannot set up a process pool");
   }
   o->process = 1;
   o->entry = proxy_thread_entry;

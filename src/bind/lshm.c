@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <errno.h>
+
 #include "lbind.h"
 #include "shm.h"
 
@@ -372,6 +374,8 @@ static braid_shm *newshm(lua_State *L, const braid_handle_type *type,
                          braid_handle *lock) {
   braid_shm *s;
   int rc = braid__shm_new(&s, type, ct, n, lock);
+  if (rc == BRAID_EOS && braidB_fdgc(L, errno))
+    rc = braid__shm_new(&s, type, ct, n, lock);
   if (rc != BRAID_OK) {
     braidB_raisecode(L, rc,
                      rc == BRAID_ENOMEM ? "cannot allocate shared memory"

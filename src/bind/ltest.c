@@ -4,11 +4,18 @@
 ** See LICENSE for copyright and license.
 */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "failalloc.h"
 #include "lbind.h"
+#include "process.h"
 
 
 /* _test.refs(obj) -> reference count of a braid object */
@@ -115,6 +122,111 @@ static int test_fail_stop(lua_State *L) {
 }
 
 
+/* _test.fd_count() -> descriptors open in this process (/proc/self/fd,
+** without the directory's own) */
+static int test_fd_count(lua_State *L) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  lua_Integer n = 0;
+  if (d == NULL) return braidB_oserror(L, errno, "/proc/self/fd");
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  lua_pushinteger(L, n - 1);
+  return 1;
+}
+
+
+/* _test.children([except]) -> children of this process (running or
+** zombies) but pid 'except', from /proc/self/task/<tid>/children */
+static int test_children(lua_State *L) {
+  long except = (long)luaL_optinteger(L, 1, 0);
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *e;
+  lua_Integer n = 0;
+  if (d == NULL) return braidB_oserror(L, errno, "/proc/self/task");
+  while ((e = readdir(d)) != NULL) {
+    char path[300];
+    FILE *f;
+    long pid;
+    if (e->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+    f = fopen(path, "r");
+    if (f == NULL) continue; /* the thread ended meanwhile */
+    while (fscanf(f, "%ld", &pid) == 1)
+      if (pid != except) n++;
+    fclose(f);
+  }
+  closedir(d);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+
+/* A full descriptor table: the descriptors _test.fill_fds took. */
+#define FILLER_T "braid._test.Filler"
+
+typedef struct Filler {
+  int n, *fds;
+} Filler;
+
+static int filler_free(lua_State *L) {
+  Filler *f = (Filler *)luaL_checkudata(L, 1, FILLER_T);
+  lua_Integer k = luaL_optinteger(L, 2, f->n);
+  while (k-- > 0 && f->n > 0) close(f->fds[--f->n]);
+  if (f->n == 0) {
+    free(f->fds);
+    f->fds = NULL;
+  }
+  lua_pushinteger(L, f->n);
+  return 1;
+}
+
+
+/* _test.fill_fds([limit]) -> filler, count: lowers the soft
+** RLIMIT_NOFILE to 'limit' when it is above (so filling stays cheap),
+** then takes descriptors until EMFILE. filler:free([k]) gives back 'k'
+** of them (all by default) and returns how many it still holds; __gc
+** frees them all. The limit stays lowered. */
+static int test_fill_fds(lua_State *L) {
+  lua_Integer limit = luaL_optinteger(L, 1, 256);
+  struct rlimit rl;
+  Filler *f;
+  int cap = 0, d;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > (rlim_t)limit) {
+    rl.rlim_cur = (rlim_t)limit;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      return braidB_oserror(L, errno, "setrlimit");
+  }
+  f = (Filler *)lua_newuserdatauv(L, sizeof *f, 0);
+  f->n = 0;
+  f->fds = NULL;
+  if (luaL_newmetatable(L, FILLER_T)) {
+    lua_pushcfunction(L, filler_free);
+    lua_setfield(L, -2, "__gc");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, filler_free);
+    lua_setfield(L, -2, "free");
+  }
+  lua_setmetatable(L, -2);
+  for (;;) {
+    if (f->n == cap) {
+      int *g = (int *)braid__realloc(f->fds, sizeof(int) * (size_t)(cap ? cap * 2 : 64));
+      if (g == NULL) return luaL_error(L, "not enough memory");
+      f->fds = g;
+      cap = cap ? cap * 2 : 64;
+    }
+    d = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (d < 0) break;
+    f->fds[f->n++] = d;
+  }
+  if (errno != EMFILE) return braidB_oserror(L, errno, "/dev/null");
+  lua_pushinteger(L, f->n);
+  return 2;
+}
+
+
 static void add_site(void *ud, const void *site) {
   lua_State *L = (lua_State *)ud;
   lua_pushstring(L, (const char *)site);
@@ -146,26 +258,22 @@ static int test_fail_trace(lua_State *L) {
 }
 
 
-/* _test.fds() -> number of open descriptors of the process (nil where
-** /proc/self/fd cannot be read) */
-static int test_fds(lua_State *L) {
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  lua_Integer n = 0;
-  if (d == NULL) return 0;
-  while ((e = readdir(d)) != NULL)
-    if (e->d_name[0] != '.') n++;
-  closedir(d);
-  lua_pushinteger(L, n - 1); /* not the directory's own descriptor */
-  return 1;
+/* _test.fail_forks(n): the next 'n' process creations fail (EAGAIN). */
+static int test_fail_forks(lua_State *L) {
+  braid__proc_fail_forks((int)luaL_checkinteger(L, 1));
+  return 0;
 }
 
 
 static const luaL_Reg test_funcs[] = {
+  { "fd_count", test_fd_count },
+  { "fill_fds", test_fill_fds },
+  { "children", test_children },
+  { "fail_forks", test_fail_forks },
   { "refs", test_refs },
   { "live", test_live },
   { "id", test_id },
-  { "fds", test_fds },
+  { "fds", test_fd_count },
   { "fail_alloc", test_fail_alloc },
   { "fail_stop", test_fail_stop },
   { "fail_pcall", test_fail_pcall },

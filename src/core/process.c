@@ -7,9 +7,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -35,21 +37,64 @@ static int pidfd_of(pid_t pid) {
 }
 
 
+/* Test hook (braid.core._test.fail_forks): the next 'n' process
+** creations of this process fail with EAGAIN, as fork does at
+** RLIMIT_NPROC. One atomic load per creation when unused. */
+static atomic_int fail_forks;
+
+void braid__proc_fail_forks(int n) { atomic_store(&fail_forks, n); }
+
+static int injected_failure(void) {
+  int n = atomic_load(&fail_forks);
+  while (n > 0) {
+    if (atomic_compare_exchange_weak(&fail_forks, &n, n - 1)) return 1;
+  }
+  return 0;
+}
+
+
+/* Kills and reaps a child that cannot be watched (no descriptor for its
+** sentinel), keeping errno: its start then fails with nothing left. */
+static void abandon(pid_t pid) {
+  int e = errno;
+  kill(pid, SIGKILL);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+  errno = e;
+}
+
+
 pid_t braid__proc_fork(int *sentinel) {
-  int pfd[2] = { -1, -1 };
   pid_t pid;
+  int reserve, e;
+  if (injected_failure()) {
+    errno = EAGAIN;
+    return BRAID_EOS;
+  }
+  /* The pidfd needs a descriptor, and a forked child runs the program at
+  ** once: take one before forking (EMFILE fails the start with no child)
+  ** and give it back just before pidfd_open. Only another thread taking
+  ** that slot in between can still make pidfd_open fail: the child is
+  ** then killed and reaped. */
+  reserve = eventfd(0, EFD_CLOEXEC);
+  if (reserve < 0) return BRAID_EOS;
   fflush(NULL);
   pid = fork();
-  if (pid < 0) return BRAID_EOS;
   if (pid == 0) {
     /* failure injection (failalloc.h) counts the parent's allocations:
     ** the child is not part of the scenario under test */
     atomic_store_explicit(&braid__fail_on, 0, memory_order_relaxed);
+    close(reserve);
     return 0;
   }
+  e = errno;
+  close(reserve);
+  if (pid < 0) {
+    errno = e;
+    return BRAID_EOS;
+  }
   *sentinel = pidfd_of(pid);
-  if (*sentinel < 0) { /* no pidfd: not expected on Linux >= 5.3 */
-    (void)pfd;
+  if (*sentinel < 0) { /* no pidfd (Linux < 5.3) or no descriptor */
+    abandon(pid);
     return BRAID_EOS;
   }
   return pid;
@@ -62,7 +107,13 @@ pid_t braid__proc_spawn(char *const argv[], const int *keep, int nkeep,
   posix_spawnattr_t at;
   sigset_t none, dfl;
   pid_t pid;
-  int i, rc;
+  int i, rc, reserve;
+  if (injected_failure()) {
+    errno = EAGAIN;
+    return BRAID_EOS;
+  }
+  reserve = eventfd(0, EFD_CLOEXEC); /* for the pidfd, as in fork */
+  if (reserve < 0) return BRAID_EOS;
   posix_spawn_file_actions_init(&fa);
   for (i = 0; i < nkeep; i++) /* dup2(fd, fd) clears FD_CLOEXEC */
     posix_spawn_file_actions_adddup2(&fa, keep[i], keep[i]);
@@ -81,14 +132,14 @@ pid_t braid__proc_spawn(char *const argv[], const int *keep, int nkeep,
   rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
+  close(reserve);
   if (rc != 0) {
     errno = rc;
     return BRAID_EOS;
   }
   *sentinel = pidfd_of(pid);
   if (*sentinel < 0) {
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    abandon(pid);
     return BRAID_EOS;
   }
   return pid;
@@ -179,6 +230,7 @@ int braid__fd_read_all(int fd, void *p, size_t n, size_t *got) {
 
 typedef struct FsHeader {
   uint64_t len;
+  int32_t fail; /* injected failure (braid__proc_fail_forks): no fork */
   int32_t nfds;
   int32_t orig[BRAID_PROC_MAXFDS];
 } FsHeader;
@@ -239,11 +291,15 @@ static int recv_request(int sock, FsHeader *h, int *fds) {
 
 
 /* In the forked child: the received descriptors get their client numbers
-** (first all moved out of the way, then dup2'ed into place). */
+** (first all moved out of the way, above every target number, then
+** dup2'ed into place). Not a fixed number such as 1024: the descriptor
+** limit may be lower (the client's numbers are below it). */
 static void place_fds(const FsHeader *h, int *fds) {
-  int i;
+  int i, above = 0;
+  for (i = 0; i < h->nfds; i++)
+    if (h->orig[i] >= above) above = h->orig[i] + 1;
   for (i = 0; i < h->nfds; i++) {
-    int high = fcntl(fds[i + 1], F_DUPFD_CLOEXEC, 1024);
+    int high = fcntl(fds[i + 1], F_DUPFD_CLOEXEC, above);
     close(fds[i + 1]);
     fds[i + 1] = high;
   }
@@ -314,7 +370,12 @@ int braid__forkserver_serve(int sock, unsigned char **payload, size_t *len) {
         kids = (FsChild *)braid__realloc(kids, capkids * sizeof *kids);
         if (kids == NULL) _exit(1);
       }
-      pid = fork();
+      if (h.fail) {
+        pid = -1;
+        errno = EAGAIN;
+      } else {
+        pid = fork();
+      }
       if (pid == 0) {
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
@@ -333,11 +394,10 @@ int braid__forkserver_serve(int sock, unsigned char **payload, size_t *len) {
         *len = (size_t)h.len;
         return BRAID_OK;
       }
+      pid64 = pid < 0 ? -(int64_t)errno : pid; /* the client's errno */
       free(buf);
       for (k = 1; k < n; k++) close(fds[k]);
-      pid64 = pid;
       if (pid < 0) {
-        pid64 = -1;
         if (braid__fd_write_all(fds[0], &pid64, sizeof pid64)) {}
         close(fds[0]);
         continue;
@@ -375,6 +435,7 @@ pid_t braid__forkserver_request(int sock, const void *payload, size_t len,
   if (pipe2(sp, O_CLOEXEC) != 0) return BRAID_EOS;
   memset(&h, 0, sizeof h);
   h.len = len;
+  h.fail = injected_failure();
   h.nfds = nfds;
   for (i = 0; i < nfds; i++) h.orig[i] = fds[i];
   memset(&mh, 0, sizeof mh);
@@ -404,7 +465,9 @@ pid_t braid__forkserver_request(int sock, const void *payload, size_t len,
   if (rc == BRAID_OK) rc = braid__fd_read_all(sp[0], &pid64, sizeof pid64, NULL);
   if (rc != BRAID_OK || pid64 <= 0) {
     close(sp[0]);
-    return rc != BRAID_OK ? rc : BRAID_EOS;
+    /* the server's fork failed (-errno), or the server is gone */
+    errno = rc != BRAID_OK ? EPIPE : pid64 < 0 ? (int)-pid64 : EIO;
+    return BRAID_EOS;
   }
   *sentinel = sp[0];
   return (pid_t)pid64;

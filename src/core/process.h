@@ -16,9 +16,13 @@
 #include "braidint.h"
 
 /* fork(): stdio is flushed first. Returns the pid (0 in the child) or
-** BRAID_EOS. '*sentinel' (parent) as above; in the child the write end of
-** the fallback pipe, if any, stays open until exit. */
+** BRAID_EOS with errno set (EMFILE: no descriptor for the sentinel, then
+** no child was made; EAGAIN: fork failed). '*sentinel' (parent) as
+** above. */
 BRAIDI_FUNC pid_t braid__proc_fork(int *sentinel);
+/* Test hook: the next 'n' process creations (fork, spawn, forkserver
+** requests, whose server then does not fork) fail with EAGAIN. */
+BRAIDI_FUNC void braid__proc_fail_forks(int n);
 /* posix_spawn of 'argv[0]' (the environment is inherited); 'keep' are
 ** descriptors the child inherits under the same numbers. Returns the pid
 ** or BRAID_EOS (errno set). */
@@ -48,7 +52,8 @@ BRAIDI_FUNC int braid__forkserver_serve(int sock, unsigned char **payload,
                                         size_t *len);
 /* Client: asks the server on 'sock' for a child running 'payload' with
 ** 'fds' (their numbers here are kept in the child). Returns the pid and
-** '*sentinel' (the status pipe), or BRAID_EOS / BRAID_ECLOSED. Calls
+** '*sentinel' (the status pipe), or BRAID_EOS with errno set (the
+** server's fork's, EPIPE when the server is gone). Calls
 ** are serialised by a process-wide mutex. */
 BRAIDI_FUNC pid_t braid__forkserver_request(int sock, const void *payload,
                                             size_t len, const int *fds,

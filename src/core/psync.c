@@ -41,23 +41,35 @@ struct braid_psync_shm {
 ** =======================================================
 */
 
+/* NULL with errno set on failure. Without memfd (ENOSYS: old kernel;
+** EPERM: seccomp) the mapping is anonymous (fd -1: forked children only);
+** any other failure of memfd_create (EMFILE, ENFILE: no descriptor left)
+** is the caller's error, not a reason to make an object that cannot be
+** handed to a spawned child. */
 void *braid__pshm_map(size_t size, const char *name, int *fd) {
   void *p;
+  int e;
   *fd = memfd_create(name, MFD_CLOEXEC);
   if (*fd >= 0) {
     if (ftruncate(*fd, (off_t)size) != 0) {
+      e = errno;
       close(*fd);
       *fd = -1;
+      errno = e;
       return NULL;
     }
     p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-  } else {
+  } else if (errno == ENOSYS || errno == EPERM) {
     p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
              -1, 0);
+  } else {
+    return NULL;
   }
   if (p == MAP_FAILED) {
+    e = errno;
     if (*fd >= 0) close(*fd);
     *fd = -1;
+    errno = e;
     return NULL;
   }
   return p;

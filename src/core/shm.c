@@ -84,6 +84,7 @@ const braid_handle_type braid__array_type = { "braid.Array", shm_destroy };
 
 
 static int oserr(int e) {
+  errno = e; /* BRAID_EOS: the binding reports errno */
   return (e == ENOMEM || e == EFBIG || e == ENOSPC || e == EOVERFLOW)
              ? BRAID_ENOMEM
              : BRAID_EOS;

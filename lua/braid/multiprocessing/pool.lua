@@ -161,9 +161,11 @@ function M._process_pool(o, method, replace)
     process = { method = method, replace = replace,
                 name = o.name or PREFIX[method],
                 executable = process.executable,
-                builtin = process.executable_builtin },
+                builtin = process.executable_builtin,
+                raise_start = not o.lazy },
   }
-  -- the workers are started before this returns (see procpool_wait_started)
+  -- the workers are started before this returns (see procpool_wait_started);
+  -- OSError (EMFILE, fork failing) when they cannot be, with nothing left
   if not o.lazy then core.procpool_wait_started(pool, o.max_workers) end
   return pool
 end

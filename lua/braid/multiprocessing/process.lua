@@ -48,7 +48,14 @@ M.METHODS = METHODS
 M.default_method = "fork"
 
 -- State of this process.
+-- Started children stay in 'children' until they are reaped (by join,
+-- is_alive, exitcode, the next start, active_children or the state's
+-- exit), so a running child is never left unwatched: a Process dropped
+-- while its child runs is reaped later, as Python's _children does.
+-- Once reaped and dropped, the Process is collected and its sentinel's
+-- owner (weak-keyed 'owners') closes the descriptor: no close() needed.
 local children = {}     -- Process -> true (started, not yet reaped)
+local owners = setmetatable({}, { __mode = "k" }) -- Process -> fd owner
 local counter = 0
 local current           -- this process's Process object
 local parent            -- the parent's stand-in, nil in the main process
@@ -272,13 +279,13 @@ local function interpreter(code)
 end
 
 local function start_fork(self)
-  local pid, sentinel = core.proc_fork()
+  local pid, sentinel, owner = core.proc_fork()
   if pid == 0 then
     setup_child({ obj = self, parent_pid = core.getppid(),
                   parent_name = current and rawget(current, "_name") })
     core.proc_exit(bootstrap(self))
   end
-  return pid, sentinel
+  return pid, sentinel, owner
 end
 
 -- (fds' last slot exists already: storing into it allocates nothing)
@@ -294,24 +301,31 @@ local function start_spawn(self)
   fds[#fds + 1] = false -- the socket's slot, made before the socket (a
                         -- MemoryError must not leak its descriptors)
   local a, b = core.socketpair()
-  local ok, pid, sentinel = pcall(spawn_child, b, fds)
+  local ok, pid, sentinel, owner = pcall(spawn_child, b, fds)
   core.fd_close(b)
   if not ok then core.fd_close(a); error(pid, 0) end
   pcall(core.fd_send_payload, a, bytes) -- a child that died early: exitcode tells
   core.fd_close(a)
-  return pid, sentinel
+  return pid, sentinel, owner
 end
 
 -- The socket to this process's forkserver (one for all its states),
--- started on first use.
+-- started on first use, and again when it died (as Python's
+-- ensure_running): its children are then reaped by init, and their
+-- Processes see exit code 255.
 local function forkserver()
   local sock, pid = core.forkserver_get()
+  if sock ~= nil and core.proc_reap(pid, false) ~= nil then
+    core.forkserver_reset(sock) -- it ended (or another state reaped it)
+    sock, pid = core.forkserver_get()
+  end
   if sock == nil then
     local a, b = core.socketpair()
     local code = format("require'braid.multiprocessing.process'._forkserver_main(%d)", b)
-    local mine, sentinel = core.proc_spawn(interpreter(code), { b })
+    local ok, mine, _, owner = pcall(core.proc_spawn, interpreter(code), { b })
     core.fd_close(b)
-    core.fd_close(sentinel)
+    if not ok then core.fd_close(a); error(mine, 0) end
+    owner:close()
     sock, pid = core.forkserver_set(a, mine)
     if sock ~= a then -- another state was first: ours ends at end of file
       core.fd_close(a)
@@ -328,7 +342,8 @@ local function start_forkserver(self)
 end
 
 -- The bookkeeping of a started child (may raise MemoryError).
-local function track(self, pid, sentinel, ppid)
+local function track(self, pid, sentinel, ppid, owner)
+  owners[self] = owner
   rawset(self, "_pid", pid)
   rawset(self, "_sentinel", sentinel)
   rawset(self, "_parent_pid", ppid)
@@ -349,15 +364,16 @@ function Process:start()
   rawset(self, "_method", method)
   for p in pairs(children) do poll(p, false) end
   local ppid = core.getpid()
-  local pid, sentinel
-  if method == "fork" then pid, sentinel = start_fork(self)
-  elseif method == "spawn" then pid, sentinel = start_spawn(self)
-  else pid, sentinel = start_forkserver(self) end
-  local ok, err = pcall(track, self, pid, sentinel, ppid)
+  local pid, sentinel, owner
+  if method == "fork" then pid, sentinel, owner = start_fork(self)
+  elseif method == "spawn" then pid, sentinel, owner = start_spawn(self)
+  else pid, sentinel, owner = start_forkserver(self) end
+  local ok, err = pcall(track, self, pid, sentinel, ppid, owner)
   if not ok then
     -- out of memory with the child running: undo the start, so that the
     -- object stays startable and no child or descriptor is left behind
     -- (storing nil allocates nothing)
+    owners[self] = nil
     rawset(self, "_pid", nil)
     rawset(self, "_sentinel", nil)
     rawset(self, "_parent_pid", nil)
@@ -366,7 +382,7 @@ function Process:start()
     core.fd_wait(sentinel, nil)
     if method == "forkserver" then core.forkserver_status(sentinel)
     else core.proc_reap(pid, true) end
-    core.fd_close(sentinel)
+    owner:close()
     error(err, 0)
   end
 end
@@ -414,8 +430,9 @@ function Process:close()
     error(ValueError("Cannot close a process while it is still running. "
                      .. "You should first call join() or terminate()."), 2)
   end
-  local s = rawget(self, "_sentinel")
-  if s then core.fd_close(s) end
+  local owner = owners[self]
+  if owner then owner:close() end
+  owners[self] = nil
   rawset(self, "_sentinel", nil)
   rawset(self, "_closed", true)
 end

@@ -1,0 +1,368 @@
+/*
+** lconn.c: multiprocessing's Connection (Pipe): a stream socket carrying
+** frames (an 8-byte length, then the bytes), objects by value transfer.
+** See LICENSE for copyright and license.
+**
+** A Connection is a shared handle owning its descriptor: closed by
+** close(), or when the last reference (any state) goes, so a dropped
+** Connection gives its descriptor back at collection.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lbind.h"
+#include "process.h"
+#include "serial.h"
+#include "shm.h"
+
+
+/*
+** {======================================================
+** Connection (Pipe)
+** =======================================================
+*/
+
+typedef struct Conn {
+  braid_handle h;
+  atomic_int fd; /* -1 once closed */
+  int readable, writable;
+} Conn;
+
+static void conn_destroy(braid_handle *h) {
+  Conn *c = (Conn *)h;
+  int fd = atomic_load(&c->fd);
+  if (fd >= 0) close(fd);
+  braid__free(c);
+}
+
+static const braid_handle_type conn_type = { "braid.Connection",
+                                             conn_destroy };
+
+
+/* Pushes a new Connection owning 'fd'. Out of memory, closes 'fd' and
+** 'other' (the pair's second end not yet owned, or -1) and raises. */
+static void pushconn(lua_State *L, int fd, int r, int w, int other) {
+  Conn *c = (Conn *)braid__calloc(1, sizeof *c);
+  if (c == NULL) {
+    close(fd);
+    if (other >= 0) close(other);
+    braidB_nomem(L);
+  }
+  atomic_init(&c->fd, fd);
+  c->readable = r;
+  c->writable = w;
+  braid__handle_init(&c->h, &conn_type);
+  braidB_pushnewhandle(L, &c->h);
+}
+
+
+static Conn *toconn(lua_State *L, int idx) {
+  return (Conn *)braidB_checkhandle(L, idx, &conn_type);
+}
+
+
+static int connfd(lua_State *L, Conn *c, int want) {
+  int fd = atomic_load(&c->fd);
+  if (fd < 0) braidB_raise(L, "OSError", "handle is closed");
+  if (want == 'r' && !c->readable)
+    braidB_raise(L, "OSError", "connection is write-only");
+  if (want == 'w' && !c->writable)
+    braidB_raise(L, "OSError", "connection is read-only");
+  return fd;
+}
+
+
+/* core.Pipe(duplex) -> conn1, conn2 (conn1 reads, conn2 writes when not
+** duplex). Always a socket pair: no SIGPIPE, and poll sees end of file. */
+static int core_pipe(lua_State *L) {
+  int duplex = braidB_optboolean(L, 1, 1);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 &&
+      (!braidB_fdgc(L, errno) ||
+       socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0))
+    return braidB_oserror(L, errno, "socketpair");
+  if (!duplex) {
+    shutdown(sv[0], SHUT_WR);
+    shutdown(sv[1], SHUT_RD);
+  }
+  pushconn(L, sv[0], 1, duplex, sv[1]);
+  pushconn(L, sv[1], duplex, 1, -1);
+  return 2;
+}
+
+
+static int core_conn_attach(lua_State *L) {
+  int fd = (int)braidB_checkinteger(L, 1);
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0 && braidB_fdgc(L, errno)) d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0) return braidB_oserror(L, errno, "cannot take over a connection");
+  pushconn(L, d, lua_toboolean(L, 2), lua_toboolean(L, 3), -1);
+  return 1;
+}
+
+
+static int conn_export(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  int fd = atomic_load(&c->fd);
+  braidB_check_inherit_mode(L, "Connection");
+  if (fd < 0) return braidB_raise(L, "OSError", "handle is closed");
+  braidB_inherit_fd(L, fd);
+  lua_pushcfunction(L, core_conn_attach);
+  lua_pushinteger(L, fd);
+  lua_pushboolean(L, c->readable);
+  lua_pushboolean(L, c->writable);
+  return 4;
+}
+
+
+static void send_frame(lua_State *L, int fd, const void *p, size_t len) {
+  uint64_t n = len;
+  int rc = braid__fd_write_all(fd, &n, sizeof n);
+  if (rc == BRAID_OK) rc = braid__fd_write_all(fd, p, len);
+  if (rc == BRAID_ECLOSED) {
+    errno = EPIPE;
+    braidB_oserror(L, errno, "the other end of the connection is closed");
+  }
+  if (rc != BRAID_OK) braidB_oserror(L, errno, "send");
+}
+
+
+/* conn:send(obj) */
+static int conn_send(lua_State *L) {
+  static const char *const roots[] = { "obj" };
+  Conn *c = toconn(L, 1);
+  int fd = connfd(L, c, 'w');
+  braid_msg *m;
+  luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  m = braid__encode_proc(L, 2, 1, roots, BRAID_ENC_PIPE);
+  lua_pushlightuserdata(L, m); /* freed below, also on a raise: */
+  {
+    uint64_t n = m->len;
+    int rc = braid__fd_write_all(fd, &n, sizeof n);
+    if (rc == BRAID_OK) rc = braid__fd_write_all(fd, m->data, m->len);
+    braid__msg_free(m);
+    if (rc == BRAID_ECLOSED) {
+      errno = EPIPE;
+      return braidB_oserror(L, errno, "the other end of the connection is closed");
+    }
+    if (rc != BRAID_OK) return braidB_oserror(L, errno, "send");
+  }
+  return 0;
+}
+
+
+/* conn:send_bytes(buf, [offset=0], [size]) */
+static int conn_send_bytes(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  size_t len;
+  const char *p = braidB_checkstring(L, 2, &len);
+  lua_Integer off = braidB_optinteger(L, 3, 0), size;
+  int fd;
+  if (off < 0) return braidB_argerror(L, 3, "ValueError", "offset is negative");
+  if ((size_t)off > len)
+    return braidB_argerror(L, 3, "ValueError", "buffer length < offset");
+  size = lua_isnoneornil(L, 4) ? (lua_Integer)(len - (size_t)off)
+                               : braidB_checkinteger(L, 4);
+  if (size < 0) return braidB_argerror(L, 4, "ValueError", "size is negative");
+  if ((size_t)off + (size_t)size > len)
+    return braidB_argerror(L, 4, "ValueError", "buffer length < offset + size");
+  fd = connfd(L, c, 'w');
+  send_frame(L, fd, p + off, (size_t)size);
+  return 0;
+}
+
+
+/* Reads a frame's header: 1 with '*n', or raises EOFError at the end. */
+static uint64_t recv_header(lua_State *L, int fd) {
+  uint64_t n;
+  size_t got = 0;
+  int rc;
+  braidB_poll(L);
+  rc = braid__fd_read_all(fd, &n, sizeof n, &got);
+  if (rc == BRAID_ECLOSED && got == 0) braidB_raise(L, "EOFError", "");
+  if (rc != BRAID_OK) {
+    if (rc == BRAID_ECLOSED) errno = ECONNRESET;
+    braidB_oserror(L, errno, "recv");
+  }
+  return n;
+}
+
+
+static void recv_body(lua_State *L, int fd, char *p, size_t n) {
+  int rc = braid__fd_read_all(fd, p, n, NULL);
+  if (rc == BRAID_ECLOSED) braidB_raise(L, "EOFError", "truncated message");
+  if (rc != BRAID_OK) braidB_oserror(L, errno, "recv");
+}
+
+
+/* conn:recv_bytes([maxlength]) -> string */
+static int conn_recv_bytes(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  lua_Integer maxlen = braidB_optinteger(L, 2, -1);
+  int fd;
+  uint64_t n;
+  luaL_Buffer b;
+  char *p;
+  if (!lua_isnoneornil(L, 2) && maxlen < 0)
+    return braidB_argerror(L, 2, "ValueError", "negative maxlength");
+  fd = connfd(L, c, 'r');
+  n = recv_header(L, fd);
+  if (maxlen >= 0 && n > (uint64_t)maxlen)
+    return braidB_raise(L, "OSError", "bad message length");
+  p = luaL_buffinitsize(L, &b, (size_t)n);
+  recv_body(L, fd, p, (size_t)n);
+  luaL_pushresultsize(&b, (size_t)n);
+  return 1;
+}
+
+
+/* conn:recv() -> obj */
+static int conn_recv(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  int fd = connfd(L, c, 'r');
+  uint64_t n = recv_header(L, fd);
+  luaL_Buffer b;
+  char *p;
+  braid_msg *m;
+  p = luaL_buffinitsize(L, &b, (size_t)n);
+  recv_body(L, fd, p, (size_t)n);
+  luaL_pushresultsize(&b, (size_t)n);
+  {
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    m = braid__msg_from_bytes(s, len);
+  }
+  if (m == NULL) return braidB_nomem(L);
+  lua_settop(L, 0);
+  return braid__decode_owned(L, m);
+}
+
+
+/* conn:recv_bytes_into(buf, [offset=0]) -> bytes read. 'buf' is a braid
+** Array (any typecode: its bytes) or a SharedMemory. */
+static int conn_recv_bytes_into(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  lua_Integer off = braidB_optinteger(L, 3, 0);
+  unsigned char *dst;
+  size_t cap;
+  int fd;
+  uint64_t n;
+  braid_handle *h = braidB_tohandle(L, 2);
+  if (h != NULL && (h->type == &braid__array_type ||
+                    h->type == &braid__value_type)) {
+    braid_shm *s = (braid_shm *)h;
+    dst = s->data;
+    cap = s->length * s->ct->size;
+  } else if (luaL_testudata(L, 2, "braid.SharedMemory")) {
+    void **u = (void **)lua_touserdata(L, 2);
+    dst = (unsigned char *)u[0];
+    cap = (size_t)(uintptr_t)u[1];
+    if (dst == NULL) return braidB_raise(L, "ValueError", "SharedMemory is closed");
+  } else {
+    return braidB_typeerror(L, 2, "braid.Array or SharedMemory");
+  }
+  if (off < 0 || (size_t)off > cap)
+    return braidB_argerror(L, 3, "ValueError", "offset out of bounds");
+  fd = connfd(L, c, 'r');
+  n = recv_header(L, fd);
+  if (n > cap - (size_t)off) {
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, (size_t)n);
+    recv_body(L, fd, p, (size_t)n);
+    luaL_pushresultsize(&b, (size_t)n);
+    braidB_pushclass(L, "multiprocessing.BufferTooShort");
+    lua_pushfstring(L, "buffer too short: %I bytes needed", (lua_Integer)n);
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "value"); /* the message, as Python's args[0] */
+    return lua_error(L);
+  }
+  recv_body(L, fd, (char *)dst + off, (size_t)n);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+
+/* conn:poll([timeout=0]) -> data (or end of file) available? */
+static int conn_poll(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  int fd = connfd(L, c, 'r');
+  double t = lua_isnoneornil(L, 2) ? 0 : braidB_opttimeout(L, 2, 0);
+  if (lua_gettop(L) >= 2 && lua_isnil(L, 2)) t = -1; /* poll(nil): forever */
+  else if (t < 0) t = 0;
+  braidB_poll(L);
+  lua_pushboolean(L, braid__fd_wait(fd, t));
+  return 1;
+}
+
+
+static int conn_fileno(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  lua_pushinteger(L, connfd(L, c, 0));
+  return 1;
+}
+
+
+static int conn_close(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  int fd = atomic_exchange(&c->fd, -1);
+  if (fd >= 0) close(fd);
+  return 0;
+}
+
+
+static int conn_index(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  const char *k = lua_tostring(L, 2);
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  if (k == NULL) return 1;
+  if (strcmp(k, "closed") == 0) lua_pushboolean(L, atomic_load(&c->fd) < 0);
+  else if (strcmp(k, "readable") == 0) lua_pushboolean(L, c->readable);
+  else if (strcmp(k, "writable") == 0) lua_pushboolean(L, c->writable);
+  else lua_pushnil(L);
+  return 1;
+}
+
+
+static const luaL_Reg conn_methods[] = {
+  { "send", conn_send },
+  { "recv", conn_recv },
+  { "send_bytes", conn_send_bytes },
+  { "recv_bytes", conn_recv_bytes },
+  { "recv_bytes_into", conn_recv_bytes_into },
+  { "poll", conn_poll },
+  { "fileno", conn_fileno },
+  { "close", conn_close },
+  { NULL, NULL },
+};
+
+static const luaL_Reg conn_meta[] = {
+  { "__index", conn_index },
+  { "__close", conn_close },
+  { "__braidexport", conn_export },
+  { NULL, NULL },
+};
+/* }====================================================== */
+
+
+const braidB_Class braidB_conn_classes[] = {
+  { &conn_type, conn_methods, conn_meta },
+  { NULL, NULL, NULL },
+};
+
+
+static const luaL_Reg conn_funcs[] = {
+  { "Pipe", core_pipe },
+  { "_conn_attach", core_conn_attach },
+  { NULL, NULL },
+};
+
+
+void braidB_open_conn(lua_State *L) {
+  luaL_setfuncs(L, conn_funcs, 0);
+}
