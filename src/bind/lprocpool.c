@@ -899,7 +899,7 @@ void braidB_procpool_opts(lua_State *L, int idx, braid_pool_opts *o) {
   lua_pop(L, 6);
   if (x->method == NULL || x->prefix == NULL || (exe && x->exe == NULL)) {
     ext_free(x);
-    luaL_error(L, "not enough memory");
+    braidB_nomem(L);
   }
   if (pipe2(x->wake, O_CLOEXEC) != 0 &&
       (!braidB_fdgc(L, errno) || pipe2(x->wake, O_CLOEXEC) != 0)) {

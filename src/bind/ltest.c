@@ -213,7 +213,7 @@ static int test_fill_fds(lua_State *L) {
   for (;;) {
     if (f->n == cap) {
       int *g = (int *)braid__realloc(f->fds, sizeof(int) * (size_t)(cap ? cap * 2 : 64));
-      if (g == NULL) return luaL_error(L, "not enough memory");
+      if (g == NULL) return braidB_nomem(L);
       f->fds = g;
       cap = cap ? cap * 2 : 64;
     }
