@@ -145,6 +145,34 @@ describe("multiprocessing.Pool", function()
         assert.is_false(exists(victim))
       end)
 
+      it("replaces a worker killed while it starts (in its initializer), not breaking", function()
+        local q, go, out = mp.Queue(), mp.Event(), require("braid.queue").Queue()
+        -- a thread kills the first child while its initializer blocks,
+        -- then lets the replacement's initializer finish
+        local killer = require("braid.threading").Thread {
+          target = function(queue, gate, o)
+            local first = queue:get(true, 30)
+            require("braid.core").proc_kill(first, 9)
+            o:put(first)
+            o:put(queue:get(true, 30))
+            gate:set()
+          end,
+          args = { q, go, out },
+        }
+        killer:start()
+        local p <close> = ctx.Pool(1, function(queue, gate)
+          queue:put(require("braid.core").getpid())
+          gate:wait(30)
+        end, { q, go })
+        killer:join(60)
+        assert.is_false(killer:is_alive())
+        local first, second = out:get(false), out:get(false)
+        assert.not_equal(first, second)
+        local pid = p:apply(function() return require("braid.core").getpid() end)
+        assert.equal(second, pid)
+        assert.is_false(exists(first))
+      end)
+
       it("terminate kills the workers; running and queued tasks fail; nothing is left", function()
         local q = mp.Queue()
         local p = ctx.Pool(2, keep_queue, { q })
