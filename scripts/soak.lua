@@ -8,7 +8,8 @@
 --     killed worker breaks it, its pending futures are counted as
 --     BrokenProcessPool and a new executor takes over (Python semantics);
 --   * a chaos thread SIGKILLs a random worker process every 0.5-2 s;
---   * a thread starts and joins short-lived threads (churn);
+--   * a thread starts and joins short-lived threads, and keeps a
+--     ThreadPool whose workers retire after 3 tasks busy (churn);
 --   * 8 producer and 8 consumer threads share a queue.Queue, and 8 and 8
 --     more a multiprocessing.Queue.
 -- Then everything is drained and joined, and the soak checks: every task
@@ -189,12 +190,17 @@ local function chaos(stop, reports)
 end
 
 -- Starts 4 threads at a time, each returning a sum through a queue, and
--- joins them; checks every sum.
+-- joins them; and runs a small map on a ThreadPool whose workers retire
+-- after 3 tasks each (pool worker threads churn too). Checks every sum.
 local function churn(stop, reports, bound)
   local th = require "braid.threading"
   local q = require("braid.queue").Queue()
-  local n, bad = 0, 0
+  local tp = require("braid.multiprocessing.pool").ThreadPool(2, nil, nil, 3)
+  local n, maps, bad = 0, 0, 0
   while not stop:is_set() do
+    local r = tp:map_async(function(x) return x * x end, { 1, 2, 3, 4, 5, 6, 7, 8 }, 1)
+    r = r:get(bound)
+    for i = 1, 8 do if r[i] ~= i * i then bad = bad + 1 end end
     local ts = {}
     for i = 1, 4 do
       local m = math.random(1, 5000)
@@ -211,9 +217,11 @@ local function churn(stop, reports, bound)
       local r = q:get(true, bound)
       if r[2] ~= r[1] * (r[1] + 1) // 2 then bad = bad + 1 end
     end
-    n = n + 4
+    n, maps = n + 4, maps + 1
   end
-  reports:put({ kind = "churn", threads = n, bad = bad })
+  tp:close()
+  tp:join()
+  reports:put({ kind = "churn", threads = n, maps = maps, bad = bad })
 end
 
 -- A producer: integers and small tables until 'stop', then one sentinel.
@@ -293,7 +301,7 @@ local function phase(seconds)
       if m.executors then r.executors = r.executors + m.executors end
     elseif m.kind == "chaos" then r.kills = m.kills
     elseif m.kind == "churn" then
-      r.threads, r.churn_bad = m.threads, m.bad
+      r.threads, r.maps, r.churn_bad = m.threads, m.maps, m.bad
     else
       local t = r[m.kind]
       t[1], t[2] = t[1] + m.count, t[2] + m.sum
@@ -379,10 +387,10 @@ local function stream(s)
   return ("%d (ok %d, broken %d, lost %d)"):format(s.submitted, s.ok, s.broken, s.lost)
 end
 print(("soak: %d s (+%d s warm-up, %.0f s in all), pool tasks %s, executor tasks %s "
-  .. "in %d executors, %d workers killed, %d threads churned, queue msgs %d 8x8x2 sum %s, "
+  .. "in %d executors, %d workers killed, %d threads churned (+%d maps on a ThreadPool retiring workers), queue msgs %d 8x8x2 sum %s, "
   .. "zombies %d, fds %d->%d, rss %.1f->%.1f MB (%+.1f%%), malloc'd %d->%d KB: %s")
   :format(DURATION, WARMUP, elapsed, stream(r.pool), stream(r.executor), r.executors,
-          r.kills, r.threads, r.consumed[1], qok and "ok" or "WRONG", z1, fds0, fds1,
+          r.kills, r.threads, r.maps, r.consumed[1], qok and "ok" or "WRONG", z1, fds0, fds1,
           rss0 / 1024, rss1 / 1024, drss, heap0 // 1024, heap1 // 1024,
           #problems == 0 and "PASS" or "FAIL (" .. table.concat(problems, "; ") .. ")"))
 os.exit(#problems == 0 and 0 or 1)
