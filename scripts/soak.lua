@@ -46,7 +46,7 @@ if not core._test then
   os.exit(2)
 end
 -- long enough for allocator caches, arenas and module loads to settle
-local WARMUP = math.max(10, math.min(30, DURATION // 10))
+local WARMUP = math.max(20, math.min(30, DURATION // 10))
 -- bound of every wait: far beyond anything a loaded machine needs
 local BOUND = 300
 
