@@ -112,6 +112,13 @@ check "braid error status" bash -c '! build/bin/braid -e "error(\"x\")" 2>/dev/n
 check "braid - (stdin)" bash -c 'test "$(echo "print(1+1)" | build/bin/braid -)" = 2'
 check "braid -i" bash -c 'echo "print(40+2)" | build/bin/braid -i | grep -qx "> 42"'
 
+echo "== soak (1 minute; scripts/soak.sh 10 for the full one)"
+# Pools under a chaos thread that SIGKILLs workers, thread churn, queues:
+# every task accounted for, exact queue sums, no zombie, fds and RSS back
+# to their values after the warm-up. Its summary line is in the log.
+check "soak 1 minute" scripts/soak.sh 1
+grep -h '^soak:' "$LOG_DIR"/check.soak_1_minute*.log 2>/dev/null || true
+
 echo "== luarocks make (offline, scratch tree)"
 ROCKTREE=$(mktemp -d)
 check "luarocks make + require" bash -c "

@@ -48,7 +48,7 @@ end
 -- Children of this process (running or zombies) but the forkserver.
 local function children()
   local _, server = core.forkserver_get()
-  return T.children(server)
+  return T.child_count(server)
 end
 
 -- Waits (at most 60 s) until check() is true; collects as it goes, since

@@ -304,6 +304,33 @@ describe("ThreadPool", function()
     assert.is_true(q:qsize() >= 3)
   end)
 
+  -- issue 10.2: retiring workers are replaced after close() while tasks
+  -- are queued, so join() waits for every task
+  it("maxtasksperchild: close() + join() runs every queued task, also with an initializer", function()
+    for _, with_init in ipairs({ false, true }) do
+      local go, q = threading.Event(), queue.Queue()
+      local init = with_init and function(qq) INITS = 1; qq:put(1) end or nil
+      local pool = ThreadPool(3, init, with_init and { q } or nil, 1)
+      local rs = {}
+      for i = 1, 6 do
+        rs[i] = pool:apply_async(function(x, gate)
+          gate:wait(30) -- every task is pending when close() is called
+          return x * x, INITS
+        end, { i, go })
+      end
+      pool:close()
+      go:set()
+      pool:join()
+      for i = 1, 6 do
+        assert.is_true(rs[i]:ready(), "task " .. i .. " not run by join()")
+        local v, inited = rs[i]:get(0)
+        assert.equal(i * i, v)
+        if with_init then assert.equal(1, inited) end
+      end
+      if with_init then assert.is_true(q:qsize() >= 6) end
+    end
+  end)
+
   it("close, join and terminate follow Python's rules", function()
     local pool = ThreadPool(1)
     local err = helpers.raises(errors.ValueError, pool.join, pool)

@@ -145,6 +145,34 @@ describe("multiprocessing.Pool", function()
         assert.is_false(exists(victim))
       end)
 
+      it("replaces a worker killed while it starts (in its initializer), not breaking", function()
+        local q, go, out = mp.Queue(), mp.Event(), require("braid.queue").Queue()
+        -- a thread kills the first child while its initializer blocks,
+        -- then lets the replacement's initializer finish
+        local killer = require("braid.threading").Thread {
+          target = function(queue, gate, o)
+            local first = queue:get(true, 30)
+            require("braid.core").proc_kill(first, 9)
+            o:put(first)
+            o:put(queue:get(true, 30))
+            gate:set()
+          end,
+          args = { q, go, out },
+        }
+        killer:start()
+        local p <close> = ctx.Pool(1, function(queue, gate)
+          queue:put(require("braid.core").getpid())
+          gate:wait(30)
+        end, { q, go })
+        killer:join(60)
+        assert.is_false(killer:is_alive())
+        local first, second = out:get(false), out:get(false)
+        assert.not_equal(first, second)
+        local pid = p:apply(function() return require("braid.core").getpid() end)
+        assert.equal(second, pid)
+        assert.is_false(exists(first))
+      end)
+
       it("terminate kills the workers; running and queued tasks fail; nothing is left", function()
         local q = mp.Queue()
         local p = ctx.Pool(2, keep_queue, { q })
@@ -170,6 +198,61 @@ describe("multiprocessing.Pool", function()
         assert.not_equal(pids[2], pids[3])
         assert.equal(pids[3], pids[4])
         assert.not_equal(pids[4], pids[5])
+      end)
+
+      -- issue 10.2: workers that retire after close() are still replaced
+      -- while tasks are queued, so join() waits for every task
+      it("maxtasksperchild: close() + join() runs every queued task (tasks sleep)", function()
+        local p = ctx.Pool(3, nil, nil, 1)
+        local rs = {}
+        for i = 1, 6 do
+          rs[i] = p:apply_async(function(x, t) -- holds its worker busy
+            require("braid.threading").Event():wait(t)
+            return x * x, require("braid.core").getpid()
+          end, { i, 0.3 })
+        end
+        p:close()
+        p:join()
+        local pids = {}
+        for i = 1, 6 do
+          assert.is_true(rs[i]:ready(), "task " .. i .. " not run by join()")
+          local v, pid = rs[i]:get(0)
+          assert.equal(i * i, v)
+          assert.is_nil(pids[pid], "two tasks in one worker")
+          pids[pid] = true
+        end
+      end)
+
+      it("maxtasksperchild: close() + join() runs every queued task, with an initializer", function()
+        local go, q = mp.Event(), mp.Queue()
+        local p = ctx.Pool(3, function(gate, queue)
+          GO, REPORT = gate, queue
+          queue:put("init")
+        end, { go, q }, 1)
+        local rs = {}
+        for i = 1, 6 do
+          rs[i] = p:apply_async(function(x)
+            GO:wait(30) -- every task is pending when close() is called
+            return x * x, GO ~= nil and REPORT ~= nil
+          end, { i })
+        end
+        p:close()
+        go:set()
+        p:join()
+        for i = 1, 6 do
+          assert.is_true(rs[i]:ready(), "task " .. i .. " not run by join()")
+          local v, inited = rs[i]:get(0)
+          assert.equal(i * i, v)
+          assert.is_true(inited, "task " .. i .. " ran without the initializer")
+        end
+        -- one worker per task ran the initializer (maxtasksperchild=1)
+        local inits = 0
+        while true do
+          local ok = pcall(q.get, q, false)
+          if not ok then break end
+          inits = inits + 1
+        end
+        assert.is_true(inits >= 6, "initializer ran " .. inits .. " times")
       end)
     end)
   end
@@ -307,6 +390,22 @@ describe("concurrent.futures.ProcessPoolExecutor", function()
     assert.matches("SpawnProcess", ex:submit(function()
       return require("braid.multiprocessing").current_process().name
     end):result())
+  end)
+
+  it("max_tasks_per_child: shutdown(true) waits for every pending future", function()
+    local ex = futures.ProcessPoolExecutor { max_workers = 3, max_tasks_per_child = 1 }
+    local fs = {}
+    for i = 1, 6 do
+      fs[i] = ex:submit(function(x) -- holds its worker busy
+        require("braid.threading").Event():wait(0.3)
+        return x * x
+      end, i)
+    end
+    ex:shutdown(true)
+    for i = 1, 6 do
+      assert.is_true(fs[i]:done(), "future " .. i .. " pending after shutdown(true)")
+      assert.equal(i * i, fs[i]:result(0))
+    end
   end)
 
   it("an initializer that fails breaks it: pending futures and later submits", function()

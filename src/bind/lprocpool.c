@@ -597,13 +597,14 @@ static int error_errno(lua_State *L) {
 
 
 /* Starts a child, which runs the initializer. 1: ready; 0: could not
-** start or the initializer failed. A proxy's first start that fails with
-** an OSError, in a pool whose constructor waits, is not printed: the
-** constructor raises it (core.procpool_wait_started). */
+** start or the initializer failed; -1: the child was killed by a signal
+** before it was ready (an OOM kill, a stray SIGKILL). A proxy's first
+** start that fails with an OSError, in a pool whose constructor waits, is
+** not printed: the constructor raises it (core.procpool_wait_started). */
 static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch,
                        int first) {
   ReplyHdr r;
-  int ok;
+  int ok, ev, code;
   ch->ref = LUA_NOREF;
   ch->fd = ch->sentinel = -1;
   ch->fnuid = 0;
@@ -631,11 +632,46 @@ static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch,
   ch->sentinel = field_int(L, -1, "sentinel");
   ch->pid = field_int(L, -1, "pid");
   ch->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  ok = wait_reply(x, ch) == W_REPLY &&
+  ev = wait_reply(x, ch);
+  ok = ev == W_REPLY &&
        braid__fd_read_all(ch->fd, &r, sizeof r, NULL) == BRAID_OK &&
        r.status == REPLY_READY && r.len == 0;
-  if (!ok) stop_child(L, ch, "kill");
-  return ok;
+  if (ok) return 1;
+  if (ev != W_STOP && !atomic_load(&x->stop)) {
+    /* its socket ended: the child is exiting; its sentinel says when (a
+    ** child that answered garbage and lives on is killed below) */
+    struct pollfd pf;
+    pf.fd = ch->sentinel;
+    pf.events = POLLIN;
+    pf.revents = 0;
+    while (poll(&pf, 1, 2000) < 0 && errno == EINTR)
+      ;
+    if (pf.revents) {
+      code = stop_child(L, ch, "kill"); /* reaps: its own exit code */
+      return code < 0 ? -1 : 0;
+    }
+  }
+  stop_child(L, ch, "kill");
+  return 0;
+}
+
+
+/* How many children in a row a Pool starts for one worker when each is
+** killed before it is ready; then the pool breaks (something kills every
+** child it starts). */
+#define START_TRIES 5
+
+/* start_child, and for a Pool (which replaces dead workers) again while
+** the new child is killed before it is ready: a worker killed while it
+** starts is replaced like one killed later. 1: ready; 0: not started. */
+static int start_worker(lua_State *L, braid_pool *p, ProcExt *x, Child *ch,
+                        int first) {
+  int tries = 0, r;
+  do {
+    r = start_child(L, p, x, ch, first);
+  } while (r < 0 && x->replace && ++tries < START_TRIES &&
+           !atomic_load(&x->stop));
+  return r > 0;
 }
 
 
@@ -756,7 +792,7 @@ static int proxy_body(lua_State *L) {
   px.c = braidB_worker_ctx(L, px.p, 1);
   /* a worker with a task quota takes no more than it may run */
   depth = braid__pool_maxtasks(px.p) > 0 ? 1 : DEPTH;
-  taking = start_child(L, px.p, px.x, &px.ch, 1);
+  taking = start_worker(L, px.p, px.x, &px.ch, 1);
   if (!taking && !atomic_load(&px.x->stop))
     braid__pool_break(px.p); /* before a waiting constructor returns */
   braid__mutex_lock(&px.x->mu);
@@ -801,7 +837,7 @@ static int proxy_body(lua_State *L) {
         px.c->tasks++;
       }
       px.unsent = 0;
-      if (!start_child(L, px.p, px.x, &px.ch, 0)) {
+      if (!start_worker(L, px.p, px.x, &px.ch, 0)) {
         if (!atomic_load(&px.x->stop)) braid__pool_break(px.p);
         fail_all(&px, DONE_BROKEN);
         return 0;

@@ -4,6 +4,9 @@
 ** See LICENSE for copyright and license.
 */
 #include <dirent.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -137,9 +140,9 @@ static int test_fd_count(lua_State *L) {
 }
 
 
-/* _test.children([except]) -> children of this process (running or
+/* _test.child_count([except]) -> how many children this process has (running or
 ** zombies) but pid 'except', from /proc/self/task/<tid>/children */
-static int test_children(lua_State *L) {
+static int test_child_count(lua_State *L) {
   long except = (long)luaL_optinteger(L, 1, 0);
   DIR *d = opendir("/proc/self/task");
   struct dirent *e;
@@ -265,10 +268,74 @@ static int test_fail_forks(lua_State *L) {
 }
 
 
+/* _test.children() -> {[pid] = state letter} of this process's children
+** (any thread's), from /proc/<pid>/stat (state "Z": a zombie nobody
+** reaped); nil off Linux */
+static int test_children(lua_State *L) {
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  long me = (long)getpid();
+  if (d == NULL) return 0;
+  lua_newtable(L);
+  while ((e = readdir(d)) != NULL) {
+    char path[300], buf[512], state;
+    const char *rp;
+    long ppid;
+    FILE *f;
+    size_t n;
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    f = fopen(path, "r");
+    if (f == NULL) continue; /* ended meanwhile */
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    rp = strrchr(buf, ')'); /* the command may hold spaces and parens */
+    if (rp == NULL || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2) continue;
+    if (ppid != me) continue;
+    lua_pushlstring(L, &state, 1);
+    lua_rawseti(L, -2, (lua_Integer)strtol(e->d_name, NULL, 10));
+  }
+  closedir(d);
+  return 1;
+}
+
+
+/* _test.trim(): gives the chunks cached for worker states
+** (braid__alloc_trim) and malloc's free memory (malloc_trim, glibc only)
+** back to the system, so that a memory figure taken next counts what is
+** allocated, not what is kept for later */
+static int test_trim(lua_State *L) {
+  (void)L;
+  braid__alloc_trim();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  return 0;
+}
+
+
+/* _test.heap() -> bytes malloc has handed out and not got back (in its
+** arenas and in mappings of their own; glibc's mallinfo2), or nil */
+static int test_heap(lua_State *L) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+  struct mallinfo2 mi = mallinfo2();
+  lua_pushinteger(L, (lua_Integer)(mi.uordblks + mi.hblkhd));
+  return 1;
+#else
+  (void)L;
+  return 0;
+#endif
+}
+
+
 static const luaL_Reg test_funcs[] = {
   { "fd_count", test_fd_count },
   { "fill_fds", test_fill_fds },
+  { "child_count", test_child_count },
   { "children", test_children },
+  { "heap", test_heap },
+  { "trim", test_trim },
   { "fail_forks", test_fail_forks },
   { "refs", test_refs },
   { "live", test_live },

@@ -1297,11 +1297,18 @@ void braid__pool_chunk_done(braid_work *w, int status, braid_msg *m) {
 }
 
 
+/* A retiring worker is replaced while the pool runs, and after shutdown
+** (close) while work is still queued: join() after close() waits for every
+** submitted task (Python's Pool keeps starting workers until the queue is
+** drained). A queued entry that has nothing to hand out yet (a map still
+** being published) counts: its chunks need a worker too. The replacement
+** is counted in 'alive' before the retiring worker leaves, so a joiner
+** never sees 0 in between. */
 int braid__pool_retire(braid_pool *p, long ntasks) {
   int go = 0;
   if (p->maxtasks <= 0 || ntasks < p->maxtasks) return 0;
   braid__mutex_lock(&p->mu);
-  if (!p->shutdown && !p->broken) {
+  if (!p->broken && (!p->shutdown || p->head != NULL)) {
     p->alive++; /* the replacement */
     go = 1;
   }
@@ -1313,6 +1320,22 @@ int braid__pool_retire(braid_pool *p, long ntasks) {
 
 void braid__pool_worker_exit(braid_pool *p) {
   braid__mutex_lock(&p->mu);
+  /* The last worker leaves a pool that starts no more workers (one shut
+  ** down, or one that starts none on demand and whose replacement could
+  ** not start): the work still queued fails rather than stay pending
+  ** forever, and a running pool of the second kind is broken (submits
+  ** raise). Done while this worker still counts in 'alive', so a joiner
+  ** finds the futures finished. */
+  if (p->alive == 1 && !p->broken && (p->shutdown || !p->lazy) &&
+      (p->head != NULL || !p->shutdown)) {
+    uint32_t *froms = NULL;
+    size_t nfrom;
+    pool_entry *list = detach_locked(p, &froms, &nfrom);
+    if (!p->shutdown) p->broken = 1;
+    braid__mutex_unlock(&p->mu);
+    drop_list(list, froms, p->process ? DROP_BROKEN_PROCESS : DROP_BROKEN);
+    braid__mutex_lock(&p->mu);
+  }
   p->alive--;
   if (p->alive == 0 && (p->shutdown || p->broken) && p->init) {
     /* freed under the lock: a joiner that wakes must find nothing alive
