@@ -2574,13 +2574,15 @@ static void open_dfunction(Dec *d, size_t at) {
   uint32_t n = get_u32(d);
   ReadState rs;
   DFrame *f;
+  int status;
   if (!has(d, n)) dec_fail(d, "truncated function");
   f = dec_push(d, DF_FUNC);
   if (!check_dump(d->p, n)) dec_fail(d, "malformed function");
   rs.p = (const char *)d->p;
   rs.n = n;
-  if ((i = lua_load(L, dump_reader, &rs, "=(transfer)", "b")) != LUA_OK) {
-    if (i == LUA_ERRMEM) braidB_nomem(L); /* not corrupt: out of memory */
+  status = lua_load(L, dump_reader, &rs, "=(transfer)", "b");
+  if (status != LUA_OK) {
+    if (status == LUA_ERRMEM) braidB_nomem(L); /* not corrupt: out of memory */
     dec_fail(d, lua_tostring(L, -1));
   }
   d->p += n;
