@@ -48,6 +48,7 @@ static int ctx_gc(lua_State *L) {
     ** A worker's state does not wait: its children belong to the
     ** process, which the root state waits for. */
     braid_runtime_join_threads(c->rt);
+    braidB_intr_close(L);
   }
   if (c->mb) {
     braid__mailbox_close(c->mb);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "intr.h"
 #include "os.h"
 #include "process.h"
 
@@ -41,7 +42,11 @@ pid_t braid__proc_fork(int *sentinel) {
   fflush(NULL);
   pid = fork();
   if (pid < 0) return BRAID_EOS;
-  if (pid == 0) return 0;
+  if (pid == 0) {
+    braid__intr_after_fork(); /* the parent's children are not ours */
+    return 0;
+  }
+  braid__child_add(pid);
   *sentinel = pidfd_of(pid);
   if (*sentinel < 0) { /* no pidfd: not expected on Linux >= 5.3 */
     (void)pfd;
@@ -86,6 +91,7 @@ pid_t braid__proc_spawn(char *const argv[], const int *keep, int nkeep,
     waitpid(pid, NULL, 0);
     return BRAID_EOS;
   }
+  braid__child_add(pid);
   return pid;
 }
 
@@ -105,6 +111,7 @@ int braid__proc_reap(pid_t pid, int block, int *code) {
   } while (r < 0 && errno == EINTR);
   if (r < 0) return -1;
   if (r == 0) return 0;
+  braid__child_remove(r);
   *code = braid__proc_code(status);
   return 1;
 }
@@ -114,8 +121,7 @@ int braid__fd_wait(int fd, double timeout) {
   struct pollfd p;
   braid__deadline d = braid__deadline_in(timeout);
   for (;;) {
-    double left = braid__deadline_left(&d);
-    int ms = left < 0 ? -1 : (int)(left * 1000.0 + 0.999);
+    int ms = braid__deadline_poll_ms(&d); /* sliced: intr.h */
     int r;
     p.fd = fd;
     p.events = POLLIN;
@@ -402,6 +408,7 @@ pid_t braid__forkserver_request(int sock, const void *payload, size_t len,
     return rc != BRAID_OK ? rc : BRAID_EOS;
   }
   *sentinel = sp[0];
+  braid__child_add((pid_t)pid64); /* the server's child, ours to end */
   return (pid_t)pid64;
 }
 
