@@ -32,6 +32,22 @@ static double now(void) {
 }
 
 
+/* State letter of the main thread of 'pid' (0 when unknown). */
+static char state_of(pid_t pid) {
+  char path[64], buf[512], *p;
+  FILE *f;
+  size_t n;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  f = fopen(path, "r");
+  if (f == NULL) return 0;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  p = strrchr(buf, ')');
+  return (p != NULL && p[1] == ' ') ? p[2] : 0;
+}
+
+
 /* Echoes the complete lines of 'buf' ('*len' bytes) and sends SIGINT on
 ** each "ready"/"again"; keeps a partial last line. */
 static void lines(char *buf, size_t *len, pid_t pid, double *sent) {
@@ -42,6 +58,16 @@ static void lines(char *buf, size_t *len, pid_t pid, double *sent) {
     fflush(stdout);
     if (pid > 0 &&
         (strcmp(start, "ready") == 0 || strcmp(start, "again") == 0)) {
+      /* "ready" is written just before the script blocks: send once its
+      ** main thread sleeps (or is busy in Lua code for 0.2 s, a busy
+      ** loop), at most 2 s later */
+      int busy = 0, k;
+      for (k = 0; k < 2000; k++) {
+        char st = state_of(pid);
+        if (st == 'S' || st == 'D' || st == 0) break;
+        if (st == 'R' && ++busy >= 200) break;
+        usleep(1000);
+      }
       *sent = now();
       kill(pid, SIGINT);
     }

@@ -29,6 +29,7 @@
 */
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #include "intr.h"
 #include "lbind.h"
@@ -57,27 +58,52 @@ static void notify(void) {
 }
 
 
-/* Ends the process after an uncaught KeyboardInterrupt. Never returns. */
+/* 2 ms. Not braid__sleep nor deadlines: once cancelled (intr.h) they
+** end at once, and here the grace period must really pass. */
+static void nap(void) {
+  struct timespec ts = {0, 2000000L};
+  nanosleep(&ts, NULL);
+}
+
+
+static int nondaemon(braid_runtime_t *rt) {
+  int n = 0;
+  if (rt != NULL) {
+    braid__mutex_lock(&rt->mu);
+    n = rt->nondaemon;
+    braid__mutex_unlock(&rt->mu);
+  }
+  return n;
+}
+
+
+/* Sends SIGTERM to the children of kinds 'which', waits until they are
+** gone (and the non-daemon threads ended) or 'd' passes. */
+static void end_children(int which, braid_runtime_t *rt, double until) {
+  braid__children_signal(SIGTERM, which);
+  while ((braid__children_reap(which) > 0 || nondaemon(rt) > 0) &&
+         braid__now() < until)
+    nap();
+}
+
+
+/* Ends the process after an uncaught KeyboardInterrupt. Never returns.
+** The forkserver's children go first, so that the server (one of ours)
+** is still there to reap them; then ours; then SIGKILL for what is left;
+** threads get the same grace period and are not waited for beyond it. */
 static void interrupted_exit(braid_runtime_t *rt) {
-  braid__deadline d = braid__deadline_in(EXIT_GRACE);
+  double until = braid__now() + EXIT_GRACE;
   braid__intr_set_state(BRAID_INTR_EXITING); /* a new SIGINT: at once */
   braid__intr_cancel();
   fflush(NULL);
-  braid__children_signal(SIGTERM);
-  for (;;) {
-    int threads = 0, kids = braid__children_reap();
-    if (rt != NULL) {
-      braid__mutex_lock(&rt->mu);
-      threads = rt->nondaemon;
-      braid__mutex_unlock(&rt->mu);
-    }
-    if ((kids == 0 && threads == 0) || braid__deadline_passed(&d)) break;
-    braid__sleep(0.005);
-  }
-  braid__children_signal(SIGKILL);
-  d = braid__deadline_in(EXIT_GRACE);
-  while (braid__children_reap() > 0 && !braid__deadline_passed(&d))
-    braid__sleep(0.002);
+  braid__children_signal(SIGTERM, BRAID_KIDS_SERVED);
+  while (braid__children_reap(BRAID_KIDS_SERVED) > 0 && braid__now() < until)
+    nap();
+  end_children(BRAID_KIDS_ALL, rt, until);
+  braid__children_signal(SIGKILL, BRAID_KIDS_ALL);
+  until = braid__now() + EXIT_GRACE;
+  while (braid__children_reap(BRAID_KIDS_ALL) > 0 && braid__now() < until)
+    nap();
   braid__intr_die(1);
 }
 

@@ -46,7 +46,7 @@ pid_t braid__proc_fork(int *sentinel) {
     braid__intr_after_fork(); /* the parent's children are not ours */
     return 0;
   }
-  braid__child_add(pid);
+  braid__child_add(pid, 1);
   *sentinel = pidfd_of(pid);
   if (*sentinel < 0) { /* no pidfd: not expected on Linux >= 5.3 */
     (void)pfd;
@@ -91,7 +91,7 @@ pid_t braid__proc_spawn(char *const argv[], const int *keep, int nkeep,
     waitpid(pid, NULL, 0);
     return BRAID_EOS;
   }
-  braid__child_add(pid);
+  braid__child_add(pid, 1);
   return pid;
 }
 
@@ -408,7 +408,7 @@ pid_t braid__forkserver_request(int sock, const void *payload, size_t len,
     return rc != BRAID_OK ? rc : BRAID_EOS;
   }
   *sentinel = sp[0];
-  braid__child_add((pid_t)pid64); /* the server's child, ours to end */
+  braid__child_add((pid_t)pid64, 0); /* the server's child, ours to end */
   return (pid_t)pid64;
 }
 

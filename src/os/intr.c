@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,21 @@ static atomic_int kids[BRAID_INTR_MAXKIDS];
 static atomic_int hiwater;
 
 
+/* Async-signal-safe: SIGKILL for the forkserver's children first (the
+** server, one of ours, reaps them), then for ours, reaped here so that no
+** zombie is left to an init that may not reap; bounded by ~0.5 s. */
+void braid__children_kill_now(void) {
+  struct timespec ts = {0, 2000000L};
+  int k;
+  braid__children_signal(SIGKILL, BRAID_KIDS_SERVED);
+  for (k = 0; k < 100 && braid__children_reap(BRAID_KIDS_SERVED) > 0; k++)
+    nanosleep(&ts, NULL);
+  braid__children_signal(SIGKILL, BRAID_KIDS_ALL);
+  for (k = 0; k < 150 && braid__children_reap(BRAID_KIDS_ALL) > 0; k++)
+    nanosleep(&ts, NULL);
+}
+
+
 static void on_sigint(int sig) {
   int e = errno, expected = BRAID_INTR_IDLE;
   (void)sig;
@@ -37,7 +53,7 @@ static void on_sigint(int sig) {
     return;
   }
   /* A second SIGINT: no more unwinding, the tree goes now. */
-  braid__children_signal(SIGKILL);
+  braid__children_kill_now();
   braid__intr_die(0);
 }
 
@@ -82,9 +98,11 @@ int braid__intr_take(void) {
 
 
 int braid__intr_stop(void) {
-  if (armed &&
-      atomic_load_explicit(&state, memory_order_relaxed) == BRAID_INTR_PENDING)
-    return 1;
+  /* the main thread is interrupted once; it then unwinds (its <close>
+  ** handlers wait normally); workers stay cancelled */
+  if (armed)
+    return atomic_load_explicit(&state, memory_order_relaxed) ==
+           BRAID_INTR_PENDING;
   return atomic_load_explicit(&cancelled, memory_order_relaxed);
 }
 
@@ -145,11 +163,11 @@ void braid__intr_die(int flush) {
 ** =======================================================
 */
 
-void braid__child_add(pid_t pid) {
-  int i;
+void braid__child_add(pid_t pid, int direct) {
+  int i, v = direct ? (int)pid : -(int)pid;
   for (i = 0; i < BRAID_INTR_MAXKIDS; i++) {
     int expected = 0;
-    if (atomic_compare_exchange_strong(&kids[i], &expected, (int)pid)) {
+    if (atomic_compare_exchange_strong(&kids[i], &expected, v)) {
       int hw = atomic_load(&hiwater);
       while (hw < i + 1 &&
              !atomic_compare_exchange_weak(&hiwater, &hw, i + 1)) {
@@ -165,32 +183,36 @@ void braid__child_remove(pid_t pid) {
   for (i = 0; i < n; i++) {
     int expected = (int)pid;
     if (atomic_compare_exchange_strong(&kids[i], &expected, 0)) return;
+    expected = -(int)pid;
+    if (atomic_compare_exchange_strong(&kids[i], &expected, 0)) return;
   }
 }
 
 
-void braid__children_signal(int sig) {
+void braid__children_signal(int sig, int which) {
   int i, n = atomic_load(&hiwater);
   for (i = 0; i < n; i++) {
-    int pid = atomic_load(&kids[i]);
-    if (pid > 0) kill((pid_t)pid, sig);
+    int v = atomic_load(&kids[i]);
+    if (v > 0 && (which & BRAID_KIDS_DIRECT)) kill((pid_t)v, sig);
+    if (v < 0 && (which & BRAID_KIDS_SERVED)) kill((pid_t)-v, sig);
   }
 }
 
 
-int braid__children_reap(void) {
+int braid__children_reap(int which) {
   int i, n = atomic_load(&hiwater), left = 0;
   for (i = 0; i < n; i++) {
-    int pid = atomic_load(&kids[i]), status;
+    int v = atomic_load(&kids[i]), pid = v < 0 ? -v : v, status;
     pid_t r;
-    if (pid <= 0) continue;
+    if (v == 0 || !(which & (v > 0 ? BRAID_KIDS_DIRECT : BRAID_KIDS_SERVED)))
+      continue;
     r = waitpid((pid_t)pid, &status, WNOHANG);
     if (r == (pid_t)pid ||
         (r < 0 && errno == ECHILD && kill((pid_t)pid, 0) != 0 &&
          errno == ESRCH)) {
       /* reaped here; or not ours (a forkserver's, or reaped by its
       ** proxy thread meanwhile) and gone */
-      int expected = pid;
+      int expected = v;
       atomic_compare_exchange_strong(&kids[i], &expected, 0);
       continue;
     }

@@ -60,8 +60,9 @@ BRAIDI_FUNC int braid__intr_state(void);
 BRAIDI_FUNC void braid__intr_set_state(int st);
 /* PENDING -> RAISED: 1 when the caller is the one to raise. */
 BRAIDI_FUNC int braid__intr_take(void);
-/* Should the calling thread's wait end now? (cheap: a TLS flag and one
-** relaxed load when nothing happened) */
+/* Should the calling thread's wait end now? The armed thread: while an
+** interrupt is PENDING; others: once cancelled. (Cheap: a TLS flag and
+** one relaxed load.) */
 BRAIDI_FUNC int braid__intr_stop(void);
 /* Interrupted exit: every sliced wait of every thread ends from now on. */
 BRAIDI_FUNC void braid__intr_cancel(void);
@@ -81,15 +82,23 @@ BRAIDI_FUNC void braid__intr_unblock(const sigset_t *old);
 BRAIDI_FUNC void braid__intr_die(int flush);
 
 /* { ------ children (processes this process started, for the exit) */
-/* Lists 'pid' (a process started by fork, spawn or the forkserver). At
-** most BRAID_INTR_MAXKIDS are tracked at once; more are not listed. */
-BRAIDI_FUNC void braid__child_add(pid_t pid);
+/* Lists 'pid': a process started by fork or spawn ('direct': ours to
+** reap) or by the forkserver (its child: the server reaps it). At most
+** BRAID_INTR_MAXKIDS are tracked at once; more are not listed. */
+BRAIDI_FUNC void braid__child_add(pid_t pid, int direct);
 BRAIDI_FUNC void braid__child_remove(pid_t pid);
-/* Sends 'sig' to every listed child (async-signal-safe). */
-BRAIDI_FUNC void braid__children_signal(int sig);
-/* Reaps the listed children that ended (ours by waitpid, the forkserver's
-** when they are gone) and unlists them; returns how many are left. */
-BRAIDI_FUNC int braid__children_reap(void);
+#define BRAID_KIDS_DIRECT 1
+#define BRAID_KIDS_SERVED 2
+#define BRAID_KIDS_ALL 3
+/* Sends 'sig' to the listed children of kinds 'which' (signal-safe). */
+BRAIDI_FUNC void braid__children_signal(int sig, int which);
+/* Reaps the listed children of kinds 'which' that ended (ours by
+** waitpid, the forkserver's once gone) and unlists them; returns how many
+** of those kinds are left. */
+BRAIDI_FUNC int braid__children_reap(int which);
+/* SIGKILL for every listed child, reaping ours (async-signal-safe; what a
+** second SIGINT does before the process ends). */
+BRAIDI_FUNC void braid__children_kill_now(void);
 /* } ------ */
 
 #define BRAID_INTR_MAXKIDS 4096
