@@ -20,7 +20,7 @@ local HOST = os.getenv("BRAID_HOST") or "build/bin/braid"
 local SIGRUN = os.getenv("BRAID_SIGRUN") or "build/sigrun"
 local CPATH = package.cpath:match("^([^;]*)") or "./build/?.so"
 local METHODS = {}
-for m in (os.getenv("BRAID_SPEC_METHODS") or "fork spawn forkserver"):gmatch("%S+") do
+for m in (os.getenv("BRAID_SPEC_METHODS") or "fork spawn forkserver"):gmatch("[^%s,]+") do
   METHODS[#METHODS + 1] = m
 end
 
@@ -280,9 +280,30 @@ say("not reached")
 ]], 1, "second" },
 }
 
+local CAUGHT = [[
+local braid = require "braid"
+local ev = threading.Event()
+local ok, err = pcall(function() say("ready"); ev:wait() end)
+assert(not ok and braid.errors.KeyboardInterrupt:is(err), tostring(err))
+assert(not braid.errors.Exception:is(err), "KeyboardInterrupt is not an Exception")
+braid.interrupt_reset()
+-- workers are not cancelled any more: a thread's braid wait works
+local q = queue.Queue()
+local t = threading.Thread{ target = function(qq) qq:put(qq:get(true, 30)) end, args = { q } }
+t:start()
+q:put(41)
+t:join(30)
+say("caught " .. tostring(q:get(true, 30) + 1))
+]]
+
 for _, runner in ipairs({ "host", "lua" }) do
   local maybe = (runner == "host" and HOST == "none") and pending or it
   describe("Ctrl-C under " .. (runner == "host" and "the braid host" or "lua5.4"), function()
+    maybe("lets a script catch KeyboardInterrupt and go on", function()
+      local r = run(runner .. "_caught", CAUGHT, runner)
+      assert.are.equal("exit 0", r.status, r.out .. r.err)
+      assert(has_line(r, "caught 42"), r.out .. r.err)
+    end)
     for _, c in ipairs(CASES) do
       maybe("ends a script blocked in " .. c[1], function()
         check(run(runner .. "_" .. c[1], c[2], runner))
