@@ -16,7 +16,12 @@
 atomic_int braid__intr_active;
 
 static atomic_int state;     /* BRAID_INTR_* */
-static atomic_int cancelled; /* an interrupted exit ends every wait */
+static atomic_int cancelled; /* workers' waits end (a KeyboardInterrupt was
+                                raised) */
+/* Nonzero while anything may stop a wait (PENDING, or cancelled): the one
+** load the hot paths pay (a _Thread_local in a dlopen'ed module costs a
+** __tls_get_addr call). */
+static atomic_int anything;
 static atomic_int installed;
 static struct sigaction old_action;
 static void (*volatile notify_fn)(void);
@@ -48,6 +53,7 @@ static void on_sigint(int sig) {
   (void)sig;
   if (atomic_compare_exchange_strong(&state, &expected, BRAID_INTR_PENDING)) {
     void (*fn)(void) = notify_fn;
+    atomic_store(&anything, 1);
     if (fn != NULL) fn();
     errno = e;
     return;
@@ -88,7 +94,11 @@ void braid__intr_uninstall(void) {
 
 int braid__intr_armed(void) { return armed; }
 int braid__intr_state(void) { return atomic_load(&state); }
-void braid__intr_set_state(int st) { atomic_store(&state, st); }
+void braid__intr_set_state(int st) {
+  atomic_store(&state, st);
+  if (st == BRAID_INTR_PENDING) atomic_store(&anything, 1);
+  else if (!atomic_load(&cancelled)) atomic_store(&anything, 0);
+}
 
 
 int braid__intr_take(void) {
@@ -98,6 +108,7 @@ int braid__intr_take(void) {
 
 
 int braid__intr_stop(void) {
+  if (!atomic_load_explicit(&anything, memory_order_relaxed)) return 0;
   /* the main thread is interrupted once; it then unwinds (its <close>
   ** handlers wait normally); workers stay cancelled */
   if (armed)
@@ -107,9 +118,15 @@ int braid__intr_stop(void) {
 }
 
 
-void braid__intr_cancel(void) { atomic_store(&cancelled, 1); }
+void braid__intr_cancel(void) {
+  atomic_store(&cancelled, 1);
+  atomic_store(&anything, 1);
+}
 int braid__intr_cancelled(void) { return atomic_load(&cancelled); }
-void braid__intr_uncancel(void) { atomic_store(&cancelled, 0); }
+void braid__intr_uncancel(void) {
+  atomic_store(&cancelled, 0);
+  if (atomic_load(&state) != BRAID_INTR_PENDING) atomic_store(&anything, 0);
+}
 
 
 void braid__intr_after_fork(void) {
@@ -118,6 +135,7 @@ void braid__intr_after_fork(void) {
   atomic_store(&hiwater, 0);
   atomic_store(&state, BRAID_INTR_IDLE);
   atomic_store(&cancelled, 0);
+  atomic_store(&anything, 0);
   if (!armed && atomic_load(&installed)) {
     /* Forked from a worker thread: the main state is not running here,
     ** nobody would take an interrupt; SIGINT gets its default action. */
