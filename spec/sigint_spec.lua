@@ -296,6 +296,32 @@ t:join(30)
 say("caught " .. tostring(q:get(true, 30) + 1))
 ]]
 
+-- Condition:wait interrupted while another thread holds the lock: the
+-- wait still takes the lock back before KeyboardInterrupt is raised
+-- (Python's _acquire_restore), so the main thread can release it.
+local RESTORE = [[
+local braid = require "braid"
+local cv = threading.Condition() -- an RLock: releasing it unowned raises
+local t = threading.Thread{ target = function(c)
+  local co = require "braid.core"
+  c:acquire() -- granted once the main thread waits
+  print("ready"); io.stdout:flush()
+  -- hold the lock until the interrupt is seen (bounded)
+  local t0 = co.monotonic()
+  while co._intr_state() == "idle" and co.monotonic() - t0 < 20 do co.sleep(0.001) end
+  co.sleep(0.1) -- the main thread is now waiting to take the lock back
+  c:release()
+end, args = { cv } }
+cv:acquire()
+t:start()
+local ok, err = pcall(function() cv:wait() end)
+assert(not ok and braid.errors.KeyboardInterrupt:is(err), tostring(err))
+local released, rerr = pcall(cv.release, cv)
+say(released and "restored" or ("not restored: " .. tostring(rerr)))
+braid.interrupt_reset()
+t:join(30)
+]]
+
 for _, runner in ipairs({ "host", "lua" }) do
   local maybe = (runner == "host" and HOST == "none") and pending or it
   describe("Ctrl-C under " .. (runner == "host" and "the braid host" or "lua5.4"), function()
@@ -303,6 +329,11 @@ for _, runner in ipairs({ "host", "lua" }) do
       local r = run(runner .. "_caught", CAUGHT, runner)
       assert.are.equal("exit 0", r.status, r.out .. r.err)
       assert(has_line(r, "caught 42"), r.out .. r.err)
+    end)
+    maybe("takes a Condition's lock back before raising", function()
+      local r = run(runner .. "_restore", RESTORE, runner)
+      assert(has_line(r, "restored"), r.out .. r.err)
+      assert.are.equal("exit 0", r.status, r.out .. r.err)
     end)
     for _, c in ipairs(CASES) do
       maybe("ends a script blocked in " .. c[1], function()

@@ -26,6 +26,7 @@ static atomic_int installed;
 static struct sigaction old_action;
 static void (*volatile notify_fn)(void);
 static _Thread_local int armed;
+static _Thread_local int masked; /* braid__intr_mask: waits not cut */
 
 /* Lock-free so that the handler can walk it: a slot holds a pid or 0;
 ** 'hiwater' bounds the walk. */
@@ -93,6 +94,7 @@ void braid__intr_uninstall(void) {
 
 
 int braid__intr_armed(void) { return armed; }
+void braid__intr_mask(int delta) { masked += delta; }
 int braid__intr_state(void) { return atomic_load(&state); }
 void braid__intr_set_state(int st) {
   atomic_store(&state, st);
@@ -109,6 +111,7 @@ int braid__intr_take(void) {
 
 int braid__intr_stop(void) {
   if (!atomic_load_explicit(&anything, memory_order_relaxed)) return 0;
+  if (masked) return 0;
   /* the main thread is interrupted once; it then unwinds (its <close>
   ** handlers wait normally); workers stay cancelled */
   if (armed)

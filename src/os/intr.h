@@ -64,6 +64,10 @@ BRAIDI_FUNC int braid__intr_take(void);
 ** interrupt is PENDING; others: once cancelled. (Cheap: a TLS flag and
 ** one relaxed load.) */
 BRAIDI_FUNC int braid__intr_stop(void);
+/* braid__intr_mask(1) ... braid__intr_mask(-1): the calling thread's
+** waits in between are not ended by an interrupt (a Condition taking its
+** lock back: Python's _acquire_restore must succeed). */
+BRAIDI_FUNC void braid__intr_mask(int delta);
 /* Interrupted exit: every sliced wait of every thread ends from now on. */
 BRAIDI_FUNC void braid__intr_cancel(void);
 BRAIDI_FUNC int braid__intr_cancelled(void);
