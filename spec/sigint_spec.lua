@@ -68,7 +68,7 @@ local function run(name, body, runner, env)
   local ef = io.open(errpath, "r")
   local err = ef and ef:read("a") or ""
   if ef then ef:close() end
-  local r = { out = out, err = err, lines = {}, pids = {} }
+  local r = { name = name, out = out, err = err, lines = {}, pids = {} }
   for line in out:gmatch("[^\n]+") do
     local o = line:match("^out: (.*)$")
     if o then
@@ -110,9 +110,12 @@ local function assert_tree_gone(r)
   end
 end
 
+local TIMES = os.getenv("BRAID_SIGINT_TIMES") -- set: print each case's time
+
 local function check(r, opts)
   opts = opts or {}
   local ctx = "\nstdout:\n" .. r.out .. "\nstderr:\n" .. r.err
+  if TIMES then io.stderr:write(("\n%s: %s s\n"):format(r.name, tostring(r.elapsed))) end
   assert(has_line(r, "ready"), "the script never got ready" .. ctx)
   assert.are.equal("signal 2", r.status, "not killed by SIGINT" .. ctx)
   assert(r.elapsed and r.elapsed < 1.0, ("took %s s after SIGINT"):format(tostring(r.elapsed)) .. ctx)
