@@ -316,6 +316,9 @@ static int report_error(lua_State *L) {
   lua_call(L, 2, 1);
   if (lua_toboolean(L, -1)) return 0;
   lua_pop(L, 1);
+  /* A worker cancelled by Ctrl-C (lsignal.c) ends silently too: the
+  ** main state reports the KeyboardInterrupt. */
+  if (braidB_intr_due() && braid_is_interrupt(L, 1)) return 0;
   braid__mutex_lock(&rt->mu);
   if (rt->hook_mb != NULL) {
     mb = braid__mailbox_retain(rt->hook_mb);
