@@ -118,6 +118,9 @@ local function assert_tree_gone(r)
 end
 
 local TIMES = os.getenv("BRAID_SIGINT_TIMES") -- set: print each case's time
+-- The issue's bound: the process is gone within 1 s of SIGINT. (A machine
+-- far slower than CI may set BRAID_SIGINT_BOUND; the default is the rule.)
+local BOUND = tonumber(os.getenv("BRAID_SIGINT_BOUND") or "") or 1.0
 
 local function check(r, opts)
   opts = opts or {}
@@ -125,7 +128,7 @@ local function check(r, opts)
   if TIMES then io.stderr:write(("\n%s: %s s\n"):format(r.name, tostring(r.elapsed))) end
   assert(has_line(r, "ready"), "the script never got ready" .. ctx)
   assert.are.equal("signal 2", r.status, "not killed by SIGINT" .. ctx)
-  assert(r.elapsed and r.elapsed < 1.0, ("took %s s after SIGINT"):format(tostring(r.elapsed)) .. ctx)
+  assert(r.elapsed and r.elapsed < BOUND, ("took %s s after SIGINT"):format(tostring(r.elapsed)) .. ctx)
   if not opts.no_close then
     assert(has_line(r, "closed"), "the <close> handler did not run" .. ctx)
   end

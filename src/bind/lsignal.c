@@ -108,23 +108,30 @@ static void interrupted_exit(braid_runtime_t *rt) {
 }
 
 
-/* __gc of the anchor: the state closes with the interrupt not handled. */
+/* The anchor: a userdata in the registry whose __gc runs when the state
+** closes. It is made anew at each raise, so that it is the last object
+** marked for finalization and runs first (before process.lua's, which
+** would join the children); a replaced one is inert. */
+typedef struct Anchor {
+  braid_runtime_t *rt; /* not retained: the state's context outlives us */
+  long gen;
+} Anchor;
+
+static long anchor_gen;
+
+
 static int anchor_gc(lua_State *L) {
-  braid_runtime_t **rt = (braid_runtime_t **)lua_touserdata(L, 1);
-  if (braid__intr_state() == BRAID_INTR_RAISED) interrupted_exit(*rt);
+  Anchor *a = (Anchor *)lua_touserdata(L, 1);
+  if (a->gen == anchor_gen && braid__intr_state() == BRAID_INTR_RAISED)
+    interrupted_exit(a->rt);
   return 0;
 }
 
 
 static void make_anchor(lua_State *L) {
-  braid_runtime_t **rt;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ANCHOR_KEY) != LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
-  }
-  lua_pop(L, 1);
-  rt = (braid_runtime_t **)lua_newuserdatauv(L, sizeof *rt, 0);
-  *rt = braidB_runtime(L);
+  Anchor *a = (Anchor *)lua_newuserdatauv(L, sizeof *a, 0);
+  a->rt = braidB_runtime(L);
+  a->gen = ++anchor_gen;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, anchor_gc);
   lua_setfield(L, -2, "__gc");
