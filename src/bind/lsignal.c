@@ -37,7 +37,7 @@
 
 /* Seconds the interrupted exit gives children and non-daemon threads
 ** before it kills the children and ends the process anyway. */
-#define EXIT_GRACE 0.5
+#define EXIT_GRACE 0.3
 
 static const char ANCHOR_KEY = 'x';
 static lua_State *volatile main_L; /* main thread of the installing state */

@@ -251,6 +251,8 @@ static void doREPL(lua_State *L) {
   progname = NULL;
   interactive = 1;
   while ((status = loadline(L)) != -1) {
+    /* a Ctrl-C at the prompt is forgotten, not raised in this line */
+    braid_interrupt_reset();
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
     if (status == LUA_OK)
       l_print(L);
