@@ -168,9 +168,12 @@ if [ "${BRAID_QUICK:-0}" != 1 ]; then
       # process_spec forks, which the preloaded TSan runtime does not
       # survive; it runs in the main and ASan passes. procpool_spec runs
       # with spawn only here (its pools' proxy threads are what TSan checks).
+      # sigint_spec runs its scripts through io.popen, whose /bin/sh
+      # does not survive the preloaded runtime (checked by hand instead:
+      # docs/HACKING.md "Ctrl-C").
       # oom_spec fails a sample of 100 allocations per scenario here
       # (every one of them in the other passes).
-      SKIP_SPECS="process_spec.lua" \
+      SKIP_SPECS="process_spec.lua sigint_spec.lua" \
       run_busted tsan "./build-tsan/?.so" BRAID_HOST=none BRAID_SPEC_METHODS=spawn \
         BRAID_OOM_RUNS=100 \
         LD_PRELOAD="$(gcc -print-file-name=libtsan.so)" \

@@ -393,7 +393,13 @@ function Executor:shutdown(wait, opts)
   if wait == nil or wait then self._pool:join() end
 end
 
-Executor.__close = function(self) self:shutdown(true) end
+-- A scope left by Ctrl-C (KeyboardInterrupt) also cancels the futures not
+-- started: the program is on its way out (docs/HACKING.md "Ctrl-C").
+local KeyboardInterrupt = errors.KeyboardInterrupt
+Executor.__close = function(self, err)
+  local interrupted = err ~= nil and KeyboardInterrupt:is(err)
+  self:shutdown(true, { cancel_futures = interrupted })
+end
 
 function Executor:__tostring()
   local max, alive, broken, down = self._pool:info()

@@ -20,6 +20,11 @@ local M = {
 -- frame; scripts that block in braid calls never need to.
 M.poll = core.poll
 
+--- Forget a KeyboardInterrupt (Ctrl-C) that the script caught and goes on
+-- from: workers are no longer cancelled and the next Ctrl-C raises again
+-- instead of ending the process at once (docs/HACKING.md "Ctrl-C").
+M.interrupt_reset = core.interrupt_reset
+
 local lazy = {
   threading = "braid.threading",
   queue = "braid.queue",

@@ -173,6 +173,18 @@ BRAIDI_FUNC int *braidB_newfdowner(lua_State *L);
 ** back) and returns 1: try once more. Otherwise 0. errno is kept. */
 BRAIDI_FUNC int braidB_fdgc(lua_State *L, int err);
 BRAIDI_FUNC void braidB_open_test(lua_State *L);
+BRAIDI_FUNC void braidB_open_signal(lua_State *L);
+
+/* Ctrl-C (lsignal.c; design in src/os/intr.h). braidB_intr_due: 1 when the
+** calling thread must raise KeyboardInterrupt now (the main state with an
+** interrupt pending, which this call takes; or a cancelled worker).
+** braidB_intr_check raises it then; braidB_raise_interrupt raises it
+** (cancelling the workers). braidB_intr_close: a root state closes. */
+BRAIDI_FUNC int braidB_intr_due(void);
+BRAIDI_FUNC void braidB_intr_check(lua_State *L);
+BRAIDI_FUNC int braidB_raise_interrupt(lua_State *L);
+BRAIDI_FUNC void braidB_intr_open(lua_State *L);
+BRAIDI_FUNC void braidB_intr_close(lua_State *L);
 /* } ====== */
 
 /* Classes of every handle type, one array per binding file, each ended by

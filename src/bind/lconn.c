@@ -182,6 +182,8 @@ static uint64_t recv_header(lua_State *L, int fd) {
   size_t got = 0;
   int rc;
   braidB_poll(L);
+  /* the read would not end on Ctrl-C: wait (sliced) for data first */
+  if (!braid__fd_wait(fd, -1)) braidB_intr_check(L);
   rc = braid__fd_read_all(fd, &n, sizeof n, &got);
   if (rc == BRAID_ECLOSED && got == 0) braidB_raise(L, "EOFError", "");
   if (rc != BRAID_OK) {

@@ -310,6 +310,8 @@ void braidB_pusherror(lua_State *L, const char *cls, const char *fmt, ...) {
 
 int braidB_raise(lua_State *L, const char *cls, const char *fmt, ...) {
   va_list ap;
+  /* A wait that Ctrl-C ended reports a timeout: the interrupt wins. */
+  if (braidB_intr_due()) return braidB_raise_interrupt(L);
   va_start(ap, fmt);
   pusherrorv(L, cls, fmt, ap);
   va_end(ap);
@@ -693,6 +695,7 @@ static int core_sleep(lua_State *L) {
                                     "sleep length must be non-negative");
   braidB_poll(L);
   braid__sleep(s);
+  braidB_intr_check(L); /* the main thread's sleep ends on Ctrl-C */
   return 0;
 }
 
@@ -716,6 +719,7 @@ int luaopen_braid_core(lua_State *L) {
   lua_newtable(L);
   luaL_setfuncs(L, core_funcs, 0);
   braidB_open_thread(L);
+  braidB_open_signal(L);
   braidB_open_serial(L);
   braidB_open_sync(L);
   braidB_open_shm(L);

@@ -30,6 +30,7 @@
 #include <malloc.h>
 #endif
 #include "alloc.h"
+#include "intr.h"
 #include "lbind.h"
 #include "mpqueue.h"
 #include "process.h"
@@ -265,9 +266,7 @@ static int core_fds_wait(lua_State *L) {
   }
   braidB_poll(L);
   for (;;) {
-    double left = braid__deadline_left(&d);
-    int ms = left < 0 ? -1 : (int)(left * 1000.0 + 0.999);
-    int r = poll(p, (nfds_t)n, ms);
+    int r = poll(p, (nfds_t)n, braid__deadline_poll_ms(&d));
     if (r > 0) break;
     if (r < 0 && errno != EINTR) return oserror(L, "poll");
     if (r == 0 && braid__deadline_passed(&d)) break;
@@ -446,10 +445,12 @@ static int core_forkserver_reset(lua_State *L) {
 }
 
 
-/* core.forkserver_status(sentinel) -> code | nil (running) | false */
+/* core.forkserver_status(sentinel, [pid]) -> code | nil (running) | false */
 static int core_forkserver_status(lua_State *L) {
   int code = 0, r = braid__forkserver_status(
                        (int)braidB_checkinteger(L, 1), &code);
+  if (r != 0 && lua_isinteger(L, 2)) /* the child's pid: gone, unlist it */
+    braid__child_remove((pid_t)lua_tointeger(L, 2));
   if (r == 1) lua_pushinteger(L, code);
   else if (r == 0) lua_pushnil(L);
   else lua_pushboolean(L, 0);

@@ -49,6 +49,7 @@ static int ctx_gc(lua_State *L) {
     ** A worker's state does not wait: its children belong to the
     ** process, which the root state waits for. */
     braid_runtime_join_threads(c->rt);
+    braidB_intr_close(L);
   }
   if (c->mb) {
     braid__mailbox_close(c->mb);
@@ -317,6 +318,9 @@ static int report_error(lua_State *L) {
   lua_call(L, 2, 1);
   if (lua_toboolean(L, -1)) return 0;
   lua_pop(L, 1);
+  /* A worker cancelled by Ctrl-C (lsignal.c) ends silently too: the
+  ** main state reports the KeyboardInterrupt. */
+  if (braidB_intr_due() && braid_is_interrupt(L, 1)) return 0;
   braid__mutex_lock(&rt->mu);
   hooked = rt->hook_mb != NULL;
   braid__mutex_unlock(&rt->mu);

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "intr.h"
 #include "os.h"
 #include "process.h"
 
@@ -83,6 +84,7 @@ pid_t braid__proc_fork(int *sentinel) {
     /* failure injection (failalloc.h) counts the parent's allocations:
     ** the child is not part of the scenario under test */
     atomic_store_explicit(&braid__fail_on, 0, memory_order_relaxed);
+    braid__intr_after_fork(); /* the parent's children are not ours */
     close(reserve);
     return 0;
   }
@@ -97,6 +99,7 @@ pid_t braid__proc_fork(int *sentinel) {
     abandon(pid);
     return BRAID_EOS;
   }
+  braid__child_add(pid, 1);
   return pid;
 }
 
@@ -142,6 +145,7 @@ pid_t braid__proc_spawn(char *const argv[], const int *keep, int nkeep,
     abandon(pid);
     return BRAID_EOS;
   }
+  braid__child_add(pid, 1);
   return pid;
 }
 
@@ -161,6 +165,7 @@ int braid__proc_reap(pid_t pid, int block, int *code) {
   } while (r < 0 && errno == EINTR);
   if (r < 0) return -1;
   if (r == 0) return 0;
+  braid__child_remove(r);
   *code = braid__proc_code(status);
   return 1;
 }
@@ -170,8 +175,7 @@ int braid__fd_wait(int fd, double timeout) {
   struct pollfd p;
   braid__deadline d = braid__deadline_in(timeout);
   for (;;) {
-    double left = braid__deadline_left(&d);
-    int ms = left < 0 ? -1 : (int)(left * 1000.0 + 0.999);
+    int ms = braid__deadline_poll_ms(&d); /* sliced: intr.h */
     int r;
     p.fd = fd;
     p.events = POLLIN;
@@ -470,6 +474,7 @@ pid_t braid__forkserver_request(int sock, const void *payload, size_t len,
     return BRAID_EOS;
   }
   *sentinel = sp[0];
+  braid__child_add((pid_t)pid64, 0); /* the server's child, ours to end */
   return (pid_t)pid64;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pshared.h"
+#include "intr.h"
 #include "psync.h"
 
 #define PSYNC_MAGIC 0x62507359u /* "bPsY" */
@@ -367,8 +368,10 @@ int braid__psync_wait(braid_psync *c, double timeout) {
   s->sleepers--;
   if (s->tokens > s->sleepers) s->tokens = s->sleepers;
   braid__pmutex_unlock(&s->mu);
-  /* take the lock back as it was */
+  /* take the lock back as it was; Ctrl-C must not end this wait */
+  braid__intr_mask(1);
   braid__psync_acquire(c->lock, 1, -1);
+  braid__intr_mask(-1);
   braid__pmutex_lock(&ls->mu);
   ls->value = saved;
   braid__pmutex_unlock(&ls->mu);

@@ -124,11 +124,11 @@ void braid__stream_fail(braid_stream *s) {
 
 
 void braid__stream_wait(braid_stream *s, size_t want, braid_stream_view *v) {
-  braid__deadline forever = braid__deadline_in(-1);
   braid__mutex_lock(&s->mu);
   while (s->pub.len < want && s->pub.state == BRAID_STREAM_OPEN) {
     s->waiting++;
-    braid__cond_wait(&s->cv, &s->mu, &forever);
+    /* no deadline: an interrupt must not end this wait (intr.h) */
+    braid__cond_wait(&s->cv, &s->mu, NULL);
     s->waiting--;
   }
   *v = s->pub;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "intr.h"
 #include "sync.h"
 
 uintptr_t braid__sync_self(void) {
@@ -301,6 +302,7 @@ static int release_save(braid_condition *c, long *saved) {
 
 /* Python's _acquire_restore: takes the lock back, however long it takes. */
 static void acquire_restore(braid_condition *c, long saved) {
+  braid__intr_mask(1); /* Ctrl-C must not end this wait (intr.h) */
   if (isrlock(c)) {
     braid_rlock *r = (braid_rlock *)c->lock;
     braid__mutex_lock(&r->mu);
@@ -309,6 +311,7 @@ static void acquire_restore(braid_condition *c, long saved) {
   } else {
     braid__lock_acquire((braid_lock *)c->lock, 1, BRAID_FOREVER);
   }
+  braid__intr_mask(-1);
 }
 
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "stream.h"
+#include "intr.h"
 #include "thread.h"
 
 struct braid_mailbox {
@@ -250,7 +251,14 @@ int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   if (stack > 0) pthread_attr_setstacksize(&attr, stack);
-  err = pthread_create(&tid, &attr, entry, t);
+  {
+    /* Worker threads start with SIGINT blocked, so that Ctrl-C reaches
+    ** the main thread, whose waits it ends (intr.h). */
+    sigset_t old;
+    braid__intr_block(&old);
+    err = pthread_create(&tid, &attr, entry, t);
+    braid__intr_unblock(&old);
+  }
   pthread_attr_destroy(&attr);
   braid__mutex_lock(&rt->mu);
   braid__mutex_lock(&t->mu);

@@ -13,7 +13,10 @@
 **     -         execute stdin and stop handling options
 ** The exit status is the script's: os.exit(n) gives n, an uncaught error
 ** prints its traceback and gives 1. When the script ends, the program
-** waits for braid's non-daemon threads, as Python does.
+** waits for braid's non-daemon threads, as Python does. Ctrl-C raises
+** braid.errors.KeyboardInterrupt; uncaught, it ends the program as
+** Python's does: children ended, then killed by SIGINT (status 130 in a
+** shell). See docs/HACKING.md "Ctrl-C".
 */
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +30,8 @@
 #include "braidlib.h"
 
 static const char *progname = "braid";
+static int interactive = 0; /* in the REPL: an interrupt ends one line */
+static int interrupted = 0; /* the message handler saw KeyboardInterrupt */
 
 
 static void l_message(const char *pname, const char *msg) {
@@ -41,7 +46,12 @@ static int report(lua_State *L, int status) {
     const char *msg = luaL_tolstring(L, -1, NULL);
     l_message(progname, msg);
     lua_pop(L, 2);
+    /* an uncaught KeyboardInterrupt ends the program here, as Python's
+    ** (in the REPL it only ends the line) */
+    if (interrupted && !interactive) braid_interrupt_exit(L);
+    braid_interrupt_reset(); /* any interrupt was caught, or was the line's */
   }
+  interrupted = 0;
   return status;
 }
 
@@ -50,6 +60,7 @@ static int report(lua_State *L, int status) {
 ** traceback; other values become strings with one. */
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
+  if (braid_is_interrupt(L, 1)) interrupted = 1; /* not caught */
   if (msg == NULL) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
       if (lua_istable(L, 1)) {
@@ -238,7 +249,10 @@ static void doREPL(lua_State *L) {
   int status;
   const char *oldprogname = progname;
   progname = NULL;
+  interactive = 1;
   while ((status = loadline(L)) != -1) {
+    /* a Ctrl-C at the prompt is forgotten, not raised in this line */
+    braid_interrupt_reset();
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
     if (status == LUA_OK)
       l_print(L);
@@ -249,6 +263,7 @@ static void doREPL(lua_State *L) {
   fputs("\n", stdout);
   fflush(stdout);
   progname = oldprogname;
+  interactive = 0;
 }
 /* } ------ */
 
@@ -416,6 +431,7 @@ static int pmain(lua_State *L) {
       dochunk(L, luaL_loadfile(L, NULL));
     }
   }
+  braid_interrupt_reset(); /* ended normally: an interrupt was caught */
   lua_pushboolean(L, 1);
   return 1;
 }

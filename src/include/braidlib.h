@@ -27,6 +27,20 @@ BRAID_API void braid_openlibs(lua_State *L);
 ** runtime. */
 BRAID_API int braid_attach(lua_State *L, braid_runtime_t *rt);
 
+/* Ctrl-C (docs/HACKING.md). braid_is_interrupt: is the value at 'idx' a
+** braid.errors.KeyboardInterrupt? (a host's message handler asks, since an
+** error its handler sees was not caught by the script). A host calls
+** braid_interrupt_exit after the script's protected call returned with
+** an uncaught KeyboardInterrupt (once <close> handlers ran): it ends the
+** process as Python does (children ended, then killed by SIGINT: the
+** shell sees 130) and does not return. */
+BRAID_API int braid_is_interrupt(lua_State *L, int idx);
+BRAID_API void braid_interrupt_exit(lua_State *L);
+/* Forgets a KeyboardInterrupt: the next SIGINT raises one again instead of
+** ending the process at once, and workers are no longer cancelled (a
+** REPL calls it after each line). */
+BRAID_API void braid_interrupt_reset(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -42,10 +42,16 @@ double braid__now(void); /* monotonic seconds */
 /* Deadline 'timeout' seconds from now; a negative timeout never expires. */
 braid__deadline braid__deadline_in(double timeout);
 int braid__deadline_passed(const braid__deadline *d);
-/* Seconds left before 'd' (0 when passed, -1 for forever). */
+/* Seconds left before 'd' (0 when passed, -1 for forever). Once a SIGINT
+** handler exists, a thread that must stop for an interrupt (intr.h) finds
+** every deadline passed. */
 double braid__deadline_left(const braid__deadline *d);
+/* Milliseconds for the next poll() of a wait until 'd' (-1: forever): at
+** most one interrupt slice once a SIGINT handler exists. */
+int braid__deadline_poll_ms(const braid__deadline *d);
 
-/* Sleeps, not interruptible; 'seconds' may be fractional. */
+/* Sleeps; 'seconds' may be fractional. On the thread armed for SIGINT
+** (intr.h) it ends early when an interrupt is pending. */
 void braid__sleep(double seconds);
 
 /* Kernel thread id of the calling thread (Python's get_native_id). */

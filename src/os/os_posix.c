@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 
 #include "braidint.h"
+#include "intr.h"
 #include "os.h"
 
 
@@ -94,9 +95,40 @@ void braid__cond_broadcast(braid__cond *c) {
 }
 
 
+/* A wait with a deadline once a SIGINT handler exists (intr.h): at most
+** BRAID_INTR_SLICE at a time, and "deadline passed" when the interrupt
+** state says this thread must stop. A wake-up at the end of a slice is a
+** spurious one for the caller, which loops on its predicate. A cancelled
+** worker sleeps its slice before it is told, so that a caller which
+** retries on timeouts cannot spin. */
+static int sliced_wait(braid__cond *c, braid__mutex *m,
+                       const braid__deadline *d) {
+  braid__deadline s;
+  int err;
+  if (braid__intr_stop()) {
+    if (braid__intr_armed()) return 1;
+    s = braid__deadline_in(BRAID_INTR_SLICE);
+    pthread_cond_timedwait(c, m, &s.at);
+    return 1;
+  }
+  s = braid__deadline_in(BRAID_INTR_SLICE);
+  if (!d->forever && (d->at.tv_sec < s.at.tv_sec ||
+                      (d->at.tv_sec == s.at.tv_sec &&
+                       d->at.tv_nsec <= s.at.tv_nsec)))
+    s = *d;
+  err = pthread_cond_timedwait(c, m, &s.at);
+  if (err == ETIMEDOUT) return braid__deadline_passed(d);
+  if (err && err != EINTR) fatal("pthread_cond_timedwait", err);
+  return 0;
+}
+
+
 int braid__cond_wait(braid__cond *c, braid__mutex *m,
                      const braid__deadline *d) {
   int err;
+  if (d != NULL &&
+      atomic_load_explicit(&braid__intr_active, memory_order_relaxed))
+    return sliced_wait(c, m, d);
   if (d == NULL || d->forever) {
     err = pthread_cond_wait(c, m);
     if (err) fatal("pthread_cond_wait", err);
@@ -138,9 +170,17 @@ braid__deadline braid__deadline_in(double timeout) {
 }
 
 
+/* Once a SIGINT handler exists, a thread that must stop (intr.h) finds
+** every deadline passed: loops that test their deadline end as timed out. */
+#define STOPPING() \
+  (atomic_load_explicit(&braid__intr_active, memory_order_relaxed) && \
+   braid__intr_stop())
+
+
 double braid__deadline_left(const braid__deadline *d) {
   struct timespec now;
   double left;
+  if (STOPPING()) return 0;
   if (d->forever) return -1;
   clock_gettime(CLOCK_MONOTONIC, &now);
   left = (double)(d->at.tv_sec - now.tv_sec) +
@@ -151,6 +191,7 @@ double braid__deadline_left(const braid__deadline *d) {
 
 int braid__deadline_passed(const braid__deadline *d) {
   struct timespec now;
+  if (STOPPING()) return 1;
   if (d->forever) return 0;
   clock_gettime(CLOCK_MONOTONIC, &now);
   if (now.tv_sec != d->at.tv_sec) return now.tv_sec > d->at.tv_sec;
@@ -158,9 +199,30 @@ int braid__deadline_passed(const braid__deadline *d) {
 }
 
 
+int braid__deadline_poll_ms(const braid__deadline *d) {
+  double left = braid__deadline_left(d);
+  if (atomic_load_explicit(&braid__intr_active, memory_order_relaxed) &&
+      (left < 0 || left > BRAID_INTR_SLICE))
+    left = BRAID_INTR_SLICE;
+  return left < 0 ? -1 : (int)(left * 1000.0 + 0.999);
+}
+
+
 void braid__sleep(double seconds) {
   struct timespec ts;
   if (seconds <= 0) return;
+  if (braid__intr_armed()) { /* the main thread: in slices (intr.h) */
+    braid__deadline d = braid__deadline_in(seconds);
+    double left;
+    while (!braid__intr_stop() && (left = braid__deadline_left(&d)) != 0) {
+      if (left < 0 || left > BRAID_INTR_SLICE) left = BRAID_INTR_SLICE;
+      ts.tv_sec = 0;
+      ts.tv_nsec = (long)(left * 1e9);
+      while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+      }
+    }
+    return;
+  }
   ts.tv_sec = (time_t)seconds;
   ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "intr.h"
 #include "pshared.h"
 
 int braid__pmutex_init(pthread_mutex_t *m) {
@@ -70,8 +71,27 @@ static int waitat(pthread_cond_t *c, pthread_mutex_t *m,
 }
 
 
+/* Once a SIGINT handler exists, waits with a deadline are sliced and end
+** as timed out when the interrupt state says so (intr.h, as
+** braid__cond_wait). */
+static int interrupted(pthread_cond_t *c, pthread_mutex_t *m) {
+  braid__deadline s;
+  if (!braid__intr_stop()) return 0;
+  if (!braid__intr_armed()) { /* a cancelled worker: no spinning caller */
+    s = braid__deadline_in(BRAID_INTR_SLICE);
+    waitat(c, m, &s.at);
+  }
+  return 1;
+}
+
+
 int braid__pcond_wait(pthread_cond_t *c, pthread_mutex_t *m,
                       const braid__deadline *d) {
+  if (d != NULL &&
+      atomic_load_explicit(&braid__intr_active, memory_order_relaxed)) {
+    if (interrupted(c, m)) return 1;
+    return braid__pcond_wait_slice(c, m, d, BRAID_INTR_SLICE);
+  }
   if (d == NULL || d->forever) return waitat(c, m, NULL);
   return waitat(c, m, &d->at);
 }
@@ -79,11 +99,20 @@ int braid__pcond_wait(pthread_cond_t *c, pthread_mutex_t *m,
 
 int braid__pcond_wait_slice(pthread_cond_t *c, pthread_mutex_t *m,
                             const braid__deadline *d, double slice) {
-  braid__deadline s = braid__deadline_in(slice);
+  braid__deadline s;
+  if (atomic_load_explicit(&braid__intr_active, memory_order_relaxed) &&
+      interrupted(c, m))
+    return 1;
+  if (slice > BRAID_INTR_SLICE &&
+      atomic_load_explicit(&braid__intr_active, memory_order_relaxed))
+    slice = BRAID_INTR_SLICE;
+  s = braid__deadline_in(slice);
   if (d != NULL && !d->forever &&
       (d->at.tv_sec < s.at.tv_sec ||
        (d->at.tv_sec == s.at.tv_sec && d->at.tv_nsec <= s.at.tv_nsec)))
     return waitat(c, m, &d->at);
   waitat(c, m, &s.at);
-  return d != NULL && braid__deadline_passed(d);
+  return (d != NULL && braid__deadline_passed(d)) ||
+         (atomic_load_explicit(&braid__intr_active, memory_order_relaxed) &&
+          braid__intr_stop());
 }

@@ -89,7 +89,7 @@ local function poll(self, block)
   local s = rawget(self, "_sentinel")
   if block then core.fd_wait(s, nil) end
   if rawget(self, "_method") == "forkserver" then
-    code = core.forkserver_status(s)
+    code = core.forkserver_status(s, self._pid)
     if code == false then code = 255 end
   else
     code = core.proc_reap(self._pid, block)
