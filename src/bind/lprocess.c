@@ -449,7 +449,10 @@ static int core_forkserver_reset(lua_State *L) {
 static int core_forkserver_status(lua_State *L) {
   int code = 0, r = braid__forkserver_status(
                        (int)braidB_checkinteger(L, 1), &code);
-  if (r != 0 && lua_isinteger(L, 2)) /* the child's pid: gone, unlist it */
+  /* the child's pid: reaped by the server, unlist it (not on an error: a
+  ** sentinel already closed, say at the state's close, says nothing of the
+  ** child, which an interrupted exit must still end) */
+  if (r == 1 && lua_isinteger(L, 2))
     braid__child_remove((pid_t)lua_tointeger(L, 2));
   if (r == 1) lua_pushinteger(L, code);
   else if (r == 0) lua_pushnil(L);

@@ -99,6 +99,12 @@ static void interrupted_exit(braid_runtime_t *rt) {
   braid__children_signal(SIGTERM, BRAID_KIDS_SERVED);
   while (braid__children_reap(BRAID_KIDS_SERVED) > 0 && braid__now() < until)
     nap();
+  /* what of them is left is killed while the server still lives to reap
+  ** it (a server's orphan would be a zombie until init reaps it) */
+  braid__children_signal(SIGKILL, BRAID_KIDS_SERVED);
+  while (braid__children_reap(BRAID_KIDS_SERVED) > 0 &&
+         braid__now() < until + EXIT_GRACE)
+    nap();
   end_children(BRAID_KIDS_ALL, rt, until);
   braid__children_signal(SIGKILL, BRAID_KIDS_ALL);
   until = braid__now() + EXIT_GRACE;

@@ -54,6 +54,17 @@ static int injected_failure(void) {
 }
 
 
+/* After an interrupt cancelled everything (intr.h), no process is
+** started: the exit is ending the children it knows, and a pool replacing
+** a worker it saw die would start one it no longer knows of (a
+** forkserver's child would outlive the server as an orphan). */
+static int refused_during_exit(void) {
+  if (!braid__intr_cancelled()) return 0;
+  errno = EINTR;
+  return 1;
+}
+
+
 /* Kills and reaps a child that cannot be watched (no descriptor for its
 ** sentinel), keeping errno: its start then fails with nothing left. */
 static void abandon(pid_t pid) {
@@ -67,6 +78,7 @@ static void abandon(pid_t pid) {
 pid_t braid__proc_fork(int *sentinel) {
   pid_t pid;
   int reserve, e;
+  if (refused_during_exit()) return BRAID_EOS;
   if (injected_failure()) {
     errno = EAGAIN;
     return BRAID_EOS;
@@ -111,6 +123,7 @@ pid_t braid__proc_spawn(char *const argv[], const int *keep, int nkeep,
   sigset_t none, dfl;
   pid_t pid;
   int i, rc, reserve;
+  if (refused_during_exit()) return BRAID_EOS;
   if (injected_failure()) {
     errno = EAGAIN;
     return BRAID_EOS;
@@ -432,6 +445,7 @@ pid_t braid__forkserver_request(int sock, const void *payload, size_t len,
   int sp[2], rc, i;
   int64_t pid64;
   ssize_t w;
+  if (refused_during_exit()) return BRAID_EOS;
   if (nfds > BRAID_PROC_MAXFDS) {
     errno = EMFILE;
     return BRAID_EOS;

@@ -140,6 +140,9 @@ function M._stop_worker(rec, how)
   end
   rec.conn:close()
   local code = P.exitcode
+  -- still running: an interrupted exit cut the waits short (intr.h); the
+  -- exit's own sweep ends and reaps the child, so leave it listed
+  if code == nil then return -9 end
   P:close()
   return code
 end
