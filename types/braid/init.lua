@@ -14,6 +14,10 @@ local braid_concurrent = {}
 ---@return integer
 function M.poll() end
 
+--- Forgets a KeyboardInterrupt that the script caught and goes on from.
+--- Reference: docs/braid.md, entry `braid.interrupt_reset`
+function M.interrupt_reset() end
+
 --- Reference: docs/braid.md, entry `braid.version`
 ---@type string
 M["version"] = nil
