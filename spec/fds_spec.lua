@@ -15,16 +15,9 @@ local shared_memory = require "braid.multiprocessing.shared_memory"
 local T = core._test
 local EMFILE, EAGAIN = 24, 11
 
-local METHODS = { "fork", "spawn", "forkserver" }
-local ONLY = os.getenv("BRAID_SPEC_METHODS")
-if ONLY and ONLY ~= "" then
-  METHODS = {}
-  for m in ONLY:gmatch("[^,]+") do METHODS[#METHODS + 1] = m end
-  mp.set_start_method(METHODS[1], true)
-end
+local METHODS, HAS = helpers.start_methods()
 local popen_it = os.getenv("BRAID_HOST") == "none" and pending or it
-local HAS_FORKSERVER = false
-for _, m in ipairs(METHODS) do HAS_FORKSERVER = HAS_FORKSERVER or m == "forkserver" end
+local HAS_FORKSERVER = HAS.forkserver == true
 
 local function nothing() end
 local function double(x) return 2 * x end

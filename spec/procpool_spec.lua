@@ -8,20 +8,9 @@ local futures = require "braid.futures"
 local errors = require "braid.errors"
 local core = require "braid.core"
 
-local METHODS = { "fork", "spawn", "forkserver" }
--- BRAID_SPEC_METHODS=spawn[,forkserver] limits the specs to these
--- methods, the first also as the default: the sanitizer passes leave out
--- fork from a process whose threads allocate (a child forked while
--- another thread holds the ASan or TSan allocator's lock hangs in its
--- first malloc; glibc's malloc takes its locks around fork)
-local ONLY = os.getenv("BRAID_SPEC_METHODS")
-if ONLY and ONLY ~= "" then
-  METHODS = {}
-  for m in ONLY:gmatch("[^,]+") do METHODS[#METHODS + 1] = m end
-  mp.set_start_method(METHODS[1], true)
-end
-local HAS_FORK = false
-for _, m in ipairs(METHODS) do HAS_FORK = HAS_FORK or m == "fork" end
+-- (helpers.start_methods: BRAID_SPEC_METHODS limits the start methods)
+local METHODS, HAS = helpers.start_methods()
+local HAS_FORK = HAS.fork == true
 -- io.popen is unusable when ThreadSanitizer's runtime is preloaded
 -- (BRAID_HOST=none says so, as in threading_spec)
 local popen_it = os.getenv("BRAID_HOST") == "none" and pending or it

@@ -19,10 +19,7 @@
 local HOST = os.getenv("BRAID_HOST") or "build/bin/braid"
 local SIGRUN = os.getenv("BRAID_SIGRUN") or "build/sigrun"
 local CPATH = package.cpath:match("^([^;]*)") or "./build/?.so"
-local METHODS = {}
-for m in (os.getenv("BRAID_SPEC_METHODS") or "fork spawn forkserver"):gmatch("[^%s,]+") do
-  METHODS[#METHODS + 1] = m
-end
+local METHODS = require("helpers").start_methods()
 
 if (os.getenv("LD_PRELOAD") or ""):find("tsan", 1, true) then
   -- /bin/sh (io.popen, os.execute) crashes under the preloaded TSan runtime

@@ -53,4 +53,24 @@ end
 --- Seconds of a monotonic clock (for generous timing bounds only).
 M.now = require("braid.core").monotonic
 
+--- The process start methods the specs run with: fork, spawn and
+-- forkserver, or those listed in BRAID_SPEC_METHODS ("spawn,forkserver":
+-- the sanitizer passes leave out fork from a process whose threads
+-- allocate, since a child forked while another thread holds the ASan or
+-- TSan allocator's lock hangs in its first malloc; glibc's malloc takes
+-- its locks around fork). With a list, its first method also becomes the
+-- default start method. Returns the sequence of names and a set of them.
+function M.start_methods()
+  local methods = { "fork", "spawn", "forkserver" }
+  local only = os.getenv("BRAID_SPEC_METHODS")
+  if only and only ~= "" then
+    methods = {}
+    for m in only:gmatch("[^%s,]+") do methods[#methods + 1] = m end
+    require("braid.multiprocessing").set_start_method(methods[1], true)
+  end
+  local set = {}
+  for _, m in ipairs(methods) do set[m] = true end
+  return methods, set
+end
+
 return M
