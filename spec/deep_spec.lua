@@ -274,6 +274,33 @@ describe("deep values", function()
     assert.same({ HUGE_NEST }, { check_nest(core.loads(bytes)) })
   end)
 
+  it("finish each level after a deep child whose slots were spilled", function()
+    -- every level holds a value after its child (written, then read, once
+    -- the walk came back from below the spill window) and a key before it
+    local n = math.max(NEST * 3, 20000)
+    local t = { "bottom" }
+    for i = n - 1, 1, -1 do t = { t, i, [{ i }] = true } end
+    local back = core.loads(core.dumps(t))
+    for i = 1, n - 1 do
+      assert(back[2] == i, "level " .. i .. " holds " .. tostring(back[2]))
+      local k = next(back, 2)
+      assert(type(k) == "table" and k[1] == i, "key of level " .. i)
+      back = back[1]
+    end
+    assert.same({ "bottom" }, back)
+    -- a bad value met after climbing back from a spilled branch, and one
+    -- at the bottom of a spilled branch: their paths are named
+    local err = helpers.raises(errors.TypeError, core.dumps, { make_list(n), io.stdout })
+    helpers.message_has(err, "value[2]: a userdata of type FILE*")
+    local head = make_list(n)
+    local node = head
+    while node.next do node = node.next end
+    node.bad = io.stdout
+    err = helpers.raises(errors.TypeError, core.dumps, head)
+    helpers.message_has(err, "value.next.next.next.next.next.next.next.next ... ")
+    helpers.message_has(err, ".next.bad (" .. n .. " levels): a userdata of type FILE*")
+  end)
+
   it("raise MemoryError naming the depth when the Lua stack is full", function()
     -- A state has at most a million stack slots, and the walk keeps one to
     -- three per level there for up to 8,192 levels (BRAID_SPILL_W * 2)
