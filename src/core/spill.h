@@ -21,7 +21,9 @@
 ** in stack slots, so the stack holds at most about that many levels and a
 ** walk that goes up and down around a boundary moves a chunk at most once
 ** per BRAID_SPILL_W levels. */
+#ifndef BRAID_SPILL_W /* the fuzz build makes it small, so it spills */
 #define BRAID_SPILL_W 4096
+#endif
 
 /* With the spill table on top of the stack (popped), moves the 'n' slots
 ** from 'from' (below the table) to table[*len + 1 .. *len + n], records
