@@ -1,8 +1,10 @@
 -- Deep values: the codec walks tables, functions, upvalues and metatables
--- with explicit stacks, so nesting is bounded by memory (and Lua's stack
--- limit of a million slots), not by a fixed depth or the C stack: a
+-- with explicit stacks, and moves the bottom levels' Lua stack slots into a
+-- table past a window of levels, so nesting is bounded by memory only, not
+-- by a fixed depth, the C stack or Lua's limit of a million stack slots: a
 -- 100,000-node linked list and a 10,000-level nested table cross to
--- threads, through queues and to processes and back.
+-- threads, through queues and to processes and back, and a 1,000,000-node
+-- list and a 600,000-level nested table cross too.
 local helpers = require "helpers"
 local errors = require "braid.errors"
 local core = require "braid.core"
@@ -10,8 +12,13 @@ local threading = require "braid.threading"
 local queue = require "braid.queue"
 local mp = require "braid.multiprocessing"
 
-local LIST = 100000
-local NEST = 10000
+-- BRAID_DEEP_NODES scales the lists down where every memory access costs
+-- tens of times more (scripts/test.sh's ThreadSanitizer pass)
+local LIST = tonumber(os.getenv("BRAID_DEEP_NODES")) or 100000
+local NEST = LIST // 10
+-- past Lua's stack limit (a million slots, two or three per level walked)
+local HUGE_LIST = LIST * 10
+local HUGE_NEST = LIST * 6
 
 local METHODS = { "fork", "spawn", "forkserver" }
 -- BRAID_SPEC_METHODS=spawn[,forkserver] limits the process specs to these
@@ -242,28 +249,95 @@ describe("deep values", function()
     helpers.message_has(err, "value.a[1].c: a userdata")
   end)
 
-  it("raise MemoryError naming the depth past Lua's stack limit", function()
-    -- A state has at most a million stack slots, and the walk keeps one or
-    -- two per level there: 950 Lua frames of 1,000 values each leave
-    -- fewer than 50,000 to the codec, less than 100,000 levels need.
+  it("cross a 1,000,000-node list to a thread and back, and through a Queue", function()
+    -- more levels than Lua's million stack slots could hold at two or
+    -- three per level: the walk spills its bottom levels' slots
+    local q = queue.Queue()
+    local t = threading.Thread{target = function(q, list)
+      q:put(check_list(list))
+      q:put(list)
+    end, args = { q, make_list(HUGE_LIST) }}
+    t:start()
+    assert.same(HUGE_LIST, q:get(true, 120))
+    local back = q:get(true, 120)
+    assert.same({ HUGE_LIST }, { check_list(back) })
+    t:join(120)
+    assert.is_false(t:is_alive())
+    -- the same list again through a threading Queue, in this state
+    q:put(back)
+    back = nil
+    assert.same({ HUGE_LIST }, { check_list(q:get(true, 60)) })
+  end)
+
+  it("round-trip a 600,000-level nested table through dumps and loads", function()
+    local bytes = core.dumps(make_nest(HUGE_NEST))
+    assert.same({ HUGE_NEST }, { check_nest(core.loads(bytes)) })
+  end)
+
+  it("finish each level after a deep child whose slots were spilled", function()
+    -- every level holds a value after its child (written, then read, once
+    -- the walk came back from below the spill window) and a key before it
+    local n = math.max(NEST * 3, 20000)
+    local t = { "bottom" }
+    for i = n - 1, 1, -1 do t = { t, i, [{ i }] = true } end
+    local back = core.loads(core.dumps(t))
+    for i = 1, n - 1 do
+      assert(back[2] == i, "level " .. i .. " holds " .. tostring(back[2]))
+      local k = next(back, 2)
+      assert(type(k) == "table" and k[1] == i, "key of level " .. i)
+      back = back[1]
+    end
+    assert.same({ "bottom" }, back)
+    -- a bad value met after climbing back from a spilled branch, and one
+    -- at the bottom of a spilled branch: their paths are named
+    local err = helpers.raises(errors.TypeError, core.dumps, { make_list(n), io.stdout })
+    helpers.message_has(err, "value[2]: a userdata of type FILE*")
+    local head = make_list(n)
+    local node = head
+    while node.next do node = node.next end
+    node.bad = io.stdout
+    err = helpers.raises(errors.TypeError, core.dumps, head)
+    helpers.message_has(err, "value.next.next.next.next.next.next.next.next ... ")
+    helpers.message_has(err, ".next.bad (" .. n .. " levels): a userdata of type FILE*")
+  end)
+
+  it("raise MemoryError naming the depth when the Lua stack is full", function()
+    -- A state has at most a million stack slots, and the walk keeps one to
+    -- three per level there for up to 8,192 levels (BRAID_SPILL_W * 2)
+    -- before it spills the bottom ones into a table. Lua frames of 1,000
+    -- values each fill the stack until fewer than 4,000 slots are left
+    -- (the most frames that fit, less 3): the codec runs out of stack
+    -- before it spills, and raises MemoryError.
     local function deep_call(n, f, ...)
       if n == 0 then return f() end
       return (deep_call(n - 1, f, ...)) -- not a tail call: frames pile up
     end
     local fill = {}
     for i = 1, 1000 do fill[i] = i end
-    local nest = make_nest(LIST)
+    local function fits(n)
+      return (pcall(deep_call, n, function() return true end, table.unpack(fill)))
+    end
+    local lo, hi = 0, 2000 -- fits(lo), not fits(hi)
+    assert.is_true(fits(lo))
+    assert.is_false(fits(hi))
+    while hi - lo > 1 do
+      local mid = (lo + hi) // 2
+      if fits(mid) then lo = mid else hi = mid end
+    end
+    local frames = lo - 3
+    assert(frames > 900, "only " .. lo .. " Lua frames fit")
+    local nest = make_nest(100000)
     local bytes = core.dumps(nest) -- fine with the stack free
-    local err = helpers.raises(errors.MemoryError, deep_call, 950,
+    local err = helpers.raises(errors.MemoryError, deep_call, frames,
       function() return core.dumps(nest) end, table.unpack(fill))
     helpers.message_has(err, "value[1][1][1][1][1][1][1][1] ... [1][1][1][1][1][1][1][1] (")
     helpers.message_has(err, " levels): not enough memory to encode a value nested ")
     helpers.message_has(err, " levels deep")
-    err = helpers.raises(errors.MemoryError, deep_call, 950,
+    err = helpers.raises(errors.MemoryError, deep_call, frames,
       function() return core.loads(bytes) end, table.unpack(fill))
     helpers.message_has(err, "not enough memory to decode a value nested ")
     -- with the stack free again, both work
-    assert.equal(LIST, check_nest(core.loads(bytes)))
+    assert.equal(100000, check_nest(core.loads(bytes)))
   end)
 
   it("cost under 3x a flat table of as many nodes", function()
@@ -280,7 +354,7 @@ describe("deep values", function()
     local flat = {}
     for i = 1, LIST do flat[i] = { v = i, next = false } end
     local tflat, tdeep = best(flat), best(make_list(LIST))
-    assert(tdeep < 3 * tflat,
+    assert(tdeep < 3 * math.max(tflat, 1e-3),
       ("deep list %.1f ms, flat table %.1f ms"):format(tdeep * 1e3, tflat * 1e3))
     local nflat = {}
     for i = 1, NEST do nflat[i] = { false } end

@@ -310,6 +310,20 @@ static int cmp_strings(Cur *a, Cur *b, int *cmp) {
 }
 
 
+/* Steps 'c' over a sequence element that compared equal, whose own
+** elements the comparison walked up to 'end': a table in place is done
+** there (and its metatable skipped), anything else (a REF) is stepped
+** over. So equal nested sequences cost their size once, not once per
+** level they are nested in. */
+static int skip_past(Cur *c, const Cur *end) {
+  unsigned char flags;
+  if (c->end - c->p < 2 || *c->p != T_TABLE) return cur_skip(c);
+  flags = c->p[1];
+  c->p = end->p;
+  return !(flags & F_META) || cur_skip(c);
+}
+
+
 /* A sequence being compared: the cursors at element i of each. */
 typedef struct CmpFrame {
   Cur sa, sb;
@@ -325,8 +339,8 @@ typedef struct CmpFrame {
 static int cmp_values(Cur *a, Cur *b, int *cmp, int *ka, int *kb) {
   CmpFrame local[CMP_LOCAL], *st = local;
   size_t n = 0, cap = CMP_LOCAL;
-  Cur x = *a, y = *b;
-  int r = 0;
+  Cur x = *a, y = *b, ea, eb;
+  int r = 0, popped;
   for (;;) {
     Cur sx, sy;
     uint64_t lx = 0, ly = 0;
@@ -364,15 +378,21 @@ static int cmp_values(Cur *a, Cur *b, int *cmp, int *ka, int *kb) {
       continue;
     }
     /* the pair compared: equal elements go on to the next pair */
+    popped = 0;
     while (*cmp == 0 && n > 0) {
       CmpFrame *f = &st[n - 1];
-      if (!cur_skip(&f->sa) || !cur_skip(&f->sb)) goto done;
+      if (popped ? !skip_past(&f->sa, &ea) || !skip_past(&f->sb, &eb)
+                 : !cur_skip(&f->sa) || !cur_skip(&f->sb))
+        goto done;
       if (++f->i < (f->la < f->lb ? f->la : f->lb)) {
         x = f->sa;
         y = f->sb;
         break;
       }
       *cmp = (f->la > f->lb) - (f->la < f->lb);
+      ea = f->sa; /* past its elements when they were all equal */
+      eb = f->sb;
+      popped = 1;
       n--;
     }
     if (*cmp != 0 || n == 0) {

@@ -50,6 +50,7 @@
 #include "lbind.h"
 #include "serial.h"
 #include "serialfmt.h"
+#include "spill.h"
 #include "stream.h"
 
 /* 16 bytes: the pointer, and a 48-bit value over a 16-bit generation
@@ -83,8 +84,12 @@ typedef struct PathSeg {
 ** Lua function and reduced object being written is a Frame on a growable
 ** heap stack, whose Lua values (the object, a table's key and value being
 ** written, its metatable) stay in Lua stack slots, about three per level
-** (lua_checkstack'd per frame). The path of an error message is read from
-** the frames. */
+** (lua_checkstack'd per frame). Past 2 * BRAID_SPILL_W levels the slots of
+** the bottom BRAID_SPILL_W (above the first BRAID_SPILL_KEEP) move to a
+** spill table (registry[e]) and come back when the walk returns to them
+** (enc_spill, enc_unspill): depth is bounded by memory only. The path of
+** an error message is read from the frames (its first and last PATH_KEEP
+** steps from frames kept in slots). */
 enum { FR_TABLE, FR_FUNC, FR_REDUCE };
 
 /* What a frame does when the child it returned has been written. */
@@ -118,6 +123,8 @@ typedef struct Enc {
   const void *globals;
   Frame *frames; /* the walk's stack (see Frame) */
   size_t nframes, capframes;
+  size_t spill_hi;     /* frames below (from BRAID_SPILL_KEEP) are spilled */
+  lua_Integer spilled; /* entries in the spill table (0: none) */
   int ctype; /* type of the child a frame's step returned */
   int inl;   /* table steps running inline (at most ENC_INLINE) */
   int busy;
@@ -181,11 +188,16 @@ static const char NAMETAB_KEY = 't';
 
 /* Nearby addresses land in nearby slots: Lua allocates the tables of a
 ** structure close together, so walking it touches the map sequentially
-** instead of missing the cache on every lookup. Folding in the upper bits
-** keeps large power-of-two strides from piling into one probe run. */
+** instead of missing the cache on every lookup. Each 4 KiB of addresses
+** (64 slots) starts at a pseudo-random slot: folding the upper bits in by
+** XOR mapped regions a power of two apart (a worker's allocator chunks)
+** onto nearly the same slots, where the probe runs grew with the entries
+** (a 300,000-node list a worker had received took 3-4 s to encode, now
+** 0.1 s). */
 static size_t ptrhash(const void *p, size_t mask) {
   uintptr_t x = (uintptr_t)p;
-  return (size_t)((x >> 6) ^ (x >> 20) ^ (x >> 36)) & mask;
+  uint64_t off = ((uint64_t)(x >> 12) * UINT64_C(0x9E3779B97F4A7C15)) >> 32;
+  return (size_t)((x >> 6) + off) & mask;
 }
 
 #define pe_live(m, e) (((e)->vg & PTR_GENMASK) == (m)->gen)
@@ -676,14 +688,19 @@ static void addpath(Enc *e, luaL_Buffer *b) {
   for (i = 0; i < e->nframes; i++) n += e->frames[i].seg != SEG_NONE;
   for (i = 0; i < (size_t)e->npath + e->nframes; i++) {
     PathSeg s;
+    size_t fi = i - (size_t)e->npath;
     if (i < (size_t)e->npath) {
       s = e->path[i];
     } else {
-      s = frame_seg(&e->frames[i - (size_t)e->npath]);
+      s = frame_seg(&e->frames[fi]);
       if (s.kind == SEG_NONE) continue;
     }
-    if (n <= 2 * PATH_KEEP || j < PATH_KEEP || j >= n - PATH_KEEP)
-      addseg(e, b, &s);
+    if (n <= 2 * PATH_KEEP || j < PATH_KEEP || j >= n - PATH_KEEP) {
+      if (i >= (size_t)e->npath && fi >= BRAID_SPILL_KEEP && fi < e->spill_hi)
+        luaL_addstring(b, "[?]"); /* spilled (not expected: see enc_unspill) */
+      else
+        addseg(e, b, &s);
+    }
     else if (j == PATH_KEEP)
       luaL_addstring(b, " ... ");
     j++;
@@ -692,6 +709,18 @@ static void addpath(Enc *e, luaL_Buffer *b) {
     lua_pushfstring(e->L, " (%I levels)", (lua_Integer)n);
     luaL_addvalue(b);
   }
+}
+
+
+/* Drops the spill table (the slots in it are the walk's: not needed once
+** the walk ended or failed). */
+static void enc_drop_spill(Enc *e) {
+  if (e->spilled != 0) {
+    lua_pushnil(e->L);
+    lua_rawsetp(e->L, LUA_REGISTRYINDEX, e);
+    e->spilled = 0;
+  }
+  e->spill_hi = BRAID_SPILL_KEEP;
 }
 
 
@@ -709,6 +738,7 @@ static void enc_fail(Enc *e, const char *cls, const char *what) {
   ** which needs stack even when the walk used all Lua allows */
   lua_copy(L, -1, e->top + 1);
   lua_settop(L, e->top + 1);
+  enc_drop_spill(e);
   braidB_raise(L, cls, "%s", lua_tostring(L, -1));
   __builtin_unreachable();
 }
@@ -736,7 +766,7 @@ static __attribute__((noreturn)) void enc_deep_nomem(Enc *e) {
 
 
 /* A new frame for the object at 'idx' (entered: depth is bounded by
-** memory only, and by Lua's stack limit of a million slots). */
+** memory only, see enc_spill). */
 static Frame *push_frame(Enc *e, int kind, int idx) {
   Frame *f;
   if (braid__unlikely(e->nframes == e->capframes)) {
@@ -1505,6 +1535,70 @@ static int open_value(Enc *e, int idx, int t) {
 }
 
 
+/* Moves the stack index fields of frames 'from' and up by 'delta' (their
+** slots moved: see enc_spill). */
+static void enc_shift(Enc *e, size_t from, int delta) {
+  size_t i;
+  for (i = from; i < e->nframes; i++) {
+    Frame *f = &e->frames[i];
+    f->idx += delta;
+    if (f->kind == FR_TABLE) {
+      if (f->k != 0) f->k += delta;
+      if (f->n != 0) f->n += delta;
+    } else if (f->kind == FR_REDUCE) {
+      f->base += delta;
+      f->endtop += delta;
+    }
+  }
+}
+
+
+/* Spills the slots of the BRAID_SPILL_W frames above 'spill_hi': from the
+** object of the lowest to below the object of the one above them (a
+** frame's slots all lie at or above its object, and its child's object
+** above them but for a reduce's later arguments, which move with it). The
+** spilled frames keep their indices: they hold again when the slots come
+** back (enc_unspill), the frames above them being shifted. Called between
+** steps, when no C variable but encode_value's child index (which it
+** shifts too) holds a stack index. Returns how far the slots above moved
+** down. */
+static int enc_spill(Enc *e) {
+  lua_State *L = e->L;
+  size_t lo = e->spill_hi, hi = lo + BRAID_SPILL_W;
+  int from = e->frames[lo].idx, n = e->frames[hi].idx - from;
+  if (!lua_checkstack(L, 4)) enc_deep_nomem(e);
+  if (e->spilled == 0) {
+    lua_createtable(L, 3 * BRAID_SPILL_W, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, e);
+  } else {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, e);
+  }
+  braid__spill_out(L, &e->spilled, from, n);
+  enc_shift(e, hi, -n);
+  e->spill_hi = hi;
+  return n;
+}
+
+
+/* Brings back the last spilled frames' slots (the walk came down to within
+** 2 * PATH_KEEP frames of them: an error's path reads its last steps from
+** the top frames' slots). Returns how far the slots above moved up. */
+static int enc_unspill(Enc *e) {
+  lua_State *L = e->L;
+  size_t lo = e->spill_hi - BRAID_SPILL_W;
+  int n;
+  if (!lua_checkstack(L, 4)) enc_deep_nomem(e);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, e);
+  if ((n = braid__spill_in(L, &e->spilled, e->frames[lo].idx)) < 0)
+    enc_deep_nomem(e);
+  enc_shift(e, e->spill_hi, n);
+  e->spill_hi = lo;
+  if (e->spilled == 0) enc_drop_spill(e);
+  return n;
+}
+
+
 /* Writes the value at 'idx': the frames it opens are run to the end, the
 ** top one first, each returning the children it cannot write itself. */
 static void encode_value(Enc *e, int idx) {
@@ -1514,6 +1608,15 @@ static void encode_value(Enc *e, int idx) {
   r = open_value(e, idx, r);
   for (;;) {
     Frame *f;
+    /* a child 'r' is above the top frame's object: it moves with it */
+    if (braid__unlikely(e->nframes >= e->spill_hi + 2 * BRAID_SPILL_W)) {
+      int n = enc_spill(e);
+      if (r > 0) r -= n;
+    } else if (braid__unlikely(e->spilled != 0 &&
+                               e->nframes <= e->spill_hi + 2 * PATH_KEEP)) {
+      int n = enc_unspill(e);
+      if (r > 0) r += n;
+    }
     if (r > 0) { /* a child of the top frame */
       r = open_value(e, r, e->ctype);
       continue;
@@ -1537,6 +1640,7 @@ static void enc_reset(Enc *e, lua_State *L, const char *root) {
   e->L = L;
   e->len = 0;
   e->nframes = 0;
+  enc_drop_spill(e); /* left by an encode that raised */
   e->inl = 0;
   e->npath = 0;
   e->root = root;
@@ -1937,7 +2041,9 @@ braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
 /* The decoder, like the encoder, walks without recursing in C: each
 ** table, Lua function and reduced object being built is a DFrame, and the
 ** objects themselves (with a pending key) stay in Lua stack slots, two or
-** three per level (lua_checkstack'd per frame). The first DEC_LOCAL
+** three per level (lua_checkstack'd per frame; past 2 * BRAID_SPILL_W
+** levels the bottom ones move to a spill table, cache[-2], and back: see
+** dec_spill, so depth is bounded by memory only). The first DEC_LOCAL
 ** frames are in the Dec (on the C stack); a deeper value moves them to a
 ** block owned by a userdata (DecFrames, whose __gc frees it) kept in the
 ** cache table, so a raise leaks nothing. */
@@ -1954,7 +2060,8 @@ enum { DS_NONE, DS_ELEM, DS_KEY, DS_VAL, DS_META, DS_UPV, DS_CTOR, DS_ARG };
 
 typedef struct DFrame {
   unsigned char kind, st, flags, phase; /* table: array, pairs */
-  int t;      /* stack index of the table or function */
+  int t;      /* stack index of the table or function; reduce: of the
+                 constructor (the frame's lowest slot, see dec_spill) */
   uint64_t i; /* table: next array index, pairs read; function: upvalue;
                  reduce: arguments read */
   uint64_t n; /* table: narr; function: upvalues; reduce: arguments */
@@ -1977,6 +2084,8 @@ typedef struct Dec {
   braid_stream *stream; /* being written: 'end' may move on (dec_more) */
   DFrame *frames; /* 'local' or a DecFrames block */
   size_t nframes, capframes;
+  size_t spill_hi;     /* frames below (from BRAID_SPILL_KEEP) are spilled */
+  lua_Integer spilled; /* entries in the spill table */
   int inl; /* table steps run inline by dec_open (at most DEC_INLINE) */
   int cache; /* stack index of the table of shared objects, 0 if none */
   size_t origin; /* offset of 'base' in the message it was cut from */
@@ -1994,6 +2103,8 @@ static void dec_init_frames(Dec *d) {
   d->inl = 0;
   d->frames = d->local;
   d->nframes = 0;
+  d->spill_hi = BRAID_SPILL_KEEP;
+  d->spilled = 0;
   d->capframes = DEC_LOCAL;
 }
 
@@ -2179,8 +2290,7 @@ static void dec_grow_frames(Dec *d) {
 }
 
 
-/* Enters a new frame (depth is bounded by memory only, and by Lua's stack
-** limit of a million slots). */
+/* Enters a new frame (depth is bounded by memory only: see dec_spill). */
 static DFrame *dec_push(Dec *d, int kind) {
   DFrame *f;
   if (braid__unlikely(d->nframes == d->capframes)) dec_grow_frames(d);
@@ -2701,6 +2811,7 @@ static void open_dreduce(Dec *d, size_t at) {
   f->flags = flags;
   f->n = nargs;
   f->at = at;
+  f->t = lua_gettop(L) + 1; /* the constructor's slot */
   if (!lua_checkstack(L, (int)nargs + FRAME_SLOTS)) dec_deep_nomem(d);
 }
 
@@ -2800,13 +2911,63 @@ static int dec_open(Dec *d) {
 }
 
 
+/* Pushes the spill table (cache[-2]), made on first need. */
+static void dec_spill_table(Dec *d) {
+  lua_State *L = d->L;
+  if (!lua_checkstack(L, 4)) dec_deep_nomem(d);
+  if (lua_type(L, d->cache) != LUA_TTABLE) {
+    lua_createtable(L, 0, 4);
+    lua_replace(L, d->cache);
+  }
+  if (lua_rawgeti(L, d->cache, -2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 3 * BRAID_SPILL_W, 0);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, d->cache, -2);
+  }
+}
+
+
+/* Spills the slots of the BRAID_SPILL_W frames above 'spill_hi' (from the
+** lowest's to below the next frame's lowest slot: a frame's slots all lie
+** above its parent's), as the encoder does (enc_spill). Called between
+** steps, when no C variable holds a stack index. */
+static void dec_spill(Dec *d) {
+  size_t lo = d->spill_hi, hi = lo + BRAID_SPILL_W, i;
+  int from = d->frames[lo].t, n = d->frames[hi].t - from;
+  dec_spill_table(d);
+  braid__spill_out(d->L, &d->spilled, from, n);
+  for (i = hi; i < d->nframes; i++) d->frames[i].t -= n;
+  d->spill_hi = hi;
+}
+
+
+/* Brings back the last spilled frames' slots (the walk came back down to
+** them). */
+static void dec_unspill(Dec *d) {
+  size_t lo = d->spill_hi - BRAID_SPILL_W, i;
+  int n;
+  dec_spill_table(d);
+  if ((n = braid__spill_in(d->L, &d->spilled, d->frames[lo].t)) < 0)
+    dec_deep_nomem(d);
+  for (i = d->spill_hi; i < d->nframes; i++) d->frames[i].t += n;
+  d->spill_hi = lo;
+}
+
+
 /* Pushes one value; returns its type. The frames it opens run to the
 ** end, the top one first; each returns -1 while a child's frame runs. */
 static int decode_value(Dec *d) {
   size_t base = d->nframes;
   int t = dec_open(d);
   while (d->nframes > base) {
-    DFrame *f = &d->frames[d->nframes - 1];
+    DFrame *f;
+    if (braid__unlikely(d->nframes >= d->spill_hi + 2 * BRAID_SPILL_W))
+      dec_spill(d);
+    else if (braid__unlikely(d->nframes <= d->spill_hi &&
+                             d->spill_hi > BRAID_SPILL_KEEP))
+      dec_unspill(d);
+    f = &d->frames[d->nframes - 1];
     switch (f->kind) {
       case DF_TABLE: t = table_dstep(d, f, t); break;
       case DF_FUNC: t = func_dstep(d, f, t); break;
