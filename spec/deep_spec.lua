@@ -20,14 +20,8 @@ local NEST = LIST // 10
 local HUGE_LIST = LIST * 10
 local HUGE_NEST = LIST * 6
 
-local METHODS = { "fork", "spawn", "forkserver" }
--- BRAID_SPEC_METHODS=spawn[,forkserver] limits the process specs to these
--- methods (the sanitizer passes leave out fork, see procpool_spec)
-local ONLY = os.getenv("BRAID_SPEC_METHODS")
-if ONLY and ONLY ~= "" then
-  METHODS = {}
-  for m in ONLY:gmatch("[^,]+") do METHODS[#METHODS + 1] = m end
-end
+-- (helpers.start_methods: BRAID_SPEC_METHODS limits the start methods)
+local METHODS = helpers.start_methods()
 
 -- {v = 1, next = {v = 2, next = ... {v = n}}}
 local function make_list(n)
