@@ -111,7 +111,7 @@ static int sliced_wait(braid__cond *c, braid__mutex *m,
     pthread_cond_timedwait(c, m, &s.at);
     return 1;
   }
-  s = braid__deadline_in(BRAID_INTR_SLICE);
+  s = braid__deadline_in(braid__intr_slice());
   if (!d->forever && (d->at.tv_sec < s.at.tv_sec ||
                       (d->at.tv_sec == s.at.tv_sec &&
                        d->at.tv_nsec <= s.at.tv_nsec)))
@@ -201,9 +201,10 @@ int braid__deadline_passed(const braid__deadline *d) {
 
 int braid__deadline_poll_ms(const braid__deadline *d) {
   double left = braid__deadline_left(d);
-  if (atomic_load_explicit(&braid__intr_active, memory_order_relaxed) &&
-      (left < 0 || left > BRAID_INTR_SLICE))
-    left = BRAID_INTR_SLICE;
+  if (atomic_load_explicit(&braid__intr_active, memory_order_relaxed)) {
+    double slice = braid__intr_slice();
+    if (left < 0 || left > slice) left = slice;
+  }
   return left < 0 ? -1 : (int)(left * 1000.0 + 0.999);
 }
 

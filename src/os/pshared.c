@@ -90,7 +90,7 @@ int braid__pcond_wait(pthread_cond_t *c, pthread_mutex_t *m,
   if (d != NULL &&
       atomic_load_explicit(&braid__intr_active, memory_order_relaxed)) {
     if (interrupted(c, m)) return 1;
-    return braid__pcond_wait_slice(c, m, d, BRAID_INTR_SLICE);
+    return braid__pcond_wait_slice(c, m, d, braid__intr_slice());
   }
   if (d == NULL || d->forever) return waitat(c, m, NULL);
   return waitat(c, m, &d->at);
@@ -103,9 +103,9 @@ int braid__pcond_wait_slice(pthread_cond_t *c, pthread_mutex_t *m,
   if (atomic_load_explicit(&braid__intr_active, memory_order_relaxed) &&
       interrupted(c, m))
     return 1;
-  if (slice > BRAID_INTR_SLICE &&
-      atomic_load_explicit(&braid__intr_active, memory_order_relaxed))
-    slice = BRAID_INTR_SLICE;
+  if (atomic_load_explicit(&braid__intr_active, memory_order_relaxed) &&
+      slice > braid__intr_slice())
+    slice = braid__intr_slice();
   s = braid__deadline_in(slice);
   if (d != NULL && !d->forever &&
       (d->at.tv_sec < s.at.tv_sec ||
