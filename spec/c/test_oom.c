@@ -21,9 +21,10 @@
 #include "lualib.h"
 #include "braidlib.h"
 #include "failalloc.h"
+#include "lbind.h"
 #include "ctest.h"
 
-static braid_fail_alloc_ud host_alloc;
+static braidB_fail_alloc_ud host_alloc;
 
 static long count_fds(void) {
   DIR *d = opendir("/proc/self/fd");
@@ -41,7 +42,7 @@ static long count_fds(void) {
 static lua_State *newhost(void) {
   lua_State *L = luaL_newstate();
   host_alloc.f = lua_getallocf(L, &host_alloc.ud);
-  lua_setallocf(L, braid__fail_lua_alloc, &host_alloc);
+  lua_setallocf(L, braidB_fail_lua_alloc, &host_alloc);
   luaL_openlibs(L);
   braid_openlibs(L);
   return L;

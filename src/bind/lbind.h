@@ -212,4 +212,15 @@ BRAIDI_FUNC void braidB_check_inherit_mode(lua_State *L, const char *what);
 ** release, return fn's results or re-raise its error. */
 BRAIDI_FUNC int braidB_lock_with(lua_State *L);
 
+/* A lua_Alloc that takes part in allocation failure injection
+** (failalloc.h; site braid__fail_site_main) and otherwise calls f(ud, ...):
+** for a state whose allocator is not braid's (lua_setallocf with a
+** braidB_fail_alloc_ud that outlives the state). lfailalloc.c. */
+typedef struct braidB_fail_alloc_ud {
+  lua_Alloc f;
+  void *ud;
+} braidB_fail_alloc_ud;
+BRAIDI_FUNC void *braidB_fail_lua_alloc(void *ud, void *ptr, size_t osize,
+                                        size_t nsize);
+
 #endif

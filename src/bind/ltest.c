@@ -50,7 +50,7 @@ static int test_id(lua_State *L) {
 ** wrappers must outlive their states, so they are static; a state is
 ** wrapped once and stays wrapped (the wrapper only costs a check). */
 #define MAXWRAPPED 8
-static braid_fail_alloc_ud wrapped[MAXWRAPPED];
+static braidB_fail_alloc_ud wrapped[MAXWRAPPED];
 static atomic_int nwrapped;
 
 static void wrap_state(lua_State *L) {
@@ -59,7 +59,7 @@ static void wrap_state(lua_State *L) {
   int i;
   /* worker states on braid's pool take part through it already (one on
   ** the system allocator would count its allocations twice: harmless) */
-  if (f == braid__fail_lua_alloc || f == braid__salloc_alloc) return;
+  if (f == braidB_fail_lua_alloc || f == braid__salloc_alloc) return;
   i = atomic_fetch_add(&nwrapped, 1);
   if (i >= MAXWRAPPED) {
     luaL_error(L, "fail_alloc: too many states");
@@ -67,7 +67,7 @@ static void wrap_state(lua_State *L) {
   }
   wrapped[i].f = f;
   wrapped[i].ud = ud;
-  lua_setallocf(L, braid__fail_lua_alloc, &wrapped[i]);
+  lua_setallocf(L, braidB_fail_lua_alloc, &wrapped[i]);
 }
 
 

@@ -31,7 +31,8 @@
 ** worker states' allocators, the main state's when a test wraps it)
 ** fails. Off, it costs one relaxed atomic load on a predictable branch.
 ** braid__fail_hit(site) counts one allocation made at 'site' (a
-** "file:line" string, or a code address for Lua's allocations) and says whether it must fail. */
+** "file:line" string, or braid__fail_site_worker/main for a Lua state's
+** own allocations) and says whether it must fail. */
 BRAIDI_FUNC atomic_int braid__fail_on;
 BRAIDI_FUNC int braid__fail_hit(const void *site);
 

@@ -126,21 +126,7 @@ void braid__fail_sites_reset(void) {
 }
 
 
-/* {------ Lua allocators that take part */
-
-/* Lua calls its allocator to grow (ptr NULL: osize is a type tag) or
-** shrink blocks; only a new block or a growth may fail (Lua copes with a
-** failed shrink too, but a test learns nothing more from it). */
-#define may_fail(ptr, osize, nsize) ((ptr) == NULL || (nsize) > (osize))
-
+/* The sites of Lua's own allocations (the allocators are the worker
+** pool's, alloc.c, and the binding's braidB_fail_lua_alloc). */
 const char braid__fail_site_worker[] = "lua: a worker state";
 const char braid__fail_site_main[] = "lua: a main state";
-
-void *braid__fail_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  braid_fail_alloc_ud *w = (braid_fail_alloc_ud *)ud;
-  if (nsize != 0 && may_fail(ptr, osize, nsize) &&
-      braid__fail_check(braid__fail_site_main))
-    return NULL;
-  return w->f(w->ud, ptr, osize, nsize);
-}
-/* }------ */

@@ -8,8 +8,6 @@
 
 #include <limits.h>
 
-#include "lua.h"
-
 #include "braidint.h"
 
 /* Arms the injection: from now on allocations are counted from 1, and
@@ -38,15 +36,7 @@ BRAIDI_FUNC const void *braid__fail_trace(long k);
 BRAIDI_FUNC const char braid__fail_site_worker[];
 BRAIDI_FUNC const char braid__fail_site_main[];
 
-/* A lua_Alloc that takes part in the injection (site
-** braid__fail_site_main) and otherwise calls f(ud, ...): for a state
-** whose allocator is not braid's (lua_setallocf with a
-** braid_fail_alloc_ud that outlives the state). */
-typedef struct braid_fail_alloc_ud {
-  lua_Alloc f;
-  void *ud;
-} braid_fail_alloc_ud;
-BRAIDI_FUNC void *braid__fail_lua_alloc(void *ud, void *ptr, size_t osize,
-                                        size_t nsize);
+/* The lua_Alloc that makes a state's own allocations take part is the
+** binding's: braidB_fail_lua_alloc (lbind.h). */
 
 #endif

@@ -50,7 +50,7 @@
 #include "lbind.h"
 #include "serial.h"
 #include "serialfmt.h"
-#include "spill.h"
+#include "lspill.h"
 #include "stream.h"
 
 /* 16 bytes: the pointer, and a 48-bit value over a 16-bit generation
@@ -1574,7 +1574,7 @@ static int enc_spill(Enc *e) {
   } else {
     lua_rawgetp(L, LUA_REGISTRYINDEX, e);
   }
-  braid__spill_out(L, &e->spilled, from, n);
+  braidB_spill_out(L, &e->spilled, from, n);
   enc_shift(e, hi, -n);
   e->spill_hi = hi;
   return n;
@@ -1590,7 +1590,7 @@ static int enc_unspill(Enc *e) {
   int n;
   if (!lua_checkstack(L, 4)) enc_deep_nomem(e);
   lua_rawgetp(L, LUA_REGISTRYINDEX, e);
-  if ((n = braid__spill_in(L, &e->spilled, e->frames[lo].idx)) < 0)
+  if ((n = braidB_spill_in(L, &e->spilled, e->frames[lo].idx)) < 0)
     enc_deep_nomem(e);
   enc_shift(e, e->spill_hi, n);
   e->spill_hi = lo;
@@ -2936,7 +2936,7 @@ static void dec_spill(Dec *d) {
   size_t lo = d->spill_hi, hi = lo + BRAID_SPILL_W, i;
   int from = d->frames[lo].t, n = d->frames[hi].t - from;
   dec_spill_table(d);
-  braid__spill_out(d->L, &d->spilled, from, n);
+  braidB_spill_out(d->L, &d->spilled, from, n);
   for (i = hi; i < d->nframes; i++) d->frames[i].t -= n;
   d->spill_hi = hi;
 }
@@ -2948,7 +2948,7 @@ static void dec_unspill(Dec *d) {
   size_t lo = d->spill_hi - BRAID_SPILL_W, i;
   int n;
   dec_spill_table(d);
-  if ((n = braid__spill_in(d->L, &d->spilled, d->frames[lo].t)) < 0)
+  if ((n = braidB_spill_in(d->L, &d->spilled, d->frames[lo].t)) < 0)
     dec_deep_nomem(d);
   for (i = d->spill_hi; i < d->nframes; i++) d->frames[i].t += n;
   d->spill_hi = lo;

@@ -1,11 +1,11 @@
 /*
-** spill.c: moving a deep walk's Lua stack slots into a table and back
-** (see spill.h).
+** lspill.c: moving a deep walk's Lua stack slots into a table and back
+** (see lspill.h).
 ** See LICENSE for copyright and license.
 */
-#include "spill.h"
+#include "lspill.h"
 
-void braid__spill_out(lua_State *L, lua_Integer *len, int from, int n) {
+void braidB_spill_out(lua_State *L, lua_Integer *len, int from, int n) {
   int t = lua_gettop(L), s, i;
   lua_Integer at = *len;
   for (i = 0; i < n; i++) {
@@ -21,7 +21,7 @@ void braid__spill_out(lua_State *L, lua_Integer *len, int from, int n) {
 }
 
 
-int braid__spill_in(lua_State *L, lua_Integer *len, int at) {
+int braidB_spill_in(lua_State *L, lua_Integer *len, int at) {
   int t = lua_gettop(L), s, i, n;
   lua_Integer first;
   lua_rawgeti(L, t, *len);

@@ -1,5 +1,5 @@
 /*
-** spill.h: moving a deep walk's Lua stack slots into a table and back.
+** lspill.h: moving a deep walk's Lua stack slots into a table and back.
 ** The encoder and decoder keep the objects of the levels they walk in Lua
 ** stack slots, which Lua caps at a million; past a window of levels they
 ** move the bottom levels' slots into a spill table (these functions) and
@@ -7,8 +7,8 @@
 ** depth is bounded by memory only.
 ** See LICENSE for copyright and license.
 */
-#ifndef BRAID_SPILL_H
-#define BRAID_SPILL_H
+#ifndef BRAID_LSPILL_H
+#define BRAID_LSPILL_H
 
 #include "lua.h"
 #include "braidint.h"
@@ -30,13 +30,13 @@
 ** n at table[*len + n + 1] and advances *len past them; the slots above
 ** them move down by n. Needs 1 free stack slot. Can raise only a Lua
 ** memory error (the table grows). */
-BRAIDI_FUNC void braid__spill_out(lua_State *L, lua_Integer *len, int from,
+BRAIDI_FUNC void braidB_spill_out(lua_State *L, lua_Integer *len, int from,
                                   int n);
 
 /* With the spill table on top of the stack (popped), undoes the last
-** braid__spill_out: its slots go back in at 'at' (the slots from 'at' up
+** braidB_spill_out: its slots go back in at 'at' (the slots from 'at' up
 ** move up by their number, which is returned). Returns -1, with nothing
 ** changed but the table popped, if the stack cannot grow. */
-BRAIDI_FUNC int braid__spill_in(lua_State *L, lua_Integer *len, int at);
+BRAIDI_FUNC int braidB_spill_in(lua_State *L, lua_Integer *len, int at);
 
 #endif
