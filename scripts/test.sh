@@ -89,6 +89,9 @@ check() {
   fi
 }
 
+echo "== layers (src/include < src/os < src/core < src/bind; docs/ARCHITECTURE.md)"
+check "layer rules (scripts/check_layers.lua)" lua5.4 scripts/check_layers.lua
+
 echo "== C tests"
 run_ctests build
 

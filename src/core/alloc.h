@@ -5,7 +5,6 @@
 #ifndef BRAID_ALLOC_H
 #define BRAID_ALLOC_H
 
-#include "lua.h"
 #include "braidint.h"
 
 /* A per-state pool: small blocks come from size-class free lists carved
@@ -13,18 +12,18 @@
 ** A state is used by one thread at a time, so the pool takes no lock. It
 ** keeps what the state frees for the state's own later allocations and
 ** gives its chunks back to the system only in braid__salloc_free, after
-** lua_close. */
+** the state is closed. */
 typedef struct braid_salloc braid_salloc;
 
 /* A new pool, or NULL when out of memory (or when the pool is disabled:
 ** BRAID_WORKER_ALLOC=system in the environment, read once). */
 BRAIDI_FUNC braid_salloc *braid__salloc_new(void);
 
-/* The lua_Alloc of a pool; 'ud' is the pool. */
+/* The allocator function of a pool (a braid_alloc_cb); 'ud' is the pool. */
 BRAIDI_FUNC void *braid__salloc_alloc(void *ud, void *ptr, size_t osize,
                                     size_t nsize);
 
-/* Frees the pool and everything still in it (call after lua_close). */
+/* Frees the pool and everything still in it (call after its state is closed). */
 BRAIDI_FUNC void braid__salloc_free(braid_salloc *p);
 
 /* Big blocks (of BRAID_BIG_MIN bytes or more: big messages, a state's

@@ -12,19 +12,9 @@
 
 #include "braid.h"
 
-/* Internal functions shared between files: hidden from the linker's
-** export list, like Lua's LUAI_FUNC. */
-#define BRAIDI_FUNC __attribute__((visibility("hidden"))) extern
+/* BRAIDI_FUNC and braid__likely/unlikely come from braidconf.h. */
 
 #define braid__unused(x) ((void)(x))
-
-#if defined(__GNUC__)
-#define braid__likely(x) __builtin_expect(!!(x), 1)
-#define braid__unlikely(x) __builtin_expect(!!(x), 0)
-#else
-#define braid__likely(x) (x)
-#define braid__unlikely(x) (x)
-#endif
 
 /* Allocation failure injection (failalloc.c), for tests: once armed,
 ** the Nth allocation made through braid's allocators (the wrappers below,

@@ -56,7 +56,7 @@
 
 typedef struct HeapEntry {
   braid_item it;
-  lua_Integer seq;
+  int64_t seq;
 } HeapEntry;
 
 /* A segment of the fast path's list: slots filled in order by producers
@@ -86,7 +86,7 @@ struct braid_queue {
   atomic_size_t count_hint; /* 'count' for spinners, written under 'mu' */
   int sleeping_getters;    /* guarded by 'mu' */
   int sleeping_putters;    /* guarded by 'mu' */
-  lua_Integer seq;         /* guarded by 'mu': priority tie-break */
+  int64_t seq;         /* guarded by 'mu': priority tie-break */
   /* Each group below on its own cache lines: a producer and a consumer
   ** that write the same line make each other miss on every item. */
   PAD(pad0);

@@ -7,7 +7,7 @@
 ** reference. Timeouts are seconds; a negative timeout means "forever"
 ** (BRAID_FOREVER) and 0 means "do not wait". Python's per-call rules for
 ** negative user timeouts are applied by the binding, not here. Nothing in
-** this file touches a lua_State, raises, or holds a mutex on return.
+** this file touches a Lua state, raises, or holds a mutex on return.
 */
 #ifndef BRAID_SYNC_H
 #define BRAID_SYNC_H

@@ -213,7 +213,7 @@ braid_thread *braid__thread_new(braid_runtime_t *rt, const char *name,
   braid__cond_init(&t->cv);
   if (kind != BRAID_THREAD_WORKER) { /* an OS thread that already runs */
     t->status = BRAID_THREAD_RUNNING;
-    t->ident = (lua_Integer)(uintptr_t)pthread_self();
+    t->ident = (int64_t)(uintptr_t)pthread_self();
     t->native_id = braid__native_id();
     braid__mutex_lock(&rt->mu);
     list_add(rt, t);
@@ -267,7 +267,7 @@ int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
     if (!t->daemon && --rt->nondaemon == 0) braid__cond_broadcast(&rt->cv);
     list_remove(rt, t);
   } else {
-    t->ident = (lua_Integer)(uintptr_t)tid; /* the worker sets the same */
+    t->ident = (int64_t)(uintptr_t)tid; /* the worker sets the same */
   }
   braid__mutex_unlock(&t->mu);
   braid__mutex_unlock(&rt->mu);

@@ -1,12 +1,11 @@
 /*
 ** thread.h: the thread runtime: runtimes, OS threads that each run their
-** own lua_State, and mailboxes that carry callbacks back to their state.
+** own Lua state, and mailboxes that carry callbacks back to their state.
 ** See LICENSE for copyright and license.
 */
 #ifndef BRAID_THREAD_H
 #define BRAID_THREAD_H
 
-#include "lua.h"
 #include "braidint.h"
 #include "handle.h"
 #include "os.h"
@@ -23,7 +22,7 @@ typedef struct braid_stateinit {
 /* Lock order: runtime 'mu' before any thread's 'mu'. */
 struct braid_runtime {
   atomic_long refs;
-  lua_Alloc alloc; /* NULL: luaL_newstate's allocator */
+  braid_alloc_cb alloc; /* NULL: the binding's default allocator */
   void *alloc_ud;
   braid_stateinit *inits;
   int ninits;
@@ -34,7 +33,7 @@ struct braid_runtime {
   braid_thread *threads;   /* guarded by 'mu': alive threads, doubly linked */
   braid_thread *main;      /* guarded by 'mu': set once */
   braid_mailbox *hook_mb;  /* guarded by 'mu': owner of a custom excepthook */
-  lua_Integer hook_ref;    /* guarded by 'mu' */
+  int64_t hook_ref;        /* guarded by 'mu': a registry reference */
   size_t stack_size;       /* guarded by 'mu': 0 = system default */
   long counter;            /* guarded by 'mu': for "Thread-N" */
   long dummies;            /* guarded by 'mu': for "Dummy-N" */
@@ -52,7 +51,7 @@ struct braid_thread {
   int status;            /* guarded by 'mu' */
   int daemon;            /* guarded by 'mu'; fixed once started */
   char *name;            /* guarded by 'mu' */
-  lua_Integer ident;     /* guarded by 'mu'; 0 until started */
+  int64_t ident;         /* guarded by 'mu'; 0 until started */
   long native_id;        /* guarded by 'mu'; 0 until known */
   braid_thread *prev, *next; /* guarded by rt->mu */
   /* Set before the OS thread starts, read only by it: */

@@ -4,7 +4,7 @@
 ** Copyright (c) 2026 the braid authors. MIT licence: see LICENSE.
 **
 ** braid gives Lua 5.4 scripts Python's concurrency API. Every worker runs
-** its own lua_State. An embedding host opens braid in its own state with
+** its own Lua state. An embedding host opens braid in its own state with
 ** braid_openlibs() (braidlib.h) and may configure, through a runtime, how
 ** worker states are made: the allocator they use, and an initializer that
 ** runs on each new worker state before any user code, so that worker code
@@ -13,7 +13,8 @@
 #ifndef BRAID_H
 #define BRAID_H
 
-#include "lua.h"
+#include <stddef.h>
+
 #include "braidconf.h"
 
 #ifdef __cplusplus
@@ -66,11 +67,20 @@ BRAID_API const char *braid_err_name(int code);
 /* { ====== runtime: how worker states are made */
 typedef struct braid_runtime braid_runtime_t;
 
+/* Lua's state, by name only: this header needs no Lua header. */
+struct lua_State;
+
 /* Runs on the new worker's own OS thread, on its fresh state, after the
 ** standard libraries and braid are opened and before any user code. The
 ** host registers its modules here (package.preload, globals...). Return 0,
 ** or non-zero to make the thread fail to start (its start() raises). */
-typedef int (*braid_stateinit_cb)(lua_State *L, void *ud);
+typedef int (*braid_stateinit_cb)(struct lua_State *L, void *ud);
+
+/* An allocator of worker states: the same type as Lua's lua_Alloc (a
+** lua_Alloc converts to it without a cast). Spelled out here so that this
+** header, and the C core under it, need no Lua header. */
+typedef void *(*braid_alloc_cb)(void *ud, void *ptr, size_t osize,
+                                size_t nsize);
 
 enum {
   BRAID_RUNTIME_HAS_ALLOC = 1 << 0,
@@ -81,7 +91,7 @@ enum {
 ** 'flags'. Zero-initialize the struct: fields may be added at the end. */
 typedef struct braid_runtime_options {
   unsigned int flags;
-  lua_Alloc alloc; /* BRAID_RUNTIME_HAS_ALLOC: allocator of worker states */
+  braid_alloc_cb alloc; /* BRAID_RUNTIME_HAS_ALLOC: worker states' */
   void *alloc_ud;
   braid_stateinit_cb stateinit; /* BRAID_RUNTIME_HAS_STATEINIT */
   void *stateinit_ud;

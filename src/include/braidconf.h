@@ -19,6 +19,19 @@
 #define BRAID_API __attribute__((visibility("default")))
 #endif
 
+/* Internal functions shared between braid's files: hidden from the
+** linker's export list (like Lua's LUAI_FUNC). Defined here, under every
+** layer, so that the platform seam (src/os) needs no header above it. */
+#define BRAIDI_FUNC __attribute__((visibility("hidden"))) extern
+
+#if defined(__GNUC__)
+#define braid__likely(x) __builtin_expect(!!(x), 1)
+#define braid__unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define braid__likely(x) (x)
+#define braid__unlikely(x) (x)
+#endif
+
 /* Timeout value meaning 'wait forever'. */
 #define BRAID_FOREVER (-1.0)
 

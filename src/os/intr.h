@@ -10,8 +10,8 @@
 **   "armed". Worker threads block SIGINT, so the kernel delivers it to the
 **   main thread (or another foreign thread), never to a worker.
 ** - The handler is async-signal-safe: it moves the state IDLE -> PENDING
-**   and calls the binding's notify function, which only calls lua_sethook
-**   on the main state (documented by Lua as safe in a signal handler), so
+**   and calls the binding's notify function, which only sets a Lua hook on
+**   the main state (documented by Lua as safe in a signal handler), so
 **   running Lua code raises KeyboardInterrupt at its next instruction.
 **   Any later SIGINT (one already pending, raised, or an exit under way)
 **   kills the registered children and ends the process at once, by SIGINT.
@@ -30,9 +30,10 @@
 #define BRAID_INTR_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
-#include "braidint.h"
+#include "braidconf.h"
 
 /* Seconds a sliced wait sleeps before it looks at the interrupt state:
 ** the main (armed) thread must see a pending interrupt at once; other

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
-#include "braidint.h"
+#include "braidconf.h"
 #include "intr.h"
 #include "os.h"
 

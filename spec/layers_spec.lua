@@ -1,0 +1,116 @@
+-- The layering rules of the C sources (scripts/check_layers.lua): the tree
+-- obeys them, and each rule catches a deliberate violation.
+local check = assert(loadfile("scripts/check_layers.lua"))("--as-library")
+
+local function sh(cmd)
+  local ok = os.execute(cmd)
+  assert(ok, "command failed: " .. cmd)
+end
+
+-- A scratch copy of the C sources, for mutating.
+local function copy_tree()
+  local dir = os.tmpname()
+  os.remove(dir)
+  sh("mkdir -p '" .. dir .. "' && cp -r src spec examples bench '" .. dir .. "'/")
+  return dir
+end
+
+local function append(path, text)
+  local f = assert(io.open(path, "a"))
+  f:write(text)
+  f:close()
+end
+
+local function count_lines(path)
+  local n = 0
+  for _ in io.lines(path) do n = n + 1 end
+  return n
+end
+
+-- The violations of the copy at 'dir' that its pristine state lacked.
+local function new_violations(before, dir)
+  local seen, out = {}, {}
+  for _, v in ipairs(before) do seen[v] = true end
+  for _, v in ipairs(check(dir)) do
+    if not seen[v] then out[#out + 1] = v end
+  end
+  return out
+end
+
+describe("layers", function()
+  it("the tree obeys every rule", function()
+    assert.are.same({}, check("."))
+  end)
+
+  describe("each rule catches a deliberate violation", function()
+    local dir, before
+    before_each(function()
+      dir = copy_tree()
+      before = check(dir)
+    end)
+    after_each(function() sh("rm -rf '" .. dir .. "'") end)
+
+    it("a Lua header included in src/core", function()
+      local f = dir .. "/src/core/queue.c"
+      append(f, '#include "lua.h"\n')
+      assert.are.same({ ("src/core/queue.c:%d: lua in core: src/core/queue.c"
+                         .. " includes the Lua header lua.h"):format(
+                          count_lines(f)) }, new_violations(before, dir))
+    end)
+
+    it("lua_State named in src/core, even in a comment", function()
+      local f = dir .. "/src/core/handle.h"
+      append(f, "/* takes a lua_State */\n")
+      assert.are.same({ ("src/core/handle.h:%d: lua in core: src/core/handle.h"
+                         .. " names the Lua identifier lua_State"):format(
+                          count_lines(f)) }, new_violations(before, dir))
+    end)
+
+    it("a Lua API call in src/os", function()
+      local f = dir .. "/src/os/os_posix.c"
+      append(f, "static void f(void *L) { luaL_error(L, \"x\"); }\n")
+      assert.are.same({ ("src/os/os_posix.c:%d: lua in core: src/os/os_posix.c"
+                         .. " names the Lua identifier luaL_error"):format(
+                          count_lines(f)) }, new_violations(before, dir))
+    end)
+
+    it("src/os including a core header", function()
+      local f = dir .. "/src/os/os_posix.c"
+      append(f, '#include "braidint.h"\n')
+      assert.are.same({ ("src/os/os_posix.c:%d: upward include: src/os/os_posix.c"
+                         .. " (src/os) includes braidint.h of a higher layer"):format(
+                          count_lines(f)) }, new_violations(before, dir))
+    end)
+
+    it("src/core including a binding header", function()
+      local f = dir .. "/src/core/queue.c"
+      append(f, '#include "lbind.h"\n')
+      local got = new_violations(before, dir)
+      assert.are.same({ ("src/core/queue.c:%d: upward include: src/core/queue.c"
+                         .. " (src/core) includes lbind.h of a higher layer"):format(
+                          count_lines(f)) }, got)
+    end)
+
+    it("src/core including the binding's public header braidlib.h", function()
+      local f = dir .. "/src/core/handle.c"
+      append(f, '#include "braidlib.h"\n')
+      assert.are.same({ ("src/core/handle.c:%d: upward include: src/core/handle.c"
+                         .. " (src/core) includes braidlib.h of a higher layer"):format(
+                          count_lines(f)) }, new_violations(before, dir))
+    end)
+
+    it("a C file over 1,500 lines", function()
+      local f = dir .. "/src/bind/lqueue.c"
+      append(f, ("/* padding */\n"):rep(1501 - count_lines(f)))
+      assert.are.same({ "src/bind/lqueue.c:1501: file too long: src/bind/lqueue.c"
+                        .. " has 1501 lines (at most 1500)" },
+                      new_violations(before, dir))
+    end)
+
+    it("leaves the binding free to use Lua and a public header's comments", function()
+      append(dir .. "/src/bind/lqueue.c", "/* lua_State */\n")
+      append(dir .. "/src/include/braid.h", "/* see lua_State, lua_Alloc */\n")
+      assert.are.same({}, new_violations(before, dir))
+    end)
+  end)
+end)
