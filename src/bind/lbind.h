@@ -112,6 +112,14 @@ BRAIDI_FUNC int braidB_optboolean(lua_State *L, int arg, int def);
 ** seconds as given (negative values are left to the caller, whose rules
 ** differ per call, as Python's do). */
 BRAIDI_FUNC double braidB_opttimeout(lua_State *L, int arg, double def);
+/* The timeout of a wait (Python's Condition.wait, Future.result,
+** Process.join...): nil waits forever (BRAID_FOREVER), a negative number
+** does not wait at all (0). Raises as braidB_opttimeout. */
+BRAIDI_FUNC double braidB_waittimeout(lua_State *L, int arg);
+/* Python's callable(): a function, or a value whose metatable has
+** __call. braidB_checkcallable raises TypeError naming argument 'arg'. */
+BRAIDI_FUNC int braidB_iscallable(lua_State *L, int arg);
+BRAIDI_FUNC void braidB_checkcallable(lua_State *L, int arg);
 /* Reads field 'k' of the options table at 'idx' onto the stack (nil when
 ** 'idx' is not a table). */
 BRAIDI_FUNC int braidB_getopt(lua_State *L, int idx, const char *k);

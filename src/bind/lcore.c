@@ -625,6 +625,28 @@ double braidB_opttimeout(lua_State *L, int arg, double def) {
 }
 
 
+double braidB_waittimeout(lua_State *L, int arg) {
+  double t;
+  if (lua_isnoneornil(L, arg)) return BRAID_FOREVER;
+  t = braidB_opttimeout(L, arg, BRAID_FOREVER);
+  return t < 0 ? 0 : t;
+}
+
+
+int braidB_iscallable(lua_State *L, int arg) {
+  int ok;
+  if (lua_type(L, arg) == LUA_TFUNCTION) return 1;
+  ok = luaL_getmetafield(L, arg, "__call") != LUA_TNIL;
+  if (ok) lua_pop(L, 1);
+  return ok;
+}
+
+
+void braidB_checkcallable(lua_State *L, int arg) {
+  if (!braidB_iscallable(L, arg)) braidB_typeerror(L, arg, "function");
+}
+
+
 int braidB_getopt(lua_State *L, int idx, const char *k) {
   if (lua_type(L, idx) != LUA_TTABLE) {
     lua_pushnil(L);

@@ -74,14 +74,6 @@ void braidB_check_inherit_mode(lua_State *L, const char *what) {
                  "through inheritance",
                  what);
 }
-
-
-static double mptimeout(lua_State *L, int arg) {
-  double t;
-  if (lua_isnoneornil(L, arg)) return -1;
-  t = braidB_opttimeout(L, arg, -1);
-  return t < 0 ? 0 : t; /* multiprocessing: a negative timeout is 0 */
-}
 /* }====================================================== */
 
 
@@ -660,7 +652,7 @@ static int psync_export(lua_State *L) {
 static int ps_acquire(lua_State *L) {
   braid_psync *p = checkpsync_any(L, 1, ACQ, "multiprocessing lock");
   int blocking = braidB_optboolean(L, 2, 1);
-  double t = mptimeout(L, 3);
+  double t = braidB_waittimeout(L, 3);
   int rc;
   braidB_poll(L);
   rc = braid__psync_acquire(p, blocking, t);
@@ -742,7 +734,7 @@ static int cond_release(lua_State *L) {
 
 static int cond_wait(lua_State *L) {
   braid_psync *c = checkpsync(L, 1, BRAID_PS_CONDITION);
-  double t = mptimeout(L, 2);
+  double t = braidB_waittimeout(L, 2);
   int rc;
   braidB_poll(L);
   rc = braid__psync_wait(c, t);
@@ -771,7 +763,7 @@ static int cond_notify_all(lua_State *L) {
 /* wait_for(predicate, timeout) -> the predicate's last result */
 static int cond_wait_for(lua_State *L) {
   braid_psync *c = checkpsync(L, 1, BRAID_PS_CONDITION);
-  double t = mptimeout(L, 3);
+  double t = braidB_waittimeout(L, 3);
   braid__deadline d = braid__deadline_in(t);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   for (;;) {
@@ -805,7 +797,7 @@ static int ev_clear(lua_State *L) {
 
 static int ev_wait(lua_State *L) {
   braid_psync *e = checkpsync(L, 1, BRAID_PS_EVENT);
-  double t = mptimeout(L, 2);
+  double t = braidB_waittimeout(L, 2);
   braidB_poll(L);
   lua_pushboolean(L, braid__psync_event_wait(e, t));
   return 1;
@@ -819,7 +811,7 @@ static int bar_wait(lua_State *L) {
   int broken, run = 0, rc;
   double deft, t;
   braid__psync_binfo(b, &parties, &nw, &broken, &deft);
-  t = lua_isnoneornil(L, 2) ? deft : mptimeout(L, 2);
+  t = lua_isnoneornil(L, 2) ? deft : braidB_waittimeout(L, 2);
   braidB_poll(L);
   rc = braid__psync_bwait(b, t, &index, &run);
   if (rc == BRAID_EBROKEN)
@@ -997,7 +989,7 @@ static int mpq_put(lua_State *L) {
   static const char *const roots[] = { "obj" };
   braid_mpq *q = checkmpq(L, 1);
   int blocking = braidB_optboolean(L, 3, 1);
-  double t = mptimeout(L, 4);
+  double t = braidB_waittimeout(L, 4);
   braid_msg *m;
   int rc;
   luaL_checkany(L, 2);
@@ -1014,7 +1006,7 @@ static int mpq_put(lua_State *L) {
 static int mpq_get(lua_State *L) {
   braid_mpq *q = checkmpq(L, 1);
   int blocking = braidB_optboolean(L, 2, 1);
-  double t = mptimeout(L, 3);
+  double t = braidB_waittimeout(L, 3);
   unsigned char *p;
   size_t len;
   braid_msg *m;
