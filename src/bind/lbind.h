@@ -202,7 +202,8 @@ BRAIDI_FUNC const braidB_Class braidB_sync_classes[];
 BRAIDI_FUNC const braidB_Class braidB_shm_classes[];
 BRAIDI_FUNC const braidB_Class braidB_queue_classes[];
 BRAIDI_FUNC const braidB_Class braidB_pool_classes[];
-BRAIDI_FUNC const braidB_Class braidB_process_classes[];
+BRAIDI_FUNC const braidB_Class braidB_psync_classes[];
+BRAIDI_FUNC const braidB_Class braidB_mpq_classes[];
 BRAIDI_FUNC const braidB_Class braidB_conn_classes[];
 
 /* Records 'fd' as a descriptor the process being started must inherit
@@ -212,7 +213,7 @@ BRAIDI_FUNC void braidB_inherit_fd(lua_State *L, int fd);
 ** through a pipe or a queue (mode BRAID_ENC_PIPE) instead of being
 ** inherited, as Python's ("... through inheritance"). */
 BRAIDI_FUNC void braidB_check_inherit_mode(lua_State *L, const char *what);
-/* The metatable name of SharedMemory userdata (lprocess.c), whose first
+/* The metatable name of SharedMemory userdata (lsharedmem.c), whose first
 ** two fields are the mapping's address and size. */
 #define BRAIDB_SHMEM_T "braid.SharedMemory"
 

@@ -92,8 +92,8 @@ static void pushembedded(lua_State *L, const char *name) {
 static const braidB_Class *find_class(const braid_handle_type *type) {
   static const braidB_Class *const lists[] = {
     braidB_thread_classes, braidB_sync_classes, braidB_shm_classes,
-    braidB_queue_classes, braidB_pool_classes, braidB_process_classes,
-    braidB_conn_classes, NULL,
+    braidB_queue_classes, braidB_pool_classes, braidB_psync_classes,
+    braidB_mpq_classes, braidB_conn_classes, NULL,
   };
   int i;
   for (i = 0; lists[i] != NULL; i++) {
