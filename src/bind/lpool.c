@@ -88,6 +88,16 @@ static int fnref_gc(lua_State *L) {
 }
 
 
+/* Pushes a new table with weak keys. */
+static void newweaktable(lua_State *L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
+
+
 /* The entry of the function at 'fn' for the pool proxy at 'pidx', encoded
 ** on first use in this state; returned with a reference for the caller. */
 static braid_fnent *get_fnent(lua_State *L, int pidx, int fn) {
@@ -98,22 +108,14 @@ static braid_fnent *get_fnent(lua_State *L, int pidx, int fn) {
   fn = lua_absindex(L, fn);
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY) == LUA_TNIL) {
     lua_pop(L, 1);
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
+    newweaktable(L);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY);
   }
   lua_pushvalue(L, pidx);
   if (lua_rawget(L, -2) == LUA_TNIL) {
     lua_pop(L, 1);
-    lua_newtable(L); /* ephemeron: fn -> FnRef */
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
+    newweaktable(L); /* ephemeron: fn -> FnRef */
     lua_pushvalue(L, pidx);
     lua_pushvalue(L, -2);
     lua_rawset(L, -4);
@@ -454,7 +456,6 @@ const braidB_Class braidB_pool_classes[] = {
   { &braid__pool_type, pool_methods, NULL },
   { NULL, NULL, NULL },
 };
-
 
 
 static const luaL_Reg pool_funcs[] = {
