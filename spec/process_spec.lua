@@ -277,6 +277,24 @@ describe("multiprocessing synchronisation", function()
     assert.is_true(sem:acquire(true, 20)); assert.is_true(sem:acquire(true, 20))
     for _, p in ipairs(procs) do p:join(); assert.equal(0, p.exitcode) end
   end)
+
+  -- as threading.Condition's (sync_spec): any callable is a predicate,
+  -- anything else is Python's TypeError naming the argument
+  it("Condition.wait_for takes any callable and raises TypeError otherwise", function()
+    local c = mp.Condition()
+    c:acquire()
+    local calls = 0
+    local pred = setmetatable({}, { __call = function()
+      calls = calls + 1
+      return "ready"
+    end })
+    assert.equal("ready", c:wait_for(pred, 5))
+    assert.equal(1, calls)
+    local err = helpers.raises(errors.TypeError, c.wait_for, c, 42)
+    helpers.message_has(err, "to 'wait_for' (function expected, got number)")
+    helpers.raises(errors.TypeError, c.wait_for, c)
+    c:release()
+  end)
 end)
 
 describe("multiprocessing queues", function()

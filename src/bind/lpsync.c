@@ -293,7 +293,7 @@ static int cond_wait_for(lua_State *L) {
   braid_psync *c = checkpsync(L, 1, BRAID_PS_CONDITION);
   double t = braidB_waittimeout(L, 3);
   braid__deadline d = braid__deadline_in(t);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  braidB_checkcallable(L, 2);
   for (;;) {
     lua_pushvalue(L, 2);
     lua_call(L, 0, 1);
