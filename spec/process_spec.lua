@@ -309,6 +309,21 @@ describe("multiprocessing queues", function()
     q:join_thread()
   end)
 
+  -- Python's TypeError for a missing item; nil is an item (None)
+  it("put() without the item raises TypeError, put(nil) puts nil", function()
+    for _, q in ipairs{ mp.Queue(), mp.JoinableQueue(), mp.SimpleQueue() } do
+      local err = helpers.raises(errors.TypeError, q.put, q)
+      helpers.message_has(err, "to 'put' (value expected)")
+      assert.is_true(q:empty())
+      q:put(nil)
+      assert.is_nil(q:get())
+      if q.put_nowait then
+        helpers.raises(errors.TypeError, q.put_nowait, q)
+        assert.is_true(q:empty())
+      end
+    end
+  end)
+
   it("streams between processes, with messages larger than the ring", function()
     local q = mp.JoinableQueue(0, { ring = 4096 })
     local p = mp.Process{target = function(q)

@@ -371,7 +371,7 @@ static int future_set_result(lua_State *L) {
 static int future_set_exception(lua_State *L) {
   braid_future *f = checkfuture(L, 1);
   braid_msg **box;
-  luaL_checkany(L, 2);
+  braidB_checkany(L, 2);
   lua_settop(L, 2);
   if (braid__future_state(f, NULL) >= BRAID_FUT_CANCELLED)
     return invalid_state(L, f);
