@@ -140,6 +140,13 @@ describe("Future", function()
     assert.is_true(errors.LuaError:is(s:exception()))
   end)
 
+  it("raises TypeError for set_exception() without the exception", function()
+    local f = futures.Future()
+    local err = helpers.raises(errors.TypeError, f.set_exception, f)
+    helpers.message_has(err, "value expected")
+    assert.is_false(f:done())
+  end)
+
   it("times out result() and exception() with TimeoutError", function()
     local f = futures.Future()
     local t0 = helpers.now()

@@ -277,6 +277,24 @@ describe("multiprocessing synchronisation", function()
     assert.is_true(sem:acquire(true, 20)); assert.is_true(sem:acquire(true, 20))
     for _, p in ipairs(procs) do p:join(); assert.equal(0, p.exitcode) end
   end)
+
+  -- as threading.Condition's (sync_spec): any callable is a predicate,
+  -- anything else is Python's TypeError naming the argument
+  it("Condition.wait_for takes any callable and raises TypeError otherwise", function()
+    local c = mp.Condition()
+    c:acquire()
+    local calls = 0
+    local pred = setmetatable({}, { __call = function()
+      calls = calls + 1
+      return "ready"
+    end })
+    assert.equal("ready", c:wait_for(pred, 5))
+    assert.equal(1, calls)
+    local err = helpers.raises(errors.TypeError, c.wait_for, c, 42)
+    helpers.message_has(err, "to 'wait_for' (function expected, got number)")
+    helpers.raises(errors.TypeError, c.wait_for, c)
+    c:release()
+  end)
 end)
 
 describe("multiprocessing queues", function()
@@ -289,6 +307,21 @@ describe("multiprocessing queues", function()
     q:close()
     helpers.raises(errors.ValueError, q.put, q, 3)
     q:join_thread()
+  end)
+
+  -- Python's TypeError for a missing item; nil is an item (None)
+  it("put() without the item raises TypeError, put(nil) puts nil", function()
+    for _, q in ipairs{ mp.Queue(), mp.JoinableQueue(), mp.SimpleQueue() } do
+      local err = helpers.raises(errors.TypeError, q.put, q)
+      helpers.message_has(err, "to 'put' (value expected)")
+      assert.is_true(q:empty())
+      q:put(nil)
+      assert.is_nil(q:get())
+      if q.put_nowait then
+        helpers.raises(errors.TypeError, q.put_nowait, q)
+        assert.is_true(q:empty())
+      end
+    end
   end)
 
   it("streams between processes, with messages larger than the ring", function()

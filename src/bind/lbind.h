@@ -112,6 +112,14 @@ BRAIDI_FUNC int braidB_optboolean(lua_State *L, int arg, int def);
 ** seconds as given (negative values are left to the caller, whose rules
 ** differ per call, as Python's do). */
 BRAIDI_FUNC double braidB_opttimeout(lua_State *L, int arg, double def);
+/* The timeout of a wait (Python's Condition.wait, Future.result,
+** Process.join...): nil waits forever (BRAID_FOREVER), a negative number
+** does not wait at all (0). Raises as braidB_opttimeout. */
+BRAIDI_FUNC double braidB_waittimeout(lua_State *L, int arg);
+/* Python's callable(): a function, or a value whose metatable has
+** __call. braidB_checkcallable raises TypeError naming argument 'arg'. */
+BRAIDI_FUNC int braidB_iscallable(lua_State *L, int arg);
+BRAIDI_FUNC void braidB_checkcallable(lua_State *L, int arg);
 /* Reads field 'k' of the options table at 'idx' onto the stack (nil when
 ** 'idx' is not a table). */
 BRAIDI_FUNC int braidB_getopt(lua_State *L, int idx, const char *k);
@@ -194,7 +202,8 @@ BRAIDI_FUNC const braidB_Class braidB_sync_classes[];
 BRAIDI_FUNC const braidB_Class braidB_shm_classes[];
 BRAIDI_FUNC const braidB_Class braidB_queue_classes[];
 BRAIDI_FUNC const braidB_Class braidB_pool_classes[];
-BRAIDI_FUNC const braidB_Class braidB_process_classes[];
+BRAIDI_FUNC const braidB_Class braidB_psync_classes[];
+BRAIDI_FUNC const braidB_Class braidB_mpq_classes[];
 BRAIDI_FUNC const braidB_Class braidB_conn_classes[];
 
 /* Records 'fd' as a descriptor the process being started must inherit
@@ -204,7 +213,7 @@ BRAIDI_FUNC void braidB_inherit_fd(lua_State *L, int fd);
 ** through a pipe or a queue (mode BRAID_ENC_PIPE) instead of being
 ** inherited, as Python's ("... through inheritance"). */
 BRAIDI_FUNC void braidB_check_inherit_mode(lua_State *L, const char *what);
-/* The metatable name of SharedMemory userdata (lprocess.c), whose first
+/* The metatable name of SharedMemory userdata (lsharedmem.c), whose first
 ** two fields are the mapping's address and size. */
 #define BRAIDB_SHMEM_T "braid.SharedMemory"
 

@@ -92,8 +92,8 @@ static void pushembedded(lua_State *L, const char *name) {
 static const braidB_Class *find_class(const braid_handle_type *type) {
   static const braidB_Class *const lists[] = {
     braidB_thread_classes, braidB_sync_classes, braidB_shm_classes,
-    braidB_queue_classes, braidB_pool_classes, braidB_process_classes,
-    braidB_conn_classes, NULL,
+    braidB_queue_classes, braidB_pool_classes, braidB_psync_classes,
+    braidB_mpq_classes, braidB_conn_classes, NULL,
   };
   int i;
   for (i = 0; lists[i] != NULL; i++) {
@@ -622,6 +622,28 @@ double braidB_opttimeout(lua_State *L, int arg, double def) {
   if (t > BRAID_TIMEOUT_MAX)
     braidB_argerror(L, arg, "OverflowError", "timeout value is too large");
   return t;
+}
+
+
+double braidB_waittimeout(lua_State *L, int arg) {
+  double t;
+  if (lua_isnoneornil(L, arg)) return BRAID_FOREVER;
+  t = braidB_opttimeout(L, arg, BRAID_FOREVER);
+  return t < 0 ? 0 : t;
+}
+
+
+int braidB_iscallable(lua_State *L, int arg) {
+  int ok;
+  if (lua_type(L, arg) == LUA_TFUNCTION) return 1;
+  ok = luaL_getmetafield(L, arg, "__call") != LUA_TNIL;
+  if (ok) lua_pop(L, 1);
+  return ok;
+}
+
+
+void braidB_checkcallable(lua_State *L, int arg) {
+  if (!braidB_iscallable(L, arg)) braidB_typeerror(L, arg, "function");
 }
 
 

@@ -1,16 +1,75 @@
 /*
-** lpool.h: what the process-pool binding (lprocpool.c) shares with the
-** pool binding (lpool.c): the worker context and the task runners.
+** lpool.h: what the files of the pool binding share. The binding of
+** concurrent.futures and multiprocessing.pool is split by concern:
+**   lfuture.c   futures, waiters, and the callback-polling wait they use;
+**   ljob.c      map jobs: reading a map's results (chunk, iter, results);
+**   lworker.c   pool workers: their state, the task runners, the entry;
+**   lpool.c     pools: construction, task submission (submit, map),
+**               shutdown and join, and the registration of all of them;
+**   lprocpool.c pools of processes (proxy threads, the child's serve loop).
 ** See LICENSE for copyright and license.
 */
 #ifndef BRAID_LPOOL_H
 #define BRAID_LPOOL_H
 
 #include "lua.h"
+#include "lauxlib.h"
 
 #include "braidint.h"
 #include "pool.h"
 #include "serial.h"
+
+/* The errors of a broken pool and of a task that could not be sent,
+** shared by futures (result()), map jobs (chunk()) and pools (submit()). */
+#define BRAIDB_BROKEN_CLASS "concurrent.futures.thread.BrokenThreadPool"
+#define BRAIDB_BROKEN_MSG \
+  "A thread initializer failed, the thread pool is not usable anymore"
+#define BRAIDB_BROKEN_PROC_CLASS "concurrent.futures.process.BrokenProcessPool"
+#define BRAIDB_BROKEN_PROC_MSG                                          \
+  "A process in the process pool was terminated abruptly while the " \
+  "future was running or pending."
+/* A failed task whose error (or, to a process, the task itself) could
+** not be sent: encode_error's fallback (lworker.c) fails only for want of
+** memory. */
+#define BRAIDB_NOMEM_SEND_MSG "not enough memory to send the task or its error"
+
+
+/* { ====== waiting (lfuture.c) */
+
+/* Waits on a core object until 'd': BRAID_OK, or BRAID_ETIMEDOUT. */
+typedef int (*braidB_waitfn)(void *ud, const braid__deadline *d);
+
+/* Waits with 'fn' up to 'timeout' seconds (negative: forever), polling
+** first and, when this state has registered future callbacks, between
+** slices of 50 ms, so callbacks run during a long wait. Returns what
+** 'fn' last returned. */
+BRAIDI_FUNC int braidB_blocking_wait(lua_State *L, braidB_waitfn fn,
+                                     void *ud, double timeout);
+/* obj:wait([timeout]) / obj:join([timeout]): the timeout at 'arg'
+** (braidB_waittimeout), a braidB_blocking_wait, a poll (callbacks due
+** by then ran before the caller sees the outcome), and pushes whether
+** 'fn' succeeded. Returns 1. MAY RAISE (a bad timeout). */
+BRAIDI_FUNC int braidB_wait_push(lua_State *L, braidB_waitfn fn, void *ud,
+                                 int arg);
+/* Raises a copy of the exception at 'idx' (from another worker) whose
+** 'cause' is that exception, so its traceback stays with it. */
+BRAIDI_FUNC int braidB_raise_remote(lua_State *L, int idx);
+/* } ====== */
+
+/* { ====== sending values (lpool.c) */
+
+/* Encodes the 'n' values at idx.. as one message, for this process or
+** ('proc') for another one; root: the name errors give the values.
+** MAY RAISE. */
+BRAIDI_FUNC braid_msg *braidB_encode_values(lua_State *L, int idx, int n,
+                                            const char *root, int proc);
+/* Pushes a box for a message owned by the Lua stack until taken (set
+** *box = NULL); __gc frees what is still in it, so a raise leaks
+** nothing. */
+BRAIDI_FUNC braid_msg **braidB_newmsgbox(lua_State *L);
+/* } ====== */
+
+/* { ====== pool workers (lworker.c) */
 
 /* A pool worker's state: its pool, counters, item buffer. 'proc': results
 ** and errors are encoded for another process. */
@@ -37,6 +96,23 @@ BRAIDI_FUNC braid_msg *braidB_exec_call(lua_State *L, braidB_WorkerCtx *c,
                                         braid_work *w, int *exc);
 BRAIDI_FUNC braid_msg *braidB_exec_chunk(lua_State *L, braidB_WorkerCtx *c,
                                          braid_work *w, int *status);
+/* The entry of a thread pool's worker threads (braid_pool_opts.entry):
+** runs tasks in the worker's own state until the pool retires it. */
+BRAIDI_FUNC void *braidB_pool_thread_entry(void *arg);
+/* } ====== */
+
+/* { ====== registration: each file's methods, listed in
+** braidB_pool_classes (lpool.c), and its constructors */
+BRAIDI_FUNC const luaL_Reg braidB_future_methods[];
+BRAIDI_FUNC const luaL_Reg braidB_future_meta[];
+BRAIDI_FUNC const luaL_Reg braidB_waiter_methods[];
+BRAIDI_FUNC const luaL_Reg braidB_job_methods[];
+/* Each adds its functions to the braid.core table on top of the stack:
+** Future, FutureWaiter, raise_remote (lfuture.c); pool_worker_stats
+** (lworker.c). */
+BRAIDI_FUNC void braidB_open_futures(lua_State *L);
+BRAIDI_FUNC void braidB_open_workers(lua_State *L);
+/* } ====== */
 
 /* core.ThreadPool{process = {...}}: makes the options of a pool of
 ** processes from the table at 'idx' (lprocpool.c). MAY RAISE. */

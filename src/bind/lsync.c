@@ -37,16 +37,6 @@ static void checklockargs(lua_State *L, int *blocking, double *timeout) {
 }
 
 
-/* A wait's timeout at 'arg': nil waits forever (BRAID_FOREVER); a
-** negative number does not wait at all, as in Python's Condition.wait. */
-static double waittimeout(lua_State *L, int arg) {
-  double t;
-  if (lua_isnoneornil(L, arg)) return BRAID_FOREVER;
-  t = braidB_opttimeout(L, arg, BRAID_FOREVER);
-  return t < 0 ? 0 : t;
-}
-
-
 /* Replaces a single table argument by its fields 'names', in order, so
 ** that constructors take Python's positional or named parameters. */
 static void unpackopts(lua_State *L, const char *const *names) {
@@ -55,15 +45,6 @@ static void unpackopts(lua_State *L, const char *const *names) {
     for (i = 0; names[i] != NULL; i++) lua_getfield(L, 1, names[i]);
     lua_remove(L, 1);
   }
-}
-
-
-static int iscallable(lua_State *L, int idx) {
-  int ok;
-  if (lua_type(L, idx) == LUA_TFUNCTION) return 1;
-  ok = luaL_getmetafield(L, idx, "__call") != LUA_TNIL;
-  if (ok) lua_pop(L, 1);
-  return ok;
 }
 /* }====================================================== */
 
@@ -315,7 +296,8 @@ static int cond_is_owned(lua_State *L) {
 }
 
 
-/* Core of wait(): 'timeout' as waittimeout gives it. Pushes the result. */
+/* Core of wait(): 'timeout' as braidB_waittimeout gives it. Pushes the
+** result. */
 static int dowait(lua_State *L, braid_condition *c, double timeout) {
   int rc;
   if (!braid__condition_is_owned(c))
@@ -338,7 +320,7 @@ static int dowait(lua_State *L, braid_condition *c, double timeout) {
 */
 static int cond_wait(lua_State *L) {
   braid_condition *c = checkcond(L, 1);
-  return dowait(L, c, waittimeout(L, 2));
+  return dowait(L, c, braidB_waittimeout(L, 2));
 }
 
 
@@ -353,7 +335,7 @@ static int cond_wait_for(lua_State *L) {
   double waittime = hastimeout ? braidB_opttimeout(L, 3, 0) : 0;
   double endtime = 0;
   int started = 0;
-  if (!iscallable(L, 2)) braidB_typeerror(L, 2, "function");
+  braidB_checkcallable(L, 2);
   lua_settop(L, 2);
   lua_pushvalue(L, 2);
   lua_call(L, 0, 1); /* result at 3 */
@@ -489,7 +471,7 @@ static int sem_acquire(lua_State *L) {
   if (!blocking && !lua_isnoneornil(L, 3))
     return braidB_argerror(L, 3, "ValueError",
                            "can't specify timeout for non-blocking acquire");
-  timeout = waittimeout(L, 3);
+  timeout = braidB_waittimeout(L, 3);
   if (blocking && timeout != 0) braidB_poll(L);
   lua_pushboolean(L, braid__semaphore_acquire(s, blocking, timeout) ==
                          BRAID_OK);
@@ -626,7 +608,7 @@ static int event_clear(lua_State *L) {
 */
 static int event_wait(lua_State *L) {
   braid_event *e = checkevent(L, 1);
-  double timeout = waittimeout(L, 2);
+  double timeout = braidB_waittimeout(L, 2);
   if (timeout != 0) braidB_poll(L);
   lua_pushboolean(L, braid__event_wait(e, timeout));
   return 1;
@@ -696,7 +678,7 @@ static int run_action(lua_State *L) {
 static int barrier_wait(lua_State *L) {
   braid_barrier *b = checkbarrier(L, 1);
   double timeout = lua_isnoneornil(L, 2) ? braid__barrier_timeout(b)
-                                         : waittimeout(L, 2);
+                                         : braidB_waittimeout(L, 2);
   long idx = 0;
   int run, rc;
   braidB_poll(L);
@@ -810,9 +792,9 @@ static int sync_barrier(lua_State *L) {
   parties = braidB_checkinteger(L, 1);
   if (parties < 1 || parties > LONG_MAX)
     return braidB_argerror(L, 1, "ValueError", "parties must be > 0");
-  if (!lua_isnoneornil(L, 2) && !iscallable(L, 2))
+  if (!lua_isnoneornil(L, 2) && !braidB_iscallable(L, 2))
     return braidB_typeerror(L, 2, "function");
-  timeout = waittimeout(L, 3);
+  timeout = braidB_waittimeout(L, 3);
   if (!lua_isnoneornil(L, 2)) action = braid__encode(L, 2, "action");
   rc = braid__barrier_new(&b, (long)parties, action, timeout);
   if (rc != BRAID_OK) return braidB_nomem(L);

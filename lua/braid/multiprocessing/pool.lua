@@ -30,7 +30,7 @@
 --   `b:apply(fn, args)` -> a future (braid.futures.Future API plus
 --      `_wait(timeout) -> done`);
 --   `b:map(fn, items, n, chunksize, star)` -> a map job (see
---      src/bind/lpool.c: `chunk`, `next_done`, `results`, `iter`, `wait`,
+--      src/bind/ljob.c: `chunk`, `next_done`, `results`, `iter`, `wait`,
 --      `ready`, `future`, `cancel`, `info`);
 --   `b:close()` (no more work; queued work still runs),
 --   `b:terminate()` (cancel queued work), `b:join([timeout]) -> ended`.

@@ -12,11 +12,12 @@
 -- @module braid.multiprocessing.queues
 local core = require "braid.core"
 local errors = require "braid.errors"
-local setmetatable, error, type, rawget = setmetatable, error, type, rawget
+local setmetatable, error, type, rawget, select =
+  setmetatable, error, type, rawget, select
 _ENV = nil
 
 local M = {}
-local ValueError = errors.ValueError
+local ValueError, TypeError = errors.ValueError, errors.TypeError
 
 local Queue = {}
 Queue.__index = Queue
@@ -33,15 +34,28 @@ local function checkclosed(self)
   if rawget(self, "_closed") then error(ValueError("Queue is closed"), 3) end
 end
 
-function Queue:put(obj, block, timeout)
+-- put's item is required (Python's TypeError); nil is an item (None).
+-- 'n': how many arguments came after self.
+local function checkitem(n, fname)
+  if n == 0 then
+    error(TypeError("bad argument #1 to '" .. fname .. "' (value expected)"), 3)
+  end
+end
+
+function Queue:put(...)
+  checkitem(select("#", ...), "put")
   checkclosed(self)
+  local obj, block, timeout = ...
   return self._q:put(obj, block, timeout)
 end
 function Queue:get(block, timeout)
   checkclosed(self)
   return self._q:get(block, timeout)
 end
-function Queue:put_nowait(obj) return self:put(obj, false) end
+function Queue:put_nowait(...)
+  checkitem(select("#", ...), "put_nowait")
+  return self:put((...), false)
+end
 function Queue:get_nowait() return self:get(false) end
 function Queue:qsize() return self._q:qsize() end
 function Queue:empty() return self._q:empty() end
@@ -70,7 +84,11 @@ M.SimpleQueue = SimpleQueue
 setmetatable(SimpleQueue, { __call = function(cls, opts)
   return setmetatable({ _q = core.mp_Queue(0, opts and opts.ring), _closed = false }, cls)
 end })
-function SimpleQueue:put(obj) checkclosed(self); return self._q:put(obj) end
+function SimpleQueue:put(...)
+  checkitem(select("#", ...), "put")
+  checkclosed(self)
+  return self._q:put((...))
+end
 function SimpleQueue:get() checkclosed(self); return self._q:get() end
 function SimpleQueue:empty() return self._q:empty() end
 function SimpleQueue:close() self._closed = true end

@@ -1,0 +1,177 @@
+/*
+** lmpqueue.c: Lua binding of multiprocessing.Queue, a ring of encoded
+** messages in shared memory (mpqueue.h) that reaches child processes by
+** inheritance (__braidexport, see lprocess.c).
+** See LICENSE for copyright and license.
+*/
+#include <errno.h>
+
+#include "lbind.h"
+#include "lprocess.h"
+#include "mpqueue.h"
+#include "serial.h"
+
+
+/*
+** {======================================================
+** Queue (shared-memory ring)
+** =======================================================
+*/
+
+static braid_mpq *checkmpq(lua_State *L, int idx) {
+  return (braid_mpq *)braidB_checkhandle(L, idx, &braid__mpq_type);
+}
+
+
+/* core.mp_Queue([maxsize], [ringbytes]) */
+static int core_mp_queue(lua_State *L) {
+  lua_Integer maxsize = braidB_optinteger(L, 1, 0);
+  lua_Integer ring = braidB_optinteger(L, 2, 1 << 20);
+  braid_mpq *q;
+  int rc;
+  if (ring < 64 || ring > ((lua_Integer)1 << 40))
+    return braidB_argerror(L, 2, "ValueError", "bad ring size");
+  rc = braid__mpq_new(&q, maxsize, (size_t)ring);
+  if (rc == BRAID_EOS && braidB_fdgc(L, errno))
+    rc = braid__mpq_new(&q, maxsize, (size_t)ring);
+  if (rc != BRAID_OK) return braidB_raisecode(L, rc, "cannot create a queue");
+  braidB_pushnewhandle(L, &q->h);
+  return 1;
+}
+
+
+static int core_mpq_attach(lua_State *L) {
+  braid_mpq *q;
+  int rc = braid__mpq_attach(&q, (int)braidB_checkinteger(L, 1),
+                             (size_t)braidB_checkinteger(L, 2));
+  if (rc != BRAID_OK) return braidB_oserror(L, errno, "cannot map a queue");
+  braidB_pushnewhandle(L, &q->h);
+  return 1;
+}
+
+
+static int mpq_export(lua_State *L) {
+  braid_mpq *q = checkmpq(L, 1);
+  braidB_check_inherit_mode(L, "Queue");
+  if (q->fd < 0)
+    return braidB_raise(L, "OSError", "this system has no memfd");
+  braidB_inherit_fd(L, q->fd);
+  lua_pushcfunction(L, core_mpq_attach);
+  lua_pushinteger(L, q->fd);
+  lua_pushinteger(L, (lua_Integer)q->size);
+  return 3;
+}
+
+
+/* q:put(obj, [block=true], [timeout]) */
+static int mpq_put(lua_State *L) {
+  static const char *const roots[] = { "obj" };
+  braid_mpq *q = checkmpq(L, 1);
+  int blocking = braidB_optboolean(L, 3, 1);
+  double t = braidB_waittimeout(L, 4);
+  braid_msg *m;
+  int rc;
+  luaL_checkany(L, 2);
+  m = braid__encode_proc(L, 2, 1, roots, BRAID_ENC_PIPE);
+  braidB_poll(L); /* may raise: but after the message is freed... */
+  rc = braid__mpq_put(q, m->data, m->len, blocking, t);
+  braid__msg_free(m);
+  if (rc == BRAID_ETIMEDOUT) return braidB_raise(L, "queue.Full", "");
+  return 0;
+}
+
+
+/* q:get([block=true], [timeout]) -> obj */
+static int mpq_get(lua_State *L) {
+  braid_mpq *q = checkmpq(L, 1);
+  int blocking = braidB_optboolean(L, 2, 1);
+  double t = braidB_waittimeout(L, 3);
+  unsigned char *p;
+  size_t len;
+  braid_msg *m;
+  int rc;
+  braidB_poll(L);
+  rc = braid__mpq_get(q, &p, &len, blocking, t);
+  if (rc == BRAID_ETIMEDOUT) return braidB_raise(L, "queue.Empty", "");
+  if (rc != BRAID_OK) return braidB_nomem(L);
+  m = braid__msg_from_bytes(p, len);
+  braid__free(p);
+  if (m == NULL) return braidB_nomem(L);
+  lua_settop(L, 0);
+  return braid__decode_owned(L, m);
+}
+
+
+static int mpq_qsize(lua_State *L) {
+  int64_t n, max, unf;
+  braid__mpq_info(checkmpq(L, 1), &n, &max, &unf);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+
+static int mpq_empty(lua_State *L) {
+  int64_t n, max, unf;
+  braid__mpq_info(checkmpq(L, 1), &n, &max, &unf);
+  lua_pushboolean(L, n == 0);
+  return 1;
+}
+
+
+static int mpq_full(lua_State *L) {
+  int64_t n, max, unf;
+  braid__mpq_info(checkmpq(L, 1), &n, &max, &unf);
+  lua_pushboolean(L, max > 0 && n >= max);
+  return 1;
+}
+
+
+static int mpq_task_done(lua_State *L) {
+  if (braid__mpq_task_done(checkmpq(L, 1)) != BRAID_OK)
+    return braidB_raise(L, "ValueError", "task_done() called too many times");
+  return 0;
+}
+
+
+static int mpq_join(lua_State *L) {
+  braid_mpq *q = checkmpq(L, 1);
+  braidB_poll(L);
+  braid__mpq_join(q);
+  return 0;
+}
+
+
+static const luaL_Reg mpq_methods[] = {
+  { "put", mpq_put },
+  { "get", mpq_get },
+  { "qsize", mpq_qsize },
+  { "empty", mpq_empty },
+  { "full", mpq_full },
+  { "task_done", mpq_task_done },
+  { "join", mpq_join },
+  { NULL, NULL },
+};
+
+static const luaL_Reg mpq_meta[] = {
+  { "__braidexport", mpq_export },
+  { NULL, NULL },
+};
+/* }====================================================== */
+
+
+const braidB_Class braidB_mpq_classes[] = {
+  { &braid__mpq_type, mpq_methods, mpq_meta },
+  { NULL, NULL, NULL },
+};
+
+
+static const luaL_Reg mpq_funcs[] = {
+  { "mp_Queue", core_mp_queue },
+  { "_mpq_attach", core_mpq_attach },
+  { NULL, NULL },
+};
+
+
+void braidB_open_mpqueue(lua_State *L) {
+  luaL_setfuncs(L, mpq_funcs, 0);
+}
