@@ -10,7 +10,7 @@
 
 #include "braidint.h"
 #include "pool.h"
-#include "serial.h"
+#include "lcodec.h"
 
 /* A pool worker's state: its pool, counters, item buffer. 'proc': results
 ** and errors are encoded for another process. */

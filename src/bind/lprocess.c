@@ -6,7 +6,7 @@
 ** See LICENSE for copyright and license.
 **
 ** Export: a braid object given to a process being started crosses through
-** its metatable's __braidexport(obj, mode) (see serial.h), which returns
+** its metatable's __braidexport(obj, mode) (see lcodec.h), which returns
 ** an attach function of braid.core and its arguments, and records the
 ** file descriptors the child must inherit (braidB_inherit_fd). Objects
 ** sent through a Pipe or a Queue (mode BRAID_ENC_PIPE) refuse with
@@ -35,7 +35,7 @@
 #include "mpqueue.h"
 #include "process.h"
 #include "psync.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "shm.h"
 #include "thread.h"
 
