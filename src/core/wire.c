@@ -208,6 +208,7 @@ void braid__wbuf_reset(braid_wbuf *w) {
 
 int braid__wbuf_to_msg(braid_wbuf *w, braid_msg **out) {
   braid_msg *m;
+  int took = 0; /* the message took the writer's buffer */
   if (w->err != BRAID_OK) return w->err;
   m = braid__msg_new();
   if (m == NULL) return BRAID_ENOMEM;
@@ -219,6 +220,7 @@ int braid__wbuf_to_msg(braid_wbuf *w, braid_msg **out) {
     m->cap = w->cap;
     w->buf = NULL;
     w->cap = 0;
+    took = 1;
   } else { /* 4096 > len: malloc'd */
     m->data = (unsigned char *)braid__malloc(w->len);
     if (m->data == NULL) {
@@ -233,9 +235,11 @@ int braid__wbuf_to_msg(braid_wbuf *w, braid_msg **out) {
     m->handles =
         (braid_handle **)braid__malloc(w->nhandles * sizeof(braid_handle *));
     if (m->handles == NULL) {
-      if (m->data != m->inline_data) { /* back to the writer, unchanged */
+      if (took) { /* back to the writer, unchanged */
         w->buf = m->data;
         w->cap = m->cap;
+      } else if (m->data != m->inline_data) { /* a copy */
+        braid__free(m->data);
       }
       braid__free(m);
       return BRAID_ENOMEM;
