@@ -9,7 +9,7 @@
 **
 ** Format (version 2, host byte order: messages never leave the machine):
 **   msg   := VERSION varint(count) value*count
-**   value := tag payload, tags in enum 'Tag' below.
+**   value := tag payload, tags in enum 'Tag' of wire.h.
 ** Tables and Lua functions carry a flags byte whose SHARED bit the encoder
 ** patches in place when it meets the same object again; it then writes a
 ** REF to the offset of the first occurrence. So the decoder remembers only

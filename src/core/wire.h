@@ -56,7 +56,7 @@ typedef enum Tag {
   T_LAST
 } Tag;
 
-/* F_OPEN (tables of a streamed encode, see braid__encode_streamed): narr
+/* F_OPEN (tables of a streamed encode, see stream.h): narr
 ** and nhash are only size hints; the array section and the pairs each end
 ** with T_END. */
 enum { F_SHARED = 1, F_META = 2, F_OPEN = 4 };
