@@ -1,6 +1,6 @@
 /*
 ** fuzz_decode.c: libFuzzer target for the value-transfer decoder
-** (serial.c: braid__msg_from_bytes + braid__decode_owned), the code that
+** (ldecode.c: braid__msg_from_bytes + braid__decode_owned), the code that
 ** core.loads runs on bytes it is given, and the same bytes cut as a slice
 ** of a batch (braid__msg_alloc with an origin + braid__decode_items), as a
 ** process pool's worker decodes the items its pool sends.
@@ -34,7 +34,7 @@
 #include "lualib.h"
 
 #include "braidlib.h"
-#include "serial.h"
+#include "lcodec.h"
 
 #define HOOK_EVERY 1000     /* instructions between two hook calls */
 #define HOOK_BUDGET 200     /* hook calls per input: 200,000 instructions */

@@ -15,7 +15,7 @@
 
 #include "lbind.h"
 #include "process.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "shm.h"
 
 

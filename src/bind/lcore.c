@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "lbind.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "thread.h"
 
 /* Rows generated from lua/braid/ by cmake/embed_lua.cmake. */

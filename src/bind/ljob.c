@@ -14,7 +14,7 @@
 #include "lbind.h"
 #include "lpool.h"
 #include "pool.h"
-#include "serial.h"
+#include "lcodec.h"
 
 
 /*

@@ -9,7 +9,7 @@
 #include "lbind.h"
 #include "lprocess.h"
 #include "mpqueue.h"
-#include "serial.h"
+#include "lcodec.h"
 
 
 /*

@@ -17,7 +17,7 @@
 #include "lbind.h"
 #include "lpool.h"
 #include "pool.h"
-#include "serial.h"
+#include "lcodec.h"
 
 static const char FNCACHE_KEY = 'f'; /* weak: pool proxy -> {fn -> FnRef} */
 

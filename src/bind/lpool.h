@@ -17,7 +17,7 @@
 
 #include "braidint.h"
 #include "pool.h"
-#include "serial.h"
+#include "lcodec.h"
 
 /* The errors of a broken pool and of a task that could not be sent,
 ** shared by futures (result()), map jobs (chunk()) and pools (submit()). */

@@ -7,7 +7,7 @@
 ** See LICENSE for copyright and license.
 **
 ** Export: a braid object given to a process being started crosses through
-** its metatable's __braidexport(obj, mode) (see serial.h), which returns
+** its metatable's __braidexport(obj, mode) (see lcodec.h), which returns
 ** an attach function of braid.core and its arguments, and records the
 ** file descriptors the child must inherit (braidB_inherit_fd). Objects
 ** sent through a Pipe or a Queue (mode BRAID_ENC_PIPE) refuse with
@@ -33,7 +33,7 @@
 #include "lbind.h"
 #include "lprocess.h"
 #include "process.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "thread.h"
 
 static const char INHERIT_KEY = 'h'; /* registry: set of fds to hand over */

@@ -41,7 +41,7 @@
 #include "lpool.h"
 #include "pool.h"
 #include "process.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "thread.h"
 
 

@@ -11,7 +11,7 @@
 #include "lbind.h"
 #include "lprocess.h"
 #include "psync.h"
-#include "serial.h"
+#include "lcodec.h"
 
 
 /*

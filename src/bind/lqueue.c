@@ -13,7 +13,7 @@
 
 #include "lbind.h"
 #include "queue.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "thread.h"
 
 #define WHYLEN 160

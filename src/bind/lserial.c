@@ -5,7 +5,7 @@
 ** See LICENSE for copyright and license.
 */
 #include "lbind.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "stream.h"
 
 

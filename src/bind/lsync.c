@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "lbind.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "sync.h"
 
 /* Every object starts with its braid_handle. */

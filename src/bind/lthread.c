@@ -14,7 +14,7 @@
 #include "alloc.h"
 #include "failalloc.h"
 #include "lbind.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "stream.h"
 #include "thread.h"
 

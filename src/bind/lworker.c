@@ -18,7 +18,7 @@
 #include "lbind.h"
 #include "lpool.h"
 #include "pool.h"
-#include "serial.h"
+#include "lcodec.h"
 #include "thread.h"
 
 #define WORKER_FN_CACHE 256

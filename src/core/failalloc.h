@@ -36,7 +36,7 @@ BRAIDI_FUNC const void *braid__fail_trace(long k);
 BRAIDI_FUNC const char braid__fail_site_worker[];
 BRAIDI_FUNC const char braid__fail_site_main[];
 
-/* The allocator function that makes a state's own allocations take part
-** is the binding's: braidB_fail_lua_alloc (lbind.h). */
+/* The allocator function that makes a Lua state's own allocations take
+** part is the binding's (src/bind/lfailalloc.c, declared in lbind.h). */
 
 #endif

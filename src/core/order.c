@@ -4,7 +4,8 @@
 */
 #include <string.h>
 
-#include "serialfmt.h"
+#include "order.h"
+#include "wire.h"
 
 /*
 ** {======================================================

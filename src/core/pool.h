@@ -22,7 +22,7 @@
 #include "braidint.h"
 #include "handle.h"
 #include "os.h"
-#include "serial.h"
+#include "wire.h"
 #include "thread.h"
 
 /* { ------ futures */

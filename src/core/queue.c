@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "queue.h"
+#include "order.h"
 
 typedef struct HeapEntry {
   braid_item it;

@@ -13,7 +13,7 @@
 #include "braidint.h"
 #include "handle.h"
 #include "os.h"
-#include "serial.h"
+#include "wire.h"
 
 enum { BRAID_STREAM_OPEN, BRAID_STREAM_DONE, BRAID_STREAM_FAILED };
 
@@ -64,7 +64,7 @@ BRAIDI_FUNC void braid__stream_publish(braid_stream *s,
 BRAIDI_FUNC int braid__stream_retire(braid_stream *s, braid_stream_block b);
 /* Writer: the encoding is complete; 'final' (owned by the stream now)
 ** holds every byte. 'restart': bytes published earlier differ from it
-** (see serial.c), so a reader must decode 'final' from its start. */
+** (see lencode.c), so a reader must decode 'final' from its start. */
 BRAIDI_FUNC void braid__stream_complete(braid_stream *s, braid_msg *final,
                                         int restart);
 /* Writer: the encoding failed; readers stop. */

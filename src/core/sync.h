@@ -15,7 +15,7 @@
 #include "braidint.h"
 #include "handle.h"
 #include "os.h"
-#include "serial.h"
+#include "wire.h"
 
 typedef struct braid_lock braid_lock;
 typedef struct braid_rlock braid_rlock;

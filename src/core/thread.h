@@ -9,7 +9,7 @@
 #include "braidint.h"
 #include "handle.h"
 #include "os.h"
-#include "serial.h"
+#include "wire.h"
 
 typedef struct braid_thread braid_thread;
 typedef struct braid_mailbox braid_mailbox;

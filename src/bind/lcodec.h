@@ -1,45 +1,21 @@
 /*
-** serial.h: transfer of Lua values between states (encode once into a
-** flat buffer owned by no state, decode once in the receiver).
+** lcodec.h: the Lua value walker: a Lua value (or several) into a message
+** of the transfer format (src/core/wire.h), and a message back into Lua
+** values in another state. Encoding (lencode.c, with lencpath.c for the
+** paths of error messages and lnames.c for the values that travel by
+** name) runs in the sender's state, decoding (ldecode.c, with ldump.c
+** checking dumped functions) in the receiver's; the message in between
+** belongs to no state. These functions raise Lua errors (TypeError,
+** ValueError, MemoryError...): they are the binding's.
 ** See LICENSE for copyright and license.
 */
-#ifndef BRAID_SERIAL_H
-#define BRAID_SERIAL_H
+#ifndef BRAID_LCODEC_H
+#define BRAID_LCODEC_H
 
 #include "lua.h"
 #include "braidint.h"
 #include "handle.h"
-
-/* An encoded value. It holds one reference to every shared object it
-** carries ('handles'), dropped by braid__msg_free. 'next' and 'tag' are
-** free for the container that holds the message (queues, mailboxes). */
-typedef struct braid_msg {
-  struct braid_msg *next;
-  lua_Integer tag;
-  size_t len;
-  braid_handle **handles;
-  size_t nhandles;
-  unsigned char *data; /* points into 'inline_data' for small messages */
-  size_t cap;
-  /* A batch (braid__encode_batch) holds 'nitems' independent items, each
-  ** decoded on its own; 'offs' gives where each starts. Consumers release
-  ** the items they took and the last release frees the message. Other
-  ** messages have nitems 1, offs NULL, and a single owner. */
-  uint32_t nitems;
-  uint32_t *offs;
-  atomic_uint pending;
-  /* Where this message's bytes started in the message they were cut from
-  ** (a slice of a batch sent to another process: its items' references
-  ** count from there); 0 otherwise. */
-  uint32_t origin;
-  unsigned char inline_data[40];
-} braid_msg;
-
-/* One item of a message: what a queue hands to a consumer. */
-typedef struct braid_item {
-  braid_msg *m;
-  uint32_t idx;
-} braid_item;
+#include "wire.h"
 
 /* Encodes the value at 'idx' of 'L' (which must be a braid-opened state:
 ** luaopen_braid_core or a worker). 'root' names the value in error
@@ -67,8 +43,6 @@ BRAIDI_FUNC braid_msg *braid__encode_n(lua_State *L, int idx, int n,
 BRAIDI_FUNC braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
                                           const char *const *roots,
                                           int mode);
-
-typedef struct braid_stream braid_stream;
 
 /* Like braid__encode_n for a receiver that decodes while the value is
 ** being encoded (a thread being started decodes its arguments meanwhile).
@@ -102,8 +76,6 @@ BRAIDI_FUNC int braid__decode(lua_State *L, const braid_msg *m);
 ** parked in the state and freed at the next decode or when 'L' closes). */
 BRAIDI_FUNC int braid__decode_owned(lua_State *L, braid_msg *m);
 
-BRAIDI_FUNC void braid__msg_free(braid_msg *m);
-
 /* Encodes t[1..n] of the table at 'tidx' as a batch of 'n' items (each
 ** a separate value: no references shared between items). MAY RAISE, like
 ** braid__encode ('root' names the table in messages). */
@@ -124,18 +96,6 @@ BRAIDI_FUNC braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
                                                       lua_Integer n,
                                                       const char *root,
                                                       int mode);
-
-/* A message of 'len' bytes for the caller to fill in ('data'), e.g. read
-** from another process. With 'nitems' > 0 it is a batch of that many
-** items: the caller fills 'offs' (where each item starts in 'data'; the
-** decoder checks them), and 'origin' tells where 'data' started in the
-** batch it was cut from. NULL when memory is short. */
-BRAIDI_FUNC braid_msg *braid__msg_alloc(size_t len, uint32_t nitems,
-                                        uint32_t origin);
-
-/* Releases 'k' items of 'm' (taken and decoded, or dropped); the last
-** release frees the message. */
-BRAIDI_FUNC void braid__msg_release(braid_msg *m, uint32_t k);
 
 /* Decodes the 'n' items into the table at 'tidx' at k, k+1, ... (or, with
 ** 'tidx' 0, pushes them) and releases them, also when decoding raises.
@@ -171,26 +131,16 @@ BRAIDI_FUNC int braid__decode_items_with(lua_State *L,
 BRAIDI_FUNC int braid__encode_scalar_into(lua_State *L, int idx,
                                           braid_msg *spare);
 
-/* 1 when 'm' is a small single-owner message that can be reused by
-** braid__encode_scalar_into (no handles, no batch, inline data). */
-BRAIDI_FUNC int braid__msg_is_spare(const braid_msg *m);
-
-/* A message holding a copy of raw bytes (for loads() and the fuzzer);
-** 'handles' stays empty, so a handle tag in the bytes is rejected. */
-BRAIDI_FUNC braid_msg *braid__msg_from_bytes(const void *p, size_t len);
-
-/* Orders two items as Python orders values (numbers,
-** strings, sequences element by element). Returns BRAID_OK with '*cmp' in
-** {-1, 0, 1}, BRAID_ENOTSUP when they cannot be ordered ('why_a'/'why_b'
-** name the kinds of the offending pair: "number", "string", "table",
-** "value"), or BRAID_EINVAL for a corrupt message. Pure C: safe under a
-** lock. */
-BRAIDI_FUNC int braid__item_compare(const braid_item *a,
-                                    const braid_item *b, int *cmp,
-                                    const char **why_a, const char **why_b);
-
 /* Registers the globals of 'L' and other per-state serializer context.
 ** Called once when braid opens in a state. */
 BRAIDI_FUNC void braid__serial_open(lua_State *L);
+
+/* Lua stack slots a frame of either walk may use, with room left for
+** raising (the error message is built on the stack): checked per frame. */
+#define BRAID_FRAME_SLOTS 40
+
+/* 1 when the 'n' bytes at 'p' are a dumped Lua function that lua_load
+** can read without trusting a size it cannot check (ldump.c). */
+BRAIDI_FUNC int braidB_check_dump(const unsigned char *p, size_t n);
 
 #endif

@@ -1,0 +1,108 @@
+/*
+** lencode.h: the encoder's state, shared by the files of the Lua value
+** walker's encoding side (lencode.c: the walk and entry points;
+** lencpath.c: the path of the value an error names).
+** See LICENSE for copyright and license.
+*/
+#ifndef BRAID_LENCODE_H
+#define BRAID_LENCODE_H
+
+#include "lua.h"
+#include "braidint.h"
+#include "lnames.h"
+#include "ptrmap.h"
+#include "stream.h"
+#include "wire.h"
+
+typedef enum SegKind { SEG_KEY, SEG_UPVAL, SEG_META, SEG_ARG, SEG_NONE } SegKind;
+
+typedef struct PathSeg {
+  SegKind kind;
+  int idx;          /* SEG_KEY: stack index of the key; SEG_ARG: number */
+  const char *name; /* SEG_UPVAL */
+} PathSeg;
+
+/* The encoder walks a value without recursing in C (a value may be nested
+** 100,000 levels deep, and worker threads have small stacks): each table,
+** Lua function and reduced object being written is a Frame on a growable
+** heap stack, whose Lua values (the object, a table's key and value being
+** written, its metatable) stay in Lua stack slots, about three per level
+** (lua_checkstack'd per frame). Past 2 * BRAID_SPILL_W levels the slots of
+** the bottom BRAID_SPILL_W (above the first BRAID_SPILL_KEEP) move to a
+** spill table (registry[e]) and come back when the walk returns to them
+** (enc_spill, enc_unspill): depth is bounded by memory only. The path of
+** an error message is read from the frames (its first and last PATH_KEEP
+** steps from frames kept in slots). */
+enum { FR_TABLE, FR_FUNC, FR_REDUCE };
+
+/* What a frame does when the child it returned has been written. */
+enum { ST_LOOP, ST_VAL, ST_POST, ST_META };
+
+typedef struct Frame {
+  unsigned char kind, st;
+  unsigned char seg;   /* SegKind of the child being written, for paths */
+  unsigned char inarr, open, w; /* table: in the array section, F_OPEN,
+                                   width of narr */
+  int idx;             /* the object */
+  int k;    /* table: key slot; function, reduce: number of the child */
+  int n;    /* table: metatable slot or 0; function: upvalues;
+               reduce: constructor and arguments */
+  int base; /* reduce: slot below the constructor */
+  int endtop;          /* reduce: top to leave when done */
+  const char *name;    /* function: name of the upvalue being written */
+  size_t hdr;          /* table: offset of T_TABLE */
+  lua_Unsigned narr, m;
+  uint32_t nhash;
+} Frame;
+
+typedef struct Enc {
+  lua_State *L;
+  braid_wbuf w; /* the bytes and the handles they name */
+  braid_ptrmap seen;
+  braid_ptrmap strs; /* strings written (by address) -> offset, see put_str */
+  const void *globals;
+  Frame *frames; /* the walk's stack (see Frame) */
+  size_t nframes, capframes;
+  size_t spill_hi;     /* frames below (from BRAID_SPILL_KEEP) are spilled */
+  lua_Integer spilled; /* entries in the spill table (0: none) */
+  int ctype; /* type of the child a frame's step returned */
+  int inl;   /* table steps running inline (at most ENC_INLINE) */
+  int busy;
+  int top; /* the stack's top when the encode began (slots above: ours) */
+  int procmode; /* BRAID_ENC_PROCESS/_PIPE: for another process, else 0 */
+  int names_rebuilt; /* the name cache was rebuilt during this encode */
+  braid_names *names;    /* this state's, looked up once per encode */
+  int npath;        /* segments before the frames' (a batch's item) */
+  PathSeg path[2];
+  const char *root;
+  uint32_t *offs; /* item offsets of a batch being encoded */
+  size_t offscap;
+  /* Streaming (braid__encode_streamed). Once the stream has started,
+  ** 'buf' and 'handles' belong to it (the reader may be reading them):
+  ** they are never freed nor reused by the encoder, and bytes below 'pub'
+  ** are never written again. A SHARED flag due there is noted in 'late'
+  ** and set in a copy at the end. */
+  int (*start)(void *, braid_stream *); /* called at the first publish */
+  void *start_ud;
+  int open_tables; /* write F_OPEN tables */
+  size_t pub;      /* bytes of 'buf' published */
+  size_t pub_next; /* publish when 'len' reaches it; SIZE_MAX: never */
+  size_t step;
+  size_t *late;
+  size_t nlate, caplate;
+} Enc;
+
+/* Paths longer than twice this many segments show their first and last
+** BRAID_PATH_KEEP segments around " ... " and end with their length. */
+#define BRAID_PATH_KEEP 8
+
+/* Raises 'cls' with "<path>: <what>" (lencpath.c). Leaves the encoder
+** not busy and drops the walk's slots and spill table first. */
+BRAIDI_FUNC void braidB_enc_fail(Enc *e, const char *cls, const char *what)
+    __attribute__((noreturn));
+
+/* Drops the spill table (the slots in it are the walk's: not needed once
+** the walk ended or failed). */
+BRAIDI_FUNC void braidB_enc_drop_spill(Enc *e);
+
+#endif

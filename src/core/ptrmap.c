@@ -1,0 +1,68 @@
+/*
+** ptrmap.c: growth and clearing of the pointer hash (ptrmap.h; lookups
+** are inline there).
+** See LICENSE for copyright and license.
+*/
+#include <string.h>
+
+#include "alloc.h"
+#include "ptrmap.h"
+
+
+int braid__ptrmap_grow(braid_ptrmap *m) {
+  size_t ncap = m->cap ? m->cap * 2 : 256, i;
+  braid_ptrent *ne =
+      (braid_ptrent *)braid__huge_alloc(ncap * sizeof(braid_ptrent));
+  braid_ptrmap nm;
+  if (ne == NULL) return BRAID_ENOMEM;
+  nm.e = ne;
+  nm.cap = ncap;
+  nm.used = 0;
+  nm.gen = 1;
+  for (i = 0; i < m->cap; i++) {
+    braid_ptrent *e = &m->e[i];
+    if (m->gen != 0 && braid__pe_live(m, e)) {
+      size_t j, mask = ncap - 1;
+      for (j = braid__ptrhash(e->key, mask); braid__pe_live(&nm, &ne[j]);
+           j = (j + 1) & mask) {
+      }
+      braid__pe_set(&nm, &ne[j], e->key, braid__pe_val(e));
+      nm.used++;
+    }
+  }
+  braid__huge_free(m->e, m->cap * sizeof(braid_ptrent));
+  *m = nm;
+  return BRAID_OK;
+}
+
+
+int braid__ptrmap_put(braid_ptrmap *m, const void *key, uint64_t val) {
+  size_t mask, i;
+  if (m->gen == 0 || (m->used + 1) * 2 > m->cap) {
+    int rc = braid__ptrmap_grow(m);
+    if (rc != BRAID_OK) return rc;
+  }
+  mask = m->cap - 1;
+  for (i = braid__ptrhash(key, mask); braid__pe_live(m, &m->e[i]);
+       i = (i + 1) & mask) {
+  }
+  braid__pe_set(m, &m->e[i], key, val);
+  m->used++;
+  return BRAID_OK;
+}
+
+
+void braid__ptrmap_clear(braid_ptrmap *m) {
+  m->used = 0;
+  if (m->gen == 0) return; /* never used: braid__ptrmap_grow starts it */
+  if (++m->gen > BRAID_PTR_GENMASK) { /* wrapped: old stamps could look current */
+    if (m->e) memset(m->e, 0, m->cap * sizeof(braid_ptrent));
+    m->gen = 1;
+  }
+}
+
+
+void braid__ptrmap_free(braid_ptrmap *m) {
+  braid__huge_free(m->e, m->cap * sizeof(braid_ptrent));
+  memset(m, 0, sizeof *m);
+}
