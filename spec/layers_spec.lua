@@ -42,6 +42,25 @@ describe("layers", function()
     assert.are.same({}, check("."))
   end)
 
+  it("docs/ARCHITECTURE.md has a line for every source file", function()
+    local f = assert(io.open("docs/ARCHITECTURE.md"))
+    local doc = f:read("a")
+    f:close()
+    local missing = {}
+    local p = io.popen("find src lua/braid -type f -name '*.[chl]*' | LC_ALL=C sort")
+    for path in p:lines() do
+      local base = path:match("[^/]+$")
+      local listed = doc:find("`" .. base .. "`", 1, true)
+        or doc:find("`" .. path .. "`", 1, true)
+        or (path:match("^lua/braid/multiprocessing/")
+            and doc:find("`lua/braid/multiprocessing/*.lua`", 1, true))
+        or (path:match("^lua/braid/") and doc:find(base, 1, true))
+      if not listed then missing[#missing + 1] = path end
+    end
+    p:close()
+    assert.are.same({}, missing)
+  end)
+
   describe("each rule catches a deliberate violation", function()
     local dir, before
     before_each(function()
