@@ -69,54 +69,33 @@ describe("layers", function()
     end)
     after_each(function() sh("rm -rf '" .. dir .. "'") end)
 
-    it("a Lua header included in src/core", function()
-      local f = dir .. "/src/core/queue.c"
-      append(f, '#include "lua.h"\n')
-      assert.are.same({ ("src/core/queue.c:%d: lua in core: src/core/queue.c"
-                         .. " includes the Lua header lua.h"):format(
-                          count_lines(f)) }, new_violations(before, dir))
-    end)
-
-    it("lua_State named in src/core, even in a comment", function()
-      local f = dir .. "/src/core/handle.h"
-      append(f, "/* takes a lua_State */\n")
-      assert.are.same({ ("src/core/handle.h:%d: lua in core: src/core/handle.h"
-                         .. " names the Lua identifier lua_State"):format(
-                          count_lines(f)) }, new_violations(before, dir))
-    end)
-
-    it("a Lua API call in src/os", function()
-      local f = dir .. "/src/os/os_posix.c"
-      append(f, "static void f(void *L) { luaL_error(L, \"x\"); }\n")
-      assert.are.same({ ("src/os/os_posix.c:%d: lua in core: src/os/os_posix.c"
-                         .. " names the Lua identifier luaL_error"):format(
-                          count_lines(f)) }, new_violations(before, dir))
-    end)
-
-    it("src/os including a core header", function()
-      local f = dir .. "/src/os/os_posix.c"
-      append(f, '#include "braidint.h"\n')
-      assert.are.same({ ("src/os/os_posix.c:%d: upward include: src/os/os_posix.c"
-                         .. " (src/os) includes braidint.h of a higher layer"):format(
-                          count_lines(f)) }, new_violations(before, dir))
-    end)
-
-    it("src/core including a binding header", function()
-      local f = dir .. "/src/core/queue.c"
-      append(f, '#include "lbind.h"\n')
-      local got = new_violations(before, dir)
-      assert.are.same({ ("src/core/queue.c:%d: upward include: src/core/queue.c"
-                         .. " (src/core) includes lbind.h of a higher layer"):format(
-                          count_lines(f)) }, got)
-    end)
-
-    it("src/core including the binding's public header braidlib.h", function()
-      local f = dir .. "/src/core/handle.c"
-      append(f, '#include "braidlib.h"\n')
-      assert.are.same({ ("src/core/handle.c:%d: upward include: src/core/handle.c"
-                         .. " (src/core) includes braidlib.h of a higher layer"):format(
-                          count_lines(f)) }, new_violations(before, dir))
-    end)
+    -- { what, file, line appended, rule and message of the violation }
+    local CASES = {
+      { "a Lua header included in src/core", "src/core/queue.c",
+        '#include "lua.h"', "lua in core: src/core/queue.c includes the Lua header lua.h" },
+      { "lua_State named in src/core, even in a comment", "src/core/handle.h",
+        "/* takes a lua_State */",
+        "lua in core: src/core/handle.h names the Lua identifier lua_State" },
+      { "a Lua API call in src/os", "src/os/os_posix.c",
+        'static void f(void *L) { luaL_error(L, "x"); }',
+        "lua in core: src/os/os_posix.c names the Lua identifier luaL_error" },
+      { "src/os including a core header", "src/os/os_posix.c", '#include "braidint.h"',
+        "upward include: src/os/os_posix.c (src/os) includes braidint.h of a higher layer" },
+      { "src/core including a binding header", "src/core/queue.c", '#include "lbind.h"',
+        "upward include: src/core/queue.c (src/core) includes lbind.h of a higher layer" },
+      { "src/core including the binding's public header braidlib.h", "src/core/handle.c",
+        '#include "braidlib.h"',
+        "upward include: src/core/handle.c (src/core) includes braidlib.h of a higher layer" },
+    }
+    for _, case in ipairs(CASES) do
+      local what, file, line, message = table.unpack(case)
+      it(what, function()
+        local f = dir .. "/" .. file
+        append(f, line .. "\n")
+        assert.are.same({ ("%s:%d: %s"):format(file, count_lines(f), message) },
+                        new_violations(before, dir))
+      end)
+    end
 
     it("a C file over 1,500 lines", function()
       local f = dir .. "/src/bind/lqueue.c"
