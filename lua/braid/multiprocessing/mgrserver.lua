@@ -35,7 +35,7 @@ local require, setmetatable, getmetatable, rawget, rawset, type, pairs, ipairs, 
   require, setmetatable, getmetatable, rawget, rawset, type, pairs, ipairs, next,
   tostring, select, error, pcall, xpcall, table.unpack, table.sort, table.insert,
   table.remove, math.type, string.format, tonumber
-local debug_traceback = debug.traceback
+local debug_traceback, debug_getupvalue = debug.traceback, debug.getupvalue
 _ENV = nil
 
 local M = {}
@@ -437,7 +437,12 @@ function Server:_register(obj, typeid)
     id = self.next_id
     self.ids[obj] = id
     local entry = self.registry[typeid]
-    self.objs[id] = { obj = obj, typeid = typeid, exposed = entry and entry.exposed }
+    local exposed = entry and entry.exposed
+    if exposed == nil then -- Python's default: the public methods
+      exposed = {}
+      for _, m in ipairs(M.all_methods(obj)) do exposed[m] = true end
+    end
+    self.objs[id] = { obj = obj, typeid = typeid, exposed = exposed }
     self.refs[id] = 0
     if type(obj) == "table" and rawget(getmetatable(obj) or {}, "__braidreduce") == reduce_managed then
       owner_of[obj] = self
@@ -489,9 +494,7 @@ function public.create(self, conn, typeid, ...)
   local obj
   if callable == nil then obj = (...) else obj = callable(...) end
   if obj == nil then error(ValueError("the callable of '" .. typeid .. "' returned nil"), 2) end
-  local tok = self:_export(obj, typeid)
-  self.objs[tok.id].exposed = entry.exposed
-  return tok
+  return self:_export(obj, typeid)
 end
 function public.incref(self, conn, id)
   if self.refs[id] == nil then error(KeyError("no object with id " .. tostring(id)), 2) end
@@ -543,6 +546,12 @@ function M.all_methods(obj)
   end
   if t then scan(t) end
   if type(idx) == "table" then scan(idx) end
+  -- a braid userdata's __index is a C function whose first upvalue is
+  -- its methods table (docs/HACKING.md, "Shared objects")
+  if type(idx) == "function" and debug_getupvalue then
+    local _, methods = debug_getupvalue(idx, 1)
+    if type(methods) == "table" then scan(methods) end
+  end
   table_sort(out)
   return out
 end
@@ -666,8 +675,7 @@ function Server:_handle(conn, req)
     if res == nil then return answer(conn, "#RETURN", { n = 0 }) end
     local tok = self:_export(res, newtype)
     local ne = self.registry[newtype]
-    self.objs[tok.id].exposed = ne and ne.exposed
-    tok.exposed = ne and ne.exposed_list
+    if ne and ne.exposed then self.objs[tok.id].exposed = ne.exposed end
     return answer(conn, "#PROXY", tok)
   end
   return answer(conn, "#RETURN", pack(unpack(r, 2, r.n)))
