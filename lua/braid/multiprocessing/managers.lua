@@ -154,6 +154,7 @@ function ProxyMeta.__index(cls, k)
 end
 
 local proxytypes = {}   -- name -> class of the proxy types defined here
+local received = {}     -- name -> class of a proxy type that came with a proxy
 local known = {}        -- typeid -> proxy class (registered in this state)
 
 local function pindex(self, k)
@@ -180,11 +181,32 @@ local function proxy_gc(self)
   end
 end
 
+local builtin = setmetatable({}, { __mode = "k" }) -- classes defined here
+
+-- A proxy class of the user's travels as the fields it adds to the
+-- first class of this module it derives from (the functions it has in
+-- common with that class are this module's, found by name on arrival).
+local function class_spec(cls)
+  local chain, c = {}, cls
+  while c ~= nil and not builtin[c] do chain[#chain + 1] = c; c = rawget(c, "__super") end
+  if #chain == 0 then return nil end
+  local base = c or BaseProxy
+  local fields = {}
+  for i = #chain, 1, -1 do
+    for k, v in pairs(chain[i]) do
+      if k ~= "__super" and base[k] ~= v then fields[k] = v end
+    end
+  end
+  return { name = cls.__name, base = base.__name, fields = fields }
+end
+
 local function proxy_reduce(self)
   local tok = rawget(self, "_token")
+  local cls = getmetatable(self)
   return mgrserver.rebuild, {
     typeid = tok.typeid, address = tok.address, id = tok.id, exposed = tok.exposed,
-    proxytype = getmetatable(self).__name, authkey = rawget(self, "_authkey"),
+    proxytype = cls.__name, proxyclass = class_spec(cls),
+    authkey = rawget(self, "_authkey"),
   }
 end
 
@@ -267,12 +289,14 @@ local function autoproxy_class(exposed)
   if cls == nil then
     cls = BaseProxy:subclass(nil, exposed)
     cls.__name = "AutoProxy"
+    builtin[cls] = true
     autoclasses[key] = cls
   end
   return cls
 end
 
 local AutoProxy = setmetatable({ __name = "AutoProxy", __super = BaseProxy }, ProxyMeta)
+builtin[AutoProxy], builtin[BaseProxy] = true, true
 M.AutoProxy = AutoProxy
 proxytypes.AutoProxy = AutoProxy
 
@@ -288,7 +312,17 @@ function rebuild(tok)
     end
   end
   local authkey = tok.authkey or receiving_authkey or default_authkey()
-  local cls = (tok.proxytype and proxytypes[tok.proxytype]) or known[tok.typeid]
+  local cls
+  local spec = tok.proxyclass
+  if spec ~= nil then
+    cls = received[spec.name]
+    if cls == nil then
+      cls = (proxytypes[spec.base] or BaseProxy):subclass(nil)
+      for k, v in pairs(spec.fields) do cls[k] = v end
+      received[spec.name] = cls
+    end
+  end
+  cls = cls or (tok.proxytype and proxytypes[tok.proxytype]) or known[tok.typeid]
   if cls == nil or cls == AutoProxy then
     local exposed = tok.exposed
     if exposed == nil then
@@ -453,6 +487,8 @@ end
 local QueueProxy = BaseProxy:subclass("QueueProxy", { "empty", "full", "get",
   "get_nowait", "join", "put", "put_nowait", "qsize", "task_done" })
 M.QueueProxy = QueueProxy
+
+for _, c in pairs(proxytypes) do builtin[c] = true end
 
 -- }======================================================================
 
