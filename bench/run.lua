@@ -589,6 +589,49 @@ local function processes()
 end
 workloads[#workloads + 1] = { "processes", processes }
 
+-- managers: dict proxy round trips and a Queue proxy stream
+-- (bench/managers_bench.lua) against Python's Manager()
+-- (bench/py_managers.py) when python3 is present; target >= 3x Python.
+local function managers()
+  local mb = dofile("bench/managers_bench.lua")
+  local py = {}
+  local p = io.popen("python3 bench/py_managers.py 2>/dev/null")
+  if p then
+    for line in p:lines() do
+      local name, ops = line:match("^(%S+)%s+([%d.]+) ops/s")
+      if name then py[name] = tonumber(ops) end
+    end
+    p:close()
+  end
+  local specs = {
+    { "dict_roundtrip", "Manager dict d[k]=v / d[k] (round trips/s)", 3 },
+    { "queue_proxy_stream", "Manager Queue proxy stream (items/s)", 3 },
+  }
+  local rec = { braid_ops_per_s = {}, python_ops_per_s = py, ratio_vs_python = {} }
+  for _, sp in ipairs(specs) do
+    local key, label, factor = sp[1], sp[2], sp[3]
+    local best = 0
+    for _ = 1, math.min(REPS, 3) do
+      local n, dt = mb[key]()
+      if n / dt > best then best = n / dt end
+    end
+    rec.braid_ops_per_s[key] = best
+    local base = py[key]
+    local ratio = base and best / base
+    rec.ratio_vs_python[key] = ratio
+    local met = ratio ~= nil and ratio >= factor
+    print(("%s: braid %s k/s; %s; %s"):format(label, fmt(best / 1e3),
+      base and ("Python " .. fmt(base / 1e3) .. " k/s") or "Python n/a",
+      ratio and ("%.2fx Python's rate"):format(ratio) or "no baseline"))
+    rows[#rows + 1] = { label, fmt(best / 1e3) .. " k/s",
+      base and ("Python " .. fmt(base / 1e3) .. " k/s") or "Python n/a",
+      ratio and ("%.1fx Python"):format(ratio) or "-",
+      yesno(met, (">= %gx Python"):format(factor)) }
+  end
+  write_json("managers", rec)
+end
+workloads[#workloads + 1] = { "managers", managers }
+
 for name in pairs(selected) do
   local known = false
   for _, w in ipairs(workloads) do known = known or w[1] == name end

@@ -605,6 +605,45 @@ local function conn_thread(jobs, conn)
   end
 end
 
+-- Calls on braid objects that never block run in the loop; calls that
+-- may block are first tried without blocking there, and go to the
+-- connection's thread only when they would wait (a round trip saved per
+-- call: bench/README.md, "managers"). Objects with an owner (RLock,
+-- Condition) always go to the thread: it is the owner.
+local DELEGATE = {}
+local function direct(obj, method, args) return obj[method](obj, unpack(args, 1, args.n)) end
+local function try_get(obj, _, args)
+  if args[1] == false then return obj:get(false) end
+  local ok, v = pcall(obj.get, obj, false)
+  if ok then return v end
+  if errors.is(errors.classes["queue.Empty"], v) then return DELEGATE end
+  error(v, 0)
+end
+local function try_put(obj, _, args)
+  local ok, e = pcall(obj.put, obj, args[1], false)
+  if ok then return end
+  if errors.is(errors.classes["queue.Full"], e) and args[2] ~= false then return DELEGATE end
+  error(e, 0)
+end
+local function try_acquire(obj, _, args)
+  if args[1] == false then return obj:acquire(false) end
+  if obj:acquire(false) then return true end
+  return DELEGATE
+end
+local function try_wait(obj)
+  if obj:is_set() then return true end
+  return DELEGATE
+end
+local QUEUE = { qsize = direct, empty = direct, full = direct, put_nowait = direct,
+                get_nowait = direct, task_done = direct, get = try_get, put = try_put }
+local SEM = { acquire = try_acquire, release = direct }
+local FAST = {
+  ["braid.Queue"] = QUEUE, ["braid.LifoQueue"] = QUEUE, ["braid.PriorityQueue"] = QUEUE,
+  ["braid.SimpleQueue"] = QUEUE,
+  ["braid.Lock"] = SEM, ["braid.Semaphore"] = SEM, ["braid.BoundedSemaphore"] = SEM,
+  ["braid.Event"] = { is_set = direct, set = direct, clear = direct, wait = try_wait },
+}
+
 function Server:_delegate(conn, obj, method, args)
   local th = self.threads[conn]
   if th == nil then
@@ -659,7 +698,14 @@ function Server:_handle(conn, req)
   local m2t = entry and entry.method_to_typeid
   local newtype = m2t and m2t[method]
   if type(obj) == "userdata" and newtype == nil then
-    return self:_delegate(conn, obj, method, args)
+    local mt = getmetatable(obj)
+    local fast = FAST[mt and mt.__name]
+    local f = fast and fast[method]
+    if f == nil then return self:_delegate(conn, obj, method, args) end
+    local r = pack(xpcall(f, traced, obj, method, args))
+    if not r[1] then return answer(conn, "#ERROR", r[2]) end
+    if r[2] == DELEGATE then return self:_delegate(conn, obj, method, args) end
+    return answer(conn, "#RETURN", pack(unpack(r, 2, r.n)))
   end
   local r
   if method == "__getattribute__" and type(obj) ~= "table" then
@@ -688,6 +734,7 @@ end
 
 function Server:_drop(i)
   local conn = table_remove(self.conns, i)
+  self.dirty = true
   local th = self.threads[conn]
   if th then self.threads[conn] = nil; th.jobs:put(false) end
   pcall(conn.close, conn)
@@ -697,9 +744,13 @@ end
 function Server:serve_forever()
   local lfd = fileno(self.listener)
   local conns = self.conns
+  local fds, nfds = nil, -1
   while not self.stop do
-    local fds = { lfd }
-    for i, c in ipairs(conns) do fds[i + 1] = fileno(c) end
+    if nfds ~= #conns or self.dirty then -- rebuilt when the set changed
+      fds = { lfd }
+      for i, c in ipairs(conns) do fds[i + 1] = fileno(c) end
+      nfds, self.dirty = #conns, false
+    end
     local ready = core.fds_wait(fds, nil)
     -- connections first, from the end, so removals keep indices valid
     for r = #ready, 1, -1 do
