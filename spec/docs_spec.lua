@@ -128,6 +128,21 @@ local samples = {
     return r
   end,
   ["context.Context"] = function() return mp.get_context("spawn") end,
+  ["managers.SyncManager"] = function()
+    local m = mp.Manager()
+    return keep(m, function() m:shutdown() end)
+  end,
+  ["managers.BaseManager"] = function() return mp.managers.BaseManager{ address = { "127.0.0.1", 0 } } end,
+  ["managers.DictProxy"] = function()
+    local m = mp.Manager()
+    keep(m, function() m:shutdown() end)
+    return m:dict()
+  end,
+  ["managers.ListProxy"] = function()
+    local m = mp.Manager()
+    keep(m, function() m:shutdown() end)
+    return m:list()
+  end,
   ["progress.Bar"] = function()
     local f = io.open("/dev/null", "w")
     return keep(progress.Bar{total = 3, file = f, desc = "d"}, function() f:close() end)
@@ -221,7 +236,7 @@ describe("the reference in docs/", function()
       "braid.multiprocessing.sharedctypes", "braid.multiprocessing.dummy",
       "braid.multiprocessing.process", "braid.multiprocessing.context",
       "braid.multiprocessing.queues", "braid.multiprocessing.synchronize",
-      "braid.progress", "braid.errors" }
+      "braid.multiprocessing.managers", "braid.progress", "braid.errors" }
     local declared = {}
     for _, m in pairs(docs.modules) do declared[m] = true end
     for m, as in pairs(docs.same_modules) do

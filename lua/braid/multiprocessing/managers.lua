@@ -38,7 +38,6 @@ local RemoteError = errors.class("multiprocessing.managers.RemoteError",
 RemoteError.is = errors.is
 M.RemoteError = RemoteError
 M.Server = mgrserver.Server
-M.addrkey = mgrserver.addrkey
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -135,11 +134,8 @@ Token.__index = Token
 M.Token = Token
 
 --- `Token(typeid, address, id)`: what identifies a managed object.
-function M.Token_new(typeid, address, id)
-  return setmetatable({ typeid = typeid, address = address, id = id }, Token)
-end
 setmetatable(Token, { __call = function(_, typeid, address, id)
-  return M.Token_new(typeid, address, id)
+  return setmetatable({ typeid = typeid, address = address, id = id }, Token)
 end })
 function Token.__tostring(t)
   return string_format("Token(typeid=%q, address=%s, id=%s)", tostring(t.typeid),

@@ -409,6 +409,7 @@ function Array:tolist() return self:slice(1, self.n) end
 local Server = {}
 Server.__index = Server
 M.Server = Server
+setmetatable(Server, { __call = function(_, ...) return M.new(...) end })
 
 --- `Server(registry, address, authkey)`: a server for the typeids of
 -- `registry` (what `BaseManager.register` fills), listening at `address`.
