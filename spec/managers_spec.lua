@@ -229,6 +229,47 @@ describe("multiprocessing.Manager", function()
     assert.is_true(idx == 1 or idx == 2)
   end)
 
+  it("Pool: apply, map, starmap, async results, imap, errors, without blocking other clients", function()
+    local pool = m:Pool(2)
+    assert.equal(3, pool:apply(function(a, b) return a + b end, { 1, 2 }))
+    local r = pool:map(function(x) return x * x end, { 1, 2, 3 })
+    assert.equal(3, r.n); assert.equal(9, r[3])
+    assert.equal(6, pool:starmap(function(a, b) return a * b end, { { 2, 3 } })[1])
+    local ar = pool:apply_async(function(x) return x + 100 end, { 1 })
+    assert.equal(101, ar:get(30)); assert.is_true(ar:ready()); assert.is_true(ar:successful())
+    local mr = pool:map_async(function(x) return -x end, { 1, 2 })
+    assert.equal(-2, mr:get(30)[2])
+    local seen = {}
+    for i, v in pool:imap(function(x) return x + 1 end, { 5, 6 }) do seen[i] = v end
+    assert.same({ 6, 7 }, seen)
+    helpers.raises(errors.KeyError, pool.apply, pool,
+      function() error(require("braid.errors").KeyError("k")) end)
+    -- a long task in one client does not stop another client's calls
+    -- (proxies given to the manager's own pool arrive there as the objects
+    -- themselves, as in Python; the task makes its own proxies from tokens)
+    local ev, go = m:Event(), m:Event()
+    local function tok(p)
+      local t = p._token
+      return { typeid = t.typeid, address = t.address, id = t.id,
+               proxytype = getmetatable(p).__name, authkey = mp.current_process().authkey }
+    end
+    local t = threading.Thread{ target = function(p, e, g)
+      return p:apply(function(te, tg)
+        local mg = require "braid.multiprocessing.managers"
+        local e2, g2 = mg.RebuildProxy(te), mg.RebuildProxy(tg)
+        e2:set()
+        return g2:wait(30)
+      end, { e, g })
+    end, args = { pool, tok(ev), tok(go) } }
+    t:start()
+    assert.is_true(ev:wait(30))
+    local d = m:dict(); d.x = 1; assert.equal(1, d.x)
+    go:set()
+    t:join(30)
+    assert.is_false(t:is_alive())
+    pool:close(); pool:join()
+  end)
+
   it("nests proxies: a dict stored in a list stays the same shared object", function()
     local l, d = m:list(), m:dict()
     l:append(d)

@@ -484,6 +484,37 @@ local QueueProxy = BaseProxy:subclass("QueueProxy", { "empty", "full", "get",
   "get_nowait", "join", "put", "put_nowait", "qsize", "task_done" })
 M.QueueProxy = QueueProxy
 
+-- Pool: the pool lives in the manager; map, apply and the waits of its
+-- results run in the connection's server thread on a copy of the Pool
+-- table (its workers and jobs are shared handles), so they block only
+-- their client. `imap`/`imap_unordered` run `map` in the manager and
+-- iterate over its results here (not lazily: what the manager keeps is
+-- results, not a generator).
+local AsyncResultProxy = BaseProxy:subclass("AsyncResult",
+  { "get", "wait", "ready", "successful" })
+AsyncResultProxy._delegate_ = { "get", "wait" }
+M.AsyncResultProxy = AsyncResultProxy
+local PoolProxy = BaseProxy:subclass("PoolProxy", { "apply", "apply_async", "close",
+  "join", "map", "map_async", "starmap", "starmap_async", "terminate" },
+  { apply_async = "AsyncResult", map_async = "AsyncResult", starmap_async = "AsyncResult" })
+PoolProxy._delegate_ = { "apply", "map", "starmap", "join" }
+M.PoolProxy = PoolProxy
+local function iter_results(res)
+  local i = 0
+  return function()
+    i = i + 1
+    if i > res.n then return nil end
+    return i, res[i]
+  end
+end
+--- `pool:imap(func, iterable, chunksize)`: `map` in the manager, then a
+-- generic-for iterator over `index, result`.
+function PoolProxy:imap(func, iterable, chunksize)
+  return iter_results(self:map(func, iterable, chunksize))
+end
+PoolProxy.imap_unordered = PoolProxy.imap
+PoolProxy.__close = function(self) self:terminate() end
+
 for _, c in pairs(proxytypes) do builtin[c] = true end
 
 -- }======================================================================
@@ -596,7 +627,8 @@ local function server_registry(cls)
   local out = {}
   for typeid, e in pairs(cls._registry) do
     out[typeid] = { callable = e.callable, exposed = e.exposed, exposed_list = e.exposed_list,
-                    method_to_typeid = e.method_to_typeid, proxytype_name = e.proxytype_name }
+                    method_to_typeid = e.method_to_typeid, proxytype_name = e.proxytype_name,
+                    delegate = toset(rawget(e.proxytype, "_delegate_")) }
   end
   return out
 end
@@ -737,6 +769,8 @@ SyncManager:register("BoundedSemaphore", ctor("braid.threading", "BoundedSemapho
 SyncManager:register("Condition", ctor("braid.threading", "Condition"), ConditionProxy)
 SyncManager:register("Event", ctor("braid.threading", "Event"), EventProxy)
 SyncManager:register("Barrier", ctor("braid.threading", "Barrier"), BarrierProxy)
+SyncManager:register("Pool", ctor("braid.multiprocessing", "Pool"), PoolProxy)
+SyncManager:register("AsyncResult", nil, AsyncResultProxy, nil, nil, false)
 
 -- }======================================================================
 

@@ -698,6 +698,12 @@ function Server:_handle(conn, req)
   local entry = self.registry[e.typeid]
   local m2t = entry and entry.method_to_typeid
   local newtype = m2t and m2t[method]
+  local deleg = entry and entry.delegate
+  if deleg and deleg[method] and newtype == nil then
+    -- a table whose blocking methods work on a copy (its state is in
+    -- shared handles: a Pool, an AsyncResult)
+    return self:_delegate(conn, obj, method, args)
+  end
   if type(obj) == "userdata" and newtype == nil then
     local mt = getmetatable(obj)
     local fast = FAST[mt and mt.__name]

@@ -137,6 +137,15 @@ function managers_SyncManager:Event() end
 ---@return managers.BarrierProxy
 function managers_SyncManager:Barrier(parties, action, timeout) end
 
+--- A multiprocessing.Pool in the server (its workers are children of the
+--- Reference: docs/managers.md, entry `managers.SyncManager:Pool`
+---@param processes? integer
+---@param initializer? function
+---@param initargs? table
+---@param maxtasksperchild? integer
+---@return managers.PoolProxy
+function managers_SyncManager:Pool(processes, initializer, initargs, maxtasksperchild) end
+
 ---@class managers.BaseProxy
 local managers_BaseProxy = {}
 
@@ -362,6 +371,16 @@ M["BarrierProxy"] = nil
 --- Reference: docs/managers.md, entry `managers.QueueProxy`
 ---@type table
 M["QueueProxy"] = nil
+
+--- Python: PoolProxy.
+--- Reference: docs/managers.md, entry `managers.PoolProxy`
+---@type table
+M["PoolProxy"] = nil
+
+--- Python: the AsyncResult typeid of SyncManager.
+--- Reference: docs/managers.md, entry `managers.AsyncResultProxy`
+---@type table
+M["AsyncResultProxy"] = nil
 
 --- Makes the proxy of a token in this state (what a proxy that arrives in a
 --- Reference: docs/managers.md, entry `managers.RebuildProxy`
