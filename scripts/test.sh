@@ -190,6 +190,8 @@ if [ "${BRAID_QUICK:-0}" != 1 ]; then
   if [ -x scripts/fuzz.sh ]; then
     echo "== fuzzing the decoder (short run)"
     check "fuzz decoder 30 s" scripts/fuzz.sh 30
+    echo "== fuzzing the frame reader and the handshake (short run)"
+    check "fuzz frame/handshake 20 s" env BRAID_FUZZ_TARGET=fuzz_frame scripts/fuzz.sh 20
   fi
 fi
 

@@ -86,7 +86,20 @@ local samples = {
     return keep(ex, function() ex:shutdown(true) end)
   end,
   ["mp.Process"] = function() return started_process(), mp.Process{} end,
-  ["connection.Connection"] = function() return (mp.Pipe()) end,
+  ["connection.Connection"] = function()
+    local plain, limited = (mp.Pipe()), (mp.Pipe())
+    limited.maxsize = 1 << 20 -- a field that is nil by default
+    return plain, limited
+  end,
+  ["connection.Listener"] = function()
+    -- one accepted peer, so that last_accepted is set (no thread needed:
+    -- the connection completes in the backlog before accept)
+    local connection = require "braid.multiprocessing.connection"
+    local l = connection.Listener()
+    local c = connection.Client(l.address)
+    local s = l:accept()
+    return keep(l, function() c:close(); s:close(); l:close() end)
+  end,
   ["mp.Queue"] = function() return mp.Queue() end,
   ["mp.JoinableQueue"] = function() return mp.JoinableQueue() end,
   ["mp.SimpleQueue"] = function() return mp.SimpleQueue() end,

@@ -199,6 +199,97 @@ describe("connection.Listener / Client", function()
     helpers.raises(errors.ValueError, connection.deliver_challenge, a, 42)
   end)
 
+  describe("safety of unauthenticated connections", function()
+    -- Sends 'v' from a Client without a key to a Listener made with 'opts';
+    -- returns pcall(recv) on the accepted connection (after 'setup(c)').
+    local function exchange(opts, v, setup, key)
+      opts.address = { "127.0.0.1", 0 }
+      opts.authkey = key
+      local l <close> = connection.Listener(opts)
+      local join = peer(function(addr, v, key)
+        local connection = require "braid.multiprocessing.connection"
+        local c <close> = connection.Client(addr, nil, key)
+        c:send(v)
+        c:send("next")
+      end, l.address, v, key)
+      local c <close> = accept(l)
+      if setup then setup(c) end
+      local r = table.pack(pcall(c.recv, c))
+      join()
+      -- the stream stays in step: the next message reads
+      assert.equal("next", c:recv())
+      return table.unpack(r, 1, r.n)
+    end
+
+    it("a Lua function arrives as a ValueError naming its path", function()
+      local ok, err = exchange({}, { a = { 1, function() return 42 end } })
+      assert.is_false(ok)
+      assert.is_true(errors.is(errors.ValueError, err), tostring(err))
+      helpers.message_has(err, "obj.a[2] is a Lua function")
+      ok, err = exchange({}, { ["not an ident"] = print })
+      assert.is_false(ok)
+      helpers.message_has(err, 'obj["not an ident"] is a value by name')
+      ok, err = exchange({}, function() end)
+      assert.is_false(ok)
+      helpers.message_has(err, "obj is a Lua function")
+    end)
+
+    it("plain data passes; allow_code opts in (Listener option or connection field)", function()
+      local ok, v = exchange({}, { 1, "two", { three = 3.5 }, [true] = false })
+      assert.is_true(ok)
+      assert.same({ 1, "two", { three = 3.5 }, [true] = false }, v)
+      local fn
+      ok, fn = exchange({ allow_code = true }, function() return 42 end)
+      assert.is_true(ok)
+      assert.equal(42, fn())
+      ok, fn = exchange({}, function() return 43 end, function(c)
+        assert.is_false(c.allow_code)
+        c.allow_code = true
+      end)
+      assert.is_true(ok)
+      assert.equal(43, fn())
+    end)
+
+    it("an authenticated connection takes code by default", function()
+      local ok, fn = exchange({}, function() return 44 end, function(c)
+        assert.is_true(c.allow_code)
+      end, "key")
+      assert.is_true(ok)
+      assert.equal(44, fn())
+      -- and a Pipe, both of whose ends are this program's
+      local a, b = connection.Pipe()
+      assert.is_true(a.allow_code)
+      b:send(function() return 45 end)
+      assert.equal(45, a:recv()())
+    end)
+
+    it("maxsize: a longer message raises OSError before it is read", function()
+      local l <close> = connection.Listener{ address = { "127.0.0.1", 0 }, maxsize = 1000 }
+      local join = peer(function(addr)
+        local connection = require "braid.multiprocessing.connection"
+        local c <close> = connection.Client(addr)
+        c:send_bytes(string.rep("x", 1000))
+        c:send_bytes(string.rep("x", 1001))
+        pcall(c.recv, c) -- until the listener closes (EOFError)
+      end, l.address)
+      local c = accept(l)
+      assert.equal(1000, c.maxsize)
+      assert.equal(1000, #c:recv_bytes())
+      local err = helpers.raises(errors.OSError, c.recv_bytes, c)
+      helpers.message_has(err, "bad message length")
+      -- out of step from here: the connection no longer reads
+      helpers.raises(errors.OSError, c.recv_bytes, c)
+      c:close()
+      join()
+      -- recv_bytes(maxlength) does the same (Python's behaviour)
+      local a, b = connection.Pipe()
+      b:send_bytes("12345")
+      helpers.raises(errors.OSError, a.recv_bytes, a, 4)
+      helpers.raises(errors.ValueError, function() a.maxsize = -1 end)
+      helpers.raises(errors.AttributeError, function() a.closed = true end)
+    end)
+  end)
+
   describe("errors", function()
     it("OSError for an address in use, ConnectionRefusedError with no listener", function()
       local l = connection.Listener({ "127.0.0.1", 0 })

@@ -701,8 +701,8 @@ static int reduce_dstep(Dec *d, DFrame *f, int ct) {
 /* Pushes the path segment of the child that frame 'j' is reading
 ** ("[3]", ".name", "(key)", "(metatable)"). Its key, while it reads a
 ** pair's value, is the slot just below the next frame's lowest slot, or
-** the top for the top frame. */
-static void dec_pathseg(Dec *d, size_t j) {
+** 'top' (the stack's top when the refusal began) for the top frame. */
+static void dec_pathseg(Dec *d, size_t j, int top) {
   lua_State *L = d->L;
   const DFrame *f = &d->frames[j];
   int k;
@@ -726,7 +726,7 @@ static void dec_pathseg(Dec *d, size_t j) {
     lua_pushliteral(L, "[?]"); /* its slots are spilled: not looked up */
     return;
   }
-  k = j + 1 < d->nframes ? d->frames[j + 1].t - 1 : lua_gettop(L);
+  k = j + 1 < d->nframes ? d->frames[j + 1].t - 1 : top;
   switch (lua_type(L, k)) {
     case LUA_TSTRING: {
       const char *s = lua_tostring(L, k), *c = s;
@@ -757,11 +757,11 @@ static void dec_pathseg(Dec *d, size_t j) {
 static __attribute__((noreturn)) void dec_refuse(Dec *d, const char *what) {
   lua_State *L = d->L;
   size_t j;
-  int n = 1;
-  if (!lua_checkstack(L, (int)d->nframes + 8)) braidB_nomem(L);
+  int n = 1, top = lua_gettop(L);
+  if (!lua_checkstack(L, 32)) braidB_nomem(L);
   lua_pushliteral(L, "obj");
   for (j = 0; j < d->nframes; j++) {
-    dec_pathseg(d, j);
+    dec_pathseg(d, j, top);
     n++;
     if (n > 20) { /* keep the stack small: fold as we go */
       lua_concat(L, n);
