@@ -117,6 +117,10 @@ describe("managers.BaseManager", function()
     good:connect()
     local d = good:dict(); d.x = 1
     assert.equal(1, d.x)
+    -- this state's authenticated connection is not lent to another key
+    helpers.raises(mp.AuthenticationError, other.connect, other)
+    helpers.raises(mp.AuthenticationError, managers.RebuildProxy, { typeid = "dict",
+      address = m.address, id = d._token.id, proxytype = "DictProxy", authkey = "wrong" })
   end)
 
   for _, method in ipairs(helpers.start_methods()) do

@@ -48,14 +48,24 @@ end
 -- {======================================================================
 -- Connections of this state, one per manager address
 
-local conns = {}    -- address key -> { conn =, pid = }
+local conns = {}    -- address key -> authkey -> { conn =, pid = } (a
+                    -- connection is only reused with the key it proved)
 local pending = {}  -- address key -> { pid =, ids... } (decrefs to send)
 local receiving_authkey = nil -- the authkey of the call being answered
 
-local function lost(key, err)
-  local c = conns[key]
-  conns[key] = nil
-  if c then pcall(c.conn.close, c.conn) end
+local function forget(key, authkey)
+  local byk = conns[key]
+  if byk == nil then return end
+  for k, c in pairs(byk) do
+    if authkey == nil or k == authkey then
+      byk[k] = nil
+      if c.pid == core.getpid() then pcall(c.conn.close, c.conn) end
+    end
+  end
+end
+
+local function lost(key, authkey, err)
+  forget(key, authkey)
   local cls = type(err) == "table" and err.type or errors.EOFError
   local e = cls("the manager at " .. key .. " is gone (shut down, or unreachable): "
                 .. tostring(type(err) == "table" and err.message or err))
@@ -64,7 +74,8 @@ local function lost(key, err)
 end
 
 local function getconn(address, authkey, key)
-  local c = conns[key]
+  local byk = conns[key]
+  local c = byk and byk[authkey]
   local pid = core.getpid()
   if c ~= nil and c.pid == pid then return c.conn end
   local connection = require "braid.multiprocessing.connection"
@@ -78,7 +89,8 @@ local function getconn(address, authkey, key)
     end
     error(conn, 0)
   end
-  conns[key] = { conn = conn, pid = pid }
+  if byk == nil then byk = {}; conns[key] = byk end
+  byk[authkey] = { conn = conn, pid = pid }
   return conn
 end
 
@@ -100,14 +112,14 @@ local function dispatch(address, authkey, id, method, args)
     if errors.is(errors.TypeError, err) or errors.is(errors.RuntimeError, err) then
       error(err, 0) -- an argument that cannot be sent: the connection is fine
     end
-    lost(key, err)
+    lost(key, authkey, err)
   end
   local saved = receiving_authkey
   receiving_authkey = authkey
   local rep
   ok, rep = pcall(conn.recv, conn)
   receiving_authkey = saved
-  if not ok then lost(key, rep) end
+  if not ok then lost(key, authkey, rep) end
   local kind, value = rep[1], rep[2]
   if kind == "#RETURN" then return unpack(value, 1, value.n) end
   if kind == "#ERROR" then error(value, 0) end
@@ -718,8 +730,7 @@ function BaseManager:shutdown()
   rawset(self, "_state", SHUTDOWN)
   pcall(dispatch, self._address, self._authkey, 0, "shutdown", pack())
   local key = mgrserver.addrkey(self._address)
-  local c = conns[key]
-  if c then conns[key] = nil; pcall(c.conn.close, c.conn) end
+  forget(key, nil)
   pending[key] = nil
   p:join(1.0)
   if p:is_alive() then p:terminate(); p:join(1.0) end
