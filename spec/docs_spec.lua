@@ -142,17 +142,17 @@ local samples = {
   end,
   ["context.Context"] = function() return mp.get_context("spawn") end,
   ["managers.SyncManager"] = function()
-    local m = mp.Manager()
+    local m = mp.get_context(METHOD).Manager()
     return keep(m, function() m:shutdown() end)
   end,
   ["managers.BaseManager"] = function() return mp.managers.BaseManager{ address = { "127.0.0.1", 0 } } end,
   ["managers.DictProxy"] = function()
-    local m = mp.Manager()
+    local m = mp.get_context(METHOD).Manager()
     keep(m, function() m:shutdown() end)
     return m:dict()
   end,
   ["managers.ListProxy"] = function()
-    local m = mp.Manager()
+    local m = mp.get_context(METHOD).Manager()
     keep(m, function() m:shutdown() end)
     return m:list()
   end,

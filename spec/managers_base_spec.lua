@@ -6,6 +6,9 @@ local helpers = require "helpers"
 local mp = require "braid.multiprocessing"
 local errors = require "braid.errors"
 local managers = require "braid.multiprocessing.managers"
+-- The managers' server processes use the first start method the specs
+-- run with (spawn only under TSan: see scripts/test.sh).
+local CTX = mp.get_context(helpers.start_methods()[1])
 
 -- A class of server-side objects: a counter with a method that returns
 -- another managed object (method_to_typeid).
@@ -41,7 +44,7 @@ describe("managers.BaseManager", function()
     M:register{ "Limited", callable = make_counter, exposed = { "value" } }
     M:register("Counter2", nil, nil, nil, nil, false)
     assert.is_nil(rawget(M, "Counter2"))
-    local m <close> = M()
+    local m <close> = M{ ctx = CTX }
     helpers.raises(errors.ValueError, m.Counter, m)  -- not started yet
     m:start()
     local c = m:Counter(5)
@@ -70,7 +73,7 @@ describe("managers.BaseManager", function()
     CounterProxy.__len = function(self) return self:value() end
     local M = managers.BaseManager:subclass("M2")
     M:register("Counter", make_counter, CounterProxy)
-    local m <close> = M()
+    local m <close> = M{ ctx = CTX }
     m:start()
     local c = m:Counter(1)
     assert.equal(3, c:incr_twice())
@@ -84,7 +87,7 @@ describe("managers.BaseManager", function()
     local M = managers.BaseManager:subclass("M3")
     M:register("get", function() return { v = _G.INIT_VALUE, pid = require("braid.core").getpid(),
                                            value = function(self) return self.v, self.pid end } end)
-    local m <close> = M()
+    local m <close> = M{ ctx = CTX }
     m:start(function(x) _G.INIT_VALUE = x end, { 42 })
     local v, pid = m:get():value()
     assert.equal(42, v)
@@ -94,13 +97,13 @@ describe("managers.BaseManager", function()
 
   it("reports a server that cannot start", function()
     local M = managers.BaseManager:subclass("M4")
-    local m = M{ address = { "256.1.1.1", 1 } }
+    local m = M{ address = { "256.1.1.1", 1 }, ctx = CTX }
     local err = helpers.raises(errors.RuntimeError, m.start, m)
     helpers.message_has(err, "did not start")
   end)
 
   it("raises RemoteError for a failure of the manager itself", function()
-    local m <close> = mp.Manager()
+    local m <close> = CTX.Manager()
     local err = helpers.raises(managers.RemoteError, managers.dispatch, m.address,
       mp.current_process().authkey, 0, "no_such_method", { n = 0 })
     helpers.message_has(err, "no_such_method")
@@ -109,7 +112,7 @@ describe("managers.BaseManager", function()
   end)
 
   it("refuses a client with the wrong authkey", function()
-    local m <close> = managers.SyncManager{ authkey = "right" }
+    local m <close> = managers.SyncManager{ authkey = "right", ctx = CTX }
     m:start()
     local other = managers.SyncManager{ address = m.address, authkey = "wrong" }
     helpers.raises(mp.AuthenticationError, other.connect, other)

@@ -17,6 +17,7 @@ local function sh(cmd)
 end
 
 local function setup_netns()
+  if not sh("test -x " .. HOST) then return false, "no braid host program (BRAID_HOST=" .. HOST .. ")" end
   if not sh("command -v ip") then return false, "no 'ip' command" end
   if not sh("ip netns add " .. SRV) then return false, "cannot make network namespaces (not root?)" end
   local steps = {

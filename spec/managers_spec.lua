@@ -10,10 +10,13 @@ local threading = require "braid.threading"
 local queue = require "braid.queue"
 
 local managers = mp.managers
+-- The managers' own server processes use the first start method the
+-- specs run with (spawn only under TSan: see scripts/test.sh).
+local CTX = mp.get_context(helpers.start_methods()[1])
 
 describe("multiprocessing.Manager", function()
   local m
-  setup(function() m = mp.Manager() end)
+  setup(function() m = CTX.Manager() end)
   teardown(function() if m then m:shutdown() end end)
 
   it("is a started SyncManager reachable from multiprocessing.managers", function()
@@ -340,7 +343,7 @@ end)
 
 describe("a manager after shutdown()", function()
   it("makes its proxies raise at once, never hang", function()
-    local m = mp.Manager()
+    local m = CTX.Manager()
     local d, q = m:dict(), m:Queue()
     d.a = 1
     local ev = threading.Event()
@@ -368,7 +371,7 @@ describe("a manager after shutdown()", function()
   it("a <close> manager shuts down at scope exit", function()
     local d
     do
-      local m <close> = mp.Manager()
+      local m <close> = CTX.Manager()
       d = m:dict()
       d.x = 1
     end
