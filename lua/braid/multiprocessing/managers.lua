@@ -145,7 +145,7 @@ local Token = {}
 Token.__index = Token
 M.Token = Token
 
---- `Token(typeid, address, id)`: what identifies a managed object.
+-- `Token(typeid, address, id)`: what identifies a managed object.
 setmetatable(Token, { __call = function(_, typeid, address, id)
   return setmetatable({ typeid = typeid, address = address, id = id }, Token)
 end })
@@ -271,7 +271,7 @@ function BaseProxy:_incref()
            "incref", pack(rawget(self, "_id")))
 end
 
---- The token of a proxy: `proxy._token` (fields typeid, address, id).
+-- The token of a proxy: `proxy._token` (fields typeid, address, id).
 
 local function make_proxy(cls, tok, authkey, owned)
   local self = setmetatable({}, cls)
