@@ -18,7 +18,8 @@ local net = 1 + id % 250
 local IPA, IPB = ("10.213.%d.1"):format(net), ("10.213.%d.2"):format(net)
 
 local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
+  -- system tools run without the sanitizer a spec pass may preload
+  local ok = os.execute("env -u LD_PRELOAD " .. cmd .. " >/dev/null 2>&1")
   return ok == true
 end
 
@@ -33,7 +34,7 @@ local function make()
   if HOST == "none" or not io.open(HOST, "rb") then
     return nil, "no braid host program (" .. HOST .. ")"
   end
-  if not sh("command -v ip") then return nil, "no 'ip' command" end
+  if not sh("ip -V") then return nil, "no 'ip' command" end
   local steps = {
     "ip netns add " .. NA, "ip netns add " .. NB,
     ("ip link add %s type veth peer name %s"):format(VA, VB),
