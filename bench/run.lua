@@ -632,6 +632,48 @@ local function managers()
 end
 workloads[#workloads + 1] = { "managers", managers }
 
+-- Listener/Client over TCP with an authkey (bench/listener_bench.lua):
+-- a send_bytes stream (MB/s) and a ping-pong (µs per round trip), against
+-- Python's multiprocessing.connection (bench/py_listener.py) in the same
+-- run. Target: at least Python's figure for both.
+local function listener()
+  local lb = dofile("bench/listener_bench.lua")
+  local py = {}
+  local p = io.popen("python3 bench/py_listener.py 2>/dev/null")
+  if p then
+    for line in p:lines() do
+      local k, v = line:match("^(%S+)%s+([%d.]+)")
+      if k then py[k] = tonumber(v) end
+    end
+    p:close()
+  end
+  local mbs, us = 0, math.huge
+  for _ = 1, math.min(REPS, 3) do
+    local mb, dt = lb.stream()
+    if mb / dt > mbs then mbs = mb / dt end
+    local n, dt2 = lb.pingpong()
+    if dt2 / n * 1e6 < us then us = dt2 / n * 1e6 end
+  end
+  local rs = py.stream and mbs / py.stream
+  local rp = py.pingpong and py.pingpong / us
+  print(("Listener/Client send_bytes stream: braid %s MB/s; Python %s MB/s%s"):format(
+    fmt(mbs), py.stream and fmt(py.stream) or "n/a", rs and (" (%.2fx)"):format(rs) or ""))
+  print(("Listener/Client ping-pong: braid %s us; Python %s us%s"):format(
+    fmt(us), py.pingpong and fmt(py.pingpong) or "n/a", rp and (" (%.2fx)"):format(rp) or ""))
+  rows[#rows + 1] = { "Listener stream (MB/s)", fmt(mbs),
+    "Python " .. (py.stream and fmt(py.stream) or "n/a"),
+    rs and ("%.2fx Python"):format(rs) or "-",
+    rs and yesno(rs >= 1, ">= Python") or "-" }
+  rows[#rows + 1] = { "Listener ping-pong (us)", fmt(us),
+    "Python " .. (py.pingpong and fmt(py.pingpong) or "n/a"),
+    rp and ("%.2fx Python"):format(rp) or "-",
+    rp and yesno(rp >= 1, ">= Python") or "-" }
+  write_json("listener", { unit = { stream = "MB/s", pingpong = "us per round trip" },
+    braid = { stream = mbs, pingpong = us }, python = py,
+    ratio = { stream = rs, pingpong = rp }, target = ">= Python" })
+end
+workloads[#workloads + 1] = { "listener", listener }
+
 for name in pairs(selected) do
   local known = false
   for _, w in ipairs(workloads) do known = known or w[1] == name end

@@ -1,4 +1,5 @@
---- Python's `multiprocessing.connection`: `Pipe` and `wait`.
+--- Python's `multiprocessing.connection`: `Pipe`, `Listener`, `Client`,
+-- the authentication handshake and `wait` (docs/multiprocessing-modules.md).
 --
 -- `Pipe(duplex)` returns two `Connection`s over a Unix socket pair (also
 -- for `duplex=false`, where the first end only reads and the second only
@@ -10,9 +11,12 @@
 -- BufferTooShort carries the message in `err.value`), `poll(timeout)`
 -- (true at end of file too), `fileno()`, `close()`, `closed`,
 -- `readable`, `writable`. `recv` raises EOFError once the peer closed;
--- `send` to a closed peer raises BrokenPipeError. Frames are an 8-byte
--- length and the bytes; a message larger than the socket buffer blocks the
--- writer until the reader drains it.
+-- `send` to a closed peer raises BrokenPipeError. Frames are Python's (a
+-- 4-byte big-endian length, -1 and an 8-byte length past 2 GiB: see
+-- src/core/frame.h); a message larger than the socket buffer blocks the
+-- writer until the reader drains it. A Listener/Client connection made
+-- without an authkey refuses code in `recv` unless `allow_code` is set
+-- (the trust model: docs/multiprocessing-modules.md).
 -- @module braid.multiprocessing.connection
 local core = require "braid.core"
 local errors = require "braid.errors"
