@@ -65,7 +65,8 @@ local function forget(key, authkey)
 end
 
 local function lost(key, authkey, err)
-  forget(key, authkey)
+  forget(key, authkey) -- an answer may still come: the connection is done
+  if not errors.is(errors.Exception, err) then error(err, 0) end -- KeyboardInterrupt
   local cls = type(err) == "table" and err.type or errors.EOFError
   local e = cls("the manager at " .. key .. " is gone (shut down, or unreachable): "
                 .. tostring(type(err) == "table" and err.message or err))
@@ -121,7 +122,7 @@ local function dispatch(address, authkey, id, method, args)
   receiving_authkey = saved
   if not ok then lost(key, authkey, rep) end
   local kind, value = rep[1], rep[2]
-  if kind == "#RETURN" then return unpack(value, 1, value.n) end
+  if kind == "#RETURN" then return unpack(value, 2, value.n) end
   if kind == "#ERROR" then error(value, 0) end
   if kind == "#PROXY" then value.authkey = authkey; return rebuild(value) end
   error(RemoteError("\n" .. ("-"):rep(75) .. "\n" .. tostring(value)

@@ -21,7 +21,8 @@
 -- create, incref, decref, shutdown, dummy, number_of_objects, debug_info,
 -- get_methods), `args` packed with `n`; an optional 4th field lists ids to
 -- decref first (proxies collected by the client). Answers are
--- `{"#RETURN", results}` (packed: Lua calls may return several values),
+-- `{"#RETURN", results}` (Lua calls may return several values: the
+-- results are `results[2..results.n]`, what `pack(xpcall(...))` gives),
 -- `{"#ERROR", error object}` (the class the call raised, with the server's
 -- traceback), `{"#PROXY", token}` (a method listed in `method_to_typeid`)
 -- and `{"#TRACEBACK", text}` (a failure of the server itself, raised by
@@ -591,9 +592,9 @@ local function conn_thread(jobs, conn)
   while true do
     local job = jobs:get()
     if not job then break end
-    local res = { n = 0 }
+    local res
     local function collect(ok, ...)
-      if ok then res = { n = sel("#", ...), ... } else res = (...) ; return false end
+      if ok then res = { n = sel("#", ...) + 1, true, ... } else res = (...) ; return false end
       return true
     end
     local ok = collect(xpcall(call, handler, job[1], job[2], job[3]))
@@ -627,7 +628,7 @@ local function try_put(obj, _, args)
   error(e, 0)
 end
 local function try_acquire(obj, _, args)
-  if args[1] == false then return obj:acquire(false) end
+  if args[1] == false then return obj:acquire(unpack(args, 1, args.n)) end
   if obj:acquire(false) then return true end
   return DELEGATE
 end
@@ -681,7 +682,7 @@ function Server:_handle(conn, req)
       return answer(conn, "#TRACEBACK", "unknown server method " .. tostring(method))
     end
     local r = pack(xpcall(f, traced, self, conn, unpack(args, 1, args.n)))
-    if r[1] then return answer(conn, "#RETURN", pack(unpack(r, 2, r.n))) end
+    if r[1] then return answer(conn, "#RETURN", r) end
     return answer(conn, "#ERROR", r[2])
   end
   local e = self.objs[id]
@@ -712,7 +713,7 @@ function Server:_handle(conn, req)
     local r = pack(xpcall(f, traced, obj, method, args))
     if not r[1] then return answer(conn, "#ERROR", r[2]) end
     if r[2] == DELEGATE then return self:_delegate(conn, obj, method, args) end
-    return answer(conn, "#RETURN", pack(unpack(r, 2, r.n)))
+    return answer(conn, "#RETURN", r)
   end
   local r
   if method == "__getattribute__" and type(obj) ~= "table" then
@@ -725,13 +726,13 @@ function Server:_handle(conn, req)
   if not r[1] then return answer(conn, "#ERROR", r[2]) end
   if newtype ~= nil then
     local res = r[2]
-    if res == nil then return answer(conn, "#RETURN", { n = 0 }) end
+    if res == nil then return answer(conn, "#RETURN", { n = 1, true }) end
     local tok = self:_export(res, newtype)
     local ne = self.registry[newtype]
     if ne and ne.exposed then self.objs[tok.id].exposed = ne.exposed end
     return answer(conn, "#PROXY", tok)
   end
-  return answer(conn, "#RETURN", pack(unpack(r, 2, r.n)))
+  return answer(conn, "#RETURN", r)
 end
 
 local function fileno(x)
