@@ -349,6 +349,18 @@ describe("multiprocessing.Manager", function()
   end
 end)
 
+describe("a started manager's server process", function()
+  it("ignores SIGINT (Ctrl-C goes to the whole process group)", function()
+    local m <close> = CTX.Manager()
+    local d = m:dict()
+    d.x = 1
+    assert.is_true(os.execute("kill -INT " .. m._process.pid))
+    d.y = 2                 -- served after the signal was delivered
+    assert.equal(1, d.x); assert.equal(2, d.y)
+    assert.is_true(m._process:is_alive())
+  end)
+end)
+
 describe("a manager after shutdown()", function()
   it("makes its proxies raise at once, never hang", function()
     local m = CTX.Manager()

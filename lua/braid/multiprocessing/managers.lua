@@ -666,6 +666,9 @@ end
 -- The child process of start(): runs the server and reports its address.
 function M._run_server(registry, address, authkey, writer, initializer, initargs)
   local srvmod = require "braid.multiprocessing.mgrserver"
+  -- Ctrl-C reaches the whole process group: the program that started
+  -- the manager decides (shutdown()), as with Python's server
+  require("braid.core")._intr_ignore()
   if initializer ~= nil then
     initializer(require("table").unpack(initargs or {}, 1, (initargs or {}).n or #(initargs or {})))
   end
