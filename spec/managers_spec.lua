@@ -354,7 +354,7 @@ describe("a started manager's server process", function()
     local m <close> = CTX.Manager()
     local d = m:dict()
     d.x = 1
-    assert.is_true(os.execute("kill -INT " .. m._process.pid))
+    require("braid.core").proc_kill(m._process.pid, 2) -- SIGINT
     d.y = 2                 -- served after the signal was delivered
     assert.equal(1, d.x); assert.equal(2, d.y)
     assert.is_true(m._process:is_alive())
