@@ -319,6 +319,45 @@ describe("connection.Listener / Client", function()
       helpers.raises(errors.OSError, connection.Client, { "no-such-host.invalid", 1 })
     end)
 
+    it("Ctrl-C ends a Client blocked in connect (a listener whose backlog is full)", function()
+      local host = os.getenv("BRAID_HOST") or "build/bin/braid"
+      if host == "none" then
+        pending("skipped: no braid host program in this pass")
+        return
+      end
+      local dir = tmpdir()
+      local f = assert(io.open(dir .. "/intr.lua", "w"))
+      -- backlog 0 takes one pending connection; the next SYNs are dropped,
+      -- so the following connect waits (the kernel retries for minutes)
+      f:write([[
+        local c = require "braid.multiprocessing.connection"
+        local l = c.Listener({ "127.0.0.1", 0 }, nil, 0)
+        local keep = {}
+        for i = 1, 10 do
+          local ok, e = pcall(c.Client, l.address)
+          if not ok then print("raised " .. tostring(e)) os.exit(0) end
+          keep[i] = e
+        end
+        print("never blocked")
+      ]])
+      f:close()
+      local t0 = helpers.now()
+      -- SIGINT after 2 s; KILL at 60 s bounds the wait if it is ignored
+      local p = io.popen(("timeout -k 58 -s INT 2 %s %s/intr.lua 2>&1; echo exit=$?")
+                         :format(host, dir))
+      local out = p:read("a")
+      p:close()
+      local took = helpers.now() - t0
+      os.execute("rm -rf '" .. dir .. "'")
+      if out:find("never blocked", 1, true) then
+        pending("skipped: connects never blocked here (" .. out .. ")")
+        return
+      end
+      assert.is_truthy(out:find("raised KeyboardInterrupt", 1, true), out)
+      -- promptly: not when the kernel gives up on the connect (~2 min)
+      assert.is_true(took < 30, ("took %.1f s"):format(took))
+    end)
+
     it("EOFError at the end, BrokenPipeError to a closed peer, OSError after close()", function()
       local l <close> = connection.Listener({ "127.0.0.1", 0 })
       local join = peer(function(addr)

@@ -130,8 +130,14 @@ static int core_net_connect(lua_State *L) {
   uint64_t maxsize = lua_isinteger(L, 5) ? (uint64_t)lua_tointeger(L, 5)
                                          : BRAIDB_NOMAX;
   checkaddr(L, fam, 2, &sa);
+  braidB_poll(L);
   rc = braid__net_connect(&sa, &fd);
-  if (rc != BRAID_OK && braidB_fdgc(L, errno)) rc = braid__net_connect(&sa, &fd);
+  if (rc == BRAID_EOS && braidB_fdgc(L, errno)) rc = braid__net_connect(&sa, &fd);
+  if (rc == BRAID_ECANCELED) {
+    braidB_intr_check(L);
+    errno = EINTR;
+    rc = BRAID_EOS;
+  }
   if (rc != BRAID_OK) return braidB_oserror(L, errno, "cannot connect");
   braidB_pushconn(L, fd, 1, 1, -1, lua_toboolean(L, 4), maxsize);
   return 1;

@@ -4,6 +4,7 @@
 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,6 +15,7 @@
 
 #include "braid.h"
 #include "net.h"
+#include "os.h"
 
 
 int braid__net_addr_unix(braid__sockaddr *a, const char *path, size_t n) {
@@ -112,28 +114,39 @@ int braid__net_accept(int lfd, int *fd, braid__sockaddr *peer) {
 
 
 int braid__net_connect(const braid__sockaddr *a, int *fd) {
-  int s;
+  int s, err = 0, flags;
+  socklen_t n = sizeof err;
+  braid__deadline d = braid__deadline_in(-1);
   if (new_socket(a, &s) != BRAID_OK) return BRAID_EOS;
+  /* non-blocking while it connects, so the wait is sliced like every
+  ** other wait (os.h): an interrupt ends it */
+  flags = fcntl(s, F_GETFL);
+  if (flags < 0 || fcntl(s, F_SETFL, flags | O_NONBLOCK) != 0)
+    return fail_close(s);
   if (connect(s, (const struct sockaddr *)&a->ss, a->len) != 0) {
-    /* interrupted: the connection goes on; wait for its outcome */
-    if (errno == EINTR) {
+    if (errno != EINPROGRESS && errno != EINTR) return fail_close(s);
+    for (;;) {
       struct pollfd p;
-      int err = 0;
-      socklen_t n = sizeof err;
+      int r;
       p.fd = s;
       p.events = POLLOUT;
-      while (poll(&p, 1, -1) < 0)
-        if (errno != EINTR) return fail_close(s);
-      if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &n) != 0)
-        return fail_close(s);
-      if (err != 0) {
-        errno = err;
-        return fail_close(s);
+      p.revents = 0;
+      r = poll(&p, 1, braid__deadline_poll_ms(&d));
+      if (r > 0) break;
+      if (r < 0 && errno != EINTR) return fail_close(s);
+      if (braid__deadline_passed(&d)) { /* an interrupt is due */
+        close(s);
+        return BRAID_ECANCELED;
       }
-    } else {
+    }
+    if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &n) != 0)
+      return fail_close(s);
+    if (err != 0) {
+      errno = err;
       return fail_close(s);
     }
   }
+  if (fcntl(s, F_SETFL, flags) != 0) return fail_close(s);
   *fd = s;
   return BRAID_OK;
 }

@@ -42,8 +42,9 @@ int braid__net_listen(const braid__sockaddr *a, int backlog, int *fd);
 ** is the peer's address. EINTR and ECONNABORTED are retried. */
 int braid__net_accept(int lfd, int *fd, braid__sockaddr *peer);
 
-/* A socket connected to 'a' (blocking; EINTR retried by waiting for the
-** connection to complete). */
+/* A socket connected to 'a' (blocking once returned). The wait for the
+** connection is sliced (os.h): BRAID_ECANCELED, nothing left open, when
+** an interrupt is due on this thread (the caller raises it). */
 int braid__net_connect(const braid__sockaddr *a, int *fd);
 
 /* The local address of socket 'fd' (getsockname). */
