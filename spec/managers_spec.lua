@@ -307,6 +307,32 @@ describe("multiprocessing.Manager", function()
     assert.same({ 1, 4, 9, 16 }, { d[1], d[2], d[3], d[4] })
   end)
 
+  it("goes on serving when a client process dies in a blocking call", function()
+    local q, ev = m:Queue(), m:Event()
+    local p = CTX.Process{ target = function(qq, e) e:set(); qq:get() end, args = { q, ev } }
+    p:start()
+    assert.is_true(ev:wait(30))
+    p:terminate()
+    p:join(30)
+    assert.is_not_nil(p.exitcode)
+    local d = m:dict()
+    d.after = true
+    assert.is_true(d.after)
+    -- the dead client's get has given up: the item stays for the living
+    q:put(1)
+    assert.equal(1, q:get(true, 30))
+    local lk = m:Lock()
+    local ev2 = m:Event()
+    local p2 = CTX.Process{ target = function(l, e) l:acquire(); e:set(); l:acquire() end,
+                            args = { lk, ev2 } }
+    p2:start()
+    assert.is_true(ev2:wait(30))
+    p2:terminate(); p2:join(30)
+    lk:release()
+    assert.is_true(lk:acquire(true, 30))  -- not taken by the dead client's wait
+    lk:release()
+  end)
+
   it("frees an object once no proxy refers to it", function()
     local before = m:_number_of_objects()
     do local x = m:dict(); x.a = 1 end

@@ -574,16 +574,53 @@ end
 
 -- A connection's server thread: makes the calls on userdata objects
 -- handed to it through 'jobs' and answers on 'conn' itself. Each job is
--- {obj, method, args}; `false` ends the thread.
-local function conn_thread(jobs, conn)
+-- {obj, method, args}; `false` ends the thread. `cancel` is set by the
+-- loop when the connection is gone: a wait without a timeout (a queue's
+-- get, an acquire, an event's wait) waits in slices and gives up then,
+-- so a dead client leaves no thread behind that would take the next
+-- item or the lock for nobody (Python's server does).
+local function conn_thread(jobs, conn, cancel)
   local errs = require "braid.errors"
   local dtb = require("debug").traceback
   local unpk, sel = require("table").unpack, select
+  local Empty = errs.classes["queue.Empty"]
+  local SLICE = 0.25
+  local QUEUES = { ["braid.Queue"] = true, ["braid.LifoQueue"] = true,
+                   ["braid.PriorityQueue"] = true, ["braid.SimpleQueue"] = true }
+  local LOCKS = { ["braid.Lock"] = true, ["braid.RLock"] = true,
+                  ["braid.Semaphore"] = true, ["braid.BoundedSemaphore"] = true }
+  local function gone() error(errs.EOFError("the client went away during the call")) end
   local function call(obj, method, args)
     if method == "__getattribute__" then return obj[args[1]] end
+    local mt = getmetatable(obj)
+    local tn = mt and mt.__name
+    if args[2] == nil and args[1] ~= false then -- a wait without end
+      if method == "get" and QUEUES[tn] then
+        while true do
+          local ok, v = pcall(obj.get, obj, true, SLICE)
+          if ok then
+            if cancel:is_set() then pcall(obj.put, obj, v, false); gone() end
+            return v
+          end
+          if not Empty:is(v) then error(v, 0) end
+          if cancel:is_set() then gone() end
+        end
+      elseif method == "acquire" and LOCKS[tn] then
+        while not obj:acquire(true, SLICE) do
+          if cancel:is_set() then gone() end
+        end
+        if cancel:is_set() then obj:release(); gone() end
+        return true
+      elseif method == "wait" and tn == "braid.Event" and args[1] == nil then
+        while not obj:wait(SLICE) do
+          if cancel:is_set() then gone() end
+        end
+        return true
+      end
+    end
     local f = obj[method]
     if f == nil then
-      error(errs.AttributeError("'" .. (getmetatable(obj) and getmetatable(obj).__name or type(obj))
+      error(errs.AttributeError("'" .. (tn or type(obj))
             .. "' object has no method '" .. tostring(method) .. "'"))
     end
     return f(obj, unpk(args, 1, args.n))
@@ -597,8 +634,19 @@ local function conn_thread(jobs, conn)
       if ok then res = { n = sel("#", ...) + 1, true, ... } else res = (...) ; return false end
       return true
     end
-    local ok = collect(xpcall(call, handler, job[1], job[2], job[3]))
-    local sent = pcall(conn.send, conn, ok and { "#RETURN", res } or { "#ERROR", res })
+    local obj, method = job[1], job[2]
+    local ok = collect(xpcall(call, handler, obj, method, job[3]))
+    local sent, serr = false, nil
+    if not cancel:is_set() then
+      sent, serr = pcall(conn.send, conn, ok and { "#RETURN", res } or { "#ERROR", res })
+    end
+    if cancel:is_set() or (not sent and errs.is(errs.OSError, serr)) then
+      -- nobody to answer (the client is gone): undo what a wait took
+      local tn = getmetatable(obj) and getmetatable(obj).__name
+      if ok and method == "get" and QUEUES[tn] then pcall(obj.put, obj, res[2], false)
+      elseif ok and method == "acquire" and LOCKS[tn] and res[2] then pcall(obj.release, obj) end
+      break
+    end
     if not sent then
       local ok2 = pcall(conn.send, conn, { "#TRACEBACK",
         "the result of '" .. tostring(job[2]) .. "' cannot be sent" })
@@ -651,11 +699,11 @@ function Server:_delegate(conn, obj, method, args)
   if th == nil then
     local threading = require "braid.threading"
     local queue = require "braid.queue"
-    local jobs = queue.Queue()
-    local t = threading.Thread{ target = conn_thread, args = { jobs, conn },
+    local jobs, cancel = queue.Queue(), threading.Event()
+    local t = threading.Thread{ target = conn_thread, args = { jobs, conn, cancel },
                                 daemon = true, name = "manager-conn" }
     t:start()
-    th = { jobs = jobs, thread = t }
+    th = { jobs = jobs, thread = t, cancel = cancel }
     self.threads[conn] = th
   end
   th.jobs:put({ obj, method, args })
@@ -744,7 +792,7 @@ function Server:_drop(i)
   local conn = table_remove(self.conns, i)
   self.dirty = true
   local th = self.threads[conn]
-  if th then self.threads[conn] = nil; th.jobs:put(false) end
+  if th then self.threads[conn] = nil; th.cancel:set(); th.jobs:put(false) end
   pcall(conn.close, conn)
 end
 
