@@ -368,6 +368,7 @@ describe("multiprocessing.Manager", function()
 
     it("Manager() of a " .. method .. " context starts its server with " .. method, function()
       local mm <close> = mp.get_context(method).Manager()
+      assert.equal(method, rawget(mm._process, "_method"))
       local d = mm:dict()
       d.x = 1
       assert.equal(1, d.x)
