@@ -333,6 +333,25 @@ describe("multiprocessing.Manager", function()
     lk:release()
   end)
 
+  it("goes on serving while a peer stalls in the authentication", function()
+    -- a raw connection that never answers the challenge
+    local stalled = require("braid.core").net_connect("AF_UNIX", m.address, nil, false, nil)
+    local d, done = m:dict(), threading.Event()
+    local t = threading.Thread{ target = function(dd, ev)
+      local mg = require "braid.multiprocessing.managers"
+      local M = mg.SyncManager:subclass("Probe")
+      local fresh = M{ address = dd._token.address, authkey = dd._authkey }
+      fresh:connect()            -- a new connection, made after the stalled one
+      dd.x = 1
+      ev:set()
+    end, args = { d, done }, daemon = true }
+    t:start()
+    local served = done:wait(30)
+    stalled:close() -- (a server authenticating in its loop gets free here)
+    assert.is_true(served)
+    assert.equal(1, d.x)
+  end)
+
   it("frees an object once no proxy refers to it", function()
     local before = m:_number_of_objects()
     do local x = m:dict(); x.a = 1 end

@@ -796,37 +796,90 @@ function Server:_drop(i)
   pcall(conn.close, conn)
 end
 
---- Serves until a client calls `shutdown` (or `stop_event` is set).
+-- Accepting. The loop only accepts (accept(2): the listener is readable,
+-- so that does not wait); a short-lived thread runs the authentication,
+-- which waits for the peer, and hands the connection back through
+-- 'inbox', waking the loop through a pipe. So a peer that connects and
+-- never answers the challenge holds its own thread, never the server.
+-- (A listener of another kind is accepted from the loop with its accept().)
+local function auth_thread(c, authkey, inbox, wake)
+  local core_ = require "braid.core"
+  if pcall(core_.conn_auth, c, "server", authkey) then
+    inbox:put(c)
+    pcall(wake.send_bytes, wake, "x")
+  else
+    pcall(c.close, c)
+  end
+end
+
+function Server:_accept()
+  local l = self.listener
+  local owner = rawget(l, "_owner")
+  local authkey = rawget(l, "_authkey")
+  if owner == nil or authkey == nil or core.net_accept == nil then
+    local ok, conn = pcall(l.accept, l)
+    if ok and conn then self.conns[#self.conns + 1] = conn end
+    return
+  end
+  local ok, c, peer = pcall(core.net_accept, owner:fileno(), rawget(l, "_allow"),
+                            rawget(l, "_maxsize"))
+  if not ok then return end
+  l.last_accepted = peer
+  if self.inbox == nil then
+    local queue = require "braid.queue"
+    self.inbox = queue.Queue()
+    self.wake_r, self.wake_w = core.Pipe(false)
+    self.dirty = true
+  end
+  local threading = require "braid.threading"
+  local t = threading.Thread{ target = auth_thread, daemon = true, name = "manager-auth",
+                              args = { c, authkey, self.inbox, self.wake_w } }
+  if not pcall(t.start, t) then pcall(c.close, c) end
+end
+
+-- Connections whose authentication succeeded.
+function Server:_take_authenticated()
+  pcall(self.wake_r.recv_bytes, self.wake_r)
+  while true do
+    local ok, c = pcall(self.inbox.get, self.inbox, false)
+    if not ok then break end
+    self.conns[#self.conns + 1] = c
+  end
+end
+
+--- Serves until a client calls `shutdown`.
 function Server:serve_forever()
   local lfd = fileno(self.listener)
   local conns = self.conns
-  local fds, nfds = nil, -1
+  local fds, base, nfds = nil, 1, -1
   while not self.stop do
     if nfds ~= #conns or self.dirty then -- rebuilt when the set changed
       fds = { lfd }
-      for i, c in ipairs(conns) do fds[i + 1] = fileno(c) end
+      if self.wake_r then fds[2] = self.wake_r:fileno() end
+      base = #fds
+      for i, c in ipairs(conns) do fds[base + i] = fileno(c) end
       nfds, self.dirty = #conns, false
     end
     local ready = core.fds_wait(fds, nil)
     -- connections first, from the end, so removals keep indices valid
+    local accept, woken = false, false
     for r = #ready, 1, -1 do
       local k = ready[r]
-      if k > 1 then
-        local conn = conns[k - 1]
+      if k > base then
+        local conn = conns[k - base]
         local ok, req = pcall(conn.recv, conn)
         if not ok then
-          self:_drop(k - 1)
+          self:_drop(k - base)
         else
           local hok, herr = pcall(self._handle, self, conn, req)
           if not hok then answer(conn, "#TRACEBACK", tostring(herr)) end
         end
         if self.stop then break end
-      end
+      elseif k == 1 then accept = true
+      else woken = true end
     end
-    if ready[1] == 1 and not self.stop then
-      local ok, conn = pcall(self.listener.accept, self.listener)
-      if ok and conn then conns[#conns + 1] = conn end
-    end
+    if woken and not self.stop then self:_take_authenticated() end
+    if accept and not self.stop then self:_accept() end
   end
   self:close()
 end
@@ -835,6 +888,7 @@ function Server:close()
   M.serving[M.addrkey(self.address)] = nil
   for i = #self.conns, 1, -1 do self:_drop(i) end
   pcall(self.listener.close, self.listener)
+  if self.wake_r then pcall(self.wake_r.close, self.wake_r); pcall(self.wake_w.close, self.wake_w) end
 end
 
 -- }======================================================================
