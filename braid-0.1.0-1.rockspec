@@ -33,6 +33,10 @@ the rock's directory).]],
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
+-- libcrypto (OpenSSL): HMAC and random challenges of Listener/Client
+external_dependencies = {
+  CRYPTO = { header = "openssl/hmac.h", library = "crypto" },
+}
 build = {
   type = "cmake",
   variables = {

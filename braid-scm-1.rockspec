@@ -15,6 +15,10 @@ its own lua_State: real parallelism with no global lock.]],
 dependencies = {
   "lua >= 5.4, < 5.5",
 }
+-- libcrypto (OpenSSL): HMAC and random challenges of Listener/Client
+external_dependencies = {
+  CRYPTO = { header = "openssl/hmac.h", library = "crypto" },
+}
 build = {
   type = "cmake",
   variables = {

@@ -589,6 +589,91 @@ local function processes()
 end
 workloads[#workloads + 1] = { "processes", processes }
 
+-- managers: dict proxy round trips and a Queue proxy stream
+-- (bench/managers_bench.lua) against Python's Manager()
+-- (bench/py_managers.py) when python3 is present; target >= 3x Python.
+local function managers()
+  local mb = dofile("bench/managers_bench.lua")
+  local py = {}
+  local p = io.popen("python3 bench/py_managers.py 2>/dev/null")
+  if p then
+    for line in p:lines() do
+      local name, ops = line:match("^(%S+)%s+([%d.]+) ops/s")
+      if name then py[name] = tonumber(ops) end
+    end
+    p:close()
+  end
+  local specs = {
+    { "dict_roundtrip", "Manager dict d[k]=v / d[k] (round trips/s)", 3 },
+    { "queue_proxy_stream", "Manager Queue proxy stream (items/s)", 3 },
+  }
+  local rec = { braid_ops_per_s = {}, python_ops_per_s = py, ratio_vs_python = {} }
+  for _, sp in ipairs(specs) do
+    local key, label, factor = sp[1], sp[2], sp[3]
+    local best = 0
+    for _ = 1, math.min(REPS, 3) do
+      local n, dt = mb[key]()
+      if n / dt > best then best = n / dt end
+    end
+    rec.braid_ops_per_s[key] = best
+    local base = py[key]
+    local ratio = base and best / base
+    rec.ratio_vs_python[key] = ratio
+    local met = ratio ~= nil and ratio >= factor
+    print(("%s: braid %s k/s; %s; %s"):format(label, fmt(best / 1e3),
+      base and ("Python " .. fmt(base / 1e3) .. " k/s") or "Python n/a",
+      ratio and ("%.2fx Python's rate"):format(ratio) or "no baseline"))
+    rows[#rows + 1] = { label, fmt(best / 1e3) .. " k/s",
+      base and ("Python " .. fmt(base / 1e3) .. " k/s") or "Python n/a",
+      ratio and ("%.1fx Python"):format(ratio) or "-",
+      yesno(met, (">= %gx Python"):format(factor)) }
+  end
+  write_json("managers", rec)
+end
+workloads[#workloads + 1] = { "managers", managers }
+
+-- Listener/Client over TCP with an authkey (bench/listener_bench.lua):
+-- a send_bytes stream (MB/s) and a ping-pong (µs per round trip), against
+-- Python's multiprocessing.connection (bench/py_listener.py) in the same
+-- run. Target: at least Python's figure for both.
+local function listener()
+  local lb = dofile("bench/listener_bench.lua")
+  local py = {}
+  local p = io.popen("python3 bench/py_listener.py 2>/dev/null")
+  if p then
+    for line in p:lines() do
+      local k, v = line:match("^(%S+)%s+([%d.]+)")
+      if k then py[k] = tonumber(v) end
+    end
+    p:close()
+  end
+  local mbs, us = 0, math.huge
+  for _ = 1, math.min(REPS, 3) do
+    local mb, dt = lb.stream()
+    if mb / dt > mbs then mbs = mb / dt end
+    local n, dt2 = lb.pingpong()
+    if dt2 / n * 1e6 < us then us = dt2 / n * 1e6 end
+  end
+  local rs = py.stream and mbs / py.stream
+  local rp = py.pingpong and py.pingpong / us
+  print(("Listener/Client send_bytes stream: braid %s MB/s; Python %s MB/s%s"):format(
+    fmt(mbs), py.stream and fmt(py.stream) or "n/a", rs and (" (%.2fx)"):format(rs) or ""))
+  print(("Listener/Client ping-pong: braid %s us; Python %s us%s"):format(
+    fmt(us), py.pingpong and fmt(py.pingpong) or "n/a", rp and (" (%.2fx)"):format(rp) or ""))
+  rows[#rows + 1] = { "Listener stream (MB/s)", fmt(mbs),
+    "Python " .. (py.stream and fmt(py.stream) or "n/a"),
+    rs and ("%.2fx Python"):format(rs) or "-",
+    rs and yesno(rs >= 1, ">= Python") or "-" }
+  rows[#rows + 1] = { "Listener ping-pong (us)", fmt(us),
+    "Python " .. (py.pingpong and fmt(py.pingpong) or "n/a"),
+    rp and ("%.2fx Python"):format(rp) or "-",
+    rp and yesno(rp >= 1, ">= Python") or "-" }
+  write_json("listener", { unit = { stream = "MB/s", pingpong = "us per round trip" },
+    braid = { stream = mbs, pingpong = us }, python = py,
+    ratio = { stream = rs, pingpong = rp }, target = ">= Python" })
+end
+workloads[#workloads + 1] = { "listener", listener }
+
 for name in pairs(selected) do
   local known = false
   for _, w in ipairs(workloads) do known = known or w[1] == name end

@@ -1,7 +1,10 @@
 #!/bin/sh
 # fuzz.sh [seconds] [extra libFuzzer flags...]: builds the libFuzzer targets
-# with clang into build-fuzz and runs fuzz_decode for 'seconds' (default 60)
-# on a copy of fuzz/corpus (fuzz/corpus-run, kept between runs, git-ignored).
+# with clang into build-fuzz and runs one for 'seconds' (default 60): the
+# target named by BRAID_FUZZ_TARGET (default fuzz_decode, on a copy of
+# fuzz/corpus; fuzz_frame, the handshake and frame reader, on a copy of
+# fuzz/corpus-frame), the copy fuzz/corpus-run[-frame] kept between runs,
+# git-ignored.
 # Crashing inputs land in build-fuzz/artifacts/. Prints libFuzzer's final stats.
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,24 +16,30 @@ if [ ! -f build-fuzz/CMakeCache.txt ]; then
     -DBRAID_BUILD_SHARED=OFF -DBRAID_BUILD_HOST=OFF -DBRAID_BUILD_TESTS=OFF \
     >/dev/null
 fi
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_decode >/dev/null
+target=${BRAID_FUZZ_TARGET:-fuzz_decode}
+case $target in
+  fuzz_decode) corpus=fuzz/corpus run=fuzz/corpus-run ;;
+  fuzz_frame) corpus=fuzz/corpus-frame run=fuzz/corpus-run-frame ;;
+  *) echo "fuzz.sh: unknown target $target" >&2; exit 2 ;;
+esac
+cmake --build build-fuzz -j"$(nproc)" --target "$target" >/dev/null
 
-mkdir -p fuzz/corpus-run build-fuzz/artifacts
-cp -n fuzz/corpus/* fuzz/corpus-run/ 2>/dev/null || true
+mkdir -p "$run" build-fuzz/artifacts
+cp -n "$corpus"/* "$run"/ 2>/dev/null || true
 
-log=build-fuzz/fuzz_decode.log
+log=build-fuzz/$target.log
 set +e
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-./build-fuzz/fuzz_decode -max_total_time="$secs" -timeout=10 \
+./build-fuzz/"$target" -max_total_time="$secs" -timeout=10 \
   -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
-  -artifact_prefix=build-fuzz/artifacts/ "$@" fuzz/corpus-run >"$log" 2>&1
+  -artifact_prefix=build-fuzz/artifacts/ "$@" "$run" >"$log" 2>&1
 rc=$?
 set -e
 # the last progress line and the final stats (execution count)
 grep -E '^#[0-9]+' "$log" | tail -n 1
 grep -E '^Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec' "$log" || true
 if [ $rc -ne 0 ]; then
-  echo "fuzz.sh: fuzz_decode exited with $rc: see $log and build-fuzz/artifacts/" >&2
+  echo "fuzz.sh: $target exited with $rc: see $log and build-fuzz/artifacts/" >&2
   grep -E 'ERROR: |SUMMARY: |^    #[0-9]+ ' "$log" | head -n 30 >&2
 fi
 exit $rc

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(lua5.4 liblua5.4-dev lua-cjson lua-busted luarocks cmake make gcc
-          clang libclang-rt-14-dev libasan8 libubsan1 libtsan2 python3 pkg-config
+          clang libclang-rt-14-dev libasan8 libubsan1 libtsan2 python3 pkg-config libssl-dev
           lua-ldoc lua-discount)
 missing=()
 for p in "${PACKAGES[@]}"; do

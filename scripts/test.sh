@@ -35,7 +35,7 @@ run_busted() {
     env "$@" timeout 600 $BUSTED --cpath="$cpath" -o utfTerminal "$f" >"$out" 2>&1
     local rc=$?
     local line
-    line=$(grep -E '^[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$out" | tail -1)
+    line=$(grep -E '^[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$out" | tail -1)
     if [ -n "$line" ]; then
       s=$(echo "$line" | awk '{print $1}')
       fl=$(echo "$line" | awk '{print $4}')
@@ -192,6 +192,8 @@ if [ "${BRAID_QUICK:-0}" != 1 ]; then
   if [ -x scripts/fuzz.sh ]; then
     echo "== fuzzing the decoder (short run)"
     check "fuzz decoder 30 s" scripts/fuzz.sh 30
+    echo "== fuzzing the frame reader and the handshake (short run)"
+    check "fuzz frame/handshake 20 s" env BRAID_FUZZ_TARGET=fuzz_frame scripts/fuzz.sh 20
   fi
 fi
 

@@ -86,7 +86,20 @@ local samples = {
     return keep(ex, function() ex:shutdown(true) end)
   end,
   ["mp.Process"] = function() return started_process(), mp.Process{} end,
-  ["connection.Connection"] = function() return (mp.Pipe()) end,
+  ["connection.Connection"] = function()
+    local plain, limited = (mp.Pipe()), (mp.Pipe())
+    limited.maxsize = 1 << 20 -- a field that is nil by default
+    return plain, limited
+  end,
+  ["connection.Listener"] = function()
+    -- one accepted peer, so that last_accepted is set (no thread needed:
+    -- the connection completes in the backlog before accept)
+    local connection = require "braid.multiprocessing.connection"
+    local l = connection.Listener()
+    local c = connection.Client(l.address)
+    local s = l:accept()
+    return keep(l, function() c:close(); s:close(); l:close() end)
+  end,
   ["mp.Queue"] = function() return mp.Queue() end,
   ["mp.JoinableQueue"] = function() return mp.JoinableQueue() end,
   ["mp.SimpleQueue"] = function() return mp.SimpleQueue() end,
@@ -128,6 +141,21 @@ local samples = {
     return r
   end,
   ["context.Context"] = function() return mp.get_context("spawn") end,
+  ["managers.SyncManager"] = function()
+    local m = mp.get_context(METHOD).Manager()
+    return keep(m, function() m:shutdown() end)
+  end,
+  ["managers.BaseManager"] = function() return mp.managers.BaseManager{ address = { "127.0.0.1", 0 } } end,
+  ["managers.DictProxy"] = function()
+    local m = mp.get_context(METHOD).Manager()
+    keep(m, function() m:shutdown() end)
+    return m:dict()
+  end,
+  ["managers.ListProxy"] = function()
+    local m = mp.get_context(METHOD).Manager()
+    keep(m, function() m:shutdown() end)
+    return m:list()
+  end,
   ["progress.Bar"] = function()
     local f = io.open("/dev/null", "w")
     return keep(progress.Bar{total = 3, file = f, desc = "d"}, function() f:close() end)
@@ -221,7 +249,7 @@ describe("the reference in docs/", function()
       "braid.multiprocessing.sharedctypes", "braid.multiprocessing.dummy",
       "braid.multiprocessing.process", "braid.multiprocessing.context",
       "braid.multiprocessing.queues", "braid.multiprocessing.synchronize",
-      "braid.progress", "braid.errors" }
+      "braid.multiprocessing.managers", "braid.progress", "braid.errors" }
     local declared = {}
     for _, m in pairs(docs.modules) do declared[m] = true end
     for m, as in pairs(docs.same_modules) do

@@ -76,6 +76,15 @@ BRAIDI_FUNC int braid__decode(lua_State *L, const braid_msg *m);
 ** parked in the state and freed at the next decode or when 'L' closes). */
 BRAIDI_FUNC int braid__decode_owned(lua_State *L, braid_msg *m);
 
+/* Like braid__decode_owned; 'flags' BRAID_DEC_NOCODE refuses what would
+** load or run code in the receiver (a Lua function, a value by name, an
+** object rebuilt by a constructor, the globals table) with a ValueError
+** naming its path: for bytes from a peer that did not authenticate
+** (Listener/Client connections, lconn.c). */
+#define BRAID_DEC_NOCODE 1
+BRAIDI_FUNC int braid__decode_owned_flags(lua_State *L, braid_msg *m,
+                                          int flags);
+
 /* Encodes t[1..n] of the table at 'tidx' as a batch of 'n' items (each
 ** a separate value: no references shared between items). MAY RAISE, like
 ** braid__encode ('root' names the table in messages). */

@@ -1,6 +1,7 @@
 /*
-** lconn.c: multiprocessing's Connection (Pipe): a stream socket carrying
-** frames (an 8-byte length, then the bytes), objects by value transfer.
+** lconn.c: multiprocessing's Connection (Pipe, Listener, Client): a
+** stream socket carrying frames in Python's format (src/core/frame.h),
+** objects by value transfer (braid's format, not pickle).
 ** See LICENSE for copyright and license.
 **
 ** A Connection is a shared handle owning its descriptor: closed by
@@ -13,7 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "lbind.h"
+#include "lconn.h"
 #include "process.h"
 #include "lcodec.h"
 #include "shm.h"
@@ -29,6 +32,8 @@ typedef struct Conn {
   braid_handle h;
   atomic_int fd; /* -1 once closed */
   int readable, writable;
+  int allow_code;   /* recv may load functions (see lconn.h) */
+  uint64_t maxsize; /* largest message recv takes (BRAIDB_NOMAX: any) */
 } Conn;
 
 static void conn_destroy(braid_handle *h) {
@@ -44,7 +49,8 @@ static const braid_handle_type conn_type = { "braid.Connection",
 
 /* Pushes a new Connection owning 'fd'. Out of memory, closes 'fd' and
 ** 'other' (the pair's second end not yet owned, or -1) and raises. */
-static void pushconn(lua_State *L, int fd, int r, int w, int other) {
+void braidB_pushconn(lua_State *L, int fd, int r, int w, int other,
+                     int allow_code, uint64_t maxsize) {
   Conn *c = (Conn *)braid__calloc(1, sizeof *c);
   if (c == NULL) {
     close(fd);
@@ -54,6 +60,8 @@ static void pushconn(lua_State *L, int fd, int r, int w, int other) {
   atomic_init(&c->fd, fd);
   c->readable = r;
   c->writable = w;
+  c->allow_code = allow_code;
+  c->maxsize = maxsize;
   braid__handle_init(&c->h, &conn_type);
   braidB_pushnewhandle(L, &c->h);
 }
@@ -88,8 +96,9 @@ static int core_pipe(lua_State *L) {
     shutdown(sv[0], SHUT_WR);
     shutdown(sv[1], SHUT_RD);
   }
-  pushconn(L, sv[0], 1, duplex, sv[1]);
-  pushconn(L, sv[1], duplex, 1, -1);
+  /* both ends are this program's: code travels, as it always did */
+  braidB_pushconn(L, sv[0], 1, duplex, sv[1], 1, BRAIDB_NOMAX);
+  braidB_pushconn(L, sv[1], duplex, 1, -1, 1, BRAIDB_NOMAX);
   return 2;
 }
 
@@ -99,7 +108,10 @@ static int core_conn_attach(lua_State *L) {
   int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (d < 0 && braidB_fdgc(L, errno)) d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (d < 0) return braidB_oserror(L, errno, "cannot take over a connection");
-  pushconn(L, d, lua_toboolean(L, 2), lua_toboolean(L, 3), -1);
+  braidB_pushconn(L, d, lua_toboolean(L, 2), lua_toboolean(L, 3), -1,
+                  lua_toboolean(L, 4),
+                  lua_isinteger(L, 5) ? (uint64_t)lua_tointeger(L, 5)
+                                      : BRAIDB_NOMAX);
   return 1;
 }
 
@@ -114,14 +126,15 @@ static int conn_export(lua_State *L) {
   lua_pushinteger(L, fd);
   lua_pushboolean(L, c->readable);
   lua_pushboolean(L, c->writable);
-  return 4;
+  lua_pushboolean(L, c->allow_code);
+  if (c->maxsize == BRAIDB_NOMAX) lua_pushnil(L);
+  else lua_pushinteger(L, (lua_Integer)c->maxsize);
+  return 6;
 }
 
 
 static void send_frame(lua_State *L, int fd, const void *p, size_t len) {
-  uint64_t n = len;
-  int rc = braid__fd_write_all(fd, &n, sizeof n);
-  if (rc == BRAID_OK) rc = braid__fd_write_all(fd, p, len);
+  int rc = braid__frame_write(fd, p, len);
   if (rc == BRAID_ECLOSED) {
     errno = EPIPE;
     braidB_oserror(L, errno, "the other end of the connection is closed");
@@ -136,21 +149,17 @@ static int conn_send(lua_State *L) {
   Conn *c = toconn(L, 1);
   int fd = connfd(L, c, 'w');
   braid_msg *m;
+  int rc;
   luaL_checkany(L, 2);
   lua_settop(L, 2);
   m = braid__encode_proc(L, 2, 1, roots, BRAID_ENC_PIPE);
-  lua_pushlightuserdata(L, m); /* freed below, also on a raise: */
-  {
-    uint64_t n = m->len;
-    int rc = braid__fd_write_all(fd, &n, sizeof n);
-    if (rc == BRAID_OK) rc = braid__fd_write_all(fd, m->data, m->len);
-    braid__msg_free(m);
-    if (rc == BRAID_ECLOSED) {
-      errno = EPIPE;
-      return braidB_oserror(L, errno, "the other end of the connection is closed");
-    }
-    if (rc != BRAID_OK) return braidB_oserror(L, errno, "send");
+  rc = braid__frame_write(fd, m->data, m->len);
+  braid__msg_free(m);
+  if (rc == BRAID_ECLOSED) {
+    errno = EPIPE;
+    return braidB_oserror(L, errno, "the other end of the connection is closed");
   }
+  if (rc != BRAID_OK) return braidB_oserror(L, errno, "send");
   return 0;
 }
 
@@ -176,20 +185,37 @@ static int conn_send_bytes(lua_State *L) {
 }
 
 
-/* Reads a frame's header: 1 with '*n', or raises EOFError at the end. */
-static uint64_t recv_header(lua_State *L, int fd) {
-  uint64_t n;
+/* A length the reader refuses: the stream is out of step from here on, so
+** the connection stops reading (closed if it cannot write either), as
+** Python's _bad_message_length does. */
+static void bad_length(lua_State *L, Conn *c) {
+  if (c->writable) {
+    c->readable = 0;
+  } else {
+    int fd = atomic_exchange(&c->fd, -1);
+    if (fd >= 0) close(fd);
+  }
+  braidB_raise(L, "OSError", "bad message length");
+}
+
+
+/* Reads a frame's header: its length (at most 'limit', checked before
+** anything is allocated), or raises EOFError at the end. */
+static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
+  uint64_t n = 0;
   size_t got = 0;
   int rc;
   braidB_poll(L);
   /* the read would not end on Ctrl-C: wait (sliced) for data first */
   if (!braid__fd_wait(fd, -1)) braidB_intr_check(L);
-  rc = braid__fd_read_all(fd, &n, sizeof n, &got);
+  rc = braid__frame_read_header(fd, &n, &got);
   if (rc == BRAID_ECLOSED && got == 0) braidB_raise(L, "EOFError", "");
+  if (rc == BRAID_EINVAL) bad_length(L, c);
   if (rc != BRAID_OK) {
     if (rc == BRAID_ECLOSED) errno = ECONNRESET;
     braidB_oserror(L, errno, "recv");
   }
+  if (n > limit || n > (uint64_t)(SIZE_MAX / 2)) bad_length(L, c);
   return n;
 }
 
@@ -201,23 +227,35 @@ static void recv_body(lua_State *L, int fd, char *p, size_t n) {
 }
 
 
-/* conn:recv_bytes([maxlength]) -> string */
-static int conn_recv_bytes(lua_State *L) {
-  Conn *c = toconn(L, 1);
-  lua_Integer maxlen = braidB_optinteger(L, 2, -1);
-  int fd;
-  uint64_t n;
+void braidB_conn_recvframe(lua_State *L, int idx, uint64_t limit) {
+  Conn *c = toconn(L, idx);
+  int fd = connfd(L, c, 'r');
+  uint64_t n = recv_header(L, c, fd, limit < c->maxsize ? limit : c->maxsize);
   luaL_Buffer b;
-  char *p;
-  if (!lua_isnoneornil(L, 2) && maxlen < 0)
-    return braidB_argerror(L, 2, "ValueError", "negative maxlength");
-  fd = connfd(L, c, 'r');
-  n = recv_header(L, fd);
-  if (maxlen >= 0 && n > (uint64_t)maxlen)
-    return braidB_raise(L, "OSError", "bad message length");
-  p = luaL_buffinitsize(L, &b, (size_t)n);
+  char *p = luaL_buffinitsize(L, &b, (size_t)n);
   recv_body(L, fd, p, (size_t)n);
   luaL_pushresultsize(&b, (size_t)n);
+}
+
+
+void braidB_conn_sendframe(lua_State *L, int idx, const void *p, size_t n) {
+  Conn *c = toconn(L, idx);
+  send_frame(L, connfd(L, c, 'w'), p, n);
+}
+
+
+int braidB_connfd(lua_State *L, int idx) {
+  return connfd(L, toconn(L, idx), 0);
+}
+
+
+/* conn:recv_bytes([maxlength]) -> string */
+static int conn_recv_bytes(lua_State *L) {
+  lua_Integer maxlen = braidB_optinteger(L, 2, -1);
+  toconn(L, 1);
+  if (!lua_isnoneornil(L, 2) && maxlen < 0)
+    return braidB_argerror(L, 2, "ValueError", "negative maxlength");
+  braidB_conn_recvframe(L, 1, maxlen < 0 ? BRAIDB_NOMAX : (uint64_t)maxlen);
   return 1;
 }
 
@@ -225,22 +263,16 @@ static int conn_recv_bytes(lua_State *L) {
 /* conn:recv() -> obj */
 static int conn_recv(lua_State *L) {
   Conn *c = toconn(L, 1);
-  int fd = connfd(L, c, 'r');
-  uint64_t n = recv_header(L, fd);
-  luaL_Buffer b;
-  char *p;
+  int allow = c->allow_code;
   braid_msg *m;
-  p = luaL_buffinitsize(L, &b, (size_t)n);
-  recv_body(L, fd, p, (size_t)n);
-  luaL_pushresultsize(&b, (size_t)n);
-  {
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    m = braid__msg_from_bytes(s, len);
-  }
+  size_t len;
+  const char *s;
+  braidB_conn_recvframe(L, 1, BRAIDB_NOMAX);
+  s = lua_tolstring(L, -1, &len);
+  m = braid__msg_from_bytes(s, len);
   if (m == NULL) return braidB_nomem(L);
   lua_settop(L, 0);
-  return braid__decode_owned(L, m);
+  return braid__decode_owned_flags(L, m, allow ? 0 : BRAID_DEC_NOCODE);
 }
 
 
@@ -270,7 +302,7 @@ static int conn_recv_bytes_into(lua_State *L) {
   if (off < 0 || (size_t)off > cap)
     return braidB_argerror(L, 3, "ValueError", "offset out of bounds");
   fd = connfd(L, c, 'r');
-  n = recv_header(L, fd);
+  n = recv_header(L, c, fd, c->maxsize);
   if (n > cap - (size_t)off) {
     luaL_Buffer b;
     char *p = luaL_buffinitsize(L, &b, (size_t)n);
@@ -326,8 +358,37 @@ static int conn_index(lua_State *L) {
   if (strcmp(k, "closed") == 0) lua_pushboolean(L, atomic_load(&c->fd) < 0);
   else if (strcmp(k, "readable") == 0) lua_pushboolean(L, c->readable);
   else if (strcmp(k, "writable") == 0) lua_pushboolean(L, c->writable);
-  else lua_pushnil(L);
+  else if (strcmp(k, "allow_code") == 0) lua_pushboolean(L, c->allow_code);
+  else if (strcmp(k, "maxsize") == 0) {
+    if (c->maxsize == BRAIDB_NOMAX) lua_pushnil(L);
+    else lua_pushinteger(L, (lua_Integer)c->maxsize);
+  } else lua_pushnil(L);
   return 1;
+}
+
+
+/* conn.allow_code = bool, conn.maxsize = n|nil: the receiver's choices
+** (see lconn.h); other fields are read-only. */
+static int conn_newindex(lua_State *L) {
+  Conn *c = toconn(L, 1);
+  const char *k = lua_tostring(L, 2);
+  if (k != NULL && strcmp(k, "allow_code") == 0) {
+    c->allow_code = lua_toboolean(L, 3);
+  } else if (k != NULL && strcmp(k, "maxsize") == 0) {
+    lua_Integer n;
+    if (lua_isnil(L, 3)) {
+      c->maxsize = BRAIDB_NOMAX;
+      return 0;
+    }
+    n = braidB_checkinteger(L, 3);
+    if (n < 0) return braidB_argerror(L, 3, "ValueError", "maxsize is negative");
+    c->maxsize = (uint64_t)n;
+  } else {
+    return braidB_raise(L, "AttributeError",
+                        "Connection attribute '%s' is read-only",
+                        k ? k : "?");
+  }
+  return 0;
 }
 
 
@@ -345,6 +406,7 @@ static const luaL_Reg conn_methods[] = {
 
 static const luaL_Reg conn_meta[] = {
   { "__index", conn_index },
+  { "__newindex", conn_newindex },
   { "__close", conn_close },
   { "__braidexport", conn_export },
   { NULL, NULL },

@@ -500,6 +500,8 @@ static const char *errno_class(int e) {
     case EEXIST: return "FileExistsError";
     case EPIPE: case ESHUTDOWN: return "BrokenPipeError";
     case ECONNRESET: return "ConnectionResetError";
+    case ECONNREFUSED: return "ConnectionRefusedError";
+    case ECONNABORTED: return "ConnectionAbortedError";
     case EACCES: case EPERM: return "PermissionError";
     case ESRCH: return "ProcessLookupError";
     case ECHILD: return "ChildProcessError";
@@ -750,6 +752,7 @@ int luaopen_braid_core(lua_State *L) {
   braidB_open_procpool(L);
   braidB_open_process(L);
   braidB_open_conn(L);
+  braidB_open_listener(L);
 #ifdef BRAID_TESTS
   lua_newtable(L);
   braidB_open_test(L);

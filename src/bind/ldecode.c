@@ -83,6 +83,7 @@ typedef struct Dec {
   int cache; /* stack index of the table of shared objects, 0 if none */
   size_t origin; /* offset of 'base' in the message it was cut from */
   int gcstopped; /* this decode stopped the collector (big messages) */
+  int nocode; /* BRAID_DEC_NOCODE: refuse what would run or load code */
   /* The first shared objects (the keys repeated in every record) are
   ** also kept in stack slots, direct-mapped by offset: recalling one is a
   ** lua_pushvalue instead of a lookup in the cache table. */
@@ -93,6 +94,7 @@ typedef struct Dec {
 
 
 static void dec_init_frames(Dec *d) {
+  d->nocode = 0;
   d->inl = 0;
   d->frames = d->local;
   d->nframes = 0;
@@ -696,12 +698,102 @@ static int reduce_dstep(Dec *d, DFrame *f, int ct) {
 }
 
 
+/* Pushes the path segment of the child that frame 'j' is reading
+** ("[3]", ".name", "(key)", "(metatable)"). Its key, while it reads a
+** pair's value, is the slot just below the next frame's lowest slot, or
+** 'top' (the stack's top when the refusal began) for the top frame. */
+static void dec_pathseg(Dec *d, size_t j, int top) {
+  lua_State *L = d->L;
+  const DFrame *f = &d->frames[j];
+  int k;
+  if (f->kind != DF_TABLE) {
+    lua_pushliteral(L, "(?)");
+    return;
+  }
+  if (f->st == DS_META) {
+    lua_pushliteral(L, "(metatable)");
+    return;
+  }
+  if (f->phase == 0) {
+    lua_pushfstring(L, "[%I]", (lua_Integer)f->i);
+    return;
+  }
+  if (f->st == DS_KEY) {
+    lua_pushliteral(L, "(a key)");
+    return;
+  }
+  if (d->spill_hi > BRAID_SPILL_KEEP && j + 1 < d->spill_hi) {
+    lua_pushliteral(L, "[?]"); /* its slots are spilled: not looked up */
+    return;
+  }
+  k = j + 1 < d->nframes ? d->frames[j + 1].t - 1 : top;
+  switch (lua_type(L, k)) {
+    case LUA_TSTRING: {
+      const char *s = lua_tostring(L, k), *c = s;
+      int ident = (*s < '0' || *s > '9');
+      for (; *c && ident; c++)
+        ident = (*c == '_' || (*c >= 'a' && *c <= 'z') ||
+                 (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'));
+      if (ident && *s) lua_pushfstring(L, ".%s", s);
+      else lua_pushfstring(L, "[\"%s\"]", s);
+      break;
+    }
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, k))
+        lua_pushfstring(L, "[%I]", (lua_Integer)lua_tointeger(L, k));
+      else
+        lua_pushfstring(L, "[%f]", (LUAI_UACNUMBER)lua_tonumber(L, k));
+      break;
+    case LUA_TBOOLEAN:
+      lua_pushstring(L, lua_toboolean(L, k) ? "[true]" : "[false]");
+      break;
+    default: lua_pushfstring(L, "[%s]", luaL_typename(L, k)); break;
+  }
+}
+
+
+/* BRAID_DEC_NOCODE met 'what' (a Lua function, a value by name...):
+** raises ValueError naming its path from "obj". */
+static __attribute__((noreturn)) void dec_refuse(Dec *d, const char *what) {
+  lua_State *L = d->L;
+  size_t j;
+  int n = 1, top = lua_gettop(L);
+  if (!lua_checkstack(L, 32)) braidB_nomem(L);
+  lua_pushliteral(L, "obj");
+  for (j = 0; j < d->nframes; j++) {
+    dec_pathseg(d, j, top);
+    n++;
+    if (n > 20) { /* keep the stack small: fold as we go */
+      lua_concat(L, n);
+      n = 1;
+    }
+  }
+  lua_concat(L, n);
+  braidB_raise(L, "ValueError",
+               "%s is %s: refused from a connection that did not "
+               "authenticate (set allow_code to accept code from a "
+               "trusted peer)", lua_tostring(L, -1), what);
+  __builtin_unreachable();
+}
+
+
 /* Pushes one value and returns its type, or opens a frame for a table,
 ** Lua function or reduced object and returns -1 (decode_value runs it). */
 static int dec_open(Dec *d) {
   lua_State *L = d->L;
   size_t at = (size_t)(d->p - d->base) + d->origin;
   unsigned char tag = get_byte(d);
+  if (braid__unlikely(d->nocode)) {
+    /* code, or what could reach it: a constructor called by name, a
+    ** module's function, the receiver's globals */
+    switch (tag) {
+      case T_LFUNC: dec_refuse(d, "a Lua function");
+      case T_BYNAME: dec_refuse(d, "a value by name");
+      case T_REDUCE: dec_refuse(d, "an object rebuilt by a constructor");
+      case T_GLOBALS: dec_refuse(d, "the globals table");
+      default: break;
+    }
+  }
   switch (tag) {
     case T_NIL: lua_pushnil(L); return LUA_TNIL;
     case T_FALSE: lua_pushboolean(L, 0); return LUA_TBOOLEAN;
@@ -863,7 +955,8 @@ static int decode_values(Dec *d) {
 }
 
 
-static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
+static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped,
+                      int flags) {
   Dec d;
   d.L = L;
   d.base = d.p = m->data;
@@ -874,15 +967,17 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped) {
   d.stream = NULL;
   d.gcstopped = gcstopped;
   dec_init_frames(&d);
+  d.nocode = (flags & BRAID_DEC_NOCODE) != 0;
   return decode_values(&d);
 }
 
 
-/* (message) -> its values, with the collector stopped */
+/* (message, flags) -> its values, with the collector stopped */
 static int decode_nogc(lua_State *L) {
   const braid_msg *m = (const braid_msg *)lua_touserdata(L, 1);
-  lua_pop(L, 1);
-  return decode_msg(L, m, 1);
+  int flags = (int)lua_tointeger(L, 2);
+  lua_pop(L, 2);
+  return decode_msg(L, m, 1, flags);
 }
 
 
@@ -895,26 +990,34 @@ static int decode_nogc(lua_State *L) {
 ** restarted however the decode ends. */
 #define NOGC_MIN_BYTES 65536
 
-int braid__decode(lua_State *L, const braid_msg *m) {
+static int decode_flags(lua_State *L, const braid_msg *m, int flags) {
   int top, status;
   if (m->len < NOGC_MIN_BYTES || !lua_gc(L, LUA_GCISRUNNING))
-    return decode_msg(L, m, 0);
+    return decode_msg(L, m, 0, flags);
   if (!lua_checkstack(L, 4)) return luaL_error(L, "out of stack space");
   top = lua_gettop(L);
   lua_pushcfunction(L, decode_nogc);
   lua_pushlightuserdata(L, (void *)m);
+  lua_pushinteger(L, flags);
   lua_gc(L, LUA_GCSTOP);
-  status = lua_pcall(L, 1, LUA_MULTRET, 0);
+  status = lua_pcall(L, 2, LUA_MULTRET, 0);
   lua_gc(L, LUA_GCRESTART);
   if (status != LUA_OK) return lua_error(L);
   return lua_gettop(L) - top;
 }
 
 
+int braid__decode(lua_State *L, const braid_msg *m) {
+  return decode_flags(L, m, 0);
+}
+
+
+/* (message, [flags]) -> its values */
 static int decode_protected(lua_State *L) {
   const braid_msg *m = (const braid_msg *)lua_touserdata(L, 1);
-  lua_pop(L, 1);
-  return braid__decode(L, m);
+  int flags = (int)lua_tointeger(L, 2);
+  lua_settop(L, 0);
+  return decode_flags(L, m, flags);
 }
 
 
@@ -972,6 +1075,11 @@ int braid__decode_stream_owned(lua_State *L, braid_stream *s) {
 
 
 int braid__decode_owned(lua_State *L, braid_msg *m) {
+  return braid__decode_owned_flags(L, m, 0);
+}
+
+
+int braid__decode_owned_flags(lua_State *L, braid_msg *m, int flags) {
   int top = lua_gettop(L), status, n;
   if (!lua_checkstack(L, 4)) {
     braid__msg_free(m);
@@ -979,7 +1087,8 @@ int braid__decode_owned(lua_State *L, braid_msg *m) {
   }
   lua_pushcfunction(L, decode_protected);
   lua_pushlightuserdata(L, m);
-  status = lua_pcall(L, 1, LUA_MULTRET, 0);
+  lua_pushinteger(L, flags);
+  status = lua_pcall(L, 2, LUA_MULTRET, 0);
   braid__msg_free(m);
   if (status != LUA_OK) return lua_error(L);
   n = lua_gettop(L) - top;

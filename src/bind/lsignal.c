@@ -238,7 +238,21 @@ static int core_intr_reset(lua_State *L) {
 }
 
 
+/* core._intr_ignore(): this process ignores SIGINT from now on (no
+** KeyboardInterrupt; its children inherit the ignoring), as Python's
+** manager server does: Ctrl-C goes to the whole process group, and the
+** program that started the manager is the one to react (shutdown()). */
+static int core_intr_ignore(lua_State *L) {
+  (void)L;
+  braid__intr_uninstall();
+  signal(SIGINT, SIG_IGN);
+  return 0;
+}
+
+
 void braidB_open_signal(lua_State *L) {
+  lua_pushcfunction(L, core_intr_ignore);
+  lua_setfield(L, -2, "_intr_ignore");
   lua_pushcfunction(L, core_intr_state);
   lua_setfield(L, -2, "_intr_state");
   lua_pushcfunction(L, core_intr_reset);

@@ -153,6 +153,12 @@ void braid_runtime_join_threads(braid_runtime_t *rt) {
 
 static void thread_destroy(braid_handle *h) {
   braid_thread *t = (braid_thread *)h;
+  /* braid__thread_finish drops the worker's reference under t->mu and
+  ** then still broadcasts on t->cv: when another state releases the last
+  ** reference in that window, wait for the worker to leave t->mu before
+  ** the mutex and the condition variable go (found by TSan). */
+  braid__mutex_lock(&t->mu);
+  braid__mutex_unlock(&t->mu);
   braid__msg_free(t->payload);
   braid__stream_release(t->stream);
   braid__free(t->path);

@@ -186,6 +186,14 @@ M["BrokenPipeError"] = nil
 ---@type table
 M["ConnectionResetError"] = nil
 
+--- Reference: docs/errors.md, entry `errors.ConnectionRefusedError`
+---@type table
+M["ConnectionRefusedError"] = nil
+
+--- Reference: docs/errors.md, entry `errors.ConnectionAbortedError`
+---@type table
+M["ConnectionAbortedError"] = nil
+
 --- Reference: docs/errors.md, entry `errors.TimeoutError`
 ---@type table
 M["TimeoutError"] = nil

@@ -39,6 +39,11 @@ function M.get_context(mp, method)
       end
       return pool.Pool(processes, initializer, initargs, maxtasksperchild, ctx)
     end
+    ctx.Manager = function()
+      local m = mp.managers.SyncManager{ ctx = ctx }
+      m:start()
+      return m
+    end
     contexts[method] = ctx
   end
   return ctx

@@ -77,10 +77,19 @@ M.TimeoutError = errors.classes["multiprocessing.TimeoutError"]
 M.AuthenticationError = errors.classes["multiprocessing.AuthenticationError"]
 
 local lazy = { pool = "braid.multiprocessing.pool",
-               dummy = "braid.multiprocessing.dummy" }
+               dummy = "braid.multiprocessing.dummy",
+               managers = "braid.multiprocessing.managers" }
 
 --- `Pool(...)`: a pool of worker processes (see `braid.multiprocessing.pool`).
 function M.Pool(...) return require("braid.multiprocessing.pool").Pool(...) end
+
+--- `Manager()`: a started `managers.SyncManager` (its server is a child
+-- process of the default start method; `<close>` or `shutdown()` stops it).
+function M.Manager()
+  local m = require("braid.multiprocessing.managers").SyncManager()
+  m:start()
+  return m
+end
 
 return setmetatable(M, { __index = function(t, k)
   local name = lazy[k]

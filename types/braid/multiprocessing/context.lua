@@ -8,6 +8,7 @@ local M = {}
 ---@class context.Context
 ---@field Process table
 ---@field Pool function
+---@field Manager function
 ---@field get_start_method function
 local context_Context = {}
 

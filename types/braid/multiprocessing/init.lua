@@ -388,6 +388,15 @@ M["AuthenticationError"] = nil
 ---@return pool.Pool
 function M.Pool(processes, initializer, initargs, maxtasksperchild) end
 
+--- Starts a managers.SyncManager (its server is a child process of the
+--- Reference: docs/multiprocessing.md, entry `mp.Manager`
+---@return managers.SyncManager
+function M.Manager() end
+
+--- Reference: docs/multiprocessing.md, entry `mp.managers`
+---@type table
+M["managers"] = nil
+
 --- Reference: docs/multiprocessing.md, entry `mp.pool`
 ---@type table
 M["pool"] = nil

@@ -1,0 +1,187 @@
+/*
+** test_frame.c: Connection framing (frame.h) and the authentication
+** handshake (auth.h) from C alone, with core headers only: Python's
+** header forms (the 8-byte one without sending 2 GiB), a frame through a
+** socket pair, the answers to a {sha256} and to a legacy challenge
+** checked against digests computed by Python's hmac module, and the two
+** sides of the handshake run against each other with the same and with
+** different keys.
+*/
+#include <openssl/hmac.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "braidint.h"
+#include "frame.h"
+#include "process.h"
+#include "ctest.h"
+
+static void test_headers(void) {
+  unsigned char h[BRAID_FRAME_HDRMAX];
+  uint64_t len = 0;
+  static const unsigned char small[4] = { 0, 0, 0, 5 };
+  static const unsigned char big[12] = { 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,
+                                         0x80, 0, 0, 0 };
+  static const unsigned char neg[4] = { 0xff, 0xff, 0xff, 0xfb }; /* -5 */
+  CHECK_EQ(braid__frame_header(5, h), 4);
+  CHECK(memcmp(h, small, 4) == 0);
+  CHECK_EQ(braid__frame_header(0x7fffffffu, h), 4);
+  CHECK_EQ(braid__frame_parse(h, 4, &len), BRAID_OK);
+  CHECK_EQ(len, 0x7fffffffu);
+  CHECK_EQ(braid__frame_header(0x80000000u, h), 12);
+  CHECK(memcmp(h, big, 12) == 0);
+  CHECK_EQ(braid__frame_parse(h, 4, &len), BRAID_EAGAIN);
+  CHECK_EQ(braid__frame_parse(h, 12, &len), BRAID_OK);
+  CHECK_EQ(len, 0x80000000u);
+  CHECK_EQ(braid__frame_parse(neg, 4, &len), BRAID_EINVAL);
+  CHECK_EQ(braid__frame_parse(small, 3, &len), BRAID_EINVAL);
+}
+
+static void test_socket_frame(void) {
+  int sv[2];
+  uint64_t len = 0;
+  size_t got = 0;
+  char body[8] = { 0 };
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  CHECK_EQ(braid__frame_write(sv[0], "hello", 5), BRAID_OK);
+  CHECK_EQ(braid__frame_write(sv[0], "", 0), BRAID_OK);
+  close(sv[0]);
+  CHECK_EQ(braid__frame_read_header(sv[1], &len, &got), BRAID_OK);
+  CHECK_EQ(len, 5);
+  CHECK_EQ(braid__fd_read_all(sv[1], body, 5, NULL), BRAID_OK);
+  CHECK(memcmp(body, "hello", 5) == 0);
+  CHECK_EQ(braid__frame_read_header(sv[1], &len, &got), BRAID_OK);
+  CHECK_EQ(len, 0);
+  CHECK_EQ(braid__frame_read_header(sv[1], &len, &got), BRAID_ECLOSED);
+  CHECK_EQ(got, 0); /* a clean end between frames */
+  close(sv[1]);
+}
+
+static void unhex(const char *s, unsigned char *out) {
+  size_t i;
+  for (i = 0; s[2 * i]; i++) {
+    unsigned v;
+    sscanf(s + 2 * i, "%2x", &v);
+    out[i] = (unsigned char)v;
+  }
+}
+
+/* Answers computed with Python: hmac.new(b'k', msg, alg).digest(). */
+static void test_known_answers(void) {
+  braid_auth a;
+  unsigned char in[80], out[BRAID_AUTH_OUTMAX], want[32];
+  size_t n = 0, i;
+  memcpy(in, "#CHALLENGE#{sha256}", 19);
+  for (i = 0; i < 40; i++) in[19 + i] = (unsigned char)i;
+  braid__auth_init(&a, BRAID_AUTH_ANSWER, "k", 1);
+  CHECK(braid__auth_wants(&a));
+  CHECK_EQ(braid__auth_step(&a, in, 59, out, &n), BRAID_OK);
+  CHECK_EQ(n, 8 + 32);
+  CHECK(memcmp(out, "{sha256}", 8) == 0);
+  unhex("e2d18d2266efaf3d644ed631dfa02c401ec26e092bef5993514fbbe8a5cd1f7e", want);
+  CHECK(memcmp(out + 8, want, 32) == 0);
+  /* then the verdict: "#FAILURE#" is a rejection */
+  CHECK_EQ(braid__auth_step(&a, (const unsigned char *)"#FAILURE#", 9, out, &n),
+           BRAID_EPERM);
+  CHECK(a.why != NULL);
+  /* Python <= 3.11: a bare 20-byte challenge gets a bare HMAC-MD5 */
+  memcpy(in, "#CHALLENGE#", 11);
+  for (i = 0; i < 20; i++) in[11 + i] = (unsigned char)(100 + i);
+  braid__auth_init(&a, BRAID_AUTH_ANSWER, "k", 1);
+  CHECK_EQ(braid__auth_step(&a, in, 31, out, &n), BRAID_OK);
+  CHECK_EQ(n, 16);
+  unhex("5a0609398c52968531df079a4305d8b0", want);
+  CHECK(memcmp(out, want, 16) == 0);
+  CHECK_EQ(braid__auth_step(&a, (const unsigned char *)"#WELCOME#", 9, out, &n),
+           BRAID_OK);
+  CHECK(braid__auth_done(&a));
+  /* not a challenge */
+  braid__auth_init(&a, BRAID_AUTH_ANSWER, "k", 1);
+  CHECK_EQ(braid__auth_step(&a, (const unsigned char *)"hello", 5, out, &n),
+           BRAID_EINVAL);
+}
+
+/* Runs a SERVER machine with key 'ks' against a CLIENT machine with key
+** 'kc', each message going to the other's mailbox; returns the server's
+** last code and sets '*crc' to the client's. Stops when both are done or
+** neither can move (a side failed). */
+static int run_pair(const char *ks, const char *kc, int *crc) {
+  braid_auth side[2];
+  unsigned char box[2][BRAID_AUTH_OUTMAX];
+  size_t boxn[2] = { 0, 0 };
+  int full[2] = { 0, 0 }, rc[2] = { BRAID_OK, BRAID_OK }, moved = 1, i;
+  braid__auth_init(&side[0], BRAID_AUTH_SERVER, ks, strlen(ks));
+  braid__auth_init(&side[1], BRAID_AUTH_CLIENT, kc, strlen(kc));
+  while (moved) {
+    moved = 0;
+    for (i = 0; i < 2; i++) {
+      braid_auth *me = &side[i];
+      unsigned char in[BRAID_AUTH_OUTMAX];
+      size_t n = 0, outn = 0;
+      int wants;
+      if (rc[i] != BRAID_OK || braid__auth_done(me)) continue;
+      wants = braid__auth_wants(me);
+      if (wants && !full[i]) continue;
+      if (wants) {
+        memcpy(in, box[i], boxn[i]);
+        n = boxn[i];
+        full[i] = 0;
+      }
+      rc[i] = braid__auth_step(me, wants ? in : NULL, n, box[!i], &outn);
+      if (outn > 0) {
+        boxn[!i] = outn;
+        full[!i] = 1;
+      }
+      moved = 1;
+    }
+  }
+  *crc = rc[1];
+  return rc[0];
+}
+
+static void test_handshake_pairs(void) {
+  int crc;
+  CHECK_EQ(run_pair("same key", "same key", &crc), BRAID_OK);
+  CHECK_EQ(crc, BRAID_OK);
+  CHECK_EQ(run_pair("server key", "client key", &crc), BRAID_EPERM);
+  CHECK_EQ(crc, BRAID_EPERM);
+}
+
+/* A Python 3.11 client answers the {sha256} challenge with a bare
+** HMAC-MD5 of the whole of it: accepted. */
+static void test_legacy_answer_accepted(void) {
+  braid_auth d;
+  unsigned char out[BRAID_AUTH_OUTMAX], mac[16];
+  unsigned int ml = 0;
+  size_t n = 0;
+  braid__auth_init(&d, BRAID_AUTH_DELIVER, "k", 1);
+  CHECK_EQ(braid__auth_step(&d, NULL, 0, out, &n), BRAID_OK);
+  CHECK_EQ(n, 11 + 8 + 40);
+  CHECK(HMAC(EVP_md5(), "k", 1, out + 11, n - 11, mac, &ml) != NULL);
+  CHECK_EQ(braid__auth_step(&d, mac, 16, out, &n), BRAID_OK);
+  CHECK(n == 9 && memcmp(out, "#WELCOME#", 9) == 0);
+  CHECK(braid__auth_done(&d));
+  /* a wrong one of the right length is refused, "#FAILURE#" sent */
+  braid__auth_init(&d, BRAID_AUTH_DELIVER, "k", 1);
+  CHECK_EQ(braid__auth_step(&d, NULL, 0, out, &n), BRAID_OK);
+  mac[0] ^= 1;
+  CHECK_EQ(braid__auth_step(&d, mac, 16, out, &n), BRAID_EPERM);
+  CHECK(n == 9 && memcmp(out, "#FAILURE#", 9) == 0);
+}
+
+int main(void) {
+  static const ctest_case cases[] = {
+    { "Python's header forms, the 8-byte one included", test_headers },
+    { "frames through a socket pair, a clean end", test_socket_frame },
+    { "answers to {sha256} and legacy challenges match Python's hmac",
+      test_known_answers },
+    { "the two sides agree with one key, both fail with two",
+      test_handshake_pairs },
+    { "a legacy bare HMAC-MD5 answer is accepted, a wrong one refused",
+      test_legacy_answer_accepted },
+    { NULL, NULL },
+  };
+  return ctest_run(cases);
+}

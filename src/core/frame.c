@@ -1,0 +1,93 @@
+/*
+** frame.c: Connection framing (see frame.h).
+** See LICENSE for copyright and license.
+*/
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "process.h"
+
+
+size_t braid__frame_header(uint64_t n, unsigned char *h) {
+  int i;
+  if (n <= 0x7fffffffu) {
+    for (i = 0; i < 4; i++) h[i] = (unsigned char)(n >> (24 - 8 * i));
+    return 4;
+  }
+  memset(h, 0xff, 4); /* -1: the 8-byte length follows */
+  for (i = 0; i < 8; i++) h[4 + i] = (unsigned char)(n >> (56 - 8 * i));
+  return 12;
+}
+
+
+int braid__frame_parse(const unsigned char *h, size_t have, uint64_t *len) {
+  uint32_t u;
+  uint64_t q = 0;
+  int i;
+  if (have < 4) return BRAID_EINVAL;
+  u = ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) |
+      ((uint32_t)h[2] << 8) | h[3];
+  if (u <= 0x7fffffffu) {
+    *len = u;
+    return BRAID_OK;
+  }
+  if (u != 0xffffffffu) return BRAID_EINVAL; /* negative, not -1 */
+  if (have < 12) return BRAID_EAGAIN;
+  for (i = 0; i < 8; i++) q = (q << 8) | h[4 + i];
+  *len = q;
+  return BRAID_OK;
+}
+
+
+int braid__frame_write(int fd, const void *p, size_t n) {
+  unsigned char h[BRAID_FRAME_HDRMAX];
+  struct iovec iov[2];
+  struct msghdr m;
+  int i = 0, cnt = 2;
+  iov[0].iov_base = h;
+  iov[0].iov_len = braid__frame_header(n, h);
+  iov[1].iov_base = (void *)p;
+  iov[1].iov_len = n;
+  if (n == 0) cnt = 1;
+  while (i < cnt) {
+    ssize_t w;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov + i;
+    m.msg_iovlen = (size_t)(cnt - i);
+    w = sendmsg(fd, &m, MSG_NOSIGNAL);
+    if (w < 0 && errno == ENOTSOCK) w = writev(fd, iov + i, cnt - i);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return (errno == EPIPE || errno == ECONNRESET) ? BRAID_ECLOSED
+                                                    : BRAID_EOS;
+    }
+    while (i < cnt && (size_t)w >= iov[i].iov_len) {
+      w -= (ssize_t)iov[i].iov_len;
+      i++;
+    }
+    if (i < cnt) {
+      iov[i].iov_base = (char *)iov[i].iov_base + w;
+      iov[i].iov_len -= (size_t)w;
+    }
+  }
+  return BRAID_OK;
+}
+
+
+int braid__frame_read_header(int fd, uint64_t *len, size_t *got) {
+  unsigned char h[BRAID_FRAME_HDRMAX];
+  size_t k = 0;
+  int rc = braid__fd_read_all(fd, h, 4, &k);
+  *got = k;
+  if (rc != BRAID_OK) return rc;
+  rc = braid__frame_parse(h, 4, len);
+  if (rc != BRAID_EAGAIN) return rc;
+  rc = braid__fd_read_all(fd, h + 4, 8, &k);
+  *got = 4 + k;
+  if (rc != BRAID_OK) return rc;
+  return braid__frame_parse(h, 12, len);
+}
