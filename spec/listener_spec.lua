@@ -243,6 +243,21 @@ describe("connection.Listener / Client", function()
       helpers.message_has(err, "obj is a Lua function")
     end)
 
+    it("names a path through deeply nested tables, and the stream stays in step", function()
+      local a, b = connection.Pipe()
+      a.allow_code = false
+      local v = { k = {} }
+      local t = v.k
+      for _ = 1, 300 do t[1] = {}; t = t[1] end
+      t.leaf = function() end
+      b:send(v)
+      b:send("after")
+      local err = helpers.raises(errors.ValueError, a.recv, a)
+      helpers.message_has(err, "obj.k[1][1]")
+      helpers.message_has(err, ".leaf is a Lua function")
+      assert.equal("after", a:recv())
+    end)
+
     it("plain data passes; allow_code opts in (Listener option or connection field)", function()
       local ok, v = exchange({}, { 1, "two", { three = 3.5 }, [true] = false })
       assert.is_true(ok)
