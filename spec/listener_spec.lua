@@ -206,6 +206,15 @@ describe("connection.Listener / Client", function()
     assert.equal("after", a:recv())
     join()
     helpers.raises(errors.ValueError, connection.deliver_challenge, a, 42)
+    helpers.raises(errors.ValueError, connection.deliver_challenge, a, "k", "sha1")
+    -- another digest Python allows: the answer uses the challenge's
+    for _, digest in ipairs({ "sha384", "sha3_256", "md5" }) do
+      local join2 = peer(function(c)
+        require("braid.multiprocessing.connection").answer_challenge(c, "k2")
+      end, b)
+      connection.deliver_challenge(a, "k2", digest)
+      join2()
+    end
   end)
 
   describe("safety of unauthenticated connections", function()
