@@ -31,8 +31,7 @@ local lazy = {
   multiprocessing = "braid.multiprocessing",
   futures = "braid.futures",
   progress = "braid.progress",
-  -- braid.subprocess is absent until the module exists: an unknown field
-  -- reads as nil (Lua's AttributeError), not as a failed require.
+  subprocess = "braid.subprocess",
 }
 
 return setmetatable(M, {
