@@ -51,6 +51,15 @@ static Child *checkchild(lua_State *L) {
 }
 
 
+/* Once reaped the pidfd has nothing more to tell: give it back at once. */
+static void set_reaped(Child *c, int r) {
+  if (r < 0) c->code = 0; /* reaped elsewhere: Python reports 0 too */
+  c->reaped = 1;
+  if (c->pidfd >= 0) close(c->pidfd);
+  c->pidfd = -1;
+}
+
+
 static int child_gc(lua_State *L) {
   Child *c = checkchild(L);
   if (c->pidfd >= 0) close(c->pidfd);
@@ -70,8 +79,7 @@ static int child_poll(lua_State *L) {
   if (!c->reaped) {
     int r = braid__proc_reap(c->pid, 0, &c->code);
     if (r == 0) return 0;
-    if (r < 0) c->code = 0; /* reaped elsewhere: Python reports 0 too */
-    c->reaped = 1;
+    set_reaped(c, r);
   }
   lua_pushinteger(L, c->code);
   return 1;
@@ -91,8 +99,7 @@ static int child_wait(lua_State *L) {
       braidB_intr_check(L);
       return 0;
     }
-    if (r < 0) c->code = 0;
-    c->reaped = 1;
+    set_reaped(c, r);
   }
   lua_pushinteger(L, c->code);
   return 1;
@@ -108,8 +115,8 @@ static int child_send_signal(lua_State *L) {
     int code;
     int r = braid__proc_reap(c->pid, 0, &code);
     if (r != 0) {
-      c->code = r < 0 ? 0 : code;
-      c->reaped = 1;
+      c->code = code;
+      set_reaped(c, r);
       return 0;
     }
     if (kill(c->pid, sig) != 0 && errno != ESRCH)

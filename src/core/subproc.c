@@ -17,6 +17,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -230,13 +231,6 @@ int braid__subproc_pipe(int parent_reads, int *parent, int *child) {
   if (pipe2(p, O_CLOEXEC) != 0) return BRAID_EOS;
   *parent = parent_reads ? p[0] : p[1];
   *child = parent_reads ? p[1] : p[0];
-  if (fcntl(*parent, F_SETFL, O_NONBLOCK) != 0) {
-    int e = errno;
-    close(p[0]);
-    close(p[1]);
-    errno = e;
-    return BRAID_EOS;
-  }
   return BRAID_OK;
 }
 
@@ -258,11 +252,12 @@ static int wait_fd(int fd, short ev) {
 
 ssize_t braid__subproc_read(int fd, void *p, size_t n) {
   for (;;) {
-    ssize_t r = read(fd, p, n);
-    if (r >= 0) return r;
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return BRAID_EOS;
+    ssize_t r;
     if (!wait_fd(fd, POLLIN)) return BRAID_ETIMEDOUT;
+    r = read(fd, p, n); /* readable: returns at once */
+    if (r >= 0) return r;
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+    return BRAID_EOS;
   }
 }
 
@@ -275,6 +270,7 @@ ssize_t braid__subproc_write_some(int fd, const void *p, size_t n) {
   struct timespec zero = { 0, 0 };
   ssize_t w;
   int e, was_pending;
+  if (n > PIPE_BUF) n = PIPE_BUF; /* fits once poll said POLLOUT */
   sigemptyset(&pipe);
   sigaddset(&pipe, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe, &old);
@@ -298,9 +294,10 @@ int braid__subproc_write(int fd, const void *p, size_t n, size_t *done) {
   const char *c = (const char *)p;
   *done = 0;
   while (*done < n) {
-    ssize_t w = braid__subproc_write_some(fd, c + *done, n - *done);
+    ssize_t w;
+    if (!wait_fd(fd, POLLOUT)) return BRAID_ETIMEDOUT;
+    w = braid__subproc_write_some(fd, c + *done, n - *done);
     if (w < 0) return (int)w;
-    if (w == 0 && !wait_fd(fd, POLLOUT)) return BRAID_ETIMEDOUT;
     *done += (size_t)w;
   }
   return BRAID_OK;

@@ -58,23 +58,27 @@ BRAIDI_FUNC pid_t braid__subproc_spawn(const braid_spawn *s, int *pidfd,
 ** when it is not our child (ECHILD: reaped elsewhere). */
 BRAIDI_FUNC int braid__subproc_wait(pid_t pid, int pidfd, double timeout,
                                     int *code);
-/* A pipe whose parent end ('*parent') is close-on-exec and non-blocking
-** and whose child end ('*child') is close-on-exec (dup2 in the child
-** makes it inheritable there). 'parent_reads': the parent reads.
+/* A pipe whose ends are both close-on-exec (dup2 in the child makes the
+** child's end inheritable there). Both stay blocking, as Python's: the
+** parent's end may be handed to another child (p1.stdout as the stdin of
+** p2), which expects a blocking descriptor; the parent polls before it
+** reads and writes at most PIPE_BUF bytes per POLLOUT, so it never
+** blocks in the kernel. 'parent_reads': the parent reads.
 ** BRAID_OK or BRAID_EOS. */
 BRAIDI_FUNC int braid__subproc_pipe(int parent_reads, int *parent,
                                     int *child);
-/* Reads at most 'n' bytes from non-blocking 'fd', waiting (sliced) until
+/* Reads at most 'n' bytes from 'fd', waiting (sliced) until
 ** some arrive: >0 bytes, 0 at end of file, BRAID_ETIMEDOUT when the caller
 ** must stop for Ctrl-C, BRAID_EOS on error (errno). */
 BRAIDI_FUNC ssize_t braid__subproc_read(int fd, void *p, size_t n);
-/* Writes all of 'p' to non-blocking 'fd' (waiting, sliced, while it is
+/* Writes all of 'p' to 'fd' (waiting, sliced, while it is
 ** full) without raising SIGPIPE: BRAID_OK, BRAID_ECLOSED (reader gone:
 ** EPIPE), BRAID_ETIMEDOUT (Ctrl-C; '*done' bytes went), BRAID_EOS. */
 BRAIDI_FUNC int braid__subproc_write(int fd, const void *p, size_t n,
                                      size_t *done);
-/* One write(2) without SIGPIPE: bytes written, 0 when the pipe is full,
-** BRAID_ECLOSED (EPIPE) or BRAID_EOS. */
+/* One write(2) of at most PIPE_BUF bytes without SIGPIPE, for a 'fd'
+** that poll found writable: bytes written, 0 when the pipe is full
+** (non-blocking descriptors), BRAID_ECLOSED (EPIPE) or BRAID_EOS. */
 BRAIDI_FUNC ssize_t braid__subproc_write_some(int fd, const void *p,
                                               size_t n);
 /* A child whose owner was collected while it still ran: reaped later (at
