@@ -589,6 +589,10 @@ local function processes()
 end
 workloads[#workloads + 1] = { "processes", processes }
 
+-- subprocess: run({"true"}) against Python and C (bench/subprocess_bench.lua)
+for _, w in ipairs(dofile("bench/subprocess_bench.lua") { best_of = best_of, fmt = fmt,
+    write_json = write_json, rows = rows, REPS = REPS, BUILD = BUILD }) do workloads[#workloads + 1] = w end
+
 for name in pairs(selected) do
   local known = false
   for _, w in ipairs(workloads) do known = known or w[1] == name end
