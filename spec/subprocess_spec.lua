@@ -239,6 +239,7 @@ describe("Popen options", function()
     assert.equal("\0\255", sp.check_output({ "printf", "\\0\\377" }))
     local p = sp.Popen({ "printf", "x\\r\\ny\\r" }, { stdout = sp.PIPE, universal_newlines = true })
     assert.is_true(p.text_mode)
+    raises(errors.ValueError, sp.Popen, { "true" }, { text = true, universal_newlines = false })
     assert.equal("x\n", p.stdout:readline())
     assert.equal("y\n", p.stdout:read("a"))
     assert.equal(0, p:wait(60))
@@ -468,21 +469,24 @@ describe("subprocess from workers", function()
     assert.equal("thread", out)
   end)
 
-  it("works in a Process", function()
-    local mp = require "braid.multiprocessing"
-    local ctx = mp.get_context("spawn")
-    local q = ctx.Queue()
-    local p = ctx.Process{ target = function(q)
-      local sp = require "braid.subprocess"
-      local r = sp.run({ "sh", "-c", "echo proc; exit 3" }, { capture_output = true })
-      q:put({ r.stdout, r.returncode })
-    end, args = { q } }
-    p:start()
-    local got = q:get(true, 60)
-    p:join(60)
-    assert.same({ "proc\n", 3 }, got)
-    assert.equal(0, p.exitcode)
-  end)
+  for _, method in ipairs(helpers.start_methods()) do
+    it("works in a Process (" .. method .. ")", function()
+      local mp = require "braid.multiprocessing"
+      local ctx = mp.get_context(method)
+      local q = ctx.Queue()
+      local p = ctx.Process{ target = function(q)
+        local sp = require "braid.subprocess"
+        local r = sp.run({ "sh", "-c", "echo proc; exit 3" }, { capture_output = true })
+        local e = select(2, pcall(sp.run, { "sleep", "30" }, { timeout = 0.1 }))
+        q:put({ r.stdout, r.returncode, sp.TimeoutExpired:is(e) })
+      end, args = { q } }
+      p:start()
+      local got = q:get(true, 60)
+      p:join(60)
+      assert.same({ "proc\n", 3, true }, got)
+      assert.equal(0, p.exitcode)
+    end)
+  end
 
   it("many threads spawning at once leak no descriptor into children", function()
     local threading = require "braid.threading"

@@ -182,6 +182,11 @@ function M.Popen(args, opts)
   end
   local cwd = opts.cwd
   if cwd ~= nil then checkstr(cwd, "cwd") end
+  if opts.text ~= nil and opts.universal_newlines ~= nil
+      and (not opts.text) ~= (not opts.universal_newlines) then
+    raise(ValueError, "Cannot disambiguate when both text and "
+      .. "universal_newlines are supplied but different. Pass one or the other.")
+  end
   local text = (opts.text or opts.universal_newlines or opts.encoding ~= nil
     or opts.errors ~= nil) and true or false
   local close_fds = opts.close_fds
