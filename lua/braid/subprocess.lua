@@ -253,6 +253,13 @@ function Popen:wait(timeout)
   return code
 end
 
+-- What a TimeoutExpired carries: nil until something was read (Python's
+-- `b''.join(seq) if seq else None`).
+local function partial(list)
+  if list == nil or #list == 0 then return nil end
+  return table_concat(list)
+end
+
 local function joined(list, pipe)
   if pipe == nil then return nil end
   return list and table_concat(list) or ""
@@ -277,8 +284,8 @@ function Popen:communicate(input, timeout)
   local t0 = timeout and core.monotonic and core.monotonic()
   local done = core.subproc_communicate(st, timeout)
   if not done then
-    error(M.TimeoutExpired(self.args, timeout, joined(st.out, self.stdout),
-                           joined(st.err, self.stderr)), 2)
+    error(M.TimeoutExpired(self.args, timeout, partial(st.out),
+                           partial(st.err)), 2)
   end
   local left = nil
   if timeout ~= nil then
@@ -288,8 +295,8 @@ function Popen:communicate(input, timeout)
   end
   local code = self._child:wait(left)
   if code == nil then
-    error(M.TimeoutExpired(self.args, timeout, joined(st.out, self.stdout),
-                           joined(st.err, self.stderr)), 2)
+    error(M.TimeoutExpired(self.args, timeout, partial(st.out),
+                           partial(st.err)), 2)
   end
   return joined(st.out, self.stdout), joined(st.err, self.stderr)
 end

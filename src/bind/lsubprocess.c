@@ -594,10 +594,10 @@ static char **strarray(lua_State *L, int idx, int *n) {
     braidB_raise(L, "ValueError", "too many strings");
   a = (char **)lua_newuserdatauv(L, sizeof(char *) * (size_t)(len + 1), 0);
   for (i = 0; i < len; i++) {
-    lua_rawgeti(L, idx, i + 1);
+    if (lua_rawgeti(L, idx, i + 1) != LUA_TSTRING)
+      braidB_raise(L, "TypeError", "string expected");
     a[i] = (char *)lua_tostring(L, -1);
-    lua_pop(L, 1); /* the table keeps it */
-    if (a[i] == NULL) braidB_raise(L, "TypeError", "string expected");
+    lua_pop(L, 1); /* the table keeps the string alive */
   }
   a[len] = NULL;
   if (n) *n = (int)len;
