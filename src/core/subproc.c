@@ -82,7 +82,7 @@ static void close_others(const braid_spawn *s, int errfd, int max) {
 }
 
 
-__attribute__((noreturn)) static void child_exec(const braid_spawn *s,
+__attribute__((noreturn, noinline)) static void child_exec(const braid_spawn *s,
                                                  int errfd,
                                                  int max) {
   struct sigaction sa;
@@ -141,7 +141,8 @@ __attribute__((noreturn)) static void child_exec(const braid_spawn *s,
 
 
 /* The only frame that vfork returns to twice: nothing here is modified
-** after vfork, so no local can be clobbered. */
+** after vfork, so no local can be clobbered; child_exec is never inlined,
+** so the child's locals live below this frame, never in it. */
 static pid_t do_vfork(const braid_spawn *s, int errfd, int max) {
   pid_t pid = vfork();
   if (pid == 0) child_exec(s, errfd, max);
