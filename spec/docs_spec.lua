@@ -160,6 +160,27 @@ local samples = {
     local f = io.open("/dev/null", "w")
     return keep(progress.Bar{total = 3, file = f, desc = "d"}, function() f:close() end)
   end,
+  ["subprocess.Popen"] = function()
+    local sp = require "braid.subprocess"
+    local p = sp.Popen({ "true" }, { stdin = sp.PIPE, stdout = sp.PIPE, stderr = sp.PIPE })
+    p:communicate()
+    return p
+  end,
+  ["subprocess.PipeFile"] = function()
+    local sp = require "braid.subprocess"
+    local p = sp.Popen({ "true" }, { stdout = sp.PIPE })
+    p:wait()
+    return keep(p.stdout, function() p.stdout:close() end)
+  end,
+  ["subprocess.CompletedProcess"] = function()
+    return require("braid.subprocess").run({ "true" }, { capture_output = true })
+  end,
+  ["subprocess.CalledProcessError"] = function()
+    return require("braid.subprocess").CalledProcessError(1, "x", "o", "e")
+  end,
+  ["subprocess.TimeoutExpired"] = function()
+    return require("braid.subprocess").TimeoutExpired("x", 1, "o", "e")
+  end,
   ["errors.BaseException"] = function()
     return errors.ValueError, errors.ValueError("x", 1), remote_error(),
       errors.SystemExit(3), errors.wrap("plain", "tb")
@@ -249,7 +270,8 @@ describe("the reference in docs/", function()
       "braid.multiprocessing.sharedctypes", "braid.multiprocessing.dummy",
       "braid.multiprocessing.process", "braid.multiprocessing.context",
       "braid.multiprocessing.queues", "braid.multiprocessing.synchronize",
-      "braid.multiprocessing.managers", "braid.progress", "braid.errors" }
+      "braid.multiprocessing.managers", "braid.progress", "braid.errors",
+      "braid.subprocess" }
     local declared = {}
     for _, m in pairs(docs.modules) do declared[m] = true end
     for m, as in pairs(docs.same_modules) do

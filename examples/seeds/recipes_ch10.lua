@@ -1,7 +1,7 @@
 -- recipes_ch10.lua: the listings of the seed recipe chapter "Concurrency"
 -- (seed 004, listings 10-1 to 10-8) ported to braid, each checked.
--- Listing 10-9 (subprocess.run) and the sched recipe are left out: braid
--- has no subprocess or sched module yet.
+-- Listing 10-9 (subprocess.run) is in subprocess_seeds.lua; the sched
+-- recipe is left out: braid has no sched module yet.
 --
 --   braid examples/seeds/recipes_ch10.lua [--quick]
 local threading = require "braid.threading"

@@ -6,6 +6,8 @@
 -- @module braid.errors
 local setmetatable, getmetatable, rawget, type, tostring, select, error, pairs, next =
   setmetatable, getmetatable, rawget, type, tostring, select, error, pairs, next
+local pcall, require, table_concat = pcall, require, table.concat
+local string_format, math_type = string.format, math.type
 _ENV = nil
 
 local M = {}
@@ -200,6 +202,90 @@ function M.wrap(value, traceback)
   e.traceback = traceback
   return e
 end
+
+-- { subprocess's errors: Python's fields and messages (the command as
+-- Python's repr of it, the signal as "<Signals.SIGKILL: 9>").
+
+local function pyrepr(v)
+  if type(v) == "string" then
+    local q = (v:find("'", 1, true) and not v:find('"', 1, true)) and '"' or "'"
+    local s = v:gsub("[\\%c" .. q .. "]", function(c)
+      if c == "\\" or c == q then return "\\" .. c end
+      if c == "\n" then return "\\n" end
+      if c == "\t" then return "\\t" end
+      if c == "\r" then return "\\r" end
+      return string_format("\\x%02x", c:byte())
+    end)
+    return q .. s .. q
+  elseif type(v) == "table" then
+    local parts = {}
+    for i = 1, #v do parts[i] = pyrepr(v[i]) end
+    return "[" .. table_concat(parts, ", ") .. "]"
+  elseif v == nil then
+    return "None"
+  elseif v == true then
+    return "True"
+  elseif v == false then
+    return "False"
+  end
+  return tostring(v)
+end
+--- Python's repr() of a string, a sequence of them, a number, a boolean
+-- or nil (how subprocess's messages show a command).
+M.pyrepr = pyrepr
+
+-- Python's "%s" of a command: a string as it is, a list as its repr.
+local function pyrepr_cmd(cmd)
+  if type(cmd) == "string" then return cmd end
+  return pyrepr(cmd)
+end
+
+local signames
+local function signal_repr(sig)
+  if signames == nil then
+    signames = {}
+    local ok, core = pcall(require, "braid.core")
+    if ok then
+      for name, num in pairs(core.subproc_signals()) do signames[num] = name end
+    end
+  end
+  local name = signames[sig]
+  if name then return "<Signals." .. name .. ": " .. sig .. ">" end
+  return nil
+end
+
+local CalledProcessError = classes["subprocess.CalledProcessError"]
+--- CalledProcessError(returncode, cmd [, output [, stderr]]); fields
+-- returncode, cmd, output (also stdout), stderr.
+function CalledProcessError.__new(cls, returncode, cmd, output, stderr)
+  local msg
+  if math_type(returncode) == "integer" and returncode < 0 then
+    local r = signal_repr(-returncode)
+    if r then
+      msg = "Command '" .. pyrepr_cmd(cmd) .. "' died with " .. r .. "."
+    else
+      msg = "Command '" .. pyrepr_cmd(cmd) .. "' died with unknown signal "
+        .. -returncode .. "."
+    end
+  else
+    msg = "Command '" .. pyrepr_cmd(cmd)
+      .. "' returned non-zero exit status " .. tostring(returncode) .. "."
+  end
+  return setmetatable({ type = cls, message = msg, returncode = returncode,
+                        cmd = cmd, output = output, stdout = output,
+                        stderr = stderr }, cls)
+end
+
+local TimeoutExpired = classes["subprocess.TimeoutExpired"]
+--- TimeoutExpired(cmd, timeout [, output [, stderr]]); fields cmd,
+-- timeout, output (also stdout), stderr.
+function TimeoutExpired.__new(cls, cmd, timeout, output, stderr)
+  return setmetatable({ type = cls, cmd = cmd, timeout = timeout,
+    output = output, stdout = output, stderr = stderr,
+    message = "Command '" .. pyrepr_cmd(cmd) .. "' timed out after "
+      .. tostring(timeout) .. " seconds" }, cls)
+end
+-- }
 
 M.format = format
 return M

@@ -173,6 +173,7 @@ BRAIDI_FUNC void braidB_open_procpool(lua_State *L);
 BRAIDI_FUNC void braidB_open_process(lua_State *L);
 BRAIDI_FUNC void braidB_open_conn(lua_State *L);
 BRAIDI_FUNC void braidB_open_listener(lua_State *L);
+BRAIDI_FUNC void braidB_open_subprocess(lua_State *L);
 /* Pushes a descriptor owner (lfd.c) holding -1 and returns its slot:
 ** store the descriptor there once it exists; the owner closes it when
 ** collected or at owner:close() (owner:fileno(), owner:release()). */

@@ -753,6 +753,7 @@ int luaopen_braid_core(lua_State *L) {
   braidB_open_process(L);
   braidB_open_conn(L);
   braidB_open_listener(L);
+  braidB_open_subprocess(L);
 #ifdef BRAID_TESTS
   lua_newtable(L);
   braidB_open_test(L);

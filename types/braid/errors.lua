@@ -74,6 +74,12 @@ function M.wrap(value, traceback) end
 ---@return string
 function M.format(err) end
 
+--- Python's repr() of a string, a sequence of strings, a number, a
+--- Reference: docs/errors.md, entry `errors.pyrepr`
+---@param v any
+---@return string
+function M.pyrepr(v) end
+
 --- Reference: docs/errors.md, entry `errors.classes`
 ---@type table
 M["classes"] = nil
