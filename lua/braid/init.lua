@@ -31,6 +31,7 @@ local lazy = {
   multiprocessing = "braid.multiprocessing",
   futures = "braid.futures",
   progress = "braid.progress",
+  mmap = "braid.mmap",
   -- braid.subprocess is absent until the module exists: an unknown field
   -- reads as nil (Lua's AttributeError), not as a failed require.
 }
