@@ -33,6 +33,7 @@ local queue = require "braid.queue"
 local futures = require "braid.futures"
 local mp = require "braid.multiprocessing"
 local progress = require "braid.progress"
+local mmap = require "braid.mmap"
 
 local closers = {}
 local function keep(obj, close) closers[#closers + 1] = close or function() end; return obj end
@@ -104,6 +105,10 @@ local samples = {
   ["shared_memory.SharedMemory"] = function()
     local s = mp.shared_memory.SharedMemory(nil, true, 16)
     return keep(s, function() s:close(); s:unlink() end)
+  end,
+  ["mmap.mmap"] = function()
+    local m = mmap.mmap(-1, 16)
+    return keep(m, function() m:close() end)
   end,
   ["pool.Pool"] = function()
     local p = mp.get_context(METHOD).Pool(1)
@@ -221,7 +226,7 @@ describe("the reference in docs/", function()
       "braid.multiprocessing.sharedctypes", "braid.multiprocessing.dummy",
       "braid.multiprocessing.process", "braid.multiprocessing.context",
       "braid.multiprocessing.queues", "braid.multiprocessing.synchronize",
-      "braid.progress", "braid.errors" }
+      "braid.progress", "braid.errors", "braid.mmap" }
     local declared = {}
     for _, m in pairs(docs.modules) do declared[m] = true end
     for m, as in pairs(docs.same_modules) do

@@ -1,7 +1,8 @@
 --- braid: Python's concurrency API for Lua 5.4, one Lua state per worker.
 -- `require "braid"` gives every module as a field, loaded on first use:
 -- `braid.threading`, `braid.queue`, `braid.multiprocessing`,
--- `braid.futures` (also `braid.concurrent.futures`), `braid.progress`;
+-- `braid.futures` (also `braid.concurrent.futures`), `braid.progress`,
+-- `braid.mmap`;
 -- plus `braid.errors` (exception classes), `braid.poll()` (run the
 -- callbacks waiting for this state) and `braid.version`.
 -- @module braid

@@ -50,6 +50,10 @@ M["multiprocessing"] = nil
 ---@type table
 M["progress"] = nil
 
+--- Reference: docs/braid.md, entry `braid.mmap`
+---@type table
+M["mmap"] = nil
+
 --- Reference: docs/braid.md, entry `braid.core`
 ---@type table
 M["core"] = nil
