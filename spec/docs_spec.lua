@@ -34,6 +34,7 @@ local futures = require "braid.futures"
 local mp = require "braid.multiprocessing"
 local progress = require "braid.progress"
 local mmap = require "braid.mmap"
+local sched = require "braid.sched"
 
 local closers = {}
 local function keep(obj, close) closers[#closers + 1] = close or function() end; return obj end
@@ -110,6 +111,7 @@ local samples = {
     local m = mmap.mmap(-1, 16)
     return keep(m, function() m:close() end)
   end,
+  ["sched.scheduler"] = function() return sched.scheduler() end,
   ["pool.Pool"] = function()
     local p = mp.get_context(METHOD).Pool(1)
     return keep(p, function() p:terminate() end)
@@ -226,7 +228,7 @@ describe("the reference in docs/", function()
       "braid.multiprocessing.sharedctypes", "braid.multiprocessing.dummy",
       "braid.multiprocessing.process", "braid.multiprocessing.context",
       "braid.multiprocessing.queues", "braid.multiprocessing.synchronize",
-      "braid.progress", "braid.errors", "braid.mmap" }
+      "braid.progress", "braid.errors", "braid.mmap", "braid.sched" }
     local declared = {}
     for _, m in pairs(docs.modules) do declared[m] = true end
     for m, as in pairs(docs.same_modules) do

@@ -54,6 +54,10 @@ M["progress"] = nil
 ---@type table
 M["mmap"] = nil
 
+--- Reference: docs/braid.md, entry `braid.sched`
+---@type table
+M["sched"] = nil
+
 --- Reference: docs/braid.md, entry `braid.core`
 ---@type table
 M["core"] = nil
