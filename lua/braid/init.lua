@@ -2,7 +2,7 @@
 -- `require "braid"` gives every module as a field, loaded on first use:
 -- `braid.threading`, `braid.queue`, `braid.multiprocessing`,
 -- `braid.futures` (also `braid.concurrent.futures`), `braid.progress`,
--- `braid.mmap`, `braid.sched`;
+-- `braid.mmap`, `braid.sched`, `braid.os`;
 -- plus `braid.errors` (exception classes), `braid.poll()` (run the
 -- callbacks waiting for this state) and `braid.version`.
 -- @module braid
@@ -34,6 +34,7 @@ local lazy = {
   progress = "braid.progress",
   mmap = "braid.mmap",
   sched = "braid.sched",
+  os = "braid.os",
   -- braid.subprocess is absent until the module exists: an unknown field
   -- reads as nil (Lua's AttributeError), not as a failed require.
 }

@@ -174,6 +174,7 @@ BRAIDI_FUNC void braidB_open_process(lua_State *L);
 BRAIDI_FUNC void braidB_open_conn(lua_State *L);
 BRAIDI_FUNC void braidB_open_mmap(lua_State *L);
 BRAIDI_FUNC void braidB_open_sched(lua_State *L);
+BRAIDI_FUNC void braidB_open_os(lua_State *L);
 /* Pushes a descriptor owner (lfd.c) holding -1 and returns its slot:
 ** store the descriptor there once it exists; the owner closes it when
 ** collected or at owner:close() (owner:fileno(), owner:release()). */

@@ -753,6 +753,7 @@ int luaopen_braid_core(lua_State *L) {
   braidB_open_conn(L);
   braidB_open_mmap(L);
   braidB_open_sched(L);
+  braidB_open_os(L);
 #ifdef BRAID_TESTS
   lua_newtable(L);
   braidB_open_test(L);
