@@ -35,6 +35,7 @@ local mp = require "braid.multiprocessing"
 local progress = require "braid.progress"
 local mmap = require "braid.mmap"
 local sched = require "braid.sched"
+local bos = require "braid.os"
 
 local closers = {}
 local function keep(obj, close) closers[#closers + 1] = close or function() end; return obj end
@@ -112,6 +113,10 @@ local samples = {
     return keep(m, function() m:close() end)
   end,
   ["sched.scheduler"] = function() return sched.scheduler() end,
+  ["os.popen"] = function()
+    local p = bos.popen("true")
+    return keep(p, function() p:close() end)
+  end,
   ["pool.Pool"] = function()
     local p = mp.get_context(METHOD).Pool(1)
     return keep(p, function() p:terminate() end)
@@ -228,7 +233,7 @@ describe("the reference in docs/", function()
       "braid.multiprocessing.sharedctypes", "braid.multiprocessing.dummy",
       "braid.multiprocessing.process", "braid.multiprocessing.context",
       "braid.multiprocessing.queues", "braid.multiprocessing.synchronize",
-      "braid.progress", "braid.errors", "braid.mmap", "braid.sched" }
+      "braid.progress", "braid.errors", "braid.mmap", "braid.sched", "braid.os" }
     local declared = {}
     for _, m in pairs(docs.modules) do declared[m] = true end
     for m, as in pairs(docs.same_modules) do

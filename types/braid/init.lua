@@ -58,6 +58,10 @@ M["mmap"] = nil
 ---@type table
 M["sched"] = nil
 
+--- Reference: docs/braid.md, entry `braid.os`
+---@type table
+M["os"] = nil
+
 --- Reference: docs/braid.md, entry `braid.core`
 ---@type table
 M["core"] = nil
