@@ -135,12 +135,15 @@ static int sched_enterabs(lua_State *L) {
   lua_rawseti(L, 6, 4);
   lua_pushvalue(L, 5);
   lua_rawseti(L, 6, 5);
-  m = braid__encode(L, 6, "event");
   /* keep the originals for this state's run() (before the push: after it
-  ** another thread may already be running the event) */
+  ** another thread may already be running the event), and before the
+  ** encode, so that nothing that may raise comes between the encode and
+  ** the push (the message would leak); an entry left by a failed encode
+  ** is dropped when run() empties the queue */
   pushmine(L, 1); /* 7 */
   lua_pushvalue(L, 6);
   lua_rawseti(L, 7, seq);
+  m = braid__encode(L, 6, "event");
   rc = braid__sched_push(s, m, (double)t, seq, &wa, &wb);
   if (rc != BRAID_OK) {
     lua_pushnil(L);
