@@ -134,22 +134,24 @@ static int core_mmap_attach(lua_State *L) {
 /* __braidexport(obj, mode): to a process being started. */
 static int mmap_export(lua_State *L) {
   braid_mmap *m = checkmmap(L, 1);
+  int fd = -1;
+  size_t maplen = 0;
   braidB_check_inherit_mode(L, "mmap");
-  if (braid__mmap_closed(m))
+  if (braid__mmap_info(m, &fd, &maplen) != BRAID_OK)
     return braidB_raise(L, "ValueError", "mmap closed or invalid");
   if (!(m->flags & MAP_SHARED))
     return braidB_raise(L, "TypeError",
                         "a private (copy-on-write) mmap cannot be shared "
                         "with a spawned process: its changes are its own");
-  if (m->fd < 0)
+  if (fd < 0)
     return braidB_raise(L, "OSError", "this system has no memfd: an "
                                       "anonymous mmap reaches forked "
                                       "children only");
-  braidB_inherit_fd(L, m->fd);
+  braidB_inherit_fd(L, fd);
   lua_pushcfunction(L, core_mmap_attach);
-  lua_pushinteger(L, m->fd);
+  lua_pushinteger(L, fd);
   lua_pushboolean(L, m->anon);
-  lua_pushinteger(L, (lua_Integer)m->maplen);
+  lua_pushinteger(L, (lua_Integer)maplen);
   lua_pushinteger(L, m->flags);
   lua_pushinteger(L, m->prot);
   lua_pushinteger(L, m->access);

@@ -177,6 +177,15 @@ int braid__mmap_len(braid_mmap *m, size_t *len) {
 }
 
 
+int braid__mmap_info(braid_mmap *m, int *fd, size_t *maplen) {
+  int rc = lock_open(m);
+  if (rc != BRAID_OK) return rc;
+  *fd = m->fd;
+  *maplen = m->maplen;
+  return done(m, BRAID_OK);
+}
+
+
 static size_t remaining(const braid_mmap *m) {
   return m->pos < m->size ? m->size - m->pos : 0;
 }

@@ -67,6 +67,9 @@ BRAIDI_FUNC int braid__mmap_new(braid_mmap **out, int fd, int anon,
 BRAIDI_FUNC void braid__mmap_close(braid_mmap *m);
 BRAIDI_FUNC int braid__mmap_closed(braid_mmap *m);
 BRAIDI_FUNC int braid__mmap_len(braid_mmap *m, size_t *len);
+/* What a child needs to map it again: the descriptor (-1: none) and the
+** mapped length, read under the lock (a close may run meanwhile). */
+BRAIDI_FUNC int braid__mmap_info(braid_mmap *m, int *fd, size_t *maplen);
 
 /* Copies out up to 'n' bytes (n < 0: the rest) from the position (or, for
 ** _readline, up to and including the next '\n') into 'dst' of 'cap'
