@@ -62,7 +62,7 @@ local function pgid_of_self()
   local f = assert(io.open("/proc/self/stat"))
   local s = f:read("a")
   f:close()
-  return tonumber(s:match("%) %a (%d+) (%d+)"):match("%d+$") or s:match("%) %a %d+ (%d+)"))
+  return tonumber(s:match("%) %a %d+ (%d+)")) -- pid (comm) state ppid pgrp
 end
 
 describe("braid.os processes", function()
