@@ -191,6 +191,27 @@ describe("sched.scheduler shared by threads", function()
     assert.is_true(s:empty())
   end)
 
+  it("keeps calling this state's originals after other threads ran many of its events", function()
+    local s = sched.scheduler()
+    local out = queue.Queue()
+    for i = 1, 300 do s:enterabs(0, 1, function(q, x) q:put(x) end, { out, i }) end
+    local t = threading.Thread{target = function(sc) sc:run() end, args = { s }}
+    t:start()
+    t:join(60)
+    assert.is_false(t:is_alive())
+    assert.equal(300, #out:get_many(1000, false))
+    -- the originals of those 300 are stale now; new events keep theirs
+    local count, tables = 0, {}
+    for i = 1, 300 do
+      tables[i] = {}
+      s:enterabs(0, 1, function(tb) count = count + 1; assert(tb == tables[i]) end, { tables[i] })
+    end
+    assert.equal(300, #s.queue)
+    assert.equal(tables[300], s.queue[300].argument[1]) -- this state's own table
+    s:run()
+    assert.equal(300, count) -- every closure ran here, on the very tables
+  end)
+
   it("a thread's run() sees an event the main state enters while it waits", function()
     local mp = require "braid.multiprocessing"
     local clock = mp.Value("d", 0)

@@ -104,6 +104,53 @@ static void pushfuncs(lua_State *L, braid_sched *s) {
 }
 
 
+/* Drops from this state's table at 'mine' the originals of events that
+** are no longer queued (other threads ran or cancelled them), once the
+** table holds more than twice the queue plus 64: a state that only enters
+** events keeps a bounded table. Counts entries in mine.n. */
+static void prune_mine(lua_State *L, braid_sched *s, int mine) {
+  lua_Integer n;
+  size_t queued = braid__sched_count(s), k, i;
+  braid_sched_event **a;
+  lua_getfield(L, mine, "n");
+  n = lua_tointeger(L, -1) + 1;
+  lua_pop(L, 1);
+  if ((size_t)n > 2 * queued + 64) {
+    lua_newtable(L); /* the queued sequences */
+    if (braid__sched_snapshot(s, &a, &k) == BRAID_OK) {
+      int ok = lua_checkstack(L, 2);
+      for (i = 0; i < k; i++) {
+        if (ok) {
+          lua_pushboolean(L, 1);
+          lua_rawseti(L, -2, a[i]->seq); /* may raise only for memory */
+        }
+        braid__sched_event_release(a[i]);
+      }
+      braid__free(a);
+      n = 0;
+      lua_pushnil(L);
+      while (lua_next(L, mine)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+          if (lua_rawgeti(L, -2, lua_tointeger(L, -1)) == LUA_TNIL) {
+            lua_pushvalue(L, -2);
+            lua_pushnil(L);
+            lua_rawset(L, mine);
+          } else {
+            n++;
+          }
+          lua_pop(L, 1);
+        }
+      }
+      n++; /* the event being entered */
+    }
+    lua_pop(L, 1);
+  }
+  lua_pushinteger(L, n);
+  lua_setfield(L, mine, "n");
+}
+
+
 /* s:enterabs(time, priority, action, argument, kwargs) -> event */
 static int sched_enterabs(lua_State *L) {
   braid_sched *s = checksched(L, 1);
@@ -141,6 +188,7 @@ static int sched_enterabs(lua_State *L) {
   ** the push (the message would leak); an entry left by a failed encode
   ** is dropped when run() empties the queue */
   pushmine(L, 1); /* 7 */
+  prune_mine(L, s, 7);
   lua_pushvalue(L, 6);
   lua_rawseti(L, 7, seq);
   m = braid__encode(L, 6, "event");
@@ -276,6 +324,8 @@ static int sched_run(lua_State *L) {
           lua_rawset(L, 4);
         }
       }
+      lua_pushinteger(L, 0);
+      lua_setfield(L, 4, "n");
       return 0;
     }
     if (rc == BRAID_ETIMEDOUT) {
