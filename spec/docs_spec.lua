@@ -33,6 +33,9 @@ local queue = require "braid.queue"
 local futures = require "braid.futures"
 local mp = require "braid.multiprocessing"
 local progress = require "braid.progress"
+local mmap = require "braid.mmap"
+local sched = require "braid.sched"
+local bos = require "braid.os"
 
 local closers = {}
 local function keep(obj, close) closers[#closers + 1] = close or function() end; return obj end
@@ -117,6 +120,15 @@ local samples = {
   ["shared_memory.SharedMemory"] = function()
     local s = mp.shared_memory.SharedMemory(nil, true, 16)
     return keep(s, function() s:close(); s:unlink() end)
+  end,
+  ["mmap.mmap"] = function()
+    local m = mmap.mmap(-1, 16)
+    return keep(m, function() m:close() end)
+  end,
+  ["sched.scheduler"] = function() return sched.scheduler() end,
+  ["os.popen"] = function()
+    local p = bos.popen("true")
+    return keep(p, function() p:close() end)
   end,
   ["pool.Pool"] = function()
     local p = mp.get_context(METHOD).Pool(1)
@@ -271,7 +283,7 @@ describe("the reference in docs/", function()
       "braid.multiprocessing.process", "braid.multiprocessing.context",
       "braid.multiprocessing.queues", "braid.multiprocessing.synchronize",
       "braid.multiprocessing.managers", "braid.progress", "braid.errors",
-      "braid.subprocess" }
+      "braid.subprocess", "braid.mmap", "braid.sched", "braid.os" }
     local declared = {}
     for _, m in pairs(docs.modules) do declared[m] = true end
     for m, as in pairs(docs.same_modules) do

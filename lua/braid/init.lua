@@ -2,7 +2,7 @@
 -- `require "braid"` gives every module as a field, loaded on first use:
 -- `braid.threading`, `braid.queue`, `braid.multiprocessing`,
 -- `braid.futures` (also `braid.concurrent.futures`), `braid.progress`,
--- `braid.subprocess`;
+-- `braid.subprocess`, `braid.mmap`, `braid.sched`, `braid.os`;
 -- plus `braid.errors` (exception classes), `braid.poll()` (run the
 -- callbacks waiting for this state) and `braid.version`.
 -- @module braid
@@ -33,6 +33,9 @@ local lazy = {
   futures = "braid.futures",
   progress = "braid.progress",
   subprocess = "braid.subprocess",
+  mmap = "braid.mmap",
+  sched = "braid.sched",
+  os = "braid.os",
 }
 
 return setmetatable(M, {

@@ -174,6 +174,9 @@ BRAIDI_FUNC void braidB_open_process(lua_State *L);
 BRAIDI_FUNC void braidB_open_conn(lua_State *L);
 BRAIDI_FUNC void braidB_open_listener(lua_State *L);
 BRAIDI_FUNC void braidB_open_subprocess(lua_State *L);
+BRAIDI_FUNC void braidB_open_mmap(lua_State *L);
+BRAIDI_FUNC void braidB_open_sched(lua_State *L);
+BRAIDI_FUNC void braidB_open_os(lua_State *L);
 /* Pushes a descriptor owner (lfd.c) holding -1 and returns its slot:
 ** store the descriptor there once it exists; the owner closes it when
 ** collected or at owner:close() (owner:fileno(), owner:release()). */
@@ -207,6 +210,8 @@ BRAIDI_FUNC const braidB_Class braidB_pool_classes[];
 BRAIDI_FUNC const braidB_Class braidB_psync_classes[];
 BRAIDI_FUNC const braidB_Class braidB_mpq_classes[];
 BRAIDI_FUNC const braidB_Class braidB_conn_classes[];
+BRAIDI_FUNC const braidB_Class braidB_mmap_classes[];
+BRAIDI_FUNC const braidB_Class braidB_sched_classes[];
 
 /* Records 'fd' as a descriptor the process being started must inherit
 ** (called by __braidexport metamethods, see lprocess.c). */

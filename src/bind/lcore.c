@@ -93,7 +93,8 @@ static const braidB_Class *find_class(const braid_handle_type *type) {
   static const braidB_Class *const lists[] = {
     braidB_thread_classes, braidB_sync_classes, braidB_shm_classes,
     braidB_queue_classes, braidB_pool_classes, braidB_psync_classes,
-    braidB_mpq_classes, braidB_conn_classes, NULL,
+    braidB_mpq_classes, braidB_conn_classes, braidB_mmap_classes,
+    braidB_sched_classes, NULL,
   };
   int i;
   for (i = 0; lists[i] != NULL; i++) {
@@ -754,6 +755,9 @@ int luaopen_braid_core(lua_State *L) {
   braidB_open_conn(L);
   braidB_open_listener(L);
   braidB_open_subprocess(L);
+  braidB_open_mmap(L);
+  braidB_open_sched(L);
+  braidB_open_os(L);
 #ifdef BRAID_TESTS
   lua_newtable(L);
   braidB_open_test(L);

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "environ.h"
 #include "intr.h"
 #include "os.h"
 #include "process.h"
@@ -145,7 +146,9 @@ pid_t braid__proc_spawn(char *const argv[], const int *keep, int nkeep,
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
                                     POSIX_SPAWN_SETSIGDEF);
   fflush(NULL);
+  braid__environ_lock(); /* environ.h: a consistent copy for the child */
   rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+  braid__environ_unlock();
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   close(reserve);

@@ -54,6 +54,18 @@ M["progress"] = nil
 ---@type table
 M["subprocess"] = nil
 
+--- Reference: docs/braid.md, entry `braid.mmap`
+---@type table
+M["mmap"] = nil
+
+--- Reference: docs/braid.md, entry `braid.sched`
+---@type table
+M["sched"] = nil
+
+--- Reference: docs/braid.md, entry `braid.os`
+---@type table
+M["os"] = nil
+
 --- Reference: docs/braid.md, entry `braid.core`
 ---@type table
 M["core"] = nil
