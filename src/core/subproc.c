@@ -29,19 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "environ.h"
 #include "intr.h"
 #include "os.h"
 #include "process.h"
 #include "subproc.h"
-
-/* braid.os's environment lock (environ.h, "The environment lock" in
-** docs/HACKING.md): while it is held no braid code moves 'environ', which
-** the child reads in execve. The parent holds it across vfork (the parent
-** is suspended until the child execs or exits, so that covers the
-** child's use too). Declared weak so that this file, and the core-only
-** C test, link with or without the module that defines it. */
-extern void braid__environ_lock(void) __attribute__((weak, visibility("hidden")));
-extern void braid__environ_unlock(void) __attribute__((weak, visibility("hidden")));
 
 typedef struct Report {
   int stage;
@@ -188,12 +180,16 @@ pid_t braid__subproc_spawn(const braid_spawn *s, int *pidfd, int *stage) {
   if (max < 0) max = 1024;
   if (pipe2(ep, O_CLOEXEC) != 0) return BRAID_EOS;
   sigfillset(&all);
-  if (braid__environ_lock) braid__environ_lock();
+  /* braid.os's environment lock (environ.h): while it is held no braid
+  ** code moves 'environ', which the child reads in execve. The parent is
+  ** suspended until the child execs or exits, so holding it across vfork
+  ** covers the child's use too. */
+  braid__environ_lock();
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid = do_vfork(s, ep[1], max);
   e = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (braid__environ_unlock) braid__environ_unlock();
+  braid__environ_unlock();
   close(ep[1]);
   if (pid < 0) {
     close(ep[0]);
