@@ -1,7 +1,8 @@
 /*
 ** fuzz_decode.c: libFuzzer target for the value-transfer decoder
 ** (ldecode.c: braid__msg_from_bytes + braid__decode_owned), the code that
-** core.loads runs on bytes it is given, and the same bytes cut as a slice
+** core.loads runs on bytes it is given (and again with BRAID_DEC_NOCODE,
+** as an unauthenticated connection's recv decodes), and the same bytes cut as a slice
 ** of a batch (braid__msg_alloc with an origin + braid__decode_items), as a
 ** process pool's worker decodes the items its pool sends.
 **
@@ -138,13 +139,17 @@ fail:
 }
 
 
+/* (data, size, flags): flags BRAID_DEC_NOCODE decodes as an
+** unauthenticated connection's recv does (refusals name a path read from
+** the decoder's frames). */
 static int decode(lua_State *L) {
   const uint8_t *data = (const uint8_t *)lua_touserdata(L, 1);
   size_t size = (size_t)lua_tointeger(L, 2);
+  int flags = (int)lua_tointeger(L, 3);
   braid_msg *m = braid__msg_from_bytes(data, size);
   lua_settop(L, 0);
   if (m == NULL) return luaL_error(L, "not enough memory");
-  return braid__decode_owned(L, m);
+  return braid__decode_owned_flags(L, m, flags);
 }
 
 
@@ -186,7 +191,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lua_pushcfunction(FL, decode);
   lua_pushlightuserdata(FL, (void *)data);
   lua_pushinteger(FL, (lua_Integer)size);
-  (void)lua_pcall(FL, 2, LUA_MULTRET, 0); /* errors are expected */
+  lua_pushinteger(FL, 0);
+  (void)lua_pcall(FL, 3, LUA_MULTRET, 0); /* errors are expected */
+  lua_settop(FL, 0);
+  budget = 0;
+  lua_pushcfunction(FL, decode);
+  lua_pushlightuserdata(FL, (void *)data);
+  lua_pushinteger(FL, (lua_Integer)size);
+  lua_pushinteger(FL, BRAID_DEC_NOCODE);
+  (void)lua_pcall(FL, 3, LUA_MULTRET, 0);
   lua_settop(FL, 0);
   budget = 0;
   lua_pushcfunction(FL, decode_slice);

@@ -34,6 +34,9 @@ local function make()
   if HOST == "none" or not io.open(HOST, "rb") then
     return nil, "no braid host program (" .. HOST .. ")"
   end
+  if os.execute("true") ~= true then
+    return nil, "no shell in this pass (a preloaded sanitizer runtime)"
+  end
   if not sh("ip -V") then return nil, "no 'ip' command" end
   local steps = {
     "ip netns add " .. NA, "ip netns add " .. NB,

@@ -84,10 +84,13 @@ end
 
 local BIG = string.rep("0123456789abcdef", 5000) -- 80,000 bytes
 
-if not exists(PY) then
+-- the TSan pass preloads a runtime that a shell does not survive
+local why = not exists(PY) and "/usr/bin/python3 is not installed"
+  or os.execute("true") ~= true and "no shell to run python3 in this pass"
+if why then
   describe("Listener/Client with Python", function()
-    it("needs /usr/bin/python3", function()
-      pending("skipped: /usr/bin/python3 is not installed")
+    it("needs /usr/bin/python3 and a shell", function()
+      pending("skipped: " .. why)
     end)
   end)
   return

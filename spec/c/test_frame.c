@@ -171,6 +171,27 @@ static void test_legacy_answer_accepted(void) {
   CHECK(n == 9 && memcmp(out, "#FAILURE#", 9) == 0);
 }
 
+/* deliver_challenge(..., digest_name): the challenge names it; an answer
+** with that digest passes; names Python does not allow are refused. */
+static void test_digest_names(void) {
+  braid_auth d, an;
+  unsigned char ch[BRAID_AUTH_OUTMAX], resp[BRAID_AUTH_OUTMAX];
+  unsigned char verdict[BRAID_AUTH_OUTMAX];
+  size_t n = 0, rn = 0, vn = 0;
+  braid__auth_init(&d, BRAID_AUTH_DELIVER, "k", 1);
+  CHECK_EQ(braid__auth_set_digest(&d, "sha1"), BRAID_EINVAL);
+  CHECK_EQ(braid__auth_set_digest(&d, "sha3_384"), BRAID_OK);
+  CHECK_EQ(braid__auth_step(&d, NULL, 0, ch, &n), BRAID_OK);
+  CHECK_EQ(n, 11 + 10 + 40);
+  CHECK(memcmp(ch, "#CHALLENGE#{sha3_384}", 21) == 0);
+  braid__auth_init(&an, BRAID_AUTH_ANSWER, "k", 1);
+  CHECK_EQ(braid__auth_step(&an, ch, n, resp, &rn), BRAID_OK);
+  CHECK_EQ(rn, 10 + 48);
+  CHECK(memcmp(resp, "{sha3_384}", 10) == 0);
+  CHECK_EQ(braid__auth_step(&d, resp, rn, verdict, &vn), BRAID_OK);
+  CHECK(vn == 9 && memcmp(verdict, "#WELCOME#", 9) == 0);
+}
+
 int main(void) {
   static const ctest_case cases[] = {
     { "Python's header forms, the 8-byte one included", test_headers },
@@ -181,6 +202,8 @@ int main(void) {
       test_handshake_pairs },
     { "a legacy bare HMAC-MD5 answer is accepted, a wrong one refused",
       test_legacy_answer_accepted },
+    { "a challenge asks for the digest chosen; others are refused",
+      test_digest_names },
     { NULL, NULL },
   };
   return ctest_run(cases);

@@ -722,7 +722,7 @@ static void dec_pathseg(Dec *d, size_t j, int top) {
     lua_pushliteral(L, "(a key)");
     return;
   }
-  if (d->spill_hi > BRAID_SPILL_KEEP && j + 1 < d->spill_hi) {
+  if (j >= BRAID_SPILL_KEEP && j < d->spill_hi) {
     lua_pushliteral(L, "[?]"); /* its slots are spilled: not looked up */
     return;
   }

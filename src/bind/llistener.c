@@ -144,8 +144,9 @@ static int core_net_connect(lua_State *L) {
 }
 
 
-/* core.conn_auth(conn, role, authkey): runs the handshake (auth.h) with
-** role "deliver", "answer", "server" or "client"; raises
+/* core.conn_auth(conn, role, authkey, [digest_name]): runs the handshake
+** (auth.h) with role "deliver", "answer", "server" or "client" (our
+** challenges asking for 'digest_name', default "sha256"); raises
 ** multiprocessing.AuthenticationError when it fails (after the peer was
 ** told "#FAILURE#" where the protocol says so). */
 static int core_conn_auth(lua_State *L) {
@@ -160,7 +161,11 @@ static int core_conn_auth(lua_State *L) {
   role = luaL_checkoption(L, 2, NULL, roles) + BRAID_AUTH_DELIVER;
   key = braidB_checkstring(L, 3, &klen);
   braid__auth_init(&a, role, key, klen);
-  lua_settop(L, 3);
+  if (!lua_isnoneornil(L, 4) &&
+      braid__auth_set_digest(&a, lua_tostring(L, 4)) != BRAID_OK)
+    return braidB_argerror(L, 4, "ValueError", "unsupported digest '%s'",
+                           luaL_tolstring(L, 4, NULL));
+  lua_settop(L, 4); /* the digest name stays referenced */
   while (!braid__auth_done(&a)) {
     const unsigned char *in = NULL;
     size_t outn = 0;
@@ -183,7 +188,7 @@ static int core_conn_auth(lua_State *L) {
     if (rc != BRAID_OK)
       return braidB_raise(L, "multiprocessing.AuthenticationError", "%s",
                           a.why);
-    lua_settop(L, 3);
+    lua_settop(L, 4);
   }
   return 0;
 }

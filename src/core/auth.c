@@ -47,6 +47,7 @@ void braid__auth_init(braid_auth *a, int role, const void *key,
                                                                        : 0;
   a->key = (const unsigned char *)key;
   a->keylen = keylen;
+  a->digest = "sha256";
 }
 
 
@@ -114,11 +115,23 @@ static int hmac_of(const braid_auth *a, const EVP_MD *md,
 }
 
 
+int braid__auth_set_digest(braid_auth *a, const char *name) {
+  if (name == NULL || digest_named((const unsigned char *)name,
+                                   strlen(name)) == NULL)
+    return BRAID_EINVAL;
+  a->digest = name;
+  return BRAID_OK;
+}
+
+
+/* "{digest}" and NRANDOM bytes from the OS (Python's deliver_challenge). */
 static int send_challenge(braid_auth *a, unsigned char *out, size_t *outn) {
-  static const char prefix[] = "{sha256}";
-  memcpy(a->challenge, prefix, LIT(prefix));
-  if (RAND_bytes(a->challenge + LIT(prefix), NRANDOM) != 1) return BRAID_EOS;
-  a->challen = LIT(prefix) + NRANDOM;
+  size_t dn = strlen(a->digest);
+  a->challenge[0] = '{';
+  memcpy(a->challenge + 1, a->digest, dn);
+  a->challenge[dn + 1] = '}';
+  if (RAND_bytes(a->challenge + dn + 2, NRANDOM) != 1) return BRAID_EOS;
+  a->challen = dn + 2 + NRANDOM;
   memcpy(out, CHALLENGE, LIT(CHALLENGE));
   memcpy(out + LIT(CHALLENGE), a->challenge, a->challen);
   *outn = LIT(CHALLENGE) + a->challen;

@@ -45,11 +45,17 @@ typedef struct braid_auth {
   unsigned char challenge[64]; /* what we sent, after "#CHALLENGE#" */
   size_t challen;
   const char *why; /* why it failed (static text) */
+  const char *digest; /* the name our challenge asks for ("sha256") */
 } braid_auth;
 
 /* Starts a handshake; 'key' must outlive it. */
 BRAIDI_FUNC void braid__auth_init(braid_auth *a, int role, const void *key,
                                   size_t keylen);
+
+/* The digest our challenges ask for: one Python allows ("md5",
+** "sha256", "sha384", "sha3_256", "sha3_384"; 'name' must outlive 'a').
+** BRAID_EINVAL for another. Default "sha256". */
+BRAIDI_FUNC int braid__auth_set_digest(braid_auth *a, const char *name);
 
 /* 1 when the next step reads a message from the peer (then call
 ** braid__auth_step with it), 0 when it only sends (call it with NULL).

@@ -94,6 +94,13 @@ int braid__net_listen(const braid__sockaddr *a, int backlog, int *fd) {
   if (bind(s, (const struct sockaddr *)&a->ss, a->len) != 0)
     return fail_close(s);
   if (listen(s, backlog < 0 ? 0 : backlog) != 0) return fail_close(s);
+  /* non-blocking: a peer another process accepted first (after both saw
+  ** the socket readable) gives EAGAIN, and the caller waits again, in
+  ** slices, instead of blocking in accept */
+  {
+    int fl = fcntl(s, F_GETFL);
+    if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) != 0) return fail_close(s);
+  }
   *fd = s;
   return BRAID_OK;
 }

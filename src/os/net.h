@@ -34,12 +34,14 @@ int braid__net_addr_inet(braid__sockaddr *a, const char *host, long port,
                          int *gai);
 
 /* A socket bound to 'a' and listening (SO_REUSEADDR for AF_INET, as
-** Python's Listener sets it). '*fd' is the socket. */
+** Python's Listener sets it), non-blocking (see braid__net_accept). '*fd'
+** is the socket. */
 int braid__net_listen(const braid__sockaddr *a, int backlog, int *fd);
 
-/* Accepts one connection on the listening socket 'lfd' (blocks: callers
-** wait for readability first, so an interrupt can end the wait). '*peer'
-** is the peer's address. EINTR and ECONNABORTED are retried. */
+/* Accepts one connection on the listening socket 'lfd' (non-blocking:
+** callers wait for readability first, so an interrupt can end the wait,
+** and wait again on EAGAIN). The new socket is blocking. '*peer' is the
+** peer's address. EINTR and ECONNABORTED are retried. */
 int braid__net_accept(int lfd, int *fd, braid__sockaddr *peer);
 
 /* A socket connected to 'a' (blocking once returned). The wait for the

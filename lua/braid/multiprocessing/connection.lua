@@ -215,6 +215,10 @@ function M.Client(address, family, authkey, opts)
   return c
 end
 
+-- The digests Python's handshake allows (its _ALLOWED_DIGESTS).
+local DIGESTS = { md5 = true, sha256 = true, sha384 = true, sha3_256 = true,
+                  sha3_384 = true }
+
 local function check_key_bytes(authkey)
   if type(authkey) ~= "string" then
     valueerror("Authkey must be bytes, not " .. type(authkey), 3)
@@ -222,13 +226,15 @@ local function check_key_bytes(authkey)
 end
 
 --- `deliver_challenge(connection, authkey, [digest_name="sha256"])`:
--- sends a challenge and checks the peer's answer (AuthenticationError).
+-- sends a challenge asking for that digest ("md5", "sha256", "sha384",
+-- "sha3_256", "sha3_384": ValueError for another) and checks the peer's
+-- answer (AuthenticationError).
 function M.deliver_challenge(connection, authkey, digest_name)
   check_key_bytes(authkey)
-  if digest_name ~= nil and digest_name ~= "sha256" then
-    valueerror("digest_name: only 'sha256' is offered", 2)
+  if digest_name ~= nil and not DIGESTS[digest_name] then
+    valueerror("unsupported digest_name " .. tostring(digest_name), 2)
   end
-  core.conn_auth(connection, "deliver", authkey)
+  core.conn_auth(connection, "deliver", authkey, digest_name)
 end
 
 --- `answer_challenge(connection, authkey)`: answers the peer's challenge
