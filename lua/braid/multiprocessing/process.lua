@@ -338,6 +338,22 @@ end
 
 local function start_forkserver(self)
   local bytes, fds = core.proc_payload(childinfo(self))
+  local sock = forkserver()
+  local ok, pid, sentinel, owner = pcall(core.forkserver_request, sock, bytes, fds)
+  if ok then return pid, sentinel, owner end
+  -- A server that just died closes its socket before it can be reaped,
+  -- so forkserver() may have found it alive: the request then fails
+  -- with nothing started. Its socket is broken, so it can serve nobody:
+  -- end it, reap it, start a new one and ask once more.
+  if not (errors.BrokenPipeError:is(pid) or errors.ConnectionResetError:is(pid)) then
+    error(pid, 0)
+  end
+  local current, server = core.forkserver_get()
+  if current == sock then
+    core.proc_kill(server, 9)
+    core.proc_reap(server, true)
+    core.forkserver_reset(sock)
+  end
   return core.forkserver_request(forkserver(), bytes, fds)
 end
 
