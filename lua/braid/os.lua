@@ -85,10 +85,7 @@ function M.fork()
     stderr:flush()
   end
   local pid, _, owner = core.proc_fork()
-  if pid == 0 then
-    C._after_fork()
-    return 0
-  end
+  if pid == 0 then return 0 end -- (braid__proc_fork reset braid here)
   owner:close() -- the sentinel: os.fork's children are waited by waitpid
   return pid
 end

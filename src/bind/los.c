@@ -211,14 +211,6 @@ static int os_thread_count(lua_State *L) {
 }
 
 
-/* In a forked child: the environment lock of a thread that is gone. */
-static int os_after_fork(lua_State *L) {
-  (void)L;
-  braid__environ_after_fork();
-  return 0;
-}
-
-
 /* _exec(path, args, env|nil, search, fname): replaces the process. */
 static int os_exec(lua_State *L) {
   const char *fname = luaL_checkstring(L, 5);
@@ -515,7 +507,6 @@ static const luaL_Reg os_funcs[] = {
   { "WIFSTOPPED", os_WIFSTOPPED },
   { "WSTOPSIG", os_WSTOPSIG },
   { "_thread_count", os_thread_count },
-  { "_after_fork", os_after_fork },
   { "_exec", os_exec },
   { "_spawn", os_spawn },
   { "system", os_system },

@@ -18,8 +18,8 @@
 
 BRAIDI_FUNC void braid__environ_lock(void);
 BRAIDI_FUNC void braid__environ_unlock(void);
-/* In a forked child: the lock may have been held by a thread that does
-** not exist there. Makes it free again. */
+/* In a forked child (braid__proc_fork calls it): the lock may have been
+** held by a thread that does not exist there. Makes it free again. */
 BRAIDI_FUNC void braid__environ_after_fork(void);
 
 /* BRAID_EINVAL (*why: Python's ValueError message) for a name that is

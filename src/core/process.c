@@ -98,6 +98,9 @@ pid_t braid__proc_fork(int *sentinel) {
     ** the child is not part of the scenario under test */
     atomic_store_explicit(&braid__fail_on, 0, memory_order_relaxed);
     braid__intr_after_fork(); /* the parent's children are not ours */
+    /* another thread may have held the environment lock at the fork
+    ** (environ.h); it does not exist here */
+    braid__environ_after_fork();
     close(reserve);
     return 0;
   }
