@@ -541,20 +541,27 @@ for _, w in ipairs(dofile("bench/pool_bench.lua") { best_of = best_of, fmt = fmt
 for _, w in ipairs(dofile("bench/procpool_bench.lua") { best_of = best_of, fmt = fmt,
     write_json = write_json, rows = rows, REPS = REPS }) do workloads[#workloads + 1] = w end
 
+-- The figures a Python baseline script prints, one "name value [unit]"
+-- line each, as {name = value}; empty when python3 is missing or fails.
+local function python_figures(script)
+  local py = {}
+  local p = io.popen("python3 " .. script .. " 2>/dev/null")
+  if p then
+    for line in p:lines() do
+      local name, value = line:match("^(%S+)%s+([%d.]+)")
+      if name then py[name] = tonumber(value) end
+    end
+    p:close()
+  end
+  return py
+end
+
 -- processes: start+join per start method, inter-process Queue stream and
 -- Pipe ping-pong (bench/process_bench.lua), against Python's
 -- multiprocessing (bench/py_process.py) when python3 is present.
 local function processes()
   local pb = dofile("bench/process_bench.lua")
-  local py = {}
-  local p = io.popen("python3 bench/py_process.py 2>/dev/null")
-  if p then
-    for line in p:lines() do
-      local name, ops = line:match("^(%S+)%s+([%d.]+) ops/s")
-      if name then py[name] = tonumber(ops) end
-    end
-    p:close()
-  end
+  local py = python_figures("bench/py_process.py")
   -- targets: start no slower than Python for each start method; Queue
   -- stream at least 5x Python's
   local specs = {
@@ -594,15 +601,7 @@ workloads[#workloads + 1] = { "processes", processes }
 -- (bench/py_managers.py) when python3 is present; target >= 3x Python.
 local function managers()
   local mb = dofile("bench/managers_bench.lua")
-  local py = {}
-  local p = io.popen("python3 bench/py_managers.py 2>/dev/null")
-  if p then
-    for line in p:lines() do
-      local name, ops = line:match("^(%S+)%s+([%d.]+) ops/s")
-      if name then py[name] = tonumber(ops) end
-    end
-    p:close()
-  end
+  local py = python_figures("bench/py_managers.py")
   local specs = {
     { "dict_roundtrip", "Manager dict d[k]=v / d[k] (round trips/s)", 3 },
     { "queue_proxy_stream", "Manager Queue proxy stream (items/s)", 3 },
@@ -638,15 +637,7 @@ workloads[#workloads + 1] = { "managers", managers }
 -- run. Target: at least Python's figure for both.
 local function listener()
   local lb = dofile("bench/listener_bench.lua")
-  local py = {}
-  local p = io.popen("python3 bench/py_listener.py 2>/dev/null")
-  if p then
-    for line in p:lines() do
-      local k, v = line:match("^(%S+)%s+([%d.]+)")
-      if k then py[k] = tonumber(v) end
-    end
-    p:close()
-  end
+  local py = python_figures("bench/py_listener.py")
   local mbs, us = 0, math.huge
   for _ = 1, math.min(REPS, 3) do
     local mb, dt = lb.stream()

@@ -223,6 +223,27 @@ static int os_exec(lua_State *L) {
 }
 
 
+/* Waits for child 'pid' of spawn*(P_WAIT) or system() ('what'), its wait
+** status in '*status'. Raises OSError naming 'path' on a failed wait; on
+** Ctrl-C, KeyboardInterrupt (or InterruptedError), after killing and
+** reaping the child: it got the SIGINT from the terminal too, and no
+** zombie may stay behind the error. */
+static void wait_child(lua_State *L, pid_t pid, int *status,
+                       const char *what, const char *path) {
+  pid_t r;
+  int rc;
+  braidB_poll(L);
+  rc = braid__os_waitpid(pid, 0, &r, status);
+  if (rc == BRAID_ECANCELED) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
+    braidB_intr_check(L);
+    braidB_raise(L, "InterruptedError", "%s was interrupted", what);
+  }
+  if (rc != BRAID_OK) braidB_oserror(L, errno, path);
+}
+
+
 /* _spawn(mode, path, args, env|nil, search, fname) -> code or pid */
 static int os_spawn(lua_State *L) {
   lua_Integer mode = braidB_checkinteger(L, 1);
@@ -230,8 +251,8 @@ static int os_spawn(lua_State *L) {
   const char *path = checkcstr(L, 2, fname);
   char **argv = checkargv(L, 3, fname);
   char **envp = lua_isnoneornil(L, 4) ? NULL : checkenvp(L, 4);
-  pid_t pid, r;
-  int status, rc;
+  pid_t pid;
+  int status;
   if (mode != BRAID_P_WAIT && mode != BRAID_P_NOWAIT)
     return braidB_argerror(L, 1, "ValueError", "invalid mode: %I", mode);
   pid = braid__os_spawn(path, argv, envp, lua_toboolean(L, 5));
@@ -242,17 +263,7 @@ static int os_spawn(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)pid);
     return 1;
   }
-  braidB_poll(L);
-  rc = braid__os_waitpid(pid, 0, &r, &status);
-  if (rc == BRAID_ECANCELED) {
-    /* Ctrl-C: the child got it too from the terminal; do not leave a
-    ** zombie behind the KeyboardInterrupt. */
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    braidB_intr_check(L);
-    return braidB_raise(L, "InterruptedError", "spawn was interrupted");
-  }
-  if (rc != BRAID_OK) return braidB_oserror(L, errno, path);
+  wait_child(L, pid, &status, "spawn", path);
   lua_pushinteger(L, WIFSIGNALED(status) ? -WTERMSIG(status)
                                          : WEXITSTATUS(status));
   return 1;
@@ -263,23 +274,15 @@ static int os_spawn(lua_State *L) {
 static int os_system(lua_State *L) {
   const char *cmd = checkcstr(L, 1, "system");
   char *argv[4];
-  pid_t pid, r;
-  int status, rc;
+  pid_t pid;
+  int status;
   argv[0] = (char *)"sh";
   argv[1] = (char *)"-c";
   argv[2] = (char *)cmd;
   argv[3] = NULL;
   pid = braid__os_spawn("/bin/sh", argv, NULL, 0);
   if (pid < 0) return braidB_oserror(L, errno, "/bin/sh");
-  braidB_poll(L);
-  rc = braid__os_waitpid(pid, 0, &r, &status);
-  if (rc == BRAID_ECANCELED) {
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    braidB_intr_check(L);
-    return braidB_raise(L, "InterruptedError", "system was interrupted");
-  }
-  if (rc != BRAID_OK) return braidB_oserror(L, errno, NULL);
+  wait_child(L, pid, &status, "system", NULL);
   lua_pushinteger(L, (lua_Integer)status);
   return 1;
 }

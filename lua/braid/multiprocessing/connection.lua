@@ -148,6 +148,21 @@ local function closed()
   error(errors.OSError("listener is closed"), 3)
 end
 
+
+-- Runs the handshake of 'role' ("server": deliver then answer; "client":
+-- the reverse) on a new connection when there is an authkey; a failed
+-- handshake closes the connection before its error goes on.
+local function authenticate(c, role, authkey)
+  if authkey ~= nil then
+    local ok, err = pcall(core.conn_auth, c, role, authkey)
+    if not ok then
+      c:close()
+      error(err, 0)
+    end
+  end
+  return c
+end
+
 --- `listener:accept()` -> a Connection: waits for a peer; with an authkey,
 -- runs `deliver_challenge` then `answer_challenge` (AuthenticationError,
 -- the connection closed, when the peer fails). Sets `last_accepted`.
@@ -156,14 +171,7 @@ function Listener:accept()
   if owner == nil then closed() end
   local c, peer = core.net_accept(owner:fileno(), self._allow, self._maxsize)
   self.last_accepted = peer
-  if self._authkey ~= nil then
-    local ok, err = pcall(core.conn_auth, c, "server", self._authkey)
-    if not ok then
-      c:close()
-      error(err, 0)
-    end
-  end
-  return c
+  return authenticate(c, "server", self._authkey)
 end
 
 --- `listener:close()`: closes the socket (idempotent); removes the socket
@@ -205,14 +213,7 @@ function M.Client(address, family, authkey, opts)
   local allow, maxsize = conn_opts(opts, authkey, 2)
   local a, b = addr_parts(family, address, 2)
   local c = core.net_connect(family, a, b, allow, maxsize)
-  if authkey ~= nil then
-    local ok, err = pcall(core.conn_auth, c, "client", authkey)
-    if not ok then
-      c:close()
-      error(err, 0)
-    end
-  end
-  return c
+  return authenticate(c, "client", authkey)
 end
 
 -- The digests Python's handshake allows (its _ALLOWED_DIGESTS).
