@@ -7,8 +7,9 @@
 ** changes or reads the environment, or starts a program that inherits it,
 ** holds braid__environ_lock() meanwhile: braid.os's environ, getenv,
 ** putenv, unsetenv, its exec*, spawn*, system and popen, and the spawns of
-** multiprocessing and subprocess (process.c), so a child always gets a
-** consistent environment. Code outside braid (Lua's os.getenv, a C
+** multiprocessing (process.c); subprocess (subproc.c) copies the array
+** under it and execs with the copy. So a child always gets a consistent
+** environment. Code outside braid (Lua's os.getenv, a C
 ** library) does not take it.
 */
 #ifndef BRAID_ENVIRON_H

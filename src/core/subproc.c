@@ -163,7 +163,27 @@ static int pidfd_open_cloexec(pid_t pid) {
 }
 
 
+/* A copy of the array 'environ' (the strings are shared), made under the
+** environment lock: BRAID_OK with *out to braid__free, or BRAID_ENOMEM. */
+static int snapshot_environ(char ***out) {
+  size_t n = 0, i;
+  char **copy;
+  braid__environ_lock();
+  while (environ[n] != NULL) n++;
+  copy = (char **)braid__malloc((n + 1) * sizeof *copy);
+  if (copy != NULL) {
+    for (i = 0; i < n; i++) copy[i] = environ[i];
+    copy[n] = NULL;
+  }
+  braid__environ_unlock();
+  *out = copy;
+  return copy != NULL ? BRAID_OK : BRAID_ENOMEM;
+}
+
+
 pid_t braid__subproc_spawn(const braid_spawn *s, int *pidfd, int *stage) {
+  braid_spawn copy;
+  char **inherited = NULL;
   int ep[2], max, e, st;
   sigset_t all, old;
   pid_t pid;
@@ -180,16 +200,28 @@ pid_t braid__subproc_spawn(const braid_spawn *s, int *pidfd, int *stage) {
   if (max < 0) max = 1024;
   if (pipe2(ep, O_CLOEXEC) != 0) return BRAID_EOS;
   sigfillset(&all);
-  /* braid.os's environment lock (environ.h): while it is held no braid
-  ** code moves 'environ', which the child reads in execve. The parent is
-  ** suspended until the child execs or exits, so holding it across vfork
-  ** covers the child's use too. */
-  braid__environ_lock();
+  /* The child inherits a copy of 'environ' taken under braid.os's
+  ** environment lock (environ.h), not 'environ' itself, which a setenv
+  ** in another thread may move while the child is in execve. The copy
+  ** is of the array only: setenv and unsetenv never free the strings.
+  ** Holding the lock across vfork instead would serialise every spawn
+  ** of the process for the length of an exec. */
+  if (s->envp == NULL) {
+    if (snapshot_environ(&inherited) != BRAID_OK) {
+      close(ep[0]);
+      close(ep[1]);
+      errno = ENOMEM; /* an OSError, as a failed fork's would be */
+      return BRAID_EOS;
+    }
+    copy = *s;
+    copy.envp = inherited;
+    s = &copy;
+  }
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid = do_vfork(s, ep[1], max);
   e = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  braid__environ_unlock();
+  braid__free(inherited);
   close(ep[1]);
   if (pid < 0) {
     close(ep[0]);
