@@ -22,6 +22,7 @@
 #include "intr.h"
 #include "os.h"
 #include "process.h"
+#include "queue.h"
 
 
 
@@ -193,6 +194,11 @@ int braid__proc_reap(pid_t pid, int block, int *code) {
 int braid__fd_wait(int fd, double timeout) {
   struct pollfd p;
   braid__deadline d = braid__deadline_in(timeout);
+  p.fd = fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  if (timeout != 0 && braid__poll_spin(&p, 1, braid__queue_spin_ns(-1)) > 0)
+    return 1;
   for (;;) {
     int ms = braid__deadline_poll_ms(&d); /* sliced: intr.h */
     int r;

@@ -3,6 +3,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,4 +258,17 @@ void braid__cpu_relax(void) {
 #elif defined(__aarch64__)
   __asm__ __volatile__("yield");
 #endif
+}
+
+
+int braid__poll_spin(struct pollfd *p, unsigned long n, long ns) {
+  double end;
+  if (ns <= 0) return 0;
+  end = braid__now() + (double)ns * 1e-9;
+  do {
+    int r = poll(p, (nfds_t)n, 0);
+    if (r != 0) return r > 0 ? r : 0;
+    braid__cpu_relax();
+  } while (braid__now() < end);
+  return 0;
 }
