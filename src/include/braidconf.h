@@ -42,7 +42,9 @@
 
 /* The longest a blocked queue get/put spins, in nanoseconds, before it
 ** sleeps on a condition variable (each queue adapts its spin below this;
-** the environment variable BRAID_SPIN_NS overrides it at run time). A
+** the environment variable BRAID_SPIN_NS overrides it at run time); a
+** wait on a connection, pipe or process sentinel polls without sleeping
+** for as long before it blocks in poll(). A
 ** cross-core wake-up costs tens of microseconds on some virtual machines;
 ** a consumer still spinning when the item arrives answers in about a
 ** microsecond. The spin is bounded, so an idle consumer burns at most
