@@ -556,43 +556,52 @@ local function python_figures(script)
   return py
 end
 
--- processes: start+join per start method, inter-process Queue stream and
--- Pipe ping-pong (bench/process_bench.lua), against Python's
--- multiprocessing (bench/py_process.py) when python3 is present.
-local function processes()
-  local pb = dofile("bench/process_bench.lua")
-  local py = python_figures("bench/py_process.py")
-  -- targets: start no slower than Python for each start method; Queue
-  -- stream at least 5x Python's
-  local specs = {
-    { "start_fork", "fork start+join (ms)", 1 },
-    { "start_spawn", "spawn start+join (ms)", 1 },
-    { "start_forkserver", "forkserver start+join (ms)", 1 },
-    { "queue_stream", "mp.Queue stream (items/s)", 5 },
-    { "pipe_pingpong", "Pipe ping-pong (round trips/s)", nil },
-  }
-  local rec = { braid_ops_per_s = {}, python_ops_per_s = py }
+-- The rows of workloads measured as rates against a Python baseline:
+-- for each spec {key, label, factor} runs bench[key]() (returning a count
+-- and seconds) a few times, keeps the best rate, and prints it against
+-- py[key] (a rate) with the target "at least 'factor' times Python's" (none
+-- when 'factor' is nil). show(rate, key) formats a rate for the table.
+local function versus_python(name, bench, py, specs, show)
+  local rec = { braid_ops_per_s = {}, python_ops_per_s = py, ratio_vs_python = {} }
   for _, sp in ipairs(specs) do
     local key, label, factor = sp[1], sp[2], sp[3]
     local best = 0
     for _ = 1, math.min(REPS, 3) do
-      local n, dt = pb[key]()
+      local n, dt = bench[key]()
       if n / dt > best then best = n / dt end
     end
     rec.braid_ops_per_s[key] = best
     local base = py[key]
     local ratio = base and best / base
-    local is_start = key:match("^start_")
-    local shown = is_start and fmt(1000 / best) or (fmt(best / 1e6) .. " M/s")
-    local bshown = base and ("Python " .. (is_start and fmt(1000 / base) or (fmt(base / 1e6) .. " M/s")))
-      or "Python n/a"
+    rec.ratio_vs_python[key] = ratio
+    local shown = show(best, key)
+    local bshown = base and ("Python " .. show(base, key)) or "Python n/a"
     local met = factor == nil or (ratio ~= nil and ratio >= factor)
     print(("%s: braid %s; %s; %s"):format(label, shown, bshown,
       ratio and ("%.2fx Python's rate"):format(ratio) or "no baseline"))
     rows[#rows + 1] = { label, shown, bshown, ratio and ("%.1fx Python"):format(ratio) or "-",
       factor and yesno(met, (">= %gx Python"):format(factor)) or "-" }
   end
-  write_json("processes", rec)
+  write_json(name, rec)
+end
+
+-- processes: start+join per start method, inter-process Queue stream and
+-- Pipe ping-pong (bench/process_bench.lua), against Python's
+-- multiprocessing (bench/py_process.py) when python3 is present.
+-- Targets: start no slower than Python for each start method; Queue
+-- stream at least 5x Python's.
+local function processes()
+  versus_python("processes", dofile("bench/process_bench.lua"),
+    python_figures("bench/py_process.py"), {
+      { "start_fork", "fork start+join (ms)", 1 },
+      { "start_spawn", "spawn start+join (ms)", 1 },
+      { "start_forkserver", "forkserver start+join (ms)", 1 },
+      { "queue_stream", "mp.Queue stream (items/s)", 5 },
+      { "pipe_pingpong", "Pipe ping-pong (round trips/s)", nil },
+    }, function(rate, key)
+      if key:match("^start_") then return fmt(1000 / rate) end
+      return fmt(rate / 1e6) .. " M/s"
+    end)
 end
 workloads[#workloads + 1] = { "processes", processes }
 
@@ -600,34 +609,11 @@ workloads[#workloads + 1] = { "processes", processes }
 -- (bench/managers_bench.lua) against Python's Manager()
 -- (bench/py_managers.py) when python3 is present; target >= 3x Python.
 local function managers()
-  local mb = dofile("bench/managers_bench.lua")
-  local py = python_figures("bench/py_managers.py")
-  local specs = {
-    { "dict_roundtrip", "Manager dict d[k]=v / d[k] (round trips/s)", 3 },
-    { "queue_proxy_stream", "Manager Queue proxy stream (items/s)", 3 },
-  }
-  local rec = { braid_ops_per_s = {}, python_ops_per_s = py, ratio_vs_python = {} }
-  for _, sp in ipairs(specs) do
-    local key, label, factor = sp[1], sp[2], sp[3]
-    local best = 0
-    for _ = 1, math.min(REPS, 3) do
-      local n, dt = mb[key]()
-      if n / dt > best then best = n / dt end
-    end
-    rec.braid_ops_per_s[key] = best
-    local base = py[key]
-    local ratio = base and best / base
-    rec.ratio_vs_python[key] = ratio
-    local met = ratio ~= nil and ratio >= factor
-    print(("%s: braid %s k/s; %s; %s"):format(label, fmt(best / 1e3),
-      base and ("Python " .. fmt(base / 1e3) .. " k/s") or "Python n/a",
-      ratio and ("%.2fx Python's rate"):format(ratio) or "no baseline"))
-    rows[#rows + 1] = { label, fmt(best / 1e3) .. " k/s",
-      base and ("Python " .. fmt(base / 1e3) .. " k/s") or "Python n/a",
-      ratio and ("%.1fx Python"):format(ratio) or "-",
-      yesno(met, (">= %gx Python"):format(factor)) }
-  end
-  write_json("managers", rec)
+  versus_python("managers", dofile("bench/managers_bench.lua"),
+    python_figures("bench/py_managers.py"), {
+      { "dict_roundtrip", "Manager dict d[k]=v / d[k] (round trips/s)", 3 },
+      { "queue_proxy_stream", "Manager Queue proxy stream (items/s)", 3 },
+    }, function(rate) return fmt(rate / 1e3) .. " k/s" end)
 end
 workloads[#workloads + 1] = { "managers", managers }
 

@@ -16,9 +16,8 @@
 -- BRAID_HOST=none skips the host runs. BRAID_SIGRUN names the driver.
 -- BRAID_SPEC_METHODS restricts the process start methods.
 
-local HOST = os.getenv("BRAID_HOST") or "build/bin/braid"
-local SIGRUN = os.getenv("BRAID_SIGRUN") or "build/sigrun"
-local CPATH = package.cpath:match("^([^;]*)") or "./build/?.so"
+local sigrun = require "helpers.sigrun"
+local HOST = sigrun.HOST
 local METHODS = require("helpers").start_methods()
 
 if (os.getenv("LD_PRELOAD") or ""):find("tsan", 1, true) then
@@ -45,60 +44,11 @@ local core = require "braid.core"
 local METHOD = os.getenv("SIGINT_METHOD") or "fork"
 ]]
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
 -- Runs 'body' under 'runner' ("host" or "lua"); returns the parsed report.
-local function run(name, body, runner, env)
-  local path = dir .. "/" .. name:gsub("%W", "_") .. ".lua"
-  local f = assert(io.open(path, "w"))
-  f:write(PRELUDE, body, "\n")
-  f:close()
-  local errpath = path .. ".err"
-  local cmd
-  local envs = "env"
-  for k, v in pairs(env or {}) do envs = envs .. " " .. k .. "=" .. shell_quote(v) end
-  if runner == "host" then
-    cmd = ("%s %s -t 30 -- %s %s 2>%s"):format(envs, SIGRUN, HOST, path, errpath)
-  else
-    envs = envs .. " LUA_PATH=" .. shell_quote("./lua/?.lua;./lua/?/init.lua;;")
-      .. " LUA_CPATH=" .. shell_quote(CPATH .. ";;")
-    cmd = ("%s %s -t 30 -- lua5.4 %s 2>%s"):format(envs, SIGRUN, path, errpath)
-  end
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  p:close()
-  local ef = io.open(errpath, "r")
-  local err = ef and ef:read("a") or ""
-  if ef then ef:close() end
-  local r = { name = name, out = out, err = err, lines = {}, pids = {} }
-  for line in out:gmatch("[^\n]+") do
-    local o = line:match("^out: (.*)$")
-    if o then
-      r.lines[#r.lines + 1] = o
-      local pid = o:match("^pid (%d+)$")
-      if pid then r.pids[#r.pids + 1] = tonumber(pid) end
-    end
-    r.status = line:match("^status (.*)$") or r.status
-    r.elapsed = tonumber(line:match("^elapsed ([%d.]+)$")) or r.elapsed
-  end
-  return r
-end
+local run = sigrun.runner(dir, PRELUDE)
+local proc_state = sigrun.proc_state
 
-local function has_line(r, s)
-  for _, l in ipairs(r.lines) do if l == s then return true end end
-  return false
-end
-
--- State letter of 'pid' ("Z" zombie), or nil when it is gone.
-local function proc_state(pid)
-  local f = io.open("/proc/" .. pid .. "/stat", "r")
-  if not f then return nil end
-  local s = f:read("a") or ""
-  f:close()
-  return s:match("%) (%a)")
-end
+local function has_line(r, s) return r.seen[s] == true end
 
 -- Children must be gone when the script has ended: those it reaped are;
 -- a forkserver's own children may need the server's last moment, so

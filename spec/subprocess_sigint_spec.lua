@@ -4,10 +4,9 @@
 -- guessed delay), raises KeyboardInterrupt there, unwinds through its
 -- <close> variables and ends by SIGINT within 1 s; its child (listed for
 -- the interrupted exit) gets SIGTERM and is reaped. The harness is
--- sigint_spec.lua's, reduced to what these cases need.
-local HOST = os.getenv("BRAID_HOST") or "build/bin/braid"
-local SIGRUN = os.getenv("BRAID_SIGRUN") or "build/sigrun"
-local CPATH = package.cpath:match("^([^;]*)") or "./build/?.so"
+-- spec/helpers/sigrun.lua, shared with sigint_spec.lua.
+local sigrun = require "helpers.sigrun"
+local HOST = sigrun.HOST
 local BOUND = tonumber(os.getenv("BRAID_SIGINT_BOUND") or "") or 1.0
 
 if (os.getenv("LD_PRELOAD") or ""):find("tsan", 1, true) then
@@ -29,59 +28,23 @@ end
 local sp = require "braid.subprocess"
 ]]
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function run(name, body, runner)
-  local path = dir .. "/" .. name:gsub("%W", "_") .. ".lua"
-  local f = assert(io.open(path, "w"))
-  f:write(PRELUDE, body, "\n")
-  f:close()
-  local cmd
-  if runner == "host" then
-    cmd = ("%s -t 30 -- %s %s 2>%s.err"):format(SIGRUN, HOST, path, path)
-  else
-    cmd = ("env LUA_PATH=%s LUA_CPATH=%s %s -t 30 -- lua5.4 %s 2>%s.err"):format(
-      q("./lua/?.lua;./lua/?/init.lua;;"), q(CPATH .. ";;"), SIGRUN, path, path)
-  end
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  p:close()
-  local ef = io.open(path .. ".err")
-  local r = { out = out, err = ef and ef:read("a") or "", lines = {} }
-  if ef then ef:close() end
-  for line in out:gmatch("[^\n]+") do
-    local o = line:match("^out: (.*)$")
-    if o then
-      r.lines[o] = true
-      r.pid = tonumber(o:match("^pid (%d+)$")) or r.pid
-    end
-    r.status = line:match("^status (.*)$") or r.status
-    r.elapsed = tonumber(line:match("^elapsed ([%d.]+)$")) or r.elapsed
-  end
-  return r
-end
-
-local function proc_state(pid)
-  local f = io.open("/proc/" .. pid .. "/stat", "r")
-  if not f then return nil end
-  local s = f:read("a") or ""
-  f:close()
-  return s:match("%) (%a)")
-end
+local run = sigrun.runner(dir, PRELUDE)
+local proc_state = sigrun.proc_state
 
 local function check(r)
   local ctx = "\nstdout:\n" .. r.out .. "\nstderr:\n" .. r.err
-  assert(r.lines.ready, "the script never got ready" .. ctx)
+  assert(r.seen.ready, "the script never got ready" .. ctx)
   assert.are.equal("signal 2", r.status, "not killed by SIGINT" .. ctx)
   assert(r.elapsed and r.elapsed < BOUND, ("took %s s after SIGINT"):format(tostring(r.elapsed)) .. ctx)
-  assert(r.lines.closed, "the <close> handler did not run" .. ctx)
-  assert(not r.lines["not reached"], "the blocking call returned" .. ctx)
+  assert(r.seen.closed, "the <close> handler did not run" .. ctx)
+  assert(not r.seen["not reached"], "the blocking call returned" .. ctx)
   assert(r.err:find("KeyboardInterrupt", 1, true), "no KeyboardInterrupt reported" .. ctx)
-  assert(r.pid, "no child pid reported" .. ctx)
+  local pid = r.pids[#r.pids]
+  assert(pid, "no child pid reported" .. ctx)
   -- the child (sleep 30) was ended and reaped by the interrupted exit
   local deadline = core.monotonic() + 5
-  while proc_state(r.pid) ~= nil and core.monotonic() < deadline do core.sleep(0.01) end
-  assert(proc_state(r.pid) == nil, "child left behind" .. ctx)
+  while proc_state(pid) ~= nil and core.monotonic() < deadline do core.sleep(0.01) end
+  assert(proc_state(pid) == nil, "child left behind" .. ctx)
 end
 
 local CASES = {
