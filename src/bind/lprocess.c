@@ -273,7 +273,7 @@ static int core_fds_wait(lua_State *L) {
     lua_pop(L, 1);
   }
   braidB_poll(L);
-  if (t != 0) braid__poll_spin(p, (unsigned long)n, braid__queue_spin_ns(-1));
+  braid__poll_spin(p, (unsigned long)n, braid__queue_spin_ns(-1), t);
   for (;;) {
     int r = poll(p, (nfds_t)n, braid__deadline_poll_ms(&d));
     if (r > 0) break;

@@ -197,7 +197,7 @@ int braid__fd_wait(int fd, double timeout) {
   p.fd = fd;
   p.events = POLLIN;
   p.revents = 0;
-  if (timeout != 0 && braid__poll_spin(&p, 1, braid__queue_spin_ns(-1)) > 0)
+  if (braid__poll_spin(&p, 1, braid__queue_spin_ns(-1), timeout) > 0)
     return 1;
   for (;;) {
     int ms = braid__deadline_poll_ms(&d); /* sliced: intr.h */

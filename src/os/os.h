@@ -62,12 +62,14 @@ void braid__set_thread_name(const char *name);
 /* Spin hint for busy-wait loops. */
 void braid__cpu_relax(void);
 
-/* Polls 'p' (n descriptors) without sleeping for up to 'ns' nanoseconds:
+/* Polls 'p' (n descriptors) without sleeping for up to 'ns' nanoseconds,
+** and no longer than 'timeout' seconds when that is >= 0 (0: not at all):
 ** the number ready (> 0), or 0 when none became ready meanwhile (or on an
 ** error, which the caller's blocking poll then reports). A peer's answer
 ** that arrives while we spin costs no wake-up, which takes tens of
 ** microseconds across cores on some virtual machines. */
 struct pollfd;
-int braid__poll_spin(struct pollfd *p, unsigned long n, long ns);
+int braid__poll_spin(struct pollfd *p, unsigned long n, long ns,
+                     double timeout);
 
 #endif

@@ -261,10 +261,12 @@ void braid__cpu_relax(void) {
 }
 
 
-int braid__poll_spin(struct pollfd *p, unsigned long n, long ns) {
-  double end;
-  if (ns <= 0) return 0;
-  end = braid__now() + (double)ns * 1e-9;
+int braid__poll_spin(struct pollfd *p, unsigned long n, long ns,
+                     double timeout) {
+  double end, span = (double)ns * 1e-9;
+  if (timeout >= 0 && timeout < span) span = timeout;
+  if (span <= 0) return 0;
+  end = braid__now() + span;
   do {
     int r = poll(p, (nfds_t)n, 0);
     if (r != 0) return r > 0 ? r : 0;
