@@ -433,30 +433,22 @@ describe("braid.os CPUs, priority, descriptors", function()
 end)
 
 -- Ctrl-C ends a blocking waitpid (build/sigrun, see spec/sigint_spec.lua).
-local SIGRUN = os.getenv("BRAID_SIGRUN") or "build/sigrun"
+local sigrun = require "helpers.sigrun"
 local it_sig = (HOST ~= "none" and not TSAN) and it or pending
 describe("braid.os waits and Ctrl-C", function()
   it_sig("a blocking waitpid ends on SIGINT within 1 s", function()
-    local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    f:write([[
+    local r = sigrun.run_once("waitpid", [[
 local bos = require "braid.os"
 -- (its output elsewhere: the spec reads the script's until its end)
 local pid = bos.spawnvp(bos.P_NOWAIT, "sh", {"sh", "-c", "exec sleep 30 >/dev/null 2>&1"})
 io.stdout:write("pid ", pid, "\nready\n"); io.stdout:flush()
 bos.waitpid(pid, 0)
 print("not reached")
-]])
-    f:close()
-    local p = io.popen(("%s -t 30 -- %s %s 2>&1"):format(SIGRUN, HOST, path))
-    local out = p:read("a")
-    p:close()
-    os.remove(path)
-    local pid = tonumber(out:match("out: pid (%d+)"))
-    if pid then pcall(bos.kill, pid, bos.SIGKILL) end -- the script's child
-    assert.truthy(out:find("status signal 2", 1, true), out)
-    assert.falsy(out:find("not reached", 1, true), out)
-    local elapsed = tonumber(out:match("elapsed ([%d.]+)"))
-    assert(elapsed and elapsed < 1.0, out)
+]], "host")
+    local ctx = r.out .. r.err
+    if r.pids[1] then pcall(bos.kill, r.pids[1], bos.SIGKILL) end -- the script's child
+    assert.are.equal("signal 2", r.status, ctx)
+    assert.falsy(ctx:find("not reached", 1, true), ctx)
+    assert(r.elapsed and r.elapsed < 1.0, ctx)
   end)
 end)

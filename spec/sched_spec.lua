@@ -240,29 +240,22 @@ end)
 -- Ctrl-C: the default delayfunc is braid's sleep, which SIGINT ends with
 -- KeyboardInterrupt (build/sigrun sends it once the script said "ready"
 -- and its main thread sleeps; see spec/sigint_spec.lua).
-local HOST = os.getenv("BRAID_HOST") or "build/bin/braid"
-local SIGRUN = os.getenv("BRAID_SIGRUN") or "build/sigrun"
+local sigrun = require "helpers.sigrun"
+local HOST = sigrun.HOST
 local TSAN = (os.getenv("LD_PRELOAD") or ""):find("tsan", 1, true)
 local it_sig = (HOST ~= "none" and not TSAN) and it or pending
 describe("sched.scheduler and Ctrl-C", function()
   it_sig("run() waiting for an event ends on SIGINT within 1 s", function()
-    local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    f:write([[
+    local r = sigrun.run_once("sched_run", [[
 local s = require("braid.sched").scheduler()
 s:enter(30, 1, function() print("not reached") end)
 io.stdout:write("ready\n"); io.stdout:flush()
 s:run()
 print("not reached")
-]])
-    f:close()
-    local p = io.popen(("%s -t 30 -- %s %s 2>&1"):format(SIGRUN, HOST, path))
-    local out = p:read("a")
-    p:close()
-    os.remove(path)
-    assert.truthy(out:find("status signal 2", 1, true), out)
-    assert.falsy(out:find("not reached", 1, true), out)
-    local elapsed = tonumber(out:match("elapsed ([%d.]+)"))
-    assert(elapsed and elapsed < 1.0, out)
+]], "host")
+    local ctx = r.out .. r.err
+    assert.are.equal("signal 2", r.status, ctx)
+    assert.falsy(ctx:find("not reached", 1, true), ctx)
+    assert(r.elapsed and r.elapsed < 1.0, ctx)
   end)
 end)

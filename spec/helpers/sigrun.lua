@@ -60,6 +60,18 @@ function M.runner(dir, prelude)
   end
 end
 
+--- Runs one script 'body' under 'runner' (see runner) from a scratch
+-- directory removed afterwards; returns its report.
+function M.run_once(name, body, runner, env)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. shell_quote(dir)))
+  local ok, r = pcall(M.runner(dir, ""), name, body, runner, env)
+  os.execute("rm -rf " .. shell_quote(dir))
+  if not ok then error(r, 0) end
+  return r
+end
+
 --- State letter of process 'pid' ("Z" zombie), or nil when it is gone.
 function M.proc_state(pid)
   local f = io.open("/proc/" .. pid .. "/stat", "r")
