@@ -12,6 +12,7 @@
 #include "lbind.h"
 #include "lcodec.h"
 #include "thread.h"
+#include "spin.h"
 
 /* Rows generated from lua/braid/ by cmake/embed_lua.cmake. */
 typedef struct {
@@ -739,6 +740,7 @@ static const luaL_Reg core_funcs[] = {
 int luaopen_braid_core(lua_State *L) {
   luaL_checkversion(L);
   pin_library();
+  braid__spin_register(); /* the opening thread runs (spin.h) */
   braid_openlibs(L);
   braid__serial_open(L);
   lua_newtable(L);

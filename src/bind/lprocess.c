@@ -275,7 +275,7 @@ static int core_fds_wait(lua_State *L) {
   braidB_poll(L);
   braid__poll_spin(p, (unsigned long)n, braid__queue_spin_ns(-1), t);
   for (;;) {
-    int r = poll(p, (nfds_t)n, braid__deadline_poll_ms(&d));
+    int r = braid__poll(p, (unsigned long)n, braid__deadline_poll_ms(&d));
     if (r > 0) break;
     if (r < 0 && errno != EINTR) return oserror(L, "poll");
     if (r == 0 && braid__deadline_passed(&d)) break;

@@ -449,7 +449,7 @@ static int wait_reply(ProcExt *x, Child *ch) {
     pf[2].fd = x->wake[0];
     pf[0].events = pf[1].events = pf[2].events = POLLIN;
     pf[0].revents = pf[1].revents = pf[2].revents = 0;
-    r = poll(pf, 3, -1);
+    r = braid__poll(pf, 3, -1);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return W_DIED;
     if (atomic_load(&x->stop)) return W_STOP;

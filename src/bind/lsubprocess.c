@@ -535,7 +535,7 @@ static int l_communicate(lua_State *L) {
       lua_pushboolean(L, 1);
       return 1;
     }
-    r = poll(fds, (nfds_t)nf, braid__deadline_poll_ms(&d));
+    r = braid__poll(fds, (unsigned long)nf, braid__deadline_poll_ms(&d));
     if (r < 0 && errno != EINTR) return braidB_oserror(L, errno, "poll");
     if (r <= 0) {
       if (braid__deadline_passed(&d)) {

@@ -17,6 +17,7 @@
 #include "lcodec.h"
 #include "stream.h"
 #include "thread.h"
+#include "spin.h"
 
 typedef struct StateCtx {
   braid_runtime_t *rt;   /* retained */
@@ -617,6 +618,7 @@ void braidB_worker_run_retry(braid_thread *t, lua_CFunction body, void *ud,
   r.body = body;
   r.ud = ud;
   r.started = 0;
+  braid__spin_register(); /* a running thread, for the spin policy */
   braid__mutex_lock(&t->mu);
   t->ident = (lua_Integer)(uintptr_t)pthread_self();
   t->native_id = braid__native_id();

@@ -132,7 +132,7 @@ int braid__os_waitpid(pid_t pid, int options, pid_t *rpid, int *status) {
       }
       if (fd >= 0) {
         struct pollfd p = { fd, POLLIN, 0 };
-        poll(&p, 1, braid__deadline_poll_ms(&forever));
+        braid__poll(&p, 1, braid__deadline_poll_ms(&forever));
       } else {
         braid__sleep(0.005); /* any child, or no pidfd: nap and look */
       }

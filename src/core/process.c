@@ -205,7 +205,7 @@ int braid__fd_wait(int fd, double timeout) {
     p.fd = fd;
     p.events = POLLIN;
     p.revents = 0;
-    r = poll(&p, 1, ms);
+    r = braid__poll(&p, 1, ms);
     if (r > 0) return 1;
     if (r < 0 && errno != EINTR) return 1; /* let the read report it */
     if (r == 0 && braid__deadline_passed(&d)) return 0;

@@ -54,6 +54,7 @@
 
 #include "queue.h"
 #include "order.h"
+#include "spin.h"
 
 typedef struct HeapEntry {
   braid_item it;
@@ -488,7 +489,10 @@ static double spin_until(braid_queue *q, int what) {
   long budget = atomic_load_explicit(&q->spin_budget, memory_order_relaxed);
   double t0, until;
   int i;
-  if (max == 0) return braid__now();
+  /* never while a runnable thread, perhaps the one we wait for, would
+  ** have no CPU (spin.h): a single CPU, or more running threads than
+  ** CPUs; the spin then costs nothing and leaves the budget as it was */
+  if (max == 0 || !braid__spin_start()) return braid__now();
   /* one spinner per queue: more burn cores the other side may need (a
   ** producer feeding several consumers), and a second spinner would wait
   ** for the same item anyway; the others sleep at once */
@@ -514,6 +518,10 @@ static double spin_until(braid_queue *q, int what) {
       for (j = 0; j < SPIN_PAUSES; j++) braid__cpu_relax();
     }
     if (braid__now() >= until) break;
+    if (!braid__spin_continue()) { /* others need the CPUs: yield them */
+      atomic_store_explicit(&q->spinning, 0, memory_order_release);
+      return t0;
+    }
   }
   atomic_store_explicit(&q->spin_budget,
                         budget / 2 > SPIN_MIN_NS ? budget / 2 : SPIN_MIN_NS,
@@ -547,15 +555,23 @@ static int full(braid_queue *q) {
 
 /* { ------ the fast path (unbounded FIFO, SimpleQueue) */
 
-/* Wakes up to 'items' sleeping fast getters, one per item. */
+/* Wakes up to 'items' sleeping fast getters, one per item. The signals
+** come after unlocking 'mu': a sleeper woken while we hold it would wake
+** only to block on it (on one core, the wakee preempts us at the signal:
+** two more context switches per hand-off). No wake-up is lost: a getter
+** counted in 'waiters' announced itself under 'mu' and releases 'mu'
+** only inside its condition wait, so once we have held 'mu' it is in the
+** wait (or gone), and a signal after unlocking reaches it. */
 static void fast_wake(braid_queue *q, size_t items) {
-  size_t k;
+  size_t k, n;
+  int w;
   braid__mutex_lock(&q->mu);
-  for (k = 0; k < items && (int)k < atomic_load_explicit(&q->waiters,
-                                                         memory_order_relaxed);
-       k++)
-    braid__cond_signal(&q->not_empty);
+  w = atomic_load_explicit(&q->waiters, memory_order_relaxed);
   braid__mutex_unlock(&q->mu);
+  n = (size_t)(w > 0 ? w : 0);
+  if (n > items) n = items;
+  for (k = 0; k < n; k++) braid__cond_signal(&q->not_empty);
+  braid__spin_woke((int)n); /* runnable, not yet counted as running */
 }
 
 
@@ -795,6 +811,7 @@ int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
   for (woken = 0; woken < i && (int)woken < q->sleeping_getters; woken++)
     braid__cond_signal(&q->not_empty);
   braid__mutex_unlock(&q->mu);
+  braid__spin_woke((int)woken);
   *put = i;
   return rc;
 }
@@ -847,6 +864,7 @@ int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
     while (k < max && q->count > 0) out[k++] = pop_item(q);
     for (woken = 0; woken < k && (int)woken < q->sleeping_putters; woken++)
       braid__cond_signal(&q->not_full);
+    braid__spin_woke((int)woken);
     /* items left and sleepers waiting: pass the baton (a put signalled
     ** one sleeper per item, but this get took several) */
     if (q->count > 0 && q->sleeping_getters > 0)

@@ -283,7 +283,7 @@ static int wait_fd(int fd, short ev) {
     p.fd = fd;
     p.events = ev;
     p.revents = 0;
-    r = poll(&p, 1, braid__deadline_poll_ms(&d));
+    r = braid__poll(&p, 1, braid__deadline_poll_ms(&d));
     if (r > 0 || (r < 0 && errno != EINTR)) return 1;
     if (braid__deadline_passed(&d)) return 0; /* only for Ctrl-C */
   }

@@ -138,7 +138,7 @@ int braid__net_connect(const braid__sockaddr *a, int *fd) {
       p.fd = s;
       p.events = POLLOUT;
       p.revents = 0;
-      r = poll(&p, 1, braid__deadline_poll_ms(&d));
+      r = braid__poll(&p, 1, braid__deadline_poll_ms(&d));
       if (r > 0) break;
       if (r < 0 && errno != EINTR) return fail_close(s);
       if (braid__deadline_passed(&d)) { /* an interrupt is due */

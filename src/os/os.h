@@ -72,4 +72,9 @@ struct pollfd;
 int braid__poll_spin(struct pollfd *p, unsigned long n, long ns,
                      double timeout);
 
+/* poll(), as a sleep for the count of running threads that tells a
+** waiter whether it may spin (spin.h): every wait that blocks in poll()
+** uses this. Same result and errno as poll(). */
+int braid__poll(struct pollfd *p, unsigned long n, int ms);
+
 #endif

@@ -13,6 +13,7 @@
 #include "braidconf.h"
 #include "intr.h"
 #include "os.h"
+#include "spin.h"
 
 
 static void fatal(const char *what, int err) {
@@ -124,7 +125,7 @@ static int sliced_wait(braid__cond *c, braid__mutex *m,
 }
 
 
-int braid__cond_wait(braid__cond *c, braid__mutex *m,
+static int cond_wait(braid__cond *c, braid__mutex *m,
                      const braid__deadline *d) {
   int err;
   if (d != NULL &&
@@ -139,6 +140,17 @@ int braid__cond_wait(braid__cond *c, braid__mutex *m,
   if (err == ETIMEDOUT) return 1;
   if (err && err != EINTR) fatal("pthread_cond_timedwait", err);
   return 0;
+}
+
+
+/* The sleep brackets keep the count of running threads (spin.h). */
+int braid__cond_wait(braid__cond *c, braid__mutex *m,
+                     const braid__deadline *d) {
+  int r;
+  braid__block_begin();
+  r = cond_wait(c, m, d);
+  braid__block_end();
+  return r;
 }
 
 
@@ -210,9 +222,8 @@ int braid__deadline_poll_ms(const braid__deadline *d) {
 }
 
 
-void braid__sleep(double seconds) {
+static void sleep_for(double seconds) {
   struct timespec ts;
-  if (seconds <= 0) return;
   if (braid__intr_armed()) { /* the main thread: in slices (intr.h) */
     braid__deadline d = braid__deadline_in(seconds);
     double left;
@@ -229,6 +240,14 @@ void braid__sleep(double seconds) {
   ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
   }
+}
+
+
+void braid__sleep(double seconds) {
+  if (seconds <= 0) return;
+  braid__block_begin();
+  sleep_for(seconds);
+  braid__block_end();
 }
 
 
@@ -261,16 +280,26 @@ void braid__cpu_relax(void) {
 }
 
 
+int braid__poll(struct pollfd *p, unsigned long n, int ms) {
+  int r;
+  if (ms == 0) return poll(p, (nfds_t)n, 0);
+  braid__block_begin();
+  r = poll(p, (nfds_t)n, ms);
+  braid__block_end(); /* keeps errno: atomics only */
+  return r;
+}
+
+
 int braid__poll_spin(struct pollfd *p, unsigned long n, long ns,
                      double timeout) {
   double end, span = (double)ns * 1e-9;
   if (timeout >= 0 && timeout < span) span = timeout;
-  if (span <= 0) return 0;
+  if (span <= 0 || !braid__spin_start()) return 0;
   end = braid__now() + span;
   do {
     int r = poll(p, (nfds_t)n, 0);
     if (r != 0) return r > 0 ? r : 0;
     braid__cpu_relax();
-  } while (braid__now() < end);
+  } while (braid__now() < end && braid__spin_continue());
   return 0;
 }

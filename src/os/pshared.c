@@ -9,6 +9,7 @@
 
 #include "intr.h"
 #include "pshared.h"
+#include "spin.h"
 
 int braid__pmutex_init(pthread_mutex_t *m) {
   pthread_mutexattr_t a;
@@ -60,7 +61,10 @@ int braid__pcond_init(pthread_cond_t *c) {
 
 static int waitat(pthread_cond_t *c, pthread_mutex_t *m,
                   const struct timespec *at) {
-  int rc = at ? pthread_cond_timedwait(c, m, at) : pthread_cond_wait(c, m);
+  int rc;
+  braid__block_begin(); /* the count of running threads (spin.h) */
+  rc = at ? pthread_cond_timedwait(c, m, at) : pthread_cond_wait(c, m);
+  braid__block_end();
   if (rc == EOWNERDEAD) {
     pthread_mutex_consistent(m);
     return 0;

@@ -1,0 +1,226 @@
+/*
+** spin.c: when a waiter may spin (the policy is described in spin.h).
+** See LICENSE for copyright and license.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT_S */
+#endif
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spin.h"
+
+/* Threads registered and not asleep in a braid wait. */
+static atomic_int running;
+/* CPUs this process may use; 0 until first read. */
+static atomic_int cpus;
+
+/* Per thread: 0 unknown, 1 registered. 'depth' counts nested blocks
+** (only the outermost changes 'running'); 'woke' the sleepers this thread
+** woke since its last spin decision. */
+static _Thread_local int tl_registered;
+static _Thread_local int tl_depth;
+static _Thread_local int tl_woke;
+/* This thread's spin decisions (when to read the CPUs again): per thread,
+** so that no two spinners write one cache line for it. */
+static _Thread_local unsigned tl_decisions;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+static int have_key;
+
+
+/* { ------ CPUs: affinity and cgroup quota */
+
+static int affinity_cpus(void) {
+  cpu_set_t *set;
+  size_t size;
+  int n = 0, ncpu = 1024;
+  for (;;) { /* machines with more CPUs than a cpu_set_t holds */
+    set = CPU_ALLOC(ncpu);
+    if (set == NULL) return 0;
+    size = CPU_ALLOC_SIZE(ncpu);
+    CPU_ZERO_S(size, set);
+    if (sched_getaffinity(0, size, set) == 0) {
+      n = CPU_COUNT_S(size, set);
+      CPU_FREE(set);
+      return n;
+    }
+    CPU_FREE(set);
+    if (ncpu >= (1 << 16)) return 0;
+    ncpu *= 2;
+  }
+}
+
+
+/* The quota in 'path' ("QUOTA PERIOD" for cgroup v2's cpu.max, or a
+** cfs_quota_us file whose period is in 'period_path'), as CPUs rounded
+** up; 0 when there is none (unlimited, or nothing readable). */
+static int quota_cpus(const char *path, const char *period_path) {
+  FILE *f = fopen(path, "r");
+  long long quota = -1, period = 0;
+  char word[32];
+  if (f == NULL) return 0;
+  if (fscanf(f, "%31s", word) == 1 && strcmp(word, "max") != 0) {
+    quota = atoll(word);
+    if (period_path == NULL && fscanf(f, "%lld", &period) != 1) period = 0;
+  }
+  fclose(f);
+  if (quota <= 0) return 0;
+  if (period_path != NULL) {
+    f = fopen(period_path, "r");
+    if (f == NULL) return 0;
+    if (fscanf(f, "%lld", &period) != 1) period = 0;
+    fclose(f);
+  }
+  if (period <= 0) return 0;
+  return (int)((quota + period - 1) / period);
+}
+
+
+/* The smallest CPU quota on this process's cgroup v2 path (its own
+** cgroup and every ancestor's: a parent's quota binds its children), or
+** cgroup v1's at the root of the cpu hierarchy (a container's own);
+** 0 when there is none. */
+static int cgroup_cpus(void) {
+  char line[512], path[600];
+  int best = 0, q;
+  FILE *f = fopen("/proc/self/cgroup", "r");
+  if (f != NULL) {
+    while (fgets(line, sizeof line, f) != NULL) {
+      char *p;
+      if (strncmp(line, "0::", 3) != 0) continue;
+      p = line + 3;
+      p[strcspn(p, "\n")] = '\0';
+      for (;;) { /* this cgroup, then each ancestor */
+        snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max",
+                 strcmp(p, "/") == 0 ? "" : p);
+        q = quota_cpus(path, NULL);
+        if (q > 0 && (best == 0 || q < best)) best = q;
+        {
+          char *slash = strrchr(p, '/');
+          if (slash == NULL || slash == p) {
+            if (strcmp(p, "/") == 0 || *p == '\0') break;
+            strcpy(p, "/");
+          } else {
+            *slash = '\0';
+          }
+        }
+      }
+    }
+    fclose(f);
+  }
+  q = quota_cpus("/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+                 "/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  if (q > 0 && (best == 0 || q < best)) best = q;
+  return best;
+}
+
+
+/* How many spin decisions between two reads of the affinity (a system
+** call, ~1 us amortised to a few ns) and of the cgroup quota (file
+** reads, tens of us). */
+#define AFFINITY_EVERY 256u
+#define CGROUP_EVERY (AFFINITY_EVERY * 64u)
+
+static int quota; /* last cgroup reading; racy reads are harmless */
+
+static int refresh_cpus(unsigned k) {
+  int n = affinity_cpus();
+  if (k % CGROUP_EVERY == 0) quota = cgroup_cpus();
+  if (n <= 0) n = 1;
+  if (quota > 0 && quota < n) n = quota;
+  atomic_store_explicit(&cpus, n, memory_order_relaxed);
+  return n;
+}
+
+
+int braid__spin_cpus(void) {
+  int n = atomic_load_explicit(&cpus, memory_order_relaxed);
+  return n > 0 ? n : refresh_cpus(0);
+}
+/* } ------ */
+
+
+/* { ------ running threads */
+
+/* A thread that exits stops counting (unless it exits asleep in a wait,
+** which cannot happen: waits return before their thread ends). */
+static void on_exit_thread(void *unused) {
+  (void)unused;
+  if (tl_registered && tl_depth == 0)
+    atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
+  tl_registered = 0;
+}
+
+
+/* After fork() only the forking thread exists in the child. */
+static void on_fork_child(void) {
+  atomic_store_explicit(&running, tl_registered && tl_depth == 0 ? 1 : 0,
+                        memory_order_relaxed);
+  tl_decisions = 0;
+  atomic_store_explicit(&cpus, 0, memory_order_relaxed);
+}
+
+
+static void init_once(void) {
+  have_key = pthread_key_create(&exit_key, on_exit_thread) == 0;
+  pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+
+void braid__spin_register(void) {
+  if (tl_registered) return;
+  pthread_once(&once, init_once);
+  tl_registered = 1;
+  /* the key's value only makes its destructor run at thread exit */
+  if (have_key) pthread_setspecific(exit_key, &tl_registered);
+  if (tl_depth == 0)
+    atomic_fetch_add_explicit(&running, 1, memory_order_relaxed);
+}
+
+
+void braid__block_begin(void) {
+  if (!tl_registered) braid__spin_register();
+  if (tl_depth++ == 0)
+    atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
+}
+
+
+void braid__block_end(void) {
+  if (tl_depth > 0 && --tl_depth == 0)
+    atomic_fetch_add_explicit(&running, 1, memory_order_relaxed);
+}
+
+
+void braid__spin_woke(int n) {
+  if (n > 0) tl_woke += n;
+}
+
+
+int braid__spin_running(void) {
+  return atomic_load_explicit(&running, memory_order_relaxed);
+}
+/* } ------ */
+
+
+int braid__spin_start(void) {
+  unsigned k = tl_decisions++;
+  int n = atomic_load_explicit(&cpus, memory_order_relaxed);
+  int woke = tl_woke;
+  tl_woke = 0;
+  if (n <= 0 || k % AFFINITY_EVERY == 0) n = refresh_cpus(k);
+  if (n < 2) return 0;
+  if (!tl_registered) braid__spin_register();
+  return atomic_load_explicit(&running, memory_order_relaxed) + woke <= n;
+}
+
+
+int braid__spin_continue(void) {
+  return atomic_load_explicit(&running, memory_order_relaxed) <=
+         atomic_load_explicit(&cpus, memory_order_relaxed);
+}

@@ -1,0 +1,67 @@
+/*
+** spin.h: when a waiter may spin, for the platform seam and the core.
+** See LICENSE for copyright and license.
+**
+** A waiter that spins instead of sleeping answers a partner on another
+** core in about a microsecond, against tens of microseconds for a
+** cross-core wake-up on a virtual machine. But a spin only pays while
+** the partner is running: on a machine with more runnable threads than
+** CPUs (both ends pinned to one core, a pool of 8 on 2 cores, a container
+** with a CPU quota), the spinner burns the time slice the partner needs,
+** and every hand-off costs a slice instead of a wake-up. The policy here,
+** in the spirit of Go's runtime (spin only if more than one CPU and
+** another thread is running with no work queued behind it):
+**
+** - CPUs: those this process may use, the smaller of its affinity mask
+**   (sched_getaffinity) and its cgroup CPU quota rounded up (cpu.max, or
+**   cgroup v1's cfs quota). Re-read every few hundred spin decisions, so
+**   a changed affinity is seen within milliseconds of busy waiting.
+**   With fewer than two, nothing ever spins.
+** - Running threads: a process-wide count of the threads known to braid
+**   (registered: every braid worker at start, any other thread at its
+**   first wait) that are not asleep in a braid wait. A thread counts from
+**   the moment it leaves its sleep until it enters the next one, so a
+**   spinner counts (it holds a CPU) and so does a thread preempted while
+**   running. Waits bracket their sleep with braid__block_begin/end.
+** - Threads woken but not yet running are invisible to that count (they
+**   count once they run), so a thread that just woke sleepers counts them
+**   for its next spin decision (braid__spin_woke).
+** - A spin may start only while (running threads + those just woken) <=
+**   CPUs, and must stop as soon as running threads > CPUs: then some
+**   runnable thread, perhaps the partner, has no CPU and a spin would
+**   take it from it.
+**
+** The count is a hint read with relaxed loads: a wrong answer costs one
+** spin too many or too few, never a lost wake-up (waiters always end in
+** a real sleep with a predicate check).
+*/
+#ifndef BRAID_SPIN_H
+#define BRAID_SPIN_H
+
+/* Counts the calling thread as a running thread (once; later calls do
+** nothing). It stops counting when the thread exits. */
+void braid__spin_register(void);
+
+/* The calling thread is about to sleep in a wait / has left that sleep.
+** Calls pair up; registers the thread when needed. */
+void braid__block_begin(void);
+void braid__block_end(void);
+
+/* The calling thread made 'n' sleeping threads runnable (a signal to a
+** condition variable it knows has sleepers). */
+void braid__spin_woke(int n);
+
+/* May the calling thread start a spin now? Consumes the count of threads
+** it woke (braid__spin_woke). */
+int braid__spin_start(void);
+
+/* May a spin under way go on? (Cheap: one relaxed load and a compare.) */
+int braid__spin_continue(void);
+
+/* CPUs this process may use (>= 1), as the policy sees them. */
+int braid__spin_cpus(void);
+
+/* Threads counted as running now (for tests and benchmarks). */
+int braid__spin_running(void);
+
+#endif
