@@ -7,12 +7,20 @@
 **   bench_queue_c stream   [items [reps]]            (default 1000000 3)
 **   bench_queue_c pingpong [round_trips [reps]]      (default 100000 3)
 **   bench_queue_c fanout   [items [consumers [reps]]] (default 1000000 4 3)
+**   bench_queue_c ring     [threads [hops [reps]]]   (default 4 20000 3)
+**   bench_queue_c pairs    [pairs [round_trips [reps]]] (default 8 10000 3)
 **
 ** Prints "key value" lines (the best of 'reps' runs), read by bench/run.lua:
 **   stream_items_per_s    one producer thread -> one consumer thread
 **   pingpong_us           microseconds per round trip between two threads
 **                         (two queues, one int each way)
 **   fanout_items_per_s    one producer -> 'consumers' consumer threads
+**   ring_hop_us           microseconds per hop of a token passed around a
+**                         ring of 'threads' threads, one queue each
+**   pairs_us              microseconds per round trip of each of 'pairs'
+**                         ping-pong pairs running at once (wall time /
+**                         round trips of one pair)
+** Run it under taskset for the pinned figures (bench/spin_bench.lua).
 ** See LICENSE for copyright and license.
 */
 #include <pthread.h>
@@ -207,11 +215,134 @@ static double bench_fanout(long n, int nc) {
 }
 
 
+/* { ------ ring: a token around 'k' threads, thread i reads queue i and
+** writes queue i+1; the thread that makes the last hop reports on 'done',
+** a -1 then goes round to stop them all */
+typedef struct RingJob {
+  IntQueue *in, *out, *done;
+  long hops;
+} RingJob;
+
+static void *ring_member(void *ud) {
+  RingJob *j = (RingJob *)ud;
+  for (;;) {
+    long v = q_get(j->in);
+    if (v < 0) {
+      q_put(j->out, v);
+      return NULL;
+    }
+    if (++v == j->hops) q_put(j->done, v);
+    else q_put(j->out, v);
+  }
+}
+
+
+static double bench_ring(int k, long hops) {
+  IntQueue *qs = (IntQueue *)calloc((size_t)k, sizeof(IntQueue)), done;
+  RingJob *js = (RingJob *)calloc((size_t)k, sizeof(RingJob));
+  pthread_t *ts = (pthread_t *)calloc((size_t)k, sizeof(pthread_t));
+  double t0;
+  int i;
+  if (qs == NULL || js == NULL || ts == NULL) abort();
+  q_init(&done);
+  for (i = 0; i < k; i++) q_init(&qs[i]);
+  for (i = 0; i < k; i++) {
+    js[i].in = &qs[i];
+    js[i].out = &qs[(i + 1) % k];
+    js[i].done = &done;
+    js[i].hops = hops;
+    pthread_create(&ts[i], NULL, ring_member, &js[i]);
+  }
+  t0 = now();
+  q_put(&qs[0], 0);
+  if (q_get(&done) != hops) abort();
+  t0 = now() - t0;
+  q_put(&qs[0], -1);
+  for (i = 0; i < k; i++) pthread_join(ts[i], NULL);
+  for (i = 0; i < k; i++) q_free(&qs[i]);
+  q_free(&done);
+  free(qs);
+  free(js);
+  free(ts);
+  return t0 * 1e6 / (double)hops;
+}
+/* } ------ */
+
+
+/* { ------ pairs: 'np' ping-pong pairs at once, each 'n' round trips */
+typedef struct PairJob {
+  IntQueue a, b;
+  long n;
+  pthread_mutex_t *gomu;
+  pthread_cond_t *gocv;
+  int *go;
+} PairJob;
+
+static void *pair_pinger(void *ud) {
+  PairJob *j = (PairJob *)ud;
+  long i;
+  pthread_mutex_lock(j->gomu);
+  while (!*j->go) pthread_cond_wait(j->gocv, j->gomu);
+  pthread_mutex_unlock(j->gomu);
+  for (i = 0; i < j->n; i++) {
+    q_put(&j->a, i);
+    if (q_get(&j->b) != i + 1) abort();
+  }
+  q_put(&j->a, -1);
+  return NULL;
+}
+
+static void *pair_echo(void *ud) {
+  PairJob *j = (PairJob *)ud;
+  long v;
+  while ((v = q_get(&j->a)) >= 0) q_put(&j->b, v + 1);
+  return NULL;
+}
+
+
+static double bench_pairs(int np, long n) {
+  PairJob *js = (PairJob *)calloc((size_t)np, sizeof(PairJob));
+  pthread_t *ts = (pthread_t *)calloc((size_t)np * 2, sizeof(pthread_t));
+  pthread_mutex_t gomu = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t gocv = PTHREAD_COND_INITIALIZER;
+  int go = 0, i;
+  double t0;
+  if (js == NULL || ts == NULL) abort();
+  for (i = 0; i < np; i++) {
+    q_init(&js[i].a);
+    q_init(&js[i].b);
+    js[i].n = n;
+    js[i].gomu = &gomu;
+    js[i].gocv = &gocv;
+    js[i].go = &go;
+    pthread_create(&ts[2 * i], NULL, pair_echo, &js[i]);
+    pthread_create(&ts[2 * i + 1], NULL, pair_pinger, &js[i]);
+  }
+  t0 = now();
+  pthread_mutex_lock(&gomu);
+  go = 1;
+  pthread_cond_broadcast(&gocv);
+  pthread_mutex_unlock(&gomu);
+  for (i = 0; i < 2 * np; i++) pthread_join(ts[i], NULL);
+  t0 = now() - t0;
+  for (i = 0; i < np; i++) {
+    q_free(&js[i].a);
+    q_free(&js[i].b);
+  }
+  free(js);
+  free(ts);
+  return t0 * 1e6 / (double)n;
+}
+/* } ------ */
+
+
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_queue_c stream [items [reps]]\n"
           "       bench_queue_c pingpong [round_trips [reps]]\n"
-          "       bench_queue_c fanout [items [consumers [reps]]]\n");
+          "       bench_queue_c fanout [items [consumers [reps]]]\n"
+          "       bench_queue_c ring [threads [hops [reps]]]\n"
+          "       bench_queue_c pairs [pairs [round_trips [reps]]]\n");
   exit(2);
 }
 
@@ -250,6 +381,18 @@ int main(int argc, char **argv) {
       if (v > best) best = v;
     }
     printf("fanout_items_per_s %.0f\n", best);
+  } else if (strcmp(cmd, "ring") == 0 || strcmp(cmd, "pairs") == 0) {
+    int ring = cmd[0] == 'r';
+    int k = argc > 2 ? atoi(argv[2]) : (ring ? 4 : 8);
+    long n = argc > 3 ? atol(argv[3]) : (ring ? 20000 : 10000);
+    int reps = argc > 4 ? atoi(argv[4]) : 3;
+    double best = 1e30;
+    if (k < (ring ? 2 : 1) || n < 1 || reps < 1) usage();
+    for (r = 0; r < reps; r++) {
+      double v = ring ? bench_ring(k, n) : bench_pairs(k, n);
+      if (v < best) best = v;
+    }
+    printf("%s %.3f\n", ring ? "ring_hop_us" : "pairs_us", best);
   } else {
     usage();
   }

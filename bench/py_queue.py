@@ -3,11 +3,16 @@
     python3 bench/py_queue.py stream   [items [reps]]
     python3 bench/py_queue.py pingpong [round_trips [reps]]
     python3 bench/py_queue.py fanout   [items [consumers [reps]]]
+    python3 bench/py_queue.py sq_pingpong [round_trips [reps]]
+    python3 bench/py_queue.py ring     [threads [hops [reps]]]
+    python3 bench/py_queue.py pairs    [pairs [round_trips [reps]]]
 
-queue.Queue between threading.Thread's, the same workloads as
-bench/bench_queue_c.c. Prints "key value" lines (the best of 'reps' runs),
-read by bench/run.lua:
-    stream_items_per_s, pingpong_us, fanout_items_per_s
+queue.Queue between threading.Thread's (queue.SimpleQueue for sq_pingpong,
+ring and pairs: the spin rows of bench/spin_bench.lua), the same workloads
+as bench/bench_queue_c.c. Prints "key value" lines (the best of 'reps'
+runs), read by bench/run.lua:
+    stream_items_per_s, pingpong_us, fanout_items_per_s, sq_pingpong_us,
+    ring_hop_us, pairs_us
 """
 import queue
 import sys
@@ -71,6 +76,92 @@ def pingpong(n):
     return dt * 1e6 / n
 
 
+def sq_pingpong(n):
+    a, b = queue.SimpleQueue(), queue.SimpleQueue()
+
+    def echo():
+        while True:
+            v = a.get()
+            if v < 0:
+                break
+            b.put(v + 1)
+
+    t = threading.Thread(target=echo)
+    t.start()
+    a.put(0)
+    b.get()
+    t0 = time.perf_counter()
+    for i in range(n):
+        a.put(i)
+        assert b.get() == i + 1
+    dt = time.perf_counter() - t0
+    a.put(-1)
+    t.join()
+    return dt * 1e6 / n
+
+
+def ring(k, hops):
+    qs = [queue.SimpleQueue() for _ in range(k)]
+    done = queue.SimpleQueue()
+
+    def member(i):
+        get, put = qs[i].get, qs[(i + 1) % k].put
+        while True:
+            v = get()
+            if v < 0:
+                put(v)
+                return
+            v += 1
+            if v == hops:
+                done.put(v)
+            else:
+                put(v)
+
+    ts = [threading.Thread(target=member, args=(i,)) for i in range(k)]
+    for t in ts:
+        t.start()
+    t0 = time.perf_counter()
+    qs[0].put(0)
+    assert done.get() == hops
+    dt = time.perf_counter() - t0
+    qs[0].put(-1)
+    for t in ts:
+        t.join()
+    return dt * 1e6 / hops
+
+
+def pairs(np, n):
+    go = threading.Event()
+
+    def pinger(a, b):
+        go.wait()
+        for i in range(n):
+            a.put(i)
+            assert b.get() == i + 1
+        a.put(-1)
+
+    def echo(a, b):
+        while True:
+            v = a.get()
+            if v < 0:
+                return
+            b.put(v + 1)
+
+    ts = []
+    for _ in range(np):
+        a, b = queue.SimpleQueue(), queue.SimpleQueue()
+        ts.append(threading.Thread(target=echo, args=(a, b)))
+        ts.append(threading.Thread(target=pinger, args=(a, b)))
+    for t in ts:
+        t.start()
+    t0 = time.perf_counter()
+    go.set()
+    for t in ts:
+        t.join()
+    dt = time.perf_counter() - t0
+    return dt * 1e6 / n
+
+
 def fanout(n, nc):
     q = queue.Queue()
     sums = []
@@ -123,6 +214,17 @@ def main(argv):
         reps = args[2] if len(args) > 2 else 3
         print("fanout_items_per_s %.0f" %
               max(fanout(n, nc) for _ in range(reps)))
+    elif cmd == "sq_pingpong":
+        n = args[0] if len(args) > 0 else 100000
+        reps = args[1] if len(args) > 1 else 3
+        print("sq_pingpong_us %.3f" % min(sq_pingpong(n) for _ in range(reps)))
+    elif cmd in ("ring", "pairs"):
+        k = args[0] if len(args) > 0 else (4 if cmd == "ring" else 8)
+        n = args[1] if len(args) > 1 else (20000 if cmd == "ring" else 10000)
+        reps = args[2] if len(args) > 2 else 3
+        f = ring if cmd == "ring" else pairs
+        key = "ring_hop_us" if cmd == "ring" else "pairs_us"
+        print("%s %.3f" % (key, min(f(k, n) for _ in range(reps))))
     else:
         sys.stderr.write(__doc__)
         return 2

@@ -15,6 +15,7 @@
 #include "queue.h"
 #include "lcodec.h"
 #include "thread.h"
+#include "spin.h"
 
 #define WHYLEN 160
 
@@ -484,8 +485,25 @@ static int core_queue_spin_ns(lua_State *L) {
 }
 
 
+/* core._spin_cpus() -> the CPUs the spin policy sees (affinity and cgroup
+** quota; nothing spins below 2), and core._spin_running() -> the threads
+** it counts as running (spin.h). For tests and benchmarks. */
+static int core_spin_cpus(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)braid__spin_cpus());
+  return 1;
+}
+
+
+static int core_spin_running(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)braid__spin_running());
+  return 1;
+}
+
+
 static const luaL_Reg queue_funcs[] = {
   { "_queue_spin_ns", core_queue_spin_ns },
+  { "_spin_cpus", core_spin_cpus },
+  { "_spin_running", core_spin_running },
   { "Queue", core_queue },
   { "LifoQueue", core_lifoqueue },
   { "PriorityQueue", core_priorityqueue },
