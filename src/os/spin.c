@@ -16,6 +16,9 @@
 
 /* Threads registered and not asleep in a braid wait. */
 static atomic_int running;
+/* Threads woken by a braid signal that have not run yet (a hint: any
+** thread leaving a sleep takes one off). */
+static atomic_int pending;
 /* CPUs this process may use; 0 until first read. */
 static atomic_int cpus;
 
@@ -24,7 +27,6 @@ static atomic_int cpus;
 ** woke since its last spin decision. */
 static _Thread_local int tl_registered;
 static _Thread_local int tl_depth;
-static _Thread_local int tl_woke;
 /* This thread's spin decisions (when to read the CPUs again): per thread,
 ** so that no two spinners write one cache line for it. */
 static _Thread_local unsigned tl_decisions;
@@ -192,13 +194,21 @@ void braid__block_begin(void) {
 
 
 void braid__block_end(void) {
+  int p = atomic_load_explicit(&pending, memory_order_relaxed);
   if (tl_depth > 0 && --tl_depth == 0)
     atomic_fetch_add_explicit(&running, 1, memory_order_relaxed);
+  /* we run: one woken thread fewer waits for a CPU (maybe another's
+  ** signal woke us, maybe a timeout did: the count is a hint that any
+  ** return drains, so a signal that woke nobody cannot leave it high) */
+  while (p > 0 && !atomic_compare_exchange_weak_explicit(
+                      &pending, &p, p - 1, memory_order_relaxed,
+                      memory_order_relaxed)) {
+  }
 }
 
 
 void braid__spin_woke(int n) {
-  if (n > 0) tl_woke += n;
+  if (n > 0) atomic_fetch_add_explicit(&pending, n, memory_order_relaxed);
 }
 
 
@@ -211,16 +221,20 @@ int braid__spin_running(void) {
 int braid__spin_start(void) {
   unsigned k = tl_decisions++;
   int n = atomic_load_explicit(&cpus, memory_order_relaxed);
-  int woke = tl_woke;
-  tl_woke = 0;
   if (n <= 0 || k % AFFINITY_EVERY == 0) n = refresh_cpus(k);
   if (n < 2) return 0;
   if (!tl_registered) braid__spin_register();
-  return atomic_load_explicit(&running, memory_order_relaxed) + woke <= n;
+  return atomic_load_explicit(&running, memory_order_relaxed) <= n;
 }
 
 
 int braid__spin_continue(void) {
-  return atomic_load_explicit(&running, memory_order_relaxed) <=
-         atomic_load_explicit(&cpus, memory_order_relaxed);
+  if (atomic_load_explicit(&running, memory_order_relaxed) >
+      atomic_load_explicit(&cpus, memory_order_relaxed))
+    return 0;
+  /* a thread we (or another) woke waits for a CPU, maybe behind us on
+  ** ours: let it run first. Where it found a CPU of its own, this returns
+  ** at once (nothing else to run here) and the spin goes on. */
+  if (atomic_load_explicit(&pending, memory_order_relaxed) > 0) sched_yield();
+  return 1;
 }

@@ -24,12 +24,16 @@
 **   spinner counts (it holds a CPU) and so does a thread preempted while
 **   running. Waits bracket their sleep with braid__block_begin/end.
 ** - Threads woken but not yet running are invisible to that count (they
-**   count once they run), so a thread that just woke sleepers counts them
-**   for its next spin decision (braid__spin_woke).
-** - A spin may start only while (running threads + those just woken) <=
-**   CPUs, and must stop as soon as running threads > CPUs: then some
-**   runnable thread, perhaps the partner, has no CPU and a spin would
-**   take it from it.
+**   count once they run): a waker adds them to a "pending" count
+**   (braid__spin_woke), which any thread leaving a sleep takes one off.
+** - A spin may start only while running threads <= CPUs and stops as
+**   soon as running threads > CPUs: then some runnable thread, perhaps
+**   the partner, has no CPU and a spin would take it from it. While a
+**   woken thread is pending, the spinner yields its CPU between polls
+**   (sched_yield): the scheduler often queues a wakee on its waker's CPU,
+**   behind the spinner, and would run it only when the spin ends; the
+**   yield lets it run at once, and costs one system call where the wakee
+**   found a CPU of its own.
 **
 ** The count is a hint read with relaxed loads: a wrong answer costs one
 ** spin too many or too few, never a lost wake-up (waiters always end in
@@ -51,11 +55,11 @@ void braid__block_end(void);
 ** condition variable it knows has sleepers). */
 void braid__spin_woke(int n);
 
-/* May the calling thread start a spin now? Consumes the count of threads
-** it woke (braid__spin_woke). */
+/* May the calling thread start a spin now? */
 int braid__spin_start(void);
 
-/* May a spin under way go on? (Cheap: one relaxed load and a compare.) */
+/* May a spin under way go on? Two relaxed loads; yields the CPU while a
+** woken thread waits for one. */
 int braid__spin_continue(void);
 
 /* CPUs this process may use (>= 1), as the policy sees them. */
