@@ -42,7 +42,10 @@
 ** changes it at run time), adapted per queue (halved after a spin that
 ** found nothing, doubled after one that did), and one spinner per queue
 ** at a time: the others sleep at once, and a fast put wakes a sleeper
-** only for the items a spinner will not take.
+** only for the items a spinner will not take. Only where the spin policy
+** (spin.h) allows: never with one usable CPU or more running threads than
+** CPUs, yielding while a woken thread waits for a CPU; wake-ups tell it
+** how many sleepers they made runnable (braid__spin_woke).
 **
 ** Lock order: 'pmu', then 'cmu', then 'mu'. Nothing here calls into Lua,
 ** copies an item or allocates under a lock except the occasional segment

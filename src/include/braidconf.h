@@ -41,14 +41,18 @@
 #define BRAID_TIMEOUT_MAX 9223372036.0
 
 /* The longest a blocked queue get/put spins, in nanoseconds, before it
-** sleeps on a condition variable (each queue adapts its spin below this;
-** the environment variable BRAID_SPIN_NS overrides it at run time); a
-** wait on a connection, pipe or process sentinel polls without sleeping
-** for as long before it blocks in poll(). A
-** cross-core wake-up costs tens of microseconds on some virtual machines;
-** a consumer still spinning when the item arrives answers in about a
-** microsecond. The spin is bounded, so an idle consumer burns at most
-** this much CPU per wait. */
+** sleeps on a condition variable (each queue adapts its spin below this,
+** from the hand-offs it sees; the environment variable BRAID_SPIN_NS
+** overrides it at run time, 0 turns spinning off); a wait on a
+** connection, pipe or process sentinel polls without sleeping for as
+** long before it blocks in poll(). A cross-core wake-up costs tens of
+** microseconds on some virtual machines; a consumer still spinning when
+** the item arrives answers in about a microsecond. Nothing spins where
+** it would take the CPU from the thread it waits for: with fewer than 2
+** usable CPUs (affinity, cgroup quota) or more running braid threads
+** than CPUs (src/os/spin.h, docs/HACKING.md "Spinning before sleeping").
+** The spin is bounded, so an idle consumer burns at most this much CPU
+** per wait. */
 #define BRAID_SPIN_NS 30000
 
 #endif

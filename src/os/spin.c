@@ -129,13 +129,15 @@ static int cgroup_cpus(void) {
 #define AFFINITY_EVERY 256u
 #define CGROUP_EVERY (AFFINITY_EVERY * 64u)
 
-static int quota; /* last cgroup reading; racy reads are harmless */
+static atomic_int quota; /* the last cgroup reading (0: no quota) */
 
 static int refresh_cpus(unsigned k) {
-  int n = affinity_cpus();
-  if (k % CGROUP_EVERY == 0) quota = cgroup_cpus();
+  int n = affinity_cpus(), q;
+  if (k % CGROUP_EVERY == 0)
+    atomic_store_explicit(&quota, cgroup_cpus(), memory_order_relaxed);
+  q = atomic_load_explicit(&quota, memory_order_relaxed);
   if (n <= 0) n = 1;
-  if (quota > 0 && quota < n) n = quota;
+  if (q > 0 && q < n) n = q;
   atomic_store_explicit(&cpus, n, memory_order_relaxed);
   return n;
 }
