@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "spin.h"
 
@@ -143,6 +145,70 @@ static int refresh_cpus(unsigned k) {
 }
 
 
+/* { ------ the machine: runnable threads of every process */
+
+/* Another process's busy threads take CPUs our count cannot see: on a
+** machine with more runnable threads than CPUs, a spinner (waiting for
+** another process through a pipe, or for a thread of its own) holds a CPU
+** that a runnable thread, perhaps the partner, waits for. The kernel's
+** instantaneous count (the fourth field of /proc/loadavg, "running/
+** threads", every CPU's run queue) is read at most every LOAD_EVERY_MS by
+** whichever spinner finds it stale; reading it costs a few microseconds. */
+#define LOAD_EVERY_MS 10
+
+static atomic_long load_stamp; /* ms on the coarse clock; 0: never read */
+static atomic_int machine_busy;
+static int online; /* CPUs online; 0 until read (racy reads harmless) */
+
+static long coarse_ms(void) {
+  struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+
+static void read_load(void) {
+  char buf[128];
+  int run = 0, on = online;
+  size_t got;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (on <= 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    online = on = n > 0 ? (int)n : 1;
+  }
+  if (f == NULL) return; /* no /proc: the count alone decides */
+  got = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[got] = '\0';
+  {
+    /* "0.50 0.40 0.30 RUNNING/THREADS LASTPID" */
+    char *p = strchr(buf, '/');
+    if (p == NULL) return;
+    while (p > buf && p[-1] >= '0' && p[-1] <= '9') p--;
+    run = atoi(p);
+  }
+  /* the reader itself is one of them */
+  atomic_store_explicit(&machine_busy, run > on, memory_order_relaxed);
+}
+
+
+static int machine_oversubscribed(void) {
+  long now = coarse_ms();
+  long at = atomic_load_explicit(&load_stamp, memory_order_relaxed);
+  if (now - at >= LOAD_EVERY_MS &&
+      atomic_compare_exchange_strong_explicit(&load_stamp, &at, now,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed))
+    read_load();
+  return atomic_load_explicit(&machine_busy, memory_order_relaxed);
+}
+/* } ------ */
+
+
 int braid__spin_cpus(void) {
   int n = atomic_load_explicit(&cpus, memory_order_relaxed);
   return n > 0 ? n : refresh_cpus(0);
@@ -226,13 +292,15 @@ int braid__spin_start(void) {
   if (n <= 0 || k % AFFINITY_EVERY == 0) n = refresh_cpus(k);
   if (n < 2) return 0;
   if (!tl_registered) braid__spin_register();
-  return atomic_load_explicit(&running, memory_order_relaxed) <= n;
+  return atomic_load_explicit(&running, memory_order_relaxed) <= n &&
+         !machine_oversubscribed();
 }
 
 
 int braid__spin_continue(void) {
   if (atomic_load_explicit(&running, memory_order_relaxed) >
-      atomic_load_explicit(&cpus, memory_order_relaxed))
+          atomic_load_explicit(&cpus, memory_order_relaxed) ||
+      machine_oversubscribed())
     return 0;
   /* a thread we (or another) woke waits for a CPU, maybe behind us on
   ** ours: let it run first. Where it found a CPU of its own, this returns
