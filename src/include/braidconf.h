@@ -49,8 +49,9 @@
 ** microseconds on some virtual machines; a consumer still spinning when
 ** the item arrives answers in about a microsecond. Nothing spins where
 ** it would take the CPU from the thread it waits for: with fewer than 2
-** usable CPUs (affinity, cgroup quota) or more running braid threads
-** than CPUs (src/os/spin.h, docs/HACKING.md "Spinning before sleeping").
+** usable CPUs (affinity, cgroup quota), more running braid threads than
+** CPUs, or more runnable threads on the machine than CPUs
+** (src/os/spin.h, docs/HACKING.md "Spinning before sleeping").
 ** The spin is bounded, so an idle consumer burns at most this much CPU
 ** per wait. */
 #define BRAID_SPIN_NS 30000

@@ -23,11 +23,15 @@
 **   the moment it leaves its sleep until it enters the next one, so a
 **   spinner counts (it holds a CPU) and so does a thread preempted while
 **   running. Waits bracket their sleep with braid__block_begin/end.
+** - The machine: another process's busy threads take CPUs this count
+**   cannot see. The kernel's count of runnable threads on every CPU
+**   (/proc/loadavg) is sampled at most every 10 ms; while it exceeds the
+**   CPUs online, nothing spins.
 ** - Threads woken but not yet running are invisible to that count (they
 **   count once they run): a waker adds them to a "pending" count
 **   (braid__spin_woke), which any thread leaving a sleep takes one off.
-** - A spin may start only while running threads <= CPUs and stops as
-**   soon as running threads > CPUs: then some runnable thread, perhaps
+** - A spin may start only while running threads <= CPUs (and the machine
+**   is not oversubscribed) and stops as soon as that no longer holds: then some runnable thread, perhaps
 **   the partner, has no CPU and a spin would take it from it. While a
 **   woken thread is pending, the spinner yields its CPU between polls
 **   (sched_yield): the scheduler often queues a wakee on its waker's CPU,
