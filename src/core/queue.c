@@ -551,6 +551,18 @@ static void spin_learn(braid_queue *q, double since) {
 }
 
 
+/* Signals 'c' 'n' times, outside the mutex it pairs with: the 'n'
+** sleepers were counted under that mutex, which each releases only inside
+** its wait, so they are in the wait already; a sleeper woken while we
+** still held the mutex would wake only to block on it. The spin policy
+** learns of the wakees (braid__spin_woke). */
+static void signal_n(braid__cond *c, size_t n) {
+  size_t k;
+  for (k = 0; k < n; k++) braid__cond_signal(c);
+  braid__spin_woke((int)n);
+}
+
+
 static int full(braid_queue *q) {
   return q->maxsize > 0 && q->count >= (size_t)q->maxsize;
 }
@@ -566,15 +578,13 @@ static int full(braid_queue *q) {
 ** only inside its condition wait, so once we have held 'mu' it is in the
 ** wait (or gone), and a signal after unlocking reaches it. */
 static void fast_wake(braid_queue *q, size_t items) {
-  size_t k, n;
+  size_t n;
   int w;
   braid__mutex_lock(&q->mu);
   w = atomic_load_explicit(&q->waiters, memory_order_relaxed);
   braid__mutex_unlock(&q->mu);
   n = (size_t)(w > 0 ? w : 0);
-  if (n > items) n = items;
-  for (k = 0; k < n; k++) braid__cond_signal(&q->not_empty);
-  braid__spin_woke((int)n); /* runnable, not yet counted as running */
+  signal_n(&q->not_empty, n < items ? n : items);
 }
 
 
@@ -810,11 +820,11 @@ int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
     if (q->kind != BRAID_QUEUE_SIMPLE) q->unfinished += ms[i]->nitems;
     i++;
   }
-  /* one sleeper per item, never a herd */
-  for (woken = 0; woken < i && (int)woken < q->sleeping_getters; woken++)
-    braid__cond_signal(&q->not_empty);
+  /* one sleeper per item, never a herd; signalled after unlocking, as
+  ** fast_wake does (the sleepers counted are in their wait by now) */
+  woken = i < (size_t)q->sleeping_getters ? i : (size_t)q->sleeping_getters;
   braid__mutex_unlock(&q->mu);
-  braid__spin_woke((int)woken);
+  signal_n(&q->not_empty, woken);
   *put = i;
   return rc;
 }
@@ -823,8 +833,8 @@ int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
 int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
                      size_t *n, int block, double timeout) {
   braid__deadline d;
-  int rc = BRAID_OK, spun = 0, deadline_set = 0, slept = 0;
-  size_t k = 0, woken;
+  int rc = BRAID_OK, spun = 0, deadline_set = 0, slept = 0, baton = 0;
+  size_t k = 0, woken = 0;
   double since = 0;
   if (q->fast) return fast_get(q, out, max, n, block, timeout);
   *n = 0;
@@ -865,15 +875,15 @@ int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
   }
   if (rc == BRAID_OK) {
     while (k < max && q->count > 0) out[k++] = pop_item(q);
-    for (woken = 0; woken < k && (int)woken < q->sleeping_putters; woken++)
-      braid__cond_signal(&q->not_full);
-    braid__spin_woke((int)woken);
+    woken = k < (size_t)q->sleeping_putters ? k : (size_t)q->sleeping_putters;
     /* items left and sleepers waiting: pass the baton (a put signalled
     ** one sleeper per item, but this get took several) */
-    if (q->count > 0 && q->sleeping_getters > 0)
-      braid__cond_signal(&q->not_empty);
+    baton = q->count > 0 && q->sleeping_getters > 0;
   }
   braid__mutex_unlock(&q->mu);
+  /* after unlocking, as fast_wake does */
+  signal_n(&q->not_full, woken);
+  signal_n(&q->not_empty, (size_t)baton);
   if (slept && rc == BRAID_OK) spin_learn(q, since);
   *n = k;
   return rc;
