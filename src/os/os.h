@@ -62,8 +62,11 @@ void braid__set_thread_name(const char *name);
 /* Spin hint for busy-wait loops. */
 void braid__cpu_relax(void);
 
-/* Polls 'p' (n descriptors) without sleeping for up to 'ns' nanoseconds,
-** and no longer than 'timeout' seconds when that is >= 0 (0: not at all):
+/* Polls 'p' (n descriptors) without sleeping for up to 'ns' nanoseconds
+** (less where the calling thread's spins have been failing; not at all
+** where the spin policy, spin.h, says a spin would take a CPU another
+** thread needs), and no longer than 'timeout' seconds when that is >= 0
+** (0: not at all):
 ** the number ready (> 0), or 0 when none became ready meanwhile (or on an
 ** error, which the caller's blocking poll then reports). A peer's answer
 ** that arrives while we spin costs no wake-up, which takes tens of

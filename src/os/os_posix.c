@@ -280,26 +280,61 @@ void braid__cpu_relax(void) {
 }
 
 
+/* The descriptor waits' spin adapts per thread, as each queue's does
+** (queue.c, spin_until): 'tl_budget' (ns; 0: not set, the caller's
+** longest) halves after a spin that saw nothing, down to POLL_SPIN_MIN_NS,
+** doubles after one that saw its descriptor ready, and a blocking poll
+** that follows a failed spin and returns ready sooner than the longest
+** spin sets it to twice that wait: a partner answering in 10 us is met by
+** spinning, one answering in a millisecond costs a 1 us spin per wait. */
+#define POLL_SPIN_MIN_NS 1000
+static _Thread_local long tl_budget;
+static _Thread_local double tl_failed_at; /* when a failed spin began; 0 */
+static _Thread_local long tl_max;         /* its caller's longest spin */
+
 int braid__poll(struct pollfd *p, unsigned long n, int ms) {
   int r;
   if (ms == 0) return poll(p, (nfds_t)n, 0);
   braid__block_begin();
   r = poll(p, (nfds_t)n, ms);
   braid__block_end(); /* keeps errno: atomics only */
+  if (tl_failed_at > 0) {
+    if (r > 0) {
+      double waited = (braid__now() - tl_failed_at) * 1e9;
+      if (waited < (double)tl_max && (long)(waited * 2) > tl_budget)
+        tl_budget = (long)(waited * 2) < tl_max ? (long)(waited * 2) : tl_max;
+    }
+    if (r != 0) tl_failed_at = 0;
+  }
   return r;
 }
 
 
 int braid__poll_spin(struct pollfd *p, unsigned long n, long ns,
                      double timeout) {
-  double end, span = (double)ns * 1e-9;
+  double t0, end, span;
+  long budget = tl_budget;
+  if (budget <= 0 || budget > ns) budget = ns;
+  span = (double)budget * 1e-9;
   if (timeout >= 0 && timeout < span) span = timeout;
+  tl_failed_at = 0;
   if (span <= 0 || !braid__spin_start()) return 0;
-  end = braid__now() + span;
+  t0 = braid__now();
+  end = t0 + span;
   do {
     int r = poll(p, (nfds_t)n, 0);
-    if (r != 0) return r > 0 ? r : 0;
+    if (r != 0) {
+      if (r > 0 && budget < ns) tl_budget = budget * 2 < ns ? budget * 2 : ns;
+      return r > 0 ? r : 0;
+    }
     braid__cpu_relax();
   } while (braid__now() < end && braid__spin_continue());
+  if (braid__now() >= end && span >= (double)budget * 1e-9) {
+    /* a whole spin saw nothing (not one cut short by a timeout or by
+    ** the CPUs being needed, which say nothing of the partner) */
+    tl_budget = budget / 2 > POLL_SPIN_MIN_NS ? budget / 2 : POLL_SPIN_MIN_NS;
+    tl_failed_at = t0;
+    tl_max = ns;
+  }
   return 0;
 }
