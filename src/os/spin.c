@@ -218,13 +218,14 @@ int braid__spin_cpus(void) {
 
 /* { ------ running threads */
 
-/* A thread that exits stops counting (unless it exits asleep in a wait,
-** which cannot happen: waits return before their thread ends). */
-static void on_exit_thread(void *unused) {
-  (void)unused;
-  if (tl_registered && tl_depth == 0)
+/* A thread that exits stops counting. Its key's value (set only once it
+** registered) says it counted; it is running, since waits return before
+** their thread ends. No _Thread_local is touched here: this runs while
+** the thread's TLS is being torn down (and ThreadSanitizer cannot see
+** that ordering for a dlopen'ed module's TLS). */
+static void on_exit_thread(void *registered) {
+  if (registered != NULL)
     atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
-  tl_registered = 0;
 }
 
 
@@ -247,8 +248,8 @@ void braid__spin_register(void) {
   if (tl_registered) return;
   pthread_once(&once, init_once);
   tl_registered = 1;
-  /* the key's value only makes its destructor run at thread exit */
-  if (have_key) pthread_setspecific(exit_key, &tl_registered);
+  /* the key's value makes its destructor run at thread exit */
+  if (have_key) pthread_setspecific(exit_key, (void *)&running);
   if (tl_depth == 0)
     atomic_fetch_add_explicit(&running, 1, memory_order_relaxed);
 }
