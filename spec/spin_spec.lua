@@ -94,6 +94,31 @@ describe("the spin before sleeping", function()
     assert.are.equal(base, running_reaches(base))
   end)
 
+  local _, method_set = helpers.start_methods()
+  local fork_it = method_set.fork and it or pending
+  fork_it("a forked child counts only its own thread as running", function()
+    -- a worker kept running (not asleep in a wait) while the parent forks
+    local stop, started = core.Event(), core.Event()
+    local busy = threading.Thread { target = function(s, r)
+      r:set()
+      while not s:is_set() do end
+    end, args = { stop, started } }
+    busy:start()
+    assert.is_true(started:wait(30))
+    local parent = running_reaches(2)
+    local q = mp.get_context("fork").SimpleQueue()
+    local p = mp.get_context("fork").Process { target = function(qq)
+      qq:put(require("braid.core")._spin_running())
+    end, args = { q } }
+    p:start()
+    local got = q:get(true, 60)
+    p:join(60)
+    stop:set()
+    busy:join(30)
+    assert.are.equal(2, parent)
+    assert.are.equal(1, got)
+  end)
+
   it("keeps replies in order when 8 ping-pong pairs oversubscribe the CPUs", function()
     local N, P = 300, 8
     local function echo(a, b)

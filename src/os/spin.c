@@ -233,6 +233,7 @@ static void on_exit_thread(void *registered) {
 static void on_fork_child(void) {
   atomic_store_explicit(&running, tl_registered && tl_depth == 0 ? 1 : 0,
                         memory_order_relaxed);
+  atomic_store_explicit(&pending, 0, memory_order_relaxed); /* no wakees */
   tl_decisions = 0;
   atomic_store_explicit(&cpus, 0, memory_order_relaxed);
 }
