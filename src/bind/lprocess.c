@@ -514,4 +514,5 @@ void braidB_open_process(lua_State *L) {
   braidB_open_psync(L);
   braidB_open_mpqueue(L);
   braidB_open_sharedmem(L);
+  braidB_open_travel(L);
 }
