@@ -22,7 +22,9 @@
 ** takes one use of the sender's entry, which must be given back so that
 ** the sender's duplicate closes), and ignores a ticket already used.
 */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -144,7 +146,32 @@ static int core_fdshare_pending(lua_State *L) {
 }
 
 
+/* core._memfds() -> descriptors of this process open on one of braid's
+** memfds (for the specs of lifetimes) */
+static int core_memfds(lua_State *L) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *de;
+  lua_Integer n = 0;
+  if (d == NULL) return braidB_oserror(L, errno, "/proc/self/fd");
+  while ((de = readdir(d)) != NULL) {
+    char path[300], target[64];
+    ssize_t k;
+    snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+    k = readlink(path, target, sizeof target - 1);
+    if (k > 0) {
+      target[k] = '\0';
+      if (strncmp(target, "/memfd:braid", 12) == 0) n++;
+    }
+  }
+  closedir(d);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+
 void braidB_open_travel(lua_State *L) {
   lua_pushcfunction(L, core_fdshare_pending);
   lua_setfield(L, -2, "_fdshare_pending");
+  lua_pushcfunction(L, core_memfds);
+  lua_setfield(L, -2, "_memfds");
 }
