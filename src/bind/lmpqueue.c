@@ -1,7 +1,7 @@
 /*
 ** lmpqueue.c: Lua binding of multiprocessing.Queue, a ring of encoded
 ** messages in shared memory (mpqueue.h) that reaches child processes by
-** inheritance (__braidexport, see lprocess.c).
+** inheritance or sent (__braidexport, see ltravel.c).
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>

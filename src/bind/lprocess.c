@@ -10,9 +10,10 @@
 ** its metatable's __braidexport(obj, mode) (see lcodec.h), which returns
 ** an attach function of braid.core and its arguments, and records the
 ** file descriptors the child must inherit (braidB_inherit_fd). Objects
-** sent through a Pipe or a Queue (mode BRAID_ENC_PIPE) refuse with
-** RuntimeError, as Python's do ("... should only be shared between
-** processes through inheritance").
+** sent through a Pipe, a Queue or a pool (mode BRAID_ENC_PIPE) travel too,
+** beyond Python's "... should only be shared between processes through
+** inheritance": their descriptor goes by a ticket of the descriptor
+** sharer (ltravel.c, src/core/fdshare.h).
 */
 #include <dlfcn.h>
 #include <errno.h>

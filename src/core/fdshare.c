@@ -403,6 +403,15 @@ fail:
 }
 
 
+int braid__fdshare_addr(const unsigned char *t, size_t len,
+                        struct sockaddr_un *a, socklen_t *alen) {
+  if (len != BRAID_FDSHARE_TICKET || memcmp(t, "BRFD", 4) != 0)
+    return BRAID_EINVAL;
+  *alen = addr_of(a, (long)get_le(t + 4, 4), get_le(t + 8, 8));
+  return BRAID_OK;
+}
+
+
 int braid__fdshare_take(const unsigned char *t, size_t len, int *fd,
                         long *pid) {
   long p;

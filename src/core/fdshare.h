@@ -34,6 +34,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "braidint.h"
 
@@ -70,6 +72,12 @@ BRAIDI_FUNC int braid__fdshare_take(const unsigned char *t, size_t len,
 ** (fuzz/fuzz_fdshare.c). */
 BRAIDI_FUNC int braid__fdshare_parse(const unsigned char *buf, size_t len,
                                      unsigned char secret[16]);
+
+/* The socket address named by ticket 't' (checked as by take: BRAID_OK
+** or BRAID_EINVAL): for the fuzz target, which talks to the server
+** directly. */
+BRAIDI_FUNC int braid__fdshare_addr(const unsigned char *t, size_t len,
+                                    struct sockaddr_un *a, socklen_t *alen);
 
 /* Tickets this process holds (not yet redeemed). */
 BRAIDI_FUNC size_t braid__fdshare_pending(void);
