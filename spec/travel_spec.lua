@@ -159,10 +159,14 @@ describe("multiprocessing objects travel", function()
       it("as mp.Queue items, both ways, and a Queue inside a Queue", function()
         local q, back, done = mp.Queue(), mp.Queue(), mp.Event()
         local o = make_all()
+        local r3, w3 = mp.Pipe(false)
         q:put(o)
+        q:put(w3) -- a Connection end, on a Queue
+        w3:close()
         local p = ctx.Process{daemon = true, target = function(q1, back1, done1)
           local got = q1:get(true, 60)
           local pid = use_all(got, "queue")
+          q1:get(true, 60):send("through a queued end")
           -- objects made here go back the same way; this process serves
           -- their descriptors until the parent has them (done1)
           local mp2 = require "braid.multiprocessing"
@@ -175,6 +179,8 @@ describe("multiprocessing objects travel", function()
         p:start()
         local reply = back:get(true, T)
         local pid, ev, inner = reply[1], reply[2], reply[3]
+        assert.is_true(r3:poll(T))
+        assert.equal("through a queued end", r3:recv())
         check_all(o, "queue", pid)
         assert.equal("inner item", inner:get(true, T))
         done:set()
@@ -293,6 +299,27 @@ describe("multiprocessing objects travel", function()
     end)
   end
 
+  it("into a manager's containers and out again", function()
+    local m = mp.Manager()
+    local ok, err = pcall(function()
+      local d = m:dict()
+      local ev, v = mp.Event(), mp.Value("i", 5)
+      d.objs = { ev = ev, v = v }
+      local got = d.objs -- sent by the manager's process
+      got.ev:set()
+      got.v.value = 6
+      assert.is_true(ev:is_set())
+      assert.equal(6, v.value)
+      local q = m:Queue()
+      q:put(mp.Lock())
+      local lk = q:get(true, T)
+      assert.is_true(lk:acquire(false))
+      lk:release()
+    end)
+    m:shutdown()
+    assert(ok, err)
+  end)
+
   it("keeps an unredeemed ticket only while its sender lives", function()
     -- a message nobody receives: its sender holds one use until it exits
     local a, b = mp.Pipe()
@@ -318,9 +345,15 @@ describe("multiprocessing objects travel", function()
     helpers.message_has(e, "has exited")
   end)
 
-  it("keeps Python's refusal where it still holds: thread-only objects", function()
+  it("keeps Python's refusal where it still holds", function()
+    -- thread-only objects live in one process's memory
     local a = mp.Pipe()
     local e = helpers.raises(errors.TypeError, a.send, a, threading.Lock())
     helpers.message_has(e, "cannot be sent")
+    -- a Barrier's action is decoded by every process that runs it: a
+    -- ticket cannot serve them all
+    local ev = mp.Event()
+    e = helpers.raises(errors.RuntimeError, mp.Barrier, 2, function() ev:set() end)
+    helpers.message_has(e, "Barrier's action")
   end)
 end)

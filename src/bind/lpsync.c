@@ -128,7 +128,7 @@ static int core_mp_barrier(lua_State *L) {
   if (parties < 1)
     return braidB_argerror(L, 1, "ValueError", "parties must be >= 1");
   if (!lua_isnoneornil(L, 2)) m = braid__encode_proc(L, 2, 1, roots,
-                                                     BRAID_ENC_PIPE);
+                                                     BRAID_ENC_STORE);
   rc = psync_new(L, &p, BRAID_PS_BARRIER, parties, NULL, m ? m->data : NULL,
                  m ? m->len : 0, timeout < 0 ? -1 : timeout);
   braid__msg_free(m);

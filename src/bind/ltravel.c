@@ -38,6 +38,13 @@ static const char CACHE_KEY = 'r'; /* registry: ticket -> object (weak) */
 void braidB_export_fd(lua_State *L, int fd, const char *what) {
   unsigned char t[BRAID_FDSHARE_TICKET];
   int rc;
+  if (lua_tointeger(L, 2) == BRAID_ENC_STORE)
+    braidB_raise(L, "RuntimeError",
+                 "%s objects cannot be kept in a Barrier's action: every "
+                 "process that runs it decodes it again, and a shared "
+                 "object's descriptor is handed to the receivers of one "
+                 "send only (pass it to the parties instead)",
+                 what);
   if (lua_tointeger(L, 2) != BRAID_ENC_PIPE) {
     braidB_inherit_fd(L, fd);
     lua_pushinteger(L, fd);
