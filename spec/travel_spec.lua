@@ -299,6 +299,38 @@ describe("multiprocessing objects travel", function()
     end)
   end
 
+  it("leaves nothing behind when a receiver is killed holding the objects", function()
+    full_gc()
+    local maps0, fds0 = memfd_maps(), core._memfds()
+    local ctx = mp.get_context(METHODS[1])
+    do
+      local a, b = mp.Pipe()
+      local p = ctx.Process{daemon = true, target = function(conn)
+        local got = conn:recv()
+        got.lock:acquire() -- dies holding it
+        conn:send("holding")
+        require("braid.threading").Event():wait()
+      end, args = { b }}
+      p:start()
+      local o = { ev = mp.Event(), lock = mp.Lock(), v = mp.Value("i", 1) }
+      a:send(o)
+      assert.equal("holding", a:recv())
+      p:kill()
+      p:join(T)
+      assert.equal(-9, p.exitcode)
+      -- the lock a dead process held is recovered (psync.c: owner pid)
+      local ok, why = o.lock:acquire(true, T)
+      assert.is_true(ok)
+      assert.equal("owner died", why)
+      o.lock:release()
+      assert.equal(0, core._fdshare_pending())
+      a:close(); b:close()
+    end
+    full_gc()
+    assert.equal(maps0, memfd_maps())
+    assert.equal(fds0, core._memfds())
+  end)
+
   it("into a manager's containers and out again", function()
     local m = mp.Manager()
     local ok, err = pcall(function()
