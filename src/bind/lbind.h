@@ -216,12 +216,6 @@ BRAIDI_FUNC const braidB_Class braidB_sched_classes[];
 /* Records 'fd' as a descriptor the process being started must inherit
 ** (called by __braidexport metamethods, see lprocess.c). */
 BRAIDI_FUNC void braidB_inherit_fd(lua_State *L, int fd);
-/* In __braidexport(obj, mode): raises the RuntimeError of an object sent
-** through a pipe or a queue (mode BRAID_ENC_PIPE) instead of being
-** inherited, as Python's ("... through inheritance"). No multiprocessing
-** object uses it any more (ltravel.c); kept for types that must not
-** travel. */
-BRAIDI_FUNC void braidB_check_inherit_mode(lua_State *L, const char *what);
 /* In __braidexport(obj, mode) (mode at index 2): pushes what lets the
 ** receiver get descriptor 'fd' back: its number, recorded for the child
 ** to inherit (a process being started), or a ticket of the descriptor

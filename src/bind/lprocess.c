@@ -65,14 +65,6 @@ void braidB_inherit_fd(lua_State *L, int fd) {
   lua_pop(L, 1);
 }
 
-
-void braidB_check_inherit_mode(lua_State *L, const char *what) {
-  if (lua_tointeger(L, 2) == BRAID_ENC_PIPE)
-    braidB_raise(L, "RuntimeError",
-                 "%s objects should only be shared between processes "
-                 "through inheritance",
-                 what);
-}
 /* }====================================================== */
 
 
