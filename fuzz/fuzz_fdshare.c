@@ -7,10 +7,10 @@
 ** Once: a pipe's read end is put in the sharer (one ticket). Per input:
 ** connect to the sharer's socket, write the input, shut the writing side
 ** (so a short request ends instead of waiting for the server's deadline),
-** read the answer. The invariants: the parser accepts exactly 24 bytes of
+** read the answer. The invariants: the parser accepts exactly 32 bytes of
 ** the right header; the server never hands a descriptor but for a request
-** (the first 24 bytes) naming the secret it issued; nothing crashes,
-** leaks or hangs.
+** (the first 32 bytes) naming the secret and serial it issued; nothing
+** crashes, leaks or hangs.
 ** See LICENSE for copyright and license.
 */
 #include <stddef.h>
@@ -41,15 +41,15 @@ static void setup(void) {
 /* Whether the input starts with a request for the issued ticket
 ** (libFuzzer finds the secret: it watches memcmp). */
 static int issued(const uint8_t *data, size_t size) {
-  unsigned char secret[16];
+  unsigned char key[24];
   return size >= BRAID_FDSHARE_REQUEST &&
-         braid__fdshare_parse(data, BRAID_FDSHARE_REQUEST, secret) ==
+         braid__fdshare_parse(data, BRAID_FDSHARE_REQUEST, key) ==
              BRAID_OK &&
-         memcmp(secret, ticket + 16, 16) == 0;
+         memcmp(key, ticket + 16, 24) == 0; /* secret and serial */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  unsigned char secret[16], status = 9;
+  unsigned char key[24], status = 9;
   struct sockaddr_un a;
   socklen_t al;
   size_t have;
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ssize_t r;
   if (!ready) setup();
   for (have = 0; have <= size && have <= 64; have++) {
-    rc = braid__fdshare_parse(data, have, secret);
+    rc = braid__fdshare_parse(data, have, key);
     if (rc == BRAID_OK && have != BRAID_FDSHARE_REQUEST) abort();
     if (rc == BRAID_EAGAIN && have >= BRAID_FDSHARE_REQUEST) abort();
   }

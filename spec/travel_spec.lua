@@ -146,6 +146,29 @@ describe("multiprocessing objects travel", function()
         free_all(o)
       end)
 
+      it("as executor results read twice, without taking another send's turn", function()
+        local ex <close> = futures.ProcessPoolExecutor(1, ctx)
+        -- the worker sends one Event in two results: two sends of one entry
+        local make = function()
+          local mp2 = require "braid.multiprocessing"
+          KEPT = KEPT or mp2.Event() -- luacheck: ignore
+          return KEPT
+        end
+        local f1, f2 = ex:submit(make), ex:submit(make)
+        futures.wait({ f1, f2 }, T)
+        local e1 = f1:result(T)
+        assert.equal(e1, f1:result(T)) -- a second decode: the same object
+        -- another state receives the second send: its turn is still there
+        local ok, set = helpers.run_in_thread(function(f)
+          local e = f:result(60)
+          e:set()
+          return true
+        end, f2)
+        assert.is_true(ok, set)
+        assert.is_true(e1:is_set())
+        ex:shutdown(true)
+      end)
+
       it("to ProcessPoolExecutor.submit, used from both sides", function()
         local ex <close> = futures.ProcessPoolExecutor(2, ctx)
         local o = make_all()

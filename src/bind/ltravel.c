@@ -15,12 +15,14 @@
 ** decoder) calls braidB_attach_fd and then braidB_attach_done.
 **
 ** A message may be decoded more than once (a future's result, read
-** again): a ticket is redeemed once per send, so each state remembers the
-** objects it received by ticket (a weak table in its registry) and a
-** decode that meets a ticket again returns the same object. It still
-** redeems the ticket if it can (a send of an object already received
-** takes one use of the sender's entry, which must be given back so that
-** the sender's duplicate closes), and ignores a ticket already used.
+** again): a send is redeemed once, so each state remembers the objects
+** it received by the entry part of their ticket (a weak table in its
+** registry) and a decode that meets that entry again returns the same
+** object. It still redeems its own send's serial (another send of an
+** object already received holds one use of the sender's entry, which
+** must be given back so that the sender's duplicate closes); the sender
+** refuses a serial already redeemed (a second decode of one message),
+** which is then ignored, so it never takes the use of another send.
 */
 #include <dirent.h>
 #include <errno.h>
@@ -62,6 +64,14 @@ void braidB_export_fd(lua_State *L, int fd, const char *what) {
 }
 
 
+/* Pushes the cache key of the ticket at 'idx': its entry part. */
+static void pushkey(lua_State *L, int idx) {
+  size_t len;
+  const char *t = lua_tolstring(L, idx, &len);
+  lua_pushlstring(L, t, len < BRAID_FDSHARE_ENTRY ? len : BRAID_FDSHARE_ENTRY);
+}
+
+
 /* Pushes the registry's cache of received objects. */
 static void pushcache(lua_State *L) {
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CACHE_KEY) != LUA_TTABLE) {
@@ -88,7 +98,7 @@ int braidB_attach_fd(lua_State *L, int idx, const char *what, int *fd) {
   }
   t = braidB_checkstring(L, idx, &len);
   pushcache(L);
-  lua_pushvalue(L, idx);
+  pushkey(L, idx);
   if (lua_rawget(L, -2) != LUA_TNIL) {
     lua_remove(L, -2);
     /* received before: give the sender its use back, if it still counts
@@ -132,7 +142,7 @@ void braidB_attach_done(lua_State *L, int idx, int fd) {
 void braidB_attach_keep(lua_State *L, int idx) {
   if (lua_type(L, idx) == LUA_TNUMBER) return;
   pushcache(L);
-  lua_pushvalue(L, idx);
+  pushkey(L, idx);
   lua_pushvalue(L, -3);
   lua_rawset(L, -3);
   lua_pop(L, 1);

@@ -8,7 +8,8 @@
 ** while the first is pending reuses the entry and counts one more use, so
 ** a map whose ten thousand items carry one Event holds one duplicate, not
 ** ten thousand. Each redemption takes one use; the last one closes the
-** duplicate.
+** duplicate. An entry numbers its sends and keeps a bitmap of the serials
+** redeemed, so each send is redeemed at most once.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,9 @@ typedef struct Entry {
   dev_t dev;
   ino_t ino;
   uint64_t uses;     /* redemptions still due */
+  uint64_t next;     /* serial of the next send */
+  unsigned char *done; /* bitmap of the serials redeemed */
+  size_t donecap;    /* bytes of 'done' */
 } Entry;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -80,7 +84,10 @@ static void atfork_prepare(void) { pthread_mutex_lock(&mu); }
 static void atfork_parent(void) { pthread_mutex_unlock(&mu); }
 static void atfork_child(void) {
   size_t i;
-  for (i = 0; i < ntab; i++) close(tab[i].fd);
+  for (i = 0; i < ntab; i++) {
+    close(tab[i].fd);
+    free(tab[i].done);
+  }
   ntab = 0;
   if (lfd >= 0) close(lfd);
   lfd = -1;
@@ -91,22 +98,34 @@ static void init_once(void) {
 }
 
 
-/* Removes one use of the entry with 'secret' (mu held): the descriptor
-** to hand over (the duplicate itself on the last use, a new duplicate
-** before it), or -1 with errno set. */
-static int take_locked(const unsigned char *secret) {
+static uint64_t get_le(const unsigned char *p, int n);
+
+/* Redeems send 'key' (secret, serial) of its entry (mu held): the
+** descriptor to hand over (the duplicate itself on the last use, a new
+** duplicate before it), or -1 with errno set (ENOENT: no such entry, or
+** that send was redeemed already). */
+static int take_locked(const unsigned char *key) {
+  uint64_t serial = get_le(key + 16, 8);
   size_t i;
   for (i = 0; i < ntab; i++) {
-    if (memcmp(tab[i].secret, secret, 16) == 0) {
+    Entry *e = &tab[i];
+    if (memcmp(e->secret, key, 16) == 0) {
+      unsigned char bit;
       int fd;
-      if (tab[i].uses > 1) {
-        fd = fcntl(tab[i].fd, F_DUPFD_CLOEXEC, 3);
+      if (serial >= e->next) break;
+      bit = (unsigned char)(1u << (serial & 7));
+      if (e->done[serial >> 3] & bit) break;
+      if (e->uses > 1) {
+        fd = fcntl(e->fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0) return -1;
-        tab[i].uses--;
+        e->uses--;
+      } else {
+        fd = e->fd;
+        free(e->done);
+        *e = tab[--ntab];
         return fd;
       }
-      fd = tab[i].fd;
-      tab[i] = tab[--ntab];
+      e->done[serial >> 3] |= bit;
       return fd;
     }
   }
@@ -116,13 +135,13 @@ static int take_locked(const unsigned char *secret) {
 
 
 int braid__fdshare_parse(const unsigned char *buf, size_t len,
-                         unsigned char secret[16]) {
-  static const unsigned char head[8] = { 'B', 'R', 'F', 'Q', 1, 0, 0, 0 };
+                         unsigned char key[24]) {
+  static const unsigned char head[8] = { 'B', 'R', 'F', 'Q', 2, 0, 0, 0 };
   size_t k = len < sizeof head ? len : sizeof head;
   if (memcmp(buf, head, k) != 0) return BRAID_EINVAL;
   if (len < BRAID_FDSHARE_REQUEST) return BRAID_EAGAIN;
   if (len > BRAID_FDSHARE_REQUEST) return BRAID_EINVAL;
-  memcpy(secret, buf + 8, 16);
+  memcpy(key, buf + 8, 24);
   return BRAID_OK;
 }
 
@@ -140,7 +159,7 @@ static void set_timeouts(int s) {
 ** a deadline), answers one status byte, with the descriptor when the
 ** ticket is known. */
 static void serve_one(int c) {
-  unsigned char buf[BRAID_FDSHARE_REQUEST], secret[16], status = 1;
+  unsigned char buf[BRAID_FDSHARE_REQUEST], key[24], status = 1;
   struct ucred cr;
   socklen_t crl = sizeof cr;
   size_t got = 0;
@@ -154,11 +173,11 @@ static void serve_one(int c) {
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return;
     got += (size_t)r;
-    rc = braid__fdshare_parse(buf, got, secret);
+    rc = braid__fdshare_parse(buf, got, key);
   }
   if (rc != BRAID_OK) return;
   pthread_mutex_lock(&mu);
-  fd = take_locked(secret);
+  fd = take_locked(key);
   pthread_mutex_unlock(&mu);
   {
     struct msghdr mh;
@@ -281,7 +300,6 @@ int braid__fdshare_put(int fd, unsigned char t[BRAID_FDSHARE_TICKET]) {
   for (i = 0; rc == BRAID_OK && i < ntab; i++) {
     if (tab[i].dev == st.st_dev && tab[i].ino == st.st_ino) {
       e = &tab[i];
-      e->uses++;
       break;
     }
   }
@@ -306,9 +324,28 @@ int braid__fdshare_put(int fd, unsigned char t[BRAID_FDSHARE_TICKET]) {
       } else {
         e->dev = st.st_dev;
         e->ino = st.st_ino;
-        e->uses = 1;
+        e->uses = 0;
+        e->next = 0;
+        e->done = NULL;
+        e->donecap = 0;
         ntab++;
       }
+    }
+  }
+  if (rc == BRAID_OK && (e->next >> 3) >= e->donecap) { /* room for a bit */
+    size_t n = e->donecap ? 2 * e->donecap : 8;
+    unsigned char *nd = (unsigned char *)realloc(e->done, n);
+    if (nd == NULL) {
+      rc = BRAID_ENOMEM;
+      if (e->uses == 0) { /* new: drop it */
+        close(e->fd);
+        free(e->done);
+        *e = tab[--ntab];
+      }
+    } else {
+      memset(nd + e->donecap, 0, n - e->donecap);
+      e->done = nd;
+      e->donecap = n;
     }
   }
   if (rc == BRAID_OK) {
@@ -316,6 +353,9 @@ int braid__fdshare_put(int fd, unsigned char t[BRAID_FDSHARE_TICKET]) {
     put_le(t + 4, (uint64_t)(uint32_t)owner, 4);
     put_le(t + 8, nonce, 8);
     memcpy(t + 16, e->secret, 16);
+    put_le(t + 32, e->next, 8);
+    e->next++;
+    e->uses++;
   }
   pthread_mutex_unlock(&mu);
   return rc;
@@ -331,12 +371,13 @@ size_t braid__fdshare_pending(void) {
 }
 
 
-/* Asks the sharer of (pid, n) for the descriptor of 'secret'. */
-static int take_remote(long pid, uint64_t n, const unsigned char *secret,
+/* Asks the sharer of (pid, n) for the descriptor of 'key' (secret,
+** serial). */
+static int take_remote(long pid, uint64_t n, const unsigned char *key,
                        int *fd) {
   struct sockaddr_un a;
   socklen_t al = addr_of(&a, pid, n);
-  unsigned char req[BRAID_FDSHARE_REQUEST] = { 'B', 'R', 'F', 'Q', 1, 0, 0, 0 };
+  unsigned char req[BRAID_FDSHARE_REQUEST] = { 'B', 'R', 'F', 'Q', 2, 0, 0, 0 };
   unsigned char status = 1;
   struct ucred cr;
   socklen_t crl = sizeof cr;
@@ -349,7 +390,7 @@ static int take_remote(long pid, uint64_t n, const unsigned char *secret,
   struct cmsghdr *h;
   ssize_t r;
   int s, e, got = -1;
-  memcpy(req + 8, secret, 16);
+  memcpy(req + 8, key, 24);
   s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return BRAID_EOS;
   set_timeouts(s);

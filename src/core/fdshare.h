@@ -17,12 +17,14 @@
 ** Authentication: the socket name holds the sender's pid and a random
 ** nonce; both ends check the other's credentials (SO_PEERCRED: the same
 ** effective uid; the server's pid must be the ticket's); the 128-bit
-** secret of the ticket is the capability. A request is 24 bytes
+** secret of the ticket is the capability. A request is 32 bytes
 ** (braid__fdshare_parse), read with a deadline, so a client that stalls
 ** delays the others by at most BRAID_FDSHARE_IO_MS.
 **
-** Lifetime of a ticket: it is used once (redeeming it closes the sender's
-** duplicate). One never redeemed keeps its duplicate until the sending
+** Lifetime of a ticket: it is used once (its last use closes the sender's
+** duplicate). Each send has its own serial, so a message decoded twice
+** (a future's result, read again) cannot take the use of another send of
+** the same object: the second redemption of one serial is refused. One never redeemed keeps its duplicate until the sending
 ** process exits, when the kernel closes it with everything else the
 ** process held (so a message that is never received keeps the memory of
 ** its objects for the lifetime of its sender, no longer). A forked child
@@ -40,10 +42,14 @@
 #include "braidint.h"
 
 /* Ticket: "BRFD", sender pid (4 bytes, little endian), socket nonce (8),
-** secret (16). */
-#define BRAID_FDSHARE_TICKET 32
-/* Request: "BRFQ", version (1), three zero bytes, secret (16). */
-#define BRAID_FDSHARE_REQUEST 24
+** the entry's secret (16), the send's serial (8, little endian). The first
+** BRAID_FDSHARE_ENTRY bytes name the entry (the same for every send of
+** one open file while it is pending). */
+#define BRAID_FDSHARE_TICKET 40
+#define BRAID_FDSHARE_ENTRY 32
+/* Request: "BRFQ", version (2), three zero bytes, secret (16), serial
+** (8). */
+#define BRAID_FDSHARE_REQUEST 32
 /* How long the server waits for a request, and a client for the answer
 ** (milliseconds). */
 #define BRAID_FDSHARE_IO_MS 5000
@@ -59,19 +65,19 @@ BRAIDI_FUNC int braid__fdshare_put(int fd,
 ** from its table without a socket. Returns BRAID_OK; BRAID_EINVAL for
 ** bytes that are not a ticket; BRAID_EOS with errno set: ECONNREFUSED
 ** when its sender no longer serves (it exited), ENOENT when the sender
-** does not know the ticket (already redeemed), EPERM when the peer's
+** does not know the ticket (this send was already redeemed), EPERM when the peer's
 ** credentials do not match, ETIMEDOUT when the sender did not answer in
 ** time, or the errno of the failed call. '*pid' (may be NULL) is the
 ** sender's pid. */
 BRAIDI_FUNC int braid__fdshare_take(const unsigned char *t, size_t len,
                                     int *fd, long *pid);
 
-/* Parses a request of 'len' bytes: BRAID_OK with the secret in
-** 'secret'; BRAID_EAGAIN when more bytes are needed; BRAID_EINVAL when
-** the bytes cannot be a request. Decodes bytes from another process
-** (fuzz/fuzz_fdshare.c). */
+/* Parses a request of 'len' bytes: BRAID_OK with the secret and the
+** serial (24 bytes, as in a ticket) in 'key'; BRAID_EAGAIN when more
+** bytes are needed; BRAID_EINVAL when the bytes cannot be a request.
+** Decodes bytes from another process (fuzz/fuzz_fdshare.c). */
 BRAIDI_FUNC int braid__fdshare_parse(const unsigned char *buf, size_t len,
-                                     unsigned char secret[16]);
+                                     unsigned char key[24]);
 
 /* The socket address named by ticket 't' (checked as by take: BRAID_OK
 ** or BRAID_EINVAL): for the fuzz target, which talks to the server
