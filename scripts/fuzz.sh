@@ -3,7 +3,8 @@
 # with clang into build-fuzz and runs one for 'seconds' (default 60): the
 # target named by BRAID_FUZZ_TARGET (default fuzz_decode, on a copy of
 # fuzz/corpus; fuzz_frame, the handshake and frame reader, on a copy of
-# fuzz/corpus-frame), the copy fuzz/corpus-run[-frame] kept between runs,
+# fuzz/corpus-frame; fuzz_fdshare, the descriptor sharer's requests, on a
+# copy of fuzz/corpus-fdshare), the copy fuzz/corpus-run[-frame] kept between runs,
 # git-ignored.
 # Crashing inputs land in build-fuzz/artifacts/. Prints libFuzzer's final stats.
 set -eu
@@ -20,6 +21,7 @@ target=${BRAID_FUZZ_TARGET:-fuzz_decode}
 case $target in
   fuzz_decode) corpus=fuzz/corpus run=fuzz/corpus-run ;;
   fuzz_frame) corpus=fuzz/corpus-frame run=fuzz/corpus-run-frame ;;
+  fuzz_fdshare) corpus=fuzz/corpus-fdshare run=fuzz/corpus-run-fdshare ;;
   *) echo "fuzz.sh: unknown target $target" >&2; exit 2 ;;
 esac
 cmake --build build-fuzz -j"$(nproc)" --target "$target" >/dev/null

@@ -197,6 +197,8 @@ if [ "${BRAID_QUICK:-0}" != 1 ]; then
     check "fuzz decoder 30 s" scripts/fuzz.sh 30
     echo "== fuzzing the frame reader and the handshake (short run)"
     check "fuzz frame/handshake 20 s" env BRAID_FUZZ_TARGET=fuzz_frame scripts/fuzz.sh 20
+    echo "== fuzzing the descriptor sharer's requests (short run)"
+    check "fuzz fdshare 10 s" env BRAID_FUZZ_TARGET=fuzz_fdshare scripts/fuzz.sh 10
   fi
 fi
 

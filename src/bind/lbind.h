@@ -216,10 +216,28 @@ BRAIDI_FUNC const braidB_Class braidB_sched_classes[];
 /* Records 'fd' as a descriptor the process being started must inherit
 ** (called by __braidexport metamethods, see lprocess.c). */
 BRAIDI_FUNC void braidB_inherit_fd(lua_State *L, int fd);
-/* In __braidexport(obj, mode): raises the RuntimeError of an object sent
-** through a pipe or a queue (mode BRAID_ENC_PIPE) instead of being
-** inherited, as Python's ("... through inheritance"). */
-BRAIDI_FUNC void braidB_check_inherit_mode(lua_State *L, const char *what);
+/* In __braidexport(obj, mode) (mode at index 2): pushes what lets the
+** receiver get descriptor 'fd' back: its number, recorded for the child
+** to inherit (a process being started), or a ticket of the descriptor
+** sharer (a Pipe, an mp.Queue, a pool; src/core/fdshare.h). 'what' names
+** the object in errors. ltravel.c. */
+BRAIDI_FUNC void braidB_export_fd(lua_State *L, int fd, const char *what);
+/* In the attach function that braidB_export_fd's value reached (at
+** 'idx'): returns 1 when this state already received the object of that
+** ticket, which it pushed (the attach function returns it); else 0 with
+** '*fd' the descriptor to map, after which the function pushes the new
+** object and calls braidB_attach_done(L, idx, fd) (which closes a
+** redeemed descriptor and remembers the object). Raises OSError naming
+** the sender when the ticket cannot be redeemed. */
+BRAIDI_FUNC int braidB_attach_fd(lua_State *L, int idx, const char *what,
+                                 int *fd);
+BRAIDI_FUNC void braidB_attach_done(lua_State *L, int idx, int fd);
+/* Like braidB_attach_done for an object that took over the descriptor
+** itself (a Connection): only remembers the object on top. */
+BRAIDI_FUNC void braidB_attach_keep(lua_State *L, int idx);
+/* Instead of braidB_attach_done when mapping failed (errno kept). */
+BRAIDI_FUNC void braidB_attach_drop(lua_State *L, int idx, int fd);
+BRAIDI_FUNC void braidB_open_travel(lua_State *L);
 /* The metatable name of SharedMemory userdata (lsharedmem.c), whose first
 ** two fields are the mapping's address and size. */
 #define BRAIDB_SHMEM_T "braid.SharedMemory"

@@ -36,10 +36,15 @@ BRAIDI_FUNC braid_msg *braid__encode_n(lua_State *L, int idx, int n,
 ** their type's __braidexport(obj, mode) metamethod (which returns a
 ** constructor and its arguments, as __braidreduce does); objects without
 ** one raise a TypeError naming the path. 'mode' BRAID_ENC_PROCESS: a
-** process being started (objects it inherits); BRAID_ENC_PIPE: a pipe or
-** queue (the export may refuse). The message then holds no handles. */
+** process being started (objects it inherits); BRAID_ENC_PIPE: a pipe, a
+** queue or a pool (descriptors go by ticket, ltravel.c); BRAID_ENC_STORE:
+** bytes kept and decoded again by any number of processes (a Barrier's
+** action), where an object holding a descriptor refuses (a ticket serves
+** the receivers of one send, not every later reader). The message then
+** holds no handles. */
 #define BRAID_ENC_PROCESS 1
 #define BRAID_ENC_PIPE 2
+#define BRAID_ENC_STORE 3
 BRAIDI_FUNC braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
                                           const char *const *roots,
                                           int mode);

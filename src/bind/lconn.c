@@ -104,14 +104,19 @@ static int core_pipe(lua_State *L) {
 
 
 static int core_conn_attach(lua_State *L) {
-  int fd = (int)braidB_checkinteger(L, 1);
-  int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (d < 0 && braidB_fdgc(L, errno)) d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (d < 0) return braidB_oserror(L, errno, "cannot take over a connection");
+  int fd, d;
+  if (braidB_attach_fd(L, 1, "Connection", &fd)) return 1;
+  if (!lua_isinteger(L, 1)) d = fd; /* redeemed: already ours */
+  else {
+    d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (d < 0 && braidB_fdgc(L, errno)) d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (d < 0) return braidB_oserror(L, errno, "cannot take over a connection");
+  }
   braidB_pushconn(L, d, lua_toboolean(L, 2), lua_toboolean(L, 3), -1,
                   lua_toboolean(L, 4),
                   lua_isinteger(L, 5) ? (uint64_t)lua_tointeger(L, 5)
                                       : BRAIDB_NOMAX);
+  braidB_attach_keep(L, 1);
   return 1;
 }
 
@@ -119,11 +124,9 @@ static int core_conn_attach(lua_State *L) {
 static int conn_export(lua_State *L) {
   Conn *c = toconn(L, 1);
   int fd = atomic_load(&c->fd);
-  braidB_check_inherit_mode(L, "Connection");
   if (fd < 0) return braidB_raise(L, "OSError", "handle is closed");
-  braidB_inherit_fd(L, fd);
   lua_pushcfunction(L, core_conn_attach);
-  lua_pushinteger(L, fd);
+  braidB_export_fd(L, fd, "Connection");
   lua_pushboolean(L, c->readable);
   lua_pushboolean(L, c->writable);
   lua_pushboolean(L, c->allow_code);

@@ -115,18 +115,23 @@ static int core_mmap(lua_State *L) {
 /* core._mmap_attach(fd, anon, length, flags, prot, access, offset): the
 ** receiving side of __braidexport, in a spawned or forkserver child. */
 static int core_mmap_attach(lua_State *L) {
-  int fd = (int)braidB_checkinteger(L, 1);
   int anon = lua_toboolean(L, 2);
+  lua_Integer len = braidB_checkinteger(L, 3), off = braidB_checkinteger(L, 7);
+  int flags = (int)braidB_checkinteger(L, 4);
+  int prot = (int)braidB_checkinteger(L, 5);
+  int access = (int)braidB_checkinteger(L, 6);
   const char *why = NULL;
   braid_mmap *m;
-  int rc = braid__mmap_new(&m, fd, anon, braidB_checkinteger(L, 3),
-                           (int)braidB_checkinteger(L, 4),
-                           (int)braidB_checkinteger(L, 5),
-                           (int)braidB_checkinteger(L, 6),
-                           braidB_checkinteger(L, 7), &why);
-  if (rc == BRAID_EINVAL) return braidB_raise(L, "ValueError", "%s", why);
-  if (rc != BRAID_OK) return braidB_raisecode(L, rc, "cannot map the mmap");
+  int fd, rc;
+  if (braidB_attach_fd(L, 1, "mmap", &fd)) return 1;
+  rc = braid__mmap_new(&m, fd, anon, len, flags, prot, access, off, &why);
+  if (rc != BRAID_OK) {
+    braidB_attach_drop(L, 1, fd);
+    if (rc == BRAID_EINVAL) return braidB_raise(L, "ValueError", "%s", why);
+    return braidB_raisecode(L, rc, "cannot map the mmap");
+  }
   braidB_pushnewhandle(L, &m->h);
+  braidB_attach_done(L, 1, fd);
   return 1;
 }
 
@@ -136,7 +141,6 @@ static int mmap_export(lua_State *L) {
   braid_mmap *m = checkmmap(L, 1);
   int fd = -1;
   size_t maplen = 0;
-  braidB_check_inherit_mode(L, "mmap");
   if (braid__mmap_info(m, &fd, &maplen) != BRAID_OK)
     return braidB_raise(L, "ValueError", "mmap closed or invalid");
   if (!(m->flags & MAP_SHARED))
@@ -147,9 +151,8 @@ static int mmap_export(lua_State *L) {
     return braidB_raise(L, "OSError", "this system has no memfd: an "
                                       "anonymous mmap reaches forked "
                                       "children only");
-  braidB_inherit_fd(L, fd);
   lua_pushcfunction(L, core_mmap_attach);
-  lua_pushinteger(L, fd);
+  braidB_export_fd(L, fd, "mmap");
   lua_pushboolean(L, m->anon);
   lua_pushinteger(L, (lua_Integer)maplen);
   lua_pushinteger(L, m->flags);

@@ -1,7 +1,7 @@
 /*
 ** lmpqueue.c: Lua binding of multiprocessing.Queue, a ring of encoded
 ** messages in shared memory (mpqueue.h) that reaches child processes by
-** inheritance (__braidexport, see lprocess.c).
+** inheritance or sent (__braidexport, see ltravel.c).
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
@@ -42,22 +42,26 @@ static int core_mp_queue(lua_State *L) {
 
 static int core_mpq_attach(lua_State *L) {
   braid_mpq *q;
-  int rc = braid__mpq_attach(&q, (int)braidB_checkinteger(L, 1),
-                             (size_t)braidB_checkinteger(L, 2));
-  if (rc != BRAID_OK) return braidB_oserror(L, errno, "cannot map a queue");
+  size_t size = (size_t)braidB_checkinteger(L, 2);
+  int fd, rc;
+  if (braidB_attach_fd(L, 1, "Queue", &fd)) return 1;
+  rc = braid__mpq_attach(&q, fd, size);
+  if (rc != BRAID_OK) {
+    braidB_attach_drop(L, 1, fd);
+    return braidB_oserror(L, errno, "cannot map a queue");
+  }
   braidB_pushnewhandle(L, &q->h);
+  braidB_attach_done(L, 1, fd);
   return 1;
 }
 
 
 static int mpq_export(lua_State *L) {
   braid_mpq *q = checkmpq(L, 1);
-  braidB_check_inherit_mode(L, "Queue");
   if (q->fd < 0)
     return braidB_raise(L, "OSError", "this system has no memfd");
-  braidB_inherit_fd(L, q->fd);
   lua_pushcfunction(L, core_mpq_attach);
-  lua_pushinteger(L, q->fd);
+  braidB_export_fd(L, q->fd, "Queue");
   lua_pushinteger(L, (lua_Integer)q->size);
   return 3;
 }

@@ -10,9 +10,10 @@
 ** its metatable's __braidexport(obj, mode) (see lcodec.h), which returns
 ** an attach function of braid.core and its arguments, and records the
 ** file descriptors the child must inherit (braidB_inherit_fd). Objects
-** sent through a Pipe or a Queue (mode BRAID_ENC_PIPE) refuse with
-** RuntimeError, as Python's do ("... should only be shared between
-** processes through inheritance").
+** sent through a Pipe, a Queue or a pool (mode BRAID_ENC_PIPE) travel too,
+** beyond Python's "... should only be shared between processes through
+** inheritance": their descriptor goes by a ticket of the descriptor
+** sharer (ltravel.c, src/core/fdshare.h).
 */
 #include <dlfcn.h>
 #include <errno.h>
@@ -64,14 +65,6 @@ void braidB_inherit_fd(lua_State *L, int fd) {
   lua_pop(L, 1);
 }
 
-
-void braidB_check_inherit_mode(lua_State *L, const char *what) {
-  if (lua_tointeger(L, 2) == BRAID_ENC_PIPE)
-    braidB_raise(L, "RuntimeError",
-                 "%s objects should only be shared between processes "
-                 "through inheritance",
-                 what);
-}
 /* }====================================================== */
 
 
@@ -514,4 +507,5 @@ void braidB_open_process(lua_State *L) {
   braidB_open_psync(L);
   braidB_open_mpqueue(L);
   braidB_open_sharedmem(L);
+  braidB_open_travel(L);
 }

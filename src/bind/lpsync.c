@@ -1,8 +1,8 @@
 /*
 ** lpsync.c: Lua binding of multiprocessing's synchronisation objects,
 ** which live in shared memory (psync.h): Lock, RLock, Semaphore,
-** BoundedSemaphore, Condition, Event, Barrier. They reach child processes
-** by inheritance only (__braidexport, see lprocess.c).
+** BoundedSemaphore, Condition, Event, Barrier. They reach other processes
+** by reference, inherited or sent (__braidexport, see ltravel.c).
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
@@ -128,7 +128,7 @@ static int core_mp_barrier(lua_State *L) {
   if (parties < 1)
     return braidB_argerror(L, 1, "ValueError", "parties must be >= 1");
   if (!lua_isnoneornil(L, 2)) m = braid__encode_proc(L, 2, 1, roots,
-                                                     BRAID_ENC_PIPE);
+                                                     BRAID_ENC_STORE);
   rc = psync_new(L, &p, BRAID_PS_BARRIER, parties, NULL, m ? m->data : NULL,
                  m ? m->len : 0, timeout < 0 ? -1 : timeout);
   braid__msg_free(m);
@@ -140,14 +140,18 @@ static int core_mp_barrier(lua_State *L) {
 /* core._mp_attach(kind, fd, size, [lock]) */
 static int core_mp_attach(lua_State *L) {
   int kind = (int)braidB_checkinteger(L, 1);
-  int fd = (int)braidB_checkinteger(L, 2);
   size_t size = (size_t)braidB_checkinteger(L, 3);
   braid_psync *lock = lua_isnoneornil(L, 4) ? NULL : topsync(L, 4);
   braid_psync *p;
-  int rc = braid__psync_attach(&p, kind, fd, size, lock);
-  if (rc != BRAID_OK)
+  int fd, rc;
+  if (braidB_attach_fd(L, 2, "synchronisation object", &fd)) return 1;
+  rc = braid__psync_attach(&p, kind, fd, size, lock);
+  if (rc != BRAID_OK) {
+    braidB_attach_drop(L, 2, fd);
     return braidB_oserror(L, errno, "cannot map a shared object");
+  }
   braidB_pushnewhandle(L, &p->h);
+  braidB_attach_done(L, 2, fd);
   return 1;
 }
 
@@ -159,14 +163,12 @@ static int psync_export(lua_State *L) {
                                        "Event", "Barrier" };
   braid_psync *p = topsync(L, 1);
   if (p == NULL) return 0;
-  braidB_check_inherit_mode(L, names[p->kind]);
   if (p->fd < 0)
     return braidB_raise(L, "OSError", "this system has no memfd: shared "
                                       "objects reach forked children only");
-  braidB_inherit_fd(L, p->fd);
   lua_pushcfunction(L, core_mp_attach);
   lua_pushinteger(L, p->kind);
-  lua_pushinteger(L, p->fd);
+  braidB_export_fd(L, p->fd, names[p->kind]);
   lua_pushinteger(L, (lua_Integer)p->size);
   if (p->lock) {
     braidB_pushhandle(L, &p->lock->h);

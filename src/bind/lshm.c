@@ -485,39 +485,38 @@ static int core_shm_attach(lua_State *L) {
   const braid_ctype *ct = checktypecode(L, 1);
   lua_Integer n = braidB_checkinteger(L, 2);
   int arr = lua_toboolean(L, 3);
-  int fd = (int)braidB_checkinteger(L, 4);
   lua_Integer size = braidB_checkinteger(L, 5);
   braid_handle *lock = lua_isnoneornil(L, 6) ? NULL : braidB_tohandle(L, 6);
   braid_shm *s;
-  int rc;
+  int fd, rc;
   if (n < 0 || size < 1) return braidB_raise(L, "ValueError", "bad shared memory");
+  if (braidB_attach_fd(L, 4, "shared memory object", &fd)) return 1;
   rc = braid__shm_attach(&s, arr ? &braid__array_type : &braid__value_type,
                          ct, (size_t)n, fd, (size_t)size, lock);
-  if (rc != BRAID_OK) return braidB_raisecode(L, rc, "cannot map shared memory");
+  if (rc != BRAID_OK) {
+    braidB_attach_drop(L, 4, fd);
+    return braidB_raisecode(L, rc, "cannot map shared memory");
+  }
   braidB_pushnewhandle(L, &s->h);
+  braidB_attach_done(L, 4, fd);
   return 1;
 }
 
 
-/* __braidexport(obj, mode): to a process being started, by memfd. */
+/* __braidexport(obj, mode): to another process, by memfd (ltravel.c). */
 static int shm_export(lua_State *L) {
   braid_shm *s = checkshm(L, 1);
   size_t mapsize;
   int fd = braid__shm_fd(s, &mapsize);
   char code = s->ct->code;
-  if (lua_tointeger(L, 2) == 2) /* BRAID_ENC_PIPE */
-    return braidB_raise(L, "RuntimeError",
-                        "Synchronized objects should only be shared between "
-                        "processes through inheritance");
   if (fd < 0)
     return braidB_raise(L, "OSError", "this system has no memfd: shared "
                                       "memory reaches forked children only");
-  braidB_inherit_fd(L, fd);
   lua_pushcfunction(L, core_shm_attach);
   lua_pushlstring(L, &code, 1);
   lua_pushinteger(L, (lua_Integer)s->length);
   lua_pushboolean(L, isarray(s));
-  lua_pushinteger(L, fd);
+  braidB_export_fd(L, fd, isarray(s) ? "Array" : "Value");
   lua_pushinteger(L, (lua_Integer)mapsize);
   if (s->lock != NULL) {
     braidB_pushhandle(L, s->lock);

@@ -523,8 +523,8 @@ M._PoolClass = Pool
 -- worker processes started by `context`'s method (default: the current
 -- start method). `processes` defaults to `cpu_count()`. Functions,
 -- arguments and results travel by value between processes (objects of
--- `braid.multiprocessing` refuse, as Python's do, except through
--- inheritance). A worker that dies is replaced; the task it ran fails
+-- `braid.multiprocessing` by reference, beyond Python's inheritance-only
+-- rule: docs/multiprocessing.md). A worker that dies is replaced; the task it ran fails
 -- with BrokenProcessPool (Python's Pool would wait for it forever).
 -- `terminate()` kills the workers: what they ran fails with
 -- CancelledError. Leaving a pool's scope terminates it, and a pool that

@@ -4,8 +4,9 @@
 -- They live in shared memory (a memfd mapped MAP_SHARED holding a
 -- process-shared, robust mutex and condition variable), so one object works
 -- between the threads of a process and between processes: pass it in a
--- Process's `args` (any start method). Sending one through a Pipe or a
--- Queue raises RuntimeError, as in Python (inheritance only).
+-- Process's `args` (any start method), or send it through a Pipe, a Queue
+-- or a pool (beyond Python, which allows inheritance only: it travels by
+-- reference while its sender runs).
 --
 -- API: threading's, with multiprocessing's timeout rules: a negative
 -- timeout counts as 0 and `acquire(false, t)` ignores `t`.
