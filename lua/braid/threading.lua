@@ -354,6 +354,9 @@ M.Timer = Timer
 -- next blocking braid call or braid.poll()); the default prints to stderr
 -- from the failing thread.
 local function default_excepthook(args)
+  if errors.SystemExit:is(args.exc_value) or args.exc_type == errors.SystemExit then
+    return -- silently ignored, as Python's default hook does
+  end
   local name = args.thread and args.thread.name or tostring(core.get_ident())
   stderr:write("Exception in thread ", name, ":\n", tostring(args.exc_value), "\n")
 end

@@ -902,9 +902,13 @@ static const luaL_Reg local_meta[] = {
 };
 
 
-/* core.Local() -> a threading.local: fields separate in each thread */
+/* core.Local() -> a threading.local: fields separate in each thread.
+** Python's local() takes no arguments (only a subclass's __init__ may). */
 static int sync_local(lua_State *L) {
   braid_handle *h;
+  if (lua_gettop(L) > 0)
+    return braidB_raise(L, "TypeError",
+                        "Initialization arguments are not supported");
   if (braid__local_new(&h) != BRAID_OK)
     return braidB_nomem(L);
   braidB_pushnewhandle(L, h);

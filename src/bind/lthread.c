@@ -304,19 +304,20 @@ static void print_exception(lua_State *L, braid_thread *t, int err) {
 
 
 /* Hands an uncaught error (at 'err', an exception object) to the custom
-** excepthook's state, or prints it. SystemExit is silent, as in Python. */
+** excepthook's state, or prints it. As in Python, a custom hook sees
+** SystemExit too; only the default one is silent for it. */
 static int report_error(lua_State *L) {
   braid_thread *t = (braid_thread *)lua_touserdata(L, 2);
   braid_runtime_t *rt = t->rt;
   braid_mailbox *mb = NULL;
   lua_Integer ref = 0;
-  int hooked;
+  int hooked, sysexit;
   braidB_pushclass(L, "SystemExit");
   lua_getfield(L, -1, "is");
   lua_insert(L, -2);
   lua_pushvalue(L, 1);
   lua_call(L, 2, 1);
-  if (lua_toboolean(L, -1)) return 0;
+  sysexit = lua_toboolean(L, -1);
   lua_pop(L, 1);
   /* A worker cancelled by Ctrl-C (lsignal.c) ends silently too: the
   ** main state reports the KeyboardInterrupt. */
@@ -354,7 +355,7 @@ static int report_error(lua_State *L) {
       if (ok) return 0;
     }
   }
-  print_exception(L, t, 1);
+  if (!sysexit) print_exception(L, t, 1);
   return 0;
 }
 
