@@ -131,3 +131,156 @@ describe("ctx:get_context()", function()
     end)
   end
 end)
+
+describe("queue.Queue put's timeout and maxsize", function()
+  local kinds = { "Queue", "LifoQueue", "PriorityQueue" }
+  for _, kind in ipairs(kinds) do
+    local Q = queue[kind]
+
+    it(kind .. ":put(item, true, negative) succeeds when unbounded only", function()
+      local q = Q()
+      q:put(1, true, -1)
+      q:put_many({ 2, 3 }, true, -0.5)
+      assert.equal(3, q:qsize())
+      local b = Q(5)
+      local err = helpers.raises(errors.ValueError, b.put, b, 1, true, -1)
+      helpers.message_has(err, "'timeout' must be a non-negative number")
+      -- the check reads the bound of the moment
+      q.maxsize = 10
+      helpers.raises(errors.ValueError, q.put, q, 4, true, -1)
+      q.maxsize = 0
+      q:put(4, true, -1)
+    end)
+
+    it(kind .. ".maxsize can be read and assigned; every put re-reads it", function()
+      local q = Q()
+      assert.equal(0, q.maxsize)
+      q:put(1); q:put_many({ 2, 3 }) -- a batch, on the unbounded queue
+      q.maxsize = 4
+      assert.equal(4, q.maxsize)
+      assert.is_false(q:full())
+      q:put(4)
+      assert.is_true(q:full())
+      helpers.raises(queue.Full, q.put, q, 5, false)
+      helpers.raises(queue.Full, q.put, q, 5, true, 0.01)
+      q.maxsize = 5
+      q:put(5, false)
+      -- items kept their order through the change of path
+      local got = {}
+      for i = 1, 5 do got[i] = q:get(false) end
+      if kind == "LifoQueue" then
+        assert.same({ 5, 4, 3, 2, 1 }, got)
+      else
+        assert.same({ 1, 2, 3, 4, 5 }, got)
+      end
+      q.maxsize = -3 -- <= 0: unbounded
+      assert.equal(0, q.maxsize)
+      for i = 1, 10 do q:put(i, false) end
+      assert.equal(10, q:qsize())
+    end)
+
+    it(kind .. ": a smaller maxsize keeps the items and blocks later puts only", function()
+      local q = Q(5)
+      for i = 1, 4 do q:put(i) end
+      q.maxsize = 2
+      assert.equal(4, q:qsize())
+      helpers.raises(queue.Full, q.put, q, 9, false)
+      q:get(); q:get(); q:get()
+      q:put(9, false)
+      assert.is_true(q:full())
+    end)
+
+    it(kind .. ": a larger maxsize wakes a blocked putter", function()
+      local q = Q(1)
+      q:put(0)
+      local started, done = threading.Event(), threading.Event()
+      local t = threading.Thread{target = function(qq, s, d)
+        s:set()
+        qq:put(1, true, 30)
+        d:set()
+      end, args = { q, started, done }}
+      t:start()
+      assert.is_true(started:wait(30))
+      assert.is_false(done:wait(0.1)) -- still blocked: the queue is full
+      q.maxsize = 2
+      assert.is_true(done:wait(30))
+      t:join(30)
+      assert.equal(2, q:qsize())
+    end)
+  end
+
+  it("wakes a blocked getter of an unbounded Queue given a bound, and keeps its items", function()
+    local q = queue.Queue()
+    local started, res = threading.Event(), queue.Queue()
+    local t = threading.Thread{target = function(qq, s, r)
+      s:set()
+      r:put(qq:get(true, 30))
+      r:put(qq:get(true, 30))
+    end, args = { q, started, res }}
+    t:start()
+    assert.is_true(started:wait(30))
+    q.maxsize = 1 -- moves the queue off its fast path while a getter waits
+    q:put("a")
+    q:put("b", true, 30)
+    assert.equal("a", res:get(true, 30))
+    assert.equal("b", res:get(true, 30))
+    t:join(30)
+  end)
+
+  it("refuses a maxsize of another type, and on a SimpleQueue", function()
+    local q = queue.Queue()
+    helpers.raises(errors.TypeError, function() q.maxsize = "big" end)
+    helpers.raises(errors.TypeError, function() q.maxsize = 1.5 end)
+    helpers.raises(errors.AttributeError, function() q.other = 1 end)
+    local s = queue.SimpleQueue()
+    helpers.raises(errors.AttributeError, function() s.maxsize = 3 end)
+  end)
+end)
+
+describe("multiprocessing Queue maxsize", function()
+  for _, cls in ipairs({ "Queue", "JoinableQueue" }) do
+    it(cls .. ".maxsize can be read and assigned; every put re-reads it", function()
+      local q = mp[cls]()
+      assert.equal(0, q.maxsize)
+      q:put(1, true, -1) -- no bound, so no check of the timeout
+      q:put(2)
+      q.maxsize = 2
+      assert.equal(2, q.maxsize)
+      assert.is_true(q:full())
+      helpers.raises(queue.Full, q.put, q, 3, false)
+      q.maxsize = 3
+      q:put(3, false)
+      assert.equal(1, q:get(true, 30))
+      q.maxsize = 1 -- smaller: items stay, later puts wait
+      assert.equal(2, q:qsize())
+      helpers.raises(queue.Full, q.put, q, 4, false)
+      helpers.raises(errors.TypeError, function() q.maxsize = "x" end)
+      q.maxsize = 0
+      q:put(4, false)
+      assert.equal(3, q:qsize())
+    end)
+  end
+
+  for _, method in ipairs(METHODS) do
+    it("wakes a child's blocked put when the parent grows it, with " .. method, function()
+      local ctx = mp.get_context(method)
+      local q = ctx.JoinableQueue(1)
+      q:put("first")
+      local started = ctx.Event()
+      local p = ctx.Process{target = function(qq, s)
+        s:set()
+        qq:put("second", true, 30)
+        qq:put(qq.maxsize) -- the child sees the bound set by the parent
+      end, args = { q, started }}
+      p:start()
+      assert.is_true(started:wait(30))
+      assert.equal(1, q.maxsize)
+      q.maxsize = 3
+      p:join(60)
+      assert.equal(0, p.exitcode)
+      assert.equal("first", q:get(true, 30))
+      assert.equal("second", q:get(true, 30))
+      assert.equal(3, q:get(true, 30))
+    end)
+  end
+end)
