@@ -102,6 +102,42 @@ describe("threading.local", function()
     helpers.message_has(err, "Initialization arguments are not supported")
     helpers.raises(errors.TypeError, threading.Local, { x = 1 })
     assert.is_userdata(threading.Local())
+    -- a subclass without __init refuses them too
+    local Plain = threading["local"]:subclass("Plain")
+    helpers.raises(errors.TypeError, Plain, 1)
+    assert.is_userdata(Plain())
+  end)
+
+  it("lets a subclass's __init take them, once per thread on first use", function()
+    local My = threading["local"]:subclass("My")
+    My.number = 2
+    function My:__init(kw, extra)
+      for k, v in pairs(kw) do self[k] = v end
+      self.extra = extra
+      self.inits = (self.inits or 0) + 1
+    end
+    function My:squared() return self.number ^ 2 end
+    local Sub = My:subclass("Sub") -- methods found along the chain
+    function Sub:cubed() return self.number ^ 3 end
+    local o = Sub({ color = "red" }, "x")
+    assert.equal("red", o.color)
+    assert.equal("x", o.extra)
+    assert.equal(1, o.inits)
+    assert.equal(4, o:squared())
+    o.number = 3
+    assert.equal(27, o:cubed())
+    local q = queue.Queue()
+    local t = threading.Thread{target = function(obj, out)
+      -- a fresh __init here: the class's number, not the main thread's
+      out:put({ obj.color, obj.extra, obj.inits, obj:squared() })
+      obj.color = "blue"
+      out:put(obj.color)
+    end, args = { o, q }}
+    t:start(); t:join(30)
+    assert.same({ "red", "x", 1, 4 }, q:get(true, 30))
+    assert.equal("blue", q:get(true, 30))
+    assert.equal("red", o.color)
+    assert.equal(1, o.inits)
   end)
 end)
 
