@@ -222,9 +222,15 @@ describe("braid._thread", function()
       local rc, out = braid_run([[
         local _thread = require "braid._thread"
         local errors = require "braid.errors"
-        local ev = require("braid.threading").Event()
-        _thread.start_new_thread(function() require("braid._thread").interrupt_main() end, {})
-        local ok, err = pcall(ev.wait, ev, 30)
+        local threading = require "braid.threading"
+        local go, ev = threading.Event(), threading.Event()
+        -- the worker interrupts once the main thread is inside the pcall
+        -- (an interrupt may land at any instruction after it is sent)
+        _thread.start_new_thread(function(g)
+          assert(g:wait(30))
+          require("braid._thread").interrupt_main()
+        end, {go})
+        local ok, err = pcall(function() go:set(); ev:wait(30) end)
         print(ok, errors.KeyboardInterrupt:is(err))
         require("braid").interrupt_reset()
         -- once reset, the next one raises again; called by the main
