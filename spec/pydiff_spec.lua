@@ -263,6 +263,50 @@ describe("queue.Queue put's timeout and maxsize", function()
     t:join(30)
   end)
 
+  it("loses and repeats no item when a bound comes while producers and consumers run", function()
+    local q, out = queue.Queue(), queue.Queue()
+    local N, P, C = 20000, 2, 2
+    local half = threading.Barrier(P + 1)
+    local ts = {}
+    for p = 1, P do
+      ts[#ts + 1] = threading.Thread{target = function(qq, b, base, n)
+        for i = 1, n // 2, 10 do
+          qq:put_many({ base + i, base + i + 1, base + i + 2, base + i + 3,
+            base + i + 4, base + i + 5, base + i + 6, base + i + 7,
+            base + i + 8, base + i + 9 })
+        end
+        b:wait(30) -- the main thread sets the bound meanwhile
+        for i = n // 2 + 1, n do qq:put(base + i, true, 30) end
+      end, args = { q, half, p * 1000000, N }}
+    end
+    for _ = 1, C do
+      ts[#ts + 1] = threading.Thread{target = function(qq, o)
+        local sum, n = 0, 0
+        while true do
+          local v = qq:get(true, 30)
+          if v == false then break end
+          sum, n = sum + v, n + 1
+        end
+        o:put({ sum, n })
+      end, args = { q, out }}
+    end
+    for _, t in ipairs(ts) do t:start() end
+    half:wait(30)
+    q.maxsize = 64
+    for i = 1, P do ts[i]:join(60) end
+    for _ = 1, C do q:put(false, true, 30) end
+    local sum, n = 0, 0
+    for _ = 1, C do
+      local r = out:get(true, 60)
+      sum, n = sum + r[1], n + r[2]
+    end
+    for i = P + 1, #ts do ts[i]:join(60) end
+    local want = 0
+    for p = 1, P do want = want + p * 1000000 * N + N * (N + 1) // 2 end
+    assert.equal(P * N, n)
+    assert.equal(want, sum)
+  end)
+
   it("refuses a maxsize of another type, and on a SimpleQueue", function()
     local q = queue.Queue()
     helpers.raises(errors.TypeError, function() q.maxsize = "big" end)
