@@ -139,6 +139,28 @@ describe("threading.local", function()
     assert.equal("red", o.color)
     assert.equal(1, o.inits)
   end)
+
+  it("runs a failed __init again at the next use (Python forgets the thread's dict)", function()
+    local Flaky = threading["local"]:subclass("Flaky")
+    function Flaky:__init(gate)
+      if not gate:is_set() then error(errors.ValueError("not yet")) end
+      self.ready = true
+    end
+    local gate = threading.Event()
+    gate:set()
+    local o = Flaky(gate)
+    gate:clear()
+    local q = queue.Queue()
+    local t = threading.Thread{target = function(obj, g, out)
+      local ok, err = pcall(function() return obj.ready end)
+      out:put({ ok, require("braid.errors").ValueError:is(err) })
+      g:set()
+      out:put(obj.ready)
+    end, args = { o, gate, q }}
+    t:start(); t:join(30)
+    assert.same({ false, true }, q:get(true, 30))
+    assert.is_true(q:get(true, 30))
+  end)
 end)
 
 describe("BufferTooShort", function()

@@ -820,7 +820,8 @@ static const char LOCALS_KEY = 'l'; /* registry: weak proxy -> attrs */
 ** local at 1, or nothing (returning 0) when it has none and '!create'.
 ** An instance of a subclass (threading.lua: local:subclass) gets its
 ** table on any first use in a state, as Python's: the table looks up
-** the class's methods, then __init(self, args...) runs (MAY RAISE).
+** the class's methods, then __init(self, args...) runs (MAY RAISE its
+** error, the table then forgotten so that the next use tries again).
 */
 static int pushattrs(lua_State *L, int create) {
   braid_handle *h = braidB_checkhandle(L, 1, &braid__local_type);
@@ -876,7 +877,16 @@ static int pushattrs(lua_State *L, int create) {
     for (i = 1; i <= nargs; i++) lua_rawgeti(L, attrs + 5, i);
     lua_remove(L, attrs + 5);
     n = (int)nargs + 1;
-    lua_call(L, n, 0); /* __init(self, args...) */
+    if (lua_pcall(L, n, 0, 0) != LUA_OK) { /* __init(self, args...) */
+      /* as Python's: forget this state's table, so that the next use
+      ** runs __init again, then raise its error */
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &LOCALS_KEY);
+      lua_pushvalue(L, 1);
+      lua_pushnil(L);
+      lua_rawset(L, -3);
+      lua_pop(L, 1);
+      return lua_error(L);
+    }
     lua_settop(L, attrs);
   }
   return 1;
