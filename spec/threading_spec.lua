@@ -279,17 +279,37 @@ describe("uncaught errors in threads", function()
     assert.truthy(tostring(got):find("^KeyError: missing"))
   end)
 
-  it("are silent for SystemExit", function()
-    local called = false
+  -- Python calls a custom hook for SystemExit too (issue 15); only the
+  -- default hook ignores it (checked with the host below).
+  it("go to a custom hook for SystemExit too", function()
+    local got
     local old = threading.excepthook
-    threading.excepthook = function() called = true end
-    local t = threading.Thread{ target = function()
+    threading.excepthook = function(args) got = args end
+    local t = threading.Thread{ name = "quitter", target = function()
       error(require("braid.errors").SystemExit(3))
     end }
     t:start(); t:join()
     core.poll()
     threading.excepthook = old
-    assert.is_false(called)
+    assert.is_table(got)
+    assert.equal(errors.SystemExit, got.exc_type)
+    assert.equal(3, got.exc_value.code)
+    assert.equal("quitter", got.thread.name)
+  end)
+
+  host_it("are ignored for SystemExit by the default hook", function()
+    local rc, out = braid_run([[
+      local threading = require "braid.threading"
+      local errors = require "braid.errors"
+      local t = threading.Thread{name = "quiet", target = function()
+        error(require("braid.errors").SystemExit(5)) end}
+      t:start(); t:join()
+      threading.__excepthook__{exc_type = errors.SystemExit,
+        exc_value = errors.SystemExit(2), thread = threading.current_thread()}
+      print("main continues")
+    ]])
+    assert.equal(0, rc)
+    assert.equal("main continues\n", out:gsub("rc=%d+%s*$", ""))
   end)
 
   host_it("are printed with the thread's name by the default hook", function()

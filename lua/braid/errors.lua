@@ -186,6 +186,27 @@ function SystemExit.__new(cls, code)
                         message = code ~= nil and tostring(code) or nil }, cls)
 end
 
+--- The exit status a `SystemExit` gives, by Python's rules (`sys.exit`,
+-- `Process.exitcode`): no code 0; an integer that integer; a boolean 0 or
+-- 1 (Python's bools are ints); a float with an integral value that
+-- integer (as Lua's `os.exit(3.0)`); any other code 1, with the text to
+-- print on stderr (Python prints `str(code)`) as second result.
+-- @tab e a SystemExit
+-- @treturn integer the status
+-- @treturn[opt] string what to print first
+function M.exit_status(e)
+  local c = e.code
+  if c == nil then return 0 end
+  if c == true then return 1 end
+  if c == false then return 0 end
+  local t = math_type(c)
+  if t == "integer" then return c end
+  if t == "float" and c == c // 1 and c >= -2^63 and c < 2^63 then
+    return c // 1 | 0
+  end
+  return 1, tostring(c)
+end
+
 --- Raise a new exception: `errors.raise("ValueError", "bad thing")`.
 function M.raise(name, message, level)
   error(M.lookup(name)(message), level or 2)

@@ -2,7 +2,8 @@
 -- `require "braid"` gives every module as a field, loaded on first use:
 -- `braid.threading`, `braid.queue`, `braid.multiprocessing`,
 -- `braid.futures` (also `braid.concurrent.futures`), `braid.progress`,
--- `braid.subprocess`, `braid.mmap`, `braid.sched`, `braid.os`;
+-- `braid.subprocess`, `braid.mmap`, `braid.sched`, `braid.os`,
+-- `braid._thread`;
 -- plus `braid.errors` (exception classes), `braid.poll()` (run the
 -- callbacks waiting for this state) and `braid.version`.
 -- @module braid
@@ -36,6 +37,7 @@ local lazy = {
   mmap = "braid.mmap",
   sched = "braid.sched",
   os = "braid.os",
+  _thread = "braid._thread",
 }
 
 return setmetatable(M, {

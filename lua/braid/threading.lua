@@ -24,7 +24,7 @@ local errors = require "braid.errors"
 
 local setmetatable, getmetatable, rawget, rawset, type, tostring =
   setmetatable, getmetatable, rawget, rawset, type, tostring
-local error, pcall, unpack = error, pcall, table.unpack
+local error, pcall, unpack, pack, next = error, pcall, table.unpack, table.pack, next
 local stderr = io.stderr
 _ENV = nil
 
@@ -49,8 +49,56 @@ M.Barrier = core.Barrier
 -- `threading.local` (a Lua keyword, hence also `threading.Local`): an
 -- object whose fields are separate for each thread. (A plain comment:
 -- LDoc cannot document a field set with M["local"] =.)
-M["local"] = core.Local
-M.Local = core.Local
+--
+-- `threading.local` is a class, as Python's: `local:subclass(name)` makes a
+-- subclass whose methods (and `__init`) its instances find. Python calls
+-- a subclass's `__init__` in every thread that first uses the object,
+-- with the constructor's arguments: so does braid, in every state, with
+-- copies of the methods and arguments made at construction.
+local LocalClass = { __classname = "local" }
+local LocalMeta = {}
+
+function LocalMeta.__call(cls, ...)
+  if cls == LocalClass then return core.Local(...) end
+  -- the class's fields, nearest definition winning (copied now)
+  local chain, c = {}, cls
+  while c ~= nil and c ~= LocalClass do
+    chain[#chain + 1] = c
+    c = rawget(c, "__super")
+  end
+  local methods = {}
+  for i = #chain, 1, -1 do
+    for k, v in next, chain[i] do
+      if k ~= "__super" and k ~= "__classname" then methods[k] = v end
+    end
+  end
+  local args = pack(...)
+  if methods.__init == nil and args.n > 0 then
+    error(TypeError("Initialization arguments are not supported"), 2)
+  end
+  return core.Local_sub(methods, args)
+end
+function LocalMeta.__index(cls, k)
+  local super = rawget(cls, "__super")
+  if super ~= nil then return super[k] end
+  return nil
+end
+function LocalMeta.__tostring(cls)
+  return "<class '" .. (rawget(cls, "__classname") or "?") .. "'>"
+end
+
+--- `threading.local:subclass([name])`: a subclass of local. Give it
+-- methods, and `__init(self, ...)` to take the constructor's arguments
+-- (run once per thread, on the thread's first use of the object).
+function LocalClass.subclass(cls, name)
+  return setmetatable({ __super = cls,
+                        __classname = name or rawget(cls, "__classname") },
+                      LocalMeta)
+end
+setmetatable(LocalClass, LocalMeta)
+
+M["local"] = LocalClass
+M.Local = LocalClass
 
 M.get_ident = core.get_ident
 M.get_native_id = core.get_native_id
@@ -354,6 +402,9 @@ M.Timer = Timer
 -- next blocking braid call or braid.poll()); the default prints to stderr
 -- from the failing thread.
 local function default_excepthook(args)
+  if errors.SystemExit:is(args.exc_value) or args.exc_type == errors.SystemExit then
+    return -- silently ignored, as Python's default hook does
+  end
   local name = args.thread and args.thread.name or tostring(core.get_ident())
   stderr:write("Exception in thread ", name, ":\n", tostring(args.exc_value), "\n")
 end

@@ -315,7 +315,11 @@ static int conn_recv_bytes_into(lua_State *L) {
     lua_pushfstring(L, "buffer too short: %I bytes needed", (lua_Integer)n);
     lua_call(L, 1, 1);
     lua_pushvalue(L, -2);
-    lua_setfield(L, -2, "value"); /* the message, as Python's args[0] */
+    lua_setfield(L, -2, "value"); /* the message (braid's older name) */
+    lua_createtable(L, 1, 0); /* Python: BufferTooShort(msg), e.args[0] */
+    lua_pushvalue(L, -3);
+    lua_rawseti(L, -2, 1);
+    lua_setfield(L, -2, "args");
     return lua_error(L);
   }
   recv_body(L, fd, (char *)dst + off, (size_t)n);

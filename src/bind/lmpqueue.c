@@ -130,6 +130,26 @@ static int mpq_full(lua_State *L) {
 }
 
 
+/* q:maxsize([n]) -> the bound (0: unbounded); with 'n', sets it first
+** (the Lua layer's q.maxsize field). */
+static int mpq_maxsize(lua_State *L) {
+  braid_mpq *q = checkmpq(L, 1);
+  int64_t n, max, unf;
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer v;
+    if (!lua_isinteger(L, 2) && !(lua_type(L, 2) == LUA_TNUMBER &&
+                                  lua_tointeger(L, 2) == lua_tonumber(L, 2)))
+      return braidB_raise(L, "TypeError", "maxsize must be an integer, not %s",
+                          luaL_typename(L, 2));
+    v = lua_tointeger(L, 2);
+    braid__mpq_set_maxsize(q, (int64_t)v);
+  }
+  braid__mpq_info(q, &n, &max, &unf);
+  lua_pushinteger(L, (lua_Integer)max);
+  return 1;
+}
+
+
 static int mpq_task_done(lua_State *L) {
   if (braid__mpq_task_done(checkmpq(L, 1)) != BRAID_OK)
     return braidB_raise(L, "ValueError", "task_done() called too many times");
@@ -151,6 +171,7 @@ static const luaL_Reg mpq_methods[] = {
   { "qsize", mpq_qsize },
   { "empty", mpq_empty },
   { "full", mpq_full },
+  { "maxsize", mpq_maxsize },
   { "task_done", mpq_task_done },
   { "join", mpq_join },
   { NULL, NULL },

@@ -9,6 +9,7 @@
 ** in flight live in a userdata box, so a raise while encoding or decoding
 ** one item frees the others instead of leaking them.
 */
+#include <limits.h>
 #include <string.h>
 
 #include "lbind.h"
@@ -132,6 +133,24 @@ static void checkblock(lua_State *L, int arg, int *block, double *timeout) {
 }
 
 
+/* put's (block, timeout): as checkblock, but Python's put checks the
+** timeout only when the queue is bounded (maxsize > 0, read now), so a
+** negative timeout on an unbounded queue is no error (nor any wait). */
+static void checkblock_put(lua_State *L, braid_queue *q, int arg, int *block,
+                           double *timeout) {
+  *block = braidB_optboolean(L, arg, 1);
+  *timeout = braidB_opttimeout(L, arg + 1, BRAID_FOREVER);
+  if (!*block) {
+    *timeout = 0;
+  } else if (!lua_isnoneornil(L, arg + 1) && *timeout < 0) {
+    if (braid__queue_maxsize(q) > 0)
+      braidB_argerror(L, arg + 1, "ValueError",
+                      "'timeout' must be a non-negative number");
+    *timeout = 0; /* unbounded: never waits (should a bound come now) */
+  }
+}
+
+
 static int raise_put(lua_State *L, int rc, const char *why) {
   switch (rc) {
     case BRAID_EFULL: return braidB_raise(L, "queue.Full", "queue is full");
@@ -171,7 +190,7 @@ static int queue_put(lua_State *L) {
     braidB_checkany(L, 2);
   } else {
     braidB_checkany(L, 2);
-    checkblock(L, 3, &block, &timeout);
+    checkblock_put(L, q, 3, &block, &timeout);
   }
   m = encode_item(L, q, 2);
   if (block && braid__queue_maxsize(q) > 0) poll(L);
@@ -242,7 +261,7 @@ static int queue_put_many(lua_State *L) {
     block = 1;
     timeout = BRAID_FOREVER;
   } else {
-    checkblock(L, 3, &block, &timeout);
+    checkblock_put(L, q, 3, &block, &timeout);
   }
   if (lua_getfield(L, 2, "n") == LUA_TNUMBER)
     n = lua_tointeger(L, -1);
@@ -402,6 +421,34 @@ static int queue_index(lua_State *L) {
 }
 
 
+/* q.maxsize = n: Python's attribute, re-read by every put (queue.h:
+** braid__queue_set_maxsize); n <= 0 is unbounded. Other fields cannot
+** be set on the C object (AttributeError), nor maxsize on a SimpleQueue,
+** which has none. */
+static int queue_newindex(lua_State *L) {
+  braid_queue *q = checkqueue(L, 1);
+  const char *k = lua_tostring(L, 2);
+  if (k != NULL && strcmp(k, "maxsize") == 0 &&
+      braid__queue_kind(q) != BRAID_QUEUE_SIMPLE) {
+    lua_Integer n;
+    if (!lua_isinteger(L, 3) && !(lua_type(L, 3) == LUA_TNUMBER &&
+                                  lua_tointeger(L, 3) == lua_tonumber(L, 3)))
+      return braidB_raise(L, "TypeError",
+                          "maxsize must be an integer, not %s",
+                          luaL_typename(L, 3));
+    n = lua_tointeger(L, 3);
+    if (n > LONG_MAX) n = LONG_MAX;
+    braid__queue_set_maxsize(q, n < 0 ? 0 : (long)n);
+    return 0;
+  }
+  return braidB_raise(L, "AttributeError",
+                      "'%s' object attribute '%s' cannot be set",
+                      braid__queue_kind(q) == BRAID_QUEUE_SIMPLE
+                          ? "SimpleQueue" : "Queue",
+                      k ? k : luaL_typename(L, 2));
+}
+
+
 static const luaL_Reg queue_methods[] = {
   { "put", queue_put },
   { "put_nowait", queue_put_nowait },
@@ -432,6 +479,7 @@ static const luaL_Reg simplequeue_methods[] = {
 
 static const luaL_Reg queue_meta[] = {
   { "__index", queue_index },
+  { "__newindex", queue_newindex },
   { "__gc", queue_gc },
   { "__tostring", queue_tostring },
   { NULL, NULL },

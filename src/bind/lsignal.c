@@ -250,7 +250,24 @@ static int core_intr_ignore(lua_State *L) {
 }
 
 
+/* core.interrupt_main([signum]) -> handled: _thread.interrupt_main.
+** SIGINT (the default) makes the main state raise KeyboardInterrupt as a
+** Ctrl-C would (intr.h: braid__intr_simulate), from any thread; false
+** when braid does not handle SIGINT in this process (ignored, or braid
+** opened in no root state), where Python does nothing either. Another
+** valid signal number is not braid's to handle: nothing happens. */
+static int core_interrupt_main(lua_State *L) {
+  lua_Integer sig = lua_isnoneornil(L, 1) ? SIGINT : braidB_checkinteger(L, 1);
+  if (sig < 1 || sig >= NSIG)
+    return braidB_argerror(L, 1, "ValueError", "signal number out of range");
+  lua_pushboolean(L, sig == SIGINT && braid__intr_simulate());
+  return 1;
+}
+
+
 void braidB_open_signal(lua_State *L) {
+  lua_pushcfunction(L, core_interrupt_main);
+  lua_setfield(L, -2, "interrupt_main");
   lua_pushcfunction(L, core_intr_ignore);
   lua_setfield(L, -2, "_intr_ignore");
   lua_pushcfunction(L, core_intr_state);

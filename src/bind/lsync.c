@@ -818,9 +818,15 @@ static const char LOCALS_KEY = 'l'; /* registry: weak proxy -> attrs */
 ** each thread sees its own. They die with the proxy, so a later object at
 ** a reused address cannot see stale ones. Pushes the attributes of the
 ** local at 1, or nothing (returning 0) when it has none and '!create'.
+** An instance of a subclass (threading.lua: local:subclass) gets its
+** table on any first use in a state, as Python's: the table looks up
+** the class's methods, then __init(self, args...) runs (MAY RAISE its
+** error, the table then forgotten so that the next use tries again).
 */
 static int pushattrs(lua_State *L, int create) {
-  braidB_checkhandle(L, 1, &braid__local_type);
+  braid_handle *h = braidB_checkhandle(L, 1, &braid__local_type);
+  const braid_msg *init = braid__local_init(h);
+  if (init != NULL) create = 1;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOCALS_KEY) == LUA_TNIL) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -846,6 +852,43 @@ static int pushattrs(lua_State *L, int create) {
   lua_pushvalue(L, -2);
   lua_rawset(L, -4); /* locals[proxy] = attrs */
   lua_remove(L, -2);
+  if (init != NULL) {
+    int attrs = lua_gettop(L), n;
+    lua_Integer i, nargs;
+    luaL_checkstack(L, 6, "local");
+    braid__decode(L, init); /* { methods, args } */
+    lua_rawgeti(L, -1, 1);  /* methods */
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, attrs);
+    if (lua_getfield(L, -1, "__init") == LUA_TNIL) {
+      lua_settop(L, attrs);
+      return 1;
+    }
+    lua_pushvalue(L, 1);
+    lua_rawgeti(L, attrs + 1, 2); /* args, packed */
+    lua_getfield(L, -1, "n");
+    nargs = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (nargs < 0 || nargs > 250) nargs = 0;
+    luaL_checkstack(L, (int)nargs + 1, "local");
+    /* stack: attrs box methods __init self args */
+    for (i = 1; i <= nargs; i++) lua_rawgeti(L, attrs + 5, i);
+    lua_remove(L, attrs + 5);
+    n = (int)nargs + 1;
+    if (lua_pcall(L, n, 0, 0) != LUA_OK) { /* __init(self, args...) */
+      /* as Python's: forget this state's table, so that the next use
+      ** runs __init again, then raise its error */
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &LOCALS_KEY);
+      lua_pushvalue(L, 1);
+      lua_pushnil(L);
+      lua_rawset(L, -3);
+      lua_pop(L, 1);
+      return lua_error(L);
+    }
+    lua_settop(L, attrs);
+  }
   return 1;
 }
 
@@ -853,7 +896,7 @@ static int pushattrs(lua_State *L, int create) {
 static int local_index(lua_State *L) {
   if (!pushattrs(L, 0)) return 0;
   lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
+  lua_gettable(L, -2); /* a subclass's methods through the metatable */
   return 1;
 }
 
@@ -902,12 +945,44 @@ static const luaL_Reg local_meta[] = {
 };
 
 
-/* core.Local() -> a threading.local: fields separate in each thread */
+/* core.Local() -> a threading.local: fields separate in each thread.
+** Python's local() takes no arguments (only a subclass's __init__ may). */
 static int sync_local(lua_State *L) {
   braid_handle *h;
-  if (braid__local_new(&h) != BRAID_OK)
+  if (lua_gettop(L) > 0)
+    return braidB_raise(L, "TypeError",
+                        "Initialization arguments are not supported");
+  if (braid__local_new(&h, NULL) != BRAID_OK)
     return braidB_nomem(L);
   braidB_pushnewhandle(L, h);
+  return 1;
+}
+
+
+/* core.Local_sub(methods, args) -> an instance of a subclass of local:
+** 'methods' (the class's fields, flattened) and 'args' (table.pack'ed)
+** are copied into the object, for the __init of every state that uses it
+** (TypeError naming the value when one cannot be copied); this state's
+** runs now, as Python's constructor calls __init__. */
+static int sync_local_sub(lua_State *L) {
+  braid_handle *h;
+  braid_msg *m;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_createtable(L, 2, 0);
+  lua_insert(L, 1);
+  lua_rawseti(L, 1, 2);
+  lua_rawseti(L, 1, 1);
+  m = braid__encode(L, 1, "local");
+  if (braid__local_new(&h, m) != BRAID_OK) {
+    braid__msg_free(m);
+    return braidB_nomem(L);
+  }
+  lua_settop(L, 0);
+  braidB_pushnewhandle(L, h);
+  pushattrs(L, 1);
+  lua_settop(L, 1);
   return 1;
 }
 /* }====================================================== */
@@ -935,6 +1010,7 @@ static const luaL_Reg sync_funcs[] = {
   { "Event", sync_event },
   { "Barrier", sync_barrier },
   { "Local", sync_local },
+  { "Local_sub", sync_local_sub },
   { NULL, NULL },
 };
 

@@ -34,6 +34,9 @@ static const char INSTANCE_KEY = 'i';  /* the Thread object run by a worker */
 
 #define MODE_TARGET 0   /* payload: target, args */
 #define MODE_INSTANCE 1 /* payload: a Thread object whose run() to call */
+#define MODE_LOW 2      /* as MODE_TARGET, for _thread.start_new_thread:
+                        ** a SystemExit ends it without any hook (Python
+                        ** ignores it there before any hook is called) */
 
 
 /*
@@ -305,20 +308,22 @@ static void print_exception(lua_State *L, braid_thread *t, int err) {
 
 
 /* Hands an uncaught error (at 'err', an exception object) to the custom
-** excepthook's state, or prints it. SystemExit is silent, as in Python. */
+** excepthook's state, or prints it. As in Python, a custom hook sees
+** SystemExit too; only the default one is silent for it. */
 static int report_error(lua_State *L) {
   braid_thread *t = (braid_thread *)lua_touserdata(L, 2);
   braid_runtime_t *rt = t->rt;
   braid_mailbox *mb = NULL;
   lua_Integer ref = 0;
-  int hooked;
+  int hooked, sysexit;
   braidB_pushclass(L, "SystemExit");
   lua_getfield(L, -1, "is");
   lua_insert(L, -2);
   lua_pushvalue(L, 1);
   lua_call(L, 2, 1);
-  if (lua_toboolean(L, -1)) return 0;
+  sysexit = lua_toboolean(L, -1);
   lua_pop(L, 1);
+  if (sysexit && t->mode == MODE_LOW) return 0; /* _thread.exit() */
   /* A worker cancelled by Ctrl-C (lsignal.c) ends silently too: the
   ** main state reports the KeyboardInterrupt. */
   if (braidB_intr_due() && braid_is_interrupt(L, 1)) return 0;
@@ -355,7 +360,7 @@ static int report_error(lua_State *L) {
       if (ok) return 0;
     }
   }
-  print_exception(L, t, 1);
+  if (!sysexit) print_exception(L, t, 1);
   return 0;
 }
 
@@ -706,8 +711,8 @@ static int encode_start(lua_State *L) {
   static const char *const instance_roots[] = { "thread" };
   StartJob *j = (StartJob *)lua_touserdata(L, 1);
   braid_msg *m = braid__encode_streamed(
-      L, 2, j->mode == MODE_TARGET ? 2 : 1,
-      j->mode == MODE_TARGET ? target_roots : instance_roots,
+      L, 2, j->mode != MODE_INSTANCE ? 2 : 1,
+      j->mode != MODE_INSTANCE ? target_roots : instance_roots,
       start_streaming, j);
   if (m == NULL) return 0;
   lua_pushlightuserdata(L, m);
@@ -717,19 +722,23 @@ static int encode_start(lua_State *L) {
 
 /*
 ** h:start(mode, ...) -> nothing
-** mode 0: ..., = target, args; mode 1: ... = the Thread object. Raises
+** mode 0: ..., = target, args; mode 1: ... = the Thread object; mode 2:
+** as 0, for a _thread thread (SystemExit quiet even with a hook). Raises
 ** RuntimeError when started before or when the OS cannot make a thread,
 ** TypeError (with the path) when something cannot be sent.
 */
 static int thread_start(lua_State *L) {
   braid_thread *t = checkthread(L, 1);
   int mode = (int)braidB_checkinteger(L, 2);
+  int target = mode != MODE_INSTANCE;
   braid_msg *m;
   StartJob job;
   int rc, status;
   if (braid__thread_status(t) != BRAID_THREAD_NEW || t->payload != NULL)
     return braidB_raise(L, "RuntimeError", "threads can only be started once");
-  if (mode == MODE_TARGET && lua_type(L, 4) != LUA_TTABLE)
+  if (mode < MODE_TARGET || mode > MODE_LOW)
+    return braidB_argerror(L, 2, "ValueError", "bad start mode");
+  if (target && lua_type(L, 4) != LUA_TTABLE)
     braidB_typeerror(L, 4, "table");
   braid__free(t->path);
   braid__free(t->cpath);
@@ -739,12 +748,12 @@ static int thread_start(lua_State *L) {
   job.t = t;
   job.mode = mode;
   job.s = NULL;
-  lua_settop(L, mode == MODE_TARGET ? 4 : 3);
+  lua_settop(L, target ? 4 : 3);
   lua_pushcfunction(L, encode_start);
   lua_insert(L, 3);
   lua_pushlightuserdata(L, &job);
   lua_insert(L, 4);
-  status = lua_pcall(L, mode == MODE_TARGET ? 3 : 2, 1, 0);
+  status = lua_pcall(L, target ? 3 : 2, 1, 0);
   if (job.s != NULL) { /* streamed: the thread runs */
     if (status != LUA_OK) {
       /* the worker stops decoding and ends; the thread can start again */

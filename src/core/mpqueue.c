@@ -268,6 +268,19 @@ void braid__mpq_info(braid_mpq *q, int64_t *count, int64_t *maxsize,
 }
 
 
+void braid__mpq_set_maxsize(braid_mpq *q, int64_t maxsize) {
+  braid_mpq_shm *s = q->s;
+  int64_t old;
+  braid__pmutex_lock(&s->mu);
+  old = s->maxsize;
+  s->maxsize = maxsize > 0 ? maxsize : 0;
+  /* more room: every sleeping writer looks again (each re-reads it) */
+  if (s->maxsize == 0 || (old > 0 && s->maxsize > old))
+    wake(&s->writers, s->wwait, 1);
+  braid__pmutex_unlock(&s->mu);
+}
+
+
 int braid__mpq_task_done(braid_mpq *q) {
   braid_mpq_shm *s = q->s;
   int rc = BRAID_OK;

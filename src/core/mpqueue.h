@@ -39,6 +39,10 @@ BRAIDI_FUNC int braid__mpq_get(braid_mpq *q, unsigned char **out,
                                size_t *len, int blocking, double timeout);
 BRAIDI_FUNC void braid__mpq_info(braid_mpq *q, int64_t *count,
                                  int64_t *maxsize, int64_t *unfinished);
+/* Python's maxsize, changed for every process sharing the queue ('maxsize'
+** <= 0: unbounded): later puts see it; a larger bound wakes the blocked
+** writers to look again, a smaller one makes later puts wait only. */
+BRAIDI_FUNC void braid__mpq_set_maxsize(braid_mpq *q, int64_t maxsize);
 /* BRAID_OK or BRAID_EINVAL (called too many times). */
 BRAIDI_FUNC int braid__mpq_task_done(braid_mpq *q);
 BRAIDI_FUNC void braid__mpq_join(braid_mpq *q);

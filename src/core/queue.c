@@ -31,6 +31,14 @@
 ** (so no put straddles it), then 'cmu' to drop items when immediate.
 ** Bounded, LIFO and priority queues use one mutex, 'mu', for everything.
 **
+** 'maxsize' can change (Python's q.maxsize is a plain attribute that every
+** put re-reads): braid__queue_set_maxsize. Giving a fast queue a bound
+** moves it for good to the one-mutex path (to_slow): under all three
+** locks the segments' items become the list's and 'fast' drops to 0; each
+** fast entry point looks at 'fast' again under its own lock and, seeing
+** 0, goes the one-mutex way (FAST_GONE), and fast getters asleep are
+** woken to do the same. 'fast' never goes back to 1.
+**
 ** Waiting (one-mutex path): a consumer that finds the queue empty first
 ** spins on the item count (an atomic mirror of 'count'), then sleeps on
 ** 'not_empty'. Each put signals one sleeper per item put, never all of
@@ -77,8 +85,10 @@ typedef struct Seg {
 struct braid_queue {
   braid_handle h;
   int kind;
-  int fast;                /* unbounded FIFO or SimpleQueue: two locks */
-  long maxsize;            /* 0: unbounded */
+  atomic_int fast;         /* unbounded FIFO or SimpleQueue: two locks;
+                           ** drops to 0 once (to_slow), under all locks */
+  int segs;                /* made fast: 'pmu', 'cmu' and segments exist */
+  atomic_long maxsize;     /* 0: unbounded; written under 'mu' */
   atomic_int shutdown;     /* written once, under 'mu' (and 'pmu' if fast) */
   braid__mutex mu;
   braid__cond not_empty;   /* guarded by 'mu' */
@@ -192,9 +202,9 @@ static void release_list(braid_msg *m) {
 
 static void queue_destroy(braid_handle *h) {
   braid_queue *q = (braid_queue *)h;
-  if (q->fast) {
+  if (q->segs) {
     braid_msg *list;
-    fast_unlink_all(q, &list);
+    fast_unlink_all(q, &list); /* nothing left there after to_slow */
     release_list(list);
     braid__free(q->chead); /* the last segment, also the producers' */
     braid__free(atomic_load(&q->spare_seg));
@@ -229,10 +239,12 @@ int braid__queue_new(braid_queue **out, int kind, long maxsize) {
   *out = NULL;
   if (q == NULL) return BRAID_ENOMEM;
   q->kind = kind;
-  q->maxsize = maxsize > 0 && kind != BRAID_QUEUE_SIMPLE ? maxsize : 0;
-  q->fast = q->maxsize == 0 &&
+  maxsize = maxsize > 0 && kind != BRAID_QUEUE_SIMPLE ? maxsize : 0;
+  atomic_init(&q->maxsize, maxsize);
+  q->segs = maxsize == 0 &&
             (kind == BRAID_QUEUE_FIFO || kind == BRAID_QUEUE_SIMPLE);
-  if (q->fast) {
+  atomic_init(&q->fast, q->segs);
+  if (q->segs) {
     q->chead = q->ptail = (Seg *)braid__calloc(1, sizeof(Seg));
     if (q->chead == NULL) {
       braid__free(q);
@@ -460,6 +472,7 @@ enum { SPIN_ROOM, SPIN_ITEMS, SPIN_FAST_ITEMS };
 
 static int spin_ready(braid_queue *q, int what) {
   size_t c;
+  long max;
   switch (what) {
     case SPIN_FAST_ITEMS:
       return atomic_load_explicit(&q->enq, memory_order_relaxed) !=
@@ -469,7 +482,8 @@ static int spin_ready(braid_queue *q, int what) {
       return atomic_load_explicit(&q->count_hint, memory_order_relaxed) > 0;
     default:
       c = atomic_load_explicit(&q->count_hint, memory_order_relaxed);
-      return q->maxsize == 0 || c < (size_t)q->maxsize;
+      max = atomic_load_explicit(&q->maxsize, memory_order_relaxed);
+      return max == 0 || c < (size_t)max;
   }
 }
 
@@ -564,7 +578,17 @@ static void signal_n(braid__cond *c, size_t n) {
 
 
 static int full(braid_queue *q) {
-  return q->maxsize > 0 && q->count >= (size_t)q->maxsize;
+  long max = atomic_load_explicit(&q->maxsize, memory_order_relaxed);
+  return max > 0 && q->count >= (size_t)max;
+}
+
+
+/* What a fast entry point returns when it found the queue moved to the
+** one-mutex path (to_slow): the caller goes that way instead. */
+#define FAST_GONE 1
+
+static int is_fast(braid_queue *q) {
+  return atomic_load_explicit(&q->fast, memory_order_acquire);
 }
 
 
@@ -602,6 +626,10 @@ static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
   size_t i, items = 0;
   int rc = BRAID_OK;
   braid__mutex_lock(&q->pmu);
+  if (!is_fast(q)) {
+    braid__mutex_unlock(&q->pmu);
+    return FAST_GONE;
+  }
   if (atomic_load_explicit(&q->shutdown, memory_order_relaxed)) {
     braid__mutex_unlock(&q->pmu);
     *put = 0;
@@ -702,7 +730,7 @@ static void retire_segs(braid_queue *q, Seg *s) {
 
 
 static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
-                    int block, double timeout) {
+                    int block, double *timeout) {
   braid__deadline d;
   int spun = 0, deadline_set = 0, last = 0, slept = 0;
   double since = 0;
@@ -713,6 +741,11 @@ static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
     /* read before taking: a shutdown seen here came after every put */
     int sd = atomic_load_explicit(&q->shutdown, memory_order_acquire);
     braid__mutex_lock(&q->cmu);
+    if (!is_fast(q)) { /* the rest of the wait goes the one-mutex way */
+      braid__mutex_unlock(&q->cmu);
+      if (deadline_set) *timeout = braid__deadline_left(&d);
+      return FAST_GONE;
+    }
     k = fast_take(q, out, max, &retired);
     braid__mutex_unlock(&q->cmu);
     if (retired) retire_segs(q, retired);
@@ -729,7 +762,7 @@ static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
     if (sd) return BRAID_ESHUTDOWN;
     if (!block || last) return BRAID_EEMPTY;
     if (!deadline_set) {
-      d = braid__deadline_in(timeout);
+      d = braid__deadline_in(*timeout);
       deadline_set = 1;
     }
     if (!spun) {
@@ -743,7 +776,7 @@ static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
     if (atomic_load_explicit(&q->enq, memory_order_seq_cst) ==
             atomic_load_explicit(&q->deq, memory_order_seq_cst) &&
         !atomic_load_explicit(&q->shutdown, memory_order_seq_cst) &&
-        braid__cond_wait(&q->not_empty, &q->mu, &d))
+        is_fast(q) && braid__cond_wait(&q->not_empty, &q->mu, &d))
       last = 1; /* timed out: one more look, then Empty */
     atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_relaxed);
     braid__mutex_unlock(&q->mu);
@@ -751,10 +784,14 @@ static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
 }
 
 
-static void fast_shutdown(braid_queue *q, int immediate) {
+static int fast_shutdown(braid_queue *q, int immediate) {
   braid_msg *list = NULL;
   size_t dropped = 0;
   braid__mutex_lock(&q->pmu);
+  if (!is_fast(q)) {
+    braid__mutex_unlock(&q->pmu);
+    return FAST_GONE;
+  }
   atomic_store_explicit(&q->shutdown, 1, memory_order_seq_cst);
   if (immediate) {
     braid__mutex_lock(&q->cmu);
@@ -772,8 +809,56 @@ static void fast_shutdown(braid_queue *q, int immediate) {
   braid__cond_broadcast(&q->not_empty);
   braid__mutex_unlock(&q->mu);
   release_list(list);
+  return BRAID_OK;
+}
+
+
+/* Moves a fast queue to the one-mutex path for good (a bound was set):
+** under 'pmu', 'cmu' and 'mu' (the lock order), the items left in the
+** segments become the list's, in order, with what was taken of a batch
+** still noted in 'tag' (the same meaning on both paths); the segments
+** stay until the queue goes. */
+static void to_slow(braid_queue *q) {
+  braid__mutex_lock(&q->pmu);
+  braid__mutex_lock(&q->cmu);
+  braid__mutex_lock(&q->mu);
+  if (is_fast(q)) {
+    braid_msg *list, *m;
+    size_t k = fast_unlink_all(q, &list); /* newest first */
+    while (list != NULL) { /* the list is empty on a fast queue */
+      m = list;
+      list = m->next;
+      m->next = q->head;
+      q->head = m;
+      if (q->tail == NULL) q->tail = m;
+    }
+    q->count = k;
+    atomic_store_explicit(&q->count_hint, k, memory_order_release);
+    atomic_store_explicit(&q->fast, 0, memory_order_release);
+    /* fast getters asleep look again, and go the one-mutex way */
+    braid__cond_broadcast(&q->not_empty);
+  }
+  braid__mutex_unlock(&q->mu);
+  braid__mutex_unlock(&q->cmu);
+  braid__mutex_unlock(&q->pmu);
 }
 /* } ------ */
+
+
+int braid__queue_set_maxsize(braid_queue *q, long maxsize) {
+  long old;
+  if (q->kind == BRAID_QUEUE_SIMPLE) return BRAID_EINVAL;
+  if (maxsize < 0) maxsize = 0;
+  if (maxsize > 0 && is_fast(q)) to_slow(q);
+  braid__mutex_lock(&q->mu);
+  old = atomic_load_explicit(&q->maxsize, memory_order_relaxed);
+  atomic_store_explicit(&q->maxsize, maxsize, memory_order_relaxed);
+  /* more room: every sleeping putter looks again (each checks 'full') */
+  if (maxsize == 0 || (old > 0 && maxsize > old))
+    braid__cond_broadcast(&q->not_full);
+  braid__mutex_unlock(&q->mu);
+  return BRAID_OK;
+}
 
 
 int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
@@ -781,7 +866,8 @@ int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
   braid__deadline d;
   int rc = BRAID_OK, spun = 0, deadline_set = 0;
   size_t i = 0, woken;
-  if (q->fast) return fast_put(q, ms, n, put);
+  if (is_fast(q) && (rc = fast_put(q, ms, n, put)) != FAST_GONE) return rc;
+  rc = BRAID_OK;
   *put = 0;
   braid__mutex_lock(&q->mu);
   while (i < n) {
@@ -836,7 +922,10 @@ int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
   int rc = BRAID_OK, spun = 0, deadline_set = 0, slept = 0, baton = 0;
   size_t k = 0, woken = 0;
   double since = 0;
-  if (q->fast) return fast_get(q, out, max, n, block, timeout);
+  if (is_fast(q) &&
+      (rc = fast_get(q, out, max, n, block, &timeout)) != FAST_GONE)
+    return rc;
+  rc = BRAID_OK;
   *n = 0;
   if (block && atomic_load_explicit(&q->count_hint, memory_order_acquire) == 0) {
     /* before taking the lock the producer needs */
@@ -920,10 +1009,7 @@ int braid__queue_join(braid_queue *q, double timeout) {
 
 void braid__queue_shutdown(braid_queue *q, int immediate) {
   braid_queue dropped; /* what immediate drops, freed after unlocking */
-  if (q->fast) {
-    fast_shutdown(q, immediate);
-    return;
-  }
+  if (is_fast(q) && fast_shutdown(q, immediate) != FAST_GONE) return;
   memset(&dropped, 0, sizeof dropped);
   dropped.kind = q->kind;
   braid__mutex_lock(&q->mu);
@@ -978,13 +1064,13 @@ braid_msg *braid__queue_take_spares(braid_queue *q) {
 
 
 size_t braid__queue_qsize(braid_queue *q) {
-  if (q->fast) return fast_count(q);
+  if (is_fast(q)) return fast_count(q);
   return atomic_load_explicit(&q->count_hint, memory_order_acquire);
 }
 
 
-long braid__queue_maxsize(const braid_queue *q) {
-  return q->maxsize;
+long braid__queue_maxsize(braid_queue *q) {
+  return atomic_load_explicit(&q->maxsize, memory_order_relaxed);
 }
 
 

@@ -61,7 +61,14 @@ BRAIDI_FUNC int braid__queue_join(braid_queue *q, double timeout);
 ** those items done). Wakes every waiter. */
 BRAIDI_FUNC void braid__queue_shutdown(braid_queue *q, int immediate);
 BRAIDI_FUNC size_t braid__queue_qsize(braid_queue *q);
-BRAIDI_FUNC long braid__queue_maxsize(const braid_queue *q);
+BRAIDI_FUNC long braid__queue_maxsize(braid_queue *q);
+/* Python's 'q.maxsize = n': every later put sees the new bound ('maxsize'
+** <= 0: unbounded). A larger bound (or none) wakes every blocked putter
+** to look again; a smaller one only makes later puts wait (items queued
+** stay). An unbounded FIFO given a bound leaves its fast path for good.
+** A put_many batch made while the queue was unbounded may still go in
+** whole. BRAID_EINVAL for a SimpleQueue (it has no maxsize). */
+BRAIDI_FUNC int braid__queue_set_maxsize(braid_queue *q, long maxsize);
 BRAIDI_FUNC int braid__queue_is_shutdown(braid_queue *q);
 BRAIDI_FUNC long braid__queue_unfinished(braid_queue *q);
 

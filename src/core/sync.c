@@ -779,18 +779,33 @@ double braid__barrier_timeout(braid_barrier *b) {
 ** =======================================================
 */
 
+typedef struct braid_local {
+  braid_handle h;
+  braid_msg *init; /* a subclass's methods and arguments, or NULL */
+} braid_local;
+
+
 static void local_destroy(braid_handle *h) {
-  braid__free(h);
+  braid_local *l = (braid_local *)h;
+  if (l->init != NULL) braid__msg_free(l->init);
+  braid__free(l);
 }
 
 const braid_handle_type braid__local_type = { "braid.local", local_destroy };
 
 
-int braid__local_new(braid_handle **out) {
-  braid_handle *h = (braid_handle *)braid__calloc(1, sizeof *h);
-  if (h == NULL) return BRAID_ENOMEM;
-  braid__handle_init(h, &braid__local_type);
-  *out = h;
+int braid__local_new(braid_handle **out, braid_msg *init) {
+  braid_local *l = (braid_local *)braid__calloc(1, sizeof *l);
+  *out = NULL;
+  if (l == NULL) return BRAID_ENOMEM; /* 'init' stays the caller's */
+  l->init = init;
+  braid__handle_init(&l->h, &braid__local_type);
+  *out = &l->h;
   return BRAID_OK;
+}
+
+
+const braid_msg *braid__local_init(braid_handle *h) {
+  return ((braid_local *)h)->init;
 }
 /* }====================================================== */

@@ -133,8 +133,12 @@ BRAIDI_FUNC void braid__barrier_info(braid_barrier *b, long *parties,
 BRAIDI_FUNC double braid__barrier_timeout(braid_barrier *b);
 /* } ------ */
 
-/* { ------ local: a bare handle; attributes live in each Lua state */
-BRAIDI_FUNC int braid__local_new(braid_handle **out);
+/* { ------ local: attributes live in each Lua state; the handle keeps
+** only what a subclass's instance must run in each state on first use
+** ('init', owned from a successful call on, never changed: read without
+** a lock), or NULL for a plain local. */
+BRAIDI_FUNC int braid__local_new(braid_handle **out, braid_msg *init);
+BRAIDI_FUNC const braid_msg *braid__local_init(braid_handle *h);
 /* } ------ */
 
 #endif

@@ -12,7 +12,8 @@
 **     --        stop handling options
 **     -         execute stdin and stop handling options
 ** The exit status is the script's: os.exit(n) gives n, an uncaught error
-** prints its traceback and gives 1. When the script ends, the program
+** prints its traceback and gives 1, an uncaught errors.SystemExit(code)
+** gives Python's status for it (errors.exit_status). When the script ends, the program
 ** waits for braid's non-daemon threads, as Python does. Ctrl-C raises
 ** braid.errors.KeyboardInterrupt; uncaught, it ends the program as
 ** Python's does: children ended, then killed by SIGINT (status 130 in a
@@ -32,6 +33,7 @@
 static const char *progname = "braid";
 static int interactive = 0; /* in the REPL: an interrupt ends one line */
 static int interrupted = 0; /* the message handler saw KeyboardInterrupt */
+static int exit_status = -1; /* >= 0: an uncaught SystemExit's status */
 
 
 static void l_message(const char *pname, const char *msg) {
@@ -41,8 +43,69 @@ static void l_message(const char *pname, const char *msg) {
 }
 
 
+/* Pushes braid.errors' function 'name' if braid.errors is loaded (a
+** SystemExit object cannot exist before it is), else returns 0. */
+static int errors_func(lua_State *L, const char *name) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, "braid.errors") != LUA_TTABLE) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  if (name[0] == 'S') { /* "SystemExit.is": the class's own method */
+    lua_getfield(L, -1, "SystemExit");
+    lua_getfield(L, -1, "is");
+    lua_insert(L, -2); /* loaded errors is SystemExit */
+    lua_remove(L, -3);
+    lua_remove(L, -3);
+    return 2;
+  }
+  lua_getfield(L, -1, name);
+  lua_remove(L, -2);
+  lua_remove(L, -2);
+  return 1;
+}
+
+
+/* Is the value at 'idx' a braid.errors.SystemExit? Never raises. */
+static int is_sysexit(lua_State *L, int idx) {
+  int n, r;
+  idx = lua_absindex(L, idx);
+  if (!lua_istable(L, idx)) return 0;
+  n = errors_func(L, "SystemExit.is");
+  if (n == 0) return 0;
+  lua_pushvalue(L, idx);
+  r = lua_pcall(L, 2, 1, 0) == LUA_OK && lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+
+/* An uncaught SystemExit ends the program as Python's does: no
+** traceback; the status is its code (errors.exit_status: nil 0, an
+** integer or boolean that number, anything else 1 after printing it to
+** stderr). Sets 'exit_status' and pops the error. */
+static void sysexit(lua_State *L) {
+  int st = 1;
+  if (errors_func(L, "exit_status")) {
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 1, 2, 0) == LUA_OK) {
+      if (lua_isinteger(L, -2)) st = (int)(lua_tointeger(L, -2) & 0xff);
+      if (lua_type(L, -1) == LUA_TSTRING) l_message(NULL, lua_tostring(L, -1));
+      lua_pop(L, 2);
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  exit_status = st;
+}
+
+
 static int report(lua_State *L, int status) {
-  if (status != LUA_OK) {
+  if (status != LUA_OK && is_sysexit(L, -1)) {
+    sysexit(L);
+    braid_interrupt_reset();
+  } else if (status != LUA_OK) {
     const char *msg = luaL_tolstring(L, -1, NULL);
     l_message(progname, msg);
     lua_pop(L, 2);
@@ -61,6 +124,7 @@ static int report(lua_State *L, int status) {
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (braid_is_interrupt(L, 1)) interrupted = 1; /* not caught */
+  if (is_sysexit(L, 1)) return 1; /* reported without a traceback */
   if (msg == NULL) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
       if (lua_istable(L, 1)) {
@@ -250,7 +314,7 @@ static void doREPL(lua_State *L) {
   const char *oldprogname = progname;
   progname = NULL;
   interactive = 1;
-  while ((status = loadline(L)) != -1) {
+  while (exit_status < 0 && (status = loadline(L)) != -1) {
     /* a Ctrl-C at the prompt is forgotten, not raised in this line */
     braid_interrupt_reset();
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
@@ -451,5 +515,6 @@ int main(int argc, char **argv) {
   result = lua_toboolean(L, -1);
   report(L, status);
   lua_close(L); /* waits for non-daemon threads */
+  if (exit_status >= 0) return exit_status;
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -4,6 +4,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,11 @@ static atomic_int installed;
 static struct sigaction old_action;
 static void (*volatile notify_fn)(void);
 static _Thread_local int armed;
+static pthread_t armed_thread; /* the armed thread, while 'installed' */
+/* SIGINTs sent by braid__intr_simulate not yet handled: the handler
+** takes them as first interrupts only, never as the second Ctrl-C that
+** ends the process. */
+static atomic_int simulated;
 static _Thread_local int masked; /* braid__intr_mask: waits not cut */
 
 /* Lock-free so that the handler can walk it: a slot holds a pid or 0;
@@ -50,12 +56,18 @@ void braid__children_kill_now(void) {
 
 
 static void on_sigint(int sig) {
-  int e = errno, expected = BRAID_INTR_IDLE;
+  int e = errno, expected = BRAID_INTR_IDLE, sim = atomic_load(&simulated);
   (void)sig;
+  while (sim > 0 && !atomic_compare_exchange_weak(&simulated, &sim, sim - 1)) {
+  }
   if (atomic_compare_exchange_strong(&state, &expected, BRAID_INTR_PENDING)) {
     void (*fn)(void) = notify_fn;
     atomic_store(&anything, 1);
     if (fn != NULL) fn();
+    errno = e;
+    return;
+  }
+  if (sim > 0) { /* an interrupt_main while one is under way: nothing */
     errno = e;
     return;
   }
@@ -77,6 +89,7 @@ int braid__intr_install(void (*notify)(void)) {
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGINT, &sa, &old_action) != 0) return 0;
   atomic_store(&state, BRAID_INTR_IDLE);
+  armed_thread = pthread_self();
   atomic_store(&installed, 1);
   atomic_store(&braid__intr_active, 1);
   armed = 1;
@@ -121,6 +134,18 @@ int braid__intr_stop(void) {
 }
 
 
+int braid__intr_simulate(void) {
+  if (!atomic_load(&installed)) return 0;
+  if (atomic_load(&state) != BRAID_INTR_IDLE) return 1; /* one is coming */
+  atomic_fetch_add(&simulated, 1);
+  if (pthread_kill(armed_thread, SIGINT) != 0) {
+    atomic_fetch_sub(&simulated, 1);
+    return 0;
+  }
+  return 1;
+}
+
+
 void braid__intr_cancel(void) {
   atomic_store(&cancelled, 1);
   atomic_store(&anything, 1);
@@ -139,6 +164,8 @@ void braid__intr_after_fork(void) {
   atomic_store(&state, BRAID_INTR_IDLE);
   atomic_store(&cancelled, 0);
   atomic_store(&anything, 0);
+  atomic_store(&simulated, 0);
+  if (armed) armed_thread = pthread_self();
   if (!armed && atomic_load(&installed)) {
     /* Forked from a worker thread: the main state is not running here,
     ** nobody would take an interrupt; SIGINT gets its default action. */

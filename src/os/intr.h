@@ -77,6 +77,14 @@ BRAIDI_FUNC int braid__intr_stop(void);
 ** waits in between are not ended by an interrupt (a Condition taking its
 ** lock back: Python's _acquire_restore must succeed). */
 BRAIDI_FUNC void braid__intr_mask(int delta);
+/* _thread.interrupt_main: sends SIGINT to the armed thread, so that the
+** handler runs there as for a Ctrl-C (no Lua state is touched from
+** another thread), but flagged so that it is only ever a first interrupt:
+** with one already pending or raised it does nothing (Python's
+** interrupt_main sets a flag; it never ends the process). Returns 0 when
+** no handler is installed (SIGINT is not braid's: nothing is done, as
+** Python does when SIGINT is not handled by Python), 1 otherwise. */
+BRAIDI_FUNC int braid__intr_simulate(void);
 /* Interrupted exit: every sliced wait of every thread ends from now on. */
 BRAIDI_FUNC void braid__intr_cancel(void);
 BRAIDI_FUNC int braid__intr_cancelled(void);

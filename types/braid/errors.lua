@@ -61,6 +61,12 @@ function M.lookup(name) end
 ---@param level? integer
 function M.raise(name, message, level) end
 
+--- The exit status a SystemExit gives by Python's rules (what sys.exit
+--- Reference: docs/errors.md, entry `errors.exit_status`
+---@param e table
+---@return string?
+function M.exit_status(e) end
+
 --- Makes any error value an error object: an error object is returned as is
 --- Reference: docs/errors.md, entry `errors.wrap`
 ---@param value any

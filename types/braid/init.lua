@@ -66,6 +66,10 @@ M["sched"] = nil
 ---@type table
 M["os"] = nil
 
+--- Reference: docs/braid.md, entry `braid._thread`
+---@type table
+M["_thread"] = nil
+
 --- Reference: docs/braid.md, entry `braid.core`
 ---@type table
 M["core"] = nil

@@ -67,6 +67,15 @@ local threading_Timer = {}
 --- Reference: docs/threading.md, entry `threading.Timer:cancel`
 function threading_Timer:cancel() end
 
+---@class threading.local
+local threading_local = {}
+
+--- A subclass of threading.local, as Python's class MyLocal(local). Give
+--- Reference: docs/threading.md, entry `threading.local:subclass`
+---@param name? string
+---@return table
+function threading_local:subclass(name) end
+
 ---@class threading.Lock
 local threading_Lock = {}
 
@@ -331,8 +340,9 @@ M["BrokenBarrierError"] = nil
 
 --- An object whose fields are separate in each thread: a thread sees only the
 --- Reference: docs/threading.md, entry `threading.local`
+---@param ... any
 ---@return userdata
-M["local"] = function() end
+M["local"] = function(...) end
 
 --- The same constructor as threading["local"].
 --- Reference: docs/threading.md, entry `threading.Local`

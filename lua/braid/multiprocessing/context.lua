@@ -29,6 +29,14 @@ function M.get_context(mp, method)
     P.init = function(self) rawset(self, "_method", method) end
     ctx = setmetatable({ Process = P, _name = method }, { __index = mp })
     ctx.get_start_method = function() return method end
+    -- Python's BaseContext.get_context: no method gives the context
+    -- itself. Works as ctx:get_context([m]) and ctx.get_context([m]).
+    ctx.get_context = function(a, b)
+      local m = a
+      if a == ctx then m = b end
+      if m == nil then return ctx end
+      return M.get_context(mp, m)
+    end
     ctx.Pool = function(processes, initializer, initargs, maxtasksperchild)
       local pool = mp.pool
       if type(processes) == "table" then

@@ -210,11 +210,12 @@ local function bootstrap(obj)
   end)
   if ok then return 0 end
   if SystemExit:is(err) then
-    local c = err.code
-    if c == nil then return 0 end
-    if type(c) == "number" then return c // 1 end
-    stderr:write(tostring(c), "\n")
-    return 1
+    local status, text = errors.exit_status(err)
+    if text ~= nil then
+      stderr:write(text, "\n")
+      stderr:flush()
+    end
+    return status
   end
   stderr:write("Process ", tostring(rawget(obj, "_name")), ":\n",
                tostring(err), "\n")

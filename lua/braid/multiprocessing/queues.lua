@@ -12,17 +12,35 @@
 -- @module braid.multiprocessing.queues
 local core = require "braid.core"
 local errors = require "braid.errors"
-local setmetatable, error, type, rawget, select =
-  setmetatable, error, type, rawget, select
+local setmetatable, error, type, rawget, rawset, select =
+  setmetatable, error, type, rawget, rawset, select
 _ENV = nil
 
 local M = {}
 local ValueError, TypeError = errors.ValueError, errors.TypeError
 
 local Queue = {}
-Queue.__index = Queue
 Queue.__name = "Queue"
 M.Queue = Queue
+
+-- `q.maxsize`: read from the shared queue, so an assignment in any
+-- process is seen by every put in every process (Python's Queue keeps
+-- its bound private; braid gives it the threading queue's field).
+local function q_index(cls)
+  return function(self, k)
+    if k == "maxsize" then return rawget(self, "_q"):maxsize() end
+    return cls[k]
+  end
+end
+local function q_newindex(self, k, v)
+  if k == "maxsize" then
+    rawget(self, "_q"):maxsize(v)
+    return
+  end
+  rawset(self, k, v)
+end
+Queue.__index = q_index(Queue)
+Queue.__newindex = q_newindex
 
 local function new(cls, maxsize, opts)
   if type(maxsize) == "table" then maxsize, opts = maxsize.maxsize, maxsize end
@@ -60,7 +78,7 @@ function Queue:get_nowait() return self:get(false) end
 function Queue:qsize() return self._q:qsize() end
 function Queue:empty() return self._q:empty() end
 function Queue:full() return self._q:full() end
-function Queue:close() self._closed = true end
+function Queue:close() rawset(self, "_closed", true) end
 function Queue:join_thread()
   if not self._closed then
     error(errors.AssertionError("Queue {0!r} not closed"), 2)
@@ -71,7 +89,8 @@ function Queue.cancel_join_thread() end
 setmetatable(Queue, { __call = new })
 
 local JoinableQueue = setmetatable({}, { __index = Queue, __call = new })
-JoinableQueue.__index = JoinableQueue
+JoinableQueue.__index = q_index(JoinableQueue)
+JoinableQueue.__newindex = q_newindex
 JoinableQueue.__name = "JoinableQueue"
 M.JoinableQueue = JoinableQueue
 function JoinableQueue:task_done() return self._q:task_done() end

@@ -12,6 +12,12 @@ local M = {}
 ---@field get_start_method function
 local context_Context = {}
 
+--- The context of method; without one, the context itself (Python's
+--- Reference: docs/multiprocessing.md, entry `context.Context:get_context`
+---@param method? string
+---@return table
+function context_Context:get_context(method) end
+
 --- The function behind mp.get_context; it takes the module as its first
 --- Reference: docs/multiprocessing-modules.md, entry `context.get_context`
 ---@param mp table

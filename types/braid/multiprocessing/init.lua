@@ -57,6 +57,7 @@ function mp_Process:kill() end
 function mp_Process:close() end
 
 ---@class mp.Queue
+---@field maxsize integer
 local mp_Queue = {}
 
 --- Raises queue.Full when there is no room in time, ValueError after
