@@ -118,12 +118,16 @@ local function collect(iterable, fname)
 end
 M._collect = collect
 
---- The unique futures of `fs` (a sequence of futures, or a set whose keys
--- are futures) as a list.
+--- The unique futures of `fs` (a sequence of futures, a set whose keys
+-- are futures, or an iterator function giving futures) as a list, each
+-- once in the order first given (Python makes a set of them).
 local function unique(fs, fname)
-  if type(fs) ~= "table" then
-    error(TypeError(("bad argument #1 to '%s' (table of futures expected, got %s)")
-      :format(fname, type(fs))), 3)
+  local tf = type(fs)
+  if tf == "function" then
+    fs = collect(fs, fname)
+  elseif tf ~= "table" then
+    error(TypeError(("bad argument #1 to '%s' (iterable of futures expected, got %s)")
+      :format(fname, tf)), 3)
   end
   local list, seen, n = {}, {}, 0
   local function add(f)
@@ -133,7 +137,7 @@ local function unique(fs, fname)
     end
     if not seen[f] then seen[f] = true; n = n + 1; list[n] = f end
   end
-  if fs[1] ~= nil or next(fs) == nil then
+  if tf == "function" or fs[1] ~= nil or next(fs) == nil then
     for i = 1, fs.n or #fs do add(fs[i]) end
   else
     for f in next, fs do add(f) end

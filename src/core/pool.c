@@ -422,6 +422,7 @@ struct braid_pool {
   braid_msg *init;     /* guarded by 'mu' */
   void *(*entry)(void *);
   int process;
+  unsigned flags;      /* the binding's (braid_pool_opts.flags) */
   void *ext;
   void (*ext_free)(void *);
   void (*ext_notify)(void *, int);
@@ -542,10 +543,9 @@ static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
     j->res[k] = m;
     m = NULL;
     j->order[j->ndone++] = k;
-    if (st != BRAID_CHUNK_OK && j->failed < 0) {
-      j->failed = (long)k;
-      ready = 1;
-    }
+    if (st != BRAID_CHUNK_OK && j->failed < 0) j->failed = (long)k;
+    /* ready once every chunk is done, failed or not (Python's MapResult:
+    ** a map's error is reported when the rest of it has run too) */
     if (j->ndone == j->nchunks) ready = 1;
     /* no spurious wake-up for the reader of the chunks in order, which
     ** waits for one while the others complete */
@@ -574,7 +574,7 @@ static void job_fail_rest(braid_job *j, uint32_t from, uint32_t to, int st) {
     j->order[j->ndone++] = k;
     if (j->failed < 0) j->failed = (long)k;
   }
-  ready = 1;
+  ready = j->ndone == j->nchunks; /* chunks handed out may still run */
   braid__cond_broadcast(&j->cv);
   braid__mutex_unlock(&j->mu);
   if (ready) braid__future_finish(j->done, NULL, BRAID_EXC_NONE);
@@ -634,7 +634,7 @@ int braid__job_wait(braid_job *j, const braid__deadline *d) {
 int braid__job_ready(braid_job *j, long *failed) {
   int r;
   braid__mutex_lock(&j->mu);
-  r = j->ndone == j->nchunks || j->failed >= 0;
+  r = j->ndone == j->nchunks;
   if (failed) *failed = j->failed;
   braid__mutex_unlock(&j->mu);
   return r;
@@ -757,6 +757,7 @@ int braid__pool_new(braid_pool **out, braid_runtime_t *rt,
   p->init = o->init;
   p->entry = o->entry;
   p->process = o->process;
+  p->flags = o->flags;
   p->ext = o->ext;
   p->ext_free = o->ext_free;
   p->ext_notify = o->ext_notify;
@@ -1081,6 +1082,7 @@ void braid__pool_terminate(braid_pool *p) {
 
 
 int braid__pool_is_process(braid_pool *p) { return p->process; }
+unsigned braid__pool_flags(braid_pool *p) { return p->flags; }
 void *braid__pool_ext(braid_pool *p) { return p->ext; }
 
 

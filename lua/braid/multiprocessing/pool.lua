@@ -53,6 +53,10 @@ local M = {}
 local ValueError, TypeError = errors.ValueError, errors.TypeError
 M.TimeoutError = errors.classes["multiprocessing.TimeoutError"]
 local TimeoutError = M.TimeoutError
+--- A result that could not be sent back from a worker (a coroutine, a
+-- file handle...): "Error sending result: '<value>'. Reason: '<error>'",
+-- with the fields `value` and `exc` (descriptions, as Python's reprs).
+M.MaybeEncodingError = errors.classes["multiprocessing.pool.MaybeEncodingError"]
 local callable, collect = futures._callable, futures._collect
 local ordered, unordered = futures._ordered, futures._unordered
 
@@ -71,7 +75,7 @@ local function thread_backend(processes, initializer, initargs, maxtasks)
     _pool = core.ThreadPool {
       max_workers = processes, lazy = false, maxtasksperchild = maxtasks,
       prefix = "ThreadPool-" .. pool_counter, initializer = initializer,
-      initargs = initargs,
+      initargs = initargs, mperr = true,
     },
   }, ThreadBackend)
 end
@@ -94,7 +98,7 @@ M._thread_backend = thread_backend
 
 -- The body of a worker process: runs the initializer, then serves the
 -- pool until it is let go.
-local function worker_main(conn, ppid, initializer, initargs)
+local function worker_main(conn, ppid, initializer, initargs, mperr)
   local ok = true
   if initializer ~= nil then
     ok = xpcall(initializer, function(e)
@@ -103,20 +107,24 @@ local function worker_main(conn, ppid, initializer, initargs)
       io.stderr:flush()
     end, unpack(initargs, 1, initargs.n or #initargs))
   end
-  if not core.procpool_serve(conn, ppid, ok) then
+  if not core.procpool_serve(conn, ppid, ok, mperr) then
     error(errors.SystemExit(1)) -- the initializer failed (already printed)
   end
 end
 
 -- Called by a pool's proxy thread (in its own state): starts one worker
 -- process and returns its record.
-function M._start_worker(method, name, exe, builtin, initializer, initargs)
+-- 'mperr': a Pool's (a result that cannot be sent back fails with
+-- MaybeEncodingError).
+function M._start_worker(method, name, exe, builtin, initializer, initargs,
+                         mperr)
   local process = require "braid.multiprocessing.process"
   if exe then process.executable, process.executable_builtin = exe, builtin end
   local a, b = core.Pipe(true)
   local ppid = method ~= "forkserver" and core.getpid() or 0
   local P = process.Process { target = worker_main,
-                              args = { b, ppid, initializer, initargs or {}, n = 4 },
+                              args = { b, ppid, initializer, initargs or {},
+                                       mperr or false, n = 5 },
                               name = name, daemon = true }
   rawset(P, "_method", method)
   local ok, err = pcall(P.start, P)
@@ -434,16 +442,18 @@ local function wait_map(job, opts)
     bar:close()
   end
   -- results are decoded in order as chunks arrive (overlapping the
-  -- workers); at a failure, the first failure (in arrival order) is raised
-  local out, k = job:results()
+  -- workers); at a failure, the rest of the map still runs to its end
+  -- (Python's MapResult is ready only once every chunk is done), then the
+  -- first failure (in arrival order) is raised
+  local out = job:results()
   if out then return out end
-  job:chunk(k) -- raises for a cancelled or broken chunk
   job:wait()
   return collect_results(job)
 end
 
 --- `p:map(fn, iterable [, chunksize [, {progress=true}]])` -> results (a
--- sequence with `n`). Raises the first task error.
+-- sequence with `n`). Raises the first task error (in completion order)
+-- once every task of the map has run, as Python does.
 function Pool:map(fn, iterable, chunksize, opts)
   return wait_map(map_job(self, fn, iterable, chunksize, false, "map"), opts)
 end

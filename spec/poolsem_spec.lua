@@ -1,0 +1,242 @@
+-- luacheck: globals GATE FAILED LOG
+-- Pool and executor semantics that follow Python's (issue 15, item 2):
+-- a map's error is reported once the whole map has run; imap and
+-- Executor.map read an iterator as results are consumed (buffersize);
+-- a result that cannot be sent back is a MaybeEncodingError; wait and
+-- as_completed take any iterable. Each on threads and on processes.
+local helpers = require "helpers"
+local mp = require "braid.multiprocessing"
+local mpool = require "braid.multiprocessing.pool"
+local futures = require "braid.futures"
+local threading = require "braid.threading"
+local queue = require "braid.queue"
+local errors = require "braid.errors"
+local core = require "braid.core"
+
+local METHODS = helpers.start_methods()
+local MaybeEncodingError = mpool.MaybeEncodingError
+
+local function square(x) return x * x end
+
+-- The pools each spec runs on: a ThreadPool, and a process Pool per start
+-- method; 'make(n, init, initargs)'.
+local POOLS = { { name = "ThreadPool", process = false,
+                  make = function(n, init, args) return mpool.ThreadPool(n, init, args) end } }
+for _, m in ipairs(METHODS) do
+  POOLS[#POOLS + 1] = { name = "Pool(" .. m .. ")", process = true,
+    make = function(n, init, args)
+      return mp.Pool(n, init, args, nil, mp.get_context(m))
+    end }
+end
+
+-- In process workers, the gate objects come by inheritance (initargs).
+local function keep(gate, failed, log) GATE, FAILED, LOG = gate, failed, log end
+
+-- A task for the "rest still run" checks: 1 fails at once (after saying
+-- so), the others wait for the gate, then log their input.
+local function gated(x)
+  if x == 1 then
+    FAILED:set()
+    error(errors.ValueError("task 1 failed"))
+  end
+  if not GATE:wait(60) then error("the gate never opened") end
+  LOG:put(x)
+  return x
+end
+
+-- Opens 'gate' from a thread once 'failed' is set and a while has passed
+-- (long enough for a map that raises at the first failure to have
+-- raised), logging "open" first.
+local function open_later(failed, gate, log)
+  return threading.Thread { target = function()
+    assert(failed:wait(60), "task 1 never failed")
+    threading.Event():wait(0.3)
+    log:put("open")
+    gate:set()
+  end }
+end
+
+-- The objects of one gated run: mp ones for processes, threading ones for
+-- threads; the task's globals are set in the workers by the initializer.
+local function gate_objects(process)
+  if process then return mp.Event(), mp.Event(), mp.Queue() end
+  return threading.Event(), threading.Event(), queue.Queue()
+end
+
+local function drain(log)
+  local got = {}
+  while true do
+    local ok, v = pcall(log.get, log, true, 5)
+    if not ok then break end
+    got[#got + 1] = v
+    if #got == 5 then break end
+  end
+  return got
+end
+
+for _, P in ipairs(POOLS) do
+  describe(P.name .. " map", function()
+    it("reports a task's error only once every chunk of the map has run", function()
+      for _, name in ipairs { "map", "starmap" } do
+        local gate, failed, log = gate_objects(P.process)
+        local p <close> = P.make(4, keep, { gate, failed, log })
+        local t = open_later(failed, gate, log)
+        t:start()
+        local items = name == "map" and { 1, 2, 3, 4 } or { { 1 }, { 2 }, { 3 }, { 4 } }
+        local err = helpers.raises(errors.ValueError, p[name], p, gated, items, 1)
+        log:put("raised")
+        helpers.message_has(err, "task 1 failed")
+        t:join(60)
+        -- the gate opened before map raised, and every other task had run
+        local got = drain(log)
+        assert.equal("open", got[1])
+        assert.equal("raised", got[5])
+        got[5] = nil
+        table.sort(got, function(a, b) return tostring(a) < tostring(b) end)
+        assert.same({ 2, 3, 4, "open" }, got)
+      end
+    end)
+
+    it("map_async is not ready (nor calls error_callback) before the rest has run", function()
+      local gate, failed, log = gate_objects(P.process)
+      local p <close> = P.make(3, keep, { gate, failed, log })
+      local cb_err
+      local r = p:map_async(gated, { 1, 2, 3 }, 1, nil, function(e) cb_err = e end)
+      assert.is_true(failed:wait(60))
+      r:wait(0.3)
+      require("braid").poll()
+      assert.is_false(r:ready())
+      assert.is_nil(cb_err)
+      helpers.raises(errors.ValueError, r.successful, r)
+      gate:set()
+      local err = helpers.raises(errors.ValueError, r.get, r, 60)
+      helpers.message_has(err, "task 1 failed")
+      assert.is_true(r:ready())
+      assert.is_false(r:successful())
+      assert.is_true(errors.ValueError:is(cb_err))
+      local got = { log:get(true, 5), log:get(true, 5) }
+      table.sort(got)
+      assert.same({ 2, 3 }, got)
+    end)
+  end)
+
+  describe(P.name .. " results that cannot be sent back", function()
+    it("fail with MaybeEncodingError; error_callback gets it; the pool keeps working", function()
+      local p <close> = P.make(2)
+      local function co() return coroutine.create(print) end
+      local err = helpers.raises(MaybeEncodingError, p.apply, p, co)
+      helpers.message_has(err, "Error sending result: 'thread: ")
+      helpers.message_has(err, "'. Reason: 'TypeError: result: a coroutine cannot be sent'")
+      local cause = err.cause
+      assert.is_true(MaybeEncodingError:is(cause))
+      assert.matches("^thread: ", cause.value)
+      assert.equal("TypeError: result: a coroutine cannot be sent", cause.exc)
+      assert.same({ cause.exc, cause.value, n = 2 }, cause.args)
+      -- error_callback
+      local got, done = nil, threading.Event()
+      local r = p:apply_async(function() return io.stdout end, nil, nil,
+                              function(e) got = e; done:set() end)
+      r:wait(60)
+      assert.is_false(r:successful())
+      require("braid").poll()
+      assert.is_true(done:is_set())
+      assert.is_true(MaybeEncodingError:is(got))
+      helpers.message_has(got, "Error sending result: 'file (0x")
+      -- map (chunks of one and of several) and imap
+      local function bad(x) if x == 3 then return io.stdout end return x end
+      for _, cs in ipairs { 1, 2, 10 } do
+        local e = helpers.raises(MaybeEncodingError, p.map, p, bad, { 1, 2, 3, 4 }, cs)
+        helpers.message_has(e, "Error sending result: '")
+      end
+      local e = helpers.raises(MaybeEncodingError, p.map, p,
+                               function(x) return x == 2 and { co() } or { x } end,
+                               { 1, 2, 3 }, 3)
+      helpers.message_has(e, "Error sending result: '{table: ")
+      local seen = {}
+      local ok, ie = pcall(function()
+        for i, v in p:imap(bad, { 1, 2, 3, 4 }) do seen[i] = v end
+      end)
+      assert.is_false(ok)
+      assert.is_true(MaybeEncodingError:is(ie))
+      assert.same({ 1, 2 }, seen)
+      -- the pool keeps working: every worker still serves
+      local r2 = p:map(square, { 1, 2, 3, 4, 5, 6, 7, 8 }, 1)
+      assert.equal(64, r2[8])
+      assert.matches("pool_size=2", tostring(p))
+    end)
+  end)
+end
+
+describe("MaybeEncodingError", function()
+  it("is multiprocessing.pool.MaybeEncodingError and multiprocessing.MaybeEncodingError", function()
+    assert.equal(errors.classes["multiprocessing.pool.MaybeEncodingError"], MaybeEncodingError)
+    assert.equal(MaybeEncodingError, mp.MaybeEncodingError)
+    assert.is_true(errors.Exception:is(MaybeEncodingError("x")))
+  end)
+
+  it("is not what an executor raises (Python's gives the pickling error)", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local f = ex:submit(function() return coroutine.create(print) end)
+    local e = helpers.raises(errors.TypeError, f.result, f, 60)
+    helpers.message_has(e, "result: a coroutine cannot be sent")
+  end)
+end)
+
+describe("futures.wait and as_completed", function()
+  local ex
+  setup(function() ex = futures.ThreadPoolExecutor(2) end)
+  teardown(function() ex:shutdown() end)
+
+  it("take an iterator function", function()
+    local fs = { ex:submit(square, 2), ex:submit(square, 3) }
+    local i = 0
+    local function it() i = i + 1; return fs[i] end
+    local n = 0
+    for f in futures.as_completed(it, 60) do
+      n = n + 1
+      assert.is_true(f == fs[1] or f == fs[2])
+    end
+    assert.equal(2, n)
+    i = 0
+    local done, not_done = futures.wait(it, 60)
+    assert.is_true(done[fs[1]] and done[fs[2]])
+    assert.is_nil(next(not_done))
+    -- an empty iterator
+    local d2, nd2 = futures.wait(function() return nil end)
+    assert.is_nil(next(d2)); assert.is_nil(next(nd2))
+    local n2 = 0
+    for _ in futures.as_completed(function() return nil end) do n2 = n2 + 1 end
+    assert.equal(0, n2)
+    helpers.raises(errors.TypeError, futures.wait, 42)
+    helpers.raises(errors.TypeError, futures.as_completed, 42)
+  end)
+
+  it("yield and count a future given several times once", function()
+    local gate = threading.Event()
+    local a = ex:submit(function() return 1 end)
+    local b = ex:submit(function() gate:wait(60); return 2 end)
+    local list = { a, b, a, b, a }
+    local i = 0
+    local function it() i = i + 1; return list[i] end
+    a:result(60)
+    for _, fs in ipairs { list, it } do
+      i = 0
+      local done, not_done = futures.wait(fs, 0)
+      local nd, nn = 0, 0
+      for _ in pairs(done) do nd = nd + 1 end
+      for _ in pairs(not_done) do nn = nn + 1 end
+      assert.equal(1, nn)
+      assert.is_true(not_done[b])
+      assert.equal(1, nd)
+    end
+    gate:set()
+    for _, fs in ipairs { list, it } do
+      i = 0
+      local seen, n = {}, 0
+      for f in futures.as_completed(fs, 60) do
+        assert.is_nil(seen[f]); seen[f] = true; n = n + 1
+      end
+      assert.equal(2, n)
+    end
+  end)
+end)
