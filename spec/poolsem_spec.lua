@@ -240,3 +240,159 @@ describe("futures.wait and as_completed", function()
     end
   end)
 end)
+
+-- An "endless" iterator (bounded at 100000 so that code reading it all
+-- fails instead of hanging) and how many items it gave.
+local function counter()
+  local c = { read = 0 }
+  c.gen = function()
+    c.read = c.read + 1
+    if c.read > 100000 then error("read the endless iterator to 100000") end
+    return c.read
+  end
+  return c
+end
+
+-- The mappers each lazy spec runs on: Pool.imap, Pool.imap_unordered and
+-- Executor.map, over threads and over processes (one start method per
+-- kind is enough for what differs: sending the jobs).
+local MAPPERS = {}
+local function add_mapper(name, workers, make, call)
+  MAPPERS[#MAPPERS + 1] = { name = name, workers = workers, make = make, call = call }
+end
+local function imap_call(method)
+  return function(p, fn, it, cs, buffersize) return p[method](p, fn, it, cs, buffersize) end
+end
+for _, P in ipairs { POOLS[1], POOLS[2] } do
+  add_mapper(P.name .. ":imap", 2, function() return P.make(2) end, imap_call("imap"))
+  add_mapper(P.name .. ":imap_unordered", 2, function() return P.make(2) end,
+             imap_call("imap_unordered"))
+end
+local function ex_call(ex, fn, it, cs, buffersize)
+  return ex:map(fn, it, { chunksize = cs, buffersize = buffersize })
+end
+add_mapper("ThreadPoolExecutor:map", 2, function() return futures.ThreadPoolExecutor(2) end, ex_call)
+add_mapper("ProcessPoolExecutor(" .. METHODS[1] .. "):map", 2, function()
+  return futures.ProcessPoolExecutor(2, mp.get_context(METHODS[1]))
+end, ex_call)
+
+for _, M in ipairs(MAPPERS) do
+  describe(M.name .. " over an iterator function", function()
+    local p
+    setup(function() p = M.make() end)
+    teardown(function()
+      if p.shutdown then p:shutdown() else p:terminate() end
+    end)
+
+    it("reads an endless iterator as results are consumed, at most buffersize tasks ahead", function()
+      for _, cs in ipairs { 1, 3 } do
+        for _, bs in ipairs { 1, 4 } do
+          local c = counter()
+          local it, s, ctl, close = M.call(p, square, c.gen, cs, bs)
+          assert.is_true(c.read <= bs * cs)
+          local n, sum = 0, 0
+          for i, v in it, s, ctl, close do
+            n = n + 1
+            assert.equal(i * i, v)
+            sum = sum + i
+            -- the results yielded so far, and at most bs tasks in flight
+            assert.is_true(c.read <= n + bs * cs, ("read %d after %d results"):format(c.read, n))
+            if n == 60 then break end
+          end
+          assert.equal(60, n)
+          assert.is_true(c.read < 100)
+        end
+      end
+    end)
+
+    it("without buffersize reads at most 4 tasks per worker ahead (an endless iterator works)", function()
+      local c = counter()
+      local n = 0
+      for i, v in M.call(p, square, c.gen, 2) do
+        n = n + 1
+        assert.equal(i * i, v)
+        assert.is_true(c.read <= n + 4 * M.workers * 2)
+        if n == 100 then break end
+      end
+      assert.equal(100, n)
+    end)
+
+    it("yields the results before an element the iterator fails at, then raises its error", function()
+      for _, bs in ipairs { false, 2 } do
+        local i = 0
+        local function gen()
+          i = i + 1
+          if i == 6 then error(errors.KeyError("no item 6")) end
+          return i
+        end
+        local seen = {}
+        local ok, err = pcall(function()
+          for k, v in M.call(p, square, gen, 1, bs or nil) do seen[#seen + 1] = v; assert(k) end
+        end)
+        assert.is_false(ok)
+        assert.is_true(errors.KeyError:is(err), tostring(err))
+        table.sort(seen)
+        assert.same({ 1, 4, 9, 16, 25 }, seen)
+      end
+    end)
+
+    it("yields the results before a failing task, then raises its error", function()
+      local i = 0
+      local function gen() i = i + 1; if i <= 8 then return i end end
+      local seen = {}
+      local ok, err = pcall(function()
+        for k, v in M.call(p, function(x)
+          if x == 4 then error(errors.ValueError("task 4")) end
+          return x
+        end, gen, 1, 2) do seen[k] = v end
+      end)
+      assert.is_false(ok)
+      assert.is_true(errors.ValueError:is(err))
+      if not M.name:find("unordered") then assert.same({ 1, 2, 3 }, seen) end
+      -- the pool still serves
+      local n = 0
+      for _, v in M.call(p, square, { 1, 2, 3 }, 1) do n = n + v end
+      assert.equal(14, n)
+    end)
+
+    it("takes buffersize for a table too, and checks it as Python 3.14 does", function()
+      local t = {}
+      for k = 1, 25 do t[k] = k end
+      local got = {}
+      for k, v in M.call(p, square, t, 2, 3) do got[k] = v end
+      for k = 1, 25 do assert.equal(k * k, got[k]) end
+      local n = 0
+      for _ in M.call(p, square, {}, 1, 3) do n = n + 1 end
+      assert.equal(0, n)
+      helpers.raises(errors.ValueError, M.call, p, square, t, 1, 0)
+      helpers.raises(errors.ValueError, M.call, p, square, t, 1, -2)
+      helpers.raises(errors.TypeError, M.call, p, square, t, 1, 2.5)
+      helpers.raises(errors.TypeError, M.call, p, square, t, 1, "8")
+      helpers.raises(errors.TypeError, M.call, p, square, 42, 1, 2)
+    end)
+  end)
+end
+
+describe("Pool.imap options", function()
+  it("takes buffersize positionally or in the options table, with progress", function()
+    local p <close> = mpool.ThreadPool(2)
+    local c = counter()
+    local n = 0
+    for i, v in p:imap(square, c.gen, 1, { buffersize = 2 }) do
+      n = n + 1
+      assert.equal(i * i, v)
+      assert.is_true(c.read <= n + 2)
+      if n == 10 then break end
+    end
+    local buf = {}
+    local file = { write = function(_, ...) for _, s in ipairs { ... } do buf[#buf + 1] = s end end,
+                   flush = function() end }
+    local k = 0
+    local function gen() k = k + 1; if k <= 5 then return k end end
+    local m = 0
+    for _ in p:imap(square, gen, 1, { buffersize = 2, progress = "force", file = file }) do
+      m = m + 1
+    end
+    assert.equal(5, m)
+  end)
+end)

@@ -40,7 +40,7 @@ local progress = require "braid.progress"
 
 local setmetatable, getmetatable, type, error, tostring, require =
   setmetatable, getmetatable, type, error, tostring, require
-local next, min, math_type, io = next, math.min, math.type, io
+local next, min, math_type, io, pcall = next, math.min, math.type, io, pcall
 local stderr_write = function(...) io.stderr:write(...) end
 local now, raise_remote =
   core.monotonic, core.raise_remote
@@ -288,6 +288,165 @@ end
 local function empty_iter() return nil end
 
 M._ordered, M._unordered = ordered, unordered
+
+--- `buffersize` of Executor.map and Pool.imap (Python 3.14): nil, or a
+-- positive integer (TypeError, ValueError otherwise, raised at 'level'
+-- as error() counts from here).
+function M._check_buffersize(b, level)
+  if b == nil then return nil end
+  if math_type(b) ~= "integer" then
+    error(TypeError("buffersize must be an integer or None"), level)
+  elseif b < 1 then
+    error(ValueError("buffersize must be None or >= 1."), level)
+  end
+  return b
+end
+
+--- The items of an iterable one at a time: a function returning true,
+-- item or false at the end (a sequence table: its 1..n; an iterator
+-- function: until it returns nil; braid's own `index, result` iterators:
+-- their results).
+local function source_of(iterable)
+  if type(iterable) == "table" then
+    local i, n = 0, iterable.n or #iterable
+    return function()
+      if i >= n then return false end
+      i = i + 1
+      return true, iterable[i]
+    end
+  elseif progress._indexed[iterable] then
+    return function()
+      local k, v = iterable()
+      if k == nil then return false end
+      return true, v
+    end
+  end
+  return function()
+    local v = iterable()
+    if v == nil then return false end
+    return true, v
+  end
+end
+
+--- A map that reads its input as results are consumed: a generic-for
+-- iterator yielding `index, result` (in order, or with 'any_order' in
+-- completion order) like `ordered`/`unordered`, over map jobs of the
+-- items read so far: `submit(items, n)` makes one (chunks of 'cs' items).
+-- At most 'window' chunks are in flight (submitted and not all yielded):
+-- in order, jobs of half the window each, so that the workers go on with
+-- the next half while the first is read; out of order, one chunk per job,
+-- refilled as each completes. An error raised by the iterable is raised
+-- after the results of the items before it (Python's imap). Leaving the
+-- loop early cancels what has not started. 'deadline': monotonic seconds
+-- (TimeoutError) or nil.
+function M._lazy(submit, iterable, cs, window, any_order, deadline)
+  local source = source_of(iterable)
+  local jobs, head, tail = {}, 1, 0 -- in flight, in submission order
+  local inflight, read, ended, src_err = 0, 0, false, nil
+  local per_job = any_order and 1 or (window // 2 > 0 and window // 2 or 1)
+  local w = any_order and core.FutureWaiter() or nil
+  local byfut = {}
+  local finished = false
+
+  local function submit_next()
+    local items, n, want = {}, 0, per_job * cs
+    while n < want do
+      local ok, has, v = pcall(source)
+      if not ok then ended, src_err = true, has; break end
+      if not has then ended = true; break end
+      n = n + 1; items[n] = v
+    end
+    if n == 0 then return end
+    local job = submit(items, n)
+    local rec = { job = job, base = read, k = (n + cs - 1) // cs }
+    read = read + n
+    inflight = inflight + rec.k
+    if w then
+      local f = job:future()
+      byfut[f] = rec
+      w:add(f)
+    else
+      tail = tail + 1
+      jobs[tail] = rec
+    end
+  end
+  local function refill()
+    while not ended and inflight + per_job <= window do submit_next() end
+  end
+  local function finish()
+    finished = true
+    if w then w:close() end
+    if src_err ~= nil then
+      local e = src_err
+      src_err = nil
+      error(e, 0)
+    end
+    return nil
+  end
+  local function left()
+    if deadline == nil then return nil end
+    local l = deadline - now()
+    return l < 0 and 0 or l
+  end
+
+  local iter
+  if not any_order then
+    local cur, cur_iter
+    iter = function()
+      while true do
+        if cur == nil then
+          refill()
+          if head > tail then return finish() end
+          cur = jobs[head]
+          cur_iter = cur.job:iter(deadline)
+        end
+        local i, v = cur_iter()
+        if i ~= nil then return cur.base + i, v end
+        jobs[head] = nil
+        head = head + 1
+        inflight = inflight - cur.k
+        cur = nil
+      end
+    end
+  else
+    local pend, pi = {}, 1
+    local cur, cn, pos, base, exc = nil, 0, 0, 0, nil
+    iter = function()
+      while pos >= cn do
+        if exc ~= nil then finished = true; w:close(); raise_remote(exc) end
+        refill()
+        if inflight == 0 then return finish() end
+        if pi > #pend then
+          pend, pi = w:take(left()), 1
+          if #pend == 0 then error(M.TimeoutError(""), 2) end
+        end
+        local rec = byfut[pend[pi]]
+        byfut[pend[pi]] = nil
+        pi = pi + 1
+        inflight = inflight - 1
+        local ok, v, e = rec.job:chunk(1) -- raises for cancelled/broken
+        local _, jcs = rec.job:info() -- a last chunk of one may be a job of one
+        base = rec.base
+        if jcs == 1 then
+          if ok then cur, cn = { v }, 1 else cur, cn, exc = {}, 0, e end
+        elseif ok then cur, cn = v, v.n
+        else cur, cn, exc = v or {}, v and v.n or 0, e end
+        pos = 0
+      end
+      pos = pos + 1
+      return base + pos, cur[pos]
+    end
+  end
+  refill() -- the first tasks start now, as Python's map submits them
+  progress._indexed[iter] = true
+  return iter, nil, nil, closer(function()
+    if finished then return end
+    finished = true
+    for i = head, tail do jobs[i].job:cancel() end
+    for _, rec in next, byfut do rec.job:cancel() end
+    if w then w:close() end
+  end)
+end
 -- } ------
 
 
@@ -354,26 +513,52 @@ function Executor:submit(fn, ...)
   return self._pool:submit(fn, ...)
 end
 
---- `ex:map(fn, iterable [, {timeout=, chunksize=, progress=}])`: submits
--- every item at once and returns a generic-for iterator yielding `index,
--- result` in order. An error is raised when its element is reached; the
--- timeout counts from this call (TimeoutError). Leaving the loop early
--- cancels what has not started.
+--- `ex:map(fn, iterable [, {timeout=, chunksize=, buffersize=,
+-- progress=}])`: a generic-for iterator yielding `index, result` in
+-- order. A sequence table is submitted at once; an iterator function is
+-- read as results are consumed, at most `buffersize` tasks (chunks) in
+-- flight (Python 3.14's; default 4 per worker), so an endless iterator
+-- works; with `buffersize` a table is read that way too. An error is
+-- raised when its element is reached (the iterator's own error after the
+-- results before it); the timeout counts from this call (TimeoutError).
+-- Leaving the loop early cancels what has not started.
 function Executor:map(fn, iterable, opts)
-  local timeout, chunksize, prog
+  local timeout, chunksize, prog, buffersize
   if type(opts) == "number" then timeout = opts
-  elseif opts ~= nil then timeout, chunksize, prog = opts.timeout, opts.chunksize, opts.progress end
+  elseif opts ~= nil then
+    timeout, chunksize, prog, buffersize =
+      opts.timeout, opts.chunksize, opts.progress, opts.buffersize
+  end
   chunksize = chunksize or 1
   if math_type(chunksize) ~= "integer" or chunksize < 1 then
     error(ValueError("chunksize must be >= 1."), 2)
   end
+  buffersize = M._check_buffersize(buffersize, 3)
   if not callable(fn) then
     error(TypeError("bad argument #1 to 'map' (function expected, got "
       .. type(fn) .. ")"), 2)
   end
   local deadline = timeout and now() + timeout
-  local items, n = collect(iterable, "map")
   local pool = self._pool
+  if buffersize or type(iterable) == "function" then
+    if type(iterable) ~= "function" and (type(iterable) ~= "table"
+                                         or getmetatable(iterable) ~= nil) then
+      collect(iterable, "map") -- raises the TypeError
+    end
+    local _, _, broken, down = pool:info()
+    if broken then pool:submit(fn) end -- raises BrokenThreadPool
+    if down then error(RuntimeError("cannot schedule new futures after shutdown"), 2) end
+    local it, s, c, cl = M._lazy(function(items, n)
+      return pool:map(fn, items, n, chunksize, false)
+    end, iterable, chunksize, buffersize or 4 * self._max_workers, false,
+      deadline)
+    if prog then
+      return progress(it, s, c, cl, { force = prog == "force",
+        total = type(iterable) == "table" and (iterable.n or #iterable) or nil })
+    end
+    return it, s, c, cl
+  end
+  local items, n = collect(iterable, "map")
   if n == 0 then
     local _, _, broken, down = pool:info()
     if broken then pool:submit(fn) end -- raises BrokenThreadPool

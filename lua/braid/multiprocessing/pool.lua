@@ -41,9 +41,9 @@ local futures = require "braid.futures"
 local progress = require "braid.progress"
 
 local setmetatable, type, error, tostring, unpack, math_type, pcall, rawset,
-      require =
+      require, getmetatable =
   setmetatable, type, error, tostring, table.unpack, math.type, pcall, rawset,
-  require
+  require, getmetatable
 local xpcall, io, traceback = xpcall, io, debug.traceback
 local raise_remote = core.raise_remote
 _ENV = nil
@@ -467,8 +467,29 @@ local function empty_iter() return nil end
 
 local function iterate(self, fn, iterable, chunksize, opts, name, make)
   if chunksize == nil then chunksize = 1 end
+  local buffersize
+  if type(opts) == "table" then buffersize = opts.buffersize
+  else buffersize, opts = opts, nil end
   check_running(self)
   check_chunksize(chunksize)
+  buffersize = futures._check_buffersize(buffersize, 4)
+  if buffersize or type(iterable) == "function" then
+    check_fn(fn, name)
+    if type(iterable) ~= "function" and (type(iterable) ~= "table"
+                                         or getmetatable(iterable) ~= nil) then
+      collect(iterable, name) -- raises the TypeError
+    end
+    local b = self._b
+    local it, s, c, cl = futures._lazy(function(items, n)
+      return b:map(fn, items, n, chunksize, false)
+    end, iterable, chunksize, buffersize or 4 * self._processes,
+      make == unordered)
+    if opts and opts.progress then
+      return progress(it, s, c, cl, { force = opts.progress == "force",
+        total = type(iterable) == "table" and (iterable.n or #iterable) or nil })
+    end
+    return it, s, c, cl
+  end
   local job = map_job(self, fn, iterable, chunksize, false, name)
   if job == nil then return empty_iter end
   if opts and opts.progress then
@@ -479,8 +500,15 @@ local function iterate(self, fn, iterable, chunksize, opts, name, make)
   return make(job)
 end
 
---- `p:imap(fn, iterable [, chunksize [, {progress=true}]])`: generic-for
--- iterator yielding `index, result` in order (chunksize default 1).
+--- `p:imap(fn, iterable [, chunksize [, buffersize | {buffersize=,
+-- progress=true}]])`: generic-for iterator yielding `index, result` in
+-- order (chunksize default 1). A sequence table is submitted at once; an
+-- iterator function is read as results are consumed, at most
+-- `buffersize` tasks (chunks) in flight (Python 3.14's; default 4 per
+-- worker: Python reads the whole input at once, braid never reads ahead
+-- more than that, so an endless iterator works), and with `buffersize` a
+-- table is read that way too. A task's error is raised when its element
+-- is reached; the iterator's own error after the results before it.
 function Pool:imap(fn, iterable, chunksize, opts)
   return iterate(self, fn, iterable, chunksize, opts, "imap", ordered)
 end
