@@ -302,6 +302,13 @@ function M._check_buffersize(b, level)
   return b
 end
 
+--- How many tasks a lazy map keeps in flight without `buffersize`.
+M._lazy_ahead = 256
+function M._lazy_window(workers)
+  local w = 4 * workers
+  return w > M._lazy_ahead and w or M._lazy_ahead
+end
+
 --- The items of an iterable one at a time: a function returning true,
 -- item or false at the end (a sequence table: its 1..n; an iterator
 -- function: until it returns nil; braid's own `index, result` iterators:
@@ -332,20 +339,22 @@ end
 -- iterator yielding `index, result` (in order, or with 'any_order' in
 -- completion order) like `ordered`/`unordered`, over map jobs of the
 -- items read so far: `submit(items, n)` makes one (chunks of 'cs' items).
--- At most 'window' chunks are in flight (submitted and not all yielded):
--- in order, jobs of half the window each, so that the workers go on with
--- the next half while the first is read; out of order, one chunk per job,
--- refilled as each completes. An error raised by the iterable is raised
--- after the results of the items before it (Python's imap). Leaving the
--- loop early cancels what has not started. 'deadline': monotonic seconds
+-- At most 'window' chunks are in flight (submitted and not yielded), in
+-- jobs of half the window each (one job costs tens of microseconds: a
+-- job per chunk would make small tasks ten times slower), so that the
+-- workers go on with one half while the loop reads the other. Out of
+-- order, every job rings one semaphore per chunk done (`set_bell`): the
+-- loop waits on it for the next chunk of any job, then finds that chunk
+-- with `try_next`. An error raised by the iterable is raised after the
+-- results of the items before it (Python's imap). Leaving the loop early
+-- cancels what has not started. 'deadline': monotonic seconds
 -- (TimeoutError) or nil.
 function M._lazy(submit, iterable, cs, window, any_order, deadline)
   local source = source_of(iterable)
-  local jobs, head, tail = {}, 1, 0 -- in flight, in submission order
+  local jobs, head, tail = {}, 1, 0 -- not all yielded, in submission order
   local inflight, read, ended, src_err = 0, 0, false, nil
-  local per_job = any_order and 1 or (window // 2 > 0 and window // 2 or 1)
-  local w = any_order and core.FutureWaiter() or nil
-  local byfut = {}
+  local per_job = window // 2 > 0 and window // 2 or 1
+  local bell = any_order and core.Semaphore(0) or nil
   local finished = false
 
   local function submit_next()
@@ -358,35 +367,24 @@ function M._lazy(submit, iterable, cs, window, any_order, deadline)
     end
     if n == 0 then return end
     local job = submit(items, n)
-    local rec = { job = job, base = read, k = (n + cs - 1) // cs }
+    local _, jcs, k = job:info() -- a job of fewer items than cs: one chunk
+    tail = tail + 1
+    jobs[tail] = { job = job, base = read, k = k, cs = jcs, seen = 0 }
     read = read + n
-    inflight = inflight + rec.k
-    if w then
-      local f = job:future()
-      byfut[f] = rec
-      w:add(f)
-    else
-      tail = tail + 1
-      jobs[tail] = rec
-    end
+    inflight = inflight + k
+    if bell then job:set_bell(bell) end
   end
   local function refill()
     while not ended and inflight + per_job <= window do submit_next() end
   end
   local function finish()
     finished = true
-    if w then w:close() end
     if src_err ~= nil then
       local e = src_err
       src_err = nil
       error(e, 0)
     end
     return nil
-  end
-  local function left()
-    if deadline == nil then return nil end
-    local l = deadline - now()
-    return l < 0 and 0 or l
   end
 
   local iter
@@ -409,25 +407,38 @@ function M._lazy(submit, iterable, cs, window, any_order, deadline)
       end
     end
   else
-    local pend, pi = {}, 1
     local cur, cn, pos, base, exc = nil, 0, 0, 0, nil
+    -- the next chunk done of any job: its record, then what try_next gave
+    local function take()
+      local left
+      if deadline then left = deadline - now(); if left < 0 then left = 0 end end
+      if not bell:acquire(true, left) then error(M.TimeoutError(""), 3) end
+      for i = head, tail do
+        local rec = jobs[i]
+        if rec and rec.seen < rec.k then
+          local k, ok, v, e = rec.job:try_next(rec.seen)
+          if k then
+            rec.seen = rec.seen + 1
+            if rec.seen == rec.k then -- every chunk taken: drop the job
+              jobs[i] = nil
+              while head <= tail and jobs[head] == nil do head = head + 1 end
+            end
+            return rec, k, ok, v, e
+          end
+        end
+      end
+      error("a job rang its bell without a chunk done") -- cannot happen
+    end
     iter = function()
       while pos >= cn do
-        if exc ~= nil then finished = true; w:close(); raise_remote(exc) end
+        if exc ~= nil then finished = true; raise_remote(exc) end
         refill()
         if inflight == 0 then return finish() end
-        if pi > #pend then
-          pend, pi = w:take(left()), 1
-          if #pend == 0 then error(M.TimeoutError(""), 2) end
-        end
-        local rec = byfut[pend[pi]]
-        byfut[pend[pi]] = nil
-        pi = pi + 1
+        local rec, k, ok, v, e = take()
         inflight = inflight - 1
-        local ok, v, e = rec.job:chunk(1) -- raises for cancelled/broken
-        local _, jcs = rec.job:info() -- a last chunk of one may be a job of one
-        base = rec.base
-        if jcs == 1 then
+        base = rec.base + (k - 1) * rec.cs
+        if ok == nil then ok = false end
+        if rec.cs == 1 then
           if ok then cur, cn = { v }, 1 else cur, cn, exc = {}, 0, e end
         elseif ok then cur, cn = v, v.n
         else cur, cn, exc = v or {}, v and v.n or 0, e end
@@ -442,9 +453,9 @@ function M._lazy(submit, iterable, cs, window, any_order, deadline)
   return iter, nil, nil, closer(function()
     if finished then return end
     finished = true
-    for i = head, tail do jobs[i].job:cancel() end
-    for _, rec in next, byfut do rec.job:cancel() end
-    if w then w:close() end
+    for i = head, tail do
+      if jobs[i] then jobs[i].job:cancel() end
+    end
   end)
 end
 -- } ------
@@ -517,8 +528,9 @@ end
 -- progress=}])`: a generic-for iterator yielding `index, result` in
 -- order. A sequence table is submitted at once; an iterator function is
 -- read as results are consumed, at most `buffersize` tasks (chunks) in
--- flight (Python 3.14's; default 4 per worker), so an endless iterator
--- works; with `buffersize` a table is read that way too. An error is
+-- flight (Python 3.14's; default 256, or 4 per worker when that is
+-- more), so an endless iterator works; with `buffersize` a table is read
+-- that way too. An error is
 -- raised when its element is reached (the iterator's own error after the
 -- results before it); the timeout counts from this call (TimeoutError).
 -- Leaving the loop early cancels what has not started.
@@ -550,7 +562,7 @@ function Executor:map(fn, iterable, opts)
     if down then error(RuntimeError("cannot schedule new futures after shutdown"), 2) end
     local it, s, c, cl = M._lazy(function(items, n)
       return pool:map(fn, items, n, chunksize, false)
-    end, iterable, chunksize, buffersize or 4 * self._max_workers, false,
+    end, iterable, chunksize, buffersize or M._lazy_window(self._max_workers), false,
       deadline)
     if prog then
       return progress(it, s, c, cl, { force = prog == "force",

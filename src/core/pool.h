@@ -126,6 +126,7 @@ enum {
 
 typedef struct braid_job braid_job;
 typedef struct braid_pool braid_pool;
+struct braid_semaphore; /* sync.h: a job's bell */
 
 BRAIDI_FUNC const braid_handle_type braid__job_type;
 
@@ -151,6 +152,11 @@ BRAIDI_FUNC void braid__job_info(braid_job *j, uint32_t *n,
                                  uint32_t *chunksize, uint32_t *nchunks);
 /* The future finished (without values) when the job is ready. */
 BRAIDI_FUNC braid_future *braid__job_future(braid_job *j);
+/* Rings semaphore 's' (retained) once per chunk done: as many times at
+** once as chunks are done already, then once as each of the others is
+** done (so that one reader waits for the next chunk of several jobs).
+** BRAID_ESTATE when the job has a bell already. */
+BRAIDI_FUNC int braid__job_set_bell(braid_job *j, struct braid_semaphore *s);
 /* Cancels the chunks no worker took yet (and any segment not published:
 ** no more are taken). */
 BRAIDI_FUNC void braid__job_cancel(braid_job *j);

@@ -482,7 +482,7 @@ local function iterate(self, fn, iterable, chunksize, opts, name, make)
     local b = self._b
     local it, s, c, cl = futures._lazy(function(items, n)
       return b:map(fn, items, n, chunksize, false)
-    end, iterable, chunksize, buffersize or 4 * self._processes,
+    end, iterable, chunksize, buffersize or futures._lazy_window(self._processes),
       make == unordered)
     if opts and opts.progress then
       return progress(it, s, c, cl, { force = opts.progress == "force",
@@ -504,10 +504,10 @@ end
 -- progress=true}]])`: generic-for iterator yielding `index, result` in
 -- order (chunksize default 1). A sequence table is submitted at once; an
 -- iterator function is read as results are consumed, at most
--- `buffersize` tasks (chunks) in flight (Python 3.14's; default 4 per
--- worker: Python reads the whole input at once, braid never reads ahead
--- more than that, so an endless iterator works), and with `buffersize` a
--- table is read that way too. A task's error is raised when its element
+-- `buffersize` tasks (chunks) in flight (Python 3.14's; default 256, or
+-- 4 per worker when that is more: Python reads the whole input at once,
+-- braid never reads ahead more than that, so an endless iterator works),
+-- and with `buffersize` a table is read that way too. A task's error is raised when its element
 -- is reached; the iterator's own error after the results before it.
 function Pool:imap(fn, iterable, chunksize, opts)
   return iterate(self, fn, iterable, chunksize, opts, "imap", ordered)
