@@ -397,3 +397,56 @@ describe("Pool.imap options", function()
     assert.equal(5, m)
   end)
 end)
+
+describe("ThreadPool:imap_unordered over an iterator function", function()
+  it("yields later results while an earlier task still runs (completion order across the window)", function()
+    local p <close> = mpool.ThreadPool(2)
+    local gate, fallback = threading.Event(), threading.Event()
+    -- a bound for the case that the results never come: opens the gate
+    -- after 30 s and says so (the assertion below then fails)
+    local guard = threading.Thread { target = function()
+      if not gate:wait(30) then fallback:set(); gate:set() end
+    end }
+    guard:start()
+    local i = 0
+    local function gen() i = i + 1; if i <= 40 then return i end end
+    local order = {}
+    for k, v in p:imap_unordered(function(x)
+      if x == 1 then gate:wait(60) end
+      return x
+    end, gen, 1, 4) do
+      assert.equal(k, v)
+      order[#order + 1] = v
+      if #order == 20 then gate:set() end
+    end
+    guard:join(60)
+    assert.is_false(fallback:is_set())
+    assert.equal(40, #order)
+    for j = 1, 20 do assert.is_true(order[j] ~= 1) end -- they came while task 1 ran
+  end)
+end)
+
+describe("a lazy map made before close() or shutdown()", function()
+  it("still runs every task: the rest of its input is read then (Python reads it all)", function()
+    for _, make in ipairs { function() return mpool.ThreadPool(2), "close" end,
+                            function() return futures.ThreadPoolExecutor(2), "shutdown" end } do
+      local p, stop = make()
+      local i = 0
+      local function gen() i = i + 1; if i <= 1000 then return i end end
+      for _, method in ipairs { "imap", "imap_unordered", "map" } do
+        if p[method] and (method == "map") == (stop == "shutdown") then
+          i = 0
+          local it, s, c, cl = p[method](p, square, gen, nil)
+          assert.is_true(i < 1000) -- not read yet
+          p[stop](p)
+          assert.is_true(i > 1000) -- read to its end
+          local n = 0
+          for _, v in it, s, c, cl do n = n + 1; assert.is_true(v >= 1) end
+          assert.equal(1000, n)
+          if stop == "close" then p = mpool.ThreadPool(2) end
+        end
+      end
+      if stop == "close" then p:terminate() end
+    end
+  end)
+end)

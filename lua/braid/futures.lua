@@ -348,8 +348,12 @@ end
 -- with `try_next`. An error raised by the iterable is raised after the
 -- results of the items before it (Python's imap). Leaving the loop early
 -- cancels what has not started. 'deadline': monotonic seconds
--- (TimeoutError) or nil.
-function M._lazy(submit, iterable, cs, window, any_order, deadline)
+-- (TimeoutError) or nil. 'owner' (for a map without buffersize): the
+-- executor or Pool, whose shutdown or close() calls
+-- `M._drain_lazy(owner)` first: the rest of the input is read and
+-- submitted then (Python, which reads it all at once, runs every task of
+-- a map made before close() or shutdown()).
+function M._lazy(submit, iterable, cs, window, any_order, deadline, owner)
   local source = source_of(iterable)
   local jobs, head, tail = {}, 1, 0 -- not all yielded, in submission order
   local inflight, read, ended, src_err = 0, 0, false, nil
@@ -377,8 +381,14 @@ function M._lazy(submit, iterable, cs, window, any_order, deadline)
   local function refill()
     while not ended and inflight + per_job <= window do submit_next() end
   end
+  local lazies = owner and owner._lazies
+  if owner and lazies == nil then
+    lazies = setmetatable({}, { __mode = "k" })
+    owner._lazies = lazies
+  end
   local function finish()
     finished = true
+    if lazies then lazies[submit] = nil end
     if src_err ~= nil then
       local e = src_err
       src_err = nil
@@ -449,8 +459,14 @@ function M._lazy(submit, iterable, cs, window, any_order, deadline)
     end
   end
   refill() -- the first tasks start now, as Python's map submits them
+  if lazies and not ended then
+    lazies[submit] = function() -- M._drain_lazy
+      while not ended do submit_next() end
+    end
+  end
   progress._indexed[iter] = true
   return iter, nil, nil, closer(function()
+    if lazies then lazies[submit] = nil end
     if finished then return end
     finished = true
     for i = head, tail do
@@ -460,6 +476,15 @@ function M._lazy(submit, iterable, cs, window, any_order, deadline)
 end
 -- } ------
 
+
+--- Reads and submits the rest of the input of every lazy map of 'owner'
+-- still being read (see M._lazy).
+function M._drain_lazy(owner)
+  local lazies = owner._lazies
+  if lazies == nil then return end
+  owner._lazies = nil
+  for _, drain in next, lazies do drain() end
+end
 
 -- { ------ ThreadPoolExecutor
 
@@ -563,7 +588,7 @@ function Executor:map(fn, iterable, opts)
     local it, s, c, cl = M._lazy(function(items, n)
       return pool:map(fn, items, n, chunksize, false)
     end, iterable, chunksize, buffersize or M._lazy_window(self._max_workers), false,
-      deadline)
+      deadline, buffersize == nil and self or nil)
     if prog then
       return progress(it, s, c, cl, { force = prog == "force",
         total = type(iterable) == "table" and (iterable.n or #iterable) or nil })
@@ -590,6 +615,7 @@ end
 -- (default true) returns once every worker has ended.
 function Executor:shutdown(wait, opts)
   local cancel = type(opts) == "table" and opts.cancel_futures or false
+  if cancel then self._lazies = nil else M._drain_lazy(self) end
   self._pool:shutdown(cancel)
   if wait == nil or wait then self._pool:join() end
 end

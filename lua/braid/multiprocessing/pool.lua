@@ -483,7 +483,7 @@ local function iterate(self, fn, iterable, chunksize, opts, name, make)
     local it, s, c, cl = futures._lazy(function(items, n)
       return b:map(fn, items, n, chunksize, false)
     end, iterable, chunksize, buffersize or futures._lazy_window(self._processes),
-      make == unordered)
+      make == unordered, nil, buffersize == nil and self or nil)
     if opts and opts.progress then
       return progress(it, s, c, cl, { force = opts.progress == "force",
         total = type(iterable) == "table" and (iterable.n or #iterable) or nil })
@@ -524,6 +524,7 @@ end
 function Pool:close()
   if self._state == RUN then
     self._state = CLOSE
+    futures._drain_lazy(self) -- Python's imap reads its input after close()
     self._b:close()
   end
 end
@@ -531,6 +532,7 @@ end
 --- `p:terminate()`: cancels tasks not started, waits for the workers.
 function Pool:terminate()
   self._state = TERMINATE
+  self._lazies = nil
   self._b:terminate()
   self._b:join()
 end
