@@ -450,3 +450,19 @@ describe("a lazy map made before close() or shutdown()", function()
     end
   end)
 end)
+
+describe("a process Pool sent to a thread", function()
+  it("keeps its workers when the thread's copy is collected (only the pool's own state finalizes it)", function()
+    local p <close> = mp.Pool(1, nil, nil, nil, mp.get_context(METHODS[1]))
+    local t = threading.Thread { target = function(pool)
+      assert(pool:apply(function() return 5 end) == 5)
+      pool = nil
+      collectgarbage(); collectgarbage()
+    end, args = { p } }
+    t:start()
+    t:join(60)
+    assert.is_false(t:is_alive())
+    collectgarbage(); collectgarbage()
+    assert.equal(7, p:apply(function() return 7 end))
+  end)
+end)

@@ -544,9 +544,15 @@ function Pool:join()
 end
 
 Pool.__close = function(self) self:terminate() end
--- a pool nobody holds any more stops its workers (Python's finalizer)
+-- A table of this state: a Pool's `_home` in the state that made it. A
+-- copy of the Pool table in another state (a thread it was sent to, a
+-- manager's connection thread) has a copy of it instead.
+local HOME = {}
+-- a pool nobody holds any more stops its workers (Python's finalizer);
+-- only in the state that made it: a copy's collection leaves the shared
+-- workers to the others
 Pool.__gc = function(self)
-  if self._process and self._state ~= TERMINATE then
+  if self._process and self._state ~= TERMINATE and self._home == HOME then
     pcall(self._b.terminate, self._b)
   end
 end
@@ -587,7 +593,7 @@ function M.Pool(processes, initializer, initargs, maxtasksperchild, context)
   end
   local p = new_pool(process_backend_for(method), processes, initializer,
                      initargs, maxtasksperchild, 2)
-  p._name, p._process = "Pool", true
+  p._name, p._process, p._home = "Pool", true, HOME
   return p
 end
 
