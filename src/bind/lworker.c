@@ -90,14 +90,15 @@ static int unpack_args(lua_State *L, int idx) {
 }
 
 
-/* Protected, (EncArgs, values...): encodes the values as a task's
-** results: one table of a->n results as a batch of items (a->batch), or
-** the a->n values as one message. */
+/* How a task's results are encoded: one table of 'n' results as a batch
+** of items ('batch'), or the 'n' values as one message; 'm': the
+** message. */
 typedef struct EncArgs {
   int batch, n, proc;
   braid_msg *m;
 } EncArgs;
 
+/* Encodes the results at 'idx' as 'a' says (MAY RAISE). */
 static braid_msg *encode_direct(lua_State *L, int idx, const EncArgs *a) {
   braid_msg *m;
   if (!a->batch) return braidB_encode_values(L, idx, a->n, "result", a->proc);
@@ -108,6 +109,7 @@ static braid_msg *encode_direct(lua_State *L, int idx, const EncArgs *a) {
   return m;
 }
 
+/* Protected, (EncArgs, values...): encode_direct into a->m. */
 static int encode_results_protected(lua_State *L) {
   EncArgs *a = (EncArgs *)lua_touserdata(L, 1);
   a->m = encode_direct(L, 2, a);
