@@ -466,3 +466,41 @@ describe("a process Pool sent to a thread", function()
     assert.equal(7, p:apply(function() return 7 end))
   end)
 end)
+
+describe("Pool.imap through a manager's Pool proxy", function()
+  local m
+  setup(function() m = mp.get_context(METHODS[1]).Manager() end)
+  teardown(function() if m then m:shutdown() end end)
+
+  it("reads an iterator function as results are consumed, at most buffersize tasks ahead", function()
+    local pool = m:Pool(2)
+    for _, method in ipairs { "imap", "imap_unordered" } do
+      local c = counter()
+      local n = 0
+      for i, v in pool[method](pool, square, c.gen, 2, 3) do
+        n = n + 1
+        assert.equal(i * i, v)
+        assert.is_true(c.read <= n + 3 * 2, ("read %d after %d results"):format(c.read, n))
+        if n == 30 then break end
+      end
+      assert.equal(30, n)
+    end
+    -- without buffersize: bounded too, and the iterator's error after the
+    -- results before it
+    local i = 0
+    local function gen()
+      i = i + 1
+      if i == 6 then error(errors.KeyError("no item 6")) end
+      return i
+    end
+    local seen = {}
+    local ok, err = pcall(function()
+      for _, v in pool:imap(square, gen) do seen[#seen + 1] = v end
+    end)
+    assert.is_false(ok)
+    assert.is_true(errors.KeyError:is(err))
+    assert.same({ 1, 4, 9, 16, 25 }, seen)
+    helpers.raises(errors.ValueError, pool.imap, pool, square, gen, 1, 0)
+    pool:terminate()
+  end)
+end)

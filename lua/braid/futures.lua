@@ -335,6 +335,8 @@ local function source_of(iterable)
   end
 end
 
+M._source_of = source_of
+
 --- A map that reads its input as results are consumed: a generic-for
 -- iterator yielding `index, result` (in order, or with 'any_order' in
 -- completion order) like `ordered`/`unordered`, over map jobs of the
