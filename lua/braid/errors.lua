@@ -171,6 +171,9 @@ local ProcessError = def("multiprocessing.ProcessError", Exception)
 def("multiprocessing.BufferTooShort", ProcessError)
 def("multiprocessing.TimeoutError", ProcessError)
 def("multiprocessing.AuthenticationError", ProcessError)
+-- Python's multiprocessing.pool.MaybeEncodingError (an Exception): a
+-- Pool's result that could not be sent back; fields `value`, `exc`.
+def("multiprocessing.pool.MaybeEncodingError", Exception)
 local SubprocessError = def("subprocess.SubprocessError", Exception)
 def("subprocess.TimeoutExpired", SubprocessError)
 def("subprocess.CalledProcessError", SubprocessError)

@@ -40,7 +40,7 @@ local progress = require "braid.progress"
 
 local setmetatable, getmetatable, type, error, tostring, require =
   setmetatable, getmetatable, type, error, tostring, require
-local next, min, math_type, io = next, math.min, math.type, io
+local next, min, math_type, io, pcall = next, math.min, math.type, io, pcall
 local stderr_write = function(...) io.stderr:write(...) end
 local now, raise_remote =
   core.monotonic, core.raise_remote
@@ -118,12 +118,16 @@ local function collect(iterable, fname)
 end
 M._collect = collect
 
---- The unique futures of `fs` (a sequence of futures, or a set whose keys
--- are futures) as a list.
+--- The unique futures of `fs` (a sequence of futures, a set whose keys
+-- are futures, or an iterator function giving futures) as a list, each
+-- once in the order first given (Python makes a set of them).
 local function unique(fs, fname)
-  if type(fs) ~= "table" then
-    error(TypeError(("bad argument #1 to '%s' (table of futures expected, got %s)")
-      :format(fname, type(fs))), 3)
+  local tf = type(fs)
+  if tf == "function" then
+    fs = collect(fs, fname)
+  elseif tf ~= "table" then
+    error(TypeError(("bad argument #1 to '%s' (iterable of futures expected, got %s)")
+      :format(fname, tf)), 3)
   end
   local list, seen, n = {}, {}, 0
   local function add(f)
@@ -133,7 +137,7 @@ local function unique(fs, fname)
     end
     if not seen[f] then seen[f] = true; n = n + 1; list[n] = f end
   end
-  if fs[1] ~= nil or next(fs) == nil then
+  if tf == "function" or fs[1] ~= nil or next(fs) == nil then
     for i = 1, fs.n or #fs do add(fs[i]) end
   else
     for f in next, fs do add(f) end
@@ -284,8 +288,205 @@ end
 local function empty_iter() return nil end
 
 M._ordered, M._unordered = ordered, unordered
+
+--- `buffersize` of Executor.map and Pool.imap (Python 3.14): nil, or a
+-- positive integer (TypeError, ValueError otherwise, raised at 'level'
+-- as error() counts from here).
+function M._check_buffersize(b, level)
+  if b == nil then return nil end
+  if math_type(b) ~= "integer" then
+    error(TypeError("buffersize must be an integer or None"), level)
+  elseif b < 1 then
+    error(ValueError("buffersize must be None or >= 1."), level)
+  end
+  return b
+end
+
+--- How many tasks a lazy map keeps in flight without `buffersize`.
+M._lazy_ahead = 256
+function M._lazy_window(workers)
+  local w = 4 * workers
+  return w > M._lazy_ahead and w or M._lazy_ahead
+end
+
+--- The items of an iterable one at a time: a function returning true,
+-- item or false at the end (a sequence table: its 1..n; an iterator
+-- function: until it returns nil; braid's own `index, result` iterators:
+-- their results).
+local function source_of(iterable)
+  if type(iterable) == "table" then
+    local i, n = 0, iterable.n or #iterable
+    return function()
+      if i >= n then return false end
+      i = i + 1
+      return true, iterable[i]
+    end
+  elseif progress._indexed[iterable] then
+    return function()
+      local k, v = iterable()
+      if k == nil then return false end
+      return true, v
+    end
+  end
+  return function()
+    local v = iterable()
+    if v == nil then return false end
+    return true, v
+  end
+end
+
+M._source_of = source_of
+
+--- A map that reads its input as results are consumed: a generic-for
+-- iterator yielding `index, result` (in order, or with 'any_order' in
+-- completion order) like `ordered`/`unordered`, over map jobs of the
+-- items read so far: `submit(items, n)` makes one (chunks of 'cs' items).
+-- At most 'window' chunks are in flight (submitted and not yielded), in
+-- jobs of half the window each (one job costs tens of microseconds: a
+-- job per chunk would make small tasks ten times slower), so that the
+-- workers go on with one half while the loop reads the other. Out of
+-- order, every job rings one semaphore per chunk done (`set_bell`): the
+-- loop waits on it for the next chunk of any job, then finds that chunk
+-- with `try_next`. An error raised by the iterable is raised after the
+-- results of the items before it (Python's imap). Leaving the loop early
+-- cancels what has not started. 'deadline': monotonic seconds
+-- (TimeoutError) or nil. 'owner' (for a map without buffersize): the
+-- executor or Pool, whose shutdown or close() calls
+-- `M._drain_lazy(owner)` first: the rest of the input is read and
+-- submitted then (Python, which reads it all at once, runs every task of
+-- a map made before close() or shutdown()).
+function M._lazy(submit, iterable, cs, window, any_order, deadline, owner)
+  local source = source_of(iterable)
+  local jobs, head, tail = {}, 1, 0 -- not all yielded, in submission order
+  local inflight, read, ended, src_err = 0, 0, false, nil
+  local per_job = window // 2 > 0 and window // 2 or 1
+  local bell = any_order and core.Semaphore(0) or nil
+  local finished = false
+
+  local function submit_next()
+    local items, n, want = {}, 0, per_job * cs
+    while n < want do
+      local ok, has, v = pcall(source)
+      if not ok then ended, src_err = true, has; break end
+      if not has then ended = true; break end
+      n = n + 1; items[n] = v
+    end
+    if n == 0 then return end
+    local job = submit(items, n)
+    local _, jcs, k = job:info() -- a job of fewer items than cs: one chunk
+    tail = tail + 1
+    jobs[tail] = { job = job, base = read, k = k, cs = jcs, seen = 0 }
+    read = read + n
+    inflight = inflight + k
+    if bell then job:set_bell(bell) end
+  end
+  local function refill()
+    while not ended and inflight + per_job <= window do submit_next() end
+  end
+  local lazies = owner and owner._lazies
+  if owner and lazies == nil then
+    lazies = setmetatable({}, { __mode = "k" })
+    owner._lazies = lazies
+  end
+  local function finish()
+    finished = true
+    if lazies then lazies[submit] = nil end
+    if src_err ~= nil then
+      local e = src_err
+      src_err = nil
+      error(e, 0)
+    end
+    return nil
+  end
+
+  local iter
+  if not any_order then
+    local cur, cur_iter
+    iter = function()
+      while true do
+        if cur == nil then
+          refill()
+          if head > tail then return finish() end
+          cur = jobs[head]
+          cur_iter = cur.job:iter(deadline)
+        end
+        local i, v = cur_iter()
+        if i ~= nil then return cur.base + i, v end
+        jobs[head] = nil
+        head = head + 1
+        inflight = inflight - cur.k
+        cur = nil
+      end
+    end
+  else
+    local cur, cn, pos, base, exc = nil, 0, 0, 0, nil
+    -- the next chunk done of any job: its record, then what try_next gave
+    local function take()
+      local left
+      if deadline then left = deadline - now(); if left < 0 then left = 0 end end
+      if not bell:acquire(true, left) then error(M.TimeoutError(""), 3) end
+      for i = head, tail do
+        local rec = jobs[i]
+        if rec and rec.seen < rec.k then
+          local k, ok, v, e = rec.job:try_next(rec.seen)
+          if k then
+            rec.seen = rec.seen + 1
+            if rec.seen == rec.k then -- every chunk taken: drop the job
+              jobs[i] = nil
+              while head <= tail and jobs[head] == nil do head = head + 1 end
+            end
+            return rec, k, ok, v, e
+          end
+        end
+      end
+      error("a job rang its bell without a chunk done") -- cannot happen
+    end
+    iter = function()
+      while pos >= cn do
+        if exc ~= nil then finished = true; raise_remote(exc) end
+        refill()
+        if inflight == 0 then return finish() end
+        local rec, k, ok, v, e = take()
+        inflight = inflight - 1
+        base = rec.base + (k - 1) * rec.cs
+        if ok == nil then ok = false end
+        if rec.cs == 1 then
+          if ok then cur, cn = { v }, 1 else cur, cn, exc = {}, 0, e end
+        elseif ok then cur, cn = v, v.n
+        else cur, cn, exc = v or {}, v and v.n or 0, e end
+        pos = 0
+      end
+      pos = pos + 1
+      return base + pos, cur[pos]
+    end
+  end
+  refill() -- the first tasks start now, as Python's map submits them
+  if lazies and not ended then
+    lazies[submit] = function() -- M._drain_lazy
+      while not ended do submit_next() end
+    end
+  end
+  progress._indexed[iter] = true
+  return iter, nil, nil, closer(function()
+    if lazies then lazies[submit] = nil end
+    if finished then return end
+    finished = true
+    for i = head, tail do
+      if jobs[i] then jobs[i].job:cancel() end
+    end
+  end)
+end
 -- } ------
 
+
+--- Reads and submits the rest of the input of every lazy map of 'owner'
+-- still being read (see M._lazy).
+function M._drain_lazy(owner)
+  local lazies = owner._lazies
+  if lazies == nil then return end
+  owner._lazies = nil
+  for _, drain in next, lazies do drain() end
+end
 
 -- { ------ ThreadPoolExecutor
 
@@ -350,26 +551,53 @@ function Executor:submit(fn, ...)
   return self._pool:submit(fn, ...)
 end
 
---- `ex:map(fn, iterable [, {timeout=, chunksize=, progress=}])`: submits
--- every item at once and returns a generic-for iterator yielding `index,
--- result` in order. An error is raised when its element is reached; the
--- timeout counts from this call (TimeoutError). Leaving the loop early
--- cancels what has not started.
+--- `ex:map(fn, iterable [, {timeout=, chunksize=, buffersize=,
+-- progress=}])`: a generic-for iterator yielding `index, result` in
+-- order. A sequence table is submitted at once; an iterator function is
+-- read as results are consumed, at most `buffersize` tasks (chunks) in
+-- flight (Python 3.14's; default 256, or 4 per worker when that is
+-- more), so an endless iterator works; with `buffersize` a table is read
+-- that way too. An error is
+-- raised when its element is reached (the iterator's own error after the
+-- results before it); the timeout counts from this call (TimeoutError).
+-- Leaving the loop early cancels what has not started.
 function Executor:map(fn, iterable, opts)
-  local timeout, chunksize, prog
+  local timeout, chunksize, prog, buffersize
   if type(opts) == "number" then timeout = opts
-  elseif opts ~= nil then timeout, chunksize, prog = opts.timeout, opts.chunksize, opts.progress end
+  elseif opts ~= nil then
+    timeout, chunksize, prog, buffersize =
+      opts.timeout, opts.chunksize, opts.progress, opts.buffersize
+  end
   chunksize = chunksize or 1
   if math_type(chunksize) ~= "integer" or chunksize < 1 then
     error(ValueError("chunksize must be >= 1."), 2)
   end
+  buffersize = M._check_buffersize(buffersize, 3)
   if not callable(fn) then
     error(TypeError("bad argument #1 to 'map' (function expected, got "
       .. type(fn) .. ")"), 2)
   end
   local deadline = timeout and now() + timeout
-  local items, n = collect(iterable, "map")
   local pool = self._pool
+  if buffersize or type(iterable) == "function" then
+    if type(iterable) ~= "function" and (type(iterable) ~= "table"
+                                         or getmetatable(iterable) ~= nil) then
+      collect(iterable, "map") -- raises the TypeError
+    end
+    local _, _, broken, down = pool:info()
+    if broken then pool:submit(fn) end -- raises BrokenThreadPool
+    if down then error(RuntimeError("cannot schedule new futures after shutdown"), 2) end
+    local it, s, c, cl = M._lazy(function(items, n)
+      return pool:map(fn, items, n, chunksize, false)
+    end, iterable, chunksize, buffersize or M._lazy_window(self._max_workers), false,
+      deadline, buffersize == nil and self or nil)
+    if prog then
+      return progress(it, s, c, cl, { force = prog == "force",
+        total = type(iterable) == "table" and (iterable.n or #iterable) or nil })
+    end
+    return it, s, c, cl
+  end
+  local items, n = collect(iterable, "map")
   if n == 0 then
     local _, _, broken, down = pool:info()
     if broken then pool:submit(fn) end -- raises BrokenThreadPool
@@ -389,6 +617,7 @@ end
 -- (default true) returns once every worker has ended.
 function Executor:shutdown(wait, opts)
   local cancel = type(opts) == "table" and opts.cancel_futures or false
+  if cancel then self._lazies = nil else M._drain_lazy(self) end
   self._pool:shutdown(cancel)
   if wait == nil or wait then self._pool:join() end
 end

@@ -15,6 +15,7 @@
 #include "lpool.h"
 #include "pool.h"
 #include "lcodec.h"
+#include "sync.h"
 
 
 /*
@@ -138,6 +139,41 @@ static int job_next_done(lua_State *L) {
   lua_settop(L, 1);
   lua_pushinteger(L, (lua_Integer)a.k + 1);
   return 1 + push_chunk(L, a.st, a.m);
+}
+
+
+/* j:try_next(seen) -> k, true, value | k, false, partial, exc, as
+** next_done without waiting; nothing when no chunk beyond the 'seen'
+** taken is done yet, false when every chunk was seen. */
+static int job_try_next(lua_State *L) {
+  braid_job *j = checkjob(L, 1);
+  lua_Integer seen = braidB_checkinteger(L, 2);
+  braid__deadline now = braid__deadline_in(0);
+  ChunkArgs a;
+  a.j = j;
+  a.seen = (uint32_t)(seen < 0 ? 0 : seen);
+  a.st = braid__job_wait_next(j, &a.seen, &a.k, &now, &a.m);
+  if (a.st == BRAID_ETIMEDOUT) return 0;
+  if (a.st == BRAID_EEMPTY) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_settop(L, 1);
+  lua_pushinteger(L, (lua_Integer)a.k + 1);
+  return 1 + push_chunk(L, a.st, a.m);
+}
+
+
+/* j:set_bell(semaphore): the semaphore (a threading.Semaphore) is
+** released once per chunk done (braid__job_set_bell), so a reader of
+** several jobs waits on it for the next chunk of any of them. */
+static int job_set_bell(lua_State *L) {
+  braid_job *j = checkjob(L, 1);
+  braid_semaphore *s =
+      (braid_semaphore *)braidB_checkhandle(L, 2, &braid__semaphore_type);
+  if (braid__job_set_bell(j, s) != BRAID_OK)
+    return braidB_raise(L, "RuntimeError", "the job has a bell already");
+  return 0;
 }
 
 
@@ -390,6 +426,8 @@ static int job_info(lua_State *L) {
 const luaL_Reg braidB_job_methods[] = {
   { "chunk", job_chunk },
   { "next_done", job_next_done },
+  { "try_next", job_try_next },
+  { "set_bell", job_set_bell },
   { "results", job_results },
   { "iter", job_iter },
   { "wait", job_wait },

@@ -381,7 +381,8 @@ static char *getpath(lua_State *L, const char *field) {
 
 /*
 ** core.ThreadPool{max_workers=, lazy=, maxtasksperchild=, prefix=,
-**                 initializer=, initargs=} -> pool
+**                 initializer=, initargs=, mperr=} -> pool
+** ('mperr': the workers of a multiprocessing Pool, BRAIDB_POOL_MPERR)
 ** A lazy pool (an executor) starts workers as work comes; otherwise all
 ** start now (RuntimeError when none can).
 */
@@ -400,6 +401,9 @@ static int core_threadpool(lua_State *L) {
   o.lazy = lua_toboolean(L, -1);
   braidB_getopt(L, 1, "maxtasksperchild");
   o.maxtasks = (long)braidB_optinteger(L, -1, 0);
+  braidB_getopt(L, 1, "mperr"); /* a multiprocessing Pool's workers */
+  o.flags = lua_toboolean(L, -1) ? BRAIDB_POOL_MPERR : 0;
+  lua_pop(L, 1);
   braidB_getopt(L, 1, "prefix"); /* 5 */
   o.prefix = lua_tostring(L, 5);
   lua_settop(L, 5);

@@ -79,11 +79,20 @@ typedef struct braidB_WorkerCtx {
   braid_item *buf;
   size_t cap;
   int proc;
+  int mperr; /* a multiprocessing Pool's worker: see BRAIDB_POOL_MPERR */
 } braidB_WorkerCtx;
 
-/* Creates this state's worker context (kept in the registry). */
+/* braid_pool_opts.flags: the workers serve a multiprocessing Pool, where
+** a result that cannot be sent back fails its task with Python's
+** multiprocessing.pool.MaybeEncodingError (an executor's task fails with
+** the TypeError naming the path, as Python's ProcessPoolExecutor gives
+** the pickling error). */
+#define BRAIDB_POOL_MPERR 1u
+
+/* Creates this state's worker context (kept in the registry); 'mperr':
+** BRAIDB_POOL_MPERR's behaviour. */
 BRAIDI_FUNC braidB_WorkerCtx *braidB_worker_ctx(lua_State *L, braid_pool *p,
-                                                int proc);
+                                                int proc, int mperr);
 /* Runs the initializer message (initializer, initargs); on error prints
 ** "Exception in initializer:" and the traceback, returns 0. */
 BRAIDI_FUNC int braidB_run_initializer(lua_State *L, const braid_msg *init);

@@ -260,13 +260,13 @@ static int fd_of_conn(lua_State *L, int idx) {
 }
 
 
-/* core.procpool_serve(conn, parent_pid|0, init_ok): the body of a
-** pool's child process, once its initializer ran (init_ok: it did not
-** fail). Returns true when the pool lets it go, false when the
+/* core.procpool_serve(conn, parent_pid|0, init_ok, mperr): the body of
+** a pool's child process, once its initializer ran (init_ok: it did not
+** fail; mperr: a multiprocessing Pool's, see BRAIDB_POOL_MPERR). Returns true when the pool lets it go, false when the
 ** initializer failed; raises when the parent sent garbage. */
 static int core_procpool_serve(lua_State *L) {
   int fd = fd_of_conn(L, 1), rc;
-  int ok = lua_toboolean(L, 3);
+  int ok = lua_toboolean(L, 3), mperr = lua_toboolean(L, 4);
   braidB_WorkerCtx *c;
   braid_fnent *fn = NULL;
 #ifdef PR_SET_PDEATHSIG
@@ -276,7 +276,7 @@ static int core_procpool_serve(lua_State *L) {
     return braidB_raise(L, "OSError", "the pool is gone");
 #endif
   lua_settop(L, 1);
-  c = braidB_worker_ctx(L, NULL, 1);
+  c = braidB_worker_ctx(L, NULL, 1, mperr);
   if (send_reply(fd, ok ? REPLY_READY : REPLY_INITFAIL, NULL) != BRAID_OK ||
       !ok) {
     lua_pushboolean(L, 0); /* the caller exits with status 1 */
@@ -365,7 +365,7 @@ static void push_poolmod(lua_State *L, const char *fname) {
 static const char INIT_KEY = 'i'; /* proxy state: {initializer, initargs} */
 
 /* Protected: pool._start_worker(method, name, exe, builtin, initializer,
-** initargs) -> record. The initializer message is decoded in this state
+** initargs, mperr) -> record (mperr: a Pool's, which replaces workers). The initializer message is decoded in this state
 ** once: the child gets it by inheritance, like a Process's arguments. */
 static int start_protected(lua_State *L) {
   ProcExt *x = (ProcExt *)lua_touserdata(L, 1);
@@ -390,7 +390,8 @@ static int start_protected(lua_State *L) {
   lua_pushboolean(L, x->builtin);
   lua_rawgeti(L, -6, 1);
   lua_rawgeti(L, -7, 2);
-  lua_call(L, 6, 1);
+  lua_pushboolean(L, x->replace);
+  lua_call(L, 7, 1);
   return 1;
 }
 
@@ -789,7 +790,7 @@ static int proxy_body(lua_State *L) {
   px.p = (braid_pool *)lua_touserdata(L, 1);
   px.x = (ProcExt *)braid__pool_ext(px.p);
   lua_settop(L, 0);
-  px.c = braidB_worker_ctx(L, px.p, 1);
+  px.c = braidB_worker_ctx(L, px.p, 1, 0); /* runs no task itself */
   /* a worker with a task quota takes no more than it may run */
   depth = braid__pool_maxtasks(px.p) > 0 ? 1 : DEPTH;
   taking = start_worker(L, px.p, px.x, &px.ch, 1);

@@ -90,6 +90,139 @@ static int unpack_args(lua_State *L, int idx) {
 }
 
 
+/* How a task's results are encoded: one table of 'n' results as a batch
+** of items ('batch'), or the 'n' values as one message; 'm': the
+** message. */
+typedef struct EncArgs {
+  int batch, n, proc;
+  braid_msg *m;
+} EncArgs;
+
+/* Encodes the results at 'idx' as 'a' says (MAY RAISE). */
+static braid_msg *encode_direct(lua_State *L, int idx, const EncArgs *a) {
+  braid_msg *m;
+  if (!a->batch) return braidB_encode_values(L, idx, a->n, "result", a->proc);
+  m = a->proc ? braid__encode_batch_range_proc(L, idx, 1, (lua_Integer)a->n,
+                                               "result", BRAID_ENC_PIPE)
+              : braid__encode_batch(L, idx, (lua_Integer)a->n, "result");
+  m->tag = BRAID_RESULT_ITEMS;
+  return m;
+}
+
+/* Protected, (EncArgs, values...): encode_direct into a->m. */
+static int encode_results_protected(lua_State *L) {
+  EncArgs *a = (EncArgs *)lua_touserdata(L, 1);
+  a->m = encode_direct(L, 2, a);
+  return 0;
+}
+
+
+/* Pushes a description of the value at 'idx' (Python's repr): its
+** tostring, strings quoted, at most 200 bytes of it. */
+static void push_description(lua_State *L, int idx) {
+  size_t len;
+  const char *s;
+  int str = lua_type(L, idx) == LUA_TSTRING;
+  s = luaL_tolstring(L, idx, &len);
+  if (str) lua_pushliteral(L, "\"");
+  lua_pushlstring(L, s, len > 200 ? 200 : len);
+  if (str) {
+    lua_pushliteral(L, "\"");
+    lua_concat(L, 3);
+  }
+  lua_remove(L, -2);
+}
+
+
+/* Raises multiprocessing.pool.MaybeEncodingError for the values that
+** could not be sent (at 'idx': 'n' values, or with 'list' one table of
+** 'n' results, described as "{a, b, ...}", at most 8 of them) and the
+** error 'why' at the top: Python's message "Error sending result:
+** '<value>'. Reason: '<error>'", with the fields 'value' and 'exc' (and
+** 'args' = {exc, value}, Python's e.args). */
+static int raise_maybe_encoding(lua_State *L, int idx, int n, int list) {
+  int why = lua_gettop(L), i, shown = n < 8 ? n : 8;
+  luaL_checkstack(L, 2 * shown + 12, "too many results");
+  if (list) lua_pushliteral(L, "{");
+  for (i = 0; i < shown; i++) {
+    if (i > 0) lua_pushliteral(L, ", ");
+    if (list) {
+      lua_rawgeti(L, idx, i + 1);
+      push_description(L, lua_gettop(L));
+      lua_remove(L, -2);
+    } else {
+      push_description(L, idx + i);
+    }
+  }
+  if (shown < n) lua_pushliteral(L, ", ...");
+  if (list) lua_pushliteral(L, "}");
+  lua_concat(L, lua_gettop(L) - why);       /* why+1: value */
+  luaL_tolstring(L, why, NULL);             /* why+2: exc */
+  braidB_pushclass(L, "multiprocessing.pool.MaybeEncodingError");
+  lua_pushfstring(L, "Error sending result: '%s'. Reason: '%s'",
+                  lua_tostring(L, why + 1), lua_tostring(L, why + 2));
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, why + 1);
+  lua_setfield(L, -2, "value");
+  lua_pushvalue(L, why + 2);
+  lua_setfield(L, -2, "exc");
+  lua_createtable(L, 2, 1);
+  lua_pushvalue(L, why + 2);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, why + 1);
+  lua_rawseti(L, -2, 2);
+  lua_pushinteger(L, 2);
+  lua_setfield(L, -2, "n");
+  lua_setfield(L, -2, "args");
+  lua_call(L, 2, 1);
+  /* a chunk's results went with it: no partial results (exec_chunk) */
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &CHUNKRES_KEY);
+  return lua_error(L);
+}
+
+
+/* The encoding of results failed with the error on top: raises it again
+** when it is a memory error, else raise_maybe_encoding. */
+static void fail_encoding(lua_State *L, int idx, int n, int list) {
+  if (lua_type(L, -1) == LUA_TSTRING) lua_error(L); /* Lua's memory error */
+  braidB_pushclass(L, "MemoryError");
+  lua_getfield(L, -1, "is");
+  lua_insert(L, -2);
+  lua_pushvalue(L, -3);
+  lua_call(L, 2, 1);
+  if (lua_toboolean(L, -1)) {
+    lua_pop(L, 1);
+    lua_error(L);
+  }
+  lua_pop(L, 1);
+  raise_maybe_encoding(L, idx, n, list);
+}
+
+
+/* Encodes the results at 'idx' (see EncArgs) of a task. MAY RAISE (the
+** caller is protected): the encoding's error, or, in a multiprocessing
+** Pool's worker, MaybeEncodingError for a value that cannot be sent
+** (memory errors stay what they are). */
+static braid_msg *encode_results(lua_State *L, WorkerCtx *c, int idx, int n,
+                                 int batch) {
+  EncArgs a;
+  int i, nv = batch ? 1 : n;
+  a.batch = batch;
+  a.n = n;
+  a.proc = c->proc;
+  a.m = NULL;
+  idx = lua_absindex(L, idx);
+  if (!c->mperr) return encode_direct(L, idx, &a);
+  luaL_checkstack(L, nv + 4, "too many results");
+  lua_pushcfunction(L, encode_results_protected);
+  lua_pushlightuserdata(L, &a);
+  for (i = 0; i < nv; i++) lua_pushvalue(L, idx + i);
+  if (lua_pcall(L, nv + 1, 0, 0) != LUA_OK) fail_encoding(L, idx, n, batch);
+  return a.m;
+}
+
+
 /* Protected: runs a call; returns the encoded results as light userdata. */
 static int call_protected(lua_State *L) {
   braid_work *w = (braid_work *)lua_touserdata(L, 1);
@@ -104,8 +237,7 @@ static int call_protected(lua_State *L) {
   n = args ? braid__decode_owned(L, args) : 0;
   lua_call(L, n, LUA_MULTRET);
   nres = lua_gettop(L) - base;
-  lua_pushlightuserdata(L, nres > 0 ? braidB_encode_values(L, base + 1, nres,
-                                                           "result", c->proc)
+  lua_pushlightuserdata(L, nres > 0 ? encode_results(L, c, base + 1, nres, 0)
                                     : NULL);
   return 1;
 }
@@ -130,7 +262,7 @@ static int chunk_protected(lua_State *L) {
     lua_insert(L, 1);
     nargs = w->star ? unpack_args(L, 2) : 1;
     lua_call(L, nargs, 1);
-    lua_pushlightuserdata(L, braidB_encode_values(L, 1, 1, "result", c->proc));
+    lua_pushlightuserdata(L, encode_results(L, c, 1, 1, 0));
     return 1;
   }
   push_fn(L, c, w->fn);                    /* 1: fn */
@@ -150,16 +282,22 @@ static int chunk_protected(lua_State *L) {
   if (objects) { /* one value: objects met in several results stay shared */
     lua_pushinteger(L, w->nitems);
     lua_setfield(L, 2, "n");
-    lua_pushlightuserdata(L, braidB_encode_values(L, 2, 1, "result", c->proc));
+    if (c->mperr) { /* MaybeEncodingError describes the list of results */
+      EncArgs a = { 0, 1, c->proc, NULL };
+      lua_pushcfunction(L, encode_results_protected);
+      lua_pushlightuserdata(L, &a);
+      lua_pushvalue(L, 2);
+      if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        fail_encoding(L, 2, (int)w->nitems, 1);
+      m = a.m;
+    } else {
+      m = braidB_encode_values(L, 2, 1, "result", c->proc);
+    }
+    lua_pushlightuserdata(L, m);
     return 1;
   }
   /* one item per result: no key to write, read or check for each */
-  m = c->proc ? braid__encode_batch_range_proc(L, 2, 1,
-                                               (lua_Integer)w->nitems,
-                                               "result", BRAID_ENC_PIPE)
-              : braid__encode_batch(L, 2, (lua_Integer)w->nitems, "result");
-  m->tag = BRAID_RESULT_ITEMS;
-  lua_pushlightuserdata(L, m);
+  lua_pushlightuserdata(L, encode_results(L, c, 2, (int)w->nitems, 1));
   return 1;
 }
 
@@ -341,11 +479,13 @@ static int init_protected(lua_State *L) {
 }
 
 
-WorkerCtx *braidB_worker_ctx(lua_State *L, braid_pool *p, int proc) {
+WorkerCtx *braidB_worker_ctx(lua_State *L, braid_pool *p, int proc,
+                             int mperr) {
   WorkerCtx *c = (WorkerCtx *)lua_newuserdatauv(L, sizeof *c, 0);
   memset(c, 0, sizeof *c);
   c->p = p;
   c->proc = proc;
+  c->mperr = mperr;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, wctx_gc);
   lua_setfield(L, -2, "__gc");
@@ -381,7 +521,8 @@ static int worker_body(lua_State *L) {
   braid_work w;
   int base;
   lua_settop(L, 0);
-  c = braidB_worker_ctx(L, p, 0);
+  c = braidB_worker_ctx(L, p, 0,
+                        (braid__pool_flags(p) & BRAIDB_POOL_MPERR) != 0);
   base = lua_gettop(L);
   init = braid__pool_init_msg(p);
   if (init != NULL && !braidB_run_initializer(L, init)) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "sync.h"
 
 
 /*
@@ -422,6 +423,7 @@ struct braid_pool {
   braid_msg *init;     /* guarded by 'mu' */
   void *(*entry)(void *);
   int process;
+  unsigned flags;      /* the binding's (braid_pool_opts.flags) */
   void *ext;
   void (*ext_free)(void *);
   void (*ext_notify)(void *, int);
@@ -457,6 +459,9 @@ struct braid_job {
   ** the only one, or ANY_CHUNK), for the next chunk done */
   uint32_t waitchunk, wantk, waitnext;
   braid_future *done;
+  /* set once under 'mu' (braid__job_set_bell), retained: released once per
+  ** chunk done */
+  braid_semaphore *bell;
 };
 
 
@@ -521,6 +526,7 @@ static void job_destroy(braid_handle *h) {
   braid__free(j->entry);
   braid__fnent_release(j->fn);
   if (j->done) braid__handle_release(&j->done->h);
+  if (j->bell) braid__handle_release((braid_handle *)j->bell);
   braid__free(j->status);
   braid__free(j->res);
   braid__free(j->order);
@@ -536,16 +542,17 @@ const braid_handle_type braid__job_type = { "braid.MapJob", job_destroy };
 /* Stores chunk 'k' as done (status 'st', message 'm' taken). */
 static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
   int ready = 0;
+  braid_semaphore *bell = NULL;
   braid__mutex_lock(&j->mu);
   if (j->status[k] == BRAID_CHUNK_PENDING) {
+    bell = j->bell;
     j->status[k] = (unsigned char)st;
     j->res[k] = m;
     m = NULL;
     j->order[j->ndone++] = k;
-    if (st != BRAID_CHUNK_OK && j->failed < 0) {
-      j->failed = (long)k;
-      ready = 1;
-    }
+    if (st != BRAID_CHUNK_OK && j->failed < 0) j->failed = (long)k;
+    /* ready once every chunk is done, failed or not (Python's MapResult:
+    ** a map's error is reported when the rest of it has run too) */
     if (j->ndone == j->nchunks) ready = 1;
     /* no spurious wake-up for the reader of the chunks in order, which
     ** waits for one while the others complete */
@@ -555,6 +562,7 @@ static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
   }
   braid__mutex_unlock(&j->mu);
   if (m) braid__msg_free(m);
+  if (bell) braid__semaphore_release(bell, 1);
   if (ready) braid__future_finish(j->done, NULL, BRAID_EXC_NONE);
 }
 
@@ -563,8 +571,9 @@ static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
 ** release the items of those published (from..to-1) ('next' was set to
 ** nchunks and the job closed under the pool lock). */
 static void job_fail_rest(braid_job *j, uint32_t from, uint32_t to, int st) {
-  uint32_t k;
+  uint32_t k, nfailed = 0;
   int ready = 0;
+  braid_semaphore *bell;
   if (from >= j->nchunks) return;
   release_chunks(j, from, to);
   braid__mutex_lock(&j->mu);
@@ -572,11 +581,14 @@ static void job_fail_rest(braid_job *j, uint32_t from, uint32_t to, int st) {
     if (j->status[k] != BRAID_CHUNK_PENDING) continue;
     j->status[k] = (unsigned char)st;
     j->order[j->ndone++] = k;
+    nfailed++;
     if (j->failed < 0) j->failed = (long)k;
   }
-  ready = 1;
+  ready = j->ndone == j->nchunks; /* chunks handed out may still run */
+  bell = j->bell;
   braid__cond_broadcast(&j->cv);
   braid__mutex_unlock(&j->mu);
+  if (bell && nfailed) braid__semaphore_release(bell, (int64_t)nfailed);
   if (ready) braid__future_finish(j->done, NULL, BRAID_EXC_NONE);
 }
 
@@ -634,7 +646,7 @@ int braid__job_wait(braid_job *j, const braid__deadline *d) {
 int braid__job_ready(braid_job *j, long *failed) {
   int r;
   braid__mutex_lock(&j->mu);
-  r = j->ndone == j->nchunks || j->failed >= 0;
+  r = j->ndone == j->nchunks;
   if (failed) *failed = j->failed;
   braid__mutex_unlock(&j->mu);
   return r;
@@ -651,6 +663,21 @@ void braid__job_info(braid_job *j, uint32_t *n, uint32_t *chunksize,
 
 braid_future *braid__job_future(braid_job *j) {
   return j->done;
+}
+
+
+int braid__job_set_bell(braid_job *j, struct braid_semaphore *s) {
+  uint32_t n;
+  braid__mutex_lock(&j->mu);
+  if (j->bell != NULL) {
+    braid__mutex_unlock(&j->mu);
+    return BRAID_ESTATE;
+  }
+  j->bell = (braid_semaphore *)braid__handle_retain((braid_handle *)s);
+  n = j->ndone; /* those done before: every later one rings by itself */
+  braid__mutex_unlock(&j->mu);
+  if (n) braid__semaphore_release(s, (int64_t)n);
+  return BRAID_OK;
 }
 
 
@@ -757,6 +784,7 @@ int braid__pool_new(braid_pool **out, braid_runtime_t *rt,
   p->init = o->init;
   p->entry = o->entry;
   p->process = o->process;
+  p->flags = o->flags;
   p->ext = o->ext;
   p->ext_free = o->ext_free;
   p->ext_notify = o->ext_notify;
@@ -1081,6 +1109,7 @@ void braid__pool_terminate(braid_pool *p) {
 
 
 int braid__pool_is_process(braid_pool *p) { return p->process; }
+unsigned braid__pool_flags(braid_pool *p) { return p->flags; }
 void *braid__pool_ext(braid_pool *p) { return p->ext; }
 
 

@@ -126,6 +126,7 @@ enum {
 
 typedef struct braid_job braid_job;
 typedef struct braid_pool braid_pool;
+struct braid_semaphore; /* sync.h: a job's bell */
 
 BRAIDI_FUNC const braid_handle_type braid__job_type;
 
@@ -141,15 +142,21 @@ BRAIDI_FUNC int braid__job_wait_chunk(braid_job *j, uint32_t k,
 BRAIDI_FUNC int braid__job_wait_next(braid_job *j, uint32_t *seen,
                                      uint32_t *k, const braid__deadline *d,
                                      const braid_msg **m);
-/* Waits until every chunk is done or one failed. BRAID_OK/ETIMEDOUT. */
+/* Waits until every chunk is done (failed, cancelled or not: a failure
+** is reported with the whole map). BRAID_OK/ETIMEDOUT. */
 BRAIDI_FUNC int braid__job_wait(braid_job *j, const braid__deadline *d);
-/* Ready (all done or one failed), and the first failed chunk (in the
-** order failures happened) or -1. */
+/* Ready (every chunk done), and the first failed chunk (in the order
+** failures happened) or -1. */
 BRAIDI_FUNC int braid__job_ready(braid_job *j, long *failed);
 BRAIDI_FUNC void braid__job_info(braid_job *j, uint32_t *n,
                                  uint32_t *chunksize, uint32_t *nchunks);
 /* The future finished (without values) when the job is ready. */
 BRAIDI_FUNC braid_future *braid__job_future(braid_job *j);
+/* Rings semaphore 's' (retained) once per chunk done: as many times at
+** once as chunks are done already, then once as each of the others is
+** done (so that one reader waits for the next chunk of several jobs).
+** BRAID_ESTATE when the job has a bell already. */
+BRAIDI_FUNC int braid__job_set_bell(braid_job *j, struct braid_semaphore *s);
 /* Cancels the chunks no worker took yet (and any segment not published:
 ** no more are taken). */
 BRAIDI_FUNC void braid__job_cancel(braid_job *j);
@@ -167,6 +174,9 @@ typedef struct braid_pool_opts {
   /* A pool of processes: each worker thread drives one child process.
   ** Work that fails because the pool broke fails as BROKEN_PROCESS. */
   int process;
+  /* The binding's flags for its workers, opaque here
+  ** (braid__pool_flags). */
+  unsigned flags;
   /* Binding data for the workers ('ext', freed by 'ext_free' with the
   ** pool), told of BRAID_POOL_BROKEN and BRAID_POOL_TERMINATE by
   ** 'ext_notify' (called without the pool's mutex). All optional. */
@@ -234,6 +244,7 @@ BRAIDI_FUNC void braid__pool_shutdown(braid_pool *p, int cancel);
 ** stop what runs now (a process pool kills its children). */
 BRAIDI_FUNC void braid__pool_terminate(braid_pool *p);
 BRAIDI_FUNC int braid__pool_is_process(braid_pool *p);
+BRAIDI_FUNC unsigned braid__pool_flags(braid_pool *p);
 BRAIDI_FUNC void *braid__pool_ext(braid_pool *p);
 /* Waits until every worker has ended. BRAID_OK/ETIMEDOUT. */
 BRAIDI_FUNC int braid__pool_join(braid_pool *p, const braid__deadline *d);

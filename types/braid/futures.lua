@@ -15,10 +15,10 @@ local futures_Executor = {}
 ---@return futures.Future
 function futures_Executor:submit(fn, ...) end
 
---- Calls fn(item) for every item of iterable, all submitted at once, and
+--- Calls fn(item) for every item of iterable and returns a generic-for
 --- Reference: docs/futures.md, entry `futures.Executor:map`
 ---@param fn function
----@param iterable table
+---@param iterable table|function
 ---@param opts? table
 ---@return function
 function futures_Executor:map(fn, iterable, opts) end
@@ -121,7 +121,7 @@ function M.Future() end
 
 --- Waits until the futures of fs satisfy return_when, or until
 --- Reference: docs/futures.md, entry `futures.wait`
----@param fs table
+---@param fs table|function
 ---@param timeout? number
 ---@param return_when? string
 ---@return table
@@ -130,7 +130,7 @@ function M.wait(fs, timeout, return_when) end
 
 --- A generic-for iterator yielding the futures of fs as they complete
 --- Reference: docs/futures.md, entry `futures.as_completed`
----@param fs table
+---@param fs table|function
 ---@param timeout? number
 ---@param opts? table
 ---@return function

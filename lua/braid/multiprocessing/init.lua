@@ -75,6 +75,7 @@ M.ProcessError = errors.classes["multiprocessing.ProcessError"]
 M.BufferTooShort = errors.classes["multiprocessing.BufferTooShort"]
 M.TimeoutError = errors.classes["multiprocessing.TimeoutError"]
 M.AuthenticationError = errors.classes["multiprocessing.AuthenticationError"]
+M.MaybeEncodingError = errors.classes["multiprocessing.pool.MaybeEncodingError"]
 
 local lazy = { pool = "braid.multiprocessing.pool",
                dummy = "braid.multiprocessing.dummy",

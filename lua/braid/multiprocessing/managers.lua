@@ -26,9 +26,11 @@ local core = require "braid.core"
 local errors = require "braid.errors"
 local mgrserver = require "braid.multiprocessing.mgrserver"
 local require, setmetatable, getmetatable, rawget, rawset, type, pairs, ipairs, next,
-      tostring, select, error, pcall, unpack, string_format, table_concat =
+      tostring, select, error, pcall, unpack, string_format, table_concat,
+      math_type =
   require, setmetatable, getmetatable, rawget, rawset, type, pairs, ipairs, next,
-  tostring, select, error, pcall, table.unpack, string.format, table.concat
+  tostring, select, error, pcall, table.unpack, string.format, table.concat,
+  math.type
 _ENV = nil
 
 local M = {}
@@ -500,9 +502,10 @@ M.QueueProxy = QueueProxy
 -- Pool: the pool lives in the manager; map, apply and the waits of its
 -- results run in the connection's server thread on a copy of the Pool
 -- table (its workers and jobs are shared handles), so they block only
--- their client. `imap`/`imap_unordered` run `map` in the manager and
--- iterate over its results here (not lazily: what the manager keeps is
--- results, not a generator).
+-- their client. `imap`/`imap_unordered` over a table run `map` in the
+-- manager and iterate over its results here; over an iterator function
+-- (or with `buffersize`) they read it as results are consumed, one
+-- `map_async` per task (the iterator stays in the client's state).
 local AsyncResultProxy = BaseProxy:subclass("AsyncResult",
   { "get", "wait", "ready", "successful" })
 AsyncResultProxy._delegate_ = { "get", "wait" }
@@ -520,10 +523,76 @@ local function iter_results(res)
     return i, res[i]
   end
 end
---- `pool:imap(func, iterable, chunksize)`: `map` in the manager, then a
--- generic-for iterator over `index, result`.
-function PoolProxy:imap(func, iterable, chunksize)
-  return iter_results(self:map(func, iterable, chunksize))
+--- `pool:imap(func, iterable [, chunksize [, buffersize |
+-- {buffersize=}]])`: a generic-for iterator over `index, result`, in
+-- order. A sequence table without `buffersize` runs as one `map` in the
+-- manager. An iterator function (or any input with `buffersize`) is read
+-- as results are consumed: each task (`chunksize` items, default 1) is a
+-- `map_async` in the manager, at most `buffersize` (default 256) of them
+-- not yet reached by the loop, so an endless iterator works; an error of
+-- the iterator is raised after the results of the items before it.
+-- `imap_unordered` is the same (results in order).
+function PoolProxy:imap(func, iterable, chunksize, opts)
+  local futures = require "braid.futures"
+  local buffersize = opts
+  if type(opts) == "table" then buffersize = opts.buffersize end
+  buffersize = futures._check_buffersize(buffersize, 3)
+  if buffersize == nil and type(iterable) ~= "function" then
+    return iter_results(self:map(func, iterable, chunksize))
+  end
+  if chunksize == nil then chunksize = 1 end
+  if math_type(chunksize) ~= "integer" or chunksize < 1 then
+    error(errors.ValueError("Chunksize must be 1+, not " .. tostring(chunksize)), 2)
+  end
+  if type(iterable) ~= "function" and type(iterable) ~= "table" then
+    error(errors.TypeError("bad argument 'iterable' to 'imap' (table or function expected, got "
+      .. type(iterable) .. ")"), 2)
+  end
+  local window = buffersize or futures._lazy_ahead
+  local source = futures._source_of(iterable)
+  local fifo, head, tail, read, ended, src_err = {}, 1, 0, 0, false, nil
+  local function refill()
+    while not ended and tail - head + 1 < window do
+      local items, n = {}, 0
+      while n < chunksize do
+        local ok, has, v = pcall(source)
+        if not ok then ended, src_err = true, has; break end
+        if not has then ended = true; break end
+        n = n + 1; items[n] = v
+      end
+      if n == 0 then return end
+      items.n = n
+      tail = tail + 1
+      fifo[tail] = { r = self:map_async(func, items, n), base = read }
+      read = read + n
+    end
+  end
+  refill()
+  local cur, pos = nil, 0
+  return function()
+    while true do
+      if cur ~= nil and pos < cur.n then
+        pos = pos + 1
+        return cur.base + pos, cur.res[pos]
+      end
+      cur = nil
+      refill()
+      if head > tail then
+        if src_err ~= nil then
+          local e = src_err
+          src_err = nil
+          error(e, 0)
+        end
+        return nil
+      end
+      local rec = fifo[head]
+      fifo[head] = nil
+      head = head + 1
+      rec.res = rec.r:get() -- raises the task's error
+      rec.n = rec.res.n
+      cur, pos = rec, 0
+    end
+  end
 end
 PoolProxy.imap_unordered = PoolProxy.imap
 PoolProxy.__close = function(self) self:terminate() end

@@ -41,9 +41,9 @@ local futures = require "braid.futures"
 local progress = require "braid.progress"
 
 local setmetatable, type, error, tostring, unpack, math_type, pcall, rawset,
-      require =
+      require, getmetatable =
   setmetatable, type, error, tostring, table.unpack, math.type, pcall, rawset,
-  require
+  require, getmetatable
 local xpcall, io, traceback = xpcall, io, debug.traceback
 local raise_remote = core.raise_remote
 _ENV = nil
@@ -53,6 +53,10 @@ local M = {}
 local ValueError, TypeError = errors.ValueError, errors.TypeError
 M.TimeoutError = errors.classes["multiprocessing.TimeoutError"]
 local TimeoutError = M.TimeoutError
+--- A result that could not be sent back from a worker (a coroutine, a
+-- file handle...): "Error sending result: '<value>'. Reason: '<error>'",
+-- with the fields `value` and `exc` (descriptions, as Python's reprs).
+M.MaybeEncodingError = errors.classes["multiprocessing.pool.MaybeEncodingError"]
 local callable, collect = futures._callable, futures._collect
 local ordered, unordered = futures._ordered, futures._unordered
 
@@ -71,7 +75,7 @@ local function thread_backend(processes, initializer, initargs, maxtasks)
     _pool = core.ThreadPool {
       max_workers = processes, lazy = false, maxtasksperchild = maxtasks,
       prefix = "ThreadPool-" .. pool_counter, initializer = initializer,
-      initargs = initargs,
+      initargs = initargs, mperr = true,
     },
   }, ThreadBackend)
 end
@@ -94,7 +98,7 @@ M._thread_backend = thread_backend
 
 -- The body of a worker process: runs the initializer, then serves the
 -- pool until it is let go.
-local function worker_main(conn, ppid, initializer, initargs)
+local function worker_main(conn, ppid, initializer, initargs, mperr)
   local ok = true
   if initializer ~= nil then
     ok = xpcall(initializer, function(e)
@@ -103,20 +107,24 @@ local function worker_main(conn, ppid, initializer, initargs)
       io.stderr:flush()
     end, unpack(initargs, 1, initargs.n or #initargs))
   end
-  if not core.procpool_serve(conn, ppid, ok) then
+  if not core.procpool_serve(conn, ppid, ok, mperr) then
     error(errors.SystemExit(1)) -- the initializer failed (already printed)
   end
 end
 
 -- Called by a pool's proxy thread (in its own state): starts one worker
 -- process and returns its record.
-function M._start_worker(method, name, exe, builtin, initializer, initargs)
+-- 'mperr': a Pool's (a result that cannot be sent back fails with
+-- MaybeEncodingError).
+function M._start_worker(method, name, exe, builtin, initializer, initargs,
+                         mperr)
   local process = require "braid.multiprocessing.process"
   if exe then process.executable, process.executable_builtin = exe, builtin end
   local a, b = core.Pipe(true)
   local ppid = method ~= "forkserver" and core.getpid() or 0
   local P = process.Process { target = worker_main,
-                              args = { b, ppid, initializer, initargs or {}, n = 4 },
+                              args = { b, ppid, initializer, initargs or {},
+                                       mperr or false, n = 5 },
                               name = name, daemon = true }
   rawset(P, "_method", method)
   local ok, err = pcall(P.start, P)
@@ -434,16 +442,18 @@ local function wait_map(job, opts)
     bar:close()
   end
   -- results are decoded in order as chunks arrive (overlapping the
-  -- workers); at a failure, the first failure (in arrival order) is raised
-  local out, k = job:results()
+  -- workers); at a failure, the rest of the map still runs to its end
+  -- (Python's MapResult is ready only once every chunk is done), then the
+  -- first failure (in arrival order) is raised
+  local out = job:results()
   if out then return out end
-  job:chunk(k) -- raises for a cancelled or broken chunk
   job:wait()
   return collect_results(job)
 end
 
 --- `p:map(fn, iterable [, chunksize [, {progress=true}]])` -> results (a
--- sequence with `n`). Raises the first task error.
+-- sequence with `n`). Raises the first task error (in completion order)
+-- once every task of the map has run, as Python does.
 function Pool:map(fn, iterable, chunksize, opts)
   return wait_map(map_job(self, fn, iterable, chunksize, false, "map"), opts)
 end
@@ -457,8 +467,29 @@ local function empty_iter() return nil end
 
 local function iterate(self, fn, iterable, chunksize, opts, name, make)
   if chunksize == nil then chunksize = 1 end
+  local buffersize
+  if type(opts) == "table" then buffersize = opts.buffersize
+  else buffersize, opts = opts, nil end
   check_running(self)
   check_chunksize(chunksize)
+  buffersize = futures._check_buffersize(buffersize, 4)
+  if buffersize or type(iterable) == "function" then
+    check_fn(fn, name)
+    if type(iterable) ~= "function" and (type(iterable) ~= "table"
+                                         or getmetatable(iterable) ~= nil) then
+      collect(iterable, name) -- raises the TypeError
+    end
+    local b = self._b
+    local it, s, c, cl = futures._lazy(function(items, n)
+      return b:map(fn, items, n, chunksize, false)
+    end, iterable, chunksize, buffersize or futures._lazy_window(self._processes),
+      make == unordered, nil, buffersize == nil and self or nil)
+    if opts and opts.progress then
+      return progress(it, s, c, cl, { force = opts.progress == "force",
+        total = type(iterable) == "table" and (iterable.n or #iterable) or nil })
+    end
+    return it, s, c, cl
+  end
   local job = map_job(self, fn, iterable, chunksize, false, name)
   if job == nil then return empty_iter end
   if opts and opts.progress then
@@ -469,8 +500,15 @@ local function iterate(self, fn, iterable, chunksize, opts, name, make)
   return make(job)
 end
 
---- `p:imap(fn, iterable [, chunksize [, {progress=true}]])`: generic-for
--- iterator yielding `index, result` in order (chunksize default 1).
+--- `p:imap(fn, iterable [, chunksize [, buffersize | {buffersize=,
+-- progress=true}]])`: generic-for iterator yielding `index, result` in
+-- order (chunksize default 1). A sequence table is submitted at once; an
+-- iterator function is read as results are consumed, at most
+-- `buffersize` tasks (chunks) in flight (Python 3.14's; default 256, or
+-- 4 per worker when that is more: Python reads the whole input at once,
+-- braid never reads ahead more than that, so an endless iterator works),
+-- and with `buffersize` a table is read that way too. A task's error is raised when its element
+-- is reached; the iterator's own error after the results before it.
 function Pool:imap(fn, iterable, chunksize, opts)
   return iterate(self, fn, iterable, chunksize, opts, "imap", ordered)
 end
@@ -486,6 +524,7 @@ end
 function Pool:close()
   if self._state == RUN then
     self._state = CLOSE
+    futures._drain_lazy(self) -- Python's imap reads its input after close()
     self._b:close()
   end
 end
@@ -493,6 +532,7 @@ end
 --- `p:terminate()`: cancels tasks not started, waits for the workers.
 function Pool:terminate()
   self._state = TERMINATE
+  self._lazies = nil
   self._b:terminate()
   self._b:join()
 end
@@ -504,9 +544,15 @@ function Pool:join()
 end
 
 Pool.__close = function(self) self:terminate() end
--- a pool nobody holds any more stops its workers (Python's finalizer)
+-- A table of this state: a Pool's `_home` in the state that made it. A
+-- copy of the Pool table in another state (a thread it was sent to, a
+-- manager's connection thread) has a copy of it instead.
+local HOME = {}
+-- a pool nobody holds any more stops its workers (Python's finalizer);
+-- only in the state that made it: a copy's collection leaves the shared
+-- workers to the others
 Pool.__gc = function(self)
-  if self._process and self._state ~= TERMINATE then
+  if self._process and self._state ~= TERMINATE and self._home == HOME then
     pcall(self._b.terminate, self._b)
   end
 end
@@ -547,7 +593,7 @@ function M.Pool(processes, initializer, initargs, maxtasksperchild, context)
   end
   local p = new_pool(process_backend_for(method), processes, initializer,
                      initargs, maxtasksperchild, 2)
-  p._name, p._process = "Pool", true
+  p._name, p._process, p._home = "Pool", true, HOME
   return p
 end
 

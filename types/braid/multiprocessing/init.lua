@@ -381,6 +381,10 @@ M["TimeoutError"] = nil
 ---@type table
 M["AuthenticationError"] = nil
 
+--- Reference: docs/multiprocessing.md, entry `mp.MaybeEncodingError`
+---@type table
+M["MaybeEncodingError"] = nil
+
 --- Reference: docs/multiprocessing.md, entry `mp.Pool`
 ---@param processes? integer
 ---@param initializer? function

@@ -24,7 +24,7 @@ function pool_Pool:apply(fn, args) end
 ---@return pool.AsyncResult
 function pool_Pool:apply_async(fn, args, callback, error_callback) end
 
---- Raises the first task error (see above). Python: Pool.map(func,
+--- Raises the first task error (see above), once every task of the map has
 --- Reference: docs/pool.md, entry `pool.Pool:map`
 ---@param fn function
 ---@param iterable table
@@ -33,6 +33,7 @@ function pool_Pool:apply_async(fn, args, callback, error_callback) end
 ---@return table
 function pool_Pool:map(fn, iterable, chunksize, opts) end
 
+--- The result is ready (and a callback runs) once every task has run, also
 --- Reference: docs/pool.md, entry `pool.Pool:map_async`
 ---@param fn function
 ---@param iterable table
@@ -63,18 +64,18 @@ function pool_Pool:starmap_async(fn, iterable, chunksize, callback, error_callba
 --- A generic-for iterator over index, result, in order, results arriving
 --- Reference: docs/pool.md, entry `pool.Pool:imap`
 ---@param fn function
----@param iterable table
+---@param iterable table|function
 ---@param chunksize? integer
----@param opts? table
+---@param opts? integer|table
 ---@return function
 function pool_Pool:imap(fn, iterable, chunksize, opts) end
 
 --- As imap, results in completion order (index still says which input).
 --- Reference: docs/pool.md, entry `pool.Pool:imap_unordered`
 ---@param fn function
----@param iterable table
+---@param iterable table|function
 ---@param chunksize? integer
----@param opts? table
+---@param opts? integer|table
 ---@return function
 function pool_Pool:imap_unordered(fn, iterable, chunksize, opts) end
 
@@ -144,6 +145,11 @@ M["ApplyResult"] = nil
 --- Reference: docs/pool.md, entry `pool.MapResult`
 ---@type table
 M["MapResult"] = nil
+
+--- A task whose result cannot be sent back (a coroutine, a file handle, a
+--- Reference: docs/pool.md, entry `pool.MaybeEncodingError`
+---@type table
+M["MaybeEncodingError"] = nil
 
 --- Reference: docs/pool.md, entry `pool.TimeoutError`
 ---@type table
