@@ -17,7 +17,9 @@
 #include "frame.h"
 #include "lbind.h"
 #include "lconn.h"
+#include "os.h"
 #include "process.h"
+#include "queue.h"
 #include "lcodec.h"
 #include "shm.h"
 
@@ -34,6 +36,13 @@ typedef struct Conn {
   int readable, writable;
   int allow_code;   /* recv may load functions (see lconn.h) */
   uint64_t maxsize; /* largest message recv takes (BRAIDB_NOMAX: any) */
+  /* 1 when the last message waited for came later than BRAID_SPIN_NS
+  ** after the read began: the next read does not spin (a peer that answers
+  ** slowly, e.g. a manager's queue get that waits for a put, would only
+  ** have the spin take a core from the processes doing the work); set
+  ** back to 0 by the first message that comes within the spin time.
+  ** Relaxed: a hint shared by the threads that read this connection. */
+  atomic_int nospin;
 } Conn;
 
 static void conn_destroy(braid_handle *h) {
@@ -58,6 +67,7 @@ void braidB_pushconn(lua_State *L, int fd, int r, int w, int other,
     braidB_nomem(L);
   }
   atomic_init(&c->fd, fd);
+  atomic_init(&c->nospin, 0);
   c->readable = r;
   c->writable = w;
   c->allow_code = allow_code;
@@ -205,10 +215,29 @@ static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
   uint64_t n = 0;
   size_t got = 0;
   int rc;
+  long spin = braid__queue_spin_ns(-1);
   braidB_poll(L);
-  /* the read would not end on Ctrl-C: wait (sliced) for data first */
-  if (!braid__fd_wait(fd, -1)) braidB_intr_check(L);
-  rc = braid__frame_read_header(fd, &n, &got);
+  /* a header already there (or arriving within the spin) is read at once;
+  ** otherwise the read would not end on Ctrl-C: wait (sliced) for data
+  ** first, without spinning again */
+  if (atomic_load_explicit(&c->nospin, memory_order_relaxed)) {
+    double t0 = braid__now();
+    int slow = 0;
+    rc = braid__frame_try_header(fd, 0, &n, &got);
+    if (rc == BRAID_EAGAIN) {
+      if (!braid__fd_wait_spin(fd, -1, 0)) braidB_intr_check(L);
+      rc = braid__frame_read_header(fd, &n, &got);
+      slow = (braid__now() - t0) * 1e9 >= (double)spin;
+    }
+    if (!slow) atomic_store_explicit(&c->nospin, 0, memory_order_relaxed);
+  } else {
+    rc = braid__frame_try_header(fd, spin, &n, &got);
+    if (rc == BRAID_EAGAIN) {
+      if (spin > 0) atomic_store_explicit(&c->nospin, 1, memory_order_relaxed);
+      if (!braid__fd_wait_spin(fd, -1, 0)) braidB_intr_check(L);
+      rc = braid__frame_read_header(fd, &n, &got);
+    }
+  }
   if (rc == BRAID_ECLOSED && got == 0) braidB_raise(L, "EOFError", "");
   if (rc == BRAID_EINVAL) bad_length(L, c);
   if (rc != BRAID_OK) {

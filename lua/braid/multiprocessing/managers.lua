@@ -95,20 +95,26 @@ local function getconn(address, authkey, key)
   return conn
 end
 
+-- The methods of a connection, looked up once (each lookup on the
+-- userdata is a call of its __index).
+local conn_send, conn_recv
+
 local rebuild
 
---- `dispatch(address, authkey, id, method, args)`: one request to a
--- manager (id 0: the server's own methods); returns the results.
-local function dispatch(address, authkey, id, method, args)
-  local key = mgrserver.addrkey(address)
+--- `dispatch(address, authkey, id, method, args, [key])`: one request to
+-- a manager (id 0: the server's own methods); returns the results. `key`:
+-- the address's key when the caller has it (a proxy keeps it).
+local function dispatch(address, authkey, id, method, args, key)
+  key = key or mgrserver.addrkey(address)
   local conn = getconn(address, authkey, key)
+  if conn_send == nil then conn_send, conn_recv = conn.send, conn.recv end
   local req = { id, method, args }
   local p = pending[key]
   if p ~= nil then
     pending[key] = nil
     if p.pid == core.getpid() then p.pid = nil; req[4] = p end
   end
-  local ok, err = pcall(conn.send, conn, req)
+  local ok, err = pcall(conn_send, conn, req)
   if not ok then
     if errors.is(errors.TypeError, err) or errors.is(errors.RuntimeError, err) then
       error(err, 0) -- an argument that cannot be sent: the connection is fine
@@ -118,7 +124,7 @@ local function dispatch(address, authkey, id, method, args)
   local saved = receiving_authkey
   receiving_authkey = authkey
   local rep
-  ok, rep = pcall(conn.recv, conn)
+  ok, rep = pcall(conn_recv, conn)
   receiving_authkey = saved
   if not ok then lost(key, authkey, rep) end
   local kind, value = rep[1], rep[2]
@@ -258,7 +264,18 @@ end
 --- `proxy:_callmethod(name, ...)`: calls the referent's method `name`.
 function BaseProxy:_callmethod(name, ...)
   return dispatch(rawget(self, "_token").address, rawget(self, "_authkey"),
-                  rawget(self, "_id"), name, pack(...))
+                  rawget(self, "_id"), name, pack(...), rawget(self, "_key"))
+end
+
+-- A call of one argument or two, straight to dispatch (d[k], d[k] = v:
+-- no method lookup, no vararg packing).
+local function call1(self, name, a)
+  return dispatch(rawget(self, "_token").address, rawget(self, "_authkey"),
+                  rawget(self, "_id"), name, { n = 1, a }, rawget(self, "_key"))
+end
+local function call2(self, name, a, b)
+  return dispatch(rawget(self, "_token").address, rawget(self, "_authkey"),
+                  rawget(self, "_id"), name, { n = 2, a, b }, rawget(self, "_key"))
 end
 
 --- `proxy:_getvalue()`: a copy of the referent (dict, list, namespace:
@@ -359,8 +376,8 @@ local DICT = { "__contains__", "__delitem__", "__getitem__", "__len__",
   "popitem", "setdefault", "update", "values" }
 local DictProxy = BaseProxy:subclass("DictProxy", DICT)
 M.DictProxy = DictProxy
-function DictProxy._get_(self, k) return self:_callmethod("_get", k) end
-function DictProxy._set_(self, k, v) return self:_callmethod("__setitem__", k, v) end
+function DictProxy._get_(self, k) return call1(self, "_get", k) end
+function DictProxy._set_(self, k, v) return call2(self, "__setitem__", k, v) end
 function DictProxy.__len(self) return self:_callmethod("__len__") end
 function DictProxy.__pairs(self)
   local items = self:_callmethod("items")
@@ -388,9 +405,9 @@ local ListProxy = BaseProxy:subclass("ListProxy", LIST)
 M.ListProxy = ListProxy
 function ListProxy._get_(self, k)
   if type(k) ~= "number" then return nil end
-  return self:_callmethod("_get", k)
+  return call1(self, "_get", k)
 end
-function ListProxy._set_(self, k, v) return self:_callmethod("__setitem__", k, v) end
+function ListProxy._set_(self, k, v) return call2(self, "__setitem__", k, v) end
 function ListProxy.__len(self) return self:_callmethod("__len__") end
 function ListProxy.__pairs(self) return seqpairs(self:_callmethod("copy")), self, nil end
 function ListProxy:extend(t)
