@@ -15,8 +15,9 @@
 -- and can be stored in other managed objects (it stays the same object).
 -- Each Lua state keeps one connection per manager, shared by its proxies
 -- (a call is synchronous, so a state never has two calls in flight on
--- it); a collected proxy's reference is released with the state's next
--- request to that manager. Errors raised by the object arrive as their
+-- it); a collected proxy's reference is released at once (a message with
+-- no answer), or with the state's next request to that manager when it
+-- was collected during a call. Errors raised by the object arrive as their
 -- own class with the manager's traceback; a failure of the manager itself
 -- raises `RemoteError`; a manager that is gone raises at once (EOFError,
 -- BrokenPipeError, ConnectionRefusedError, FileNotFoundError: OSError
@@ -99,7 +100,14 @@ end
 -- userdata is a call of its __index).
 local conn_send, conn_recv
 
+-- Calls of this state between their send and the end of their answer's
+-- decoding: while one is, no other message may go on its connection, so
+-- the decref of a proxy collected then (a finalizer runs at any
+-- allocation) waits for its end.
+local busy = 0
+
 local rebuild
+local flush_decrefs
 
 --- `dispatch(address, authkey, id, method, args, [key])`: one request to
 -- a manager (id 0: the server's own methods); returns the results. `key`:
@@ -114,8 +122,10 @@ local function dispatch(address, authkey, id, method, args, key)
     pending[key] = nil
     if p.pid == core.getpid() then p.pid = nil; req[4] = p end
   end
+  busy = busy + 1
   local ok, err = pcall(conn_send, conn, req)
   if not ok then
+    busy = busy - 1
     if errors.is(errors.TypeError, err) or errors.is(errors.RuntimeError, err) then
       error(err, 0) -- an argument that cannot be sent: the connection is fine
     end
@@ -126,7 +136,9 @@ local function dispatch(address, authkey, id, method, args, key)
   local rep
   ok, rep = pcall(conn_recv, conn)
   receiving_authkey = saved
+  busy = busy - 1
   if not ok then lost(key, authkey, rep) end
+  if pending[key] ~= nil and busy == 0 then flush_decrefs(key) end
   local kind, value = rep[1], rep[2]
   if kind == "#RETURN" then return unpack(value, 2, value.n) end
   if kind == "#ERROR" then error(value, 0) end
@@ -136,11 +148,35 @@ local function dispatch(address, authkey, id, method, args, key)
 end
 M.dispatch = dispatch
 
+-- Sends the decrefs waiting for the manager at 'key' at once, as a
+-- message with no answer (the server reads it like any request: its
+-- 4th field), on this process's connection to it; with none, they go
+-- with the next request. Python's proxies decref from their finalizer
+-- too: a collected proxy does not keep its referent alive until this
+-- state happens to call the manager again.
+function flush_decrefs(key)
+  local p = pending[key]
+  local pid = core.getpid()
+  if p == nil or p.pid ~= pid or busy > 0 then return end
+  local conn
+  for _, c in pairs(conns[key] or {}) do
+    if c.pid == pid then conn = c.conn; break end
+  end
+  if conn == nil then return end
+  pending[key] = nil
+  p.pid = nil
+  busy = busy + 1
+  -- a manager that is gone took its objects with it: nothing to release
+  pcall(conn.send, conn, { 0, "#DECREF", { n = 0 }, p })
+  busy = busy - 1
+end
+
 local function decref_later(key, id)
   local p = pending[key]
   local pid = core.getpid()
   if p == nil or p.pid ~= pid then p = { pid = pid }; pending[key] = p end
   p[#p + 1] = id
+  if busy == 0 then flush_decrefs(key) end
 end
 
 -- }======================================================================
@@ -389,10 +425,12 @@ function DictProxy.__pairs(self)
     return kv[1], kv[2]
   end, self, nil
 end
---- `d:update(t, [pairs_list])`: also from another dict proxy.
+--- `d:update(t, [pairs_list])`: also from another dict proxy (in its
+-- order).
 function DictProxy:update(t, pairs_list)
   if type(t) == "table" and getmetatable(t) ~= nil and rawget(t, "_token") ~= nil then
-    t = t:copy()
+    if getmetatable(t).items ~= nil then t, pairs_list = t:items(), true
+    else t = t:copy() end
   end
   return self:_callmethod("update", t, pairs_list)
 end
@@ -517,32 +555,58 @@ M.QueueProxy = QueueProxy
 -- Pool: the pool lives in the manager; map, apply and the waits of its
 -- results run in the connection's server thread on a copy of the Pool
 -- table (its workers and jobs are shared handles), so they block only
--- their client. `imap`/`imap_unordered` run `map` in the manager and
--- iterate over its results here (not lazily: what the manager keeps is
--- results, not a generator).
+-- their client. `imap`/`imap_unordered` are lazy, as Python's
+-- IteratorProxy: the manager keeps the job (an IMapIterator) and each
+-- step of the loop asks it for the next chunk, so results arrive while
+-- later tasks still run.
 local AsyncResultProxy = BaseProxy:subclass("AsyncResult",
   { "get", "wait", "ready", "successful" })
 AsyncResultProxy._delegate_ = { "get", "wait" }
 M.AsyncResultProxy = AsyncResultProxy
+--- The proxy of a manager's IMapIterator (typeid "PoolIterator").
+local IteratorProxy = BaseProxy:subclass("IteratorProxy", { "_next", "cancel" })
+IteratorProxy._delegate_ = { "_next" }
+M.IteratorProxy = IteratorProxy
 local PoolProxy = BaseProxy:subclass("PoolProxy", { "apply", "apply_async", "close",
-  "join", "map", "map_async", "starmap", "starmap_async", "terminate" },
-  { apply_async = "AsyncResult", map_async = "AsyncResult", starmap_async = "AsyncResult" })
+  "join", "map", "map_async", "starmap", "starmap_async", "terminate", "_imap_iterator" },
+  { apply_async = "AsyncResult", map_async = "AsyncResult", starmap_async = "AsyncResult",
+    _imap_iterator = "PoolIterator" })
 PoolProxy._delegate_ = { "apply", "map", "starmap", "join" }
 M.PoolProxy = PoolProxy
-local function iter_results(res)
-  local i = 0
-  return function()
-    i = i + 1
-    if i > res.n then return nil end
-    return i, res[i]
+
+-- A generic-for over an IteratorProxy: `index, result` as each chunk
+-- comes; a task's error is raised where its result would be (after the
+-- results before it); a loop left early cancels the tasks not started
+-- (the fourth value is to-be-closed).
+local function iter_proxy(it)
+  if it == nil then return function() return nil end end
+  local seen, cur, pos, base, exc, finished = 0, nil, 0, 0, nil, false
+  local function step()
+    while cur == nil or pos >= cur.n do
+      if exc ~= nil then finished = true; core.raise_remote(exc) end
+      local k, b, res, e = it:_next(seen)
+      if k == nil then finished = true; return nil end
+      seen, base, cur, pos, exc = seen + 1, b, res, 0, e
+    end
+    pos = pos + 1
+    return base + pos, cur[pos]
   end
+  local closer = setmetatable({}, { __close = function()
+    if not finished then pcall(it.cancel, it) end
+  end })
+  return step, nil, nil, closer
 end
---- `pool:imap(func, iterable, chunksize)`: `map` in the manager, then a
--- generic-for iterator over `index, result`.
+--- `pool:imap(func, iterable, [chunksize=1])`: a generic-for iterator
+-- over `index, result` in the input's order, each result as soon as it
+-- and those before it are done.
 function PoolProxy:imap(func, iterable, chunksize)
-  return iter_results(self:map(func, iterable, chunksize))
+  return iter_proxy(self:_imap_iterator(func, iterable, chunksize, false))
 end
-PoolProxy.imap_unordered = PoolProxy.imap
+--- `pool:imap_unordered(func, iterable, [chunksize=1])`: the same in the
+-- order the tasks complete (`index`: the input's position).
+function PoolProxy:imap_unordered(func, iterable, chunksize)
+  return iter_proxy(self:_imap_iterator(func, iterable, chunksize, true))
+end
 PoolProxy.__close = function(self) self:terminate() end
 
 for _, c in pairs(proxytypes) do builtin[c] = true end
@@ -803,6 +867,7 @@ SyncManager:register("Event", ctor("braid.threading", "Event"), EventProxy)
 SyncManager:register("Barrier", ctor("braid.threading", "Barrier"), BarrierProxy)
 SyncManager:register("Pool", ctor("braid.multiprocessing", "Pool"), PoolProxy)
 SyncManager:register("AsyncResult", nil, AsyncResultProxy, nil, nil, false)
+SyncManager:register("PoolIterator", nil, IteratorProxy, nil, nil, false)
 
 -- }======================================================================
 

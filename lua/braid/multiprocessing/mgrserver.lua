@@ -20,7 +20,9 @@
 -- Requests are `{id, method, args}` (`id` 0: the server's own methods
 -- create, incref, decref, shutdown, dummy, number_of_objects, debug_info,
 -- get_methods), `args` packed with `n`; an optional 4th field lists ids to
--- decref first (proxies collected by the client). Answers are
+-- decref first (proxies collected by the client); `{0, "#DECREF", args,
+-- ids}` only decrefs and gets no answer (a client's finalizer sends it
+-- when no call of its is in flight). Answers are
 -- `{"#RETURN", results}` (Lua calls may return several values: the
 -- results are `results[2..results.n]`, what `pack(xpcall(...))` gives),
 -- `{"#ERROR", error object}` (the class the call raised, with the server's
@@ -32,10 +34,10 @@ local core = require "braid.core"
 local errors = require "braid.errors"
 local require, setmetatable, getmetatable, rawget, rawset, type, pairs, ipairs, next,
       tostring, select, error, pcall, xpcall, unpack, table_sort, table_insert,
-      table_remove, math_type, string_format, tonumber =
+      table_remove, math_type, string_format, tonumber, table_concat =
   require, setmetatable, getmetatable, rawget, rawset, type, pairs, ipairs, next,
   tostring, select, error, pcall, xpcall, table.unpack, table.sort, table.insert,
-  table.remove, math.type, string.format, tonumber
+  table.remove, math.type, string.format, tonumber, table.concat
 local debug_traceback, debug_getupvalue = debug.traceback, debug.getupvalue
 _ENV = nil
 
@@ -555,13 +557,25 @@ function public.number_of_objects(self)
   for _ in next, self.objs do c = c + 1 end
   return c
 end
+-- Python's layout: per object, by id, "  <id>:       refcount=<n>" and
+-- on the next line the start of its representation (75 characters).
 function public.debug_info(self)
+  local ids = {}
+  for id in next, self.objs do ids[#ids + 1] = id end
+  table_sort(ids)
   local out = {}
-  for id, e in next, self.objs do
-    out[#out + 1] = string_format("%d: refcount=%d %s", id, self.refs[id], tostring(e.typeid))
+  for i, id in ipairs(ids) do
+    local obj = self.objs[id].obj
+    local ok, r = pcall(function()
+      local repr = type(obj) == "table" and obj.__repr__
+      if type(repr) == "function" then return repr(obj) end
+      return tostring(obj)
+    end)
+    if not ok then r = tostring(self.objs[id].typeid) end
+    out[i] = string_format("  %d:       refcount=%d\n    %s", id, self.refs[id],
+                           tostring(r):sub(1, 75))
   end
-  table_sort(out)
-  return out
+  return table_concat(out, "\n")
 end
 function public.get_methods(self, conn, id)
   local e = self.objs[id]
@@ -833,6 +847,7 @@ function Server:_handle(conn, req)
   local id, method, args = req[1], req[2], req[3] or { n = 0 }
   local drop = req[4]
   if drop then for _, d in ipairs(drop) do self:_decref(d) end end
+  if id == 0 and method == "#DECREF" then return end -- decrefs only: no answer
   if id == 0 then
     local f = public[method]
     if f == nil then
