@@ -19,7 +19,6 @@
 #include "lconn.h"
 #include "os.h"
 #include "process.h"
-#include "queue.h"
 #include "lcodec.h"
 #include "shm.h"
 
@@ -215,7 +214,7 @@ static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
   uint64_t n = 0;
   size_t got = 0;
   int rc;
-  long spin = braid__queue_spin_ns(-1);
+  long spin = braid__fd_spin_ns();
   braidB_poll(L);
   /* a header already there (or arriving within the spin) is read at once;
   ** otherwise the read would not end on Ctrl-C: wait (sliced) for data

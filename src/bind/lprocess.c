@@ -274,7 +274,7 @@ static int core_fds_wait(lua_State *L) {
   }
   braidB_poll(L);
   /* a descriptor found ready by the spin needs no second poll */
-  if (braid__poll_spin(p, (unsigned long)n, braid__queue_spin_ns(-1), t) <= 0)
+  if (braid__poll_spin(p, (unsigned long)n, braid__fd_spin_ns(), t) <= 0)
     for (;;) {
       int r = poll(p, (nfds_t)n, braid__deadline_poll_ms(&d));
       if (r > 0) break;

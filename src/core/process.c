@@ -23,6 +23,7 @@
 #include "os.h"
 #include "process.h"
 #include "queue.h"
+#include "sysload.h"
 
 
 
@@ -191,8 +192,13 @@ int braid__proc_reap(pid_t pid, int block, int *code) {
 }
 
 
+long braid__fd_spin_ns(void) {
+  return braid__cpus_busy() ? 0 : braid__queue_spin_ns(-1);
+}
+
+
 int braid__fd_wait(int fd, double timeout) {
-  return braid__fd_wait_spin(fd, timeout, braid__queue_spin_ns(-1));
+  return braid__fd_wait_spin(fd, timeout, braid__fd_spin_ns());
 }
 
 
