@@ -90,6 +90,13 @@ function pool_Pool:terminate() end
 --- Reference: docs/pool.md, entry `pool.Pool:join`
 function pool_Pool:join() end
 
+---@class pool.IMapIterator
+local pool_IMapIterator = {}
+
+--- Cancels the tasks not started (a loop over the iterator that ended early).
+--- Reference: docs/pool.md, entry `pool.IMapIterator:cancel`
+function pool_IMapIterator:cancel() end
+
 ---@class pool.AsyncResult
 local pool_AsyncResult = {}
 
@@ -144,6 +151,10 @@ M["ApplyResult"] = nil
 --- Reference: docs/pool.md, entry `pool.MapResult`
 ---@type table
 M["MapResult"] = nil
+
+--- Reference: docs/pool.md, entry `pool.IMapIterator`
+---@type table
+M["IMapIterator"] = nil
 
 --- Reference: docs/pool.md, entry `pool.TimeoutError`
 ---@type table
