@@ -44,7 +44,9 @@
 ** sleeps on a condition variable (each queue adapts its spin below this;
 ** the environment variable BRAID_SPIN_NS overrides it at run time); a
 ** wait on a connection, pipe or process sentinel polls without sleeping
-** for as long before it blocks in poll(). A
+** for as long before it blocks in poll(), except while the machine has
+** more runnable tasks than CPUs (src/os/sysload.h) or, for a connection's
+** recv, after a message that came later than the spin. A
 ** cross-core wake-up costs tens of microseconds on some virtual machines;
 ** a consumer still spinning when the item arrives answers in about a
 ** microsecond. The spin is bounded, so an idle consumer burns at most

@@ -140,7 +140,7 @@ local function dispatch(address, authkey, id, method, args, key)
   if not ok then lost(key, authkey, rep) end
   if pending[key] ~= nil and busy == 0 then flush_decrefs(key) end
   local kind, value = rep[1], rep[2]
-  if kind == "#RETURN" then return unpack(value, 2, value.n) end
+  if kind == true then return unpack(rep, 2, rep.n) end -- results
   if kind == "#ERROR" then error(value, 0) end
   if kind == "#PROXY" then value.authkey = authkey; return rebuild(value) end
   error(RemoteError("\n" .. ("-"):rep(75) .. "\n" .. tostring(value)

@@ -22,9 +22,10 @@
 -- get_methods), `args` packed with `n`; an optional 4th field lists ids to
 -- decref first (proxies collected by the client); `{0, "#DECREF", args,
 -- ids}` only decrefs and gets no answer (a client's finalizer sends it
--- when no call of its is in flight). Answers are
--- `{"#RETURN", results}` (Lua calls may return several values: the
--- results are `results[2..results.n]`, what `pack(xpcall(...))` gives),
+-- when no call of its is in flight). Answers are the results themselves
+-- as `pack(xpcall(...))` gives them, `{n =, true, results...}` (Lua calls
+-- may return several values; one table, not one inside another: a round
+-- trip's codec work is a good part of its cost),
 -- `{"#ERROR", error object}` (the class the call raised, with the server's
 -- traceback), `{"#PROXY", token}` (a method listed in `method_to_typeid`)
 -- and `{"#TRACEBACK", text}` (a failure of the server itself, raised by
@@ -698,7 +699,7 @@ local function conn_thread(jobs, conn, cancel)
     local ok = collect(xpcall(call, handler, obj, method, job[3]))
     local sent, serr = false, nil
     if not cancel:is_set() then
-      sent, serr = pcall(conn.send, conn, ok and { "#RETURN", res } or { "#ERROR", res })
+      sent, serr = pcall(conn.send, conn, ok and res or { "#ERROR", res })
     end
     if cancel:is_set() or (not sent and errs.is(errs.OSError, serr)) then
       -- nobody to answer (the client is gone): undo what a wait took
@@ -716,7 +717,7 @@ local function conn_thread(jobs, conn, cancel)
 end
 
 local function answer(conn, kind, value)
-  local ok, err = pcall(conn.send, conn, { kind, value })
+  local ok, err = pcall(conn.send, conn, kind == "#RETURN" and value or { kind, value })
   if not ok and kind ~= "#TRACEBACK" then
     answer(conn, "#TRACEBACK", "the answer cannot be sent: " .. tostring(err))
   end
@@ -891,8 +892,19 @@ function Server:_handle(conn, req)
   if method == "__getattribute__" and type(obj) ~= "table" then
     r = pack(true, obj[args[1]])
   else
-    local ok, f = pcall(method_of, obj, method)
-    if not ok then return answer(conn, "#ERROR", f) end
+    -- a method of the object's class table (a dict's, a list's: no
+    -- lookup that could run code); anything else through method_of
+    local f = nil
+    if type(obj) == "table" and rawget(obj, method) == nil then
+      local mt = getmetatable(obj)
+      local idx = type(mt) == "table" and rawget(mt, "__index")
+      if type(idx) == "table" then f = rawget(idx, method) end
+    end
+    if type(f) ~= "function" then
+      local ok
+      ok, f = pcall(method_of, obj, method)
+      if not ok then return answer(conn, "#ERROR", f) end
+    end
     r = pack(xpcall(f, traced, obj, unpack(args, 1, args.n)))
   end
   if not r[1] then return answer(conn, "#ERROR", r[2]) end
