@@ -193,6 +193,41 @@ describe("multiprocessing.Manager", function()
     assert.is_false(t:is_alive())
   end)
 
+  it("waits that would block: their own timeouts, and answers from other clients in order", function()
+    -- timeouts shorter than the time a wait stays in the server's loop
+    -- (5 ms) end there, with what the call itself answers
+    local q = m:Queue(1)
+    helpers.raises(queue.Empty, q.get, q, true, 0.001)
+    q:put(1)
+    helpers.raises(queue.Full, q.put, q, 2, true, 0.001)
+    assert.equal(1, q:get())
+    local l = m:Lock()
+    assert.is_true(l:acquire())
+    assert.is_false(l:acquire(true, 0.001))
+    local ev = m:Event()
+    assert.is_false(ev:wait(0.001))
+    -- two getters blocked on one queue (two threads: two connections)
+    -- each get one of a third client's items
+    local sq, got = m:Queue(), queue.Queue()
+    local function getter(qq, out) out:put(qq:get(true, 30)) end
+    local t1 = threading.Thread{ target = getter, args = { sq, got } }
+    local t2 = threading.Thread{ target = getter, args = { sq, got } }
+    t1:start(); t2:start()
+    sq:put("a"); sq:put("b")
+    local items = { got:get(true, 30), got:get(true, 30) }
+    table.sort(items)
+    assert.same({ "a", "b" }, items)
+    t1:join(30); t2:join(30)
+    assert.equal(0, sq:qsize())
+    -- a lock released by one client goes to the one waiting for it
+    local t3 = threading.Thread{ target = function(lk) return lk:acquire(true, 30) end, args = { l } }
+    t3:start()
+    l:release()
+    t3:join(30)
+    assert.is_false(t3:is_alive())
+    assert.is_false(l:acquire(false)) -- t3 holds it
+  end)
+
   it("Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier", function()
     local lk = m:Lock()
     assert.is_true(lk:acquire()); assert.is_false(lk:acquire(false)); lk:release()
