@@ -204,6 +204,17 @@ describe("multiprocessing.Manager", function()
     local l = m:Lock()
     assert.is_true(l:acquire())
     assert.is_false(l:acquire(true, 0.001))
+    -- a lock's timeout -1 waits without end, as Python's: another
+    -- client's release ends it
+    local res = queue.Queue()
+    local waiter = threading.Thread{ target = function(lk, r) r:put(lk:acquire(true, -1)) end,
+                                     args = { l, res } }
+    waiter:start()
+    l:release()
+    assert.is_true(res:get(true, 30))
+    waiter:join(30)
+    assert.is_false(l:acquire(false)) -- the waiter holds it
+    helpers.raises(errors.ValueError, q.get, q, true, -1)
     local ev = m:Event()
     assert.is_false(ev:wait(0.001))
     -- two getters blocked on one queue (two threads: two connections)

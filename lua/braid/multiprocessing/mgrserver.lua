@@ -786,6 +786,11 @@ end
 function Server:_park(conn, obj, method, args, try)
   local now = core.monotonic()
   local t = args[TIMEOUT_ARG[method]]
+  if type(t) == "number" and not (t >= 0) then
+    -- not a plain timeout (a lock's -1 is "forever", a queue's negative
+    -- one an error, NaN...): the call itself says what it means
+    return self:_delegate(conn, obj, method, args)
+  end
   local parked = self.parked
   parked[#parked + 1] = { conn = conn, obj = obj, method = method, args = args,
                           try = try, grace = now + PARK_GRACE,
