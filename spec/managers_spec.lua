@@ -193,6 +193,52 @@ describe("multiprocessing.Manager", function()
     assert.is_false(t:is_alive())
   end)
 
+  it("waits that would block: their own timeouts, and answers from other clients in order", function()
+    -- timeouts shorter than the time a wait stays in the server's loop
+    -- (5 ms) end there, with what the call itself answers
+    local q = m:Queue(1)
+    helpers.raises(queue.Empty, q.get, q, true, 0.001)
+    q:put(1)
+    helpers.raises(queue.Full, q.put, q, 2, true, 0.001)
+    assert.equal(1, q:get())
+    local l = m:Lock()
+    assert.is_true(l:acquire())
+    assert.is_false(l:acquire(true, 0.001))
+    -- a lock's timeout -1 waits without end, as Python's: another
+    -- client's release ends it
+    local res = queue.Queue()
+    local waiter = threading.Thread{ target = function(lk, r) r:put(lk:acquire(true, -1)) end,
+                                     args = { l, res } }
+    waiter:start()
+    l:release()
+    assert.is_true(res:get(true, 30))
+    waiter:join(30)
+    assert.is_false(l:acquire(false)) -- the waiter holds it
+    helpers.raises(errors.ValueError, q.get, q, true, -1)
+    local ev = m:Event()
+    assert.is_false(ev:wait(0.001))
+    -- two getters blocked on one queue (two threads: two connections)
+    -- each get one of a third client's items
+    local sq, got = m:Queue(), queue.Queue()
+    local function getter(qq, out) out:put(qq:get(true, 30)) end
+    local t1 = threading.Thread{ target = getter, args = { sq, got } }
+    local t2 = threading.Thread{ target = getter, args = { sq, got } }
+    t1:start(); t2:start()
+    sq:put("a"); sq:put("b")
+    local items = { got:get(true, 30), got:get(true, 30) }
+    table.sort(items)
+    assert.same({ "a", "b" }, items)
+    t1:join(30); t2:join(30)
+    assert.equal(0, sq:qsize())
+    -- a lock released by one client goes to the one waiting for it
+    local t3 = threading.Thread{ target = function(lk) return lk:acquire(true, 30) end, args = { l } }
+    t3:start()
+    l:release()
+    t3:join(30)
+    assert.is_false(t3:is_alive())
+    assert.is_false(l:acquire(false)) -- t3 holds it
+  end)
+
   it("Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier", function()
     local lk = m:Lock()
     assert.is_true(lk:acquire()); assert.is_false(lk:acquire(false)); lk:release()
@@ -443,4 +489,182 @@ describe("a manager after shutdown()", function()
     end
     assert.is_false(pcall(function() return d.x end))
   end)
+end)
+
+-- Issue 13's loose ends: insertion order of a managed dict, a lazy
+-- Pool.imap through the manager, prompt release of collected proxies.
+describe("a managed dict's order", function()
+  local m
+  setup(function() m = CTX.Manager() end)
+  teardown(function() if m then m:shutdown() end end)
+
+  it("is insertion order for keys/values/items/pairs, popitem takes the last (LIFO)", function()
+    local d = m:dict()
+    for i, k in ipairs({ "z", "a", "m", 3, "b", true, "q" }) do d[k] = i end
+    d.m = 30          -- an existing key keeps its place
+    d.a = nil         -- deleted ...
+    d.a = 20          -- ... and inserted again: at the end
+    d[true] = nil     -- a hole in the middle
+    assert.same({ "z", "m", 3, "b", "q", "a" }, d:keys())
+    assert.same({ 1, 30, 4, 5, 7, 20 }, d:values())
+    assert.same({ { "z", 1 }, { "m", 30 }, { 3, 4 }, { "b", 5 }, { "q", 7 }, { "a", 20 } },
+                d:items())
+    local order = {}
+    for k in pairs(d) do order[#order + 1] = k end
+    assert.same({ "z", "m", 3, "b", "q", "a" }, order)
+    local k, v = d:popitem()
+    assert.equal("a", k); assert.equal(20, v)
+    k, v = d:popitem()
+    assert.equal("q", k); assert.equal(7, v)
+    -- update from another managed dict keeps the other's order
+    local e = m:dict()
+    e.y = 1; e.x = 2; e.w = 3
+    local f = m:dict()
+    f:update(e)
+    assert.same({ "y", "x", "w" }, f:keys())
+    -- many deletions (the key list is compacted) keep the order of the rest
+    local g = m:dict()
+    for i = 1, 200 do g[i] = i end
+    for i = 1, 200 do if i % 10 ~= 0 then g[i] = nil end end
+    local want = {}
+    for i = 10, 200, 10 do want[#want + 1] = i end
+    assert.same(want, g:keys())
+    assert.equal(200, (g:popitem()))
+    assert.equal(190, (g:popitem()))
+    g:clear()
+    helpers.raises(errors.KeyError, g.popitem, g)
+  end)
+end)
+
+-- The refcount the manager holds for 'proxy' (its _debug_info, Python's
+-- layout: "  <id>:       refcount=<n>").
+local function refcount(mgr, proxy)
+  local info = "\n" .. mgr:_debug_info()
+  return tonumber(info:match("\n  " .. proxy._token.id .. ":%s+refcount=(%d+)"))
+end
+
+-- Asks the manager (each time a round trip on this state's connection)
+-- until 'proxy''s refcount is 'want' or 10 s passed; returns the last.
+local function refcount_becomes(mgr, proxy, want)
+  local core = require "braid.core"
+  local deadline = core.monotonic() + 10
+  local rc
+  repeat rc = refcount(mgr, proxy) until rc == want or core.monotonic() > deadline
+  return rc
+end
+
+describe("a manager's bookkeeping", function()
+  it("_number_of_objects() and _debug_info() as Python's", function()
+    local m <close> = CTX.Manager()
+    assert.equal(0, m:_number_of_objects())
+    assert.equal("", m:_debug_info())
+    local d, l = m:dict(), m:list()
+    assert.equal(2, m:_number_of_objects())
+    local info = m:_debug_info()
+    assert.truthy(info:find("  " .. d._token.id .. ":       refcount=1\n    <managed dict, 0 items>",
+                            1, true))
+    assert.truthy(info:find("  " .. l._token.id .. ":       refcount=1\n    <managed list, 0 items>",
+                            1, true))
+    assert.equal(1, refcount(m, d))
+  end)
+
+  it("a proxy collected in another thread is released at once (no later request needed)", function()
+    local m <close> = CTX.Manager()
+    local d = m:dict()
+    local q, done, go = queue.Queue(), threading.Event(), threading.Event()
+    local t = threading.Thread{ target = function(qq, dn, g)
+      local x = qq:get(true, 30) -- a proxy of its own: one more reference
+      x.k = "thread"
+      x = nil
+      collectgarbage(); collectgarbage()
+      dn:set()
+      g:wait(30) -- no request of this thread after the collection
+    end, args = { q, done, go } }
+    t:start()
+    q:put(d)
+    assert.is_true(done:wait(30))
+    assert.equal("thread", d.k)
+    assert.equal(1, refcount_becomes(m, d, 1))
+    go:set()
+    t:join(30)
+    assert.is_false(t:is_alive())
+  end)
+
+  for _, method in ipairs(helpers.start_methods()) do
+    it("a proxy collected in a " .. method .. " process is released at once", function()
+      local m <close> = CTX.Manager()
+      local ctx = mp.get_context(method)
+      local d = m:dict()
+      local r1, w1 = ctx.Pipe(false)
+      local r2, w2 = ctx.Pipe(false)
+      local p = ctx.Process{ target = function(r, w)
+        local x = r:recv()
+        x.k = "child"
+        x = nil
+        collectgarbage(); collectgarbage()
+        w:send("collected")
+        if r:poll(30) then r:recv() end -- no request after the collection
+      end, args = { r1, w2 } }
+      p:start()
+      w1:send(d)
+      assert.is_true(r2:poll(30))
+      assert.equal("collected", r2:recv())
+      assert.equal("child", d.k)
+      assert.equal(1, refcount_becomes(m, d, 1))
+      w1:send("go")
+      p:join(30)
+      assert.equal(0, p.exitcode)
+    end)
+  end
+end)
+
+-- Pool.imap through a manager yields each result as it arrives: the
+-- second task waits for an event the loop sets after the first result,
+-- which a map-then-iterate imap could only see after the second's wait
+-- timed out.
+local function event_token(ev)
+  local t = ev._token
+  return { typeid = t.typeid, address = t.address, id = t.id,
+           proxytype = getmetatable(ev).__name, authkey = mp.current_process().authkey }
+end
+
+local function second_waits(item)
+  if item.i == 1 then return "first" end
+  local mg = require "braid.multiprocessing.managers"
+  return mg.RebuildProxy(item.tok):wait(10)
+end
+
+describe("a manager's Pool proxy", function()
+  for _, method in ipairs(helpers.start_methods()) do
+    it("imap and imap_unordered are lazy (" .. method .. ")", function()
+      local m <close> = mp.get_context(method).Manager()
+      local pool = m:Pool(2)
+      for _, how in ipairs({ "imap", "imap_unordered" }) do
+        local ev = m:Event()
+        local tok = event_token(ev)
+        local got = {}
+        for i, v in pool[how](pool, second_waits, { { i = 1, tok = tok }, { i = 2, tok = tok } }) do
+          got[i] = v
+          if v == "first" then ev:set() end
+        end
+        assert.same({ "first", true }, got)
+      end
+      -- results in order with a chunksize, a task's error after the
+      -- results before it, an empty input
+      local seen = {}
+      for i, v in pool:imap(function(x) return x * x end, { 1, 2, 3, 4, 5 }, 2) do seen[i] = v end
+      assert.same({ 1, 4, 9, 16, 25 }, seen)
+      local before = {}
+      local err = helpers.raises(errors.KeyError, function()
+        for i, v in pool:imap(function(x)
+          if x == 3 then error(require("braid.errors").KeyError("three")) end
+          return x
+        end, { 1, 2, 3, 4 }) do before[i] = v end
+      end)
+      helpers.message_has(err, "three")
+      assert.same({ 1, 2 }, before)
+      for _ in pool:imap(function(x) return x end, {}) do error("an empty input yields nothing") end
+      pool:close(); pool:join()
+    end)
+  end
 end)

@@ -5,9 +5,12 @@
 ** socket pair, the answers to a {sha256} and to a legacy challenge
 ** checked against digests computed by Python's hmac module, and the two
 ** sides of the handshake run against each other with the same and with
-** different keys.
+** different keys. braid__frame_try_header: a header read without waiting
+** (nothing there, one there, one split in two writes, the 8-byte form, end
+** of file, a pipe), and one that arrives while it spins.
 */
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -69,6 +72,78 @@ static void unhex(const char *s, unsigned char *out) {
 }
 
 /* Answers computed with Python: hmac.new(b'k', msg, alg).digest(). */
+/* Writes 'n' bytes of 'p' to 'fd' from another thread (try_header's
+** spin and its reading of a split header). */
+typedef struct Writer {
+  int fd;
+  const unsigned char *p;
+  size_t n;
+} Writer;
+
+static void *writer_main(void *ud) {
+  Writer *w = (Writer *)ud;
+  braid__fd_write_all(w->fd, w->p, w->n);
+  return NULL;
+}
+
+static void test_try_header(void) {
+  int sv[2], pp[2];
+  uint64_t len = 0;
+  size_t got = 99;
+  char body[8] = { 0 };
+  unsigned char h[BRAID_FRAME_HDRMAX];
+  pthread_t t;
+  Writer w;
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  /* nothing there: at once, and after a spin of 0.2 ms */
+  CHECK_EQ(braid__frame_try_header(sv[1], 0, &len, &got), BRAID_EAGAIN);
+  CHECK_EQ(got, 0);
+  CHECK_EQ(braid__frame_try_header(sv[1], 200000, &len, &got), BRAID_EAGAIN);
+  /* a frame there: its header, then its body as usual */
+  CHECK_EQ(braid__frame_write(sv[0], "hello", 5), BRAID_OK);
+  CHECK_EQ(braid__frame_try_header(sv[1], 0, &len, &got), BRAID_OK);
+  CHECK_EQ(len, 5);
+  CHECK_EQ(got, 4);
+  CHECK_EQ(braid__fd_read_all(sv[1], body, 5, NULL), BRAID_OK);
+  CHECK(memcmp(body, "hello", 5) == 0);
+  /* a header whose first byte comes alone: the rest is read blocking */
+  CHECK_EQ(braid__frame_header(3, h), 4);
+  CHECK(write(sv[0], h, 1) == 1);
+  w.fd = sv[0]; w.p = h + 1; w.n = 3;
+  CHECK(pthread_create(&t, NULL, writer_main, &w) == 0);
+  CHECK_EQ(braid__frame_try_header(sv[1], 0, &len, &got), BRAID_OK);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_EQ(len, 3);
+  CHECK_EQ(got, 4);
+  /* the 8-byte form (no body follows: only the header is read) */
+  CHECK_EQ(braid__frame_header(0x80000000u, h), 12);
+  CHECK(write(sv[0], h, 12) == 12);
+  CHECK_EQ(braid__frame_try_header(sv[1], 0, &len, &got), BRAID_OK);
+  CHECK_EQ(len, 0x80000000u);
+  CHECK_EQ(got, 12);
+  /* a frame written by another thread while this one spins (2 s at most:
+  ** any scheduler runs the writer long before) */
+  CHECK_EQ(braid__frame_header(7, h), 4);
+  w.fd = sv[0]; w.p = h; w.n = 4;
+  CHECK(pthread_create(&t, NULL, writer_main, &w) == 0);
+  CHECK_EQ(braid__frame_try_header(sv[1], 2000000000L, &len, &got), BRAID_OK);
+  CHECK(pthread_join(t, NULL) == 0);
+  CHECK_EQ(len, 7);
+  /* end of file between frames */
+  close(sv[0]);
+  CHECK_EQ(braid__frame_try_header(sv[1], 0, &len, &got), BRAID_ECLOSED);
+  CHECK_EQ(got, 0);
+  close(sv[1]);
+  /* not a socket: the caller waits and reads as before */
+  CHECK(pipe(pp) == 0);
+  CHECK(write(pp[1], h, 4) == 4);
+  CHECK_EQ(braid__frame_try_header(pp[0], 100000, &len, &got), BRAID_EAGAIN);
+  CHECK_EQ(braid__frame_read_header(pp[0], &len, &got), BRAID_OK);
+  CHECK_EQ(len, 7);
+  close(pp[0]);
+  close(pp[1]);
+}
+
 static void test_known_answers(void) {
   braid_auth a;
   unsigned char in[80], out[BRAID_AUTH_OUTMAX], want[32];
@@ -196,6 +271,7 @@ int main(void) {
   static const ctest_case cases[] = {
     { "Python's header forms, the 8-byte one included", test_headers },
     { "frames through a socket pair, a clean end", test_socket_frame },
+    { "a header read without waiting, or while spinning", test_try_header },
     { "answers to {sha256} and legacy challenges match Python's hmac",
       test_known_answers },
     { "the two sides agree with one key, both fail with two",

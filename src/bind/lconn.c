@@ -17,7 +17,9 @@
 #include "frame.h"
 #include "lbind.h"
 #include "lconn.h"
+#include "os.h"
 #include "process.h"
+#include "queue.h"
 #include "lcodec.h"
 #include "shm.h"
 
@@ -34,7 +36,23 @@ typedef struct Conn {
   int readable, writable;
   int allow_code;   /* recv may load functions (see lconn.h) */
   uint64_t maxsize; /* largest message recv takes (BRAIDB_NOMAX: any) */
+  /* 1 when the last message waited for came later than BRAID_SPIN_NS
+  ** after the read began: the next read does not spin (a peer that answers
+  ** slowly, e.g. a manager's queue get that waits for a put, would only
+  ** have the spin take a core from the processes doing the work); set
+  ** back to 0 by the first message that comes within the spin time.
+  ** Relaxed: a hint shared by the threads that read this connection. */
+  atomic_int nospin;
+  /* After a non-blocking try of a read that found nothing, the reads
+  ** left before the next try when they do not spin (BRAID_CONN_RETRY;
+  ** relaxed, a hint as 'nospin'). */
+  atomic_int waited;
 } Conn;
+
+/* Reads without a try after one that found nothing (then one tries
+** again: a connection whose data is there when it reads, a server's
+** after its poll, goes back to trying first). */
+#define BRAID_CONN_RETRY 16
 
 static void conn_destroy(braid_handle *h) {
   Conn *c = (Conn *)h;
@@ -58,6 +76,8 @@ void braidB_pushconn(lua_State *L, int fd, int r, int w, int other,
     braidB_nomem(L);
   }
   atomic_init(&c->fd, fd);
+  atomic_init(&c->nospin, 0);
+  atomic_init(&c->waited, 0);
   c->readable = r;
   c->writable = w;
   c->allow_code = allow_code;
@@ -208,10 +228,38 @@ static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
   uint64_t n = 0;
   size_t got = 0;
   int rc;
+  long full = braid__queue_spin_ns(-1), spin = braid__fd_spin_ns();
+  int nospin = atomic_load_explicit(&c->nospin, memory_order_relaxed), waited;
+  double t0 = 0;
   braidB_poll(L);
-  /* the read would not end on Ctrl-C: wait (sliced) for data first */
-  if (!braid__fd_wait(fd, -1)) braidB_intr_check(L);
-  rc = braid__frame_read_header(fd, &n, &got);
+  if (nospin) {
+    spin = 0;
+    t0 = braid__now();
+  }
+  /* A header already there (or arriving within the spin) is read at once.
+  ** Otherwise the read would not end on Ctrl-C: wait (sliced) for data
+  ** first, without spinning again. With no spin, a connection whose last
+  ** try found nothing (a client waiting for its answer) waits first for
+  ** its next BRAID_CONN_RETRY reads: the try would cost a system call for
+  ** nothing; one whose data is there when it reads (a server after its
+  ** poll) goes on trying first. */
+  waited = atomic_load_explicit(&c->waited, memory_order_relaxed);
+  if (spin == 0 && waited > 0) {
+    atomic_store_explicit(&c->waited, waited - 1, memory_order_relaxed);
+    rc = BRAID_EAGAIN;
+  } else {
+    rc = braid__frame_try_header(fd, spin, &n, &got);
+    atomic_store_explicit(&c->waited, rc == BRAID_EAGAIN ? BRAID_CONN_RETRY : 0,
+                          memory_order_relaxed);
+  }
+  if (rc == BRAID_EAGAIN) {
+    if (spin > 0) atomic_store_explicit(&c->nospin, 1, memory_order_relaxed);
+    if (!braid__fd_wait_spin(fd, -1, 0)) braidB_intr_check(L);
+    rc = braid__frame_read_header(fd, &n, &got);
+  }
+  /* an answer within the spin time: spinning pays again */
+  if (nospin && (braid__now() - t0) * 1e9 < (double)full)
+    atomic_store_explicit(&c->nospin, 0, memory_order_relaxed);
   if (rc == BRAID_ECLOSED && got == 0) braidB_raise(L, "EOFError", "");
   if (rc == BRAID_EINVAL) bad_length(L, c);
   if (rc != BRAID_OK) {

@@ -266,13 +266,14 @@ static int core_fds_wait(lua_State *L) {
     lua_pop(L, 1);
   }
   braidB_poll(L);
-  braid__poll_spin(p, (unsigned long)n, braid__queue_spin_ns(-1), t);
-  for (;;) {
-    int r = braid__poll(p, (unsigned long)n, braid__deadline_poll_ms(&d));
-    if (r > 0) break;
-    if (r < 0 && errno != EINTR) return oserror(L, "poll");
-    if (r == 0 && braid__deadline_passed(&d)) break;
-  }
+  /* a descriptor found ready by the spin needs no second poll */
+  if (braid__poll_spin(p, (unsigned long)n, braid__fd_spin_ns(), t) <= 0)
+    for (;;) {
+      int r = braid__poll(p, (unsigned long)n, braid__deadline_poll_ms(&d));
+      if (r > 0) break;
+      if (r < 0 && errno != EINTR) return oserror(L, "poll");
+      if (r == 0 && braid__deadline_passed(&d)) break;
+    }
   lua_newtable(L);
   for (i = 0; i < n; i++) {
     if (p[i].revents) {

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "os.h"
 #include "process.h"
+#include "spin.h"
 
 
 size_t braid__frame_header(uint64_t n, unsigned char *h) {
@@ -88,6 +90,42 @@ int braid__frame_read_header(int fd, uint64_t *len, size_t *got) {
   if (rc != BRAID_EAGAIN) return rc;
   rc = braid__fd_read_all(fd, h + 4, 8, &k);
   *got = 4 + k;
+  if (rc != BRAID_OK) return rc;
+  return braid__frame_parse(h, 12, len);
+}
+
+
+int braid__frame_try_header(int fd, long spin_ns, uint64_t *len,
+                            size_t *got) {
+  unsigned char h[BRAID_FRAME_HDRMAX];
+  double end = spin_ns > 0 ? braid__now() + (double)spin_ns * 1e-9 : 0;
+  size_t k, more = 0;
+  ssize_t r;
+  int rc;
+  *got = 0;
+  for (;;) {
+    r = recv(fd, h, 4, MSG_DONTWAIT);
+    if (r > 0) break;
+    if (r == 0) return BRAID_ECLOSED;
+    if (errno == EINTR) continue;
+    if (errno == ENOTSOCK) return BRAID_EAGAIN;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return errno == ECONNRESET ? BRAID_ECLOSED : BRAID_EOS;
+    if (spin_ns <= 0 || braid__now() >= end || !braid__spin_continue())
+      return BRAID_EAGAIN;
+    braid__cpu_relax();
+  }
+  k = (size_t)r;
+  if (k < 4) {
+    rc = braid__fd_read_all(fd, h + k, 4 - k, &more);
+    *got = k + more;
+    if (rc != BRAID_OK) return rc;
+  }
+  *got = 4;
+  rc = braid__frame_parse(h, 4, len);
+  if (rc != BRAID_EAGAIN) return rc;
+  rc = braid__fd_read_all(fd, h + 4, 8, &more);
+  *got = 4 + more;
   if (rc != BRAID_OK) return rc;
   return braid__frame_parse(h, 12, len);
 }

@@ -39,4 +39,14 @@ BRAIDI_FUNC int braid__frame_write(int fd, const void *p, size_t n);
 ** length; BRAID_EOS (errno). */
 BRAIDI_FUNC int braid__frame_read_header(int fd, uint64_t *len, size_t *got);
 
+/* braid__frame_read_header without waiting for the first byte: a
+** non-blocking read of the header, tried again for up to 'spin_ns' while
+** nothing has come (a reply that arrives meanwhile costs no poll before
+** the read and no sleep). BRAID_EAGAIN when nothing came (or 'fd' is no
+** socket): wait for it and call braid__frame_read_header. Once a first
+** byte came the rest of the header is read blocking (it is on its way);
+** other results as braid__frame_read_header's. */
+BRAIDI_FUNC int braid__frame_try_header(int fd, long spin_ns, uint64_t *len,
+                                        size_t *got);
+
 #endif

@@ -23,6 +23,7 @@
 #include "os.h"
 #include "process.h"
 #include "queue.h"
+#include "spin.h"
 
 
 
@@ -191,14 +192,23 @@ int braid__proc_reap(pid_t pid, int block, int *code) {
 }
 
 
+long braid__fd_spin_ns(void) {
+  return braid__spin_start() ? braid__queue_spin_ns(-1) : 0;
+}
+
+
 int braid__fd_wait(int fd, double timeout) {
+  return braid__fd_wait_spin(fd, timeout, braid__fd_spin_ns());
+}
+
+
+int braid__fd_wait_spin(int fd, double timeout, long spin_ns) {
   struct pollfd p;
   braid__deadline d = braid__deadline_in(timeout);
   p.fd = fd;
   p.events = POLLIN;
   p.revents = 0;
-  if (braid__poll_spin(&p, 1, braid__queue_spin_ns(-1), timeout) > 0)
-    return 1;
+  if (braid__poll_spin(&p, 1, spin_ns, timeout) > 0) return 1;
   for (;;) {
     int ms = braid__deadline_poll_ms(&d); /* sliced: intr.h */
     int r;

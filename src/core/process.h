@@ -37,6 +37,14 @@ BRAIDI_FUNC int braid__proc_code(int status);
 /* 1 when 'fd' is readable (or at end of file / hung up) within
 ** 'timeout' seconds (negative: forever), 0 otherwise. */
 BRAIDI_FUNC int braid__fd_wait(int fd, double timeout);
+/* How long a wait on a descriptor spins before it sleeps: BRAID_SPIN_NS
+** (queue.h's braid__queue_spin_ns), or 0 where a spin would take the CPU
+** the peer needs (src/os/spin.h's braid__spin_start: one usable CPU, more
+** running braid threads than CPUs, or a busy machine). */
+BRAIDI_FUNC long braid__fd_spin_ns(void);
+/* The same with a spin of 'spin_ns' (0: none) instead of BRAID_SPIN_NS,
+** for a caller that already spun in its own way. */
+BRAIDI_FUNC int braid__fd_wait_spin(int fd, double timeout, long spin_ns);
 /* Writes/reads exactly 'n' bytes (EINTR retried; sockets without
 ** SIGPIPE). BRAID_OK, BRAID_ECLOSED (peer gone / end of file at the
 ** start when 'eof_ok') or BRAID_EOS. '*got' (read) counts bytes read. */

@@ -45,7 +45,8 @@
 ** from the hand-offs it sees; the environment variable BRAID_SPIN_NS
 ** overrides it at run time, 0 turns spinning off); a wait on a
 ** connection, pipe or process sentinel polls without sleeping for as
-** long before it blocks in poll(). A cross-core wake-up costs tens of
+** long before it blocks in poll() (a connection's recv not at all after
+** a message that came later than the spin). A cross-core wake-up costs tens of
 ** microseconds on some virtual machines; a consumer still spinning when
 ** the item arrives answers in about a microsecond. Nothing spins where
 ** it would take the CPU from the thread it waits for: with fewer than 2

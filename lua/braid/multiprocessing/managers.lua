@@ -15,8 +15,9 @@
 -- and can be stored in other managed objects (it stays the same object).
 -- Each Lua state keeps one connection per manager, shared by its proxies
 -- (a call is synchronous, so a state never has two calls in flight on
--- it); a collected proxy's reference is released with the state's next
--- request to that manager. Errors raised by the object arrive as their
+-- it); a collected proxy's reference is released at once (a message with
+-- no answer), or with the state's next request to that manager when it
+-- was collected during a call. Errors raised by the object arrive as their
 -- own class with the manager's traceback; a failure of the manager itself
 -- raises `RemoteError`; a manager that is gone raises at once (EOFError,
 -- BrokenPipeError, ConnectionRefusedError, FileNotFoundError: OSError
@@ -97,21 +98,36 @@ local function getconn(address, authkey, key)
   return conn
 end
 
-local rebuild
+-- The methods of a connection, looked up once (each lookup on the
+-- userdata is a call of its __index).
+local conn_send, conn_recv
 
---- `dispatch(address, authkey, id, method, args)`: one request to a
--- manager (id 0: the server's own methods); returns the results.
-local function dispatch(address, authkey, id, method, args)
-  local key = mgrserver.addrkey(address)
+-- Calls of this state between their send and the end of their answer's
+-- decoding: while one is, no other message may go on its connection, so
+-- the decref of a proxy collected then (a finalizer runs at any
+-- allocation) waits for its end.
+local busy = 0
+
+local rebuild
+local flush_decrefs
+
+--- `dispatch(address, authkey, id, method, args, [key])`: one request to
+-- a manager (id 0: the server's own methods); returns the results. `key`:
+-- the address's key when the caller has it (a proxy keeps it).
+local function dispatch(address, authkey, id, method, args, key)
+  key = key or mgrserver.addrkey(address)
   local conn = getconn(address, authkey, key)
+  if conn_send == nil then conn_send, conn_recv = conn.send, conn.recv end
   local req = { id, method, args }
   local p = pending[key]
   if p ~= nil then
     pending[key] = nil
     if p.pid == core.getpid() then p.pid = nil; req[4] = p end
   end
-  local ok, err = pcall(conn.send, conn, req)
+  busy = busy + 1
+  local ok, err = pcall(conn_send, conn, req)
   if not ok then
+    busy = busy - 1
     if errors.is(errors.TypeError, err) or errors.is(errors.RuntimeError, err) then
       error(err, 0) -- an argument that cannot be sent: the connection is fine
     end
@@ -120,11 +136,13 @@ local function dispatch(address, authkey, id, method, args)
   local saved = receiving_authkey
   receiving_authkey = authkey
   local rep
-  ok, rep = pcall(conn.recv, conn)
+  ok, rep = pcall(conn_recv, conn)
   receiving_authkey = saved
+  busy = busy - 1
   if not ok then lost(key, authkey, rep) end
+  if pending[key] ~= nil and busy == 0 then flush_decrefs(key) end
   local kind, value = rep[1], rep[2]
-  if kind == "#RETURN" then return unpack(value, 2, value.n) end
+  if kind == true then return unpack(rep, 2, rep.n) end -- results
   if kind == "#ERROR" then error(value, 0) end
   if kind == "#PROXY" then value.authkey = authkey; return rebuild(value) end
   error(RemoteError("\n" .. ("-"):rep(75) .. "\n" .. tostring(value)
@@ -132,11 +150,35 @@ local function dispatch(address, authkey, id, method, args)
 end
 M.dispatch = dispatch
 
+-- Sends the decrefs waiting for the manager at 'key' at once, as a
+-- message with no answer (the server reads it like any request: its
+-- 4th field), on this process's connection to it; with none, they go
+-- with the next request. Python's proxies decref from their finalizer
+-- too: a collected proxy does not keep its referent alive until this
+-- state happens to call the manager again.
+function flush_decrefs(key)
+  local p = pending[key]
+  local pid = core.getpid()
+  if p == nil or p.pid ~= pid or busy > 0 then return end
+  local conn
+  for _, c in pairs(conns[key] or {}) do
+    if c.pid == pid then conn = c.conn; break end
+  end
+  if conn == nil then return end
+  pending[key] = nil
+  p.pid = nil
+  busy = busy + 1
+  -- a manager that is gone took its objects with it: nothing to release
+  pcall(conn.send, conn, { 0, "#DECREF", { n = 0 }, p })
+  busy = busy - 1
+end
+
 local function decref_later(key, id)
   local p = pending[key]
   local pid = core.getpid()
   if p == nil or p.pid ~= pid then p = { pid = pid }; pending[key] = p end
   p[#p + 1] = id
+  if busy == 0 then flush_decrefs(key) end
 end
 
 -- }======================================================================
@@ -260,7 +302,18 @@ end
 --- `proxy:_callmethod(name, ...)`: calls the referent's method `name`.
 function BaseProxy:_callmethod(name, ...)
   return dispatch(rawget(self, "_token").address, rawget(self, "_authkey"),
-                  rawget(self, "_id"), name, pack(...))
+                  rawget(self, "_id"), name, pack(...), rawget(self, "_key"))
+end
+
+-- A call of one argument or two, straight to dispatch (d[k], d[k] = v:
+-- no method lookup, no vararg packing).
+local function call1(self, name, a)
+  return dispatch(rawget(self, "_token").address, rawget(self, "_authkey"),
+                  rawget(self, "_id"), name, { n = 1, a }, rawget(self, "_key"))
+end
+local function call2(self, name, a, b)
+  return dispatch(rawget(self, "_token").address, rawget(self, "_authkey"),
+                  rawget(self, "_id"), name, { n = 2, a, b }, rawget(self, "_key"))
 end
 
 --- `proxy:_getvalue()`: a copy of the referent (dict, list, namespace:
@@ -361,8 +414,8 @@ local DICT = { "__contains__", "__delitem__", "__getitem__", "__len__",
   "popitem", "setdefault", "update", "values" }
 local DictProxy = BaseProxy:subclass("DictProxy", DICT)
 M.DictProxy = DictProxy
-function DictProxy._get_(self, k) return self:_callmethod("_get", k) end
-function DictProxy._set_(self, k, v) return self:_callmethod("__setitem__", k, v) end
+function DictProxy._get_(self, k) return call1(self, "_get", k) end
+function DictProxy._set_(self, k, v) return call2(self, "__setitem__", k, v) end
 function DictProxy.__len(self) return self:_callmethod("__len__") end
 function DictProxy.__pairs(self)
   local items = self:_callmethod("items")
@@ -374,10 +427,12 @@ function DictProxy.__pairs(self)
     return kv[1], kv[2]
   end, self, nil
 end
---- `d:update(t, [pairs_list])`: also from another dict proxy.
+--- `d:update(t, [pairs_list])`: also from another dict proxy (in its
+-- order).
 function DictProxy:update(t, pairs_list)
   if type(t) == "table" and getmetatable(t) ~= nil and rawget(t, "_token") ~= nil then
-    t = t:copy()
+    if getmetatable(t).items ~= nil then t, pairs_list = t:items(), true
+    else t = t:copy() end
   end
   return self:_callmethod("update", t, pairs_list)
 end
@@ -390,9 +445,9 @@ local ListProxy = BaseProxy:subclass("ListProxy", LIST)
 M.ListProxy = ListProxy
 function ListProxy._get_(self, k)
   if type(k) ~= "number" then return nil end
-  return self:_callmethod("_get", k)
+  return call1(self, "_get", k)
 end
-function ListProxy._set_(self, k, v) return self:_callmethod("__setitem__", k, v) end
+function ListProxy._set_(self, k, v) return call2(self, "__setitem__", k, v) end
 function ListProxy.__len(self) return self:_callmethod("__len__") end
 function ListProxy.__pairs(self) return seqpairs(self:_callmethod("copy")), self, nil end
 function ListProxy:extend(t)
@@ -502,43 +557,65 @@ M.QueueProxy = QueueProxy
 -- Pool: the pool lives in the manager; map, apply and the waits of its
 -- results run in the connection's server thread on a copy of the Pool
 -- table (its workers and jobs are shared handles), so they block only
--- their client. `imap`/`imap_unordered` over a table run `map` in the
--- manager and iterate over its results here; over an iterator function
--- (or with `buffersize`) they read it as results are consumed, one
--- `map_async` per task (the iterator stays in the client's state).
+-- their client. `imap`/`imap_unordered` over a table are lazy, as
+-- Python's IteratorProxy: the manager keeps the job (an IMapIterator) and
+-- each step of the loop asks it for the next chunk, so results arrive
+-- while later tasks still run. Over an iterator function (or with
+-- `buffersize`) they read it as results are consumed, one `map_async` per
+-- task (the iterator stays in the client's state).
 local AsyncResultProxy = BaseProxy:subclass("AsyncResult",
   { "get", "wait", "ready", "successful" })
 AsyncResultProxy._delegate_ = { "get", "wait" }
 M.AsyncResultProxy = AsyncResultProxy
+--- The proxy of a manager's IMapIterator (typeid "PoolIterator").
+local IteratorProxy = BaseProxy:subclass("IteratorProxy", { "_next", "cancel" })
+IteratorProxy._delegate_ = { "_next" }
+M.IteratorProxy = IteratorProxy
 local PoolProxy = BaseProxy:subclass("PoolProxy", { "apply", "apply_async", "close",
-  "join", "map", "map_async", "starmap", "starmap_async", "terminate" },
-  { apply_async = "AsyncResult", map_async = "AsyncResult", starmap_async = "AsyncResult" })
+  "join", "map", "map_async", "starmap", "starmap_async", "terminate", "_imap_iterator" },
+  { apply_async = "AsyncResult", map_async = "AsyncResult", starmap_async = "AsyncResult",
+    _imap_iterator = "PoolIterator" })
 PoolProxy._delegate_ = { "apply", "map", "starmap", "join" }
 M.PoolProxy = PoolProxy
-local function iter_results(res)
-  local i = 0
-  return function()
-    i = i + 1
-    if i > res.n then return nil end
-    return i, res[i]
+
+-- A generic-for over an IteratorProxy: `index, result` as each chunk
+-- comes; a task's error is raised where its result would be (after the
+-- results before it); a loop left early cancels the tasks not started
+-- (the fourth value is to-be-closed).
+local function iter_proxy(it)
+  if it == nil then return function() return nil end end
+  local seen, cur, pos, base, exc, finished = 0, nil, 0, 0, nil, false
+  local function step()
+    while cur == nil or pos >= cur.n do
+      if exc ~= nil then finished = true; core.raise_remote(exc) end
+      local k, b, res, e = it:_next(seen)
+      if k == nil then finished = true; return nil end
+      seen, base, cur, pos, exc = seen + 1, b, res, 0, e
+    end
+    pos = pos + 1
+    return base + pos, cur[pos]
   end
+  local closer = setmetatable({}, { __close = function()
+    if not finished then pcall(it.cancel, it) end
+  end })
+  return step, nil, nil, closer
 end
 --- `pool:imap(func, iterable [, chunksize [, buffersize |
 -- {buffersize=}]])`: a generic-for iterator over `index, result`, in
--- order. A sequence table without `buffersize` runs as one `map` in the
--- manager. An iterator function (or any input with `buffersize`) is read
--- as results are consumed: each task (`chunksize` items, default 1) is a
+-- order, each result as soon as it and those before it are done. A
+-- sequence table without `buffersize` is sent to the manager, which
+-- keeps the job (see `_imap_iterator`). An iterator function (or any
+-- input with `buffersize`) is read as results are consumed: each task (`chunksize` items, default 1) is a
 -- `map_async` in the manager, at most `buffersize` (default 256) of them
 -- not yet reached by the loop, so an endless iterator works; an error of
 -- the iterator is raised after the results of the items before it.
--- `imap_unordered` is the same (results in order).
 function PoolProxy:imap(func, iterable, chunksize, opts)
   local futures = require "braid.futures"
   local buffersize = opts
   if type(opts) == "table" then buffersize = opts.buffersize end
   buffersize = futures._check_buffersize(buffersize, 3)
   if buffersize == nil and type(iterable) ~= "function" then
-    return iter_results(self:map(func, iterable, chunksize))
+    return iter_proxy(self:_imap_iterator(func, iterable, chunksize, false))
   end
   if chunksize == nil then chunksize = 1 end
   if math_type(chunksize) ~= "integer" or chunksize < 1 then
@@ -594,7 +671,16 @@ function PoolProxy:imap(func, iterable, chunksize, opts)
     end
   end
 end
-PoolProxy.imap_unordered = PoolProxy.imap
+--- `pool:imap_unordered(func, iterable [, chunksize [, buffersize]])`:
+-- over a sequence table without `buffersize`, the results in the order
+-- the tasks complete (`index`: the input's position); over an iterator
+-- function or with `buffersize`, as `imap` (in order).
+function PoolProxy:imap_unordered(func, iterable, chunksize, opts)
+  if opts == nil and type(iterable) == "table" then
+    return iter_proxy(self:_imap_iterator(func, iterable, chunksize, true))
+  end
+  return self:imap(func, iterable, chunksize, opts)
+end
 PoolProxy.__close = function(self) self:terminate() end
 
 for _, c in pairs(proxytypes) do builtin[c] = true end
@@ -855,6 +941,7 @@ SyncManager:register("Event", ctor("braid.threading", "Event"), EventProxy)
 SyncManager:register("Barrier", ctor("braid.threading", "Barrier"), BarrierProxy)
 SyncManager:register("Pool", ctor("braid.multiprocessing", "Pool"), PoolProxy)
 SyncManager:register("AsyncResult", nil, AsyncResultProxy, nil, nil, false)
+SyncManager:register("PoolIterator", nil, IteratorProxy, nil, nil, false)
 
 -- }======================================================================
 

@@ -20,9 +20,12 @@
 -- Requests are `{id, method, args}` (`id` 0: the server's own methods
 -- create, incref, decref, shutdown, dummy, number_of_objects, debug_info,
 -- get_methods), `args` packed with `n`; an optional 4th field lists ids to
--- decref first (proxies collected by the client). Answers are
--- `{"#RETURN", results}` (Lua calls may return several values: the
--- results are `results[2..results.n]`, what `pack(xpcall(...))` gives),
+-- decref first (proxies collected by the client); `{0, "#DECREF", args,
+-- ids}` only decrefs and gets no answer (a client's finalizer sends it
+-- when no call of its is in flight). Answers are the results themselves
+-- as `pack(xpcall(...))` gives them, `{n =, true, results...}` (Lua calls
+-- may return several values; one table, not one inside another: a round
+-- trip's codec work is a good part of its cost),
 -- `{"#ERROR", error object}` (the class the call raised, with the server's
 -- traceback), `{"#PROXY", token}` (a method listed in `method_to_typeid`)
 -- and `{"#TRACEBACK", text}` (a failure of the server itself, raised by
@@ -32,10 +35,10 @@ local core = require "braid.core"
 local errors = require "braid.errors"
 local require, setmetatable, getmetatable, rawget, rawset, type, pairs, ipairs, next,
       tostring, select, error, pcall, xpcall, unpack, table_sort, table_insert,
-      table_remove, math_type, string_format, tonumber =
+      table_remove, math_type, string_format, tonumber, table_concat =
   require, setmetatable, getmetatable, rawget, rawset, type, pairs, ipairs, next,
   tostring, select, error, pcall, xpcall, table.unpack, table.sort, table.insert,
-  table.remove, math.type, string.format, tonumber
+  table.remove, math.type, string.format, tonumber, table.concat
 local debug_traceback, debug_getupvalue = debug.traceback, debug.getupvalue
 _ENV = nil
 
@@ -94,14 +97,45 @@ local function checkint(i, what)
   return i
 end
 
--- dict: any Lua value as key except nil (and NaN), Lua values as values.
+-- dict: any Lua value as key except nil (and NaN), Lua values as values,
+-- in insertion order as Python's dict: `t` maps keys to values, `ks` holds
+-- the keys in the order they were first inserted (a deleted key leaves a
+-- HOLE there, removed when holes outnumber keys), `at` maps a key to its
+-- index in `ks`. Setting an existing key keeps its place; deleting and
+-- inserting again moves it to the end; popitem takes the last (LIFO).
 local Dict = class("dict", "DictProxy")
 M.Dict = Dict
+local HOLE = setmetatable({}, { __name = "hole" })
 
 function Dict.new(init)
-  local self = setmetatable({ t = {}, n = 0 }, Dict)
+  local self = setmetatable({ t = {}, n = 0, ks = {}, top = 0, at = {} }, Dict)
   if init ~= nil then self:update(init) end
   return self
+end
+
+-- Squeezes the holes out of `ks` (amortised: only when they are more
+-- than the keys).
+local function compact(self)
+  local ks, at, j = self.ks, self.at, 0
+  local out = {}
+  for i = 1, self.top do
+    local k = ks[i]
+    if k ~= HOLE then j = j + 1; out[j] = k; at[k] = j end
+  end
+  self.ks, self.top = out, j
+end
+
+-- The keys in order: for k in keys_in_order(self) do ... end.
+local function ordered(self)
+  local ks, i, top = self.ks, 0, self.top
+  return function()
+    repeat
+      i = i + 1
+      local k = ks[i]
+      if k ~= HOLE then return k end
+    until i > top
+    return nil
+  end
 end
 
 function Dict:__len__() return self.n end
@@ -115,10 +149,19 @@ function Dict:__setitem__(k, v)
   if k == nil or k ~= k then error(KeyError("invalid key " .. tostring(k)), 2) end
   local t = self.t
   if v == nil then
-    if t[k] ~= nil then self.n = self.n - 1; t[k] = nil end
+    if t[k] ~= nil then
+      self.n = self.n - 1; t[k] = nil
+      local at = self.at
+      self.ks[at[k]] = HOLE; at[k] = nil
+      if self.top > 2 * self.n + 8 then compact(self) end
+    end
     return
   end
-  if t[k] == nil then self.n = self.n + 1 end
+  if t[k] == nil then
+    self.n = self.n + 1
+    local top = self.top + 1
+    self.top = top; self.ks[top] = k; self.at[k] = top
+  end
   t[k] = v
 end
 function Dict:__delitem__(k)
@@ -133,17 +176,17 @@ function Dict:get(k, default)
 end
 function Dict:keys()
   local out, i = {}, 0
-  for k in next, self.t do i = i + 1; out[i] = k end
+  for k in ordered(self) do i = i + 1; out[i] = k end
   return out
 end
 function Dict:values()
-  local out, i = {}, 0
-  for _, v in next, self.t do i = i + 1; out[i] = v end
+  local out, i, t = {}, 0, self.t
+  for k in ordered(self) do i = i + 1; out[i] = t[k] end
   return out
 end
 function Dict:items()
-  local out, i = {}, 0
-  for k, v in next, self.t do i = i + 1; out[i] = { k, v } end
+  local out, i, t = {}, 0, self.t
+  for k in ordered(self) do i = i + 1; out[i] = { k, t[k] } end
   return out
 end
 function Dict:copy()
@@ -157,8 +200,10 @@ function Dict:update(t, pairs_list)
   if type(t) ~= "table" then
     error(TypeError("update: argument must be a table, not " .. type(t)), 2)
   end
-  if getmetatable(t) == Dict then t = t.t end
-  if pairs_list then
+  if getmetatable(t) == Dict then
+    local src = t.t
+    for k in ordered(t) do self:__setitem__(k, src[k]) end
+  elseif pairs_list then
     for _, kv in ipairs(t) do self:__setitem__(kv[1], kv[2]) end
   else
     for k, v in next, t do self:__setitem__(k, v) end
@@ -174,9 +219,13 @@ function Dict:pop(k, ...)
   return v
 end
 function Dict:popitem()
-  -- Python pops the last inserted; a Lua table has no order: any item.
-  local k, v = next(self.t)
-  if k == nil then error(KeyError("popitem(): dictionary is empty"), 2) end
+  -- the last inserted, as Python's (LIFO)
+  local ks, top = self.ks, self.top
+  while top > 0 and ks[top] == HOLE do ks[top] = nil; top = top - 1 end
+  self.top = top
+  if top == 0 then error(KeyError("popitem(): dictionary is empty"), 2) end
+  local k = ks[top]
+  local v = self.t[k]
   self:__setitem__(k, nil)
   return k, v
 end
@@ -186,7 +235,7 @@ function Dict:setdefault(k, default)
   if default ~= nil then self:__setitem__(k, default) end
   return default
 end
-function Dict:clear() self.t = {}; self.n = 0 end
+function Dict:clear() self.t, self.n, self.ks, self.top, self.at = {}, 0, {}, 0, {} end
 function Dict:__repr__()
   return string_format("<managed dict, %d items>", self.n)
 end
@@ -425,7 +474,7 @@ function M.new(registry, address, authkey, listener)
   local self = setmetatable({
     registry = registry, listener = listener, address = listener.address,
     authkey = authkey, objs = {}, refs = {}, ids = setmetatable({}, { __mode = "k" }),
-    next_id = 0, conns = {}, threads = {}, stop = false,
+    next_id = 0, conns = {}, threads = {}, stop = false, parked = {},
   }, Server)
   M.serving[M.addrkey(self.address)] = self
   return self
@@ -509,13 +558,25 @@ function public.number_of_objects(self)
   for _ in next, self.objs do c = c + 1 end
   return c
 end
+-- Python's layout: per object, by id, "  <id>:       refcount=<n>" and
+-- on the next line the start of its representation (75 characters).
 function public.debug_info(self)
+  local ids = {}
+  for id in next, self.objs do ids[#ids + 1] = id end
+  table_sort(ids)
   local out = {}
-  for id, e in next, self.objs do
-    out[#out + 1] = string_format("%d: refcount=%d %s", id, self.refs[id], tostring(e.typeid))
+  for i, id in ipairs(ids) do
+    local obj = self.objs[id].obj
+    local ok, r = pcall(function()
+      local repr = type(obj) == "table" and obj.__repr__
+      if type(repr) == "function" then return repr(obj) end
+      return tostring(obj)
+    end)
+    if not ok then r = tostring(self.objs[id].typeid) end
+    out[i] = string_format("  %d:       refcount=%d\n    %s", id, self.refs[id],
+                           tostring(r):sub(1, 75))
   end
-  table_sort(out)
-  return out
+  return table_concat(out, "\n")
 end
 function public.get_methods(self, conn, id)
   local e = self.objs[id]
@@ -638,7 +699,7 @@ local function conn_thread(jobs, conn, cancel)
     local ok = collect(xpcall(call, handler, obj, method, job[3]))
     local sent, serr = false, nil
     if not cancel:is_set() then
-      sent, serr = pcall(conn.send, conn, ok and { "#RETURN", res } or { "#ERROR", res })
+      sent, serr = pcall(conn.send, conn, ok and res or { "#ERROR", res })
     end
     if cancel:is_set() or (not sent and errs.is(errs.OSError, serr)) then
       -- nobody to answer (the client is gone): undo what a wait took
@@ -652,6 +713,13 @@ local function conn_thread(jobs, conn, cancel)
         "the result of '" .. tostring(job[2]) .. "' cannot be sent" })
       if not ok2 then break end
     end
+  end
+end
+
+local function answer(conn, kind, value)
+  local ok, err = pcall(conn.send, conn, kind == "#RETURN" and value or { kind, value })
+  if not ok and kind ~= "#TRACEBACK" then
+    answer(conn, "#TRACEBACK", "the answer cannot be sent: " .. tostring(err))
   end
 end
 
@@ -694,6 +762,74 @@ local FAST = {
   ["braid.Event"] = { is_set = direct, set = direct, clear = direct, wait = try_wait },
 }
 
+-- Parked waits. A call that would block (a get on an empty queue, an
+-- acquire of a taken lock, a wait on a clear event, a put on a full
+-- queue) first waits in the loop: it is tried again after every request
+-- the loop runs (the put that gives it its item is usually one) and is
+-- answered from the loop, with no thread to wake on either side. Only a
+-- wait still unanswered after PARK_GRACE goes to the connection's thread
+-- (an item put by a thread of the server itself, not through the loop,
+-- is seen by then at the latest), so a stream through a manager's queue
+-- costs no cross-thread hand-off per item. Waits are tried in the order
+-- they came (first come, first served among parked waits).
+local PARK_GRACE = 0.005
+local TIMEOUT_ARG = { get = 2, put = 3, acquire = 2, wait = 1 }
+
+-- 'args' with the timeout argument of 'method' set to 't'.
+local function with_timeout(method, args, t)
+  local i = TIMEOUT_ARG[method]
+  local out = { n = args.n > i and args.n or i, unpack(args, 1, args.n) }
+  out[i] = t
+  return out
+end
+
+function Server:_park(conn, obj, method, args, try)
+  local now = core.monotonic()
+  local t = args[TIMEOUT_ARG[method]]
+  if type(t) == "number" and not (t >= 0) then
+    -- not a plain timeout (a lock's -1 is "forever", a queue's negative
+    -- one an error, NaN...): the call itself says what it means
+    return self:_delegate(conn, obj, method, args)
+  end
+  local parked = self.parked
+  parked[#parked + 1] = { conn = conn, obj = obj, method = method, args = args,
+                          try = try, grace = now + PARK_GRACE,
+                          due = type(t) == "number" and now + (t > 0 and t or 0) or nil }
+end
+
+-- Tries the parked waits again; answers those that can be, hands those
+-- past their grace to their connection's thread, and those past their
+-- timeout get the call's own answer with no time left. Returns the
+-- seconds until the next of these moments (nil: nothing parked).
+function Server:_retry_parked()
+  local parked = self.parked
+  local now = core.monotonic()
+  local i, nextt = 1, nil
+  while i <= #parked do
+    local p = parked[i]
+    local r = pack(xpcall(p.try, traced, p.obj, p.method, p.args))
+    local done = true
+    if not r[1] then
+      answer(p.conn, "#ERROR", r[2])
+    elseif r[2] ~= DELEGATE then
+      answer(p.conn, "#RETURN", r)
+    elseif p.due ~= nil and now >= p.due then
+      r = pack(xpcall(direct, traced, p.obj, p.method, with_timeout(p.method, p.args, 0)))
+      answer(p.conn, r[1] and "#RETURN" or "#ERROR", r[1] and r or r[2])
+    elseif now >= p.grace then
+      local args = p.args
+      if p.due ~= nil then args = with_timeout(p.method, args, p.due - now) end
+      self:_delegate(p.conn, p.obj, p.method, args)
+    else
+      done = false
+      local t = p.due ~= nil and p.due < p.grace and p.due or p.grace
+      if nextt == nil or t < nextt then nextt = t end
+    end
+    if done then table_remove(parked, i) else i = i + 1 end
+  end
+  return nextt and (nextt > now and nextt - now or 0)
+end
+
 function Server:_delegate(conn, obj, method, args)
   local th = self.threads[conn]
   if th == nil then
@@ -709,13 +845,6 @@ function Server:_delegate(conn, obj, method, args)
   th.jobs:put({ obj, method, args })
 end
 
-local function answer(conn, kind, value)
-  local ok, err = pcall(conn.send, conn, { kind, value })
-  if not ok and kind ~= "#TRACEBACK" then
-    answer(conn, "#TRACEBACK", "the answer cannot be sent: " .. tostring(err))
-  end
-end
-
 -- Runs one request read from 'conn'.
 function Server:_handle(conn, req)
   if type(req) ~= "table" then
@@ -724,6 +853,7 @@ function Server:_handle(conn, req)
   local id, method, args = req[1], req[2], req[3] or { n = 0 }
   local drop = req[4]
   if drop then for _, d in ipairs(drop) do self:_decref(d) end end
+  if id == 0 and method == "#DECREF" then return end -- decrefs only: no answer
   if id == 0 then
     local f = public[method]
     if f == nil then
@@ -760,15 +890,26 @@ function Server:_handle(conn, req)
     if f == nil then return self:_delegate(conn, obj, method, args) end
     local r = pack(xpcall(f, traced, obj, method, args))
     if not r[1] then return answer(conn, "#ERROR", r[2]) end
-    if r[2] == DELEGATE then return self:_delegate(conn, obj, method, args) end
+    if r[2] == DELEGATE then return self:_park(conn, obj, method, args, f) end
     return answer(conn, "#RETURN", r)
   end
   local r
   if method == "__getattribute__" and type(obj) ~= "table" then
     r = pack(true, obj[args[1]])
   else
-    local ok, f = pcall(method_of, obj, method)
-    if not ok then return answer(conn, "#ERROR", f) end
+    -- a method of the object's class table (a dict's, a list's: no
+    -- lookup that could run code); anything else through method_of
+    local f = nil
+    if type(obj) == "table" and rawget(obj, method) == nil then
+      local mt = getmetatable(obj)
+      local idx = type(mt) == "table" and rawget(mt, "__index")
+      if type(idx) == "table" then f = rawget(idx, method) end
+    end
+    if type(f) ~= "function" then
+      local ok
+      ok, f = pcall(method_of, obj, method)
+      if not ok then return answer(conn, "#ERROR", f) end
+    end
     r = pack(xpcall(f, traced, obj, unpack(args, 1, args.n)))
   end
   if not r[1] then return answer(conn, "#ERROR", r[2]) end
@@ -791,6 +932,10 @@ end
 function Server:_drop(i)
   local conn = table_remove(self.conns, i)
   self.dirty = true
+  local parked = self.parked
+  for j = #parked, 1, -1 do -- its waits end with it (nothing taken for nobody)
+    if parked[j].conn == conn then table_remove(parked, j) end
+  end
   local th = self.threads[conn]
   if th then self.threads[conn] = nil; th.cancel:set(); th.jobs:put(false) end
   pcall(conn.close, conn)
@@ -850,7 +995,7 @@ end
 --- Serves until a client calls `shutdown`.
 function Server:serve_forever()
   local lfd = fileno(self.listener)
-  local conns = self.conns
+  local conns, parked = self.conns, self.parked
   local fds, base, nfds = nil, 1, -1
   while not self.stop do
     if nfds ~= #conns or self.dirty then -- rebuilt when the set changed
@@ -860,7 +1005,9 @@ function Server:serve_forever()
       for i, c in ipairs(conns) do fds[base + i] = fileno(c) end
       nfds, self.dirty = #conns, false
     end
-    local ready = core.fds_wait(fds, nil)
+    local wait = nil
+    if parked[1] ~= nil then wait = self:_retry_parked() end
+    local ready = core.fds_wait(fds, wait)
     -- connections first, from the end, so removals keep indices valid
     local accept, woken = false, false
     for r = #ready, 1, -1 do
@@ -873,6 +1020,9 @@ function Server:serve_forever()
         else
           local hok, herr = pcall(self._handle, self, conn, req)
           if not hok then answer(conn, "#TRACEBACK", tostring(herr)) end
+          -- what this request did (a put, a release, a set) may answer
+          -- a parked wait: at once, before the next request is read
+          if parked[1] ~= nil then self:_retry_parked() end
         end
         if self.stop then break end
       elseif k == 1 then accept = true

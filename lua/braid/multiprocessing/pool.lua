@@ -299,9 +299,49 @@ function MapResult.__tostring()
   return "<multiprocessing.pool.MapResult>"
 end
 
+--- The results of an `imap` read one chunk at a time by whoever holds
+-- it, with no state of its own but the job: what a manager keeps for a
+-- Pool proxy's imap/imap_unordered (Python's IteratorProxy over the
+-- pool's IMapIterator), whose client says how many chunks it has taken.
+local IMapIterator = {}
+IMapIterator.__index = IMapIterator
+IMapIterator.__name = "multiprocessing.pool.IMapIterator"
+
+--- `it:_next(seen)` -> `k, base, results, exc`: the next chunk after the
+-- 'seen' ones taken (in order for imap; the next to complete for
+-- imap_unordered), waiting for it: `k` its number (nil once every chunk
+-- was taken), `base` the input position before its first result,
+-- `results` a sequence with `n` (what came before a failure), `exc` the
+-- task's error or nil.
+function IMapIterator:_next(seen)
+  local job = self._job
+  if job == nil then return nil end
+  local _, cs, nchunks = job:info()
+  local k, ok, v, exc
+  if self._unordered then
+    k, ok, v, exc = job:next_done(seen)
+    if k == nil then return nil end
+  else
+    k = seen + 1
+    if k > nchunks then return nil end
+    ok, v, exc = job:chunk(k)
+  end
+  local res
+  if cs == 1 then res = ok and { n = 1, v } or { n = 0 }
+  elseif ok then res = v
+  else res = v or { n = 0 } end
+  return k, (k - 1) * cs, res, (not ok) and exc or nil
+end
+--- `it:cancel()`: cancels the chunks not started (a loop that ended early).
+function IMapIterator:cancel()
+  if self._job ~= nil then self._job:cancel() end
+end
+function IMapIterator.__tostring() return "<multiprocessing.pool.IMapIterator>" end
+
 M.AsyncResult = ApplyResult
 M.ApplyResult = ApplyResult
 M.MapResult = MapResult
+M.IMapIterator = IMapIterator
 -- } ------
 
 
@@ -518,6 +558,19 @@ end
 function Pool:imap_unordered(fn, iterable, chunksize, opts)
   return iterate(self, fn, iterable, chunksize, opts, "imap_unordered",
                  unordered)
+end
+
+--- `p:_imap_iterator(fn, iterable, [chunksize=1], [unordered])`: the
+-- tasks of an imap (imap_unordered when `unordered`) as an IMapIterator
+-- (what a manager's Pool proxy iterates over lazily).
+function Pool:_imap_iterator(fn, iterable, chunksize, unordered)
+  if chunksize == nil then chunksize = 1 end
+  check_running(self)
+  check_chunksize(chunksize)
+  local job = map_job(self, fn, iterable, chunksize, false,
+                      unordered and "imap_unordered" or "imap")
+  return setmetatable({ _job = job, _unordered = unordered and true or false },
+                      IMapIterator)
 end
 
 --- `p:close()`: no more tasks; workers end once the queued ones are done.

@@ -377,6 +377,11 @@ M["QueueProxy"] = nil
 ---@type table
 M["PoolProxy"] = nil
 
+--- Python: IteratorProxy.
+--- Reference: docs/managers.md, entry `managers.IteratorProxy`
+---@type table
+M["IteratorProxy"] = nil
+
 --- Python: the AsyncResult typeid of SyncManager.
 --- Reference: docs/managers.md, entry `managers.AsyncResultProxy`
 ---@type table

@@ -91,6 +91,13 @@ function pool_Pool:terminate() end
 --- Reference: docs/pool.md, entry `pool.Pool:join`
 function pool_Pool:join() end
 
+---@class pool.IMapIterator
+local pool_IMapIterator = {}
+
+--- Cancels the tasks not started (a loop over the iterator that ended early).
+--- Reference: docs/pool.md, entry `pool.IMapIterator:cancel`
+function pool_IMapIterator:cancel() end
+
 ---@class pool.AsyncResult
 local pool_AsyncResult = {}
 
@@ -145,6 +152,10 @@ M["ApplyResult"] = nil
 --- Reference: docs/pool.md, entry `pool.MapResult`
 ---@type table
 M["MapResult"] = nil
+
+--- Reference: docs/pool.md, entry `pool.IMapIterator`
+---@type table
+M["IMapIterator"] = nil
 
 --- A task whose result cannot be sent back (a coroutine, a file handle, a
 --- Reference: docs/pool.md, entry `pool.MaybeEncodingError`
