@@ -48,7 +48,7 @@ local path = os.tmpname()
 f = assert(io.open(path, "wb")); f:write("\n"); f:close()
 local lines = {"first line", "a second, longer line", "third"}
 if quick then lines = {"first line", "second"} end
-local written, seen = mp.Event(), mp.Event()
+local written, seen, mapped = mp.Event(), mp.Event(), mp.Event()
 
 local writer = mp.Process{target = function(file, typed, wr, sn)
   for _, data in ipairs(typed) do
@@ -60,10 +60,11 @@ local writer = mp.Process{target = function(file, typed, wr, sn)
   end
 end, args = {path, lines, written, seen}}
 
-local reader = mp.get_context("spawn").Process{target = function(file, n, wr, sn)
+local reader = mp.get_context("spawn").Process{target = function(file, n, wr, sn, ready)
   local o = require "braid.os"
   local mm = require "braid.mmap"
   local mx = mm.mmap(o.open(file, o.O_RDWR), 1)
+  ready:set()
   local last
   for _ = 1, n do
     assert(wr:wait(60)); wr:clear()
@@ -76,9 +77,13 @@ local reader = mp.get_context("spawn").Process{target = function(file, n, wr, sn
     sn:set()
   end
   mx:close()
-end, args = {path, #lines, written, seen}}
+end, args = {path, #lines, written, seen, mapped}}
 
-reader:start(); writer:start()
+-- The reader maps the file's one byte before the writer's first "wb"
+-- empties it (a map longer than its file is refused).
+reader:start()
+assert(mapped:wait(60))
+writer:start()
 writer:join(); reader:join()
 assert(writer.exitcode == 0 and reader.exitcode == 0)
 
