@@ -52,8 +52,8 @@ def stream(n):
     return n / dt
 
 
-def pingpong(n):
-    a, b = queue.Queue(), queue.Queue()
+def pingpong(n, make=queue.Queue):
+    a, b = make(), make()
 
     def echo():
         while True:
@@ -77,27 +77,7 @@ def pingpong(n):
 
 
 def sq_pingpong(n):
-    a, b = queue.SimpleQueue(), queue.SimpleQueue()
-
-    def echo():
-        while True:
-            v = a.get()
-            if v < 0:
-                break
-            b.put(v + 1)
-
-    t = threading.Thread(target=echo)
-    t.start()
-    a.put(0)
-    b.get()
-    t0 = time.perf_counter()
-    for i in range(n):
-        a.put(i)
-        assert b.get() == i + 1
-    dt = time.perf_counter() - t0
-    a.put(-1)
-    t.join()
-    return dt * 1e6 / n
+    return pingpong(n, queue.SimpleQueue)
 
 
 def ring(k, hops):

@@ -537,7 +537,7 @@ local workloads = {
 -- the spin rows: W3 on 1 and 2 cores, rings of 4 and 8, 8 pairs
 -- (bench/spin_bench.lua)
 for _, w in ipairs(dofile("bench/spin_bench.lua") { fmt = fmt,
-    write_json = write_json, rows = rows, BUILD = BUILD }) do workloads[#workloads + 1] = w end
+    write_json = write_json, rows = rows, BUILD = BUILD, run_baseline = run_baseline }) do workloads[#workloads + 1] = w end
 -- thread pools: executor_map, pool_map, speedup (bench/pool_bench.lua)
 for _, w in ipairs(dofile("bench/pool_bench.lua") { best_of = best_of, fmt = fmt,
     write_json = write_json, rows = rows, REPS = REPS, BUILD = BUILD }) do workloads[#workloads + 1] = w end

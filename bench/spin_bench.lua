@@ -127,17 +127,7 @@ return function(ctx)
   local has_taskset = os.execute("command -v taskset >/dev/null 2>&1")
   local has_python = os.execute("command -v python3 >/dev/null 2>&1")
 
-  -- "key value" lines of a command; nil when it fails or prints nothing
-  local function run(cmd)
-    local p = io.popen(cmd .. " 2>/dev/null")
-    if not p then return nil end
-    local out = p:read("a")
-    p:close()
-    local t = {}
-    for k, v in out:gmatch("(%S+) (%S+)") do t[k] = tonumber(v) end
-    if next(t) == nil then return nil end
-    return t
-  end
+  local run = ctx.run_baseline -- "key value" lines of a command, or nil
 
   local function pin(cpus)
     return (has_taskset and cpus) and ("taskset -c " .. cpus .. " ") or ""

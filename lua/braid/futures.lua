@@ -253,6 +253,17 @@ local function ordered(job, deadline)
   return iter, nil, nil, state
 end
 
+-- A done chunk as (results, count, error): a chunk of one task carries
+-- its value alone; a failed chunk keeps the results before its error.
+local function chunk_results(cs, ok, v, e)
+  if cs == 1 then
+    if ok then return { v }, 1, nil end
+    return {}, 0, e
+  end
+  if ok then return v, v.n, nil end
+  return v or {}, v and v.n or 0, e
+end
+
 --- Iterator over a job's results in completion order, yielding the
 -- input's position and the result.
 local function unordered(job, deadline)
@@ -269,10 +280,7 @@ local function unordered(job, deadline)
       if k == nil then finished = true; return nil end
       seen = seen + 1
       base = (k - 1) * cs
-      if cs == 1 then
-        if ok then cur, cn = { v }, 1 else cur, cn, exc = {}, 0, e end
-      elseif ok then cur, cn = v, v.n
-      else cur, cn, exc = v or {}, v and v.n or 0, e end
+      cur, cn, exc = chunk_results(cs, ok, v, e)
       pos = 0
     end
     pos = pos + 1
@@ -337,6 +345,20 @@ end
 
 M._source_of = source_of
 
+--- Up to `want` items of an iterator source (source_of): `items, n,
+-- ended, err`; `ended` once the source is exhausted or raised, `err` its
+-- error (raised to the consumer after the items before it).
+function M._read_items(source, want)
+  local items, n = {}, 0
+  while n < want do
+    local ok, has, v = pcall(source)
+    if not ok then return items, n, true, has end
+    if not has then return items, n, true, nil end
+    n = n + 1; items[n] = v
+  end
+  return items, n, false, nil
+end
+
 --- A map that reads its input as results are consumed: a generic-for
 -- iterator yielding `index, result` (in order, or with 'any_order' in
 -- completion order) like `ordered`/`unordered`, over map jobs of the
@@ -364,13 +386,8 @@ function M._lazy(submit, iterable, cs, window, any_order, deadline, owner)
   local finished = false
 
   local function submit_next()
-    local items, n, want = {}, 0, per_job * cs
-    while n < want do
-      local ok, has, v = pcall(source)
-      if not ok then ended, src_err = true, has; break end
-      if not has then ended = true; break end
-      n = n + 1; items[n] = v
-    end
+    local items, n
+    items, n, ended, src_err = M._read_items(source, per_job * cs)
     if n == 0 then return end
     local job = submit(items, n)
     local _, jcs, k = job:info() -- a job of fewer items than cs: one chunk
@@ -450,10 +467,7 @@ function M._lazy(submit, iterable, cs, window, any_order, deadline, owner)
         inflight = inflight - 1
         base = rec.base + (k - 1) * rec.cs
         if ok == nil then ok = false end
-        if rec.cs == 1 then
-          if ok then cur, cn = { v }, 1 else cur, cn, exc = {}, 0, e end
-        elseif ok then cur, cn = v, v.n
-        else cur, cn, exc = v or {}, v and v.n or 0, e end
+        cur, cn, exc = chunk_results(rec.cs, ok, v, e)
         pos = 0
       end
       pos = pos + 1

@@ -630,13 +630,8 @@ function PoolProxy:imap(func, iterable, chunksize, opts)
   local fifo, head, tail, read, ended, src_err = {}, 1, 0, 0, false, nil
   local function refill()
     while not ended and tail - head + 1 < window do
-      local items, n = {}, 0
-      while n < chunksize do
-        local ok, has, v = pcall(source)
-        if not ok then ended, src_err = true, has; break end
-        if not has then ended = true; break end
-        n = n + 1; items[n] = v
-      end
+      local items, n
+      items, n, ended, src_err = futures._read_items(source, chunksize)
       if n == 0 then return end
       items.n = n
       tail = tail + 1
