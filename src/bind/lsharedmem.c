@@ -68,7 +68,7 @@ static int core_shared_memory(lua_State *L) {
   for (;;) {
     if (name == NULL) {
       unsigned r;
-      FILE *f = fopen("/dev/urandom", "rb");
+      FILE *f = fopen("/dev/urandom", "rbe");
       if (f == NULL || fread(&r, sizeof r, 1, f) != 1) r = (unsigned)getpid() ^ (unsigned)(uintptr_t)&r;
       if (f) fclose(f);
       snprintf(buf, sizeof buf, "/psm_%08x", r);

@@ -154,7 +154,7 @@ static int test_child_count(lua_State *L) {
     long pid;
     if (e->d_name[0] == '.') continue;
     snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
-    f = fopen(path, "r");
+    f = fopen(path, "re");
     if (f == NULL) continue; /* the thread ended meanwhile */
     while (fscanf(f, "%ld", &pid) == 1)
       if (pid != except) n++;
@@ -285,7 +285,7 @@ static int test_children(lua_State *L) {
     size_t n;
     if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
     snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-    f = fopen(path, "r");
+    f = fopen(path, "re");
     if (f == NULL) continue; /* ended meanwhile */
     n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);

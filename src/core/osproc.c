@@ -154,7 +154,7 @@ int braid__os_waitpid(pid_t pid, int options, pid_t *rpid, int *status) {
 
 
 int braid__os_thread_count(void) {
-  FILE *f = fopen("/proc/self/status", "r");
+  FILE *f = fopen("/proc/self/status", "re");
   char line[256];
   int n = -1;
   if (f == NULL) return -1;

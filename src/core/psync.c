@@ -102,7 +102,7 @@ int braid__pid_dead(int pid) {
   if (pid <= 0) return 0;
   if (kill(pid, 0) != 0 && errno == ESRCH) return 1;
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  f = fopen(path, "r");
+  f = fopen(path, "re");
   if (f == NULL) return errno == ENOENT;
   n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);

@@ -65,7 +65,7 @@ static int affinity_cpus(void) {
 ** cfs_quota_us file whose period is in 'period_path'), as CPUs rounded
 ** up; 0 when there is none (unlimited, or nothing readable). */
 static int quota_cpus(const char *path, const char *period_path) {
-  FILE *f = fopen(path, "r");
+  FILE *f = fopen(path, "re");
   long long quota = -1, period = 0;
   char word[32];
   if (f == NULL) return 0;
@@ -76,7 +76,7 @@ static int quota_cpus(const char *path, const char *period_path) {
   fclose(f);
   if (quota <= 0) return 0;
   if (period_path != NULL) {
-    f = fopen(period_path, "r");
+    f = fopen(period_path, "re");
     if (f == NULL) return 0;
     if (fscanf(f, "%lld", &period) != 1) period = 0;
     fclose(f);
@@ -93,7 +93,7 @@ static int quota_cpus(const char *path, const char *period_path) {
 static int cgroup_cpus(void) {
   char line[512], path[600];
   int best = 0, q;
-  FILE *f = fopen("/proc/self/cgroup", "r");
+  FILE *f = fopen("/proc/self/cgroup", "re");
   if (f != NULL) {
     while (fgets(line, sizeof line, f) != NULL) {
       char *p;
@@ -175,7 +175,7 @@ static void read_load(void) {
   char buf[128];
   int run = 0, on = online;
   size_t got;
-  FILE *f = fopen("/proc/loadavg", "r");
+  FILE *f = fopen("/proc/loadavg", "re");
   if (on <= 0) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     online = on = n > 0 ? (int)n : 1;
