@@ -18,13 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "fdshare.h"
 #include "process.h"
@@ -61,18 +63,10 @@ static socklen_t addr_of(struct sockaddr_un *a, long pid, uint64_t n) {
 }
 
 
+/* Secrets and nonces come from OpenSSL's generator, as the
+** authentication challenges do (auth.c). */
 static int random_bytes(void *p, size_t n) {
-  unsigned char *b = p;
-  while (n > 0) {
-    ssize_t r = getrandom(b, n, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    b += r;
-    n -= (size_t)r;
-  }
-  return 0;
+  return RAND_bytes((unsigned char *)p, (int)n) == 1 ? 0 : -1;
 }
 
 
@@ -109,7 +103,7 @@ static int take_locked(const unsigned char *key) {
   size_t i;
   for (i = 0; i < ntab; i++) {
     Entry *e = &tab[i];
-    if (memcmp(e->secret, key, 16) == 0) {
+    if (CRYPTO_memcmp(e->secret, key, 16) == 0) { /* constant time */
       unsigned char bit;
       int fd;
       if (serial >= e->next) break;
