@@ -603,8 +603,15 @@ local function direct_queue(self)
   return dq
 end
 
+-- Whether (block, timeout) are plain enough for the direct path (what
+-- else they may be, the server checks and answers: ValueError, TypeError).
+local function plain(block, timeout)
+  return (block == nil or type(block) == "boolean")
+     and (timeout == nil or (type(timeout) == "number" and timeout >= 0))
+end
+
 function QueueProxy:put(...)
-  if select("#", ...) >= 1 then
+  if select("#", ...) >= 1 and plain(select(2, ...)) then
     local dq = direct_queue(self)
     if dq ~= nil then
       local ok, e = pcall(dq.put, dq, (...), false)
@@ -622,8 +629,8 @@ function QueueProxy:put_nowait(...)
   return self:_callmethod("put_nowait", ...)
 end
 function QueueProxy:get(...)
-  local dq = direct_queue(self)
-  if dq ~= nil then
+  local dq = plain(...) and direct_queue(self)
+  if dq then
     local ok, v = pcall(dq.get, dq, false)
     if ok then return v end
     if not Empty:is(v) then error(v, 0) end

@@ -768,14 +768,29 @@ local QUEUE = { qsize = direct, empty = direct, full = direct, put_nowait = dire
                 get_nowait = direct, task_done = direct, get = try_get, put = try_put }
 -- The shared-memory queue of a manager's Queue/JoinableQueue has no
 -- put_nowait/get_nowait of its own (the Lua wrapper's are its put/get
--- with block false).
+-- with block false). put's item is required (Python's TypeError); nil
+-- is an item (None).
+local function need_item(args, name)
+  if args.n < 1 then error(TypeError("bad argument #1 to '" .. name .. "' (value expected)"), 0) end
+end
+-- A negative timeout of a get/put that may wait is Python's ValueError
+-- (the shared queue's own would read it as no time left).
+local function check_timeout(block, timeout)
+  if block ~= false and type(timeout) == "number" and timeout < 0 then
+    error(ValueError("'timeout' must be a non-negative number"), 0)
+  end
+end
 local MPQUEUE = { qsize = direct, empty = direct, full = direct, task_done = direct,
-                  get = try_get, put = try_put,
+                  get = function(obj, m, args)
+                    check_timeout(args[1], args[2]); return try_get(obj, m, args)
+                  end,
+                  put = function(obj, m, args)
+                    need_item(args, "put"); check_timeout(args[2], args[3])
+                    return try_put(obj, m, args)
+                  end,
                   get_nowait = function(obj) return obj:get(false) end,
                   put_nowait = function(obj, _, args)
-                    if args.n < 1 then
-                      error(TypeError("bad argument #1 to 'put_nowait' (value expected)"), 0)
-                    end
+                    need_item(args, "put_nowait")
                     return obj:put(args[1], false)
                   end }
 local SEM = { acquire = try_acquire, release = direct }
