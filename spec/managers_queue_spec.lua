@@ -61,6 +61,11 @@ describe("a manager's Queue proxy", function()
     t:join(30)
     assert.is_false(t:is_alive())
     assert.equal(2, q:get(false))
+    -- a proxy in an item stays a proxy of the same object, both ways
+    local d = m:dict(); d.x = 5
+    q:put({ d = d })
+    local item = q:get()
+    assert.equal("DictProxy", getmetatable(item.d).__name); assert.equal(5, item.d.x)
     -- a negative timeout is Python's ValueError, even with an item there
     q:put(3)
     helpers.raises(errors.ValueError, q.get, q, true, -1)
