@@ -82,6 +82,19 @@ describe("a manager's Queue proxy", function()
     helpers.raises(errors.TypeError, bq.put, bq)
   end)
 
+  it("streams an item larger than its ring (the put waits in the server, the get reads)", function()
+    local q = m:Queue()
+    local n = 9 * 1024 * 1024 -- the ring holds 8 MiB
+    local p = CTX.Process{ target = function(qq, k) qq:put(string.rep("y", k)); qq:put("after") end,
+                           args = { q, n } }
+    p:start()
+    local v = q:get(true, 60)
+    assert.equal(n, #v); assert.equal("yy", v:sub(1, 2))
+    assert.equal("after", q:get(true, 60))
+    p:join(60)
+    assert.equal(0, p.exitcode)
+  end)
+
   for _, method in ipairs(helpers.start_methods()) do
     describe("with " .. method .. " processes", function()
       local ctx = mp.get_context(method)
