@@ -72,5 +72,10 @@ describe("a manager reached from another network namespace", function()
       assert.truthy(out:find("got " .. method .. " pid %d+"), out)
     end
     assert.truthy(out:find("wrong key: multiprocessing.AuthenticationError", 1, true), out)
+    -- a manager Queue's shared queue: what the server's host put on it
+    -- directly, then the remote client's puts (through the server), in
+    -- one FIFO; the remote proxy does not take the direct path
+    assert.truthy(out:find("mq: local 1,local 2,local 3,remote 1,remote 2,remote 3 direct false",
+                           1, true), out)
   end)
 end)

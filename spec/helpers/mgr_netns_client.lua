@@ -3,7 +3,10 @@
 -- For each start method a child process connect()s to the manager at
 -- HOST:PORT, puts its method's name on the queue and sets d[method];
 -- then this process reads them back and prints one line per method and
--- "wrong key: <class>" for a connection with a wrong authkey.
+-- "wrong key: <class>" for a connection with a wrong authkey; then puts
+-- "remote 1".."remote 3" on the manager's shared-memory queue (from
+-- another host: through the server) and prints what it gets back from it
+-- and whether its proxy used the direct path ("mq: ... direct false").
 local mp = require "braid.multiprocessing"
 local managers = require "braid.multiprocessing.managers"
 local host, port, authkey = arg[1], math.tointeger(tonumber(arg[2])), arg[3]
@@ -14,6 +17,7 @@ local function manager(key)
   local mg = require "braid.multiprocessing.managers"
   local M = mg.BaseManager:subclass("NetManager")
   M:register("get_queue"); M:register("get_dict", nil, mg.DictProxy); M:register("stop")
+  M:register("get_mq", nil, mg.QueueProxy)
   return M{ address = { host, port }, authkey = key }
 end
 
@@ -38,6 +42,11 @@ for _ = 1, #methods do
   local meth = q:get(true, 30)
   io.stdout:write("got ", meth, " pid ", tostring(d[meth]), "\n")
 end
+local mq = m:get_mq()
+for i = 1, 3 do mq:put("remote " .. i) end
+local got = {}
+for i = 1, 6 do got[i] = mq:get(true, 30) end
+io.stdout:write("mq: ", table.concat(got, ","), " direct ", tostring(rawget(mq, "_dq")), "\n")
 local ok, err = pcall(function() manager("wrong key"):connect() end)
 io.stdout:write("wrong key: ", ok and "accepted" or tostring(err.type and err.type.name), "\n")
 pcall(function() m:stop():now() end)

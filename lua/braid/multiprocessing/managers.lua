@@ -554,6 +554,103 @@ local QueueProxy = BaseProxy:subclass("QueueProxy", { "empty", "full", "get",
   "get_nowait", "join", "put", "put_nowait", "qsize", "task_done" })
 M.QueueProxy = QueueProxy
 
+-- The Queue proxy's direct path (docs/managers.md). A manager's Queue is
+-- a shared-memory queue in the server; a proxy on the manager's host
+-- (an AF_UNIX address, or a loopback one) asks for that queue once per
+-- process and then runs on it every call that does not wait: a put that
+-- fits, a get when an item is there, qsize/empty/full, task_done. A call
+-- that would wait (a get on an empty queue, a put on a full one, join)
+-- goes to the server as before, on the same queue: one FIFO for every
+-- client, local or remote, each item taken once. The direct path is used
+-- only while this state's connection to the manager is open and not at
+-- end of file (with no call in flight nothing may be readable on it), so
+-- after shutdown(), or once the manager died, calls go to the server and
+-- raise there as every proxy's do.
+local Full, Empty = errors.classes["queue.Full"], errors.classes["queue.Empty"]
+local function local_address(address)
+  if type(address) == "string" then return true end -- AF_UNIX: this host
+  if type(address) ~= "table" then return false end
+  local h = address[1]
+  return h == "localhost" or h == "::1" or (type(h) == "string" and h:match("^127%.") ~= nil)
+end
+
+-- The shared queue of proxy 'self' in this process, or nil when its
+-- calls go to the server.
+local function direct_queue(self)
+  local pid = core.getpid()
+  local dq = rawget(self, "_dq")
+  if rawget(self, "_dqpid") ~= pid then
+    dq = false
+    local tok = rawget(self, "_token")
+    if tok.typeid ~= nil and local_address(tok.address) then
+      -- a manager without it (a server of your own), or a queue that
+      -- cannot travel here (another user's sharer): the server's path
+      local ok, q = pcall(dispatch, tok.address, rawget(self, "_authkey"), 0,
+                          "queue_handle", pack(rawget(self, "_id")), rawget(self, "_key"))
+      if ok and type(q) == "userdata" then dq = q end
+    end
+    rawset(self, "_dq", dq); rawset(self, "_dqpid", pid)
+  end
+  if not dq then return nil end
+  local byk = conns[rawget(self, "_key")]
+  local c = byk and byk[rawget(self, "_authkey")]
+  if c == nil or c.pid ~= pid then return nil end -- forgotten: shut down or lost
+  if busy == 0 and c.conn:poll(0) then
+    -- readable with no call in flight: the manager closed it
+    forget(rawget(self, "_key"), rawget(self, "_authkey"))
+    return nil
+  end
+  return dq
+end
+
+-- Whether (block, timeout) are plain enough for the direct path (what
+-- else they may be, the server checks and answers: ValueError, TypeError).
+local function plain(block, timeout)
+  return (block == nil or type(block) == "boolean")
+     and (timeout == nil or (type(timeout) == "number" and timeout >= 0))
+end
+
+function QueueProxy:put(...)
+  if select("#", ...) >= 1 and plain(select(2, ...)) then
+    local dq = direct_queue(self)
+    if dq ~= nil then
+      local ok, e = pcall(dq.put, dq, (...), false)
+      if ok then return end
+      if not Full:is(e) then error(e, 0) end
+    end
+  end
+  return self:_callmethod("put", ...)
+end
+function QueueProxy:put_nowait(...)
+  if select("#", ...) >= 1 then
+    local dq = direct_queue(self)
+    if dq ~= nil then return dq:put((...), false) end
+  end
+  return self:_callmethod("put_nowait", ...)
+end
+function QueueProxy:get(...)
+  local dq = plain(...) and direct_queue(self)
+  if dq then
+    local ok, v = pcall(dq.get, dq, false)
+    if ok then return v end
+    if not Empty:is(v) then error(v, 0) end
+    if (...) == false then error(v, 0) end -- get(false): Empty at once, as the server's
+  end
+  return self:_callmethod("get", ...)
+end
+function QueueProxy:get_nowait()
+  local dq = direct_queue(self)
+  if dq ~= nil then return dq:get(false) end
+  return self:_callmethod("get_nowait")
+end
+for _, name in ipairs({ "qsize", "empty", "full", "task_done" }) do
+  QueueProxy[name] = function(self, ...)
+    local dq = direct_queue(self)
+    if dq ~= nil then return dq[name](dq, ...) end
+    return self:_callmethod(name, ...)
+  end
+end
+
 -- Pool: the pool lives in the manager; map, apply and the waits of its
 -- results run in the connection's server thread on a copy of the Pool
 -- table (its workers and jobs are shared handles), so they block only
@@ -924,8 +1021,23 @@ SyncManager:register("Namespace", ctor("braid.multiprocessing.mgrserver", "Names
                      NamespaceProxy)
 SyncManager:register("Value", ctor("braid.multiprocessing.mgrserver", "Value", "new"), ValueProxy)
 SyncManager:register("Array", ctor("braid.multiprocessing.mgrserver", "Array", "new"), ArrayProxy)
-SyncManager:register("Queue", ctor("braid.queue", "Queue"), QueueProxy)
-SyncManager:register("JoinableQueue", ctor("braid.queue", "Queue"), QueueProxy)
+-- A manager's Queue is a shared-memory queue (the direct path above) with
+-- a ring of QUEUE_RING bytes: memory is only used as items fill it; a put
+-- that does not fit waits (put_nowait raises queue.Full) until a get
+-- makes room, as a bounded queue's.
+local QUEUE_RING = 8 << 20
+local function mgr_queue(maxsize)
+  if maxsize ~= nil and math_type(maxsize) ~= "integer" then
+    if type(maxsize) == "number" and maxsize == maxsize // 1 then maxsize = maxsize // 1
+    else
+      error(errors.TypeError("bad argument #1 to 'Queue' (maxsize must be an integer, not "
+                             .. type(maxsize) .. ")"), 2)
+    end
+  end
+  return core.mp_Queue(maxsize or 0, QUEUE_RING)
+end
+SyncManager:register("Queue", mgr_queue, QueueProxy)
+SyncManager:register("JoinableQueue", mgr_queue, QueueProxy)
 SyncManager:register("Lock", ctor("braid.threading", "Lock"), AcquirerProxy)
 SyncManager:register("RLock", ctor("braid.threading", "RLock"), AcquirerProxy)
 SyncManager:register("Semaphore", ctor("braid.threading", "Semaphore"), AcquirerProxy)

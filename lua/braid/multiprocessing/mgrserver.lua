@@ -584,6 +584,17 @@ function public.get_methods(self, conn, id)
   return M.all_methods(e.obj)
 end
 function public.shutdown(self) self.stop = true end
+-- The shared-memory queue behind a manager's Queue/JoinableQueue (nil
+-- for any other object): a proxy on this host runs the calls that do not
+-- wait on it directly (docs/managers.md, "The Queue proxy's direct path").
+-- It travels by reference (docs/multiprocessing.md, "objects travel").
+function public.queue_handle(self, conn, id)
+  local e = self.objs[id]
+  if e == nil then error(KeyError("no object with id " .. tostring(id)), 2) end
+  local mt = getmetatable(e.obj)
+  if type(e.obj) == "userdata" and mt and mt.__name == "braid.mp.Queue" then return e.obj end
+  return nil
+end
 
 --- The public method names of an object (its exposed list by default):
 -- the string keys holding functions, in its metatable chain, that do not
@@ -647,7 +658,8 @@ local function conn_thread(jobs, conn, cancel)
   local Empty = errs.classes["queue.Empty"]
   local SLICE = 0.25
   local QUEUES = { ["braid.Queue"] = true, ["braid.LifoQueue"] = true,
-                   ["braid.PriorityQueue"] = true, ["braid.SimpleQueue"] = true }
+                   ["braid.PriorityQueue"] = true, ["braid.SimpleQueue"] = true,
+                   ["braid.mp.Queue"] = true }
   local LOCKS = { ["braid.Lock"] = true, ["braid.RLock"] = true,
                   ["braid.Semaphore"] = true, ["braid.BoundedSemaphore"] = true }
   local function gone() error(errs.EOFError("the client went away during the call")) end
@@ -754,10 +766,37 @@ local function try_wait(obj)
 end
 local QUEUE = { qsize = direct, empty = direct, full = direct, put_nowait = direct,
                 get_nowait = direct, task_done = direct, get = try_get, put = try_put }
+-- The shared-memory queue of a manager's Queue/JoinableQueue has no
+-- put_nowait/get_nowait of its own (the Lua wrapper's are its put/get
+-- with block false). put's item is required (Python's TypeError); nil
+-- is an item (None).
+local function need_item(args, name)
+  if args.n < 1 then error(TypeError("bad argument #1 to '" .. name .. "' (value expected)"), 0) end
+end
+-- A negative timeout of a get/put that may wait is Python's ValueError
+-- (the shared queue's own would read it as no time left).
+local function check_timeout(block, timeout)
+  if block ~= false and type(timeout) == "number" and timeout < 0 then
+    error(ValueError("'timeout' must be a non-negative number"), 0)
+  end
+end
+local MPQUEUE = { qsize = direct, empty = direct, full = direct, task_done = direct,
+                  get = function(obj, m, args)
+                    check_timeout(args[1], args[2]); return try_get(obj, m, args)
+                  end,
+                  put = function(obj, m, args)
+                    need_item(args, "put"); check_timeout(args[2], args[3])
+                    return try_put(obj, m, args)
+                  end,
+                  get_nowait = function(obj) return obj:get(false) end,
+                  put_nowait = function(obj, _, args)
+                    need_item(args, "put_nowait")
+                    return obj:put(args[1], false)
+                  end }
 local SEM = { acquire = try_acquire, release = direct }
 local FAST = {
   ["braid.Queue"] = QUEUE, ["braid.LifoQueue"] = QUEUE, ["braid.PriorityQueue"] = QUEUE,
-  ["braid.SimpleQueue"] = QUEUE,
+  ["braid.SimpleQueue"] = QUEUE, ["braid.mp.Queue"] = MPQUEUE,
   ["braid.Lock"] = SEM, ["braid.Semaphore"] = SEM, ["braid.BoundedSemaphore"] = SEM,
   ["braid.Event"] = { is_set = direct, set = direct, clear = direct, wait = try_wait },
 }

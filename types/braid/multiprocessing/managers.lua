@@ -84,13 +84,13 @@ function managers_SyncManager:Value(typecode, value) end
 ---@return managers.ArrayProxy
 function managers_SyncManager:Array(typecode, sequence) end
 
---- A queue.Queue in the server. The proxy has put, get,
+--- A shared-memory queue in the server (a multiprocessing JoinableQueue's;
 --- Reference: docs/managers.md, entry `managers.SyncManager:Queue`
 ---@param maxsize? integer
 ---@return managers.QueueProxy
 function managers_SyncManager:Queue(maxsize) end
 
---- As Queue (a queue.Queue has task_done and join).
+--- As Queue (the same shared-memory queue: it has task_done and join).
 --- Reference: docs/managers.md, entry `managers.SyncManager:JoinableQueue`
 ---@param maxsize? integer
 ---@return managers.QueueProxy
