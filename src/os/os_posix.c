@@ -288,9 +288,9 @@ void braid__cpu_relax(void) {
 ** spin sets it to twice that wait: a partner answering in 10 us is met by
 ** spinning, one answering in a millisecond costs a 1 us spin per wait. */
 #define POLL_SPIN_MIN_NS 1000
-static _Thread_local long tl_budget;
-static _Thread_local double tl_failed_at; /* when a failed spin began; 0 */
-static _Thread_local long tl_max;         /* its caller's longest spin */
+static BRAID_TLS long tl_budget;
+static BRAID_TLS double tl_failed_at; /* when a failed spin began; 0 */
+static BRAID_TLS long tl_max;         /* its caller's longest spin */
 
 int braid__poll(struct pollfd *p, unsigned long n, int ms) {
   int r;

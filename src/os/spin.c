@@ -27,11 +27,11 @@ static atomic_int cpus;
 /* Per thread: 0 unknown, 1 registered. 'depth' counts nested blocks
 ** (only the outermost changes 'running'); 'woke' the sleepers this thread
 ** woke since its last spin decision. */
-static _Thread_local int tl_registered;
-static _Thread_local int tl_depth;
+static BRAID_TLS int tl_registered;
+static BRAID_TLS int tl_depth;
 /* This thread's spin decisions (when to read the CPUs again): per thread,
 ** so that no two spinners write one cache line for it. */
-static _Thread_local unsigned tl_decisions;
+static BRAID_TLS unsigned tl_decisions;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;

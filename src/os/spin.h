@@ -46,6 +46,20 @@
 #ifndef BRAID_SPIN_H
 #define BRAID_SPIN_H
 
+/* Thread-local state of the waits (spin.c, os_posix.c). braid is usually a
+** dlopen'ed module, whose _Thread_local variables would live in dynamic
+** TLS: blocks glibc allocates on first use and frees with free() when a
+** later thread reuses the exited thread's stack, an ordering
+** ThreadSanitizer cannot see (it reported the free as a race with the
+** exited thread's last wait). The initial-exec model puts them in the
+** static TLS area, allocated with each thread; a few words fit in the
+** surplus glibc keeps for dlopen'ed modules. */
+#if defined(__GNUC__) || defined(__clang__)
+#define BRAID_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#else
+#define BRAID_TLS _Thread_local
+#endif
+
 /* Counts the calling thread as a running thread (once; later calls do
 ** nothing). It stops counting when the thread exits. */
 void braid__spin_register(void);
