@@ -32,6 +32,19 @@ local function producer(q, tag, n, done)
   done:put({ tag, type(dq) == "userdata" })
 end
 
+-- Puts {i, 10 KiB} for i = 1..n into q from a daemon thread; whether it
+-- was done within 'secs' (so a put that waits fails a spec, not hangs it).
+local function fill_unwaited(q, n, secs)
+  local filled = threading.Event()
+  local t = threading.Thread{ target = function(qq, k, ev)
+    local blob = string.rep("j", 10240)
+    for i = 1, k do qq:put({ i, blob }) end
+    ev:set()
+  end, args = { q, n, filled }, daemon = true }
+  t:start()
+  return filled:wait(secs)
+end
+
 describe("a manager's Queue proxy", function()
   local m
   setup(function() m = CTX.Manager() end)
@@ -127,9 +140,8 @@ describe("a manager's Queue proxy", function()
 
   it("counts the overflowed items in a JoinableQueue's join", function()
     local jq = m:JoinableQueue()
-    local blob = string.rep("j", 10240)
     local N = 1200
-    for i = 1, N do jq:put({ i, blob }) end
+    assert.is_true(fill_unwaited(jq, N, 60), "the puts blocked")
     assert.equal(N, jq:qsize())
     local joined = queue.Queue()
     local j = threading.Thread{ target = function(qq, out) qq:join(); out:put(true) end,
@@ -324,8 +336,7 @@ describe("a manager's Queue proxy after the manager is gone", function()
   it("drops an overflow with the server at shutdown()", function()
     local m = CTX.Manager()
     local q = m:Queue()
-    local blob = string.rep("d", 10240)
-    for i = 1, 1200 do q:put({ i, blob }) end -- 400 or so overflowed
+    assert.is_true(fill_unwaited(q, 1200, 60), "the puts blocked") -- 400 or so overflowed
     assert.equal(1200, q:qsize())
     local t0 = helpers.now()
     m:shutdown()
