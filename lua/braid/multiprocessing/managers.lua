@@ -1033,9 +1033,10 @@ SyncManager:register("Namespace", ctor("braid.multiprocessing.mgrserver", "Names
 SyncManager:register("Value", ctor("braid.multiprocessing.mgrserver", "Value", "new"), ValueProxy)
 SyncManager:register("Array", ctor("braid.multiprocessing.mgrserver", "Array", "new"), ArrayProxy)
 -- A manager's Queue is a shared-memory queue (the direct path above) with
--- a ring of QUEUE_RING bytes: memory is only used as items fill it; a put
--- that does not fit waits (put_nowait raises queue.Full) until a get
--- makes room, as a bounded queue's.
+-- a ring of QUEUE_RING bytes: memory is only used as items fill it. When
+-- unbounded, a put that does not fit goes to the server's overflow and
+-- never waits (mgrserver.lua, "The overflow"); a bounded queue's put that
+-- does not fit waits (put_nowait raises queue.Full) until a get makes room.
 local QUEUE_RING = 8 << 20
 local function mgr_queue(maxsize)
   if maxsize ~= nil and math_type(maxsize) ~= "integer" then
