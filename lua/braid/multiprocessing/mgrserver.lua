@@ -525,7 +525,16 @@ function Server:_decref(id)
   if r <= 0 then
     local e = self.objs[id]
     self.refs[id], self.objs[id] = nil, nil
-    if e then self.ids[e.obj] = nil end
+    if e then
+      self.ids[e.obj] = nil
+      local ov = self.ovf[e.obj]
+      if ov ~= nil then
+        -- the feeder ends once it has moved what is listed (if the ring
+        -- never gets room, it waits until the server ends)
+        self.ovf[e.obj] = nil
+        if ov.feeder ~= nil then ov.list:put(false) end
+      end
+    end
   else
     self.refs[id] = r
   end
