@@ -32,6 +32,19 @@ local function producer(q, tag, n, done)
   done:put({ tag, type(dq) == "userdata" })
 end
 
+-- Puts {i, 10 KiB} for i = 1..n into q from a daemon thread; whether it
+-- was done within 'secs' (so a put that waits fails a spec, not hangs it).
+local function fill_unwaited(q, n, secs)
+  local filled = threading.Event()
+  local t = threading.Thread{ target = function(qq, k, ev)
+    local blob = string.rep("j", 10240)
+    for i = 1, k do qq:put({ i, blob }) end
+    ev:set()
+  end, args = { q, n, filled }, daemon = true }
+  t:start()
+  return filled:wait(secs)
+end
+
 describe("a manager's Queue proxy", function()
   local m
   setup(function() m = CTX.Manager() end)
@@ -95,9 +108,95 @@ describe("a manager's Queue proxy", function()
     assert.equal(0, p.exitcode)
   end)
 
+  -- The overflow (mgrserver.lua, "The overflow"): an unbounded Queue's
+  -- put never waits, as Python's (a queue.Queue in the server), though
+  -- its ring holds 8 MiB. Items of 10 KiB: 1,000 of them overflow it.
+  it("never blocks a put when unbounded: 20 MiB in one process, then got in order", function()
+    -- in a child, so that a put that waits fails the spec, not hangs it
+    local res = CTX.Queue()
+    local p = CTX.Process{ target = function(qq, out)
+      local E = require "braid.errors"
+      local blob = string.rep("z", 10240)
+      for i = 1, 1500 do qq:put({ i, blob }) end
+      for i = 1501, 2000 do qq:put_nowait({ i, blob }) end -- never Full either
+      local sizes = { qq:qsize(), qq:empty(), qq:full() }
+      local ok = true
+      for i = 1, 2000 do
+        local v = qq:get(true, 60)
+        if v[1] ~= i or v[2] ~= blob then ok = false; break end
+      end
+      local ok2 = pcall(qq.get_nowait, qq)
+      out:put({ sizes, ok, ok2 == false and qq:empty() and qq:qsize() == 0 })
+      local _ = E
+    end, args = { m:Queue(), res } }
+    p:start()
+    local ok, r = pcall(res.get, res, true, 120)
+    if not ok then p:kill() end
+    p:join(60)
+    assert.is_true(ok, "the puts blocked")
+    assert.same({ { 2000, false, false }, true, true }, r)
+    assert.equal(0, p.exitcode)
+  end)
+
+  it("counts the overflowed items in a JoinableQueue's join", function()
+    local jq = m:JoinableQueue()
+    local N = 1200
+    assert.is_true(fill_unwaited(jq, N, 60), "the puts blocked")
+    assert.equal(N, jq:qsize())
+    local joined = queue.Queue()
+    local j = threading.Thread{ target = function(qq, out) qq:join(); out:put(true) end,
+                                args = { jq, joined } }
+    j:start()
+    for i = 1, N - 1 do
+      assert.equal(i, jq:get(true, 60)[1])
+      jq:task_done()
+    end
+    -- every overflowed item was a task: one is not done, join still waits
+    assert.equal(N, jq:get(true, 60)[1])
+    helpers.raises(queue.Empty, joined.get, joined, true, 0.2)
+    jq:task_done()
+    assert.is_true(joined:get(true, 60))
+    j:join(30)
+    assert.is_false(j:is_alive())
+  end)
+
   for _, method in ipairs(helpers.start_methods()) do
     describe("with " .. method .. " processes", function()
       local ctx = mp.get_context(method)
+
+      it("keeps every item once and each producer's order through the overflow", function()
+        local N = 1200 -- 12 MiB a producer
+        local q, done = m:Queue(), ctx.Queue()
+        local function big_producer(qq, tag, n, out)
+          local blob = string.rep("p", 10240)
+          for i = 1, n do qq:put({ tag, i, blob }) end
+          out:put(tag)
+        end
+        local p1 = ctx.Process{ target = big_producer, args = { q, 1, N, done } }
+        p1:start()
+        -- the first one puts all of its items with nobody reading (no put
+        -- waits), then the second puts while this process drains
+        local ok, tag = pcall(done.get, done, true, 120)
+        if not ok then p1:kill(); p1:join(30) end
+        assert.is_true(ok, "the puts blocked")
+        assert.equal(1, tag)
+        local p2 = ctx.Process{ target = big_producer, args = { q, 2, N, done } }
+        p2:start()
+        local last, seen = { 0, 0 }, 0
+        for _ = 1, 2 * N do
+          local it = q:get(true, 60)
+          assert.equal(last[it[1]] + 1, it[2]) -- FIFO per producer, nothing twice
+          assert.equal(10240, #it[3])
+          last[it[1]] = it[2]
+          seen = seen + 1
+        end
+        assert.same({ N, N }, last)
+        assert.equal(2 * N, seen)
+        assert.equal(2, done:get(true, 60))
+        helpers.raises(queue.Empty, q.get_nowait, q)
+        p1:join(60); p2:join(60)
+        assert.equal(0, p1.exitcode); assert.equal(0, p2.exitcode)
+      end)
 
       it("delivers every item once, in order per producer, from direct and server puts", function()
         local N = 300
@@ -232,6 +331,18 @@ describe("a manager's Queue proxy after the manager is gone", function()
     assert.same({ false, true }, res:get(true, 30))
     assert.is_true(helpers.now() - t0 < 20)
     t:join(30)
+  end)
+
+  it("drops an overflow with the server at shutdown()", function()
+    local m = CTX.Manager()
+    local q = m:Queue()
+    assert.is_true(fill_unwaited(q, 1200, 60), "the puts blocked") -- 400 or so overflowed
+    assert.equal(1200, q:qsize())
+    local t0 = helpers.now()
+    m:shutdown()
+    assert.is_true(helpers.now() - t0 < 20)
+    local ok = pcall(q.put, q, 1)
+    assert.is_false(ok)
   end)
 
   it("raises in a process whose manager was killed, never puts into an orphaned queue", function()

@@ -576,7 +576,7 @@ end
 
 -- The shared queue of proxy 'self' in this process, or nil when its
 -- calls go to the server.
-local function direct_queue(self)
+local function direct_queue(self, overflow)
   local pid = core.getpid()
   local dq = rawget(self, "_dq")
   if rawget(self, "_dqpid") ~= pid then
@@ -585,13 +585,18 @@ local function direct_queue(self)
     if tok.typeid ~= nil and local_address(tok.address) then
       -- a manager without it (a server of your own), or a queue that
       -- cannot travel here (another user's sharer): the server's path
-      local ok, q = pcall(dispatch, tok.address, rawget(self, "_authkey"), 0,
-                          "queue_handle", pack(rawget(self, "_id")), rawget(self, "_key"))
-      if ok and type(q) == "userdata" then dq = q end
+      local ok, q, n = pcall(dispatch, tok.address, rawget(self, "_authkey"), 0,
+                             "queue_handle", pack(rawget(self, "_id")), rawget(self, "_key"))
+      if ok and type(q) == "userdata" then dq = q; rawset(self, "_dqn", n) end
     end
     rawset(self, "_dq", dq); rawset(self, "_dqpid", pid)
   end
   if not dq then return nil end
+  -- items in the server's overflow (mgrserver.lua, "The overflow"): puts
+  -- and the size go to the server, so that a put cannot overtake an
+  -- overflowed one (the argument is there)
+  local n = rawget(self, "_dqn")
+  if overflow and n ~= nil and n.value ~= 0 then return nil end
   local byk = conns[rawget(self, "_key")]
   local c = byk and byk[rawget(self, "_authkey")]
   if c == nil or c.pid ~= pid then return nil end -- forgotten: shut down or lost
@@ -612,7 +617,7 @@ end
 
 function QueueProxy:put(...)
   if select("#", ...) >= 1 and plain(select(2, ...)) then
-    local dq = direct_queue(self)
+    local dq = direct_queue(self, true)
     if dq ~= nil then
       local ok, e = pcall(dq.put, dq, (...), false)
       if ok then return end
@@ -623,8 +628,13 @@ function QueueProxy:put(...)
 end
 function QueueProxy:put_nowait(...)
   if select("#", ...) >= 1 then
-    local dq = direct_queue(self)
-    if dq ~= nil then return dq:put((...), false) end
+    local dq = direct_queue(self, true)
+    if dq ~= nil then
+      local ok, e = pcall(dq.put, dq, (...), false)
+      if ok then return end
+      -- unbounded: the ring is full, the server takes it (its overflow)
+      if not Full:is(e) or dq:maxsize() > 0 then error(e, 0) end
+    end
   end
   return self:_callmethod("put_nowait", ...)
 end
@@ -644,8 +654,9 @@ function QueueProxy:get_nowait()
   return self:_callmethod("get_nowait")
 end
 for _, name in ipairs({ "qsize", "empty", "full", "task_done" }) do
+  local overflow = name ~= "task_done"
   QueueProxy[name] = function(self, ...)
-    local dq = direct_queue(self)
+    local dq = direct_queue(self, overflow)
     if dq ~= nil then return dq[name](dq, ...) end
     return self:_callmethod(name, ...)
   end
@@ -1022,9 +1033,10 @@ SyncManager:register("Namespace", ctor("braid.multiprocessing.mgrserver", "Names
 SyncManager:register("Value", ctor("braid.multiprocessing.mgrserver", "Value", "new"), ValueProxy)
 SyncManager:register("Array", ctor("braid.multiprocessing.mgrserver", "Array", "new"), ArrayProxy)
 -- A manager's Queue is a shared-memory queue (the direct path above) with
--- a ring of QUEUE_RING bytes: memory is only used as items fill it; a put
--- that does not fit waits (put_nowait raises queue.Full) until a get
--- makes room, as a bounded queue's.
+-- a ring of QUEUE_RING bytes: memory is only used as items fill it. When
+-- unbounded, a put that does not fit goes to the server's overflow and
+-- never waits (mgrserver.lua, "The overflow"); a bounded queue's put that
+-- does not fit waits (put_nowait raises queue.Full) until a get makes room.
 local QUEUE_RING = 8 << 20
 local function mgr_queue(maxsize)
   if maxsize ~= nil and math_type(maxsize) ~= "integer" then

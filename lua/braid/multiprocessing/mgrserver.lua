@@ -474,7 +474,7 @@ function M.new(registry, address, authkey, listener)
   local self = setmetatable({
     registry = registry, listener = listener, address = listener.address,
     authkey = authkey, objs = {}, refs = {}, ids = setmetatable({}, { __mode = "k" }),
-    next_id = 0, conns = {}, threads = {}, stop = false, parked = {},
+    next_id = 0, conns = {}, threads = {}, stop = false, parked = {}, ovf = {},
   }, Server)
   M.serving[M.addrkey(self.address)] = self
   return self
@@ -525,7 +525,16 @@ function Server:_decref(id)
   if r <= 0 then
     local e = self.objs[id]
     self.refs[id], self.objs[id] = nil, nil
-    if e then self.ids[e.obj] = nil end
+    if e then
+      self.ids[e.obj] = nil
+      local ov = self.ovf[e.obj]
+      if ov ~= nil then
+        -- the feeder ends once it has moved what is listed (if the ring
+        -- never gets room, it waits until the server ends)
+        self.ovf[e.obj] = nil
+        if ov.feeder ~= nil then ov.list:put(false) end
+      end
+    end
   else
     self.refs[id] = r
   end
@@ -592,7 +601,9 @@ function public.queue_handle(self, conn, id)
   local e = self.objs[id]
   if e == nil then error(KeyError("no object with id " .. tostring(id)), 2) end
   local mt = getmetatable(e.obj)
-  if type(e.obj) == "userdata" and mt and mt.__name == "braid.mp.Queue" then return e.obj end
+  if type(e.obj) == "userdata" and mt and mt.__name == "braid.mp.Queue" then
+    return e.obj, self:_overflow(e.obj).count
+  end
   return nil
 end
 
@@ -684,6 +695,13 @@ local function conn_thread(jobs, conn, cancel)
         end
         if cancel:is_set() then obj:release(); gone() end
         return true
+      elseif method == "join" and tn == "braid.mp.Queue" and args.n == 1
+             and getmetatable(args[1]) and getmetatable(args[1]).__name == "braid.Event" then
+        -- a manager Queue's join with its overflow's 'drained' event
+        while not args[1]:wait(SLICE) do
+          if cancel:is_set() then gone() end
+        end
+        return obj:join()
       elseif method == "wait" and tn == "braid.Event" and args[1] == nil then
         while not obj:wait(SLICE) do
           if cancel:is_set() then gone() end
@@ -800,6 +818,109 @@ local FAST = {
   ["braid.Lock"] = SEM, ["braid.Semaphore"] = SEM, ["braid.BoundedSemaphore"] = SEM,
   ["braid.Event"] = { is_set = direct, set = direct, clear = direct, wait = try_wait },
 }
+
+-- The overflow of an unbounded manager Queue (Python's manager Queue is
+-- a queue.Queue: with maxsize 0 a put never waits). Its shared-memory
+-- ring holds QUEUE_RING bytes; a put that does not fit goes to the
+-- server (a proxy's direct put raises queue.Full there), which appends
+-- the item to this queue's overflow list and answers at once; a feeder
+-- thread moves the list's items into the ring, in order, waiting on the
+-- ring's space (a blocking put: an item larger than the ring streams).
+-- 'count' is a shared word (a raw 64-bit Value, handed to proxies with
+-- queue_handle): the items in the list plus the one the feeder holds.
+-- While it is not 0 every proxy sends its puts, put_nowait, qsize,
+-- empty and full to the server, which answers from the ring and the
+-- overflow together; 'drained' is set while it is 0 (join waits for it,
+-- then for the ring's tasks: an overflowed item is a task too).
+--
+-- Order. Only the loop adds to the list (here, holding 'lock'); only the
+-- feeder removes from it, and it lowers 'count' (holding 'lock') after
+-- the item is in the ring. So 'count' is 0 only when every item ever
+-- listed is in the ring. A producer's put X that reached the server is
+-- either in the ring or listed (count raised) before X is answered.
+-- Its next put Y starts after that answer; if Y's proxy reads 'count' 0,
+-- X is in the ring already and the direct put of Y lands behind it; if it
+-- reads non-zero (even if the feeder clears it meanwhile), Y goes to the
+-- server, which handles it after X: with 'count' > 0 (read under 'lock')
+-- Y is listed behind X; with 0, X is in the ring and Y's ring put follows.
+-- A direct put that finds the ring full goes to the server the same way.
+-- (The proxy's read of 'count' is a relaxed atomic load; the feeder's
+-- lowering follows its ring put, whose lock release orders the ring's
+-- state before it on the machines braid runs on: x86-64 and arm64 take
+-- the futex/atomic path that is a full barrier.)
+-- At shutdown the listed items are dropped with the server, as Python's.
+local function ovf_feeder(list, q, count, lock, drained)
+  while true do
+    local box = list:get()
+    if not box then break end
+    q:put(box[1], true) -- waits for space: the ring is the limit
+    lock:acquire()
+    local n = count.value - 1
+    count.value = n
+    if n == 0 then drained:set() end
+    lock:release()
+  end
+end
+
+-- The overflow state of shared queue 'q' (made on first use).
+function Server:_overflow(q)
+  local ov = self.ovf[q]
+  if ov == nil then
+    local threading = require "braid.threading"
+    local queue = require "braid.queue"
+    ov = { count = core.Value("q", 0), list = queue.Queue(), lock = threading.Lock(),
+           drained = threading.Event() }
+    ov.drained:set()
+    self.ovf[q] = ov
+  end
+  return ov
+end
+
+-- put/put_nowait of item 'args[1]' on unbounded shared queue 'q': into
+-- the ring when nothing is listed and it fits, else listed (see above).
+function Server:_ovf_put(q, item)
+  local ov = self:_overflow(q)
+  local lock = ov.lock
+  lock:acquire()
+  local ok, e = true, nil
+  if ov.count.value == 0 then
+    ok, e = pcall(q.put, q, item, false)
+    if ok then lock:release(); return end
+  end
+  if not ok and not errors.is(errors.classes["queue.Full"], e) then
+    lock:release(); error(e, 0)
+  end
+  if ov.feeder == nil then
+    local threading = require "braid.threading"
+    local t = threading.Thread{ target = ovf_feeder, daemon = true, name = "manager-queue-feeder",
+                                args = { ov.list, q, ov.count, lock, ov.drained } }
+    local sok, serr = pcall(t.start, t)
+    if not sok then lock:release(); error(serr, 0) end
+    ov.feeder = t
+  end
+  ov.count.value = ov.count.value + 1
+  ov.drained:clear()
+  ov.list:put({ item })
+  lock:release()
+end
+
+-- The calls on an unbounded shared queue the overflow changes (nil: the
+-- call is not one of them).
+function Server:_ovf_call(q, method, args)
+  if method == "put" or method == "put_nowait" then
+    need_item(args, method)
+    if method == "put" then check_timeout(args[2], args[3]) end
+    self:_ovf_put(q, args[1])
+    return pack(true)
+  end
+  local ov = self.ovf[q]
+  if ov == nil then return nil end
+  if method == "qsize" then return pack(true, q:qsize() + ov.count.value)
+  elseif method == "empty" then return pack(true, q:empty() and ov.count.value == 0)
+  elseif method == "full" then return pack(true, false)
+  end
+  return nil
+end
 
 -- Parked waits. A call that would block (a get on an empty queue, an
 -- acquire of a taken lock, a wait on a clear event, a put on a full
@@ -924,7 +1045,18 @@ function Server:_handle(conn, req)
   end
   if type(obj) == "userdata" and newtype == nil then
     local mt = getmetatable(obj)
-    local fast = FAST[mt and mt.__name]
+    local tn = mt and mt.__name
+    if tn == "braid.mp.Queue" and obj:maxsize() <= 0 then
+      local r = pack(xpcall(self._ovf_call, traced, self, obj, method, args))
+      if not r[1] then return answer(conn, "#ERROR", r[2]) end
+      if r[2] ~= nil then return answer(conn, "#RETURN", r[2]) end
+      if method == "join" and self.ovf[obj] ~= nil then
+        -- the overflowed items are tasks too: the thread waits for the
+        -- list to drain, then for the ring's tasks
+        return self:_delegate(conn, obj, "join", { n = 1, self.ovf[obj].drained })
+      end
+    end
+    local fast = FAST[tn]
     local f = fast and fast[method]
     if f == nil then return self:_delegate(conn, obj, method, args) end
     local r = pack(xpcall(f, traced, obj, method, args))
