@@ -844,10 +844,10 @@ local FAST = {
 -- server, which handles it after X: with 'count' > 0 (read under 'lock')
 -- Y is listed behind X; with 0, X is in the ring and Y's ring put follows.
 -- A direct put that finds the ring full goes to the server the same way.
--- (The proxy's read of 'count' is a relaxed atomic load; the feeder's
--- lowering follows its ring put, whose lock release orders the ring's
--- state before it on the machines braid runs on: x86-64 and arm64 take
--- the futex/atomic path that is a full barrier.)
+-- (The proxy's read of 'count' needs no fence of its own: if its direct
+-- put of Y took the ring's lock before the feeder's put of X did, its read
+-- came before that lock, hence before the feeder's later store of 0, and
+-- cannot have seen that 0; the ring's process-shared lock orders the rest.)
 -- At shutdown the listed items are dropped with the server, as Python's.
 local function ovf_feeder(list, q, count, lock, drained)
   while true do
