@@ -9,22 +9,8 @@ local queue = require "braid.queue"
 local mp = require "braid.multiprocessing"
 
 local METHODS = helpers.start_methods()
-local HOST = os.getenv("BRAID_HOST") or "build/bin/braid"
+local HOST, braid_run = helpers.HOST, helpers.braid_run
 local host_it = HOST == "none" and pending or it
-
--- Runs a braid host script (stdout and stderr together); returns its exit
--- status and output.
-local function braid_run(code)
-  local tmp = os.tmpname()
-  local f = assert(io.open(tmp, "w"))
-  f:write(code)
-  f:close()
-  local p = io.popen("timeout 60 " .. HOST .. " " .. tmp .. " 2>&1; echo \"rc=$?\"")
-  local out = p:read("a")
-  p:close()
-  os.remove(tmp)
-  return tonumber(out:match("rc=(%d+)%s*$")), out:gsub("rc=%d+%s*$", "")
-end
 
 describe("SystemExit", function()
   it("gives Python's status for each kind of code (errors.exit_status)", function()

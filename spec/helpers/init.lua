@@ -73,4 +73,25 @@ function M.start_methods()
   return methods, set
 end
 
+-- The 'braid' host program of the build under test (sanitizer runs point
+-- BRAID_HOST at their own build; BRAID_HOST=none skips the specs that use
+-- it, with `local host_it = helpers.HOST == "none" and pending or it` in
+-- the spec file, where busted's `it` is: ThreadSanitizer's runtime,
+-- preloaded into this process, crashes the shell that io.popen starts).
+M.HOST = os.getenv("BRAID_HOST") or "build/bin/braid"
+
+--- Runs Lua source 'code' as a braid host script (60 s at most); returns
+-- its exit status and its output (stdout and stderr together).
+function M.braid_run(code)
+  local tmp = os.tmpname()
+  local f = assert(io.open(tmp, "w"))
+  f:write(code)
+  f:close()
+  local p = io.popen("timeout 60 " .. M.HOST .. " " .. tmp .. " 2>&1; echo \"rc=$?\"")
+  local out = p:read("a")
+  p:close()
+  os.remove(tmp)
+  return tonumber(out:match("rc=(%d+)%s*$")), (out:gsub("rc=%d+%s*$", ""))
+end
+
 return M
