@@ -54,6 +54,14 @@ BRAIDI_FUNC braid_handle *braidB_tohandle(lua_State *L, int idx);
 BRAIDI_FUNC void braidB_closehandle(lua_State *L, int idx);
 /* Pushes the metatable of 'type', building it on first use in this state. */
 BRAIDI_FUNC void braidB_pushmeta(lua_State *L, const braid_handle_type *type);
+/* Pushes a new table whose keys and/or values are weak ('mode': "k", "v"
+** or "kv"). */
+BRAIDI_FUNC void braidB_newweaktable(lua_State *L, const char *mode);
+/* Pushes the registry's table under 'key', made on first use as a weak
+** table of 'mode': the per-state caches that must not keep their entries
+** (objects, proxies, functions) alive. */
+BRAIDI_FUNC void braidB_pushweakregistry(lua_State *L, const void *key,
+                                         const char *mode);
 /* Pushes the methods table of 'type' (for __index functions). */
 BRAIDI_FUNC void braidB_pushmethods(lua_State *L,
                                     const braid_handle_type *type);

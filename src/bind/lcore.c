@@ -175,17 +175,27 @@ void braidB_pushmethods(lua_State *L, const braid_handle_type *type) {
 }
 
 
-static void pushproxies(lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PROXIES_KEY) == LUA_TNIL) {
+void braidB_newweaktable(lua_State *L, const char *mode) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, mode);
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
+
+
+void braidB_pushweakregistry(lua_State *L, const void *key, const char *mode) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 8);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
+    braidB_newweaktable(L, mode);
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &PROXIES_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
   }
+}
+
+
+static void pushproxies(lua_State *L) {
+  braidB_pushweakregistry(L, &PROXIES_KEY, "v");
 }
 
 

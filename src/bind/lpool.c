@@ -88,16 +88,6 @@ static int fnref_gc(lua_State *L) {
 }
 
 
-/* Pushes a new table with weak keys. */
-static void newweaktable(lua_State *L) {
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-}
-
-
 /* The entry of the function at 'fn' for the pool proxy at 'pidx', encoded
 ** on first use in this state; returned with a reference for the caller. */
 static braid_fnent *get_fnent(lua_State *L, int pidx, int fn) {
@@ -106,16 +96,11 @@ static braid_fnent *get_fnent(lua_State *L, int pidx, int fn) {
   braid_msg *m;
   pidx = lua_absindex(L, pidx);
   fn = lua_absindex(L, fn);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY) == LUA_TNIL) {
-    lua_pop(L, 1);
-    newweaktable(L);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY);
-  }
+  braidB_pushweakregistry(L, &FNCACHE_KEY, "k");
   lua_pushvalue(L, pidx);
   if (lua_rawget(L, -2) == LUA_TNIL) {
     lua_pop(L, 1);
-    newweaktable(L); /* ephemeron: fn -> FnRef */
+    braidB_newweaktable(L, "k"); /* ephemeron: fn -> FnRef */
     lua_pushvalue(L, pidx);
     lua_pushvalue(L, -2);
     lua_rawset(L, -4);

@@ -30,16 +30,7 @@ static braid_sched *checksched(lua_State *L, int idx) {
 /* Pushes this state's table of its own events of the scheduler at 'idx'. */
 static void pushmine(lua_State *L, int idx) {
   idx = lua_absindex(L, idx);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &MINE_KEY) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_newtable(L);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &MINE_KEY);
-  }
+  braidB_pushweakregistry(L, &MINE_KEY, "k");
   lua_pushvalue(L, idx);
   if (lua_rawget(L, -2) != LUA_TTABLE) {
     lua_pop(L, 1);

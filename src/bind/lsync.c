@@ -827,16 +827,7 @@ static int pushattrs(lua_State *L, int create) {
   braid_handle *h = braidB_checkhandle(L, 1, &braid__local_type);
   const braid_msg *init = braid__local_init(h);
   if (init != NULL) create = 1;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOCALS_KEY) == LUA_TNIL) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &LOCALS_KEY);
-  }
+  braidB_pushweakregistry(L, &LOCALS_KEY, "k");
   lua_pushvalue(L, 1);
   if (lua_rawget(L, -2) == LUA_TTABLE) {
     lua_remove(L, -2);

@@ -74,16 +74,7 @@ static void pushkey(lua_State *L, int idx) {
 
 /* Pushes the registry's cache of received objects. */
 static void pushcache(lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CACHE_KEY) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &CACHE_KEY);
-  }
+  braidB_pushweakregistry(L, &CACHE_KEY, "v");
 }
 
 
