@@ -47,6 +47,9 @@ typedef struct Conn {
   ** left before the next try when they do not spin (BRAID_CONN_RETRY;
   ** relaxed, a hint as 'nospin'). */
   atomic_int waited;
+  /* The read-ahead buffer (frame.h), made when 'readahead' is first set
+  ** or bytes read ahead arrive with the connection; freed with it. */
+  _Atomic(braid_rbuf *) rb;
 } Conn;
 
 /* Reads without a try after one that found nothing (then one tries
@@ -58,6 +61,7 @@ static void conn_destroy(braid_handle *h) {
   Conn *c = (Conn *)h;
   int fd = atomic_load(&c->fd);
   if (fd >= 0) close(fd);
+  braid__free(atomic_load(&c->rb));
   braid__free(c);
 }
 
@@ -78,6 +82,7 @@ void braidB_pushconn(lua_State *L, int fd, int r, int w, int other,
   atomic_init(&c->fd, fd);
   atomic_init(&c->nospin, 0);
   atomic_init(&c->waited, 0);
+  atomic_init(&c->rb, NULL);
   c->readable = r;
   c->writable = w;
   c->allow_code = allow_code;
@@ -89,6 +94,28 @@ void braidB_pushconn(lua_State *L, int fd, int r, int w, int other,
 
 static Conn *toconn(lua_State *L, int idx) {
   return (Conn *)braidB_checkhandle(L, idx, &conn_type);
+}
+
+
+/* The connection's read-ahead buffer, made on first use (NULL: out of
+** memory). Two threads making it at once keep the first one's. */
+static braid_rbuf *getrb(Conn *c) {
+  braid_rbuf *rb = atomic_load(&c->rb), *none = NULL;
+  if (rb != NULL) return rb;
+  rb = (braid_rbuf *)braid__calloc(1, sizeof *rb);
+  if (rb == NULL) return NULL;
+  if (!atomic_compare_exchange_strong(&c->rb, &none, rb)) {
+    braid__free(rb);
+    rb = none;
+  }
+  return rb;
+}
+
+
+/* Bytes read ahead and not yet taken (0 without a buffer). */
+static size_t buffered(Conn *c) {
+  braid_rbuf *rb = atomic_load(&c->rb);
+  return rb ? braid__rbuf_avail(rb) : 0;
 }
 
 
@@ -136,6 +163,18 @@ static int core_conn_attach(lua_State *L) {
                   lua_toboolean(L, 4),
                   lua_isinteger(L, 5) ? (uint64_t)lua_tointeger(L, 5)
                                       : BRAIDB_NOMAX);
+  if (lua_toboolean(L, 6) || lua_type(L, 7) == LUA_TSTRING) {
+    /* the sender's read-ahead and the bytes it had read ahead: they are
+    ** the beginning of what this end reads */
+    Conn *c = toconn(L, -1);
+    size_t n = 0;
+    const char *p = lua_type(L, 7) == LUA_TSTRING ? lua_tolstring(L, 7, &n) : "";
+    braid_rbuf *rb = getrb(c);
+    if (rb == NULL) return braidB_nomem(L);
+    rb->greedy = lua_toboolean(L, 6);
+    if (braid__rbuf_put(rb, p, n) != BRAID_OK)
+      return braidB_raise(L, "ValueError", "read-ahead bytes do not fit");
+  }
   braidB_attach_keep(L, 1);
   return 1;
 }
@@ -152,7 +191,20 @@ static int conn_export(lua_State *L) {
   lua_pushboolean(L, c->allow_code);
   if (c->maxsize == BRAIDB_NOMAX) lua_pushnil(L);
   else lua_pushinteger(L, (lua_Integer)c->maxsize);
-  return 6;
+  {
+    /* The bytes read ahead go with the connection (moved: the receiver
+    ** reads them, as it would have read them from the socket; this end
+    ** no longer has them, as after the receiver's read). */
+    braid_rbuf *rb = atomic_load(&c->rb);
+    size_t n = rb ? braid__rbuf_avail(rb) : 0;
+    lua_pushboolean(L, rb != NULL && rb->greedy);
+    if (n == 0) lua_pushnil(L);
+    else {
+      lua_pushlstring(L, (const char *)rb->b + rb->pos, n);
+      rb->pos = rb->end = 0;
+    }
+  }
+  return 8;
 }
 
 
@@ -231,7 +283,13 @@ static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
   long full = braid__queue_spin_ns(-1), spin = braid__fd_spin_ns();
   int nospin = atomic_load_explicit(&c->nospin, memory_order_relaxed), waited;
   double t0 = 0;
+  braid_rbuf *rb = atomic_load(&c->rb);
   braidB_poll(L);
+  if (rb != NULL && braid__rbuf_avail(rb) > 0) {
+    /* read ahead: a header there, or begun (its rest is coming) */
+    rc = braid__frame_read_header_rb(fd, rb, &n, &got);
+    goto done;
+  }
   if (nospin) {
     spin = 0;
     t0 = braid__now();
@@ -248,18 +306,21 @@ static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
     atomic_store_explicit(&c->waited, waited - 1, memory_order_relaxed);
     rc = BRAID_EAGAIN;
   } else {
-    rc = braid__frame_try_header(fd, spin, &n, &got);
+    rc = rb != NULL ? braid__frame_try_header_rb(fd, rb, spin, &n, &got)
+                    : braid__frame_try_header(fd, spin, &n, &got);
     atomic_store_explicit(&c->waited, rc == BRAID_EAGAIN ? BRAID_CONN_RETRY : 0,
                           memory_order_relaxed);
   }
   if (rc == BRAID_EAGAIN) {
     if (spin > 0) atomic_store_explicit(&c->nospin, 1, memory_order_relaxed);
     if (!braid__fd_wait_spin(fd, -1, 0)) braidB_intr_check(L);
-    rc = braid__frame_read_header(fd, &n, &got);
+    rc = rb != NULL ? braid__frame_read_header_rb(fd, rb, &n, &got)
+                    : braid__frame_read_header(fd, &n, &got);
   }
   /* an answer within the spin time: spinning pays again */
   if (nospin && (braid__now() - t0) * 1e9 < (double)full)
     atomic_store_explicit(&c->nospin, 0, memory_order_relaxed);
+done:
   if (rc == BRAID_ECLOSED && got == 0) braidB_raise(L, "EOFError", "");
   if (rc == BRAID_EINVAL) bad_length(L, c);
   if (rc != BRAID_OK) {
@@ -271,8 +332,10 @@ static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
 }
 
 
-static void recv_body(lua_State *L, int fd, char *p, size_t n) {
-  int rc = braid__fd_read_all(fd, p, n, NULL);
+static void recv_body(lua_State *L, Conn *c, int fd, char *p, size_t n) {
+  braid_rbuf *rb = atomic_load(&c->rb);
+  int rc = rb != NULL ? braid__frame_read_body_rb(fd, rb, p, n)
+                      : braid__fd_read_all(fd, p, n, NULL);
   if (rc == BRAID_ECLOSED) braidB_raise(L, "EOFError", "truncated message");
   if (rc != BRAID_OK) braidB_oserror(L, errno, "recv");
 }
@@ -284,7 +347,7 @@ void braidB_conn_recvframe(lua_State *L, int idx, uint64_t limit) {
   uint64_t n = recv_header(L, c, fd, limit < c->maxsize ? limit : c->maxsize);
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, (size_t)n);
-  recv_body(L, fd, p, (size_t)n);
+  recv_body(L, c, fd, p, (size_t)n);
   luaL_pushresultsize(&b, (size_t)n);
 }
 
@@ -357,7 +420,7 @@ static int conn_recv_bytes_into(lua_State *L) {
   if (n > cap - (size_t)off) {
     luaL_Buffer b;
     char *p = luaL_buffinitsize(L, &b, (size_t)n);
-    recv_body(L, fd, p, (size_t)n);
+    recv_body(L, c, fd, p, (size_t)n);
     luaL_pushresultsize(&b, (size_t)n);
     braidB_pushclass(L, "multiprocessing.BufferTooShort");
     lua_pushfstring(L, "buffer too short: %I bytes needed", (lua_Integer)n);
@@ -370,7 +433,7 @@ static int conn_recv_bytes_into(lua_State *L) {
     lua_setfield(L, -2, "args");
     return lua_error(L);
   }
-  recv_body(L, fd, (char *)dst + off, (size_t)n);
+  recv_body(L, c, fd, (char *)dst + off, (size_t)n);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -384,7 +447,8 @@ static int conn_poll(lua_State *L) {
   if (lua_gettop(L) >= 2 && lua_isnil(L, 2)) t = -1; /* poll(nil): forever */
   else if (t < 0) t = 0;
   braidB_poll(L);
-  lua_pushboolean(L, braid__fd_wait(fd, t));
+  /* bytes read ahead are data available, though the socket has none */
+  lua_pushboolean(L, buffered(c) > 0 || braid__fd_wait(fd, t));
   return 1;
 }
 
@@ -414,6 +478,11 @@ static int conn_index(lua_State *L) {
   else if (strcmp(k, "readable") == 0) lua_pushboolean(L, c->readable);
   else if (strcmp(k, "writable") == 0) lua_pushboolean(L, c->writable);
   else if (strcmp(k, "allow_code") == 0) lua_pushboolean(L, c->allow_code);
+  else if (strcmp(k, "readahead") == 0) {
+    braid_rbuf *rb = atomic_load(&c->rb);
+    lua_pushboolean(L, rb != NULL && rb->greedy);
+  } else if (strcmp(k, "buffered") == 0)
+    lua_pushinteger(L, (lua_Integer)buffered(c));
   else if (strcmp(k, "maxsize") == 0) {
     if (c->maxsize == BRAIDB_NOMAX) lua_pushnil(L);
     else lua_pushinteger(L, (lua_Integer)c->maxsize);
@@ -429,6 +498,11 @@ static int conn_newindex(lua_State *L) {
   const char *k = lua_tostring(L, 2);
   if (k != NULL && strcmp(k, "allow_code") == 0) {
     c->allow_code = lua_toboolean(L, 3);
+  } else if (k != NULL && strcmp(k, "readahead") == 0) {
+    braid_rbuf *rb = atomic_load(&c->rb);
+    if (rb == NULL && !lua_toboolean(L, 3)) return 0;
+    if (rb == NULL && (rb = getrb(c)) == NULL) return braidB_nomem(L);
+    rb->greedy = lua_toboolean(L, 3);
   } else if (k != NULL && strcmp(k, "maxsize") == 0) {
     lua_Integer n;
     if (lua_isnil(L, 3)) {

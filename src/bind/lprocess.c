@@ -19,7 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,8 +303,29 @@ static int core_fd_close(lua_State *L) {
 }
 
 
+/* The process id, asked of the kernel once per process (a manager proxy
+** checks it on every call: its connection is its process's). 0 until
+** asked; a fork's child forgets it (pthread_atfork), and braid's children
+** are made by fork() or exec only. */
+static atomic_int pid_cache;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void) {
+  atomic_store_explicit(&pid_cache, 0, memory_order_relaxed);
+}
+
+static void pid_atfork(void) {
+  pthread_atfork(NULL, NULL, pid_forget);
+}
+
 static int core_getpid(lua_State *L) {
-  lua_pushinteger(L, getpid());
+  int pid = atomic_load_explicit(&pid_cache, memory_order_relaxed);
+  if (pid == 0) {
+    pthread_once(&pid_once, pid_atfork);
+    pid = (int)getpid();
+    atomic_store_explicit(&pid_cache, pid, memory_order_relaxed);
+  }
+  lua_pushinteger(L, pid);
   return 1;
 }
 

@@ -129,3 +129,126 @@ int braid__frame_try_header(int fd, long spin_ns, uint64_t *len,
   if (rc != BRAID_OK) return rc;
   return braid__frame_parse(h, 12, len);
 }
+
+
+/*
+** {======================================================
+** Read-ahead (see frame.h)
+** =======================================================
+*/
+
+size_t braid__rbuf_avail(const braid_rbuf *rb) {
+  size_t pos = rb->pos, end = rb->end;
+  if (end > BRAID_RBUF_SIZE || pos > end) return 0;
+  return end - pos;
+}
+
+
+int braid__rbuf_put(braid_rbuf *rb, const void *p, size_t n) {
+  size_t have = braid__rbuf_avail(rb);
+  if (n > BRAID_RBUF_SIZE - have) return BRAID_EINVAL;
+  if (have > 0) memmove(rb->b, rb->b + rb->pos, have);
+  memcpy(rb->b + have, p, n);
+  rb->pos = 0;
+  rb->end = have + n;
+  return BRAID_OK;
+}
+
+
+/* Takes a complete header from the buffer: BRAID_OK (consumed, '*len'
+** set), BRAID_EAGAIN (more bytes needed), BRAID_EINVAL (a bad length). */
+static int rb_header(braid_rbuf *rb, uint64_t *len) {
+  size_t have = braid__rbuf_avail(rb);
+  const unsigned char *h = rb->b + rb->pos;
+  int rc;
+  if (have < 4) return BRAID_EAGAIN;
+  rc = braid__frame_parse(h, have < BRAID_FRAME_HDRMAX ? have
+                                                       : BRAID_FRAME_HDRMAX,
+                          len);
+  if (rc != BRAID_OK) return rc;
+  /* the 8-byte form is marked by -1, whatever length it then carries */
+  rb->pos += (h[0] & h[1] & h[2] & h[3]) == 0xff ? BRAID_FRAME_HDRMAX : 4;
+  return BRAID_OK;
+}
+
+
+/* Reads into the buffer: what the socket holds (greedy) or the header
+** bytes still missing. 'dontwait': BRAID_EAGAIN when nothing is there
+** (or 'fd' is no socket). BRAID_OK when at least one byte came. */
+static int rb_fill(int fd, braid_rbuf *rb, int dontwait) {
+  size_t have = braid__rbuf_avail(rb), want;
+  ssize_t r;
+  if (rb->pos > 0 || have == 0) { /* room for a whole header at the end */
+    if (have > 0) memmove(rb->b, rb->b + rb->pos, have);
+    rb->pos = 0;
+    rb->end = have;
+  }
+  want = rb->greedy ? BRAID_RBUF_SIZE - have
+         : (have < 4 ? 4 - have : BRAID_FRAME_HDRMAX - have);
+  for (;;) {
+    r = recv(fd, rb->b + have, want, dontwait ? MSG_DONTWAIT : 0);
+    if (r < 0 && errno == ENOTSOCK) {
+      if (dontwait) return BRAID_EAGAIN;
+      r = read(fd, rb->b + have, want);
+    }
+    if (r > 0) break;
+    if (r == 0) return BRAID_ECLOSED;
+    if (errno == EINTR) continue;
+    if (dontwait && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return BRAID_EAGAIN;
+    return errno == ECONNRESET ? BRAID_ECLOSED : BRAID_EOS;
+  }
+  rb->end = have + (size_t)r;
+  return BRAID_OK;
+}
+
+
+int braid__frame_try_header_rb(int fd, braid_rbuf *rb, long spin_ns,
+                               uint64_t *len, size_t *got) {
+  double end = 0;
+  int rc;
+  for (;;) {
+    rc = rb_header(rb, len);
+    if (rc != BRAID_EAGAIN) break;
+    if (braid__rbuf_avail(rb) > 0) { /* a header begun: the rest is coming */
+      rc = rb_fill(fd, rb, 0);
+    } else {
+      rc = rb_fill(fd, rb, 1);
+      if (rc == BRAID_EAGAIN) {
+        if (spin_ns <= 0) break;
+        if (end == 0) end = braid__now() + (double)spin_ns * 1e-9;
+        else if (braid__now() >= end || !braid__spin_continue()) break;
+        braid__cpu_relax();
+        continue;
+      }
+    }
+    if (rc != BRAID_OK) break;
+  }
+  *got = rc == BRAID_OK ? 4 : braid__rbuf_avail(rb);
+  return rc;
+}
+
+
+int braid__frame_read_header_rb(int fd, braid_rbuf *rb, uint64_t *len,
+                                size_t *got) {
+  int rc;
+  while ((rc = rb_header(rb, len)) == BRAID_EAGAIN) {
+    rc = rb_fill(fd, rb, 0);
+    if (rc != BRAID_OK) break;
+  }
+  *got = rc == BRAID_OK ? 4 : braid__rbuf_avail(rb);
+  return rc;
+}
+
+
+int braid__frame_read_body_rb(int fd, braid_rbuf *rb, void *p, size_t n) {
+  size_t k = braid__rbuf_avail(rb);
+  if (k > n) k = n;
+  if (k > 0) {
+    memcpy(p, rb->b + rb->pos, k);
+    rb->pos += k;
+  }
+  if (k == n) return BRAID_OK;
+  return braid__fd_read_all(fd, (char *)p + k, n - k, NULL);
+}
+/* }====================================================== */

@@ -49,4 +49,46 @@ BRAIDI_FUNC int braid__frame_read_header(int fd, uint64_t *len, size_t *got);
 BRAIDI_FUNC int braid__frame_try_header(int fd, long spin_ns, uint64_t *len,
                                         size_t *got);
 
+/*
+** Read-ahead. A connection that reads ahead takes what the socket holds,
+** up to BRAID_RBUF_SIZE bytes, each time it needs a header: a small
+** message's header and body come in one system call (a manager's answer),
+** and the bytes of the messages after it wait in the buffer. Whatever
+** waits on such a connection must look at the buffer first (its
+** descriptor is not readable for bytes already taken): see lconn.c.
+** Not synchronised: the connection's readers take turns, as on a plain
+** socket (the indices are checked against the buffer's size on every use,
+** so misuse garbles messages but never touches memory outside it).
+*/
+#define BRAID_RBUF_SIZE 4096
+
+typedef struct braid_rbuf {
+  size_t pos, end; /* b[pos, end): read from the socket, not yet taken */
+  int greedy;      /* 0: read only the header bytes missing (no read-ahead) */
+  unsigned char b[BRAID_RBUF_SIZE];
+} braid_rbuf;
+
+/* Bytes read ahead and not yet taken. */
+BRAIDI_FUNC size_t braid__rbuf_avail(const braid_rbuf *rb);
+
+/* Appends 'n' bytes (a connection's buffered bytes arriving with it from
+** another process). BRAID_OK, or BRAID_EINVAL when they do not fit. */
+BRAIDI_FUNC int braid__rbuf_put(braid_rbuf *rb, const void *p, size_t n);
+
+/* braid__frame_try_header and braid__frame_read_header through 'rb': a
+** header already buffered is taken from it; otherwise reads go into the
+** buffer (all the socket holds that fits when 'rb->greedy'). Same results;
+** '*got' at BRAID_ECLOSED counts the buffered bytes of the torn header. */
+BRAIDI_FUNC int braid__frame_try_header_rb(int fd, braid_rbuf *rb,
+                                           long spin_ns, uint64_t *len,
+                                           size_t *got);
+BRAIDI_FUNC int braid__frame_read_header_rb(int fd, braid_rbuf *rb,
+                                            uint64_t *len, size_t *got);
+
+/* Reads a body of 'n' bytes into 'p': the buffered bytes first, the rest
+** straight from 'fd' (never more than the body: no copy through the
+** buffer for a large message). BRAID_OK, BRAID_ECLOSED, BRAID_EOS. */
+BRAIDI_FUNC int braid__frame_read_body_rb(int fd, braid_rbuf *rb, void *p,
+                                          size_t n);
+
 #endif

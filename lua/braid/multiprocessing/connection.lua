@@ -269,10 +269,20 @@ end
 -- waits to be accepted), Process objects (ended; their `sentinel`),
 -- integer descriptors.
 function M.wait(objects, timeout)
-  local fds = {}
-  for i, o in ipairs(objects) do fds[i] = fdof(o) end
-  local ready = core.fds_wait(fds, timeout)
+  local fds, early = {}, nil
+  for i, o in ipairs(objects) do
+    fds[i] = fdof(o)
+    -- a Connection that read ahead holds data its socket no longer shows
+    local b = type(o) == "userdata" and o.buffered
+    if type(b) == "number" and b > 0 then early = early or {}; early[i] = true end
+  end
+  local ready = core.fds_wait(fds, early and 0 or timeout)
   local out = {}
+  if early then
+    for _, k in ipairs(ready) do early[k] = true end
+    for i = 1, #objects do if early[i] then out[#out + 1] = objects[i] end end
+    return out
+  end
   for i, k in ipairs(ready) do out[i] = objects[k] end
   return out
 end

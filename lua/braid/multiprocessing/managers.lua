@@ -93,6 +93,9 @@ local function getconn(address, authkey, key)
     end
     error(conn, 0)
   end
+  -- an answer's header and body in one read (the protocol is one answer
+  -- per request: nothing else is read ahead, and nobody else waits on it)
+  conn.readahead = true
   if byk == nil then byk = {}; conns[key] = byk end
   byk[authkey] = { conn = conn, pid = pid }
   return conn

@@ -1159,6 +1159,10 @@ function Server:_take_authenticated()
   while true do
     local ok, c = pcall(self.inbox.get, self.inbox, false)
     if not ok then break end
+    -- a request's header and body in one read; what a client sends
+    -- ahead (decrefs before its next call) is read from the buffer by
+    -- the loop, which its poll would not see
+    c.readahead = true
     self.conns[#self.conns + 1] = c
   end
 end
@@ -1185,16 +1189,20 @@ function Server:serve_forever()
       local k = ready[r]
       if k > base then
         local conn = conns[k - base]
-        local ok, req = pcall(conn.recv, conn)
-        if not ok then
-          self:_drop(k - base)
-        else
+        repeat
+          local ok, req = pcall(conn.recv, conn)
+          if not ok then
+            self:_drop(k - base)
+            break
+          end
           local hok, herr = pcall(self._handle, self, conn, req)
           if not hok then answer(conn, "#TRACEBACK", tostring(herr)) end
           -- what this request did (a put, a release, a set) may answer
           -- a parked wait: at once, before the next request is read
           if parked[1] ~= nil then self:_retry_parked() end
-        end
+          -- requests read ahead are not seen by fds_wait: served now
+          local more = conn.buffered
+        until self.stop or not (type(more) == "number" and more > 0)
         if self.stop then break end
       elseif k == 1 then accept = true
       else woken = true end
