@@ -192,16 +192,16 @@ static int conn_export(lua_State *L) {
   if (c->maxsize == BRAIDB_NOMAX) lua_pushnil(L);
   else lua_pushinteger(L, (lua_Integer)c->maxsize);
   {
-    /* The bytes read ahead go with the connection (moved: the receiver
-    ** reads them, as it would have read them from the socket; this end
-    ** no longer has them, as after the receiver's read). */
+    /* A copy of the bytes read ahead goes with the connection: they are
+    ** the beginning of what the receiver reads. This end keeps its own,
+    ** as a fork child and its parent each have the buffer (one of them
+    ** should read the stream from then on, as with any shared socket). */
     braid_rbuf *rb = atomic_load(&c->rb);
     size_t n = rb ? braid__rbuf_avail(rb) : 0;
     lua_pushboolean(L, rb != NULL && rb->greedy);
     if (n == 0) lua_pushnil(L);
     else {
       lua_pushlstring(L, (const char *)rb->b + rb->pos, n);
-      rb->pos = rb->end = 0;
     }
   }
   return 8;
