@@ -12,7 +12,9 @@
 ** failed step ends the run (an expected error); crashes, sanitizer
 ** reports, leaks and hangs are bugs. The input is written into a socket
 ** pair whose writing end is then shut, so a read past it sees the end of
-** the stream instead of blocking.
+** the stream instead of blocking. The same bytes are also read as frames
+** through the read-ahead buffer (readahead below), checked against a
+** direct parse.
 ** See LICENSE for copyright and license.
 */
 #include <stddef.h>
@@ -68,11 +70,60 @@ static void handshake(int fd, int role) {
   }
 }
 
+/* The read-ahead reader (frame.h, braid_rbuf) over the same bytes: every
+** frame it returns must be the one a direct parse of the bytes finds,
+** whatever the socket hands each read; 'greedy' off reads only headers'
+** missing bytes. Frames are capped at 64 KiB (the input's size). */
+static void readahead(const uint8_t *data, size_t size, int greedy) {
+  static braid_rbuf rb;
+  static unsigned char body[65536];
+  int sv[2];
+  size_t at = 0;
+  memset(&rb, 0, sizeof rb);
+  rb.greedy = greedy;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return;
+  if (braid__fd_write_all(sv[1], data, size) != BRAID_OK) goto out;
+  shutdown(sv[1], SHUT_WR);
+  for (;;) {
+    uint64_t len = 0, want = 0;
+    size_t got = 0;
+    int rc = (at & 1) ? braid__frame_read_header_rb(sv[0], &rb, &len, &got)
+                      : braid__frame_try_header_rb(sv[0], &rb, 0, &len, &got);
+    int wrc = size - at >= 4 ? braid__frame_parse(data + at, size - at < 12
+                                                  ? size - at : 12, &want)
+                             : BRAID_ECLOSED;
+    if (rc == BRAID_EAGAIN) abort(); /* written and shut: never empty */
+    if (rc == BRAID_ECLOSED) {
+      if (got != size - at || wrc == BRAID_OK) abort(); /* a whole header */
+      break;
+    }
+    if (rc == BRAID_EINVAL) {
+      if (wrc != BRAID_EINVAL) abort();
+      break;
+    }
+    if (rc != BRAID_OK || wrc != BRAID_OK || len != want) abort();
+    at += (data[at] & data[at + 1] & data[at + 2] & data[at + 3]) == 0xff ? 12 : 4;
+    if (len > sizeof body) break;
+    rc = braid__frame_read_body_rb(sv[0], &rb, body, (size_t)len);
+    if (len > size - at) { /* torn body: the stream ends inside it */
+      if (rc != BRAID_ECLOSED) abort();
+      break;
+    }
+    if (rc != BRAID_OK || memcmp(body, data + at, (size_t)len) != 0) abort();
+    at += (size_t)len;
+    if (braid__rbuf_avail(&rb) > size - at) abort();
+  }
+out:
+  close(sv[0]);
+  close(sv[1]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int sv[2];
   if (size < 1) return 0;
   parse_all(data + 1, size - 1);
   if (size > 65536) return 0; /* more than a socket buffer holds at once */
+  readahead(data + 1, size - 1, data[0] & 4);
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 0;
   if (braid__fd_write_all(sv[1], data + 1, size - 1) == BRAID_OK) {
     shutdown(sv[1], SHUT_WR);
