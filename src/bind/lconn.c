@@ -332,10 +332,15 @@ done:
 }
 
 
-static void recv_body(lua_State *L, Conn *c, int fd, char *p, size_t n) {
+static int read_body(Conn *c, int fd, char *p, size_t n) {
   braid_rbuf *rb = atomic_load(&c->rb);
-  int rc = rb != NULL ? braid__frame_read_body_rb(fd, rb, p, n)
-                      : braid__fd_read_all(fd, p, n, NULL);
+  return rb != NULL ? braid__frame_read_body_rb(fd, rb, p, n)
+                    : braid__fd_read_all(fd, p, n, NULL);
+}
+
+
+static void recv_body(lua_State *L, Conn *c, int fd, char *p, size_t n) {
+  int rc = read_body(c, fd, p, n);
   if (rc == BRAID_ECLOSED) braidB_raise(L, "EOFError", "truncated message");
   if (rc != BRAID_OK) braidB_oserror(L, errno, "recv");
 }
@@ -377,14 +382,21 @@ static int conn_recv_bytes(lua_State *L) {
 /* conn:recv() -> obj */
 static int conn_recv(lua_State *L) {
   Conn *c = toconn(L, 1);
-  int allow = c->allow_code;
-  braid_msg *m;
-  size_t len;
-  const char *s;
-  braidB_conn_recvframe(L, 1, BRAIDB_NOMAX);
-  s = lua_tolstring(L, -1, &len);
-  m = braid__msg_from_bytes(s, len);
+  int allow = c->allow_code, fd = connfd(L, c, 'r'), rc;
+  uint64_t n = recv_header(L, c, fd, c->maxsize);
+  /* the body goes straight into the message the decoder takes (no Lua
+  ** string between: one copy less, nothing for the collector) */
+  braid_msg *m = braid__msg_alloc((size_t)n, 0, 0);
   if (m == NULL) return braidB_nomem(L);
+  rc = read_body(c, fd, (char *)m->data, (size_t)n);
+  if (rc != BRAID_OK) {
+    int e = errno;
+    braid__msg_free(m);
+    errno = e;
+    if (rc == BRAID_ECLOSED)
+      return braidB_raise(L, "EOFError", "truncated message");
+    return braidB_oserror(L, errno, "recv");
+  }
   lua_settop(L, 0);
   return braid__decode_owned_flags(L, m, allow ? 0 : BRAID_DEC_NOCODE);
 }
