@@ -11,6 +11,8 @@ local M = {}
 ---@field writable boolean
 ---@field allow_code boolean
 ---@field maxsize integer?
+---@field readahead boolean
+---@field buffered integer
 local connection_Connection = {}
 
 --- Sends a copy of obj (value transfer, as between threads). A message
