@@ -40,7 +40,7 @@ braid_names *braidB_names_get(lua_State *L) {
 
 
 /* names[3i-2..3i] = mod, field, value (at -3, -2, -1 of the stack: consumed);
-** nametab at 'tab'. */
+** nametab at 'tab'; 'c' is the cache being built (not yet the state's). */
 static void names_add(lua_State *L, braid_names *c, int tab, lua_Integer *n) {
   const void *p = lua_topointer(L, -1);
   if (braid__ptrmap_find(&c->map, p) != NULL) {
@@ -86,13 +86,27 @@ static void watch_loaded(lua_State *L, int loaded) {
 }
 
 
+/* The cache is built aside and installed at the end: building allocates,
+** the collector may run a finalizer meanwhile, and a finalizer may encode
+** (a manager proxy's decref) and so build the cache itself. That nested
+** build installs a whole cache of its own; this one then replaces it
+** with another whole one. Built in place, the two would mix one build's
+** pointer map with the other's table of names, and a value could travel
+** under another's name or an empty one (the module '' a receiver then
+** fails to load). */
 void braidB_names_build(lua_State *L, braid_names *c) {
   int tab, loaded;
   lua_Integer n = 0;
   const void *globals;
+  braid_names *nc;
   luaL_checkstack(L, 12, "building braid's name cache");
-  braid__ptrmap_free(&c->map);
-  memset(c->bloom, 0, sizeof c->bloom);
+  nc = (braid_names *)lua_newuserdatauv(L, sizeof *nc, 0);
+  memset(nc, 0, sizeof *nc);
+  /* freed by this function, or by the collector if building raises */
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, names_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   globals = lua_topointer(L, -1);
   lua_pop(L, 1);
@@ -111,7 +125,7 @@ void braidB_names_build(lua_State *L, braid_names *c) {
           lua_pushvalue(L, -2);
           lua_pushliteral(L, "");
           lua_pushvalue(L, mod);
-          names_add(L, c, tab, &n);
+          names_add(L, nc, tab, &n);
         }
         lua_pushnil(L);
         while (lua_next(L, mod)) {
@@ -129,7 +143,7 @@ void braidB_names_build(lua_State *L, braid_names *c) {
             lua_pushvalue(L, mod - 1);
             lua_pushvalue(L, -3);
             lua_pushvalue(L, -3);
-            names_add(L, c, tab, &n);
+            names_add(L, nc, tab, &n);
           }
           lua_pop(L, 1);
         }
@@ -137,14 +151,22 @@ void braidB_names_build(lua_State *L, braid_names *c) {
         lua_pushvalue(L, -2);
         lua_pushliteral(L, "");
         lua_pushvalue(L, -3);
-        names_add(L, c, tab, &n);
+        names_add(L, nc, tab, &n);
       }
     }
     lua_pop(L, 1);
   }
   watch_loaded(L, loaded);
   lua_pop(L, 1); /* loaded */
+  /* install: the table first (setting it may allocate, so a nested build
+  ** may still run and install its own), then the map, which does not
+  ** allocate: the state's cache is this build's, whole */
   lua_rawsetp(L, LUA_REGISTRYINDEX, &NAMETAB_KEY);
+  braid__ptrmap_free(&c->map);
+  c->map = nc->map;
+  memcpy(c->bloom, nc->bloom, sizeof c->bloom);
+  memset(&nc->map, 0, sizeof nc->map); /* now the state's */
+  lua_pop(L, 1); /* nc */
   c->built = 1;
 }
 
