@@ -101,9 +101,9 @@ local function getconn(address, authkey, key)
   return conn
 end
 
--- The methods of a connection, looked up once (each lookup on the
--- userdata is a call of its __index).
-local conn_send, conn_recv
+-- The method of a connection that sends a request and reads its answer,
+-- looked up once (each lookup on the userdata is a call of its __index).
+local conn_callv
 
 -- Calls of this state between their send and the end of their answer's
 -- decoding: while one is, no other message may go on its connection, so
@@ -117,39 +117,63 @@ local flush_decrefs
 --- `dispatch(address, authkey, id, method, args, [key])`: one request to
 -- a manager (id 0: the server's own methods); returns the results. `key`:
 -- the address's key when the caller has it (a proxy keeps it).
-local function dispatch(address, authkey, id, method, args, key)
-  key = key or mgrserver.addrkey(address)
-  local conn = getconn(address, authkey, key)
-  if conn_send == nil then conn_send, conn_recv = conn.send, conn.recv end
-  local req = { id, method, args }
-  local p = pending[key]
-  if p ~= nil then
-    pending[key] = nil
-    if p.pid == core.getpid() then p.pid = nil; req[4] = p end
-  end
-  busy = busy + 1
-  local ok, err = pcall(conn_send, conn, req)
-  if not ok then
-    busy = busy - 1
-    if errors.is(errors.TypeError, err) or errors.is(errors.RuntimeError, err) then
-      error(err, 0) -- an argument that cannot be sent: the connection is fine
-    end
-    lost(key, authkey, err)
-  end
-  local saved = receiving_authkey
-  receiving_authkey = authkey
-  local rep
-  ok, rep = pcall(conn_recv, conn)
+-- The wire (mgrserver.lua): a request is the values `id, method, drops,
+-- nargs, args...` of one message (`drops`: the ids whose decrefs go with
+-- it, or nil), its answer `true, results...`, `"#ERROR", err`,
+-- `"#PROXY", token` or `"#TRACEBACK", text`. Values, not tables: a call
+-- of scalars encodes and decodes no table.
+local function answer_of(key, authkey, saved, ok, kind, ...)
   receiving_authkey = saved
   busy = busy - 1
-  if not ok then lost(key, authkey, rep) end
+  if not ok then
+    if errors.is(errors.TypeError, kind) or errors.is(errors.RuntimeError, kind) then
+      -- an argument that cannot be sent (or a result that cannot be
+      -- received): the connection is fine, the frame was read whole
+      error(kind, 0)
+    end
+    lost(key, authkey, kind)
+  end
   if pending[key] ~= nil and busy == 0 then flush_decrefs(key) end
-  local kind, value = rep[1], rep[2]
-  if kind == true then return unpack(rep, 2, rep.n) end -- results
+  if kind == true then return ... end -- results
+  local value = ...
   if kind == "#ERROR" then error(value, 0) end
   if kind == "#PROXY" then value.authkey = authkey; return rebuild(value) end
   error(RemoteError("\n" .. ("-"):rep(75) .. "\n" .. tostring(value)
                     .. "\n" .. ("-"):rep(75)), 0)
+end
+
+local function call_with(conn, key, authkey, id, method, n, ...)
+  if conn_callv == nil then conn_callv = conn._callv end
+  local drops = nil
+  local p = pending[key]
+  if p ~= nil then
+    pending[key] = nil
+    if p.pid == core.getpid() then p.pid = nil; drops = p end
+  end
+  busy = busy + 1
+  local saved = receiving_authkey
+  receiving_authkey = authkey
+  return answer_of(key, authkey, saved,
+                   pcall(conn_callv, conn, id, method, drops, n, ...))
+end
+
+--- `dispatch(address, authkey, id, method, args, [key])`: one request to
+-- a manager (id 0: the server's own methods); returns the results. `key`:
+-- the address's key when the caller has it (a proxy keeps it).
+local function dispatch(address, authkey, id, method, args, key)
+  key = key or mgrserver.addrkey(address)
+  local conn = getconn(address, authkey, key)
+  return call_with(conn, key, authkey, id, method, args.n, unpack(args, 1, args.n))
+end
+
+-- dispatch for a call of one or two arguments, without an args table.
+local function dispatch1(address, authkey, id, method, key, a)
+  key = key or mgrserver.addrkey(address)
+  return call_with(getconn(address, authkey, key), key, authkey, id, method, 1, a)
+end
+local function dispatch2(address, authkey, id, method, key, a, b)
+  key = key or mgrserver.addrkey(address)
+  return call_with(getconn(address, authkey, key), key, authkey, id, method, 2, a, b)
 end
 M.dispatch = dispatch
 
@@ -172,7 +196,7 @@ function flush_decrefs(key)
   p.pid = nil
   busy = busy + 1
   -- a manager that is gone took its objects with it: nothing to release
-  pcall(conn.send, conn, { 0, "#DECREF", { n = 0 }, p })
+  pcall(conn._sendv, conn, 0, "#DECREF", p, 0)
   busy = busy - 1
 end
 
@@ -311,12 +335,12 @@ end
 -- A call of one argument or two, straight to dispatch (d[k], d[k] = v:
 -- no method lookup, no vararg packing).
 local function call1(self, name, a)
-  return dispatch(rawget(self, "_token").address, rawget(self, "_authkey"),
-                  rawget(self, "_id"), name, { n = 1, a }, rawget(self, "_key"))
+  return dispatch1(rawget(self, "_token").address, rawget(self, "_authkey"),
+                   rawget(self, "_id"), name, rawget(self, "_key"), a)
 end
 local function call2(self, name, a, b)
-  return dispatch(rawget(self, "_token").address, rawget(self, "_authkey"),
-                  rawget(self, "_id"), name, { n = 2, a, b }, rawget(self, "_key"))
+  return dispatch2(rawget(self, "_token").address, rawget(self, "_authkey"),
+                   rawget(self, "_id"), name, rawget(self, "_key"), a, b)
 end
 
 --- `proxy:_getvalue()`: a copy of the referent (dict, list, namespace:

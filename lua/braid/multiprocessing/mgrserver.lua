@@ -17,19 +17,22 @@
 -- never use one connection at the same time: once the connection is
 -- readable again the thread's call is over.
 --
--- Requests are `{id, method, args}` (`id` 0: the server's own methods
--- create, incref, decref, shutdown, dummy, number_of_objects, debug_info,
--- get_methods), `args` packed with `n`; an optional 4th field lists ids to
--- decref first (proxies collected by the client); `{0, "#DECREF", args,
--- ids}` only decrefs and gets no answer (a client's finalizer sends it
--- when no call of its is in flight). Answers are the results themselves
--- as `pack(xpcall(...))` gives them, `{n =, true, results...}` (Lua calls
--- may return several values; one table, not one inside another: a round
--- trip's codec work is a good part of its cost),
--- `{"#ERROR", error object}` (the class the call raised, with the server's
--- traceback), `{"#PROXY", token}` (a method listed in `method_to_typeid`)
--- and `{"#TRACEBACK", text}` (a failure of the server itself, raised by
--- the client as RemoteError).
+-- A request is the values `id, method, drops, n, args...` of one message
+-- (a Connection's `_sendv`/`_recvv`: several values, no table around
+-- them; `id` 0: the server's own methods create, incref, decref,
+-- shutdown, dummy, number_of_objects, debug_info, get_methods), `n` the
+-- number of arguments; `drops`, when not nil, lists ids to decref first
+-- (proxies collected by the client); `0, "#DECREF", ids, 0` only decrefs
+-- and gets no answer (a client's finalizer sends it when no call of its
+-- is in flight). Answers are the values `true, results...` (Lua calls may
+-- return several values), `"#ERROR", error object` (the class the call
+-- raised, with the server's traceback), `"#PROXY", token` (a method
+-- listed in `method_to_typeid`) and `"#TRACEBACK", text` (a failure of
+-- the server itself, raised by the client as RemoteError). Values, not
+-- tables: a round trip's codec work is a good part of its cost, and a
+-- call of scalars (d[k] = v) encodes and decodes no table at all. A
+-- listener of another kind (M.new's `listener`) whose connections lack
+-- `_sendv` gets the same values packed in one table.
 -- @module braid.multiprocessing.mgrserver
 local core = require "braid.core"
 local errors = require "braid.errors"
@@ -61,6 +64,21 @@ function M.addrkey(address)
 end
 
 local function pack(...) return { n = select("#", ...), ... } end
+
+-- Sends the values as one message (see the wire above).
+local function sendv(conn, ...)
+  local f = conn._sendv
+  if f ~= nil then return f(conn, ...) end
+  return conn:send(pack(...))
+end
+
+-- Reads one message's values.
+local function recvv(conn)
+  local f = conn._recvv
+  if f ~= nil then return f(conn) end
+  local t = conn:recv()
+  return unpack(t, 1, t.n)
+end
 
 -- {======================================================================
 -- Server-side objects. Their methods have Python's names (the proxies
@@ -729,7 +747,8 @@ local function conn_thread(jobs, conn, cancel)
     local ok = collect(xpcall(call, handler, obj, method, job[3]))
     local sent, serr = false, nil
     if not cancel:is_set() then
-      sent, serr = pcall(conn.send, conn, ok and res or { "#ERROR", res })
+      if ok then sent, serr = pcall(sendv, conn, unpk(res, 1, res.n))
+      else sent, serr = pcall(sendv, conn, "#ERROR", res) end
     end
     if cancel:is_set() or (not sent and errs.is(errs.OSError, serr)) then
       -- nobody to answer (the client is gone): undo what a wait took
@@ -739,15 +758,17 @@ local function conn_thread(jobs, conn, cancel)
       break
     end
     if not sent then
-      local ok2 = pcall(conn.send, conn, { "#TRACEBACK",
-        "the result of '" .. tostring(job[2]) .. "' cannot be sent" })
+      local ok2 = pcall(sendv, conn, "#TRACEBACK",
+        "the result of '" .. tostring(job[2]) .. "' cannot be sent")
       if not ok2 then break end
     end
   end
 end
 
 local function answer(conn, kind, value)
-  local ok, err = pcall(conn.send, conn, kind == "#RETURN" and value or { kind, value })
+  local ok, err
+  if kind == "#RETURN" then ok, err = pcall(sendv, conn, unpack(value, 1, value.n))
+  else ok, err = pcall(sendv, conn, kind, value) end
   if not ok and kind ~= "#TRACEBACK" then
     answer(conn, "#TRACEBACK", "the answer cannot be sent: " .. tostring(err))
   end
@@ -1005,14 +1026,13 @@ function Server:_delegate(conn, obj, method, args)
   th.jobs:put({ obj, method, args })
 end
 
--- Runs one request read from 'conn'.
-function Server:_handle(conn, req)
-  if type(req) ~= "table" then
+-- Runs one request read from 'conn' (its values: see the wire above).
+function Server:_handle(conn, id, method, drop, n, ...)
+  if math_type(n) ~= "integer" or n < 0 or n ~= select("#", ...) then
     return answer(conn, "#TRACEBACK", "malformed request")
   end
-  local id, method, args = req[1], req[2], req[3] or { n = 0 }
-  local drop = req[4]
-  if drop then for _, d in ipairs(drop) do self:_decref(d) end end
+  local args = { n = n, ... }
+  if type(drop) == "table" then for _, d in ipairs(drop) do self:_decref(d) end end
   if id == 0 and method == "#DECREF" then return end -- decrefs only: no answer
   if id == 0 then
     local f = public[method]
@@ -1167,6 +1187,18 @@ function Server:_take_authenticated()
   end
 end
 
+-- Reads one request from 'conn' and runs it: true, or nil when the
+-- connection is gone (or sends garbage); raises what running it raised.
+local function run(self, conn, ok, ...)
+  if not ok then return nil end
+  self:_handle(conn, ...)
+  return true
+end
+function Server:_serve1(conn)
+  if run(self, conn, pcall(recvv, conn)) == nil then return nil end
+  return true
+end
+
 --- Serves until a client calls `shutdown`.
 function Server:serve_forever()
   local lfd = fileno(self.listener)
@@ -1190,13 +1222,12 @@ function Server:serve_forever()
       if k > base then
         local conn = conns[k - base]
         repeat
-          local ok, req = pcall(conn.recv, conn)
-          if not ok then
+          local hok, served = pcall(self._serve1, self, conn)
+          if hok and served == nil then
             self:_drop(k - base)
             break
           end
-          local hok, herr = pcall(self._handle, self, conn, req)
-          if not hok then answer(conn, "#TRACEBACK", tostring(herr)) end
+          if not hok then answer(conn, "#TRACEBACK", tostring(served)) end
           -- what this request did (a put, a release, a set) may answer
           -- a parked wait: at once, before the next request is read
           if parked[1] ~= nil then self:_retry_parked() end
