@@ -148,6 +148,26 @@ describe("Connection read-ahead", function()
   end
 end)
 
+describe("a message of several values (the manager's wire)", function()
+  it("_sendv/_recvv carry any number of values, nils included", function()
+    local a, b = mp.Pipe()
+    local t = { x = 1 }
+    a:_sendv(1, nil, "two", t, t, 5, 6, 7, 8, 9, nil)
+    local r = table.pack(b:_recvv())
+    assert.equal(11, r.n)
+    assert.same({ 1, nil, "two", { x = 1 } }, { r[1], r[2], r[3], r[4] })
+    assert.equal(r[4], r[5]) -- one table, shared as it was
+    assert.equal(9, r[10])
+    a:_sendv("first", "second")
+    assert.equal("first", b:recv()) -- recv gives a message's first value
+    b:_sendv(42)
+    assert.same({ 42 }, { a:_recvv() })
+    assert.has_error(function() a:_sendv(function() end, coroutine.create(print)) end)
+    b:_sendv("still in step")
+    assert.equal("still in step", a:recv())
+  end)
+end)
+
 describe("a manager's connections read ahead", function()
   it("requests a client sent back to back are all answered", function()
     -- the server reads the requests in one read: the others wait in its
