@@ -571,16 +571,16 @@ static int conn_index(lua_State *L) {
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   if (k == NULL) return 1;
-  if (strcmp(k, "closed") == 0) lua_pushboolean(L, atomic_load(&c->fd) < 0);
+  if (strcmp(k, "buffered") == 0) /* first: a manager's loop asks each call */
+    lua_pushinteger(L, (lua_Integer)buffered(c));
+  else if (strcmp(k, "closed") == 0) lua_pushboolean(L, atomic_load(&c->fd) < 0);
   else if (strcmp(k, "readable") == 0) lua_pushboolean(L, c->readable);
   else if (strcmp(k, "writable") == 0) lua_pushboolean(L, c->writable);
   else if (strcmp(k, "allow_code") == 0) lua_pushboolean(L, c->allow_code);
   else if (strcmp(k, "readahead") == 0) {
     braid_rbuf *rb = atomic_load(&c->rb);
     lua_pushboolean(L, rb != NULL && rb->greedy);
-  } else if (strcmp(k, "buffered") == 0)
-    lua_pushinteger(L, (lua_Integer)buffered(c));
-  else if (strcmp(k, "maxsize") == 0) {
+  } else if (strcmp(k, "maxsize") == 0) {
     if (c->maxsize == BRAIDB_NOMAX) lua_pushnil(L);
     else lua_pushinteger(L, (lua_Integer)c->maxsize);
   } else lua_pushnil(L);

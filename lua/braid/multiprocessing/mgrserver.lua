@@ -774,6 +774,15 @@ local function answer(conn, kind, value)
   end
 end
 
+-- answer() for the results of xpcall(f, traced, ...) (no table between).
+local function reply(conn, ok, ...)
+  if not ok then return answer(conn, "#ERROR", (...)) end
+  local sent, err = pcall(sendv, conn, true, ...)
+  if not sent then
+    answer(conn, "#TRACEBACK", "the answer cannot be sent: " .. tostring(err))
+  end
+end
+
 -- Calls on braid objects that never block run in the loop; calls that
 -- may block are first tried without blocking there, and go to the
 -- connection's thread only when they would wait (a round trip saved per
@@ -1031,8 +1040,24 @@ function Server:_handle(conn, id, method, drop, n, ...)
   if math_type(n) ~= "integer" or n < 0 or n ~= select("#", ...) then
     return answer(conn, "#TRACEBACK", "malformed request")
   end
-  local args = { n = n, ... }
   if type(drop) == "table" then for _, d in ipairs(drop) do self:_decref(d) end end
+  -- The common call, a method of a table object's class (a dict's
+  -- __setitem__): straight to it with the request's values (no args
+  -- table, no results table); what it skips is in the general path below.
+  local e = id ~= 0 and self.objs[id]
+  if e and method ~= "__getattribute__" and (e.exposed == nil or e.exposed[method]) then
+    local obj = e.obj
+    local entry = self.registry[e.typeid]
+    if type(obj) == "table" and rawget(obj, method) == nil
+       and not (entry and ((entry.method_to_typeid and entry.method_to_typeid[method])
+                           or (entry.delegate and entry.delegate[method]))) then
+      local mt = getmetatable(obj)
+      local idx = type(mt) == "table" and rawget(mt, "__index")
+      local f = type(idx) == "table" and rawget(idx, method)
+      if type(f) == "function" then return reply(conn, xpcall(f, traced, obj, ...)) end
+    end
+  end
+  local args = { n = n, ... }
   if id == 0 and method == "#DECREF" then return end -- decrefs only: no answer
   if id == 0 then
     local f = public[method]
