@@ -389,7 +389,7 @@ static int conn_recv_bytes(lua_State *L) {
 */
 
 /* Sends the values from 'first' to the top as one message. */
-static void sendv(lua_State *L, Conn *c, int fd, int first) {
+static void sendv(lua_State *L, int fd, int first) {
   static const char *const names[] = {
     "value 1", "value 2", "value 3", "value 4", "value 5", "value 6",
     "value 7", "value 8" };
@@ -397,7 +397,6 @@ static void sendv(lua_State *L, Conn *c, int fd, int first) {
   const char **roots = few;
   int n = lua_gettop(L) - first + 1, i, rc;
   braid_msg *m;
-  (void)c;
   if (n > (int)(sizeof names / sizeof names[0])) {
     roots = (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 0);
     lua_insert(L, first); /* kept below the values while they encode */
@@ -445,7 +444,7 @@ static int recvv(lua_State *L, Conn *c, int fd) {
 
 static int conn_sendv(lua_State *L) {
   Conn *c = toconn(L, 1);
-  sendv(L, c, connfd(L, c, 'w'), 2);
+  sendv(L, connfd(L, c, 'w'), 2);
   return 0;
 }
 
@@ -459,7 +458,7 @@ static int conn_recvv(lua_State *L) {
 static int conn_callv(lua_State *L) {
   Conn *c = toconn(L, 1);
   int wfd = connfd(L, c, 'w'), rfd = connfd(L, c, 'r');
-  sendv(L, c, wfd, 2);
+  sendv(L, wfd, 2);
   return recvv(L, c, rfd);
 }
 
@@ -467,23 +466,10 @@ static int conn_callv(lua_State *L) {
 /* conn:recv() -> obj */
 static int conn_recv(lua_State *L) {
   Conn *c = toconn(L, 1);
-  int allow = c->allow_code, fd = connfd(L, c, 'r'), rc;
-  uint64_t n = recv_header(L, c, fd, c->maxsize);
-  /* the body goes straight into the message the decoder takes (no Lua
-  ** string between: one copy less, nothing for the collector) */
-  braid_msg *m = braid__msg_alloc((size_t)n, 0, 0);
-  if (m == NULL) return braidB_nomem(L);
-  rc = read_body(c, fd, (char *)m->data, (size_t)n);
-  if (rc != BRAID_OK) {
-    int e = errno;
-    braid__msg_free(m);
-    errno = e;
-    if (rc == BRAID_ECLOSED)
-      return braidB_raise(L, "EOFError", "truncated message");
-    return braidB_oserror(L, errno, "recv");
-  }
-  lua_settop(L, 0);
-  return braid__decode_owned_flags(L, m, allow ? 0 : BRAID_DEC_NOCODE);
+  int n = recvv(L, c, connfd(L, c, 'r'));
+  /* a message of several values (_sendv) gives its first */
+  if (n > 1) lua_settop(L, 1);
+  return n > 0 ? 1 : 0;
 }
 
 

@@ -114,9 +114,6 @@ local busy = 0
 local rebuild
 local flush_decrefs
 
---- `dispatch(address, authkey, id, method, args, [key])`: one request to
--- a manager (id 0: the server's own methods); returns the results. `key`:
--- the address's key when the caller has it (a proxy keeps it).
 -- The wire (mgrserver.lua): a request is the values `id, method, drops,
 -- nargs, args...` of one message (`drops`: the ids whose decrefs go with
 -- it, or nil), its answer `true, results...`, `"#ERROR", err`,
