@@ -41,8 +41,10 @@ def pingpong(n=20000):
     return n, dt
 
 if __name__ == "__main__":
+    import sys
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3  # bench/run.lua: 1 a turn
     mp.set_start_method("fork")
-    best_s = max(mb / dt for mb, dt in (stream() for _ in range(3)))
+    best_s = max(mb / dt for mb, dt in (stream() for _ in range(reps)))
     print("stream %.1f MB/s" % best_s, flush=True)
-    best_p = min(dt / n * 1e6 for n, dt in (pingpong() for _ in range(3)))
+    best_p = min(dt / n * 1e6 for n, dt in (pingpong() for _ in range(reps)))
     print("pingpong %.2f us" % best_p, flush=True)

@@ -24,11 +24,13 @@ def queue_proxy_stream(n=10000):
         return n, dt
 
 if __name__ == "__main__":
+    import sys
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3  # bench/run.lua: 1 a turn
     mp.set_start_method("fork")
     for name, f in [("dict_roundtrip", dict_roundtrip),
                     ("queue_proxy_stream", queue_proxy_stream)]:
         best = 0
-        for _ in range(3):
+        for _ in range(reps):
             n, dt = f()
             best = max(best, n / dt)
         print("%-18s %10.0f ops/s" % (name, best))
