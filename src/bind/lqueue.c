@@ -103,6 +103,57 @@ static braid_msg *encode_item(lua_State *L, braid_queue *q, int idx) {
 }
 
 
+/* The value at 'idx' as a slot scalar (qval.h): nil, a boolean, a
+** number, or a string of at most BRAID_QV_STRMAX bytes. Returns 0 for
+** anything else (it goes through the codec). */
+static int toqval(lua_State *L, int idx, braid_qval *v) {
+  switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        v->kind = BRAID_QV_INT;
+        v->u.i = (int64_t)lua_tointeger(L, idx);
+      } else {
+        v->kind = BRAID_QV_FLOAT;
+        v->u.d = (double)lua_tonumber(L, idx);
+      }
+      return 1;
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      if (n > BRAID_QV_STRMAX) return 0;
+      v->kind = BRAID_QV_STR;
+      v->len = (unsigned)n;
+      v->u.bits = 0;
+      memcpy(v->u.s, s, n);
+      return 1;
+    }
+    case LUA_TBOOLEAN:
+      v->kind = lua_toboolean(L, idx) ? BRAID_QV_TRUE : BRAID_QV_FALSE;
+      v->u.bits = 0;
+      return 1;
+    case LUA_TNIL:
+      v->kind = BRAID_QV_NIL;
+      v->u.bits = 0;
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+
+/* Pushes scalar 'v' (not BRAID_QV_MSG). */
+static void pushqval(lua_State *L, const braid_qval *v) {
+  switch (v->kind) {
+    case BRAID_QV_INT: lua_pushinteger(L, (lua_Integer)v->u.i); break;
+    case BRAID_QV_FLOAT: lua_pushnumber(L, (lua_Number)v->u.d); break;
+    case BRAID_QV_STR: lua_pushlstring(L, v->u.s, v->len); break;
+    case BRAID_QV_TRUE: lua_pushboolean(L, 1); break;
+    case BRAID_QV_FALSE: lua_pushboolean(L, 0); break;
+    default: lua_pushnil(L); break;
+  }
+}
+
+
 /* __gc: frees this proxy's spare messages, then drops the reference. */
 static int queue_gc(lua_State *L) {
   braidB_Box *box = (braidB_Box *)lua_touserdata(L, 1);
@@ -192,6 +243,16 @@ static int queue_put(lua_State *L) {
     braidB_checkany(L, 2);
     checkblock_put(L, q, 3, &block, &timeout);
   }
+  if (braid__queue_is_fast(q)) { /* unbounded: a scalar goes in a slot */
+    braid_qval v;
+    v.len = 0;
+    if (toqval(L, 2, &v)) {
+      rc = braid__queue_put_val(q, &v);
+      if (rc == BRAID_OK) return 0;
+      if (rc != BRAID_EAGAIN) return raise_put(L, rc, "");
+      /* a bound came meanwhile: the message way */
+    }
+  }
   m = encode_item(L, q, 2);
   if (block && braid__queue_maxsize(q) > 0) poll(L);
   rc = braid__queue_put(q, &m, 1, block, timeout, &put, why, sizeof why);
@@ -218,7 +279,7 @@ static int queue_get(lua_State *L) {
   int block, rc;
   double timeout;
   size_t n;
-  braid_item it;
+  braid_qval v;
   if (lua_gettop(L) == 1) { /* the common q:get() */
     block = 1;
     timeout = BRAID_FOREVER;
@@ -227,9 +288,13 @@ static int queue_get(lua_State *L) {
     lua_settop(L, 1);
   }
   if (block) poll(L);
-  rc = braid__queue_get(q, &it, 1, &n, block, timeout);
+  rc = braid__queue_get_vals(q, &v, 1, &n, block, timeout);
   if (rc != BRAID_OK) return raise_get(L, rc);
-  return braid__decode_items_with(L, &it, 1, 0, 0, braid__queue_done, q);
+  if (v.kind != BRAID_QV_MSG) {
+    pushqval(L, &v);
+    return 1;
+  }
+  return braid__decode_items_with(L, &v.it, 1, 0, 0, braid__queue_done, q);
 }
 
 
@@ -315,7 +380,8 @@ static int queue_get_many(lua_State *L) {
   lua_Integer max = braidB_optinteger(L, 2, 0);
   int block, rc;
   double timeout;
-  size_t n;
+  size_t n, i, nm = 0;
+  braid_qval *vals;
   braid_item *items;
   if (lua_isnoneornil(L, 2)) {
     max = (lua_Integer)braid__queue_qsize(q);
@@ -327,13 +393,32 @@ static int queue_get_many(lua_State *L) {
   checkblock(L, 3, &block, &timeout);
   lua_settop(L, 1);
   /* everything that can raise before the items are ours comes first */
-  items = (braid_item *)lua_newuserdatauv(L, (size_t)max * sizeof *items, 0);
+  vals = (braid_qval *)lua_newuserdatauv(L, (size_t)max * sizeof *vals, 0);
   lua_createtable(L, (int)max, 1);
+  items = (braid_item *)lua_newuserdatauv(L, (size_t)max * sizeof *items, 0);
+  lua_createtable(L, 0, 0); /* 5: the message items of a mixed take */
   if (block) poll(L);
-  rc = braid__queue_get(q, items, (size_t)max, &n, block, timeout);
+  rc = braid__queue_get_vals(q, vals, (size_t)max, &n, block, timeout);
   if (rc != BRAID_OK) return raise_get(L, rc);
-  /* gives the items back, raise or not */
-  braid__decode_items_with(L, items, n, 3, 1, braid__queue_done, q);
+  /* the message items first, in order: decoding gives them back, raise
+  ** or not, and nothing may raise before that */
+  for (i = 0; i < n; i++)
+    if (vals[i].kind == BRAID_QV_MSG) items[nm++] = vals[i].it;
+  if (nm == n) { /* all messages (put_many's batches): straight in */
+    braid__decode_items_with(L, items, n, 3, 1, braid__queue_done, q);
+  } else {
+    lua_Integer j = 1;
+    if (nm > 0)
+      braid__decode_items_with(L, items, nm, 5, 1, braid__queue_done, q);
+    for (i = 0; i < n; i++) {
+      if (vals[i].kind == BRAID_QV_MSG)
+        lua_rawgeti(L, 5, j++);
+      else
+        pushqval(L, &vals[i]);
+      lua_rawseti(L, 3, (lua_Integer)i + 1);
+    }
+  }
+  lua_settop(L, 3);
   lua_pushinteger(L, (lua_Integer)n);
   lua_setfield(L, 3, "n");
   return 1;
@@ -485,11 +570,21 @@ static const luaL_Reg queue_meta[] = {
   { NULL, NULL },
 };
 
+/* A SimpleQueue has no fields, only methods: its __index is the methods
+** table itself (braidB_pushmeta's default), which the VM reads without a
+** call, instead of queue_index (a C call on every q:put and q:get). */
+static const luaL_Reg simplequeue_meta[] = {
+  { "__newindex", queue_newindex },
+  { "__gc", queue_gc },
+  { "__tostring", queue_tostring },
+  { NULL, NULL },
+};
+
 const braidB_Class braidB_queue_classes[] = {
   { &braid__queue_type, queue_methods, queue_meta },
   { &braid__lifoqueue_type, queue_methods, queue_meta },
   { &braid__priorityqueue_type, queue_methods, queue_meta },
-  { &braid__simplequeue_type, simplequeue_methods, queue_meta },
+  { &braid__simplequeue_type, simplequeue_methods, simplequeue_meta },
   { NULL, NULL, NULL },
 };
 

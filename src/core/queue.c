@@ -65,6 +65,7 @@
 
 #include "queue.h"
 #include "order.h"
+#include "qval.h"
 #include "spin.h"
 
 typedef struct HeapEntry {
@@ -72,12 +73,24 @@ typedef struct HeapEntry {
   int64_t seq;
 } HeapEntry;
 
+/* A slot of the fast path: 'w' is 0 (empty), a message pointer, or a
+** scalar's tag with the scalar in 'v' (qval.h). A producer writes 'v'
+** and then publishes 'w' with a release store; a consumer reads 'w' with
+** an acquire load, then 'v'. Four slots share a cache line, so a
+** consumer following its producer misses once per four scalars, where a
+** message per item cost a miss on the message and another when it went
+** back to its producer for reuse. */
+typedef struct Slot {
+  _Atomic(uintptr_t) w;
+  uint64_t v;
+} Slot;
+
 /* A segment of the fast path's list: slots filled in order by producers
-** (release stores) and emptied in order by consumers. */
-#define SEG_SLOTS 254
+** and emptied in order by consumers (4 KiB with its link). */
+#define SEG_SLOTS 255
 typedef struct Seg {
   _Atomic(struct Seg *) next;
-  _Atomic(braid_msg *) slot[SEG_SLOTS];
+  Slot slot[SEG_SLOTS];
 } Seg;
 
 #define PAD(name) char name[64]
@@ -162,13 +175,40 @@ static void free_list(braid_msg *m) {
 }
 
 
+/* Fast path: scalars in the slots not taken yet (under 'cmu', or with no
+** other user). */
+static size_t fast_count_scalars(braid_queue *q) {
+  Seg *s = q->chead;
+  unsigned i = q->chead_idx;
+  size_t k = 0;
+  for (;;) {
+    uintptr_t w;
+    if (i == SEG_SLOTS) {
+      s = atomic_load_explicit(&s->next, memory_order_acquire);
+      if (s == NULL) break;
+      i = 0;
+    }
+    w = atomic_load_explicit(&s->slot[i].w, memory_order_acquire);
+    if (w == 0) break;
+    k += (size_t)braid__qval_is_scalar(w);
+    i++;
+  }
+  return k;
+}
+
+
 /* Fast path: unlinks every item left (under 'cmu', or with no other
-** user) into a list of messages through 'next', 'tag' = items taken. */
-static size_t fast_unlink_all(braid_queue *q, braid_msg **list) {
+** user) into a list of messages through 'next', 'tag' = items taken.
+** A scalar becomes a message taken from the list 'pool' (through 'next';
+** fast_count_scalars of them), or is dropped when 'pool' is NULL. */
+static size_t fast_unlink_all(braid_queue *q, braid_msg **list,
+                              braid_msg **pool) {
   size_t k = 0;
   *list = NULL;
   for (;;) {
     braid_msg *m;
+    Slot *sl;
+    uintptr_t w;
     if (q->chead_idx == SEG_SLOTS) {
       Seg *next = atomic_load_explicit(&q->chead->next, memory_order_acquire);
       if (next == NULL) break;
@@ -176,10 +216,23 @@ static size_t fast_unlink_all(braid_queue *q, braid_msg **list) {
       q->chead = next;
       q->chead_idx = 0;
     }
-    m = atomic_load_explicit(&q->chead->slot[q->chead_idx],
-                             memory_order_acquire);
-    if (m == NULL) break;
+    sl = &q->chead->slot[q->chead_idx];
+    w = atomic_load_explicit(&sl->w, memory_order_acquire);
+    if (w == 0) break;
     q->chead_idx++;
+    if (braid__qval_is_scalar(w)) {
+      braid_qval v;
+      k++;
+      if (pool == NULL || *pool == NULL) continue; /* dropped */
+      braid__qval_from_slot(&v, w, sl->v);
+      m = *pool;
+      *pool = m->next;
+      braid__qval_write(&v, m);
+      m->next = *list;
+      *list = m;
+      continue;
+    }
+    m = (braid_msg *)w;
     k += m->nitems - (uint32_t)m->tag;
     m->next = *list;
     *list = m;
@@ -204,7 +257,7 @@ static void queue_destroy(braid_handle *h) {
   braid_queue *q = (braid_queue *)h;
   if (q->segs) {
     braid_msg *list;
-    fast_unlink_all(q, &list); /* nothing left there after to_slow */
+    fast_unlink_all(q, &list, NULL); /* nothing left after to_slow */
     release_list(list);
     braid__free(q->chead); /* the last segment, also the producers' */
     braid__free(atomic_load(&q->spare_seg));
@@ -622,9 +675,27 @@ static size_t fast_count(braid_queue *q) {
 }
 
 
-static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
-  size_t i, items = 0;
-  int rc = BRAID_OK;
+/* The next free slot for a producer holding 'pmu' (linking a new
+** segment when the last is full), or NULL when memory is short. */
+static Slot *fast_slot(braid_queue *q) {
+  if (q->ptail_idx == SEG_SLOTS) { /* the segment is full: link another */
+    Seg *s = atomic_exchange_explicit(&q->spare_seg, NULL,
+                                      memory_order_acquire);
+    if (s != NULL)
+      memset(s, 0, sizeof *s);
+    else if ((s = (Seg *)braid__calloc(1, sizeof *s)) == NULL)
+      return NULL;
+    atomic_store_explicit(&q->ptail->next, s, memory_order_release);
+    q->ptail = s;
+    q->ptail_idx = 0;
+  }
+  return &q->ptail->slot[q->ptail_idx++];
+}
+
+
+/* Takes 'pmu' for a put: 0 with 'pmu' held, or FAST_GONE / ESHUTDOWN
+** (not held). */
+static int fast_put_begin(braid_queue *q) {
   braid__mutex_lock(&q->pmu);
   if (!is_fast(q)) {
     braid__mutex_unlock(&q->pmu);
@@ -632,41 +703,22 @@ static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
   }
   if (atomic_load_explicit(&q->shutdown, memory_order_relaxed)) {
     braid__mutex_unlock(&q->pmu);
-    *put = 0;
     return BRAID_ESHUTDOWN;
   }
-  for (i = 0; i < n; i++) {
-    braid_msg *m = ms[i];
-    uint32_t ni;
-    if (q->ptail_idx == SEG_SLOTS) { /* the segment is full: link another */
-      Seg *s = atomic_exchange_explicit(&q->spare_seg, NULL,
-                                        memory_order_acquire);
-      if (s != NULL)
-        memset(s, 0, sizeof *s);
-      else if ((s = (Seg *)braid__calloc(1, sizeof *s)) == NULL) {
-        rc = BRAID_ENOMEM;
-        break;
-      }
-      atomic_store_explicit(&q->ptail->next, s, memory_order_release);
-      q->ptail = s;
-      q->ptail_idx = 0;
-    }
-    ni = m->nitems; /* 'm' may be taken and freed once published */
-    m->next = NULL;
-    m->tag = 0; /* next item, taken from the front */
-    if (q->kind != BRAID_QUEUE_SIMPLE)
-      atomic_fetch_add_explicit(&q->unfinished, (long)ni,
-                                memory_order_relaxed);
-    atomic_store_explicit(&q->ptail->slot[q->ptail_idx], m,
-                          memory_order_release);
-    q->ptail_idx++;
-    items += ni;
-  }
+  return 0;
+}
+
+
+/* Ends a put of 'items' items published under 'pmu': counts them in
+** 'enq', unlocks and wakes sleepers as needed. */
+static void fast_put_end(braid_queue *q, size_t items) {
+  if (q->kind != BRAID_QUEUE_SIMPLE && items)
+    atomic_fetch_add_explicit(&q->unfinished, (long)items,
+                              memory_order_relaxed);
   /* seq_cst: ordered before the load of 'waiters' below, against the
   ** getter's increment of 'waiters' before its load of 'enq' */
   if (items) atomic_fetch_add_explicit(&q->enq, items, memory_order_seq_cst);
   braid__mutex_unlock(&q->pmu);
-  *put = i;
   /* a getter spinning on the queue takes one item without a wake-up (a
   ** getter that stops spinning checks the queue again after announcing
   ** itself in 'waiters', so it cannot miss it): wake sleepers only for
@@ -679,17 +731,65 @@ static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
       fast_wake(q, items);
     }
   }
+}
+
+
+static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
+  size_t i, items = 0;
+  int rc = fast_put_begin(q);
+  if (rc != 0) {
+    *put = 0;
+    return rc;
+  }
+  for (i = 0; i < n; i++) {
+    braid_msg *m = ms[i];
+    Slot *sl = fast_slot(q);
+    if (sl == NULL) {
+      rc = BRAID_ENOMEM;
+      break;
+    }
+    m->next = NULL;
+    m->tag = 0; /* next item, taken from the front */
+    items += m->nitems; /* 'm' may be taken and freed once published */
+    atomic_store_explicit(&sl->w, (uintptr_t)m, memory_order_release);
+  }
+  fast_put_end(q, items);
+  *put = i;
   return rc;
 }
 
 
-/* Takes up to 'max' items into 'out', under 'cmu'. Segments left behind
-** are chained on '*retired' (freed after unlocking). */
-static size_t fast_take(braid_queue *q, braid_item *out, size_t max,
-                        Seg **retired) {
+int braid__queue_put_val(braid_queue *q, const braid_qval *v) {
+  Slot *sl;
+  int rc;
+  if (!is_fast(q)) return BRAID_EAGAIN;
+  rc = fast_put_begin(q);
+  if (rc == FAST_GONE) return BRAID_EAGAIN;
+  if (rc != 0) return rc;
+  sl = fast_slot(q);
+  if (sl == NULL) {
+    braid__mutex_unlock(&q->pmu);
+    return BRAID_ENOMEM;
+  }
+  sl->v = v->u.bits;
+  atomic_store_explicit(&sl->w, braid__qval_word(v), memory_order_release);
+  fast_put_end(q, 1);
+  return BRAID_OK;
+}
+
+
+/* Takes up to 'max' items, under 'cmu', into 'vout' (scalars as they are)
+** or, when 'vout' is NULL, into 'iout' (scalars written as messages:
+** the C consumers' braid__queue_get; a scalar whose message cannot be
+** allocated stays queued and sets '*nomem'). Segments left behind are
+** chained on '*retired' (freed after unlocking). */
+static size_t fast_take(braid_queue *q, braid_qval *vout, braid_item *iout,
+                        size_t max, Seg **retired, int *nomem) {
   size_t k = 0;
   while (k < max) {
     braid_msg *m;
+    Slot *sl;
+    uintptr_t w;
     uint32_t t;
     if (q->chead_idx == SEG_SLOTS) {
       Seg *next = atomic_load_explicit(&q->chead->next, memory_order_acquire);
@@ -699,13 +799,37 @@ static size_t fast_take(braid_queue *q, braid_item *out, size_t max,
       q->chead = next;
       q->chead_idx = 0;
     }
-    m = atomic_load_explicit(&q->chead->slot[q->chead_idx],
-                             memory_order_acquire);
-    if (m == NULL) break;
+    sl = &q->chead->slot[q->chead_idx];
+    w = atomic_load_explicit(&sl->w, memory_order_acquire);
+    if (w == 0) break;
+    if (braid__qval_is_scalar(w)) {
+      if (vout != NULL) {
+        braid__qval_from_slot(&vout[k], w, sl->v);
+      } else {
+        braid_qval v;
+        braid__qval_from_slot(&v, w, sl->v);
+        /* allocates under 'cmu': only C consumers come this way */
+        if ((iout[k].m = braid__qval_to_msg(&v)) == NULL) {
+          *nomem = 1;
+          break;
+        }
+        iout[k].idx = 0;
+      }
+      k++;
+      q->chead_idx++;
+      continue;
+    }
+    m = (braid_msg *)w;
     t = (uint32_t)m->tag;
     while (k < max && t < m->nitems) {
-      out[k].m = m;
-      out[k].idx = t++;
+      if (vout != NULL) {
+        vout[k].kind = BRAID_QV_MSG;
+        vout[k].it.m = m;
+        vout[k].it.idx = t++;
+      } else {
+        iout[k].m = m;
+        iout[k].idx = t++;
+      }
       k++;
     }
     m->tag = t;
@@ -729,10 +853,10 @@ static void retire_segs(braid_queue *q, Seg *s) {
 }
 
 
-static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
-                    int block, double *timeout) {
+static int fast_get(braid_queue *q, braid_qval *vout, braid_item *iout,
+                    size_t max, size_t *n, int block, double *timeout) {
   braid__deadline d;
-  int spun = 0, deadline_set = 0, last = 0, slept = 0;
+  int spun = 0, deadline_set = 0, last = 0, slept = 0, nomem = 0;
   double since = 0;
   *n = 0;
   for (;;) {
@@ -746,7 +870,7 @@ static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
       if (deadline_set) *timeout = braid__deadline_left(&d);
       return FAST_GONE;
     }
-    k = fast_take(q, out, max, &retired);
+    k = fast_take(q, vout, iout, max, &retired, &nomem);
     braid__mutex_unlock(&q->cmu);
     if (retired) retire_segs(q, retired);
     if (k > 0) {
@@ -759,6 +883,7 @@ static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
       *n = k;
       return BRAID_OK;
     }
+    if (nomem) return BRAID_ENOMEM;
     if (sd) return BRAID_ESHUTDOWN;
     if (!block || last) return BRAID_EEMPTY;
     if (!deadline_set) {
@@ -795,7 +920,7 @@ static int fast_shutdown(braid_queue *q, int immediate) {
   atomic_store_explicit(&q->shutdown, 1, memory_order_seq_cst);
   if (immediate) {
     braid__mutex_lock(&q->cmu);
-    dropped = fast_unlink_all(q, &list);
+    dropped = fast_unlink_all(q, &list, NULL); /* scalars just go */
     braid__mutex_unlock(&q->cmu);
   }
   braid__mutex_unlock(&q->pmu);
@@ -817,14 +942,29 @@ static int fast_shutdown(braid_queue *q, int immediate) {
 ** under 'pmu', 'cmu' and 'mu' (the lock order), the items left in the
 ** segments become the list's, in order, with what was taken of a batch
 ** still noted in 'tag' (the same meaning on both paths); the segments
-** stay until the queue goes. */
-static void to_slow(braid_queue *q) {
+** stay until the queue goes. The one-mutex path holds messages only: a
+** scalar in a slot becomes one (allocated under the locks: this happens
+** once per queue); BRAID_ENOMEM, with nothing changed, when memory for
+** them is short. */
+static int to_slow(braid_queue *q) {
   braid__mutex_lock(&q->pmu);
   braid__mutex_lock(&q->cmu);
   braid__mutex_lock(&q->mu);
   if (is_fast(q)) {
-    braid_msg *list, *m;
-    size_t k = fast_unlink_all(q, &list); /* newest first */
+    braid_msg *list, *m, *pool = NULL;
+    size_t k, ns = fast_count_scalars(q);
+    for (k = 0; k < ns; k++) {
+      if ((m = braid__msg_new()) == NULL) {
+        free_list(pool);
+        braid__mutex_unlock(&q->mu);
+        braid__mutex_unlock(&q->cmu);
+        braid__mutex_unlock(&q->pmu);
+        return BRAID_ENOMEM;
+      }
+      m->next = pool;
+      pool = m;
+    }
+    k = fast_unlink_all(q, &list, &pool); /* newest first */
     while (list != NULL) { /* the list is empty on a fast queue */
       m = list;
       list = m->next;
@@ -841,6 +981,7 @@ static void to_slow(braid_queue *q) {
   braid__mutex_unlock(&q->mu);
   braid__mutex_unlock(&q->cmu);
   braid__mutex_unlock(&q->pmu);
+  return BRAID_OK;
 }
 /* } ------ */
 
@@ -849,7 +990,8 @@ int braid__queue_set_maxsize(braid_queue *q, long maxsize) {
   long old;
   if (q->kind == BRAID_QUEUE_SIMPLE) return BRAID_EINVAL;
   if (maxsize < 0) maxsize = 0;
-  if (maxsize > 0 && is_fast(q)) to_slow(q);
+  if (maxsize > 0 && is_fast(q) && to_slow(q) != BRAID_OK)
+    return BRAID_ENOMEM;
   braid__mutex_lock(&q->mu);
   old = atomic_load_explicit(&q->maxsize, memory_order_relaxed);
   atomic_store_explicit(&q->maxsize, maxsize, memory_order_relaxed);
@@ -916,14 +1058,16 @@ int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
 }
 
 
-int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
-                     size_t *n, int block, double timeout) {
+/* braid__queue_get and braid__queue_get_vals: items go to 'vout' when it
+** is not NULL, else to 'iout'. */
+static int queue_get(braid_queue *q, braid_qval *vout, braid_item *iout,
+                     size_t max, size_t *n, int block, double timeout) {
   braid__deadline d;
   int rc = BRAID_OK, spun = 0, deadline_set = 0, slept = 0, baton = 0;
   size_t k = 0, woken = 0;
   double since = 0;
-  if (is_fast(q) &&
-      (rc = fast_get(q, out, max, n, block, &timeout)) != FAST_GONE)
+  if (is_fast(q) && (rc = fast_get(q, vout, iout, max, n, block,
+                                   &timeout)) != FAST_GONE)
     return rc;
   rc = BRAID_OK;
   *n = 0;
@@ -963,7 +1107,14 @@ int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
     q->sleeping_getters--;
   }
   if (rc == BRAID_OK) {
-    while (k < max && q->count > 0) out[k++] = pop_item(q);
+    for (; k < max && q->count > 0; k++) {
+      if (vout != NULL) {
+        vout[k].kind = BRAID_QV_MSG;
+        vout[k].it = pop_item(q);
+      } else {
+        iout[k] = pop_item(q);
+      }
+    }
     woken = k < (size_t)q->sleeping_putters ? k : (size_t)q->sleeping_putters;
     /* items left and sleepers waiting: pass the baton (a put signalled
     ** one sleeper per item, but this get took several) */
@@ -976,6 +1127,23 @@ int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
   if (slept && rc == BRAID_OK) spin_learn(q, since);
   *n = k;
   return rc;
+}
+
+
+int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
+                     size_t *n, int block, double timeout) {
+  return queue_get(q, NULL, out, max, n, block, timeout);
+}
+
+
+int braid__queue_get_vals(braid_queue *q, braid_qval *out, size_t max,
+                          size_t *n, int block, double timeout) {
+  return queue_get(q, out, NULL, max, n, block, timeout);
+}
+
+
+int braid__queue_is_fast(braid_queue *q) {
+  return is_fast(q);
 }
 
 
