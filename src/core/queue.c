@@ -122,8 +122,11 @@ struct braid_queue {
   braid__mutex pmu;
   Seg *ptail;              /* guarded by 'pmu' */
   unsigned ptail_idx;      /* guarded by 'pmu': next free slot */
-  atomic_size_t enq;       /* items put, after publishing them */
   atomic_long unfinished;  /* changed under 'mu', or by fast puts */
+  PAD(pad1a);
+  /* apart from 'pmu': a spinning consumer polls it, and on the lock's
+  ** line every poll would make the producer's next lock a miss */
+  atomic_size_t enq;       /* items put, after publishing them */
   PAD(pad1);
   /* fast path, consumers' side */
   braid__mutex cmu;
