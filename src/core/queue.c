@@ -556,6 +556,9 @@ static int spin_ready(braid_queue *q, int what) {
 #ifndef SPIN_PAUSES
 #define SPIN_PAUSES 4
 #endif
+#ifndef SPIN_YIELDS
+#define SPIN_YIELDS 4
+#endif
 
 static double spin_until(braid_queue *q, int what) {
   long max = braid__queue_spin_ns(-1);
@@ -565,7 +568,13 @@ static double spin_until(braid_queue *q, int what) {
   /* never while a runnable thread, perhaps the one we wait for, would
   ** have no CPU (spin.h): a single CPU, or more running threads than
   ** CPUs; the spin then costs nothing and leaves the budget as it was */
-  if (max == 0 || !braid__spin_start()) return braid__now();
+  if (max == 0) return braid__now();
+  if (!braid__spin_start()) {
+    t0 = braid__now();
+    for (i = 0; i < SPIN_YIELDS && !spin_ready(q, what); i++)
+      braid__spin_yield();
+    return t0;
+  }
   /* one spinner per queue: more burn cores the other side may need (a
   ** producer feeding several consumers), and a second spinner would wait
   ** for the same item anyway; the others sleep at once */
