@@ -847,10 +847,14 @@ static size_t fast_take(braid_queue *q, braid_qval *vout, braid_item *iout,
     m->tag = t;
     if (t == m->nitems) q->chead_idx++;
   }
+  /* release, not seq_cst (a full barrier on every get): a reader that
+  ** sees an older 'deq' only thinks an item is left, and looks again
+  ** under 'cmu' (a getter deciding to sleep), or reports an approximate
+  ** qsize; no wake-up depends on this store */
   if (k)
     atomic_store_explicit(
         &q->deq, atomic_load_explicit(&q->deq, memory_order_relaxed) + k,
-        memory_order_seq_cst);
+        memory_order_release);
   return k;
 }
 
