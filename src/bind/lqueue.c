@@ -523,7 +523,9 @@ static int queue_newindex(lua_State *L) {
                           luaL_typename(L, 3));
     n = lua_tointeger(L, 3);
     if (n > LONG_MAX) n = LONG_MAX;
-    braid__queue_set_maxsize(q, n < 0 ? 0 : (long)n);
+    /* BRAID_ENOMEM: the scalars queued could not become messages */
+    if (braid__queue_set_maxsize(q, n < 0 ? 0 : (long)n) == BRAID_ENOMEM)
+      return braidB_nomem(L);
     return 0;
   }
   return braidB_raise(L, "AttributeError",

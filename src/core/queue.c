@@ -64,6 +64,7 @@
 #include <string.h>
 
 #include "queue.h"
+#include "lock.h"
 #include "order.h"
 #include "qval.h"
 #include "spin.h"
@@ -119,7 +120,7 @@ struct braid_queue {
   ** that write the same line make each other miss on every item. */
   PAD(pad0);
   /* fast path, producers' side */
-  braid__mutex pmu;
+  braid__lock pmu;          /* lock.h: inline, taken on every put */
   Seg *ptail;              /* guarded by 'pmu' */
   unsigned ptail_idx;      /* guarded by 'pmu': next free slot */
   atomic_long unfinished;  /* changed under 'mu', or by fast puts */
@@ -129,7 +130,7 @@ struct braid_queue {
   atomic_size_t enq;       /* items put, after publishing them */
   PAD(pad1);
   /* fast path, consumers' side */
-  braid__mutex cmu;
+  braid__lock cmu;          /* lock.h: inline, taken on every get */
   Seg *chead;              /* guarded by 'cmu' */
   unsigned chead_idx;      /* guarded by 'cmu': next slot to read */
   atomic_size_t deq;       /* items taken, written under 'cmu' */
@@ -264,8 +265,6 @@ static void queue_destroy(braid_handle *h) {
     release_list(list);
     braid__free(q->chead); /* the last segment, also the producers' */
     braid__free(atomic_load(&q->spare_seg));
-    braid__mutex_destroy(&q->pmu);
-    braid__mutex_destroy(&q->cmu);
   }
   drop_all(q);
   free_list(atomic_load(&q->spares));
@@ -306,8 +305,8 @@ int braid__queue_new(braid_queue **out, int kind, long maxsize) {
       braid__free(q);
       return BRAID_ENOMEM;
     }
-    braid__mutex_init_adaptive(&q->pmu);
-    braid__mutex_init_adaptive(&q->cmu);
+    braid__lock_init(&q->pmu);
+    braid__lock_init(&q->cmu);
   }
   /* counted alive from here on, when nothing can fail any more */
   braid__handle_init(&q->h, types[kind]);
@@ -708,13 +707,13 @@ static Slot *fast_slot(braid_queue *q) {
 /* Takes 'pmu' for a put: 0 with 'pmu' held, or FAST_GONE / ESHUTDOWN
 ** (not held). */
 static int fast_put_begin(braid_queue *q) {
-  braid__mutex_lock(&q->pmu);
+  braid__lock_acquire(&q->pmu);
   if (!is_fast(q)) {
-    braid__mutex_unlock(&q->pmu);
+    braid__lock_release(&q->pmu);
     return FAST_GONE;
   }
   if (atomic_load_explicit(&q->shutdown, memory_order_relaxed)) {
-    braid__mutex_unlock(&q->pmu);
+    braid__lock_release(&q->pmu);
     return BRAID_ESHUTDOWN;
   }
   return 0;
@@ -730,7 +729,7 @@ static void fast_put_end(braid_queue *q, size_t items) {
   /* seq_cst: ordered before the load of 'waiters' below, against the
   ** getter's increment of 'waiters' before its load of 'enq' */
   if (items) atomic_fetch_add_explicit(&q->enq, items, memory_order_seq_cst);
-  braid__mutex_unlock(&q->pmu);
+  braid__lock_release(&q->pmu);
   /* a getter spinning on the queue takes one item without a wake-up (a
   ** getter that stops spinning checks the queue again after announcing
   ** itself in 'waiters', so it cannot miss it): wake sleepers only for
@@ -780,7 +779,7 @@ int braid__queue_put_val(braid_queue *q, const braid_qval *v) {
   if (rc != 0) return rc;
   sl = fast_slot(q);
   if (sl == NULL) {
-    braid__mutex_unlock(&q->pmu);
+    braid__lock_release(&q->pmu);
     return BRAID_ENOMEM;
   }
   sl->v = v->u.bits;
@@ -880,14 +879,14 @@ static int fast_get(braid_queue *q, braid_qval *vout, braid_item *iout,
     size_t k;
     /* read before taking: a shutdown seen here came after every put */
     int sd = atomic_load_explicit(&q->shutdown, memory_order_acquire);
-    braid__mutex_lock(&q->cmu);
+    braid__lock_acquire(&q->cmu);
     if (!is_fast(q)) { /* the rest of the wait goes the one-mutex way */
-      braid__mutex_unlock(&q->cmu);
+      braid__lock_release(&q->cmu);
       if (deadline_set) *timeout = braid__deadline_left(&d);
       return FAST_GONE;
     }
     k = fast_take(q, vout, iout, max, &retired, &nomem);
-    braid__mutex_unlock(&q->cmu);
+    braid__lock_release(&q->cmu);
     if (retired) retire_segs(q, retired);
     if (k > 0) {
       /* items left and sleepers waiting: pass the baton (a put signalled
@@ -928,18 +927,18 @@ static int fast_get(braid_queue *q, braid_qval *vout, braid_item *iout,
 static int fast_shutdown(braid_queue *q, int immediate) {
   braid_msg *list = NULL;
   size_t dropped = 0;
-  braid__mutex_lock(&q->pmu);
+  braid__lock_acquire(&q->pmu);
   if (!is_fast(q)) {
-    braid__mutex_unlock(&q->pmu);
+    braid__lock_release(&q->pmu);
     return FAST_GONE;
   }
   atomic_store_explicit(&q->shutdown, 1, memory_order_seq_cst);
   if (immediate) {
-    braid__mutex_lock(&q->cmu);
+    braid__lock_acquire(&q->cmu);
     dropped = fast_unlink_all(q, &list, NULL); /* scalars just go */
-    braid__mutex_unlock(&q->cmu);
+    braid__lock_release(&q->cmu);
   }
-  braid__mutex_unlock(&q->pmu);
+  braid__lock_release(&q->pmu);
   braid__mutex_lock(&q->mu);
   if (immediate) {
     /* Python drops the items one get at a time, counting each done */
@@ -963,8 +962,8 @@ static int fast_shutdown(braid_queue *q, int immediate) {
 ** once per queue); BRAID_ENOMEM, with nothing changed, when memory for
 ** them is short. */
 static int to_slow(braid_queue *q) {
-  braid__mutex_lock(&q->pmu);
-  braid__mutex_lock(&q->cmu);
+  braid__lock_acquire(&q->pmu);
+  braid__lock_acquire(&q->cmu);
   braid__mutex_lock(&q->mu);
   if (is_fast(q)) {
     braid_msg *list, *m, *pool = NULL;
@@ -973,8 +972,8 @@ static int to_slow(braid_queue *q) {
       if ((m = braid__msg_new()) == NULL) {
         free_list(pool);
         braid__mutex_unlock(&q->mu);
-        braid__mutex_unlock(&q->cmu);
-        braid__mutex_unlock(&q->pmu);
+        braid__lock_release(&q->cmu);
+        braid__lock_release(&q->pmu);
         return BRAID_ENOMEM;
       }
       m->next = pool;
@@ -995,8 +994,8 @@ static int to_slow(braid_queue *q) {
     braid__cond_broadcast(&q->not_empty);
   }
   braid__mutex_unlock(&q->mu);
-  braid__mutex_unlock(&q->cmu);
-  braid__mutex_unlock(&q->pmu);
+  braid__lock_release(&q->cmu);
+  braid__lock_release(&q->pmu);
   return BRAID_OK;
 }
 /* } ------ */
