@@ -194,3 +194,26 @@ describe("Queue single items and the bound", function()
     helpers.raises(queue.ShutDown, q.put, q, 1)
   end)
 end)
+
+describe("Queue task accounting on the slot path", function()
+  it("counts an item put before a consumer can take it (task_done never runs ahead)", function()
+    -- a consumer that calls task_done as soon as it has an item must find
+    -- the item counted: the count goes up before the item is published
+    local q, errs = queue.Queue(), queue.SimpleQueue()
+    local N = 200000
+    local t = threading.Thread { target = function(qq, ee, n)
+      for _ = 1, n do
+        qq:get(true, 30)
+        local ok, err = pcall(qq.task_done, qq)
+        if not ok then ee:put(tostring(err)); return end
+      end
+      ee:put("done")
+    end, args = { q, errs, N } }
+    t:start()
+    for i = 1, N do q:put(i) end
+    local r = errs:get(true, 60)
+    t:join()
+    assert.equal("done", r)
+    assert.equal(0, q.unfinished_tasks)
+  end)
+end)

@@ -720,12 +720,19 @@ static int fast_put_begin(braid_queue *q) {
 }
 
 
-/* Ends a put of 'items' items published under 'pmu': counts them in
-** 'enq', unlocks and wakes sleepers as needed. */
-static void fast_put_end(braid_queue *q, size_t items) {
+/* Counts 'items' about to be published as unfinished tasks (a Queue's
+** task_done and join): before they are published, since a consumer may
+** take one and call task_done at once. */
+static void fast_count_tasks(braid_queue *q, size_t items) {
   if (q->kind != BRAID_QUEUE_SIMPLE && items)
     atomic_fetch_add_explicit(&q->unfinished, (long)items,
                               memory_order_relaxed);
+}
+
+
+/* Ends a put of 'items' items published under 'pmu': counts them in
+** 'enq', unlocks and wakes sleepers as needed. */
+static void fast_put_end(braid_queue *q, size_t items) {
   /* seq_cst: ordered before the load of 'waiters' below, against the
   ** getter's increment of 'waiters' before its load of 'enq' */
   if (items) atomic_fetch_add_explicit(&q->enq, items, memory_order_seq_cst);
@@ -762,6 +769,7 @@ static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
     m->next = NULL;
     m->tag = 0; /* next item, taken from the front */
     items += m->nitems; /* 'm' may be taken and freed once published */
+    fast_count_tasks(q, m->nitems);
     atomic_store_explicit(&sl->w, (uintptr_t)m, memory_order_release);
   }
   fast_put_end(q, items);
@@ -783,6 +791,7 @@ int braid__queue_put_val(braid_queue *q, const braid_qval *v) {
     return BRAID_ENOMEM;
   }
   sl->v = v->u.bits;
+  fast_count_tasks(q, 1);
   atomic_store_explicit(&sl->w, braid__qval_word(v), memory_order_release);
   fast_put_end(q, 1);
   return BRAID_OK;
