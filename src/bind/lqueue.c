@@ -10,6 +10,7 @@
 ** one item frees the others instead of leaking them.
 */
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "lbind.h"
@@ -369,6 +370,48 @@ static int queue_put_many(lua_State *L) {
 }
 
 
+/* { ------ get_many's scratch block: 'max' braid_qvals and braid_items,
+** kept per state in the registry and reused (a new one per call cost a
+** large userdata and its collection on every batch). 'busy' while a call
+** uses it: a call that finds it busy (a value's reconstruction ran Lua
+** that called get_many again, or an earlier call raised before giving
+** it back) makes a fresh one. */
+typedef union Scratch {
+  struct {
+    size_t cap;
+    int busy;
+  } h;
+  max_align_t align; /* the items after the header stay aligned */
+} Scratch;
+
+static const char SCRATCH_KEY = 'g';
+#define SCRATCH_KEEP ((size_t)1 << 20) /* bigger blocks are not kept */
+
+/* Pushes a scratch block of at least 'need' bytes, marked busy; returns
+** it. MAY RAISE (memory). */
+static Scratch *push_scratch(lua_State *L, size_t need) {
+  Scratch *s;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SCRATCH_KEY) == LUA_TUSERDATA) {
+    s = (Scratch *)lua_touserdata(L, -1);
+    if (!s->h.busy && s->h.cap >= need) {
+      s->h.busy = 1;
+      return s;
+    }
+  }
+  lua_pop(L, 1);
+  if (need < 4096) need = 4096;
+  s = (Scratch *)lua_newuserdatauv(L, sizeof(Scratch) + need, 0);
+  s->h.cap = need;
+  s->h.busy = 1;
+  if (need <= SCRATCH_KEEP) {
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &SCRATCH_KEY);
+  }
+  return s;
+}
+/* } ------ */
+
+
 /*
 ** q:get_many([max [, block [, timeout]]]) -> items
 ** braid extension: takes up to 'max' items (default: all queued) in one
@@ -381,6 +424,7 @@ static int queue_get_many(lua_State *L) {
   int block, rc;
   double timeout;
   size_t n, i, nm = 0;
+  Scratch *sc;
   braid_qval *vals;
   braid_item *items;
   if (lua_isnoneornil(L, 2)) {
@@ -393,31 +437,35 @@ static int queue_get_many(lua_State *L) {
   checkblock(L, 3, &block, &timeout);
   lua_settop(L, 1);
   /* everything that can raise before the items are ours comes first */
-  vals = (braid_qval *)lua_newuserdatauv(L, (size_t)max * sizeof *vals, 0);
-  lua_createtable(L, (int)max, 1);
-  items = (braid_item *)lua_newuserdatauv(L, (size_t)max * sizeof *items, 0);
-  lua_createtable(L, 0, 0); /* 5: the message items of a mixed take */
+  sc = push_scratch(L, (size_t)max * (sizeof *vals + sizeof *items)); /* 2 */
+  vals = (braid_qval *)(void *)(sc + 1);
+  items = (braid_item *)(void *)(vals + max);
+  lua_createtable(L, (int)max, 1); /* 3: the result */
   if (block) poll(L);
   rc = braid__queue_get_vals(q, vals, (size_t)max, &n, block, timeout);
-  if (rc != BRAID_OK) return raise_get(L, rc);
-  /* the message items first, in order: decoding gives them back, raise
-  ** or not, and nothing may raise before that */
+  if (rc != BRAID_OK) {
+    sc->h.busy = 0;
+    return raise_get(L, rc);
+  }
+  /* the message items first, in order, into result[1..nm]: decoding gives
+  ** them back, raise or not, and nothing may raise before that */
   for (i = 0; i < n; i++)
     if (vals[i].kind == BRAID_QV_MSG) items[nm++] = vals[i].it;
-  if (nm == n) { /* all messages (put_many's batches): straight in */
-    braid__decode_items_with(L, items, n, 3, 1, braid__queue_done, q);
-  } else {
-    lua_Integer j = 1;
-    if (nm > 0)
-      braid__decode_items_with(L, items, nm, 5, 1, braid__queue_done, q);
-    for (i = 0; i < n; i++) {
-      if (vals[i].kind == BRAID_QV_MSG)
-        lua_rawgeti(L, 5, j++);
-      else
+  if (nm > 0)
+    braid__decode_items_with(L, items, nm, 3, 1, braid__queue_done, q);
+  if (nm < n) { /* scalars among them: spread from the back, in place */
+    lua_Integer j = (lua_Integer)nm; /* the last message value not moved */
+    for (i = n; i-- > 0;) {
+      if (vals[i].kind == BRAID_QV_MSG) {
+        if (j == (lua_Integer)i + 1) break; /* the rest is in place */
+        lua_rawgeti(L, 3, j--);
+      } else {
         pushqval(L, &vals[i]);
+      }
       lua_rawseti(L, 3, (lua_Integer)i + 1);
     }
   }
+  sc->h.busy = 0;
   lua_settop(L, 3);
   lua_pushinteger(L, (lua_Integer)n);
   lua_setfield(L, 3, "n");
