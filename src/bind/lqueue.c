@@ -43,6 +43,19 @@ static braid_queue *checkqueue(lua_State *L, int i) {
 }
 
 
+/* The queue at 1 of q:put and q:get (braidB_selfhandle, then the type),
+** or checkqueue's answer and error. */
+static braid_queue *checkself(lua_State *L) {
+  braid_handle *h = braidB_selfhandle(L);
+  if (h != NULL && (h->type == &braid__simplequeue_type ||
+                    h->type == &braid__queue_type ||
+                    h->type == &braid__lifoqueue_type ||
+                    h->type == &braid__priorityqueue_type))
+    return (braid_queue *)h;
+  return checkqueue(L, 1);
+}
+
+
 /* Runs the callbacks posted to this state before blocking, as every
 ** blocking call does; skips the lookup of the state's mailbox when no
 ** mailbox of the process holds anything (the common case). */
@@ -230,7 +243,7 @@ static int raise_get(lua_State *L, int rc) {
 ** queue, cannot be ordered against the items it meets.
 */
 static int queue_put(lua_State *L) {
-  braid_queue *q = checkqueue(L, 1);
+  braid_queue *q = checkself(L);
   int block, rc;
   double timeout;
   size_t put;
@@ -276,7 +289,7 @@ static int queue_put_nowait(lua_State *L) {
 ** 'timeout'), queue.ShutDown once shut down and empty.
 */
 static int queue_get(lua_State *L) {
-  braid_queue *q = checkqueue(L, 1);
+  braid_queue *q = checkself(L);
   int block, rc;
   double timeout;
   size_t n;
