@@ -217,3 +217,19 @@ describe("Queue task accounting on the slot path", function()
     assert.equal(0, q.unfinished_tasks)
   end)
 end)
+
+describe("q:put and q:get on something else", function()
+  it("raise TypeError for a self that is not a queue", function()
+    local errors = require "braid.errors"
+    local q = queue.SimpleQueue()
+    local lock = threading.Lock()
+    for _, bad in ipairs { lock, {}, "q", 1, io.stdout } do
+      helpers.raises(errors.TypeError, q.put, bad, 1)
+      helpers.raises(errors.TypeError, q.get, bad)
+    end
+    -- a method of one queue class on another kind of queue still works
+    local fifo = queue.Queue()
+    q.put(fifo, 5)
+    assert.equal(5, queue.Queue().get(fifo))
+  end)
+end)
