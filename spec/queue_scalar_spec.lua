@@ -233,3 +233,48 @@ describe("q:put and q:get on something else", function()
     assert.equal(5, queue.Queue().get(fifo))
   end)
 end)
+
+describe("the slot path's wake-ups", function()
+  it("lose none with several producers and consumers that keep falling asleep", function()
+    -- consumers drain faster than producers fill, so they sleep and are
+    -- woken over and over; each round ends with one sentinel per consumer,
+    -- which a lost wake-up would leave untaken (the get times out)
+    local P, C, ROUNDS, N = 3, 3, 20, 300
+    for round = 1, ROUNDS do
+      local q, results = queue.SimpleQueue(), queue.SimpleQueue()
+      local cs, ps = {}, {}
+      for c = 1, C do
+        cs[c] = threading.Thread { target = function(qq, res)
+          local count, sum = 0, 0
+          while true do
+            local ok, v = pcall(qq.get, qq, true, 20)
+            if not ok then res:put("lost wake-up: " .. tostring(v)); return end
+            if v == false then break end
+            count = count + 1; sum = sum + v
+          end
+          res:put({ count, sum })
+        end, args = { q, results } }
+        cs[c]:start()
+      end
+      for p = 1, P do
+        ps[p] = threading.Thread { target = function(qq, id, n)
+          for i = 1, n do qq:put(id * 100000 + i) end
+        end, args = { q, p, N } }
+        ps[p]:start()
+      end
+      for p = 1, P do ps[p]:join() end
+      for _ = 1, C do q:put(false) end
+      local count, sum = 0, 0
+      for _ = 1, C do
+        local r = results:get(true, 60)
+        assert.is_table(r, ("round %d: %s"):format(round, tostring(r)))
+        count = count + r[1]; sum = sum + r[2]
+      end
+      for c = 1, C do cs[c]:join() end
+      local want = 0
+      for p = 1, P do want = want + p * 100000 * N + N * (N + 1) // 2 end
+      assert.equal(P * N, count)
+      assert.equal(want, sum)
+    end
+  end)
+end)

@@ -137,6 +137,8 @@ struct braid_queue {
   atomic_int spinning;     /* 1 while a getter or putter spins */
   atomic_long spin_budget; /* ns, adaptive (see spin_until); 0: the most */
   PAD(pad2);
+  atomic_int woken;        /* signals sent to them and not yet taken up
+                           ** by a getter leaving its sleep (under 'mu') */
   atomic_int waiters;      /* fast getters asleep (changed under 'mu'),
                            ** read by every fast put */
   _Atomic(Seg *) spare_seg; /* one emptied segment kept for reuse */
@@ -315,6 +317,7 @@ int braid__queue_new(braid_queue **out, int kind, long maxsize) {
   atomic_init(&q->enq, 0);
   atomic_init(&q->deq, 0);
   atomic_init(&q->waiters, 0);
+  atomic_init(&q->woken, 0);
   atomic_init(&q->spin_budget, 0);
   atomic_init(&q->spinning, 0);
   atomic_init(&q->spare_seg, NULL);
@@ -664,15 +667,41 @@ static int is_fast(braid_queue *q) {
 ** two more context switches per hand-off). No wake-up is lost: a getter
 ** counted in 'waiters' announced itself under 'mu' and releases 'mu'
 ** only inside its condition wait, so once we have held 'mu' it is in the
-** wait (or gone), and a signal after unlocking reaches it. */
+** wait (or gone), and a signal after unlocking reaches it.
+** Only sleepers no signal is on its way to count ('waiters' - 'woken'):
+** a getter signalled but not running yet (a wake-up takes microseconds,
+** milliseconds on a loaded machine) still counts in 'waiters', and
+** without 'woken' every put meanwhile took 'mu' and made a system call
+** to signal it again (a stream fell to a few hundred thousand items a
+** second under load). A getter leaving its sleep, for any reason, takes
+** one off each; one woken by a time-out may take the token of another
+** one signalled, which then takes none: the counts still agree once both
+** have run, and until then a put only signals once more than needed. */
 static void fast_wake(braid_queue *q, size_t items) {
-  size_t n;
+  size_t n = 0;
   int w;
   braid__mutex_lock(&q->mu);
-  w = atomic_load_explicit(&q->waiters, memory_order_relaxed);
+  w = atomic_load_explicit(&q->waiters, memory_order_relaxed) -
+      atomic_load_explicit(&q->woken, memory_order_relaxed);
+  if (w > 0) {
+    n = (size_t)w < items ? (size_t)w : items;
+    atomic_store_explicit(&q->woken,
+                          atomic_load_explicit(&q->woken,
+                                               memory_order_relaxed) +
+                              (int)n,
+                          memory_order_relaxed);
+  }
   braid__mutex_unlock(&q->mu);
-  n = (size_t)(w > 0 ? w : 0);
-  signal_n(&q->not_empty, n < items ? n : items);
+  signal_n(&q->not_empty, n);
+}
+
+
+/* 1 when a fast getter sleeps that no signal is on its way to (read
+** after publishing, see fast_put_end): 'waiters' first, with the
+** ordering the protocol needs, then 'woken', which is at least as new. */
+static int fast_sleepers(braid_queue *q) {
+  int w = atomic_load_explicit(&q->waiters, memory_order_seq_cst);
+  return w > 0 && w > atomic_load_explicit(&q->woken, memory_order_relaxed);
 }
 
 
@@ -741,7 +770,7 @@ static void fast_put_end(braid_queue *q, size_t items) {
   ** getter that stops spinning checks the queue again after announcing
   ** itself in 'waiters', so it cannot miss it): wake sleepers only for
   ** the items beyond that */
-  if (items && atomic_load_explicit(&q->waiters, memory_order_seq_cst) > 0) {
+  if (items && fast_sleepers(q)) {
     if (atomic_load_explicit(&q->spinning, memory_order_relaxed)) {
       size_t c = fast_count(q);
       if (c > 1) fast_wake(q, c - 1 < items ? c - 1 : items);
@@ -880,7 +909,7 @@ static void retire_segs(braid_queue *q, Seg *s) {
 static int fast_get(braid_queue *q, braid_qval *vout, braid_item *iout,
                     size_t max, size_t *n, int block, double *timeout) {
   braid__deadline d;
-  int spun = 0, deadline_set = 0, last = 0, slept = 0, nomem = 0;
+  int spun = 0, deadline_set = 0, last = 0, slept = 0, nomem = 0, waited;
   double since = 0;
   *n = 0;
   for (;;) {
@@ -900,7 +929,7 @@ static int fast_get(braid_queue *q, braid_qval *vout, braid_item *iout,
     if (k > 0) {
       /* items left and sleepers waiting: pass the baton (a put signalled
       ** one sleeper per item, but this get took several) */
-      if (atomic_load_explicit(&q->waiters, memory_order_seq_cst) > 0 &&
+      if (fast_sleepers(q) &&
           fast_count(q) > 0)
         fast_wake(q, 1);
       if (slept) spin_learn(q, since);
@@ -922,12 +951,19 @@ static int fast_get(braid_queue *q, braid_qval *vout, braid_item *iout,
     slept = 1;
     braid__mutex_lock(&q->mu);
     atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
+    waited = 0;
     if (atomic_load_explicit(&q->enq, memory_order_seq_cst) ==
             atomic_load_explicit(&q->deq, memory_order_seq_cst) &&
         !atomic_load_explicit(&q->shutdown, memory_order_seq_cst) &&
-        is_fast(q) && braid__cond_wait(&q->not_empty, &q->mu, &d))
-      last = 1; /* timed out: one more look, then Empty */
+        is_fast(q)) {
+      waited = 1;
+      if (braid__cond_wait(&q->not_empty, &q->mu, &d))
+        last = 1; /* timed out: one more look, then Empty */
+    }
     atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_relaxed);
+    /* a getter leaving a sleep takes one signal's token (fast_wake) */
+    if (waited && atomic_load_explicit(&q->woken, memory_order_relaxed) > 0)
+      atomic_fetch_sub_explicit(&q->woken, 1, memory_order_relaxed);
     braid__mutex_unlock(&q->mu);
   }
 }
