@@ -16,8 +16,9 @@
 ** Unbounded FIFO queues and SimpleQueues (the common case, and the one
 ** that must stream millions of items a second) take a faster path, a
 ** two-lock queue in the manner of Michael and Scott: producers serialise
-** on 'pmu' and append to a list of segments of message slots, consumers
-** serialise on 'cmu' and take from the front; a slot is published with a
+** on 'pmu' and append to a list of segments of slots (a message, or a
+** scalar carried in the slot itself: qval.h), consumers serialise on 'cmu'
+** (both braid__lock, lock.h) and take from the front; a slot is published with a
 ** release store and read with an acquire load, so a producer and a
 ** consumer never share a lock, and share cache lines only where they meet
 ** (the slot, the message). Producers count items put in 'enq', consumers
@@ -53,7 +54,9 @@
 ** only for the items a spinner will not take. Only where the spin policy
 ** (spin.h) allows: never with one usable CPU or more running threads than
 ** CPUs, yielding while a woken thread waits for a CPU; wake-ups tell it
-** how many sleepers they made runnable (braid__spin_woke).
+** how many sleepers they made runnable (braid__spin_woke). Where it may
+** not spin, a waiter yields its CPU SPIN_YIELDS times, looking again after
+** each, before it sleeps: a partner sharing its CPU runs on at once.
 **
 ** Lock order: 'pmu', then 'cmu', then 'mu'. Nothing here calls into Lua,
 ** copies an item or allocates under a lock except the occasional segment
