@@ -1,17 +1,18 @@
 """bench/py_queue.py: the Python baselines of braid's queue benchmarks.
 
     python3 bench/py_queue.py stream   [items [reps]]
+    python3 bench/py_queue.py sq_stream [items [reps]]
     python3 bench/py_queue.py pingpong [round_trips [reps]]
     python3 bench/py_queue.py fanout   [items [consumers [reps]]]
     python3 bench/py_queue.py sq_pingpong [round_trips [reps]]
     python3 bench/py_queue.py ring     [threads [hops [reps]]]
     python3 bench/py_queue.py pairs    [pairs [round_trips [reps]]]
 
-queue.Queue between threading.Thread's (queue.SimpleQueue for sq_pingpong,
-ring and pairs: the spin rows of bench/spin_bench.lua), the same workloads
+queue.Queue between threading.Thread's (queue.SimpleQueue for sq_stream,
+sq_pingpong, ring and pairs: the spin rows of bench/spin_bench.lua), the same workloads
 as bench/bench_queue_c.c. Prints "key value" lines (the best of 'reps'
 runs), read by bench/run.lua:
-    stream_items_per_s, pingpong_us, fanout_items_per_s, sq_pingpong_us,
+    stream_items_per_s, sq_stream_items_per_s, pingpong_us, fanout_items_per_s, sq_pingpong_us,
     ring_hop_us, pairs_us
 """
 import queue
@@ -20,8 +21,8 @@ import threading
 import time
 
 
-def stream(n):
-    q = queue.Queue()
+def stream(n, make=queue.Queue):
+    q = make()
     out = []
 
     def producer():
@@ -184,6 +185,11 @@ def main(argv):
         n = args[0] if len(args) > 0 else 1000000
         reps = args[1] if len(args) > 1 else 3
         print("stream_items_per_s %.0f" % max(stream(n) for _ in range(reps)))
+    elif cmd == "sq_stream":
+        n = args[0] if len(args) > 0 else 1000000
+        reps = args[1] if len(args) > 1 else 3
+        print("sq_stream_items_per_s %.0f" %
+              max(stream(n, queue.SimpleQueue) for _ in range(reps)))
     elif cmd == "pingpong":
         n = args[0] if len(args) > 0 else 100000
         reps = args[1] if len(args) > 1 else 3

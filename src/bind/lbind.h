@@ -25,6 +25,7 @@
 typedef struct braidB_Box {
   braid_handle *h;
   void *priv; /* per-proxy data of the type's binding (its __gc frees it) */
+  const void *self; /* the box itself: braidB_selfhandle's check */
 } braidB_Box;
 
 /* How the proxies of one handle type look in Lua. 'methods' fill a table
@@ -50,6 +51,12 @@ BRAIDI_FUNC braid_handle *braidB_checkhandle(lua_State *L, int idx,
                                              const braid_handle_type *type);
 /* The object of any braid proxy at 'idx', or NULL. */
 BRAIDI_FUNC braid_handle *braidB_tohandle(lua_State *L, int idx);
+/* The open object of the braid proxy at 1, else NULL: a method's quick
+** look at its self (the method then checks the object's type itself, and
+** on NULL checks again the slow way, for the error). Three C API calls
+** and the box's own address (braidB_Box.self), where braidB_tohandle reads
+** the metatable: this runs on every q:put and q:get. */
+BRAIDI_FUNC braid_handle *braidB_selfhandle(lua_State *L);
 /* Drops the reference of the proxy at 'idx' (idempotent). */
 BRAIDI_FUNC void braidB_closehandle(lua_State *L, int idx);
 /* Pushes the metatable of 'type', building it on first use in this state. */

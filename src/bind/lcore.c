@@ -215,6 +215,7 @@ static void pushproxy(lua_State *L, braid_handle *h, int adopt) {
   b = (braidB_Box *)lua_newuserdatauv(L, sizeof(braidB_Box), 1);
   b->h = NULL;
   b->priv = NULL;
+  b->self = b;
   braidB_pushmeta(L, h->type);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
@@ -260,6 +261,20 @@ braid_handle *braidB_tohandle(lua_State *L, int idx) {
   if (t == NULL) return NULL;
   b = (braidB_Box *)lua_touserdata(L, idx);
   return b->h;
+}
+
+
+braid_handle *braidB_selfhandle(lua_State *L) {
+  braidB_Box *b;
+  /* a block of exactly a box's size that holds its own address where a
+  ** box does: only pushproxy writes that (Lua code cannot write a
+  ** userdata's bytes, and no C code stores a block's address inside the
+  ** block at that offset by chance); light userdata are not boxes */
+  if (lua_type(L, 1) != LUA_TUSERDATA ||
+      lua_rawlen(L, 1) != sizeof(braidB_Box))
+    return NULL;
+  b = (braidB_Box *)lua_touserdata(L, 1);
+  return b->self == b ? b->h : NULL;
 }
 
 

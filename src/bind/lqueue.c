@@ -10,6 +10,7 @@
 ** one item frees the others instead of leaking them.
 */
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "lbind.h"
@@ -39,6 +40,19 @@ static braid_queue *checkqueue(lua_State *L, int i) {
     braidB_argerror(L, i, "ValueError", "queue is closed");
   braidB_typeerror(L, i, "queue");
   return NULL;
+}
+
+
+/* The queue at 1 of q:put and q:get (braidB_selfhandle, then the type),
+** or checkqueue's answer and error. */
+static braid_queue *checkself(lua_State *L) {
+  braid_handle *h = braidB_selfhandle(L);
+  if (h != NULL && (h->type == &braid__simplequeue_type ||
+                    h->type == &braid__queue_type ||
+                    h->type == &braid__lifoqueue_type ||
+                    h->type == &braid__priorityqueue_type))
+    return (braid_queue *)h;
+  return checkqueue(L, 1);
 }
 
 
@@ -100,6 +114,57 @@ static braid_msg *encode_item(lua_State *L, braid_queue *q, int idx) {
     }
   }
   return braid__encode(L, idx, "item");
+}
+
+
+/* The value at 'idx' as a slot scalar (qval.h): nil, a boolean, a
+** number, or a string of at most BRAID_QV_STRMAX bytes. Returns 0 for
+** anything else (it goes through the codec). */
+static int toqval(lua_State *L, int idx, braid_qval *v) {
+  switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, idx)) {
+        v->kind = BRAID_QV_INT;
+        v->u.i = (int64_t)lua_tointeger(L, idx);
+      } else {
+        v->kind = BRAID_QV_FLOAT;
+        v->u.d = (double)lua_tonumber(L, idx);
+      }
+      return 1;
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      if (n > BRAID_QV_STRMAX) return 0;
+      v->kind = BRAID_QV_STR;
+      v->len = (unsigned)n;
+      v->u.bits = 0;
+      memcpy(v->u.s, s, n);
+      return 1;
+    }
+    case LUA_TBOOLEAN:
+      v->kind = lua_toboolean(L, idx) ? BRAID_QV_TRUE : BRAID_QV_FALSE;
+      v->u.bits = 0;
+      return 1;
+    case LUA_TNIL:
+      v->kind = BRAID_QV_NIL;
+      v->u.bits = 0;
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+
+/* Pushes scalar 'v' (not BRAID_QV_MSG). */
+static void pushqval(lua_State *L, const braid_qval *v) {
+  switch (v->kind) {
+    case BRAID_QV_INT: lua_pushinteger(L, (lua_Integer)v->u.i); break;
+    case BRAID_QV_FLOAT: lua_pushnumber(L, (lua_Number)v->u.d); break;
+    case BRAID_QV_STR: lua_pushlstring(L, v->u.s, v->len); break;
+    case BRAID_QV_TRUE: lua_pushboolean(L, 1); break;
+    case BRAID_QV_FALSE: lua_pushboolean(L, 0); break;
+    default: lua_pushnil(L); break;
+  }
 }
 
 
@@ -178,7 +243,7 @@ static int raise_get(lua_State *L, int rc) {
 ** queue, cannot be ordered against the items it meets.
 */
 static int queue_put(lua_State *L) {
-  braid_queue *q = checkqueue(L, 1);
+  braid_queue *q = checkself(L);
   int block, rc;
   double timeout;
   size_t put;
@@ -191,6 +256,16 @@ static int queue_put(lua_State *L) {
   } else {
     braidB_checkany(L, 2);
     checkblock_put(L, q, 3, &block, &timeout);
+  }
+  if (braid__queue_is_fast(q)) { /* unbounded: a scalar goes in a slot */
+    braid_qval v;
+    v.len = 0;
+    if (toqval(L, 2, &v)) {
+      rc = braid__queue_put_val(q, &v);
+      if (rc == BRAID_OK) return 0;
+      if (rc != BRAID_EAGAIN) return raise_put(L, rc, "");
+      /* a bound came meanwhile: the message way */
+    }
   }
   m = encode_item(L, q, 2);
   if (block && braid__queue_maxsize(q) > 0) poll(L);
@@ -214,11 +289,11 @@ static int queue_put_nowait(lua_State *L) {
 ** 'timeout'), queue.ShutDown once shut down and empty.
 */
 static int queue_get(lua_State *L) {
-  braid_queue *q = checkqueue(L, 1);
+  braid_queue *q = checkself(L);
   int block, rc;
   double timeout;
   size_t n;
-  braid_item it;
+  braid_qval v;
   if (lua_gettop(L) == 1) { /* the common q:get() */
     block = 1;
     timeout = BRAID_FOREVER;
@@ -227,9 +302,13 @@ static int queue_get(lua_State *L) {
     lua_settop(L, 1);
   }
   if (block) poll(L);
-  rc = braid__queue_get(q, &it, 1, &n, block, timeout);
+  rc = braid__queue_get_vals(q, &v, 1, &n, block, timeout);
   if (rc != BRAID_OK) return raise_get(L, rc);
-  return braid__decode_items_with(L, &it, 1, 0, 0, braid__queue_done, q);
+  if (v.kind != BRAID_QV_MSG) {
+    pushqval(L, &v);
+    return 1;
+  }
+  return braid__decode_items_with(L, &v.it, 1, 0, 0, braid__queue_done, q);
 }
 
 
@@ -304,6 +383,48 @@ static int queue_put_many(lua_State *L) {
 }
 
 
+/* { ------ get_many's scratch block: 'max' braid_qvals and braid_items,
+** kept per state in the registry and reused (a new one per call cost a
+** large userdata and its collection on every batch). 'busy' while a call
+** uses it: a call that finds it busy (a value's reconstruction ran Lua
+** that called get_many again, or an earlier call raised before giving
+** it back) makes a fresh one. */
+typedef union Scratch {
+  struct {
+    size_t cap;
+    int busy;
+  } h;
+  max_align_t align; /* the items after the header stay aligned */
+} Scratch;
+
+static const char SCRATCH_KEY = 'g';
+#define SCRATCH_KEEP ((size_t)1 << 20) /* bigger blocks are not kept */
+
+/* Pushes a scratch block of at least 'need' bytes, marked busy; returns
+** it. MAY RAISE (memory). */
+static Scratch *push_scratch(lua_State *L, size_t need) {
+  Scratch *s;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SCRATCH_KEY) == LUA_TUSERDATA) {
+    s = (Scratch *)lua_touserdata(L, -1);
+    if (!s->h.busy && s->h.cap >= need) {
+      s->h.busy = 1;
+      return s;
+    }
+  }
+  lua_pop(L, 1);
+  if (need < 4096) need = 4096;
+  s = (Scratch *)lua_newuserdatauv(L, sizeof(Scratch) + need, 0);
+  s->h.cap = need;
+  s->h.busy = 1;
+  if (need <= SCRATCH_KEEP) {
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &SCRATCH_KEY);
+  }
+  return s;
+}
+/* } ------ */
+
+
 /*
 ** q:get_many([max [, block [, timeout]]]) -> items
 ** braid extension: takes up to 'max' items (default: all queued) in one
@@ -315,7 +436,9 @@ static int queue_get_many(lua_State *L) {
   lua_Integer max = braidB_optinteger(L, 2, 0);
   int block, rc;
   double timeout;
-  size_t n;
+  size_t n, i, nm = 0;
+  Scratch *sc;
+  braid_qval *vals;
   braid_item *items;
   if (lua_isnoneornil(L, 2)) {
     max = (lua_Integer)braid__queue_qsize(q);
@@ -327,13 +450,36 @@ static int queue_get_many(lua_State *L) {
   checkblock(L, 3, &block, &timeout);
   lua_settop(L, 1);
   /* everything that can raise before the items are ours comes first */
-  items = (braid_item *)lua_newuserdatauv(L, (size_t)max * sizeof *items, 0);
-  lua_createtable(L, (int)max, 1);
+  sc = push_scratch(L, (size_t)max * (sizeof *vals + sizeof *items)); /* 2 */
+  vals = (braid_qval *)(void *)(sc + 1);
+  items = (braid_item *)(void *)(vals + max);
+  lua_createtable(L, (int)max, 1); /* 3: the result */
   if (block) poll(L);
-  rc = braid__queue_get(q, items, (size_t)max, &n, block, timeout);
-  if (rc != BRAID_OK) return raise_get(L, rc);
-  /* gives the items back, raise or not */
-  braid__decode_items_with(L, items, n, 3, 1, braid__queue_done, q);
+  rc = braid__queue_get_vals(q, vals, (size_t)max, &n, block, timeout);
+  if (rc != BRAID_OK) {
+    sc->h.busy = 0;
+    return raise_get(L, rc);
+  }
+  /* the message items first, in order, into result[1..nm]: decoding gives
+  ** them back, raise or not, and nothing may raise before that */
+  for (i = 0; i < n; i++)
+    if (vals[i].kind == BRAID_QV_MSG) items[nm++] = vals[i].it;
+  if (nm > 0)
+    braid__decode_items_with(L, items, nm, 3, 1, braid__queue_done, q);
+  if (nm < n) { /* scalars among them: spread from the back, in place */
+    lua_Integer j = (lua_Integer)nm; /* the last message value not moved */
+    for (i = n; i-- > 0;) {
+      if (vals[i].kind == BRAID_QV_MSG) {
+        if (j == (lua_Integer)i + 1) break; /* the rest is in place */
+        lua_rawgeti(L, 3, j--);
+      } else {
+        pushqval(L, &vals[i]);
+      }
+      lua_rawseti(L, 3, (lua_Integer)i + 1);
+    }
+  }
+  sc->h.busy = 0;
+  lua_settop(L, 3);
   lua_pushinteger(L, (lua_Integer)n);
   lua_setfield(L, 3, "n");
   return 1;
@@ -438,7 +584,9 @@ static int queue_newindex(lua_State *L) {
                           luaL_typename(L, 3));
     n = lua_tointeger(L, 3);
     if (n > LONG_MAX) n = LONG_MAX;
-    braid__queue_set_maxsize(q, n < 0 ? 0 : (long)n);
+    /* BRAID_ENOMEM: the scalars queued could not become messages */
+    if (braid__queue_set_maxsize(q, n < 0 ? 0 : (long)n) == BRAID_ENOMEM)
+      return braidB_nomem(L);
     return 0;
   }
   return braidB_raise(L, "AttributeError",
@@ -485,11 +633,21 @@ static const luaL_Reg queue_meta[] = {
   { NULL, NULL },
 };
 
+/* A SimpleQueue has no fields, only methods: its __index is the methods
+** table itself (braidB_pushmeta's default), which the VM reads without a
+** call, instead of queue_index (a C call on every q:put and q:get). */
+static const luaL_Reg simplequeue_meta[] = {
+  { "__newindex", queue_newindex },
+  { "__gc", queue_gc },
+  { "__tostring", queue_tostring },
+  { NULL, NULL },
+};
+
 const braidB_Class braidB_queue_classes[] = {
   { &braid__queue_type, queue_methods, queue_meta },
   { &braid__lifoqueue_type, queue_methods, queue_meta },
   { &braid__priorityqueue_type, queue_methods, queue_meta },
-  { &braid__simplequeue_type, simplequeue_methods, queue_meta },
+  { &braid__simplequeue_type, simplequeue_methods, simplequeue_meta },
   { NULL, NULL, NULL },
 };
 

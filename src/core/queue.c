@@ -16,8 +16,9 @@
 ** Unbounded FIFO queues and SimpleQueues (the common case, and the one
 ** that must stream millions of items a second) take a faster path, a
 ** two-lock queue in the manner of Michael and Scott: producers serialise
-** on 'pmu' and append to a list of segments of message slots, consumers
-** serialise on 'cmu' and take from the front; a slot is published with a
+** on 'pmu' and append to a list of segments of slots (a message, or a
+** scalar carried in the slot itself: qval.h), consumers serialise on 'cmu'
+** (both braid__lock, lock.h) and take from the front; a slot is published with a
 ** release store and read with an acquire load, so a producer and a
 ** consumer never share a lock, and share cache lines only where they meet
 ** (the slot, the message). Producers count items put in 'enq', consumers
@@ -53,7 +54,9 @@
 ** only for the items a spinner will not take. Only where the spin policy
 ** (spin.h) allows: never with one usable CPU or more running threads than
 ** CPUs, yielding while a woken thread waits for a CPU; wake-ups tell it
-** how many sleepers they made runnable (braid__spin_woke).
+** how many sleepers they made runnable (braid__spin_woke). Where it may
+** not spin, a waiter yields its CPU SPIN_YIELDS times, looking again after
+** each, before it sleeps: a partner sharing its CPU runs on at once.
 **
 ** Lock order: 'pmu', then 'cmu', then 'mu'. Nothing here calls into Lua,
 ** copies an item or allocates under a lock except the occasional segment
@@ -64,7 +67,9 @@
 #include <string.h>
 
 #include "queue.h"
+#include "lock.h"
 #include "order.h"
+#include "qval.h"
 #include "spin.h"
 
 typedef struct HeapEntry {
@@ -72,12 +77,24 @@ typedef struct HeapEntry {
   int64_t seq;
 } HeapEntry;
 
+/* A slot of the fast path: 'w' is 0 (empty), a message pointer, or a
+** scalar's tag with the scalar in 'v' (qval.h). A producer writes 'v'
+** and then publishes 'w' with a release store; a consumer reads 'w' with
+** an acquire load, then 'v'. Four slots share a cache line, so a
+** consumer following its producer misses once per four scalars, where a
+** message per item cost a miss on the message and another when it went
+** back to its producer for reuse. */
+typedef struct Slot {
+  _Atomic(uintptr_t) w;
+  uint64_t v;
+} Slot;
+
 /* A segment of the fast path's list: slots filled in order by producers
-** (release stores) and emptied in order by consumers. */
-#define SEG_SLOTS 254
+** and emptied in order by consumers (4 KiB with its link). */
+#define SEG_SLOTS 255
 typedef struct Seg {
   _Atomic(struct Seg *) next;
-  _Atomic(braid_msg *) slot[SEG_SLOTS];
+  Slot slot[SEG_SLOTS];
 } Seg;
 
 #define PAD(name) char name[64]
@@ -106,20 +123,25 @@ struct braid_queue {
   ** that write the same line make each other miss on every item. */
   PAD(pad0);
   /* fast path, producers' side */
-  braid__mutex pmu;
+  braid__lock pmu;          /* lock.h: inline, taken on every put */
   Seg *ptail;              /* guarded by 'pmu' */
   unsigned ptail_idx;      /* guarded by 'pmu': next free slot */
-  atomic_size_t enq;       /* items put, after publishing them */
   atomic_long unfinished;  /* changed under 'mu', or by fast puts */
+  PAD(pad1a);
+  /* apart from 'pmu': a spinning consumer polls it, and on the lock's
+  ** line every poll would make the producer's next lock a miss */
+  atomic_size_t enq;       /* items put, after publishing them */
   PAD(pad1);
   /* fast path, consumers' side */
-  braid__mutex cmu;
+  braid__lock cmu;          /* lock.h: inline, taken on every get */
   Seg *chead;              /* guarded by 'cmu' */
   unsigned chead_idx;      /* guarded by 'cmu': next slot to read */
   atomic_size_t deq;       /* items taken, written under 'cmu' */
   atomic_int spinning;     /* 1 while a getter or putter spins */
   atomic_long spin_budget; /* ns, adaptive (see spin_until); 0: the most */
   PAD(pad2);
+  atomic_int woken;        /* signals sent to them and not yet taken up
+                           ** by a getter leaving its sleep (under 'mu') */
   atomic_int waiters;      /* fast getters asleep (changed under 'mu'),
                            ** read by every fast put */
   _Atomic(Seg *) spare_seg; /* one emptied segment kept for reuse */
@@ -162,13 +184,40 @@ static void free_list(braid_msg *m) {
 }
 
 
+/* Fast path: scalars in the slots not taken yet (under 'cmu', or with no
+** other user). */
+static size_t fast_count_scalars(braid_queue *q) {
+  Seg *s = q->chead;
+  unsigned i = q->chead_idx;
+  size_t k = 0;
+  for (;;) {
+    uintptr_t w;
+    if (i == SEG_SLOTS) {
+      s = atomic_load_explicit(&s->next, memory_order_acquire);
+      if (s == NULL) break;
+      i = 0;
+    }
+    w = atomic_load_explicit(&s->slot[i].w, memory_order_acquire);
+    if (w == 0) break;
+    k += (size_t)braid__qval_is_scalar(w);
+    i++;
+  }
+  return k;
+}
+
+
 /* Fast path: unlinks every item left (under 'cmu', or with no other
-** user) into a list of messages through 'next', 'tag' = items taken. */
-static size_t fast_unlink_all(braid_queue *q, braid_msg **list) {
+** user) into a list of messages through 'next', 'tag' = items taken.
+** A scalar becomes a message taken from the list 'pool' (through 'next';
+** fast_count_scalars of them), or is dropped when 'pool' is NULL. */
+static size_t fast_unlink_all(braid_queue *q, braid_msg **list,
+                              braid_msg **pool) {
   size_t k = 0;
   *list = NULL;
   for (;;) {
     braid_msg *m;
+    Slot *sl;
+    uintptr_t w;
     if (q->chead_idx == SEG_SLOTS) {
       Seg *next = atomic_load_explicit(&q->chead->next, memory_order_acquire);
       if (next == NULL) break;
@@ -176,10 +225,23 @@ static size_t fast_unlink_all(braid_queue *q, braid_msg **list) {
       q->chead = next;
       q->chead_idx = 0;
     }
-    m = atomic_load_explicit(&q->chead->slot[q->chead_idx],
-                             memory_order_acquire);
-    if (m == NULL) break;
+    sl = &q->chead->slot[q->chead_idx];
+    w = atomic_load_explicit(&sl->w, memory_order_acquire);
+    if (w == 0) break;
     q->chead_idx++;
+    if (braid__qval_is_scalar(w)) {
+      braid_qval v;
+      k++;
+      if (pool == NULL || *pool == NULL) continue; /* dropped */
+      braid__qval_from_slot(&v, w, sl->v);
+      m = *pool;
+      *pool = m->next;
+      braid__qval_write(&v, m);
+      m->next = *list;
+      *list = m;
+      continue;
+    }
+    m = (braid_msg *)w;
     k += m->nitems - (uint32_t)m->tag;
     m->next = *list;
     *list = m;
@@ -204,12 +266,10 @@ static void queue_destroy(braid_handle *h) {
   braid_queue *q = (braid_queue *)h;
   if (q->segs) {
     braid_msg *list;
-    fast_unlink_all(q, &list); /* nothing left there after to_slow */
+    fast_unlink_all(q, &list, NULL); /* nothing left after to_slow */
     release_list(list);
     braid__free(q->chead); /* the last segment, also the producers' */
     braid__free(atomic_load(&q->spare_seg));
-    braid__mutex_destroy(&q->pmu);
-    braid__mutex_destroy(&q->cmu);
   }
   drop_all(q);
   free_list(atomic_load(&q->spares));
@@ -250,8 +310,8 @@ int braid__queue_new(braid_queue **out, int kind, long maxsize) {
       braid__free(q);
       return BRAID_ENOMEM;
     }
-    braid__mutex_init_adaptive(&q->pmu);
-    braid__mutex_init_adaptive(&q->cmu);
+    braid__lock_init(&q->pmu);
+    braid__lock_init(&q->cmu);
   }
   /* counted alive from here on, when nothing can fail any more */
   braid__handle_init(&q->h, types[kind]);
@@ -260,6 +320,7 @@ int braid__queue_new(braid_queue **out, int kind, long maxsize) {
   atomic_init(&q->enq, 0);
   atomic_init(&q->deq, 0);
   atomic_init(&q->waiters, 0);
+  atomic_init(&q->woken, 0);
   atomic_init(&q->spin_budget, 0);
   atomic_init(&q->spinning, 0);
   atomic_init(&q->spare_seg, NULL);
@@ -500,6 +561,9 @@ static int spin_ready(braid_queue *q, int what) {
 #ifndef SPIN_PAUSES
 #define SPIN_PAUSES 4
 #endif
+#ifndef SPIN_YIELDS
+#define SPIN_YIELDS 4
+#endif
 
 static double spin_until(braid_queue *q, int what) {
   long max = braid__queue_spin_ns(-1);
@@ -509,7 +573,13 @@ static double spin_until(braid_queue *q, int what) {
   /* never while a runnable thread, perhaps the one we wait for, would
   ** have no CPU (spin.h): a single CPU, or more running threads than
   ** CPUs; the spin then costs nothing and leaves the budget as it was */
-  if (max == 0 || !braid__spin_start()) return braid__now();
+  if (max == 0) return braid__now();
+  if (!braid__spin_start()) {
+    t0 = braid__now();
+    for (i = 0; i < SPIN_YIELDS && !spin_ready(q, what); i++)
+      braid__spin_yield();
+    return t0;
+  }
   /* one spinner per queue: more burn cores the other side may need (a
   ** producer feeding several consumers), and a second spinner would wait
   ** for the same item anyway; the others sleep at once */
@@ -600,15 +670,41 @@ static int is_fast(braid_queue *q) {
 ** two more context switches per hand-off). No wake-up is lost: a getter
 ** counted in 'waiters' announced itself under 'mu' and releases 'mu'
 ** only inside its condition wait, so once we have held 'mu' it is in the
-** wait (or gone), and a signal after unlocking reaches it. */
+** wait (or gone), and a signal after unlocking reaches it.
+** Only sleepers no signal is on its way to count ('waiters' - 'woken'):
+** a getter signalled but not running yet (a wake-up takes microseconds,
+** milliseconds on a loaded machine) still counts in 'waiters', and
+** without 'woken' every put meanwhile took 'mu' and made a system call
+** to signal it again (a stream fell to a few hundred thousand items a
+** second under load). A getter leaving its sleep, for any reason, takes
+** one off each; one woken by a time-out may take the token of another
+** one signalled, which then takes none: the counts still agree once both
+** have run, and until then a put only signals once more than needed. */
 static void fast_wake(braid_queue *q, size_t items) {
-  size_t n;
+  size_t n = 0;
   int w;
   braid__mutex_lock(&q->mu);
-  w = atomic_load_explicit(&q->waiters, memory_order_relaxed);
+  w = atomic_load_explicit(&q->waiters, memory_order_relaxed) -
+      atomic_load_explicit(&q->woken, memory_order_relaxed);
+  if (w > 0) {
+    n = (size_t)w < items ? (size_t)w : items;
+    atomic_store_explicit(&q->woken,
+                          atomic_load_explicit(&q->woken,
+                                               memory_order_relaxed) +
+                              (int)n,
+                          memory_order_relaxed);
+  }
   braid__mutex_unlock(&q->mu);
-  n = (size_t)(w > 0 ? w : 0);
-  signal_n(&q->not_empty, n < items ? n : items);
+  signal_n(&q->not_empty, n);
+}
+
+
+/* 1 when a fast getter sleeps that no signal is on its way to (read
+** after publishing, see fast_put_end): 'waiters' first, with the
+** ordering the protocol needs, then 'woken', which is at least as new. */
+static int fast_sleepers(braid_queue *q) {
+  int w = atomic_load_explicit(&q->waiters, memory_order_seq_cst);
+  return w > 0 && w > atomic_load_explicit(&q->woken, memory_order_relaxed);
 }
 
 
@@ -622,56 +718,62 @@ static size_t fast_count(braid_queue *q) {
 }
 
 
-static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
-  size_t i, items = 0;
-  int rc = BRAID_OK;
-  braid__mutex_lock(&q->pmu);
+/* The next free slot for a producer holding 'pmu' (linking a new
+** segment when the last is full), or NULL when memory is short. */
+static Slot *fast_slot(braid_queue *q) {
+  if (q->ptail_idx == SEG_SLOTS) { /* the segment is full: link another */
+    Seg *s = atomic_exchange_explicit(&q->spare_seg, NULL,
+                                      memory_order_acquire);
+    if (s != NULL)
+      memset(s, 0, sizeof *s);
+    else if ((s = (Seg *)braid__calloc(1, sizeof *s)) == NULL)
+      return NULL;
+    atomic_store_explicit(&q->ptail->next, s, memory_order_release);
+    q->ptail = s;
+    q->ptail_idx = 0;
+  }
+  return &q->ptail->slot[q->ptail_idx++];
+}
+
+
+/* Takes 'pmu' for a put: 0 with 'pmu' held, or FAST_GONE / ESHUTDOWN
+** (not held). */
+static int fast_put_begin(braid_queue *q) {
+  braid__lock_acquire(&q->pmu);
   if (!is_fast(q)) {
-    braid__mutex_unlock(&q->pmu);
+    braid__lock_release(&q->pmu);
     return FAST_GONE;
   }
   if (atomic_load_explicit(&q->shutdown, memory_order_relaxed)) {
-    braid__mutex_unlock(&q->pmu);
-    *put = 0;
+    braid__lock_release(&q->pmu);
     return BRAID_ESHUTDOWN;
   }
-  for (i = 0; i < n; i++) {
-    braid_msg *m = ms[i];
-    uint32_t ni;
-    if (q->ptail_idx == SEG_SLOTS) { /* the segment is full: link another */
-      Seg *s = atomic_exchange_explicit(&q->spare_seg, NULL,
-                                        memory_order_acquire);
-      if (s != NULL)
-        memset(s, 0, sizeof *s);
-      else if ((s = (Seg *)braid__calloc(1, sizeof *s)) == NULL) {
-        rc = BRAID_ENOMEM;
-        break;
-      }
-      atomic_store_explicit(&q->ptail->next, s, memory_order_release);
-      q->ptail = s;
-      q->ptail_idx = 0;
-    }
-    ni = m->nitems; /* 'm' may be taken and freed once published */
-    m->next = NULL;
-    m->tag = 0; /* next item, taken from the front */
-    if (q->kind != BRAID_QUEUE_SIMPLE)
-      atomic_fetch_add_explicit(&q->unfinished, (long)ni,
-                                memory_order_relaxed);
-    atomic_store_explicit(&q->ptail->slot[q->ptail_idx], m,
-                          memory_order_release);
-    q->ptail_idx++;
-    items += ni;
-  }
+  return 0;
+}
+
+
+/* Counts 'items' about to be published as unfinished tasks (a Queue's
+** task_done and join): before they are published, since a consumer may
+** take one and call task_done at once. */
+static void fast_count_tasks(braid_queue *q, size_t items) {
+  if (q->kind != BRAID_QUEUE_SIMPLE && items)
+    atomic_fetch_add_explicit(&q->unfinished, (long)items,
+                              memory_order_relaxed);
+}
+
+
+/* Ends a put of 'items' items published under 'pmu': counts them in
+** 'enq', unlocks and wakes sleepers as needed. */
+static void fast_put_end(braid_queue *q, size_t items) {
   /* seq_cst: ordered before the load of 'waiters' below, against the
   ** getter's increment of 'waiters' before its load of 'enq' */
   if (items) atomic_fetch_add_explicit(&q->enq, items, memory_order_seq_cst);
-  braid__mutex_unlock(&q->pmu);
-  *put = i;
+  braid__lock_release(&q->pmu);
   /* a getter spinning on the queue takes one item without a wake-up (a
   ** getter that stops spinning checks the queue again after announcing
   ** itself in 'waiters', so it cannot miss it): wake sleepers only for
   ** the items beyond that */
-  if (items && atomic_load_explicit(&q->waiters, memory_order_seq_cst) > 0) {
+  if (items && fast_sleepers(q)) {
     if (atomic_load_explicit(&q->spinning, memory_order_relaxed)) {
       size_t c = fast_count(q);
       if (c > 1) fast_wake(q, c - 1 < items ? c - 1 : items);
@@ -679,17 +781,67 @@ static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
       fast_wake(q, items);
     }
   }
+}
+
+
+static int fast_put(braid_queue *q, braid_msg **ms, size_t n, size_t *put) {
+  size_t i, items = 0;
+  int rc = fast_put_begin(q);
+  if (rc != 0) {
+    *put = 0;
+    return rc;
+  }
+  for (i = 0; i < n; i++) {
+    braid_msg *m = ms[i];
+    Slot *sl = fast_slot(q);
+    if (sl == NULL) {
+      rc = BRAID_ENOMEM;
+      break;
+    }
+    m->next = NULL;
+    m->tag = 0; /* next item, taken from the front */
+    items += m->nitems; /* 'm' may be taken and freed once published */
+    fast_count_tasks(q, m->nitems);
+    atomic_store_explicit(&sl->w, (uintptr_t)m, memory_order_release);
+  }
+  fast_put_end(q, items);
+  *put = i;
   return rc;
 }
 
 
-/* Takes up to 'max' items into 'out', under 'cmu'. Segments left behind
-** are chained on '*retired' (freed after unlocking). */
-static size_t fast_take(braid_queue *q, braid_item *out, size_t max,
-                        Seg **retired) {
+int braid__queue_put_val(braid_queue *q, const braid_qval *v) {
+  Slot *sl;
+  int rc;
+  if (!is_fast(q)) return BRAID_EAGAIN;
+  rc = fast_put_begin(q);
+  if (rc == FAST_GONE) return BRAID_EAGAIN;
+  if (rc != 0) return rc;
+  sl = fast_slot(q);
+  if (sl == NULL) {
+    braid__lock_release(&q->pmu);
+    return BRAID_ENOMEM;
+  }
+  sl->v = v->u.bits;
+  fast_count_tasks(q, 1);
+  atomic_store_explicit(&sl->w, braid__qval_word(v), memory_order_release);
+  fast_put_end(q, 1);
+  return BRAID_OK;
+}
+
+
+/* Takes up to 'max' items, under 'cmu', into 'vout' (scalars as they are)
+** or, when 'vout' is NULL, into 'iout' (scalars written as messages:
+** the C consumers' braid__queue_get; a scalar whose message cannot be
+** allocated stays queued and sets '*nomem'). Segments left behind are
+** chained on '*retired' (freed after unlocking). */
+static size_t fast_take(braid_queue *q, braid_qval *vout, braid_item *iout,
+                        size_t max, Seg **retired, int *nomem) {
   size_t k = 0;
   while (k < max) {
     braid_msg *m;
+    Slot *sl;
+    uintptr_t w;
     uint32_t t;
     if (q->chead_idx == SEG_SLOTS) {
       Seg *next = atomic_load_explicit(&q->chead->next, memory_order_acquire);
@@ -699,22 +851,50 @@ static size_t fast_take(braid_queue *q, braid_item *out, size_t max,
       q->chead = next;
       q->chead_idx = 0;
     }
-    m = atomic_load_explicit(&q->chead->slot[q->chead_idx],
-                             memory_order_acquire);
-    if (m == NULL) break;
+    sl = &q->chead->slot[q->chead_idx];
+    w = atomic_load_explicit(&sl->w, memory_order_acquire);
+    if (w == 0) break;
+    if (braid__qval_is_scalar(w)) {
+      if (vout != NULL) {
+        braid__qval_from_slot(&vout[k], w, sl->v);
+      } else {
+        braid_qval v;
+        braid__qval_from_slot(&v, w, sl->v);
+        /* allocates under 'cmu': only C consumers come this way */
+        if ((iout[k].m = braid__qval_to_msg(&v)) == NULL) {
+          *nomem = 1;
+          break;
+        }
+        iout[k].idx = 0;
+      }
+      k++;
+      q->chead_idx++;
+      continue;
+    }
+    m = (braid_msg *)w;
     t = (uint32_t)m->tag;
     while (k < max && t < m->nitems) {
-      out[k].m = m;
-      out[k].idx = t++;
+      if (vout != NULL) {
+        vout[k].kind = BRAID_QV_MSG;
+        vout[k].it.m = m;
+        vout[k].it.idx = t++;
+      } else {
+        iout[k].m = m;
+        iout[k].idx = t++;
+      }
       k++;
     }
     m->tag = t;
     if (t == m->nitems) q->chead_idx++;
   }
+  /* release, not seq_cst (a full barrier on every get): a reader that
+  ** sees an older 'deq' only thinks an item is left, and looks again
+  ** under 'cmu' (a getter deciding to sleep), or reports an approximate
+  ** qsize; no wake-up depends on this store */
   if (k)
     atomic_store_explicit(
         &q->deq, atomic_load_explicit(&q->deq, memory_order_relaxed) + k,
-        memory_order_seq_cst);
+        memory_order_release);
   return k;
 }
 
@@ -729,10 +909,10 @@ static void retire_segs(braid_queue *q, Seg *s) {
 }
 
 
-static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
-                    int block, double *timeout) {
+static int fast_get(braid_queue *q, braid_qval *vout, braid_item *iout,
+                    size_t max, size_t *n, int block, double *timeout) {
   braid__deadline d;
-  int spun = 0, deadline_set = 0, last = 0, slept = 0;
+  int spun = 0, deadline_set = 0, last = 0, slept = 0, nomem = 0, waited;
   double since = 0;
   *n = 0;
   for (;;) {
@@ -740,25 +920,26 @@ static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
     size_t k;
     /* read before taking: a shutdown seen here came after every put */
     int sd = atomic_load_explicit(&q->shutdown, memory_order_acquire);
-    braid__mutex_lock(&q->cmu);
+    braid__lock_acquire(&q->cmu);
     if (!is_fast(q)) { /* the rest of the wait goes the one-mutex way */
-      braid__mutex_unlock(&q->cmu);
+      braid__lock_release(&q->cmu);
       if (deadline_set) *timeout = braid__deadline_left(&d);
       return FAST_GONE;
     }
-    k = fast_take(q, out, max, &retired);
-    braid__mutex_unlock(&q->cmu);
+    k = fast_take(q, vout, iout, max, &retired, &nomem);
+    braid__lock_release(&q->cmu);
     if (retired) retire_segs(q, retired);
     if (k > 0) {
       /* items left and sleepers waiting: pass the baton (a put signalled
       ** one sleeper per item, but this get took several) */
-      if (atomic_load_explicit(&q->waiters, memory_order_seq_cst) > 0 &&
+      if (fast_sleepers(q) &&
           fast_count(q) > 0)
         fast_wake(q, 1);
       if (slept) spin_learn(q, since);
       *n = k;
       return BRAID_OK;
     }
+    if (nomem) return BRAID_ENOMEM;
     if (sd) return BRAID_ESHUTDOWN;
     if (!block || last) return BRAID_EEMPTY;
     if (!deadline_set) {
@@ -773,12 +954,19 @@ static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
     slept = 1;
     braid__mutex_lock(&q->mu);
     atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
+    waited = 0;
     if (atomic_load_explicit(&q->enq, memory_order_seq_cst) ==
             atomic_load_explicit(&q->deq, memory_order_seq_cst) &&
         !atomic_load_explicit(&q->shutdown, memory_order_seq_cst) &&
-        is_fast(q) && braid__cond_wait(&q->not_empty, &q->mu, &d))
-      last = 1; /* timed out: one more look, then Empty */
+        is_fast(q)) {
+      waited = 1;
+      if (braid__cond_wait(&q->not_empty, &q->mu, &d))
+        last = 1; /* timed out: one more look, then Empty */
+    }
     atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_relaxed);
+    /* a getter leaving a sleep takes one signal's token (fast_wake) */
+    if (waited && atomic_load_explicit(&q->woken, memory_order_relaxed) > 0)
+      atomic_fetch_sub_explicit(&q->woken, 1, memory_order_relaxed);
     braid__mutex_unlock(&q->mu);
   }
 }
@@ -787,18 +975,18 @@ static int fast_get(braid_queue *q, braid_item *out, size_t max, size_t *n,
 static int fast_shutdown(braid_queue *q, int immediate) {
   braid_msg *list = NULL;
   size_t dropped = 0;
-  braid__mutex_lock(&q->pmu);
+  braid__lock_acquire(&q->pmu);
   if (!is_fast(q)) {
-    braid__mutex_unlock(&q->pmu);
+    braid__lock_release(&q->pmu);
     return FAST_GONE;
   }
   atomic_store_explicit(&q->shutdown, 1, memory_order_seq_cst);
   if (immediate) {
-    braid__mutex_lock(&q->cmu);
-    dropped = fast_unlink_all(q, &list);
-    braid__mutex_unlock(&q->cmu);
+    braid__lock_acquire(&q->cmu);
+    dropped = fast_unlink_all(q, &list, NULL); /* scalars just go */
+    braid__lock_release(&q->cmu);
   }
-  braid__mutex_unlock(&q->pmu);
+  braid__lock_release(&q->pmu);
   braid__mutex_lock(&q->mu);
   if (immediate) {
     /* Python drops the items one get at a time, counting each done */
@@ -817,14 +1005,29 @@ static int fast_shutdown(braid_queue *q, int immediate) {
 ** under 'pmu', 'cmu' and 'mu' (the lock order), the items left in the
 ** segments become the list's, in order, with what was taken of a batch
 ** still noted in 'tag' (the same meaning on both paths); the segments
-** stay until the queue goes. */
-static void to_slow(braid_queue *q) {
-  braid__mutex_lock(&q->pmu);
-  braid__mutex_lock(&q->cmu);
+** stay until the queue goes. The one-mutex path holds messages only: a
+** scalar in a slot becomes one (allocated under the locks: this happens
+** once per queue); BRAID_ENOMEM, with nothing changed, when memory for
+** them is short. */
+static int to_slow(braid_queue *q) {
+  braid__lock_acquire(&q->pmu);
+  braid__lock_acquire(&q->cmu);
   braid__mutex_lock(&q->mu);
   if (is_fast(q)) {
-    braid_msg *list, *m;
-    size_t k = fast_unlink_all(q, &list); /* newest first */
+    braid_msg *list, *m, *pool = NULL;
+    size_t k, ns = fast_count_scalars(q);
+    for (k = 0; k < ns; k++) {
+      if ((m = braid__msg_new()) == NULL) {
+        free_list(pool);
+        braid__mutex_unlock(&q->mu);
+        braid__lock_release(&q->cmu);
+        braid__lock_release(&q->pmu);
+        return BRAID_ENOMEM;
+      }
+      m->next = pool;
+      pool = m;
+    }
+    k = fast_unlink_all(q, &list, &pool); /* newest first */
     while (list != NULL) { /* the list is empty on a fast queue */
       m = list;
       list = m->next;
@@ -839,8 +1042,9 @@ static void to_slow(braid_queue *q) {
     braid__cond_broadcast(&q->not_empty);
   }
   braid__mutex_unlock(&q->mu);
-  braid__mutex_unlock(&q->cmu);
-  braid__mutex_unlock(&q->pmu);
+  braid__lock_release(&q->cmu);
+  braid__lock_release(&q->pmu);
+  return BRAID_OK;
 }
 /* } ------ */
 
@@ -849,7 +1053,8 @@ int braid__queue_set_maxsize(braid_queue *q, long maxsize) {
   long old;
   if (q->kind == BRAID_QUEUE_SIMPLE) return BRAID_EINVAL;
   if (maxsize < 0) maxsize = 0;
-  if (maxsize > 0 && is_fast(q)) to_slow(q);
+  if (maxsize > 0 && is_fast(q) && to_slow(q) != BRAID_OK)
+    return BRAID_ENOMEM;
   braid__mutex_lock(&q->mu);
   old = atomic_load_explicit(&q->maxsize, memory_order_relaxed);
   atomic_store_explicit(&q->maxsize, maxsize, memory_order_relaxed);
@@ -916,14 +1121,16 @@ int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n, int block,
 }
 
 
-int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
-                     size_t *n, int block, double timeout) {
+/* braid__queue_get and braid__queue_get_vals: items go to 'vout' when it
+** is not NULL, else to 'iout'. */
+static int queue_get(braid_queue *q, braid_qval *vout, braid_item *iout,
+                     size_t max, size_t *n, int block, double timeout) {
   braid__deadline d;
   int rc = BRAID_OK, spun = 0, deadline_set = 0, slept = 0, baton = 0;
   size_t k = 0, woken = 0;
   double since = 0;
-  if (is_fast(q) &&
-      (rc = fast_get(q, out, max, n, block, &timeout)) != FAST_GONE)
+  if (is_fast(q) && (rc = fast_get(q, vout, iout, max, n, block,
+                                   &timeout)) != FAST_GONE)
     return rc;
   rc = BRAID_OK;
   *n = 0;
@@ -963,7 +1170,14 @@ int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
     q->sleeping_getters--;
   }
   if (rc == BRAID_OK) {
-    while (k < max && q->count > 0) out[k++] = pop_item(q);
+    for (; k < max && q->count > 0; k++) {
+      if (vout != NULL) {
+        vout[k].kind = BRAID_QV_MSG;
+        vout[k].it = pop_item(q);
+      } else {
+        iout[k] = pop_item(q);
+      }
+    }
     woken = k < (size_t)q->sleeping_putters ? k : (size_t)q->sleeping_putters;
     /* items left and sleepers waiting: pass the baton (a put signalled
     ** one sleeper per item, but this get took several) */
@@ -976,6 +1190,23 @@ int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
   if (slept && rc == BRAID_OK) spin_learn(q, since);
   *n = k;
   return rc;
+}
+
+
+int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
+                     size_t *n, int block, double timeout) {
+  return queue_get(q, NULL, out, max, n, block, timeout);
+}
+
+
+int braid__queue_get_vals(braid_queue *q, braid_qval *out, size_t max,
+                          size_t *n, int block, double timeout) {
+  return queue_get(q, out, NULL, max, n, block, timeout);
+}
+
+
+int braid__queue_is_fast(braid_queue *q) {
+  return is_fast(q);
 }
 
 

@@ -9,6 +9,7 @@
 #include "braidint.h"
 #include "handle.h"
 #include "os.h"
+#include "qval.h"
 #include "wire.h"
 
 typedef struct braid_queue braid_queue;
@@ -46,9 +47,32 @@ BRAIDI_FUNC int braid__queue_put(braid_queue *q, braid_msg **ms, size_t n,
 ** waiting for the first one unless '!block' ('timeout' < 0: forever).
 ** Returns BRAID_OK with '*n' >= 1, BRAID_EEMPTY, or BRAID_ESHUTDOWN (shut
 ** down and empty). The caller decodes and releases the items
-** (braid__decode_items). Never calls into Lua. */
+** (braid__decode_items). Scalars put with braid__queue_put_val come as
+** new messages; if memory for one is short, it stays queued and the call
+** returns the items before it, or BRAID_ENOMEM. Never calls into Lua. */
 BRAIDI_FUNC int braid__queue_get(braid_queue *q, braid_item *out, size_t max,
                                  size_t *n, int block, double timeout);
+
+/* braid__queue_get for consumers that take scalars as they are (qval.h):
+** the items go to 'out' as BRAID_QV_MSG (an item to decode and release
+** as braid__queue_get's) or as a scalar, which needs nothing more. */
+BRAIDI_FUNC int braid__queue_get_vals(braid_queue *q, braid_qval *out,
+                                      size_t max, size_t *n, int block,
+                                      double timeout);
+
+/* Puts scalar 'v' (not BRAID_QV_MSG) in a slot of a fast queue (an
+** unbounded FIFO or a SimpleQueue: they never wait for room), without a
+** message: no allocation, no encoding, no cache line of a message going
+** from producer to consumer. Counts it as an unfinished task as put does.
+** Returns BRAID_OK, BRAID_ESHUTDOWN, BRAID_ENOMEM (a new segment), or
+** BRAID_EAGAIN when the queue is not (or no longer) fast: the caller
+** then encodes the value and uses braid__queue_put. A C consumer's
+** braid__queue_get receives the scalar as a message. */
+BRAIDI_FUNC int braid__queue_put_val(braid_queue *q, const braid_qval *v);
+
+/* 1 while the queue takes the fast path (unbounded FIFO or SimpleQueue,
+** never given a bound): the one braid__queue_put_val takes. */
+BRAIDI_FUNC int braid__queue_is_fast(braid_queue *q);
 
 /* Returns BRAID_OK, or BRAID_EINVAL when called more times than items
 ** were put. */
@@ -65,7 +89,8 @@ BRAIDI_FUNC long braid__queue_maxsize(braid_queue *q);
 /* Python's 'q.maxsize = n': every later put sees the new bound ('maxsize'
 ** <= 0: unbounded). A larger bound (or none) wakes every blocked putter
 ** to look again; a smaller one only makes later puts wait (items queued
-** stay). An unbounded FIFO given a bound leaves its fast path for good.
+** stay). An unbounded FIFO given a bound leaves its fast path for good
+** (BRAID_ENOMEM, nothing changed, if its scalars cannot become messages).
 ** A put_many batch made while the queue was unbounded may still go in
 ** whole. BRAID_EINVAL for a SimpleQueue (it has no maxsize). */
 BRAIDI_FUNC int braid__queue_set_maxsize(braid_queue *q, long maxsize);

@@ -310,3 +310,8 @@ int braid__spin_continue(void) {
   if (atomic_load_explicit(&pending, memory_order_relaxed) > 0) sched_yield();
   return 1;
 }
+
+
+void braid__spin_yield(void) {
+  sched_yield();
+}

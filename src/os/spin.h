@@ -80,6 +80,11 @@ int braid__spin_start(void);
 ** woken thread waits for one. */
 int braid__spin_continue(void);
 
+/* Gives the CPU to another runnable thread, if any (sched_yield): what a
+** waiter that may not spin does a few times before it sleeps, so that a
+** partner sharing its CPU runs on at once, without a wake-up. */
+void braid__spin_yield(void);
+
 /* CPUs this process may use (>= 1), as the policy sees them. */
 int braid__spin_cpus(void);
 
