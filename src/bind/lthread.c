@@ -15,6 +15,7 @@
 #include "failalloc.h"
 #include "lbind.h"
 #include "lcodec.h"
+#include "park.h"
 #include "stream.h"
 #include "thread.h"
 #include "spin.h"
@@ -1047,6 +1048,41 @@ static int core_stack_size(lua_State *L) {
 }
 
 
+/* core.thread_reuse([max [, idle_timeout]]) -> previous max, timeout:
+** how many ended threads' OS threads stay parked for reuse (park.h), and
+** how many seconds one waits before it exits. nil keeps a value. */
+static int core_thread_reuse(lua_State *L) {
+  int max = -1, oldmax;
+  double idle = -1, oldidle;
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = braidB_checkinteger(L, 1);
+    if (n < 0 || n > 1000000)
+      return braidB_argerror(L, 1, "ValueError",
+                             "max must be between 0 and 1000000");
+    max = (int)n;
+  }
+  if (!lua_isnoneornil(L, 2)) {
+    idle = braidB_checknumber(L, 2);
+    if (!(idle >= 0 && idle <= 1e9)) /* NaN fails too */
+      return braidB_argerror(L, 2, "ValueError",
+                             "idle_timeout must be between 0 and 1e9");
+  }
+  braid__park_config(max, idle, &oldmax, &oldidle);
+  lua_pushinteger(L, oldmax);
+  lua_pushnumber(L, oldidle);
+  return 2;
+}
+
+
+/* core.parked() -> OS threads parked now, OS threads created for braid
+** threads so far */
+static int core_parked(lua_State *L) {
+  lua_pushinteger(L, braid__park_idle());
+  lua_pushinteger(L, (lua_Integer)braid__park_created());
+  return 2;
+}
+
+
 /* core.set_excepthook(fn | nil): fn runs in this state at its next poll. */
 static int core_set_excepthook(lua_State *L) {
   braid_runtime_t *rt = braidB_runtime(L);
@@ -1098,6 +1134,8 @@ static const luaL_Reg thread_funcs[] = {
   { "get_ident", core_get_ident },
   { "get_native_id", core_get_native_id },
   { "stack_size", core_stack_size },
+  { "thread_reuse", core_thread_reuse },
+  { "parked", core_parked },
   { "set_excepthook", core_set_excepthook },
   { "poll", core_poll },
   { "is_worker", core_is_worker },
