@@ -372,7 +372,7 @@ static void worker_setup(lua_State *L, braid_thread *t) {
   braid_runtime_t *rt = t->rt;
   StateCtx *c;
   int i;
-  luaL_openlibs(L);
+  braidB_openlibs_lazy(L); /* an idle thread's memory: llazy.c */
   lua_getglobal(L, "package");
   if (t->path) {
     lua_pushstring(L, t->path);
@@ -383,7 +383,7 @@ static void worker_setup(lua_State *L, braid_thread *t) {
     lua_setfield(L, -2, "cpath");
   }
   lua_pop(L, 1);
-  braid_openlibs(L);
+  braidB_openbraid_lazy(L);
   c = newctx(L, braid__runtime_retain(rt), 1);
   c->self = (braid_thread *)braid__handle_retain(&t->h);
   braid__serial_open(L);

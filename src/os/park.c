@@ -10,6 +10,8 @@
 ** spawn wakes exactly the thread it took.
 */
 #include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@ typedef struct Parker {
   void *arg;
   size_t stack;              /* fixed: the size it was created with */
   pthread_t tid;             /* fixed: the thread */
+  char *stack_lo;            /* fixed: the lowest usable stack address */
   int quit;                  /* guarded by 'mu': over a lowered bound */
   struct Parker *prev, *next; /* guarded by 'mu': the idle list */
 } Parker;
@@ -103,6 +106,18 @@ static int offer_locked(Parker *p) {
 }
 
 
+/* Pages of this thread's stack below the caller's frame are dead: give
+** them back, keeping 'keep' bytes under the frame besides the page the
+** frame is on (whose lower part the next calls reuse). */
+static void trim_below(Parker *p, size_t keep) {
+  char here;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t lo = (uintptr_t)p->stack_lo;
+  uintptr_t top = ((uintptr_t)&here - keep) & ~(page - 1);
+  if (lo != 0 && top > lo) madvise((void *)lo, top - lo, MADV_DONTNEED);
+}
+
+
 void braid__park_offer(void) {
   Parker *p = tl_self;
   if (p == NULL) return;
@@ -128,6 +143,16 @@ static void *park_main(void *arg) {
   self.stack = s->stack;
   self.prev = self.next = NULL;
   self.tid = pthread_self();
+  self.stack_lo = NULL;
+  {
+    pthread_attr_t a;
+    void *lo;
+    size_t size;
+    if (pthread_getattr_np(self.tid, &a) == 0) {
+      if (pthread_attr_getstack(&a, &lo, &size) == 0) self.stack_lo = lo;
+      pthread_attr_destroy(&a);
+    }
+  }
   self.quit = 0;
   free(s);
   braid__cond_init(&self.cv);
@@ -141,6 +166,8 @@ static void *park_main(void *arg) {
     ** state and the signal mask go back to a new thread's. */
     braid__os_thread_reset();
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    /* what the run touched below this frame stays dead while parked */
+    trim_below(&self, 0);
     braid__mutex_lock(&mu);
     if (self.state == P_BUSY && !offer_locked(&self)) { /* pool full */
       braid__mutex_unlock(&mu);
