@@ -411,6 +411,9 @@ static int thread_body(lua_State *L) {
     t->payload = NULL;
     n = braid__decode_owned(L, m);
   }
+  /* the set-up and the decoding went deeper than most targets will:
+  ** an idle thread keeps only the stack it uses (park.h) */
+  braid__park_trim_stack();
   if (t->mode == MODE_INSTANCE) {
     /* stack: msgh instance */
     lua_pushvalue(L, 2);

@@ -109,12 +109,21 @@ static int offer_locked(Parker *p) {
 /* Pages of this thread's stack below the caller's frame are dead: give
 ** them back, keeping 'keep' bytes under the frame besides the page the
 ** frame is on (whose lower part the next calls reuse). */
+/* Kept under a frame that trims: more than the red zone (128 bytes on
+** x86-64) that a leaf function may use below its stack pointer. */
+#define TRIM_KEEP 512
+
 static void trim_below(Parker *p, size_t keep) {
   char here;
   uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
   uintptr_t lo = (uintptr_t)p->stack_lo;
   uintptr_t top = ((uintptr_t)&here - keep) & ~(page - 1);
   if (lo != 0 && top > lo) madvise((void *)lo, top - lo, MADV_DONTNEED);
+}
+
+
+void braid__park_trim_stack(void) {
+  if (tl_self != NULL) trim_below(tl_self, TRIM_KEEP);
 }
 
 

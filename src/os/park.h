@@ -41,6 +41,14 @@ BRAIDI_FUNC int braid__park_spawn(void *(*entry)(void *), void *arg,
 ** run has returned. Does nothing on other threads. */
 BRAIDI_FUNC void braid__park_offer(void);
 
+/* On a pool thread: gives back the pages of its stack below the
+** caller's frame (the page the frame is on, and 512 bytes under the
+** frame, are kept). A worker calls it once its state is set up and its
+** arguments decoded, which go deeper into the stack than the target of
+** a thread that waits: an idle thread then holds only the stack its wait
+** uses (two pages instead of three). No effect on other threads. */
+BRAIDI_FUNC void braid__park_trim_stack(void);
+
 /* Reads and (when 'max' >= 0 / 'idle' >= 0) sets the most threads kept
 ** parked and how long (seconds) one waits before it exits. Lowering the
 ** bound lets the idle threads over it exit at once. The previous values
