@@ -104,6 +104,21 @@ describe("a worker state's libraries", function()
     assert.equal(#LIBS, n)
   end)
 
+  it("give package the paths of the thread that started it", function()
+    local old, oldc = package.path, package.cpath
+    package.path = "./?.lua;" .. old
+    package.cpath = "./?.so;" .. oldc
+    local ok, p, c = pcall(run, function()
+      return package.path, package.cpath
+    end)
+    package.path, package.cpath = old, oldc
+    local p2 = run(function() return require and package.path end)
+    assert.is_true(ok, p)
+    assert.equal("./?.lua;" .. old, p)
+    assert.equal("./?.so;" .. oldc, c)
+    assert.equal(old, p2)
+  end)
+
   it("give strings their metatable at once", function()
     local a, b = run(function() return "10" + 1, ("ab"):rep(2) end)
     assert.equal(11, a)

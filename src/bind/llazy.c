@@ -4,14 +4,16 @@
 **
 ** An idle thread should cost little memory (issue 16: an idle Python
 ** thread is about 16 KB): a fresh state with every standard library open
-** is about 20 KB, of which coroutine, table, io, os, math, utf8 and debug
-** are 10 KB that most short threads never touch. A worker state opens
-** base, package and string at once (string also gives strings their
+** is about 20 KB, of which package, coroutine, table, io, os, math, utf8
+** and debug are 12 KB that most short threads never touch. A worker state
+** opens base and string at once (string also gives strings their
 ** metatable, which arithmetic on numeric strings needs) and the others
-** when first reached:
+** when first reached (package with the paths of the thread's starter,
+** braidB_lazy_paths):
 **
 **   - as a global: a metatable on the globals table whose __index opens
-**     the library the missing name is, and returns it;
+**     the library the missing name is, and returns it ('require' opens
+**     package);
 **   - through require: the same __index on package.loaded (require and
 **     braid's name lookups read it with lua_getfield).
 **
@@ -37,7 +39,10 @@
 static const char G_MT_KEY = 'g';      /* the globals table's metatable */
 static const char LOADED_MT_KEY = 'l'; /* package.loaded's */
 
+static const char PATHS_KEY = 'p';     /* { path, cpath } until package opens */
+
 static const luaL_Reg lazy_libs[] = {
+  { LUA_LOADLIBNAME, luaopen_package }, /* first: 'require' opens it */
   { LUA_COLIBNAME, luaopen_coroutine }, { LUA_TABLIBNAME, luaopen_table },
   { LUA_IOLIBNAME, luaopen_io },        { LUA_OSLIBNAME, luaopen_os },
   { LUA_MATHLIBNAME, luaopen_math },    { LUA_UTF8LIBNAME, luaopen_utf8 },
@@ -56,6 +61,37 @@ static Lazy *getlazy(lua_State *L) {
 
 static void wrap_debug(lua_State *L);
 
+
+/* package was just opened (at the top): the paths its state was given
+** (braidB_lazy_paths), which replace those luaopen_package took from the
+** environment, as they did when package was opened first. */
+static void set_paths(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PATHS_KEY) == LUA_TTABLE) {
+    if (lua_rawgeti(L, -1, 1) == LUA_TSTRING) lua_setfield(L, -3, "path");
+    else lua_pop(L, 1);
+    if (lua_rawgeti(L, -1, 2) == LUA_TSTRING) lua_setfield(L, -3, "cpath");
+    else lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &PATHS_KEY);
+  }
+  lua_pop(L, 1);
+}
+
+
+void braidB_lazy_paths(lua_State *L, const char *path, const char *cpath) {
+  if (path == NULL && cpath == NULL) return;
+  lua_createtable(L, 2, 0);
+  if (path) {
+    lua_pushstring(L, path);
+    lua_rawseti(L, -2, 1);
+  }
+  if (cpath) {
+    lua_pushstring(L, cpath);
+    lua_rawseti(L, -2, 2);
+  }
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &PATHS_KEY);
+}
+
 /* Opens lazy_libs[i] (pending) as luaL_openlibs would; leaves it on the
 ** stack. When it was the last one, the globals table loses its metatable. */
 static void open_one(lua_State *L, Lazy *z, int i) {
@@ -64,6 +100,7 @@ static void open_one(lua_State *L, Lazy *z, int i) {
   ** __index there answers nil and the library is opened here */
   luaL_requiref(L, lazy_libs[i].name, lazy_libs[i].func, 1);
   if (lazy_libs[i].func == luaopen_debug) wrap_debug(L);
+  if (lazy_libs[i].func == luaopen_package) set_paths(L);
   if (z->pending == 0) {
     lua_pushglobaltable(L);
     if (lua_getmetatable(L, -1)) {
@@ -97,6 +134,14 @@ static int lazy_index(lua_State *L) {
   int i;
   if (z->pending == 0 || lua_type(L, 2) != LUA_TSTRING) return 0;
   k = lua_tostring(L, 2);
+  if (strcmp(k, "require") == 0 && (z->pending & 1u)) {
+    /* the global that package defines (lazy_libs[0]) */
+    open_one(L, z, 0);
+    lua_pop(L, 1);
+    lua_pushglobaltable(L);
+    lua_getfield(L, -1, "require"); /* raw by now */
+    return 1;
+  }
   for (i = 0; lazy_libs[i].name != NULL; i++) {
     if ((z->pending & (1u << i)) && strcmp(k, lazy_libs[i].name) == 0) {
       open_one(L, z, i);
@@ -189,9 +234,8 @@ void braidB_openlibs_lazy(lua_State *L) {
   Lazy *z;
   int zi, i;
   luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
-  luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
-  lua_pop(L, 3);
+  lua_pop(L, 2);
   z = (Lazy *)lua_newuserdatauv(L, sizeof *z, 0);
   zi = lua_gettop(L);
   z->pending = 0;

@@ -373,20 +373,10 @@ static void worker_setup(lua_State *L, braid_thread *t) {
   StateCtx *c;
   int i;
   braidB_openlibs_lazy(L); /* an idle thread's memory: llazy.c */
-  lua_getglobal(L, "package");
-  if (t->path) {
-    lua_pushstring(L, t->path);
-    lua_setfield(L, -2, "path");
-  }
-  if (t->cpath) {
-    lua_pushstring(L, t->cpath);
-    lua_setfield(L, -2, "cpath");
-  }
-  lua_pop(L, 1);
+  braidB_lazy_paths(L, t->path, t->cpath);
   braidB_openbraid_lazy(L);
   c = newctx(L, braid__runtime_retain(rt), 1);
   c->self = (braid_thread *)braid__handle_retain(&t->h);
-  braid__serial_open(L);
   for (i = 0; i < rt->ninits; i++) {
     if (rt->inits[i].fn(L, rt->inits[i].ud) != 0)
       luaL_error(L, "state initializer #%d failed", i + 1);
