@@ -119,6 +119,7 @@ local function thread_start()
     unit = "us per thread", threads = TOTAL, window = WINDOW,
     braid = braid_us, baselines = { pthread = base.pthread_us,
       lua_state = base.state_us, pthread_plus_state = sum,
+      lua_state_min = base.state_min_us,
       luaproc = cjson.null },
     luaproc_note = "not installable here (Debian has no package, luarocks.org unreachable): "
       .. "pthread_create + join is the stand-in",
