@@ -115,10 +115,18 @@ static int offer_locked(Parker *p) {
 
 static void trim_below(Parker *p, size_t keep) {
   char here;
+  unsigned char resident = 0;
   uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
   uintptr_t lo = (uintptr_t)p->stack_lo;
   uintptr_t top = ((uintptr_t)&here - keep) & ~(page - 1);
-  if (lo != 0 && top > lo) madvise((void *)lo, top - lo, MADV_DONTNEED);
+  if (lo == 0 || top <= lo) return;
+  /* A stack is touched downwards: when the page under 'top' is not
+  ** resident, nothing below it is (since the last trim). The check costs
+  ** no TLB shootdown, which madvise does on every CPU running a thread
+  ** of the process. */
+  if (mincore((void *)(top - page), page, &resident) == 0 && !(resident & 1))
+    return;
+  madvise((void *)lo, top - lo, MADV_DONTNEED);
 }
 
 
