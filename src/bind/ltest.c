@@ -20,6 +20,7 @@
 #include "lbind.h"
 #include "process.h"
 #include "intr.h"
+#include "park.h"
 
 
 /* _test.refs(obj) -> reference count of a braid object */
@@ -312,12 +313,13 @@ static int test_children(lua_State *L) {
 }
 
 
-/* _test.trim(): gives the chunks cached for worker states
-** (braid__alloc_trim) and malloc's free memory (malloc_trim, glibc only)
-** back to the system, so that a memory figure taken next counts what is
+/* _test.trim(): lets the parked OS threads exit (park.h), gives the
+** chunks cached for worker states (braid__alloc_trim) and malloc's free
+** memory (malloc_trim, glibc only) back to the system, so that a memory figure taken next counts what is
 ** allocated, not what is kept for later */
 static int test_trim(lua_State *L) {
   (void)L;
+  braid__park_flush(); /* parked threads: a cache of OS threads */
   braid__alloc_trim();
 #ifdef __GLIBC__
   malloc_trim(0);

@@ -106,13 +106,14 @@ static int offer_locked(Parker *p) {
 }
 
 
-/* Pages of this thread's stack below the caller's frame are dead: give
-** them back, keeping 'keep' bytes under the frame besides the page the
-** frame is on (whose lower part the next calls reuse). */
-/* Kept under a frame that trims: more than the red zone (128 bytes on
-** x86-64) that a leaf function may use below its stack pointer. */
+/* Kept under the frame that trims: room for the frames of mincore and
+** madvise themselves (the page holding a return address must not be
+** given back under it) and the red zone (128 bytes on x86-64). */
 #define TRIM_KEEP 512
 
+/* Pages of this thread's stack more than 'keep' bytes below the caller's
+** frame are dead: give them back (the page at 'keep' bytes below stays:
+** the next calls reuse it). */
 static void trim_below(Parker *p, size_t keep) {
   char here;
   unsigned char resident = 0;
@@ -184,7 +185,7 @@ static void *park_main(void *arg) {
     braid__os_thread_reset();
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
     /* what the run touched below this frame stays dead while parked */
-    trim_below(&self, 0);
+    trim_below(&self, TRIM_KEEP);
     braid__mutex_lock(&mu);
     if (self.state == P_BUSY && !offer_locked(&self)) { /* pool full */
       braid__mutex_unlock(&mu);
@@ -270,6 +271,18 @@ void braid__park_config(int max, double idle, int *oldmax, double *oldidle) {
   for (p = idle_head; p != NULL; p = p->next) {
     if (++n > max_parked) p->quit = 1;
     if (p->quit || idle >= 0) braid__cond_signal(&p->cv);
+  }
+  braid__mutex_unlock(&mu);
+}
+
+
+void braid__park_flush(void) {
+  Parker *p;
+  pthread_once(&once, init_once);
+  braid__mutex_lock(&mu);
+  for (p = idle_head; p != NULL; p = p->next) {
+    p->quit = 1;
+    braid__cond_signal(&p->cv);
   }
   braid__mutex_unlock(&mu);
 }

@@ -56,6 +56,11 @@ BRAIDI_FUNC void braid__park_trim_stack(void);
 BRAIDI_FUNC void braid__park_config(int max, double idle, int *oldmax,
                                     double *oldidle);
 
+/* Lets every thread parked now exit (they unlist themselves soon after):
+** the memory they hold (stack pages, malloc's per-thread cache) goes
+** back, as the other caches do before a measurement (_test.trim). */
+BRAIDI_FUNC void braid__park_flush(void);
+
 /* Threads parked now, and OS threads the pool has created in all (both
 ** for specs and benchmarks). */
 BRAIDI_FUNC int braid__park_idle(void);
