@@ -103,22 +103,37 @@ local function thread_start()
   local braid_us = best_of(REPS, run)
   local sum = base.pthread_us + base.state_us
   local ratio = braid_us / sum
-  local met = ratio <= 1.3
+  -- luaproc (a new state on an existing worker thread) is the peer figure
+  -- of issue 16; it is neither in Debian nor reachable through luarocks
+  -- here, so the same-run stand-in is the C pthread_create + join alone
+  -- (which luaproc's 43 us exceeded: 38 us in that run)
+  local ratio_pthread = braid_us / base.pthread_us
+  local met = ratio <= 1.3 and ratio_pthread <= 1.0
+  local _, created = core.parked()
   print(("thread start+join: braid %.1f us/thread; pthread %.1f + lua_State %.1f = %.1f us; "
-    .. "ratio %.2f (target <= 1.3)")
-    :format(braid_us, base.pthread_us, base.state_us, sum, ratio))
+    .. "ratio %.2f (target <= 1.3); braid / pthread %.2f (target <= 1, luaproc stand-in); "
+    .. "OS threads created %d")
+    :format(braid_us, base.pthread_us, base.state_us, sum, ratio, ratio_pthread,
+            created or -1))
   write_json("thread_start", {
     unit = "us per thread", threads = TOTAL, window = WINDOW,
     braid = braid_us, baselines = { pthread = base.pthread_us,
-      lua_state = base.state_us, pthread_plus_state = sum },
+      lua_state = base.state_us, pthread_plus_state = sum,
+      lua_state_min = base.state_min_us,
+      luaproc = cjson.null },
+    luaproc_note = "not installable here (Debian has no package, luarocks.org unreachable): "
+      .. "pthread_create + join is the stand-in",
     ratio = ratio, ratio_of = "braid / (pthread + lua_state)",
-    target = "ratio <= 1.3", met = met,
+    ratio_pthread = ratio_pthread,
+    target = "ratio <= 1.3 and braid <= pthread (luaproc stand-in)", met = met,
+    os_threads_created = created,
   })
   rows[#rows + 1] = {
     "thread start+join (us/thread)", fmt(braid_us),
     ("pthread %s + state %s = %s"):format(fmt(base.pthread_us),
       fmt(base.state_us), fmt(sum)),
-    ("%.2f"):format(ratio), (met and "yes" or "no") .. " (<= 1.3)",
+    ("%.2f / %.2f"):format(ratio, ratio_pthread),
+    (met and "yes" or "no") .. " (<= 1.3, <= pthread)",
   }
 end
 -- } ------
@@ -612,6 +627,9 @@ local workloads = {
 }
 -- the spin rows: W3 on 1 and 2 cores, rings of 4 and 8, 8 pairs
 -- (bench/spin_bench.lua)
+-- idle_footprint (bench/thread_bench.lua)
+for _, w in ipairs(dofile("bench/thread_bench.lua") { fmt = fmt,
+    write_json = write_json, rows = rows, REPS = REPS }) do workloads[#workloads + 1] = w end
 for _, w in ipairs(dofile("bench/spin_bench.lua") { fmt = fmt,
     write_json = write_json, rows = rows, BUILD = BUILD, run_baseline = run_baseline }) do workloads[#workloads + 1] = w end
 -- thread pools: executor_map, pool_map, speedup (bench/pool_bench.lua)

@@ -331,7 +331,7 @@ end
 
 -- Descriptors and resident memory once everything is drained: the
 -- caches that keep memory for later (the chunks kept for worker states,
--- malloc's free pages) are given back first (_test.trim), so the figure
+-- malloc's free pages, parked OS threads) are given back first (_test.trim), so the figure
 -- is what the process holds; the least of 10 readings 0.1 s apart, as a
 -- thread that was joined may still be unmapping its stack.
 local function settled()

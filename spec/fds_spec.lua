@@ -30,12 +30,14 @@ do
 end
 
 -- Threads of this process (from /proc/self/status: no io.popen, which
--- ThreadSanitizer's pass cannot use).
+-- ThreadSanitizer's pass cannot use), less the parked ones: OS threads of
+-- ended threads kept asleep for reuse, which come and go with the idle
+-- timeout (docs/threading.md, thread_reuse) and run nothing.
 local function threads()
   local f = assert(io.open("/proc/self/status"))
   local n = f:read("a"):match("\nThreads:%s*(%d+)")
   f:close()
-  return tonumber(n)
+  return tonumber(n) - require("braid.core").parked()
 end
 
 -- Children of this process (running or zombies) but the forkserver.

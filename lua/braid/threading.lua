@@ -105,6 +105,10 @@ M.get_native_id = core.get_native_id
 --- `stack_size([size])`: the stack size of threads created later (0 for the
 -- system default, or at least 32768); returns the previous value.
 M.stack_size = core.stack_size
+--- `thread_reuse([max [, idle_timeout]])` (braid): how many OS threads of
+-- ended threads stay parked for the next starts, and for how many seconds
+-- each; returns the previous values (docs/threading.md).
+M.thread_reuse = core.thread_reuse
 
 
 --- Thread objects this state made or has seen, by handle (weak).

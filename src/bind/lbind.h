@@ -177,6 +177,19 @@ BRAIDI_FUNC void braidB_worker_run_retry(struct braid_thread *t,
 /* } ====== */
 
 /* { ====== area openers, called from lcore.c */
+/* A worker state's libraries (llazy.c): base and string open,
+** the other standard libraries opened when first reached through the
+** globals or package.loaded; braid's embedded modules found by an
+** __index on package.preload (lcore.c). */
+BRAIDI_FUNC void braidB_openlibs_lazy(lua_State *L);
+/* package.path and package.cpath (either may be NULL: the environment's)
+** that a lazily opened package gets; call before package is opened. */
+BRAIDI_FUNC void braidB_lazy_paths(lua_State *L, const char *path,
+                                   const char *cpath);
+BRAIDI_FUNC void braidB_openbraid_lazy(lua_State *L);
+/* Whether the table at 'idx' is the metatable llazy.c set on
+** package.loaded (lnames.c adds its __newindex to it). */
+BRAIDI_FUNC int braidB_is_lazy_loaded_mt(lua_State *L, int idx);
 BRAIDI_FUNC void braidB_open_except(lua_State *L);
 BRAIDI_FUNC void braidB_open_serial(lua_State *L);
 BRAIDI_FUNC void braidB_open_thread(lua_State *L);

@@ -145,8 +145,9 @@ BRAIDI_FUNC int braid__decode_items_with(lua_State *L,
 BRAIDI_FUNC int braid__encode_scalar_into(lua_State *L, int idx,
                                           braid_msg *spare);
 
-/* Registers the globals of 'L' and other per-state serializer context.
-** Called once when braid opens in a state. */
+/* Makes the state's encoder (kept in the registry for every encode of
+** 'L'). Called when braid opens in a state; worker states leave it to
+** their first encode. */
 BRAIDI_FUNC void braid__serial_open(lua_State *L);
 
 /* Lua stack slots a frame of either walk may use, with room left for

@@ -65,6 +65,38 @@ void braid_openlibs(lua_State *L) {
 }
 
 
+/* __index of a worker's package.preload: (t, name) -> the loader of the
+** embedded module 'name', made when require asks (llazy.c). */
+static int preload_index(lua_State *L) {
+  const char *name = lua_tostring(L, 2);
+  const braid_lua_module *m;
+  if (name == NULL) return 0;
+  if (strcmp(name, "braid.core") == 0) {
+    lua_pushcfunction(L, luaopen_braid_core);
+    return 1;
+  }
+  if ((m = find_module(name)) == NULL) return 0;
+  lua_pushlightuserdata(L, (void *)m);
+  lua_pushcclosure(L, embedded_loader, 1);
+  return 1;
+}
+
+
+void braidB_openbraid_lazy(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  if (lua_getmetatable(L, -1)) { /* not braid's to change: eager */
+    lua_pop(L, 2);
+    braid_openlibs(L);
+    return;
+  }
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, preload_index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+}
+
+
 /* Pushes package.loaded[name], loading the embedded module when needed
 ** (without going through 'require', which a host may have removed). */
 static void pushembedded(lua_State *L, const char *name) {

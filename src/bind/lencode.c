@@ -944,7 +944,14 @@ static braid_msg *enc_finish(Enc *e) {
 static Enc *acquire_enc(lua_State *L, const char *root, int *pushed) {
   Enc *e;
   *pushed = 0;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENC_KEY) == LUA_TUSERDATA &&
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENC_KEY) == LUA_TNIL) {
+    /* the state's first encode (worker states make it when needed: an
+    ** idle thread's memory) */
+    lua_pop(L, 1);
+    braid__serial_open(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &ENC_KEY);
+  }
+  if (lua_type(L, -1) == LUA_TUSERDATA &&
       !((Enc *)lua_touserdata(L, -1))->busy) {
     e = (Enc *)lua_touserdata(L, -1);
     lua_pop(L, 1); /* the registry keeps it alive */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lauxlib.h"
+#include "lbind.h"
 #include "lnames.h"
 
 static const char NAMES_KEY = 'n';
@@ -75,7 +76,17 @@ static int loaded_newindex(lua_State *L) {
 ** when a C function is not found in it. */
 static void watch_loaded(lua_State *L, int loaded) {
   if (lua_getmetatable(L, loaded)) {
-    lua_pop(L, 1);
+    /* a worker's lazy libraries (llazy.c) put one there: braid's own */
+    if (braidB_is_lazy_loaded_mt(L, -1) &&
+        lua_getfield(L, -1, "__newindex") == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &NAMES_KEY);
+      lua_pushcclosure(L, loaded_newindex, 1);
+      lua_setfield(L, -2, "__newindex");
+      lua_pop(L, 1);
+      return;
+    }
+    lua_settop(L, loaded);
     return;
   }
   lua_createtable(L, 0, 1);

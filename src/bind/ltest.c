@@ -19,6 +19,8 @@
 #include "failalloc.h"
 #include "lbind.h"
 #include "process.h"
+#include "intr.h"
+#include "park.h"
 
 
 /* _test.refs(obj) -> reference count of a braid object */
@@ -26,6 +28,16 @@ static int test_refs(lua_State *L) {
   braid_handle *h = braidB_tohandle(L, 1);
   if (h == NULL) return braidB_typeerror(L, 1, "braid object");
   lua_pushinteger(L, (lua_Integer)braid__handle_refs(h));
+  return 1;
+}
+
+
+/* _test.intr_mask([delta]) -> the calling thread's interrupt mask count
+** after adding 'delta' (intr.h): lets specs prove a parked thread's
+** next run starts unmasked. */
+static int test_intr_mask(lua_State *L) {
+  braid__intr_mask((int)luaL_optinteger(L, 1, 0));
+  lua_pushinteger(L, braid__intr_masked());
   return 1;
 }
 
@@ -301,12 +313,13 @@ static int test_children(lua_State *L) {
 }
 
 
-/* _test.trim(): gives the chunks cached for worker states
-** (braid__alloc_trim) and malloc's free memory (malloc_trim, glibc only)
-** back to the system, so that a memory figure taken next counts what is
+/* _test.trim(): lets the parked OS threads exit (park.h), gives the
+** chunks cached for worker states (braid__alloc_trim) and malloc's free
+** memory (malloc_trim, glibc only) back to the system, so that a memory figure taken next counts what is
 ** allocated, not what is kept for later */
 static int test_trim(lua_State *L) {
   (void)L;
+  braid__park_flush(); /* parked threads: a cache of OS threads */
   braid__alloc_trim();
 #ifdef __GLIBC__
   malloc_trim(0);
@@ -339,6 +352,7 @@ static const luaL_Reg test_funcs[] = {
   { "fail_forks", test_fail_forks },
   { "refs", test_refs },
   { "live", test_live },
+  { "intr_mask", test_intr_mask },
   { "id", test_id },
   { "fds", test_fd_count },
   { "fail_alloc", test_fail_alloc },

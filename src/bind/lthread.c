@@ -15,6 +15,7 @@
 #include "failalloc.h"
 #include "lbind.h"
 #include "lcodec.h"
+#include "park.h"
 #include "stream.h"
 #include "thread.h"
 #include "spin.h"
@@ -371,21 +372,11 @@ static void worker_setup(lua_State *L, braid_thread *t) {
   braid_runtime_t *rt = t->rt;
   StateCtx *c;
   int i;
-  luaL_openlibs(L);
-  lua_getglobal(L, "package");
-  if (t->path) {
-    lua_pushstring(L, t->path);
-    lua_setfield(L, -2, "path");
-  }
-  if (t->cpath) {
-    lua_pushstring(L, t->cpath);
-    lua_setfield(L, -2, "cpath");
-  }
-  lua_pop(L, 1);
-  braid_openlibs(L);
+  braidB_openlibs_lazy(L); /* an idle thread's memory: llazy.c */
+  braidB_lazy_paths(L, t->path, t->cpath);
+  braidB_openbraid_lazy(L);
   c = newctx(L, braid__runtime_retain(rt), 1);
   c->self = (braid_thread *)braid__handle_retain(&t->h);
-  braid__serial_open(L);
   for (i = 0; i < rt->ninits; i++) {
     if (rt->inits[i].fn(L, rt->inits[i].ud) != 0)
       luaL_error(L, "state initializer #%d failed", i + 1);
@@ -410,6 +401,9 @@ static int thread_body(lua_State *L) {
     t->payload = NULL;
     n = braid__decode_owned(L, m);
   }
+  /* the set-up and the decoding went deeper than most targets will:
+  ** an idle thread keeps only the stack it uses (park.h) */
+  braid__park_trim_stack();
   if (t->mode == MODE_INSTANCE) {
     /* stack: msgh instance */
     lua_pushvalue(L, 2);
@@ -1047,6 +1041,41 @@ static int core_stack_size(lua_State *L) {
 }
 
 
+/* core.thread_reuse([max [, idle_timeout]]) -> previous max, timeout:
+** how many ended threads' OS threads stay parked for reuse (park.h), and
+** how many seconds one waits before it exits. nil keeps a value. */
+static int core_thread_reuse(lua_State *L) {
+  int max = -1, oldmax;
+  double idle = -1, oldidle;
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = braidB_checkinteger(L, 1);
+    if (n < 0 || n > 1000000)
+      return braidB_argerror(L, 1, "ValueError",
+                             "max must be between 0 and 1000000");
+    max = (int)n;
+  }
+  if (!lua_isnoneornil(L, 2)) {
+    idle = braidB_checknumber(L, 2);
+    if (!(idle >= 0 && idle <= 1e9)) /* NaN fails too */
+      return braidB_argerror(L, 2, "ValueError",
+                             "idle_timeout must be between 0 and 1e9");
+  }
+  braid__park_config(max, idle, &oldmax, &oldidle);
+  lua_pushinteger(L, oldmax);
+  lua_pushnumber(L, oldidle);
+  return 2;
+}
+
+
+/* core.parked() -> OS threads parked now, OS threads created for braid
+** threads so far */
+static int core_parked(lua_State *L) {
+  lua_pushinteger(L, braid__park_idle());
+  lua_pushinteger(L, (lua_Integer)braid__park_created());
+  return 2;
+}
+
+
 /* core.set_excepthook(fn | nil): fn runs in this state at its next poll. */
 static int core_set_excepthook(lua_State *L) {
   braid_runtime_t *rt = braidB_runtime(L);
@@ -1098,6 +1127,8 @@ static const luaL_Reg thread_funcs[] = {
   { "get_ident", core_get_ident },
   { "get_native_id", core_get_native_id },
   { "stack_size", core_stack_size },
+  { "thread_reuse", core_thread_reuse },
+  { "parked", core_parked },
   { "set_excepthook", core_set_excepthook },
   { "poll", core_poll },
   { "is_worker", core_is_worker },

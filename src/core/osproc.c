@@ -21,6 +21,7 @@
 #include "intr.h"
 #include "os.h"
 #include "osproc.h"
+#include "park.h"
 
 
 
@@ -161,5 +162,8 @@ int braid__os_thread_count(void) {
   while (fgets(line, sizeof line, f) != NULL)
     if (sscanf(line, "Threads: %d", &n) == 1) break;
   fclose(f);
-  return n;
+  /* Parked threads (park.h) are ended threads kept asleep for reuse: a
+  ** program that joined its threads has none left, as in Python. */
+  if (n > 0) n -= braid__park_idle();
+  return n > 0 || n == -1 ? n : 1;
 }

@@ -6,9 +6,10 @@
 ** initializers) and keeps the list of alive threads (for enumerate and
 ** the join at exit). A braid_thread is the shared object behind a Thread:
 ** every state that sees the thread holds a reference, and the OS thread
-** holds one until it has closed its state. OS threads are detached: a
-** join waits for the DONE status, set after the worker's state is closed,
-** so no Lua code of the worker runs after a join returns.
+** holds one until it has closed its state. OS threads are detached and
+** parked for reuse when their run ends (park.h): a join waits for the
+** DONE status, set after the worker's state is closed, so no Lua code of
+** the worker runs after a join returns.
 **
 ** Mailboxes carry messages to a Lua state from other threads (callbacks
 ** such as a custom excepthook). They are refcounted independently of the
@@ -20,6 +21,7 @@
 
 #include "stream.h"
 #include "intr.h"
+#include "park.h"
 #include "thread.h"
 
 struct braid_mailbox {
@@ -235,7 +237,6 @@ braid_thread *braid__thread_new(braid_runtime_t *rt, const char *name,
 
 int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
   braid_runtime_t *rt = t->rt;
-  pthread_attr_t attr;
   pthread_t tid;
   int err;
   size_t stack;
@@ -254,18 +255,8 @@ int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
   braid__handle_retain(&t->h); /* the OS thread's reference */
   braid__mutex_unlock(&t->mu);
   braid__mutex_unlock(&rt->mu);
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  if (stack > 0) pthread_attr_setstacksize(&attr, stack);
-  {
-    /* Worker threads start with SIGINT blocked, so that Ctrl-C reaches
-    ** the main thread, whose waits it ends (intr.h). */
-    sigset_t old;
-    braid__intr_block(&old);
-    err = pthread_create(&tid, &attr, entry, t);
-    braid__intr_unblock(&old);
-  }
-  pthread_attr_destroy(&attr);
+  /* a parked OS thread if one is idle (park.h), else a new one */
+  err = braid__park_spawn(entry, t, stack, &tid);
   braid__mutex_lock(&rt->mu);
   braid__mutex_lock(&t->mu);
   if (err != 0) {
@@ -298,6 +289,9 @@ void braid__thread_finish(braid_thread *t) {
   ** joiner holds its own reference, so this is the last one only when
   ** nobody waits. */
   last = braid__handle_unref(&t->h);
+  /* The OS thread is free from here on: offered to the next start before
+  ** a joiner wakes, so that a start right after join() reuses it. */
+  braid__park_offer();
   braid__cond_broadcast(&t->cv);
   braid__mutex_unlock(&t->mu);
   braid__mutex_unlock(&rt->mu);

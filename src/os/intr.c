@@ -108,6 +108,11 @@ void braid__intr_uninstall(void) {
 
 int braid__intr_armed(void) { return armed; }
 void braid__intr_mask(int delta) { masked += delta; }
+int braid__intr_masked(void) { return masked; }
+/* A worker run ended on this (parked) thread: a mask it left (a raise
+** between mask and unmask) must not hold for the next run. 'armed' stays:
+** it belongs to the state that installed the handler, which uninstalls. */
+void braid__intr_thread_reset(void) { masked = 0; }
 int braid__intr_state(void) { return atomic_load(&state); }
 void braid__intr_set_state(int st) {
   atomic_store(&state, st);

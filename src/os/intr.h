@@ -77,6 +77,10 @@ BRAIDI_FUNC int braid__intr_stop(void);
 ** waits in between are not ended by an interrupt (a Condition taking its
 ** lock back: Python's _acquire_restore must succeed). */
 BRAIDI_FUNC void braid__intr_mask(int delta);
+/* The calling thread's mask count (specs); braid__intr_thread_reset puts
+** it back to 0 between two runs of a parked thread (park.h). */
+BRAIDI_FUNC int braid__intr_masked(void);
+BRAIDI_FUNC void braid__intr_thread_reset(void);
 /* _thread.interrupt_main: sends SIGINT to the armed thread, so that the
 ** handler runs there as for a Ctrl-C (no Lua state is touched from
 ** another thread), but flagged so that it is only ever a first interrupt:

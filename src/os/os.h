@@ -58,6 +58,11 @@ void braid__sleep(double seconds);
 long braid__native_id(void);
 /* Short OS-visible name of the calling thread (best effort). */
 void braid__set_thread_name(const char *name);
+/* Puts back what the seam keeps per thread (spin budgets and decisions,
+** the interrupt mask) to a new thread's values: a parked thread (park.h)
+** calls it between two runs, so that nothing of one leaks into the next.
+** The spin registration stays: the thread still exists. */
+void braid__os_thread_reset(void);
 
 /* Spin hint for busy-wait loops. */
 void braid__cpu_relax(void);

@@ -292,6 +292,15 @@ static BRAID_TLS long tl_budget;
 static BRAID_TLS double tl_failed_at; /* when a failed spin began; 0 */
 static BRAID_TLS long tl_max;         /* its caller's longest spin */
 
+
+void braid__os_thread_reset(void) {
+  tl_budget = 0;
+  tl_failed_at = 0;
+  tl_max = 0;
+  braid__spin_thread_reset();
+  braid__intr_thread_reset();
+}
+
 int braid__poll(struct pollfd *p, unsigned long n, int ms) {
   int r;
   if (ms == 0) return poll(p, (nfds_t)n, 0);

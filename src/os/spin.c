@@ -230,6 +230,11 @@ static void on_exit_thread(void *registered) {
 
 
 /* After fork() only the forking thread exists in the child. */
+/* Between two runs of a parked thread (park.h): its decisions count
+** starts over, as a new thread's. It stays registered and running. */
+void braid__spin_thread_reset(void) { tl_decisions = 0; }
+
+
 static void on_fork_child(void) {
   atomic_store_explicit(&running, tl_registered && tl_depth == 0 ? 1 : 0,
                         memory_order_relaxed);

@@ -63,6 +63,9 @@
 /* Counts the calling thread as a running thread (once; later calls do
 ** nothing). It stops counting when the thread exits. */
 void braid__spin_register(void);
+/* Puts the calling thread's per-thread spin state back to a new
+** thread's (between two runs of a parked thread, park.h). */
+void braid__spin_thread_reset(void);
 
 /* The calling thread is about to sleep in a wait / has left that sleep.
 ** Calls pair up; registers the thread when needed. */

@@ -315,6 +315,14 @@ function M.get_native_id() end
 ---@return integer
 function M.stack_size(size) end
 
+--- braid: how many OS threads of ended threads stay parked for reuse, and
+--- Reference: docs/threading.md, entry `threading.thread_reuse`
+---@param max? integer
+---@param idle_timeout? number
+---@return integer
+---@return number
+function M.thread_reuse(max, idle_timeout) end
+
 --- Python: threading.excepthook.
 --- Reference: docs/threading.md, entry `threading.excepthook`
 ---@type function
