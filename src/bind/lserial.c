@@ -82,7 +82,23 @@ static int serial_stream_min(lua_State *L) {
 }
 
 
+/* core._seg_min([n]) -> old size: from which size a string or buffer sent
+** to another process goes out of line in a memfd (memseg.h); specs lower
+** it, benchmarks measure where it pays. */
+static int serial_seg_min(lua_State *L) {
+  size_t old = braid__seg_min(0, 0);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = braidB_checkinteger(L, 1);
+    if (n < 1) return braidB_argerror(L, 1, "ValueError", "size must be >= 1");
+    braid__seg_min(1, (size_t)n);
+  }
+  lua_pushinteger(L, (lua_Integer)old);
+  return 1;
+}
+
+
 static const luaL_Reg serial_funcs[] = {
+  { "_seg_min", serial_seg_min },
   { "dumps", serial_dumps },
   { "loads", serial_loads },
   { "copy", serial_copy },

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "braidint.h"
+#include "memseg.h"
 
 /* Longest header (the 8-byte form). */
 #define BRAID_FRAME_HDRMAX 12
@@ -48,5 +49,41 @@ BRAIDI_FUNC int braid__frame_read_header(int fd, uint64_t *len, size_t *got);
 ** other results as braid__frame_read_header's. */
 BRAIDI_FUNC int braid__frame_try_header(int fd, long spin_ns, uint64_t *len,
                                         size_t *got);
+
+/* { ====== descriptors with frames (braid's Pipes only, see lconn.c)
+** A frame may carry descriptors (SCM_RIGHTS on its first bytes): the
+** segments of a message's T_SEG strings (memseg.h). And a braid-only
+** header, -2 then an 8-byte length, says the frame's bytes are not in the
+** stream but in the one descriptor it carries (send_bytes of a big
+** buffer). Python's peers never see either: only connections whose both
+** ends are braid's (Pipe) use them. */
+typedef struct braid_frame_fds {
+  int fds[BRAID_SEG_MAX]; /* received with the header (close-on-exec) */
+  int n;
+  int seg; /* the -2 form: the bytes are fds[0]'s */
+} braid_frame_fds;
+
+/* braid__frame_parse that also takes the -2 form when 'seg' is not NULL
+** (then '*seg' says which form it was). */
+BRAIDI_FUNC int braid__frame_parse_seg(const unsigned char *h, size_t have,
+                                       uint64_t *len, int *seg);
+
+/* braid__frame_write with the 'nfds' descriptors 'fds' (may be 0) sent
+** with the header; 'seg': the -2 form for 'n' bytes held by fds[0] ('p'
+** unused, no body). The caller keeps its descriptors (close them after:
+** the receiver has its own). */
+BRAIDI_FUNC int braid__frame_write_fx(int fd, const void *p, size_t n,
+                                      const int *fds, int nfds, int seg);
+
+/* braid__frame_read_header / _try_header that also take the descriptors
+** sent with the header into 'fx' (the caller owns them, also when an
+** error is returned after they came: fx->n says how many) and the -2
+** form. 'fx' NULL: as the plain functions. */
+BRAIDI_FUNC int braid__frame_read_header_fx(int fd, uint64_t *len,
+                                            size_t *got, braid_frame_fds *fx);
+BRAIDI_FUNC int braid__frame_try_header_fx(int fd, long spin_ns,
+                                           uint64_t *len, size_t *got,
+                                           braid_frame_fds *fx);
+/* } ====== */
 
 #endif
