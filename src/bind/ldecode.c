@@ -814,13 +814,45 @@ static void push_seg(Dec *d) {
 }
 
 
+/* While a segment's string is made, the state's allocator is wrapped so
+** that the block Lua allocates for it is prefaulted before Lua copies
+** into it (braid__seg_prefault: with glibc's malloc, a big block is a
+** fresh mapping faulted in a page at a time, which costs twice the
+** copy). The block is still the state's allocator's, freed by it. */
+typedef struct SegAlloc {
+  lua_Alloc f;
+  void *ud;
+  size_t n; /* the string's length: its block is the first this big */
+  const void *src;
+} SegAlloc;
+
+static void *seg_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  SegAlloc *sa = (SegAlloc *)ud;
+  void *p = sa->f(sa->ud, ptr, osize, nsize);
+  if (p != NULL && ptr == NULL && nsize >= sa->n && sa->n != 0) {
+    braid__seg_prefault(p, nsize);
+    sa->n = 0; /* once */
+  }
+  return p;
+}
+
+/* Run protected, so that a memory error restores the allocator. */
+static int seg_push(lua_State *L) {
+  SegAlloc *sa = (SegAlloc *)lua_touserdata(L, 1);
+  lua_pushlstring(L, (const char *)sa->src, (size_t)lua_tointeger(L, 2));
+  return 1;
+}
+
+
 void braidB_pushsegment(lua_State *L, int fd, size_t n) {
   SegMap *sm;
+  SegAlloc sa;
+  int rc;
   if (n == 0) {
     lua_pushliteral(L, "");
     return;
   }
-  luaL_checkstack(L, 4, "decoding a segment");
+  luaL_checkstack(L, 6, "decoding a segment");
   sm = (SegMap *)lua_newuserdatauv(L, sizeof *sm, 0);
   sm->p = NULL;
   sm->n = n;
@@ -831,9 +863,18 @@ void braidB_pushsegment(lua_State *L, int fd, size_t n) {
   lua_setmetatable(L, -2);
   sm->p = braid__seg_map(fd, n);
   if (sm->p == NULL) braidB_oserror(L, errno, "cannot map a segment");
-  lua_pushlstring(L, (const char *)sm->p, n);
+  sa.f = lua_getallocf(L, &sa.ud);
+  sa.n = n;
+  sa.src = sm->p;
+  lua_pushcfunction(L, seg_push);
+  lua_pushlightuserdata(L, &sa);
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_setallocf(L, seg_alloc, &sa);
+  rc = lua_pcall(L, 2, 1, 0);
+  lua_setallocf(L, sa.f, sa.ud);
   braid__seg_unmap(sm->p, n);
   sm->p = NULL;
+  if (rc != LUA_OK) lua_error(L);
   lua_remove(L, -2);
 }
 

@@ -3,6 +3,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -55,6 +56,19 @@ const void *braid__seg_map(int fd, size_t n) {
 
 void braid__seg_unmap(const void *p, size_t n) {
   munmap((void *)p, n);
+}
+
+
+void braid__seg_prefault(void *p, size_t n) {
+  const uintptr_t huge = (uintptr_t)2 << 20, page = 4096;
+  uintptr_t a = (uintptr_t)p, lo = (a + huge - 1) & ~(huge - 1),
+            hi = (a + n) & ~(huge - 1);
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+  lo = (a + page - 1) & ~(page - 1);
+  hi = (a + n) & ~(page - 1);
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+#endif
 }
 
 

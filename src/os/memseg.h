@@ -38,6 +38,13 @@ int braid__seg_size(int fd, size_t *n);
 const void *braid__seg_map(int fd, size_t n);
 void braid__seg_unmap(const void *p, size_t n);
 
+/* Asks for the pages of the fresh block [p, p+n) that a segment is about
+** to be copied into to be huge and present (MADV_HUGEPAGE on its aligned
+** interior, then MADV_POPULATE_WRITE): one fault per 2 MiB, or one call
+** for all of them, instead of a fault per 4 KiB page, which costs more
+** than the copy itself. Best effort: kernels without either ignore it. */
+void braid__seg_prefault(void *p, size_t n);
+
 /* Reads the first 'n' bytes of 'fd' into 'dst' (pread: one copy). */
 int braid__seg_read(int fd, void *dst, size_t n);
 
