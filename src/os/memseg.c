@@ -3,6 +3,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,10 +17,19 @@ _Static_assert(CMSG_SPACE(sizeof(int) * BRAID_SEG_MAX) <= BRAID_SEG_CMSG,
                "control buffer too small");
 
 
+static _Atomic long nmade, nread;
+
+void braid__seg_counts(long *made, long *read) {
+  *made = atomic_load_explicit(&nmade, memory_order_relaxed);
+  *read = atomic_load_explicit(&nread, memory_order_relaxed);
+}
+
+
 int braid__seg_new(const void *p, size_t n) {
   const char *c = (const char *)p;
   int fd = memfd_create("braid-seg", MFD_CLOEXEC);
   if (fd < 0) return -1;
+  atomic_fetch_add_explicit(&nmade, 1, memory_order_relaxed);
   while (n > 0) {
     ssize_t w = write(fd, c, n);
     if (w < 0) {
@@ -50,6 +60,7 @@ int braid__seg_size(int fd, size_t *n) {
 
 const void *braid__seg_map(int fd, size_t n) {
   void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  atomic_fetch_add_explicit(&nread, 1, memory_order_relaxed);
   return p == MAP_FAILED ? NULL : p;
 }
 
@@ -75,6 +86,7 @@ void braid__seg_prefault(void *p, size_t n) {
 int braid__seg_read(int fd, void *dst, size_t n) {
   char *d = (char *)dst;
   off_t at = 0;
+  atomic_fetch_add_explicit(&nread, 1, memory_order_relaxed);
   while (n > 0) {
     ssize_t r = pread(fd, d, n, at);
     if (r < 0 && errno == EINTR) continue;

@@ -29,6 +29,11 @@
 ** or -1 with errno set (no memfd, no descriptor, no memory). */
 int braid__seg_new(const void *p, size_t n);
 
+/* How many segments this process made (braid__seg_new) and read
+** (braid__seg_map, braid__seg_read): the specs' proof that a path sends
+** out of line. */
+void braid__seg_counts(long *made, long *read);
+
 /* The size of the segment 'fd' into '*n' (fstat). */
 int braid__seg_size(int fd, size_t *n);
 
