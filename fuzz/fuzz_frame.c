@@ -36,9 +36,17 @@ static void parse_all(const uint8_t *data, size_t size) {
   size_t have;
   for (have = 0; have <= BRAID_FRAME_HDRMAX && have <= size; have++) {
     uint64_t len = 0;
-    int rc = braid__frame_parse(data, have, &len);
+    int rc = braid__frame_parse(data, have, &len), seg = 0;
     if (rc == BRAID_OK && have < 4) abort(); /* a header needs 4 bytes */
     if (rc == BRAID_OK && len > 0x7fffffffu && have < 12) abort();
+    /* braid's Pipes also take the -2 form (bytes in a segment): it must
+    ** agree with the plain parser on everything else */
+    {
+      uint64_t len2 = 0;
+      int rc2 = braid__frame_parse_seg(data, have, &len2, &seg);
+      if (seg && (rc2 != BRAID_OK || have < 12 || rc != BRAID_EINVAL)) abort();
+      if (!seg && (rc2 != rc || (rc == BRAID_OK && len2 != len))) abort();
+    }
   }
 }
 
