@@ -4,7 +4,10 @@
 ** core.loads runs on bytes it is given (and again with BRAID_DEC_NOCODE,
 ** as an unauthenticated connection's recv decodes), and the same bytes cut as a slice
 ** of a batch (braid__msg_alloc with an origin + braid__decode_items), as a
-** process pool's worker decodes the items its pool sends.
+** process pool's worker decodes the items its pool sends, and once more
+** as a message that came from another process with three out-of-line
+** segments (T_SEG, memseg.h: of 0, 5 and 4096 bytes), whose indices and
+** lengths the bytes name as they like.
 **
 ** One lua_State is made once; every input is decoded inside lua_pcall
 ** (errors are expected: a ValueError for corrupt data is the decoder doing
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lua.h"
 #include "lauxlib.h"
@@ -183,6 +187,36 @@ static int decode_slice(lua_State *L) {
 }
 
 
+/* The segments every input's message comes with (made once; each
+** message gets duplicates, which it closes). */
+static int seg_fds[3] = { -1, -1, -1 };
+
+/* (data, size): the bytes as a message holding the three segments. */
+static int decode_segs(lua_State *L) {
+  const uint8_t *data = (const uint8_t *)lua_touserdata(L, 1);
+  size_t size = (size_t)lua_tointeger(L, 2);
+  braid_msg *m = braid__msg_from_bytes(data, size);
+  int i;
+  lua_settop(L, 0);
+  if (m == NULL) return luaL_error(L, "not enough memory");
+  if (seg_fds[0] < 0) {
+    static char page[4096];
+    memset(page, 'p', sizeof page);
+    seg_fds[0] = braid__seg_new("", 0);
+    seg_fds[1] = braid__seg_new("hello", 5);
+    seg_fds[2] = braid__seg_new(page, sizeof page);
+  }
+  for (i = 0; i < 3; i++) {
+    int d = dup(seg_fds[i]);
+    if (d < 0 || braid__msg_take_segs(m, &d, 1) != BRAID_OK) {
+      braid__msg_free(m);
+      return luaL_error(L, "no descriptor");
+    }
+  }
+  return braid__decode_owned(L, m);
+}
+
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -206,6 +240,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lua_pushlightuserdata(FL, (void *)data);
   lua_pushinteger(FL, (lua_Integer)size);
   (void)lua_pcall(FL, 2, 0, 0);
+  lua_settop(FL, 0);
+  budget = 0;
+  lua_pushcfunction(FL, decode_segs);
+  lua_pushlightuserdata(FL, (void *)data);
+  lua_pushinteger(FL, (lua_Integer)size);
+  (void)lua_pcall(FL, 2, LUA_MULTRET, 0);
   lua_settop(FL, 0);
   if (++ninputs % GC_EVERY == 0) {
     budget = 0; /* __gc code of decoded objects runs here, budgeted */

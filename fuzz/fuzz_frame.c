@@ -38,9 +38,19 @@ static void parse_all(const uint8_t *data, size_t size) {
   size_t have;
   for (have = 0; have <= BRAID_FRAME_HDRMAX && have <= size; have++) {
     uint64_t len = 0;
-    int rc = braid__frame_parse(data, have, &len);
+    int rc = braid__frame_parse(data, have, &len), seg = 0;
     if (rc == BRAID_OK && have < 4) abort(); /* a header needs 4 bytes */
     if (rc == BRAID_OK && len > 0x7fffffffu && have < 12) abort();
+    /* braid's Pipes also take the -2 form (bytes in a segment): it must
+    ** agree with the plain parser on everything else */
+    {
+      uint64_t len2 = 0;
+      int rc2 = braid__frame_parse_seg(data, have, &len2, &seg);
+      if (seg && (rc != BRAID_EINVAL ||
+                  rc2 != (have < 12 ? BRAID_EAGAIN : BRAID_OK)))
+        abort();
+      if (!seg && (rc2 != rc || (rc == BRAID_OK && len2 != len))) abort();
+    }
   }
 }
 
@@ -87,8 +97,8 @@ static void readahead(const uint8_t *data, size_t size, int greedy) {
   for (;;) {
     uint64_t len = 0, want = 0;
     size_t got = 0;
-    int rc = (at & 1) ? braid__frame_read_header_rb(sv[0], &rb, &len, &got)
-                      : braid__frame_try_header_rb(sv[0], &rb, 0, &len, &got);
+    int rc = (at & 1) ? braid__frame_read_header_rb(sv[0], &rb, &len, &got, NULL)
+                      : braid__frame_try_header_rb(sv[0], &rb, 0, &len, &got, NULL);
     int wrc = size - at >= 4 ? braid__frame_parse(data + at, size - at < 12
                                                   ? size - at : 12, &want)
                              : BRAID_ECLOSED;

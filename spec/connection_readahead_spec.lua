@@ -194,3 +194,77 @@ describe("a manager's connections read ahead", function()
     assert.equal(1, d.x)
   end)
 end)
+
+-- A Pipe's frames may carry descriptors (big strings out of line: the
+-- segments of docs/HACKING.md). A reading-ahead end must keep each set
+-- with its own message, however the reads fall: small and big messages
+-- interleaved, sent before the reader reads (one read could take many).
+describe("Connection read-ahead with out-of-line segments", function()
+  local function seg_fds()
+    local p = io.popen("ls -l /proc/" .. core.getpid() .. "/fd 2>/dev/null")
+    local n = 0
+    for line in p:lines() do
+      if line:find("memfd:braid-seg", 1, true) then n = n + 1 end
+    end
+    p:close()
+    return n
+  end
+
+  it("keeps every message's segments with it, and leaves none open", function()
+    local old = core._seg_min(1024)
+    local ok, err = pcall(function()
+      local r, w = mp.Pipe()
+      r.readahead = true
+      local sent = {}
+      for i = 1, 12 do
+        local big = string.rep(string.char(64 + i), 1024 * i)
+        if i % 3 == 0 then
+          sent[#sent + 1] = { "bytes", big }
+          w:send_bytes(big)
+        elseif i % 3 == 1 then
+          sent[#sent + 1] = { "obj", { i, big, "small" .. i, { big } } }
+          w:send(sent[#sent][2])
+        else
+          sent[#sent + 1] = { "obj", "small" .. i }
+          w:send("small" .. i)
+        end
+      end
+      for _, m in ipairs(sent) do
+        if m[1] == "bytes" then
+          assert.equal(m[2], r:recv_bytes())
+        else
+          assert.same(m[2], r:recv())
+        end
+      end
+      assert.equal(0, r.buffered)
+      r:close(); w:close()
+    end)
+    core._seg_min(old)
+    assert(ok, err)
+    collectgarbage(); collectgarbage()
+    assert.equal(0, seg_fds())
+  end)
+
+  it("refuses to send a Connection holding a message's descriptors", function()
+    local old = core._seg_min(1024)
+    local ok, err = pcall(function()
+      local r, w = mp.Pipe()
+      r.readahead = true
+      w:send("a")
+      w:send(string.rep("z", 4096)) -- out of line: its header carries a memfd
+      assert.equal("a", r:recv())
+      -- the read that took "a" stopped after the next header, which came
+      -- with its memfd (the kernel ends a read after descriptors)
+      assert.equal(4, r.buffered)
+      local q = mp.Queue()
+      local sent, e = pcall(q.put, q, r)
+      q:close()
+      assert.is_false(sent)
+      assert.matches("descriptors", tostring(e))
+      assert.equal(string.rep("z", 4096), r:recv())
+      r:close(); w:close()
+    end)
+    core._seg_min(old)
+    assert(ok, err)
+  end)
+end)

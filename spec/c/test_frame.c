@@ -7,7 +7,8 @@
 ** sides of the handshake run against each other with the same and with
 ** different keys. braid__frame_try_header: a header read without waiting
 ** (nothing there, one there, one split in two writes, the 8-byte form, end
-** of file, a pipe), and one that arrives while it spins.
+** of file, a pipe), and one that arrives while it spins. braid's own
+** forms: descriptors on a header, the -2 header.
 */
 #include <openssl/hmac.h>
 #include <pthread.h>
@@ -59,6 +60,51 @@ static void test_socket_frame(void) {
   CHECK_EQ(len, 0);
   CHECK_EQ(braid__frame_read_header(sv[1], &len, &got), BRAID_ECLOSED);
   CHECK_EQ(got, 0); /* a clean end between frames */
+  close(sv[1]);
+}
+
+/* braid's Pipes: descriptors on a frame's header (segments of a message)
+** and the -2 form (the bytes in the one descriptor sent); a reader that
+** does not ask for descriptors gets the bytes and the kernel drops them. */
+static void test_segment_frames(void) {
+  int sv[2], fds[2];
+  uint64_t len = 0;
+  size_t got = 0, size = 0;
+  char body[8] = { 0 };
+  braid_frame_fds fx;
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  fds[0] = braid__seg_new("segment", 7);
+  fds[1] = braid__seg_new("", 0);
+  CHECK(fds[0] >= 0 && fds[1] >= 0);
+  CHECK_EQ(braid__frame_write_fx(sv[0], "msg", 3, fds, 2, 0), BRAID_OK);
+  CHECK_EQ(braid__frame_write_fx(sv[0], NULL, 7, fds, 1, 1), BRAID_OK);
+  CHECK_EQ(braid__frame_write_fx(sv[0], "xy", 2, fds, 1, 0), BRAID_OK);
+  close(fds[0]);
+  close(fds[1]);
+  CHECK_EQ(braid__frame_read_header_fx(sv[1], &len, &got, &fx), BRAID_OK);
+  CHECK_EQ(len, 3);
+  CHECK_EQ(fx.seg, 0);
+  CHECK_EQ(fx.n, 2);
+  CHECK_EQ(braid__seg_size(fx.fds[0], &size), 0);
+  CHECK_EQ(size, 7);
+  CHECK_EQ(braid__seg_read(fx.fds[0], body, 7), 0);
+  CHECK(memcmp(body, "segment", 7) == 0);
+  close(fx.fds[0]);
+  close(fx.fds[1]);
+  CHECK_EQ(braid__fd_read_all(sv[1], body, 3, NULL), BRAID_OK);
+  CHECK(memcmp(body, "msg", 3) == 0);
+  /* the -2 form: no body; the plain reader refuses it */
+  CHECK_EQ(braid__frame_try_header_fx(sv[1], 0, &len, &got, &fx), BRAID_OK);
+  CHECK_EQ(fx.seg, 1);
+  CHECK_EQ(len, 7);
+  CHECK_EQ(fx.n, 1);
+  close(fx.fds[0]);
+  /* without asking: the bytes come, the descriptor does not */
+  CHECK_EQ(braid__frame_read_header(sv[1], &len, &got), BRAID_OK);
+  CHECK_EQ(len, 2);
+  CHECK_EQ(braid__fd_read_all(sv[1], body, 2, NULL), BRAID_OK);
+  CHECK(memcmp(body, "xy", 2) == 0);
+  close(sv[0]);
   close(sv[1]);
 }
 
@@ -281,6 +327,8 @@ int main(void) {
     { "Python's header forms, the 8-byte one included", test_headers },
     { "frames through a socket pair, a clean end", test_socket_frame },
     { "a header read without waiting, or while spinning", test_try_header },
+    { "descriptors with frames, the -2 form (braid's Pipes)",
+      test_segment_frames },
     { "answers to {sha256} and legacy challenges match Python's hmac",
       test_known_answers },
     { "the two sides agree with one key, both fail with two",

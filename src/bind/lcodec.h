@@ -45,9 +45,23 @@ BRAIDI_FUNC braid_msg *braid__encode_n(lua_State *L, int idx, int n,
 #define BRAID_ENC_PROCESS 1
 #define BRAID_ENC_PIPE 2
 #define BRAID_ENC_STORE 3
+/* Or'ed into BRAID_ENC_PIPE by a channel that carries descriptors with its
+** messages (a Pipe, an mp.Queue, a process pool's socket): strings of
+** braid__seg_min() bytes or more are written as T_SEG, their bytes in a
+** memfd the message holds ('segs'), which the channel hands over. */
+#define BRAID_ENC_SEGS 0x100
 BRAIDI_FUNC braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
                                           const char *const *roots,
                                           int mode);
+
+/* The size from which a string goes out of line (BRAID_ENC_SEGS); with
+** 'set', changes it first to 'n' (core._seg_min). */
+BRAIDI_FUNC size_t braid__seg_min(int set, size_t n);
+
+/* Pushes the 'n' bytes of segment 'fd' (memseg.h; its size checked by the
+** caller) as a string: one copy out of a read-only mapping, which a raise
+** (out of memory) never leaves behind. The caller keeps 'fd'. */
+BRAIDI_FUNC void braidB_pushsegment(lua_State *L, int fd, size_t n);
 
 /* Like braid__encode_n for a receiver that decodes while the value is
 ** being encoded (a thread being started decodes its arguments meanwhile).

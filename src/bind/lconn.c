@@ -35,6 +35,11 @@ typedef struct Conn {
   atomic_int fd; /* -1 once closed */
   int readable, writable;
   int allow_code;   /* recv may load functions (see lconn.h) */
+  /* Both ends are braid's (a Pipe, and what it was sent as): big strings
+  ** and buffers go out of line, a memfd handed over with the frame
+  ** (frame.h's descriptors, memseg.h). Never on Listener/Client
+  ** connections, whose peer may be Python. */
+  int segs;
   uint64_t maxsize; /* largest message recv takes (BRAIDB_NOMAX: any) */
   /* 1 when the last message waited for came later than BRAID_SPIN_NS
   ** after the read began: the next read does not spin (a peer that answers
@@ -60,8 +65,10 @@ typedef struct Conn {
 static void conn_destroy(braid_handle *h) {
   Conn *c = (Conn *)h;
   int fd = atomic_load(&c->fd);
+  braid_rbuf *rb = atomic_load(&c->rb);
   if (fd >= 0) close(fd);
-  braid__free(atomic_load(&c->rb));
+  if (rb != NULL) braid__rbuf_drop_fds(rb);
+  braid__free(rb);
   braid__free(c);
 }
 
@@ -145,7 +152,9 @@ static int core_pipe(lua_State *L) {
   }
   /* both ends are this program's: code travels, as it always did */
   braidB_pushconn(L, sv[0], 1, duplex, sv[1], 1, BRAIDB_NOMAX);
+  ((Conn *)braidB_checkhandle(L, -1, &conn_type))->segs = 1;
   braidB_pushconn(L, sv[1], duplex, 1, -1, 1, BRAIDB_NOMAX);
+  ((Conn *)braidB_checkhandle(L, -1, &conn_type))->segs = 1;
   return 2;
 }
 
@@ -163,15 +172,16 @@ static int core_conn_attach(lua_State *L) {
                   lua_toboolean(L, 4),
                   lua_isinteger(L, 5) ? (uint64_t)lua_tointeger(L, 5)
                                       : BRAIDB_NOMAX);
-  if (lua_toboolean(L, 6) || lua_type(L, 7) == LUA_TSTRING) {
+  ((Conn *)braidB_checkhandle(L, -1, &conn_type))->segs = lua_toboolean(L, 6);
+  if (lua_toboolean(L, 7) || lua_type(L, 8) == LUA_TSTRING) {
     /* the sender's read-ahead and the bytes it had read ahead: they are
     ** the beginning of what this end reads */
     Conn *c = toconn(L, -1);
     size_t n = 0;
-    const char *p = lua_type(L, 7) == LUA_TSTRING ? lua_tolstring(L, 7, &n) : "";
+    const char *p = lua_type(L, 8) == LUA_TSTRING ? lua_tolstring(L, 8, &n) : "";
     braid_rbuf *rb = getrb(c);
     if (rb == NULL) return braidB_nomem(L);
-    rb->greedy = lua_toboolean(L, 6);
+    rb->greedy = lua_toboolean(L, 7);
     if (braid__rbuf_put(rb, p, n) != BRAID_OK)
       return braidB_raise(L, "ValueError", "read-ahead bytes do not fit");
   }
@@ -191,6 +201,7 @@ static int conn_export(lua_State *L) {
   lua_pushboolean(L, c->allow_code);
   if (c->maxsize == BRAIDB_NOMAX) lua_pushnil(L);
   else lua_pushinteger(L, (lua_Integer)c->maxsize);
+  lua_pushboolean(L, c->segs);
   {
     /* A copy of the bytes read ahead goes with the connection: they are
     ** the beginning of what the receiver reads. This end keeps its own,
@@ -198,18 +209,34 @@ static int conn_export(lua_State *L) {
     ** should read the stream from then on, as with any shared socket). */
     braid_rbuf *rb = atomic_load(&c->rb);
     size_t n = rb ? braid__rbuf_avail(rb) : 0;
+    if (rb != NULL && rb->nfds > 0) /* they would need to travel too */
+      return braidB_raise(L, "ValueError",
+                          "a Connection holding a message's descriptors "
+                          "read ahead cannot be sent: receive it first");
     lua_pushboolean(L, rb != NULL && rb->greedy);
     if (n == 0) lua_pushnil(L);
     else {
       lua_pushlstring(L, (const char *)rb->b + rb->pos, n);
     }
   }
-  return 8;
+  return 9;
 }
 
 
-static void send_frame(lua_State *L, int fd, const void *p, size_t len) {
-  int rc = braid__frame_write(fd, p, len);
+static void send_frame(lua_State *L, Conn *c, int fd, const void *p,
+                       size_t len) {
+  int rc;
+  if (c->segs && len >= braid__seg_min(0, 0) && len > 0) {
+    /* out of line: one copy into a memfd, handed over with the header */
+    int sfd = braid__seg_new(p, len);
+    if (sfd >= 0) {
+      rc = braid__frame_write_fx(fd, NULL, len, &sfd, 1, 1);
+      close(sfd);
+      goto sent;
+    }
+  }
+  rc = braid__frame_write(fd, p, len);
+sent:
   if (rc == BRAID_ECLOSED) {
     errno = EPIPE;
     braidB_oserror(L, errno, "the other end of the connection is closed");
@@ -227,8 +254,11 @@ static int conn_send(lua_State *L) {
   int rc;
   luaL_checkany(L, 2);
   lua_settop(L, 2);
-  m = braid__encode_proc(L, 2, 1, roots, BRAID_ENC_PIPE);
-  rc = braid__frame_write(fd, m->data, m->len);
+  m = braid__encode_proc(L, 2, 1, roots,
+                         BRAID_ENC_PIPE | (c->segs ? BRAID_ENC_SEGS : 0));
+  /* the receiver gets its own descriptors of the segments; ours close
+  ** with the message */
+  rc = braid__frame_write_fx(fd, m->data, m->len, m->segs, (int)m->nsegs, 0);
   braid__msg_free(m);
   if (rc == BRAID_ECLOSED) {
     errno = EPIPE;
@@ -255,7 +285,7 @@ static int conn_send_bytes(lua_State *L) {
   if ((size_t)off + (size_t)size > len)
     return braidB_argerror(L, 4, "ValueError", "buffer length < offset + size");
   fd = connfd(L, c, 'w');
-  send_frame(L, fd, p + off, (size_t)size);
+  send_frame(L, c, fd, p + off, (size_t)size);
   return 0;
 }
 
@@ -276,7 +306,53 @@ static void bad_length(lua_State *L, Conn *c) {
 
 /* Reads a frame's header: its length (at most 'limit', checked before
 ** anything is allocated), or raises EOFError at the end. */
-static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
+/* The descriptors received with a header, in a userdata that closes them
+** if the receive raises (none is left behind by an error). */
+static void fdset_close(braid_frame_fds *fx) {
+  int i;
+  for (i = 0; i < fx->n; i++) close(fx->fds[i]);
+  fx->n = 0;
+}
+
+static int fdset_gc(lua_State *L) {
+  fdset_close((braid_frame_fds *)lua_touserdata(L, 1));
+  return 0;
+}
+
+
+/* Pushes an empty descriptor set for a read on 'c', or returns NULL
+** (nothing pushed) when 'c' takes no descriptors. */
+static braid_frame_fds *push_fdset(lua_State *L, Conn *c) {
+  braid_frame_fds *fx;
+  if (!c->segs) return NULL;
+  fx = (braid_frame_fds *)lua_newuserdatauv(L, sizeof *fx, 0);
+  fx->n = 0;
+  fx->seg = 0;
+  if (luaL_newmetatable(L, "braid.fdset")) {
+    lua_pushcfunction(L, fdset_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return fx;
+}
+
+
+/* A -2 frame (its bytes in the one descriptor it came with): checks that
+** the descriptor is there and holds 'n' bytes, else the stream cannot be
+** trusted any more (bad_length). */
+static void check_segframe(lua_State *L, Conn *c, braid_frame_fds *fx,
+                           uint64_t n) {
+  size_t size;
+  if (fx->n < 1 || braid__seg_size(fx->fds[0], &size) != 0 ||
+      (uint64_t)size != n)
+    bad_length(L, c);
+}
+
+
+/* Reads a frame's header (with 'fx': and the descriptors and -2 form
+** that come with it, see frame.h). */
+static uint64_t recv_header_fx(lua_State *L, Conn *c, int fd, uint64_t limit,
+                               braid_frame_fds *fx) {
   uint64_t n = 0;
   size_t got = 0;
   int rc;
@@ -287,7 +363,7 @@ static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
   braidB_poll(L);
   if (rb != NULL && braid__rbuf_avail(rb) > 0) {
     /* read ahead: a header there, or begun (its rest is coming) */
-    rc = braid__frame_read_header_rb(fd, rb, &n, &got);
+    rc = braid__frame_read_header_rb(fd, rb, &n, &got, fx);
     goto done;
   }
   if (nospin) {
@@ -306,16 +382,16 @@ static uint64_t recv_header(lua_State *L, Conn *c, int fd, uint64_t limit) {
     atomic_store_explicit(&c->waited, waited - 1, memory_order_relaxed);
     rc = BRAID_EAGAIN;
   } else {
-    rc = rb != NULL ? braid__frame_try_header_rb(fd, rb, spin, &n, &got)
-                    : braid__frame_try_header(fd, spin, &n, &got);
+    rc = rb != NULL ? braid__frame_try_header_rb(fd, rb, spin, &n, &got, fx)
+                    : braid__frame_try_header_fx(fd, spin, &n, &got, fx);
     atomic_store_explicit(&c->waited, rc == BRAID_EAGAIN ? BRAID_CONN_RETRY : 0,
                           memory_order_relaxed);
   }
   if (rc == BRAID_EAGAIN) {
     if (spin > 0) atomic_store_explicit(&c->nospin, 1, memory_order_relaxed);
     if (!braid__fd_wait_spin(fd, -1, 0)) braidB_intr_check(L);
-    rc = rb != NULL ? braid__frame_read_header_rb(fd, rb, &n, &got)
-                    : braid__frame_read_header(fd, &n, &got);
+    rc = rb != NULL ? braid__frame_read_header_rb(fd, rb, &n, &got, fx)
+                    : braid__frame_read_header_fx(fd, &n, &got, fx);
   }
   /* an answer within the spin time: spinning pays again */
   if (nospin && (braid__now() - t0) * 1e9 < (double)full)
@@ -349,17 +425,29 @@ static void recv_body(lua_State *L, Conn *c, int fd, char *p, size_t n) {
 void braidB_conn_recvframe(lua_State *L, int idx, uint64_t limit) {
   Conn *c = toconn(L, idx);
   int fd = connfd(L, c, 'r');
-  uint64_t n = recv_header(L, c, fd, limit < c->maxsize ? limit : c->maxsize);
+  braid_frame_fds *fx = push_fdset(L, c);
+  uint64_t n = recv_header_fx(L, c, fd,
+                              limit < c->maxsize ? limit : c->maxsize, fx);
   luaL_Buffer b;
-  char *p = luaL_buffinitsize(L, &b, (size_t)n);
-  recv_body(L, c, fd, p, (size_t)n);
-  luaL_pushresultsize(&b, (size_t)n);
+  char *p;
+  if (fx != NULL && fx->seg) { /* one copy, out of the segment */
+    check_segframe(L, c, fx, n);
+    braidB_pushsegment(L, fx->fds[0], (size_t)n);
+  } else {
+    p = luaL_buffinitsize(L, &b, (size_t)n);
+    recv_body(L, c, fd, p, (size_t)n);
+    luaL_pushresultsize(&b, (size_t)n);
+  }
+  if (fx != NULL) { /* the descriptors are not needed any more */
+    fdset_close(fx);
+    lua_remove(L, -2);
+  }
 }
 
 
 void braidB_conn_sendframe(lua_State *L, int idx, const void *p, size_t n) {
   Conn *c = toconn(L, idx);
-  send_frame(L, connfd(L, c, 'w'), p, n);
+  send_frame(L, c, connfd(L, c, 'w'), p, n);
 }
 
 
@@ -422,21 +510,43 @@ static void body_error(lua_State *L, int rc) {
 
 
 /* Reads one message and pushes its values (after clearing the stack);
-** returns how many. */
+** returns how many. On a connection that takes descriptors, the message
+** owns the segments of its T_SEG strings, and a -2 frame (send_bytes of
+** a big buffer) is read out of its segment. */
 static int recvv(lua_State *L, Conn *c, int fd) {
   int allow = c->allow_code, rc;
-  uint64_t n = recv_header(L, c, fd, c->maxsize);
+  braid_frame_fds *fx = push_fdset(L, c);
+  uint64_t n = recv_header_fx(L, c, fd, c->maxsize, fx);
   /* the body goes straight into the message the decoder takes (no Lua
   ** string between: one copy less, nothing for the collector) */
   braid_msg *m = braid__msg_alloc((size_t)n, 0, 0);
   if (m == NULL) return braidB_nomem(L);
-  rc = read_body(c, fd, (char *)m->data, (size_t)n);
+  if (fx != NULL && fx->seg) { /* its bytes are the segment's */
+    size_t size;
+    rc = (fx->n >= 1 && braid__seg_size(fx->fds[0], &size) == 0 &&
+          (uint64_t)size == n)
+             ? BRAID_OK
+             : BRAID_EINVAL;
+    if (rc == BRAID_OK && n > 0 && braid__seg_read(fx->fds[0], m->data, n))
+      rc = BRAID_EOS;
+  } else {
+    rc = read_body(c, fd, (char *)m->data, (size_t)n);
+    if (rc == BRAID_OK && fx != NULL && fx->n > 0) {
+      if (braid__msg_take_segs(m, fx->fds, fx->n) != BRAID_OK)
+        rc = BRAID_ENOMEM;
+      else
+        fx->n = 0; /* the message's now */
+    }
+  }
   if (rc != BRAID_OK) {
     int e = errno;
     braid__msg_free(m);
+    if (rc == BRAID_EINVAL) bad_length(L, c);
+    if (rc == BRAID_ENOMEM) braidB_nomem(L);
     errno = e;
     body_error(L, rc);
   }
+  if (fx != NULL) fdset_close(fx); /* a -2 frame's */
   lua_settop(L, 0);
   return braid__decode_owned_flags(L, m, allow ? 0 : BRAID_DEC_NOCODE);
 }
@@ -482,6 +592,7 @@ static int conn_recv_bytes_into(lua_State *L) {
   size_t cap;
   int fd;
   uint64_t n;
+  braid_frame_fds *fx;
   braid_handle *h = braidB_tohandle(L, 2);
   if (h != NULL && (h->type == &braid__array_type ||
                     h->type == &braid__value_type)) {
@@ -499,12 +610,19 @@ static int conn_recv_bytes_into(lua_State *L) {
   if (off < 0 || (size_t)off > cap)
     return braidB_argerror(L, 3, "ValueError", "offset out of bounds");
   fd = connfd(L, c, 'r');
-  n = recv_header(L, c, fd, c->maxsize);
+  fx = push_fdset(L, c);
+  n = recv_header_fx(L, c, fd, c->maxsize, fx);
+  if (fx != NULL && fx->seg) check_segframe(L, c, fx, n);
   if (n > cap - (size_t)off) {
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, (size_t)n);
-    recv_body(L, c, fd, p, (size_t)n);
-    luaL_pushresultsize(&b, (size_t)n);
+    if (fx != NULL && fx->seg) {
+      braidB_pushsegment(L, fx->fds[0], (size_t)n);
+      fdset_close(fx); /* now, not when the collector finds the set */
+    } else {
+      luaL_Buffer b;
+      char *p = luaL_buffinitsize(L, &b, (size_t)n);
+      recv_body(L, c, fd, p, (size_t)n);
+      luaL_pushresultsize(&b, (size_t)n);
+    }
     braidB_pushclass(L, "multiprocessing.BufferTooShort");
     lua_pushfstring(L, "buffer too short: %I bytes needed", (lua_Integer)n);
     lua_call(L, 1, 1);
@@ -516,7 +634,13 @@ static int conn_recv_bytes_into(lua_State *L) {
     lua_setfield(L, -2, "args");
     return lua_error(L);
   }
-  recv_body(L, c, fd, (char *)dst + off, (size_t)n);
+  if (fx != NULL && fx->seg) { /* straight into the target: one copy */
+    if (braid__seg_read(fx->fds[0], (char *)dst + off, (size_t)n) != 0)
+      return braidB_oserror(L, errno, "recv");
+  } else {
+    recv_body(L, c, fd, (char *)dst + off, (size_t)n);
+  }
+  if (fx != NULL) fdset_close(fx);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }

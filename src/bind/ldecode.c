@@ -13,6 +13,7 @@
 ** rejoined with lua_upvaluejoin. Big messages are decoded with the
 ** collector stopped (see braid__decode).
 */
+#include <errno.h>
 #include <string.h>
 
 #include "lauxlib.h"
@@ -74,6 +75,8 @@ typedef struct Dec {
   const unsigned char *base, *p, *end;
   braid_handle *const *handles;
   size_t nhandles;
+  const int *segs; /* the message's segment descriptors (T_SEG) */
+  size_t nsegs;
   braid_stream *stream; /* being written: 'end' may move on (dec_more) */
   DFrame *frames; /* 'local' or a DecFrames block */
   size_t nframes, capframes;
@@ -95,6 +98,8 @@ typedef struct Dec {
 
 static void dec_init_frames(Dec *d) {
   d->nocode = 0;
+  d->segs = NULL;
+  d->nsegs = 0;
   d->inl = 0;
   d->frames = d->local;
   d->nframes = 0;
@@ -777,6 +782,103 @@ static __attribute__((noreturn)) void dec_refuse(Dec *d, const char *what) {
 }
 
 
+/* A mapping of a segment being copied, unmapped by __gc if the copy
+** raises (out of memory): a raise never leaves a mapping behind. */
+typedef struct SegMap {
+  const void *p;
+  size_t n;
+} SegMap;
+
+static int segmap_gc(lua_State *L) {
+  SegMap *sm = (SegMap *)lua_touserdata(L, 1);
+  if (sm->p != NULL) braid__seg_unmap(sm->p, sm->n);
+  sm->p = NULL;
+  return 0;
+}
+
+
+/* T_SEG: the string whose bytes are segment i of the message (memseg.h),
+** copied out of a read-only mapping (one copy). The index and the length
+** are checked against the descriptors the message came with, so bytes
+** from another process cannot make it read what it was not given. The
+** descriptor stays the message's (a message may be decoded again). */
+static void push_seg(Dec *d) {
+  lua_State *L = d->L;
+  uint64_t i = get_varint(d), len = get_varint(d);
+  size_t size;
+  if (i >= d->nsegs) dec_fail(d, "missing segment");
+  if (braid__seg_size(d->segs[i], &size) != 0 || len != (uint64_t)size ||
+      len > SIZE_MAX / 2)
+    dec_fail(d, "segment length does not match");
+  braidB_pushsegment(L, d->segs[i], (size_t)len);
+}
+
+
+/* While a segment's string is made, the state's allocator is wrapped so
+** that the block Lua allocates for it is prefaulted before Lua copies
+** into it (braid__seg_prefault: with glibc's malloc, a big block is a
+** fresh mapping faulted in a page at a time, which costs twice the
+** copy). The block is still the state's allocator's, freed by it. */
+typedef struct SegAlloc {
+  lua_Alloc f;
+  void *ud;
+  size_t n; /* the string's length: its block is the first this big */
+  const void *src;
+} SegAlloc;
+
+static void *seg_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  SegAlloc *sa = (SegAlloc *)ud;
+  void *p = sa->f(sa->ud, ptr, osize, nsize);
+  if (p != NULL && ptr == NULL && nsize >= sa->n && sa->n != 0) {
+    braid__seg_prefault(p, nsize);
+    sa->n = 0; /* once */
+  }
+  return p;
+}
+
+/* Run protected, so that a memory error restores the allocator. */
+static int seg_push(lua_State *L) {
+  SegAlloc *sa = (SegAlloc *)lua_touserdata(L, 1);
+  lua_pushlstring(L, (const char *)sa->src, (size_t)lua_tointeger(L, 2));
+  return 1;
+}
+
+
+void braidB_pushsegment(lua_State *L, int fd, size_t n) {
+  SegMap *sm;
+  SegAlloc sa;
+  int rc;
+  if (n == 0) {
+    lua_pushliteral(L, "");
+    return;
+  }
+  luaL_checkstack(L, 6, "decoding a segment");
+  sm = (SegMap *)lua_newuserdatauv(L, sizeof *sm, 0);
+  sm->p = NULL;
+  sm->n = n;
+  if (luaL_newmetatable(L, "braid.segmap")) {
+    lua_pushcfunction(L, segmap_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  sm->p = braid__seg_map(fd, n);
+  if (sm->p == NULL) braidB_oserror(L, errno, "cannot map a segment");
+  sa.f = lua_getallocf(L, &sa.ud);
+  sa.n = n;
+  sa.src = sm->p;
+  lua_pushcfunction(L, seg_push);
+  lua_pushlightuserdata(L, &sa);
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_setallocf(L, seg_alloc, &sa);
+  rc = lua_pcall(L, 2, 1, 0);
+  lua_setallocf(L, sa.f, sa.ud);
+  braid__seg_unmap(sm->p, n);
+  sm->p = NULL;
+  if (rc != LUA_OK) lua_error(L);
+  lua_remove(L, -2);
+}
+
+
 /* Pushes one value and returns its type, or opens a frame for a table,
 ** Lua function or reduced object and returns -1 (decode_value runs it). */
 static int dec_open(Dec *d) {
@@ -820,6 +922,7 @@ static int dec_open(Dec *d) {
       if (tag == T_STRS) remember(d, at);
       return LUA_TSTRING;
     }
+    case T_SEG: push_seg(d); return LUA_TSTRING;
     case T_TABLE:
       open_dtable(d, at);
       if (d->inl >= DEC_INLINE) return -1;
@@ -968,6 +1071,8 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped,
   d.gcstopped = gcstopped;
   dec_init_frames(&d);
   d.nocode = (flags & BRAID_DEC_NOCODE) != 0;
+  d.segs = m->segs;
+  d.nsegs = m->nsegs;
   return decode_values(&d);
 }
 
@@ -1145,6 +1250,8 @@ static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   if (push_scalar(d->L, d->p, d->end)) return;
   d->handles = m->handles;
   d->nhandles = m->nhandles;
+  d->segs = m->segs;
+  d->nsegs = m->nsegs;
   d->nframes = 0;
   decode_value(d);
   if (d->p != d->end) dec_fail(d, "trailing bytes in item");

@@ -166,7 +166,41 @@ static int same_string(Enc *e, size_t at, const char *s, size_t n) {
 #define STR_MINREF 2
 #define STR_MAXMAP 2048
 
+/* Where a string goes out of line (BRAID_ENC_SEGS). Below ~256 KiB the
+** memfd's creation, hand-over and mapping cost more than the two copies
+** through the channel they save (bench/README.md). */
+static _Atomic size_t seg_min = 256 * 1024;
+
+size_t braid__seg_min(int set, size_t n) {
+  if (set) atomic_store_explicit(&seg_min, n, memory_order_relaxed);
+  return atomic_load_explicit(&seg_min, memory_order_relaxed);
+}
+
+
+/* T_SEG for 's': its bytes into a new segment (one copy), or the index
+** of the segment that already holds this string. Returns 0 when the
+** message has no segment left, or no memfd can be had (the string is
+** then written inline, which always works). */
+static int put_seg(Enc *e, const char *s, size_t n) {
+  int i, fd;
+  for (i = 0; i < e->w.nsegs; i++)
+    if (e->segstr[i] == s) break;
+  if (i == e->w.nsegs) {
+    if (i >= BRAID_SEG_MAX || (fd = braid__seg_new(s, n)) < 0) return 0;
+    e->segstr[i] = s;
+    e->w.segs[e->w.nsegs++] = fd;
+  }
+  reserve(e, 21);
+  put_byte(e, T_SEG);
+  put_varint(e, (uint64_t)i);
+  put_varint(e, (uint64_t)n);
+  return 1;
+}
+
+
 static void put_str(Enc *e, const char *s, size_t n) {
+  if (braid__unlikely(e->segmin != 0 && n >= e->segmin) && put_seg(e, s, n))
+    return;
   if (n >= STR_MINREF) {
     braid_ptrmap *m = &e->strs;
     braid_ptrent *pe;
@@ -971,6 +1005,7 @@ static Enc *acquire_enc(lua_State *L, const char *root, int *pushed) {
   e->top = lua_gettop(L);
   e->busy = 1;
   e->procmode = 0;
+  e->segmin = 0;
   return e;
 }
 
@@ -1088,7 +1123,8 @@ static braid_msg *encode_n_mode(lua_State *L, int idx, int n,
   idx = lua_absindex(L, idx);
   if (n == 1 && (m = encode_scalar(L, idx)) != NULL) return m;
   e = acquire_enc(L, roots[0], &pushed);
-  e->procmode = mode;
+  e->segmin = (mode & BRAID_ENC_SEGS) ? braid__seg_min(0, 0) : 0;
+  e->procmode = mode & ~BRAID_ENC_SEGS;
   if (start != NULL) {
     size_t min, step;
     braid__stream_limits(&min, &step, 0);
@@ -1124,6 +1160,7 @@ static braid_msg *encode_n_mode(lua_State *L, int idx, int n,
   }
   e->busy = 0;
   e->procmode = 0;
+  e->segmin = 0;
   enc_stream_off(e);
   if (pushed) lua_pop(L, 1);
   return m;
@@ -1166,7 +1203,8 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
     luaL_error(L, "bad batch size");
   tidx = lua_absindex(L, tidx);
   e = acquire_enc(L, root, &pushed);
-  e->procmode = mode;
+  e->segmin = (mode & BRAID_ENC_SEGS) ? braid__seg_min(0, 0) : 0;
+  e->procmode = mode & ~BRAID_ENC_SEGS;
   if (e->offscap < (size_t)n) { /* kept by the encoder if an item raises */
     uint32_t *no = (uint32_t *)braid__realloc(e->offs,
                                               (size_t)n * sizeof(uint32_t));
@@ -1218,6 +1256,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   atomic_store_explicit(&m->pending, (unsigned)n, memory_order_relaxed);
   e->busy = 0;
   e->procmode = 0;
+  e->segmin = 0;
   if (pushed) lua_pop(L, 1);
   return m;
 }

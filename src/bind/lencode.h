@@ -70,6 +70,11 @@ typedef struct Enc {
   int busy;
   int top; /* the stack's top when the encode began (slots above: ours) */
   int procmode; /* BRAID_ENC_PROCESS/_PIPE: for another process, else 0 */
+  /* Strings of 'segmin' bytes or more go out of line (T_SEG, memseg.h);
+  ** 0: never (BRAID_ENC_SEGS not asked for). 'segstr' are the strings
+  ** already in the message's segments (the same string twice is one). */
+  size_t segmin;
+  const char *segstr[BRAID_SEG_MAX];
   int names_rebuilt; /* the name cache was rebuilt during this encode */
   braid_names *names;    /* this state's, looked up once per encode */
   int npath;        /* segments before the frames' (a batch's item) */

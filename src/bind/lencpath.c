@@ -5,6 +5,8 @@
 ** show their first and last BRAID_PATH_KEEP steps.
 ** See LICENSE for copyright and license.
 */
+#include <unistd.h>
+
 #include "lauxlib.h"
 #include "lbind.h"
 #include "lencode.h"
@@ -102,7 +104,12 @@ static void addpath(Enc *e, luaL_Buffer *b) {
 void braidB_enc_fail(Enc *e, const char *cls, const char *what) {
   lua_State *L = e->L;
   luaL_Buffer b;
+  int i;
   e->busy = 0;
+  /* the segments of a message that will not be sent: closed now, not at
+  ** this state's next encode */
+  for (i = 0; i < e->w.nsegs; i++) close(e->w.segs[i]);
+  e->w.nsegs = 0;
   luaL_buffinit(L, &b);
   addpath(e, &b);
   luaL_addstring(&b, ": ");

@@ -5,6 +5,8 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "lbind.h"
 #include "lprocess.h"
@@ -40,12 +42,42 @@ static int core_mp_queue(lua_State *L) {
 }
 
 
+/* One of the queue's segment sockets (argument 'idx': nil when it has
+** none): a descriptor this queue object will own, or -1. */
+static int attach_sock(lua_State *L, int idx) {
+  int fd, d;
+  if (lua_isnoneornil(L, idx)) return -1;
+  if (braidB_attach_fd(L, idx, "Queue", &fd)) { /* cannot be: never kept */
+    lua_pop(L, 1);
+    return -1;
+  }
+  if (!lua_isinteger(L, idx)) return fd; /* redeemed: ours */
+  d = fcntl(fd, F_DUPFD_CLOEXEC, 3); /* inherited: the child's number */
+  return d; /* -1: the queue works without segments */
+}
+
+
 static int core_mpq_attach(lua_State *L) {
   braid_mpq *q;
   size_t size = (size_t)braidB_checkinteger(L, 2);
-  int fd, rc;
-  if (braidB_attach_fd(L, 1, "Queue", &fd)) return 1;
-  rc = braid__mpq_attach(&q, fd, size);
+  int fd, rc, sk0, sk1;
+  if (braidB_attach_fd(L, 1, "Queue", &fd)) {
+    /* received before: redeem the sockets' tickets of this send too, so
+    ** that the sender's duplicates close */
+    int top = lua_gettop(L), s0 = attach_sock(L, 3), s1 = attach_sock(L, 4);
+    if (s0 >= 0) close(s0);
+    if (s1 >= 0) close(s1);
+    lua_settop(L, top);
+    return 1;
+  }
+  sk0 = attach_sock(L, 3);
+  sk1 = attach_sock(L, 4);
+  if (sk0 < 0 || sk1 < 0) { /* both or none */
+    if (sk0 >= 0) close(sk0);
+    if (sk1 >= 0) close(sk1);
+    sk0 = sk1 = -1;
+  }
+  rc = braid__mpq_attach(&q, fd, size, sk0, sk1);
   if (rc != BRAID_OK) {
     braidB_attach_drop(L, 1, fd);
     return braidB_oserror(L, errno, "cannot map a queue");
@@ -63,7 +95,10 @@ static int mpq_export(lua_State *L) {
   lua_pushcfunction(L, core_mpq_attach);
   braidB_export_fd(L, q->fd, "Queue");
   lua_pushinteger(L, (lua_Integer)q->size);
-  return 3;
+  if (q->sk[0] < 0) return 3;
+  braidB_export_fd(L, q->sk[0], "Queue");
+  braidB_export_fd(L, q->sk[1], "Queue");
+  return 5;
 }
 
 
@@ -76,10 +111,16 @@ static int mpq_put(lua_State *L) {
   braid_msg *m;
   int rc;
   luaL_checkany(L, 2);
-  m = braid__encode_proc(L, 2, 1, roots, BRAID_ENC_PIPE);
-  braidB_poll(L); /* may raise: but after the message is freed... */
-  rc = braid__mpq_put(q, m->data, m->len, blocking, t);
-  braid__msg_free(m);
+  m = braid__encode_proc(L, 2, 1, roots,
+                         BRAID_ENC_PIPE | (q->sk[0] >= 0 ? BRAID_ENC_SEGS : 0));
+  rc = braid__mpq_put(q, m->data, m->len, m->segs, (int)m->nsegs, blocking, t);
+  braid__msg_free(m); /* the reader has its own descriptors */
+  if (rc == BRAID_EAGAIN) { /* the segments could not be handed over */
+    m = braid__encode_proc(L, 2, 1, roots, BRAID_ENC_PIPE);
+    rc = braid__mpq_put(q, m->data, m->len, NULL, 0, blocking, t);
+    braid__msg_free(m);
+  }
+  braidB_poll(L);
   if (rc == BRAID_ETIMEDOUT) return braidB_raise(L, "queue.Full", "");
   return 0;
 }
@@ -93,14 +134,19 @@ static int mpq_get(lua_State *L) {
   unsigned char *p;
   size_t len;
   braid_msg *m;
-  int rc;
+  int rc, segs[BRAID_SEG_MAX], nsegs;
   braidB_poll(L);
-  rc = braid__mpq_get(q, &p, &len, blocking, t);
+  rc = braid__mpq_get(q, &p, &len, segs, &nsegs, blocking, t);
   if (rc == BRAID_ETIMEDOUT) return braidB_raise(L, "queue.Empty", "");
   if (rc != BRAID_OK) return braidB_nomem(L);
   m = braid__msg_from_bytes(p, len);
   braid__free(p);
-  if (m == NULL) return braidB_nomem(L);
+  if (m == NULL || braid__msg_take_segs(m, segs, nsegs) != BRAID_OK) {
+    if (m == NULL)
+      while (nsegs > 0) close(segs[--nsegs]);
+    braid__msg_free(m);
+    return braidB_nomem(L);
+  }
   lua_settop(L, 0);
   return braid__decode_owned(L, m);
 }

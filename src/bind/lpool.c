@@ -37,7 +37,8 @@ braid_msg *braidB_encode_values(lua_State *L, int idx, int n,
   if (n == 1 && !proc) return braid__encode(L, idx, root);
   roots = (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 0);
   for (i = 0; i < n; i++) roots[i] = root;
-  m = proc ? braid__encode_proc(L, idx, n, roots, BRAID_ENC_PIPE)
+  m = proc ? braid__encode_proc(L, idx, n, roots,
+                                proc > 1 ? proc : BRAID_ENC_PIPE)
            : braid__encode_n(L, idx, n, roots);
   lua_pop(L, 1);
   return m;

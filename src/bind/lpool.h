@@ -78,6 +78,9 @@ typedef struct braidB_WorkerCtx {
   long decodes, tasks, cached, progress;
   braid_item *buf;
   size_t cap;
+  /* 0: results stay in this process; else they go to another process:
+  ** 1 (BRAID_ENC_PIPE) or an encode mode (a child of a process pool:
+  ** BRAID_ENC_PIPE | BRAID_ENC_SEGS, its socket carries descriptors) */
   int proc;
   int mperr; /* a multiprocessing Pool's worker: see BRAIDB_POOL_MPERR */
 } braidB_WorkerCtx;

@@ -85,15 +85,22 @@ typedef struct ReplyHdr {
 #define CHUNK_MAXITEMS ((uint32_t)1 << 28)
 
 
-/* sendmsg of all of 'iov' (no SIGPIPE). BRAID_OK, BRAID_ECLOSED, BRAID_EOS. */
-static int send_all(int fd, struct iovec *iov, int n) {
+/* sendmsg of all of 'iov' (no SIGPIPE), with the 'nfds' descriptors
+** 'fds' on its first bytes (the segments of a reply's message: the
+** receiver gets its own, see read_reply). BRAID_OK, BRAID_ECLOSED,
+** BRAID_EOS. */
+static int send_all_fds(int fd, struct iovec *iov, int n, const int *fds,
+                        int nfds) {
+  unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
   while (n > 0) {
     struct msghdr mh;
     ssize_t w;
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = iov;
     mh.msg_iovlen = (size_t)(n > IOV_MAX ? IOV_MAX : n);
+    if (nfds > 0) braid__seg_put_rights(&mh, cbuf, fds, nfds);
     w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    if (w > 0) nfds = 0; /* sent with the first bytes */
     if (w < 0) {
       if (errno == EINTR) continue;
       return (errno == EPIPE || errno == ECONNRESET) ? BRAID_ECLOSED
@@ -110,6 +117,10 @@ static int send_all(int fd, struct iovec *iov, int n) {
     }
   }
   return BRAID_OK;
+}
+
+static int send_all(int fd, struct iovec *iov, int n) {
+  return send_all_fds(fd, iov, n, NULL, 0);
 }
 
 
@@ -161,7 +172,35 @@ static int send_reply(int fd, uint32_t status, const braid_msg *m) {
     iov[n].iov_base = m->data;
     iov[n++].iov_len = m->len;
   }
-  return send_all(fd, iov, n);
+  return send_all_fds(fd, iov, n, m != NULL ? m->segs : NULL,
+                      m != NULL ? (int)m->nsegs : 0);
+}
+
+
+/* Reads a ReplyHdr and the descriptors sent with it (into 'fds',
+** '*nfds'; the caller's to close). */
+static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
+  unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
+  struct iovec iov;
+  struct msghdr mh;
+  ssize_t k;
+  *nfds = 0;
+  for (;;) {
+    iov.iov_base = r;
+    iov.iov_len = sizeof *r;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof cbuf;
+    k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    if (k >= 0 || errno != EINTR) break;
+  }
+  if (k <= 0) return k == 0 ? BRAID_ECLOSED : BRAID_EOS;
+  *nfds = braid__seg_take_rights(&mh, fds, BRAID_SEG_MAX);
+  if ((size_t)k < sizeof *r)
+    return braid__fd_read_all(fd, (char *)r + k, sizeof *r - (size_t)k, NULL);
+  return BRAID_OK;
 }
 /* }====================================================== */
 
@@ -276,7 +315,8 @@ static int core_procpool_serve(lua_State *L) {
     return braidB_raise(L, "OSError", "the pool is gone");
 #endif
   lua_settop(L, 1);
-  c = braidB_worker_ctx(L, NULL, 1, mperr);
+  /* results go back with their big strings out of line (send_reply) */
+  c = braidB_worker_ctx(L, NULL, BRAID_ENC_PIPE | BRAID_ENC_SEGS, mperr);
   if (send_reply(fd, ok ? REPLY_READY : REPLY_INITFAIL, NULL) != BRAID_OK ||
       !ok) {
     lua_pushboolean(L, 0); /* the caller exits with status 1 */
@@ -692,13 +732,24 @@ static void fail_lost(lua_State *L, Flight *f, long pid, int code) {
 ** '*ok', or W_DIED / W_STOP. */
 static int read_reply(ProcExt *x, Child *ch, braid_msg **m, int *ok) {
   ReplyHdr r;
+  int fds[BRAID_SEG_MAX], nfds = 0;
   int ev = wait_reply(x, ch);
+  *m = NULL;
   if (ev != W_REPLY) return ev;
-  if (braid__fd_read_all(ch->fd, &r, sizeof r, NULL) != BRAID_OK ||
+  if (read_reply_hdr(ch->fd, &r, fds, &nfds) != BRAID_OK ||
       (r.status != REPLY_OK && r.status != REPLY_EXC) ||
       (r.tag != 0 && r.tag != BRAID_RESULT_ITEMS) ||
-      read_msg_items(ch->fd, r.len, r.nitems, 0, m) != BRAID_OK)
+      read_msg_items(ch->fd, r.len, r.nitems, 0, m) != BRAID_OK ||
+      (nfds > 0 && (*m == NULL ||
+                    braid__msg_take_segs(*m, fds, nfds) != BRAID_OK))) {
+    /* the segments of a reply that cannot be read are closed with it
+    ** (braid__msg_take_segs closes them when it fails) */
+    if (nfds > 0 && *m == NULL)
+      while (nfds > 0) close(fds[--nfds]);
+    braid__msg_free(*m);
+    *m = NULL;
     return atomic_load(&x->stop) ? W_STOP : W_DIED;
+  }
   if (*m != NULL) (*m)->tag = (lua_Integer)r.tag;
   *ok = r.status == REPLY_OK;
   return W_REPLY;

@@ -4,6 +4,8 @@
 ** braid objects cannot become strings: their references live in memory.
 ** See LICENSE for copyright and license.
 */
+#include <errno.h>
+
 #include "lbind.h"
 #include "lcodec.h"
 #include "stream.h"
@@ -82,7 +84,63 @@ static int serial_stream_min(lua_State *L) {
 }
 
 
+/* core._seg_min([n]) -> old size: from which size a string or buffer sent
+** to another process goes out of line in a memfd (memseg.h); specs lower
+** it, benchmarks measure where it pays. */
+static int serial_seg_min(lua_State *L) {
+  size_t old = braid__seg_min(0, 0);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = braidB_checkinteger(L, 1);
+    if (n < 1) return braidB_argerror(L, 1, "ValueError", "size must be >= 1");
+    braid__seg_min(1, (size_t)n);
+  }
+  lua_pushinteger(L, (lua_Integer)old);
+  return 1;
+}
+
+
+/* core._seg_count() -> segments this process made, segments it read */
+static int serial_seg_count(lua_State *L) {
+  long made, read;
+  braid__seg_counts(&made, &read);
+  lua_pushinteger(L, (lua_Integer)made);
+  lua_pushinteger(L, (lua_Integer)read);
+  return 2;
+}
+
+
+/* core._seg_loads(bytes, s1, ...) -> the values of a message of 'bytes'
+** whose segments hold s1, ... (specs and fuzzing of T_SEG: a message from
+** another process, with the descriptors it came with) */
+static int serial_seg_loads(lua_State *L) {
+  size_t len;
+  const char *b = braidB_checkstring(L, 1, &len);
+  int n = lua_gettop(L) - 1, i;
+  braid_msg *m;
+  if (n > BRAID_SEG_MAX)
+    return braidB_argerror(L, 2, "ValueError", "too many segments");
+  for (i = 2; i <= n + 1; i++) braidB_checkstring(L, i, NULL);
+  m = braid__msg_from_bytes(b, len);
+  if (m == NULL) return braidB_nomem(L);
+  for (i = 2; i <= n + 1; i++) {
+    size_t sl;
+    const char *s = lua_tolstring(L, i, &sl);
+    int fd = braid__seg_new(s, sl);
+    if (fd < 0 || braid__msg_take_segs(m, &fd, 1) != BRAID_OK) {
+      int e = errno;
+      braid__msg_free(m);
+      return braidB_oserror(L, e, "cannot make a segment");
+    }
+  }
+  lua_settop(L, 0);
+  return braid__decode_owned(L, m);
+}
+
+
 static const luaL_Reg serial_funcs[] = {
+  { "_seg_count", serial_seg_count },
+  { "_seg_loads", serial_seg_loads },
+  { "_seg_min", serial_seg_min },
   { "dumps", serial_dumps },
   { "loads", serial_loads },
   { "copy", serial_copy },

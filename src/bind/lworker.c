@@ -102,8 +102,9 @@ typedef struct EncArgs {
 static braid_msg *encode_direct(lua_State *L, int idx, const EncArgs *a) {
   braid_msg *m;
   if (!a->batch) return braidB_encode_values(L, idx, a->n, "result", a->proc);
-  m = a->proc ? braid__encode_batch_range_proc(L, idx, 1, (lua_Integer)a->n,
-                                               "result", BRAID_ENC_PIPE)
+  m = a->proc ? braid__encode_batch_range_proc(
+                    L, idx, 1, (lua_Integer)a->n, "result",
+                    a->proc > 1 ? a->proc : BRAID_ENC_PIPE)
               : braid__encode_batch(L, idx, (lua_Integer)a->n, "result");
   m->tag = BRAID_RESULT_ITEMS;
   return m;

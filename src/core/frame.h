@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "braidint.h"
+#include "memseg.h"
 
 /* Longest header (the 8-byte form). */
 #define BRAID_FRAME_HDRMAX 12
@@ -49,6 +50,42 @@ BRAIDI_FUNC int braid__frame_read_header(int fd, uint64_t *len, size_t *got);
 BRAIDI_FUNC int braid__frame_try_header(int fd, long spin_ns, uint64_t *len,
                                         size_t *got);
 
+/* { ====== descriptors with frames (braid's Pipes only, see lconn.c)
+** A frame may carry descriptors (SCM_RIGHTS on its first bytes): the
+** segments of a message's T_SEG strings (memseg.h). And a braid-only
+** header, -2 then an 8-byte length, says the frame's bytes are not in the
+** stream but in the one descriptor it carries (send_bytes of a big
+** buffer). Python's peers never see either: only connections whose both
+** ends are braid's (Pipe) use them. */
+typedef struct braid_frame_fds {
+  int fds[BRAID_SEG_MAX]; /* received with the header (close-on-exec) */
+  int n;
+  int seg; /* the -2 form: the bytes are fds[0]'s */
+} braid_frame_fds;
+
+/* braid__frame_parse that also takes the -2 form when 'seg' is not NULL
+** (then '*seg' says which form it was). */
+BRAIDI_FUNC int braid__frame_parse_seg(const unsigned char *h, size_t have,
+                                       uint64_t *len, int *seg);
+
+/* braid__frame_write with the 'nfds' descriptors 'fds' (may be 0) sent
+** with the header; 'seg': the -2 form for 'n' bytes held by fds[0] ('p'
+** unused, no body). The caller keeps its descriptors (close them after:
+** the receiver has its own). */
+BRAIDI_FUNC int braid__frame_write_fx(int fd, const void *p, size_t n,
+                                      const int *fds, int nfds, int seg);
+
+/* braid__frame_read_header / _try_header that also take the descriptors
+** sent with the header into 'fx' (the caller owns them, also when an
+** error is returned after they came: fx->n says how many) and the -2
+** form. 'fx' NULL: as the plain functions. */
+BRAIDI_FUNC int braid__frame_read_header_fx(int fd, uint64_t *len,
+                                            size_t *got, braid_frame_fds *fx);
+BRAIDI_FUNC int braid__frame_try_header_fx(int fd, long spin_ns,
+                                           uint64_t *len, size_t *got,
+                                           braid_frame_fds *fx);
+/* } ====== */
+
 /*
 ** Read-ahead. A connection that reads ahead takes what the socket holds,
 ** up to BRAID_RBUF_SIZE bytes, each time it needs a header: a small
@@ -65,6 +102,15 @@ BRAIDI_FUNC int braid__frame_try_header(int fd, long spin_ns, uint64_t *len,
 typedef struct braid_rbuf {
   size_t pos, end; /* b[pos, end): read from the socket, not yet taken */
   int greedy;      /* 0: read only the header bytes missing (no read-ahead) */
+  /* Descriptors read ahead (a connection that takes them, 'fx' below):
+  ** they belong to the header holding byte b[fdend - 1]. A sender puts a
+  ** frame's descriptors on a send of the header alone, and the kernel
+  ** ends a read after the bytes that carried descriptors, so they came
+  ** with the last bytes read, which are that header's. Until that header
+  ** is taken nothing more is read ahead (one set pending at most). */
+  int fds[BRAID_SEG_MAX];
+  int nfds;
+  size_t fdend;
   unsigned char b[BRAID_RBUF_SIZE];
 } braid_rbuf;
 
@@ -75,15 +121,21 @@ BRAIDI_FUNC size_t braid__rbuf_avail(const braid_rbuf *rb);
 ** another process). BRAID_OK, or BRAID_EINVAL when they do not fit. */
 BRAIDI_FUNC int braid__rbuf_put(braid_rbuf *rb, const void *p, size_t n);
 
-/* braid__frame_try_header and braid__frame_read_header through 'rb': a
-** header already buffered is taken from it; otherwise reads go into the
+/* braid__frame_try_header_fx and braid__frame_read_header_fx through 'rb':
+** a header already buffered is taken from it; otherwise reads go into the
 ** buffer (all the socket holds that fits when 'rb->greedy'). Same results;
-** '*got' at BRAID_ECLOSED counts the buffered bytes of the torn header. */
+** '*got' at BRAID_ECLOSED counts the buffered bytes of the torn header.
+** 'fx' (NULL: the connection takes no descriptors) receives the
+** descriptors that came with the header taken. */
 BRAIDI_FUNC int braid__frame_try_header_rb(int fd, braid_rbuf *rb,
                                            long spin_ns, uint64_t *len,
-                                           size_t *got);
+                                           size_t *got, braid_frame_fds *fx);
 BRAIDI_FUNC int braid__frame_read_header_rb(int fd, braid_rbuf *rb,
-                                            uint64_t *len, size_t *got);
+                                            uint64_t *len, size_t *got,
+                                            braid_frame_fds *fx);
+
+/* Closes the descriptors 'rb' holds for a header not taken yet. */
+BRAIDI_FUNC void braid__rbuf_drop_fds(braid_rbuf *rb);
 
 /* Reads a body of 'n' bytes into 'p': the buffered bytes first, the rest
 ** straight from 'fd' (never more than the body: no copy through the

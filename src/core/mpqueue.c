@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mpqueue.h"
@@ -13,6 +14,10 @@
 
 #define MPQ_MAGIC 0x6251755au
 #define HDR 8      /* each message: 8-byte length, then its bytes */
+/* The header's top byte: how many segment descriptors the message has
+** on the queue's socket (braid_mpq's 'sk'); the rest is the length. */
+#define SEGSHIFT 56
+#define LENMASK ((UINT64_C(1) << SEGSHIFT) - 1)
 #define SPINS 4000 /* polls of a lock-free counter before sleeping */
 
 struct braid_mpq_shm {
@@ -32,18 +37,27 @@ static void mpq_destroy(braid_handle *h) {
   braid_mpq *q = (braid_mpq *)h;
   if (q->s) munmap(q->s, q->size);
   if (q->fd >= 0) close(q->fd);
+  if (q->sk[0] >= 0) close(q->sk[0]);
+  if (q->sk[1] >= 0) close(q->sk[1]);
   braid__free(q);
 }
 
 const braid_handle_type braid__mpq_type = { "braid.mp.Queue", mpq_destroy };
 
 
-static braid_mpq *wrap(int fd, size_t size, braid_mpq_shm *s) {
+static braid_mpq *wrap(int fd, size_t size, braid_mpq_shm *s, int sk0,
+                       int sk1) {
   braid_mpq *q = (braid_mpq *)braid__calloc(1, sizeof *q);
-  if (q == NULL) return NULL;
+  if (q == NULL) {
+    if (sk0 >= 0) close(sk0);
+    if (sk1 >= 0) close(sk1);
+    return NULL;
+  }
   q->fd = fd;
   q->size = size;
   q->s = s;
+  q->sk[0] = sk0;
+  q->sk[1] = sk1;
   braid__handle_init(&q->h, &braid__mpq_type);
   return q;
 }
@@ -67,7 +81,14 @@ int braid__mpq_new(braid_mpq **out, int64_t maxsize, size_t ringsize) {
   s->magic = MPQ_MAGIC;
   s->cap = ringsize;
   s->maxsize = maxsize > 0 ? maxsize : 0;
-  *out = wrap(fd, size, s);
+  {
+    int sk[2] = { -1, -1 };
+    /* no socket (no descriptor left): the queue works without segments */
+    if (fd < 0 ||
+        socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sk) != 0)
+      sk[0] = sk[1] = -1;
+    *out = wrap(fd, size, s, sk[0], sk[1]);
+  }
   if (*out == NULL) {
     munmap(s, size);
     if (fd >= 0) close(fd);
@@ -77,19 +98,27 @@ int braid__mpq_new(braid_mpq **out, int64_t maxsize, size_t ringsize) {
 }
 
 
-int braid__mpq_attach(braid_mpq **out, int fd, size_t size) {
+int braid__mpq_attach(braid_mpq **out, int fd, size_t size, int sk0,
+                      int sk1) {
   braid_mpq_shm *s;
   int d;
   *out = NULL;
-  if (size < sizeof *s + 64) return BRAID_EINVAL;
-  s = (braid_mpq_shm *)braid__pshm_attach(fd, size, &d);
-  if (s == NULL) return BRAID_EOS;
+  if (size < sizeof *s + 64 || (s = (braid_mpq_shm *)braid__pshm_attach(
+                                    fd, size, &d)) == NULL) {
+    int e = errno;
+    if (sk0 >= 0) close(sk0);
+    if (sk1 >= 0) close(sk1);
+    errno = e;
+    return size < sizeof *s + 64 ? BRAID_EINVAL : BRAID_EOS;
+  }
   if (s->magic != MPQ_MAGIC || s->cap != size - sizeof *s) {
     munmap(s, size);
     close(d);
+    if (sk0 >= 0) close(sk0);
+    if (sk1 >= 0) close(sk1);
     return BRAID_EINVAL;
   }
-  *out = wrap(d, size, s);
+  *out = wrap(d, size, s, sk0, sk1);
   if (*out == NULL) {
     munmap(s, size);
     close(d);
@@ -136,14 +165,17 @@ static void wake(pthread_cond_t *c, uint32_t sleepers, int all) {
 }
 
 
-int braid__mpq_put(braid_mpq *q, const void *p, size_t len, int blocking,
-                   double timeout) {
+int braid__mpq_put(braid_mpq *q, const void *p, size_t len,
+                   const int *segs, int nsegs, int blocking, double timeout) {
   braid_mpq_shm *s = q->s;
   braid__deadline d = braid__deadline_in(blocking ? timeout : 0);
   const unsigned char *c = (const unsigned char *)p;
   unsigned char hdr[HDR];
-  uint64_t ulen = len, whole = HDR + (uint64_t)len;
+  uint64_t ulen = len | ((uint64_t)nsegs << SEGSHIFT),
+           whole = HDR + (uint64_t)len;
   int spun = 0;
+  if (nsegs > 0 && (q->sk[0] < 0 || nsegs > BRAID_SEG_MAX))
+    return BRAID_EAGAIN;
   memcpy(hdr, &ulen, HDR);
   braid__pmutex_lock(&s->mu);
   for (;;) {
@@ -163,6 +195,11 @@ int braid__mpq_put(braid_mpq *q, const void *p, size_t len, int blocking,
     s->wwait++;
     braid__pcond_wait(&s->writers, &s->mu, &d);
     s->wwait--;
+  }
+  /* the descriptors first, in the ring's order (see braid_mpq) */
+  if (nsegs > 0 && braid__seg_send_dgram(q->sk[0], segs, nsegs) != 0) {
+    braid__pmutex_unlock(&s->mu);
+    return BRAID_EAGAIN;
   }
   ring_write(s, hdr, HDR);
   s->count++;
@@ -196,14 +233,15 @@ int braid__mpq_put(braid_mpq *q, const void *p, size_t len, int blocking,
 
 
 int braid__mpq_get(braid_mpq *q, unsigned char **out, size_t *len,
-                   int blocking, double timeout) {
+                   int *segs, int *nsegs, int blocking, double timeout) {
   braid_mpq_shm *s = q->s;
   braid__deadline d = braid__deadline_in(blocking ? timeout : 0);
   unsigned char hdr[HDR], *buf;
   uint64_t ulen;
   size_t done = 0;
-  int spun = 0;
+  int spun = 0, want;
   *out = NULL;
+  *nsegs = 0;
   braid__pmutex_lock(&s->mu);
   while (s->rbusy || s->count == 0) {
     if (!blocking || braid__deadline_passed(&d)) {
@@ -221,6 +259,12 @@ int braid__mpq_get(braid_mpq *q, unsigned char **out, size_t *len,
   }
   ring_read(s, hdr, HDR);
   memcpy(&ulen, hdr, HDR);
+  want = (int)(ulen >> SEGSHIFT);
+  ulen &= LENMASK;
+  if (want > 0 && q->sk[1] >= 0) { /* this message's datagram */
+    int k = braid__seg_recv_dgram(q->sk[1], segs, BRAID_SEG_MAX);
+    *nsegs = k > 0 ? k : 0;
+  }
   s->count--;
   buf = (unsigned char *)braid__malloc(ulen ? (size_t)ulen : 1);
   if (buf == NULL) { /* drop the message, keeping the ring consistent */
@@ -250,7 +294,10 @@ int braid__mpq_get(braid_mpq *q, unsigned char **out, size_t *len,
   wake(&s->writers, s->wwait, 1);
   if (s->count > 0) wake(&s->readers, s->rwait, 0);
   braid__pmutex_unlock(&s->mu);
-  if (buf == NULL) return BRAID_ENOMEM;
+  if (buf == NULL) {
+    while (*nsegs > 0) close(segs[--*nsegs]);
+    return BRAID_ENOMEM;
+  }
   *out = buf;
   *len = (size_t)ulen;
   return BRAID_OK;

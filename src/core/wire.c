@@ -7,6 +7,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "stream.h"
@@ -25,8 +26,25 @@ void braid__msg_free(braid_msg *m) {
   for (i = 0; i < m->nhandles; i++) braid__handle_release(m->handles[i]);
   braid__free(m->handles);
   braid__free(m->offs);
+  for (i = 0; i < m->nsegs; i++) close(m->segs[i]);
+  braid__free(m->segs);
   if (m->data != m->inline_data) braid__buf_free(m->data, m->cap);
   braid__free(m);
+}
+
+
+int braid__msg_take_segs(braid_msg *m, const int *fds, int n) {
+  int i, *ns;
+  if (n <= 0) return BRAID_OK;
+  ns = (int *)braid__realloc(m->segs, (m->nsegs + (size_t)n) * sizeof(int));
+  if (ns == NULL) {
+    for (i = 0; i < n; i++) close(fds[i]);
+    return BRAID_ENOMEM;
+  }
+  m->segs = ns;
+  memcpy(m->segs + m->nsegs, fds, (size_t)n * sizeof(int));
+  m->nsegs += (uint32_t)n;
+  return BRAID_OK;
 }
 
 
@@ -49,6 +67,8 @@ braid_msg *braid__msg_new(void) {
   m->nitems = 1;
   m->offs = NULL;
   m->origin = 0;
+  m->nsegs = 0;
+  m->segs = NULL;
   atomic_init(&m->pending, 1);
   return m;
 }
@@ -201,6 +221,8 @@ void braid__wbuf_reset(braid_wbuf *w) {
   for (i = 0; i < w->nhandles; i++) /* left by a writer that failed */
     braid__handle_release(w->handles[i]);
   w->nhandles = 0;
+  for (i = 0; i < (size_t)w->nsegs; i++) close(w->segs[i]);
+  w->nsegs = 0;
   w->len = 0;
   w->err = BRAID_OK;
 }
@@ -248,6 +270,14 @@ int braid__wbuf_to_msg(braid_wbuf *w, braid_msg **out) {
     m->nhandles = w->nhandles;
     w->nhandles = 0; /* the message owns the references now */
   }
+  if (w->nsegs > 0) {
+    int rc = braid__msg_take_segs(m, w->segs, w->nsegs);
+    w->nsegs = 0; /* the message's now (closed if that failed) */
+    if (rc != BRAID_OK) {
+      braid__msg_free(m);
+      return rc;
+    }
+  }
   w->len = 0;
   if (w->cap > (1u << 20)) { /* do not keep a huge buffer around */
     braid__buf_free(w->buf, w->cap);
@@ -263,6 +293,8 @@ void braid__wbuf_free(braid_wbuf *w) {
   size_t i;
   braid__wbuf_stream_detach(w);
   for (i = 0; i < w->nhandles; i++) braid__handle_release(w->handles[i]);
+  for (i = 0; i < (size_t)w->nsegs; i++) close(w->segs[i]);
+  w->nsegs = 0;
   braid__free(w->handles);
   if (w->buf != NULL) braid__buf_free(w->buf, w->cap);
   w->buf = NULL;

@@ -30,6 +30,7 @@
 
 #include "braidint.h"
 #include "handle.h"
+#include "memseg.h"
 
 /* { ====== format */
 #define BRAID_WIRE_VERSION 2
@@ -53,6 +54,9 @@ typedef enum Tag {
   T_REDUCE,  /* flags, varint nargs, constructor value, args */
   T_STRS,    /* as T_STR, for a string a later T_REF refers to */
   T_END,     /* ends a section of an F_OPEN table */
+  T_SEG,     /* varint segment index, varint length: a string whose bytes
+                are the segment's (a memfd the message carries, 'segs';
+                only in messages for another process, see memseg.h) */
   T_LAST
 } Tag;
 
@@ -91,6 +95,11 @@ typedef struct braid_msg {
   ** (a slice of a batch sent to another process: its items' references
   ** count from there); 0 otherwise. */
   uint32_t origin;
+  /* The descriptors of the out-of-line segments its T_SEG strings name
+  ** (memseg.h), owned by the message: braid__msg_free closes them, so a
+  ** message dropped unread frees its segments. NULL/0 for most. */
+  uint32_t nsegs;
+  int *segs;
   unsigned char inline_data[40];
 } braid_msg;
 
@@ -115,6 +124,10 @@ BRAIDI_FUNC braid_msg *braid__msg_alloc(size_t len, uint32_t nitems,
 /* A message holding a copy of raw bytes (for loads() and the fuzzer);
 ** 'handles' stays empty, so a handle tag in the bytes is rejected. */
 BRAIDI_FUNC braid_msg *braid__msg_from_bytes(const void *p, size_t len);
+
+/* Gives 'm' the 'n' segment descriptors 'fds' (they are the message's from
+** now on, closed with it, also when this fails). BRAID_OK, BRAID_ENOMEM. */
+BRAIDI_FUNC int braid__msg_take_segs(braid_msg *m, const int *fds, int n);
 
 /* Frees 'm' and drops its references (NULL is ignored). */
 BRAIDI_FUNC void braid__msg_free(braid_msg *m);
@@ -156,6 +169,10 @@ typedef struct braid_wbuf {
   braid_stream *stream; /* attached stream, or NULL */
   void (*nomem)(struct braid_wbuf *w);
   int err; /* BRAID_OK, or BRAID_ENOMEM once a growth failed */
+  /* Segments written so far (T_SEG), owned by the writer until
+  ** braid__wbuf_to_msg moves them; reset and free close them. */
+  int nsegs;
+  int segs[BRAID_SEG_MAX];
 } braid_wbuf;
 
 /* Makes room for 'n' more bytes (cold path of braid__wire_reserve).

@@ -1,0 +1,169 @@
+/*
+** memseg.c: out-of-line segments (see memseg.h).
+** See LICENSE for copyright and license.
+*/
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "memseg.h"
+
+_Static_assert(CMSG_SPACE(sizeof(int) * BRAID_SEG_MAX) <= BRAID_SEG_CMSG,
+               "control buffer too small");
+
+
+static _Atomic long nmade, nread;
+
+void braid__seg_counts(long *made, long *read) {
+  *made = atomic_load_explicit(&nmade, memory_order_relaxed);
+  *read = atomic_load_explicit(&nread, memory_order_relaxed);
+}
+
+
+int braid__seg_new(const void *p, size_t n) {
+  const char *c = (const char *)p;
+  int fd = memfd_create("braid-seg", MFD_CLOEXEC);
+  if (fd < 0) return -1;
+  atomic_fetch_add_explicit(&nmade, 1, memory_order_relaxed);
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      close(fd);
+      errno = e;
+      return -1;
+    }
+    c += w;
+    n -= (size_t)w;
+  }
+  return fd;
+}
+
+
+int braid__seg_size(int fd, size_t *n) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -1;
+  if (!S_ISREG(st.st_mode) || st.st_size < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  *n = (size_t)st.st_size;
+  return 0;
+}
+
+
+const void *braid__seg_map(int fd, size_t n) {
+  void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  atomic_fetch_add_explicit(&nread, 1, memory_order_relaxed);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+
+void braid__seg_unmap(const void *p, size_t n) {
+  munmap((void *)p, n);
+}
+
+
+void braid__seg_prefault(void *p, size_t n) {
+  const uintptr_t huge = (uintptr_t)2 << 20, page = 4096;
+  uintptr_t a = (uintptr_t)p, lo = (a + huge - 1) & ~(huge - 1),
+            hi = (a + n) & ~(huge - 1);
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+  lo = (a + page - 1) & ~(page - 1);
+  hi = (a + n) & ~(page - 1);
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+#endif
+}
+
+
+int braid__seg_read(int fd, void *dst, size_t n) {
+  char *d = (char *)dst;
+  off_t at = 0;
+  atomic_fetch_add_explicit(&nread, 1, memory_order_relaxed);
+  while (n > 0) {
+    ssize_t r = pread(fd, d, n, at);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (r == 0) errno = EIO; /* shorter than it said: checked before */
+      return -1;
+    }
+    d += r;
+    at += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+
+void braid__seg_put_rights(struct msghdr *m, void *cbuf, const int *fds,
+                           int n) {
+  struct cmsghdr *c;
+  memset(cbuf, 0, BRAID_SEG_CMSG);
+  m->msg_control = cbuf;
+  m->msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+  c = CMSG_FIRSTHDR(m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+  memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+}
+
+
+int braid__seg_take_rights(struct msghdr *m, int *fds, int max) {
+  struct cmsghdr *c;
+  int kept = 0;
+  if (m->msg_controllen == 0) return 0;
+  for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+    size_t k, cnt;
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (k = 0; k < cnt; k++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+      if (fds != NULL && kept < max) fds[kept++] = fd;
+      else close(fd);
+    }
+  }
+  return kept;
+}
+
+
+int braid__seg_send_dgram(int sock, const int *fds, int n) {
+  unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
+  char one = 'S';
+  struct iovec iov = { &one, 1 };
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  braid__seg_put_rights(&m, cbuf, fds, n);
+  for (;;) {
+    if (sendmsg(sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
+
+int braid__seg_recv_dgram(int sock, int *fds, int max) {
+  unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
+  char one;
+  struct iovec iov = { &one, 1 };
+  struct msghdr m;
+  for (;;) {
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = cbuf;
+    m.msg_controllen = sizeof cbuf;
+    if (recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) >= 0)
+      return braid__seg_take_rights(&m, fds, max);
+    if (errno != EINTR) return -1;
+  }
+}
