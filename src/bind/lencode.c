@@ -1148,9 +1148,19 @@ braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
 }
 
 
+/* Items share references within each run of 'group' items counted from
+** 'first' (0: items share nothing): the objects of an item met again in a
+** later item of its group are written once, and the later item holds a
+** T_REF to an offset before its own start. A reader that decodes the
+** items of a group in order with one cache resolves them at no cost;
+** one that starts past the first item resolves them from the bytes
+** (ldecode.c, recall_earlier). Groups never straddle a chunk of a map
+** job, so a chunk cut out for another process (its bytes only, from
+** 'origin') is complete. */
 static braid_msg *encode_batch_mode(lua_State *L, int tidx,
                                     lua_Integer first, lua_Integer n,
-                                    const char *root, int mode) {
+                                    const char *root, int mode,
+                                    lua_Integer group) {
   Enc *e;
   int pushed, t;
   lua_Integer i;
@@ -1174,6 +1184,10 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
     if (e->w.len > 0xffffffffu)
       braidB_enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
     e->offs[i - first] = (uint32_t)e->w.len;
+    if (group > 0 && i > first && (i - first) % group == 0) {
+      braid__ptrmap_clear(&e->seen); /* a new group shares nothing */
+      braid__ptrmap_clear(&e->strs);
+    }
     t = lua_rawgeti(L, tidx, i);
     if (t == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common item */
       lua_Integer v = lua_tointeger(L, -1);
@@ -1199,8 +1213,10 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
     push_seg(e, SEG_KEY, lua_gettop(L), NULL);
     encode_value(e, lua_gettop(L) - 1);
     lua_pop(L, 2);
-    braid__ptrmap_clear(&e->seen); /* items share nothing */
-    braid__ptrmap_clear(&e->strs);
+    if (group == 0) {
+      braid__ptrmap_clear(&e->seen); /* items share nothing */
+      braid__ptrmap_clear(&e->strs);
+    }
   }
   e->npath = 0;
   m = enc_finish(e);
@@ -1218,21 +1234,30 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
 
 braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
                                const char *root) {
-  return encode_batch_mode(L, tidx, 1, n, root, 0);
+  return encode_batch_mode(L, tidx, 1, n, root, 0, 0);
 }
 
 
 braid_msg *braid__encode_batch_range(lua_State *L, int tidx,
                                      lua_Integer first, lua_Integer n,
                                      const char *root) {
-  return encode_batch_mode(L, tidx, first, n, root, 0);
+  return encode_batch_mode(L, tidx, first, n, root, 0, 0);
 }
 
 
 braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
                                           lua_Integer first, lua_Integer n,
                                           const char *root, int mode) {
-  return encode_batch_mode(L, tidx, first, n, root, mode);
+  return encode_batch_mode(L, tidx, first, n, root, mode, 0);
+}
+
+
+braid_msg *braid__encode_batch_shared(lua_State *L, int tidx,
+                                      lua_Integer first, lua_Integer n,
+                                      const char *root, int mode,
+                                      lua_Integer group) {
+  if (group < 0) luaL_error(L, "bad batch group");
+  return encode_batch_mode(L, tidx, first, n, root, mode, group);
 }
 /* }====================================================== */
 

@@ -274,7 +274,9 @@ static int queue_put_many(lua_State *L) {
   b = newbatch(L, (size_t)n);
   if (braid__queue_maxsize(q) == 0) {
     /* unbounded: one message holding every item, linked in one step */
-    b->ms[0] = braid__encode_batch(L, 2, n, "items");
+    /* one transfer: items share references (a table named by several
+    ** is sent once; a get_many of them in order keeps the identity) */
+    b->ms[0] = braid__encode_batch_shared(L, 2, 1, n, "items", 0, n);
     b->n = 1;
   } else { /* bounded: items must be able to wait for room one by one */
     for (i = 1; i <= n; i++) {
