@@ -15,6 +15,8 @@
 #include "lbind.h"
 #include "queue.h"
 #include "lcodec.h"
+#include "lqstream.h"
+#include "qstream.h"
 #include "thread.h"
 #include "spin.h"
 
@@ -192,6 +194,8 @@ static int queue_put(lua_State *L) {
     braidB_checkany(L, 2);
     checkblock_put(L, q, 3, &block, &timeout);
   }
+  if (braid__unlikely(braidB_qstream_wanted(L, q, 2))) /* big: streamed */
+    return braidB_qstream_put(L, q, 2, block, timeout);
   m = encode_item(L, q, 2);
   if (block && braid__queue_maxsize(q) > 0) poll(L);
   rc = braid__queue_put(q, &m, 1, block, timeout, &put, why, sizeof why);
@@ -229,6 +233,8 @@ static int queue_get(lua_State *L) {
   if (block) poll(L);
   rc = braid__queue_get(q, &it, 1, &n, block, timeout);
   if (rc != BRAID_OK) return raise_get(L, rc);
+  if (braid__unlikely(braid__qstream_of(it.m) != NULL)) /* a streamed put */
+    return braidB_qstream_get(L, q, it.m, block, timeout);
   return braid__decode_items_with(L, &it, 1, 0, 0, braid__queue_done, q);
 }
 
@@ -306,6 +312,15 @@ static int queue_put_many(lua_State *L) {
 }
 
 
+/* 1 when one of the 'n' items is a streamed put's (lqstream.c). */
+static int has_stream(const braid_item *items, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (braid__qstream_of(items[i].m) != NULL) return 1;
+  return 0;
+}
+
+
 /*
 ** q:get_many([max [, block [, timeout]]]) -> items
 ** braid extension: takes up to 'max' items (default: all queued) in one
@@ -335,6 +350,11 @@ static int queue_get_many(lua_State *L) {
   rc = braid__queue_get(q, items, (size_t)max, &n, block, timeout);
   if (rc != BRAID_OK) return raise_get(L, rc);
   /* gives the items back, raise or not */
+  if (braid__unlikely(has_stream(items, n))) {
+    lua_pushinteger(L, braidB_qstream_many(L, q, items, n, 3));
+    lua_setfield(L, 3, "n");
+    return 1;
+  }
   braid__decode_items_with(L, items, n, 3, 1, braid__queue_done, q);
   lua_pushinteger(L, (lua_Integer)n);
   lua_setfield(L, 3, "n");
