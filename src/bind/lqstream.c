@@ -61,23 +61,22 @@ typedef struct QPut {
   char why[WHYLEN];
 } QPut;
 
-/* The encoding passed the threshold: link the stream item. */
+/* The encoding passed the threshold: link the stream item. On success
+** the put takes the encoder's reference to 's' (released when the encode
+** returns or raises); on failure it takes nothing (the encoder releases
+** it and raises, see enc_publish). */
 static int qput_start(void *ud, braid_stream *s) {
   QPut *p = (QPut *)ud;
   size_t put = 0;
   braid_msg *m = braid__qstream_msg(s);
   if (m == NULL) {
     p->rc = BRAID_ENOMEM;
-    braid__stream_release(s);
-    return BRAID_ENOMEM;
+    return BRAID_ENOMEM; /* the encoder keeps its reference and raises */
   }
   p->rc = braid__queue_put(p->q, &m, 1, p->block, p->timeout, &put, p->why,
                            sizeof p->why);
   if (put == 0) braid__msg_free(m); /* drops the item's reference */
-  if (p->rc != BRAID_OK) {
-    braid__stream_release(s);
-    return p->rc;
-  }
+  if (p->rc != BRAID_OK) return p->rc; /* as above */
   p->linked = 1;
   p->s = s;
   return BRAID_OK;
