@@ -212,6 +212,29 @@ describe("a put_many batch", function()
     end
   end)
 
+  it("keeps small sequence items exact: strings, booleans, a repeated item, hash parts, metatables", function()
+    local v = { 1.5, 2.5 }
+    local x = { v, true }
+    local mt = { __index = function() return "mt" end }
+    local items = { { v, 1 }, { v, "s", false }, x, x, { v, 2, k = "h" },
+      setmetatable({ v, 3 }, mt), { v, x }, { x, v, 4, 5 } }
+    local q = queue.Queue()
+    q:put_many(items)
+    local got = q:get_many(8)
+    assert.equal(8, got.n)
+    assert.same({ v, 1 }, got[1])
+    assert.same({ v, "s", false }, got[2])
+    assert.equal(got[3], got[4]) -- the same item table twice
+    assert.equal(got[1][1], got[2][1])
+    assert.equal(got[1][1], got[3][1])
+    assert.equal("h", got[5].k)
+    assert.equal("mt", got[6].missing)
+    assert.equal(got[3], got[7][2])
+    assert.equal(got[3], got[8][1])
+    assert.equal(got[1][1], got[8][2])
+    assert.same({ x, v, 4, 5 }, got[8])
+  end)
+
   it("resolves a later item alone (LIFO order, another thread, long chains)", function()
     local q = queue.LifoQueue()
     local chain = {}

@@ -1222,6 +1222,70 @@ braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
 }
 
 
+/* Elements of the small items written by small_item. */
+#define SMALL_ITEM 4
+
+/* The item on top of the stack when it is a small sequence whose
+** elements are numbers, booleans, strings or tables already written in
+** this group (a starmap's {vec, i}): writes it without a frame (the walk
+** costs most of such an item) and returns 1. Returns 0, having written
+** nothing, for anything else (a metatable, a hash part, another element,
+** a table met before), which the walk then writes. */
+static int small_item(Enc *e, int idx) {
+  lua_State *L = e->L;
+  const void *p = lua_topointer(L, idx);
+  lua_Unsigned n = lua_rawlen(L, idx), j;
+  size_t hdr, at[SMALL_ITEM];
+  int t;
+  if (n == 0 || n > SMALL_ITEM || p == e->globals ||
+      braid__ptrmap_find(&e->seen, p) != NULL)
+    return 0;
+  if (lua_getmetatable(L, idx)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushinteger(L, (lua_Integer)n);
+  if (lua_next(L, idx) != 0) { /* more than the sequence */
+    lua_pop(L, 2);
+    return 0;
+  }
+  for (j = 0; j < n; j++) { /* check everything before writing anything */
+    t = lua_rawgeti(L, idx, (lua_Integer)j + 1);
+    at[j] = SIZE_MAX;
+    if (t == LUA_TTABLE) {
+      braid_ptrent *pe = braid__ptrmap_find(&e->seen, lua_topointer(L, -1));
+      if (pe != NULL && (size_t)braid__pe_val(pe) >= e->group_at)
+        at[j] = (size_t)braid__pe_val(pe);
+    }
+    lua_pop(L, 1);
+    if (t == LUA_TTABLE ? at[j] == SIZE_MAX
+                        : (t != LUA_TNUMBER && t != LUA_TBOOLEAN &&
+                           t != LUA_TSTRING))
+      return 0;
+  }
+  if (put_byname(e, idx, p, 0)) return 1; /* a module's table */
+  if (braid__ptrmap_put(&e->seen, p, e->w.len) != BRAID_OK) enc_nomem(e);
+  reserve(e, 2 + 1 + 4);
+  hdr = e->w.len;
+  e->w.buf[e->w.len++] = T_TABLE;
+  e->w.buf[e->w.len++] = 0;
+  e->w.buf[e->w.len++] = (unsigned char)n; /* narr < 128: one byte */
+  e->w.len += 4;
+  put_u32_at(e, hdr + 3, 0);
+  for (j = 0; j < n; j++) {
+    if (at[j] != SIZE_MAX) {
+      mark_shared(e, at[j]);
+      put_ref(e, at[j]);
+      continue;
+    }
+    lua_rawgeti(L, idx, (lua_Integer)j + 1);
+    (void)put_leaf(e, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+
 /* Items share references within each run of 'group' items counted from
 ** 'first' (0: items share nothing): the objects of an item met again in a
 ** later item of its group are written once, and the later item holds a
@@ -1277,6 +1341,10 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
     if (t == LUA_TNUMBER || t == LUA_TBOOLEAN || t == LUA_TNIL) {
       /* cannot fail and share nothing: no path, no maps to clear */
       encode_value(e, lua_gettop(L));
+      lua_pop(L, 1);
+      continue;
+    }
+    if (t == LUA_TTABLE && group > 0 && small_item(e, lua_gettop(L))) {
       lua_pop(L, 1);
       continue;
     }
