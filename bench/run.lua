@@ -812,6 +812,9 @@ local function listener()
     ratio = { stream = rs, pingpong = rp }, target = ">= Python" })
 end
 workloads[#workloads + 1] = { "listener", listener }
+-- values that cross once: starmap_shared (bench/share_bench.lua)
+for _, w in ipairs(dofile("bench/share_bench.lua") { best_of = best_of, fmt = fmt,
+    write_json = write_json, rows = rows, REPS = REPS, BUILD = BUILD }) do workloads[#workloads + 1] = w end
 -- subprocess: run({"true"}) against Python and C (bench/subprocess_bench.lua)
 for _, w in ipairs(dofile("bench/subprocess_bench.lua") { best_of = best_of, fmt = fmt,
     write_json = write_json, rows = rows, REPS = REPS, BUILD = BUILD }) do workloads[#workloads + 1] = w end

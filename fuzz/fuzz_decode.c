@@ -4,10 +4,11 @@
 ** core.loads runs on bytes it is given (and again with BRAID_DEC_NOCODE,
 ** as an unauthenticated connection's recv decodes), and the same bytes cut as a slice
 ** of a batch (braid__msg_alloc with an origin + braid__decode_items), as a
-** process pool's worker decodes the items its pool sends, and once more
-** as a message that came from another process with three out-of-line
-** segments (T_SEG, memseg.h: of 0, 5 and 4096 bytes), whose indices and
-** lengths the bytes name as they like.
+** process pool's worker decodes the items its pool sends, after its last
+** item alone (items of a shared batch name objects of earlier items), and
+** once more as a message that came from another process with three
+** out-of-line segments (T_SEG, memseg.h: of 0, 5 and 4096 bytes), whose
+** indices and lengths the bytes name as they like.
 **
 ** One lua_State is made once; every input is decoded inside lua_pcall
 ** (errors are expected: a ValueError for corrupt data is the decoder doing
@@ -157,6 +158,16 @@ static int decode(lua_State *L) {
 }
 
 
+/* (msg) -> nothing: decodes the last item of batch 'msg' alone, as a
+** get of one item of a put_many batch does (what it names in earlier
+** items is decoded from the bytes: ldecode.c, recall_earlier). */
+static int decode_last(lua_State *L) {
+  const braid_msg *m = (const braid_msg *)lua_touserdata(L, 1);
+  braid__decode_range(L, m, m->nitems - 1, 1, 0, 0);
+  return 0;
+}
+
+
 /* The same bytes as a slice of a batch (what a pool's worker process
 ** gets: items cut from a batch at 'origin', their offsets rebased): the
 ** last two bytes choose how many items and the origin, the items split
@@ -180,6 +191,10 @@ static int decode_slice(lua_State *L) {
     items[i].m = m;
     items[i].idx = i;
   }
+  lua_pushcfunction(L, decode_last);
+  lua_pushlightuserdata(L, m);
+  (void)lua_pcall(L, 1, 0, 0); /* errors are expected; 'm' stays ours */
+  lua_settop(L, 0);
   lua_createtable(L, (int)n, 0);
   /* releases every item (freeing 'm'), also when decoding raises */
   braid__decode_items(L, items, n, 1, 1);

@@ -125,6 +125,20 @@ BRAIDI_FUNC braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
                                                       const char *root,
                                                       int mode);
 
+/* Like braid__encode_batch_range_proc ('mode' 0: for this process), but
+** items share references within each run of 'group' items counted from
+** 'first' (0: none; a group is typically one chunk of a map job, or a
+** whole put_many batch): an object met in several items of a group is
+** written once, so identity holds across them and it costs one copy.
+** Readers resolve such references whatever items they decode (see
+** braid__decode_range_cache). Python's pickle keeps identity within one
+** dumps the same way. MAY RAISE like braid__encode_batch. */
+BRAIDI_FUNC braid_msg *braid__encode_batch_shared(lua_State *L, int tidx,
+                                                  lua_Integer first,
+                                                  lua_Integer n,
+                                                  const char *root, int mode,
+                                                  lua_Integer group);
+
 /* Decodes the 'n' items into the table at 'tidx' at k, k+1, ... (or, with
 ** 'tidx' 0, pushes them) and releases them, also when decoding raises.
 ** Returns how many values were pushed (0 with a table). */
@@ -141,6 +155,16 @@ BRAIDI_FUNC int braid__decode_items(lua_State *L, const braid_item *items,
 BRAIDI_FUNC int braid__decode_range(lua_State *L, const braid_msg *m,
                                     uint32_t first, uint32_t n, int tidx,
                                     lua_Integer k);
+
+/* Like braid__decode_range, with the cache of shared objects in the table
+** at 'cache', kept by the caller across calls: a reader that decodes the
+** items of a shared group (braid__encode_batch_shared) one call at a time
+** in order (a pool worker running a chunk) gets each shared object once,
+** the same object for every item that names it. */
+BRAIDI_FUNC int braid__decode_range_cache(lua_State *L, const braid_msg *m,
+                                          uint32_t first, uint32_t n,
+                                          int tidx, lua_Integer k,
+                                          int cache);
 
 /* Like braid__decode_items, but each item is handed to 'done(m, ud)'
 ** instead of braid__msg_release (queues recycle small messages). A run of

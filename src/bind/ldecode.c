@@ -87,6 +87,13 @@ typedef struct Dec {
   size_t origin; /* offset of 'base' in the message it was cut from */
   int gcstopped; /* this decode stopped the collector (big messages) */
   int nocode; /* BRAID_DEC_NOCODE: refuse what would run or load code */
+  /* An item of a batch whose items share references
+  ** (braid__encode_batch_shared): its message, and where the item starts
+  ** in 'base'; a reference before that start names an object of an
+  ** earlier item (recall_earlier). 'msg' is NULL otherwise. */
+  const braid_msg *msg;
+  size_t item_off;
+  int nest; /* recall_earlier decodes nested in this one */
   /* The first shared objects (the keys repeated in every record) are
   ** also kept in stack slots, direct-mapped by offset: recalling one is a
   ** lua_pushvalue instead of a lookup in the cache table. */
@@ -100,6 +107,9 @@ static void dec_init_frames(Dec *d) {
   d->nocode = 0;
   d->segs = NULL;
   d->nsegs = 0;
+  d->msg = NULL;
+  d->item_off = 0;
+  d->nest = 0;
   d->inl = 0;
   d->frames = d->local;
   d->nframes = 0;
@@ -356,6 +366,93 @@ static int recall_string(Dec *d, uint64_t at) {
 }
 
 
+static int decode_value(Dec *d);
+static void decode_item(Dec *d, const braid_msg *m, uint32_t idx);
+
+/* Nested decodes of objects of earlier items (each a Dec on the C stack)
+** go at most this deep; the last level decodes the items before in order
+** instead, which resolves every reference from its own cache and never
+** nests again. */
+#define EARLIER_NEST 4
+
+/* The object at offset 'at' lies in an earlier item of the batch being
+** read (items of a shared group, braid__encode_batch_shared) that this
+** decode did not read: a get() of one item of a put_many batch, a chunk
+** whose reader starts past the first item. Decodes it from the bytes
+** (still there: the message lives while any of its items does) into a
+** cache of its own, then moves what that cache holds into d's, so the
+** objects inside it keep their identity for the rest of this decode
+** too. Pushes it and returns its type, or returns 0 (nothing pushed)
+** when 'at' is not such an object. */
+static __attribute__((noinline)) int recall_earlier(Dec *d, uint64_t at) {
+  lua_State *L = d->L;
+  const braid_msg *m = d->msg;
+  size_t rel;
+  unsigned char tag;
+  int sc, t;
+  Dec sub;
+  if (m == NULL || d->nest > EARLIER_NEST || at < d->origin) return 0;
+  rel = (size_t)(at - d->origin);
+  if (rel + 1 >= d->item_off) return 0;
+  tag = d->base[rel];
+  if ((tag != T_TABLE && tag != T_LFUNC && tag != T_REDUCE) ||
+      !(d->base[rel + 1] & F_SHARED))
+    return 0;
+  if (!lua_checkstack(L, BRAID_FRAME_SLOTS)) dec_deep_nomem(d);
+  memset(&sub, 0, sizeof sub);
+  dec_init_frames(&sub);
+  sub.L = L;
+  sub.base = d->base;
+  sub.origin = d->origin;
+  sub.handles = d->handles;
+  sub.nhandles = d->nhandles;
+  sub.nocode = d->nocode;
+  sub.segs = d->segs;
+  sub.nsegs = d->nsegs;
+  sub.msg = m;
+  sub.nest = d->nest + 1;
+  lua_createtable(L, 0, 4);
+  sc = sub.cache = lua_gettop(L);
+  if (sub.nest <= EARLIER_NEST) { /* the object alone */
+    sub.p = d->base + rel;
+    sub.end = d->base + d->item_off;
+    sub.item_off = rel; /* what it names lies before it */
+    decode_value(&sub);
+    lua_pop(L, 1);
+  } else { /* the items up to the one holding it, in order */
+    uint32_t i;
+    for (i = 0; i < m->nitems; i++) {
+      size_t off, end;
+      braid__item_bounds(m, i, &off, &end);
+      if (off > rel) break;
+      decode_item(&sub, m, i);
+      lua_pop(L, 1);
+    }
+  }
+  if (lua_type(L, d->cache) != LUA_TTABLE) {
+    lua_createtable(L, 0, 4);
+    lua_replace(L, d->cache);
+  }
+  lua_pushnil(L);
+  while (lua_next(L, sc) != 0) { /* offsets are keys >= 0 */
+    if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 0) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, d->cache);
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1); /* sub's cache */
+  t = lua_rawgeti(L, d->cache, (lua_Integer)at);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return t;
+}
+
+
 static int recall_cached(Dec *d, uint64_t at) {
   lua_State *L = d->L;
   int t;
@@ -364,6 +461,7 @@ static int recall_cached(Dec *d, uint64_t at) {
     lua_pop(L, 1);
   }
   if (recall_string(d, at)) return LUA_TSTRING;
+  if ((t = recall_earlier(d, at)) != 0) return t;
   /* a SHARED flag published late: the final message tells (restart) */
   dec_wait_done(d);
   dec_fail(d, "reference to an unknown object");
@@ -1237,11 +1335,14 @@ static int push_scalar(lua_State *L, const unsigned char *p,
 
 
 /* Decodes item 'idx' of 'm' with the decoder 'd' (whose cache slot is
-** shared by all the items of one call: items never reference each
-** other's objects, and offsets are unique within a message). */
+** shared by the items of one message: offsets are unique within it, and
+** an item may name an object of an earlier one of its group, see
+** braid__encode_batch_shared). */
 static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   size_t off, end;
   braid__item_bounds(m, idx, &off, &end);
+  d->msg = m->nitems > 1 ? m : NULL;
+  d->item_off = off;
   d->base = m->data;
   d->origin = m->origin;
   d->p = m->data + off;
@@ -1255,6 +1356,14 @@ static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   d->nframes = 0;
   decode_value(d);
   if (d->p != d->end) dec_fail(d, "trailing bytes in item");
+}
+
+
+/* Another message's items follow: its offsets name other objects. */
+static void new_cache(Dec *d) {
+  if (lua_type(d->L, d->cache) == LUA_TNIL) return;
+  lua_pushnil(d->L);
+  lua_replace(d->L, d->cache);
 }
 
 
@@ -1281,6 +1390,7 @@ static int decode_items_protected(lua_State *L) {
   if (tab) { /* each item goes straight into the table: one stack check */
     if (!lua_checkstack(L, 12)) return luaL_error(L, "out of stack space");
     for (i = 0; i < j->n; i++) {
+      if (i > 0 && j->items[i].m != j->items[i - 1].m) new_cache(&d);
       decode_item(&d, j->items[i].m, j->items[i].idx);
       lua_rawseti(L, tab, j->k + (lua_Integer)i);
     }
@@ -1288,6 +1398,7 @@ static int decode_items_protected(lua_State *L) {
   }
   for (i = 0; i < j->n; i++) {
     if (!lua_checkstack(L, 12)) return luaL_error(L, "out of stack space");
+    if (i > 0 && j->items[i].m != j->items[i - 1].m) new_cache(&d);
     decode_item(&d, j->items[i].m, j->items[i].idx);
   }
   return (int)j->n;
@@ -1382,6 +1493,13 @@ static int int_item(const braid_msg *m, uint32_t idx, lua_Integer *v) {
 
 int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
                         uint32_t n, int tidx, lua_Integer k) {
+  return braid__decode_range_cache(L, m, first, n, tidx, k, 0);
+}
+
+
+int braid__decode_range_cache(lua_State *L, const braid_msg *m,
+                              uint32_t first, uint32_t n, int tidx,
+                              lua_Integer k, int cache) {
   Dec d;
   uint32_t i;
   lua_Integer v;
@@ -1399,13 +1517,18 @@ int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
       return 1;
   }
   tidx = tidx ? lua_absindex(L, tidx) : 0;
+  cache = cache ? lua_absindex(L, cache) : 0;
   if (!lua_checkstack(L, 12) || (!tidx && !lua_checkstack(L, (int)n + 12)))
     return luaL_error(L, "out of stack space");
   memset(&d, 0, sizeof d);
   dec_init_frames(&d);
   d.L = L;
-  lua_pushnil(L); /* cache of shared objects, shared by the items */
-  d.cache = lua_gettop(L);
+  if (cache) { /* the caller's, kept across calls */
+    d.cache = cache;
+  } else {
+    lua_pushnil(L); /* cache of shared objects, shared by the items */
+    d.cache = lua_gettop(L);
+  }
   for (i = 0; i < n; i++) {
     if (tidx && m->offs != NULL && int_item(m, first + i, &v))
       lua_pushinteger(L, v);
@@ -1413,7 +1536,7 @@ int braid__decode_range(lua_State *L, const braid_msg *m, uint32_t first,
       decode_item(&d, m, first + i);
     if (tidx) lua_rawseti(L, tidx, k + (lua_Integer)i);
   }
-  lua_remove(L, d.cache);
+  if (!cache) lua_remove(L, d.cache);
   return tidx ? 0 : (int)n;
 }
 

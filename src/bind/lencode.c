@@ -213,7 +213,7 @@ static void put_str(Enc *e, const char *s, size_t n) {
     }
     if (pe != NULL) {
       size_t at = (size_t)braid__pe_val(pe);
-      if (same_string(e, at, s, n)) {
+      if (at >= e->group_at && same_string(e, at, s, n)) {
         /* published: left T_STR (the decoder reads it again, see
         ** recall_string) */
         if (at >= e->pub) e->w.buf[at] = T_STRS;
@@ -370,11 +370,80 @@ static __attribute__((noinline)) void enc_publish(Enc *e) {
   while (0)
 
 
+/* The end of the table written at 'at' (ending before 'lim') when it
+** holds plain data only (nil, booleans, numbers and strings as keys and
+** values, no metatable): bytes that can be copied as they are, naming
+** nothing and holding no object a later REF could name. 0 otherwise. */
+static size_t flat_table_end(const unsigned char *b, size_t at, size_t lim) {
+  size_t p = at, i;
+  uint64_t narr = 0, n;
+  uint32_t nhash;
+  int shift;
+  if (lim - p < 2 || b[p] != T_TABLE || (b[p + 1] & (F_OPEN | F_META)))
+    return 0;
+  p += 2;
+  for (shift = 0;; shift += 7) {
+    if (p >= lim || shift > 63) return 0;
+    narr |= (uint64_t)(b[p] & 0x7f) << shift;
+    if (!(b[p++] & 0x80)) break;
+  }
+  if (lim - p < 4) return 0;
+  memcpy(&nhash, b + p, 4);
+  p += 4;
+  n = narr + 2 * (uint64_t)nhash;
+  for (i = 0; i < n; i++) {
+    if (p >= lim) return 0;
+    switch (b[p++]) {
+      case T_NIL: case T_FALSE: case T_TRUE: break;
+      case T_FLOAT:
+        if (lim - p < 8) return 0;
+        p += 8;
+        break;
+      case T_INT:
+        while (p < lim && (b[p] & 0x80)) p++;
+        if (p++ >= lim) return 0;
+        break;
+      case T_STR: case T_STRS: {
+        uint64_t len = 0;
+        for (shift = 0;; shift += 7) {
+          if (p >= lim || shift > 63) return 0;
+          len |= (uint64_t)(b[p] & 0x7f) << shift;
+          if (!(b[p++] & 0x80)) break;
+        }
+        if (len > lim - p) return 0;
+        p += (size_t)len;
+        break;
+      }
+      default: return 0; /* a table, a REF, a handle, code... */
+    }
+  }
+  return p;
+}
+
+
+/* The object 'p' (its entry 'pe') was written at 'at', in an earlier
+** group of a shared batch: this group gets its own copy, which the
+** entry names from now on. A flat table is copied byte for byte (a
+** vector passed with every item of a map costs a memcpy per chunk, not
+** a walk); anything else is written again by the caller (returns 0). */
+static int earlier_group(Enc *e, braid_ptrent *pe, const void *p, size_t at) {
+  size_t end = flat_table_end(e->w.buf, at, e->group_at);
+  braid__pe_set(&e->seen, pe, p, e->w.len);
+  if (end == 0) return 0;
+  reserve(e, end - at);
+  memcpy(e->w.buf + e->w.len, e->w.buf + at, end - at);
+  e->w.len += end - at;
+  return 1;
+}
+
+
 static int seen_before(Enc *e, const void *p) {
   int nomem = 0;
   braid_ptrent *pe = braid__ptrmap_find_or_put(&e->seen, p, e->w.len, &nomem);
   if (pe != NULL) {
     size_t at = (size_t)braid__pe_val(pe);
+    if (braid__unlikely(at < e->group_at))
+      return earlier_group(e, pe, p, at);
     mark_shared(e, at);
     put_ref(e, at);
     return 1;
@@ -752,7 +821,8 @@ static int func_step(Enc *e, Frame *f) {
     braid_ptrent *pe;
     if (name != NULL && strcmp(name, "_ENV") == 0) {
       put_byte(e, UPV_ENV);
-    } else if ((pe = braid__ptrmap_find(&e->seen, id)) != NULL) {
+    } else if ((pe = braid__ptrmap_find(&e->seen, id)) != NULL &&
+               (size_t)(braid__pe_val(pe) >> 8) >= e->group_at) {
       size_t fat = (size_t)(braid__pe_val(pe) >> 8);
       mark_shared(e, fat); /* the decoder must keep that function */
       put_byte(e, UPV_JOIN);
@@ -761,8 +831,11 @@ static int func_step(Enc *e, Frame *f) {
     } else {
       if ((uint64_t)f->hdr >> (BRAID_PTR_VALBITS - 8) != 0)
         braidB_enc_fail(e, "ValueError", "value too large to send");
-      if (braid__ptrmap_put(&e->seen, id, ((uint64_t)f->hdr << 8) | (uint64_t)i) !=
-          BRAID_OK)
+      if (pe != NULL) /* named in an earlier group: this one's own */
+        braid__pe_set(&e->seen, pe, id, ((uint64_t)f->hdr << 8) | (uint64_t)i);
+      else if (braid__ptrmap_put(&e->seen, id,
+                                 ((uint64_t)f->hdr << 8) | (uint64_t)i) !=
+               BRAID_OK)
         enc_nomem(e);
       put_byte(e, UPV_VAL);
       f->seg = SEG_UPVAL;
@@ -963,6 +1036,7 @@ static void enc_reset(Enc *e, lua_State *L, const char *root) {
   e->nlate = 0;
   braid__ptrmap_clear(&e->seen);
   braid__ptrmap_clear(&e->strs);
+  e->group_at = 0;
 }
 
 
@@ -1192,9 +1266,83 @@ braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
 }
 
 
+/* Elements of the small items written by small_item. */
+#define SMALL_ITEM 4
+
+/* The item on top of the stack when it is a small sequence whose
+** elements are numbers, booleans, strings or tables already written in
+** this group (a starmap's {vec, i}): writes it without a frame (the walk
+** costs most of such an item) and returns 1. Returns 0, having written
+** nothing, for anything else (a metatable, a hash part, another element,
+** a table met before), which the walk then writes. */
+static int small_item(Enc *e, int idx) {
+  lua_State *L = e->L;
+  const void *p = lua_topointer(L, idx);
+  lua_Unsigned n = lua_rawlen(L, idx), j;
+  size_t hdr, at[SMALL_ITEM];
+  int t;
+  if (n == 0 || n > SMALL_ITEM || p == e->globals ||
+      braid__ptrmap_find(&e->seen, p) != NULL)
+    return 0;
+  if (lua_getmetatable(L, idx)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_pushinteger(L, (lua_Integer)n);
+  if (lua_next(L, idx) != 0) { /* more than the sequence */
+    lua_pop(L, 2);
+    return 0;
+  }
+  for (j = 0; j < n; j++) { /* check everything before writing anything */
+    t = lua_rawgeti(L, idx, (lua_Integer)j + 1);
+    at[j] = SIZE_MAX;
+    if (t == LUA_TTABLE) {
+      braid_ptrent *pe = braid__ptrmap_find(&e->seen, lua_topointer(L, -1));
+      if (pe != NULL && (size_t)braid__pe_val(pe) >= e->group_at)
+        at[j] = (size_t)braid__pe_val(pe);
+    }
+    lua_pop(L, 1);
+    if (t == LUA_TTABLE ? at[j] == SIZE_MAX
+                        : (t != LUA_TNUMBER && t != LUA_TBOOLEAN &&
+                           t != LUA_TSTRING))
+      return 0;
+  }
+  if (put_byname(e, idx, p, 0)) return 1; /* a module's table */
+  if (braid__ptrmap_put(&e->seen, p, e->w.len) != BRAID_OK) enc_nomem(e);
+  reserve(e, 2 + 1 + 4);
+  hdr = e->w.len;
+  e->w.buf[e->w.len++] = T_TABLE;
+  e->w.buf[e->w.len++] = 0;
+  e->w.buf[e->w.len++] = (unsigned char)n; /* narr < 128: one byte */
+  e->w.len += 4;
+  put_u32_at(e, hdr + 3, 0);
+  for (j = 0; j < n; j++) {
+    if (at[j] != SIZE_MAX) {
+      mark_shared(e, at[j]);
+      put_ref(e, at[j]);
+      continue;
+    }
+    lua_rawgeti(L, idx, (lua_Integer)j + 1);
+    (void)put_leaf(e, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+
+/* Items share references within each run of 'group' items counted from
+** 'first' (0: items share nothing): the objects of an item met again in a
+** later item of its group are written once, and the later item holds a
+** T_REF to an offset before its own start. A reader that decodes the
+** items of a group in order with one cache resolves them at no cost;
+** one that starts past the first item resolves them from the bytes
+** (ldecode.c, recall_earlier). Groups never straddle a chunk of a map
+** job, so a chunk cut out for another process (its bytes only, from
+** 'origin') is complete. */
 static braid_msg *encode_batch_mode(lua_State *L, int tidx,
                                     lua_Integer first, lua_Integer n,
-                                    const char *root, int mode) {
+                                    const char *root, int mode,
+                                    lua_Integer group) {
   Enc *e;
   int pushed, t;
   lua_Integer i;
@@ -1219,6 +1367,8 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
     if (e->w.len > 0xffffffffu)
       braidB_enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
     e->offs[i - first] = (uint32_t)e->w.len;
+    if (group > 0 && i > first && (i - first) % group == 0)
+      e->group_at = e->w.len; /* a new group names nothing before */
     t = lua_rawgeti(L, tidx, i);
     if (t == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common item */
       lua_Integer v = lua_tointeger(L, -1);
@@ -1239,15 +1389,22 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
       lua_pop(L, 1);
       continue;
     }
+    if (t == LUA_TTABLE && group > 0 && small_item(e, lua_gettop(L))) {
+      lua_pop(L, 1);
+      continue;
+    }
     lua_pushinteger(L, i); /* the key, for error paths */
     e->npath = 0;
     push_seg(e, SEG_KEY, lua_gettop(L), NULL);
     encode_value(e, lua_gettop(L) - 1);
     lua_pop(L, 2);
-    braid__ptrmap_clear(&e->seen); /* items share nothing */
-    braid__ptrmap_clear(&e->strs);
+    if (group == 0) {
+      braid__ptrmap_clear(&e->seen); /* items share nothing */
+      braid__ptrmap_clear(&e->strs);
+    }
   }
   e->npath = 0;
+  e->group_at = 0;
   m = enc_finish(e);
   m->nitems = (uint32_t)n;
   m->offs = e->offs; /* the message takes the offsets */
@@ -1264,21 +1421,30 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
 
 braid_msg *braid__encode_batch(lua_State *L, int tidx, lua_Integer n,
                                const char *root) {
-  return encode_batch_mode(L, tidx, 1, n, root, 0);
+  return encode_batch_mode(L, tidx, 1, n, root, 0, 0);
 }
 
 
 braid_msg *braid__encode_batch_range(lua_State *L, int tidx,
                                      lua_Integer first, lua_Integer n,
                                      const char *root) {
-  return encode_batch_mode(L, tidx, first, n, root, 0);
+  return encode_batch_mode(L, tidx, first, n, root, 0, 0);
 }
 
 
 braid_msg *braid__encode_batch_range_proc(lua_State *L, int tidx,
                                           lua_Integer first, lua_Integer n,
                                           const char *root, int mode) {
-  return encode_batch_mode(L, tidx, first, n, root, mode);
+  return encode_batch_mode(L, tidx, first, n, root, mode, 0);
+}
+
+
+braid_msg *braid__encode_batch_shared(lua_State *L, int tidx,
+                                      lua_Integer first, lua_Integer n,
+                                      const char *root, int mode,
+                                      lua_Integer group) {
+  if (group < 0) luaL_error(L, "bad batch group");
+  return encode_batch_mode(L, tidx, first, n, root, mode, group);
 }
 /* }====================================================== */
 

@@ -82,6 +82,11 @@ typedef struct Enc {
   const char *root;
   uint32_t *offs; /* item offsets of a batch being encoded */
   size_t offscap;
+  /* Where the current group of a batch whose items share references
+  ** began (braid__encode_batch_shared): an object written before it
+  ** belongs to an earlier group, which a later one never names (seen_before
+  ** writes it again, or copies its bytes). 0 otherwise. */
+  size_t group_at;
   /* Streaming (braid__encode_streamed). Once the stream has started,
   ** 'buf' and 'handles' belong to it (the reader may be reading them):
   ** they are never freed nor reused by the encoder, and bytes below 'pub'

@@ -199,18 +199,21 @@ static int pool_submit(lua_State *L) {
 /* Map items t[first..first+n-1] as a batch, for another process when
 ** 'proc'. MAY RAISE. */
 static braid_msg *encode_items(lua_State *L, int t, lua_Integer first,
-                               lua_Integer n, int proc) {
-  return proc ? braid__encode_batch_range_proc(L, t, first, n, "iterable",
-                                               BRAID_ENC_PIPE)
-              : braid__encode_batch_range(L, t, first, n, "iterable");
+                               lua_Integer n, int proc, lua_Integer cs) {
+  /* the items of a chunk share references: one transfer per chunk (the
+  ** segment starts on a chunk boundary, so groups of 'cs' are chunks) */
+  return braid__encode_batch_shared(L, t, first, n, "iterable",
+                                    proc ? BRAID_ENC_PIPE : 0, cs);
 }
 
 
-/* (items, first, count, proc) -> encode_items as a light userdata */
+/* (items, first, count, proc, chunksize) -> encode_items as a light
+** userdata */
 static int encode_items_protected(lua_State *L) {
   lua_pushlightuserdata(L, encode_items(L, 1, lua_tointeger(L, 2),
                                         lua_tointeger(L, 3),
-                                        lua_toboolean(L, 4)));
+                                        lua_toboolean(L, 4),
+                                        lua_tointeger(L, 5)));
   return 1;
 }
 
@@ -220,9 +223,10 @@ static int encode_items_protected(lua_State *L) {
 ** be sent cancels it before its error goes on: the workers stop at what
 ** was published. MAY RAISE. */
 static void encode_segment(lua_State *L, braid_msg **box, lua_Integer first,
-                           lua_Integer cnt, int proc, braid_job *j) {
+                           lua_Integer cnt, int proc, lua_Integer cs,
+                           braid_job *j) {
   if (j == NULL) {
-    *box = encode_items(L, 3, first, cnt, proc);
+    *box = encode_items(L, 3, first, cnt, proc, cs);
     return;
   }
   lua_pushcfunction(L, encode_items_protected);
@@ -230,7 +234,8 @@ static void encode_segment(lua_State *L, braid_msg **box, lua_Integer first,
   lua_pushinteger(L, first);
   lua_pushinteger(L, cnt);
   lua_pushboolean(L, proc);
-  if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
+  lua_pushinteger(L, cs);
+  if (lua_pcall(L, 5, 1, 0) != LUA_OK) {
     braid__job_cancel(j);
     lua_error(L);
   }
@@ -282,7 +287,7 @@ static int pool_map(lua_State *L) {
   seg = (lua_Integer)segchunks * cs; /* items in the first segment */
   proc = braid__pool_is_process(p);
   box = braidB_newmsgbox(L); /* 7 */
-  encode_segment(L, box, 1, n < seg ? n : seg, proc, NULL);
+  encode_segment(L, box, 1, n < seg ? n : seg, proc, cs, NULL);
   e = get_fnent(L, 1, 2);
   rc = braid__pool_map_begin(p, e, (uint32_t)n, (uint32_t)cs, segchunks,
                              star, &j);
@@ -292,7 +297,7 @@ static int pool_map(lua_State *L) {
   for (first = seg + 1; first <= n; first += seg) {
     seg *= 2;
     encode_segment(L, box, first, n - first + 1 < seg ? n - first + 1 : seg,
-                   proc, j);
+                   proc, cs, j);
     publish_segment(L, p, j, box);
   }
   lua_settop(L, 8);

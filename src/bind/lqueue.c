@@ -16,6 +16,8 @@
 #include "lbind.h"
 #include "queue.h"
 #include "lcodec.h"
+#include "lqstream.h"
+#include "qstream.h"
 #include "thread.h"
 #include "spin.h"
 
@@ -257,6 +259,8 @@ static int queue_put(lua_State *L) {
     braidB_checkany(L, 2);
     checkblock_put(L, q, 3, &block, &timeout);
   }
+  if (braid__unlikely(braidB_qstream_wanted(L, q, 2))) /* big: streamed */
+    return braidB_qstream_put(L, q, 2, block, timeout);
   if (braid__queue_is_fast(q)) { /* unbounded: a scalar goes in a slot */
     braid_qval v;
     v.len = 0;
@@ -308,6 +312,8 @@ static int queue_get(lua_State *L) {
     pushqval(L, &v);
     return 1;
   }
+  if (braid__unlikely(braid__qstream_of(v.it.m) != NULL)) /* a streamed put */
+    return braidB_qstream_get(L, q, v.it.m, block, timeout);
   return braid__decode_items_with(L, &v.it, 1, 0, 0, braid__queue_done, q);
 }
 
@@ -353,7 +359,9 @@ static int queue_put_many(lua_State *L) {
   b = newbatch(L, (size_t)n);
   if (braid__queue_maxsize(q) == 0) {
     /* unbounded: one message holding every item, linked in one step */
-    b->ms[0] = braid__encode_batch(L, 2, n, "items");
+    /* one transfer: items share references (a table named by several
+    ** is sent once; a get_many of them in order keeps the identity) */
+    b->ms[0] = braid__encode_batch_shared(L, 2, 1, n, "items", 0, n);
     b->n = 1;
   } else { /* bounded: items must be able to wait for room one by one */
     for (i = 1; i <= n; i++) {
@@ -425,6 +433,15 @@ static Scratch *push_scratch(lua_State *L, size_t need) {
 /* } ------ */
 
 
+/* 1 when one of the 'n' items is a streamed put's (lqstream.c). */
+static int has_stream(const braid_item *items, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (braid__qstream_of(items[i].m) != NULL) return 1;
+  return 0;
+}
+
+
 /*
 ** q:get_many([max [, block [, timeout]]]) -> items
 ** braid extension: takes up to 'max' items (default: all queued) in one
@@ -437,6 +454,7 @@ static int queue_get_many(lua_State *L) {
   int block, rc;
   double timeout;
   size_t n, i, nm = 0;
+  lua_Integer holes = 0;
   Scratch *sc;
   braid_qval *vals;
   braid_item *items;
@@ -464,8 +482,12 @@ static int queue_get_many(lua_State *L) {
   ** them back, raise or not, and nothing may raise before that */
   for (i = 0; i < n; i++)
     if (vals[i].kind == BRAID_QV_MSG) items[nm++] = vals[i].it;
-  if (nm > 0)
+  if (nm > 0 && braid__unlikely(has_stream(items, nm))) {
+    /* a streamed put among them; one whose writer failed leaves a hole */
+    holes = braidB_qstream_many(L, q, items, nm, 3);
+  } else if (nm > 0) {
     braid__decode_items_with(L, items, nm, 3, 1, braid__queue_done, q);
+  }
   if (nm < n) { /* scalars among them: spread from the back, in place */
     lua_Integer j = (lua_Integer)nm; /* the last message value not moved */
     for (i = n; i-- > 0;) {
@@ -480,6 +502,22 @@ static int queue_get_many(lua_State *L) {
   }
   sc->h.busy = 0;
   lua_settop(L, 3);
+  if (holes > 0) { /* failed streams were never put: close up */
+    size_t k = 0;
+    for (i = 0; i < n; i++) {
+      lua_rawgeti(L, 3, (lua_Integer)i + 1);
+      if (lua_touserdata(L, -1) == braidB_qstream_hole()) {
+        lua_pop(L, 1);
+        continue;
+      }
+      lua_rawseti(L, 3, (lua_Integer)++k);
+    }
+    for (i = k; i < n; i++) {
+      lua_pushnil(L);
+      lua_rawseti(L, 3, (lua_Integer)i + 1);
+    }
+    n = k;
+  }
   lua_pushinteger(L, (lua_Integer)n);
   lua_setfield(L, 3, "n");
   return 1;

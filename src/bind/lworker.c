@@ -270,10 +270,18 @@ static int chunk_protected(lua_State *L) {
   lua_createtable(L, (int)w->nitems, 0);   /* 2: results */
   lua_pushvalue(L, 2);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CHUNKRES_KEY);
+  /* 3: the chunk's shared objects (its items are one group of the job's
+  ** batch: an object named by several items is decoded once and is the
+  ** same object in each, as Python's one unpickling per task batch) */
+  lua_pushnil(L);
   c->progress = 0;
   for (i = 0; i < w->nitems; i++) {
+    if (i > 0 && w->items[i].m != w->items[i - 1].m) { /* never: groups */
+      lua_pushnil(L);                     /* do not straddle segments */
+      lua_replace(L, 3);
+    }
     lua_pushvalue(L, 1);
-    braid__decode_range(L, w->items[i].m, w->items[i].idx, 1, 0, 0);
+    braid__decode_range_cache(L, w->items[i].m, w->items[i].idx, 1, 0, 0, 3);
     nargs = w->star ? unpack_args(L, -1) : 1;
     lua_call(L, nargs, 1);
     objects |= lua_type(L, -1) >= LUA_TTABLE;

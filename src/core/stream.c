@@ -88,6 +88,16 @@ static void wake(braid_stream *s) {
 }
 
 
+/* A reader that caught up with the writer sleeps until this many
+** publication steps more than it needs are readable (or the end): on a
+** machine with more runnable threads than cores each wake-up may cost the
+** writer its core for a time slice, and a reader woken at every step (72
+** for 4.6 MB) made a streamed transfer slower than a plain one there
+** (bench/README.md, big_table_queue). The reader then has at most this
+** much left to decode when the writer ends. */
+#define LOOKAHEAD_STEPS 4
+
+
 void braid__stream_publish(braid_stream *s, const unsigned char *base,
                            size_t len, braid_handle *const *handles,
                            size_t nhandles) {
@@ -96,7 +106,7 @@ void braid__stream_publish(braid_stream *s, const unsigned char *base,
   s->pub.len = len;
   s->pub.handles = handles;
   s->pub.nhandles = nhandles;
-  wake(s);
+  if (len >= s->want) wake(s);
   braid__mutex_unlock(&s->mu);
 }
 
@@ -124,8 +134,10 @@ void braid__stream_fail(braid_stream *s) {
 
 
 void braid__stream_wait(braid_stream *s, size_t want, braid_stream_view *v) {
+  size_t ahead = LOOKAHEAD_STEPS * atomic_load(&stream_step);
   braid__mutex_lock(&s->mu);
   while (s->pub.len < want && s->pub.state == BRAID_STREAM_OPEN) {
+    s->want = want > SIZE_MAX - ahead ? SIZE_MAX : want + ahead;
     s->waiting++;
     /* no deadline: an interrupt must not end this wait (intr.h) */
     braid__cond_wait(&s->cv, &s->mu, NULL);

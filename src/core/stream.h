@@ -40,6 +40,7 @@ struct braid_stream {
   braid__cond cv;
   braid_stream_view pub; /* guarded by 'mu' */
   int waiting;           /* guarded by 'mu': readers asleep */
+  size_t want;           /* guarded by 'mu': the length that wakes them */
   braid_msg *final;      /* set once, with state DONE */
   /* The writer's alone (the reader frees nothing): the blocks the reader
   ** may still be reading, freed with the stream. */

@@ -1,0 +1,183 @@
+-- bench/share_bench.lua: the workloads of bench/run.lua about values that
+-- cross once (issue 16, items 4 and 7):
+--   starmap_shared: a literal port of a Python program, CALLS calls of
+--     multiprocessing Pool(2):starmap(f, items) over N items that each
+--     carry the same LEN-float table, against the hand-tuned form (the
+--     table an upvalue of f, the items plain integers), sequential Lua,
+--     and Python's Pool(2).starmap of the same program in the same run
+--     (bench/py_share.py). Parent CPU (os.clock of this process: the
+--     workers are other processes) and wall time. Target: the literal
+--     port's parent CPU within 1.5x of the upvalue form's.
+--   big_table_queue: the 100k-record table {id, name, vals} put on a
+--     threading Queue that a thread is waiting on, from the put to the
+--     thread holding the decoded table (it sets an Event), against
+--     lua-cjson encode+decode of the same table in the same run. A put of
+--     a big table streams (lqstream.c): the thread decodes while the put
+--     encodes. Target: <= 1/5 of cjson.
+-- Returns function(h) -> { {name, fn} } where 'h' gives run.lua's helpers.
+local core = require "braid.core"
+local mp = require "braid.multiprocessing"
+local cjson = require "cjson"
+local threading = require "braid.threading"
+local queue = require "braid.queue"
+
+local now = core.monotonic
+local N, LEN, CALLS = 1000, 1000, 10
+
+local function python(reps)
+  if not os.execute("command -v python3 >/dev/null 2>&1") then return {} end
+  local p = io.popen(("cd bench && python3 py_share.py %d %d %d %d 2>/dev/null")
+    :format(N, LEN, CALLS, reps))
+  if not p then return {} end
+  local t = {}
+  for k, v in p:read("a"):gmatch("(%S+) (%S+)") do t[k] = tonumber(v) end
+  p:close()
+  return t
+end
+
+-- best wall and parent CPU (ms) of 'reps' runs of fn()
+local function best2(reps, fn)
+  local bw, bc = math.huge, math.huge
+  for _ = 1, reps do
+    collectgarbage()
+    local w0, c0 = now(), os.clock()
+    fn()
+    local w, c = (now() - w0) * 1e3, (os.clock() - c0) * 1e3
+    if w < bw then bw = w end
+    if c < bc then bc = c end
+  end
+  return bw, bc
+end
+
+return function(h)
+  local fmt, write_json, rows, REPS = h.fmt, h.write_json, h.rows, h.REPS
+
+  local function starmap_shared()
+    local reps = math.max(REPS, 3)
+    local vec = {}
+    for i = 1, LEN do vec[i] = i - 1.0 end
+    local items, ints = {}, {}
+    for i = 1, N do
+      items[i] = { vec, i - 1 }
+      ints[i] = i - 1
+    end
+    local function f(v, i) return v[i % #v + 1] * i end
+    local V = vec
+    local function g(i) return V[i % #V + 1] * i end
+    local expect = f(vec, N - 1)
+    local pool = mp.Pool(2)
+    pool:starmap(f, { items[1], items[2] })
+    pool:map(g, { 1, 2 })
+    local lit_w, lit_c = best2(reps, function()
+      local r
+      for _ = 1, CALLS do r = pool:starmap(f, items) end
+      assert(r.n == N and r[N] == expect)
+    end)
+    local upv_w, upv_c = best2(reps, function()
+      local r
+      for _ = 1, CALLS do r = pool:map(g, ints) end
+      assert(r.n == N and r[N] == expect)
+    end)
+    pool:close()
+    pool:join()
+    local seq_w, seq_c = best2(reps, function()
+      local r
+      for _ = 1, CALLS do
+        r = {}
+        for i = 1, N do r[i] = f(items[i][1], items[i][2]) end
+      end
+      assert(r[N] == expect)
+    end)
+    local py = python(reps)
+    local ratio = lit_c / upv_c
+    local met = ratio <= 1.5
+    print(("starmap_shared (%d x Pool(2):starmap of %d items sharing a %d-float table): "
+      .. "literal %s ms CPU / %s ms wall; upvalue form %s / %s; sequential Lua %s / %s; "
+      .. "Python %s / %s; literal/upvalue CPU %.2f (target <= 1.5)")
+      :format(CALLS, N, LEN, fmt(lit_c), fmt(lit_w), fmt(upv_c), fmt(upv_w),
+        fmt(seq_c), fmt(seq_w), py.cpu_ms and fmt(py.cpu_ms) or "n/a",
+        py.wall_ms and fmt(py.wall_ms) or "n/a", ratio))
+    write_json("starmap_shared", {
+      unit = "ms for all calls (best of reps)", items = N, table_len = LEN, calls = CALLS,
+      braid = { literal = { cpu = lit_c, wall = lit_w }, upvalue = { cpu = upv_c, wall = upv_w } },
+      baselines = { sequential_lua = { cpu = seq_c, wall = seq_w },
+                    python_starmap = { cpu = py.cpu_ms, wall = py.wall_ms } },
+      ratio = ratio, ratio_of = "literal parent CPU / upvalue parent CPU",
+      ratio_vs_python_wall = py.wall_ms and lit_w / py.wall_ms,
+      target = "ratio <= 1.5", met = met,
+    })
+    rows[#rows + 1] = {
+      "starmap_shared, parent CPU/wall (ms)", ("%s / %s"):format(fmt(lit_c), fmt(lit_w)),
+      ("upvalue %s/%s; seq %s/%s; Python %s/%s"):format(fmt(upv_c), fmt(upv_w),
+        fmt(seq_c), fmt(seq_w), py.cpu_ms and fmt(py.cpu_ms) or "n/a",
+        py.wall_ms and fmt(py.wall_ms) or "n/a"),
+      ("%.2f of upvalue CPU"):format(ratio),
+      (met and "yes" or "no") .. " (<= 1.5x upvalue)",
+    }
+  end
+
+  local function big_table_queue()
+    local NR = 100000
+    local reps = math.max(REPS, 5)
+    local T = {}
+    for i = 1, NR do
+      T[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } }
+    end
+    local cj = math.huge
+    for _ = 1, reps do
+      collectgarbage()
+      local t0 = now()
+      local T2 = cjson.decode(cjson.encode(T))
+      local dt = (now() - t0) * 1e3
+      assert(#T2 == NR and T2[NR].vals[3] == 3 * NR)
+      if dt < cj then cj = dt end
+    end
+    local q, ready, done = queue.Queue(), threading.Event(), queue.Queue()
+    local th = threading.Thread { target = function(qq, rd, dn, n, count)
+      for _ = 1, count do
+        rd:set()
+        local v = qq:get()
+        dn:put(#v == n and v[n].vals[3] == 3 * n)
+      end
+    end, args = { q, ready, done, NR, 2 * reps + 1 } }
+    th:start()
+    -- alternately streamed and not (core._stream_min raised past the
+    -- table's size: the plain put, encode then decode), same run
+    local set_min = core._stream_min
+    local min0, step0 = set_min()
+    local best, plain = math.huge, math.huge
+    for r = 1, 2 * reps + 1 do
+      local streamed = r % 2 == 1 or not set_min
+      if set_min then set_min(streamed and min0 or (1 << 40), step0) end
+      assert(ready:wait(30))
+      ready:clear()
+      collectgarbage()
+      local t0 = now()
+      q:put(T)
+      assert(done:get(true, 60))
+      local dt = (now() - t0) * 1e3
+      if r > 1 then -- the first warms the thread up
+        if streamed then best = math.min(best, dt) else plain = math.min(plain, dt) end
+      end
+    end
+    if set_min then set_min(min0, step0) end
+    th:join()
+    local ratio = best / cj
+    local met = ratio <= 0.2
+    print(("big_table_queue (%d records through a Queue to a waiting thread): braid %.1f ms "
+      .. "(not streamed, same run: %.1f ms); cjson encode+decode %.1f ms; %.2f of cjson (target <= 0.2)")
+      :format(NR, best, plain, cj, ratio))
+    write_json("big_table_queue", {
+      unit = "ms from put to the consumer holding the table", records = NR,
+      braid = best, braid_not_streamed = plain, baselines = { cjson_roundtrip = cj },
+      ratio = ratio, ratio_of = "braid / cjson", target = "ratio <= 0.2", met = met,
+    })
+    rows[#rows + 1] = {
+      ("big table through a Queue, %dk records (ms)"):format(NR // 1000), fmt(best),
+      ("cjson %s"):format(fmt(cj)), ("%.2f of cjson"):format(ratio),
+      (met and "yes" or "no") .. " (<= 0.2)",
+    }
+  end
+
+  return { { "starmap_shared", starmap_shared }, { "big_table_queue", big_table_queue } }
+end
