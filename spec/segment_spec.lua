@@ -253,4 +253,33 @@ describe("big strings between processes", function()
     helpers.message_has(err, "missing segment")
     assert.same({ "abc", "abc" }, { core._seg_loads("\2\2\16\0\3\16\0\3", "abc") })
   end)
+
+  -- A pool's results wait unread until the caller asks: thousands of
+  -- them must not hold a descriptor each (the process's limit, here 128,
+  -- would make later ones lose their segments).
+  local host_it = helpers.HOST == "none" and pending or it
+  host_it("keeps no descriptor per result waiting to be read (pool map, chunksize 1)", function()
+    local tmp = os.tmpname()
+    local f = assert(io.open(tmp, "w"))
+    f:write([[
+      local core = require "braid.core"
+      local mp = require "braid.multiprocessing"
+      core._seg_min(4096)
+      local p = mp.get_context("spawn").Pool(2)
+      local items = {}
+      for i = 1, 400 do items[i] = i end
+      local r = p:map(function(i) return string.rep(string.char(65 + i % 26), 8192) end,
+                      items, 1)
+      assert(#r == 400)
+      for i = 1, 400 do assert(r[i] == string.rep(string.char(65 + i % 26), 8192), i) end
+      p:close(); p:join()
+      print("ok")
+    ]])
+    f:close()
+    local pipe = io.popen("ulimit -n 128 && timeout 120 " .. helpers.HOST .. " " .. tmp .. " 2>&1")
+    local out = pipe:read("a")
+    pipe:close()
+    os.remove(tmp)
+    assert.matches("ok", out)
+  end)
 end)

@@ -63,6 +63,11 @@ BRAIDI_FUNC size_t braid__seg_min(int set, size_t n);
 ** (out of memory) never leaves behind. The caller keeps 'fd'. */
 BRAIDI_FUNC void braidB_pushsegment(lua_State *L, int fd, size_t n);
 
+/* Pushes the 'n' bytes at 'src' (a segment mapped already, see
+** braid__msg_map_segs) as a string, made in a block prefaulted first. */
+BRAIDI_FUNC void braidB_pushbytes_prefaulted(lua_State *L, const void *src,
+                                             size_t n);
+
 /* Like braid__encode_n for a receiver that decodes while the value is
 ** being encoded (a thread being started decodes its arguments meanwhile).
 ** Tables are written F_OPEN. While the encoding stays under the streaming

@@ -77,6 +77,8 @@ typedef struct Dec {
   size_t nhandles;
   const int *segs; /* the message's segment descriptors (T_SEG) */
   size_t nsegs;
+  const void *const *segmaps; /* or their mappings (braid__msg_map_segs) */
+  const size_t *seglens;
   braid_stream *stream; /* being written: 'end' may move on (dec_more) */
   DFrame *frames; /* 'local' or a DecFrames block */
   size_t nframes, capframes;
@@ -107,6 +109,8 @@ static void dec_init_frames(Dec *d) {
   d->nocode = 0;
   d->segs = NULL;
   d->nsegs = 0;
+  d->segmaps = NULL;
+  d->seglens = NULL;
   d->msg = NULL;
   d->item_off = 0;
   d->nest = 0;
@@ -409,6 +413,8 @@ static __attribute__((noinline)) int recall_earlier(Dec *d, uint64_t at) {
   sub.nocode = d->nocode;
   sub.segs = d->segs;
   sub.nsegs = d->nsegs;
+  sub.segmaps = d->segmaps;
+  sub.seglens = d->seglens;
   sub.msg = m;
   sub.nest = d->nest + 1;
   lua_createtable(L, 0, 4);
@@ -880,21 +886,6 @@ static __attribute__((noreturn)) void dec_refuse(Dec *d, const char *what) {
 }
 
 
-/* A mapping of a segment being copied, unmapped by __gc if the copy
-** raises (out of memory): a raise never leaves a mapping behind. */
-typedef struct SegMap {
-  const void *p;
-  size_t n;
-} SegMap;
-
-static int segmap_gc(lua_State *L) {
-  SegMap *sm = (SegMap *)lua_touserdata(L, 1);
-  if (sm->p != NULL) braid__seg_unmap(sm->p, sm->n);
-  sm->p = NULL;
-  return 0;
-}
-
-
 /* T_SEG: the string whose bytes are segment i of the message (memseg.h),
 ** copied out of a read-only mapping (one copy). The index and the length
 ** are checked against the descriptors the message came with, so bytes
@@ -905,75 +896,16 @@ static void push_seg(Dec *d) {
   uint64_t i = get_varint(d), len = get_varint(d);
   size_t size;
   if (i >= d->nsegs) dec_fail(d, "missing segment");
+  if (d->segmaps != NULL && d->segmaps[i] != NULL) { /* mapped already */
+    if (len != (uint64_t)d->seglens[i])
+      dec_fail(d, "segment length does not match");
+    braidB_pushbytes_prefaulted(L, d->segmaps[i], (size_t)len);
+    return;
+  }
   if (braid__seg_size(d->segs[i], &size) != 0 || len != (uint64_t)size ||
       len > SIZE_MAX / 2)
     dec_fail(d, "segment length does not match");
   braidB_pushsegment(L, d->segs[i], (size_t)len);
-}
-
-
-/* While a segment's string is made, the state's allocator is wrapped so
-** that the block Lua allocates for it is prefaulted before Lua copies
-** into it (braid__seg_prefault: with glibc's malloc, a big block is a
-** fresh mapping faulted in a page at a time, which costs twice the
-** copy). The block is still the state's allocator's, freed by it. */
-typedef struct SegAlloc {
-  lua_Alloc f;
-  void *ud;
-  size_t n; /* the string's length: its block is the first this big */
-  const void *src;
-} SegAlloc;
-
-static void *seg_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  SegAlloc *sa = (SegAlloc *)ud;
-  void *p = sa->f(sa->ud, ptr, osize, nsize);
-  if (p != NULL && ptr == NULL && nsize >= sa->n && sa->n != 0) {
-    braid__seg_prefault(p, nsize);
-    sa->n = 0; /* once */
-  }
-  return p;
-}
-
-/* Run protected, so that a memory error restores the allocator. */
-static int seg_push(lua_State *L) {
-  SegAlloc *sa = (SegAlloc *)lua_touserdata(L, 1);
-  lua_pushlstring(L, (const char *)sa->src, (size_t)lua_tointeger(L, 2));
-  return 1;
-}
-
-
-void braidB_pushsegment(lua_State *L, int fd, size_t n) {
-  SegMap *sm;
-  SegAlloc sa;
-  int rc;
-  if (n == 0) {
-    lua_pushliteral(L, "");
-    return;
-  }
-  luaL_checkstack(L, 6, "decoding a segment");
-  sm = (SegMap *)lua_newuserdatauv(L, sizeof *sm, 0);
-  sm->p = NULL;
-  sm->n = n;
-  if (luaL_newmetatable(L, "braid.segmap")) {
-    lua_pushcfunction(L, segmap_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  sm->p = braid__seg_map(fd, n);
-  if (sm->p == NULL) braidB_oserror(L, errno, "cannot map a segment");
-  sa.f = lua_getallocf(L, &sa.ud);
-  sa.n = n;
-  sa.src = sm->p;
-  lua_pushcfunction(L, seg_push);
-  lua_pushlightuserdata(L, &sa);
-  lua_pushinteger(L, (lua_Integer)n);
-  lua_setallocf(L, seg_alloc, &sa);
-  rc = lua_pcall(L, 2, 1, 0);
-  lua_setallocf(L, sa.f, sa.ud);
-  braid__seg_unmap(sm->p, n);
-  sm->p = NULL;
-  if (rc != LUA_OK) lua_error(L);
-  lua_remove(L, -2);
 }
 
 
@@ -1171,6 +1103,8 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped,
   d.nocode = (flags & BRAID_DEC_NOCODE) != 0;
   d.segs = m->segs;
   d.nsegs = m->nsegs;
+  d.segmaps = m->segmaps;
+  d.seglens = m->seglens;
   return decode_values(&d);
 }
 
@@ -1353,6 +1287,8 @@ static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   d->nhandles = m->nhandles;
   d->segs = m->segs;
   d->nsegs = m->nsegs;
+  d->segmaps = m->segmaps;
+  d->seglens = m->seglens;
   d->nframes = 0;
   decode_value(d);
   if (d->p != d->end) dec_fail(d, "trailing bytes in item");

@@ -751,6 +751,9 @@ static int read_reply(ProcExt *x, Child *ch, braid_msg **m, int *ok) {
     return atomic_load(&x->stop) ? W_STOP : W_DIED;
   }
   if (*m != NULL) (*m)->tag = (lua_Integer)r.tag;
+  /* a result may wait long unread, and many may: mapped, its segments
+  ** hold no descriptor (failing that, they stay descriptors) */
+  if (nfds > 0) (void)braid__msg_map_segs(*m);
   *ok = r.status == REPLY_OK;
   return W_REPLY;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "memseg.h"
 #include "stream.h"
 #include "wire.h"
 
@@ -26,16 +27,54 @@ void braid__msg_free(braid_msg *m) {
   for (i = 0; i < m->nhandles; i++) braid__handle_release(m->handles[i]);
   braid__free(m->handles);
   braid__free(m->offs);
-  for (i = 0; i < m->nsegs; i++) close(m->segs[i]);
+  for (i = 0; i < m->nsegs; i++) {
+    if (m->segs[i] >= 0) close(m->segs[i]);
+    if (m->segmaps != NULL && m->segmaps[i] != NULL)
+      braid__seg_unmap(m->segmaps[i], m->seglens[i]);
+  }
   braid__free(m->segs);
+  braid__free(m->segmaps);
+  braid__free(m->seglens);
   if (m->data != m->inline_data) braid__buf_free(m->data, m->cap);
   braid__free(m);
+}
+
+
+int braid__msg_map_segs(braid_msg *m) {
+  uint32_t i;
+  if (m->nsegs == 0 || m->segmaps != NULL) return BRAID_OK;
+  m->segmaps = (const void **)braid__calloc(m->nsegs, sizeof *m->segmaps);
+  m->seglens = (size_t *)braid__calloc(m->nsegs, sizeof *m->seglens);
+  if (m->segmaps == NULL || m->seglens == NULL) {
+    braid__free(m->segmaps);
+    braid__free(m->seglens);
+    m->segmaps = NULL;
+    m->seglens = NULL;
+    return BRAID_ENOMEM;
+  }
+  for (i = 0; i < m->nsegs; i++) {
+    size_t n;
+    const void *p;
+    if (braid__seg_size(m->segs[i], &n) != 0) return BRAID_EOS;
+    if (n == 0) continue; /* nothing to map: the descriptor stays */
+    p = braid__seg_map(m->segs[i], n);
+    if (p == NULL) return BRAID_EOS;
+    m->segmaps[i] = p;
+    m->seglens[i] = n;
+    close(m->segs[i]);
+    m->segs[i] = -1;
+  }
+  return BRAID_OK;
 }
 
 
 int braid__msg_take_segs(braid_msg *m, const int *fds, int n) {
   int i, *ns;
   if (n <= 0) return BRAID_OK;
+  if (m->segmaps != NULL) { /* mapped already: these stay descriptors */
+    for (i = 0; i < n; i++) close(fds[i]);
+    return BRAID_ENOMEM;
+  }
   ns = (int *)braid__realloc(m->segs, (m->nsegs + (size_t)n) * sizeof(int));
   if (ns == NULL) {
     for (i = 0; i < n; i++) close(fds[i]);
@@ -69,6 +108,8 @@ braid_msg *braid__msg_new(void) {
   m->origin = 0;
   m->nsegs = 0;
   m->segs = NULL;
+  m->segmaps = NULL;
+  m->seglens = NULL;
   atomic_init(&m->pending, 1);
   return m;
 }

@@ -100,6 +100,11 @@ typedef struct braid_msg {
   ** message dropped unread frees its segments. NULL/0 for most. */
   uint32_t nsegs;
   int *segs;
+  /* NULL, or (braid__msg_map_segs) per segment a read-only mapping of it
+  ** and its length, its descriptor closed (segs[i] -1): a message kept
+  ** unread for long holds no descriptor. */
+  const void **segmaps;
+  size_t *seglens;
   unsigned char inline_data[40];
 } braid_msg;
 
@@ -128,6 +133,14 @@ BRAIDI_FUNC braid_msg *braid__msg_from_bytes(const void *p, size_t len);
 /* Gives 'm' the 'n' segment descriptors 'fds' (they are the message's from
 ** now on, closed with it, also when this fails). BRAID_OK, BRAID_ENOMEM. */
 BRAIDI_FUNC int braid__msg_take_segs(braid_msg *m, const int *fds, int n);
+
+/* Trades the segment descriptors of 'm' for read-only mappings of them
+** and closes the descriptors: a message that waits unread (a pool's
+** results, which may pile up past the descriptor limit) then holds none.
+** Nothing to send such a message with: only for messages received.
+** BRAID_OK; BRAID_ENOMEM / BRAID_EOS (errno set) leave the rest as they
+** were (still decodable). */
+BRAIDI_FUNC int braid__msg_map_segs(braid_msg *m);
 
 /* Frees 'm' and drops its references (NULL is ignored). */
 BRAIDI_FUNC void braid__msg_free(braid_msg *m);
