@@ -200,16 +200,6 @@ end)
 -- with its own message, however the reads fall: small and big messages
 -- interleaved, sent before the reader reads (one read could take many).
 describe("Connection read-ahead with out-of-line segments", function()
-  local function seg_fds()
-    local p = io.popen("ls -l /proc/" .. core.getpid() .. "/fd 2>/dev/null")
-    local n = 0
-    for line in p:lines() do
-      if line:find("memfd:braid-seg", 1, true) then n = n + 1 end
-    end
-    p:close()
-    return n
-  end
-
   it("keeps every message's segments with it, and leaves none open", function()
     local old = core._seg_min(1024)
     local ok, err = pcall(function()
@@ -242,7 +232,7 @@ describe("Connection read-ahead with out-of-line segments", function()
     core._seg_min(old)
     assert(ok, err)
     collectgarbage(); collectgarbage()
-    assert.equal(0, seg_fds())
+    assert.equal(0, helpers.seg_fds())
   end)
 
   it("refuses to send a Connection holding a message's descriptors", function()

@@ -8,16 +8,12 @@ local queue = require "braid.queue"
 local errors = require "braid.errors"
 local core = require "braid.core"
 local helpers = require "helpers"
+local live = helpers.live
 
 local CancelledError, InvalidStateError = futures.CancelledError,
   futures.InvalidStateError
 local TimeoutError, BrokenThreadPool = futures.TimeoutError,
   futures.BrokenThreadPool
-
-local function live()
-  collectgarbage(); collectgarbage()
-  return core._test.live()
-end
 
 local function count(set)
   local n = 0

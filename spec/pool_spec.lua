@@ -9,14 +9,10 @@ local queue = require "braid.queue"
 local errors = require "braid.errors"
 local core = require "braid.core"
 local helpers = require "helpers"
+local live = helpers.live
 
 local ThreadPool = mpool.ThreadPool
 local MPTimeoutError = mpool.TimeoutError
-
-local function live()
-  collectgarbage(); collectgarbage()
-  return core._test.live()
-end
 
 local function square(x) return x * x end
 

@@ -12,6 +12,7 @@ local errors = require "braid.errors"
 local queue = require "braid.queue"
 local threading = require "braid.threading"
 local helpers = require "helpers"
+local live = helpers.live
 
 local stream_min = core._stream_min
 local MIN, STEP = 256, 64
@@ -26,12 +27,6 @@ local function records(n, tag)
   local t = {}
   for i = 1, n do t[i] = { id = i, name = (tag or "item") .. i, vals = { i, 2 * i } } end
   return t
-end
-
-local function live()
-  core.copy({ {} })
-  collectgarbage(); collectgarbage()
-  return core._test.live()
 end
 
 -- Waits (bounded) until cond() holds; the partner runs in another thread.

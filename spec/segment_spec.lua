@@ -25,17 +25,7 @@ local function pattern(n, seed)
   return s:sub(1, n)
 end
 
--- Descriptors of process 'pid' (default: this one; not "self", which
--- would be the ls) open on a segment.
-local function seg_fds(pid)
-  local p = io.popen("ls -l /proc/" .. (pid or core.getpid()) .. "/fd 2>/dev/null")
-  local n = 0
-  for line in p:lines() do
-    if line:find("memfd:braid-seg", 1, true) then n = n + 1 end
-  end
-  p:close()
-  return n
-end
+local seg_fds = helpers.seg_fds
 
 -- Shmem of /proc/meminfo in bytes: where a memfd's pages are counted,
 -- wherever its descriptors are (also in flight in a socket).
@@ -101,7 +91,7 @@ describe("big strings between processes", function()
         local p = ctx.Process{target = function(q, jq, sq, rq, c)
           local core = require "braid.core"
           local function segs()
-            local p = io.popen("ls -l /proc/self/fd")
+            local p = io.popen("ls -l /proc/" .. core.getpid() .. "/fd")
             local n = 0
             for line in p:lines() do
               if line:find("memfd:braid-seg", 1, true) then n = n + 1 end

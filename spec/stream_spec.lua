@@ -16,6 +16,7 @@ local errors = require "braid.errors"
 local queue = require "braid.queue"
 local threading = require "braid.threading"
 local helpers = require "helpers"
+local live = helpers.live
 
 local stream_min = core._stream_min
 local MIN, STEP = 256, 64
@@ -47,15 +48,6 @@ local function assert_big(v, steps)
   local n = #core.dumps(v)
   assert.is_true(n >= MIN + steps * STEP,
     ("%d bytes are not %d publication steps"):format(n, steps))
-end
-
---- Live braid objects in the process, once this state has collected its
--- garbage and encoded once more (an encode that raised lets go of the braid
--- objects it met only at the next encode of the same state).
-local function live()
-  core.copy({ {} })
-  collectgarbage(); collectgarbage()
-  return core._test.live()
 end
 
 --- Runs `check(args...)` in a new thread started with `args` (args.n

@@ -94,4 +94,26 @@ function M.braid_run(code)
   return tonumber(out:match("rc=(%d+)%s*$")), (out:gsub("rc=%d+%s*$", ""))
 end
 
+--- Live braid objects in the process, once this state has collected its
+-- garbage and encoded once more (an encode that raised lets go of the braid
+-- objects it met only at the next encode of the same state).
+function M.live()
+  local core = require "braid.core"
+  core.copy({ {} })
+  collectgarbage(); collectgarbage()
+  return core._test.live()
+end
+
+--- Descriptors of process 'pid' (default: this one; not /proc/self, which
+-- would be the ls's) open on an out-of-line segment (a braid memfd).
+function M.seg_fds(pid)
+  local p = io.popen("ls -l /proc/" .. (pid or require("braid.core").getpid()) .. "/fd 2>/dev/null")
+  local n = 0
+  for line in p:lines() do
+    if line:find("memfd:braid-seg", 1, true) then n = n + 1 end
+  end
+  p:close()
+  return n
+end
+
 return M

@@ -94,17 +94,6 @@ static int qput_encode(lua_State *L) {
 }
 
 
-static int raise_link(lua_State *L, int rc, const char *why) {
-  switch (rc) {
-    case BRAID_EFULL: return braidB_raise(L, "queue.Full", "queue is full");
-    case BRAID_ESHUTDOWN:
-      return braidB_raise(L, "queue.ShutDown", "queue is shut down");
-    case BRAID_ENOTSUP: return braidB_raise(L, "TypeError", "%s", why);
-    default: return braidB_raisecode(L, rc, NULL);
-  }
-}
-
-
 int braidB_qstream_put(lua_State *L, braid_queue *q, int idx, int block,
                        double timeout) {
   QPut p;
@@ -136,7 +125,7 @@ int braidB_qstream_put(lua_State *L, braid_queue *q, int idx, int block,
   if (status != LUA_OK) {
     if (p.rc != BRAID_OK) { /* linking failed: Full, ShutDown... */
       lua_pop(L, 1);
-      return raise_link(L, p.rc, p.why);
+      return braidB_queue_raise_put(L, p.rc, p.why);
     }
     return lua_error(L);
   }
@@ -147,7 +136,7 @@ int braidB_qstream_put(lua_State *L, braid_queue *q, int idx, int block,
   p.rc = braid__queue_put(q, &m, 1, block, timeout, &put, p.why,
                           sizeof p.why);
   if (put == 0) braid__msg_free(m);
-  if (p.rc != BRAID_OK) return raise_link(L, p.rc, p.why);
+  if (p.rc != BRAID_OK) return braidB_queue_raise_put(L, p.rc, p.why);
   return 0;
 }
 
@@ -156,14 +145,6 @@ int braidB_qstream_read(lua_State *L, braid_msg *m) {
   braid_stream *s = braid__stream_retain(braid__qstream_of(m));
   braid__msg_release(m, 1); /* the stream lives on by our reference */
   return braid__decode_stream_owned(L, s) < 0 ? 0 : 1;
-}
-
-
-static int raise_get(lua_State *L, int rc) {
-  if (rc == BRAID_EEMPTY) return braidB_raise(L, "queue.Empty", "queue is empty");
-  if (rc == BRAID_ESHUTDOWN)
-    return braidB_raise(L, "queue.ShutDown", "queue is shut down");
-  return braidB_raisecode(L, rc, NULL);
 }
 
 
@@ -183,7 +164,7 @@ int braidB_qstream_get(lua_State *L, braid_queue *q, braid_msg *m,
       if (timeout < 0) timeout = 0;
     }
     rc = braid__queue_get(q, &it, 1, &n, block, timeout);
-    if (rc != BRAID_OK) return raise_get(L, rc);
+    if (rc != BRAID_OK) return braidB_queue_raise_get(L, rc);
     if (braid__qstream_of(it.m) == NULL)
       return braid__decode_items_with(L, &it, 1, 0, 0, braid__queue_done, q);
     m = it.m;

@@ -10,6 +10,12 @@
 #include "lua.h"
 #include "queue.h"
 
+/* The errors of a put and of a get that failed with 'rc' (queue.Full,
+** queue.ShutDown, TypeError 'why', queue.Empty, ...), defined in lqueue.c
+** for both files. */
+int braidB_queue_raise_put(lua_State *L, int rc, const char *why);
+int braidB_queue_raise_get(lua_State *L, int rc);
+
 /* 1 when q:put of the value at 'idx' takes the streamed path: a table
 ** that is likely big (a sequence of at least BRAID_QSTREAM_MIN_LEN
 ** elements, or any table while the specs lowered the streaming threshold)

@@ -218,7 +218,7 @@ static void checkblock_put(lua_State *L, braid_queue *q, int arg, int *block,
 }
 
 
-static int raise_put(lua_State *L, int rc, const char *why) {
+int braidB_queue_raise_put(lua_State *L, int rc, const char *why) {
   switch (rc) {
     case BRAID_EFULL: return braidB_raise(L, "queue.Full", "queue is full");
     case BRAID_ESHUTDOWN:
@@ -229,7 +229,7 @@ static int raise_put(lua_State *L, int rc, const char *why) {
 }
 
 
-static int raise_get(lua_State *L, int rc) {
+int braidB_queue_raise_get(lua_State *L, int rc) {
   if (rc == BRAID_EEMPTY) return braidB_raise(L, "queue.Empty", "queue is empty");
   if (rc == BRAID_ESHUTDOWN)
     return braidB_raise(L, "queue.ShutDown", "queue is shut down");
@@ -267,7 +267,7 @@ static int queue_put(lua_State *L) {
     if (toqval(L, 2, &v)) {
       rc = braid__queue_put_val(q, &v);
       if (rc == BRAID_OK) return 0;
-      if (rc != BRAID_EAGAIN) return raise_put(L, rc, "");
+      if (rc != BRAID_EAGAIN) return braidB_queue_raise_put(L, rc, "");
       /* a bound came meanwhile: the message way */
     }
   }
@@ -275,7 +275,7 @@ static int queue_put(lua_State *L) {
   if (block && braid__queue_maxsize(q) > 0) poll(L);
   rc = braid__queue_put(q, &m, 1, block, timeout, &put, why, sizeof why);
   if (put == 0) braid__msg_free(m);
-  if (rc != BRAID_OK) return raise_put(L, rc, why);
+  if (rc != BRAID_OK) return braidB_queue_raise_put(L, rc, why);
   return 0;
 }
 
@@ -307,7 +307,7 @@ static int queue_get(lua_State *L) {
   }
   if (block) poll(L);
   rc = braid__queue_get_vals(q, &v, 1, &n, block, timeout);
-  if (rc != BRAID_OK) return raise_get(L, rc);
+  if (rc != BRAID_OK) return braidB_queue_raise_get(L, rc);
   if (v.kind != BRAID_QV_MSG) {
     pushqval(L, &v);
     return 1;
@@ -385,7 +385,7 @@ static int queue_put_many(lua_State *L) {
       lua_setfield(L, -2, "put");
       return lua_error(L);
     }
-    return raise_put(L, rc, why);
+    return braidB_queue_raise_put(L, rc, why);
   }
   return 0;
 }
@@ -476,7 +476,7 @@ static int queue_get_many(lua_State *L) {
   rc = braid__queue_get_vals(q, vals, (size_t)max, &n, block, timeout);
   if (rc != BRAID_OK) {
     sc->h.busy = 0;
-    return raise_get(L, rc);
+    return braidB_queue_raise_get(L, rc);
   }
   /* the message items first, in order, into result[1..nm]: decoding gives
   ** them back, raise or not, and nothing may raise before that */
