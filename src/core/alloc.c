@@ -44,7 +44,7 @@
 /* then medium classes up to BRAID_BIG_MIN, four per power of two (640,
 ** 768, 896, 1024, 1280, ...: at most a quarter wasted) */
 #define NCLASS (MAXSMALL / GRAIN + 4 * 11)
-#define FIRST_CHUNK (16u << 10) /* a fresh worker state uses about this much
+#define FIRST_CHUNK (13u << 10) /* a fresh worker state uses about this much
                                 (its libraries open on first use, llazy.c):
                                 an idle thread holds no more (idle_footprint) */
 #define HUGE_PAGE (2u << 20)
