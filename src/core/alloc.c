@@ -14,7 +14,8 @@
 ** every block it frees or resizes, so blocks carry no header.
 **
 ** Trade-off: memory a state frees stays in its pool (for its own later
-** allocations of the same size class) until the state closes.
+** allocations of the same size class, or, a freed medium block, of small
+** classes carved out of it) until the state closes.
 */
 #include <string.h>
 #include <sys/mman.h>
