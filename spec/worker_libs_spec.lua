@@ -239,6 +239,14 @@ describe("a worker state's string library", function()
     end))
   end)
 
+  it("opens when one of its functions arrives as an argument", function()
+    local r, same = run(function(f)
+      return f("ab", 2), f == string.rep
+    end, string.rep)
+    assert.equal("abab", r)
+    assert.is_true(same)
+  end)
+
   it("keeps a metatable set on strings with debug.setmetatable", function()
     local v = run(function()
       debug.setmetatable("", { __index = { hi = function() return "hi" end } })
