@@ -55,7 +55,8 @@ static const luaL_Reg lazy_libs[] = {
   { NULL, NULL },
 };
 
-#define STRING_BIT (1u << 8) /* lazy_libs[8] */
+#define STRING_LIB 8 /* string's index in lazy_libs */
+#define STRING_BIT (1u << STRING_LIB)
 
 typedef struct Lazy {
   unsigned pending; /* bit i: lazy_libs[i] not opened yet */
@@ -146,7 +147,7 @@ static void open_all(lua_State *L, Lazy *z) {
 static void open_string(lua_State *L) {
   Lazy *z = findlazy(L);
   if (z->pending & STRING_BIT) {
-    open_one(L, z, 8);
+    open_one(L, z, STRING_LIB);
     lua_pop(L, 1);
   }
 }
@@ -166,6 +167,7 @@ static int strmt_index(lua_State *L) {
 ** raises. Its error gets the position luaL_error would have given it as
 ** the VM's callee (the caller's line): here its caller is C. */
 static int strmt_arith(lua_State *L, const char *event) {
+  int status;
   open_string(L);
   lua_settop(L, 2);
   lua_pushliteral(L, "");
@@ -174,8 +176,10 @@ static int strmt_arith(lua_State *L, const char *event) {
   lua_replace(L, 3);
   lua_settop(L, 3);
   lua_insert(L, 1); /* mm a b */
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-    if (lua_type(L, -1) == LUA_TSTRING) {
+  status = lua_pcall(L, 2, 1, 0);
+  if (status != LUA_OK) {
+    /* (a memory error's message stays as it is) */
+    if (status == LUA_ERRRUN && lua_type(L, -1) == LUA_TSTRING) {
       luaL_where(L, 1);
       lua_insert(L, -2);
       lua_concat(L, 2);
