@@ -183,7 +183,9 @@ BRAIDI_FUNC void braidB_worker_run_retry(struct braid_thread *t,
 ** __index on package.preload (lcore.c). */
 BRAIDI_FUNC void braidB_openlibs_lazy(lua_State *L);
 /* package.path and package.cpath (either may be NULL: the environment's)
-** that a lazily opened package gets; call before package is opened. */
+** that a lazily opened package gets; call after braidB_openlibs_lazy,
+** before package is opened. The state keeps the pointers, not copies:
+** the strings must stay valid until package opens or the state closes. */
 BRAIDI_FUNC void braidB_lazy_paths(lua_State *L, const char *path,
                                    const char *cpath);
 BRAIDI_FUNC void braidB_openbraid_lazy(lua_State *L);

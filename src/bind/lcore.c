@@ -166,16 +166,34 @@ static int proxy_tostring(lua_State *L) {
 ** checking a proxy is one array read, not a string lookup. */
 #define TYPE_SLOT 1
 
+/* The number of functions in 'l'. */
+static int nregs(const luaL_Reg *l) {
+  int n = 0;
+  if (l != NULL)
+    while (l[n].name != NULL) n++;
+  return n;
+}
+
+
 void braidB_pushmeta(lua_State *L, const braid_handle_type *type) {
   const braidB_Class *c;
   if (luaL_getmetatable(L, type->name) != LUA_TNIL) return;
   lua_pop(L, 1);
   c = find_class(type);
   if (c == NULL) luaL_error(L, "braid: no binding for type %s", type->name);
-  luaL_newmetatable(L, type->name);
+  /* luaL_newmetatable's table, made at its final size: grown field by
+  ** field, its earlier node arrays would be garbage that a worker's pool
+  ** keeps (an idle thread holds a class or two: idle_footprint). Fields:
+  ** __name, __methods, __index, __gc, __tostring, __braidhandle and the
+  ** class's metamethods (some of which replace those). */
+  lua_createtable(L, 1, 6 + nregs(c->meta));
+  lua_pushstring(L, type->name);
+  lua_setfield(L, -2, "__name");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, type->name);
   lua_pushlightuserdata(L, (void *)type);
   lua_rawseti(L, -2, TYPE_SLOT);
-  lua_newtable(L);
+  lua_createtable(L, 0, nregs(c->methods));
   if (c->methods) luaL_setfuncs(L, c->methods, 0);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__methods"); /* mt.__methods = methods */

@@ -14,7 +14,8 @@
 ** every block it frees or resizes, so blocks carry no header.
 **
 ** Trade-off: memory a state frees stays in its pool (for its own later
-** allocations of the same size class) until the state closes.
+** allocations of the same size class, or, a freed medium block, of small
+** classes carved out of it) until the state closes.
 */
 #include <string.h>
 #include <sys/mman.h>
@@ -44,9 +45,14 @@
 /* then medium classes up to BRAID_BIG_MIN, four per power of two (640,
 ** 768, 896, 1024, 1280, ...: at most a quarter wasted) */
 #define NCLASS (MAXSMALL / GRAIN + 4 * 11)
-#define FIRST_CHUNK (16u << 10) /* a fresh worker state uses about this much
-                                (its libraries open on first use, llazy.c):
-                                an idle thread holds no more (idle_footprint) */
+/* A fresh worker state uses about this much (its libraries open on first
+** use, llazy.c): an idle thread holds no more (idle_footprint). Not a
+** page multiple: chunks from malloc lie side by side in its arena, so
+** the unused tail of one shares pages with its neighbour and what a
+** state never reaches of its first chunk is resident all the same; an
+** idle thread with an Event and a Semaphore reaches 12.2 KB of it. The
+** chunks after it are powers of two (16 KiB, 32 KiB, ...). */
+#define FIRST_CHUNK (25u << 9)
 #define HUGE_PAGE (2u << 20)
 #define MAX_CHUNK (8u << 20) /* (bigger ones would be used in part) */
 
@@ -61,9 +67,13 @@ typedef struct FreeBlock {
   struct FreeBlock *next;
 } FreeBlock;
 
+#define FIRST_MEDIUM (MAXSMALL / GRAIN + 1) /* the class of 640 bytes */
+
 struct braid_salloc {
   FreeBlock *freel[NCLASS + 1]; /* by class (see sizeclass) */
   char *bump, *end;             /* the rest of the newest chunk */
+  char *spare, *spare_end;      /* the rest of a freed medium block */
+  uint64_t medium;              /* bit c: freel[FIRST_MEDIUM + c] not empty */
   Chunk *chunks;
   size_t nextsize;              /* of the next chunk */
 };
@@ -227,12 +237,18 @@ void braid__buf_free(void *b, size_t cap) {
 /* }------ */
 
 
+/* The least power of two above 'size' (2 * size for a power of two). */
+static size_t pow2_above(size_t size) {
+  return (size_t)1 << (64 - __builtin_clzll((unsigned long long)size));
+}
+
+
 /* A new chunk for a block of 'n' bytes; the rest of the old one (less
 ** than 'n' bytes) is left unused. */
 static int new_chunk(braid_salloc *p, size_t n) {
   size_t size = p->nextsize;
   Chunk *c = NULL;
-  while (size < n + CHUNK_HEAD) size *= 2;
+  while (size < n + CHUNK_HEAD) size = pow2_above(size);
   if (size >= HUGE_PAGE && (c = cache_take(size)) != NULL) size = c->size;
   if (c == NULL && (c = (Chunk *)map_chunk(size)) == NULL) return 0;
   c->next = p->chunks;
@@ -241,8 +257,53 @@ static int new_chunk(braid_salloc *p, size_t n) {
   p->bump = (char *)c + CHUNK_HEAD;
   p->end = (char *)c + size;
   poison(p->bump, (size_t)(p->end - p->bump));
-  if (p->nextsize < MAX_CHUNK) p->nextsize = size * 2;
+  if (p->nextsize < MAX_CHUNK) p->nextsize = pow2_above(size);
   return 1;
+}
+
+
+static void small_free(braid_salloc *p, void *ptr, unsigned cls, size_t n);
+
+
+/* The size of the blocks of medium class 'cls' (see sizeclass). */
+static size_t medium_size(unsigned cls) {
+  unsigned k = cls - FIRST_MEDIUM;
+  return (size_t)(5 + k % 4) << (9 + k / 4 - 2);
+}
+
+
+/* A small block of 'n' bytes (a class size, at most MAXSMALL) carved out
+** of a freed medium block, or NULL when there is none. Small blocks
+** would otherwise come from the bump while freed medium blocks (a grown
+** stack's old one, a rehashed table's old nodes) wait for a request of
+** their own class that may never come: a fresh state's first chunk ends
+** up holding them (idle_footprint). Nothing is lost: the rest of a
+** spare block too small for a request is a multiple of GRAIN no bigger
+** than MAXSMALL, so a small class of its own. */
+static void *carve(braid_salloc *p, size_t n) {
+  char *b;
+  if ((size_t)(p->spare_end - p->spare) < n) {
+    size_t rest = (size_t)(p->spare_end - p->spare);
+    if (rest >= GRAIN) {
+      unpoison(p->spare, sizeof(FreeBlock));
+      small_free(p, p->spare, (unsigned)(rest / GRAIN), rest);
+    }
+    p->spare = p->spare_end = NULL;
+    if (p->medium == 0) return NULL;
+    {
+      unsigned cls = FIRST_MEDIUM + (unsigned)__builtin_ctzll(p->medium);
+      FreeBlock *f = p->freel[cls];
+      p->freel[cls] = f->next;
+      if (f->next == NULL) p->medium &= ~((uint64_t)1 << (cls - FIRST_MEDIUM));
+      p->spare = (char *)f;
+      p->spare_end = (char *)f + medium_size(cls);
+      poison(f, sizeof(FreeBlock));
+    }
+  }
+  b = p->spare;
+  p->spare += n;
+  unpoison(b, n);
+  return b;
 }
 
 
@@ -251,8 +312,13 @@ static void *small_alloc(braid_salloc *p, unsigned cls, size_t n) {
   if (b != NULL) {
     unpoison(b, n);
     p->freel[cls] = b->next;
+    if (cls >= FIRST_MEDIUM && b->next == NULL)
+      p->medium &= ~((uint64_t)1 << (cls - FIRST_MEDIUM));
     return b;
   }
+  if (cls < FIRST_MEDIUM && (p->medium != 0 || p->spare != NULL) &&
+      (b = (FreeBlock *)carve(p, n)) != NULL)
+    return b;
   if (braid__unlikely((size_t)(p->end - p->bump) < n) && !new_chunk(p, n))
     return NULL;
   b = (FreeBlock *)p->bump;
@@ -266,6 +332,7 @@ static void small_free(braid_salloc *p, void *ptr, unsigned cls, size_t n) {
   FreeBlock *b = (FreeBlock *)ptr;
   b->next = p->freel[cls];
   p->freel[cls] = b;
+  if (cls >= FIRST_MEDIUM) p->medium |= (uint64_t)1 << (cls - FIRST_MEDIUM);
   poison((char *)b + sizeof(FreeBlock), n - sizeof(FreeBlock));
 }
 
