@@ -177,10 +177,10 @@ static int serial_seg_loads(lua_State *L) {
   for (i = 2; i <= n + 1; i++) {
     size_t sl;
     const char *s = lua_tolstring(L, i, &sl);
-    /* a string of at least BRAID_SEG_CTL bytes starting "raw:" is taken
+    /* a string starting "raw:" is taken
     ** as a whole segment, control page included (specs and fuzzing of
     ** control pages from another process) */
-    int fd = sl >= 4 + BRAID_SEG_CTL && memcmp(s, "raw:", 4) == 0
+    int fd = sl >= 4 && memcmp(s, "raw:", 4) == 0
                  ? seg_raw(s + 4, sl - 4)
                  : braid__seg_new(s, sl);
     if (fd < 0 || braid__msg_take_segs(m, &fd, 1) != BRAID_OK) {
