@@ -260,12 +260,12 @@ int braid__seg_copy(const void *p, size_t n, void *dst) {
     atomic_store(&c->waiters, 1);
     if (atomic_load_explicit(&c->filled, memory_order_acquire) != f)
       continue; /* published meanwhile: the wake may have been missed */
+    /* before each sleep (not only after a slice without progress): a
+    ** sender that let go or died is seen at once */
+    if (sender_alive(c, n) != 0) return -1;
     ts.tv_sec = 0;
     ts.tv_nsec = 50 * 1000 * 1000;
-    if (futex(&c->seq, FUTEX_WAIT, seq, &ts) != 0 && errno == ETIMEDOUT &&
-        atomic_load_explicit(&c->filled, memory_order_acquire) == f &&
-        sender_alive(c, n) != 0)
-      return -1;
+    futex(&c->seq, FUTEX_WAIT, seq, &ts);
   }
   return 0;
 }
