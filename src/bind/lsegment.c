@@ -94,6 +94,7 @@ void braidB_pushbytes_prefaulted(lua_State *L, const void *src, size_t n) {
 ** string header is not the one measured), the bytes are copied once more
 ** from the block, which is then freed: slower, never wrong. */
 static size_t str_hdr; /* offsetof(TString, contents), measured once */
+#define PROBE_LEN 1024
 
 typedef struct Handoff {
   lua_Alloc f;
@@ -110,7 +111,11 @@ static void *handoff_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     h->block = NULL;
     return b;
   }
-  if (ptr == NULL && h->probe == 1 && nsize > 0) h->probe = nsize;
+  /* the string's block: the first one bigger than the probe (a call
+  ** may allocate a CallInfo first) */
+  if (ptr == NULL && h->probe == 1 && nsize > PROBE_LEN + 1 &&
+      nsize < PROBE_LEN + 256)
+    h->probe = nsize;
   return h->f(h->ud, ptr, osize, nsize);
 }
 
@@ -133,7 +138,7 @@ static int handoff_pcall(lua_State *L, Handoff *h, const void *src, size_t n) {
 }
 
 static void measure_hdr(lua_State *L) {
-  static const char probe[64] = { 0 }; /* longer than any short string */
+  static const char probe[PROBE_LEN] = { 0 }; /* not a short string */
   Handoff h;
   memset(&h, 0, sizeof h);
   h.f = lua_getallocf(L, &h.ud);
