@@ -28,6 +28,9 @@
 ** sandbox). Set BRAID_FUZZ_RUN_BYTECODE=1 to run them anyway.
 ** See LICENSE for copyright and license.
 */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
