@@ -71,6 +71,10 @@ BRAIDI_FUNC void braidB_pushsegment(lua_State *L, int fd, size_t n);
 /* The same from a segment mapped already (braid__msg_map_segs: 'map' is
 ** braid__seg_map's). */
 BRAIDI_FUNC void braidB_pushsegmap(lua_State *L, const void *map, size_t n);
+/* How many segment strings this process built in the block Lua took for
+** them, and how many it had to copy once more (specs: the first must
+** grow, the second stay 0). */
+BRAIDI_FUNC void braidB_segment_counts(long *inplace, long *copied);
 
 /* Pushes the 'n' bytes at 'src' as a string, made in a block prefaulted
 ** first. */

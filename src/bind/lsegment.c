@@ -6,6 +6,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include "lauxlib.h"
@@ -96,6 +97,15 @@ void braidB_pushbytes_prefaulted(lua_State *L, const void *src, size_t n) {
 static size_t str_hdr; /* offsetof(TString, contents), measured once */
 #define PROBE_LEN 1024
 
+/* Segment strings built in place (the block handed to Lua) and copied
+** once more (it was not): core._seg_count's third and fourth values. */
+static _Atomic long n_inplace, n_copied;
+
+void braidB_segment_counts(long *inplace, long *copied) {
+  *inplace = atomic_load_explicit(&n_inplace, memory_order_relaxed);
+  *copied = atomic_load_explicit(&n_copied, memory_order_relaxed);
+}
+
 typedef struct Handoff {
   lua_Alloc f;
   void *ud;
@@ -183,6 +193,9 @@ void braidB_pushsegmap(lua_State *L, const void *map, size_t n) {
     void *b = h.block;
     rc = handoff_pcall(L, &h, dst, n);
     if (h.block != NULL) h.f(h.ud, b, h.size, 0); /* not taken */
+    if (rc == LUA_OK)
+      atomic_fetch_add_explicit(h.block == NULL ? &n_inplace : &n_copied, 1,
+                                memory_order_relaxed);
   }
   if (rc != LUA_OK) lua_error(L);
 }

@@ -151,13 +151,18 @@ static int seg_raw(const char *s, size_t n) {
 }
 
 
-/* core._seg_count() -> segments this process made, segments it read */
+/* core._seg_count() -> segments this process made, segments it read,
+** segment strings built in place, and copied once more (lsegment.c) */
 static int serial_seg_count(lua_State *L) {
   long made, read;
+  long inplace, copied;
   braid__seg_counts(&made, &read);
+  braidB_segment_counts(&inplace, &copied);
   lua_pushinteger(L, (lua_Integer)made);
   lua_pushinteger(L, (lua_Integer)read);
-  return 2;
+  lua_pushinteger(L, (lua_Integer)inplace);
+  lua_pushinteger(L, (lua_Integer)copied);
+  return 4;
 }
 
 
