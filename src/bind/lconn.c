@@ -649,8 +649,15 @@ static int conn_recv_bytes_into(lua_State *L) {
     return lua_error(L);
   }
   if (fx != NULL && fx->seg) { /* straight into the target: one copy */
-    if (braid__seg_read(fx->fds[0], (char *)dst + off, (size_t)n) != 0)
-      return braidB_oserror(L, errno, "recv");
+    if (braid__seg_read(fx->fds[0], (char *)dst + off, (size_t)n) != 0) {
+      int e = errno;
+      fdset_close(fx); /* now, not when the collector finds the set */
+      if (e == EINTR) return braidB_raise_interrupt(L);
+      if (e == EPIPE) /* segfill.h: the sender died mid-fill */
+        return braidB_raise(L, "EOFError", "the sender of a segment died "
+                            "while filling it");
+      return braidB_oserror(L, e, "recv");
+    }
   } else {
     recv_body(L, c, fd, (char *)dst + off, (size_t)n);
   }
