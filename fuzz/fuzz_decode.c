@@ -28,11 +28,15 @@
 ** sandbox). Set BRAID_FUZZ_RUN_BYTECODE=1 to run them anyway.
 ** See LICENSE for copyright and license.
 */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "lua.h"
@@ -41,6 +45,7 @@
 
 #include "braidlib.h"
 #include "lcodec.h"
+#include "segfill.h"
 
 #define HOOK_EVERY 1000     /* instructions between two hook calls */
 #define HOOK_BUDGET 200     /* hook calls per input: 200,000 instructions */
@@ -206,7 +211,8 @@ static int decode_slice(lua_State *L) {
 ** message gets duplicates, which it closes). */
 static int seg_fds[3] = { -1, -1, -1 };
 
-/* (data, size): the bytes as a message holding the three segments. */
+/* (data, size): the bytes as a message holding the three segments, and
+** a fourth made from the input (below). */
 static int decode_segs(lua_State *L) {
   const uint8_t *data = (const uint8_t *)lua_touserdata(L, 1);
   size_t size = (size_t)lua_tointeger(L, 2);
@@ -224,6 +230,26 @@ static int decode_segs(lua_State *L) {
   for (i = 0; i < 3; i++) {
     int d = dup(seg_fds[i]);
     if (d < 0 || braid__msg_take_segs(m, &d, 1) != BRAID_OK) {
+      braid__msg_free(m);
+      return luaL_error(L, "no descriptor");
+    }
+  }
+  if (size >= 12) {
+    /* a fourth segment whose control page says what the input's first
+    ** bytes say (segfill.h: its count and its "failed" flag; the mutex
+    ** stays a free one): the receiver checks it and reads nothing the
+    ** count does not cover */
+    uint64_t hdr[3] = { 0x3147455344494152ull, 5, 0 };
+    uint32_t flags[3] = { 0, 0, 0 };
+    int d = memfd_create("braid-seg", MFD_CLOEXEC);
+    memcpy(&hdr[2], data, 8);
+    memcpy(&flags[2], data + 8, 4);
+    if (d < 0 || ftruncate(d, BRAID_SEG_CTL + 5) != 0 ||
+        pwrite(d, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
+        pwrite(d, flags, sizeof flags, sizeof hdr) != (ssize_t)sizeof flags ||
+        pwrite(d, "hello", 5, BRAID_SEG_CTL) != 5 ||
+        braid__msg_take_segs(m, &d, 1) != BRAID_OK) {
+      if (d >= 0) close(d);
       braid__msg_free(m);
       return luaL_error(L, "no descriptor");
     }

@@ -50,6 +50,10 @@ BRAIDI_FUNC braid_msg *braid__encode_n(lua_State *L, int idx, int n,
 ** braid__seg_min() bytes or more are written as T_SEG, their bytes in a
 ** memfd the message holds ('segs'), which the channel hands over. */
 #define BRAID_ENC_SEGS 0x100
+/* Or'ed with BRAID_ENC_SEGS by a caller that calls braid__seg_late_fill
+** (or _abandon) right after it sent the message: big segments are then
+** filled after the send, while the receiver copies them (segfill.h). */
+#define BRAID_ENC_LATE 0x200
 BRAIDI_FUNC braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
                                           const char *const *roots,
                                           int mode);
@@ -58,13 +62,22 @@ BRAIDI_FUNC braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
 ** 'set', changes it first to 'n' (core._seg_min). */
 BRAIDI_FUNC size_t braid__seg_min(int set, size_t n);
 
-/* Pushes the 'n' bytes of segment 'fd' (memseg.h; its size checked by the
-** caller) as a string: one copy out of a read-only mapping, which a raise
-** (out of memory) never leaves behind. The caller keeps 'fd'. */
+/* Pushes the 'n' bytes of segment 'fd' (segfill.h; its size checked by
+** the caller) as a string: one copy out of a mapping, made as its sender
+** fills it, which a raise (out of memory, a sender that died: EOFError,
+** KeyboardInterrupt) never leaves behind. The caller keeps 'fd'. */
 BRAIDI_FUNC void braidB_pushsegment(lua_State *L, int fd, size_t n);
 
-/* Pushes the 'n' bytes at 'src' (a segment mapped already, see
-** braid__msg_map_segs) as a string, made in a block prefaulted first. */
+/* The same from a segment mapped already (braid__msg_map_segs: 'map' is
+** braid__seg_map's). */
+BRAIDI_FUNC void braidB_pushsegmap(lua_State *L, const void *map, size_t n);
+/* How many segment strings this process built in the block Lua took for
+** them, and how many it had to copy once more (specs: the first must
+** grow, the second stay 0). */
+BRAIDI_FUNC void braidB_segment_counts(long *inplace, long *copied);
+
+/* Pushes the 'n' bytes at 'src' as a string, made in a block prefaulted
+** first. */
 BRAIDI_FUNC void braidB_pushbytes_prefaulted(lua_State *L, const void *src,
                                              size_t n);
 

@@ -21,6 +21,7 @@
 #include "process.h"
 #include "queue.h"
 #include "lcodec.h"
+#include "segfill.h"
 #include "shm.h"
 
 
@@ -228,10 +229,17 @@ static void send_frame(lua_State *L, Conn *c, int fd, const void *p,
   int rc;
   if (c->segs && len >= braid__seg_min(0, 0) && len > 0) {
     /* out of line: one copy into a memfd, handed over with the header */
-    int sfd = braid__seg_new(p, len);
+    int sfd;
+    braid__seg_late_begin();
+    sfd = braid__seg_new_late(p, len);
     if (sfd >= 0) {
       rc = braid__frame_write_fx(fd, NULL, len, &sfd, 1, 1);
       close(sfd);
+      /* filled now, while the receiver copies it out ('p' is the caller's
+      ** argument, alive until it returns) */
+      if (rc != BRAID_OK) braid__seg_late_abandon();
+      else if (braid__seg_late_fill() != 0)
+        braidB_oserror(L, errno, "cannot fill a segment");
       goto sent;
     }
   }
@@ -255,11 +263,17 @@ static int conn_send(lua_State *L) {
   luaL_checkany(L, 2);
   lua_settop(L, 2);
   m = braid__encode_proc(L, 2, 1, roots,
-                         BRAID_ENC_PIPE | (c->segs ? BRAID_ENC_SEGS : 0));
+                         BRAID_ENC_PIPE |
+                         (c->segs ? BRAID_ENC_SEGS | BRAID_ENC_LATE : 0));
   /* the receiver gets its own descriptors of the segments; ours close
   ** with the message */
   rc = braid__frame_write_fx(fd, m->data, m->len, m->segs, (int)m->nsegs, 0);
   braid__msg_free(m);
+  /* big segments are filled now, while the receiver copies them out (the
+  ** object stays on our stack until then) */
+  if (rc != BRAID_OK) braid__seg_late_abandon();
+  else if (braid__seg_late_fill() != 0)
+    return braidB_oserror(L, errno, "cannot fill a segment");
   if (rc == BRAID_ECLOSED) {
     errno = EPIPE;
     return braidB_oserror(L, errno, "the other end of the connection is closed");
@@ -635,8 +649,15 @@ static int conn_recv_bytes_into(lua_State *L) {
     return lua_error(L);
   }
   if (fx != NULL && fx->seg) { /* straight into the target: one copy */
-    if (braid__seg_read(fx->fds[0], (char *)dst + off, (size_t)n) != 0)
-      return braidB_oserror(L, errno, "recv");
+    if (braid__seg_read(fx->fds[0], (char *)dst + off, (size_t)n) != 0) {
+      int e = errno;
+      fdset_close(fx); /* now, not when the collector finds the set */
+      if (e == EINTR) return braidB_raise_interrupt(L);
+      if (e == EPIPE) /* segfill.h: the sender died mid-fill */
+        return braidB_raise(L, "EOFError", "the sender of a segment died "
+                            "while filling it");
+      return braidB_oserror(L, e, "recv");
+    }
   } else {
     recv_body(L, c, fd, (char *)dst + off, (size_t)n);
   }

@@ -899,7 +899,7 @@ static void push_seg(Dec *d) {
   if (d->segmaps != NULL && d->segmaps[i] != NULL) { /* mapped already */
     if (len != (uint64_t)d->seglens[i])
       dec_fail(d, "segment length does not match");
-    braidB_pushbytes_prefaulted(L, d->segmaps[i], (size_t)len);
+    braidB_pushsegmap(L, d->segmaps[i], (size_t)len);
     return;
   }
   if (braid__seg_size(d->segs[i], &size) != 0 || len != (uint64_t)size ||

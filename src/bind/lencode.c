@@ -186,7 +186,9 @@ static int put_seg(Enc *e, const char *s, size_t n) {
   for (i = 0; i < e->w.nsegs; i++)
     if (e->segstr[i] == s) break;
   if (i == e->w.nsegs) {
-    if (i >= BRAID_SEG_MAX || (fd = braid__seg_new(s, n)) < 0) return 0;
+    if (i >= BRAID_SEG_MAX || (fd = e->seglate ? braid__seg_new_late(s, n)
+                                       : braid__seg_new(s, n)) < 0)
+      return 0;
     e->segstr[i] = s;
     e->w.segs[e->w.nsegs++] = fd;
   }
@@ -1080,6 +1082,7 @@ static Enc *acquire_enc(lua_State *L, const char *root, int *pushed) {
   e->busy = 1;
   e->procmode = 0;
   e->segmin = 0;
+  e->seglate = 0;
   return e;
 }
 
@@ -1198,7 +1201,9 @@ static braid_msg *encode_n_mode(lua_State *L, int idx, int n,
   if (n == 1 && (m = encode_scalar(L, idx)) != NULL) return m;
   e = acquire_enc(L, roots[0], &pushed);
   e->segmin = (mode & BRAID_ENC_SEGS) ? braid__seg_min(0, 0) : 0;
-  e->procmode = mode & ~BRAID_ENC_SEGS;
+  e->seglate = (mode & BRAID_ENC_LATE) != 0;
+  if (e->seglate) braid__seg_late_begin();
+  e->procmode = mode & ~(BRAID_ENC_SEGS | BRAID_ENC_LATE);
   if (start != NULL) {
     size_t min, step;
     braid__stream_limits(&min, &step, 0);
@@ -1235,6 +1240,7 @@ static braid_msg *encode_n_mode(lua_State *L, int idx, int n,
   e->busy = 0;
   e->procmode = 0;
   e->segmin = 0;
+  e->seglate = 0;
   enc_stream_off(e);
   if (pushed) lua_pop(L, 1);
   return m;
@@ -1352,7 +1358,9 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   tidx = lua_absindex(L, tidx);
   e = acquire_enc(L, root, &pushed);
   e->segmin = (mode & BRAID_ENC_SEGS) ? braid__seg_min(0, 0) : 0;
-  e->procmode = mode & ~BRAID_ENC_SEGS;
+  e->seglate = (mode & BRAID_ENC_LATE) != 0;
+  if (e->seglate) braid__seg_late_begin();
+  e->procmode = mode & ~(BRAID_ENC_SEGS | BRAID_ENC_LATE);
   if (e->offscap < (size_t)n) { /* kept by the encoder if an item raises */
     uint32_t *no = (uint32_t *)braid__realloc(e->offs,
                                               (size_t)n * sizeof(uint32_t));
@@ -1414,6 +1422,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   e->busy = 0;
   e->procmode = 0;
   e->segmin = 0;
+  e->seglate = 0;
   if (pushed) lua_pop(L, 1);
   return m;
 }

@@ -74,6 +74,7 @@ typedef struct Enc {
   ** 0: never (BRAID_ENC_SEGS not asked for). 'segstr' are the strings
   ** already in the message's segments (the same string twice is one). */
   size_t segmin;
+  int seglate; /* big segments filled after the send (BRAID_ENC_LATE) */
   const char *segstr[BRAID_SEG_MAX];
   int names_rebuilt; /* the name cache was rebuilt during this encode */
   braid_names *names;    /* this state's, looked up once per encode */

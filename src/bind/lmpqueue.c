@@ -12,6 +12,7 @@
 #include "lprocess.h"
 #include "mpqueue.h"
 #include "lcodec.h"
+#include "segfill.h"
 
 
 /*
@@ -112,9 +113,16 @@ static int mpq_put(lua_State *L) {
   int rc;
   luaL_checkany(L, 2);
   m = braid__encode_proc(L, 2, 1, roots,
-                         BRAID_ENC_PIPE | (q->sk[0] >= 0 ? BRAID_ENC_SEGS : 0));
+                         BRAID_ENC_PIPE |
+                         (q->sk[0] >= 0 ? BRAID_ENC_SEGS | BRAID_ENC_LATE : 0));
   rc = braid__mpq_put(q, m->data, m->len, m->segs, (int)m->nsegs, blocking, t);
   braid__msg_free(m); /* the reader has its own descriptors */
+  /* Big segments are filled here, inside put, after the item is in the
+  ** queue: a reader copies them out meanwhile. put returns once they are
+  ** full (the object is on our stack until then). */
+  if (rc != BRAID_OK) braid__seg_late_abandon();
+  else if (braid__seg_late_fill() != 0)
+    return braidB_oserror(L, errno, "cannot fill a segment");
   if (rc == BRAID_EAGAIN) { /* the segments could not be handed over */
     m = braid__encode_proc(L, 2, 1, roots, BRAID_ENC_PIPE);
     rc = braid__mpq_put(q, m->data, m->len, NULL, 0, blocking, t);

@@ -42,6 +42,7 @@
 #include "pool.h"
 #include "process.h"
 #include "lcodec.h"
+#include "segfill.h"
 #include "thread.h"
 
 
@@ -283,6 +284,13 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
     rc = send_reply(fd, st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC, m);
   }
   if (m) braid__msg_free(m);
+  /* The result's big segments (BRAID_ENC_LATE) are filled now, while the
+  ** parent copies them out. Their strings are off the stack since the
+  ** task's pcall returned, but nothing allocated from this state since
+  ** (braidB_exec_call/_chunk only pop and push non-collectable values),
+  ** so no collection step can have freed them. */
+  if (rc != BRAID_OK) braid__seg_late_abandon();
+  else if (braid__seg_late_fill() != 0) rc = BRAID_EOS;
   c->tasks++;
   return rc;
 }
@@ -316,7 +324,9 @@ static int core_procpool_serve(lua_State *L) {
 #endif
   lua_settop(L, 1);
   /* results go back with their big strings out of line (send_reply) */
-  c = braidB_worker_ctx(L, NULL, BRAID_ENC_PIPE | BRAID_ENC_SEGS, mperr);
+  c = braidB_worker_ctx(L, NULL,
+                        BRAID_ENC_PIPE | BRAID_ENC_SEGS | BRAID_ENC_LATE,
+                        mperr);
   if (send_reply(fd, ok ? REPLY_READY : REPLY_INITFAIL, NULL) != BRAID_OK ||
       !ok) {
     lua_pushboolean(L, 0); /* the caller exits with status 1 */

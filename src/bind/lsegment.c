@@ -6,6 +6,9 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
 #include "lauxlib.h"
 #include "lbind.h"
 #include "lcodec.h"
@@ -81,9 +84,125 @@ void braidB_pushbytes_prefaulted(lua_State *L, const void *src, size_t n) {
 }
 
 
+/* A segment's string is made while its sender still fills it: the block
+** Lua will use for the string is allocated first (through the state's
+** allocator, prefaulted), the segment is copied into the place of the
+** string's bytes in it as it fills (braid__seg_copy), and then
+** lua_pushlstring is handed that very block for the string (the wrapper
+** below returns it for the allocation of that size) with the bytes
+** already in place as its source: its copy is from an address to itself,
+** which glibc's memcpy skips. If Lua asks for another size (a Lua whose
+** string header is not the one measured), the bytes are copied once more
+** from the block, which is then freed: slower, never wrong. */
+static size_t str_hdr; /* offsetof(TString, contents), measured once */
+#define PROBE_LEN 1024
+
+/* Segment strings built in place (the block handed to Lua) and copied
+** once more (it was not): core._seg_count's third and fourth values. */
+static _Atomic long n_inplace, n_copied;
+
+void braidB_segment_counts(long *inplace, long *copied) {
+  *inplace = atomic_load_explicit(&n_inplace, memory_order_relaxed);
+  *copied = atomic_load_explicit(&n_copied, memory_order_relaxed);
+}
+
+typedef struct Handoff {
+  lua_Alloc f;
+  void *ud;
+  void *block; /* handed to Lua at its allocation of 'size' bytes */
+  size_t size;
+  size_t probe; /* 0, or measuring: the size of the first allocation */
+} Handoff;
+
+static void *handoff_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  Handoff *h = (Handoff *)ud;
+  if (ptr == NULL && h->block != NULL && nsize == h->size) {
+    void *b = h->block;
+    h->block = NULL;
+    return b;
+  }
+  /* the string's block: the first one bigger than the probe (a call
+  ** may allocate a CallInfo first) */
+  if (ptr == NULL && h->probe == 1 && nsize > PROBE_LEN + 1 &&
+      nsize < PROBE_LEN + 256)
+    h->probe = nsize;
+  return h->f(h->ud, ptr, osize, nsize);
+}
+
+static int handoff_push(lua_State *L) {
+  const char *src = (const char *)lua_touserdata(L, 1);
+  lua_pushlstring(L, src, (size_t)lua_tointeger(L, 2));
+  return 1;
+}
+
+/* lua_pushlstring(src, n) run protected with the wrapper in place. */
+static int handoff_pcall(lua_State *L, Handoff *h, const void *src, size_t n) {
+  int rc;
+  lua_pushcfunction(L, handoff_push);
+  lua_pushlightuserdata(L, (void *)src);
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_setallocf(L, handoff_alloc, h);
+  rc = lua_pcall(L, 2, 1, 0);
+  lua_setallocf(L, h->f, h->ud);
+  return rc;
+}
+
+static void measure_hdr(lua_State *L) {
+  static const char probe[PROBE_LEN] = { 0 }; /* not a short string */
+  Handoff h;
+  memset(&h, 0, sizeof h);
+  h.f = lua_getallocf(L, &h.ud);
+  h.probe = 1;
+  if (handoff_pcall(L, &h, probe, sizeof probe) != LUA_OK) lua_error(L);
+  lua_pop(L, 1);
+  if (h.probe > sizeof probe + 1 && h.probe < sizeof probe + 256)
+    str_hdr = h.probe - sizeof probe - 1;
+}
+
+
+void braidB_pushsegmap(lua_State *L, const void *map, size_t n) {
+  Handoff h;
+  char *dst;
+  int rc;
+  if (n == 0) {
+    lua_pushliteral(L, "");
+    return;
+  }
+  luaL_checkstack(L, 6, "decoding a segment");
+  if (str_hdr == 0) measure_hdr(L);
+  if (n > (SIZE_MAX - 64) / 2) braidB_nomem(L);
+  h.f = lua_getallocf(L, &h.ud);
+  h.probe = 0;
+  h.size = str_hdr + n + 1;
+  h.block = h.f(h.ud, NULL, LUA_TSTRING, h.size);
+  if (h.block == NULL) braidB_nomem(L);
+  dst = (char *)h.block + str_hdr;
+  braid__seg_prefault(dst, n);
+  if (braid__seg_copy(map, n, dst) != 0) {
+    int e = errno;
+    h.f(h.ud, h.block, h.size, 0);
+    if (e == EINTR) braidB_raise_interrupt(L);
+    if (e == EPIPE)
+      braidB_raise(L, "EOFError", "the sender of a segment died while "
+                   "filling it");
+    braidB_oserror(L, e, e == EINVAL ? "a segment's control page is "
+                   "not valid" : "the sender of a segment gave up");
+  }
+  dst[n] = '\0';
+  {
+    void *b = h.block;
+    rc = handoff_pcall(L, &h, dst, n);
+    if (h.block != NULL) h.f(h.ud, b, h.size, 0); /* not taken */
+    if (rc == LUA_OK)
+      atomic_fetch_add_explicit(h.block == NULL ? &n_inplace : &n_copied, 1,
+                                memory_order_relaxed);
+  }
+  if (rc != LUA_OK) lua_error(L);
+}
+
+
 void braidB_pushsegment(lua_State *L, int fd, size_t n) {
   SegMap *sm;
-  int rc;
   if (n == 0) {
     lua_pushliteral(L, "");
     return;
@@ -98,10 +217,11 @@ void braidB_pushsegment(lua_State *L, int fd, size_t n) {
   }
   lua_setmetatable(L, -2);
   sm->p = braid__seg_map(fd, n);
-  if (sm->p == NULL) braidB_oserror(L, errno, "cannot map a segment");
-  rc = try_push_prefaulted(L, sm->p, n);
+  if (sm->p == NULL)
+    braidB_oserror(L, errno, errno == EINVAL ? "a segment's control page "
+                   "is not valid" : "cannot map a segment");
+  braidB_pushsegmap(L, sm->p, n); /* a raise: __gc unmaps */
   braid__seg_unmap(sm->p, n);
   sm->p = NULL;
-  if (rc != LUA_OK) lua_error(L);
   lua_remove(L, -2);
 }

@@ -5,9 +5,14 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "lbind.h"
 #include "lcodec.h"
+#include "segfill.h"
 #include "stream.h"
 
 
@@ -99,13 +104,65 @@ static int serial_seg_min(lua_State *L) {
 }
 
 
-/* core._seg_count() -> segments this process made, segments it read */
+/* core._seg_fill([late_min], [chunk], [delay]) -> the old three: from
+** which size a segment is filled after its message is sent (segfill.h;
+** -1: never), the chunk it is filled by, and a delay in seconds before
+** each chunk (specs make a fill slow with it, benchmarks tune the rest). */
+static int serial_seg_fill(lua_State *L) {
+  size_t om = braid__seg_late_min(0, 0), oc = braid__seg_chunk(0, 0);
+  double od = braid__seg_fill_delay(0, 0);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = braidB_checkinteger(L, 1);
+    braid__seg_late_min(1, n < 0 ? SIZE_MAX : (size_t)n);
+  }
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer n = braidB_checkinteger(L, 2);
+    if (n < 4096)
+      return braidB_argerror(L, 2, "ValueError", "chunk must be >= 4096");
+    braid__seg_chunk(1, (size_t)n);
+  }
+  if (!lua_isnoneornil(L, 3)) {
+    lua_Number d = luaL_checknumber(L, 3);
+    if (!(d >= 0 && d <= 10))
+      return braidB_argerror(L, 3, "ValueError", "delay must be in [0, 10]");
+    braid__seg_fill_delay(1, (double)d);
+  }
+  lua_pushinteger(L, om == SIZE_MAX ? -1 : (lua_Integer)om);
+  lua_pushinteger(L, (lua_Integer)oc);
+  lua_pushnumber(L, (lua_Number)od);
+  return 3;
+}
+
+
+static int seg_raw(const char *s, size_t n) {
+  int fd = memfd_create("braid-seg", MFD_CLOEXEC);
+  size_t at = 0;
+  if (fd < 0) return -1;
+  while (at < n) {
+    ssize_t w = write(fd, s + at, n - at);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      close(fd);
+      return -1;
+    }
+    at += (size_t)w;
+  }
+  return fd;
+}
+
+
+/* core._seg_count() -> segments this process made, segments it read,
+** segment strings built in place, and copied once more (lsegment.c) */
 static int serial_seg_count(lua_State *L) {
   long made, read;
+  long inplace, copied;
   braid__seg_counts(&made, &read);
+  braidB_segment_counts(&inplace, &copied);
   lua_pushinteger(L, (lua_Integer)made);
   lua_pushinteger(L, (lua_Integer)read);
-  return 2;
+  lua_pushinteger(L, (lua_Integer)inplace);
+  lua_pushinteger(L, (lua_Integer)copied);
+  return 4;
 }
 
 
@@ -125,7 +182,12 @@ static int serial_seg_loads(lua_State *L) {
   for (i = 2; i <= n + 1; i++) {
     size_t sl;
     const char *s = lua_tolstring(L, i, &sl);
-    int fd = braid__seg_new(s, sl);
+    /* a string starting "raw:" is taken
+    ** as a whole segment, control page included (specs and fuzzing of
+    ** control pages from another process) */
+    int fd = sl >= 4 && memcmp(s, "raw:", 4) == 0
+                 ? seg_raw(s + 4, sl - 4)
+                 : braid__seg_new(s, sl);
     if (fd < 0 || braid__msg_take_segs(m, &fd, 1) != BRAID_OK) {
       int e = errno;
       braid__msg_free(m);
@@ -139,6 +201,7 @@ static int serial_seg_loads(lua_State *L) {
 
 static const luaL_Reg serial_funcs[] = {
   { "_seg_count", serial_seg_count },
+  { "_seg_fill", serial_seg_fill },
   { "_seg_loads", serial_seg_loads },
   { "_seg_min", serial_seg_min },
   { "dumps", serial_dumps },

@@ -17,59 +17,6 @@ _Static_assert(CMSG_SPACE(sizeof(int) * BRAID_SEG_MAX) <= BRAID_SEG_CMSG,
                "control buffer too small");
 
 
-static _Atomic long nmade, nread;
-
-void braid__seg_counts(long *made, long *read) {
-  *made = atomic_load_explicit(&nmade, memory_order_relaxed);
-  *read = atomic_load_explicit(&nread, memory_order_relaxed);
-}
-
-
-int braid__seg_new(const void *p, size_t n) {
-  const char *c = (const char *)p;
-  int fd = memfd_create("braid-seg", MFD_CLOEXEC);
-  if (fd < 0) return -1;
-  atomic_fetch_add_explicit(&nmade, 1, memory_order_relaxed);
-  while (n > 0) {
-    ssize_t w = write(fd, c, n);
-    if (w < 0) {
-      int e = errno;
-      if (e == EINTR) continue;
-      close(fd);
-      errno = e;
-      return -1;
-    }
-    c += w;
-    n -= (size_t)w;
-  }
-  return fd;
-}
-
-
-int braid__seg_size(int fd, size_t *n) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return -1;
-  if (!S_ISREG(st.st_mode) || st.st_size < 0) {
-    errno = EINVAL;
-    return -1;
-  }
-  *n = (size_t)st.st_size;
-  return 0;
-}
-
-
-const void *braid__seg_map(int fd, size_t n) {
-  void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-  atomic_fetch_add_explicit(&nread, 1, memory_order_relaxed);
-  return p == MAP_FAILED ? NULL : p;
-}
-
-
-void braid__seg_unmap(const void *p, size_t n) {
-  munmap((void *)p, n);
-}
-
-
 void braid__seg_prefault(void *p, size_t n) {
   const uintptr_t huge = (uintptr_t)2 << 20, page = 4096;
   uintptr_t a = (uintptr_t)p, lo = (a + huge - 1) & ~(huge - 1),
@@ -80,25 +27,6 @@ void braid__seg_prefault(void *p, size_t n) {
   hi = (a + n) & ~(page - 1);
   if (hi > lo) madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 #endif
-}
-
-
-int braid__seg_read(int fd, void *dst, size_t n) {
-  char *d = (char *)dst;
-  off_t at = 0;
-  atomic_fetch_add_explicit(&nread, 1, memory_order_relaxed);
-  while (n > 0) {
-    ssize_t r = pread(fd, d, n, at);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      if (r == 0) errno = EIO; /* shorter than it said: checked before */
-      return -1;
-    }
-    d += r;
-    at += r;
-    n -= (size_t)r;
-  }
-  return 0;
 }
 
 

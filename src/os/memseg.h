@@ -5,8 +5,8 @@
 ** and license.
 **
 ** A segment is written once by its sender (one copy: write() into the
-** memfd) and read once by its receiver (one copy out of a read-only
-** mapping, or pread() straight into the target buffer). Nothing else
+** memfd, possibly while the receiver already copies it out: segfill.h)
+** and read once by its receiver (one copy out of a mapping). Nothing else
 ** names it: no file in the file system, no ticket; the kernel frees it
 ** when its last descriptor and mapping are gone, so the only lifetime
 ** rule is that whoever holds a descriptor of a message's segment owns
@@ -21,27 +21,14 @@
 
 #include <stddef.h>
 
+#include "segfill.h"
+
 /* The most segments one message carries (and one SCM_RIGHTS message
 ** hands over); strings past it are written inline. */
 #define BRAID_SEG_MAX 16
 
-/* A new memfd ("braid-seg") holding the 'n' bytes at 'p': its descriptor,
-** or -1 with errno set (no memfd, no descriptor, no memory). */
-int braid__seg_new(const void *p, size_t n);
-
-/* How many segments this process made (braid__seg_new) and read
-** (braid__seg_map, braid__seg_read): the specs' proof that a path sends
-** out of line. */
-void braid__seg_counts(long *made, long *read);
-
-/* The size of the segment 'fd' into '*n' (fstat). */
-int braid__seg_size(int fd, size_t *n);
-
-/* A read-only private mapping of the first 'n' (> 0) bytes of 'fd',
-** populated (no page fault per page while it is copied out); NULL with
-** errno set. braid__seg_unmap(p, n) drops it. */
-const void *braid__seg_map(int fd, size_t n);
-void braid__seg_unmap(const void *p, size_t n);
+/* Making, sizing, mapping and reading segments (with their control page
+** and the fill that overlaps the receiver's copy) is segfill.h's. */
 
 /* Asks for the pages of the fresh block [p, p+n) that a segment is about
 ** to be copied into to be huge and present (MADV_HUGEPAGE on its aligned
@@ -49,9 +36,6 @@ void braid__seg_unmap(const void *p, size_t n);
 ** for all of them, instead of a fault per 4 KiB page, which costs more
 ** than the copy itself. Best effort: kernels without either ignore it. */
 void braid__seg_prefault(void *p, size_t n);
-
-/* Reads the first 'n' bytes of 'fd' into 'dst' (pread: one copy). */
-int braid__seg_read(int fd, void *dst, size_t n);
 
 /* Sends one byte with the 'n' (1..BRAID_SEG_MAX) descriptors 'fds' as
 ** SCM_RIGHTS on the datagram socket 'sock', without waiting: EAGAIN when
