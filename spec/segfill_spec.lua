@@ -34,6 +34,11 @@ end
 -- In the background: once process 'watch' holds a segment descriptor
 -- (it is copying one out), SIGKILL 'victim'. Bounded: gives up after
 -- T seconds. Returns nothing; the caller's wait is what is bounded.
+-- Specs that start a shell (kill_when_copying) are pending where there is
+-- none to start: the TSan pass (BRAID_HOST=none) preloads a runtime that
+-- crashes the shell.
+local shell_it = helpers.HOST == "none" and pending or it
+
 local function kill_when_copying(watch, victim)
   os.execute(([[sh -c 'i=0; while [ $i -lt %d ]; do
       if ls -l /proc/%d/fd 2>/dev/null | grep -q memfd:braid-seg; then
@@ -128,7 +133,7 @@ describe("segments filled while they are received", function()
       end)
 
       for _, how in ipairs{ "recv", "recv_bytes", "recv_bytes_into" } do
-        it("fail a " .. how .. " cleanly when the sender dies mid-fill", function()
+        shell_it("fail a " .. how .. " cleanly when the sender dies mid-fill", function()
           local a, b = ctx.Pipe()
           local p = ctx.Process{daemon = true, target = function(c, chunk, how)
             local core = require "braid.core"
@@ -160,7 +165,7 @@ describe("segments filled while they are received", function()
         end)
       end
 
-      it("leave no segment behind when the receiver is killed mid-copy", function()
+      shell_it("leave no segment behind when the receiver is killed mid-copy", function()
         slow_fill(0.2) -- 8 chunks: 1.6 s of fill, the child dies early in it
         local a, b = ctx.Pipe()
         local p = ctx.Process{daemon = true, target = function(c)
