@@ -20,25 +20,16 @@ local function pattern(n, seed)
   return (u:rep(n // #u + 1)):sub(1, n)
 end
 
--- Descriptors of process 'pid' (default: this one) open on a segment.
-local function seg_fds(pid)
-  local p = io.popen("ls -l /proc/" .. (pid or core.getpid()) .. "/fd 2>/dev/null")
-  local n = 0
-  for line in p:lines() do
-    if line:find("memfd:braid-seg", 1, true) then n = n + 1 end
-  end
-  p:close()
-  return n
-end
+local seg_fds = helpers.seg_fds
 
--- In the background: once process 'watch' holds a segment descriptor
--- (it is copying one out), SIGKILL 'victim'. Bounded: gives up after
--- T seconds. Returns nothing; the caller's wait is what is bounded.
 -- Specs that start a shell (kill_when_copying) are pending where there is
 -- none to start: the TSan pass (BRAID_HOST=none) preloads a runtime that
 -- crashes the shell.
 local shell_it = helpers.HOST == "none" and pending or it
 
+-- In the background: once process 'watch' holds a segment descriptor
+-- (it is copying one out), SIGKILL 'victim'. Bounded: gives up after
+-- T seconds. Returns nothing; the caller's wait is what is bounded.
 local function kill_when_copying(watch, victim)
   os.execute(([[sh -c 'i=0; while [ $i -lt %d ]; do
       if ls -l /proc/%d/fd 2>/dev/null | grep -q memfd:braid-seg; then

@@ -7,20 +7,8 @@
 -- scripts/test.sh runs this too (the pool poisons free memory).
 local threading = require "braid.threading"
 local queue = require "braid.queue"
-
-local function run(fn, ...)
-  local q = queue.SimpleQueue()
-  local t = threading.Thread{
-    target = function(q, f, ...) q:put(table.pack(pcall(f, ...))) end,
-    args = table.pack(q, fn, ...),
-  }
-  t:start()
-  t:join(60)
-  assert(not t:is_alive(), "thread did not end within 60 s")
-  local r = q:get(true, 10)
-  if not r[1] then error(r[2], 2) end
-  return table.unpack(r, 2, r.n)
-end
+local helpers = require "helpers"
+local run = helpers.call_in_thread
 
 describe("a worker state's allocator", function()
   it("reuses freed medium blocks for small ones without overlap", function()

@@ -3,24 +3,8 @@
 -- an idle thread's memory. Scripts see every library as before.
 local threading = require "braid.threading"
 local queue = require "braid.queue"
-
--- Runs fn(...) in a new thread and returns what it returned (a queue
--- carries the results back).
-local function run(fn, ...)
-  local q = queue.SimpleQueue()
-  local t = threading.Thread{
-    target = function(q, f, ...)
-      q:put(table.pack(pcall(f, ...)))
-    end,
-    args = table.pack(q, fn, ...),
-  }
-  t:start()
-  t:join(60)
-  assert(not t:is_alive(), "thread did not end within 60 s")
-  local r = q:get(true, 10)
-  if not r[1] then error(r[2], 2) end
-  return table.unpack(r, 2, r.n)
-end
+local helpers = require "helpers"
+local run = helpers.call_in_thread
 
 local LIBS = { "coroutine", "table", "io", "os", "math", "utf8", "debug",
                "string", "package" }

@@ -116,4 +116,22 @@ function M.seg_fds(pid)
   return n
 end
 
+--- Calls fn(...) in a new thread and returns its results, or raises its
+-- error here. The results come back through a SimpleQueue (nothing else
+-- runs in the thread: the specs that measure a worker's state use it).
+function M.call_in_thread(fn, ...)
+  local threading = require "braid.threading"
+  local q = require("braid.queue").SimpleQueue()
+  local t = threading.Thread{
+    target = function(q, f, ...) q:put(table.pack(pcall(f, ...))) end,
+    args = table.pack(q, fn, ...),
+  }
+  t:start()
+  t:join(60)
+  assert(not t:is_alive(), "thread did not end within 60 s")
+  local r = q:get(true, 10)
+  if not r[1] then error(r[2], 2) end
+  return table.unpack(r, 2, r.n)
+end
+
 return M
