@@ -52,6 +52,18 @@ local function vec(n, x)
   return t
 end
 
+-- The results of an executor's map over 'shared''s 8 items, 4 a chunk,
+-- as a sequence with its count.
+local function executor_map(ex, shared)
+  local r = { n = 0 }
+  for _, v in ex:map(function(it) return probe(it[1], it[2]) end, items_with(shared, 8),
+      { chunksize = 4 }) do
+    r.n = r.n + 1
+    r[r.n] = v
+  end
+  return r
+end
+
 describe("a shared argument within a chunk", function()
   it("is one table for the items of a chunk of a thread Pool's starmap, map, imap, *_async", function()
     local p <close> = mpool.ThreadPool(1)
@@ -78,13 +90,7 @@ describe("a shared argument within a chunk", function()
   it("is one table for the items of a chunk of ThreadPoolExecutor.map", function()
     local ex <close> = futures.ThreadPoolExecutor(1)
     local shared = vec(100, 1)
-    local r = { n = 0 }
-    for _, v in ex:map(function(it) return probe(it[1], it[2]) end, items_with(shared, 8),
-        { chunksize = 4 }) do
-      r.n = r.n + 1
-      r[r.n] = v
-    end
-    check_chunks(r, shared)
+    check_chunks(executor_map(ex, shared), shared)
   end)
 
   for _, method in ipairs(METHODS) do
@@ -97,13 +103,7 @@ describe("a shared argument within a chunk", function()
       p:close()
       p:join()
       local ex <close> = futures.ProcessPoolExecutor(1, ctx)
-      local r = { n = 0 }
-      for _, v in ex:map(function(it) return probe(it[1], it[2]) end, items_with(shared, 8),
-          { chunksize = 4 }) do
-        r.n = r.n + 1
-        r[r.n] = v
-      end
-      check_chunks(r, shared)
+      check_chunks(executor_map(ex, shared), shared)
     end)
   end
 

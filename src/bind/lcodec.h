@@ -76,11 +76,6 @@ BRAIDI_FUNC void braidB_pushsegmap(lua_State *L, const void *map, size_t n);
 ** grow, the second stay 0). */
 BRAIDI_FUNC void braidB_segment_counts(long *inplace, long *copied);
 
-/* Pushes the 'n' bytes at 'src' as a string, made in a block prefaulted
-** first. */
-BRAIDI_FUNC void braidB_pushbytes_prefaulted(lua_State *L, const void *src,
-                                             size_t n);
-
 /* Like braid__encode_n for a receiver that decodes while the value is
 ** being encoded (a thread being started decodes its arguments meanwhile).
 ** Tables are written F_OPEN. While the encoding stays under the streaming

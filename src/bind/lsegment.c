@@ -30,60 +30,6 @@ static int segmap_gc(lua_State *L) {
 }
 
 
-/* While a segment's string is made, the state's allocator is wrapped so
-** that the block Lua allocates for it is prefaulted before Lua copies
-** into it (braid__seg_prefault: with glibc's malloc, a big block is a
-** fresh mapping faulted in a page at a time, which costs twice the
-** copy). The block is still the state's allocator's, freed by it. */
-typedef struct SegAlloc {
-  lua_Alloc f;
-  void *ud;
-  size_t n; /* the string's length: its block is the first this big */
-  const void *src;
-} SegAlloc;
-
-static void *seg_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  SegAlloc *sa = (SegAlloc *)ud;
-  void *p = sa->f(sa->ud, ptr, osize, nsize);
-  if (p != NULL && ptr == NULL && nsize >= sa->n && sa->n != 0) {
-    braid__seg_prefault(p, nsize);
-    sa->n = 0; /* once */
-  }
-  return p;
-}
-
-/* Run protected, so that a memory error restores the allocator. */
-static int seg_push(lua_State *L) {
-  SegAlloc *sa = (SegAlloc *)lua_touserdata(L, 1);
-  lua_pushlstring(L, (const char *)sa->src, (size_t)lua_tointeger(L, 2));
-  return 1;
-}
-
-
-/* Pushes the 'n' bytes at 'src' as a string made in a prefaulted block;
-** LUA_OK, or the status of the failure with its error pushed. */
-static int try_push_prefaulted(lua_State *L, const void *src, size_t n) {
-  SegAlloc sa;
-  int rc;
-  sa.f = lua_getallocf(L, &sa.ud);
-  sa.n = n;
-  sa.src = src;
-  lua_pushcfunction(L, seg_push);
-  lua_pushlightuserdata(L, &sa);
-  lua_pushinteger(L, (lua_Integer)n);
-  lua_setallocf(L, seg_alloc, &sa);
-  rc = lua_pcall(L, 2, 1, 0);
-  lua_setallocf(L, sa.f, sa.ud);
-  return rc;
-}
-
-
-void braidB_pushbytes_prefaulted(lua_State *L, const void *src, size_t n) {
-  luaL_checkstack(L, 4, "decoding a segment");
-  if (try_push_prefaulted(L, src, n) != LUA_OK) lua_error(L);
-}
-
-
 /* A segment's string is made while its sender still fills it: the block
 ** Lua will use for the string is allocated first (through the state's
 ** allocator, prefaulted), the segment is copied into the place of the
