@@ -247,4 +247,26 @@ report('closed')
     c:close()
     assert.is_truthy(done():find("closed", 1, true))
   end)
+
+  it("a body cut short (the peer closes mid-message) raises EOFError", function()
+    -- 100,000 bytes announced, 60,000 sent: the body is being read into
+    -- the block its string would have taken (recv_in_place_spec.lua),
+    -- which must be freed, not handed to Lua half-filled
+    local py = script("truncated", [[
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+s.sendall(struct.pack('!i', 100000) + b'y' * 60000)
+s.close()
+report('sent')
+]])
+    local core = require "braid.core"
+    local l <close> = connection.Listener{ address = { "127.0.0.1", 0 } }
+    local done = run_python(py, l.address[2])
+    local c <close> = accept(l)
+    local _, _, in0 = core._seg_count()
+    local err = helpers.raises(errors.EOFError, c.recv_bytes, c)
+    helpers.message_has(err, "truncated")
+    local _, _, in1 = core._seg_count()
+    assert.equal(in0, in1)
+    assert.is_truthy(done():find("sent", 1, true))
+  end)
 end)

@@ -71,9 +71,17 @@ BRAIDI_FUNC void braidB_pushsegment(lua_State *L, int fd, size_t n);
 /* The same from a segment mapped already (braid__msg_map_segs: 'map' is
 ** braid__seg_map's). */
 BRAIDI_FUNC void braidB_pushsegmap(lua_State *L, const void *map, size_t n);
-/* How many segment strings this process built in the block Lua took for
-** them, and how many it had to copy once more (specs: the first must
-** grow, the second stay 0). */
+/* Pushes a string of 'n' bytes written in place by fill(ud, dst, n): in
+** the block Lua keeps the string in, so no copy is made after fill's.
+** fill returns 0, or nonzero with errno set: then nothing is pushed, the
+** block is freed, and braidB_pushfilled returns that value with errno
+** kept, for the caller to raise. Out of memory raises. */
+typedef int (*braidB_filler)(void *ud, char *dst, size_t n);
+BRAIDI_FUNC int braidB_pushfilled(lua_State *L, size_t n, braidB_filler fill,
+                                  void *ud);
+/* How many strings this process built in the block Lua took for them
+** (braidB_pushfilled), and how many it had to copy once more (specs: the
+** first must grow, the second stay 0). */
 BRAIDI_FUNC void braidB_segment_counts(long *inplace, long *copied);
 
 /* Like braid__encode_n for a receiver that decodes while the value is

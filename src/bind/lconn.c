@@ -436,6 +436,26 @@ static void recv_body(lua_State *L, Conn *c, int fd, char *p, size_t n) {
 }
 
 
+static void body_error(lua_State *L, int rc);
+
+/* From this size a body is read straight into the block Lua keeps its
+** string in (braidB_pushfilled): a 64 KiB message is then copied once,
+** by the kernel, instead of twice. Below it the copy costs less than the
+** hand-over. */
+#define BODY_IN_PLACE 4096
+
+typedef struct BodyRead {
+  Conn *c;
+  int fd, rc;
+} BodyRead;
+
+static int fill_from_socket(void *ud, char *dst, size_t n) {
+  BodyRead *r = (BodyRead *)ud;
+  r->rc = read_body(r->c, r->fd, dst, n);
+  return r->rc != BRAID_OK;
+}
+
+
 void braidB_conn_recvframe(lua_State *L, int idx, uint64_t limit) {
   Conn *c = toconn(L, idx);
   int fd = connfd(L, c, 'r');
@@ -447,6 +467,13 @@ void braidB_conn_recvframe(lua_State *L, int idx, uint64_t limit) {
   if (fx != NULL && fx->seg) { /* one copy, out of the segment */
     check_segframe(L, c, fx, n);
     braidB_pushsegment(L, fx->fds[0], (size_t)n);
+  } else if (n >= BODY_IN_PLACE) { /* read where Lua keeps the string */
+    BodyRead r;
+    r.c = c;
+    r.fd = fd;
+    r.rc = BRAID_OK;
+    if (braidB_pushfilled(L, (size_t)n, fill_from_socket, &r) != 0)
+      body_error(L, r.rc);
   } else {
     p = luaL_buffinitsize(L, &b, (size_t)n);
     recv_body(L, c, fd, p, (size_t)n);

@@ -1,8 +1,10 @@
 /*
-** lsegment.c: strings made from out-of-line segments (memseg.h), the
-** big strings another process handed over in a memfd: one copy out of a
-** read-only mapping into a block prefaulted first. The decoder's T_SEG
-** (ldecode.c) and a Connection's -2 frames (lconn.c) use it.
+** lsegment.c: big strings made in the block Lua keeps them in, with no
+** copy between: strings from out-of-line segments (memseg.h), the big
+** strings another process handed over in a memfd (one copy out of a
+** read-only mapping into a block prefaulted first: the decoder's T_SEG in
+** ldecode.c and a Connection's -2 frames in lconn.c), and the big bodies
+** a Connection reads from its socket (lconn.c).
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
@@ -30,10 +32,11 @@ static int segmap_gc(lua_State *L) {
 }
 
 
-/* A segment's string is made while its sender still fills it: the block
-** Lua will use for the string is allocated first (through the state's
-** allocator, prefaulted), the segment is copied into the place of the
-** string's bytes in it as it fills (braid__seg_copy), and then
+/* A big string is made where Lua will keep it: the block Lua will use
+** for the string is allocated first (through the state's allocator), its
+** bytes are written into the place of the string's bytes in it (a
+** segment copied as its sender fills it, braid__seg_copy; a message's
+** body read from its socket), and then
 ** lua_pushlstring is handed that very block for the string (the wrapper
 ** below returns it for the allocation of that size) with the bytes
 ** already in place as its source: its copy is from an address to itself,
@@ -106,15 +109,15 @@ static void measure_hdr(lua_State *L) {
 }
 
 
-void braidB_pushsegmap(lua_State *L, const void *map, size_t n) {
+int braidB_pushfilled(lua_State *L, size_t n, braidB_filler fill, void *ud) {
   Handoff h;
   char *dst;
   int rc;
   if (n == 0) {
     lua_pushliteral(L, "");
-    return;
+    return 0;
   }
-  luaL_checkstack(L, 6, "decoding a segment");
+  luaL_checkstack(L, 6, "receiving a string");
   if (str_hdr == 0) measure_hdr(L);
   if (n > (SIZE_MAX - 64) / 2) braidB_nomem(L);
   h.f = lua_getallocf(L, &h.ud);
@@ -123,16 +126,12 @@ void braidB_pushsegmap(lua_State *L, const void *map, size_t n) {
   h.block = h.f(h.ud, NULL, LUA_TSTRING, h.size);
   if (h.block == NULL) braidB_nomem(L);
   dst = (char *)h.block + str_hdr;
-  braid__seg_prefault(dst, n);
-  if (braid__seg_copy(map, n, dst) != 0) {
+  rc = fill(ud, dst, n);
+  if (rc != 0) {
     int e = errno;
     h.f(h.ud, h.block, h.size, 0);
-    if (e == EINTR) braidB_raise_interrupt(L);
-    if (e == EPIPE)
-      braidB_raise(L, "EOFError", "the sender of a segment died while "
-                   "filling it");
-    braidB_oserror(L, e, e == EINVAL ? "a segment's control page is "
-                   "not valid" : "the sender of a segment gave up");
+    errno = e;
+    return rc;
   }
   dst[n] = '\0';
   {
@@ -144,6 +143,27 @@ void braidB_pushsegmap(lua_State *L, const void *map, size_t n) {
                                 memory_order_relaxed);
   }
   if (rc != LUA_OK) lua_error(L);
+  return 0;
+}
+
+
+/* The filler of a segment's string: its bytes as its sender writes them,
+** into a block prefaulted first (the copy then waits on no page fault). */
+static int fill_from_map(void *map, char *dst, size_t n) {
+  braid__seg_prefault(dst, n);
+  return braid__seg_copy(map, n, dst) != 0 ? -1 : 0;
+}
+
+void braidB_pushsegmap(lua_State *L, const void *map, size_t n) {
+  if (braidB_pushfilled(L, n, fill_from_map, (void *)map) != 0) {
+    int e = errno;
+    if (e == EINTR) braidB_raise_interrupt(L);
+    if (e == EPIPE)
+      braidB_raise(L, "EOFError", "the sender of a segment died while "
+                   "filling it");
+    braidB_oserror(L, e, e == EINVAL ? "a segment's control page is "
+                   "not valid" : "the sender of a segment gave up");
+  }
 }
 
 
