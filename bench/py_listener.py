@@ -23,7 +23,7 @@ def with_peer(target, *args):
     p = mp.Process(target=target, args=(l.address,) + args); p.start()
     return l, l.accept(), p
 
-def stream(n=2000, size=65536):
+def stream(n=20000, size=65536):
     l, c, p = with_peer(streamer, n, size)
     t0 = time.perf_counter(); total = 0
     for _ in range(n): total += len(c.recv_bytes())
