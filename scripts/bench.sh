@@ -11,6 +11,6 @@ fi
 cmake --build build -j"$(nproc)" >/dev/null
 mkdir -p bench/results
 LUA_PATH_5_4="./lua/?.lua;./lua/?/init.lua;;" \
-LUA_CPATH_5_4="./build/?.so;;" \
+LUA_CPATH_5_4="./build/?.so;${LUA_CPATH_5_4:-;}" \
 BRAID_BUILD_DIR=./build \
   exec lua5.4 bench/run.lua "$@"
