@@ -11,11 +11,14 @@
 -- a new Lua state (base library and luaproc only) run by one of its
 -- worker threads. pingpong_us: two luaproc processes bounce a message
 -- through two channels 100,000 times (µs per round trip), on 2 worker
--- threads (issue 16's W3 peer figure).
+-- threads (issue 16's W3 peer figure; bench/spin_bench.lua runs it pinned
+-- to one CPU and to two). Arguments: repetitions (best kept, default 3),
+-- then "start" or "pingpong" for that figure alone.
 local ok, luaproc = pcall(require, "luaproc")
 if not ok or type(luaproc) ~= "table" then return end
 local core = require "braid.core"
 local REPS = tonumber(arg and arg[1]) or 3
+local ONLY = arg and arg[2] -- "start" or "pingpong": that figure alone
 
 luaproc.setnumworkers(2)
 luaproc.newchannel("done")
@@ -31,12 +34,15 @@ end
 
 waves(WINDOW) -- warm-up: the worker threads are made
 local best = math.huge
-for _ = 1, REPS do
-  local t0 = core.monotonic()
-  waves(TOTAL)
-  best = math.min(best, (core.monotonic() - t0) / TOTAL * 1e6)
+if ONLY ~= "pingpong" then
+  for _ = 1, REPS do
+    local t0 = core.monotonic()
+    waves(TOTAL)
+    best = math.min(best, (core.monotonic() - t0) / TOTAL * 1e6)
+  end
+  print(("start_us %.2f"):format(best))
 end
-print(("start_us %.2f"):format(best))
+if ONLY == "start" then return end
 
 local N = 100000
 luaproc.newchannel("ping")
