@@ -72,22 +72,27 @@ local rows = {}
 -- } ------
 
 
+-- The figures a baseline command prints, one "name value [unit]" line
+-- each, as {name = value}; empty when it is missing or fails.
+local function command_figures(cmd)
+  local t = {}
+  local p = io.popen(cmd .. " 2>/dev/null")
+  if p then
+    for line in p:lines() do
+      local name, value = line:match("^(%S+)%s+([%d.]+)")
+      if name then t[name] = tonumber(value) end
+    end
+    p:close()
+  end
+  return t
+end
+
 -- luaproc's figures (bench/luaproc_bench.lua, a process of its own),
 -- measured once per run when a luaproc module is on the Lua 5.4 C path;
 -- an empty table when it is not.
 local luaproc_cache
 local function luaproc_figures()
-  if not luaproc_cache then
-    luaproc_cache = {}
-    local p = io.popen("lua5.4 bench/luaproc_bench.lua 3 2>/dev/null")
-    if p then
-      for line in p:lines() do
-        local k, v = line:match("^(%S+)%s+([%d.]+)")
-        if k then luaproc_cache[k] = tonumber(v) end
-      end
-      p:close()
-    end
-  end
+  luaproc_cache = luaproc_cache or command_figures("lua5.4 bench/luaproc_bench.lua 3")
   return luaproc_cache
 end
 
@@ -674,19 +679,9 @@ for _, w in ipairs(dofile("bench/pool_bench.lua") { best_of = best_of, fmt = fmt
 for _, w in ipairs(dofile("bench/procpool_bench.lua") { best_of = best_of, fmt = fmt,
     write_json = write_json, rows = rows, REPS = REPS }) do workloads[#workloads + 1] = w end
 
--- The figures a Python baseline script prints, one "name value [unit]"
--- line each, as {name = value}; empty when python3 is missing or fails.
+-- The figures a Python baseline script prints (command_figures).
 local function python_figures(script)
-  local py = {}
-  local p = io.popen("python3 " .. script .. " 2>/dev/null")
-  if p then
-    for line in p:lines() do
-      local name, value = line:match("^(%S+)%s+([%d.]+)")
-      if name then py[name] = tonumber(value) end
-    end
-    p:close()
-  end
-  return py
+  return command_figures("python3 " .. script)
 end
 
 -- The rows of workloads measured as rates against a Python baseline:
