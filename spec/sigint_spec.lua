@@ -170,6 +170,49 @@ say("ready")
 ev:wait()
 say("not reached")
 ]] },
+  -- a big string's segment filled late (src/os/segfill.h), its sender a
+  -- thread that waits 10 s before each chunk: the receiver has the frame
+  -- (poll) and then waits in the segment's copy
+  { "Connection:recv of a segment being filled", [[
+core._seg_min(4096)
+core._seg_fill(4096, 16384, 10)
+local a, b = mp.Pipe()
+local t = threading.Thread{ target = function(w) w:send(("x"):rep(100000)) end,
+                            args = { b }, daemon = true }
+t:start()
+assert(a:poll(60), "no frame within 60 s")
+local c <close> = closer()
+say("ready")
+a:recv()
+say("not reached")
+]] },
+  { "Connection:recv_bytes of a segment being filled", [[
+core._seg_min(4096)
+core._seg_fill(4096, 16384, 10)
+local a, b = mp.Pipe()
+local t = threading.Thread{ target = function(w) w:send_bytes(("x"):rep(100000)) end,
+                            args = { b }, daemon = true }
+t:start()
+assert(a:poll(60), "no frame within 60 s")
+local c <close> = closer()
+say("ready")
+a:recv_bytes()
+say("not reached")
+]] },
+  { "Connection:recv_bytes_into of a segment being filled", [[
+core._seg_min(4096)
+core._seg_fill(4096, 16384, 10)
+local a, b = mp.Pipe()
+local t = threading.Thread{ target = function(w) w:send_bytes(("x"):rep(100000)) end,
+                            args = { b }, daemon = true }
+t:start()
+assert(a:poll(60), "no frame within 60 s")
+local arr = mp.Array("b", 100000)
+local c <close> = closer()
+say("ready")
+a:recv_bytes_into(arr)
+say("not reached")
+]] },
 }
 
 local PROC_CASES = {

@@ -679,7 +679,9 @@ static int conn_recv_bytes_into(lua_State *L) {
     if (braid__seg_read(fx->fds[0], (char *)dst + off, (size_t)n) != 0) {
       int e = errno;
       fdset_close(fx); /* now, not when the collector finds the set */
-      if (e == EINTR) return braidB_raise_interrupt(L);
+      /* braidB_raise takes the interrupt (pending -> raised), so that an
+      ** uncaught one still ends the process by SIGINT */
+      if (e == EINTR) return braidB_raise(L, "KeyboardInterrupt", "");
       if (e == EPIPE) /* segfill.h: the sender died mid-fill */
         return braidB_raise(L, "EOFError", "the sender of a segment died "
                             "while filling it");

@@ -157,7 +157,9 @@ static int fill_from_map(void *map, char *dst, size_t n) {
 void braidB_pushsegmap(lua_State *L, const void *map, size_t n) {
   if (braidB_pushfilled(L, n, fill_from_map, (void *)map) != 0) {
     int e = errno;
-    if (e == EINTR) braidB_raise_interrupt(L);
+    /* braidB_raise takes the interrupt (pending -> raised), so that an
+    ** uncaught one still ends the process by SIGINT */
+    if (e == EINTR) braidB_raise(L, "KeyboardInterrupt", "");
     if (e == EPIPE)
       braidB_raise(L, "EOFError", "the sender of a segment died while "
                    "filling it");
