@@ -235,6 +235,31 @@ braid_thread *braid__thread_new(braid_runtime_t *rt, const char *name,
 }
 
 
+/* The least stack an OS thread of a worker gets, whatever stack_size()
+** says (Python's minimum, 32 KiB, is what a caller may set; the value
+** it reads back is the one it set). Lua raises "C stack overflow" after
+** LUAI_MAXCCALLS (200) nested C calls, and the codec at its nesting
+** limit (200): the stack must hold that many levels of the deepest
+** standard frames, or deep recursion crashes the process instead of
+** raising. Measured: 200 nested string.gsub callbacks need 384-512 KiB
+** (its luaL_Buffer is on the stack), table.sort and pcall 128-192 KiB.
+** Twice the worst, as untouched stack pages cost only address space. */
+#define STACK_FLOOR ((size_t)1 << 20)
+
+static size_t os_stack(size_t requested) {
+  if (requested == 0) { /* the default, unless RLIMIT_STACK makes it small */
+    pthread_attr_t a;
+    size_t def = 0;
+    if (pthread_attr_init(&a) == 0) {
+      if (pthread_attr_getstacksize(&a, &def) != 0) def = 0;
+      pthread_attr_destroy(&a);
+    }
+    return def != 0 && def < STACK_FLOOR ? STACK_FLOOR : 0;
+  }
+  return requested < STACK_FLOOR ? STACK_FLOOR : requested;
+}
+
+
 int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
   braid_runtime_t *rt = t->rt;
   pthread_t tid;
@@ -251,7 +276,7 @@ int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
   rt->started = 1;
   if (!t->daemon) rt->nondaemon++;
   list_add(rt, t);
-  stack = rt->stack_size;
+  stack = os_stack(rt->stack_size);
   braid__handle_retain(&t->h); /* the OS thread's reference */
   braid__mutex_unlock(&t->mu);
   braid__mutex_unlock(&rt->mu);
