@@ -402,7 +402,8 @@ static int thread_body(lua_State *L) {
     n = braid__decode_owned(L, m);
   }
   /* the set-up and the decoding went deeper than most targets will:
-  ** an idle thread keeps only the stack it uses (park.h) */
+  ** an idle thread keeps only the stack it uses (park.h; done at its
+  ** first sleep, so a target that never sleeps pays nothing) */
   braid__park_trim_stack();
   if (t->mode == MODE_INSTANCE) {
     /* stack: msgh instance */

@@ -52,6 +52,14 @@ static double idle_timeout = DEFAULT_IDLE; /* guarded by 'mu' */
 static atomic_long created;
 
 static BRAID_TLS Parker *tl_self; /* the calling thread's, if a pool one */
+/* braid__park_trim_stack was called and the thread has not slept since */
+static BRAID_TLS int tl_trim_due;
+
+/* How long a parked thread keeps the stack pages its run touched before
+** it gives them back: a thread reused within it (waves of starts) pays no
+** madvise, whose TLB shoot-down interrupts every CPU running a thread of
+** the process, nor the page faults after it. */
+#define TRIM_GRACE 0.02
 
 
 static void atfork_prepare(void) { braid__mutex_lock(&mu); }
@@ -132,7 +140,15 @@ static void trim_below(Parker *p, size_t keep) {
 
 
 void braid__park_trim_stack(void) {
-  if (tl_self != NULL) trim_below(tl_self, TRIM_KEEP);
+  if (tl_self != NULL) tl_trim_due = 1;
+}
+
+
+void braid__park_sleeping(void) {
+  if (tl_trim_due) {
+    tl_trim_due = 0;
+    trim_below(tl_self, TRIM_KEEP);
+  }
 }
 
 
@@ -179,13 +195,13 @@ static void *park_main(void *arg) {
   for (;;) {
     braid__deadline d;
     double t;
+    int trimmed = 0;
     self.entry(self.arg);
+    tl_trim_due = 0; /* the trim below, when parked long enough, does it */
     /* Nothing of the run may leak into the next: the seam's per-thread
     ** state and the signal mask go back to a new thread's. */
     braid__os_thread_reset();
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
-    /* what the run touched below this frame stays dead while parked */
-    trim_below(&self, TRIM_KEEP);
     braid__mutex_lock(&mu);
     if (self.state == P_BUSY && !offer_locked(&self)) { /* pool full */
       braid__mutex_unlock(&mu);
@@ -194,6 +210,20 @@ static void *park_main(void *arg) {
     t = idle_timeout;
     d = braid__deadline_in(t);
     while (self.state == P_IDLE && !self.quit) {
+      if (!trimmed) {
+        /* Parked past the grace (or the timeout, if shorter): what the
+        ** run touched below this frame stays dead while parked. The
+        ** trim runs without 'mu' (a leaf lock; madvise is slow). */
+        braid__deadline g = braid__deadline_in(t < TRIM_GRACE ? t : TRIM_GRACE);
+        if (braid__cond_wait(&self.cv, &mu, &g) && self.state == P_IDLE &&
+            !self.quit) {
+          trimmed = 1;
+          braid__mutex_unlock(&mu);
+          trim_below(&self, TRIM_KEEP);
+          braid__mutex_lock(&mu);
+        }
+        continue;
+      }
       if (braid__cond_wait(&self.cv, &mu, &d) && idle_timeout == t) break;
       if (idle_timeout != t) { /* reconfigured: the new timeout from now */
         t = idle_timeout;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "park.h"
 #include "spin.h"
 
 /* Threads registered and not asleep in a braid wait. */
@@ -263,6 +264,7 @@ void braid__spin_register(void) {
 
 void braid__block_begin(void) {
   if (!tl_registered) braid__spin_register();
+  braid__park_sleeping(); /* a worker's stack trim, once a run (park.h) */
   if (tl_depth++ == 0)
     atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
 }
