@@ -161,6 +161,17 @@ void braid__park_offer(void) {
 }
 
 
+int braid__park_listed(void) {
+  Parker *p = tl_self;
+  int r;
+  if (p == NULL) return 0;
+  braid__mutex_lock(&mu);
+  r = p->state != P_BUSY;
+  braid__mutex_unlock(&mu);
+  return r;
+}
+
+
 typedef struct Start {
   void *(*entry)(void *);
   void *arg;

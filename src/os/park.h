@@ -58,6 +58,12 @@ BRAIDI_FUNC void braid__park_trim_stack(void);
 ** the trim braid__park_trim_stack asked for, from the sleeping frame. */
 BRAIDI_FUNC void braid__park_sleeping(void);
 
+/* On a pool thread after its braid__park_offer: 1 when it was listed
+** (it will run again: a start may even have taken it already), 0 when
+** the pool had no room (the thread exits once its run returns) or on
+** other threads. */
+BRAIDI_FUNC int braid__park_listed(void);
+
 /* Reads and (when 'max' >= 0 / 'idle' >= 0) sets the most threads kept
 ** parked and how long (seconds) one waits before it exits. Lowering the
 ** bound lets the idle threads over it exit at once. The previous values
