@@ -242,7 +242,7 @@ braid_thread *braid__thread_new(braid_runtime_t *rt, const char *name,
 ** limit (200): the stack must hold that many levels of the deepest
 ** standard frames, or deep recursion crashes the process instead of
 ** raising. Measured: 200 nested string.gsub callbacks need 384-512 KiB
-** (its luaL_Buffer is on the stack), table.sort and pcall 128-192 KiB.
+** (its string buffer is on the stack), table.sort and pcall 128-192 KiB.
 ** Twice the worst, as untouched stack pages cost only address space. */
 #define STACK_FLOOR ((size_t)1 << 20)
 
