@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -32,6 +33,10 @@ typedef struct Parker {
   pthread_t tid;             /* fixed: the thread */
   char *stack_lo;            /* fixed: the lowest usable stack address */
   int quit;                  /* guarded by 'mu': over a lowered bound */
+  /* spawns that gave it a run and have yet to signal 'cv' (they signal
+  ** after releasing 'mu', so that the woken thread does not block on it
+  ** at once): the thread does not end while one is pending */
+  atomic_int waking;
   struct Parker *prev, *next; /* guarded by 'mu': the idle list */
 } Parker;
 
@@ -199,6 +204,7 @@ static void *park_main(void *arg) {
     }
   }
   self.quit = 0;
+  atomic_init(&self.waking, 0);
   free(s);
   braid__cond_init(&self.cv);
   pthread_sigmask(SIG_SETMASK, NULL, &mask); /* what every run starts with */
@@ -250,6 +256,10 @@ static void *park_main(void *arg) {
     braid__mutex_unlock(&mu);
   }
   tl_self = NULL;
+  /* a spawn that took this thread may still be signalling 'cv' (it was
+  ** given a run then; this is a later exit, so rarely, and briefly) */
+  while (atomic_load_explicit(&self.waking, memory_order_acquire) > 0)
+    sched_yield();
   braid__cond_destroy(&self.cv);
   return NULL;
 }
@@ -272,8 +282,11 @@ int braid__park_spawn(void *(*entry)(void *), void *arg, size_t stack,
     p->entry = entry;
     p->arg = arg;
     *tid = p->tid;
-    braid__cond_signal(&p->cv);
+    atomic_fetch_add_explicit(&p->waking, 1, memory_order_relaxed);
     braid__mutex_unlock(&mu);
+    /* a late signal only wakes the thread spuriously in a later park */
+    braid__cond_signal(&p->cv);
+    atomic_fetch_sub_explicit(&p->waking, 1, memory_order_release);
     return 0;
   }
   braid__mutex_unlock(&mu);
