@@ -670,17 +670,19 @@ static braid_thread *checkthread(lua_State *L, int i) {
 }
 
 
-static char *dupfield(lua_State *L, const char *table, const char *field) {
-  const char *s;
-  char *r = NULL;
-  if (lua_getglobal(L, table) == LUA_TTABLE) {
-    lua_getfield(L, -1, field);
-    s = lua_tostring(L, -1);
-    if (s != NULL) r = braid__strdup(s);
-    lua_pop(L, 1);
+/* Gives 't' the calling state's package.path and package.cpath (shared
+** with the threads started before with the same ones). */
+static void setpaths(lua_State *L, braid_thread *t) {
+  const char *path = NULL, *cpath = NULL;
+  int top = lua_gettop(L);
+  if (lua_getglobal(L, "package") == LUA_TTABLE) {
+    lua_getfield(L, -1, "path");
+    lua_getfield(L, -2, "cpath");
+    path = lua_tostring(L, -2);
+    cpath = lua_tostring(L, -1);
   }
-  lua_pop(L, 1);
-  return r;
+  braid__thread_set_paths(t, path, cpath); /* copies them */
+  lua_settop(L, top);
 }
 
 
@@ -744,10 +746,7 @@ static int thread_start(lua_State *L) {
     return braidB_argerror(L, 2, "ValueError", "bad start mode");
   if (target && lua_type(L, 4) != LUA_TTABLE)
     braidB_typeerror(L, 4, "table");
-  braid__free(t->path);
-  braid__free(t->cpath);
-  t->path = dupfield(L, "package", "path");
-  t->cpath = dupfield(L, "package", "cpath");
+  setpaths(L, t);
   t->mode = mode;
   job.t = t;
   job.mode = mode;
