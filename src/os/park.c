@@ -77,6 +77,10 @@ static void atfork_child(void) {
   braid__mutex_init(&mu);
   idle_head = NULL;
   nidle = 0;
+  /* a spawn of the parent may have been signalling the forking thread:
+  ** it does not exist here, and the thread must not wait for it */
+  if (tl_self != NULL) atomic_store_explicit(&tl_self->waking, 0,
+                                             memory_order_relaxed);
 }
 
 static void init_once(void) {
