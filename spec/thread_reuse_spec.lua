@@ -85,6 +85,49 @@ describe("parked threads", function()
     assert.equal(0, counter)
   end)
 
+  it("runs a start on a state its parked thread made ahead, never used",
+     function()
+    local test = core._test
+    local id1 = run(function()
+      debug.getregistry().leaked = "registry"
+      package.preload.leaked = function() return "preload" end
+      leaked = "global" -- luacheck: ignore
+      collectgarbage("stop")
+      -- made by the set-up every state starts with: changed in place
+      getmetatable(package.loaded).__index = nil
+    end)
+    local _, taken = test.ready()
+    local id2, reg, pre, g, gc, lazy = run(function()
+      return debug.getregistry().leaked, package.preload.leaked,
+             rawget(_G, "leaked"), collectgarbage("isrunning"),
+             package.loaded.string ~= nil
+    end)
+    assert.equal(id1, id2) -- the same OS thread ran both
+    local _, taken2 = test.ready()
+    assert.equal(taken + 1, taken2) -- the second run took a prepared state
+    assert.is_nil(reg)
+    assert.is_nil(pre)
+    assert.is_nil(g)
+    assert.is_true(gc)
+    assert.is_true(lazy) -- the lazy libraries' metatable is its own
+  end)
+
+  it("keeps one prepared state per parked thread, freed when it leaves",
+     function()
+    local test = core._test
+    run(function() end)
+    run(function() end)
+    -- prepared after the join returns: wait for it (bounded)
+    assert.is_true(eventually(function()
+      return select(3, test.ready()) == core.parked()
+    end))
+    assert.is_true(core.parked() >= 1)
+    threading.thread_reuse(0)
+    assert.is_true(eventually(function()
+      return core.parked() == 0 and select(3, test.ready()) == 0
+    end))
+  end)
+
   it("does not carry a threading.local value into the next run", function()
     local loc = threading.Local()
     local id1, first = run(function(loc)

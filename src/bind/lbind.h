@@ -15,6 +15,7 @@
 
 #include "braidint.h"
 #include "braidlib.h"
+#include "alloc.h"
 #include "handle.h"
 #include "os.h"
 
@@ -174,6 +175,24 @@ BRAIDI_FUNC void braidB_worker_run(struct braid_thread *t, lua_CFunction body,
 BRAIDI_FUNC void braidB_worker_run_retry(struct braid_thread *t,
                                          lua_CFunction body, void *ud,
                                          int (*again)(void *ud));
+/* } ====== */
+
+/* { ====== worker states made ahead of need (lready.c) */
+/* What every worker state starts with and that depends on nothing of
+** its thread: the lazy libraries, braid's preload hook. Raises. */
+BRAIDI_FUNC void braidB_ready_setup(lua_State *L);
+/* On a pool thread whose run has ended and that will park: makes its
+** next run's state (braidB_ready_setup done) unless it has one, 'rt'
+** has its own allocator, or failures are injected. Never raises. */
+BRAIDI_FUNC void braidB_ready_prepare(braid_runtime_t *rt);
+/* The calling OS thread's prepared state, now the caller's (with its
+** allocator pool in '*pool', for braid__salloc_free after lua_close),
+** or NULL: none, 'rt' has its own allocator, or failures are injected
+** (the prepared state is then closed). */
+BRAIDI_FUNC lua_State *braidB_ready_take(braid_runtime_t *rt,
+                                          braid_salloc **pool);
+/* States prepared in all, taken by a run, and held now (for specs). */
+BRAIDI_FUNC void braidB_ready_counts(long *made, long *taken, long *live);
 /* } ====== */
 
 /* { ====== area openers, called from lcore.c */

@@ -318,6 +318,12 @@ static void set_lazy_mt(lua_State *L, int idx, int zi, const char *key) {
 void braidB_openlibs_lazy(lua_State *L) {
   Lazy *z;
   int zi, i;
+  /* A fresh state's globals table is empty: base's 26 names would grow
+  ** it five times (1, 2, ... 32 nodes). Nothing refers to it yet, so it
+  ** is replaced by one made at the size base fills (the size it ends
+  ** with anyway). */
+  lua_createtable(L, 0, 26);
+  lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
   lua_pop(L, 1);
   /* strings' stand-in metatable (light functions: no upvalue) */

@@ -342,7 +342,20 @@ static int test_heap(lua_State *L) {
 }
 
 
+/* _test.ready() -> worker states prepared ahead (lready.c) in all, taken
+** by a run, held now by parked threads */
+static int test_ready(lua_State *L) {
+  long made, taken, live;
+  braidB_ready_counts(&made, &taken, &live);
+  lua_pushinteger(L, (lua_Integer)made);
+  lua_pushinteger(L, (lua_Integer)taken);
+  lua_pushinteger(L, (lua_Integer)live);
+  return 3;
+}
+
+
 static const luaL_Reg test_funcs[] = {
+  { "ready", test_ready },
   { "fd_count", test_fd_count },
   { "fill_fds", test_fill_fds },
   { "child_count", test_child_count },

@@ -368,13 +368,13 @@ static int report_error(lua_State *L) {
 
 /* Prepares a worker's fresh state: libraries, paths, braid, context,
 ** the host's initializers. */
-static void worker_setup(lua_State *L, braid_thread *t) {
+static void worker_setup(lua_State *L, braid_thread *t, int prepared) {
   braid_runtime_t *rt = t->rt;
   StateCtx *c;
   int i;
-  braidB_openlibs_lazy(L); /* an idle thread's memory: llazy.c */
+  /* an idle thread's memory: llazy.c; done ahead on a parked thread */
+  if (!prepared) braidB_ready_setup(L);
   braidB_lazy_paths(L, t->path, t->cpath);
-  braidB_openbraid_lazy(L);
   c = newctx(L, braid__runtime_retain(rt), 1);
   c->self = (braid_thread *)braid__handle_retain(&t->h);
   for (i = 0; i < rt->ninits; i++) {
@@ -402,7 +402,8 @@ static int thread_body(lua_State *L) {
     n = braid__decode_owned(L, m);
   }
   /* the set-up and the decoding went deeper than most targets will:
-  ** an idle thread keeps only the stack it uses (park.h) */
+  ** an idle thread keeps only the stack it uses (park.h; done at its
+  ** first sleep, so a target that never sleeps pays nothing) */
   braid__park_trim_stack();
   if (t->mode == MODE_INSTANCE) {
     /* stack: msgh instance */
@@ -464,13 +465,14 @@ typedef struct WorkerRun {
   lua_CFunction body;
   void *ud;
   int started; /* body was called */
+  int prepared; /* the state came from braidB_ready_take */
 } WorkerRun;
 
 
 /* Protected: set-up, then body(ud). */
 static int worker_pmain(lua_State *L) {
   WorkerRun *r = (WorkerRun *)lua_touserdata(L, 1);
-  worker_setup(L, r->t);
+  worker_setup(L, r->t, r->prepared);
   lua_settop(L, 0);
   r->started = 1;
   lua_pushcfunction(L, r->body);
@@ -493,7 +495,7 @@ static lua_State *new_worker_state(braid_runtime_t *rt, braid_salloc **pool) {
 ** the thread's excepthook (report_error). */
 static int report_fresh_protected(lua_State *L) {
   braid_thread *t = (braid_thread *)lua_touserdata(L, 1);
-  worker_setup(L, t);
+  worker_setup(L, t, 0);
   lua_pushcfunction(L, report_error);
   braidB_pusherror(L, "MemoryError", "%s", (const char *)lua_touserdata(L, 2));
   lua_pushlightuserdata(L, t);
@@ -556,8 +558,10 @@ static int is_memerror(lua_State *L, int idx, int status) {
 static int worker_attempt(WorkerRun *r, int quiet) {
   braid_thread *t = r->t;
   braid_salloc *pool;
-  lua_State *L = new_worker_state(t->rt, &pool);
+  lua_State *L = braidB_ready_take(t->rt, &pool);
   int status, err, done = 1;
+  r->prepared = L != NULL;
+  if (L == NULL) L = new_worker_state(t->rt, &pool);
   if (L == NULL) {
     braid__salloc_free(pool);
     if (quiet) return 0;
@@ -612,11 +616,13 @@ static int worker_attempt(WorkerRun *r, int quiet) {
 void braidB_worker_run_retry(braid_thread *t, lua_CFunction body, void *ud,
                              int (*again)(void *ud)) {
   WorkerRun r;
+  braid_runtime_t *rt;
   double pause = 0.001;
   r.t = t;
   r.body = body;
   r.ud = ud;
   r.started = 0;
+  r.prepared = 0;
   braid__spin_register(); /* a running thread, for the spin policy */
   braid__mutex_lock(&t->mu);
   t->ident = (lua_Integer)(uintptr_t)pthread_self();
@@ -632,7 +638,11 @@ void braidB_worker_run_retry(braid_thread *t, lua_CFunction body, void *ud,
       if (worker_attempt(&r, 1)) break;
     }
   }
+  rt = braid__runtime_retain(t->rt);
   braid__thread_finish(t); /* drops the worker's reference */
+  /* off the joiner's path: the next run's state (lready.c) */
+  braidB_ready_prepare(rt);
+  braid_runtime_release(rt);
 }
 
 
@@ -660,17 +670,19 @@ static braid_thread *checkthread(lua_State *L, int i) {
 }
 
 
-static char *dupfield(lua_State *L, const char *table, const char *field) {
-  const char *s;
-  char *r = NULL;
-  if (lua_getglobal(L, table) == LUA_TTABLE) {
-    lua_getfield(L, -1, field);
-    s = lua_tostring(L, -1);
-    if (s != NULL) r = braid__strdup(s);
-    lua_pop(L, 1);
+/* Gives 't' the calling state's package.path and package.cpath (shared
+** with the threads started before with the same ones). */
+static void setpaths(lua_State *L, braid_thread *t) {
+  const char *path = NULL, *cpath = NULL;
+  int top = lua_gettop(L);
+  if (lua_getglobal(L, "package") == LUA_TTABLE) {
+    lua_getfield(L, -1, "path");
+    lua_getfield(L, -2, "cpath");
+    path = lua_tostring(L, -2);
+    cpath = lua_tostring(L, -1);
   }
-  lua_pop(L, 1);
-  return r;
+  braid__thread_set_paths(t, path, cpath); /* copies them */
+  lua_settop(L, top);
 }
 
 
@@ -734,10 +746,7 @@ static int thread_start(lua_State *L) {
     return braidB_argerror(L, 2, "ValueError", "bad start mode");
   if (target && lua_type(L, 4) != LUA_TTABLE)
     braidB_typeerror(L, 4, "table");
-  braid__free(t->path);
-  braid__free(t->cpath);
-  t->path = dupfield(L, "package", "path");
-  t->cpath = dupfield(L, "package", "cpath");
+  setpaths(L, t);
   t->mode = mode;
   job.t = t;
   job.mode = mode;

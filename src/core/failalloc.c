@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "failalloc.h"
+#include "spin.h" /* BRAID_TLS */
 
 atomic_int braid__fail_on;
 
@@ -58,8 +59,19 @@ static void note_site(const void *site) {
 static _Atomic(const void *) trace[TRACE];
 
 
+static BRAID_TLS int tl_quiet;
+
+int braid__fail_quiet(int on) {
+  int old = tl_quiet;
+  tl_quiet = on;
+  return old;
+}
+
+
 int braid__fail_hit(const void *site) {
-  long k = atomic_fetch_add_explicit(&seen, 1, memory_order_relaxed) + 1;
+  long k;
+  if (tl_quiet) return 0;
+  k = atomic_fetch_add_explicit(&seen, 1, memory_order_relaxed) + 1;
   note_site(site);
   long first = atomic_load_explicit(&fail_first, memory_order_relaxed);
   if (k <= TRACE)

@@ -32,6 +32,12 @@ BRAIDI_FUNC void braid__fail_sites_reset(void);
 ** disarmed, k from 1; the first 2^17 only), or NULL. */
 BRAIDI_FUNC const void *braid__fail_trace(long k);
 
+/* While 'on' is set, the calling thread's allocations are not injection
+** sites (neither counted nor failed): for work done ahead of need, at
+** times a test cannot order against its arming (a parked thread's
+** prepared state, src/bind/lready.c). Returns the previous setting. */
+BRAIDI_FUNC int braid__fail_quiet(int on);
+
 /* The sites of Lua's own allocations, by kind of state. */
 BRAIDI_FUNC const char braid__fail_site_worker[];
 BRAIDI_FUNC const char braid__fail_site_main[];

@@ -806,8 +806,7 @@ static int spawn(braid_pool *p) {
   t = braid__thread_new(p->rt, name, 0, BRAID_THREAD_WORKER);
   rc = BRAID_ENOMEM;
   if (t != NULL) {
-    t->path = dupstr(p->path);
-    t->cpath = dupstr(p->cpath);
+    braid__thread_set_paths(t, p->path, p->cpath);
     t->ud = p;
     pool_iretain(p);
     rc = braid__thread_start(t, p->entry);

@@ -16,6 +16,7 @@
 ** state, so posting to a state that has closed is safe: the post fails.
 */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -127,9 +128,61 @@ int braid_runtime_add_stateinit(braid_runtime_t *rt, braid_stateinit_cb fn,
 }
 
 
+/* A shared path string: the bytes follow the count. */
+typedef struct PathStr {
+  atomic_long refs;
+  char s[];
+} PathStr;
+
+#define pathstr(p) ((PathStr *)(void *)((p) - offsetof(PathStr, s)))
+
+static void path_release(char *p) {
+  if (p != NULL &&
+      atomic_fetch_sub_explicit(&pathstr(p)->refs, 1, memory_order_acq_rel) == 1)
+    braid__free(pathstr(p));
+}
+
+
+/* A reference to a copy of 's': the runtime's last one when equal, else
+** a new one that becomes the last. Called with rt->mu held. */
+static char *path_share(braid_runtime_t *rt, char **last, const char *s) {
+  PathStr *n;
+  size_t len;
+  if (s == NULL) return NULL;
+  if (*last == NULL || strcmp(*last, s) != 0) {
+    len = strlen(s);
+    n = (PathStr *)braid__malloc(sizeof *n + len + 1);
+    if (n == NULL) return NULL;
+    atomic_init(&n->refs, 1); /* the runtime's */
+    memcpy(n->s, s, len + 1);
+    path_release(*last);
+    *last = n->s;
+  }
+  atomic_fetch_add_explicit(&pathstr(*last)->refs, 1, memory_order_relaxed);
+  return *last;
+}
+
+
+void braid__thread_set_paths(braid_thread *t, const char *path,
+                             const char *cpath) {
+  braid_runtime_t *rt = t->rt;
+  char *p, *c;
+  braid__mutex_lock(&rt->mu);
+  p = path_share(rt, &rt->last_path, path);
+  c = path_share(rt, &rt->last_cpath, cpath);
+  braid__mutex_unlock(&rt->mu);
+  path_release(t->path);
+  path_release(t->cpath);
+  t->path = p;
+  t->cpath = c;
+}
+
+
 void braid_runtime_release(braid_runtime_t *rt) {
   if (rt == NULL) return;
   if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) == 1) {
+    path_release(rt->last_path);
+    path_release(rt->last_cpath);
     if (rt->hook_mb) braid__mailbox_release(rt->hook_mb);
     braid__free(rt->inits);
     braid__cond_destroy(&rt->cv);
@@ -163,8 +216,8 @@ static void thread_destroy(braid_handle *h) {
   braid__mutex_unlock(&t->mu);
   braid__msg_free(t->payload);
   braid__stream_release(t->stream);
-  braid__free(t->path);
-  braid__free(t->cpath);
+  path_release(t->path);
+  path_release(t->cpath);
   braid__free(t->name);
   braid__cond_destroy(&t->cv);
   braid__mutex_destroy(&t->mu);
@@ -235,6 +288,42 @@ braid_thread *braid__thread_new(braid_runtime_t *rt, const char *name,
 }
 
 
+/* The least stack an OS thread of a worker gets, whatever stack_size()
+** says (Python's minimum, 32 KiB, is what a caller may set; the value
+** it reads back is the one it set). Lua raises "C stack overflow" after
+** LUAI_MAXCCALLS (200) nested C calls, and the codec at its nesting
+** limit (200): the stack must hold that many levels of the deepest
+** standard frames, or deep recursion crashes the process instead of
+** raising. Measured: 200 nested string.gsub callbacks need 384-512 KiB
+** (its string buffer is on the stack), table.sort and pcall 128-192 KiB.
+** Twice the worst, as untouched stack pages cost only address space.
+** Under the sanitizers their interceptors' frames come on top (200
+** levels of gsub need 1-2 MiB under ThreadSanitizer): four times more. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STACK_FLOOR ((size_t)4 << 20)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define STACK_FLOOR ((size_t)4 << 20)
+#endif
+#endif
+#ifndef STACK_FLOOR
+#define STACK_FLOOR ((size_t)1 << 20)
+#endif
+
+static size_t os_stack(size_t requested) {
+  if (requested == 0) { /* the default, unless RLIMIT_STACK makes it small */
+    pthread_attr_t a;
+    size_t def = 0;
+    if (pthread_attr_init(&a) == 0) {
+      if (pthread_attr_getstacksize(&a, &def) != 0) def = 0;
+      pthread_attr_destroy(&a);
+    }
+    return def != 0 && def < STACK_FLOOR ? STACK_FLOOR : 0;
+  }
+  return requested < STACK_FLOOR ? STACK_FLOOR : requested;
+}
+
+
 int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
   braid_runtime_t *rt = t->rt;
   pthread_t tid;
@@ -251,7 +340,7 @@ int braid__thread_start(braid_thread *t, void *(*entry)(void *)) {
   rt->started = 1;
   if (!t->daemon) rt->nondaemon++;
   list_add(rt, t);
-  stack = rt->stack_size;
+  stack = os_stack(rt->stack_size);
   braid__handle_retain(&t->h); /* the OS thread's reference */
   braid__mutex_unlock(&t->mu);
   braid__mutex_unlock(&rt->mu);

@@ -37,6 +37,7 @@ struct braid_runtime {
   size_t stack_size;       /* guarded by 'mu': 0 = system default */
   long counter;            /* guarded by 'mu': for "Thread-N" */
   long dummies;            /* guarded by 'mu': for "Dummy-N" */
+  char *last_path, *last_cpath; /* guarded by 'mu': braid__thread_set_paths */
 };
 
 enum { BRAID_THREAD_NEW, BRAID_THREAD_RUNNING, BRAID_THREAD_DONE };
@@ -73,6 +74,13 @@ BRAIDI_FUNC braid_runtime_t *braid__runtime_retain(braid_runtime_t *rt);
 BRAIDI_FUNC braid_thread *braid__thread_new(braid_runtime_t *rt,
                                             const char *name, int daemon,
                                             int kind);
+/* Gives a NEW thread the package.path and package.cpath its state will
+** use (either NULL: the environment's). Starts with the same paths as
+** the runtime's previous start share one copy (refcounted: an idle
+** thread's memory), so t->path and t->cpath are read-only. Out of
+** memory, a path is left NULL. */
+BRAIDI_FUNC void braid__thread_set_paths(braid_thread *t, const char *path,
+                                         const char *cpath);
 /* Starts the OS thread running 'entry(t)', which owns one reference and
 ** must end with braid__thread_finish. Returns BRAID_OK, BRAID_ESTATE
 ** (started before) or BRAID_EAGAIN (the OS refused: the thread is left

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -32,6 +33,10 @@ typedef struct Parker {
   pthread_t tid;             /* fixed: the thread */
   char *stack_lo;            /* fixed: the lowest usable stack address */
   int quit;                  /* guarded by 'mu': over a lowered bound */
+  /* spawns that gave it a run and have yet to signal 'cv' (they signal
+  ** after releasing 'mu', so that the woken thread does not block on it
+  ** at once): the thread does not end while one is pending */
+  atomic_int waking;
   struct Parker *prev, *next; /* guarded by 'mu': the idle list */
 } Parker;
 
@@ -52,6 +57,14 @@ static double idle_timeout = DEFAULT_IDLE; /* guarded by 'mu' */
 static atomic_long created;
 
 static BRAID_TLS Parker *tl_self; /* the calling thread's, if a pool one */
+/* braid__park_trim_stack was called and the thread has not slept since */
+static BRAID_TLS int tl_trim_due;
+
+/* How long a parked thread keeps the stack pages its run touched before
+** it gives them back: a thread reused within it (waves of starts) pays no
+** madvise, whose TLB shoot-down interrupts every CPU running a thread of
+** the process, nor the page faults after it. */
+#define TRIM_GRACE 0.02
 
 
 static void atfork_prepare(void) { braid__mutex_lock(&mu); }
@@ -64,6 +77,10 @@ static void atfork_child(void) {
   braid__mutex_init(&mu);
   idle_head = NULL;
   nidle = 0;
+  /* a spawn of the parent may have been signalling the forking thread:
+  ** it does not exist here, and the thread must not wait for it */
+  if (tl_self != NULL) atomic_store_explicit(&tl_self->waking, 0,
+                                             memory_order_relaxed);
 }
 
 static void init_once(void) {
@@ -132,7 +149,15 @@ static void trim_below(Parker *p, size_t keep) {
 
 
 void braid__park_trim_stack(void) {
-  if (tl_self != NULL) trim_below(tl_self, TRIM_KEEP);
+  if (tl_self != NULL) tl_trim_due = 1;
+}
+
+
+void braid__park_sleeping(void) {
+  if (tl_trim_due) {
+    tl_trim_due = 0;
+    trim_below(tl_self, TRIM_KEEP);
+  }
 }
 
 
@@ -142,6 +167,17 @@ void braid__park_offer(void) {
   braid__mutex_lock(&mu);
   if (p->state == P_BUSY) offer_locked(p);
   braid__mutex_unlock(&mu);
+}
+
+
+int braid__park_listed(void) {
+  Parker *p = tl_self;
+  int r;
+  if (p == NULL) return 0;
+  braid__mutex_lock(&mu);
+  r = p->state != P_BUSY;
+  braid__mutex_unlock(&mu);
+  return r;
 }
 
 
@@ -172,6 +208,7 @@ static void *park_main(void *arg) {
     }
   }
   self.quit = 0;
+  atomic_init(&self.waking, 0);
   free(s);
   braid__cond_init(&self.cv);
   pthread_sigmask(SIG_SETMASK, NULL, &mask); /* what every run starts with */
@@ -179,13 +216,13 @@ static void *park_main(void *arg) {
   for (;;) {
     braid__deadline d;
     double t;
+    int trimmed = 0;
     self.entry(self.arg);
+    tl_trim_due = 0; /* the trim below, when parked long enough, does it */
     /* Nothing of the run may leak into the next: the seam's per-thread
     ** state and the signal mask go back to a new thread's. */
     braid__os_thread_reset();
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
-    /* what the run touched below this frame stays dead while parked */
-    trim_below(&self, TRIM_KEEP);
     braid__mutex_lock(&mu);
     if (self.state == P_BUSY && !offer_locked(&self)) { /* pool full */
       braid__mutex_unlock(&mu);
@@ -194,6 +231,20 @@ static void *park_main(void *arg) {
     t = idle_timeout;
     d = braid__deadline_in(t);
     while (self.state == P_IDLE && !self.quit) {
+      if (!trimmed) {
+        /* Parked past the grace (or the timeout, if shorter): what the
+        ** run touched below this frame stays dead while parked. The
+        ** trim runs without 'mu' (a leaf lock; madvise is slow). */
+        braid__deadline g = braid__deadline_in(t < TRIM_GRACE ? t : TRIM_GRACE);
+        if (braid__cond_wait(&self.cv, &mu, &g) && self.state == P_IDLE &&
+            !self.quit) {
+          trimmed = 1;
+          braid__mutex_unlock(&mu);
+          trim_below(&self, TRIM_KEEP);
+          braid__mutex_lock(&mu);
+        }
+        continue;
+      }
       if (braid__cond_wait(&self.cv, &mu, &d) && idle_timeout == t) break;
       if (idle_timeout != t) { /* reconfigured: the new timeout from now */
         t = idle_timeout;
@@ -209,6 +260,10 @@ static void *park_main(void *arg) {
     braid__mutex_unlock(&mu);
   }
   tl_self = NULL;
+  /* a spawn that took this thread may still be signalling 'cv' (it was
+  ** given a run then; this is a later exit, so rarely, and briefly) */
+  while (atomic_load_explicit(&self.waking, memory_order_acquire) > 0)
+    sched_yield();
   braid__cond_destroy(&self.cv);
   return NULL;
 }
@@ -231,8 +286,11 @@ int braid__park_spawn(void *(*entry)(void *), void *arg, size_t stack,
     p->entry = entry;
     p->arg = arg;
     *tid = p->tid;
-    braid__cond_signal(&p->cv);
+    atomic_fetch_add_explicit(&p->waking, 1, memory_order_relaxed);
     braid__mutex_unlock(&mu);
+    /* a late signal only wakes the thread spuriously in a later park */
+    braid__cond_signal(&p->cv);
+    atomic_fetch_sub_explicit(&p->waking, 1, memory_order_release);
     return 0;
   }
   braid__mutex_unlock(&mu);

@@ -8,7 +8,9 @@
 ** its state offers its OS thread (braid__park_offer, called just before
 ** its end becomes visible to joiners, so that a start right after a
 ** join finds it); the thread then waits, up to the idle timeout, for the
-** next braid__park_spawn, which hands it the new entry function. The
+** next braid__park_spawn, which hands it the new entry function (what
+** its run touched of its stack stays resident for the first 20 ms, so
+** that waves of starts pay no madvise). The
 ** pool is bounded (braid__park_config); a thread over the bound, or idle
 ** past the timeout, exits. Parked threads are detached and asleep: they
 ** never keep a process from exiting, and a fork's child starts with an
@@ -41,13 +43,26 @@ BRAIDI_FUNC int braid__park_spawn(void *(*entry)(void *), void *arg,
 ** run has returned. Does nothing on other threads. */
 BRAIDI_FUNC void braid__park_offer(void);
 
-/* On a pool thread: gives back the pages of its stack below the
-** caller's frame (the page the frame is on, and 512 bytes under the
-** frame, are kept). A worker calls it once its state is set up and its
-** arguments decoded, which go deeper into the stack than the target of
-** a thread that waits: an idle thread then holds only the stack its wait
-** uses (two pages instead of three). No effect on other threads. */
+/* On a pool thread: the pages of its stack below the frame of its next
+** sleep (braid__block_begin: a condition wait, a sleep, a poll) are given
+** back when it goes to sleep (the page the frame is on, and 512 bytes
+** under the frame, are kept). A worker calls it once its state is set up
+** and its arguments decoded, which go deeper into the stack than the
+** target of a thread that waits: an idle thread then holds only the
+** stack its wait uses (two pages instead of three), while a run that
+** never sleeps pays no madvise (a TLB shoot-down on every CPU that runs a
+** thread of the process, then page faults). No effect on other threads. */
 BRAIDI_FUNC void braid__park_trim_stack(void);
+
+/* Called by braid__block_begin as the calling thread goes to sleep: does
+** the trim braid__park_trim_stack asked for, from the sleeping frame. */
+BRAIDI_FUNC void braid__park_sleeping(void);
+
+/* On a pool thread after its braid__park_offer: 1 when it was listed
+** (it will run again: a start may even have taken it already), 0 when
+** the pool had no room (the thread exits once its run returns) or on
+** other threads. */
+BRAIDI_FUNC int braid__park_listed(void);
 
 /* Reads and (when 'max' >= 0 / 'idle' >= 0) sets the most threads kept
 ** parked and how long (seconds) one waits before it exits. Lowering the

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "park.h"
 #include "spin.h"
 
 /* Threads registered and not asleep in a braid wait. */
@@ -158,7 +159,9 @@ static int refresh_cpus(unsigned k) {
 
 static atomic_long load_stamp; /* ms on the coarse clock; 0: never read */
 static atomic_int machine_busy;
-static int online; /* CPUs online; 0 until read (racy reads harmless) */
+/* CPUs online; 0 until read (two first readers may both read it: the
+** same value, so relaxed atomics suffice) */
+static atomic_int online;
 
 static long coarse_ms(void) {
   struct timespec ts;
@@ -173,12 +176,13 @@ static long coarse_ms(void) {
 
 static void read_load(void) {
   char buf[128];
-  int run = 0, on = online;
+  int run = 0, on = atomic_load_explicit(&online, memory_order_relaxed);
   size_t got;
   FILE *f = fopen("/proc/loadavg", "re");
   if (on <= 0) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    online = on = n > 0 ? (int)n : 1;
+    on = n > 0 ? (int)n : 1;
+    atomic_store_explicit(&online, on, memory_order_relaxed);
   }
   if (f == NULL) return; /* no /proc: the count alone decides */
   got = fread(buf, 1, sizeof buf - 1, f);
@@ -263,6 +267,7 @@ void braid__spin_register(void) {
 
 void braid__block_begin(void) {
   if (!tl_registered) braid__spin_register();
+  braid__park_sleeping(); /* a worker's stack trim, once a run (park.h) */
   if (tl_depth++ == 0)
     atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
 }
