@@ -1228,7 +1228,8 @@ static int small_item(Enc *e, int idx) {
   const void *p = lua_topointer(L, idx);
   lua_Unsigned n = lua_rawlen(L, idx), j;
   size_t hdr, at[SMALL_ITEM];
-  int t, top = lua_gettop(L), nomem = 0;
+  int t, top = lua_gettop(L), nomem = 0, ty[SMALL_ITEM];
+  braid_names *c = e->names;
   if (n == 0 || n > SMALL_ITEM || p == e->globals) return 0;
   if (lua_getmetatable(L, idx)) {
     lua_pop(L, 1);
@@ -1240,7 +1241,7 @@ static int small_item(Enc *e, int idx) {
     return 0;
   }
   for (j = 0; j < n; j++) { /* check everything before writing anything */
-    t = lua_rawgeti(L, idx, (lua_Integer)j + 1);
+    t = ty[j] = lua_rawgeti(L, idx, (lua_Integer)j + 1);
     at[j] = SIZE_MAX;
     if (t == LUA_TTABLE ? (at[j] = in_group(e, lua_topointer(L, -1))) == SIZE_MAX
                         : (t != LUA_TNUMBER && t != LUA_TBOOLEAN &&
@@ -1249,7 +1250,9 @@ static int small_item(Enc *e, int idx) {
       return 0;
     }
   }
-  if (put_byname(e, idx, p, 0)) { /* a module's table */
+  /* a module's table? (the name cache's filter tells most at once) */
+  if ((c == NULL || !c->built || braidB_names_may_have(c, p)) &&
+      put_byname(e, idx, p, 0)) {
     lua_settop(L, top);
     return 1;
   }
@@ -1269,6 +1272,10 @@ static int small_item(Enc *e, int idx) {
     if (at[j] != SIZE_MAX) {
       mark_shared(e, at[j]);
       put_ref(e, at[j]);
+      continue;
+    }
+    if (ty[j] == LUA_TNUMBER && lua_isinteger(L, top + 1 + (int)j)) {
+      put_int(e, lua_tointeger(L, top + 1 + (int)j)); /* a starmap's index */
       continue;
     }
     (void)put_leaf(e, top + 1 + (int)j);
@@ -1293,7 +1300,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
                                     lua_Integer group) {
   Enc *e;
   int pushed, t;
-  lua_Integer i;
+  lua_Integer i, gleft;
   braid_msg *m;
   if (n < 1 || n > 0x7fffffff || first < 1 || first > LUA_MAXINTEGER - n)
     luaL_error(L, "bad batch size");
@@ -1315,11 +1322,13 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   put_byte(e, BRAID_WIRE_VERSION);
   put_varint(e, (uint64_t)n);
   if (group > 0 && !lua_checkstack(L, SMALL_ITEM + 4)) enc_deep_nomem(e);
+  gleft = group; /* items left in this group (no division per item) */
   for (i = first; i < first + n; i++) {
     if (e->w.len > 0xffffffffu)
       braidB_enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
     e->offs[i - first] = (uint32_t)e->w.len;
-    if (group > 0 && i > first && (i - first) % group == 0) {
+    if (group > 0 && gleft-- == 0) {
+      gleft = group - 1;
       e->group_at = e->w.len; /* a new group names nothing before */
       if (e->group1_end == 0) e->group1_end = e->w.len;
     }
