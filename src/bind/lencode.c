@@ -618,8 +618,14 @@ resume:
       if (lua_isinteger(L, k) && (ik = lua_tointeger(L, k)) > (lua_Integer)m &&
           (lua_Unsigned)ik <= narr && (lua_Unsigned)ik - m <= MAX_GAP) {
         while (++m < (lua_Unsigned)ik) put_byte(e, T_NIL);
-        if (lua_isinteger(L, k + 1)) { /* the common element: inline */
+        if (lua_isinteger(L, k + 1)) { /* the common elements: inline */
           put_int(e, lua_tointeger(L, k + 1));
+        } else if (lua_type(L, k + 1) == LUA_TNUMBER) { /* a float */
+          lua_Number d = lua_tonumber(L, k + 1);
+          reserve(e, 1 + sizeof d);
+          e->w.buf[e->w.len++] = T_FLOAT;
+          memcpy(e->w.buf + e->w.len, &d, sizeof d);
+          e->w.len += sizeof d;
         } else if ((e->ctype = put_leaf(e, k + 1)) != 0) {
           f->st = ST_POST;
           k++;
@@ -1212,7 +1218,7 @@ static size_t in_group(Enc *e, const void *p) {
   return e->memo_at = (size_t)braid__pe_val(pe);
 }
 
-/* The item on top of the stack when it is a small sequence whose
+/* The item at 'idx' (the top of the stack) when it is a small sequence whose
 ** elements are numbers, booleans, strings or tables already written in
 ** this group (a starmap's {vec, i}): writes it without a frame (the walk
 ** costs most of such an item) and returns 1. Returns 0, having written
@@ -1220,7 +1226,8 @@ static size_t in_group(Enc *e, const void *p) {
 ** part, another element, a table met before: the walk then writes it,
 ** a REF for one met before). Each element is read once (pushed, checked,
 ** then written from its slot: the caller made room for SMALL_ITEM + 2
-** slots); the item's own entry in 'seen' is made by the one probe that
+** slots; after a 1 it drops them and the item, after a 0 only the item
+** is left); the item's own entry in 'seen' is made by the one probe that
 ** also finds a table met before, once nothing else can fail, so that
 ** identity holds (the same item table twice in a group is a REF). */
 static int small_item(Enc *e, int idx) {
@@ -1228,7 +1235,7 @@ static int small_item(Enc *e, int idx) {
   const void *p = lua_topointer(L, idx);
   lua_Unsigned n = lua_rawlen(L, idx), j;
   size_t hdr, at[SMALL_ITEM];
-  int t, top = lua_gettop(L), nomem = 0, ty[SMALL_ITEM];
+  int t, top = idx, nomem = 0, ty[SMALL_ITEM];
   braid_names *c = e->names;
   if (n == 0 || n > SMALL_ITEM || p == e->globals) return 0;
   if (lua_getmetatable(L, idx)) {
@@ -1280,8 +1287,7 @@ static int small_item(Enc *e, int idx) {
     }
     (void)put_leaf(e, top + 1 + (int)j);
   }
-  lua_settop(L, top);
-  return 1;
+  return 1; /* the caller drops the item and its elements */
 }
 
 
@@ -1299,7 +1305,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
                                     const char *root, int mode,
                                     lua_Integer group) {
   Enc *e;
-  int pushed, t;
+  int pushed, t, itop;
   lua_Integer i, gleft;
   braid_msg *m;
   if (n < 1 || n > 0x7fffffff || first < 1 || first > LUA_MAXINTEGER - n)
@@ -1321,8 +1327,16 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   reserve(e, 16);
   put_byte(e, BRAID_WIRE_VERSION);
   put_varint(e, (uint64_t)n);
-  if (group > 0 && !lua_checkstack(L, SMALL_ITEM + 4)) enc_deep_nomem(e);
+  if (group > 0) {
+    if (!lua_checkstack(L, SMALL_ITEM + 4)) enc_deep_nomem(e);
+    /* an entry per item table: kept under a quarter full (ptrmap.h); at
+    ** most 2^15 slots (512 KiB) reserved so */
+    if (braid__ptrmap_reserve(&e->seen, (size_t)(n < 8192 ? n : 8192) + 16) !=
+        BRAID_OK)
+      enc_nomem(e);
+  }
   gleft = group; /* items left in this group (no division per item) */
+  itop = lua_gettop(L) + 1; /* where each item is read */
   for (i = first; i < first + n; i++) {
     if (e->w.len > 0xffffffffu)
       braidB_enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
@@ -1352,8 +1366,8 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
       lua_pop(L, 1);
       continue;
     }
-    if (t == LUA_TTABLE && group > 0 && small_item(e, lua_gettop(L))) {
-      lua_pop(L, 1);
+    if (t == LUA_TTABLE && group > 0 && small_item(e, itop)) {
+      lua_settop(L, itop - 1);
       continue;
     }
     lua_pushinteger(L, i); /* the key, for error paths */
