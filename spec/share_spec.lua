@@ -1,4 +1,4 @@
--- luacheck: globals PREV PREVI SHAREDRES
+-- luacheck: globals PREV PREVI SHAREDRES SHAREQ SHAREBLOCK
 -- A chunk is one transfer (issue 16, item 7): the items of one chunk of a
 -- map (thread and process pools, executors) or of one put_many batch share
 -- references, as Python's pickle keeps identity within one dumps per task
@@ -386,6 +386,45 @@ describe("a shared argument across the chunks of one call", function()
       local n = 0
       for _ in pairs(pids) do n = n + 1 end
       assert.equal(3, n) -- three children, each got the call's values
+    end)
+  end
+
+  for _, method in ipairs(METHODS) do
+    it("reaches the worker that replaced one killed mid-call (" .. method .. ")", function()
+      local ctx = mp.get_context(method)
+      local shared = vec(300, 10)
+      local reports, block = mp.Queue(), mp.Queue()
+      local p <close> = ctx.Pool(1, function(q, b) SHAREQ, SHAREBLOCK = q, b end, { reports, block })
+      -- chunk 1 reports, chunk 2 blocks in its first task (the caller
+      -- kills the child there), chunk 3 runs on the replacement
+      local r = p:starmap_async(function(t, i)
+        local pid = require("braid.core").getpid()
+        if i == 5 then
+          SHAREQ:put({ "blocked", pid })
+          SHAREBLOCK:get(true, 60)
+        end
+        local v = bump_first(t, i)
+        SHAREQ:put({ v[1], i, pid })
+        return v
+      end, items_with(shared, 12), 4)
+      local first_pid
+      for k = 1, 4 do
+        local got = reports:get(true, 30)
+        assert.same({ 11 + 1000 * (k - 1), k }, { got[1], got[2] })
+        first_pid = got[3]
+      end
+      local blocked = reports:get(true, 30)
+      assert.same({ "blocked", first_pid }, blocked)
+      require("braid.core").proc_kill(first_pid, 9)
+      helpers.raises(futures.BrokenProcessPool, r.get, r, 60)
+      local seen = {}
+      for _ = 9, 12 do
+        local got = reports:get(true, 30)
+        assert.not_equal(first_pid, got[3])
+        seen[got[2]] = got[1]
+      end
+      assert.same({ [9] = 11, [10] = 1011, [11] = 2011, [12] = 3011 }, seen)
+      assert.equal(11, shared[1])
     end)
   end
 
