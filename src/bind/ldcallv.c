@@ -80,7 +80,7 @@ static int push_flat(lua_State *L, const unsigned char *p, size_t n) {
     return 0;
   luaL_checkstack(L, 4, "call value");
   lua_createtable(L, narr > 0x7fffffff ? 0x7fffffff : (int)narr,
-                  (int)nhash);
+                  nhash > 0x7fffffff ? 0x7fffffff : (int)nhash);
   for (i = 1; i <= narr; i++) {
     if ((t = flat_leaf(L, &f)) < 0) goto bad;
     if (t == LUA_TNIL) lua_pop(L, 1);
