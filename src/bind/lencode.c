@@ -1305,7 +1305,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
                                     const char *root, int mode,
                                     lua_Integer group) {
   Enc *e;
-  int pushed, t, itop;
+  int pushed, t, itop, reserved = 0;
   lua_Integer i, gleft;
   braid_msg *m;
   if (n < 1 || n > 0x7fffffff || first < 1 || first > LUA_MAXINTEGER - n)
@@ -1327,14 +1327,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   reserve(e, 16);
   put_byte(e, BRAID_WIRE_VERSION);
   put_varint(e, (uint64_t)n);
-  if (group > 0) {
-    if (!lua_checkstack(L, SMALL_ITEM + 4)) enc_deep_nomem(e);
-    /* an entry per item table: kept under a quarter full (ptrmap.h); at
-    ** most 2^15 slots (512 KiB) reserved so */
-    if (braid__ptrmap_reserve(&e->seen, (size_t)(n < 8192 ? n : 8192) + 16) !=
-        BRAID_OK)
-      enc_nomem(e);
-  }
+  if (group > 0 && !lua_checkstack(L, SMALL_ITEM + 4)) enc_deep_nomem(e);
   gleft = group; /* items left in this group (no division per item) */
   itop = lua_gettop(L) + 1; /* where each item is read */
   for (i = first; i < first + n; i++) {
@@ -1365,6 +1358,17 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
       encode_value(e, lua_gettop(L));
       lua_pop(L, 1);
       continue;
+    }
+    if (t == LUA_TTABLE && group > 0 && !reserved) {
+      /* an entry per item table: kept under a quarter full (ptrmap.h);
+      ** at most 2^15 slots (512 KiB) reserved so, and only by a batch of
+      ** tables (a map over numbers keeps its encoder's map small) */
+      lua_Integer left = first + n - i;
+      reserved = 1;
+      if (braid__ptrmap_reserve(&e->seen,
+                                (size_t)(left < 8192 ? left : 8192) + 16) !=
+          BRAID_OK)
+        enc_nomem(e);
     }
     if (t == LUA_TTABLE && group > 0 && small_item(e, itop)) {
       lua_settop(L, itop - 1);
