@@ -8,7 +8,9 @@
 ** item alone (items of a shared batch name objects of earlier items), and
 ** once more as a message that came from another process with three
 ** out-of-line segments (T_SEG, memseg.h: of 0, 5 and 4096 bytes), whose
-** indices and lengths the bytes name as they like.
+** indices and lengths the bytes name as they like, and as a map call's
+** batch whose items name values of the call (T_CALLV) both as a thread
+** pool's worker and as a process pool's child decode them.
 **
 ** One lua_State is made once; every input is decoded inside lua_pcall
 ** (errors are expected: a ValueError for corrupt data is the decoder doing
@@ -207,6 +209,71 @@ static int decode_slice(lua_State *L) {
 }
 
 
+/* (m, calls): decodes the items of 'm' in order, releasing them; then
+** frees 'calls' (a process pool child's call values), also on a raise. */
+static int decode_all_items(lua_State *L) {
+  braid_msg *m = (braid_msg *)lua_touserdata(L, 1);
+  braid_item items[2];
+  uint32_t i;
+  for (i = 0; i < m->nitems; i++) {
+    items[i].m = m;
+    items[i].idx = i;
+  }
+  lua_settop(L, 0);
+  lua_createtable(L, 2, 0);
+  braid__decode_items(L, items, m->nitems, 1, 1);
+  return 0;
+}
+
+/* A map call's batch whose later items name values of the call (T_CALLV,
+** lencgroup.c/ldcallv.c): the last two bytes choose the call range
+** [lo, hi) of the rest, which is cut into two items there, [0, hi) and
+** [hi, len): decoded as a thread pool's worker does (the whole batch),
+** then as a process pool's child does (the second item alone, cut at
+** 'hi', with the call bytes in a message of their own at origin 'lo').
+** A T_CALLV naming anything but a flat table of the range fails cleanly. */
+static int decode_calls(lua_State *L) {
+  const uint8_t *data = (const uint8_t *)lua_touserdata(L, 1);
+  size_t size = (size_t)lua_tointeger(L, 2), len, lo, hi;
+  braid_msg *m, *c, *sl;
+  int rc;
+  lua_settop(L, 0);
+  if (size < 3) return 0;
+  len = size - 2;
+  if (len > 0xffffff) return 0;
+  lo = data[size - 2] % (len + 1);
+  hi = lo + data[size - 1] % (len - lo + 1);
+  m = braid__msg_alloc(len, 2, 0);
+  if (m == NULL) return luaL_error(L, "not enough memory");
+  memcpy(m->data, data, len);
+  m->offs[0] = 0;
+  m->offs[1] = (uint32_t)hi;
+  m->call_lo = (uint32_t)lo;
+  m->call_hi = (uint32_t)hi;
+  lua_pushcfunction(L, decode_all_items);
+  lua_pushlightuserdata(L, m); /* freed by its items' release */
+  (void)lua_pcall(L, 1, 0, 0);
+  c = braid__msg_alloc(hi - lo, 0, 0);
+  sl = braid__msg_alloc(len - hi, 1, (uint32_t)hi);
+  if (c == NULL || sl == NULL) {
+    braid__msg_free(c);
+    braid__msg_free(sl);
+    return luaL_error(L, "not enough memory");
+  }
+  memcpy(c->data, data + lo, hi - lo);
+  c->origin = (uint32_t)lo;
+  memcpy(sl->data, data + hi, len - hi);
+  sl->offs[0] = 0;
+  sl->callsrc = c;
+  lua_pushcfunction(L, decode_all_items);
+  lua_pushlightuserdata(L, sl);
+  rc = lua_pcall(L, 1, 0, 0);
+  braid__msg_free(c);
+  (void)rc; /* errors are expected */
+  return 0;
+}
+
+
 /* The segments every input's message comes with (made once; each
 ** message gets duplicates, which it closes). */
 static int seg_fds[3] = { -1, -1, -1 };
@@ -278,6 +345,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lua_settop(FL, 0);
   budget = 0;
   lua_pushcfunction(FL, decode_slice);
+  lua_pushlightuserdata(FL, (void *)data);
+  lua_pushinteger(FL, (lua_Integer)size);
+  (void)lua_pcall(FL, 2, 0, 0);
+  lua_settop(FL, 0);
+  budget = 0;
+  lua_pushcfunction(FL, decode_calls);
   lua_pushlightuserdata(FL, (void *)data);
   lua_pushinteger(FL, (lua_Integer)size);
   (void)lua_pcall(FL, 2, 0, 0);

@@ -1,4 +1,4 @@
--- luacheck: globals PREV PREVI SHAREDRES
+-- luacheck: globals PREV PREVI SHAREDRES SHAREQ SHAREBLOCK
 -- A chunk is one transfer (issue 16, item 7): the items of one chunk of a
 -- map (thread and process pools, executors) or of one put_many batch share
 -- references, as Python's pickle keeps identity within one dumps per task
@@ -264,6 +264,198 @@ describe("a put_many batch", function()
       local it = q:get(true, 10)
       assert.equal(i, it[1])
       assert.equal("t", it[2][1])
+    end
+  end)
+end)
+
+-- A table that every chunk of one map call carries is written once per
+-- call (T_CALLV, docs/HACKING.md "Shared batches"), and a process pool's
+-- child gets its bytes once per call; each chunk still decodes its own
+-- copy from the caller's bytes, so Python's semantics hold exactly: the
+-- tasks of one chunk share the object (a change is seen by the next task
+-- of that chunk), chunks never see each other's changes, nor the caller.
+
+-- Item i of a chunk: the table's first element as this task found it,
+-- then bumped (the next task of the chunk must see it bumped).
+local function bump_first(t, i)
+  local first = t[1]
+  t[1] = t[1] + 1000
+  return { first, i, #t }
+end
+
+-- 12 items in chunks of 4 over 'shared' (first element 'x0'): the k-th
+-- task of each chunk saw the changes of the k-1 before it, never more.
+local function check_bumped(r, shared, x0)
+  assert.equal(12, r.n or #r)
+  for i = 1, 12 do
+    local k = (i - 1) % 4
+    assert.same({ x0 + 1000 * k, i, #shared }, r[i], "item " .. i)
+  end
+  assert.equal(x0, shared[1]) -- never the caller's table
+end
+
+local function collect(iter)
+  local r = { n = 0 }
+  for _, v in iter do
+    r.n = r.n + 1
+    r[v[2]] = v
+  end
+  return r
+end
+
+describe("a shared argument across the chunks of one call", function()
+  local core = require "braid.core"
+
+  it("is written once per call, not once per chunk (for this process and for another)", function()
+    local shared = vec(1000, 0.5) -- a copy is ~9 KB
+    local one = #core.dumps(shared)
+    for _, proc in ipairs { false, true } do
+      local len, lo, hi = core._test.map_batch(items_with(shared, 1000), 125, proc)
+      -- the call's values: the table's bytes, in the first chunk
+      assert.is_true(hi - lo >= one - 8 and hi - lo <= one, ("call bytes %d-%d"):format(lo, hi))
+      -- one copy and the 1,000 small items (8 chunks wrote 8 copies)
+      assert.is_true(len < one + 1000 * 16, ("batch %d bytes, a copy %d"):format(len, one))
+    end
+    -- the same with the table as the item itself, and in chunks of one
+    local len = core._test.map_batch({ shared, shared, shared, shared }, 1)
+    assert.is_true(len < 2 * one, ("batch %d bytes"):format(len))
+    -- a table holding tables is written per chunk, the flat tables in it
+    -- once: the second chunk's copy of 'nested' names them
+    local nested = { vec(100, 0), vec(100, 1) }
+    local len2, lo2, hi2 = core._test.map_batch(items_with(nested, 8), 4)
+    local inner = #core.dumps(nested[1])
+    assert.is_true(hi2 - lo2 >= 2 * inner - 16, ("call bytes %d-%d"):format(lo2, hi2))
+    assert.is_true(len2 < #core.dumps(nested) + 200, ("batch %d bytes"):format(len2))
+  end)
+
+  it("gives each chunk its own copy in a thread Pool: starmap, map, *_async, imap, imap_unordered", function()
+    local p <close> = mpool.ThreadPool(1)
+    local shared = vec(50, 0)
+    local function via_map(it) return bump_first(it[1], it[2]) end
+    check_bumped(p:starmap(bump_first, items_with(shared, 12), 4), shared, 1)
+    check_bumped(p:map(via_map, items_with(shared, 12), 4), shared, 1)
+    check_bumped(p:starmap_async(bump_first, items_with(shared, 12), 4):get(30), shared, 1)
+    check_bumped(p:map_async(via_map, items_with(shared, 12), 4):get(30), shared, 1)
+    check_bumped(collect(p:imap(via_map, items_with(shared, 12), 4)), shared, 1)
+    check_bumped(collect(p:imap_unordered(via_map, items_with(shared, 12), 4)), shared, 1)
+  end)
+
+  it("gives each chunk its own copy in ThreadPoolExecutor.map", function()
+    local ex <close> = futures.ThreadPoolExecutor(1)
+    local shared = vec(50, 0)
+    check_bumped(collect(ex:map(function(it) return bump_first(it[1], it[2]) end,
+      items_with(shared, 12), { chunksize = 4 })), shared, 1)
+  end)
+
+  for _, method in ipairs(METHODS) do
+    it("gives each chunk its own copy in a process Pool and ProcessPoolExecutor (" .. method .. ")", function()
+      local ctx = mp.get_context(method)
+      local shared = vec(300, 10)
+      local function via_map(it) return bump_first(it[1], it[2]) end
+      local p <close> = ctx.Pool(1)
+      check_bumped(p:starmap(bump_first, items_with(shared, 12), 4), shared, 11)
+      check_bumped(p:map_async(via_map, items_with(shared, 12), 4):get(60), shared, 11)
+      check_bumped(collect(p:imap(via_map, items_with(shared, 12), 4)), shared, 11)
+      check_bumped(collect(p:imap_unordered(via_map, items_with(shared, 12), 4)), shared, 11)
+      -- changed between two calls: the child holds the first call's
+      -- values, the second call's are sent anew
+      shared[1] = 500
+      check_bumped(p:starmap(bump_first, items_with(shared, 12), 4), shared, 500)
+      shared[1] = 11
+      p:close()
+      p:join()
+      local ex <close> = futures.ProcessPoolExecutor(1, ctx)
+      check_bumped(collect(ex:map(via_map, items_with(shared, 12), { chunksize = 4 })), shared, 11)
+    end)
+
+    it("reaches a worker that replaced another mid-call (maxtasksperchild, " .. method .. ")", function()
+      local ctx = mp.get_context(method)
+      local shared = vec(300, 10)
+      local p <close> = ctx.Pool(1, nil, nil, 1) -- a new child per chunk
+      local r = p:starmap(function(t, i)
+        local v = bump_first(t, i)
+        v[4] = require("braid.core").getpid()
+        return v
+      end, items_with(shared, 12), 4)
+      local pids = {}
+      for i = 1, 12 do
+        pids[r[i][4]] = true
+        r[i][4] = nil
+      end
+      check_bumped(r, shared, 11)
+      local n = 0
+      for _ in pairs(pids) do n = n + 1 end
+      assert.equal(3, n) -- three children, each got the call's values
+    end)
+  end
+
+  for _, method in ipairs(METHODS) do
+    it("reaches the worker that replaced one killed mid-call (" .. method .. ")", function()
+      local ctx = mp.get_context(method)
+      local shared = vec(300, 10)
+      local reports, block = mp.Queue(), mp.Queue()
+      local p <close> = ctx.Pool(1, function(q, b) SHAREQ, SHAREBLOCK = q, b end, { reports, block })
+      -- chunk 1 reports, chunk 2 blocks in its first task (the caller
+      -- kills the child there), chunk 3 runs on the replacement
+      local r = p:starmap_async(function(t, i)
+        local pid = require("braid.core").getpid()
+        if i == 5 then
+          SHAREQ:put({ "blocked", pid })
+          SHAREBLOCK:get(true, 60)
+        end
+        local v = bump_first(t, i)
+        SHAREQ:put({ v[1], i, pid })
+        return v
+      end, items_with(shared, 12), 4)
+      local first_pid
+      for k = 1, 4 do
+        local got = reports:get(true, 30)
+        assert.same({ 11 + 1000 * (k - 1), k }, { got[1], got[2] })
+        first_pid = got[3]
+      end
+      local blocked = reports:get(true, 30)
+      assert.same({ "blocked", first_pid }, blocked)
+      require("braid.core").proc_kill(first_pid, 9)
+      helpers.raises(futures.BrokenProcessPool, r.get, r, 60)
+      local seen = {}
+      for _ = 9, 12 do
+        local got = reports:get(true, 30)
+        assert.not_equal(first_pid, got[3])
+        seen[got[2]] = got[1]
+      end
+      assert.same({ [9] = 11, [10] = 1011, [11] = 2011, [12] = 3011 }, seen)
+      assert.equal(11, shared[1])
+    end)
+  end
+
+  it("spans segments of a long map (each segment's first chunk holds the values)", function()
+    local shared = vec(20, 0)
+    local items = items_with(shared, 3000)
+    local function firsts(t, i) return { t[1], i } end
+    local p <close> = mpool.ThreadPool(2)
+    local pp <close> = mp.get_context(METHODS[1]).Pool(2)
+    for _, pool in ipairs { p, pp } do
+      local r = pool:starmap(firsts, items, 7)
+      assert.equal(3000, r.n)
+      for i = 1, 3000 do assert.same({ 1, i }, r[i]) end
+    end
+  end)
+
+  it("keeps strings, a table shared inside an item and a table that is the item", function()
+    local words = { "alpha", "beta", "alpha", true, 2.5, k = "v" }
+    local items = {}
+    for i = 1, 12 do items[i] = { words, words[1], { words, i } } end
+    local ctx = mp.get_context(METHODS[1])
+    local pools = { mpool.ThreadPool(1), ctx.Pool(1) }
+    for _, pool in ipairs(pools) do
+      local r = pool:starmap(function(w, s, pair)
+        return { w == pair[1], w[1] == s, w[2], w[4], w[5], w.k, pair[2] }
+      end, items, 4)
+      for i = 1, 12 do assert.same({ true, true, "beta", true, 2.5, "v", i }, r[i]) end
+      local r2 = pool:map(function(t) return #t end, { words, words, words, words, words }, 2)
+      assert.same({ 5, 5, 5, 5, 5 }, { r2[1], r2[2], r2[3], r2[4], r2[5] })
+      pool:close()
+      pool:join()
     end
   end)
 end)

@@ -54,6 +54,10 @@ BRAIDI_FUNC braid_msg *braid__encode_n(lua_State *L, int idx, int n,
 ** (or _abandon) right after it sent the message: big segments are then
 ** filled after the send, while the receiver copies them (segfill.h). */
 #define BRAID_ENC_LATE 0x200
+/* Or'ed into the mode of braid__encode_batch_shared by a pool's map: a
+** flat table of the first group met again in a later group is written
+** T_CALLV (see wire.h), its bytes once per call. */
+#define BRAID_ENC_CALLV 0x400
 BRAIDI_FUNC braid_msg *braid__encode_proc(lua_State *L, int idx, int n,
                                           const char *const *roots,
                                           int mode);
@@ -208,6 +212,14 @@ BRAIDI_FUNC int braid__encode_scalar_into(lua_State *L, int idx,
 ** 'L'). Called when braid opens in a state; worker states leave it to
 ** their first encode. */
 BRAIDI_FUNC void braid__serial_open(lua_State *L);
+
+/* T_CALLV 'to' met in an item of 'm' (NULL: not a batch) starting at
+** 'item_off' of bytes cut at 'origin': pushes a fresh copy of the flat
+** table it names (ldcallv.c) and returns 1, or returns 0 (nothing pushed)
+** when it names no such table of the call. MAY RAISE (memory). */
+BRAIDI_FUNC int braidB_push_callv(lua_State *L, const braid_msg *m,
+                                  size_t origin, size_t item_off,
+                                  uint64_t to);
 
 /* Lua stack slots a frame of either walk may use, with room left for
 ** raising (the error message is built on the stack): checked per frame. */

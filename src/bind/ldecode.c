@@ -965,6 +965,14 @@ static int dec_open(Dec *d) {
         return r;
       }
     case T_REF: return recall(d, get_varint(d));
+    case T_CALLV: { /* a value of the map call: a fresh copy per chunk */
+      unsigned char fl = get_byte(d);
+      if (!braidB_push_callv(L, d->msg, d->origin, d->item_off,
+                             get_varint(d)))
+        dec_fail(d, "bad reference to a value of the call");
+      if (fl & F_SHARED) remember(d, at);
+      return LUA_TTABLE;
+    }
     case T_LFUNC: open_dfunction(d, at); return -1;
     case T_BYNAME: decode_byname(d); break;
     case T_GLOBALS:
@@ -1275,7 +1283,7 @@ static int push_scalar(lua_State *L, const unsigned char *p,
 static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   size_t off, end;
   braid__item_bounds(m, idx, &off, &end);
-  d->msg = m->nitems > 1 ? m : NULL;
+  d->msg = m->nitems > 1 || m->callsrc != NULL ? m : NULL;
   d->item_off = off;
   d->base = m->data;
   d->origin = m->origin;

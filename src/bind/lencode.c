@@ -123,21 +123,6 @@ static void enc_wbuf_nomem(braid_wbuf *w) {
 }
 
 
-/* The writers of wire.h on the encoder's buffer. Growth failures raise
-** (enc_wbuf_nomem), so a reserve that returns has made room. */
-#define reserve(e, n) ((void)braid__wire_reserve(&(e)->w, (n)))
-#define put_byte(e, b) braid__wire_put_byte(&(e)->w, (b))
-#define put_bytes(e, p, n) braid__wire_put_bytes(&(e)->w, (p), (n))
-#define put_varint(e, v) braid__wire_put_varint(&(e)->w, (v))
-#define put_int(e, v) braid__wire_put_int(&(e)->w, (v))
-#define put_u32_at(e, at, v) braid__wire_put_u32_at(&(e)->w, (at), (v))
-#define put_string(e, s, n) braid__wire_put_string(&(e)->w, (s), (n))
-#define put_ref(e, at) braid__wire_put_ref(&(e)->w, (at))
-#define put_padded_at(e, at, wd, v) \
-  braid__wire_put_padded_at(&(e)->w, (at), (wd), (v))
-
-
-
 /* Whether the string written at offset 'at' (T_STR or T_STRS) is 's'. */
 static int same_string(Enc *e, size_t at, const char *s, size_t n) {
   const unsigned char *p = e->w.buf + at + 1, *end = e->w.buf + e->w.len;
@@ -372,80 +357,13 @@ static __attribute__((noinline)) void enc_publish(Enc *e) {
   while (0)
 
 
-/* The end of the table written at 'at' (ending before 'lim') when it
-** holds plain data only (nil, booleans, numbers and strings as keys and
-** values, no metatable): bytes that can be copied as they are, naming
-** nothing and holding no object a later REF could name. 0 otherwise. */
-static size_t flat_table_end(const unsigned char *b, size_t at, size_t lim) {
-  size_t p = at, i;
-  uint64_t narr = 0, n;
-  uint32_t nhash;
-  int shift;
-  if (lim - p < 2 || b[p] != T_TABLE || (b[p + 1] & (F_OPEN | F_META)))
-    return 0;
-  p += 2;
-  for (shift = 0;; shift += 7) {
-    if (p >= lim || shift > 63) return 0;
-    narr |= (uint64_t)(b[p] & 0x7f) << shift;
-    if (!(b[p++] & 0x80)) break;
-  }
-  if (lim - p < 4) return 0;
-  memcpy(&nhash, b + p, 4);
-  p += 4;
-  n = narr + 2 * (uint64_t)nhash;
-  for (i = 0; i < n; i++) {
-    if (p >= lim) return 0;
-    switch (b[p++]) {
-      case T_NIL: case T_FALSE: case T_TRUE: break;
-      case T_FLOAT:
-        if (lim - p < 8) return 0;
-        p += 8;
-        break;
-      case T_INT:
-        while (p < lim && (b[p] & 0x80)) p++;
-        if (p++ >= lim) return 0;
-        break;
-      case T_STR: case T_STRS: {
-        uint64_t len = 0;
-        for (shift = 0;; shift += 7) {
-          if (p >= lim || shift > 63) return 0;
-          len |= (uint64_t)(b[p] & 0x7f) << shift;
-          if (!(b[p++] & 0x80)) break;
-        }
-        if (len > lim - p) return 0;
-        p += (size_t)len;
-        break;
-      }
-      default: return 0; /* a table, a REF, a handle, code... */
-    }
-  }
-  return p;
-}
-
-
-/* The object 'p' (its entry 'pe') was written at 'at', in an earlier
-** group of a shared batch: this group gets its own copy, which the
-** entry names from now on. A flat table is copied byte for byte (a
-** vector passed with every item of a map costs a memcpy per chunk, not
-** a walk); anything else is written again by the caller (returns 0). */
-static int earlier_group(Enc *e, braid_ptrent *pe, const void *p, size_t at) {
-  size_t end = flat_table_end(e->w.buf, at, e->group_at);
-  braid__pe_set(&e->seen, pe, p, e->w.len);
-  if (end == 0) return 0;
-  reserve(e, end - at);
-  memcpy(e->w.buf + e->w.len, e->w.buf + at, end - at);
-  e->w.len += end - at;
-  return 1;
-}
-
-
 static int seen_before(Enc *e, const void *p) {
   int nomem = 0;
   braid_ptrent *pe = braid__ptrmap_find_or_put(&e->seen, p, e->w.len, &nomem);
   if (pe != NULL) {
     size_t at = (size_t)braid__pe_val(pe);
     if (braid__unlikely(at < e->group_at))
-      return earlier_group(e, pe, p, at);
+      return braidB_enc_earlier_group(e, pe, p, at);
     mark_shared(e, at);
     put_ref(e, at);
     return 1;
@@ -700,8 +618,14 @@ resume:
       if (lua_isinteger(L, k) && (ik = lua_tointeger(L, k)) > (lua_Integer)m &&
           (lua_Unsigned)ik <= narr && (lua_Unsigned)ik - m <= MAX_GAP) {
         while (++m < (lua_Unsigned)ik) put_byte(e, T_NIL);
-        if (lua_isinteger(L, k + 1)) { /* the common element: inline */
+        if (lua_isinteger(L, k + 1)) { /* the common elements: inline */
           put_int(e, lua_tointeger(L, k + 1));
+        } else if (lua_type(L, k + 1) == LUA_TNUMBER) { /* a float */
+          lua_Number d = lua_tonumber(L, k + 1);
+          reserve(e, 1 + sizeof d);
+          e->w.buf[e->w.len++] = T_FLOAT;
+          memcpy(e->w.buf + e->w.len, &d, sizeof d);
+          e->w.len += sizeof d;
         } else if ((e->ctype = put_leaf(e, k + 1)) != 0) {
           f->st = ST_POST;
           k++;
@@ -1039,6 +963,10 @@ static void enc_reset(Enc *e, lua_State *L, const char *root) {
   braid__ptrmap_clear(&e->seen);
   braid__ptrmap_clear(&e->strs);
   e->group_at = 0;
+  e->memo_p = NULL;
+  e->flat_at = e->flat_end = 0;
+  e->callv = 0;
+  e->group1_end = e->call_lo = e->call_hi = 0;
 }
 
 
@@ -1275,46 +1203,71 @@ braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
 /* Elements of the small items written by small_item. */
 #define SMALL_ITEM 4
 
-/* The item on top of the stack when it is a small sequence whose
+/* The offset of the table 'p' when it was written in this group, else
+** SIZE_MAX. The last table found is remembered (a starmap's items name
+** the same vector one after the other): an entry of 'seen' changes only
+** when its offset is before the group (earlier_group), and 'group_at'
+** never decreases, so a remembered offset in the group is still the
+** entry's. */
+static size_t in_group(Enc *e, const void *p) {
+  braid_ptrent *pe;
+  if (p == e->memo_p && e->memo_at >= e->group_at) return e->memo_at;
+  pe = braid__ptrmap_find(&e->seen, p);
+  if (pe == NULL || (size_t)braid__pe_val(pe) < e->group_at) return SIZE_MAX;
+  e->memo_p = p;
+  return e->memo_at = (size_t)braid__pe_val(pe);
+}
+
+/* The item at 'idx' (the top of the stack) when it is a small sequence whose
 ** elements are numbers, booleans, strings or tables already written in
 ** this group (a starmap's {vec, i}): writes it without a frame (the walk
 ** costs most of such an item) and returns 1. Returns 0, having written
-** nothing, for anything else (a metatable, a hash part, another element,
-** a table met before), which the walk then writes. */
+** nothing and recorded nothing, for anything else (a metatable, a hash
+** part, another element, a table met before: the walk then writes it,
+** a REF for one met before). Each element is read once (pushed, checked,
+** then written from its slot: the caller made room for SMALL_ITEM + 2
+** slots; after a 1 it drops them and the item, after a 0 only the item
+** is left); the item's own entry in 'seen' is made by the one probe that
+** also finds a table met before, once nothing else can fail, so that
+** identity holds (the same item table twice in a group is a REF). */
 static int small_item(Enc *e, int idx) {
   lua_State *L = e->L;
   const void *p = lua_topointer(L, idx);
   lua_Unsigned n = lua_rawlen(L, idx), j;
   size_t hdr, at[SMALL_ITEM];
-  int t;
-  if (n == 0 || n > SMALL_ITEM || p == e->globals ||
-      braid__ptrmap_find(&e->seen, p) != NULL)
-    return 0;
+  int t, top = idx, nomem = 0, ty[SMALL_ITEM];
+  braid_names *c = e->names;
+  if (n == 0 || n > SMALL_ITEM || p == e->globals) return 0;
   if (lua_getmetatable(L, idx)) {
     lua_pop(L, 1);
     return 0;
   }
   lua_pushinteger(L, (lua_Integer)n);
   if (lua_next(L, idx) != 0) { /* more than the sequence */
-    lua_pop(L, 2);
+    lua_settop(L, top);
     return 0;
   }
   for (j = 0; j < n; j++) { /* check everything before writing anything */
-    t = lua_rawgeti(L, idx, (lua_Integer)j + 1);
+    t = ty[j] = lua_rawgeti(L, idx, (lua_Integer)j + 1);
     at[j] = SIZE_MAX;
-    if (t == LUA_TTABLE) {
-      braid_ptrent *pe = braid__ptrmap_find(&e->seen, lua_topointer(L, -1));
-      if (pe != NULL && (size_t)braid__pe_val(pe) >= e->group_at)
-        at[j] = (size_t)braid__pe_val(pe);
-    }
-    lua_pop(L, 1);
-    if (t == LUA_TTABLE ? at[j] == SIZE_MAX
+    if (t == LUA_TTABLE ? (at[j] = in_group(e, lua_topointer(L, -1))) == SIZE_MAX
                         : (t != LUA_TNUMBER && t != LUA_TBOOLEAN &&
-                           t != LUA_TSTRING))
+                           t != LUA_TSTRING)) {
+      lua_settop(L, top);
       return 0;
+    }
   }
-  if (put_byname(e, idx, p, 0)) return 1; /* a module's table */
-  if (braid__ptrmap_put(&e->seen, p, e->w.len) != BRAID_OK) enc_nomem(e);
+  /* a module's table? (the name cache's filter tells most at once) */
+  if ((c == NULL || !c->built || braidB_names_may_have(c, p)) &&
+      put_byname(e, idx, p, 0)) {
+    lua_settop(L, top);
+    return 1;
+  }
+  if (braid__ptrmap_find_or_put(&e->seen, p, e->w.len, &nomem) != NULL) {
+    lua_settop(L, top); /* met before: the walk writes the REF */
+    return 0;
+  }
+  if (nomem) enc_nomem(e);
   reserve(e, 2 + 1 + 4);
   hdr = e->w.len;
   e->w.buf[e->w.len++] = T_TABLE;
@@ -1328,11 +1281,13 @@ static int small_item(Enc *e, int idx) {
       put_ref(e, at[j]);
       continue;
     }
-    lua_rawgeti(L, idx, (lua_Integer)j + 1);
-    (void)put_leaf(e, lua_gettop(L));
-    lua_pop(L, 1);
+    if (ty[j] == LUA_TNUMBER && lua_isinteger(L, top + 1 + (int)j)) {
+      put_int(e, lua_tointeger(L, top + 1 + (int)j)); /* a starmap's index */
+      continue;
+    }
+    (void)put_leaf(e, top + 1 + (int)j);
   }
-  return 1;
+  return 1; /* the caller drops the item and its elements */
 }
 
 
@@ -1350,8 +1305,8 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
                                     const char *root, int mode,
                                     lua_Integer group) {
   Enc *e;
-  int pushed, t;
-  lua_Integer i;
+  int pushed, t, itop, reserved = 0;
+  lua_Integer i, gleft;
   braid_msg *m;
   if (n < 1 || n > 0x7fffffff || first < 1 || first > LUA_MAXINTEGER - n)
     luaL_error(L, "bad batch size");
@@ -1360,7 +1315,8 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   e->segmin = (mode & BRAID_ENC_SEGS) ? braid__seg_min(0, 0) : 0;
   e->seglate = (mode & BRAID_ENC_LATE) != 0;
   if (e->seglate) braid__seg_late_begin();
-  e->procmode = mode & ~(BRAID_ENC_SEGS | BRAID_ENC_LATE);
+  e->procmode = mode & ~(BRAID_ENC_SEGS | BRAID_ENC_LATE | BRAID_ENC_CALLV);
+  e->callv = group > 0 && (mode & BRAID_ENC_CALLV) != 0;
   if (e->offscap < (size_t)n) { /* kept by the encoder if an item raises */
     uint32_t *no = (uint32_t *)braid__realloc(e->offs,
                                               (size_t)n * sizeof(uint32_t));
@@ -1371,12 +1327,18 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   reserve(e, 16);
   put_byte(e, BRAID_WIRE_VERSION);
   put_varint(e, (uint64_t)n);
+  if (group > 0 && !lua_checkstack(L, SMALL_ITEM + 4)) enc_deep_nomem(e);
+  gleft = group; /* items left in this group (no division per item) */
+  itop = lua_gettop(L) + 1; /* where each item is read */
   for (i = first; i < first + n; i++) {
     if (e->w.len > 0xffffffffu)
       braidB_enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
     e->offs[i - first] = (uint32_t)e->w.len;
-    if (group > 0 && i > first && (i - first) % group == 0)
+    if (group > 0 && gleft-- == 0) {
+      gleft = group - 1;
       e->group_at = e->w.len; /* a new group names nothing before */
+      if (e->group1_end == 0) e->group1_end = e->w.len;
+    }
     t = lua_rawgeti(L, tidx, i);
     if (t == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common item */
       lua_Integer v = lua_tointeger(L, -1);
@@ -1397,8 +1359,19 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
       lua_pop(L, 1);
       continue;
     }
-    if (t == LUA_TTABLE && group > 0 && small_item(e, lua_gettop(L))) {
-      lua_pop(L, 1);
+    if (t == LUA_TTABLE && group > 0 && !reserved) {
+      /* an entry per item table: kept under a quarter full (ptrmap.h);
+      ** at most 2^15 slots (512 KiB) reserved so, and only by a batch of
+      ** tables (a map over numbers keeps its encoder's map small) */
+      lua_Integer left = first + n - i;
+      reserved = 1;
+      if (braid__ptrmap_reserve(&e->seen,
+                                (size_t)(left < 8192 ? left : 8192) + 16) !=
+          BRAID_OK)
+        enc_nomem(e);
+    }
+    if (t == LUA_TTABLE && group > 0 && small_item(e, itop)) {
+      lua_settop(L, itop - 1);
       continue;
     }
     lua_pushinteger(L, i); /* the key, for error paths */
@@ -1414,6 +1387,12 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   e->npath = 0;
   e->group_at = 0;
   m = enc_finish(e);
+  if (e->call_hi != 0) { /* chunks name values of the call (T_CALLV) */
+    m->call_lo = (uint32_t)e->call_lo;
+    m->call_hi = (uint32_t)e->call_hi;
+    m->calluid = braidB_enc_calluid();
+  }
+  e->callv = 0;
   m->nitems = (uint32_t)n;
   m->offs = e->offs; /* the message takes the offsets */
   e->offs = NULL;

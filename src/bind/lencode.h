@@ -88,6 +88,17 @@ typedef struct Enc {
   ** belongs to an earlier group, which a later one never names (seen_before
   ** writes it again, or copies its bytes). 0 otherwise. */
   size_t group_at;
+  /* The last table small_item found written in the group and its offset
+  ** (in_group); the last flat table copied by earlier_group and its end
+  ** (flat_end 0: none), which the next group copies without parsing it. */
+  const void *memo_p;
+  size_t memo_at, flat_at, flat_end;
+  /* A map call's batch (BRAID_ENC_CALLV): a flat table of the first
+  ** group (which ends at 'group1_end', 0 before the second group) met
+  ** again in a later one is written T_CALLV; the bytes they name lie in
+  ** [call_lo, call_hi) (lencgroup.c). */
+  int callv;
+  size_t group1_end, call_lo, call_hi;
   /* Streaming (braid__encode_streamed). Once the stream has started,
   ** 'buf' and 'handles' belong to it (the reader may be reading them):
   ** they are never freed nor reused by the encoder, and bytes below 'pub'
@@ -103,6 +114,20 @@ typedef struct Enc {
   size_t nlate, caplate;
 } Enc;
 
+/* The writers of wire.h on the encoder's buffer. Growth failures raise
+** (enc_wbuf_nomem), so a reserve that returns has made room. */
+#define reserve(e, n) ((void)braid__wire_reserve(&(e)->w, (n)))
+#define put_byte(e, b) braid__wire_put_byte(&(e)->w, (b))
+#define put_bytes(e, p, n) braid__wire_put_bytes(&(e)->w, (p), (n))
+#define put_varint(e, v) braid__wire_put_varint(&(e)->w, (v))
+#define put_int(e, v) braid__wire_put_int(&(e)->w, (v))
+#define put_u32_at(e, at, v) braid__wire_put_u32_at(&(e)->w, (at), (v))
+#define put_string(e, s, n) braid__wire_put_string(&(e)->w, (s), (n))
+#define put_ref(e, at) braid__wire_put_ref(&(e)->w, (at))
+#define put_padded_at(e, at, wd, v) \
+  braid__wire_put_padded_at(&(e)->w, (at), (wd), (v))
+
+
 /* Paths longer than twice this many segments show their first and last
 ** BRAID_PATH_KEEP segments around " ... " and end with their length. */
 #define BRAID_PATH_KEEP 8
@@ -111,6 +136,18 @@ typedef struct Enc {
 ** not busy and drops the walk's slots and spill table first. */
 BRAIDI_FUNC void braidB_enc_fail(Enc *e, const char *cls, const char *what)
     __attribute__((noreturn));
+
+/* The object 'p' (its entry 'pe' in 'seen') was written at 'at', in an
+** earlier group of a shared batch: this group gets its own copy, which
+** the entry names from now on. A flat table is copied byte for byte (a
+** vector passed with every item of a map costs a memcpy per chunk, not
+** a walk), or, in a map call's batch when it lies in the first group,
+** named by a T_CALLV (its bytes once per call); returns 1. Anything else
+** is written again by the caller (returns 0). MAY RAISE (memory). */
+BRAIDI_FUNC int braidB_enc_earlier_group(Enc *e, braid_ptrent *pe,
+                                         const void *p, size_t at);
+/* A new braid_msg.calluid. */
+BRAIDI_FUNC uint64_t braidB_enc_calluid(void);
 
 /* Drops the spill table (the slots in it are the walk's: not needed once
 ** the walk ended or failed). */

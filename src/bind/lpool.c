@@ -201,9 +201,11 @@ static int pool_submit(lua_State *L) {
 static braid_msg *encode_items(lua_State *L, int t, lua_Integer first,
                                lua_Integer n, int proc, lua_Integer cs) {
   /* the items of a chunk share references: one transfer per chunk (the
-  ** segment starts on a chunk boundary, so groups of 'cs' are chunks) */
-  return braid__encode_batch_shared(L, t, first, n, "iterable",
-                                    proc ? BRAID_ENC_PIPE : 0, cs);
+  ** segment starts on a chunk boundary, so groups of 'cs' are chunks),
+  ** and a table that every chunk carries is written once (T_CALLV) */
+  return braid__encode_batch_shared(
+      L, t, first, n, "iterable",
+      (proc ? BRAID_ENC_PIPE : 0) | BRAID_ENC_CALLV, cs);
 }
 
 

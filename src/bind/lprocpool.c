@@ -53,8 +53,13 @@
 */
 
 /* Parent -> child. A new function (fnlen > 0) comes before the payload:
-** the child keeps the last one. A chunk's payload is 'nitems' 32-bit
-** item offsets, then 'len' bytes of items cut at 'origin' of the batch. */
+** the child keeps the last one. So do the values of a map call
+** (calllen > 0: bytes [callorigin, callorigin + calllen) of the job's
+** batch, which its chunks name with T_CALLV): sent with the first chunk
+** of the batch a child gets, so once per call and child (a replacement
+** child gets them with its first chunk). A chunk's payload is 'nitems'
+** 32-bit item offsets, then 'len' bytes of items cut at 'origin' of the
+** batch. */
 enum { F_CALL = 1, F_CHUNK, F_EXIT };
 
 typedef struct FrameHdr {
@@ -63,8 +68,9 @@ typedef struct FrameHdr {
   uint32_t chunksize;
   uint32_t star;
   uint32_t origin;
-  uint32_t pad;
+  uint32_t callorigin;
   uint64_t fnlen;
+  uint64_t calllen;
   uint64_t len;
 } FrameHdr;
 
@@ -215,13 +221,14 @@ static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
 /* Reads the payload of a chunk frame into a batch message of its items
 ** and points 'w' at them. */
 static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
-                      braidB_WorkerCtx *c) {
+                      braidB_WorkerCtx *c, const braid_msg *calls) {
   braid_msg *m;
   uint32_t i;
   int rc;
   if (h->nitems == 0 || h->chunksize == 0) return BRAID_EINVAL;
   rc = read_msg_items(fd, h->len, h->nitems, h->origin, &m);
   if (rc != BRAID_OK) return rc;
+  m->callsrc = calls; /* kept by the child until the next call's */
   if (c->cap < h->nitems) {
     braid_item *nb = (braid_item *)braid__realloc(
         c->buf, (size_t)h->nitems * sizeof *nb);
@@ -249,7 +256,7 @@ static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
 
 /* Serves one frame; BRAID_ECLOSED after F_EXIT or at end of file. */
 static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
-                       braid_fnent **fn) {
+                       braid_fnent **fn, braid_msg **calls) {
   FrameHdr h;
   braid_work w;
   braid_msg *m;
@@ -270,6 +277,14 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
     }
   }
   if (*fn == NULL) return BRAID_EINVAL;
+  if (h.calllen > 0) { /* the values of a new map call */
+    if (h.kind != F_CHUNK || h.calllen > FRAME_MAX) return BRAID_EINVAL;
+    rc = read_msg(fd, h.calllen, &m);
+    if (rc != BRAID_OK) return rc;
+    m->origin = h.callorigin;
+    braid__msg_free(*calls);
+    *calls = m;
+  }
   memset(&w, 0, sizeof w);
   w.fn = *fn;
   if (h.kind == F_CALL) {
@@ -278,7 +293,7 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
     m = braidB_exec_call(L, c, &w, &st);
     rc = send_reply(fd, st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC, m);
   } else {
-    rc = read_chunk(fd, &h, &w, c);
+    rc = read_chunk(fd, &h, &w, c, *calls);
     if (rc != BRAID_OK) return rc;
     m = braidB_exec_chunk(L, c, &w, &st);
     rc = send_reply(fd, st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC, m);
@@ -316,6 +331,7 @@ static int core_procpool_serve(lua_State *L) {
   int ok = lua_toboolean(L, 3), mperr = lua_toboolean(L, 4);
   braidB_WorkerCtx *c;
   braid_fnent *fn = NULL;
+  braid_msg *calls = NULL;
 #ifdef PR_SET_PDEATHSIG
   /* dies with the proxy thread that started it (fork/spawn) */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -333,12 +349,13 @@ static int core_procpool_serve(lua_State *L) {
     return 1;
   }
   for (;;) {
-    rc = serve_frame(L, fd, c, &fn);
+    rc = serve_frame(L, fd, c, &fn, &calls);
     lua_settop(L, 1);
     if (rc != BRAID_OK) break;
     braidB_poll(L);
   }
   if (fn) braid__fnent_release(fn);
+  braid__msg_free(calls);
   if (rc != BRAID_ECLOSED)
     return braidB_raisecode(L, rc, "bad frame from the pool");
   lua_pushboolean(L, 1);
@@ -400,6 +417,7 @@ typedef struct Child {
   int fd, sentinel;
   long pid;
   uint64_t fnuid; /* the function the child holds, 0: none */
+  uint64_t calluid; /* the map call's values it holds, 0: none */
 } Child;
 
 
@@ -529,7 +547,7 @@ typedef struct Flight {
 static int send_work(Child *ch, Flight *f) {
   braid_work *w = &f->w;
   FrameHdr h;
-  struct iovec iov[4];
+  struct iovec iov[5];
   int n = 0, rc;
   uint32_t *offs = NULL;
   memset(&h, 0, sizeof h);
@@ -557,6 +575,12 @@ static int send_work(Child *ch, Flight *f) {
     if (offs == NULL) return BRAID_ENOMEM;
     for (i = 0; i < w->nitems; i++)
       offs[i] = (uint32_t)(b->offs[f->first + i] - from);
+    if (b->call_hi != 0 && b->calluid != ch->calluid) {
+      h.callorigin = b->call_lo;
+      h.calllen = b->call_hi - b->call_lo;
+      iov[n].iov_base = b->data + b->call_lo;
+      iov[n++].iov_len = h.calllen;
+    }
     h.kind = F_CHUNK;
     h.nitems = w->nitems;
     h.chunksize = w->chunksize;
@@ -570,7 +594,10 @@ static int send_work(Child *ch, Flight *f) {
   }
   rc = send_all(ch->fd, iov, n);
   braid__free(offs);
-  if (rc == BRAID_OK) ch->fnuid = w->fn->uid;
+  if (rc == BRAID_OK) {
+    ch->fnuid = w->fn->uid;
+    if (h.calllen > 0) ch->calluid = f->batch->calluid;
+  }
   return rc;
 }
 
@@ -659,6 +686,7 @@ static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch,
   ch->ref = LUA_NOREF;
   ch->fd = ch->sentinel = -1;
   ch->fnuid = 0;
+  ch->calluid = 0;
   lua_pushcfunction(L, braidB_add_traceback);
   lua_pushcfunction(L, start_protected);
   lua_pushlightuserdata(L, x);

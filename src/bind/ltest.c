@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "failalloc.h"
 #include "lbind.h"
+#include "lcodec.h"
 #include "process.h"
 #include "intr.h"
 #include "park.h"
@@ -354,9 +355,31 @@ static int test_ready(lua_State *L) {
 }
 
 
+/* _test.map_batch(items, chunksize, proc) -> length, call_lo, call_hi:
+** encodes items[1..#items] as a pool's map encodes a segment of them
+** (lpool.c encode_items: chunks share references, a table every chunk
+** carries is written once, T_CALLV), for another process when 'proc',
+** and tells the message's size and the bytes of its call values. */
+static int test_map_batch(lua_State *L) {
+  lua_Integer n, cs = luaL_checkinteger(L, 2);
+  braid_msg *m;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  n = (lua_Integer)lua_rawlen(L, 1);
+  m = braid__encode_batch_shared(
+      L, 1, 1, n, "iterable",
+      (lua_toboolean(L, 3) ? BRAID_ENC_PIPE : 0) | BRAID_ENC_CALLV, cs);
+  lua_pushinteger(L, (lua_Integer)m->len);
+  lua_pushinteger(L, (lua_Integer)m->call_lo);
+  lua_pushinteger(L, (lua_Integer)m->call_hi);
+  braid__msg_free(m);
+  return 3;
+}
+
+
 static const luaL_Reg test_funcs[] = {
   { "ready", test_ready },
   { "fd_count", test_fd_count },
+  { "map_batch", test_map_batch },
   { "fill_fds", test_fill_fds },
   { "child_count", test_child_count },
   { "children", test_children },

@@ -36,6 +36,15 @@ int braid__ptrmap_grow(braid_ptrmap *m) {
 }
 
 
+int braid__ptrmap_reserve(braid_ptrmap *m, size_t n) {
+  while (m->gen == 0 || n > m->cap / 4) {
+    int rc = braid__ptrmap_grow(m);
+    if (rc != BRAID_OK) return rc;
+  }
+  return BRAID_OK;
+}
+
+
 int braid__ptrmap_put(braid_ptrmap *m, const void *key, uint64_t val) {
   size_t mask, i;
   if (m->gen == 0 || (m->used + 1) * 2 > m->cap) {

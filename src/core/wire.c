@@ -110,6 +110,9 @@ braid_msg *braid__msg_new(void) {
   m->segs = NULL;
   m->segmaps = NULL;
   m->seglens = NULL;
+  m->call_lo = m->call_hi = 0;
+  m->calluid = 0;
+  m->callsrc = NULL;
   atomic_init(&m->pending, 1);
   return m;
 }

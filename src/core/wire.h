@@ -57,6 +57,11 @@ typedef enum Tag {
   T_SEG,     /* varint segment index, varint length: a string whose bytes
                 are the segment's (a memfd the message carries, 'segs';
                 only in messages for another process, see memseg.h) */
+  T_CALLV,   /* flags, varint offset: a fresh copy of the flat table
+                (scalars and strings only) written at that offset of the
+                batch's first group: a value of a map call that several
+                chunks share (braid_msg.call_lo; F_SHARED: later items
+                of this group name the copy by this tag's offset) */
   T_LAST
 } Tag;
 
@@ -105,6 +110,16 @@ typedef struct braid_msg {
   ** unread for long holds no descriptor. */
   const void **segmaps;
   size_t *seglens;
+  /* A map job's batch whose chunks name values of the call (T_CALLV):
+  ** they lie in bytes [call_lo, call_hi) of it (both 0: none), and
+  ** 'calluid' (unique in the process, never reused) tells a process
+  ** pool's proxy whether its child holds them already. 'callsrc': in a
+  ** chunk cut from such a batch (a process pool's child), the message
+  ** holding those bytes (its 'origin' is call_lo), not owned; else NULL
+  ** (the T_CALLV offsets name this message's own bytes). */
+  uint32_t call_lo, call_hi;
+  uint64_t calluid;
+  const struct braid_msg *callsrc;
   unsigned char inline_data[40];
 } braid_msg;
 
