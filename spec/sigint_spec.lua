@@ -170,50 +170,29 @@ say("ready")
 ev:wait()
 say("not reached")
 ]] },
-  -- a big string's segment filled late (src/os/segfill.h), its sender a
-  -- thread that waits 10 s before each chunk: the receiver has the frame
-  -- (poll) and then waits in the segment's copy
-  { "Connection:recv of a segment being filled", [[
-core._seg_min(4096)
-core._seg_fill(4096, 16384, 10)
-local a, b = mp.Pipe()
-local t = threading.Thread{ target = function(w) w:send(("x"):rep(100000)) end,
-                            args = { b }, daemon = true }
-t:start()
-assert(a:poll(60), "no frame within 60 s")
-local c <close> = closer()
-say("ready")
-a:recv()
-say("not reached")
-]] },
-  { "Connection:recv_bytes of a segment being filled", [[
-core._seg_min(4096)
-core._seg_fill(4096, 16384, 10)
-local a, b = mp.Pipe()
-local t = threading.Thread{ target = function(w) w:send_bytes(("x"):rep(100000)) end,
-                            args = { b }, daemon = true }
-t:start()
-assert(a:poll(60), "no frame within 60 s")
-local c <close> = closer()
-say("ready")
-a:recv_bytes()
-say("not reached")
-]] },
-  { "Connection:recv_bytes_into of a segment being filled", [[
-core._seg_min(4096)
-core._seg_fill(4096, 16384, 10)
-local a, b = mp.Pipe()
-local t = threading.Thread{ target = function(w) w:send_bytes(("x"):rep(100000)) end,
-                            args = { b }, daemon = true }
-t:start()
-assert(a:poll(60), "no frame within 60 s")
-local arr = mp.Array("b", 100000)
-local c <close> = closer()
-say("ready")
-a:recv_bytes_into(arr)
-say("not reached")
-]] },
 }
+
+-- A big string's segment filled late (src/os/segfill.h), its sender a
+-- thread that waits 10 s before each chunk: the receiver has the frame
+-- (poll) and then waits in the segment's copy, in recv, recv_bytes and
+-- recv_bytes_into.
+for _, how in ipairs{ { "recv", "send" }, { "recv_bytes", "send_bytes" },
+                      { "recv_bytes_into", "send_bytes", "mp.Array(\"b\", 100000)" } } do
+  CASES[#CASES + 1] = { ("Connection:%s of a segment being filled"):format(how[1]), ([[
+core._seg_min(4096)
+core._seg_fill(4096, 16384, 10)
+local a, b = mp.Pipe()
+local t = threading.Thread{ target = function(w) w:%s(("x"):rep(100000)) end,
+                            args = { b }, daemon = true }
+t:start()
+assert(a:poll(60), "no frame within 60 s")
+local arr = %s
+local c <close> = closer()
+say("ready")
+a:%s(arr)
+say("not reached")
+]]):format(how[2], how[3] or "nil", how[1]) }
+end
 
 local PROC_CASES = {
   { "Process:join", [[
