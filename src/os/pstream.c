@@ -228,6 +228,25 @@ size_t braid__pstream_written(const braid_pstream_w *w) {
 /* }==================================================== */
 
 
+int braid__pstream_forge(int fd, unsigned long long count, unsigned state,
+                         unsigned restart, unsigned long long final_off,
+                         unsigned long long final_len) {
+  PsCtl c;
+  memset(&c, 0, sizeof c);
+  c.magic = PS_MAGIC;
+  atomic_init(&c.count, count);
+  atomic_init(&c.state, state);
+  c.restart = restart;
+  c.final_off = final_off;
+  c.final_len = final_len;
+  if (braid__pmutex_init(&c.lock) != 0) {
+    errno = ENOMEM;
+    return -1;
+  }
+  return write_all(fd, (const unsigned char *)&c, sizeof c, 0);
+}
+
+
 /* {====================== reader ====================== */
 
 int braid__pstream_open(braid_pstream_r *r, int fd) {

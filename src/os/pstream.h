@@ -67,6 +67,13 @@ double braid__pstream_delay(int set, double delay);
 /* How many streams this process wrote and read (the specs' probe). */
 void braid__pstream_counts(long *written, long *read);
 
+/* Writes into memfd 'fd' (at least BRAID_PSTREAM_CTL bytes long) a control
+** page that says what the arguments say, with a free mutex: the fuzz
+** target's stream of lying bytes. 0, or -1 with errno. */
+int braid__pstream_forge(int fd, unsigned long long count, unsigned state,
+                         unsigned restart, unsigned long long final_off,
+                         unsigned long long final_len);
+
 /* The reader's side. */
 typedef struct braid_pstream_r {
   void *ctl;                /* the control page, mapped read-write */
