@@ -149,7 +149,9 @@ static int mpq_get(lua_State *L) {
   size_t len;
   braid_msg *m;
   int rc, segs[BRAID_SEG_MAX], nsegs;
-  double end = braid__now() + t;
+  /* a get() without a timeout (the common one) reads no clock */
+  int timed = blocking && t != BRAID_FOREVER;
+  double end = timed ? braid__now() + t : 0;
   braidB_poll(L);
   for (;;) {
     rc = braid__mpq_get(q, &p, &len, segs, &nsegs, blocking, t);
@@ -160,7 +162,7 @@ static int mpq_get(lua_State *L) {
     lua_settop(L, 0);
     if (braidB_pstream_read(L, segs[0])) return 1;
     /* its writer failed: the item was never put; take the next one */
-    if (blocking && t != BRAID_FOREVER) {
+    if (timed) {
       t = end - braid__now();
       if (t < 0) t = 0;
     }

@@ -279,7 +279,7 @@ int braid__pstream_open(braid_pstream_r *r, int fd) {
 static int ensure(braid_pstream_r *r, size_t n) {
   size_t len;
   void *p;
-  if (n <= r->maplen) return 0;
+  if (n <= r->maplen && r->map != NULL) return 0; /* no NULL base: UB */
   if (n > r->known) {
     struct stat st;
     if (fstat(r->fd, &st) != 0) return -1;
