@@ -57,9 +57,7 @@ int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs) {
 /* {====================== writer ====================== */
 
 typedef struct PsPut {
-  braid_mpq *q;
-  int block;
-  double timeout;
+  const braidB_pstarget *t;
   int rc;             /* of putting the entry */
   braid_pstream_w *w; /* once the entry is in the ring */
   braid_stream *s;    /* the encoder's reference, once streaming */
@@ -90,15 +88,14 @@ static int ps_start(void *ud, braid_stream *s) {
   PsPut *p = (PsPut *)ud;
   int fd, rc;
   if (braid__pstream_new(&p->w, &fd) != 0) return BRAID_EAGAIN; /* plain */
-  rc = braid__mpq_put(p->q, BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN, &fd, 1,
-                      p->block, p->timeout);
+  rc = p->t->entry(p->t->ud, fd);
   close(fd); /* the reader has its own */
   if (rc != BRAID_OK) {
     braid__pstream_end(p->w);
     p->w = NULL;
     if (rc == BRAID_EAGAIN) return BRAID_EAGAIN; /* no room for the fd */
     p->rc = rc;
-    return rc; /* the encoder raises; the put raises queue.Full */
+    return rc; /* the encoder raises; the caller raises for 'rc' */
   }
   s->sink = ps_sink;
   s->ud = p;
@@ -119,16 +116,15 @@ static int ps_encode(lua_State *L) {
 }
 
 
-void braidB_mpq_put_streamed(lua_State *L, braid_mpq *q, int idx, int block,
-                             double timeout) {
+braid_msg *braidB_put_streamed(lua_State *L, int idx,
+                               const braidB_pstarget *t, int *entry_rc) {
   PsPut p;
   int status, err;
   braid_msg *m;
   memset(&p, 0, sizeof p);
-  p.q = q;
-  p.block = block;
-  p.timeout = timeout;
+  p.t = t;
   p.rc = BRAID_OK;
+  *entry_rc = BRAID_OK;
   idx = lua_absindex(L, idx);
   lua_pushcfunction(L, ps_encode);
   lua_pushlightuserdata(L, &p);
@@ -142,30 +138,68 @@ void braidB_mpq_put_streamed(lua_State *L, braid_mpq *q, int idx, int block,
   if (p.w != NULL) {
     if (status != LUA_OK || err != 0) {
       braid__pstream_fail(p.w);
-      /* never put as far as join() is concerned */
-      (void)braid__mpq_task_done(q);
+      if (t->failed != NULL) t->failed(t->ud); /* never put */
     }
     braid__pstream_end(p.w); /* the reader keeps the memfd */
   }
   if (status != LUA_OK) {
-    if (p.rc != BRAID_OK) {
+    if (p.rc != BRAID_OK) { /* putting the entry failed */
       lua_pop(L, 1);
-      if (p.rc == BRAID_ETIMEDOUT) braidB_raise(L, "queue.Full", "");
-      braidB_raisecode(L, p.rc, "cannot put a stream");
+      *entry_rc = p.rc;
+      return NULL;
     }
     lua_error(L);
   }
   if (p.w != NULL) {
     if (err == EINTR) braidB_raise_interrupt(L);
     if (err != 0) braidB_oserror(L, err, "cannot stream an item");
-    return;
+    lua_pop(L, 1);
+    return NULL;
   }
-  /* under the threshold (or no stream could be made): an ordinary put */
+  /* under the threshold (or no stream could be made): the whole message */
   m = (braid_msg *)lua_touserdata(L, -1);
   lua_pop(L, 1);
-  p.rc = braid__mpq_put(q, m->data, m->len, NULL, 0, block, timeout);
-  braid__msg_free(m);
-  if (p.rc == BRAID_ETIMEDOUT) braidB_raise(L, "queue.Full", "");
+  return m;
+}
+
+
+typedef struct MpqTarget {
+  braid_mpq *q;
+  int block;
+  double timeout;
+} MpqTarget;
+
+static int mpq_entry(void *ud, int fd) {
+  MpqTarget *t = (MpqTarget *)ud;
+  return braid__mpq_put(t->q, BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN, &fd,
+                        1, t->block, t->timeout);
+}
+
+static void mpq_failed(void *ud) {
+  /* join() must not wait for an item never put */
+  (void)braid__mpq_task_done(((MpqTarget *)ud)->q);
+}
+
+
+void braidB_mpq_put_streamed(lua_State *L, braid_mpq *q, int idx, int block,
+                             double timeout) {
+  MpqTarget mt;
+  braidB_pstarget t;
+  braid_msg *m;
+  int rc;
+  mt.q = q;
+  mt.block = block;
+  mt.timeout = timeout;
+  t.entry = mpq_entry;
+  t.failed = mpq_failed;
+  t.ud = &mt;
+  m = braidB_put_streamed(L, idx, &t, &rc);
+  if (m != NULL) {
+    rc = braid__mpq_put(q, m->data, m->len, NULL, 0, block, timeout);
+    braid__msg_free(m);
+  }
+  if (rc == BRAID_ETIMEDOUT) braidB_raise(L, "queue.Full", "");
+  if (rc != BRAID_OK) braidB_raisecode(L, rc, "cannot put a stream");
 }
 /* }==================================================== */
 

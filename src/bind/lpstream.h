@@ -10,6 +10,7 @@
 
 #include "lua.h"
 #include "mpqueue.h"
+#include "wire.h"
 
 /* The bytes of a ring entry that stands for a stream (with one descriptor,
 ** the stream's memfd). No message starts so: a message's first byte is
@@ -20,6 +21,25 @@
 /* 1 when the value at 'idx' is put streamed: a table likely big (as a
 ** threading Queue's put decides, lqstream.c). */
 int braidB_pstream_wanted(lua_State *L, int idx);
+
+/* Where a streamed value goes: 'entry' hands the stream's descriptor
+** 'fd' over (the caller closes its own after): BRAID_OK, BRAID_EAGAIN
+** (nothing handed over: the value goes whole instead) or an error code;
+** 'failed' (may be NULL) is called when a stream whose entry was handed
+** over fails. */
+typedef struct braidB_pstarget {
+  int (*entry)(void *ud, int fd);
+  void (*failed)(void *ud);
+  void *ud;
+} braidB_pstarget;
+
+/* Encodes the value at 'idx' for 't', streamed once past the threshold:
+** returns NULL when it was streamed (or when handing the entry over
+** failed: '*entry_rc' is then that error, for the caller to raise), or
+** the whole message to send as usual (under the threshold). MAY RAISE as
+** braidB_mpq_put_streamed. */
+braid_msg *braidB_put_streamed(lua_State *L, int idx,
+                               const braidB_pstarget *t, int *entry_rc);
 
 /* q:put of the value at 'idx' streamed: once its encoding passes the
 ** streaming threshold a stream entry takes its place in the ring and the
