@@ -1,5 +1,5 @@
 -- Big tables streamed between processes (issue 16, item 4; lpstream.c,
--- src/os/pstream.h): an mp.Queue put of a big table puts a stream entry
+-- src/os/pstream.h): an mp.Queue put (and a Pipe send) of a big table puts a stream entry
 -- once its encoding passes the streaming threshold and appends the rest
 -- to a memfd as it is encoded, while the get that took the entry decodes
 -- it. Failure cases on every start method: a value that cannot be sent
@@ -299,6 +299,69 @@ describe("big tables streamed to another process", function()
         -- a spawned child that caught a KeyboardInterrupt ends by SIGINT
         -- (as after a plain get interrupted: not this path's doing)
         assert.equal(method == "spawn" and -2 or 0, p.exitcode)
+      end)
+
+      it("go whole through a Pipe; a value found unsendable late sends nothing", function()
+        stream_min(MIN, STEP)
+        local a, b = ctx.Pipe()
+        local p = ctx.Process{target = function(c)
+          for _ = 1, 2 do
+            local v = c:recv()
+            c:send({ #v, v[#v].name, v[1].s == v[#v].s })
+          end
+        end, args = { b }}
+        p:start()
+        local big = records(4000)
+        local s = { x = 1 }
+        big[1].s = s; big[4000].s = s
+        local w0 = core._pstream_counts()
+        a:send(big)
+        assert.equal(w0 + 1, (core._pstream_counts()))
+        assert.same({ 4000, "item4000", true }, a:recv())
+        local bad = records(4000)
+        local published
+        bad[3000].x = { probe(function()
+          published = core._pstream_counts()
+        end), co = coroutine.create(print) }
+        local err = helpers.raises(errors.TypeError, a.send, a, bad)
+        helpers.message_has(err, "obj[3000].x.co")
+        assert.equal(w0 + 2, published) -- its entry had gone
+        a:send(records(3000, "ok"))
+        assert.same({ 3000, "ok3000", true }, a:recv())
+        p:join(T)
+        assert.equal(0, p.exitcode)
+        assert.is_false(a:poll(0))
+      end)
+
+      shell_it("leave nothing behind in a Pipe's sender when the receiver is killed mid-stream", function()
+        stream_min(MIN, STEP)
+        core._pstream_delay(0.001)
+        local a, b = ctx.Pipe()
+        local p = ctx.Process{daemon = true, target = function(c)
+          c:send("ready")
+          c:recv()
+        end, args = { b }}
+        p:start()
+        assert.equal("ready", a:recv())
+        local sfds0, maps0 = stream_fds(), stream_maps()
+        local big = records(4000)
+        local dead
+        big[1500].p = probe(function()
+          -- the child holds the stream's memfd: it is reading
+          wait_until(function() return stream_fds(p.pid) > 0 end, "the reader")
+          bos.kill(p.pid, bos.SIGKILL)
+          p:join(T)
+          dead = true
+        end)
+        local t0 = helpers.now()
+        a:send(big) -- the writer never waits for its reader
+        assert.is_true(dead)
+        assert.is_true(helpers.now() - t0 < T)
+        assert.equal(-9, p.exitcode)
+        assert.equal(sfds0, stream_fds())
+        assert.equal(maps0, stream_maps())
+        assert.equal(0, stream_fds())
+        a:close(); b:close()
       end)
 
       local host_it = helpers.HOST == "none" and pending or it
