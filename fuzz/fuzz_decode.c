@@ -8,9 +8,11 @@
 ** item alone (items of a shared batch name objects of earlier items), and
 ** once more as a message that came from another process with three
 ** out-of-line segments (T_SEG, memseg.h: of 0, 5 and 4096 bytes), whose
-** indices and lengths the bytes name as they like, and as a map call's
-** batch whose items name values of the call (T_CALLV) both as a thread
-** pool's worker and as a process pool's child decode them.
+** indices and lengths the bytes name as they like, as a map call's batch
+** whose items name values of the call (T_CALLV) both as a thread pool's
+** worker and as a process pool's child decode them, and once more as a
+** stream from another process (pstream.h) whose control page the input's
+** first bytes write.
 **
 ** One lua_State is made once; every input is decoded inside lua_pcall
 ** (errors are expected: a ValueError for corrupt data is the decoder doing
@@ -47,6 +49,8 @@
 
 #include "braidlib.h"
 #include "lcodec.h"
+#include "lpstream.h"
+#include "pstream.h"
 #include "segfill.h"
 
 #define HOOK_EVERY 1000     /* instructions between two hook calls */
@@ -325,42 +329,64 @@ static int decode_segs(lua_State *L) {
 }
 
 
+/* (data, size): a stream from another process (pstream.h, lpstream.c)
+** whose control page says what the first 16 bytes say (the published
+** count, the state, a restart and the final message's place, all free to
+** lie; the mutex stays a free one, as a writer that let go leaves it) and
+** whose message is the rest: the reader must reject what breaks the
+** rules and decode nothing it does not cover. */
+static int decode_stream(lua_State *L) {
+  const uint8_t *data = (const uint8_t *)lua_touserdata(L, 1);
+  size_t size = (size_t)lua_tointeger(L, 2);
+  uint64_t count;
+  uint16_t off;
+  uint32_t len;
+  int fd;
+  lua_settop(L, 0);
+  if (size < 16) return 0;
+  memcpy(&count, data, 8);
+  memcpy(&off, data + 10, 2);
+  memcpy(&len, data + 12, 4);
+  /* mostly near the real length, sometimes anything */
+  if (!(data[9] & 0x80)) count = (size - 16) - (count % 64 > size - 16 ? 0 : count % 64);
+  fd = memfd_create("braid-stream", MFD_CLOEXEC);
+  if (fd < 0) return 0;
+  if (ftruncate(fd, BRAID_PSTREAM_CTL) != 0 ||
+      braid__pstream_forge(fd, count, data[8] % 4, data[9] & 1, off, len) != 0 ||
+      (size > 16 && pwrite(fd, data + 16, size - 16, BRAID_PSTREAM_CTL) !=
+                        (ssize_t)(size - 16))) {
+    close(fd);
+    return 0;
+  }
+  return braidB_pstream_read(L, fd); /* closes 'fd' */
+}
+
+
+/* One decoding pass of an input: f(data, size [, flags]) run protected
+** (errors are expected: a ValueError for corrupt data is the decoder
+** doing its job) with a fresh budget; 'flags' < 0: none passed. */
+static void pass(lua_CFunction f, const uint8_t *data, size_t size,
+                 lua_Integer flags) {
+  budget = 0;
+  lua_pushcfunction(FL, f);
+  lua_pushlightuserdata(FL, (void *)data);
+  lua_pushinteger(FL, (lua_Integer)size);
+  if (flags >= 0) lua_pushinteger(FL, flags);
+  (void)lua_pcall(FL, flags >= 0 ? 3 : 2, 0, 0);
+  lua_settop(FL, 0);
+}
+
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (FL == NULL) init();
-  budget = 0;
-  lua_pushcfunction(FL, decode);
-  lua_pushlightuserdata(FL, (void *)data);
-  lua_pushinteger(FL, (lua_Integer)size);
-  lua_pushinteger(FL, 0);
-  (void)lua_pcall(FL, 3, LUA_MULTRET, 0); /* errors are expected */
-  lua_settop(FL, 0);
-  budget = 0;
-  lua_pushcfunction(FL, decode);
-  lua_pushlightuserdata(FL, (void *)data);
-  lua_pushinteger(FL, (lua_Integer)size);
-  lua_pushinteger(FL, BRAID_DEC_NOCODE);
-  (void)lua_pcall(FL, 3, LUA_MULTRET, 0);
-  lua_settop(FL, 0);
-  budget = 0;
-  lua_pushcfunction(FL, decode_slice);
-  lua_pushlightuserdata(FL, (void *)data);
-  lua_pushinteger(FL, (lua_Integer)size);
-  (void)lua_pcall(FL, 2, 0, 0);
-  lua_settop(FL, 0);
-  budget = 0;
-  lua_pushcfunction(FL, decode_calls);
-  lua_pushlightuserdata(FL, (void *)data);
-  lua_pushinteger(FL, (lua_Integer)size);
-  (void)lua_pcall(FL, 2, 0, 0);
-  lua_settop(FL, 0);
-  budget = 0;
-  lua_pushcfunction(FL, decode_segs);
-  lua_pushlightuserdata(FL, (void *)data);
-  lua_pushinteger(FL, (lua_Integer)size);
-  (void)lua_pcall(FL, 2, LUA_MULTRET, 0);
-  lua_settop(FL, 0);
+  pass(decode, data, size, 0);
+  pass(decode, data, size, BRAID_DEC_NOCODE);
+  pass(decode_slice, data, size, -1);
+  pass(decode_calls, data, size, -1);
+  pass(decode_segs, data, size, -1);
+  pass(decode_stream, data, size, -1);
   if (++ninputs % GC_EVERY == 0) {
     budget = 0; /* __gc code of decoded objects runs here, budgeted */
     lua_gc(FL, LUA_GCCOLLECT);

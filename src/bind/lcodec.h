@@ -105,6 +105,14 @@ BRAIDI_FUNC braid_msg *braid__encode_streamed(
     lua_State *L, int idx, int n, const char *const *roots,
     int (*start)(void *ud, braid_stream *s), void *ud);
 
+/* braid__encode_streamed for a reader in another process: 'mode' as
+** braid__encode_proc's (BRAID_ENC_PIPE, no segments: the stream is itself
+** out of line, lpstream.c). 'start' may also return BRAID_EAGAIN: nothing
+** streams, the encode goes on and returns the whole message. */
+BRAIDI_FUNC braid_msg *braid__encode_streamed_proc(
+    lua_State *L, int idx, int n, const char *const *roots, int mode,
+    int (*start)(void *ud, braid_stream *s), void *ud);
+
 /* Decodes the values of stream 's' as they come and pushes them; returns
 ** how many, or -1 (nothing pushed) when the writer failed. Releases 's'
 ** in every case. MAY RAISE like braid__decode. */

@@ -16,6 +16,7 @@
 
 #include "frame.h"
 #include "lbind.h"
+#include "lpstream.h"
 #include "lconn.h"
 #include "os.h"
 #include "process.h"
@@ -253,6 +254,14 @@ sent:
 }
 
 
+/* A big table's stream (lpstream.c): its entry is an ordinary frame
+** whose 4 bytes are BRAID_PSTREAM_MARK, with the stream's memfd. */
+static int conn_entry(void *ud, int sfd) {
+  return braid__frame_write_fx(*(int *)ud, BRAID_PSTREAM_MARK,
+                               BRAID_PSTREAM_MARKLEN, &sfd, 1, 0);
+}
+
+
 /* conn:send(obj) */
 static int conn_send(lua_State *L) {
   static const char *const roots[] = { "obj" };
@@ -262,6 +271,17 @@ static int conn_send(lua_State *L) {
   int rc;
   luaL_checkany(L, 2);
   lua_settop(L, 2);
+  if (c->segs && braidB_pstream_wanted(L, 2)) { /* both ends braid's */
+    braidB_pstarget t;
+    t.entry = conn_entry;
+    t.failed = NULL;
+    t.ud = &fd;
+    m = braidB_put_streamed(L, 2, &t, &rc);
+    if (m == NULL) goto sent;
+    rc = braid__frame_write(fd, m->data, m->len);
+    braid__msg_free(m);
+    goto sent;
+  }
   m = braid__encode_proc(L, 2, 1, roots,
                          BRAID_ENC_PIPE |
                          (c->segs ? BRAID_ENC_SEGS | BRAID_ENC_LATE : 0));
@@ -274,6 +294,7 @@ static int conn_send(lua_State *L) {
   if (rc != BRAID_OK) braid__seg_late_abandon();
   else if (braid__seg_late_fill() != 0)
     return braidB_oserror(L, errno, "cannot fill a segment");
+sent:
   if (rc == BRAID_ECLOSED) {
     errno = EPIPE;
     return braidB_oserror(L, errno, "the other end of the connection is closed");
@@ -572,6 +593,15 @@ static int recvv(lua_State *L, Conn *c, int fd) {
       rc = BRAID_EOS;
   } else {
     rc = read_body(c, fd, (char *)m->data, (size_t)n);
+    if (rc == BRAID_OK && fx != NULL && fx->n == 1 &&
+        braidB_pstream_is(m->data, (size_t)n, 1)) { /* a stream's entry */
+      int sfd = fx->fds[0];
+      fx->n = 0; /* braidB_pstream_read closes it */
+      braid__msg_free(m);
+      lua_settop(L, 0);
+      if (braidB_pstream_read(L, sfd)) return 1;
+      return recvv(L, c, fd); /* its writer failed: never sent */
+    }
     if (rc == BRAID_OK && fx != NULL && fx->n > 0) {
       if (braid__msg_take_segs(m, fx->fds, fx->n) != BRAID_OK)
         rc = BRAID_ENOMEM;

@@ -341,6 +341,10 @@ static __attribute__((noinline)) void enc_publish(Enc *e) {
       s->cur_handles.nrelease = 0;
       e->w.stream = NULL;
       braid__stream_release(s);
+      if (rc == BRAID_EAGAIN) { /* the caller declines: a plain message */
+        e->pub_next = SIZE_MAX;
+        return;
+      }
       e->busy = 0;
       braidB_raise(e->L, "RuntimeError", "%s",
                    rc == BRAID_ESTATE ? "threads can only be started once"
@@ -1192,6 +1196,14 @@ braid_msg *braid__encode_streamed(lua_State *L, int idx, int n,
                                   int (*start)(void *, braid_stream *),
                                   void *ud) {
   return encode_n_mode(L, idx, n, roots, 0, start, ud);
+}
+
+
+braid_msg *braid__encode_streamed_proc(lua_State *L, int idx, int n,
+                                       const char *const *roots, int mode,
+                                       int (*start)(void *, braid_stream *),
+                                       void *ud) {
+  return encode_n_mode(L, idx, n, roots, mode, start, ud);
 }
 
 

@@ -10,6 +10,7 @@
 
 #include "lbind.h"
 #include "lprocess.h"
+#include "lpstream.h"
 #include "mpqueue.h"
 #include "lcodec.h"
 #include "segfill.h"
@@ -112,6 +113,11 @@ static int mpq_put(lua_State *L) {
   braid_msg *m;
   int rc;
   luaL_checkany(L, 2);
+  if (q->sk[0] >= 0 && braidB_pstream_wanted(L, 2)) { /* lpstream.c */
+    braidB_mpq_put_streamed(L, q, 2, blocking, t);
+    braidB_poll(L);
+    return 0;
+  }
   m = braid__encode_proc(L, 2, 1, roots,
                          BRAID_ENC_PIPE |
                          (q->sk[0] >= 0 ? BRAID_ENC_SEGS | BRAID_ENC_LATE : 0));
@@ -143,10 +149,24 @@ static int mpq_get(lua_State *L) {
   size_t len;
   braid_msg *m;
   int rc, segs[BRAID_SEG_MAX], nsegs;
+  /* a get() without a timeout (the common one) reads no clock */
+  int timed = blocking && t != BRAID_FOREVER;
+  double end = timed ? braid__now() + t : 0;
   braidB_poll(L);
-  rc = braid__mpq_get(q, &p, &len, segs, &nsegs, blocking, t);
-  if (rc == BRAID_ETIMEDOUT) return braidB_raise(L, "queue.Empty", "");
-  if (rc != BRAID_OK) return braidB_nomem(L);
+  for (;;) {
+    rc = braid__mpq_get(q, &p, &len, segs, &nsegs, blocking, t);
+    if (rc == BRAID_ETIMEDOUT) return braidB_raise(L, "queue.Empty", "");
+    if (rc != BRAID_OK) return braidB_nomem(L);
+    if (!braidB_pstream_is(p, len, nsegs)) break;
+    braid__free(p);
+    lua_settop(L, 0);
+    if (braidB_pstream_read(L, segs[0])) return 1;
+    /* its writer failed: the item was never put; take the next one */
+    if (timed) {
+      t = end - braid__now();
+      if (t < 0) t = 0;
+    }
+  }
   m = braid__msg_from_bytes(p, len);
   braid__free(p);
   if (m == NULL || braid__msg_take_segs(m, segs, nsegs) != BRAID_OK) {
@@ -247,6 +267,8 @@ const braidB_Class braidB_mpq_classes[] = {
 static const luaL_Reg mpq_funcs[] = {
   { "mp_Queue", core_mp_queue },
   { "_mpq_attach", core_mpq_attach },
+  { "_pstream_delay", braidB_pstream_delay },
+  { "_pstream_counts", braidB_pstream_counts },
   { NULL, NULL },
 };
 

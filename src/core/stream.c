@@ -108,6 +108,7 @@ void braid__stream_publish(braid_stream *s, const unsigned char *base,
   s->pub.nhandles = nhandles;
   if (len >= s->want) wake(s);
   braid__mutex_unlock(&s->mu);
+  if (s->sink != NULL) s->sink(s->ud, &s->pub);
 }
 
 
@@ -122,19 +123,26 @@ void braid__stream_complete(braid_stream *s, braid_msg *final, int restart) {
   s->pub.state = BRAID_STREAM_DONE;
   wake(s);
   braid__mutex_unlock(&s->mu);
+  if (s->sink != NULL) s->sink(s->ud, &s->pub);
 }
 
 
 void braid__stream_fail(braid_stream *s) {
   braid__mutex_lock(&s->mu);
-  if (s->pub.state == BRAID_STREAM_OPEN) s->pub.state = BRAID_STREAM_FAILED;
+  int was_open = s->pub.state == BRAID_STREAM_OPEN;
+  if (was_open) s->pub.state = BRAID_STREAM_FAILED;
   wake(s);
   braid__mutex_unlock(&s->mu);
+  if (was_open && s->sink != NULL) s->sink(s->ud, &s->pub);
 }
 
 
 void braid__stream_wait(braid_stream *s, size_t want, braid_stream_view *v) {
   size_t ahead = LOOKAHEAD_STEPS * atomic_load(&stream_step);
+  if (s->pull != NULL) {
+    s->pull(s->ud, s, want, v);
+    return;
+  }
   braid__mutex_lock(&s->mu);
   while (s->pub.len < want && s->pub.state == BRAID_STREAM_OPEN) {
     s->want = want > SIZE_MAX - ahead ? SIZE_MAX : want + ahead;

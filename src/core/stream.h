@@ -47,6 +47,15 @@ struct braid_stream {
   braid_stream_block *retired;
   size_t nretired, capretired;
   braid_stream_block cur_buf, cur_handles; /* not yet in 'final' */
+  /* A stream whose other side is another process (lpstream.c). The
+  ** writer's 'sink', when set, is called after every publish, complete
+  ** and fail with the view as a local reader would get it (the writer's
+  ** thread, outside 'mu'; a stream with a sink has no local reader). The
+  ** reader's 'pull', when set, replaces braid__stream_wait's wait: it
+  ** fills the view from the other process's publications. */
+  void (*sink)(void *ud, const braid_stream_view *v);
+  void (*pull)(void *ud, braid_stream *s, size_t want, braid_stream_view *v);
+  void *ud;
 };
 
 /* A new stream with one reference, or NULL when out of memory. */

@@ -1,0 +1,68 @@
+/*
+** lpstream.h: big values streamed to another process (lpstream.c): the
+** branch of an mp.Queue put taken for a big table, and the reading of a
+** stream item by its get. See LICENSE for copyright and license.
+*/
+#ifndef BRAID_LPSTREAM_H
+#define BRAID_LPSTREAM_H
+
+#include <stddef.h>
+
+#include "lua.h"
+#include "mpqueue.h"
+#include "wire.h"
+
+/* The bytes of a ring entry that stands for a stream (with one descriptor,
+** the stream's memfd). No message starts so: a message's first byte is
+** BRAID_WIRE_VERSION. */
+#define BRAID_PSTREAM_MARK "\xb7STR"
+#define BRAID_PSTREAM_MARKLEN 4
+
+/* 1 when the value at 'idx' is put streamed: a table likely big (as a
+** threading Queue's put decides, lqstream.c). */
+int braidB_pstream_wanted(lua_State *L, int idx);
+
+/* Where a streamed value goes: 'entry' hands the stream's descriptor
+** 'fd' over (the caller closes its own after): BRAID_OK, BRAID_EAGAIN
+** (nothing handed over: the value goes whole instead) or an error code;
+** 'failed' (may be NULL) is called when a stream whose entry was handed
+** over fails. */
+typedef struct braidB_pstarget {
+  int (*entry)(void *ud, int fd);
+  void (*failed)(void *ud);
+  void *ud;
+} braidB_pstarget;
+
+/* Encodes the value at 'idx' for 't', streamed once past the threshold:
+** returns NULL when it was streamed (or when handing the entry over
+** failed: '*entry_rc' is then that error, for the caller to raise), or
+** the whole message to send as usual (under the threshold). MAY RAISE as
+** braidB_mpq_put_streamed. */
+braid_msg *braidB_put_streamed(lua_State *L, int idx,
+                               const braidB_pstarget *t, int *entry_rc);
+
+/* q:put of the value at 'idx' streamed: once its encoding passes the
+** streaming threshold a stream entry takes its place in the ring and the
+** rest is published as it is encoded; under it, an ordinary put. MAY
+** RAISE: queue.Full, the TypeError of a value that cannot be sent (the
+** stream is failed: the reader skips it), KeyboardInterrupt (an interrupt
+** during the stream fails it likewise), OSError. */
+void braidB_mpq_put_streamed(lua_State *L, braid_mpq *q, int idx, int block,
+                             double timeout);
+
+/* 1 when a received entry is a stream's ('len' bytes at 'p', 'nsegs'
+** descriptors). */
+int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs);
+
+/* Decodes the stream of memfd 'fd' (closed here, raise or not) as it is
+** written and pushes its value: 1; or 0, having pushed nothing, when its
+** writer failed or died (the item was never put). MAY RAISE
+** (KeyboardInterrupt, ValueError for a stream that breaks its rules, and
+** what a decode raises). */
+int braidB_pstream_read(lua_State *L, int fd);
+
+/* core._pstream_delay([s]) and core._pstream_counts(): the specs' probes. */
+int braidB_pstream_delay(lua_State *L);
+int braidB_pstream_counts(lua_State *L);
+
+#endif
