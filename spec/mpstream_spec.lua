@@ -120,6 +120,23 @@ describe("big tables streamed to another process", function()
     assert.same({ 1, 2, 3 }, q:get(1)); assert.equal(100, #q:get(1))
   end)
 
+  it("refuse recv_bytes of a streamed send (ValueError); the next message is read", function()
+    stream_min(MIN, STEP)
+    local a, b = mp.Pipe()
+    local w0 = core._pstream_counts()
+    -- the sender is a thread: a stream is written while it is read
+    local t = require("braid.threading").Thread{ target = function(c, big)
+      c:send(big)
+      c:send_bytes("after")
+    end, args = { b, records(4000) } }
+    t:start()
+    local err = helpers.raises(errors.ValueError, a.recv_bytes, a)
+    helpers.message_has(err, "read it with recv()")
+    assert.equal("after", a:recv_bytes())
+    t:join(T)
+    assert.equal(w0 + 1, (core._pstream_counts()))
+  end)
+
   for _, method in ipairs(METHODS) do
     describe("(" .. method .. ")", function()
       local ctx = mp.get_context(method)

@@ -501,8 +501,15 @@ void braidB_conn_recvframe(lua_State *L, int idx, uint64_t limit) {
     luaL_pushresultsize(&b, (size_t)n);
   }
   if (fx != NULL) { /* the descriptors are not needed any more */
+    int stream = !fx->seg && braidB_pstream_is(
+        (const unsigned char *)lua_tostring(L, -1), (size_t)n, fx->n);
     fdset_close(fx);
     lua_remove(L, -2);
+    /* a big table that send() streamed has no bytes to give: its entry
+    ** is a marker, not the value's encoding */
+    if (stream)
+      braidB_raise(L, "ValueError", "recv_bytes got a value that send() "
+                   "streamed (a big table): read it with recv()");
   }
 }
 
