@@ -54,6 +54,21 @@ describe("multiprocessing.Pool", function()
     describe("with " .. method, function()
       local ctx = mp.get_context(method)
 
+      it("maps chunks bigger than a socket's buffer, both ways, without a deadlock", function()
+        -- 200,000 items in 4 chunks of 50,000 (~450 KB each way): the
+        -- proxy must not block writing the second chunk while the child
+        -- blocks writing the first one's results
+        local items = {}
+        for i = 1, 200000 do items[i] = i end
+        local p <close> = ctx.Pool(1)
+        local r = p:map_async(function(x) return -x end, items):get(60)
+        assert.equal(200000, r.n)
+        assert.equal(-1, r[1])
+        assert.equal(-200000, r[200000])
+        local cs = p:map(function(x) return x end, items, 100000)
+        assert.equal(200000, cs.n)
+      end)
+
       it("runs apply, map, starmap, imap and imap_unordered in worker processes", function()
         local p <close> = ctx.Pool(2)
         local a, pid = p:apply(function(x, y)

@@ -544,6 +544,31 @@ typedef struct Flight {
 
 
 /* Sends the work of 'f' to the child. */
+/* A task frame bigger than this is not sent while another task is in
+** flight: the child, writing that task's reply, is not reading, and the
+** proxy, blocked writing into a full socket, would not read the reply
+** either (a Pool(1) map of 200,000 items hung so). Smaller frames, two at
+** most, fit in the socket's buffer: their writes never block. */
+#define PIPELINE_MAX (64 * 1024)
+
+/* The bytes send_work(ch, f) writes (its frame header aside). */
+static size_t work_size(const Child *ch, const Flight *f) {
+  const braid_work *w = &f->w;
+  size_t n = w->fn->uid != ch->fnuid ? w->fn->m->len : 0;
+  if (w->job == NULL) return n + (w->args ? w->args->len : 0);
+  {
+    const braid_msg *b = f->batch;
+    uint32_t last = f->first + w->nitems;
+    size_t from = b->offs[f->first];
+    size_t to = last < b->nitems ? b->offs[last] : b->len;
+    n += to - from + w->nitems * sizeof(uint32_t);
+    if (b->call_hi != 0 && b->calluid != ch->calluid)
+      n += b->call_hi - b->call_lo;
+  }
+  return n;
+}
+
+
 static int send_work(Child *ch, Flight *f) {
   braid_work *w = &f->w;
   FrameHdr h;
@@ -816,6 +841,7 @@ typedef struct Proxy {
   Flight fl[DEPTH];
   int head, n; /* works in flight: fl[head], fl[head+1]... */
   int unsent;  /* the child died idle: fl[head] was not sent */
+  int held;    /* the newest work is not sent yet (PIPELINE_MAX) */
 } Proxy;
 
 static Flight *oldest(Proxy *px) { return &px->fl[px->head]; }
@@ -862,6 +888,11 @@ static int fill(Proxy *px, int depth) {
       px->unsent = 1;
       return 1;
     }
+    if (px->n > 0 && work_size(&px->ch, f) > PIPELINE_MAX) {
+      px->n++; /* sent once the works before it are answered */
+      px->held = 1;
+      return 1;
+    }
     rc = send_work(&px->ch, f);
     if (rc == BRAID_ENOMEM) {
       finish_work(px->L, f, NULL, DONE_EXC); /* "could not be sent" */
@@ -871,6 +902,18 @@ static int fill(Proxy *px, int depth) {
     if (rc != BRAID_OK) return 1; /* the child is gone: seen when waiting */
   }
   return 1;
+}
+
+
+/* Sends the work held back by fill, now the oldest (DEPTH is 2). A send
+** that fails for want of memory fails that work; one to a child that is
+** gone is seen when the proxy waits for its reply. */
+static void send_held(Proxy *px) {
+  px->held = 0;
+  if (px->n > 0 && send_work(&px->ch, oldest(px)) == BRAID_ENOMEM) {
+    finish_work(px->L, oldest(px), NULL, DONE_EXC); /* "could not be sent" */
+    pop_oldest(px);
+  }
 }
 
 
@@ -909,6 +952,7 @@ static int proxy_body(lua_State *L) {
       pop_oldest(&px);
       px.c->tasks++;
       if (braid__pool_retire(px.p, px.c->tasks)) taking = 0;
+      if (px.held) send_held(&px);
       continue;
     }
     if (ev == W_STOP) {
@@ -935,9 +979,17 @@ static int proxy_body(lua_State *L) {
         fail_all(&px, DONE_BROKEN);
         return 0;
       }
-      /* what the dead child had not started goes to the new one */
-      for (i = 0; i < px.n; i++)
-        (void)send_work(&px.ch, &px.fl[(px.head + i) % DEPTH]);
+      /* what the dead child had not started goes to the new one (a big
+      ** second work once the first is answered, as in fill) */
+      px.held = 0;
+      for (i = 0; i < px.n; i++) {
+        Flight *f = &px.fl[(px.head + i) % DEPTH];
+        if (i > 0 && work_size(&px.ch, f) > PIPELINE_MAX) {
+          px.held = 1;
+          break;
+        }
+        (void)send_work(&px.ch, f);
+      }
     }
   }
   stop_child(L, &px.ch, atomic_load(&px.x->stop) ? "terminate" : "exit");
