@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 #include "intr.h"
 #include "pshared.h"
@@ -119,4 +121,27 @@ int braid__pcond_wait_slice(pthread_cond_t *c, pthread_mutex_t *m,
   return (d != NULL && braid__deadline_passed(d)) ||
          (atomic_load_explicit(&braid__intr_active, memory_order_relaxed) &&
           braid__intr_stop());
+}
+
+
+long braid__pfutex(_Atomic uint32_t *w, int op, uint32_t v,
+                   const struct timespec *ts) {
+  /* not FUTEX_PRIVATE_FLAG: the word is in a mapping shared by processes */
+  return syscall(SYS_futex, (uint32_t *)w, op, v, ts, NULL, 0);
+}
+
+
+int braid__pwrite_all(int fd, const void *p, size_t n, off_t at) {
+  const char *c = (const char *)p;
+  while (n > 0) {
+    ssize_t k = pwrite(fd, c, n, at);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    c += k;
+    at += k;
+    n -= (size_t)k;
+  }
+  return 0;
 }

@@ -12,6 +12,10 @@
 #define BRAID_PSHARED_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "os.h"
 
@@ -27,5 +31,13 @@ int braid__pcond_wait(pthread_cond_t *c, pthread_mutex_t *m,
 /* Like braid__pcond_wait, but never past 'slice' seconds from now. */
 int braid__pcond_wait_slice(pthread_cond_t *c, pthread_mutex_t *m,
                             const braid__deadline *d, double slice);
+
+/* For memfd control pages shared by processes (segfill.c, pstream.c):
+** futex(2) on a word of such a page (not FUTEX_PRIVATE_FLAG), and
+** pwrite(2) of all 'n' bytes at offset 'at' (EINTR retried; -1 with errno
+** otherwise). */
+long braid__pfutex(_Atomic uint32_t *w, int op, uint32_t v,
+                   const struct timespec *ts);
+int braid__pwrite_all(int fd, const void *p, size_t n, off_t at);
 
 #endif

@@ -59,26 +59,6 @@ void braid__pstream_counts(long *written, long *read) {
 }
 
 
-static long futex(_Atomic uint32_t *w, int op, uint32_t v,
-                  const struct timespec *ts) {
-  /* not FUTEX_PRIVATE_FLAG: the word is in a mapping shared by processes */
-  return syscall(SYS_futex, (uint32_t *)w, op, v, ts, NULL, 0);
-}
-
-
-static int write_all(int fd, const unsigned char *c, size_t n, off_t at) {
-  while (n > 0) {
-    ssize_t k = pwrite(fd, c, n, at);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    c += k;
-    at += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
 
 
 static void sleep_for(double s) {
@@ -142,7 +122,7 @@ static void wake(PsCtl *c, int always) {
   atomic_fetch_add(&c->seq, 1);
   if (atomic_load(&c->waiters) &&
       (always || atomic_load(&c->count) >= atomic_load(&c->want)))
-    futex(&c->seq, FUTEX_WAKE, INT32_MAX, NULL);
+    braid__pfutex(&c->seq, FUTEX_WAKE, INT32_MAX, NULL);
 }
 
 
@@ -166,7 +146,7 @@ int braid__pstream_write(braid_pstream_w *w, const void *base, size_t len) {
   }
   if (len <= w->written) return 0;
   if (d > 0) sleep_for(d);
-  if (write_all(w->fd, (const unsigned char *)base + w->written,
+  if (braid__pwrite_all(w->fd, (const unsigned char *)base + w->written,
                 len - w->written,
                 (off_t)(BRAID_PSTREAM_CTL + w->written)) != 0) {
     int e = errno;
@@ -190,7 +170,7 @@ int braid__pstream_done(braid_pstream_w *w, const void *base, size_t len,
   }
   if (restart) { /* the final message whole, after what was published */
     size_t at = w->written;
-    if (write_all(w->fd, (const unsigned char *)base, len,
+    if (braid__pwrite_all(w->fd, (const unsigned char *)base, len,
                   (off_t)(BRAID_PSTREAM_CTL + at)) != 0) {
       int e = errno;
       fail(w);
@@ -243,7 +223,7 @@ int braid__pstream_forge(int fd, unsigned long long count, unsigned state,
     errno = ENOMEM;
     return -1;
   }
-  return write_all(fd, (const unsigned char *)&c, sizeof c, 0);
+  return braid__pwrite_all(fd, (const unsigned char *)&c, sizeof c, 0);
 }
 
 
@@ -412,7 +392,7 @@ int braid__pstream_wait(braid_pstream_r *r, size_t want, size_t ahead,
     }
     ts.tv_sec = 0;
     ts.tv_nsec = 50 * 1000 * 1000;
-    futex(&c->seq, FUTEX_WAIT, seq, &ts);
+    braid__pfutex(&c->seq, FUTEX_WAIT, seq, &ts);
   }
 }
 

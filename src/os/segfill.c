@@ -64,26 +64,6 @@ void braid__seg_counts(long *made, long *read) {
 }
 
 
-static long futex(_Atomic uint32_t *w, int op, uint32_t v,
-                  const struct timespec *ts) {
-  /* not FUTEX_PRIVATE_FLAG: the word is in a mapping shared by processes */
-  return syscall(SYS_futex, (uint32_t *)w, op, v, ts, NULL, 0);
-}
-
-
-static int write_all(int fd, const char *c, size_t n, off_t at) {
-  while (n > 0) {
-    ssize_t w = pwrite(fd, c, n, at);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    c += w;
-    at += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
 
 
 /* The late window: the segments made in it, filled or abandoned at its
@@ -152,8 +132,8 @@ int braid__seg_new(const void *p, size_t n) {
   atomic_init(&hdr.filled, n);
   if (ftruncate(fd, (off_t)(BRAID_SEG_CTL + n)) != 0 ||
       braid__pmutex_init(&hdr.lock) != 0 ||
-      write_all(fd, (const char *)&hdr, sizeof hdr, 0) != 0 ||
-      write_all(fd, (const char *)p, n, BRAID_SEG_CTL) != 0) {
+      braid__pwrite_all(fd, (const char *)&hdr, sizeof hdr, 0) != 0 ||
+      braid__pwrite_all(fd, (const char *)p, n, BRAID_SEG_CTL) != 0) {
     int e = errno;
     close(fd);
     errno = e;
@@ -265,7 +245,7 @@ int braid__seg_copy(const void *p, size_t n, void *dst) {
     if (sender_alive(c, n) != 0) return -1;
     ts.tv_sec = 0;
     ts.tv_nsec = 50 * 1000 * 1000;
-    futex(&c->seq, FUTEX_WAIT, seq, &ts);
+    braid__pfutex(&c->seq, FUTEX_WAIT, seq, &ts);
   }
   return 0;
 }
@@ -288,7 +268,7 @@ int braid__seg_read(int fd, void *dst, size_t n) {
 static void late_end(Late *l, int failed) {
   if (failed) atomic_store(&l->ctl->failed, 1);
   atomic_fetch_add(&l->ctl->seq, 1);
-  futex(&l->ctl->seq, FUTEX_WAKE, INT32_MAX, NULL);
+  braid__pfutex(&l->ctl->seq, FUTEX_WAKE, INT32_MAX, NULL);
   /* unlocked before it is unmapped: the robust list must not keep it */
   pthread_mutex_unlock(&l->ctl->lock);
   munmap(l->ctl, BRAID_SEG_CTL);
@@ -328,7 +308,8 @@ int braid__seg_late_fill(void) {
     while (at < l->n) {
       size_t k = l->n - at < step ? l->n - at : step;
       if (d > 0) delay(d);
-      if (write_all(l->fd, l->src + at, k, (off_t)(BRAID_SEG_CTL + at))) {
+      if (braid__pwrite_all(l->fd, l->src + at, k,
+                            (off_t)(BRAID_SEG_CTL + at))) {
         e = errno;
         failed = 1;
         rc = -1;
@@ -338,7 +319,7 @@ int braid__seg_late_fill(void) {
       atomic_store_explicit(&l->ctl->filled, at, memory_order_release);
       atomic_fetch_add(&l->ctl->seq, 1);
       if (atomic_load(&l->ctl->waiters))
-        futex(&l->ctl->seq, FUTEX_WAKE, INT32_MAX, NULL);
+        braid__pfutex(&l->ctl->seq, FUTEX_WAKE, INT32_MAX, NULL);
     }
     late_end(l, failed);
   }
