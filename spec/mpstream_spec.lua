@@ -29,15 +29,7 @@ local function records(n, tag)
 end
 
 -- Descriptors of process 'pid' open on a stream's memfd.
-local function stream_fds(pid)
-  local p = io.popen("ls -l /proc/" .. (pid or core.getpid()) .. "/fd 2>/dev/null")
-  local n = 0
-  for line in p:lines() do
-    if line:find("memfd:braid-stream", 1, true) then n = n + 1 end
-  end
-  p:close()
-  return n
-end
+local function stream_fds(pid) return helpers.memfd_count("braid-stream", pid) end
 
 -- This process's descriptors, "number -> target" for each.
 local function fd_set()

@@ -105,16 +105,19 @@ function M.live()
 end
 
 --- Descriptors of process 'pid' (default: this one; not /proc/self, which
--- would be the ls's) open on an out-of-line segment (a braid memfd).
-function M.seg_fds(pid)
+-- would be the ls's) open on a memfd named 'name'.
+function M.memfd_count(name, pid)
   local p = io.popen("ls -l /proc/" .. (pid or require("braid.core").getpid()) .. "/fd 2>/dev/null")
   local n = 0
   for line in p:lines() do
-    if line:find("memfd:braid-seg", 1, true) then n = n + 1 end
+    if line:find("memfd:" .. name, 1, true) then n = n + 1 end
   end
   p:close()
   return n
 end
+
+--- ... on an out-of-line segment (a braid memfd).
+function M.seg_fds(pid) return M.memfd_count("braid-seg", pid) end
 
 --- Calls fn(...) in a new thread and returns its results, or raises its
 -- error here. The results come back through a SimpleQueue (nothing else

@@ -145,3 +145,21 @@ int braid__pwrite_all(int fd, const void *p, size_t n, off_t at) {
   }
   return 0;
 }
+
+
+int braid__pmutex_held(pthread_mutex_t *m) {
+  int rc = pthread_mutex_trylock(m);
+  if (rc == EBUSY) return 1;
+  if (rc == EOWNERDEAD) {
+    pthread_mutex_consistent(m);
+    pthread_mutex_unlock(m);
+    errno = EPIPE;
+    return -1;
+  }
+  if (rc != 0) { /* ENOTRECOVERABLE, or bytes that are no mutex */
+    errno = EIO;
+    return -1;
+  }
+  pthread_mutex_unlock(m);
+  return 0;
+}

@@ -21,6 +21,12 @@
 
 /* Initializes in place (in shared memory). Returns 0 or an errno. */
 int braid__pmutex_init(pthread_mutex_t *m);
+/* Whether the process holding robust mutex 'm' still holds it (a writer
+** of a memfd control page holds its lock while it writes): 1 it does
+** (the lock is busy); 0 it let go; -1 with errno EPIPE: it died holding
+** it (the lock is made consistent and left free), or EIO: 'm' is not a
+** usable mutex (bytes from another process that lie). */
+int braid__pmutex_held(pthread_mutex_t *m);
 /* 0: locked; 1: locked, and the previous owner died holding it. */
 int braid__pmutex_lock(pthread_mutex_t *m);
 void braid__pmutex_unlock(pthread_mutex_t *m);

@@ -316,19 +316,8 @@ static void populate(braid_pstream_r *r, size_t n) {
 ** at it? 0: yes (or it just ended: the caller looks again); -1 with
 ** errno: it died (EPIPE). */
 static int writer_alive(PsCtl *c) {
-  int rc = pthread_mutex_trylock(&c->lock);
-  if (rc == EBUSY) return 0;
-  if (rc == EOWNERDEAD) {
-    pthread_mutex_consistent(&c->lock);
-    pthread_mutex_unlock(&c->lock);
-    errno = EPIPE;
-    return -1;
-  }
-  if (rc != 0) { /* ENOTRECOVERABLE, or bytes that are no mutex */
-    errno = EIO;
-    return -1;
-  }
-  pthread_mutex_unlock(&c->lock);
+  int held = braid__pmutex_held(&c->lock);
+  if (held != 0) return held > 0 ? 0 : -1;
   /* it let go: it ended the stream, or died between its last store and
   ** the state's (the caller sees the state, else this says so) */
   if (atomic_load_explicit(&c->state, memory_order_acquire) ==

@@ -182,19 +182,8 @@ void braid__seg_unmap(const void *p, size_t n) {
 ** 0: yes (or it just finished); -1 with errno: it died (EPIPE) or gave up
 ** without finishing (EIO). */
 static int sender_alive(SegCtl *c, size_t n) {
-  int rc = pthread_mutex_trylock(&c->lock);
-  if (rc == EBUSY) return 0;
-  if (rc == EOWNERDEAD) {
-    pthread_mutex_consistent(&c->lock);
-    pthread_mutex_unlock(&c->lock);
-    errno = EPIPE;
-    return -1;
-  }
-  if (rc != 0) { /* ENOTRECOVERABLE, or bytes that are no mutex */
-    errno = EIO;
-    return -1;
-  }
-  pthread_mutex_unlock(&c->lock);
+  int held = braid__pmutex_held(&c->lock);
+  if (held != 0) return held > 0 ? 0 : -1;
   /* the sender let go: it finished (the count says so) or gave up */
   if (atomic_load_explicit(&c->filled, memory_order_acquire) < n) {
     errno = EIO;
