@@ -525,6 +525,10 @@ static inline int put_leaf(Enc *e, int idx) {
 ** table_step the rest. */
 static int table_step(Enc *e, Frame *f);
 
+/* Sequences this long or longer try braidB_enc_flat_array first (a
+** plain encode only: a streamed one publishes as it goes). */
+#define FLAT_MIN 16
+
 /* Returns as table_step does (0: written; -1: a frame to run; else a
 ** child of the top frame to open). */
 static int open_table(Enc *e, int idx) {
@@ -563,6 +567,12 @@ static int open_table(Enc *e, int idx) {
   if (open) { /* the hints, should the header be published early */
     put_padded_at(e, hdr + 2, w, narr);
     put_u32_at(e, hdr + 2 + (size_t)w, 0);
+  } else if (narr >= FLAT_MIN && !mt && e->pub_next == SIZE_MAX &&
+             braidB_enc_flat_array(e, idx, narr)) { /* a vector */
+    put_padded_at(e, hdr + 2, w, narr);
+    put_u32_at(e, hdr + 2 + (size_t)w, 0);
+    e->nframes--;
+    return 0;
   }
   f->n = mt;
   f->hdr = hdr;
@@ -1214,6 +1224,8 @@ braid_msg *braid__encode(lua_State *L, int idx, const char *root) {
 
 /* Elements of the small items written by small_item. */
 #define SMALL_ITEM 4
+/* Stack slots a batch keeps for small items written (dropped together). */
+#define SMALL_ITEM_SLOTS 40
 
 /* The offset of the table 'p' when it was written in this group, else
 ** SIZE_MAX. The last table found is remembered (a starmap's items name
@@ -1233,48 +1245,54 @@ static size_t in_group(Enc *e, const void *p) {
 /* The item at 'idx' (the top of the stack) when it is a small sequence whose
 ** elements are numbers, booleans, strings or tables already written in
 ** this group (a starmap's {vec, i}): writes it without a frame (the walk
-** costs most of such an item) and returns 1. Returns 0, having written
-** nothing and recorded nothing, for anything else (a metatable, a hash
-** part, another element, a table met before: the walk then writes it,
-** a REF for one met before). Each element is read once (pushed, checked,
-** then written from its slot: the caller made room for SMALL_ITEM + 2
-** slots; after a 1 it drops them and the item, after a 0 only the item
-** is left); the item's own entry in 'seen' is made by the one probe that
-** also finds a table met before, once nothing else can fail, so that
-** identity holds (the same item table twice in a group is a REF). */
+** costs most of such an item) and returns the slots it leaves from 'idx'
+** (the item and its n elements, for the caller to drop). Returns 0, having written
+** nothing and recorded nothing, for anything else (a metatable, any key
+** but 1..n, another element, a table met before: the walk then writes it,
+** a REF for one met before). Its keys are proved to be 1..n by counting
+** them with lua_next from nil to its end (n keys, at most SMALL_ITEM) and
+** reading t[1..n] (none nil): the public API's one proof that there is no
+** other key (next(t, #t) == nil is none: when #t lies in the hash part,
+** keys in nodes before its own are never reached). Each element is read
+** once (pushed, checked, then written from its slot: the caller made room
+** for SMALL_ITEM + 2 slots; after a 0 only the item is left); the item's own entry
+** in 'seen' is made by the one probe that also finds a table met before,
+** once nothing else can fail, so that identity holds (the same item table
+** twice in a group is a REF). */
 static int small_item(Enc *e, int idx) {
   lua_State *L = e->L;
   const void *p = lua_topointer(L, idx);
-  lua_Unsigned n = lua_rawlen(L, idx), j;
   size_t hdr, at[SMALL_ITEM];
-  int t, top = idx, nomem = 0, ty[SMALL_ITEM];
+  int n, j, t, top = idx, nomem = 0, ty[SMALL_ITEM];
   braid_names *c = e->names;
-  if (n == 0 || n > SMALL_ITEM || p == e->globals) return 0;
+  if (p == e->globals) return 0;
   if (lua_getmetatable(L, idx)) {
     lua_pop(L, 1);
     return 0;
   }
-  lua_pushinteger(L, (lua_Integer)n);
-  if (lua_next(L, idx) != 0) { /* more than the sequence */
-    lua_settop(L, top);
-    return 0;
+  lua_pushnil(L);
+  for (n = 0; lua_next(L, idx); n++) { /* how many keys */
+    if (n == SMALL_ITEM) {
+      lua_settop(L, top);
+      return 0;
+    }
+    lua_pop(L, 1); /* the value: the key stays for the next lua_next */
   }
+  if (n == 0) return 0; /* {} (lua_next popped the key) */
   for (j = 0; j < n; j++) { /* check everything before writing anything */
     t = ty[j] = lua_rawgeti(L, idx, (lua_Integer)j + 1);
     at[j] = SIZE_MAX;
     if (t == LUA_TTABLE ? (at[j] = in_group(e, lua_topointer(L, -1))) == SIZE_MAX
                         : (t != LUA_TNUMBER && t != LUA_TBOOLEAN &&
-                           t != LUA_TSTRING)) {
+                           t != LUA_TSTRING)) { /* nil: a key is not 1..n */
       lua_settop(L, top);
       return 0;
     }
   }
   /* a module's table? (the name cache's filter tells most at once) */
   if ((c == NULL || !c->built || braidB_names_may_have(c, p)) &&
-      put_byname(e, idx, p, 0)) {
-    lua_settop(L, top);
-    return 1;
-  }
+      put_byname(e, idx, p, 0))
+    return 1 + n;
   if (braid__ptrmap_find_or_put(&e->seen, p, e->w.len, &nomem) != NULL) {
     lua_settop(L, top); /* met before: the walk writes the REF */
     return 0;
@@ -1293,13 +1311,13 @@ static int small_item(Enc *e, int idx) {
       put_ref(e, at[j]);
       continue;
     }
-    if (ty[j] == LUA_TNUMBER && lua_isinteger(L, top + 1 + (int)j)) {
-      put_int(e, lua_tointeger(L, top + 1 + (int)j)); /* a starmap's index */
+    if (ty[j] == LUA_TNUMBER && lua_isinteger(L, top + 1 + j)) {
+      put_int(e, lua_tointeger(L, top + 1 + j)); /* a starmap's index */
       continue;
     }
-    (void)put_leaf(e, top + 1 + (int)j);
+    (void)put_leaf(e, top + 1 + j);
   }
-  return 1; /* the caller drops the item and its elements */
+  return 1 + n; /* the caller drops the item and its elements */
 }
 
 
@@ -1317,7 +1335,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
                                     const char *root, int mode,
                                     lua_Integer group) {
   Enc *e;
-  int pushed, t, itop, reserved = 0;
+  int pushed, t, itop, cur, used, reserved = 0;
   lua_Integer i, gleft;
   braid_msg *m;
   if (n < 1 || n > 0x7fffffff || first < 1 || first > LUA_MAXINTEGER - n)
@@ -1339,9 +1357,11 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   reserve(e, 16);
   put_byte(e, BRAID_WIRE_VERSION);
   put_varint(e, (uint64_t)n);
-  if (group > 0 && !lua_checkstack(L, SMALL_ITEM + 4)) enc_deep_nomem(e);
+  if (group > 0 && !lua_checkstack(L, SMALL_ITEM_SLOTS + SMALL_ITEM + 4))
+    enc_deep_nomem(e);
+  itop = lua_gettop(L) + 1; /* where the first item is read */
+  cur = itop - 1;           /* the stack's top (small items' slots above) */
   gleft = group; /* items left in this group (no division per item) */
-  itop = lua_gettop(L) + 1; /* where each item is read */
   for (i = first; i < first + n; i++) {
     if (e->w.len > 0xffffffffu)
       braidB_enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
@@ -1382,8 +1402,13 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
           BRAID_OK)
         enc_nomem(e);
     }
-    if (t == LUA_TTABLE && group > 0 && small_item(e, itop)) {
-      lua_settop(L, itop - 1);
+    if (t == LUA_TTABLE && group > 0 && (used = small_item(e, cur + 1)) > 0) {
+      /* its slots are dropped with the next ones' (a lua_settop costs
+      ** about what the rest of a small item's own code does) */
+      if ((cur += used) - itop >= SMALL_ITEM_SLOTS - SMALL_ITEM - 1) {
+        lua_settop(L, itop - 1);
+        cur = itop - 1;
+      }
       continue;
     }
     lua_pushinteger(L, i); /* the key, for error paths */
@@ -1396,6 +1421,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
       braid__ptrmap_clear(&e->strs);
     }
   }
+  lua_settop(L, itop - 1); /* small items' slots */
   e->npath = 0;
   e->group_at = 0;
   m = enc_finish(e);

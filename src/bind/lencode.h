@@ -146,6 +146,12 @@ BRAIDI_FUNC void braidB_enc_fail(Enc *e, const char *cls, const char *what)
 ** is written again by the caller (returns 0). MAY RAISE (memory). */
 BRAIDI_FUNC int braidB_enc_earlier_group(Enc *e, braid_ptrent *pe,
                                          const void *p, size_t at);
+/* The elements 1..narr of the table at 'idx' (no metatable; its header
+** is written) when they are all its keys and all numbers or booleans:
+** writes them as its array section and returns 1. Otherwise returns 0
+** having written and recorded nothing, the stack as it was (lencflat.c).
+** MAY RAISE (memory). */
+BRAIDI_FUNC int braidB_enc_flat_array(Enc *e, int idx, lua_Unsigned narr);
 /* A new braid_msg.calluid. */
 BRAIDI_FUNC uint64_t braidB_enc_calluid(void);
 
