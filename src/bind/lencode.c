@@ -1262,7 +1262,7 @@ static size_t in_group(Enc *e, const void *p) {
 static int small_item(Enc *e, int idx) {
   lua_State *L = e->L;
   const void *p = lua_topointer(L, idx);
-  size_t hdr, at[SMALL_ITEM];
+  size_t at[SMALL_ITEM];
   int n, j, t, top = idx, nomem = 0, ty[SMALL_ITEM];
   braid_names *c = e->names;
   if (p == e->globals) return 0;
@@ -1298,24 +1298,26 @@ static int small_item(Enc *e, int idx) {
     return 0;
   }
   if (nomem) enc_nomem(e);
-  reserve(e, 2 + 1 + 4);
-  hdr = e->w.len;
+  /* room for the header and every REF or integer: one check */
+  reserve(e, 2 + 1 + 4 + SMALL_ITEM * 11);
   e->w.buf[e->w.len++] = T_TABLE;
   e->w.buf[e->w.len++] = 0;
   e->w.buf[e->w.len++] = (unsigned char)n; /* narr < 128: one byte */
+  memset(e->w.buf + e->w.len, 0, 4);     /* nhash */
   e->w.len += 4;
-  put_u32_at(e, hdr + 3, 0);
   for (j = 0; j < n; j++) {
     if (at[j] != SIZE_MAX) {
-      mark_shared(e, at[j]);
-      put_ref(e, at[j]);
-      continue;
+      if (at[j] >= e->pub) e->w.buf[at[j] + 1] |= F_SHARED;
+      else mark_shared(e, at[j]);
+      e->w.buf[e->w.len++] = T_REF;
+      braid__wire_varint_raw(&e->w, at[j]);
+    } else if (ty[j] == LUA_TNUMBER && lua_isinteger(L, top + 1 + j)) {
+      lua_Integer v = lua_tointeger(L, top + 1 + j); /* a starmap's index */
+      e->w.buf[e->w.len++] = T_INT;
+      braid__wire_varint_raw(&e->w, braid__wire_zigzag(v));
+    } else {
+      (void)put_leaf(e, top + 1 + j); /* reserves its own room */
     }
-    if (ty[j] == LUA_TNUMBER && lua_isinteger(L, top + 1 + j)) {
-      put_int(e, lua_tointeger(L, top + 1 + j)); /* a starmap's index */
-      continue;
-    }
-    (void)put_leaf(e, top + 1 + j);
   }
   return 1 + n; /* the caller drops the item and its elements */
 }
