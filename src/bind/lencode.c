@@ -1263,6 +1263,7 @@ static int small_item(Enc *e, int idx) {
   lua_State *L = e->L;
   const void *p = lua_topointer(L, idx);
   size_t at[SMALL_ITEM];
+  unsigned char *o;
   int n, j, t, top = idx, nomem = 0, ty[SMALL_ITEM];
   braid_names *c = e->names;
   if (p == e->globals) return 0;
@@ -1298,27 +1299,40 @@ static int small_item(Enc *e, int idx) {
     return 0;
   }
   if (nomem) enc_nomem(e);
-  /* room for the header and every REF or integer: one check */
+  /* room for the header and every REF or integer: one check; written
+  ** through a local pointer (stores through e->w would reload it) */
   reserve(e, 2 + 1 + 4 + SMALL_ITEM * 11);
-  e->w.buf[e->w.len++] = T_TABLE;
-  e->w.buf[e->w.len++] = 0;
-  e->w.buf[e->w.len++] = (unsigned char)n; /* narr < 128: one byte */
-  memset(e->w.buf + e->w.len, 0, 4);     /* nhash */
-  e->w.len += 4;
+  o = e->w.buf + e->w.len;
+  *o++ = T_TABLE;
+  *o++ = 0;
+  *o++ = (unsigned char)n; /* narr < 128: one byte */
+  memset(o, 0, 4);         /* nhash */
+  o += 4;
   for (j = 0; j < n; j++) {
+    uint64_t u;
     if (at[j] != SIZE_MAX) {
       if (at[j] >= e->pub) e->w.buf[at[j] + 1] |= F_SHARED;
       else mark_shared(e, at[j]);
-      e->w.buf[e->w.len++] = T_REF;
-      braid__wire_varint_raw(&e->w, at[j]);
+      *o++ = T_REF;
+      u = at[j];
     } else if (ty[j] == LUA_TNUMBER && lua_isinteger(L, top + 1 + j)) {
       lua_Integer v = lua_tointeger(L, top + 1 + j); /* a starmap's index */
-      e->w.buf[e->w.len++] = T_INT;
-      braid__wire_varint_raw(&e->w, braid__wire_zigzag(v));
+      *o++ = T_INT;
+      u = braid__wire_zigzag(v);
     } else {
-      (void)put_leaf(e, top + 1 + j); /* reserves its own room */
+      e->w.len = (size_t)(o - e->w.buf);
+      (void)put_leaf(e, top + 1 + j); /* a string, a boolean, a float */
+      reserve(e, SMALL_ITEM * 11);     /* room again for the rest */
+      o = e->w.buf + e->w.len;
+      continue;
     }
+    while (u >= 0x80) {
+      *o++ = (unsigned char)(u | 0x80);
+      u >>= 7;
+    }
+    *o++ = (unsigned char)u;
   }
+  e->w.len = (size_t)(o - e->w.buf);
   return 1 + n; /* the caller drops the item and its elements */
 }
 
