@@ -296,6 +296,78 @@ describe("a put_many batch", function()
     check(res, res.n)
   end)
 
+  it("keeps random small items exact (seeded: keys in the hash part, holes, strings, metatables)", function()
+    local rnd = 12345
+    local function random(a, b) -- an LCG (its high bits): the same items on every run
+      rnd = (rnd * 1103515245 + 12345) % 2147483648
+      return a + (rnd >> 12) % (b - a + 1)
+    end
+    local shared, vec = { 1.5, 2.5, x = "y" }, {}
+    for i = 1, 40 do vec[i] = i * 0.5 end
+    local leaves = {
+      function() return random(-1000, 1000) end,
+      function() return random(0, 999) / 7 end,
+      function() return ("s"):rep(random(0, 3000)) end,
+      function() return random(0, 1) == 1 end,
+      function() return shared end,
+      function() return vec end,
+      function() return math.maxinteger end,
+      function() return -0.0 end,
+    }
+    local function leaf() return leaves[random(1, #leaves)]() end
+    local function item()
+      local n, kind, t = random(0, 6), random(1, 4), {}
+      if kind == 2 then -- explicit keys: the hash part, maybe one more key
+        local parts = {}
+        for j = 1, n do parts[j] = ("[%d] = L()"):format(j) end
+        if random(0, 1) == 1 then parts[#parts + 1] = ("k%d = 1"):format(random(1, 1000)) end
+        return load("local L = ...; return {" .. table.concat(parts, ",") .. "}")(leaf)
+      end
+      for j = 1, n do
+        if kind ~= 3 or random(1, 4) > 1 then t[j] = leaf() end -- 3: holes
+      end
+      if kind == 3 and random(1, 3) == 1 then t[0] = 1 end
+      if kind == 4 and random(1, 3) == 1 then setmetatable(t, { __index = {} }) end
+      return t
+    end
+    local function same(a, b, seen)
+      if type(a) ~= "table" or type(b) ~= "table" then
+        if a ~= a then return b ~= b end
+        return a == b and math.type(a) == math.type(b) and (a ~= 0 or 1 / a == 1 / b)
+      end
+      if seen[a] then return seen[a] == b end
+      seen[a] = b
+      local na, nb = 0, 0
+      for k, v in pairs(a) do
+        na = na + 1
+        if not same(v, b[k], seen) then return false end
+      end
+      for _ in pairs(b) do nb = nb + 1 end
+      return na == nb and (getmetatable(a) == nil) == (getmetatable(b) == nil)
+    end
+    local bad = {}
+    for round = 1, 200 do
+      local items = {}
+      for i = 1, random(1, 60) do
+        items[i] = (i > 1 and random(1, 10) == 1) and items[random(1, i - 1)] or item()
+      end
+      local q = queue.Queue()
+      q:put_many(items)
+      local got = q:get_many(#items)
+      for i = 1, #items do
+        if not same(items[i], got[i], {}) then
+          bad[#bad + 1] = ("round %d item %d"):format(round, i)
+        end
+        for j = i + 1, #items do
+          if rawequal(items[i], items[j]) ~= rawequal(got[i], got[j]) then
+            bad[#bad + 1] = ("round %d items %d, %d: identity"):format(round, i, j)
+          end
+        end
+      end
+    end
+    assert.same({}, bad)
+  end)
+
   it("resolves a later item alone (LIFO order, another thread, long chains)", function()
     local q = queue.LifoQueue()
     local chain = {}
