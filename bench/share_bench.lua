@@ -208,35 +208,30 @@ return function(h)
     local set_min = core._stream_min
     local min0, step0 = set_min()
     local best, plain = math.huge, math.huge
-    local best_sched, overlapped, to_end = nil, 0, 0
-    -- streams whose reader found the writer idle while it decoded (the two
-    -- took turns on one CPU) and waited for the end (stream.c)
-    local turns = core._stream_turns or function() return 0 end
+    local best_sched, overlapped = nil, 0
     for r = 1, 2 * reps + 1 do
       local streamed = r % 2 == 1 or not set_min
       if set_min then set_min(streamed and min0 or (1 << 40), step0) end
       assert(ready:wait(30))
       ready:clear()
       collectgarbage()
-      local k0, turns0 = sched_sample(), turns()
+      local k0 = sched_sample()
       local t0 = now()
       q:put(T)
       assert(done:get(true, 60))
       local dt = (now() - t0) * 1e3
-      local k, turned = sched_delta(k0, sched_sample()), turns() - turns0
+      local k = sched_delta(k0, sched_sample())
       -- the two threads ran at once when neither waited for a CPU for
       -- long (serialised on one CPU, each waits about the other's time)
       local ran_together = k.main_wait + k.other_wait < 0.25 * dt
       if DETAIL then
         io.stderr:write(("[big_table_queue] %s %.1f ms: put thread %.1f ms CPU + %.1f waiting"
-          .. " for a CPU; other threads %.1f + %.1f%s\n"):format(streamed and "streamed" or "plain",
-          dt, k.main_cpu, k.main_wait, k.other_cpu, k.other_wait,
-          turned > 0 and "; the reader waited for the end" or ""))
+          .. " for a CPU; other threads %.1f + %.1f\n"):format(streamed and "streamed" or "plain",
+          dt, k.main_cpu, k.main_wait, k.other_cpu, k.other_wait))
       end
       if r > 1 then -- the first warms the thread up
         if streamed then
           if ran_together then overlapped = overlapped + 1 end
-          if turned > 0 then to_end = to_end + 1 end
           if dt < best then best, best_sched = dt, k end
         else
           plain = math.min(plain, dt)
@@ -249,9 +244,8 @@ return function(h)
     local met = ratio <= 0.2
     local bs = best_sched or {}
     local how = bs.main_cpu and ("; best: put thread %.1f ms CPU, consumer %.1f (waits for a CPU"
-      .. " %.1f, %.1f); the two threads ran at once in %d of %d streamed puts, the reader"
-      .. " waited for the end in %d")
-      :format(bs.main_cpu, bs.other_cpu, bs.main_wait, bs.other_wait, overlapped, reps, to_end) or ""
+      .. " %.1f, %.1f); the two threads ran at once in %d of %d streamed puts")
+      :format(bs.main_cpu, bs.other_cpu, bs.main_wait, bs.other_wait, overlapped, reps) or ""
     print(("big_table_queue (%d records through a Queue to a waiting thread): braid %.1f ms "
       .. "(not streamed, same run: %.1f ms); cjson encode+decode %.1f ms; %.2f of cjson (target <= 0.2)%s")
       :format(NR, best, plain, cj, ratio, how))
@@ -265,7 +259,6 @@ return function(h)
       best_threads = bs.main_cpu and { put_cpu = bs.main_cpu, put_wait = bs.main_wait,
         consumer_cpu = bs.other_cpu, consumer_wait = bs.other_wait } or cjson.null,
       streamed_overlapped = bs.main_cpu and overlapped or cjson.null, streamed_reps = reps,
-      streamed_reader_waited_for_end = to_end,
     })
     rows[#rows + 1] = {
       ("big table through a Queue, %dk records (ms)"):format(NR // 1000), fmt(best),

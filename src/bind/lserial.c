@@ -89,14 +89,6 @@ static int serial_stream_min(lua_State *L) {
 }
 
 
-/* core._stream_turns() -> how many streams' readers waited for the end
-** because their writer made no progress while they decoded (stream.h) */
-static int serial_stream_turns(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)braid__stream_turns());
-  return 1;
-}
-
-
 /* core._seg_min([n]) -> old size: from which size a string or buffer sent
 ** to another process goes out of line in a memfd (memseg.h); specs lower
 ** it, benchmarks measure where it pays. */
@@ -216,7 +208,6 @@ static const luaL_Reg serial_funcs[] = {
   { "loads", serial_loads },
   { "copy", serial_copy },
   { "_stream_min", serial_stream_min },
-  { "_stream_turns", serial_stream_turns },
   { NULL, NULL },
 };
 

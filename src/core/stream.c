@@ -15,10 +15,6 @@
 ** under a millisecond) is not worth a second thread's wake-ups. */
 static atomic_size_t stream_min = 128 * 1024;
 static atomic_size_t stream_step = 64 * 1024;
-static atomic_size_t stream_turns;
-
-
-size_t braid__stream_turns(void) { return atomic_load(&stream_turns); }
 
 
 void braid__stream_limits(size_t *min, size_t *step, int set) {
@@ -141,43 +137,20 @@ void braid__stream_fail(braid_stream *s) {
 }
 
 
-/* The reader needs more than it has. When the writer published nothing
-** at all while the reader decoded what it got last time, the two are
-** taking turns on one CPU (another process holds the other one, or the
-** machine has one): decoding in pieces then overlaps nothing and only
-** adds switches between them (a streamed put measured ~15% slower than a
-** plain one so, bench/README.md big_table_queue), so from then on the
-** reader sleeps until the end. Two threads running at once never get
-** there: the writer publishes every 64 KiB, and a reader that slept
-** decodes at least LOOKAHEAD_STEPS of them before it waits again. A
-** writer stalled as long for another reason (preempted, or copying one
-** huge string) costs the rest of the overlap, never correctness. */
 void braid__stream_wait(braid_stream *s, size_t want, braid_stream_view *v) {
   size_t ahead = LOOKAHEAD_STEPS * atomic_load(&stream_step);
-  int slept = 0;
   if (s->pull != NULL) {
     s->pull(s->ud, s, want, v);
     return;
   }
   braid__mutex_lock(&s->mu);
-  if (!s->to_end && s->seen > 0 && s->pub.len == s->seen && want != SIZE_MAX &&
-      s->pub.state == BRAID_STREAM_OPEN) {
-    s->to_end = 1;
-    atomic_fetch_add(&stream_turns, 1);
-  }
   while (s->pub.len < want && s->pub.state == BRAID_STREAM_OPEN) {
-    s->want = s->to_end || want > SIZE_MAX - ahead ? SIZE_MAX : want + ahead;
+    s->want = want > SIZE_MAX - ahead ? SIZE_MAX : want + ahead;
     s->waiting++;
     /* no deadline: an interrupt must not end this wait (intr.h) */
     braid__cond_wait(&s->cv, &s->mu, NULL);
     s->waiting--;
-    slept = 1;
   }
   *v = s->pub;
-  /* judged next time only after a sleep: the reader then has at least
-  ** LOOKAHEAD_STEPS to decode (a few ms), where a running writer would
-  ** publish several steps; after a wait that did not sleep it may have
-  ** only a step, which a writer as fast as it need not have passed */
-  s->seen = slept ? s->pub.len : 0;
   braid__mutex_unlock(&s->mu);
 }

@@ -41,8 +41,6 @@ struct braid_stream {
   braid_stream_view pub; /* guarded by 'mu' */
   int waiting;           /* guarded by 'mu': readers asleep */
   size_t want;           /* guarded by 'mu': the length that wakes them */
-  size_t seen;           /* guarded by 'mu': the length the reader last got */
-  int to_end;            /* guarded by 'mu': the reader waits for the end */
   braid_msg *final;      /* set once, with state DONE */
   /* The writer's alone (the reader frees nothing): the blocks the reader
   ** may still be reading, freed with the stream. */
@@ -86,11 +84,6 @@ BRAIDI_FUNC void braid__stream_fail(braid_stream *s);
 ** has ended, and fills '*v'. */
 BRAIDI_FUNC void braid__stream_wait(braid_stream *s, size_t want,
                                     braid_stream_view *v);
-
-/* How many streams' readers found that their writer had published
-** nothing while they decoded what they had (the two took turns on one
-** CPU) and so waited for the end (see braid__stream_wait). */
-BRAIDI_FUNC size_t braid__stream_turns(void);
 
 /* Thread starts stream their arguments from 'min' encoded bytes on,
 ** publishing every 'step' bytes. Reads them into '*min'/'*step' and, when
