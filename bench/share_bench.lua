@@ -40,46 +40,39 @@ local PID = (function()
   return pid
 end)()
 
--- {tid = {on-CPU ns, run-queue wait ns, name}} of this process's threads
-local function sched_sample()
-  local out = {}
-  if not PID then return out end
-  local dir = "/proc/" .. PID .. "/task/"
-  local p = io.popen("ls " .. dir .. " 2>/dev/null")
-  if not p then return out end
-  for tid in p:lines() do
-    local f = io.open(dir .. tid .. "/schedstat")
-    if f then
-      local run, wait = f:read("a"):match("^(%d+) (%d+)")
-      f:close()
-      local c = io.open(dir .. tid .. "/comm")
-      out[tid] = { tonumber(run), tonumber(wait), c and c:read("l") or "?" }
-      if c then c:close() end
-    end
-  end
-  p:close()
-  return out
+-- {on-CPU ns, run-queue wait ns} of thread 'tid' of this process (two
+-- file reads a sample: no process is started between two puts).
+local function sched_of(tid)
+  local f = PID and tid and io.open("/proc/" .. PID .. "/task/" .. tid .. "/schedstat")
+  if not f then return nil end
+  local run, wait = f:read("a"):match("^(%d+) (%d+)")
+  f:close()
+  return { tonumber(run), tonumber(wait) }
 end
 
--- Between two samples, in ms: this (the main) thread's on-CPU time and
--- wait, and the same summed over the other threads.
+-- The put thread's (this one's) and the consumer's samples
+local function sched_sample(consumer)
+  return { sched_of(PID), sched_of(consumer) }
+end
+
+-- Between two samples, in ms: each thread's on-CPU time and wait
 local function sched_delta(a, b)
-  local r = { main_cpu = 0, main_wait = 0, other_cpu = 0, other_wait = 0 }
-  for tid, v in pairs(b) do
-    local u = a[tid] or { 0, 0 }
-    local cpu, wait = (v[1] - u[1]) / 1e6, (v[2] - u[2]) / 1e6
-    if tid == PID then
-      r.main_cpu, r.main_wait = cpu, wait
-    else
-      r.other_cpu, r.other_wait = r.other_cpu + cpu, r.other_wait + wait
-    end
-  end
-  return r
+  local function d(i, j) return a[i] and b[i] and (b[i][j] - a[i][j]) / 1e6 or 0 end
+  return { main_cpu = d(1, 1), main_wait = d(1, 2), other_cpu = d(2, 1), other_wait = d(2, 2),
+           known = a[1] ~= nil and a[2] ~= nil }
 end
 
+-- "tid:name ..." of this process's threads (BENCH_DETAIL only, before the puts)
 local function thread_list()
   local out = {}
-  for tid, v in pairs(sched_sample()) do out[#out + 1] = tid .. ":" .. v[3] end
+  local p = PID and io.popen("ls /proc/" .. PID .. "/task 2>/dev/null")
+  if not p then return "?" end
+  for tid in p:lines() do
+    local c = io.open("/proc/" .. PID .. "/task/" .. tid .. "/comm")
+    out[#out + 1] = tid .. ":" .. (c and c:read("l") or "?")
+    if c then c:close() end
+  end
+  p:close()
   table.sort(out)
   return table.concat(out, " ")
 end
@@ -196,6 +189,10 @@ return function(h)
     if DETAIL then io.stderr:write("[big_table_queue] threads before: ", thread_list(), "\n") end
     local q, ready, done = queue.Queue(), threading.Event(), queue.Queue()
     local th = threading.Thread { target = function(qq, rd, dn, n, count)
+      -- this thread's id first (the first field of its stat), for schedstat
+      local f = io.open("/proc/thread-self/stat")
+      dn:put(f and f:read("a"):match("^(%d+)") or false)
+      if f then f:close() end
       for _ = 1, count do
         rd:set()
         local v = qq:get()
@@ -203,6 +200,7 @@ return function(h)
       end
     end, args = { q, ready, done, NR, 2 * reps + 1 } }
     th:start()
+    local consumer_tid = done:get(true, 30) or nil
     -- alternately streamed and not (core._stream_min raised past the
     -- table's size: the plain put, encode then decode), same run
     local set_min = core._stream_min
@@ -215,24 +213,24 @@ return function(h)
       assert(ready:wait(30))
       ready:clear()
       collectgarbage()
-      local k0 = sched_sample()
+      local k0 = sched_sample(consumer_tid)
       local t0 = now()
       q:put(T)
       assert(done:get(true, 60))
       local dt = (now() - t0) * 1e3
-      local k = sched_delta(k0, sched_sample())
+      local k = sched_delta(k0, sched_sample(consumer_tid))
       -- the two threads ran at once when neither waited for a CPU for
       -- long (serialised on one CPU, each waits about the other's time)
       local ran_together = k.main_wait + k.other_wait < 0.25 * dt
-      if DETAIL then
+      if DETAIL and k.known then
         io.stderr:write(("[big_table_queue] %s %.1f ms: put thread %.1f ms CPU + %.1f waiting"
-          .. " for a CPU; other threads %.1f + %.1f\n"):format(streamed and "streamed" or "plain",
+          .. " for a CPU; consumer %.1f + %.1f\n"):format(streamed and "streamed" or "plain",
           dt, k.main_cpu, k.main_wait, k.other_cpu, k.other_wait))
       end
       if r > 1 then -- the first warms the thread up
         if streamed then
           if ran_together then overlapped = overlapped + 1 end
-          if dt < best then best, best_sched = dt, k end
+          if dt < best then best, best_sched = dt, k.known and k or nil end
         else
           plain = math.min(plain, dt)
         end
