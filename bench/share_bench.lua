@@ -23,6 +23,60 @@ local queue = require "braid.queue"
 
 local now = core.monotonic
 local N, LEN, CALLS = 1000, 1000, 10
+local DETAIL = os.getenv("BENCH_DETAIL") -- big_table_queue: a line per repetition
+
+-- { ------ where a repetition's time went, per thread (Linux /proc; none elsewhere)
+-- The streamed put's figure is about the longer of its two threads' work
+-- only when they run at once: when another process keeps one of the two
+-- CPUs busy, the scheduler may leave both on the other one (a process in
+-- another session is balanced against this one as a whole: autogroups),
+-- and the figure becomes their sum. Each thread's on-CPU time and
+-- run-queue wait (/proc/PID/task/TID/schedstat, in ns) tell the two apart.
+local PID = (function()
+  local f = io.open("/proc/self/stat")
+  if not f then return nil end
+  local pid = f:read("a"):match("^(%d+)")
+  f:close()
+  return pid
+end)()
+
+-- {on-CPU ns, run-queue wait ns} of thread 'tid' of this process (two
+-- file reads a sample: no process is started between two puts).
+local function sched_of(tid)
+  local f = PID and tid and io.open("/proc/" .. PID .. "/task/" .. tid .. "/schedstat")
+  if not f then return nil end
+  local run, wait = f:read("a"):match("^(%d+) (%d+)")
+  f:close()
+  return { tonumber(run), tonumber(wait) }
+end
+
+-- The put thread's (this one's) and the consumer's samples
+local function sched_sample(consumer)
+  return { sched_of(PID), sched_of(consumer) }
+end
+
+-- Between two samples, in ms: each thread's on-CPU time and wait
+local function sched_delta(a, b)
+  local function d(i, j) return a[i] and b[i] and (b[i][j] - a[i][j]) / 1e6 or 0 end
+  return { main_cpu = d(1, 1), main_wait = d(1, 2), other_cpu = d(2, 1), other_wait = d(2, 2),
+           known = a[1] ~= nil and a[2] ~= nil }
+end
+
+-- "tid:name ..." of this process's threads (BENCH_DETAIL only, before the puts)
+local function thread_list()
+  local out = {}
+  local p = PID and io.popen("ls /proc/" .. PID .. "/task 2>/dev/null")
+  if not p then return "?" end
+  for tid in p:lines() do
+    local c = io.open("/proc/" .. PID .. "/task/" .. tid .. "/comm")
+    out[#out + 1] = tid .. ":" .. (c and c:read("l") or "?")
+    if c then c:close() end
+  end
+  p:close()
+  table.sort(out)
+  return table.concat(out, " ")
+end
+-- } ------
 
 local function python(reps)
   if not os.execute("command -v python3 >/dev/null 2>&1") then return {} end
@@ -132,45 +186,83 @@ return function(h)
       assert(#T2 == NR and T2[NR].vals[3] == 3 * NR)
       if dt < cj then cj = dt end
     end
+    if DETAIL then io.stderr:write("[big_table_queue] threads before: ", thread_list(), "\n") end
     local q, ready, done = queue.Queue(), threading.Event(), queue.Queue()
     local th = threading.Thread { target = function(qq, rd, dn, n, count)
+      -- this thread's id first (the first field of its stat), for schedstat
+      local f = io.open("/proc/thread-self/stat")
+      dn:put(f and f:read("a"):match("^(%d+)") or false)
+      if f then f:close() end
       for _ = 1, count do
+        -- each put starts on a collected heap in this state too, as it does
+        -- in the putting state and in cjson's loop: the previous put's
+        -- table (15 MB) is not left for this decode to pay for (its dead
+        -- strings in the string table, fresh pages where its memory would
+        -- be reused)
+        collectgarbage()
         rd:set()
         local v = qq:get()
         dn:put(#v == n and v[n].vals[3] == 3 * n)
       end
     end, args = { q, ready, done, NR, 2 * reps + 1 } }
     th:start()
+    local consumer_tid = done:get(true, 30) or nil
     -- alternately streamed and not (core._stream_min raised past the
     -- table's size: the plain put, encode then decode), same run
     local set_min = core._stream_min
     local min0, step0 = set_min()
     local best, plain = math.huge, math.huge
+    local best_sched, overlapped = nil, 0
     for r = 1, 2 * reps + 1 do
       local streamed = r % 2 == 1 or not set_min
       if set_min then set_min(streamed and min0 or (1 << 40), step0) end
       assert(ready:wait(30))
       ready:clear()
       collectgarbage()
+      local k0 = sched_sample(consumer_tid)
       local t0 = now()
       q:put(T)
       assert(done:get(true, 60))
       local dt = (now() - t0) * 1e3
+      local k = sched_delta(k0, sched_sample(consumer_tid))
+      -- the two threads ran at once when neither waited for a CPU for
+      -- long (serialised on one CPU, each waits about the other's time)
+      local ran_together = k.main_wait + k.other_wait < 0.25 * dt
+      if DETAIL and k.known then
+        io.stderr:write(("[big_table_queue] %s %.1f ms: put thread %.1f ms CPU + %.1f waiting"
+          .. " for a CPU; consumer %.1f + %.1f\n"):format(streamed and "streamed" or "plain",
+          dt, k.main_cpu, k.main_wait, k.other_cpu, k.other_wait))
+      end
       if r > 1 then -- the first warms the thread up
-        if streamed then best = math.min(best, dt) else plain = math.min(plain, dt) end
+        if streamed then
+          if ran_together then overlapped = overlapped + 1 end
+          if dt < best then best, best_sched = dt, k.known and k or nil end
+        else
+          plain = math.min(plain, dt)
+        end
       end
     end
     if set_min then set_min(min0, step0) end
     th:join()
     local ratio = best / cj
     local met = ratio <= 0.2
+    local bs = best_sched or {}
+    local how = bs.main_cpu and ("; best: put thread %.1f ms CPU, consumer %.1f (waits for a CPU"
+      .. " %.1f, %.1f); the two threads ran at once in %d of %d streamed puts")
+      :format(bs.main_cpu, bs.other_cpu, bs.main_wait, bs.other_wait, overlapped, reps) or ""
     print(("big_table_queue (%d records through a Queue to a waiting thread): braid %.1f ms "
-      .. "(not streamed, same run: %.1f ms); cjson encode+decode %.1f ms; %.2f of cjson (target <= 0.2)")
-      :format(NR, best, plain, cj, ratio))
+      .. "(not streamed, same run: %.1f ms); cjson encode+decode %.1f ms; %.2f of cjson (target <= 0.2)%s")
+      :format(NR, best, plain, cj, ratio, how))
     write_json("big_table_queue", {
       unit = "ms from put to the consumer holding the table", records = NR,
       braid = best, braid_not_streamed = plain, baselines = { cjson_roundtrip = cj },
       ratio = ratio, ratio_of = "braid / cjson", target = "ratio <= 0.2", met = met,
+      -- where the best streamed put's time went (ms; Linux only): the put's
+      -- thread (the encode) and the consumer's (the decode), on CPU and
+      -- waiting for one; and in how many streamed puts they overlapped
+      best_threads = bs.main_cpu and { put_cpu = bs.main_cpu, put_wait = bs.main_wait,
+        consumer_cpu = bs.other_cpu, consumer_wait = bs.other_wait } or cjson.null,
+      streamed_overlapped = bs.main_cpu and overlapped or cjson.null, streamed_reps = reps,
     })
     rows[#rows + 1] = {
       ("big table through a Queue, %dk records (ms)"):format(NR // 1000), fmt(best),

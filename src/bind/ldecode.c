@@ -1132,7 +1132,8 @@ static int decode_nogc(lua_State *L) {
 ** traversing everything built so far, are wasted work (a third of the
 ** time for 100,000 records in a fresh worker). The collector runs again
 ** around the user code a decode may call (require, constructors) and is
-** restarted however the decode ends. */
+** restarted however the decode ends. The same for queue items from this
+** size on (braid__decode_items_with: a big table a put did not stream). */
 #define NOGC_MIN_BYTES 65536
 
 static int decode_flags(lua_State *L, const braid_msg *m, int flags) {
@@ -1315,6 +1316,7 @@ typedef struct ItemsJob {
   const braid_item *items;
   size_t n;
   lua_Integer k;
+  int gcstopped; /* items of NOGC_MIN_BYTES and more: stopped by the caller */
 } ItemsJob;
 
 /* (job, table | nil) -> nothing, or the items when there is no table */
@@ -1326,6 +1328,7 @@ static int decode_items_protected(lua_State *L) {
   memset(&d, 0, sizeof d);
   dec_init_frames(&d);
   d.L = L;
+  d.gcstopped = j->gcstopped;
   lua_settop(L, 2);
   lua_pushnil(L); /* 3: cache of shared objects */
   d.cache = 3;
@@ -1353,7 +1356,7 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
                              size_t n, int tidx, lua_Integer k,
                              void (*done)(braid_msg *, void *), void *ud) {
   ItemsJob job;
-  int top, status;
+  int top, status, gc = 0;
   size_t i;
   if (n == 0) return 0;
   if (n == 1 && tidx == 0) { /* the common get(): no pcall for scalars */
@@ -1374,6 +1377,7 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
   job.items = items;
   job.n = n;
   job.k = k;
+  job.gcstopped = 0;
   if (!lua_checkstack(L, 4)) {
     status = LUA_ERRMEM;
     lua_pushliteral(L, "out of stack space");
@@ -1384,7 +1388,12 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
       lua_pushvalue(L, tidx);
     else
       lua_pushnil(L);
+    gc = braid__items_bytes(items, n, NOGC_MIN_BYTES) >= NOGC_MIN_BYTES &&
+         lua_gc(L, LUA_GCISRUNNING);
+    job.gcstopped = gc;
+    if (gc) lua_gc(L, LUA_GCSTOP);
     status = lua_pcall(L, 2, tidx ? 0 : (int)n, 0);
+    if (gc) lua_gc(L, LUA_GCRESTART); /* however the decode ended */
   }
   for (i = 0; i < n;) {
     braid_msg *m = items[i].m;

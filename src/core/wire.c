@@ -170,6 +170,17 @@ void braid__item_bounds(const braid_msg *m, uint32_t idx, size_t *off,
     *end = m->len;
   }
 }
+
+
+size_t braid__items_bytes(const braid_item *items, size_t n, size_t cap) {
+  size_t i, sum = 0;
+  for (i = 0; i < n && sum < cap; i++) {
+    size_t off, end;
+    braid__item_bounds(items[i].m, items[i].idx, &off, &end);
+    if (off <= end) sum += end - off;
+  }
+  return sum;
+}
 /* }====================================================== */
 
 

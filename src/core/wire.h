@@ -172,6 +172,10 @@ BRAIDI_FUNC int braid__msg_is_spare(const braid_msg *m);
 ** checked against m->len: a reader checks *off <= *end <= m->len. */
 BRAIDI_FUNC void braid__item_bounds(const braid_msg *m, uint32_t idx,
                                     size_t *off, size_t *end);
+/* The bytes of items[0..n) together, counted until they reach 'cap' (a
+** reader asking "at least this big?" pays for no more items than that). */
+BRAIDI_FUNC size_t braid__items_bytes(const braid_item *items, size_t n,
+                                      size_t cap);
 /* } ====== */
 
 
