@@ -172,6 +172,40 @@ describe("parked threads", function()
     assert.equal(ident, gident)
   end)
 
+  -- Linux shows a thread's name in /proc/<pid>/task/<tid>/comm: a parked
+  -- thread gives back the name it was created with, not the ended run's.
+  local names_it = io.open("/proc/self/comm") and it or pending
+  names_it("gives a parked thread its first name back, not the run's",
+           function()
+    local function comm_names()
+      -- /proc/self in the ls would be the ls: name this process
+      local dir = "/proc/" .. require("braid.core").getpid() .. "/task"
+      local names, ls = {}, io.popen("ls " .. dir)
+      for tid in ls:lines() do
+        local f = io.open(dir .. "/" .. tid .. "/comm")
+        if f then names[#names + 1] = f:read("l"); f:close() end
+      end
+      ls:close()
+      return names
+    end
+    local function has(list, name)
+      for _, n in ipairs(list) do if n == name then return true end end
+      return false
+    end
+    local q = require("braid.queue").SimpleQueue()
+    local t = threading.Thread{name = "brd-parkname",
+      target = function(q, names) q:put(names()) end, args = {q, comm_names}}
+    t:start()
+    local during = q:get(true, 10)
+    t:join(60)
+    assert.is_false(t:is_alive())
+    assert.is_true(has(during, "brd-parkname")) -- the run had the name
+    -- the run's end signals the joiner before its thread parks: bounded wait
+    assert.is_true(eventually(function()
+      return core.parked() >= 1 and not has(comm_names(), "brd-parkname")
+    end))
+  end)
+
   it("uses a parked thread only for the same stack size", function()
     local id1 = run(function() end)
     local old = threading.stack_size(256 * 1024)

@@ -190,6 +190,7 @@ typedef struct Start {
 static void *park_main(void *arg) {
   Parker self;
   sigset_t mask;
+  char name[16]; /* Linux's limit, the terminating zero included */
   Start *s = (Start *)arg;
   self.state = P_BUSY;
   self.entry = s->entry;
@@ -212,6 +213,11 @@ static void *park_main(void *arg) {
   free(s);
   braid__cond_init(&self.cv);
   pthread_sigmask(SIG_SETMASK, NULL, &mask); /* what every run starts with */
+#if defined(__linux__)
+  /* the name a new thread has (its creator's), given back at each park:
+  ** a parked thread must not show the name of the run that ended */
+  if (pthread_getname_np(self.tid, name, sizeof name) != 0) name[0] = '\0';
+#endif
   tl_self = &self;
   for (;;) {
     braid__deadline d;
@@ -223,6 +229,9 @@ static void *park_main(void *arg) {
     ** state and the signal mask go back to a new thread's. */
     braid__os_thread_reset();
     pthread_sigmask(SIG_SETMASK, &mask, NULL);
+#if defined(__linux__)
+    if (name[0] != '\0') pthread_setname_np(self.tid, name);
+#endif
     braid__mutex_lock(&mu);
     if (self.state == P_BUSY && !offer_locked(&self)) { /* pool full */
       braid__mutex_unlock(&mu);
