@@ -42,6 +42,7 @@
 #include "pool.h"
 #include "process.h"
 #include "lcodec.h"
+#include "lpstream.h"
 #include "segfill.h"
 #include "thread.h"
 
@@ -76,8 +77,15 @@ typedef struct FrameHdr {
 
 /* Child -> parent: an encoded outcome follows: for a batch ('nitems' >
 ** 0, a chunk's results one item each) its item offsets, then 'len'
-** bytes. 'tag' is the message's (BRAID_RESULT_ITEMS for such a batch). */
-enum { REPLY_READY = 1, REPLY_INITFAIL, REPLY_OK, REPLY_EXC };
+** bytes. 'tag' is the message's (BRAID_RESULT_ITEMS for such a batch).
+** A big single result streams (lpstream.c): REPLY_STREAM, with nothing
+** after it but the stream's memfd as its descriptor, comes as soon as the
+** encoding passes the threshold; the task's own reply follows once the
+** child has written the stream: REPLY_STREAMED (nothing after it: the
+** result is the stream) or REPLY_EXC (the stream failed, a value found
+** unsendable late: its error, as an unstreamed result's). */
+enum { REPLY_READY = 1, REPLY_INITFAIL, REPLY_OK, REPLY_EXC, REPLY_STREAM,
+       REPLY_STREAMED };
 
 typedef struct ReplyHdr {
   uint32_t status;
@@ -254,6 +262,33 @@ static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
 }
 
 
+/* A result's stream entry: REPLY_STREAM with the memfd (ud: the socket). */
+static int stream_entry(void *ud, int sfd) {
+  ReplyHdr h;
+  struct iovec iov;
+  memset(&h, 0, sizeof h);
+  h.status = REPLY_STREAM;
+  iov.iov_base = &h;
+  iov.iov_len = sizeof h;
+  return send_all_fds(*(int *)ud, &iov, 1, &sfd, 1);
+}
+
+/* braidB_WorkerCtx 'stream' of a child: a big result goes streamed. */
+static braid_msg *stream_result(lua_State *L, int idx, void *ud) {
+  braidB_pstarget t;
+  braid_msg *m;
+  int rc;
+  t.entry = stream_entry;
+  t.failed = NULL; /* the task's reply says it (REPLY_EXC) */
+  t.ud = ud;
+  t.root = "result"; /* as braidB_encode_values names it */
+  m = braidB_put_streamed(L, idx, &t, &rc);
+  if (m == NULL && rc != BRAID_OK)
+    braidB_raisecode(L, rc, "cannot send a result");
+  return m;
+}
+
+
 /* Serves one frame; BRAID_ECLOSED after F_EXIT or at end of file. */
 static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
                        braid_fnent **fn, braid_msg **calls) {
@@ -287,17 +322,20 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   }
   memset(&w, 0, sizeof w);
   w.fn = *fn;
+  c->streamed = 0;
   if (h.kind == F_CALL) {
     rc = read_msg(fd, h.len, &w.args);
     if (rc != BRAID_OK) return rc;
     m = braidB_exec_call(L, c, &w, &st);
-    rc = send_reply(fd, st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC, m);
+    st = st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC;
   } else {
     rc = read_chunk(fd, &h, &w, c, *calls);
     if (rc != BRAID_OK) return rc;
     m = braidB_exec_chunk(L, c, &w, &st);
-    rc = send_reply(fd, st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC, m);
+    st = st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC;
   }
+  /* a result that went streamed succeeded: nothing can fail after it */
+  rc = send_reply(fd, st == REPLY_OK && c->streamed ? REPLY_STREAMED : st, m);
   if (m) braid__msg_free(m);
   /* The result's big segments (BRAID_ENC_LATE) are filled now, while the
   ** parent copies them out. Their strings are off the stack since the
@@ -343,6 +381,8 @@ static int core_procpool_serve(lua_State *L) {
   c = braidB_worker_ctx(L, NULL,
                         BRAID_ENC_PIPE | BRAID_ENC_SEGS | BRAID_ENC_LATE,
                         mperr);
+  c->stream = stream_result;
+  c->stream_ud = &fd;
   if (send_reply(fd, ok ? REPLY_READY : REPLY_INITFAIL, NULL) != BRAID_OK ||
       !ok) {
     lua_pushboolean(L, 0); /* the caller exits with status 1 */
@@ -770,16 +810,48 @@ static void fail_lost(lua_State *L, Flight *f, long pid, int code) {
 ** '*ok', or W_DIED / W_STOP. */
 static int read_reply(ProcExt *x, Child *ch, braid_msg **m, int *ok) {
   ReplyHdr r;
-  int fds[BRAID_SEG_MAX], nfds = 0;
-  int ev = wait_reply(x, ch);
+  int fds[BRAID_SEG_MAX], nfds = 0, sfd = -1, ev;
   *m = NULL;
-  if (ev != W_REPLY) return ev;
-  if (read_reply_hdr(ch->fd, &r, fds, &nfds) != BRAID_OK ||
-      (r.status != REPLY_OK && r.status != REPLY_EXC) ||
+again:
+  ev = wait_reply(x, ch);
+  if (ev != W_REPLY) {
+    if (sfd >= 0) close(sfd); /* a child killed mid-stream */
+    return ev;
+  }
+  if (read_reply_hdr(ch->fd, &r, fds, &nfds) != BRAID_OK) goto bad;
+  if (r.status == REPLY_STREAM && sfd < 0 && nfds == 1 && r.len == 0 &&
+      r.nitems == 0) {
+    /* The result streams: the task's reply follows once it is written.
+    ** The future is finished then, with the stream (decoded from its
+    ** mapping by whoever reads the result, braidB_pstream_msg), so a
+    ** failed stream is told by that reply, as an unstreamed result's. */
+    sfd = fds[0];
+    nfds = 0;
+    goto again;
+  }
+  if (sfd >= 0) {
+    if (r.status == REPLY_STREAMED && nfds == 0 && r.len == 0 &&
+        r.nitems == 0) {
+      *m = braid__msg_from_bytes(BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN);
+      /* braid__msg_take_segs closes the memfd when it fails */
+      if (*m == NULL) close(sfd);
+      else if (braid__msg_take_segs(*m, &sfd, 1) != BRAID_OK) {
+        braid__msg_free(*m);
+        *m = NULL;
+      }
+      *ok = *m != NULL; /* else finished as a MemoryError */
+      return W_REPLY;
+    }
+    close(sfd); /* failed: its error follows as an unstreamed one's */
+    sfd = -1;
+  }
+  if ((r.status != REPLY_OK && r.status != REPLY_EXC) ||
       (r.tag != 0 && r.tag != BRAID_RESULT_ITEMS) ||
       read_msg_items(ch->fd, r.len, r.nitems, 0, m) != BRAID_OK ||
       (nfds > 0 && (*m == NULL ||
                     braid__msg_take_segs(*m, fds, nfds) != BRAID_OK))) {
+  bad:
+    if (sfd >= 0) close(sfd);
     /* the segments of a reply that cannot be read are closed with it
     ** (braid__msg_take_segs closes them when it fails) */
     if (nfds > 0 && *m == NULL)
