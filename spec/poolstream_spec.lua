@@ -1,4 +1,4 @@
--- luacheck: globals REPORT PUBLISHED (set in the workers)
+-- luacheck: globals REPORT GO PUBLISHED (set in the workers)
 -- Process-pool results streamed (issue 16, item 4; lprocpool.c's
 -- REPLY_STREAM, lpstream.c): a pool child's single result that is a big
 -- table is encoded into a stream memfd handed to the parent as soon as the
@@ -83,6 +83,32 @@ end
 local function published() return PUBLISHED end
 
 local function keep_queue(q) REPORT = q end
+local function keep_queues(q, g) REPORT, GO = q, g end
+
+-- A big result whose encoding waits half-way (after the stream started)
+-- for GO: the parent has the result's future finished before that.
+local function stream_until_go()
+  local c = require "braid.core"
+  c._stream_min(4096, 4096)
+  local t = {}
+  for i = 1, 4000 do t[i] = { id = i, name = "item" .. i } end
+  t[2000].p = setmetatable({}, { __braidreduce = function()
+    REPORT:put("mid")
+    assert(GO:get(true, 60) == "go")
+    return tonumber, "7"
+  end })
+  return t
+end
+
+-- Bounded wait until cond() holds (the other side is another process).
+local function wait_until(cond, what)
+  local ev = require("braid.threading").Event()
+  local deadline = helpers.now() + T
+  while not cond() do
+    assert(helpers.now() < deadline, "timed out waiting for " .. what)
+    ev:wait(0.002)
+  end
+end
 
 -- A big result whose encoding stops half-way (after the stream started)
 -- until the child is killed: it reports its pid and written count first.
@@ -144,6 +170,21 @@ describe("process-pool results streamed", function()
         check_big(ex:submit(big_records, N):result(T), N)
       end)
 
+      it("finish the task at the stream's start: the result decodes while the child encodes", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        local ar = p:apply_async(stream_until_go)
+        assert.equal("mid", q:get(true, T))
+        -- the child waits half-way through the encoding, and the result
+        -- is ready already: a get decodes what was published meanwhile
+        wait_until(function() return ar:ready() end, "the stream's entry")
+        g:put("go")
+        local t = ar:get(T)
+        assert.equal(4000, #t)
+        assert.equal(7, t[2000].p)
+        assert.equal("item4000", t[4000].name)
+      end)
+
       it("raise an unstreamed result's error for a value found unsendable late; the pool goes on", function()
         local p <close> = ctx.Pool(1)
         local w0 = p:apply(child_counts)
@@ -181,7 +222,10 @@ describe("process-pool results streamed", function()
         require("braid.os").kill(pid, require("braid.os").SIGKILL)
         local err = helpers.raises(errors.Exception, ar.get, ar, T)
         helpers.message_has(err, "died")
-        -- the proxy closed the stream's memfd it was given; nothing mapped
+        -- the result that stood for the stream held its memfd: once it is
+        -- gone, nothing of the stream is left (the proxy closed its own)
+        ar = nil -- luacheck: ignore
+        collectgarbage(); collectgarbage()
         assert.equal(sfds0, stream_fds())
         assert.equal(maps0, stream_maps())
         -- replaced: the next task's (big, streamed) result arrives

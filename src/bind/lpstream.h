@@ -62,10 +62,14 @@ int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs);
 ** what a decode raises). */
 int braidB_pstream_read(lua_State *L, int fd);
 
-/* Pushes the value of a message that stands for a completed stream (a
-** process pool's streamed result: braidB_pstream_is of its bytes, its one
-** segment the memfd, which stays the message's): 1. MAY RAISE as
-** braidB_pstream_read, and ValueError for a stream never completed. */
+/* Pushes the value of a message that stands for a stream (a process
+** pool's streamed result, lprocpool.c: braidB_pstream_is of its bytes,
+** its one segment the memfd, which stays the message's, its one handle a
+** future the pool finishes with the task's outcome once the stream
+** ended), decoded as it is written: 1. When the stream failed, raises the
+** outcome (the error of a value found unsendable, BrokenProcessPool for
+** a child that died), once the pool has it. MAY RAISE as
+** braidB_pstream_read too. */
 int braidB_pstream_msg(lua_State *L, const braid_msg *m);
 
 /* core._pstream_delay([s]) and core._pstream_counts(): the specs' probes. */
