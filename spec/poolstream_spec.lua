@@ -236,6 +236,21 @@ describe("process-pool results streamed", function()
         assert.equal(0, stream_fds())
         assert.equal(maps0, stream_maps())
       end)
+
+      it("break an executor whose worker is killed mid-stream (BrokenProcessPool)", function()
+        local q = ctx.Queue()
+        local ex <close> = futures.ProcessPoolExecutor{ max_workers = 1, mp_context = ctx,
+                                                        initializer = keep_queue,
+                                                        initargs = { q } }
+        local w0 = ex:submit(child_counts):result(T)
+        local fut = ex:submit(stream_then_block)
+        local pid, written = table.unpack(q:get(true, T))
+        assert.equal(w0 + 1, written)
+        require("braid.os").kill(pid, require("braid.os").SIGKILL)
+        local err = helpers.raises(futures.BrokenProcessPool, fut.result, fut, T)
+        helpers.message_has(err, "died")
+        helpers.raises(futures.BrokenProcessPool, ex.submit, ex, child_counts)
+      end)
     end)
   end
 end)
