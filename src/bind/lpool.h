@@ -83,6 +83,14 @@ typedef struct braidB_WorkerCtx {
   ** BRAID_ENC_PIPE | BRAID_ENC_SEGS, its socket carries descriptors) */
   int proc;
   int mperr; /* a multiprocessing Pool's worker: see BRAIDB_POOL_MPERR */
+  /* A process pool's child (lprocpool.c): a task's single result that
+  ** braidB_pstream_wanted is encoded by 'stream' (MAY RAISE as
+  ** braidB_put_streamed), which returns the whole message, or NULL when
+  ** the value went streamed: 'streamed' is then set (the caller clears
+  ** it before each task). NULL elsewhere. */
+  braid_msg *(*stream)(lua_State *L, int idx, void *ud);
+  void *stream_ud;
+  int streamed;
 } braidB_WorkerCtx;
 
 /* braid_pool_opts.flags: the workers serve a multiprocessing Pool, where

@@ -42,13 +42,13 @@
 #include "pool.h"
 #include "process.h"
 #include "lcodec.h"
+#include "lpstream.h"
 #include "segfill.h"
 #include "thread.h"
 
 
 /*
-** {======================================================
-** Frames
+** {===============================================** Frames
 ** =======================================================
 */
 
@@ -76,8 +76,15 @@ typedef struct FrameHdr {
 
 /* Child -> parent: an encoded outcome follows: for a batch ('nitems' >
 ** 0, a chunk's results one item each) its item offsets, then 'len'
-** bytes. 'tag' is the message's (BRAID_RESULT_ITEMS for such a batch). */
-enum { REPLY_READY = 1, REPLY_INITFAIL, REPLY_OK, REPLY_EXC };
+** bytes. 'tag' is the message's (BRAID_RESULT_ITEMS for such a batch).
+** A big single result streams (lpstream.c): REPLY_STREAM, with nothing
+** after it but the stream's memfd as its descriptor, comes as soon as the
+** encoding passes the threshold; the task's own reply follows once the
+** child has written the stream: REPLY_STREAMED (nothing after it: the
+** result is the stream) or REPLY_EXC (the stream failed, a value found
+** unsendable late: its error, as an unstreamed result's). */
+enum { REPLY_READY = 1, REPLY_INITFAIL, REPLY_OK, REPLY_EXC, REPLY_STREAM,
+       REPLY_STREAMED };
 
 typedef struct ReplyHdr {
   uint32_t status;
@@ -254,6 +261,33 @@ static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
 }
 
 
+/* A result's stream entry: REPLY_STREAM with the memfd (ud: the socket). */
+static int stream_entry(void *ud, int sfd) {
+  ReplyHdr h;
+  struct iovec iov;
+  memset(&h, 0, sizeof h);
+  h.status = REPLY_STREAM;
+  iov.iov_base = &h;
+  iov.iov_len = sizeof h;
+  return send_all_fds(*(int *)ud, &iov, 1, &sfd, 1);
+}
+
+/* braidB_WorkerCtx 'stream' of a child: a big result goes streamed. */
+static braid_msg *stream_result(lua_State *L, int idx, void *ud) {
+  braidB_pstarget t;
+  braid_msg *m;
+  int rc;
+  t.entry = stream_entry;
+  t.failed = NULL; /* the task's reply says it (REPLY_EXC) */
+  t.ud = ud;
+  t.root = "result"; /* as braidB_encode_values names it */
+  m = braidB_put_streamed(L, idx, &t, &rc);
+  if (m == NULL && rc != BRAID_OK)
+    braidB_raisecode(L, rc, "cannot send a result");
+  return m;
+}
+
+
 /* Serves one frame; BRAID_ECLOSED after F_EXIT or at end of file. */
 static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
                        braid_fnent **fn, braid_msg **calls) {
@@ -287,17 +321,20 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   }
   memset(&w, 0, sizeof w);
   w.fn = *fn;
+  c->streamed = 0;
   if (h.kind == F_CALL) {
     rc = read_msg(fd, h.len, &w.args);
     if (rc != BRAID_OK) return rc;
     m = braidB_exec_call(L, c, &w, &st);
-    rc = send_reply(fd, st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC, m);
+    st = st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC;
   } else {
     rc = read_chunk(fd, &h, &w, c, *calls);
     if (rc != BRAID_OK) return rc;
     m = braidB_exec_chunk(L, c, &w, &st);
-    rc = send_reply(fd, st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC, m);
+    st = st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC;
   }
+  /* a result that went streamed succeeded: nothing can fail after it */
+  rc = send_reply(fd, st == REPLY_OK && c->streamed ? REPLY_STREAMED : st, m);
   if (m) braid__msg_free(m);
   /* The result's big segments (BRAID_ENC_LATE) are filled now, while the
   ** parent copies them out. Their strings are off the stack since the
@@ -343,6 +380,8 @@ static int core_procpool_serve(lua_State *L) {
   c = braidB_worker_ctx(L, NULL,
                         BRAID_ENC_PIPE | BRAID_ENC_SEGS | BRAID_ENC_LATE,
                         mperr);
+  c->stream = stream_result;
+  c->stream_ud = &fd;
   if (send_reply(fd, ok ? REPLY_READY : REPLY_INITFAIL, NULL) != BRAID_OK ||
       !ok) {
     lua_pushboolean(L, 0); /* the caller exits with status 1 */
@@ -507,7 +546,7 @@ static int stop_child(lua_State *L, Child *ch, const char *how) {
 
 
 /* Waits for a reply header, the child's end or the pool's stop. */
-enum { W_REPLY, W_DIED, W_STOP };
+enum { W_REPLY, W_DIED, W_STOP, W_STREAM };
 
 static int wait_reply(ProcExt *x, Child *ch) {
   struct pollfd pf[3];
@@ -792,19 +831,35 @@ static void fail_lost(lua_State *L, Flight *f, long pid, int code) {
 
 
 /* Reads the reply to the oldest work in flight. W_REPLY with '*m' and
-** '*ok', or W_DIED / W_STOP. */
-static int read_reply(ProcExt *x, Child *ch, braid_msg **m, int *ok) {
+** '*ok', W_STREAM with '*sfd' (a result's stream entry: its memfd, the
+** caller's), or W_DIED / W_STOP. 'streaming': a stream entry came, the
+** reply is the task's own after it (REPLY_STREAMED, '*ok' and no
+** message; or REPLY_EXC). */
+static int read_reply(ProcExt *x, Child *ch, int streaming, braid_msg **m,
+                      int *ok, int *sfd) {
   ReplyHdr r;
   int fds[BRAID_SEG_MAX], nfds = 0;
   int ev = wait_reply(x, ch);
   *m = NULL;
   if (ev != W_REPLY) return ev;
-  if (read_reply_hdr(ch->fd, &r, fds, &nfds) != BRAID_OK ||
-      (r.status != REPLY_OK && r.status != REPLY_EXC) ||
+  if (read_reply_hdr(ch->fd, &r, fds, &nfds) != BRAID_OK) goto bad;
+  if (r.len == 0 && r.nitems == 0 && !streaming &&
+      r.status == REPLY_STREAM && nfds == 1) {
+    *sfd = fds[0];
+    return W_STREAM;
+  }
+  if (streaming && r.status == REPLY_STREAMED && nfds == 0 && r.len == 0 &&
+      r.nitems == 0) {
+    *ok = 1;
+    return W_REPLY;
+  }
+  if ((r.status != REPLY_OK && r.status != REPLY_EXC) ||
+      (streaming && r.status != REPLY_EXC) ||
       (r.tag != 0 && r.tag != BRAID_RESULT_ITEMS) ||
       read_msg_items(ch->fd, r.len, r.nitems, 0, m) != BRAID_OK ||
       (nfds > 0 && (*m == NULL ||
                     braid__msg_take_segs(*m, fds, nfds) != BRAID_OK))) {
+  bad:
     /* the segments of a reply that cannot be read are closed with it
     ** (braid__msg_take_segs closes them when it fails) */
     if (nfds > 0 && *m == NULL)
@@ -842,6 +897,13 @@ typedef struct Proxy {
   int head, n; /* works in flight: fl[head], fl[head+1]... */
   int unsent;  /* the child died idle: fl[head] was not sent */
   int held;    /* the newest work is not sent yet (PIPELINE_MAX) */
+=======
+  /* A result streams: its work was finished with the stream (and left
+  ** the ring) and the child's reply after it is awaited. 'slot' (NULL
+  ** when there was no memory for it) is finished with that reply: the
+  ** outcome a reader of a stream that failed waits for. */
+  int streaming;
+  braid_future *slot;
 } Proxy;
 
 static Flight *oldest(Proxy *px) { return &px->fl[px->head]; }
@@ -860,14 +922,72 @@ static void fail_all(Proxy *px, int how) {
 }
 
 
+/* The child sent a result's stream entry (memfd 'sfd', taken): the
+** oldest work is finished now with a message standing for the stream,
+** so that its reader decodes while the child encodes (braidB_pstream_msg).
+** The message holds the stream's memfd and 'slot', a future the proxy
+** finishes with the child's reply after the stream (end_stream): a reader
+** whose stream failed (a value found unsendable late, the child killed)
+** raises the outcome it is given. */
+static void deliver_stream(Proxy *px, int sfd) {
+  braid_msg *m = braid__msg_from_bytes(BRAID_PSTREAM_MARK,
+                                       BRAID_PSTREAM_MARKLEN);
+  braid_future *slot = m != NULL ? braid__future_new() : NULL;
+  px->streaming = 1;
+  px->slot = NULL;
+  if (slot != NULL && (m->handles = (braid_handle **)braid__malloc(
+                           sizeof *m->handles)) != NULL) {
+    int rc = braid__msg_take_segs(m, &sfd, 1); /* closes it on failure */
+    sfd = -1;
+    if (rc == BRAID_OK) {
+      m->handles[0] = braid__handle_retain((braid_handle *)slot);
+      m->nhandles = 1;
+      px->slot = slot;
+      finish_work(px->L, oldest(px), m, DONE_OK);
+      pop_oldest(px);
+      return;
+    }
+  }
+  if (sfd >= 0) close(sfd);
+  if (slot != NULL) braid__handle_release((braid_handle *)slot);
+  braid__msg_free(m);
+  finish_work(px->L, oldest(px), NULL, DONE_EXC); /* a MemoryError */
+  pop_oldest(px);
+}
+
+/* The reply after a stream came (or the child is gone): its outcome
+** 'm' (taken; 'exc' a BRAID_EXC_*) goes to the stream's slot. */
+static void end_stream(Proxy *px, braid_msg *m, int exc) {
+  if (px->slot == NULL ||
+      braid__future_finish(px->slot, m, exc) != BRAID_OK)
+    braid__msg_free(m);
+  if (px->slot != NULL) braid__handle_release((braid_handle *)px->slot);
+  px->slot = NULL;
+  px->streaming = 0;
+  px->c->tasks++;
+}
+
+/* end_stream for a child that died or was stopped mid-stream. */
+static void end_stream_lost(Proxy *px, long pid, int code) {
+  char msg[160];
+  snprintf(msg, sizeof msg,
+           "the worker process (pid %ld) running this task died "
+           "(exitcode %d) while it sent the result", pid, code);
+  end_stream(px, failure(px->L, "concurrent.futures.process.BrokenProcessPool",
+                         msg, 0), BRAID_EXC_REMOTE);
+}
+
+
 /* Takes work (waiting only when none is in flight) and sends it, up to
 ** 'depth' pieces. 0 once the pool has no more work for this proxy. */
 static int fill(Proxy *px, int depth) {
-  while (px->n < depth) {
+  /* a result streaming counts as work in flight: never a blocking take
+  ** while its child's reply is due */
+  while (px->n + px->streaming < depth) {
     Flight *f = &px->fl[(px->head + px->n) % DEPTH];
     const braid_job *job =
         px->n > 0 ? px->fl[(px->head + px->n - 1) % DEPTH].w.job : NULL;
-    int rc = px->n == 0
+    int rc = px->n == 0 && !px->streaming
                  ? braid__pool_take(px->p, &f->w, &px->c->buf, &px->c->cap)
                  : job == NULL ? BRAID_EAGAIN /* calls are never queued */
                                : braid__pool_try_take(px->p, &f->w,
@@ -938,37 +1058,51 @@ static int proxy_body(lua_State *L) {
   if (!taking) return 0;
   for (;;) {
     braid_msg *m = NULL;
-    int ok = 0, ev;
+    int ok = 0, ev, sfd = -1;
     if (taking) taking = fill(&px, depth);
-    if (px.n == 0) break;
-    ev = px.unsent ? W_DIED : read_reply(px.x, &px.ch, &m, &ok);
+    if (px.n == 0 && !px.streaming) break;
+    ev = px.unsent ? W_DIED
+                   : read_reply(px.x, &px.ch, px.streaming, &m, &ok, &sfd);
+    if (ev == W_STREAM) {
+      deliver_stream(&px, sfd);
+      continue;
+    }
     if (ev == W_REPLY && m != NULL && m->tag == BRAID_RESULT_ITEMS &&
-        (oldest(&px)->w.job == NULL || m->nitems != oldest(&px)->w.nitems)) {
+        (px.streaming || oldest(&px)->w.job == NULL ||
+         m->nitems != oldest(&px)->w.nitems)) {
       braid__msg_free(m); /* not what was asked: a child gone wrong */
       ev = W_DIED;
     }
     if (ev == W_REPLY) {
-      finish_work(L, oldest(&px), m, ok ? DONE_OK : DONE_EXC);
-      pop_oldest(&px);
-      px.c->tasks++;
+      if (px.streaming) { /* the outcome of the result that streamed */
+        end_stream(&px, m, ok ? BRAID_EXC_NONE : BRAID_EXC_REMOTE);
+      } else {
+        finish_work(L, oldest(&px), m, ok ? DONE_OK : DONE_EXC);
+        pop_oldest(&px);
+        px.c->tasks++;
+      }
       if (braid__pool_retire(px.p, px.c->tasks)) taking = 0;
       if (px.held) send_held(&px);
       continue;
     }
     if (ev == W_STOP) {
-      stop_child(L, &px.ch, "terminate");
+      long pid = px.ch.pid;
+      int code = stop_child(L, &px.ch, "terminate");
+      if (px.streaming) end_stream_lost(&px, pid, code);
       fail_all(&px, atomic_load(&px.x->stop) == BRAID_POOL_TERMINATE
                         ? DONE_CANCELLED : DONE_BROKEN);
       return 0;
     } else {
       long pid = px.ch.pid;
       int code = stop_child(L, &px.ch, "kill"), i;
+      int streamed = px.streaming; /* its task was the one running */
+      if (px.streaming) end_stream_lost(&px, pid, code);
       if (!px.x->replace) { /* an executor breaks: submits raise from now */
         braid__pool_break(px.p);
         fail_all(&px, DONE_BROKEN);
         return 0;
       }
-      if (!px.unsent) {
+      if (!px.unsent && !streamed) {
         fail_lost(L, oldest(&px), pid, code);
         pop_oldest(&px);
         px.c->tasks++;

@@ -21,6 +21,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@
 #include "lauxlib.h"
 #include "lbind.h"
 #include "lcodec.h"
+#include "lpool.h"
+#include "pool.h"
 #include "intr.h"
 #include "pstream.h"
 #include "stream.h"
@@ -106,9 +109,11 @@ static int ps_start(void *ud, braid_stream *s) {
 
 /* (PsPut, value) -> message or nothing (streamed) */
 static int ps_encode(lua_State *L) {
-  static const char *const roots[] = { "obj" };
   PsPut *p = (PsPut *)lua_touserdata(L, 1);
-  braid_msg *m = braid__encode_streamed_proc(L, 2, 1, roots, BRAID_ENC_PIPE,
+  const char *roots[1];
+  braid_msg *m;
+  roots[0] = p->t->root != NULL ? p->t->root : "obj";
+  m = braid__encode_streamed_proc(L, 2, 1, roots, BRAID_ENC_PIPE,
                                              ps_start, p);
   if (m == NULL) return 0;
   lua_pushlightuserdata(L, m);
@@ -193,6 +198,7 @@ void braidB_mpq_put_streamed(lua_State *L, braid_mpq *q, int idx, int block,
   t.entry = mpq_entry;
   t.failed = mpq_failed;
   t.ud = &mt;
+  t.root = NULL;
   m = braidB_put_streamed(L, idx, &t, &rc);
   if (m != NULL) {
     rc = braid__mpq_put(q, m->data, m->len, NULL, 0, block, timeout);
@@ -278,6 +284,35 @@ int braidB_pstream_read(lua_State *L, int fd) {
     case ENOMEM: return braidB_nomem(L);
     default: return braidB_oserror(L, p.err, "cannot read a stream");
   }
+}
+
+
+static int wait_outcome(void *ud, const braid__deadline *d) {
+  return braid__future_wait((braid_future *)ud, d);
+}
+
+
+int braidB_pstream_msg(lua_State *L, const braid_msg *m) {
+  braid_future *slot =
+      m->nhandles == 1 ? (braid_future *)m->handles[0] : NULL;
+  const braid_msg *e;
+  int exc;
+  /* the message keeps its descriptor: a result may be read again */
+  int fd = fcntl(m->segs[0], F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return braidB_oserror(L, errno, "cannot read a stream");
+  if (braidB_pstream_read(L, fd)) return 1;
+  /* The stream failed (a value found unsendable late) or its writer
+  ** died: its outcome says why, as soon as the pool has it (the child's
+  ** reply after the stream, which follows the failure at once, or its
+  ** death). */
+  if (slot != NULL) {
+    (void)braidB_blocking_wait(L, wait_outcome, slot, -1.0);
+    if (braid__future_state(slot, &exc) == BRAID_FUT_FINISHED &&
+        exc == BRAID_EXC_REMOTE && (e = braid__future_value(slot)) != NULL &&
+        braid__decode(L, e) >= 1) /* a chunk's: partial results, error */
+      return braidB_raise_remote(L, -1);
+  }
+  return braidB_raise(L, "ValueError", "a stream never completed");
 }
 /* }==================================================== */
 

@@ -26,11 +26,12 @@ int braidB_pstream_wanted(lua_State *L, int idx);
 ** 'fd' over (the caller closes its own after): BRAID_OK, BRAID_EAGAIN
 ** (nothing handed over: the value goes whole instead) or an error code;
 ** 'failed' (may be NULL) is called when a stream whose entry was handed
-** over fails. */
+** over fails. 'root' names the value in errors (NULL: "obj"). */
 typedef struct braidB_pstarget {
   int (*entry)(void *ud, int fd);
   void (*failed)(void *ud);
   void *ud;
+  const char *root;
 } braidB_pstarget;
 
 /* Encodes the value at 'idx' for 't', streamed once past the threshold:
@@ -60,6 +61,16 @@ int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs);
 ** (KeyboardInterrupt, ValueError for a stream that breaks its rules, and
 ** what a decode raises). */
 int braidB_pstream_read(lua_State *L, int fd);
+
+/* Pushes the value of a message that stands for a stream (a process
+** pool's streamed result, lprocpool.c: braidB_pstream_is of its bytes,
+** its one segment the memfd, which stays the message's, its one handle a
+** future the pool finishes with the task's outcome once the stream
+** ended), decoded as it is written: 1. When the stream failed, raises the
+** outcome (the error of a value found unsendable, BrokenProcessPool for
+** a child that died), once the pool has it. MAY RAISE as
+** braidB_pstream_read too. */
+int braidB_pstream_msg(lua_State *L, const braid_msg *m);
 
 /* core._pstream_delay([s]) and core._pstream_counts(): the specs' probes. */
 int braidB_pstream_delay(lua_State *L);

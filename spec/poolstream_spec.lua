@@ -1,0 +1,256 @@
+-- luacheck: globals REPORT GO PUBLISHED (set in the workers)
+-- Process-pool results streamed (issue 16, item 4; lprocpool.c's
+-- REPLY_STREAM, lpstream.c): a pool child's single result that is a big
+-- table is encoded into a stream memfd handed to the parent as soon as the
+-- encoding passes the threshold; the parent finishes the task when the
+-- child says the stream is complete, and whoever reads the result decodes
+-- it from the mapping. On every start method: a big result (and map's big
+-- results) arrive whole with their shared references, small ones do not
+-- stream; a result found unsendable after the stream started raises what
+-- an unstreamed one raises (MaybeEncodingError in a Pool, TypeError in an
+-- executor, naming the path) and the pool goes on; a child killed
+-- mid-stream fails its task as a killed worker does, is replaced, and
+-- leaves no memfd or mapping in the parent.
+local helpers = require "helpers"
+local mp = require "braid.multiprocessing"
+local futures = require "braid.futures"
+local errors = require "braid.errors"
+local core = require "braid.core"
+
+local METHODS = helpers.start_methods()
+local T = 60 -- every wait is bounded by this (seconds)
+
+-- as in mpstream_spec: where no shell can start, the descriptor counts
+-- are pending
+local shell_it = helpers.HOST == "none" and pending or it
+
+-- Descriptors of this process open on a stream's memfd.
+local function stream_fds()
+  local p = io.popen("ls -l /proc/" .. core.getpid() .. "/fd 2>/dev/null")
+  local n = 0
+  for line in p:lines() do
+    if line:find("memfd:braid-stream", 1, true) then n = n + 1 end
+  end
+  p:close()
+  return n
+end
+
+-- Mappings of a stream's memfd in this process.
+local function stream_maps()
+  local f = assert(io.open("/proc/" .. core.getpid() .. "/maps"))
+  local n = 0
+  for line in f:lines() do
+    if line:find("braid-stream", 1, true) then n = n + 1 end
+  end
+  f:close()
+  return n
+end
+
+-- Tasks (run in the children: self-contained).
+
+-- 'n' records, records 1 and n sharing one table; with 'small', the
+-- child's streaming threshold is lowered first (4 KiB), so that the
+-- stream starts early in the encoding.
+local function big_records(n, small)
+  local c = require "braid.core"
+  if small then c._stream_min(4096, 4096) end
+  local t = {}
+  for i = 1, n do t[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } } end
+  local s = { x = 1 }
+  t[1].s = s; t[n].s = s
+  return t
+end
+
+-- The child's stream counts (written, read).
+local function child_counts()
+  return require("braid.core")._pstream_counts()
+end
+
+-- A big result with a coroutine deep in it, met after the stream's entry
+-- was sent: PUBLISHED records the child's written count at that point.
+local function late_unsendable()
+  local c = require "braid.core"
+  c._stream_min(4096, 4096)
+  local t = {}
+  for i = 1, 4000 do t[i] = { id = i, name = "item" .. i } end
+  t[3000].x = { setmetatable({}, { __braidreduce = function()
+    PUBLISHED = c._pstream_counts()
+    return tonumber, "7"
+  end }), co = coroutine.create(print) }
+  return t
+end
+
+local function published() return PUBLISHED end
+
+local function keep_queue(q) REPORT = q end
+local function keep_queues(q, g) REPORT, GO = q, g end
+
+-- A big result whose encoding waits half-way (after the stream started)
+-- for GO: the parent has the result's future finished before that.
+local function stream_until_go()
+  local c = require "braid.core"
+  c._stream_min(4096, 4096)
+  local t = {}
+  for i = 1, 4000 do t[i] = { id = i, name = "item" .. i } end
+  t[2000].p = setmetatable({}, { __braidreduce = function()
+    REPORT:put("mid")
+    assert(GO:get(true, 60) == "go")
+    return tonumber, "7"
+  end })
+  return t
+end
+
+-- Bounded wait until cond() holds (the other side is another process).
+local function wait_until(cond, what)
+  local ev = require("braid.threading").Event()
+  local deadline = helpers.now() + T
+  while not cond() do
+    assert(helpers.now() < deadline, "timed out waiting for " .. what)
+    ev:wait(0.002)
+  end
+end
+
+-- A big result whose encoding stops half-way (after the stream started)
+-- until the child is killed: it reports its pid and written count first.
+local function stream_then_block()
+  local c = require "braid.core"
+  c._stream_min(4096, 4096)
+  c._pstream_delay(0.001)
+  local t = {}
+  for i = 1, 4000 do t[i] = { id = i, name = "item" .. i } end
+  t[1500].p = setmetatable({}, { __braidreduce = function()
+    REPORT:put({ c.getpid(), (c._pstream_counts()) })
+    require("braid.threading").Event():wait(60) -- killed meanwhile
+    return tonumber, "7"
+  end })
+  return t
+end
+
+local function check_big(t, n)
+  assert.equal(n, #t)
+  assert.equal("item" .. n, t[n].name)
+  assert.equal(3 * n, t[n].vals[3])
+  assert.equal(t[1].s, t[n].s) -- one table, as the unstreamed path keeps it
+  assert.equal(1, t[n].s.x)
+end
+
+describe("process-pool results streamed", function()
+  for _, method in ipairs(METHODS) do
+    describe("(" .. method .. ")", function()
+      local ctx = mp.get_context(method)
+
+      it("leave small results as they were: no stream", function()
+        local p <close> = ctx.Pool(1)
+        local w0 = p:apply(child_counts)
+        local _, r0 = core._pstream_counts()
+        assert.equal(42, p:apply(function() return 42 end))
+        assert.same({ 1, 2, 3 }, p:apply(function() return { 1, 2, 3 } end))
+        assert.equal(100, #p:apply(big_records, { 100 }))
+        local sq = p:map(function(x) return x * x end, { 1, 2, 3 })
+        assert.equal(1, sq[1]); assert.equal(9, sq[3])
+        assert.equal(w0, (p:apply(child_counts)))
+        assert.equal(r0, select(2, core._pstream_counts()))
+      end)
+
+      it("arrive whole through apply, map and an executor's submit", function()
+        local N = 30000 -- past the default threshold (128 KiB) by far
+        local p <close> = ctx.Pool(1)
+        local w0 = p:apply(child_counts)
+        local _, r0 = core._pstream_counts()
+        check_big(p:apply(big_records, { N }), N)
+        local rs = p:map(big_records, { N, 3, N }, 1)
+        check_big(rs[1], N); check_big(rs[2], 3); check_big(rs[3], N)
+        -- the child streamed three results, the parent read each once
+        assert.equal(w0 + 3, (p:apply(child_counts)))
+        assert.equal(r0 + 3, select(2, core._pstream_counts()))
+        -- an AsyncResult read twice decodes the stream twice
+        local ar = p:apply_async(big_records, { N })
+        check_big(ar:get(T), N); check_big(ar:get(T), N)
+        local ex <close> = futures.ProcessPoolExecutor{ max_workers = 1, mp_context = ctx }
+        check_big(ex:submit(big_records, N):result(T), N)
+      end)
+
+      it("finish the task at the stream's start: the result decodes while the child encodes", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        local ar = p:apply_async(stream_until_go)
+        assert.equal("mid", q:get(true, T))
+        -- the child waits half-way through the encoding, and the result
+        -- is ready already: a get decodes what was published meanwhile
+        wait_until(function() return ar:ready() end, "the stream's entry")
+        g:put("go")
+        local t = ar:get(T)
+        assert.equal(4000, #t)
+        assert.equal(7, t[2000].p)
+        assert.equal("item4000", t[4000].name)
+      end)
+
+      it("raise an unstreamed result's error for a value found unsendable late; the pool goes on", function()
+        local p <close> = ctx.Pool(1)
+        local w0 = p:apply(child_counts)
+        local err = helpers.raises(mp.MaybeEncodingError,
+                                   p.apply, p, late_unsendable)
+        helpers.message_has(err, "result[3000].x.co")
+        helpers.message_has(err, "Error sending result")
+        -- the stream had started before the coroutine was met
+        assert.equal(w0 + 1, p:apply(published))
+        check_big(p:apply(big_records, { 3000, true }), 3000)
+        -- map: the same error from the map call
+        err = helpers.raises(errors.Exception, p.map, p, late_unsendable, { 1 })
+        helpers.message_has(err, "result[3000].x.co")
+        check_big(p:map(big_records, { 3000 })[1], 3000)
+        -- an executor raises the encoder's TypeError, naming the path
+        local ex <close> = futures.ProcessPoolExecutor{ max_workers = 1, mp_context = ctx }
+        err = helpers.raises(errors.TypeError, function()
+          return ex:submit(late_unsendable):result(T)
+        end)
+        helpers.message_has(err, "result[3000].x.co")
+        check_big(ex:submit(big_records, 3000, true):result(T), 3000)
+      end)
+
+      shell_it("fail the task of a child killed mid-stream, replace it, leave nothing behind", function()
+        local q = ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queue, { q })
+        local w0 = p:apply(child_counts)
+        collectgarbage() -- earlier specs' results (each holds its stream)
+        local sfds0, maps0 = stream_fds(), stream_maps()
+        assert.equal(0, sfds0)
+        local ar = p:apply_async(stream_then_block)
+        local pid, written = table.unpack(q:get(true, T))
+        -- the stream had started: its entry went to the parent
+        assert.equal(w0 + 1, written)
+        require("braid.os").kill(pid, require("braid.os").SIGKILL)
+        local err = helpers.raises(errors.Exception, ar.get, ar, T)
+        helpers.message_has(err, "died")
+        -- the result that stood for the stream held its memfd: once it is
+        -- gone, nothing of the stream is left (the proxy closed its own)
+        ar = nil -- luacheck: ignore
+        collectgarbage(); collectgarbage()
+        assert.equal(sfds0, stream_fds())
+        assert.equal(maps0, stream_maps())
+        -- replaced: the next task's (big, streamed) result arrives
+        check_big(p:apply(big_records, { 3000, true }), 3000)
+        assert.are_not.equal(pid, p:apply(function() return require("braid.core").getpid() end))
+        -- a streamed result holds its memfd until it is collected, no longer
+        collectgarbage(); collectgarbage()
+        assert.equal(0, stream_fds())
+        assert.equal(maps0, stream_maps())
+      end)
+
+      it("break an executor whose worker is killed mid-stream (BrokenProcessPool)", function()
+        local q = ctx.Queue()
+        local ex <close> = futures.ProcessPoolExecutor{ max_workers = 1, mp_context = ctx,
+                                                        initializer = keep_queue,
+                                                        initargs = { q } }
+        local w0 = ex:submit(child_counts):result(T)
+        local fut = ex:submit(stream_then_block)
+        local pid, written = table.unpack(q:get(true, T))
+        assert.equal(w0 + 1, written)
+        require("braid.os").kill(pid, require("braid.os").SIGKILL)
+        local err = helpers.raises(futures.BrokenProcessPool, fut.result, fut, T)
+        helpers.message_has(err, "died")
+        helpers.raises(futures.BrokenProcessPool, ex.submit, ex, child_counts)
+      end)
+    end)
+  end
+end)
