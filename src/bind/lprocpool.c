@@ -48,7 +48,8 @@
 
 
 /*
-** {===============================================** Frames
+** {======================================================
+** Frames
 ** =======================================================
 */
 
@@ -897,7 +898,6 @@ typedef struct Proxy {
   int head, n; /* works in flight: fl[head], fl[head+1]... */
   int unsent;  /* the child died idle: fl[head] was not sent */
   int held;    /* the newest work is not sent yet (PIPELINE_MAX) */
-=======
   /* A result streams: its work was finished with the stream (and left
   ** the ring) and the child's reply after it is awaited. 'slot' (NULL
   ** when there was no memory for it) is finished with that reply: the
