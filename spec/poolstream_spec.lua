@@ -100,6 +100,38 @@ local function stream_until_go()
   return t
 end
 
+-- The same, failing after GO: a coroutine further on is met once the
+-- stream has carried half the table (the result fails late).
+local function stream_go_then_fail()
+  local c = require "braid.core"
+  c._stream_min(4096, 4096)
+  local t = {}
+  for i = 1, 4000 do t[i] = { id = i, name = "item" .. i } end
+  t[2000].p = setmetatable({}, { __braidreduce = function()
+    REPORT:put("mid")
+    assert(GO:get(true, 60) == "go")
+    return tonumber, "7"
+  end })
+  t[3000].x = { co = coroutine.create(print) }
+  return t
+end
+
+-- Reads fut:result() in a thread of this process (it waits there, and
+-- decodes the stream as the child writes it): the thread, and a queue that
+-- gets { true, #value } or { false, message }.
+local function read_in_thread(fut)
+  local out = require("braid.queue").SimpleQueue()
+  local t = require("braid.threading").Thread{
+    target = function(f, o)
+      local ok, v = pcall(f.result, f, 60)
+      o:put({ ok, ok and #v or tostring(v) })
+    end,
+    args = { fut, out },
+  }
+  t:start()
+  return t, out
+end
+
 -- Bounded wait until cond() holds (the other side is another process).
 local function wait_until(cond, what)
   local ev = require("braid.threading").Event()
@@ -170,19 +202,121 @@ describe("process-pool results streamed", function()
         check_big(ex:submit(big_records, N):result(T), N)
       end)
 
-      it("finish the task at the stream's start: the result decodes while the child encodes", function()
+      -- A reader waiting in result() decodes the stream while the child
+      -- encodes (the overlap), yet the task is done, for every query, only
+      -- once the child said how the stream ended.
+      local function reads_before_outcome(r0)
+        wait_until(function() return select(2, core._pstream_counts()) > r0 end,
+                   "the reader's start on the stream")
+      end
+
+      it("keep an AsyncResult that streams not ready until it is whole; callbacks see the value once", function()
         local q, g = ctx.Queue(), ctx.Queue()
         local p <close> = ctx.Pool(1, keep_queues, { q, g })
-        local ar = p:apply_async(stream_until_go)
+        local _, r0 = core._pstream_counts()
+        local got, errs = {}, {}
+        local ar = p:apply_async(stream_until_go, nil,
+                                 function(v) got[#got + 1] = v end,
+                                 function(e) errs[#errs + 1] = e end)
         assert.equal("mid", q:get(true, T))
-        -- the child waits half-way through the encoding, and the result
-        -- is ready already: a get decodes what was published meanwhile
-        wait_until(function() return ar:ready() end, "the stream's entry")
+        local th, out = read_in_thread(ar._f)
+        reads_before_outcome(r0)
+        -- the child waits half-way through its encoding: nothing is final
+        assert.is_false(ar:ready())
+        helpers.raises(errors.ValueError, ar.successful, ar)
+        ar:wait(0)
+        assert.equal(0, #got + #errs)
         g:put("go")
         local t = ar:get(T)
         assert.equal(4000, #t)
         assert.equal(7, t[2000].p)
         assert.equal("item4000", t[4000].name)
+        assert.is_true(ar:ready())
+        assert.is_true(ar:successful())
+        th:join(T)
+        assert.same({ true, 4000 }, out:get(true, T))
+        -- the callback ran once, with the value (decoded from the mapping)
+        assert.equal(1, #got); assert.equal(0, #errs)
+        assert.equal(4000, #got[1]); assert.equal(7, got[1][2000].p)
+      end)
+
+      it("keep an AsyncResult that streams not ready until it fails late; the failure is final", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        local _, r0 = core._pstream_counts()
+        local got, errs = {}, {}
+        local ar = p:apply_async(stream_go_then_fail, nil,
+                                 function(v) got[#got + 1] = v end,
+                                 function(e) errs[#errs + 1] = e end)
+        assert.equal("mid", q:get(true, T))
+        local th, out = read_in_thread(ar._f)
+        reads_before_outcome(r0)
+        assert.is_false(ar:ready())
+        helpers.raises(errors.ValueError, ar.successful, ar)
+        g:put("go")
+        ar:wait(T)
+        assert.is_true(ar:ready())
+        assert.is_false(ar:successful())
+        local err = helpers.raises(mp.MaybeEncodingError, ar.get, ar, T)
+        helpers.message_has(err, "result[3000].x.co")
+        th:join(T)
+        local r = out:get(true, T)
+        assert.is_false(r[1])
+        assert.truthy(r[2]:find("result[3000].x.co", 1, true))
+        assert.equal(0, #got); assert.equal(1, #errs)
+        helpers.message_has(errs[1], "result[3000].x.co")
+        -- the pool goes on, and nothing of the stream is left
+        check_big(p:apply(big_records, { 3000, true }), 3000)
+        collectgarbage(); collectgarbage()
+        if helpers.HOST ~= "none" then assert.equal(0, helpers.memfd_count("braid-stream")) end
+      end)
+
+      it("keep an executor's Future that streams undone until its outcome (success and late failure)", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local ex <close> = futures.ProcessPoolExecutor{ max_workers = 1, mp_context = ctx,
+                                                        initializer = keep_queues,
+                                                        initargs = { q, g } }
+        for _, fail in ipairs({ false, true }) do
+          local _, r0 = core._pstream_counts()
+          local seen = {}
+          local fut = ex:submit(fail and stream_go_then_fail or stream_until_go)
+          fut:add_done_callback(function(f)
+            local e = f:exception()
+            seen[#seen + 1] = e or #f:result()
+          end)
+          assert.equal("mid", q:get(true, T))
+          local th, out = read_in_thread(fut)
+          reads_before_outcome(r0)
+          assert.is_false(fut:done())
+          assert.is_true(fut:running())
+          local done, pending = futures.wait({ fut }, 0)
+          assert.is_nil(done[fut]); assert.is_true(pending[fut])
+          helpers.raises(futures.TimeoutError, fut.exception, fut, 0)
+          assert.equal(0, #seen)
+          g:put("go")
+          done = futures.wait({ fut }, T)
+          assert.is_true(done[fut])
+          assert.is_true(fut:done())
+          th:join(T)
+          local r = out:get(true, T)
+          if fail then
+            local err = fut:exception(T)
+            assert.truthy(errors.is(errors.TypeError, err))
+            helpers.message_has(err, "result[3000].x.co")
+            err = helpers.raises(errors.TypeError, fut.result, fut, T)
+            helpers.message_has(err, "result[3000].x.co")
+            assert.is_false(r[1])
+            assert.truthy(r[2]:find("result[3000].x.co", 1, true))
+            assert.equal(1, #seen)
+            helpers.message_has(seen[1], "result[3000].x.co")
+          else
+            assert.is_nil(fut:exception(T))
+            assert.equal(4000, #fut:result(T))
+            assert.same({ true, 4000 }, r)
+            assert.same({ 4000 }, seen) -- once, with the value
+          end
+        end
+        check_big(ex:submit(big_records, 3000, true):result(T), 3000)
       end)
 
       it("raise an unstreamed result's error for a value found unsendable late; the pool goes on", function()
@@ -247,8 +381,10 @@ describe("process-pool results streamed", function()
         local pid, written = table.unpack(q:get(true, T))
         assert.equal(w0 + 1, written)
         require("braid.os").kill(pid, require("braid.os").SIGKILL)
+        -- done only now, and broken as for any worker killed under a task
         local err = helpers.raises(futures.BrokenProcessPool, fut.result, fut, T)
-        helpers.message_has(err, "died")
+        helpers.message_has(err, "terminated abruptly")
+        assert.truthy(errors.is(futures.BrokenProcessPool, fut:exception(T)))
         helpers.raises(futures.BrokenProcessPool, ex.submit, ex, child_counts)
       end)
     end)

@@ -898,12 +898,13 @@ typedef struct Proxy {
   int head, n; /* works in flight: fl[head], fl[head+1]... */
   int unsent;  /* the child died idle: fl[head] was not sent */
   int held;    /* the newest work is not sent yet (PIPELINE_MAX) */
-  /* A result streams: its work was finished with the stream (and left
-  ** the ring) and the child's reply after it is awaited. 'slot' (NULL
-  ** when there was no memory for it) is finished with that reply: the
-  ** outcome a reader of a stream that failed waits for. */
+  /* The oldest work's result streams (its entry came): the child's reply
+  ** after the stream is awaited, and the work stays in flight until it
+  ** comes. 'smsg' (NULL when there was no memory for it) stands for the
+  ** stream: the work is finished with it when the reply says the stream
+  ** is whole. */
   int streaming;
-  braid_future *slot;
+  braid_msg *smsg;
 } Proxy;
 
 static Flight *oldest(Proxy *px) { return &px->fl[px->head]; }
@@ -922,72 +923,70 @@ static void fail_all(Proxy *px, int how) {
 }
 
 
-/* The child sent a result's stream entry (memfd 'sfd', taken): the
-** oldest work is finished now with a message standing for the stream,
-** so that its reader decodes while the child encodes (braidB_pstream_msg).
-** The message holds the stream's memfd and 'slot', a future the proxy
-** finishes with the child's reply after the stream (end_stream): a reader
-** whose stream failed (a value found unsendable late, the child killed)
-** raises the outcome it is given. */
-static void deliver_stream(Proxy *px, int sfd) {
+/* The child sent the oldest work's stream entry (memfd 'sfd', taken).
+** The work stays in flight, its future or chunk undone, until the
+** child's reply after the stream gives the outcome (end_stream): done(),
+** exception(), callbacks and waiters never see a result that may still
+** fail. A call's future gets a dup of the memfd at once
+** (braid__future_set_early), so that a result() already waiting decodes
+** while the child encodes; map chunks are read once finished. Without
+** memory or descriptors the overlap is lost, never the result. */
+static void begin_stream(Proxy *px, int sfd) {
   braid_msg *m = braid__msg_from_bytes(BRAID_PSTREAM_MARK,
                                        BRAID_PSTREAM_MARKLEN);
-  braid_future *slot = m != NULL ? braid__future_new() : NULL;
+  Flight *f = oldest(px);
   px->streaming = 1;
-  px->slot = NULL;
-  if (slot != NULL && (m->handles = (braid_handle **)braid__malloc(
-                           sizeof *m->handles)) != NULL) {
-    int rc = braid__msg_take_segs(m, &sfd, 1); /* closes it on failure */
-    sfd = -1;
-    if (rc == BRAID_OK) {
-      m->handles[0] = braid__handle_retain((braid_handle *)slot);
-      m->nhandles = 1;
-      px->slot = slot;
-      finish_work(px->L, oldest(px), m, DONE_OK);
-      pop_oldest(px);
-      return;
-    }
+  px->smsg = NULL;
+  if (m == NULL || braid__msg_take_segs(m, &sfd, 1) != BRAID_OK) {
+    if (m == NULL) close(sfd); /* else closed by braid__msg_take_segs */
+    braid__msg_free(m);
+    return; /* the outcome finishes the work with a MemoryError */
   }
-  if (sfd >= 0) close(sfd);
-  if (slot != NULL) braid__handle_release((braid_handle *)slot);
-  braid__msg_free(m);
-  finish_work(px->L, oldest(px), NULL, DONE_EXC); /* a MemoryError */
-  pop_oldest(px);
+  px->smsg = m;
+  if (f->w.job == NULL) {
+    int early = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
+    if (early >= 0 && braid__future_set_early(f->w.fut, early) != BRAID_OK)
+      close(early);
+  }
 }
 
-/* The reply after a stream came (or the child is gone): its outcome
-** 'm' (taken; 'exc' a BRAID_EXC_*) goes to the stream's slot. */
-static void end_stream(Proxy *px, braid_msg *m, int exc) {
-  if (px->slot == NULL ||
-      braid__future_finish(px->slot, m, exc) != BRAID_OK)
-    braid__msg_free(m);
-  if (px->slot != NULL) braid__handle_release((braid_handle *)px->slot);
-  px->slot = NULL;
+/* The child's reply after a stream: its outcome finishes the oldest work,
+** with the stream's message when it is whole ('ok'), else with the
+** error 'm' (taken) the child sent. */
+static void end_stream(Proxy *px, braid_msg *m, int ok) {
+  braid_msg *s = px->smsg;
+  px->smsg = NULL;
   px->streaming = 0;
+  if (ok && s != NULL) {
+    finish_work(px->L, oldest(px), s, DONE_OK);
+  } else {
+    braid__msg_free(s);
+    finish_work(px->L, oldest(px), m, DONE_EXC); /* NULL: MemoryError */
+    m = NULL;
+  }
+  braid__msg_free(m);
+  pop_oldest(px);
   px->c->tasks++;
 }
 
-/* end_stream for a child that died or was stopped mid-stream. */
-static void end_stream_lost(Proxy *px, long pid, int code) {
-  char msg[160];
-  snprintf(msg, sizeof msg,
-           "the worker process (pid %ld) running this task died "
-           "(exitcode %d) while it sent the result", pid, code);
-  end_stream(px, failure(px->L, "concurrent.futures.process.BrokenProcessPool",
-                         msg, 0), BRAID_EXC_REMOTE);
+/* A child that died or was stopped mid-stream: the stream is dropped (a
+** reader of its early descriptor sees its writer's death), and the work,
+** still the oldest, fails as any work of such a child does. */
+static void drop_stream(Proxy *px) {
+  braid__msg_free(px->smsg);
+  px->smsg = NULL;
+  px->streaming = 0;
 }
 
 
 /* Takes work (waiting only when none is in flight) and sends it, up to
 ** 'depth' pieces. 0 once the pool has no more work for this proxy. */
 static int fill(Proxy *px, int depth) {
-  /* a result streaming counts as work in flight: never a blocking take
-  ** while its child's reply is due */
-  while (px->n + px->streaming < depth) {
+  while (px->n < depth) {
     Flight *f = &px->fl[(px->head + px->n) % DEPTH];
     const braid_job *job =
         px->n > 0 ? px->fl[(px->head + px->n - 1) % DEPTH].w.job : NULL;
-    int rc = px->n == 0 && !px->streaming
+    int rc = px->n == 0
                  ? braid__pool_take(px->p, &f->w, &px->c->buf, &px->c->cap)
                  : job == NULL ? BRAID_EAGAIN /* calls are never queued */
                                : braid__pool_try_take(px->p, &f->w,
@@ -1060,11 +1059,11 @@ static int proxy_body(lua_State *L) {
     braid_msg *m = NULL;
     int ok = 0, ev, sfd = -1;
     if (taking) taking = fill(&px, depth);
-    if (px.n == 0 && !px.streaming) break;
+    if (px.n == 0) break;
     ev = px.unsent ? W_DIED
                    : read_reply(px.x, &px.ch, px.streaming, &m, &ok, &sfd);
     if (ev == W_STREAM) {
-      deliver_stream(&px, sfd);
+      begin_stream(&px, sfd);
       continue;
     }
     if (ev == W_REPLY && m != NULL && m->tag == BRAID_RESULT_ITEMS &&
@@ -1075,7 +1074,7 @@ static int proxy_body(lua_State *L) {
     }
     if (ev == W_REPLY) {
       if (px.streaming) { /* the outcome of the result that streamed */
-        end_stream(&px, m, ok ? BRAID_EXC_NONE : BRAID_EXC_REMOTE);
+        end_stream(&px, m, ok);
       } else {
         finish_work(L, oldest(&px), m, ok ? DONE_OK : DONE_EXC);
         pop_oldest(&px);
@@ -1086,23 +1085,21 @@ static int proxy_body(lua_State *L) {
       continue;
     }
     if (ev == W_STOP) {
-      long pid = px.ch.pid;
-      int code = stop_child(L, &px.ch, "terminate");
-      if (px.streaming) end_stream_lost(&px, pid, code);
+      stop_child(L, &px.ch, "terminate");
+      drop_stream(&px);
       fail_all(&px, atomic_load(&px.x->stop) == BRAID_POOL_TERMINATE
                         ? DONE_CANCELLED : DONE_BROKEN);
       return 0;
     } else {
       long pid = px.ch.pid;
       int code = stop_child(L, &px.ch, "kill"), i;
-      int streamed = px.streaming; /* its task was the one running */
-      if (px.streaming) end_stream_lost(&px, pid, code);
+      drop_stream(&px);
       if (!px.x->replace) { /* an executor breaks: submits raise from now */
         braid__pool_break(px.p);
         fail_all(&px, DONE_BROKEN);
         return 0;
       }
-      if (!px.unsent && !streamed) {
+      if (!px.unsent) {
         fail_lost(L, oldest(&px), pid, code);
         pop_oldest(&px);
         px.c->tasks++;

@@ -30,8 +30,6 @@
 #include "lauxlib.h"
 #include "lbind.h"
 #include "lcodec.h"
-#include "lpool.h"
-#include "pool.h"
 #include "intr.h"
 #include "pstream.h"
 #include "stream.h"
@@ -287,31 +285,12 @@ int braidB_pstream_read(lua_State *L, int fd) {
 }
 
 
-static int wait_outcome(void *ud, const braid__deadline *d) {
-  return braid__future_wait((braid_future *)ud, d);
-}
-
-
 int braidB_pstream_msg(lua_State *L, const braid_msg *m) {
-  braid_future *slot =
-      m->nhandles == 1 ? (braid_future *)m->handles[0] : NULL;
-  const braid_msg *e;
-  int exc;
   /* the message keeps its descriptor: a result may be read again */
   int fd = fcntl(m->segs[0], F_DUPFD_CLOEXEC, 0);
   if (fd < 0) return braidB_oserror(L, errno, "cannot read a stream");
   if (braidB_pstream_read(L, fd)) return 1;
-  /* The stream failed (a value found unsendable late) or its writer
-  ** died: its outcome says why, as soon as the pool has it (the child's
-  ** reply after the stream, which follows the failure at once, or its
-  ** death). */
-  if (slot != NULL) {
-    (void)braidB_blocking_wait(L, wait_outcome, slot, -1.0);
-    if (braid__future_state(slot, &exc) == BRAID_FUT_FINISHED &&
-        exc == BRAID_EXC_REMOTE && (e = braid__future_value(slot)) != NULL &&
-        braid__decode(L, e) >= 1) /* a chunk's: partial results, error */
-      return braidB_raise_remote(L, -1);
-  }
+  /* such a message is a result only once its writer said it is whole */
   return braidB_raise(L, "ValueError", "a stream never completed");
 }
 /* }==================================================== */

@@ -64,12 +64,10 @@ int braidB_pstream_read(lua_State *L, int fd);
 
 /* Pushes the value of a message that stands for a stream (a process
 ** pool's streamed result, lprocpool.c: braidB_pstream_is of its bytes,
-** its one segment the memfd, which stays the message's, its one handle a
-** future the pool finishes with the task's outcome once the stream
-** ended), decoded as it is written: 1. When the stream failed, raises the
-** outcome (the error of a value found unsendable, BrokenProcessPool for
-** a child that died), once the pool has it. MAY RAISE as
-** braidB_pstream_read too. */
+** its one segment the memfd, which stays the message's), read from the
+** stream: 1. The pool finishes a future or a chunk with such a message
+** only once the child said the stream is whole; a stream that is not
+** raises ValueError. MAY RAISE as braidB_pstream_read too. */
 int braidB_pstream_msg(lua_State *L, const braid_msg *m);
 
 /* core._pstream_delay([s]) and core._pstream_counts(): the specs' probes. */

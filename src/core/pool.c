@@ -10,8 +10,10 @@
 ** users are gone the pool shuts down as Python's executor does when it is
 ** collected: queued work still runs, then the workers end.
 */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pool.h"
 #include "sync.h"
@@ -38,6 +40,10 @@ struct braid_future {
   braid_fcb *cbs;    /* guarded by 'mu': in order of registration */
   braid_fcb **cbtail;
   wlink *waiters;    /* guarded by 'mu' */
+  /* A descriptor the result can be read from while it is made (a process
+  ** pool's stream memfd), or -1: guarded by 'mu', set while RUNNING,
+  ** closed when the future is done (readers read their own dup). */
+  int early;
 };
 
 struct braid_waiter {
@@ -69,6 +75,7 @@ static void future_destroy(braid_handle *h) {
   }
   /* waiters hold a reference while registered: none is left here */
   if (f->value) braid__msg_free(f->value);
+  if (f->early >= 0) close(f->early);
   braid__cond_destroy(&f->cv);
   braid__mutex_destroy(&f->mu);
   braid__free(f);
@@ -86,6 +93,7 @@ braid_future *braid__future_new(void) {
   braid__cond_init(&f->cv);
   f->state = BRAID_FUT_PENDING;
   f->cbtail = &f->cbs;
+  f->early = -1;
   return f;
 }
 
@@ -187,6 +195,7 @@ int braid__future_set_running(braid_future *f) {
 
 int braid__future_finish(braid_future *f, braid_msg *value, int exc) {
   braid_fcb *cbs;
+  int early;
   braid__mutex_lock(&f->mu);
   if (f->state != BRAID_FUT_PENDING && f->state != BRAID_FUT_RUNNING) {
     braid__mutex_unlock(&f->mu);
@@ -195,9 +204,27 @@ int braid__future_finish(braid_future *f, braid_msg *value, int exc) {
   f->value = value;
   f->exc = exc;
   f->state = BRAID_FUT_FINISHED;
+  early = f->early;
+  f->early = -1;
   cbs = notify_locked(f);
   braid__mutex_unlock(&f->mu);
   post_callbacks(cbs);
+  if (early >= 0) close(early);
+  return BRAID_OK;
+}
+
+
+int braid__future_set_early(braid_future *f, int fd) {
+  braid__mutex_lock(&f->mu);
+  if (f->state != BRAID_FUT_RUNNING || f->early >= 0) {
+    braid__mutex_unlock(&f->mu);
+    return BRAID_ESTATE;
+  }
+  f->early = fd;
+  /* wakes the readers waiting in braid__future_wait_early (and the
+  ** others, who find the future not done and wait on) */
+  braid__cond_broadcast(&f->cv);
+  braid__mutex_unlock(&f->mu);
   return BRAID_OK;
 }
 
@@ -216,6 +243,28 @@ int braid__future_wait(braid_future *f, const braid__deadline *d) {
       break;
     }
   }
+  braid__mutex_unlock(&f->mu);
+  return rc;
+}
+
+
+int braid__future_wait_early(braid_future *f, const braid__deadline *d,
+                             int *fd) {
+  int rc = BRAID_OK;
+  *fd = -1;
+  braid__mutex_lock(&f->mu);
+  while (!isdone(f->state) && f->early < 0) {
+    if (braid__cond_wait(&f->cv, &f->mu, d) && !isdone(f->state) &&
+        f->early < 0) {
+      rc = BRAID_ETIMEDOUT;
+      break;
+    }
+  }
+  /* the dup is made under the lock: finish closes the future's own. No
+  ** dup (no descriptor left) leaves '*fd' -1: the caller then waits for
+  ** the outcome and reads the result from the finished future. */
+  if (rc == BRAID_OK && !isdone(f->state))
+    *fd = fcntl(f->early, F_DUPFD_CLOEXEC, 0);
   braid__mutex_unlock(&f->mu);
   return rc;
 }

@@ -72,6 +72,19 @@ BRAIDI_FUNC int braid__future_finish(braid_future *f, braid_msg *value,
 /* Waits until the future is cancelled or finished, or 'd' passes.
 ** BRAID_OK or BRAID_ETIMEDOUT. */
 BRAIDI_FUNC int braid__future_wait(braid_future *f, const braid__deadline *d);
+/* A result read while it is made (a process pool's streamed result,
+** lprocpool.c). The future stays RUNNING, and done() false, until it is
+** finished with the outcome; meanwhile braid__future_set_early hands it a
+** descriptor to read the result from (taken on BRAID_OK; BRAID_ESTATE
+** when the future is not RUNNING or has one already), which the future
+** closes when it is done. braid__future_wait_early waits until the
+** future is done or has such a descriptor, or 'd' passes (BRAID_OK or
+** BRAID_ETIMEDOUT): '*fd' is then the caller's own dup of it, or -1 when
+** the future is done (or no descriptor was left for a dup). A reader of the
+** descriptor still waits for the outcome before it trusts what it read. */
+BRAIDI_FUNC int braid__future_set_early(braid_future *f, int fd);
+BRAIDI_FUNC int braid__future_wait_early(braid_future *f,
+                                         const braid__deadline *d, int *fd);
 /* The stored message; only valid (and immutable) once FINISHED. */
 BRAIDI_FUNC const braid_msg *braid__future_value(braid_future *f);
 /* Adds a callback (takes 'cb' on BRAID_OK). BRAID_ESTATE when the future
