@@ -138,5 +138,17 @@ BRAIDI_FUNC void braidB_open_workers(lua_State *L);
 ** processes from the table at 'idx' (lprocpool.c). MAY RAISE. */
 BRAIDI_FUNC void braidB_procpool_opts(lua_State *L, int idx,
                                       braid_pool_opts *o);
+/* Submits a call of 'e' with the one argument at 'idx' (a table likely
+** big) to the process pool 'p' for future 'f', the argument streamed to
+** the child as it is encoded (lprocpool.c): NULL when it went so ('e'
+** taken), else the whole encoded argument ('e' still the caller's, who
+** submits as usual: the argument was small after all, no stream could be
+** made, or the pool refused it). MAY RAISE (the argument's TypeError with
+** its path; 'e' is then released, and a call already submitted is
+** cancelled, or fails in the child, which runs nothing of it). */
+BRAIDI_FUNC braid_msg *braidB_procpool_submit_streamed(lua_State *L,
+                                                       braid_pool *p, int idx,
+                                                       braid_future *f,
+                                                       braid_fnent *e);
 
 #endif

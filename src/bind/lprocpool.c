@@ -60,7 +60,9 @@
 ** of the batch a child gets, so once per call and child (a replacement
 ** child gets them with its first chunk). A chunk's payload is 'nitems'
 ** 32-bit item offsets, then 'len' bytes of items cut at 'origin' of the
-** batch. */
+** batch. A call whose argument streams (braidB_procpool_submit_streamed)
+** has as its payload the stream's mark, and its memfd on the header's
+** first bytes ('nfds' 1): the child decodes while the caller encodes. */
 enum { F_CALL = 1, F_CHUNK, F_EXIT };
 
 typedef struct FrameHdr {
@@ -70,6 +72,8 @@ typedef struct FrameHdr {
   uint32_t star;
   uint32_t origin;
   uint32_t callorigin;
+  uint32_t nfds; /* 1: a call's argument streams (its memfd on the header) */
+  uint32_t spare;
   uint64_t fnlen;
   uint64_t calllen;
   uint64_t len;
@@ -134,9 +138,6 @@ static int send_all_fds(int fd, struct iovec *iov, int n, const int *fds,
   return BRAID_OK;
 }
 
-static int send_all(int fd, struct iovec *iov, int n) {
-  return send_all_fds(fd, iov, n, NULL, 0);
-}
 
 
 /* Reads a message of 'len' bytes (none for 0: '*out' NULL), a batch of
@@ -194,6 +195,35 @@ static int send_reply(int fd, uint32_t status, const braid_msg *m) {
 
 /* Reads a ReplyHdr and the descriptors sent with it (into 'fds',
 ** '*nfds'; the caller's to close). */
+/* Reads a header of 'size' bytes and the descriptors sent on its first
+** bytes (at most BRAID_SEG_MAX, into 'fds'). '*got': the bytes read. */
+static int read_hdr_fds(int fd, void *r, size_t size, int *fds, int *nfds,
+                        size_t *got) {
+  unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
+  struct iovec iov;
+  struct msghdr mh;
+  ssize_t k;
+  *nfds = 0;
+  *got = 0;
+  for (;;) {
+    iov.iov_base = r;
+    iov.iov_len = size;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof cbuf;
+    k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    if (k >= 0 || errno != EINTR) break;
+  }
+  if (k <= 0) return k == 0 ? BRAID_ECLOSED : BRAID_EOS;
+  *nfds = braid__seg_take_rights(&mh, fds, BRAID_SEG_MAX);
+  *got = (size_t)k;
+  if ((size_t)k < size)
+    return braid__fd_read_all(fd, (char *)r + k, size - (size_t)k, got);
+  return BRAID_OK;
+}
+
 static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
   unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
   struct iovec iov;
@@ -289,29 +319,115 @@ static braid_msg *stream_result(lua_State *L, int idx, void *ud) {
 }
 
 
+/* {====================== a call's argument streamed ================= */
+
+/* The caller's side of braidB_procpool_submit_streamed: at the stream's
+** threshold the call is submitted with a message standing for the stream
+** (the mark, a dup of the memfd as its one segment), which the proxy
+** sends as the call's payload with the memfd on the frame's header. */
+typedef struct SubmitTarget {
+  braid_pool *p;
+  braid_future *f;
+  braid_fnent **e; /* a box: NULL once the pool took the entry */
+} SubmitTarget;
+
+static int submit_entry(void *ud, int fd) {
+  SubmitTarget *t = (SubmitTarget *)ud;
+  braid_msg *m = braid__msg_from_bytes(BRAID_PSTREAM_MARK,
+                                       BRAID_PSTREAM_MARKLEN);
+  int dfd = m != NULL ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+  if (dfd < 0 || braid__msg_take_segs(m, &dfd, 1) != BRAID_OK ||
+      braid__pool_submit(t->p, t->f, *t->e, m) != BRAID_OK) {
+    braid__msg_free(m); /* closes its memfd */
+    return BRAID_EAGAIN; /* the whole value, or the refusal, follows */
+  }
+  *t->e = NULL;
+  return BRAID_OK;
+}
+
+/* The argument was found unsendable after the call was submitted: a call
+** no proxy took yet never runs; one a child took fails there, reading a
+** stream its writer failed, before its function is called. Nobody holds
+** that future: the caller raises instead of returning it. */
+static void submit_failed(void *ud) {
+  (void)braid__future_cancel(((SubmitTarget *)ud)->f);
+}
+
+static int fnbox_gc(lua_State *L) {
+  braid_fnent **b = (braid_fnent **)lua_touserdata(L, 1);
+  if (*b != NULL) braid__fnent_release(*b);
+  *b = NULL;
+  return 0;
+}
+
+braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
+                                           int idx, braid_future *f,
+                                           braid_fnent *e) {
+  braidB_pstarget t;
+  SubmitTarget st;
+  braid_msg *m;
+  braid_fnent **box;
+  int rc;
+  idx = lua_absindex(L, idx);
+  /* the entry is released by the box's __gc when the encode raises
+  ** before the pool took it */
+  box = (braid_fnent **)lua_newuserdatauv(L, sizeof *box, 0);
+  *box = e;
+  if (luaL_newmetatable(L, "braid.FnentBox")) {
+    lua_pushcfunction(L, fnbox_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  st.p = p;
+  st.f = f;
+  st.e = box;
+  t.entry = submit_entry;
+  t.failed = submit_failed;
+  t.ud = &st;
+  t.root = "args"; /* as braidB_encode_values names a call's arguments */
+  m = braidB_put_streamed(L, idx, &t, &rc);
+  *box = NULL; /* the pool's, or the caller's again */
+  lua_pop(L, 1);
+  if (m == NULL && rc != BRAID_OK)
+    braidB_raisecode(L, rc, "cannot send a call's argument");
+  return m;
+}
+/* }==================================================== */
+
+
 /* Serves one frame; BRAID_ECLOSED after F_EXIT or at end of file. */
 static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
                        braid_fnent **fn, braid_msg **calls) {
   FrameHdr h;
   braid_work w;
   braid_msg *m;
-  int rc, st;
+  int rc, st, sfd[BRAID_SEG_MAX], nsfd = 0;
   size_t got = 0;
-  rc = braid__fd_read_all(fd, &h, sizeof h, &got);
-  if (rc != BRAID_OK) return got == 0 ? BRAID_ECLOSED : rc;
+  rc = read_hdr_fds(fd, &h, sizeof h, sfd, &nsfd, &got);
+  if (rc == BRAID_OK && (nsfd != (int)h.nfds || nsfd > 1 ||
+                         (nsfd == 1 && h.kind != F_CALL)))
+    rc = BRAID_EINVAL;
+  if (rc != BRAID_OK) {
+    while (nsfd > 0) close(sfd[--nsfd]);
+    return got == 0 ? BRAID_ECLOSED : rc;
+  }
   if (h.kind == F_EXIT) return BRAID_ECLOSED;
   if (h.kind != F_CALL && h.kind != F_CHUNK) return BRAID_EINVAL;
+  /* from here a stream's memfd (nsfd 1: F_CALL only) is closed on every
+  ** early return, or taken by the call's args message */
   if (h.fnlen > 0) {
     rc = read_msg(fd, h.fnlen, &m);
-    if (rc != BRAID_OK) return rc;
+    if (rc != BRAID_OK) goto fail;
     if (*fn) braid__fnent_release(*fn);
     *fn = braid__fnent_new(m);
     if (*fn == NULL) {
       braid__msg_free(m);
-      return BRAID_ENOMEM;
+      rc = BRAID_ENOMEM;
+      goto fail;
     }
   }
-  if (*fn == NULL) return BRAID_EINVAL;
+  rc = BRAID_EINVAL;
+  if (*fn == NULL) goto fail;
   if (h.calllen > 0) { /* the values of a new map call */
     if (h.kind != F_CHUNK || h.calllen > FRAME_MAX) return BRAID_EINVAL;
     rc = read_msg(fd, h.calllen, &m);
@@ -325,7 +441,19 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   c->streamed = 0;
   if (h.kind == F_CALL) {
     rc = read_msg(fd, h.len, &w.args);
-    if (rc != BRAID_OK) return rc;
+    if (rc != BRAID_OK) goto fail;
+    if (nsfd == 1) { /* the argument streams: the mark and its memfd */
+      nsfd = 0;
+      if (w.args == NULL || !braidB_pstream_is(w.args->data, w.args->len, 1)) {
+        close(sfd[0]);
+        braid__msg_free(w.args);
+        return BRAID_EINVAL;
+      }
+      if (braid__msg_take_segs(w.args, sfd, 1) != BRAID_OK) { /* closed */
+        braid__msg_free(w.args);
+        return BRAID_ENOMEM;
+      }
+    }
     m = braidB_exec_call(L, c, &w, &st);
     st = st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC;
   } else {
@@ -345,6 +473,9 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   if (rc != BRAID_OK) braid__seg_late_abandon();
   else if (braid__seg_late_fill() != 0) rc = BRAID_EOS;
   c->tasks++;
+  return rc;
+fail:
+  if (nsfd > 0) close(sfd[0]);
   return rc;
 }
 
@@ -629,6 +760,8 @@ static int send_work(Child *ch, Flight *f) {
       h.len = w->args->len;
       iov[n].iov_base = w->args->data;
       iov[n++].iov_len = w->args->len;
+      if (braidB_pstream_is(w->args->data, w->args->len, w->args->nsegs))
+        h.nfds = 1; /* its memfd goes on the header (a dup in the child) */
     }
   } else {
     /* the chunk's items lie back to back in the batch */
@@ -657,7 +790,8 @@ static int send_work(Child *ch, Flight *f) {
     iov[n].iov_base = b->data + from;
     iov[n++].iov_len = to - from;
   }
-  rc = send_all(ch->fd, iov, n);
+  rc = send_all_fds(ch->fd, iov, n, h.nfds ? w->args->segs : NULL,
+                    (int)h.nfds);
   braid__free(offs);
   if (rc == BRAID_OK) {
     ch->fnuid = w->fn->uid;

@@ -244,8 +244,16 @@ static int call_protected(lua_State *L) {
   push_fn(L, c, w->fn);
   base = lua_gettop(L) - 1;
   args = w->args;
-  w->args = NULL;
-  n = args ? braid__decode_owned(L, args) : 0;
+  if (args != NULL && braidB_pstream_is(args->data, args->len, args->nsegs)) {
+    /* a process pool's argument streamed by the caller (lprocpool.c),
+    ** decoded as it is written; w->args keeps the message, freed by the
+    ** caller also when this raises (the caller's encode failed: the
+    ** function is not called) */
+    n = braidB_pstream_msg(L, args);
+  } else {
+    w->args = NULL;
+    n = args ? braid__decode_owned(L, args) : 0;
+  }
   lua_call(L, n, LUA_MULTRET);
   nres = lua_gettop(L) - base;
   lua_pushlightuserdata(L, nres > 0 ? encode_results(L, c, base + 1, nres, 0)
