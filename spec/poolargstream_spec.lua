@@ -94,6 +94,35 @@ describe("process-pool call arguments streamed", function()
         collectgarbage(); collectgarbage()
         assert.equal(0, helpers.memfd_count("braid-stream"))
       end)
+
+      shell_it("fail the call of a child killed while it reads the argument; the caller is not held, the pool goes on", function()
+        local p <close> = ctx.Pool(1)
+        local pid = p:apply(function() return require("braid.core").getpid() end)
+        local t = records(N)
+        -- met by the caller's encoder far past the threshold: the call is
+        -- with the child (its memfd arrived there) and the child is killed
+        -- while it waits for the rest of the stream
+        t[N - 10].k = setmetatable({}, { __braidreduce = function()
+          local deadline = helpers.now() + T
+          while helpers.memfd_count("braid-stream", pid) == 0 do
+            assert(helpers.now() < deadline, "the child never got the stream")
+            require("braid.threading").Event():wait(0.002)
+          end
+          require("braid.os").kill(pid, require("braid.os").SIGKILL)
+          return tonumber, "7"
+        end })
+        local ar = p:apply_async(count_and_check, { t })
+        local err = helpers.raises(errors.Exception, ar.get, ar, T)
+        helpers.message_has(err, "died")
+        assert.is_false(ar:successful())
+        -- replaced; the same argument goes whole to the new child
+        t[N - 10].k = nil
+        assert.equal(N, (p:apply(count_and_check, { t })))
+        assert.are_not.equal(pid, p:apply(function() return require("braid.core").getpid() end))
+        ar = nil -- luacheck: ignore
+        collectgarbage(); collectgarbage()
+        assert.equal(0, helpers.memfd_count("braid-stream"))
+      end)
     end)
   end
 end)
