@@ -93,6 +93,15 @@ def big_table_pool_result():
         assert T[-1]["vals"][2] == 3 * RECORDS
     return RECORDS, dt
 
+def big_table_pool_arg():
+    T = [{"id": i, "name": "item%d" % i, "vals": [i, 2 * i, 3 * i]}
+         for i in range(1, RECORDS + 1)]
+    with mp.Pool(1) as pool:
+        assert pool.apply(len, ([1],)) == 1
+        t0 = time.perf_counter(); n = pool.apply(len, (T,)); dt = time.perf_counter() - t0
+        assert n == RECORDS
+    return RECORDS, dt
+
 if __name__ == "__main__":
     mp.set_start_method("fork")
     for name, f in [("big_string_mpqueue", big_string_mpqueue),
@@ -100,7 +109,8 @@ if __name__ == "__main__":
                     ("big_string_pipe_bytes", big_string_pipe_bytes),
                     ("big_string_pool_result", big_string_pool_result),
                     ("big_table_mpqueue", big_table_mpqueue),
-                    ("big_table_pool_result", big_table_pool_result)]:
+                    ("big_table_pool_result", big_table_pool_result),
+                    ("big_table_pool_arg", big_table_pool_arg)]:
         best = 0
         for _ in range(3):
             n, dt = f()

@@ -801,6 +801,17 @@ local function bigx()
       ", cjson " .. fmt(cj / 1e3),
     rp and ("%.1fx Python, %.1fx cjson"):format(rp, bp / cj) or ("%.1fx cjson"):format(bp / cj),
     "-" }
+  -- the same records to a Pool(1) worker as a call's argument (streamed)
+  local ba = best("big_table_pool_arg")
+  local ra = rec.ratio_vs_python.big_table_pool_arg
+  print(("big_table_pool_arg: braid %s k records/s; Python %s; cjson encode+decode %s"):format(
+    fmt(ba / 1e3), py.big_table_pool_arg and fmt(py.big_table_pool_arg / 1e3) or "n/a",
+    fmt(cj / 1e3)))
+  rows[#rows + 1] = { "big_table_pool_arg (100k records, k/s)", fmt(ba / 1e3),
+    "Python " .. (py.big_table_pool_arg and fmt(py.big_table_pool_arg / 1e3) or "n/a") ..
+      ", cjson " .. fmt(cj / 1e3),
+    ra and ("%.1fx Python, %.1fx cjson"):format(ra, ba / cj) or ("%.1fx cjson"):format(ba / cj),
+    "-" }
   write_json("bigx", rec)
   bb.release()
 end
