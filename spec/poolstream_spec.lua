@@ -319,6 +319,37 @@ describe("process-pool results streamed", function()
         check_big(ex:submit(big_records, 3000, true):result(T), 3000)
       end)
 
+      shell_it("keep a map chunk whose result streams not ready until the child's outcome", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        collectgarbage(); collectgarbage()
+        local fds0 = stream_fds()
+        for _, fail in ipairs({ false, true }) do
+          local mr = p:map_async(fail and stream_go_then_fail or stream_until_go, { 1 }, 1)
+          assert.equal("mid", q:get(true, T))
+          -- the stream's entry reached the parent (its memfd is here) while
+          -- the child waits half-way: the chunk is not done
+          wait_until(function() return stream_fds() > fds0 end, "the stream's entry")
+          assert.is_false(mr:ready())
+          helpers.raises(errors.ValueError, mr.successful, mr)
+          g:put("go")
+          mr:wait(T)
+          assert.is_true(mr:ready())
+          if fail then
+            assert.is_false(mr:successful())
+            local err = helpers.raises(mp.MaybeEncodingError, mr.get, mr, T)
+            helpers.message_has(err, "result[3000].x.co")
+          else
+            assert.is_true(mr:successful())
+            local t = mr:get(T)[1]
+            assert.equal(4000, #t); assert.equal(7, t[2000].p)
+          end
+          mr = nil -- luacheck: ignore
+          collectgarbage(); collectgarbage()
+          assert.equal(fds0, stream_fds())
+        end
+      end)
+
       it("raise an unstreamed result's error for a value found unsendable late; the pool goes on", function()
         local p <close> = ctx.Pool(1)
         local w0 = p:apply(child_counts)
