@@ -10,7 +10,10 @@
 -- an unstreamed one raises (MaybeEncodingError in a Pool, TypeError in an
 -- executor, naming the path) and the pool goes on; a child killed
 -- mid-stream fails its task as a killed worker does, is replaced, and
--- leaves no memfd or mapping in the parent.
+-- leaves no memfd or mapping in the parent. Until the child's outcome the
+-- task is not done for any query (done, ready, successful, exception,
+-- callbacks, wait), while a reader already waiting in result()/get()
+-- decodes the stream as it is written.
 local helpers = require "helpers"
 local mp = require "braid.multiprocessing"
 local futures = require "braid.futures"
