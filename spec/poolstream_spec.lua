@@ -322,6 +322,36 @@ describe("process-pool results streamed", function()
         check_big(ex:submit(big_records, 3000, true):result(T), 3000)
       end)
 
+      it("let map readers decode a chunk of one task while the child encodes it", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        -- the job's readers in order: results() (map, map_async), chunk(k)
+        -- (imap), iter() (an executor's map)
+        local readers = {
+          function(job) local r = job:results(); return #r[1], r[1][2000].p end,
+          function(job) local ok, v = job:chunk(1, 60); assert(ok); return #v, v[2000].p end,
+          function(job) local f = job:iter(); local _, v = f(); return #v, v[2000].p end,
+        }
+        for _, read in ipairs(readers) do
+          local _, r0 = core._pstream_counts()
+          local mr = p:map_async(stream_until_go, { 1 }, 1)
+          assert.equal("mid", q:get(true, T))
+          local out = require("braid.queue").SimpleQueue()
+          local th = require("braid.threading").Thread{
+            target = function(rd, job, o) o:put({ rd(job) }) end,
+            args = { read, mr._job, out },
+          }
+          th:start()
+          reads_before_outcome(r0)
+          assert.is_false(mr:ready())
+          g:put("go")
+          th:join(T)
+          assert.same({ 4000, 7 }, out:get(true, T))
+          assert.is_true(mr:successful())
+          assert.equal(4000, #mr:get(T)[1])
+        end
+      end)
+
       shell_it("keep a map chunk whose result streams not ready until the child's outcome", function()
         local q, g = ctx.Queue(), ctx.Queue()
         local p <close> = ctx.Pool(1, keep_queues, { q, g })

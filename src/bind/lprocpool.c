@@ -1063,7 +1063,8 @@ static void fail_all(Proxy *px, int how) {
 ** exception(), callbacks and waiters never see a result that may still
 ** fail. A call's future gets a dup of the memfd at once
 ** (braid__future_set_early), so that a result() already waiting decodes
-** while the child encodes; map chunks are read once finished. Without
+** while the child encodes; so does a map chunk of one task, whose value is
+** the result (braid__job_set_early: its in-order readers, ljob.c). Without
 ** memory or descriptors the overlap is lost, never the result. */
 static void begin_stream(Proxy *px, int sfd) {
   braid_msg *m = braid__msg_from_bytes(BRAID_PSTREAM_MARK,
@@ -1077,9 +1078,12 @@ static void begin_stream(Proxy *px, int sfd) {
     return; /* the outcome finishes the work with a MemoryError */
   }
   px->smsg = m;
-  if (f->w.job == NULL) {
+  if (f->w.job == NULL || (f->w.chunksize == 1 && f->w.nitems == 1)) {
     int early = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
-    if (early >= 0 && braid__future_set_early(f->w.fut, early) != BRAID_OK)
+    if (early >= 0 &&
+        (f->w.job == NULL
+             ? braid__future_set_early(f->w.fut, early)
+             : braid__job_set_early(f->w.job, f->w.chunk, early)) != BRAID_OK)
       close(early);
   }
 }

@@ -511,6 +511,10 @@ struct braid_job {
   /* set once under 'mu' (braid__job_set_bell), retained: released once per
   ** chunk done */
   braid_semaphore *bell;
+  /* guarded by 'mu': per chunk, a descriptor its result can be read from
+  ** while it is made (braid__job_set_early), or -1; NULL until the first.
+  ** A chunk's is closed when the chunk is done. */
+  int *early;
 };
 
 
@@ -567,8 +571,11 @@ static void release_chunks(braid_job *j, uint32_t from, uint32_t to) {
 static void job_destroy(braid_handle *h) {
   braid_job *j = (braid_job *)h;
   uint32_t k;
-  for (k = 0; k < j->nchunks; k++)
+  for (k = 0; k < j->nchunks; k++) {
     if (j->res[k]) braid__msg_free(j->res[k]);
+    if (j->early && j->early[k] >= 0) close(j->early[k]);
+  }
+  braid__free(j->early);
   /* the items of chunks never handed out (all others were released) */
   if (j->next < j->published) release_chunks(j, j->next, j->published);
   braid__free(j->segs);
@@ -590,11 +597,15 @@ const braid_handle_type braid__job_type = { "braid.MapJob", job_destroy };
 
 /* Stores chunk 'k' as done (status 'st', message 'm' taken). */
 static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
-  int ready = 0;
+  int ready = 0, early = -1;
   braid_semaphore *bell = NULL;
   braid__mutex_lock(&j->mu);
   if (j->status[k] == BRAID_CHUNK_PENDING) {
     bell = j->bell;
+    if (j->early) {
+      early = j->early[k];
+      j->early[k] = -1;
+    }
     j->status[k] = (unsigned char)st;
     j->res[k] = m;
     m = NULL;
@@ -610,6 +621,7 @@ static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
       braid__cond_broadcast(&j->cv);
   }
   braid__mutex_unlock(&j->mu);
+  if (early >= 0) close(early);
   if (m) braid__msg_free(m);
   if (bell) braid__semaphore_release(bell, 1);
   if (ready) braid__future_finish(j->done, NULL, BRAID_EXC_NONE);
@@ -658,6 +670,55 @@ int braid__job_wait_chunk(braid_job *j, uint32_t k, const braid__deadline *d,
     }
   }
   *m = j->res[k];
+  braid__mutex_unlock(&j->mu);
+  return st;
+}
+
+
+int braid__job_set_early(braid_job *j, uint32_t k, int fd) {
+  int rc = BRAID_OK;
+  uint32_t i;
+  if (k >= j->nchunks) return BRAID_EINVAL;
+  braid__mutex_lock(&j->mu);
+  if (j->early == NULL &&
+      (j->early = (int *)braid__malloc(j->nchunks * sizeof(int))) != NULL)
+    for (i = 0; i < j->nchunks; i++) j->early[i] = -1;
+  if (j->early == NULL) rc = BRAID_ENOMEM;
+  else if (j->status[k] != BRAID_CHUNK_PENDING || j->early[k] >= 0)
+    rc = BRAID_ESTATE;
+  else {
+    j->early[k] = fd;
+    braid__cond_broadcast(&j->cv); /* others wait on: spurious for them */
+  }
+  braid__mutex_unlock(&j->mu);
+  return rc;
+}
+
+
+int braid__job_wait_chunk_early(braid_job *j, uint32_t k,
+                                const braid__deadline *d,
+                                const braid_msg **m, int *fd) {
+  int st;
+  *fd = -1;
+  *m = NULL;
+  if (k >= j->nchunks) return BRAID_EINVAL;
+  braid__mutex_lock(&j->mu);
+  while ((st = j->status[k]) == BRAID_CHUNK_PENDING &&
+         (j->early == NULL || j->early[k] < 0)) {
+    int to;
+    j->wantk = j->waitchunk++ ? ANY_CHUNK : k;
+    to = braid__cond_wait(&j->cv, &j->mu, d);
+    j->waitchunk--;
+    if (to && (st = j->status[k]) == BRAID_CHUNK_PENDING &&
+        (j->early == NULL || j->early[k] < 0)) {
+      braid__mutex_unlock(&j->mu);
+      return BRAID_ETIMEDOUT;
+    }
+  }
+  if (st == BRAID_CHUNK_PENDING) /* a dup under the lock: see the future's */
+    *fd = fcntl(j->early[k], F_DUPFD_CLOEXEC, 0);
+  else
+    *m = j->res[k];
   braid__mutex_unlock(&j->mu);
   return st;
 }

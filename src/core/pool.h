@@ -149,6 +149,17 @@ BRAIDI_FUNC const braid_handle_type braid__job_type;
 BRAIDI_FUNC int braid__job_wait_chunk(braid_job *j, uint32_t k,
                                       const braid__deadline *d,
                                       const braid_msg **m);
+/* A chunk's result read while it is made, as a future's
+** (braid__future_set_early): braid__job_set_early hands chunk 'k', still
+** pending, a descriptor (taken on BRAID_OK; BRAID_ESTATE, BRAID_ENOMEM,
+** BRAID_EINVAL otherwise), closed when the chunk is done.
+** braid__job_wait_chunk_early waits as braid__job_wait_chunk, and also
+** returns BRAID_CHUNK_PENDING with '*fd' the caller's dup of such a
+** descriptor (-1 when no dup could be made). */
+BRAIDI_FUNC int braid__job_set_early(braid_job *j, uint32_t k, int fd);
+BRAIDI_FUNC int braid__job_wait_chunk_early(braid_job *j, uint32_t k,
+                                            const braid__deadline *d,
+                                            const braid_msg **m, int *fd);
 /* Waits for the next chunk in completion order after the '*seen' already
 ** taken: returns its status, index in '*k', message in '*m', and
 ** increments '*seen'. BRAID_ETIMEDOUT, or BRAID_EEMPTY when all were seen. */
