@@ -1,5 +1,6 @@
 /*
-** pool.c: futures, waiters, function entries, map jobs and thread pools.
+** pool.c: futures, waiters, map jobs and thread pools (function entries:
+** fnent.c).
 ** See LICENSE for copyright and license.
 **
 ** Lock order: pool 'mu' before a job's 'mu' (cancel) ; a future's 'mu'
@@ -403,39 +404,6 @@ void braid__waiter_close(braid_waiter *w) {
     braid__handle_release(&f->h);
   }
   w->nreg = 0;
-}
-/* }====================================================== */
-
-
-/*
-** {======================================================
-** Function entries
-** =======================================================
-*/
-
-static atomic_ullong fn_uids;
-
-braid_fnent *braid__fnent_new(braid_msg *m) {
-  braid_fnent *e = (braid_fnent *)braid__malloc(sizeof *e);
-  if (e == NULL) return NULL;
-  atomic_init(&e->refs, 1);
-  e->uid = atomic_fetch_add_explicit(&fn_uids, 1, memory_order_relaxed) + 1;
-  e->m = m;
-  return e;
-}
-
-
-braid_fnent *braid__fnent_retain(braid_fnent *e) {
-  atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-  return e;
-}
-
-
-void braid__fnent_release(braid_fnent *e) {
-  if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
-    braid__msg_free(e->m);
-    braid__free(e);
-  }
 }
 /* }====================================================== */
 
