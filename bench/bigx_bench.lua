@@ -1,7 +1,8 @@
 -- Big values between processes (issue 16, items 5 and 4) for bench/run.lua:
 -- a 64 MiB string from the parent to a child through an mp.Queue, a Pipe
 -- (send, and send_bytes/recv_bytes) and back as a process pool's result,
--- and a 100k-record table through an mp.Queue. Each function times one
+-- and a 100k-record table through an mp.Queue and back as a process pool's
+-- result. Each function times one
 -- transfer "put/send until the child has it" (the child acknowledges on a
 -- small channel; the child is started and warmed first) and returns
 -- (bytes or records, seconds); run.lua keeps the best of 3. Python's
@@ -118,6 +119,46 @@ function M.big_table_mpqueue()
   return RECORDS, dt
 end
 
+-- The same 100k records as a Pool(1) worker's result (built in the
+-- worker first, as big_string_pool_result builds its string): apply until
+-- the parent has the table (records/s).
+function M.big_table_pool_result()
+  local pool = mp.Pool(1, function(n)
+    local T = {}
+    for i = 1, n do
+      T[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } }
+    end
+    _G.BIGT = T
+  end, { RECORDS })
+  assert(pool:apply(function() return #_G.BIGT end) == RECORDS)
+  local t0 = core.monotonic()
+  local T = pool:apply(function() return _G.BIGT end)
+  local dt = core.monotonic() - t0
+  assert(T[RECORDS].vals[3] == 3 * RECORDS)
+  pool:close(); pool:join()
+  return RECORDS, dt
+end
+
+-- The same 100k records the other way, as the argument of a Pool(1)
+-- worker's call (built in the parent first; streamed to the child as it
+-- is encoded): apply(f, {T}) until the parent has f's answer (#T),
+-- records/s.
+function M.big_table_pool_arg()
+  local pool = mp.Pool(1)
+  local T = {}
+  for i = 1, RECORDS do
+    T[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } }
+  end
+  local f = function(t) return #t end
+  assert(pool:apply(f, { { 1 } }) == 1) -- started, f cached
+  local t0 = core.monotonic()
+  local n = pool:apply(f, { T })
+  local dt = core.monotonic() - t0
+  assert(n == RECORDS)
+  pool:close(); pool:join()
+  return RECORDS, dt
+end
+
 -- The same table through lua-cjson, encode + decode in one process (the
 -- floor a JSON hand-over would have), records/s.
 function M.big_table_cjson()
@@ -136,7 +177,8 @@ end
 if arg and arg[0] and arg[0]:match("bigx_bench%.lua$") then
   for _, k in ipairs{ "big_string_mpqueue", "big_string_pipe",
                       "big_string_pipe_bytes", "big_string_pool_result",
-                      "big_table_mpqueue", "big_table_cjson" } do
+                      "big_table_mpqueue", "big_table_pool_result",
+                      "big_table_pool_arg", "big_table_cjson" } do
     local best = 0
     for _ = 1, 3 do
       collectgarbage()

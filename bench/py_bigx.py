@@ -1,7 +1,7 @@
 """Python baselines for bench/bigx_bench.lua (same workloads): 64 MiB of
 bytes from the parent to a child through mp.Queue, Pipe.send,
 Pipe.send_bytes, and back as a Pool result; 100k records through an
-mp.Queue. Prints "name rate" lines (bytes/s, records/s), best of 3."""
+mp.Queue and back as a Pool result. Prints "name rate" lines (bytes/s, records/s), best of 3."""
 import multiprocessing as mp, time
 
 N = 64 * 1024 * 1024
@@ -78,13 +78,39 @@ def big_table_mpqueue():
     q.put(False); p.join()
     return RECORDS, dt
 
+def init_table(n):
+    global WT
+    WT = [{"id": i, "name": "item%d" % i, "vals": [i, 2 * i, 3 * i]}
+          for i in range(1, n + 1)]
+
+def get_table_len(): return len(WT)
+def get_table(): return WT
+
+def big_table_pool_result():
+    with mp.Pool(1, init_table, (RECORDS,)) as pool:
+        assert pool.apply(get_table_len) == RECORDS
+        t0 = time.perf_counter(); T = pool.apply(get_table); dt = time.perf_counter() - t0
+        assert T[-1]["vals"][2] == 3 * RECORDS
+    return RECORDS, dt
+
+def big_table_pool_arg():
+    T = [{"id": i, "name": "item%d" % i, "vals": [i, 2 * i, 3 * i]}
+         for i in range(1, RECORDS + 1)]
+    with mp.Pool(1) as pool:
+        assert pool.apply(len, ([1],)) == 1
+        t0 = time.perf_counter(); n = pool.apply(len, (T,)); dt = time.perf_counter() - t0
+        assert n == RECORDS
+    return RECORDS, dt
+
 if __name__ == "__main__":
     mp.set_start_method("fork")
     for name, f in [("big_string_mpqueue", big_string_mpqueue),
                     ("big_string_pipe", big_string_pipe),
                     ("big_string_pipe_bytes", big_string_pipe_bytes),
                     ("big_string_pool_result", big_string_pool_result),
-                    ("big_table_mpqueue", big_table_mpqueue)]:
+                    ("big_table_mpqueue", big_table_mpqueue),
+                    ("big_table_pool_result", big_table_pool_result),
+                    ("big_table_pool_arg", big_table_pool_arg)]:
         best = 0
         for _ in range(3):
             n, dt = f()

@@ -749,7 +749,8 @@ workloads[#workloads + 1] = { "processes", processes }
 -- big values between processes (bench/bigx_bench.lua): a 64 MiB string
 -- to a child through mp.Queue, Pipe send and send_bytes, back as a pool
 -- result (GB/s; target >= 1.5 GB/s, issue 16 item 5), and 100k records
--- through an mp.Queue (records/s; against Python's and lua-cjson's
+-- through an mp.Queue and back as a Pool result (records/s; against
+-- Python's and lua-cjson's
 -- encode+decode, in the same run), against bench/py_bigx.py.
 local function bigx()
   local bb = dofile("bench/bigx_bench.lua")
@@ -789,6 +790,28 @@ local function bigx()
       ", cjson " .. fmt(cj / 1e3),
     r and ("%.1fx Python, %.1fx cjson"):format(r, bt / cj) or ("%.1fx cjson"):format(bt / cj),
     yesno(bt >= 5 * cj, ">= 5x cjson") }
+  -- the same records back as a Pool(1) worker's result (streamed)
+  local bp = best("big_table_pool_result")
+  local rp = rec.ratio_vs_python.big_table_pool_result
+  print(("big_table_pool_result: braid %s k records/s; Python %s; cjson encode+decode %s"):format(
+    fmt(bp / 1e3), py.big_table_pool_result and fmt(py.big_table_pool_result / 1e3) or "n/a",
+    fmt(cj / 1e3)))
+  rows[#rows + 1] = { "big_table_pool_result (100k records, k/s)", fmt(bp / 1e3),
+    "Python " .. (py.big_table_pool_result and fmt(py.big_table_pool_result / 1e3) or "n/a") ..
+      ", cjson " .. fmt(cj / 1e3),
+    rp and ("%.1fx Python, %.1fx cjson"):format(rp, bp / cj) or ("%.1fx cjson"):format(bp / cj),
+    "-" }
+  -- the same records to a Pool(1) worker as a call's argument (streamed)
+  local ba = best("big_table_pool_arg")
+  local ra = rec.ratio_vs_python.big_table_pool_arg
+  print(("big_table_pool_arg: braid %s k records/s; Python %s; cjson encode+decode %s"):format(
+    fmt(ba / 1e3), py.big_table_pool_arg and fmt(py.big_table_pool_arg / 1e3) or "n/a",
+    fmt(cj / 1e3)))
+  rows[#rows + 1] = { "big_table_pool_arg (100k records, k/s)", fmt(ba / 1e3),
+    "Python " .. (py.big_table_pool_arg and fmt(py.big_table_pool_arg / 1e3) or "n/a") ..
+      ", cjson " .. fmt(cj / 1e3),
+    ra and ("%.1fx Python, %.1fx cjson"):format(ra, ba / cj) or ("%.1fx cjson"):format(ba / cj),
+    "-" }
   write_json("bigx", rec)
   bb.release()
 end

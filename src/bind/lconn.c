@@ -276,6 +276,7 @@ static int conn_send(lua_State *L) {
     t.entry = conn_entry;
     t.failed = NULL;
     t.ud = &fd;
+    t.root = NULL;
     m = braidB_put_streamed(L, 2, &t, &rc);
     if (m == NULL) goto sent;
     rc = braid__frame_write(fd, m->data, m->len);

@@ -19,6 +19,7 @@
 #include "lauxlib.h"
 #include "lbind.h"
 #include "lcodec.h"
+#include "lpstream.h"
 #include "lspill.h"
 #include "stream.h"
 
@@ -1154,6 +1155,8 @@ static int decode_flags(lua_State *L, const braid_msg *m, int flags) {
 
 
 int braid__decode(lua_State *L, const braid_msg *m) {
+  if (m->nsegs == 1 && braidB_pstream_is(m->data, m->len, 1)) /* pool's */
+    return braidB_pstream_msg(L, m);
   return decode_flags(L, m, 0);
 }
 

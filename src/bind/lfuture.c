@@ -19,6 +19,7 @@
 #include "lpool.h"
 #include "pool.h"
 #include "lcodec.h"
+#include "lpstream.h"
 #include "thread.h"
 
 #define SLICE 0.05
@@ -290,22 +291,79 @@ static int wait_future(void *ud, const braid__deadline *d) {
 }
 
 
+/* A result() wait: until the future is done or its result can be read
+** while it is made (braid__future_wait_early: 'fd' is then a dup). */
+typedef struct EarlyWait {
+  braid_future *f;
+  int fd;
+} EarlyWait;
+
+static int wait_early(void *ud, const braid__deadline *d) {
+  EarlyWait *e = (EarlyWait *)ud;
+  return braid__future_wait_early(e->f, d, &e->fd);
+}
+
+
+/* Pushes the results of 'f' above the stack's top, waiting up to 'timeout';
+** -1 (nothing pushed) when it did not finish in time. A result that
+** streams (a process pool's, lprocpool.c) is decoded from its stream while
+** the child still encodes it; the future stays undone until the child's
+** outcome, which is awaited before the value read is returned, so
+** result() and exception()/done() never disagree: a stream that failed,
+** or whose child died, raises the outcome the future is finished with. A
+** 'timeout' bounds the wait until the result is done or starts to
+** stream; a stream is then read to its end (its writer's death ends it). */
+static int push_result(lua_State *L, braid_future *f, double timeout) {
+  int st, exc, n = 0, base = lua_gettop(L);
+  const braid_msg *m;
+  EarlyWait e;
+  e.f = f;
+  e.fd = -1;
+  if (braidB_blocking_wait(L, wait_early, &e, timeout) != BRAID_OK)
+    return -1;
+  if (e.fd >= 0) {
+    /* closes the dup, also when it raises (Ctrl-C, a corrupt stream) */
+    if (braidB_pstream_read(L, e.fd)) n = lua_gettop(L) - base;
+    (void)braidB_blocking_wait(L, wait_future, f, -1.0);
+  }
+  braidB_poll(L); /* this state's callbacks of 'f' ran before we return */
+  st = braid__future_state(f, &exc);
+  if (st != BRAID_FUT_FINISHED || exc != BRAID_EXC_NONE)
+    return raise_outcome(L, f, st, exc);
+  if (n > 0) return n; /* the value read from the stream */
+  lua_settop(L, base);
+  m = braid__future_value(f);
+  return m ? braid__decode(L, m) : 0;
+}
+
+
 /* f:result([timeout]) -> the call's results; raises its error (a copy
 ** whose 'cause' is the worker's error), CancelledError, TimeoutError. */
 static int future_result(lua_State *L) {
   braid_future *f = checkfuture(L, 1);
   double timeout = braidB_waittimeout(L, 2);
-  int st, exc;
-  const braid_msg *m;
+  int n;
   lua_settop(L, 1);
-  if (braidB_blocking_wait(L, wait_future, f, timeout) != BRAID_OK)
-    return braidB_raise(L, "TimeoutError", "");
-  braidB_poll(L); /* this state's callbacks of 'f' ran before we return */
-  st = braid__future_state(f, &exc);
-  if (st != BRAID_FUT_FINISHED || exc != BRAID_EXC_NONE)
-    return raise_outcome(L, f, st, exc);
-  m = braid__future_value(f);
-  return m ? braid__decode(L, m) : 0;
+  n = push_result(L, f, timeout);
+  if (n < 0) return braidB_raise(L, "TimeoutError", "");
+  return n;
+}
+
+
+/* f:_result([timeout]) -> true, results; or false when not done in time
+** (AsyncResult.get raises multiprocessing's TimeoutError for it). */
+static int future_result_or_false(lua_State *L) {
+  braid_future *f = checkfuture(L, 1);
+  double timeout = braidB_waittimeout(L, 2);
+  int n;
+  lua_settop(L, 1);
+  lua_pushboolean(L, 1);
+  n = push_result(L, f, timeout);
+  if (n < 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  return n + 1; /* true, results */
 }
 
 
@@ -409,6 +467,7 @@ const luaL_Reg braidB_future_methods[] = {
   { "set_exception", future_set_exception },
   { "_state", future_state },
   { "_wait", future_wait },
+  { "_result", future_result_or_false },
   { NULL, NULL },
 };
 

@@ -15,6 +15,7 @@
 #include "lpool.h"
 #include "pool.h"
 #include "lcodec.h"
+#include "lpstream.h"
 #include "sync.h"
 
 
@@ -76,6 +77,7 @@ typedef struct ChunkArgs {
   uint32_t k, seen;
   int st;
   const braid_msg *m;
+  int fd; /* await_chunk_early: the chunk's stream (a dup) */
 } ChunkArgs;
 
 static int wait_chunk(void *ud, const braid__deadline *d) {
@@ -100,6 +102,43 @@ static int await_chunk(lua_State *L, ChunkArgs *a, braid_job *j, uint32_t k,
 }
 
 
+static int wait_chunk_early(void *ud, const braid__deadline *d) {
+  ChunkArgs *a = (ChunkArgs *)ud;
+  a->st = braid__job_wait_chunk_early(a->j, a->k, d, &a->m, &a->fd);
+  return a->st == BRAID_ETIMEDOUT ? BRAID_ETIMEDOUT : BRAID_OK;
+}
+
+
+/* await_chunk for a reader of chunks in order: a chunk of one task whose
+** result streams from a process pool's child (lprocpool.c) is decoded
+** while the child encodes it, then its outcome is awaited; when that is a
+** success the value read is left pushed and 1 returned (the caller uses
+** it instead of a->m), else nothing is left and 0 returned (a->st, a->m:
+** the outcome). 'timeout' bounds the wait until the chunk is done or its
+** result starts to stream. Returns -1 when it timed out. */
+static int await_chunk_early(lua_State *L, ChunkArgs *a, braid_job *j,
+                             uint32_t k, double timeout) {
+  braid__deadline now = braid__deadline_in(0);
+  int top = lua_gettop(L), got = 0;
+  a->j = j;
+  a->k = k;
+  a->st = braid__job_wait_chunk_early(j, k, &now, &a->m, &a->fd);
+  if (a->st == BRAID_ETIMEDOUT &&
+      braidB_blocking_wait(L, wait_chunk_early, a, timeout) != BRAID_OK)
+    return -1;
+  if (a->st != BRAID_CHUNK_PENDING) return 0;
+  /* closes the dup, also when it raises (Ctrl-C, a corrupt stream) */
+  if (a->fd >= 0) got = braidB_pstream_read(L, a->fd);
+  (void)await_chunk(L, a, j, k, BRAID_FOREVER); /* the outcome */
+  if (got && a->st == BRAID_CHUNK_OK) {
+    lua_settop(L, top + 1);
+    return 1;
+  }
+  lua_settop(L, top);
+  return 0;
+}
+
+
 /* j:chunk(k [, timeout]) -> true, value | false, partial, exc */
 static int job_chunk(lua_State *L) {
   braid_job *j = checkjob(L, 1);
@@ -110,9 +149,14 @@ static int job_chunk(lua_State *L) {
   braid__job_info(j, NULL, NULL, &nchunks);
   if (k < 1 || k > (lua_Integer)nchunks)
     return braidB_argerror(L, 2, "IndexError", "no chunk %d", (int)k);
-  if (await_chunk(L, &a, j, (uint32_t)(k - 1), timeout) != BRAID_OK)
-    return braidB_raise(L, "TimeoutError", "");
   lua_settop(L, 1);
+  switch (await_chunk_early(L, &a, j, (uint32_t)(k - 1), timeout)) {
+    case -1: return braidB_raise(L, "TimeoutError", "");
+    case 1: /* the value, read from its stream */
+      lua_pushboolean(L, 1);
+      lua_insert(L, -2);
+      return 2;
+  }
   return push_chunk(L, a.st, a.m);
 }
 
@@ -239,7 +283,10 @@ static int job_results(lua_State *L) {
   lua_setfield(L, 2, "n");
   for (k = 0; k < nchunks; k++) {
     ChunkArgs a;
-    await_chunk(L, &a, j, k, BRAID_FOREVER);
+    if (await_chunk_early(L, &a, j, k, BRAID_FOREVER) == 1) {
+      lua_rawseti(L, 2, (lua_Integer)k * cs + 1); /* a chunk of one */
+      continue;
+    }
     if (a.st != BRAID_CHUNK_OK) {
       lua_pushnil(L);
       lua_pushinteger(L, (lua_Integer)k + 1);
@@ -294,10 +341,15 @@ static void mapiter_fetch(lua_State *L, MapIter *it, int state, int cur) {
     left = it->deadline - braid__now();
     if (left < 0) left = 0;
   }
-  if (await_chunk(L, &a, it->j, it->k++, left) != BRAID_OK)
-    braidB_raise(L, "TimeoutError", "");
+  n = await_chunk_early(L, &a, it->j, it->k++, left);
+  if (n < 0) braidB_raise(L, "TimeoutError", "");
   it->pos = 0;
   it->m = NULL;
+  if (n == 1) { /* a chunk of one, read from its stream */
+    lua_rawseti(L, cur, 1);
+    it->cn = 1;
+    return;
+  }
   if (a.st == BRAID_CHUNK_OK) {
     if (a.m != NULL && a.m->tag == BRAID_RESULT_ITEMS) {
       it->m = a.m;

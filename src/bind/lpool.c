@@ -18,6 +18,7 @@
 #include "lpool.h"
 #include "pool.h"
 #include "lcodec.h"
+#include "lpstream.h"
 
 static const char FNCACHE_KEY = 'f'; /* weak: pool proxy -> {fn -> FnRef} */
 
@@ -177,13 +178,23 @@ static int pool_submit(lua_State *L) {
   braidB_checkcallable(L, 2);
   check_open(L, p);
   box = braidB_newmsgbox(L);
-  if (nargs > 0)
-    *box = braidB_encode_values(L, 3, nargs, "args",
-                                braid__pool_is_process(p));
-  f = braid__future_new();
-  if (f == NULL) return braidB_nomem(L);
-  braidB_pushnewhandle(L, (braid_handle *)f);
-  e = get_fnent(L, 1, 2);
+  if (nargs == 1 && braid__pool_is_process(p) && braidB_pstream_wanted(L, 3)) {
+    f = braid__future_new();
+    if (f == NULL) return braidB_nomem(L);
+    braidB_pushnewhandle(L, (braid_handle *)f);
+    e = get_fnent(L, 1, 2);
+    /* a big table streams to the child as it is encoded (lprocpool.c) */
+    *box = braidB_procpool_submit_streamed(L, p, 3, f, e);
+    if (*box == NULL) return 1;
+  } else {
+    if (nargs > 0)
+      *box = braidB_encode_values(L, 3, nargs, "args",
+                                  braid__pool_is_process(p));
+    f = braid__future_new();
+    if (f == NULL) return braidB_nomem(L);
+    braidB_pushnewhandle(L, (braid_handle *)f);
+    e = get_fnent(L, 1, 2);
+  }
   rc = braid__pool_submit(p, f, e, *box);
   if (rc != BRAID_OK) return refused(L, p, e, rc);
   *box = NULL;

@@ -83,6 +83,14 @@ typedef struct braidB_WorkerCtx {
   ** BRAID_ENC_PIPE | BRAID_ENC_SEGS, its socket carries descriptors) */
   int proc;
   int mperr; /* a multiprocessing Pool's worker: see BRAIDB_POOL_MPERR */
+  /* A process pool's child (lprocpool.c): a task's single result that
+  ** braidB_pstream_wanted is encoded by 'stream' (MAY RAISE as
+  ** braidB_put_streamed), which returns the whole message, or NULL when
+  ** the value went streamed: 'streamed' is then set (the caller clears
+  ** it before each task). NULL elsewhere. */
+  braid_msg *(*stream)(lua_State *L, int idx, void *ud);
+  void *stream_ud;
+  int streamed;
 } braidB_WorkerCtx;
 
 /* braid_pool_opts.flags: the workers serve a multiprocessing Pool, where
@@ -130,5 +138,17 @@ BRAIDI_FUNC void braidB_open_workers(lua_State *L);
 ** processes from the table at 'idx' (lprocpool.c). MAY RAISE. */
 BRAIDI_FUNC void braidB_procpool_opts(lua_State *L, int idx,
                                       braid_pool_opts *o);
+/* Submits a call of 'e' with the one argument at 'idx' (a table likely
+** big) to the process pool 'p' for future 'f', the argument streamed to
+** the child as it is encoded (lprocpool.c): NULL when it went so ('e'
+** taken), else the whole encoded argument ('e' still the caller's, who
+** submits as usual: the argument was small after all, no stream could be
+** made, or the pool refused it). MAY RAISE (the argument's TypeError with
+** its path; 'e' is then released, and a call already submitted is
+** cancelled, or fails in the child, which runs nothing of it). */
+BRAIDI_FUNC braid_msg *braidB_procpool_submit_streamed(lua_State *L,
+                                                       braid_pool *p, int idx,
+                                                       braid_future *f,
+                                                       braid_fnent *e);
 
 #endif

@@ -42,6 +42,7 @@
 #include "pool.h"
 #include "process.h"
 #include "lcodec.h"
+#include "lpstream.h"
 #include "segfill.h"
 #include "thread.h"
 
@@ -59,7 +60,9 @@
 ** of the batch a child gets, so once per call and child (a replacement
 ** child gets them with its first chunk). A chunk's payload is 'nitems'
 ** 32-bit item offsets, then 'len' bytes of items cut at 'origin' of the
-** batch. */
+** batch. A call whose argument streams (braidB_procpool_submit_streamed)
+** has as its payload the stream's mark, and its memfd on the header's
+** first bytes ('nfds' 1): the child decodes while the caller encodes. */
 enum { F_CALL = 1, F_CHUNK, F_EXIT };
 
 typedef struct FrameHdr {
@@ -69,6 +72,8 @@ typedef struct FrameHdr {
   uint32_t star;
   uint32_t origin;
   uint32_t callorigin;
+  uint32_t nfds; /* 1: a call's argument streams (its memfd on the header) */
+  uint32_t spare;
   uint64_t fnlen;
   uint64_t calllen;
   uint64_t len;
@@ -76,8 +81,15 @@ typedef struct FrameHdr {
 
 /* Child -> parent: an encoded outcome follows: for a batch ('nitems' >
 ** 0, a chunk's results one item each) its item offsets, then 'len'
-** bytes. 'tag' is the message's (BRAID_RESULT_ITEMS for such a batch). */
-enum { REPLY_READY = 1, REPLY_INITFAIL, REPLY_OK, REPLY_EXC };
+** bytes. 'tag' is the message's (BRAID_RESULT_ITEMS for such a batch).
+** A big single result streams (lpstream.c): REPLY_STREAM, with nothing
+** after it but the stream's memfd as its descriptor, comes as soon as the
+** encoding passes the threshold; the task's own reply follows once the
+** child has written the stream: REPLY_STREAMED (nothing after it: the
+** result is the stream) or REPLY_EXC (the stream failed, a value found
+** unsendable late: its error, as an unstreamed result's). */
+enum { REPLY_READY = 1, REPLY_INITFAIL, REPLY_OK, REPLY_EXC, REPLY_STREAM,
+       REPLY_STREAMED };
 
 typedef struct ReplyHdr {
   uint32_t status;
@@ -126,9 +138,6 @@ static int send_all_fds(int fd, struct iovec *iov, int n, const int *fds,
   return BRAID_OK;
 }
 
-static int send_all(int fd, struct iovec *iov, int n) {
-  return send_all_fds(fd, iov, n, NULL, 0);
-}
 
 
 /* Reads a message of 'len' bytes (none for 0: '*out' NULL), a batch of
@@ -186,6 +195,35 @@ static int send_reply(int fd, uint32_t status, const braid_msg *m) {
 
 /* Reads a ReplyHdr and the descriptors sent with it (into 'fds',
 ** '*nfds'; the caller's to close). */
+/* Reads a header of 'size' bytes and the descriptors sent on its first
+** bytes (at most BRAID_SEG_MAX, into 'fds'). '*got': the bytes read. */
+static int read_hdr_fds(int fd, void *r, size_t size, int *fds, int *nfds,
+                        size_t *got) {
+  unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
+  struct iovec iov;
+  struct msghdr mh;
+  ssize_t k;
+  *nfds = 0;
+  *got = 0;
+  for (;;) {
+    iov.iov_base = r;
+    iov.iov_len = size;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof cbuf;
+    k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    if (k >= 0 || errno != EINTR) break;
+  }
+  if (k <= 0) return k == 0 ? BRAID_ECLOSED : BRAID_EOS;
+  *nfds = braid__seg_take_rights(&mh, fds, BRAID_SEG_MAX);
+  *got = (size_t)k;
+  if ((size_t)k < size)
+    return braid__fd_read_all(fd, (char *)r + k, size - (size_t)k, got);
+  return BRAID_OK;
+}
+
 static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
   unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
   struct iovec iov;
@@ -254,29 +292,142 @@ static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
 }
 
 
+/* A result's stream entry: REPLY_STREAM with the memfd (ud: the socket). */
+static int stream_entry(void *ud, int sfd) {
+  ReplyHdr h;
+  struct iovec iov;
+  memset(&h, 0, sizeof h);
+  h.status = REPLY_STREAM;
+  iov.iov_base = &h;
+  iov.iov_len = sizeof h;
+  return send_all_fds(*(int *)ud, &iov, 1, &sfd, 1);
+}
+
+/* braidB_WorkerCtx 'stream' of a child: a big result goes streamed. */
+static braid_msg *stream_result(lua_State *L, int idx, void *ud) {
+  braidB_pstarget t;
+  braid_msg *m;
+  int rc;
+  t.entry = stream_entry;
+  t.failed = NULL; /* the task's reply says it (REPLY_EXC) */
+  t.ud = ud;
+  t.root = "result"; /* as braidB_encode_values names it */
+  m = braidB_put_streamed(L, idx, &t, &rc);
+  if (m == NULL && rc != BRAID_OK)
+    braidB_raisecode(L, rc, "cannot send a result");
+  return m;
+}
+
+
+/* {====================== a call's argument streamed ================= */
+
+/* The caller's side of braidB_procpool_submit_streamed: at the stream's
+** threshold the call is submitted with a message standing for the stream
+** (the mark, a dup of the memfd as its one segment), which the proxy
+** sends as the call's payload with the memfd on the frame's header. */
+typedef struct SubmitTarget {
+  braid_pool *p;
+  braid_future *f;
+  braid_fnent **e; /* a box: NULL once the pool took the entry */
+} SubmitTarget;
+
+static int submit_entry(void *ud, int fd) {
+  SubmitTarget *t = (SubmitTarget *)ud;
+  braid_msg *m = braid__msg_from_bytes(BRAID_PSTREAM_MARK,
+                                       BRAID_PSTREAM_MARKLEN);
+  int dfd = m != NULL ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+  if (dfd < 0 || braid__msg_take_segs(m, &dfd, 1) != BRAID_OK ||
+      braid__pool_submit(t->p, t->f, *t->e, m) != BRAID_OK) {
+    braid__msg_free(m); /* closes its memfd */
+    return BRAID_EAGAIN; /* the whole value, or the refusal, follows */
+  }
+  *t->e = NULL;
+  return BRAID_OK;
+}
+
+/* The argument was found unsendable after the call was submitted: a call
+** no proxy took yet never runs; one a child took fails there, reading a
+** stream its writer failed, before its function is called. Nobody holds
+** that future: the caller raises instead of returning it. */
+static void submit_failed(void *ud) {
+  (void)braid__future_cancel(((SubmitTarget *)ud)->f);
+}
+
+static int fnbox_gc(lua_State *L) {
+  braid_fnent **b = (braid_fnent **)lua_touserdata(L, 1);
+  if (*b != NULL) braid__fnent_release(*b);
+  *b = NULL;
+  return 0;
+}
+
+braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
+                                           int idx, braid_future *f,
+                                           braid_fnent *e) {
+  braidB_pstarget t;
+  SubmitTarget st;
+  braid_msg *m;
+  braid_fnent **box;
+  int rc;
+  idx = lua_absindex(L, idx);
+  /* the entry is released by the box's __gc when the encode raises
+  ** before the pool took it */
+  box = (braid_fnent **)lua_newuserdatauv(L, sizeof *box, 0);
+  *box = e;
+  if (luaL_newmetatable(L, "braid.FnentBox")) {
+    lua_pushcfunction(L, fnbox_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  st.p = p;
+  st.f = f;
+  st.e = box;
+  t.entry = submit_entry;
+  t.failed = submit_failed;
+  t.ud = &st;
+  t.root = "args"; /* as braidB_encode_values names a call's arguments */
+  m = braidB_put_streamed(L, idx, &t, &rc);
+  *box = NULL; /* the pool's, or the caller's again */
+  lua_pop(L, 1);
+  if (m == NULL && rc != BRAID_OK)
+    braidB_raisecode(L, rc, "cannot send a call's argument");
+  return m;
+}
+/* }==================================================== */
+
+
 /* Serves one frame; BRAID_ECLOSED after F_EXIT or at end of file. */
 static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
                        braid_fnent **fn, braid_msg **calls) {
   FrameHdr h;
   braid_work w;
   braid_msg *m;
-  int rc, st;
+  int rc, st, sfd[BRAID_SEG_MAX], nsfd = 0;
   size_t got = 0;
-  rc = braid__fd_read_all(fd, &h, sizeof h, &got);
-  if (rc != BRAID_OK) return got == 0 ? BRAID_ECLOSED : rc;
+  rc = read_hdr_fds(fd, &h, sizeof h, sfd, &nsfd, &got);
+  if (rc == BRAID_OK && (nsfd != (int)h.nfds || nsfd > 1 ||
+                         (nsfd == 1 && h.kind != F_CALL)))
+    rc = BRAID_EINVAL;
+  if (rc != BRAID_OK) {
+    while (nsfd > 0) close(sfd[--nsfd]);
+    return got == 0 ? BRAID_ECLOSED : rc;
+  }
   if (h.kind == F_EXIT) return BRAID_ECLOSED;
   if (h.kind != F_CALL && h.kind != F_CHUNK) return BRAID_EINVAL;
+  /* from here a stream's memfd (nsfd 1: F_CALL only) is closed on every
+  ** early return, or taken by the call's args message */
   if (h.fnlen > 0) {
     rc = read_msg(fd, h.fnlen, &m);
-    if (rc != BRAID_OK) return rc;
+    if (rc != BRAID_OK) goto fail;
     if (*fn) braid__fnent_release(*fn);
     *fn = braid__fnent_new(m);
     if (*fn == NULL) {
       braid__msg_free(m);
-      return BRAID_ENOMEM;
+      rc = BRAID_ENOMEM;
+      goto fail;
     }
   }
-  if (*fn == NULL) return BRAID_EINVAL;
+  rc = BRAID_EINVAL;
+  if (*fn == NULL) goto fail;
   if (h.calllen > 0) { /* the values of a new map call */
     if (h.kind != F_CHUNK || h.calllen > FRAME_MAX) return BRAID_EINVAL;
     rc = read_msg(fd, h.calllen, &m);
@@ -287,17 +438,32 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   }
   memset(&w, 0, sizeof w);
   w.fn = *fn;
+  c->streamed = 0;
   if (h.kind == F_CALL) {
     rc = read_msg(fd, h.len, &w.args);
-    if (rc != BRAID_OK) return rc;
+    if (rc != BRAID_OK) goto fail;
+    if (nsfd == 1) { /* the argument streams: the mark and its memfd */
+      nsfd = 0;
+      if (w.args == NULL || !braidB_pstream_is(w.args->data, w.args->len, 1)) {
+        close(sfd[0]);
+        braid__msg_free(w.args);
+        return BRAID_EINVAL;
+      }
+      if (braid__msg_take_segs(w.args, sfd, 1) != BRAID_OK) { /* closed */
+        braid__msg_free(w.args);
+        return BRAID_ENOMEM;
+      }
+    }
     m = braidB_exec_call(L, c, &w, &st);
-    rc = send_reply(fd, st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC, m);
+    st = st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC;
   } else {
     rc = read_chunk(fd, &h, &w, c, *calls);
     if (rc != BRAID_OK) return rc;
     m = braidB_exec_chunk(L, c, &w, &st);
-    rc = send_reply(fd, st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC, m);
+    st = st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC;
   }
+  /* a result that went streamed succeeded: nothing can fail after it */
+  rc = send_reply(fd, st == REPLY_OK && c->streamed ? REPLY_STREAMED : st, m);
   if (m) braid__msg_free(m);
   /* The result's big segments (BRAID_ENC_LATE) are filled now, while the
   ** parent copies them out. Their strings are off the stack since the
@@ -307,6 +473,9 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   if (rc != BRAID_OK) braid__seg_late_abandon();
   else if (braid__seg_late_fill() != 0) rc = BRAID_EOS;
   c->tasks++;
+  return rc;
+fail:
+  if (nsfd > 0) close(sfd[0]);
   return rc;
 }
 
@@ -343,6 +512,8 @@ static int core_procpool_serve(lua_State *L) {
   c = braidB_worker_ctx(L, NULL,
                         BRAID_ENC_PIPE | BRAID_ENC_SEGS | BRAID_ENC_LATE,
                         mperr);
+  c->stream = stream_result;
+  c->stream_ud = &fd;
   if (send_reply(fd, ok ? REPLY_READY : REPLY_INITFAIL, NULL) != BRAID_OK ||
       !ok) {
     lua_pushboolean(L, 0); /* the caller exits with status 1 */
@@ -507,7 +678,7 @@ static int stop_child(lua_State *L, Child *ch, const char *how) {
 
 
 /* Waits for a reply header, the child's end or the pool's stop. */
-enum { W_REPLY, W_DIED, W_STOP };
+enum { W_REPLY, W_DIED, W_STOP, W_STREAM };
 
 static int wait_reply(ProcExt *x, Child *ch) {
   struct pollfd pf[3];
@@ -589,6 +760,8 @@ static int send_work(Child *ch, Flight *f) {
       h.len = w->args->len;
       iov[n].iov_base = w->args->data;
       iov[n++].iov_len = w->args->len;
+      if (braidB_pstream_is(w->args->data, w->args->len, w->args->nsegs))
+        h.nfds = 1; /* its memfd goes on the header (a dup in the child) */
     }
   } else {
     /* the chunk's items lie back to back in the batch */
@@ -617,7 +790,8 @@ static int send_work(Child *ch, Flight *f) {
     iov[n].iov_base = b->data + from;
     iov[n++].iov_len = to - from;
   }
-  rc = send_all(ch->fd, iov, n);
+  rc = send_all_fds(ch->fd, iov, n, h.nfds ? w->args->segs : NULL,
+                    (int)h.nfds);
   braid__free(offs);
   if (rc == BRAID_OK) {
     ch->fnuid = w->fn->uid;
@@ -792,19 +966,35 @@ static void fail_lost(lua_State *L, Flight *f, long pid, int code) {
 
 
 /* Reads the reply to the oldest work in flight. W_REPLY with '*m' and
-** '*ok', or W_DIED / W_STOP. */
-static int read_reply(ProcExt *x, Child *ch, braid_msg **m, int *ok) {
+** '*ok', W_STREAM with '*sfd' (a result's stream entry: its memfd, the
+** caller's), or W_DIED / W_STOP. 'streaming': a stream entry came, the
+** reply is the task's own after it (REPLY_STREAMED, '*ok' and no
+** message; or REPLY_EXC). */
+static int read_reply(ProcExt *x, Child *ch, int streaming, braid_msg **m,
+                      int *ok, int *sfd) {
   ReplyHdr r;
   int fds[BRAID_SEG_MAX], nfds = 0;
   int ev = wait_reply(x, ch);
   *m = NULL;
   if (ev != W_REPLY) return ev;
-  if (read_reply_hdr(ch->fd, &r, fds, &nfds) != BRAID_OK ||
-      (r.status != REPLY_OK && r.status != REPLY_EXC) ||
+  if (read_reply_hdr(ch->fd, &r, fds, &nfds) != BRAID_OK) goto bad;
+  if (r.len == 0 && r.nitems == 0 && !streaming &&
+      r.status == REPLY_STREAM && nfds == 1) {
+    *sfd = fds[0];
+    return W_STREAM;
+  }
+  if (streaming && r.status == REPLY_STREAMED && nfds == 0 && r.len == 0 &&
+      r.nitems == 0) {
+    *ok = 1;
+    return W_REPLY;
+  }
+  if ((r.status != REPLY_OK && r.status != REPLY_EXC) ||
+      (streaming && r.status != REPLY_EXC) ||
       (r.tag != 0 && r.tag != BRAID_RESULT_ITEMS) ||
       read_msg_items(ch->fd, r.len, r.nitems, 0, m) != BRAID_OK ||
       (nfds > 0 && (*m == NULL ||
                     braid__msg_take_segs(*m, fds, nfds) != BRAID_OK))) {
+  bad:
     /* the segments of a reply that cannot be read are closed with it
     ** (braid__msg_take_segs closes them when it fails) */
     if (nfds > 0 && *m == NULL)
@@ -842,6 +1032,13 @@ typedef struct Proxy {
   int head, n; /* works in flight: fl[head], fl[head+1]... */
   int unsent;  /* the child died idle: fl[head] was not sent */
   int held;    /* the newest work is not sent yet (PIPELINE_MAX) */
+  /* The oldest work's result streams (its entry came): the child's reply
+  ** after the stream is awaited, and the work stays in flight until it
+  ** comes. 'smsg' (NULL when there was no memory for it) stands for the
+  ** stream: the work is finished with it when the reply says the stream
+  ** is whole. */
+  int streaming;
+  braid_msg *smsg;
 } Proxy;
 
 static Flight *oldest(Proxy *px) { return &px->fl[px->head]; }
@@ -857,6 +1054,66 @@ static void fail_all(Proxy *px, int how) {
     finish_work(px->L, oldest(px), NULL, how);
     pop_oldest(px);
   }
+}
+
+
+/* The child sent the oldest work's stream entry (memfd 'sfd', taken).
+** The work stays in flight, its future or chunk undone, until the
+** child's reply after the stream gives the outcome (end_stream): done(),
+** exception(), callbacks and waiters never see a result that may still
+** fail. A call's future gets a dup of the memfd at once
+** (braid__future_set_early), so that a result() already waiting decodes
+** while the child encodes; so does a map chunk of one task, whose value is
+** the result (braid__job_set_early: its in-order readers, ljob.c). Without
+** memory or descriptors the overlap is lost, never the result. */
+static void begin_stream(Proxy *px, int sfd) {
+  braid_msg *m = braid__msg_from_bytes(BRAID_PSTREAM_MARK,
+                                       BRAID_PSTREAM_MARKLEN);
+  Flight *f = oldest(px);
+  px->streaming = 1;
+  px->smsg = NULL;
+  if (m == NULL || braid__msg_take_segs(m, &sfd, 1) != BRAID_OK) {
+    if (m == NULL) close(sfd); /* else closed by braid__msg_take_segs */
+    braid__msg_free(m);
+    return; /* the outcome finishes the work with a MemoryError */
+  }
+  px->smsg = m;
+  if (f->w.job == NULL || (f->w.chunksize == 1 && f->w.nitems == 1)) {
+    int early = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
+    if (early >= 0 &&
+        (f->w.job == NULL
+             ? braid__future_set_early(f->w.fut, early)
+             : braid__job_set_early(f->w.job, f->w.chunk, early)) != BRAID_OK)
+      close(early);
+  }
+}
+
+/* The child's reply after a stream: its outcome finishes the oldest work,
+** with the stream's message when it is whole ('ok'), else with the
+** error 'm' (taken) the child sent. */
+static void end_stream(Proxy *px, braid_msg *m, int ok) {
+  braid_msg *s = px->smsg;
+  px->smsg = NULL;
+  px->streaming = 0;
+  if (ok && s != NULL) {
+    finish_work(px->L, oldest(px), s, DONE_OK);
+  } else {
+    braid__msg_free(s);
+    finish_work(px->L, oldest(px), m, DONE_EXC); /* NULL: MemoryError */
+    m = NULL;
+  }
+  braid__msg_free(m);
+  pop_oldest(px);
+  px->c->tasks++;
+}
+
+/* A child that died or was stopped mid-stream: the stream is dropped (a
+** reader of its early descriptor sees its writer's death), and the work,
+** still the oldest, fails as any work of such a child does. */
+static void drop_stream(Proxy *px) {
+  braid__msg_free(px->smsg);
+  px->smsg = NULL;
+  px->streaming = 0;
 }
 
 
@@ -938,31 +1195,43 @@ static int proxy_body(lua_State *L) {
   if (!taking) return 0;
   for (;;) {
     braid_msg *m = NULL;
-    int ok = 0, ev;
+    int ok = 0, ev, sfd = -1;
     if (taking) taking = fill(&px, depth);
     if (px.n == 0) break;
-    ev = px.unsent ? W_DIED : read_reply(px.x, &px.ch, &m, &ok);
+    ev = px.unsent ? W_DIED
+                   : read_reply(px.x, &px.ch, px.streaming, &m, &ok, &sfd);
+    if (ev == W_STREAM) {
+      begin_stream(&px, sfd);
+      continue;
+    }
     if (ev == W_REPLY && m != NULL && m->tag == BRAID_RESULT_ITEMS &&
-        (oldest(&px)->w.job == NULL || m->nitems != oldest(&px)->w.nitems)) {
+        (px.streaming || oldest(&px)->w.job == NULL ||
+         m->nitems != oldest(&px)->w.nitems)) {
       braid__msg_free(m); /* not what was asked: a child gone wrong */
       ev = W_DIED;
     }
     if (ev == W_REPLY) {
-      finish_work(L, oldest(&px), m, ok ? DONE_OK : DONE_EXC);
-      pop_oldest(&px);
-      px.c->tasks++;
+      if (px.streaming) { /* the outcome of the result that streamed */
+        end_stream(&px, m, ok);
+      } else {
+        finish_work(L, oldest(&px), m, ok ? DONE_OK : DONE_EXC);
+        pop_oldest(&px);
+        px.c->tasks++;
+      }
       if (braid__pool_retire(px.p, px.c->tasks)) taking = 0;
       if (px.held) send_held(&px);
       continue;
     }
     if (ev == W_STOP) {
       stop_child(L, &px.ch, "terminate");
+      drop_stream(&px);
       fail_all(&px, atomic_load(&px.x->stop) == BRAID_POOL_TERMINATE
                         ? DONE_CANCELLED : DONE_BROKEN);
       return 0;
     } else {
       long pid = px.ch.pid;
       int code = stop_child(L, &px.ch, "kill"), i;
+      drop_stream(&px);
       if (!px.x->replace) { /* an executor breaks: submits raise from now */
         braid__pool_break(px.p);
         fail_all(&px, DONE_BROKEN);

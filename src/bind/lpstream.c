@@ -21,6 +21,7 @@
 ** See LICENSE for copyright and license.
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -106,9 +107,11 @@ static int ps_start(void *ud, braid_stream *s) {
 
 /* (PsPut, value) -> message or nothing (streamed) */
 static int ps_encode(lua_State *L) {
-  static const char *const roots[] = { "obj" };
   PsPut *p = (PsPut *)lua_touserdata(L, 1);
-  braid_msg *m = braid__encode_streamed_proc(L, 2, 1, roots, BRAID_ENC_PIPE,
+  const char *roots[1];
+  braid_msg *m;
+  roots[0] = p->t->root != NULL ? p->t->root : "obj";
+  m = braid__encode_streamed_proc(L, 2, 1, roots, BRAID_ENC_PIPE,
                                              ps_start, p);
   if (m == NULL) return 0;
   lua_pushlightuserdata(L, m);
@@ -193,6 +196,7 @@ void braidB_mpq_put_streamed(lua_State *L, braid_mpq *q, int idx, int block,
   t.entry = mpq_entry;
   t.failed = mpq_failed;
   t.ud = &mt;
+  t.root = NULL;
   m = braidB_put_streamed(L, idx, &t, &rc);
   if (m != NULL) {
     rc = braid__mpq_put(q, m->data, m->len, NULL, 0, block, timeout);
@@ -278,6 +282,16 @@ int braidB_pstream_read(lua_State *L, int fd) {
     case ENOMEM: return braidB_nomem(L);
     default: return braidB_oserror(L, p.err, "cannot read a stream");
   }
+}
+
+
+int braidB_pstream_msg(lua_State *L, const braid_msg *m) {
+  /* the message keeps its descriptor: a result may be read again */
+  int fd = fcntl(m->segs[0], F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return braidB_oserror(L, errno, "cannot read a stream");
+  if (braidB_pstream_read(L, fd)) return 1;
+  /* such a message is a result only once its writer said it is whole */
+  return braidB_raise(L, "ValueError", "a stream never completed");
 }
 /* }==================================================== */
 

@@ -26,11 +26,12 @@ int braidB_pstream_wanted(lua_State *L, int idx);
 ** 'fd' over (the caller closes its own after): BRAID_OK, BRAID_EAGAIN
 ** (nothing handed over: the value goes whole instead) or an error code;
 ** 'failed' (may be NULL) is called when a stream whose entry was handed
-** over fails. */
+** over fails. 'root' names the value in errors (NULL: "obj"). */
 typedef struct braidB_pstarget {
   int (*entry)(void *ud, int fd);
   void (*failed)(void *ud);
   void *ud;
+  const char *root;
 } braidB_pstarget;
 
 /* Encodes the value at 'idx' for 't', streamed once past the threshold:
@@ -60,6 +61,14 @@ int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs);
 ** (KeyboardInterrupt, ValueError for a stream that breaks its rules, and
 ** what a decode raises). */
 int braidB_pstream_read(lua_State *L, int fd);
+
+/* Pushes the value of a message that stands for a stream (a process
+** pool's streamed result, lprocpool.c: braidB_pstream_is of its bytes,
+** its one segment the memfd, which stays the message's), read from the
+** stream: 1. The pool finishes a future or a chunk with such a message
+** only once the child said the stream is whole; a stream that is not
+** raises ValueError. MAY RAISE as braidB_pstream_read too. */
+int braidB_pstream_msg(lua_State *L, const braid_msg *m);
 
 /* core._pstream_delay([s]) and core._pstream_counts(): the specs' probes. */
 int braidB_pstream_delay(lua_State *L);

@@ -17,6 +17,7 @@
 
 #include "lbind.h"
 #include "lpool.h"
+#include "lpstream.h"
 #include "pool.h"
 #include "lcodec.h"
 #include "thread.h"
@@ -96,11 +97,19 @@ static int unpack_args(lua_State *L, int idx) {
 typedef struct EncArgs {
   int batch, n, proc;
   braid_msg *m;
+  WorkerCtx *c; /* NULL: never streamed */
 } EncArgs;
 
-/* Encodes the results at 'idx' as 'a' says (MAY RAISE). */
+/* Encodes the results at 'idx' as 'a' says (MAY RAISE): NULL when a
+** single big result went streamed (WorkerCtx 'stream'). */
 static braid_msg *encode_direct(lua_State *L, int idx, const EncArgs *a) {
   braid_msg *m;
+  if (a->c != NULL && a->c->stream != NULL && !a->batch && a->n == 1 &&
+      braidB_pstream_wanted(L, idx)) {
+    m = a->c->stream(L, idx, a->c->stream_ud);
+    if (m == NULL) a->c->streamed = 1;
+    return m;
+  }
   if (!a->batch) return braidB_encode_values(L, idx, a->n, "result", a->proc);
   m = a->proc ? braid__encode_batch_range_proc(
                     L, idx, 1, (lua_Integer)a->n, "result",
@@ -213,6 +222,7 @@ static braid_msg *encode_results(lua_State *L, WorkerCtx *c, int idx, int n,
   a.n = n;
   a.proc = c->proc;
   a.m = NULL;
+  a.c = c;
   idx = lua_absindex(L, idx);
   if (!c->mperr) return encode_direct(L, idx, &a);
   luaL_checkstack(L, nv + 4, "too many results");
@@ -234,8 +244,16 @@ static int call_protected(lua_State *L) {
   push_fn(L, c, w->fn);
   base = lua_gettop(L) - 1;
   args = w->args;
-  w->args = NULL;
-  n = args ? braid__decode_owned(L, args) : 0;
+  if (args != NULL && braidB_pstream_is(args->data, args->len, args->nsegs)) {
+    /* a process pool's argument streamed by the caller (lprocpool.c),
+    ** decoded as it is written; w->args keeps the message, freed by the
+    ** caller also when this raises (the caller's encode failed: the
+    ** function is not called) */
+    n = braidB_pstream_msg(L, args);
+  } else {
+    w->args = NULL;
+    n = args ? braid__decode_owned(L, args) : 0;
+  }
   lua_call(L, n, LUA_MULTRET);
   nres = lua_gettop(L) - base;
   lua_pushlightuserdata(L, nres > 0 ? encode_results(L, c, base + 1, nres, 0)
@@ -292,7 +310,7 @@ static int chunk_protected(lua_State *L) {
     lua_pushinteger(L, w->nitems);
     lua_setfield(L, 2, "n");
     if (c->mperr) { /* MaybeEncodingError describes the list of results */
-      EncArgs a = { 0, 1, c->proc, NULL };
+      EncArgs a = { 0, 1, c->proc, NULL, NULL };
       lua_pushcfunction(L, encode_results_protected);
       lua_pushlightuserdata(L, &a);
       lua_pushvalue(L, 2);

@@ -1,5 +1,6 @@
 /*
-** pool.c: futures, waiters, function entries, map jobs and thread pools.
+** pool.c: futures, waiters, map jobs and thread pools (function entries:
+** fnent.c).
 ** See LICENSE for copyright and license.
 **
 ** Lock order: pool 'mu' before a job's 'mu' (cancel) ; a future's 'mu'
@@ -10,8 +11,10 @@
 ** users are gone the pool shuts down as Python's executor does when it is
 ** collected: queued work still runs, then the workers end.
 */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pool.h"
 #include "sync.h"
@@ -38,6 +41,10 @@ struct braid_future {
   braid_fcb *cbs;    /* guarded by 'mu': in order of registration */
   braid_fcb **cbtail;
   wlink *waiters;    /* guarded by 'mu' */
+  /* A descriptor the result can be read from while it is made (a process
+  ** pool's stream memfd), or -1: guarded by 'mu', set while RUNNING,
+  ** closed when the future is done (readers read their own dup). */
+  int early;
 };
 
 struct braid_waiter {
@@ -69,6 +76,7 @@ static void future_destroy(braid_handle *h) {
   }
   /* waiters hold a reference while registered: none is left here */
   if (f->value) braid__msg_free(f->value);
+  if (f->early >= 0) close(f->early);
   braid__cond_destroy(&f->cv);
   braid__mutex_destroy(&f->mu);
   braid__free(f);
@@ -86,6 +94,7 @@ braid_future *braid__future_new(void) {
   braid__cond_init(&f->cv);
   f->state = BRAID_FUT_PENDING;
   f->cbtail = &f->cbs;
+  f->early = -1;
   return f;
 }
 
@@ -187,6 +196,7 @@ int braid__future_set_running(braid_future *f) {
 
 int braid__future_finish(braid_future *f, braid_msg *value, int exc) {
   braid_fcb *cbs;
+  int early;
   braid__mutex_lock(&f->mu);
   if (f->state != BRAID_FUT_PENDING && f->state != BRAID_FUT_RUNNING) {
     braid__mutex_unlock(&f->mu);
@@ -195,9 +205,27 @@ int braid__future_finish(braid_future *f, braid_msg *value, int exc) {
   f->value = value;
   f->exc = exc;
   f->state = BRAID_FUT_FINISHED;
+  early = f->early;
+  f->early = -1;
   cbs = notify_locked(f);
   braid__mutex_unlock(&f->mu);
   post_callbacks(cbs);
+  if (early >= 0) close(early);
+  return BRAID_OK;
+}
+
+
+int braid__future_set_early(braid_future *f, int fd) {
+  braid__mutex_lock(&f->mu);
+  if (f->state != BRAID_FUT_RUNNING || f->early >= 0) {
+    braid__mutex_unlock(&f->mu);
+    return BRAID_ESTATE;
+  }
+  f->early = fd;
+  /* wakes the readers waiting in braid__future_wait_early (and the
+  ** others, who find the future not done and wait on) */
+  braid__cond_broadcast(&f->cv);
+  braid__mutex_unlock(&f->mu);
   return BRAID_OK;
 }
 
@@ -216,6 +244,28 @@ int braid__future_wait(braid_future *f, const braid__deadline *d) {
       break;
     }
   }
+  braid__mutex_unlock(&f->mu);
+  return rc;
+}
+
+
+int braid__future_wait_early(braid_future *f, const braid__deadline *d,
+                             int *fd) {
+  int rc = BRAID_OK;
+  *fd = -1;
+  braid__mutex_lock(&f->mu);
+  while (!isdone(f->state) && f->early < 0) {
+    if (braid__cond_wait(&f->cv, &f->mu, d) && !isdone(f->state) &&
+        f->early < 0) {
+      rc = BRAID_ETIMEDOUT;
+      break;
+    }
+  }
+  /* the dup is made under the lock: finish closes the future's own. No
+  ** dup (no descriptor left) leaves '*fd' -1: the caller then waits for
+  ** the outcome and reads the result from the finished future. */
+  if (rc == BRAID_OK && !isdone(f->state))
+    *fd = fcntl(f->early, F_DUPFD_CLOEXEC, 0);
   braid__mutex_unlock(&f->mu);
   return rc;
 }
@@ -360,39 +410,6 @@ void braid__waiter_close(braid_waiter *w) {
 
 /*
 ** {======================================================
-** Function entries
-** =======================================================
-*/
-
-static atomic_ullong fn_uids;
-
-braid_fnent *braid__fnent_new(braid_msg *m) {
-  braid_fnent *e = (braid_fnent *)braid__malloc(sizeof *e);
-  if (e == NULL) return NULL;
-  atomic_init(&e->refs, 1);
-  e->uid = atomic_fetch_add_explicit(&fn_uids, 1, memory_order_relaxed) + 1;
-  e->m = m;
-  return e;
-}
-
-
-braid_fnent *braid__fnent_retain(braid_fnent *e) {
-  atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-  return e;
-}
-
-
-void braid__fnent_release(braid_fnent *e) {
-  if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
-    braid__msg_free(e->m);
-    braid__free(e);
-  }
-}
-/* }====================================================== */
-
-
-/*
-** {======================================================
 ** Pools and jobs
 ** =======================================================
 */
@@ -462,6 +479,10 @@ struct braid_job {
   /* set once under 'mu' (braid__job_set_bell), retained: released once per
   ** chunk done */
   braid_semaphore *bell;
+  /* guarded by 'mu': per chunk, a descriptor its result can be read from
+  ** while it is made (braid__job_set_early), or -1; NULL until the first.
+  ** A chunk's is closed when the chunk is done. */
+  int *early;
 };
 
 
@@ -518,8 +539,11 @@ static void release_chunks(braid_job *j, uint32_t from, uint32_t to) {
 static void job_destroy(braid_handle *h) {
   braid_job *j = (braid_job *)h;
   uint32_t k;
-  for (k = 0; k < j->nchunks; k++)
+  for (k = 0; k < j->nchunks; k++) {
     if (j->res[k]) braid__msg_free(j->res[k]);
+    if (j->early && j->early[k] >= 0) close(j->early[k]);
+  }
+  braid__free(j->early);
   /* the items of chunks never handed out (all others were released) */
   if (j->next < j->published) release_chunks(j, j->next, j->published);
   braid__free(j->segs);
@@ -541,11 +565,15 @@ const braid_handle_type braid__job_type = { "braid.MapJob", job_destroy };
 
 /* Stores chunk 'k' as done (status 'st', message 'm' taken). */
 static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
-  int ready = 0;
+  int ready = 0, early = -1;
   braid_semaphore *bell = NULL;
   braid__mutex_lock(&j->mu);
   if (j->status[k] == BRAID_CHUNK_PENDING) {
     bell = j->bell;
+    if (j->early) {
+      early = j->early[k];
+      j->early[k] = -1;
+    }
     j->status[k] = (unsigned char)st;
     j->res[k] = m;
     m = NULL;
@@ -561,6 +589,7 @@ static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
       braid__cond_broadcast(&j->cv);
   }
   braid__mutex_unlock(&j->mu);
+  if (early >= 0) close(early);
   if (m) braid__msg_free(m);
   if (bell) braid__semaphore_release(bell, 1);
   if (ready) braid__future_finish(j->done, NULL, BRAID_EXC_NONE);
@@ -609,6 +638,55 @@ int braid__job_wait_chunk(braid_job *j, uint32_t k, const braid__deadline *d,
     }
   }
   *m = j->res[k];
+  braid__mutex_unlock(&j->mu);
+  return st;
+}
+
+
+int braid__job_set_early(braid_job *j, uint32_t k, int fd) {
+  int rc = BRAID_OK;
+  uint32_t i;
+  if (k >= j->nchunks) return BRAID_EINVAL;
+  braid__mutex_lock(&j->mu);
+  if (j->early == NULL &&
+      (j->early = (int *)braid__malloc(j->nchunks * sizeof(int))) != NULL)
+    for (i = 0; i < j->nchunks; i++) j->early[i] = -1;
+  if (j->early == NULL) rc = BRAID_ENOMEM;
+  else if (j->status[k] != BRAID_CHUNK_PENDING || j->early[k] >= 0)
+    rc = BRAID_ESTATE;
+  else {
+    j->early[k] = fd;
+    braid__cond_broadcast(&j->cv); /* others wait on: spurious for them */
+  }
+  braid__mutex_unlock(&j->mu);
+  return rc;
+}
+
+
+int braid__job_wait_chunk_early(braid_job *j, uint32_t k,
+                                const braid__deadline *d,
+                                const braid_msg **m, int *fd) {
+  int st;
+  *fd = -1;
+  *m = NULL;
+  if (k >= j->nchunks) return BRAID_EINVAL;
+  braid__mutex_lock(&j->mu);
+  while ((st = j->status[k]) == BRAID_CHUNK_PENDING &&
+         (j->early == NULL || j->early[k] < 0)) {
+    int to;
+    j->wantk = j->waitchunk++ ? ANY_CHUNK : k;
+    to = braid__cond_wait(&j->cv, &j->mu, d);
+    j->waitchunk--;
+    if (to && (st = j->status[k]) == BRAID_CHUNK_PENDING &&
+        (j->early == NULL || j->early[k] < 0)) {
+      braid__mutex_unlock(&j->mu);
+      return BRAID_ETIMEDOUT;
+    }
+  }
+  if (st == BRAID_CHUNK_PENDING) /* a dup under the lock: see the future's */
+    *fd = fcntl(j->early[k], F_DUPFD_CLOEXEC, 0);
+  else
+    *m = j->res[k];
   braid__mutex_unlock(&j->mu);
   return st;
 }

@@ -72,6 +72,19 @@ BRAIDI_FUNC int braid__future_finish(braid_future *f, braid_msg *value,
 /* Waits until the future is cancelled or finished, or 'd' passes.
 ** BRAID_OK or BRAID_ETIMEDOUT. */
 BRAIDI_FUNC int braid__future_wait(braid_future *f, const braid__deadline *d);
+/* A result read while it is made (a process pool's streamed result,
+** lprocpool.c). The future stays RUNNING, and done() false, until it is
+** finished with the outcome; meanwhile braid__future_set_early hands it a
+** descriptor to read the result from (taken on BRAID_OK; BRAID_ESTATE
+** when the future is not RUNNING or has one already), which the future
+** closes when it is done. braid__future_wait_early waits until the
+** future is done or has such a descriptor, or 'd' passes (BRAID_OK or
+** BRAID_ETIMEDOUT): '*fd' is then the caller's own dup of it, or -1 when
+** the future is done (or no descriptor was left for a dup). A reader of the
+** descriptor still waits for the outcome before it trusts what it read. */
+BRAIDI_FUNC int braid__future_set_early(braid_future *f, int fd);
+BRAIDI_FUNC int braid__future_wait_early(braid_future *f,
+                                         const braid__deadline *d, int *fd);
 /* The stored message; only valid (and immutable) once FINISHED. */
 BRAIDI_FUNC const braid_msg *braid__future_value(braid_future *f);
 /* Adds a callback (takes 'cb' on BRAID_OK). BRAID_ESTATE when the future
@@ -136,6 +149,17 @@ BRAIDI_FUNC const braid_handle_type braid__job_type;
 BRAIDI_FUNC int braid__job_wait_chunk(braid_job *j, uint32_t k,
                                       const braid__deadline *d,
                                       const braid_msg **m);
+/* A chunk's result read while it is made, as a future's
+** (braid__future_set_early): braid__job_set_early hands chunk 'k', still
+** pending, a descriptor (taken on BRAID_OK; BRAID_ESTATE, BRAID_ENOMEM,
+** BRAID_EINVAL otherwise), closed when the chunk is done.
+** braid__job_wait_chunk_early waits as braid__job_wait_chunk, and also
+** returns BRAID_CHUNK_PENDING with '*fd' the caller's dup of such a
+** descriptor (-1 when no dup could be made). */
+BRAIDI_FUNC int braid__job_set_early(braid_job *j, uint32_t k, int fd);
+BRAIDI_FUNC int braid__job_wait_chunk_early(braid_job *j, uint32_t k,
+                                            const braid__deadline *d,
+                                            const braid_msg **m, int *fd);
 /* Waits for the next chunk in completion order after the '*seen' already
 ** taken: returns its status, index in '*k', message in '*m', and
 ** increments '*seen'. BRAID_ETIMEDOUT, or BRAID_EEMPTY when all were seen. */

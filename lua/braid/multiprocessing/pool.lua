@@ -226,9 +226,15 @@ end
 
 --- `r:get([timeout])`: the result; raises the task's error, or
 -- multiprocessing.TimeoutError when not ready in time.
+-- A result that streams from a process pool's child is decoded while the
+-- child encodes it (Future:_result, lfuture.c), yet returned only once
+-- the task's outcome is final.
+local function got(ok, ...)
+  if not ok then error(TimeoutError(""), 3) end
+  return ...
+end
 function ApplyResult:get(timeout)
-  if not self._f:_wait(timeout) then error(TimeoutError(""), 2) end
-  return self._f:result()
+  return got(self._f:_result(timeout))
 end
 --- `r:wait([timeout])`: until ready or `timeout` seconds.
 function ApplyResult:wait(timeout) self._f:_wait(timeout) end
