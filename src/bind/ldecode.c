@@ -1380,7 +1380,6 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
   job.items = items;
   job.n = n;
   job.k = k;
-  job.gcstopped = 0;
   if (!lua_checkstack(L, 4)) {
     status = LUA_ERRMEM;
     lua_pushliteral(L, "out of stack space");
