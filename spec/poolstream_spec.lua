@@ -352,6 +352,56 @@ describe("process-pool results streamed", function()
         end
       end)
 
+      -- A timeout bounds the whole wait, the stream's reading included: a
+      -- reader cut short mid-stream leaves the task pending, and a later
+      -- read decodes the whole value from the stream's start.
+      shell_it("time a reader out in the middle of a stream; a later read gets the whole value", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        local ex <close> = futures.ProcessPoolExecutor{ max_workers = 1, mp_context = ctx,
+                                                        initializer = keep_queues,
+                                                        initargs = { q, g } }
+        local kinds = {
+          { start = function() return p:apply_async(stream_until_go) end,
+            cut = function(ar) return ar.get, mp.TimeoutError end,
+            whole = function(ar) return ar:get(T) end,
+            ready = function(ar) return ar:ready() end },
+          { start = function() return ex:submit(stream_until_go) end,
+            cut = function(f) return f.result, futures.TimeoutError end,
+            whole = function(f) return f:result(T) end,
+            ready = function(f) return f:done() end },
+          { start = function() return p:map_async(stream_until_go, { 1 }, 1) end,
+            cut = function(mr)
+              return function(_, t) return mr._job:chunk(1, t) end, errors.TimeoutError
+            end,
+            whole = function(mr) return mr:get(T)[1] end,
+            ready = function(mr) return mr:ready() end },
+        }
+        for _, k in ipairs(kinds) do
+          collectgarbage(); collectgarbage()
+          local fds0 = stream_fds()
+          local r = k.start()
+          assert.equal("mid", q:get(true, T))
+          wait_until(function() return stream_fds() > fds0 end, "the stream's entry")
+          local _, r0 = core._pstream_counts()
+          local read, Timeout = k.cut(r)
+          local t0 = helpers.now()
+          helpers.raises(Timeout, read, r, 0.2)
+          assert.is_true(helpers.now() - t0 < 30)
+          -- the timed read was on the stream (it decoded up to the stall)
+          assert.equal(r0 + 1, select(2, core._pstream_counts()))
+          assert.is_false(k.ready(r))
+          g:put("go")
+          local t = k.whole(r)
+          assert.equal(4000, #t); assert.equal(7, t[2000].p)
+          assert.equal("item4000", t[4000].name)
+          assert.is_true(k.ready(r))
+          r, read = nil, nil -- luacheck: ignore (the chunk reader holds r)
+          collectgarbage(); collectgarbage()
+          assert.equal(fds0, stream_fds())
+        end
+      end)
+
       shell_it("keep a map chunk whose result streams not ready until the child's outcome", function()
         local q, g = ctx.Queue(), ctx.Queue()
         local p <close> = ctx.Pool(1, keep_queues, { q, g })

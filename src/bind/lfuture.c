@@ -310,12 +310,14 @@ static int wait_early(void *ud, const braid__deadline *d) {
 ** the child still encodes it; the future stays undone until the child's
 ** outcome, which is awaited before the value read is returned, so
 ** result() and exception()/done() never disagree: a stream that failed,
-** or whose child died, raises the outcome the future is finished with. A
-** 'timeout' bounds the wait until the result is done or starts to
-** stream; a stream is then read to its end (its writer's death ends it). */
+** or whose child died, raises the outcome the future is finished with.
+** 'timeout' bounds the whole wait, the stream's reading included: a read
+** cut short drops what it decoded and leaves the future pending (the
+** next result() reads the stream again from its start). */
 static int push_result(lua_State *L, braid_future *f, double timeout) {
-  int st, exc, n = 0, base = lua_gettop(L);
+  int st, exc, n = 0, base = lua_gettop(L), got;
   const braid_msg *m;
+  braid__deadline until = braid__deadline_in(timeout);
   EarlyWait e;
   e.f = f;
   e.fd = -1;
@@ -323,8 +325,14 @@ static int push_result(lua_State *L, braid_future *f, double timeout) {
     return -1;
   if (e.fd >= 0) {
     /* closes the dup, also when it raises (Ctrl-C, a corrupt stream) */
-    if (braidB_pstream_read(L, e.fd)) n = lua_gettop(L) - base;
-    (void)braidB_blocking_wait(L, wait_future, f, -1.0);
+    got = braidB_pstream_read_until(L, e.fd, &until);
+    if (got < 0) return -1;
+    if (got) n = lua_gettop(L) - base;
+    if (braidB_blocking_wait(L, wait_future, f,
+                             braid__deadline_left(&until)) != BRAID_OK) {
+      lua_settop(L, base);
+      return -1;
+    }
   }
   braidB_poll(L); /* this state's callbacks of 'f' ran before we return */
   st = braid__future_state(f, &exc);

@@ -114,11 +114,14 @@ static int wait_chunk_early(void *ud, const braid__deadline *d) {
 ** while the child encodes it, then its outcome is awaited; when that is a
 ** success the value read is left pushed and 1 returned (the caller uses
 ** it instead of a->m), else nothing is left and 0 returned (a->st, a->m:
-** the outcome). 'timeout' bounds the wait until the chunk is done or its
-** result starts to stream. Returns -1 when it timed out. */
+** the outcome). 'timeout' bounds the whole wait, the stream's reading
+** included (a read cut short drops what it decoded: the chunk is read
+** again from its stream's start next time). Returns -1 when it timed
+** out. */
 static int await_chunk_early(lua_State *L, ChunkArgs *a, braid_job *j,
                              uint32_t k, double timeout) {
   braid__deadline now = braid__deadline_in(0);
+  braid__deadline until = braid__deadline_in(timeout);
   int top = lua_gettop(L), got = 0;
   a->j = j;
   a->k = k;
@@ -128,8 +131,12 @@ static int await_chunk_early(lua_State *L, ChunkArgs *a, braid_job *j,
     return -1;
   if (a->st != BRAID_CHUNK_PENDING) return 0;
   /* closes the dup, also when it raises (Ctrl-C, a corrupt stream) */
-  if (a->fd >= 0) got = braidB_pstream_read(L, a->fd);
-  (void)await_chunk(L, a, j, k, BRAID_FOREVER); /* the outcome */
+  if (a->fd >= 0 && (got = braidB_pstream_read_until(L, a->fd, &until)) < 0)
+    return -1;
+  if (await_chunk(L, a, j, k, braid__deadline_left(&until)) != BRAID_OK) {
+    lua_settop(L, top); /* the outcome, not in time */
+    return -1;
+  }
   if (got && a->st == BRAID_CHUNK_OK) {
     lua_settop(L, top + 1);
     return 1;

@@ -257,6 +257,12 @@ static int ps_decode(lua_State *L) {
 
 
 int braidB_pstream_read(lua_State *L, int fd) {
+  return braidB_pstream_read_until(L, fd, NULL);
+}
+
+
+int braidB_pstream_read_until(lua_State *L, int fd,
+                              const braid__deadline *until) {
   PsRead p;
   int status, top = lua_gettop(L), err;
   memset(&p, 0, sizeof p);
@@ -267,6 +273,7 @@ int braidB_pstream_read(lua_State *L, int fd) {
       return braidB_raise(L, "ValueError", "corrupt transfer data");
     return braidB_oserror(L, err, "cannot map a stream");
   }
+  p.r.until = until;
   lua_pushcfunction(L, ps_decode);
   lua_pushlightuserdata(L, &p);
   status = lua_pcall(L, 1, LUA_MULTRET, 0);
@@ -277,6 +284,7 @@ int braidB_pstream_read(lua_State *L, int fd) {
   switch (p.err) {
     case EIO:
     case EPIPE: return 0; /* the writer failed or died: never put */
+    case ETIMEDOUT: return -1; /* 'until' passed: read it again later */
     case EINTR: return braidB_raise_interrupt(L);
     case EINVAL: return braidB_raise(L, "ValueError", "corrupt transfer data");
     case ENOMEM: return braidB_nomem(L);

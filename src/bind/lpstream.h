@@ -10,6 +10,7 @@
 
 #include "lua.h"
 #include "mpqueue.h"
+#include "os.h"
 #include "wire.h"
 
 /* The bytes of a ring entry that stands for a stream (with one descriptor,
@@ -61,6 +62,11 @@ int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs);
 ** (KeyboardInterrupt, ValueError for a stream that breaks its rules, and
 ** what a decode raises). */
 int braidB_pstream_read(lua_State *L, int fd);
+/* The same, its waits for the writer bounded by 'until' (NULL: none):
+** -1, nothing pushed, when it passed first. What was decoded is dropped;
+** the stream, whole in its memfd, can be read again from the start. */
+int braidB_pstream_read_until(lua_State *L, int fd,
+                              const braid__deadline *until);
 
 /* Pushes the value of a message that stands for a stream (a process
 ** pool's streamed result, lprocpool.c: braidB_pstream_is of its bytes,

@@ -381,6 +381,14 @@ int braid__pstream_wait(braid_pstream_r *r, size_t want, size_t ahead,
     }
     ts.tv_sec = 0;
     ts.tv_nsec = 50 * 1000 * 1000;
+    if (r->until != NULL && !r->until->forever) {
+      double left = braid__deadline_left(r->until);
+      if (left <= 0) {
+        errno = ETIMEDOUT;
+        return -1;
+      }
+      if (left < 0.05) ts.tv_nsec = (long)(left * 1e9) + 1;
+    }
     braid__pfutex(&c->seq, FUTEX_WAIT, seq, &ts);
   }
 }

@@ -33,6 +33,8 @@
 
 #include <stddef.h>
 
+#include "os.h"
+
 #define BRAID_PSTREAM_CTL 4096
 
 enum { BRAID_PSTREAM_OPEN, BRAID_PSTREAM_DONE, BRAID_PSTREAM_FAILED };
@@ -85,6 +87,8 @@ typedef struct braid_pstream_r {
   int nold;                 /* earlier mappings, kept until close */
   const unsigned char *old[40];
   size_t oldlen[40];
+  const braid__deadline *until; /* a bound on waits (NULL: none), set by
+                                ** the caller after braid__pstream_open */
 } braid_pstream_r;
 
 /* What a reader may read: the message's bytes [base, base + len). */
@@ -102,7 +106,8 @@ int braid__pstream_open(braid_pstream_r *r, int fd);
 ** that has to sleep sleeps until 'ahead' more are, so that each wake-up
 ** pays for some work), and fills '*v'. 0, or -1 with errno: EIO (the
 ** writer gave up), EPIPE (it died), EINVAL (a bad control page), EINTR
-** (an interrupt ended the wait), or a mapping's error. */
+** (an interrupt ended the wait), ETIMEDOUT ('r->until' passed first), or a
+** mapping's error. */
 int braid__pstream_wait(braid_pstream_r *r, size_t want, size_t ahead,
                         braid_pstream_view *v);
 void braid__pstream_close(braid_pstream_r *r);
