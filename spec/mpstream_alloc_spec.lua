@@ -30,7 +30,8 @@ local function records(n)
 end
 
 -- Runs target(q, c, ...) in a child of 'ctx', puts each of 'items' on
--- q, and returns what the child sent on c (one message) and its exit code.
+-- q (or calls items() when it is a function), and returns what the child
+-- sent on c (one message) and its exit code.
 local function in_child(ctx, target, items, ...)
   local q = ctx.Queue()
   local a, b = ctx.Pipe()
@@ -39,7 +40,8 @@ local function in_child(ctx, target, items, ...)
     if not ok then c:send({ child_error = tostring(err) }) end
   end, args = { target, q, b, ... } }
   p:start()
-  for _, v in ipairs(items) do q:put(v) end
+  if type(items) == "function" then items() -- feeds the child itself
+  else for _, v in ipairs(items) do q:put(v) end end
   assert(a:poll(T), "the child did not answer")
   local r = a:recv()
   p:join(T)
@@ -65,6 +67,17 @@ describe("a state that reads a streamed table", function()
         assert.is_true(r[1] == "standard" or r[1] == "adopted", r[1])
         assert.same({ "adopted", 20000, 60000, "item20000" },
                     { r[2], r[3], r[4], r[5] })
+      end)
+
+      it("moves onto a pool when a Pipe's recv reads a stream", function()
+        local x, y = ctx.Pipe()
+        local r, code = in_child(ctx, function(q, c, y)
+          local core = require "braid.core"
+          local t = y:recv()
+          c:send({ core._alloc_kind(), #t, t[#t].vals[3] })
+        end, function() x:send(records(20000)) end, y)
+        assert.equal(0, code)
+        assert.same({ "adopted", 20000, 60000 }, r)
       end)
 
       it("frees and resizes what it made before through the old allocator", function()
