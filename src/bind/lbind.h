@@ -306,4 +306,16 @@ typedef struct braidB_fail_alloc_ud {
 BRAIDI_FUNC void *braidB_fail_lua_alloc(void *ud, void *ptr, size_t osize,
                                         size_t nsize);
 
+/* Moves the state of 'L' onto a pool of braid's (alloc.h) for what it
+** allocates from now on, as a worker state's, when its allocator is still
+** the one luaL_newstate gave it (any other allocator is the embedder's
+** choice and is kept): blocks allocated before stay with that allocator,
+** which frees and resizes them; the pool goes when lua_close ends. Called
+** before a big streamed decode (lpstream.c). Nothing to undo: 1 when the
+** state is on a pool (now or before), 0 when it kept its allocator.
+** ladopt.c. */
+BRAIDI_FUNC int braidB_adopt_pool(lua_State *L);
+/* core._alloc_kind(): the specs' probe (ladopt.c). */
+BRAIDI_FUNC int braidB_alloc_kind(lua_State *L);
+
 #endif

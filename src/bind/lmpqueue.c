@@ -269,6 +269,7 @@ static const luaL_Reg mpq_funcs[] = {
   { "_mpq_attach", core_mpq_attach },
   { "_pstream_delay", braidB_pstream_delay },
   { "_pstream_counts", braidB_pstream_counts },
+  { "_alloc_kind", braidB_alloc_kind },
   { NULL, NULL },
 };
 

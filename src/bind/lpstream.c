@@ -274,6 +274,9 @@ int braidB_pstream_read_until(lua_State *L, int fd,
     return braidB_oserror(L, err, "cannot map a stream");
   }
   p.r.until = until;
+  /* what a stream builds (a big table by construction) goes to a pool on
+  ** huge pages, not through malloc's heap (ladopt.c) */
+  (void)braidB_adopt_pool(L);
   lua_pushcfunction(L, ps_decode);
   lua_pushlightuserdata(L, &p);
   status = lua_pcall(L, 1, LUA_MULTRET, 0);

@@ -76,6 +76,11 @@ struct braid_salloc {
   uint64_t medium;              /* bit c: freel[FIRST_MEDIUM + c] not empty */
   Chunk *chunks;
   size_t nextsize;              /* of the next chunk */
+  /* braid__salloc_new_owned: the 2 MiB regions of its chunks, as region
+  ** number + 1 in an open-addressed set (0: empty slot) */
+  int owned;
+  uintptr_t *regions;
+  size_t rcap, rcount;
 };
 
 
@@ -98,6 +103,69 @@ braid_salloc *braid__salloc_new(void) {
   if (p != NULL) p->nextsize = FIRST_CHUNK;
   return p;
 }
+
+
+braid_salloc *braid__salloc_new_owned(void) {
+  braid_salloc *p = braid__salloc_new();
+  if (p != NULL) {
+    p->owned = 1;
+    p->nextsize = HUGE_PAGE; /* every chunk a mapping: see region_add */
+  }
+  return p;
+}
+
+
+/* {------ the regions of an owned pool's chunks
+** A block's owner is found by its 2 MiB region: owned chunks are mapped
+** 2 MiB-aligned and span whole regions, so a region is either all one
+** chunk of this pool or none of it. */
+
+static size_t region_slot(uintptr_t key, size_t cap) {
+  return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
+static int region_insert(uintptr_t *set, size_t cap, uintptr_t key) {
+  size_t i = region_slot(key, cap);
+  while (set[i] != 0) {
+    if (set[i] == key) return 0;
+    i = (i + 1) & (cap - 1);
+  }
+  set[i] = key;
+  return 1;
+}
+
+/* Records the regions of chunk 'c' (of 'size' bytes); 0 when out of
+** memory (nothing recorded then). */
+static int region_add(braid_salloc *p, const Chunk *c, size_t size) {
+  size_t n = size / HUGE_PAGE, i;
+  if ((p->rcount + n) * 2 > p->rcap) {
+    size_t cap = p->rcap ? p->rcap : 64, j;
+    uintptr_t *set;
+    while ((p->rcount + n) * 2 > cap) cap *= 2;
+    if ((set = (uintptr_t *)braid__calloc(cap, sizeof *set)) == NULL)
+      return 0;
+    for (j = 0; j < p->rcap; j++)
+      if (p->regions[j] != 0) region_insert(set, cap, p->regions[j]);
+    braid__free(p->regions);
+    p->regions = set;
+    p->rcap = cap;
+  }
+  for (i = 0; i < n; i++)
+    p->rcount += (size_t)region_insert(
+        p->regions, p->rcap, ((uintptr_t)c + i * HUGE_PAGE) / HUGE_PAGE + 1);
+  return 1;
+}
+
+int braid__salloc_owns(const braid_salloc *p, const void *ptr) {
+  uintptr_t key = (uintptr_t)ptr / HUGE_PAGE + 1;
+  size_t i;
+  if (p->rcap == 0) return 0;
+  for (i = region_slot(key, p->rcap); p->regions[i] != 0;
+       i = (i + 1) & (p->rcap - 1))
+    if (p->regions[i] == key) return 1;
+  return 0;
+}
+/* }------ */
 
 
 /* Chunks smaller than a huge page come from malloc (whose memory is
@@ -251,6 +319,11 @@ static int new_chunk(braid_salloc *p, size_t n) {
   while (size < n + CHUNK_HEAD) size = pow2_above(size);
   if (size >= HUGE_PAGE && (c = cache_take(size)) != NULL) size = c->size;
   if (c == NULL && (c = (Chunk *)map_chunk(size)) == NULL) return 0;
+  if (p->owned && !region_add(p, c, size)) {
+    c->size = size;
+    if (!cache_put(c)) munmap(c, size);
+    return 0;
+  }
   c->next = p->chunks;
   c->size = size;
   p->chunks = c;
@@ -376,11 +449,16 @@ static void block_free(braid_salloc *p, void *ptr, size_t n) {
 }
 
 void *braid__salloc_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  braid_salloc *p = (braid_salloc *)ud;
-  void *np;
   if (nsize != 0 && (ptr == NULL || nsize > osize) &&
       braid__fail_check(braid__fail_site_worker))
     return NULL; /* injected failure (failalloc.h): Lua keeps the block */
+  return braid__salloc_realloc((braid_salloc *)ud, ptr, osize, nsize);
+}
+
+
+void *braid__salloc_realloc(braid_salloc *p, void *ptr, size_t osize,
+                            size_t nsize) {
+  void *np;
   if (ptr == NULL) /* osize is a type tag then */
     return nsize == 0 ? NULL : block_alloc(p, nsize);
   if (nsize == 0) {
@@ -431,5 +509,6 @@ void braid__salloc_free(braid_salloc *p) {
     else if (!cache_put(c))
       munmap(c, c->size);
   }
+  braid__free(p->regions);
   braid__free(p);
 }

@@ -19,9 +19,28 @@ typedef struct braid_salloc braid_salloc;
 ** BRAID_WORKER_ALLOC=system in the environment, read once). */
 BRAIDI_FUNC braid_salloc *braid__salloc_new(void);
 
-/* The allocator function of a pool (a braid_alloc_cb); 'ud' is the pool. */
+/* The allocator function of a pool (a braid_alloc_cb); 'ud' is the pool.
+** A new block or a growth is a failure injection site (failalloc.h). */
 BRAIDI_FUNC void *braid__salloc_alloc(void *ud, void *ptr, size_t osize,
                                     size_t nsize);
+
+/* A pool that can tell its blocks from any other allocator's: its chunks
+** are mappings of their own from the first on (2 MiB-aligned, on huge
+** pages), each recorded by its 2 MiB regions. For a state that adopts a
+** pool after it allocated elsewhere (ladopt.c). NULL when out of memory or
+** disabled (as braid__salloc_new). */
+BRAIDI_FUNC braid_salloc *braid__salloc_new_owned(void);
+
+/* 1 when 'ptr' lies in a chunk of 'p', a pool made by
+** braid__salloc_new_owned (else always 0). */
+BRAIDI_FUNC int braid__salloc_owns(const braid_salloc *p, const void *ptr);
+
+/* braid__salloc_alloc without the failure injection site: for an
+** allocator that checks its own site first (or none). Blocks of
+** BRAID_BIG_MIN bytes or more are big blocks (braid__big_alloc), as
+** there. */
+BRAIDI_FUNC void *braid__salloc_realloc(braid_salloc *p, void *ptr,
+                                      size_t osize, size_t nsize);
 
 /* Frees the pool and everything still in it (call after its state is closed). */
 BRAIDI_FUNC void braid__salloc_free(braid_salloc *p);
