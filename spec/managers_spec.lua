@@ -379,6 +379,43 @@ describe("multiprocessing.Manager", function()
     lk:release()
   end)
 
+  -- The loop answers a parked wait (mgrserver.lua, "Parked waits") when
+  -- another client's put or release lets it through; if it runs that
+  -- request before it reads the waiting client's EOF, the answer cannot be
+  -- sent: what the wait took goes back. Driven on a server of its own with
+  -- a connection that fails as a dead peer's does (so the order is fixed).
+  it("gives back what a parked wait took for a client that died meanwhile", function()
+    local mgrserver = require "braid.multiprocessing.mgrserver"
+    local listener = { address = "parked-spec-" .. tostring({}),
+                       fileno = function() return -1 end, close = function() end }
+    local srv = mgrserver.new({}, nil, nil, listener)
+    local sent = {}
+    local dead = { _sendv = function() error(errors.BrokenPipeError("[Errno 32] Broken pipe")) end,
+                   close = function() end }
+    local live = { _sendv = function(_, ...) sent[#sent + 1] = { ... } end,
+                   close = function() end }
+    local function take_lock(o) assert(o:acquire(false)); return true end
+    local function take_item(o) return o:get(false) end
+    local lk, q = threading.Lock(), queue.Queue()
+    srv:_park(dead, lk, "acquire", { n = 0 }, take_lock)
+    q:put("item")
+    srv:_park(dead, q, "get", { n = 0 }, take_item)
+    srv:_retry_parked()
+    assert.same({}, srv.parked)
+    assert.is_false(lk:locked())          -- released for the living
+    assert.equal("item", q:get(false))    -- back in its queue
+    -- a live client keeps what it got
+    srv:_park(live, lk, "acquire", { n = 0 }, take_lock)
+    q:put("item2")
+    srv:_park(live, q, "get", { n = 0 }, take_item)
+    srv:_retry_parked()
+    assert.is_true(lk:locked())
+    assert.is_true(q:empty())
+    assert.same({ { true, true }, { true, "item2" } }, sent)
+    lk:release()
+    srv:close()
+  end)
+
   it("goes on serving while a peer stalls in the authentication", function()
     -- a raw connection that never answers the challenge
     local stalled = require("braid.core").net_connect("AF_UNIX", m.address, nil, false, nil)

@@ -765,6 +765,8 @@ local function conn_thread(jobs, conn, cancel)
   end
 end
 
+-- Returns true when the answer went out; else false and the send's error
+-- (an OSError: the client is gone).
 local function answer(conn, kind, value)
   local ok, err
   if kind == "#RETURN" then ok, err = pcall(sendv, conn, unpack(value, 1, value.n))
@@ -772,6 +774,7 @@ local function answer(conn, kind, value)
   if not ok and kind ~= "#TRACEBACK" then
     answer(conn, "#TRACEBACK", "the answer cannot be sent: " .. tostring(err))
   end
+  return ok, err
 end
 
 -- answer() for the results of xpcall(f, traced, ...) (no table between).
@@ -987,6 +990,19 @@ function Server:_park(conn, obj, method, args, try)
                           due = type(t) == "number" and now + (t > 0 and t or 0) or nil }
 end
 
+-- Answers a parked wait that got what it waited for ('r': its results).
+-- A client that died while parked (its end of the connection is closed,
+-- so the send fails) gets nothing: what the wait took goes back (the item
+-- to its queue, the lock released), as conn_thread does for the waits it
+-- runs, so nothing is taken for nobody. This happens when the loop runs
+-- another client's put or release before it reads the dead one's EOF.
+local function answer_taken(p, r)
+  local sent, err = answer(p.conn, "#RETURN", r)
+  if sent or not errors.is(errors.OSError, err) then return end
+  if p.method == "get" then pcall(p.obj.put, p.obj, r[2], false)
+  elseif p.method == "acquire" and r[2] == true then pcall(p.obj.release, p.obj) end
+end
+
 -- Tries the parked waits again; answers those that can be, hands those
 -- past their grace to their connection's thread, and those past their
 -- timeout get the call's own answer with no time left. Returns the
@@ -1002,10 +1018,10 @@ function Server:_retry_parked()
     if not r[1] then
       answer(p.conn, "#ERROR", r[2])
     elseif r[2] ~= DELEGATE then
-      answer(p.conn, "#RETURN", r)
+      answer_taken(p, r)
     elseif p.due ~= nil and now >= p.due then
       r = pack(xpcall(direct, traced, p.obj, p.method, with_timeout(p.method, p.args, 0)))
-      answer(p.conn, r[1] and "#RETURN" or "#ERROR", r[1] and r or r[2])
+      if r[1] then answer_taken(p, r) else answer(p.conn, "#ERROR", r[2]) end
     elseif now >= p.grace then
       local args = p.args
       if p.due ~= nil then args = with_timeout(p.method, args, p.due - now) end
