@@ -193,8 +193,6 @@ static int send_reply(int fd, uint32_t status, const braid_msg *m) {
 }
 
 
-/* Reads a ReplyHdr and the descriptors sent with it (into 'fds',
-** '*nfds'; the caller's to close). */
 /* Reads a header of 'size' bytes and the descriptors sent on its first
 ** bytes (at most BRAID_SEG_MAX, into 'fds'). '*got': the bytes read. */
 static int read_hdr_fds(int fd, void *r, size_t size, int *fds, int *nfds,
@@ -219,33 +217,20 @@ static int read_hdr_fds(int fd, void *r, size_t size, int *fds, int *nfds,
   if (k <= 0) return k == 0 ? BRAID_ECLOSED : BRAID_EOS;
   *nfds = braid__seg_take_rights(&mh, fds, BRAID_SEG_MAX);
   *got = (size_t)k;
-  if ((size_t)k < size)
-    return braid__fd_read_all(fd, (char *)r + k, size - (size_t)k, got);
+  if ((size_t)k < size) {
+    size_t more = 0; /* read_all sets its count: the total is ours */
+    int rc = braid__fd_read_all(fd, (char *)r + k, size - (size_t)k, &more);
+    *got += more;
+    return rc;
+  }
   return BRAID_OK;
 }
 
+/* Reads a ReplyHdr and the descriptors sent with it (into 'fds',
+** '*nfds'; the caller's to close). */
 static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
-  unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
-  struct iovec iov;
-  struct msghdr mh;
-  ssize_t k;
-  *nfds = 0;
-  for (;;) {
-    iov.iov_base = r;
-    iov.iov_len = sizeof *r;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof cbuf;
-    k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-    if (k >= 0 || errno != EINTR) break;
-  }
-  if (k <= 0) return k == 0 ? BRAID_ECLOSED : BRAID_EOS;
-  *nfds = braid__seg_take_rights(&mh, fds, BRAID_SEG_MAX);
-  if ((size_t)k < sizeof *r)
-    return braid__fd_read_all(fd, (char *)r + k, sizeof *r - (size_t)k, NULL);
-  return BRAID_OK;
+  size_t got;
+  return read_hdr_fds(fd, r, sizeof *r, fds, nfds, &got);
 }
 /* }====================================================== */
 
