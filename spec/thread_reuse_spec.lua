@@ -177,33 +177,29 @@ describe("parked threads", function()
   local names_it = io.open("/proc/self/comm") and it or pending
   names_it("gives a parked thread its first name back, not the run's",
            function()
-    local function comm_names()
-      -- /proc/self in the ls would be the ls: name this process
-      local dir = "/proc/" .. require("braid.core").getpid() .. "/task"
-      local names, ls = {}, io.popen("ls " .. dir)
-      for tid in ls:lines() do
-        local f = io.open(dir .. "/" .. tid .. "/comm")
-        if f then names[#names + 1] = f:read("l"); f:close() end
-      end
-      ls:close()
-      return names
-    end
-    local function has(list, name)
-      for _, n in ipairs(list) do if n == name then return true end end
-      return false
+    -- the name Linux shows for thread 'tid' of this process
+    local function comm(tid)
+      local f = io.open("/proc/" .. core.getpid() .. "/task/" .. tid .. "/comm")
+      if not f then return nil end
+      local name = f:read("l")
+      f:close()
+      return name
     end
     local q = require("braid.queue").SimpleQueue()
     local t = threading.Thread{name = "brd-parkname",
-      target = function(q, names) q:put(names()) end, args = {q, comm_names}}
+      target = function(q, comm)
+        q:put(comm(require("braid.threading").get_native_id()))
+      end, args = {q, comm}}
     t:start()
     local during = q:get(true, 10)
     t:join(60)
     assert.is_false(t:is_alive())
-    assert.is_true(has(during, "brd-parkname")) -- the run had the name
+    assert.equal("brd-parkname", during) -- the run had the name
     -- the run's end signals the joiner before its thread parks: bounded wait
     assert.is_true(eventually(function()
-      return core.parked() >= 1 and not has(comm_names(), "brd-parkname")
+      return core.parked() >= 1 and comm(t.native_id) ~= "brd-parkname"
     end))
+    assert.is_not_nil(comm(t.native_id)) -- parked, not gone: renamed
   end)
 
   it("uses a parked thread only for the same stack size", function()
