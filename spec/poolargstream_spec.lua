@@ -36,6 +36,8 @@ local function count_and_check(t)
   return #t, t[#t].name, t[1].s == t[#t].s, t[#t].vals[2]
 end
 local function calls() return CALLS or 0 end
+-- A map's results as a plain list (they carry 'n').
+local function items(r) return { table.unpack(r, 1, r.n or #r) } end
 local function child_reads()
   return select(2, require("braid.core")._pstream_counts())
 end
@@ -118,6 +120,82 @@ describe("process-pool call arguments streamed", function()
         -- replaced; the same argument goes whole to the new child
         t[N - 10].k = nil
         assert.equal(N, (p:apply(count_and_check, { t })))
+        assert.are_not.equal(pid, p:apply(function() return require("braid.core").getpid() end))
+        ar = nil -- luacheck: ignore
+        collectgarbage(); collectgarbage()
+        assert.equal(0, helpers.memfd_count("braid-stream"))
+      end)
+
+      -- A map of one big item: its one chunk streams the same way
+      -- (lprocpool.c braidB_procpool_map_streamed).
+      it("a map's one big item arrives whole through map, starmap, imap, map_async and Executor.map; small maps do not stream", function()
+        local p <close> = ctx.Pool(1)
+        local t = records(N)
+        local w0 = core._pstream_counts()
+        local r0 = p:apply(child_reads)
+        -- small maps, and maps of several items, go whole as before
+        assert.same({ 3 }, items(p:map(function(x) return #x end, { records(3) })))
+        assert.same({ 3, 3 }, items(p:map(function(x) return #x end, { records(3), records(3) }, 1)))
+        assert.equal(w0, (core._pstream_counts()))
+        local function whole(x) return (count_and_check(x)) == N and x[1].s == x[N].s and x[N].vals[2] == 2 * N end
+        assert.same({ true }, items(p:map(whole, { t })))
+        assert.same({ true }, items(p:starmap(function(x, y) return whole(x) and y == 5 end, { { t, 5 } })))
+        local got = {}
+        for _, v in p:imap(whole, { t }) do got[#got + 1] = v end
+        assert.same({ true }, got)
+        assert.same({ true }, items(p:map_async(whole, { t }):get(T)))
+        -- four streams written here, each read in the child
+        assert.equal(w0 + 4, (core._pstream_counts()))
+        assert.equal(r0 + 4, p:apply(child_reads))
+        local ex <close> = futures.ProcessPoolExecutor{ max_workers = 1, mp_context = ctx }
+        got = {}
+        for _, v in ex:map(whole, { t }, { timeout = T }) do got[#got + 1] = v end
+        assert.same({ true }, got)
+        assert.equal(w0 + 5, (core._pstream_counts()))
+      end)
+
+      shell_it("a map's big item found unsendable late raises the TypeError with its path; the child runs nothing", function()
+        local p <close> = ctx.Pool(1)
+        local t = records(N)
+        t[N - 10].co = coroutine.create(print) -- far past the threshold
+        local w0 = core._pstream_counts()
+        local err = helpers.raises(errors.TypeError, p.map, p, count_and_check, { t })
+        helpers.message_has(err, "iterable[1][" .. (N - 10) .. "].co")
+        err = helpers.raises(errors.TypeError, p.starmap, p, count_and_check, { { t } })
+        helpers.message_has(err, "iterable[1][1][" .. (N - 10) .. "].co")
+        err = helpers.raises(errors.TypeError, p.map_async, p, count_and_check, { t })
+        helpers.message_has(err, "iterable[1][" .. (N - 10) .. "].co")
+        -- the streams had started (the chunk was published before the
+        -- coroutine was met), and the child ran none of them
+        assert.equal(w0 + 3, (core._pstream_counts()))
+        assert.equal(0, p:apply(calls))
+        -- the pool goes on
+        t[N - 10].co = nil
+        assert.same({ N }, items(p:map(function(x) return (count_and_check(x)) end, { t })))
+        assert.equal(1, p:apply(calls))
+        collectgarbage(); collectgarbage()
+        assert.equal(0, helpers.memfd_count("braid-stream"))
+      end)
+
+      shell_it("a map whose child is killed while it reads the streamed item fails; the pool replaces the child", function()
+        local p <close> = ctx.Pool(1)
+        local pid = p:apply(function() return require("braid.core").getpid() end)
+        local t = records(N)
+        t[N - 10].k = setmetatable({}, { __braidreduce = function()
+          local deadline = helpers.now() + T
+          while helpers.memfd_count("braid-stream", pid) == 0 do
+            assert(helpers.now() < deadline, "the child never got the stream")
+            require("braid.threading").Event():wait(0.002)
+          end
+          require("braid.os").kill(pid, require("braid.os").SIGKILL)
+          return tonumber, "7"
+        end })
+        local ar = p:map_async(count_and_check, { t })
+        local err = helpers.raises(errors.Exception, ar.get, ar, T)
+        helpers.message_has(err, "died")
+        assert.is_false(ar:successful())
+        t[N - 10].k = nil
+        assert.same({ N }, items(p:map(function(x) return (count_and_check(x)) end, { t })))
         assert.are_not.equal(pid, p:apply(function() return require("braid.core").getpid() end))
         ar = nil -- luacheck: ignore
         collectgarbage(); collectgarbage()

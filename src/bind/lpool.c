@@ -270,6 +270,65 @@ static void publish_segment(lua_State *L, braid_pool *p, braid_job *j,
 }
 
 
+/* 1 when the one item of a process pool's map (at 'idx'; 'star': a
+** starmap's list of arguments, its first one looked at) is likely big
+** enough to stream. */
+static int item_wanted(lua_State *L, int idx, int star) {
+  int r = braidB_pstream_wanted(L, idx);
+  if (!r && star && lua_type(L, idx) == LUA_TTABLE) {
+    lua_rawgeti(L, idx, 1);
+    r = braidB_pstream_wanted(L, -1);
+    lua_pop(L, 1);
+  }
+  return r;
+}
+
+
+/* (job, item) -> braidB_procpool_map_streamed's message as a light
+** userdata, and the refusal's code */
+static int map_streamed_protected(lua_State *L) {
+  int rc;
+  braid_msg *m = braidB_procpool_map_streamed(
+      L, (braid_job *)lua_touserdata(L, 1), 2, &rc);
+  lua_pushlightuserdata(L, m);
+  lua_pushinteger(L, rc);
+  return 2;
+}
+
+
+/* p:map of one item (at 9) on a process pool, the job 'j' at 8, its
+** message box at 7: the item streams to the child as it is encoded
+** (lprocpool.c), or, under the threshold, is encoded as a batch and
+** published as usual. An item that cannot be sent cancels the job and
+** raises, as the unstreamed map does. MAY RAISE. */
+static void map_one_streamed(lua_State *L, braid_pool *p, braid_job *j) {
+  braid_msg **box = (braid_msg **)lua_touserdata(L, 7);
+  int rc;
+  lua_pushcfunction(L, map_streamed_protected);
+  lua_pushlightuserdata(L, j);
+  lua_pushvalue(L, 9);
+  if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
+    braid__job_cancel(j);
+    lua_error(L);
+  }
+  *box = (braid_msg *)lua_touserdata(L, -2);
+  rc = (int)lua_tointeger(L, -1);
+  lua_pop(L, 2);
+  if (*box == NULL && rc == BRAID_OK) return; /* streamed */
+  if (*box == NULL) { /* the pool refused the stream's chunk */
+    braid__job_cancel(j);
+    raise_pool(L, p, rc);
+  }
+  /* small after all: the whole value was one message of values, not a
+  ** batch; encoded again as the job's batch (tables this big rarely stay
+  ** under the threshold) */
+  braid__msg_free(*box);
+  *box = NULL;
+  encode_segment(L, box, 1, 1, 1, 1, j);
+  publish_segment(L, p, j, box);
+}
+
+
 /* p:map(fn, items, n, chunksize, star) -> job
 ** The items are encoded segment by segment, each published as soon as it
 ** is encoded. An item that cannot be sent raises its TypeError, and a
@@ -300,6 +359,19 @@ static int pool_map(lua_State *L) {
   seg = (lua_Integer)segchunks * cs; /* items in the first segment */
   proc = braid__pool_is_process(p);
   box = braidB_newmsgbox(L); /* 7 */
+  lua_rawgeti(L, 3, 1); /* 9 once the job is at 8 */
+  if (proc && n == 1 && item_wanted(L, -1, star)) {
+    /* a map of one big item: its one chunk streams to the child */
+    e = get_fnent(L, 1, 2);
+    rc = braid__pool_map_begin(p, e, 1, 1, 1, star, &j);
+    if (rc != BRAID_OK) return refused(L, p, e, rc);
+    braidB_pushnewhandle(L, (braid_handle *)j);
+    lua_insert(L, 8);
+    map_one_streamed(L, p, j);
+    lua_settop(L, 8);
+    return 1;
+  }
+  lua_pop(L, 1);
   encode_segment(L, box, 1, n < seg ? n : seg, proc, cs, NULL);
   e = get_fnent(L, 1, 2);
   rc = braid__pool_map_begin(p, e, (uint32_t)n, (uint32_t)cs, segchunks,

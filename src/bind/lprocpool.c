@@ -242,15 +242,30 @@ static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
 */
 
 /* Reads the payload of a chunk frame into a batch message of its items
-** and points 'w' at them. */
+** and points 'w' at them. 'sfd' (-1: none) is the memfd of a chunk whose
+** one item streams, taken by the items' message (closed on failure). */
 static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
-                      braidB_WorkerCtx *c, const braid_msg *calls) {
+                      braidB_WorkerCtx *c, const braid_msg *calls,
+                      int sfd) {
   braid_msg *m;
   uint32_t i;
-  int rc;
-  if (h->nitems == 0 || h->chunksize == 0) return BRAID_EINVAL;
-  rc = read_msg_items(fd, h->len, h->nitems, h->origin, &m);
-  if (rc != BRAID_OK) return rc;
+  int rc = BRAID_EINVAL;
+  if (h->nitems == 0 || h->chunksize == 0 ||
+      (rc = read_msg_items(fd, h->len, h->nitems, h->origin, &m)) !=
+          BRAID_OK) {
+    if (sfd >= 0) close(sfd);
+    return rc;
+  }
+  if (sfd >= 0) { /* the one item streams: the mark and its memfd */
+    if (!braidB_pstream_is(m->data, m->len, 1)) {
+      close(sfd);
+      rc = BRAID_EINVAL;
+    } else rc = braid__msg_take_segs(m, &sfd, 1); /* closed if it fails */
+    if (rc != BRAID_OK) {
+      braid__msg_free(m);
+      return rc;
+    }
+  }
   m->callsrc = calls; /* kept by the child until the next call's */
   if (c->cap < h->nitems) {
     braid_item *nb = (braid_item *)braid__realloc(
@@ -380,6 +395,44 @@ braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
 /* }==================================================== */
 
 
+/* A map's one chunk streamed (braidB_procpool_map_streamed): at the
+** threshold the job's only segment is published as a batch of one item,
+** the mark, with a dup of the memfd as the message's one segment; the
+** proxy sends it as the chunk's item with the memfd on the frame header
+** (send_work), and the child's chunk runner decodes the item from the
+** stream (lworker.c chunk_protected). */
+static int map_entry(void *ud, int fd) {
+  braid_job *j = (braid_job *)ud;
+  braid_msg *m = braid__msg_alloc(BRAID_PSTREAM_MARKLEN, 1, 0);
+  int dfd, rc;
+  if (m == NULL) return BRAID_EAGAIN;
+  memcpy(m->data, BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN);
+  m->offs[0] = 0;
+  dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dfd < 0 || braid__msg_take_segs(m, &dfd, 1) != BRAID_OK) {
+    braid__msg_free(m); /* closes its memfd */
+    return BRAID_EAGAIN; /* the whole value follows */
+  }
+  rc = braid__job_publish(j, m);
+  if (rc != BRAID_OK) braid__msg_free(m); /* refused: the caller raises */
+  return rc;
+}
+
+/* Found unsendable after the chunk was published: a chunk no proxy took
+** never runs, one a child took fails there on the failed stream. */
+static void map_failed(void *ud) { braid__job_cancel((braid_job *)ud); }
+
+braid_msg *braidB_procpool_map_streamed(lua_State *L, braid_job *j, int idx,
+                                        int *rc) {
+  braidB_pstarget t;
+  t.entry = map_entry;
+  t.failed = map_failed;
+  t.ud = j;
+  t.root = "iterable[1]"; /* as braid__encode_batch_shared names it */
+  return braidB_put_streamed(L, idx, &t, rc);
+}
+
+
 /* Serves one frame; BRAID_ECLOSED after F_EXIT or at end of file. */
 static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
                        braid_fnent **fn, braid_msg **calls) {
@@ -390,7 +443,8 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   size_t got = 0;
   rc = read_hdr_fds(fd, &h, sizeof h, sfd, &nsfd, &got);
   if (rc == BRAID_OK && (nsfd != (int)h.nfds || nsfd > 1 ||
-                         (nsfd == 1 && h.kind != F_CALL)))
+                         (nsfd == 1 && h.kind != F_CALL &&
+                          (h.kind != F_CHUNK || h.nitems != 1))))
     rc = BRAID_EINVAL;
   if (rc != BRAID_OK) {
     while (nsfd > 0) close(sfd[--nsfd]);
@@ -398,8 +452,9 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   }
   if (h.kind == F_EXIT) return BRAID_ECLOSED;
   if (h.kind != F_CALL && h.kind != F_CHUNK) return BRAID_EINVAL;
-  /* from here a stream's memfd (nsfd 1: F_CALL only) is closed on every
-  ** early return, or taken by the call's args message */
+  /* from here a stream's memfd (nsfd 1: a call's argument, or a chunk's
+  ** one item) is closed on every early return, or taken by the call's
+  ** args message or the chunk's items */
   if (h.fnlen > 0) {
     rc = read_msg(fd, h.fnlen, &m);
     if (rc != BRAID_OK) goto fail;
@@ -414,9 +469,10 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   rc = BRAID_EINVAL;
   if (*fn == NULL) goto fail;
   if (h.calllen > 0) { /* the values of a new map call */
-    if (h.kind != F_CHUNK || h.calllen > FRAME_MAX) return BRAID_EINVAL;
+    rc = BRAID_EINVAL;
+    if (h.kind != F_CHUNK || h.calllen > FRAME_MAX) goto fail;
     rc = read_msg(fd, h.calllen, &m);
-    if (rc != BRAID_OK) return rc;
+    if (rc != BRAID_OK) goto fail;
     m->origin = h.callorigin;
     braid__msg_free(*calls);
     *calls = m;
@@ -442,7 +498,8 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
     m = braidB_exec_call(L, c, &w, &st);
     st = st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC;
   } else {
-    rc = read_chunk(fd, &h, &w, c, *calls);
+    rc = read_chunk(fd, &h, &w, c, *calls, nsfd == 1 ? sfd[0] : -1);
+    nsfd = 0; /* taken, or closed */
     if (rc != BRAID_OK) return rc;
     m = braidB_exec_chunk(L, c, &w, &st);
     st = st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC;
@@ -774,8 +831,14 @@ static int send_work(Child *ch, Flight *f) {
     iov[n++].iov_len = w->nitems * sizeof *offs;
     iov[n].iov_base = b->data + from;
     iov[n++].iov_len = to - from;
+    /* a chunk whose one item streams (braidB_procpool_map_streamed) */
+    if (b->nsegs == 1 && braidB_pstream_is(b->data, b->len, b->nsegs))
+      h.nfds = 1;
   }
-  rc = send_all_fds(ch->fd, iov, n, h.nfds ? w->args->segs : NULL,
+  rc = send_all_fds(ch->fd, iov, n,
+                    h.nfds == 0      ? NULL
+                    : w->job == NULL ? w->args->segs
+                                     : f->batch->segs,
                     (int)h.nfds);
   braid__free(offs);
   if (rc == BRAID_OK) {

@@ -276,7 +276,13 @@ static int chunk_protected(lua_State *L) {
   lua_settop(L, 0);
   cs = w->chunksize;
   if (cs == 1) {
-    braid__decode_range(L, w->items[0].m, w->items[0].idx, 1, 0, 0);
+    m = w->items[0].m;
+    if (braidB_pstream_is(m->data, m->len, m->nsegs))
+      /* a process pool's chunk whose one item the caller streams
+      ** (lprocpool.c), decoded as it is written; a stream its writer
+      ** failed raises here, before the function runs */
+      braidB_pstream_msg(L, m);
+    else braid__decode_range(L, m, w->items[0].idx, 1, 0, 0);
     push_fn(L, c, w->fn);
     lua_insert(L, 1);
     nargs = w->star ? unpack_args(L, 2) : 1;
