@@ -136,6 +136,11 @@ describe("process-pool call arguments streamed", function()
         -- small maps, and maps of several items, go whole as before
         assert.same({ 3 }, items(p:map(function(x) return #x end, { records(3) })))
         assert.same({ 3, 3 }, items(p:map(function(x) return #x end, { records(3), records(3) }, 1)))
+        -- likely big (its length) but under the threshold: encoded again
+        -- as the job's batch, not streamed
+        local mid = {}
+        for i = 1, 3000 do mid[i] = i end
+        assert.same({ 3000 }, items(p:map(function(x) return #x + 0 * x[3000] end, { mid })))
         assert.equal(w0, (core._pstream_counts()))
         local function whole(x) return (count_and_check(x)) == N and x[1].s == x[N].s and x[N].vals[2] == 2 * N end
         assert.same({ true }, items(p:map(whole, { t })))
