@@ -44,15 +44,7 @@ local function fd_set()
 end
 
 -- Mappings of a stream's memfd in this process.
-local function stream_maps()
-  local f = assert(io.open("/proc/" .. core.getpid() .. "/maps"))
-  local n = 0
-  for line in f:lines() do
-    if line:find("braid-stream", 1, true) then n = n + 1 end
-  end
-  f:close()
-  return n
-end
+local function stream_maps() return helpers.memfd_maps("braid-stream") end
 
 -- Bounded wait until cond() holds (the other side is another process).
 local function wait_until(cond, what)

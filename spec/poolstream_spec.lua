@@ -28,26 +28,10 @@ local T = 60 -- every wait is bounded by this (seconds)
 local shell_it = helpers.HOST == "none" and pending or it
 
 -- Descriptors of this process open on a stream's memfd.
-local function stream_fds()
-  local p = io.popen("ls -l /proc/" .. core.getpid() .. "/fd 2>/dev/null")
-  local n = 0
-  for line in p:lines() do
-    if line:find("memfd:braid-stream", 1, true) then n = n + 1 end
-  end
-  p:close()
-  return n
-end
+local function stream_fds() return helpers.memfd_count("braid-stream") end
 
 -- Mappings of a stream's memfd in this process.
-local function stream_maps()
-  local f = assert(io.open("/proc/" .. core.getpid() .. "/maps"))
-  local n = 0
-  for line in f:lines() do
-    if line:find("braid-stream", 1, true) then n = n + 1 end
-  end
-  f:close()
-  return n
-end
+local function stream_maps() return helpers.memfd_maps("braid-stream") end
 
 -- Tasks (run in the children: self-contained).
 

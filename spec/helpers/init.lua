@@ -116,6 +116,17 @@ function M.memfd_count(name, pid)
   return n
 end
 
+--- Mappings in this process of a memfd named 'name'.
+function M.memfd_maps(name)
+  local f = assert(io.open("/proc/" .. require("braid.core").getpid() .. "/maps"))
+  local n = 0
+  for line in f:lines() do
+    if line:find(name, 1, true) then n = n + 1 end
+  end
+  f:close()
+  return n
+end
+
 --- ... on an out-of-line segment (a braid memfd).
 function M.seg_fds(pid) return M.memfd_count("braid-seg", pid) end
 

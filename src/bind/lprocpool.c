@@ -333,11 +333,9 @@ typedef struct SubmitTarget {
 
 static int submit_entry(void *ud, int fd) {
   SubmitTarget *t = (SubmitTarget *)ud;
-  braid_msg *m = braid__msg_from_bytes(BRAID_PSTREAM_MARK,
-                                       BRAID_PSTREAM_MARKLEN);
-  int dfd = m != NULL ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-  if (dfd < 0 || braid__msg_take_segs(m, &dfd, 1) != BRAID_OK ||
-      braid__pool_submit(t->p, t->f, *t->e, m) != BRAID_OK) {
+  int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  braid_msg *m = dfd >= 0 ? braidB_pstream_mark(dfd, 0) : NULL;
+  if (m == NULL || braid__pool_submit(t->p, t->f, *t->e, m) != BRAID_OK) {
     braid__msg_free(m); /* closes its memfd */
     return BRAID_EAGAIN; /* the whole value, or the refusal, follows */
   }
@@ -403,16 +401,9 @@ braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
 ** stream (lworker.c chunk_protected). */
 static int map_entry(void *ud, int fd) {
   braid_job *j = (braid_job *)ud;
-  braid_msg *m = braid__msg_alloc(BRAID_PSTREAM_MARKLEN, 1, 0);
-  int dfd, rc;
-  if (m == NULL) return BRAID_EAGAIN;
-  memcpy(m->data, BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN);
-  m->offs[0] = 0;
-  dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dfd < 0 || braid__msg_take_segs(m, &dfd, 1) != BRAID_OK) {
-    braid__msg_free(m); /* closes its memfd */
-    return BRAID_EAGAIN; /* the whole value follows */
-  }
+  int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), rc;
+  braid_msg *m = dfd >= 0 ? braidB_pstream_mark(dfd, 1) : NULL;
+  if (m == NULL) return BRAID_EAGAIN; /* the whole value follows */
   rc = braid__job_publish(j, m);
   if (rc != BRAID_OK) braid__msg_free(m); /* refused: the caller raises */
   return rc;
@@ -1115,17 +1106,11 @@ static void fail_all(Proxy *px, int how) {
 ** the result (braid__job_set_early: its in-order readers, ljob.c). Without
 ** memory or descriptors the overlap is lost, never the result. */
 static void begin_stream(Proxy *px, int sfd) {
-  braid_msg *m = braid__msg_from_bytes(BRAID_PSTREAM_MARK,
-                                       BRAID_PSTREAM_MARKLEN);
+  braid_msg *m = braidB_pstream_mark(sfd, 0); /* 'sfd' is its from now */
   Flight *f = oldest(px);
   px->streaming = 1;
-  px->smsg = NULL;
-  if (m == NULL || braid__msg_take_segs(m, &sfd, 1) != BRAID_OK) {
-    if (m == NULL) close(sfd); /* else closed by braid__msg_take_segs */
-    braid__msg_free(m);
-    return; /* the outcome finishes the work with a MemoryError */
-  }
   px->smsg = m;
+  if (m == NULL) return; /* the outcome finishes the work with a MemoryError */
   if (f->w.job == NULL || (f->w.chunksize == 1 && f->w.nitems == 1)) {
     int early = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
     if (early >= 0 &&

@@ -166,6 +166,26 @@ braid_msg *braidB_put_streamed(lua_State *L, int idx,
 }
 
 
+braid_msg *braidB_pstream_mark(int fd, int item) {
+  braid_msg *m = item ? braid__msg_alloc(BRAID_PSTREAM_MARKLEN, 1, 0)
+                      : braid__msg_from_bytes(BRAID_PSTREAM_MARK,
+                                              BRAID_PSTREAM_MARKLEN);
+  if (m == NULL) {
+    close(fd);
+    return NULL;
+  }
+  if (item) {
+    memcpy(m->data, BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN);
+    m->offs[0] = 0;
+  }
+  if (braid__msg_take_segs(m, &fd, 1) != BRAID_OK) { /* it closed 'fd' */
+    braid__msg_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+
 typedef struct MpqTarget {
   braid_mpq *q;
   int block;

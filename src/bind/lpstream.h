@@ -52,6 +52,12 @@ braid_msg *braidB_put_streamed(lua_State *L, int idx,
 void braidB_mpq_put_streamed(lua_State *L, braid_mpq *q, int idx, int block,
                              double timeout);
 
+/* A message standing for a stream (what braidB_pstream_is recognises):
+** the 4 bytes of BRAID_PSTREAM_MARK, as one item of a batch when 'item',
+** and the memfd 'fd' as its one segment. 'fd' is taken: the message's,
+** or closed here when none can be made (NULL: out of memory). */
+braid_msg *braidB_pstream_mark(int fd, int item);
+
 /* 1 when a received entry is a stream's ('len' bytes at 'p', 'nsegs'
 ** descriptors). */
 int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs);
