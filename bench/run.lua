@@ -780,38 +780,21 @@ local function bigx()
       "Python " .. (py[k] and ("%.2f"):format(py[k] / 1e9) or "n/a"),
       r and ("%.1fx Python"):format(r) or "-", yesno(b >= 1.5e9, ">= 1.5 GB/s") }
   end
-  local bt, cj = best("big_table_mpqueue"), best("big_table_cjson")
-  local r = rec.ratio_vs_python.big_table_mpqueue
-  print(("big_table_mpqueue: braid %s k records/s; Python %s; cjson encode+decode %s"):format(
-    fmt(bt / 1e3), py.big_table_mpqueue and fmt(py.big_table_mpqueue / 1e3) or "n/a",
-    fmt(cj / 1e3)))
-  rows[#rows + 1] = { "big_table_mpqueue (100k records, k/s)", fmt(bt / 1e3),
-    "Python " .. (py.big_table_mpqueue and fmt(py.big_table_mpqueue / 1e3) or "n/a") ..
-      ", cjson " .. fmt(cj / 1e3),
-    r and ("%.1fx Python, %.1fx cjson"):format(r, bt / cj) or ("%.1fx cjson"):format(bt / cj),
-    yesno(bt >= 5 * cj, ">= 5x cjson") }
-  -- the same records back as a Pool(1) worker's result (streamed)
-  local bp = best("big_table_pool_result")
-  local rp = rec.ratio_vs_python.big_table_pool_result
-  print(("big_table_pool_result: braid %s k records/s; Python %s; cjson encode+decode %s"):format(
-    fmt(bp / 1e3), py.big_table_pool_result and fmt(py.big_table_pool_result / 1e3) or "n/a",
-    fmt(cj / 1e3)))
-  rows[#rows + 1] = { "big_table_pool_result (100k records, k/s)", fmt(bp / 1e3),
-    "Python " .. (py.big_table_pool_result and fmt(py.big_table_pool_result / 1e3) or "n/a") ..
-      ", cjson " .. fmt(cj / 1e3),
-    rp and ("%.1fx Python, %.1fx cjson"):format(rp, bp / cj) or ("%.1fx cjson"):format(bp / cj),
-    "-" }
-  -- the same records to a Pool(1) worker as a call's argument (streamed)
-  local ba = best("big_table_pool_arg")
-  local ra = rec.ratio_vs_python.big_table_pool_arg
-  print(("big_table_pool_arg: braid %s k records/s; Python %s; cjson encode+decode %s"):format(
-    fmt(ba / 1e3), py.big_table_pool_arg and fmt(py.big_table_pool_arg / 1e3) or "n/a",
-    fmt(cj / 1e3)))
-  rows[#rows + 1] = { "big_table_pool_arg (100k records, k/s)", fmt(ba / 1e3),
-    "Python " .. (py.big_table_pool_arg and fmt(py.big_table_pool_arg / 1e3) or "n/a") ..
-      ", cjson " .. fmt(cj / 1e3),
-    ra and ("%.1fx Python, %.1fx cjson"):format(ra, ba / cj) or ("%.1fx cjson"):format(ba / cj),
-    "-" }
+  -- the 100k records through mp.Queue, back as a Pool(1) worker's result,
+  -- and to it as a call's argument (all streamed), against cjson
+  local cj = best("big_table_cjson")
+  for _, k in ipairs{ "big_table_mpqueue", "big_table_pool_result",
+                      "big_table_pool_arg" } do
+    local b = best(k)
+    local r = rec.ratio_vs_python[k]
+    local pys = py[k] and fmt(py[k] / 1e3) or "n/a"
+    print(("%s: braid %s k records/s; Python %s; cjson encode+decode %s"):format(
+      k, fmt(b / 1e3), pys, fmt(cj / 1e3)))
+    rows[#rows + 1] = { k .. " (100k records, k/s)", fmt(b / 1e3),
+      "Python " .. pys .. ", cjson " .. fmt(cj / 1e3),
+      r and ("%.1fx Python, %.1fx cjson"):format(r, b / cj) or ("%.1fx cjson"):format(b / cj),
+      k == "big_table_mpqueue" and yesno(b >= 5 * cj, ">= 5x cjson") or "-" }
+  end
   write_json("bigx", rec)
   bb.release()
 end
