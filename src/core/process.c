@@ -358,14 +358,20 @@ int braid__forkserver_serve(int sock, unsigned char **payload, size_t *len) {
   FsChild *kids = NULL;
   size_t nkids = 0, capkids = 0, i;
   int sp[2];
-  struct sigaction sa;
+  struct sigaction sa, ign, old_int;
   if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) != 0) return BRAID_EOS;
   sigpipe_w = sp[1];
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigchld;
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigaction(SIGCHLD, &sa, NULL);
-  signal(SIGINT, SIG_IGN);
+  /* The server itself is not interrupted by Ctrl-C (its children are
+  ** ended by their parent's exit); each child gets back the action the
+  ** server had before, as Python's forkserver restores its handlers:
+  ** braid's handler, so that a child raises KeyboardInterrupt. */
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGINT, &ign, &old_int);
   signal(SIGPIPE, SIG_IGN);
   for (;;) {
     struct pollfd p[2];
@@ -420,7 +426,7 @@ int braid__forkserver_serve(int sock, unsigned char **payload, size_t *len) {
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
         sigaction(SIGCHLD, &dfl, NULL);
-        signal(SIGINT, SIG_DFL);
+        sigaction(SIGINT, &old_int, NULL);
         signal(SIGPIPE, SIG_DFL);
         close(sock);
         close(sp[0]);

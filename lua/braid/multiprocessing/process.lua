@@ -208,6 +208,10 @@ local function bootstrap(obj)
   local ok, err = xpcall(function() obj:run() end, function(e)
     return errors.wrap(e, traceback(nil, 2))
   end)
+  -- A KeyboardInterrupt the target caught, or one that ends here as exit
+  -- code 1 (Python's bootstrap), is handled: the state's close must not
+  -- end this process by SIGINT as an uncaught one does (lsignal.c).
+  core.interrupt_reset()
   if ok then return 0 end
   if SystemExit:is(err) then
     local status, text = errors.exit_status(err)
