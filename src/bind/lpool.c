@@ -168,6 +168,16 @@ static int refused(lua_State *L, braid_pool *p, braid_fnent *e, int rc) {
 }
 
 
+/* 1 when one of the 'n' values from 'idx' is likely big enough to stream
+** (braidB_pstream_wanted). */
+static int any_wanted(lua_State *L, int idx, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    if (braidB_pstream_wanted(L, idx + i)) return 1;
+  return 0;
+}
+
+
 /* p:submit(fn, ...) -> future */
 static int pool_submit(lua_State *L) {
   braid_pool *p = checkpool(L, 1);
@@ -177,14 +187,15 @@ static int pool_submit(lua_State *L) {
   braid_future *f;
   braidB_checkcallable(L, 2);
   check_open(L, p);
-  box = braidB_newmsgbox(L);
-  if (nargs == 1 && braid__pool_is_process(p) && braidB_pstream_wanted(L, 3)) {
+  box = braidB_newmsgbox(L); /* at nargs + 3: the arguments stay at 3.. */
+  if (nargs > 0 && braid__pool_is_process(p) && any_wanted(L, 3, nargs)) {
     f = braid__future_new();
     if (f == NULL) return braidB_nomem(L);
     braidB_pushnewhandle(L, (braid_handle *)f);
     e = get_fnent(L, 1, 2);
-    /* a big table streams to the child as it is encoded (lprocpool.c) */
-    *box = braidB_procpool_submit_streamed(L, p, 3, f, e);
+    /* the arguments, one a big table, stream to the child as they are
+    ** encoded (lprocpool.c) */
+    *box = braidB_procpool_submit_streamed(L, p, 3, nargs, f, e);
     if (*box == NULL) return 1;
   } else {
     if (nargs > 0)

@@ -359,7 +359,7 @@ static int fnbox_gc(lua_State *L) {
 }
 
 braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
-                                           int idx, braid_future *f,
+                                           int idx, int n, braid_future *f,
                                            braid_fnent *e) {
   braidB_pstarget t;
   SubmitTarget st;
@@ -383,7 +383,9 @@ braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
   t.failed = submit_failed;
   t.ud = &st;
   t.root = "args"; /* as braidB_encode_values names a call's arguments */
-  m = braidB_put_streamed(L, idx, &t, &rc);
+  /* the arguments are one message, as the unstreamed path's: references
+  ** shared between them are kept */
+  m = braidB_put_streamed_n(L, idx, n, NULL, &t, &rc);
   *box = NULL; /* the pool's, or the caller's again */
   lua_pop(L, 1);
   if (m == NULL && rc != BRAID_OK)
