@@ -1,4 +1,4 @@
--- luacheck: globals CALLS (set in the workers)
+-- luacheck: globals CALLS PREV RAN (set in the workers)
 -- The last process-pool channels streamed (issue 16, item 4): calls of
 -- several arguments (lprocpool.c braidB_procpool_submit_streamed with n
 -- values), maps of several big items, a chunk at a time
@@ -128,3 +128,130 @@ describe("process-pool calls of several arguments streamed", function()
     end)
   end
 end)
+
+
+-- Runs in the children: whether its argument is the table the previous
+-- call of it in this child got (identity within one chunk's items).
+local function same_as_before(t)
+  local same = rawequal(PREV, t)
+  PREV = t
+  return same
+end
+-- Records the tag of each item it runs (the child's RAN), and describes it.
+local function tagged(t)
+  RAN = RAN or {}
+  RAN[#RAN + 1] = t.tag
+  return #t, t[#t].name, t[1].s == t[#t].s
+end
+local function ran() return table.concat(RAN or {}, ",") end
+-- A map's results as a plain list (they carry 'n').
+local function items(r) return { table.unpack(r, 1, r.n or #r) } end
+
+local function big_items(tags)
+  local out = {}
+  for i, tag in ipairs(tags) do
+    out[i] = records(N, tag)
+    out[i].tag = tag
+  end
+  return out
+end
+
+describe("process-pool maps of several big items streamed, a chunk at a time", function()
+  for _, method in ipairs(METHODS) do
+    describe("(" .. method .. ")", function()
+      local ctx = mp.get_context(method)
+
+      it("arrive whole through map, starmap, imap, map_async and Executor.map; small maps do not stream", function()
+        local p <close> = ctx.Pool(2)
+        local items4 = big_items({ "a", "b", "c", "d" })
+        local want = {}
+        for i, tag in ipairs({ "a", "b", "c", "d" }) do want[i] = tag .. N end
+        local function last_name(t) return t[#t].name end
+        local w0 = core._pstream_counts()
+        -- small items, and items long but small all told, go as batches
+        assert.same({ 3, 3, 3, 3 }, items(p:map(function(x) return #x end, { records(3), records(3), records(3), records(3) })))
+        local mid = {}
+        for i = 1, 3000 do mid[i] = i end
+        assert.same({ 3000, 3000, 3000 }, items(p:map(function(x) return #x + 0 * x[3000] end, { mid, mid, mid }, 3)))
+        assert.equal(w0, (core._pstream_counts()))
+        -- one stream per chunk: 4 chunks of one, then 2 chunks of two
+        assert.same(want, items(p:map(last_name, items4, 1)))
+        assert.equal(w0 + 4, (core._pstream_counts()))
+        assert.same(want, items(p:map(last_name, items4, 2)))
+        assert.equal(w0 + 6, (core._pstream_counts()))
+        local star = {}
+        for i, t in ipairs(items4) do star[i] = { t, i } end
+        assert.same({ "a" .. N .. 1, "b" .. N .. 2, "c" .. N .. 3, "d" .. N .. 4 },
+                    items(p:starmap(function(t, i) return t[#t].name .. i end, star, 2)))
+        local got = {}
+        for _, v in p:imap(last_name, items4, 1) do got[#got + 1] = v end
+        assert.same(want, got)
+        assert.same(want, items(p:map_async(last_name, items4, 3):get(T)))
+        assert.equal(w0 + 6 + 2 + 4 + 2, (core._pstream_counts()))
+        local ex <close> = futures.ProcessPoolExecutor{ max_workers = 2, mp_context = ctx }
+        got = {}
+        for _, v in ex:map(last_name, items4, { timeout = T, chunksize = 2 }) do got[#got + 1] = v end
+        assert.same(want, got)
+        assert.equal(w0 + 16, (core._pstream_counts()))
+      end)
+
+      it("keep identity within a chunk (one encoding), not across chunks", function()
+        local p <close> = ctx.Pool(1)
+        local s = records(N)
+        local w0 = core._pstream_counts()
+        local r0 = p:apply(child_reads)
+        -- chunks of two: the second item of a chunk is the first's table
+        assert.same({ false, true, false, true }, items(p:map(same_as_before, { s, s, s, s }, 2)))
+        assert.same({ true, false, true },
+                    items(p:starmap(function(a, b) return rawequal(a, b) end, { { s, s }, { s, {} }, { s, s } }, 3)))
+        assert.equal(w0 + 3, (core._pstream_counts()))
+        assert.equal(r0 + 3, p:apply(child_reads))
+      end)
+
+      shell_it("raise the TypeError with its path for an item found unsendable late; its chunk never runs", function()
+        local p <close> = ctx.Pool(1)
+        local items4 = big_items({ "a", "b", "c", "d" })
+        items4[3][N - 10].co = coroutine.create(print) -- far past the threshold
+        local w0 = core._pstream_counts()
+        local err = helpers.raises(errors.TypeError, p.map, p, tagged, items4, 1)
+        helpers.message_has(err, "iterable[3][" .. (N - 10) .. "].co")
+        -- chunks of two: the bad item is in the second chunk's stream
+        err = helpers.raises(errors.TypeError, p.map_async, p, tagged, items4, 2)
+        helpers.message_has(err, "iterable[3][" .. (N - 10) .. "].co")
+        local star = {}
+        for i, t in ipairs(items4) do star[i] = { t } end
+        err = helpers.raises(errors.TypeError, p.starmap, p, tagged, star, 2)
+        helpers.message_has(err, "iterable[3][1][" .. (N - 10) .. "].co")
+        -- the third chunk's stream (1 + 1 + 1 past the threshold) had
+        -- started; the child ran nothing of the bad item's chunk, and
+        -- what it took before was dropped with the job
+        assert.equal(w0 + 3 + 2 + 2, (core._pstream_counts()))
+        assert.is_nil(p:apply(ran):find("c"))
+        assert.is_nil(p:apply(ran):find("d"))
+        -- the pool goes on
+        items4[3][N - 10].co = nil
+        assert.same({ N, N, N, N }, items(p:map(tagged, items4, 2)))
+        collectgarbage(); collectgarbage()
+        assert.equal(0, helpers.memfd_count("braid-stream"))
+      end)
+
+      shell_it("fail the map of a child killed while it reads a chunk; the pool replaces it", function()
+        local p <close> = ctx.Pool(1)
+        local pid = p:apply(getpid)
+        local items4 = big_items({ "a", "b", "c", "d" })
+        items4[2][N - 10].k = killer(pid)
+        local ar = p:map_async(tagged, items4, 2)
+        local err = helpers.raises(errors.Exception, ar.get, ar, T)
+        helpers.message_has(err, "died")
+        assert.is_false(ar:successful())
+        items4[2][N - 10].k = nil
+        assert.same({ N, N, N, N }, items(p:map(tagged, items4, 2)))
+        assert.are_not.equal(pid, p:apply(getpid))
+        ar = nil -- luacheck: ignore
+        collectgarbage(); collectgarbage()
+        assert.equal(0, helpers.memfd_count("braid-stream"))
+      end)
+    end)
+  end
+end)
+

@@ -153,18 +153,20 @@ BRAIDI_FUNC braid_msg *braidB_procpool_submit_streamed(lua_State *L,
                                                        int n,
                                                        braid_future *f,
                                                        braid_fnent *e);
-/* Publishes the one chunk of the process pool map job 'j' (one item, at
-** 'idx': a table likely big, braidB_pstream_wanted) streamed to the child
-** as it is encoded (lprocpool.c): NULL when it went so (published), else
-** the item encoded whole as one message of values (under the threshold,
-** or no stream could be made), for the caller to encode as a batch and
-** publish as usual; '*rc' is the pool's refusal of the stream (NULL
-** returned, nothing published: the caller cancels and raises). MAY RAISE
-** (the item's TypeError with its path as "iterable[1]...": a chunk
-** published already is cancelled, or fails in the child before its
-** function runs; the caller cancels the job). */
+/* Publishes the next chunk of the process pool map job 'j' (begun with
+** BRAID_MAP_EACH_CHUNK): its 'n' items from 'idx' (iterable[first] and
+** on; one of them likely big, braidB_pstream_wanted) streamed to the
+** child as one message as they are encoded (lprocpool.c): NULL when it
+** went so (published), else the items encoded whole as one message of
+** values (under the threshold, or no stream could be made), for the
+** caller to encode as a batch and publish as usual; '*rc' is the pool's
+** refusal of the stream (NULL returned, nothing published: the caller
+** cancels and raises). MAY RAISE (an item's TypeError with its path as
+** "iterable[k]...": the job is cancelled, a chunk published already
+** fails in the child before its function runs). */
 BRAIDI_FUNC braid_msg *braidB_procpool_map_streamed(lua_State *L,
                                                     braid_job *j, int idx,
+                                                    int n, lua_Integer first,
                                                     int *rc);
 
 #endif

@@ -243,7 +243,8 @@ static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
 
 /* Reads the payload of a chunk frame into a batch message of its items
 ** and points 'w' at them. 'sfd' (-1: none) is the memfd of a chunk whose
-** one item streams, taken by the items' message (closed on failure). */
+** items stream (its first item is the mark), taken by the items' message
+** (closed on failure). */
 static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
                       braidB_WorkerCtx *c, const braid_msg *calls,
                       int sfd) {
@@ -256,7 +257,7 @@ static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
     if (sfd >= 0) close(sfd);
     return rc;
   }
-  if (sfd >= 0) { /* the one item streams: the mark and its memfd */
+  if (sfd >= 0) { /* the items stream: the mark and its memfd */
     if (!braidB_pstream_is(m->data, m->len, 1)) {
       close(sfd);
       rc = BRAID_EINVAL;
@@ -395,34 +396,57 @@ braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
 /* }==================================================== */
 
 
-/* A map's one chunk streamed (braidB_procpool_map_streamed): at the
-** threshold the job's only segment is published as a batch of one item,
-** the mark, with a dup of the memfd as the message's one segment; the
-** proxy sends it as the chunk's item with the memfd on the frame header
-** (send_work), and the child's chunk runner decodes the item from the
-** stream (lworker.c chunk_protected). */
+/* A map's chunk streamed (braidB_procpool_map_streamed): at the
+** threshold the chunk's segment (the job's segments are its chunks,
+** BRAID_MAP_EACH_CHUNK) is published as a batch of the chunk's items whose
+** first is the mark, with a dup of the memfd as the message's one
+** segment; the proxy sends it as the chunk with the memfd on the frame
+** header (send_work), and the child's chunk runner decodes the chunk's
+** items, the stream's values, as they are written (lworker.c
+** chunk_protected). */
+typedef struct MapTarget {
+  braid_job *j;
+  uint32_t nitems;
+} MapTarget;
+
 static int map_entry(void *ud, int fd) {
-  braid_job *j = (braid_job *)ud;
+  MapTarget *t = (MapTarget *)ud;
   int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), rc;
-  braid_msg *m = dfd >= 0 ? braidB_pstream_mark(dfd, 1) : NULL;
-  if (m == NULL) return BRAID_EAGAIN; /* the whole value follows */
-  rc = braid__job_publish(j, m);
+  braid_msg *m = dfd >= 0 ? braidB_pstream_mark(dfd, t->nitems) : NULL;
+  if (m == NULL) return BRAID_EAGAIN; /* the whole values follow */
+  rc = braid__job_publish(t->j, m);
   if (rc != BRAID_OK) braid__msg_free(m); /* refused: the caller raises */
   return rc;
 }
 
 /* Found unsendable after the chunk was published: a chunk no proxy took
-** never runs, one a child took fails there on the failed stream. */
-static void map_failed(void *ud) { braid__job_cancel((braid_job *)ud); }
+** never runs, one a child took fails there on the failed stream; chunks
+** published before are dropped with the job (their results unread). */
+static void map_failed(void *ud) { braid__job_cancel(((MapTarget *)ud)->j); }
 
 braid_msg *braidB_procpool_map_streamed(lua_State *L, braid_job *j, int idx,
-                                        int *rc) {
+                                        int n, lua_Integer first, int *rc) {
   braidB_pstarget t;
+  MapTarget mt;
+  const char **roots;
+  braid_msg *m;
+  int i;
+  idx = lua_absindex(L, idx);
+  /* each value named by its place in the iterable, as
+  ** braid__encode_batch_shared names it; the names stay on the stack */
+  luaL_checkstack(L, n + 2, "too many items");
+  roots = (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 0);
+  for (i = 0; i < n; i++)
+    roots[i] = lua_pushfstring(L, "iterable[%I]", first + i);
+  mt.j = j;
+  mt.nitems = (uint32_t)n;
   t.entry = map_entry;
   t.failed = map_failed;
-  t.ud = j;
-  t.root = "iterable[1]"; /* as braid__encode_batch_shared names it */
-  return braidB_put_streamed(L, idx, &t, rc);
+  t.ud = &mt;
+  t.root = NULL;
+  m = braidB_put_streamed_n(L, idx, n, roots, &t, rc);
+  lua_pop(L, n + 1);
+  return m;
 }
 
 
@@ -437,7 +461,7 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   rc = read_hdr_fds(fd, &h, sizeof h, sfd, &nsfd, &got);
   if (rc == BRAID_OK && (nsfd != (int)h.nfds || nsfd > 1 ||
                          (nsfd == 1 && h.kind != F_CALL &&
-                          (h.kind != F_CHUNK || h.nitems != 1))))
+                          h.kind != F_CHUNK)))
     rc = BRAID_EINVAL;
   if (rc != BRAID_OK) {
     while (nsfd > 0) close(sfd[--nsfd]);
@@ -445,8 +469,8 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   }
   if (h.kind == F_EXIT) return BRAID_ECLOSED;
   if (h.kind != F_CALL && h.kind != F_CHUNK) return BRAID_EINVAL;
-  /* from here a stream's memfd (nsfd 1: a call's argument, or a chunk's
-  ** one item) is closed on every early return, or taken by the call's
+  /* from here a stream's memfd (nsfd 1: a call's arguments, or a chunk's
+  ** items) is closed on every early return, or taken by the call's
   ** args message or the chunk's items */
   if (h.fnlen > 0) {
     rc = read_msg(fd, h.fnlen, &m);
@@ -824,7 +848,7 @@ static int send_work(Child *ch, Flight *f) {
     iov[n++].iov_len = w->nitems * sizeof *offs;
     iov[n].iov_base = b->data + from;
     iov[n++].iov_len = to - from;
-    /* a chunk whose one item streams (braidB_procpool_map_streamed) */
+    /* a chunk whose items stream (braidB_procpool_map_streamed) */
     if (b->nsegs == 1 && braidB_pstream_is(b->data, b->len, b->nsegs))
       h.nfds = 1;
   }

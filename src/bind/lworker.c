@@ -271,18 +271,19 @@ static int chunk_protected(lua_State *L) {
   braid_work *w = (braid_work *)lua_touserdata(L, 1);
   WorkerCtx *c = (WorkerCtx *)lua_touserdata(L, 2);
   uint32_t cs, i;
-  int nargs, objects = 0;
+  int nargs, objects = 0, streamed;
   braid_msg *m;
   lua_settop(L, 0);
   cs = w->chunksize;
   if (cs == 1) {
     m = w->items[0].m;
-    if (braidB_pstream_is(m->data, m->len, m->nsegs))
+    if (braidB_pstream_is(m->data, m->len, m->nsegs)) {
       /* a process pool's chunk whose one item the caller streams
       ** (lprocpool.c), decoded as it is written; a stream its writer
       ** failed raises here, before the function runs */
-      braidB_pstream_msg(L, m);
-    else braid__decode_range(L, m, w->items[0].idx, 1, 0, 0);
+      if (braidB_pstream_msg(L, m) != 1)
+        return braidB_raise(L, "ValueError", "corrupt transfer data");
+    } else braid__decode_range(L, m, w->items[0].idx, 1, 0, 0);
     push_fn(L, c, w->fn);
     lua_insert(L, 1);
     nargs = w->star ? unpack_args(L, 2) : 1;
@@ -298,14 +299,32 @@ static int chunk_protected(lua_State *L) {
   ** batch: an object named by several items is decoded once and is the
   ** same object in each, as Python's one unpickling per task batch) */
   lua_pushnil(L);
+  m = w->items[0].m;
+  streamed = braidB_pstream_is(m->data, m->len, m->nsegs);
+  if (streamed) {
+    /* a process pool's chunk whose items the caller streams as one
+    ** message (lprocpool.c), decoded as they are written, at 4...: one
+    ** encoding, so they share references as a batch group's do. A stream
+    ** its writer failed raises here, before the function runs. */
+    luaL_checkstack(L, (int)w->nitems + 4, "too many items");
+    if (braidB_pstream_msg(L, m) != (int)w->nitems)
+      return braidB_raise(L, "ValueError", "corrupt transfer data");
+  }
   c->progress = 0;
   for (i = 0; i < w->nitems; i++) {
-    if (i > 0 && w->items[i].m != w->items[i - 1].m) { /* never: groups */
-      lua_pushnil(L);                     /* do not straddle segments */
-      lua_replace(L, 3);
-    }
     lua_pushvalue(L, 1);
-    braid__decode_range_cache(L, w->items[i].m, w->items[i].idx, 1, 0, 0, 3);
+    if (streamed) {
+      lua_pushvalue(L, 4 + (int)i);
+      lua_pushnil(L); /* the chunk's results hold what they keep */
+      lua_replace(L, 4 + (int)i);
+    } else {
+      if (i > 0 && w->items[i].m != w->items[i - 1].m) { /* never: groups */
+        lua_pushnil(L);                     /* do not straddle segments */
+        lua_replace(L, 3);
+      }
+      braid__decode_range_cache(L, w->items[i].m, w->items[i].idx, 1, 0, 0,
+                                3);
+    }
     nargs = w->star ? unpack_args(L, -1) : 1;
     lua_call(L, nargs, 1);
     objects |= lua_type(L, -1) >= LUA_TTABLE;

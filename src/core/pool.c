@@ -461,6 +461,7 @@ struct braid_job {
   ** not handed out yet. */
   braid_msg **segs;  /* set under pool->mu when published, immutable after */
   uint32_t segchunks, nsegs; /* chunks of the first segment; segments */
+  int each;          /* every chunk a segment (BRAID_MAP_EACH_CHUNK) */
   uint32_t published; /* guarded by pool->mu: chunks with their items */
   int closed;        /* guarded by pool->mu: takes no more segments */
   pool_entry *entry; /* until queued (first publish): its queue entry */
@@ -508,6 +509,7 @@ static uint32_t chunks_items(braid_job *j, uint32_t a, uint32_t b) {
 
 /* The first chunk of segment 's' (may be past the last chunk). */
 static uint64_t seg_first(braid_job *j, uint32_t s) {
+  if (j->each) return s;
   return ((uint64_t)j->segchunks << s) - j->segchunks;
 }
 
@@ -516,6 +518,7 @@ static uint64_t seg_first(braid_job *j, uint32_t s) {
 static uint32_t seg_of(braid_job *j, uint32_t k) {
   uint64_t q = (uint64_t)k / j->segchunks + 1; /* 2^s <= q < 2^(s+1) */
   uint32_t s = 0;
+  if (j->each) return k;
   while (q > 1) {
     q >>= 1;
     s++;
@@ -1015,6 +1018,10 @@ int braid__pool_map_begin(braid_pool *p, braid_fnent *fn, uint32_t n,
   e = (pool_entry *)braid__calloc(1, sizeof *e);
   if (j == NULL || e == NULL) goto nomem;
   j->nchunks = (uint32_t)(((uint64_t)n + chunksize - 1) / chunksize);
+  if (segchunks == BRAID_MAP_EACH_CHUNK) {
+    j->each = 1;
+    segchunks = 1;
+  }
   if (segchunks == 0 || segchunks > j->nchunks) segchunks = j->nchunks;
   j->segchunks = segchunks;
   j->nsegs = seg_of(j, j->nchunks - 1) + 1;

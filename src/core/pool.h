@@ -244,11 +244,14 @@ BRAIDI_FUNC int braid__pool_map(braid_pool *p, braid_fnent *fn,
                                 uint32_t chunksize, int star,
                                 braid_job **out);
 /* A map job whose items come in segments of 'segchunks' chunks, then
-** twice, four times as many... (0: one segment), each published with
+** twice, four times as many... (0: one segment; BRAID_MAP_EACH_CHUNK:
+** every chunk a segment of its own, for a caller that sends each chunk
+** as soon as it is made, a process pool's streamed chunks), each published with
 ** braid__job_publish as soon as it is encoded, so that workers start on
 ** the first while the caller encodes the next. Takes 'fn' on BRAID_OK;
 ** returns the job (one reference for the caller) in '*out'. The job is
 ** queued with its first segment. */
+#define BRAID_MAP_EACH_CHUNK 0xffffffffu
 BRAIDI_FUNC int braid__pool_map_begin(braid_pool *p, braid_fnent *fn,
                                       uint32_t n, uint32_t chunksize,
                                       uint32_t segchunks, int star,
