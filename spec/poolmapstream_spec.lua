@@ -1,4 +1,4 @@
--- luacheck: globals CALLS PREV RAN (set in the workers)
+-- luacheck: globals CALLS PREV RAN REPORT GO SHARED (set in the workers)
 -- The last process-pool channels streamed (issue 16, item 4): calls of
 -- several arguments (lprocpool.c braidB_procpool_submit_streamed with n
 -- values), maps of several big items, a chunk at a time
@@ -250,6 +250,160 @@ describe("process-pool maps of several big items streamed, a chunk at a time", f
         ar = nil -- luacheck: ignore
         collectgarbage(); collectgarbage()
         assert.equal(0, helpers.memfd_count("braid-stream"))
+      end)
+    end)
+  end
+end)
+
+
+-- Result chunks of several items streamed back (lworker.c chunk_protected:
+-- the table of a chunk's results streams when one of them is likely big).
+
+local function keep_queues(q, g) REPORT, GO = q, g end
+local function child_counts() return require("braid.core")._pstream_counts() end
+
+-- Task i of a chunk: a big table (4000 records, the child's threshold
+-- lowered so that the stream starts early), every task's sharing one
+-- table (.sh); task 2's encoding waits half-way for GO ("mid" first),
+-- and with 'fail' meets a coroutine after it (the result fails late).
+local function chunk_task(i, fail)
+  local c = require "braid.core"
+  c._stream_min(4096, 4096)
+  SHARED = SHARED or {}
+  local t = { sh = SHARED }
+  for k = 1, 4000 do t[k] = { id = k, name = "r" .. i .. "." .. k } end
+  if i == 2 then
+    t[2000].p = setmetatable({}, { __braidreduce = function()
+      REPORT:put("mid")
+      assert(GO:get(true, 60) == "go")
+      return tonumber, "7"
+    end })
+    if fail then t[3000].x = { co = coroutine.create(print) } end
+  end
+  return t
+end
+local function chunk_task_fail(i) return chunk_task(i, true) end
+
+-- Task 2 of a chunk stops half-way through its result's stream until the
+-- child is killed: it reports its pid first.
+local function chunk_task_block(i)
+  local c = require "braid.core"
+  c._stream_min(4096, 4096)
+  local t = {}
+  for k = 1, 4000 do t[k] = { id = k } end
+  if i == 2 then
+    t[1500].p = setmetatable({}, { __braidreduce = function()
+      REPORT:put(c.getpid())
+      require("braid.threading").Event():wait(60) -- killed meanwhile
+      return tonumber, "7"
+    end })
+  end
+  return t
+end
+
+-- Bounded wait until cond() holds (the other side is another process).
+local function wait_until(cond, what)
+  local ev = require("braid.threading").Event()
+  local deadline = helpers.now() + T
+  while not cond() do
+    assert(helpers.now() < deadline, "timed out waiting for " .. what)
+    ev:wait(0.002)
+  end
+end
+
+describe("process-pool result chunks of several items streamed", function()
+  for _, method in ipairs(METHODS) do
+    describe("(" .. method .. ")", function()
+      local ctx = mp.get_context(method)
+
+      it("let the readers in order decode a chunk's results while the child encodes them", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        local w0 = p:apply(child_counts)
+        -- the job's readers in order: results() (map, map_async), chunk(k)
+        -- (imap), iter() (an executor's map); each gives the chunk's two
+        -- results: their lengths, task 2's value met half-way, and
+        -- whether they share the one table they shared in the child
+        local readers = {
+          function(job) local r = job:results(); return #r[1], #r[2], r[2][2000].p, r[1].sh == r[2].sh, r.n end,
+          function(job) local ok, v = job:chunk(1, 60); assert(ok); return #v[1], #v[2], v[2][2000].p, v[1].sh == v[2].sh, v.n end,
+          function(job)
+            local f = job:iter(); local _, a = f(); local _, b = f()
+            return #a, #b, b[2000].p, a.sh == b.sh, 2
+          end,
+        }
+        for i, read in ipairs(readers) do
+          local _, r0 = core._pstream_counts()
+          local mr = p:map_async(chunk_task, { 1, 2 }, 2)
+          assert.equal("mid", q:get(true, T))
+          local out = require("braid.queue").SimpleQueue()
+          local th = require("braid.threading").Thread{
+            target = function(rd, job, o) o:put({ rd(job) }) end,
+            args = { read, mr._job, out },
+          }
+          th:start()
+          -- the reader is on the stream while the child encodes: the
+          -- chunk is not done
+          wait_until(function() return select(2, core._pstream_counts()) > r0 end,
+                     "the reader's start on the stream")
+          assert.is_false(mr:ready())
+          g:put("go")
+          th:join(T)
+          assert.same({ 4000, 4000, 7, true, 2 }, out:get(true, T))
+          assert.is_true(mr:successful())
+          assert.equal("r2.4000", mr:get(T)[2][4000].name)
+          -- one stream per chunk, written by the child
+          assert.equal(w0 + i, p:apply(child_counts))
+        end
+      end)
+
+      shell_it("keep a chunk of several tasks whose result streams not ready until the child's outcome", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        collectgarbage(); collectgarbage()
+        local fds0 = helpers.memfd_count("braid-stream")
+        for _, fail in ipairs({ false, true }) do
+          local mr = p:map_async(fail and chunk_task_fail or chunk_task, { 1, 2, 3 }, 2)
+          assert.equal("mid", q:get(true, T))
+          wait_until(function() return helpers.memfd_count("braid-stream") > fds0 end,
+                     "the stream's entry")
+          assert.is_false(mr:ready())
+          g:put("go")
+          mr:wait(T)
+          assert.is_true(mr:ready())
+          if fail then
+            assert.is_false(mr:successful())
+            local err = helpers.raises(mp.MaybeEncodingError, mr.get, mr, T)
+            helpers.message_has(err, "result[2][3000].x.co")
+          else
+            assert.is_true(mr:successful())
+            local r = mr:get(T)
+            assert.equal(3, r.n)
+            assert.equal("r3.4000", r[3][4000].name); assert.equal(7, r[2][2000].p)
+          end
+          mr = nil -- luacheck: ignore
+          collectgarbage(); collectgarbage()
+          assert.equal(fds0, helpers.memfd_count("braid-stream"))
+        end
+      end)
+
+      shell_it("fail the chunk of a child killed mid-stream, replace it, leave nothing behind", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        collectgarbage(); collectgarbage()
+        local fds0 = helpers.memfd_count("braid-stream")
+        local mr = p:map_async(chunk_task_block, { 1, 2 }, 2)
+        local pid = q:get(true, T)
+        wait_until(function() return helpers.memfd_count("braid-stream") > fds0 end,
+                   "the stream's entry")
+        require("braid.os").kill(pid, require("braid.os").SIGKILL)
+        local err = helpers.raises(errors.Exception, mr.get, mr, T)
+        helpers.message_has(err, "died")
+        mr = nil -- luacheck: ignore
+        collectgarbage(); collectgarbage()
+        assert.equal(fds0, helpers.memfd_count("braid-stream"))
+        assert.are_not.equal(pid, p:apply(getpid))
+        assert.same({ 4000, 4000 }, items(p:map(function(i) return #chunk_task(i) end, { 1, 3 }, 2)))
       end)
     end)
   end

@@ -109,8 +109,9 @@ static int wait_chunk_early(void *ud, const braid__deadline *d) {
 }
 
 
-/* await_chunk for a reader of chunks in order: a chunk of one task whose
-** result streams from a process pool's child (lprocpool.c) is decoded
+/* await_chunk for a reader of chunks in order: a chunk whose result (of
+** its one task, or the table of its tasks' results) streams from a
+** process pool's child (lprocpool.c) is decoded
 ** while the child encodes it, then its outcome is awaited; when that is a
 ** success the value read is left pushed and 1 returned (the caller uses
 ** it instead of a->m), else nothing is left and 0 returned (a->st, a->m:
@@ -276,6 +277,24 @@ static lua_Integer chunk_into(lua_State *L, const braid_msg *m, uint32_t cs,
 }
 
 
+/* Pops the value of a chunk read from its stream (await_chunk_early)
+** into the table at 'out' from position 'pos', as chunk_into does: the
+** result of a chunk of one, else a table of results with 'n'; returns how
+** many. */
+static lua_Integer early_into(lua_State *L, uint32_t cs, int out,
+                              lua_Integer pos) {
+  lua_Integer cnt = 1;
+  out = lua_absindex(L, out);
+  if (cs == 1) {
+    lua_rawseti(L, out, pos);
+    return 1;
+  }
+  cnt = lua_type(L, -1) == LUA_TTABLE ? copy_counted(L, -1, out, pos) : 0;
+  lua_pop(L, 1);
+  return cnt;
+}
+
+
 /* j:results() -> out | nil, k. Every chunk's results in order in one
 ** table with 'n' (presized; each chunk decoded straight into it as soon
 ** as it is done, while the workers go on), or nil and the first chunk k
@@ -291,7 +310,7 @@ static int job_results(lua_State *L) {
   for (k = 0; k < nchunks; k++) {
     ChunkArgs a;
     if (await_chunk_early(L, &a, j, k, BRAID_FOREVER) == 1) {
-      lua_rawseti(L, 2, (lua_Integer)k * cs + 1); /* a chunk of one */
+      early_into(L, cs, 2, (lua_Integer)k * cs + 1);
       continue;
     }
     if (a.st != BRAID_CHUNK_OK) {
@@ -352,9 +371,8 @@ static void mapiter_fetch(lua_State *L, MapIter *it, int state, int cur) {
   if (n < 0) braidB_raise(L, "TimeoutError", "");
   it->pos = 0;
   it->m = NULL;
-  if (n == 1) { /* a chunk of one, read from its stream */
-    lua_rawseti(L, cur, 1);
-    it->cn = 1;
+  if (n == 1) { /* read from its stream */
+    it->cn = early_into(L, it->cs, cur, 1);
     return;
   }
   if (a.st == BRAID_CHUNK_OK) {

@@ -1128,8 +1128,9 @@ static void fail_all(Proxy *px, int how) {
 ** exception(), callbacks and waiters never see a result that may still
 ** fail. A call's future gets a dup of the memfd at once
 ** (braid__future_set_early), so that a result() already waiting decodes
-** while the child encodes; so does a map chunk of one task, whose value is
-** the result (braid__job_set_early: its in-order readers, ljob.c). Without
+** while the child encodes; so does a map chunk, whose value is the result
+** of its one task, or the table of its tasks' results (braid__job_set_early:
+** its in-order readers, ljob.c). Without
 ** memory or descriptors the overlap is lost, never the result. */
 static void begin_stream(Proxy *px, int sfd) {
   braid_msg *m = braidB_pstream_mark(sfd, 0); /* 'sfd' is its from now */
@@ -1137,7 +1138,7 @@ static void begin_stream(Proxy *px, int sfd) {
   px->streaming = 1;
   px->smsg = m;
   if (m == NULL) return; /* the outcome finishes the work with a MemoryError */
-  if (f->w.job == NULL || (f->w.chunksize == 1 && f->w.nitems == 1)) {
+  {
     int early = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
     if (early >= 0 &&
         (f->w.job == NULL

@@ -98,6 +98,8 @@ typedef struct EncArgs {
   int batch, n, proc;
   braid_msg *m;
   WorkerCtx *c; /* NULL: never streamed */
+  int big; /* streamed whatever its length says (a chunk's results table
+           ** holding results that are likely big) */
 } EncArgs;
 
 /* Encodes the results at 'idx' as 'a' says (MAY RAISE): NULL when a
@@ -105,7 +107,7 @@ typedef struct EncArgs {
 static braid_msg *encode_direct(lua_State *L, int idx, const EncArgs *a) {
   braid_msg *m;
   if (a->c != NULL && a->c->stream != NULL && !a->batch && a->n == 1 &&
-      braidB_pstream_wanted(L, idx)) {
+      (a->big || braidB_pstream_wanted(L, idx))) {
     m = a->c->stream(L, idx, a->c->stream_ud);
     if (m == NULL) a->c->streamed = 1;
     return m;
@@ -223,6 +225,7 @@ static braid_msg *encode_results(lua_State *L, WorkerCtx *c, int idx, int n,
   a.proc = c->proc;
   a.m = NULL;
   a.c = c;
+  a.big = 0;
   idx = lua_absindex(L, idx);
   if (!c->mperr) return encode_direct(L, idx, &a);
   luaL_checkstack(L, nv + 4, "too many results");
@@ -271,7 +274,7 @@ static int chunk_protected(lua_State *L) {
   braid_work *w = (braid_work *)lua_touserdata(L, 1);
   WorkerCtx *c = (WorkerCtx *)lua_touserdata(L, 2);
   uint32_t cs, i;
-  int nargs, objects = 0, streamed;
+  int nargs, objects = 0, streamed, big = 0;
   braid_msg *m;
   lua_settop(L, 0);
   cs = w->chunksize;
@@ -328,14 +331,17 @@ static int chunk_protected(lua_State *L) {
     nargs = w->star ? unpack_args(L, -1) : 1;
     lua_call(L, nargs, 1);
     objects |= lua_type(L, -1) >= LUA_TTABLE;
+    big = big || braidB_pstream_wanted(L, -1);
     lua_rawseti(L, 2, (lua_Integer)i + 1);
     c->progress = (long)i + 1;
   }
   if (objects) { /* one value: objects met in several results stay shared */
+    /* a result likely big: the table of results streams back (a
+    ** process pool's child, WorkerCtx 'stream'), as a single result does */
+    EncArgs a = { 0, 1, c->proc, NULL, big ? c : NULL, big };
     lua_pushinteger(L, w->nitems);
     lua_setfield(L, 2, "n");
     if (c->mperr) { /* MaybeEncodingError describes the list of results */
-      EncArgs a = { 0, 1, c->proc, NULL, NULL };
       lua_pushcfunction(L, encode_results_protected);
       lua_pushlightuserdata(L, &a);
       lua_pushvalue(L, 2);
@@ -343,7 +349,7 @@ static int chunk_protected(lua_State *L) {
         fail_encoding(L, 2, (int)w->nitems, 1);
       m = a.m;
     } else {
-      m = braidB_encode_values(L, 2, 1, "result", c->proc);
+      m = encode_direct(L, 2, &a);
     }
     lua_pushlightuserdata(L, m);
     return 1;
