@@ -60,9 +60,12 @@
 ** of the batch a child gets, so once per call and child (a replacement
 ** child gets them with its first chunk). A chunk's payload is 'nitems'
 ** 32-bit item offsets, then 'len' bytes of items cut at 'origin' of the
-** batch. A call whose argument streams (braidB_procpool_submit_streamed)
+** batch. A call whose arguments stream (braidB_procpool_submit_streamed)
 ** has as its payload the stream's mark, and its memfd on the header's
-** first bytes ('nfds' 1): the child decodes while the caller encodes. */
+** first bytes ('nfds' 1): the child decodes while the caller encodes. So
+** has a chunk whose items stream (braidB_procpool_map_streamed): its
+** first item is the mark, the others empty, the K items the stream's K
+** values. */
 enum { F_CALL = 1, F_CHUNK, F_EXIT };
 
 typedef struct FrameHdr {
@@ -72,7 +75,8 @@ typedef struct FrameHdr {
   uint32_t star;
   uint32_t origin;
   uint32_t callorigin;
-  uint32_t nfds; /* 1: a call's argument streams (its memfd on the header) */
+  uint32_t nfds; /* 1: a call's arguments or a chunk's items stream (the
+                 ** memfd on the header) */
   uint32_t spare;
   uint64_t fnlen;
   uint64_t calllen;
