@@ -357,6 +357,51 @@ describe("process-pool result chunks of several items streamed", function()
         end
       end)
 
+      it("let imap_unordered and an executor's unordered map decode a chunk while the child encodes it", function()
+        local q, g = ctx.Queue(), ctx.Queue()
+        local p <close> = ctx.Pool(1, keep_queues, { q, g })
+        local w0 = p:apply(child_counts)
+        -- next_done, in the order chunks became readable (imap_unordered,
+        -- an executor's unordered map): of two chunks of one, the second
+        -- (task 2, which waits half-way); of one chunk of two, its results
+        for _, cs in ipairs({ 1, 2 }) do
+          local _, r0 = core._pstream_counts()
+          local mr = p:map_async(chunk_task, { 1, 2 }, cs)
+          assert.equal("mid", q:get(true, T))
+          local out = require("braid.queue").SimpleQueue()
+          local th = require("braid.threading").Thread{
+            target = function(job, o)
+              local k, ok, v = job:next_done(cs == 1 and 1 or 0, 60)
+              local t = cs == 1 and v or v[2]
+              o:put({ k, ok, #t, t[2000].p, t[4000].name })
+            end,
+            args = { mr._job, out },
+          }
+          th:start()
+          wait_until(function() return select(2, core._pstream_counts()) > r0 end,
+                     "the reader's start on the stream")
+          assert.is_false(mr:ready())
+          g:put("go")
+          th:join(T)
+          assert.same({ cs == 1 and 2 or 1, true, 4000, 7, "r2.4000" }, out:get(true, T))
+          assert.is_true(mr:successful())
+        end
+        -- three streams written by the child: two chunks of one, one of two
+        assert.equal(w0 + 3, p:apply(child_counts))
+        -- a late failure: the reader gets the chunk's error, nothing else
+        local mr = p:map_async(chunk_task_fail, { 2 }, 1)
+        assert.equal("mid", q:get(true, T))
+        g:put("go")
+        local k, ok, _, exc = mr._job:next_done(0, T)
+        assert.equal(1, k); assert.is_false(ok)
+        helpers.message_has(exc, "result[3000].x.co")
+        -- the whole iterators, in completion order, every item once
+        local got = {}
+        for _, v in p:imap_unordered(function(i) return i * 10 end, { 1, 2, 3 }) do got[#got + 1] = v end
+        table.sort(got)
+        assert.same({ 10, 20, 30 }, got)
+      end)
+
       shell_it("keep a chunk of several tasks whose result streams not ready until the child's outcome", function()
         local q, g = ctx.Queue(), ctx.Queue()
         local p <close> = ctx.Pool(1, keep_queues, { q, g })

@@ -169,27 +169,52 @@ static int job_chunk(lua_State *L) {
 }
 
 
-static int wait_next(void *ud, const braid__deadline *d) {
+static int wait_next_early(void *ud, const braid__deadline *d) {
   ChunkArgs *a = (ChunkArgs *)ud;
-  a->st = braid__job_wait_next(a->j, &a->seen, &a->k, d, &a->m);
+  a->st = braid__job_wait_next_early(a->j, &a->seen, &a->k, d, &a->m,
+                                     &a->fd);
   return a->st == BRAID_ETIMEDOUT ? BRAID_ETIMEDOUT : BRAID_OK;
 }
 
 
 /* j:next_done(seen [, timeout]) -> k, true, value | k, false, partial,
-** exc | nil when every chunk was seen ('seen' counts chunks taken). */
+** exc | nil when every chunk was seen ('seen' counts chunks taken).
+** Chunks come in the order they became readable: a chunk whose result
+** streams from a process pool's child (lprocpool.c) comes as its stream
+** begins, is decoded while the child encodes, and is returned with its
+** outcome once that is known (a failed one's error, nothing half-made);
+** 'timeout' bounds the whole, the stream's reading included (a read cut
+** short raises TimeoutError: the same 'seen' gives that chunk again). */
 static int job_next_done(lua_State *L) {
   braid_job *j = checkjob(L, 1);
   lua_Integer seen = braidB_checkinteger(L, 2);
   double timeout = braidB_waittimeout(L, 3);
+  braid__deadline until = braid__deadline_in(timeout);
   ChunkArgs a;
+  int got = 0;
   a.j = j;
   a.seen = (uint32_t)(seen < 0 ? 0 : seen);
-  if (braidB_blocking_wait(L, wait_next, &a, timeout) != BRAID_OK)
+  a.fd = -1;
+  if (braidB_blocking_wait(L, wait_next_early, &a, timeout) != BRAID_OK)
     return braidB_raise(L, "TimeoutError", "");
   if (a.st == BRAID_EEMPTY) return 0;
   lua_settop(L, 1);
   lua_pushinteger(L, (lua_Integer)a.k + 1);
+  if (a.st == BRAID_CHUNK_PENDING) { /* it streams: read it, then wait */
+    /* closes the dup, also when it raises (Ctrl-C, a corrupt stream) */
+    if (a.fd >= 0 && (got = braidB_pstream_read_until(L, a.fd, &until)) < 0)
+      return braidB_raise(L, "TimeoutError", "");
+    if (await_chunk(L, &a, j, a.k, braid__deadline_left(&until)) !=
+        BRAID_OK)
+      return braidB_raise(L, "TimeoutError", "");
+    if (got && a.st == BRAID_CHUNK_OK) { /* the value read */
+      lua_settop(L, 3);
+      lua_pushboolean(L, 1);
+      lua_insert(L, 3);
+      return 3;
+    }
+    lua_settop(L, 2);
+  }
   return 1 + push_chunk(L, a.st, a.m);
 }
 
