@@ -299,11 +299,16 @@ static int item_wanted(lua_State *L, int idx, int star) {
 ** what a map of many small ones pays for the look. */
 #define WANTED_LOOK 16
 
+/* The most items of a chunk that streams: its items are values on the
+** stack of the caller's encode and of the child's chunk runner. */
+#define STREAM_MAX_CHUNK 8192
+
 /* 1 when one of the first chunk's items (at most WANTED_LOOK of them) of
 ** the map's items at 3 is likely big: the map's chunks then stream. */
 static int items_wanted(lua_State *L, lua_Integer cs, int star) {
   lua_Integer i, last = cs < WANTED_LOOK ? cs : WANTED_LOOK;
   int r = 0;
+  if (cs > STREAM_MAX_CHUNK) return 0;
   for (i = 1; i <= last && !r; i++) {
     lua_rawgeti(L, 3, i);
     r = item_wanted(L, -1, star);
