@@ -331,7 +331,7 @@ static int chunk_protected(lua_State *L) {
     nargs = w->star ? unpack_args(L, -1) : 1;
     lua_call(L, nargs, 1);
     objects |= lua_type(L, -1) >= LUA_TTABLE;
-    big = big || braidB_pstream_wanted(L, -1);
+    if (c->stream != NULL && !big) big = braidB_pstream_wanted(L, -1);
     lua_rawseti(L, 2, (lua_Integer)i + 1);
     c->progress = (long)i + 1;
   }
