@@ -1,8 +1,8 @@
 -- Big values between processes (issue 16, items 5 and 4) for bench/run.lua:
 -- a 64 MiB string from the parent to a child through an mp.Queue, a Pipe
 -- (send, and send_bytes/recv_bytes) and back as a process pool's result,
--- and a 100k-record table through an mp.Queue and back as a process pool's
--- result. Each function times one
+-- and a 100k-record table through an mp.Queue, back as a process pool's
+-- result, to it as a call's argument and as the 4 items of a map. Each function times one
 -- transfer "put/send until the child has it" (the child acknowledges on a
 -- small channel; the child is started and warmed first) and returns
 -- (bytes or records, seconds); run.lua keeps the best of 3. Python's
@@ -159,6 +159,32 @@ function M.big_table_pool_arg()
   return RECORDS, dt
 end
 
+-- The same 100k records as 4 tables of 25k, the items of a Pool(2) map
+-- (built in the parent first; each chunk streamed to a child as it is
+-- encoded): map(f, {T1, T2, T3, T4}) until the parent has the results
+-- (#T of each), records/s.
+function M.big_table_pool_map()
+  local pool = mp.Pool(2)
+  local items = {}
+  for k = 1, 4 do
+    local T = {}
+    for i = 1, RECORDS // 4 do
+      local id = (k - 1) * (RECORDS // 4) + i
+      T[i] = { id = id, name = "item" .. id, vals = { id, 2 * id, 3 * id } }
+    end
+    items[k] = T
+  end
+  local f = function(t) return #t end
+  -- both children started, f cached in each
+  assert(#pool:map(f, { { 1 }, { 1 }, { 1 }, { 1 } }, 1) == 4)
+  local t0 = core.monotonic()
+  local r = pool:map(f, items, 1)
+  local dt = core.monotonic() - t0
+  assert(r[4] == RECORDS // 4)
+  pool:close(); pool:join()
+  return RECORDS, dt
+end
+
 -- The same table through lua-cjson, encode + decode in one process (the
 -- floor a JSON hand-over would have), records/s.
 function M.big_table_cjson()
@@ -178,7 +204,8 @@ if arg and arg[0] and arg[0]:match("bigx_bench%.lua$") then
   for _, k in ipairs{ "big_string_mpqueue", "big_string_pipe",
                       "big_string_pipe_bytes", "big_string_pool_result",
                       "big_table_mpqueue", "big_table_pool_result",
-                      "big_table_pool_arg", "big_table_cjson" } do
+                      "big_table_pool_arg", "big_table_pool_map",
+                      "big_table_cjson" } do
     local best = 0
     for _ = 1, 3 do
       collectgarbage()

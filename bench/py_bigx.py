@@ -102,6 +102,17 @@ def big_table_pool_arg():
         assert n == RECORDS
     return RECORDS, dt
 
+def big_table_pool_map():
+    q = RECORDS // 4
+    items = [[{"id": (k * q) + i, "name": "item%d" % ((k * q) + i),
+               "vals": [(k * q) + i, 2 * ((k * q) + i), 3 * ((k * q) + i)]}
+              for i in range(1, q + 1)] for k in range(4)]
+    with mp.Pool(2) as pool:
+        assert pool.map(len, [[1]] * 4, 1) == [1] * 4
+        t0 = time.perf_counter(); r = pool.map(len, items, 1); dt = time.perf_counter() - t0
+        assert r[3] == q
+    return RECORDS, dt
+
 if __name__ == "__main__":
     mp.set_start_method("fork")
     for name, f in [("big_string_mpqueue", big_string_mpqueue),
@@ -110,7 +121,8 @@ if __name__ == "__main__":
                     ("big_string_pool_result", big_string_pool_result),
                     ("big_table_mpqueue", big_table_mpqueue),
                     ("big_table_pool_result", big_table_pool_result),
-                    ("big_table_pool_arg", big_table_pool_arg)]:
+                    ("big_table_pool_arg", big_table_pool_arg),
+                    ("big_table_pool_map", big_table_pool_map)]:
         best = 0
         for _ in range(3):
             n, dt = f()

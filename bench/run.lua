@@ -781,10 +781,11 @@ local function bigx()
       r and ("%.1fx Python"):format(r) or "-", yesno(b >= 1.5e9, ">= 1.5 GB/s") }
   end
   -- the 100k records through mp.Queue, back as a Pool(1) worker's result,
-  -- and to it as a call's argument (all streamed), against cjson
+  -- to it as a call's argument, and as 4 items of a Pool(2) map (all
+  -- streamed), against cjson
   local cj = best("big_table_cjson")
   for _, k in ipairs{ "big_table_mpqueue", "big_table_pool_result",
-                      "big_table_pool_arg" } do
+                      "big_table_pool_arg", "big_table_pool_map" } do
     local b = best(k)
     local r = rec.ratio_vs_python[k]
     local pys = py[k] and fmt(py[k] / 1e3) or "n/a"

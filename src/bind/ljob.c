@@ -109,8 +109,9 @@ static int wait_chunk_early(void *ud, const braid__deadline *d) {
 }
 
 
-/* await_chunk for a reader of chunks in order: a chunk of one task whose
-** result streams from a process pool's child (lprocpool.c) is decoded
+/* await_chunk for a reader of chunks in order: a chunk whose result (of
+** its one task, or the table of its tasks' results) streams from a
+** process pool's child (lprocpool.c) is decoded
 ** while the child encodes it, then its outcome is awaited; when that is a
 ** success the value read is left pushed and 1 returned (the caller uses
 ** it instead of a->m), else nothing is left and 0 returned (a->st, a->m:
@@ -168,27 +169,52 @@ static int job_chunk(lua_State *L) {
 }
 
 
-static int wait_next(void *ud, const braid__deadline *d) {
+static int wait_next_early(void *ud, const braid__deadline *d) {
   ChunkArgs *a = (ChunkArgs *)ud;
-  a->st = braid__job_wait_next(a->j, &a->seen, &a->k, d, &a->m);
+  a->st = braid__job_wait_next_early(a->j, &a->seen, &a->k, d, &a->m,
+                                     &a->fd);
   return a->st == BRAID_ETIMEDOUT ? BRAID_ETIMEDOUT : BRAID_OK;
 }
 
 
 /* j:next_done(seen [, timeout]) -> k, true, value | k, false, partial,
-** exc | nil when every chunk was seen ('seen' counts chunks taken). */
+** exc | nil when every chunk was seen ('seen' counts chunks taken).
+** Chunks come in the order they became readable: a chunk whose result
+** streams from a process pool's child (lprocpool.c) comes as its stream
+** begins, is decoded while the child encodes, and is returned with its
+** outcome once that is known (a failed one's error, nothing half-made);
+** 'timeout' bounds the whole, the stream's reading included (a read cut
+** short raises TimeoutError: the same 'seen' gives that chunk again). */
 static int job_next_done(lua_State *L) {
   braid_job *j = checkjob(L, 1);
   lua_Integer seen = braidB_checkinteger(L, 2);
   double timeout = braidB_waittimeout(L, 3);
+  braid__deadline until = braid__deadline_in(timeout);
   ChunkArgs a;
+  int got = 0;
   a.j = j;
   a.seen = (uint32_t)(seen < 0 ? 0 : seen);
-  if (braidB_blocking_wait(L, wait_next, &a, timeout) != BRAID_OK)
+  a.fd = -1;
+  if (braidB_blocking_wait(L, wait_next_early, &a, timeout) != BRAID_OK)
     return braidB_raise(L, "TimeoutError", "");
   if (a.st == BRAID_EEMPTY) return 0;
   lua_settop(L, 1);
   lua_pushinteger(L, (lua_Integer)a.k + 1);
+  if (a.st == BRAID_CHUNK_PENDING) { /* it streams: read it, then wait */
+    /* closes the dup, also when it raises (Ctrl-C, a corrupt stream) */
+    if (a.fd >= 0 && (got = braidB_pstream_read_until(L, a.fd, &until)) < 0)
+      return braidB_raise(L, "TimeoutError", "");
+    if (await_chunk(L, &a, j, a.k, braid__deadline_left(&until)) !=
+        BRAID_OK)
+      return braidB_raise(L, "TimeoutError", "");
+    if (got && a.st == BRAID_CHUNK_OK) { /* the value read */
+      lua_settop(L, 3);
+      lua_pushboolean(L, 1);
+      lua_insert(L, 3);
+      return 3;
+    }
+    lua_settop(L, 2);
+  }
   return 1 + push_chunk(L, a.st, a.m);
 }
 
@@ -276,6 +302,24 @@ static lua_Integer chunk_into(lua_State *L, const braid_msg *m, uint32_t cs,
 }
 
 
+/* Pops the value of a chunk read from its stream (await_chunk_early)
+** into the table at 'out' from position 'pos', as chunk_into does: the
+** result of a chunk of one, else a table of results with 'n'; returns how
+** many. */
+static lua_Integer early_into(lua_State *L, uint32_t cs, int out,
+                              lua_Integer pos) {
+  lua_Integer cnt = 1;
+  out = lua_absindex(L, out);
+  if (cs == 1) {
+    lua_rawseti(L, out, pos);
+    return 1;
+  }
+  cnt = lua_type(L, -1) == LUA_TTABLE ? copy_counted(L, -1, out, pos) : 0;
+  lua_pop(L, 1);
+  return cnt;
+}
+
+
 /* j:results() -> out | nil, k. Every chunk's results in order in one
 ** table with 'n' (presized; each chunk decoded straight into it as soon
 ** as it is done, while the workers go on), or nil and the first chunk k
@@ -291,7 +335,7 @@ static int job_results(lua_State *L) {
   for (k = 0; k < nchunks; k++) {
     ChunkArgs a;
     if (await_chunk_early(L, &a, j, k, BRAID_FOREVER) == 1) {
-      lua_rawseti(L, 2, (lua_Integer)k * cs + 1); /* a chunk of one */
+      early_into(L, cs, 2, (lua_Integer)k * cs + 1);
       continue;
     }
     if (a.st != BRAID_CHUNK_OK) {
@@ -352,9 +396,8 @@ static void mapiter_fetch(lua_State *L, MapIter *it, int state, int cur) {
   if (n < 0) braidB_raise(L, "TimeoutError", "");
   it->pos = 0;
   it->m = NULL;
-  if (n == 1) { /* a chunk of one, read from its stream */
-    lua_rawseti(L, cur, 1);
-    it->cn = 1;
+  if (n == 1) { /* read from its stream */
+    it->cn = early_into(L, it->cs, cur, 1);
     return;
   }
   if (a.st == BRAID_CHUNK_OK) {

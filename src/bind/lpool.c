@@ -168,6 +168,16 @@ static int refused(lua_State *L, braid_pool *p, braid_fnent *e, int rc) {
 }
 
 
+/* 1 when one of the 'n' values from 'idx' is likely big enough to stream
+** (braidB_pstream_wanted). */
+static int any_wanted(lua_State *L, int idx, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    if (braidB_pstream_wanted(L, idx + i)) return 1;
+  return 0;
+}
+
+
 /* p:submit(fn, ...) -> future */
 static int pool_submit(lua_State *L) {
   braid_pool *p = checkpool(L, 1);
@@ -177,14 +187,15 @@ static int pool_submit(lua_State *L) {
   braid_future *f;
   braidB_checkcallable(L, 2);
   check_open(L, p);
-  box = braidB_newmsgbox(L);
-  if (nargs == 1 && braid__pool_is_process(p) && braidB_pstream_wanted(L, 3)) {
+  box = braidB_newmsgbox(L); /* at nargs + 3: the arguments stay at 3.. */
+  if (nargs > 0 && braid__pool_is_process(p) && any_wanted(L, 3, nargs)) {
     f = braid__future_new();
     if (f == NULL) return braidB_nomem(L);
     braidB_pushnewhandle(L, (braid_handle *)f);
     e = get_fnent(L, 1, 2);
-    /* a big table streams to the child as it is encoded (lprocpool.c) */
-    *box = braidB_procpool_submit_streamed(L, p, 3, f, e);
+    /* the arguments, one a big table, stream to the child as they are
+    ** encoded (lprocpool.c) */
+    *box = braidB_procpool_submit_streamed(L, p, 3, nargs, f, e);
     if (*box == NULL) return 1;
   } else {
     if (nargs > 0)
@@ -270,7 +281,7 @@ static void publish_segment(lua_State *L, braid_pool *p, braid_job *j,
 }
 
 
-/* 1 when the one item of a process pool's map (at 'idx'; 'star': a
+/* 1 when the item of a process pool's map at 'idx' ('star': a
 ** starmap's list of arguments, its first one looked at) is likely big
 ** enough to stream. */
 static int item_wanted(lua_State *L, int idx, int star) {
@@ -283,49 +294,108 @@ static int item_wanted(lua_State *L, int idx, int star) {
   return r;
 }
 
+/* Items of the first chunk looked at by items_wanted: enough for a chunk
+** of big items (a map of big items has small chunks), and a bound on
+** what a map of many small ones pays for the look. */
+#define WANTED_LOOK 16
 
-/* (job, item) -> braidB_procpool_map_streamed's message as a light
-** userdata, and the refusal's code */
+/* The most items of a chunk that streams: its items are values on the
+** stack of the caller's encode and of the child's chunk runner. */
+#define STREAM_MAX_CHUNK 8192
+
+/* 1 when one of the first chunk's items (at most WANTED_LOOK of them) of
+** the map's items at 3 is likely big: the map's chunks then stream. */
+static int items_wanted(lua_State *L, lua_Integer cs, int star) {
+  lua_Integer i, last = cs < WANTED_LOOK ? cs : WANTED_LOOK;
+  int r = 0;
+  if (cs > STREAM_MAX_CHUNK) return 0;
+  for (i = 1; i <= last && !r; i++) {
+    lua_rawgeti(L, 3, i);
+    r = item_wanted(L, -1, star);
+    lua_pop(L, 1);
+  }
+  return r;
+}
+
+
+/* (job, first, count, items...) -> braidB_procpool_map_streamed's
+** message as a light userdata, and the refusal's code */
 static int map_streamed_protected(lua_State *L) {
   int rc;
   braid_msg *m = braidB_procpool_map_streamed(
-      L, (braid_job *)lua_touserdata(L, 1), 2, &rc);
+      L, (braid_job *)lua_touserdata(L, 1), 4, (int)lua_tointeger(L, 3),
+      lua_tointeger(L, 2), &rc);
   lua_pushlightuserdata(L, m);
   lua_pushinteger(L, rc);
   return 2;
 }
 
 
-/* p:map of one item (at 9) on a process pool, the job 'j' at 8, its
-** message box at 7: the item streams to the child as it is encoded
-** (lprocpool.c), or, under the threshold, is encoded as a batch and
-** published as usual. An item that cannot be sent cancels the job and
-** raises, as the unstreamed map does. MAY RAISE. */
-static void map_one_streamed(lua_State *L, braid_pool *p, braid_job *j) {
+/* Publishes the chunk of p:map's items[first..first+cnt-1] (the items at
+** 3, the job 'j' at 8, begun with BRAID_MAP_EACH_CHUNK, its message box at
+** 7) streamed to the child as it is encoded (lprocpool.c). Returns 1
+** when it streamed; 0 when it was under the threshold after all: it was
+** encoded again as a batch (the streamed encoding is a message of
+** values) and published as usual. An item that cannot be sent cancels the
+** job and raises, as the unstreamed map does. MAY RAISE. */
+static int map_chunk_streamed(lua_State *L, braid_pool *p, braid_job *j,
+                              lua_Integer first, lua_Integer cnt) {
   braid_msg **box = (braid_msg **)lua_touserdata(L, 7);
+  lua_Integer i;
   int rc;
+  luaL_checkstack(L, (int)cnt + 4, "too many items");
   lua_pushcfunction(L, map_streamed_protected);
   lua_pushlightuserdata(L, j);
-  lua_pushvalue(L, 9);
-  if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
+  lua_pushinteger(L, first);
+  lua_pushinteger(L, cnt);
+  for (i = 0; i < cnt; i++) lua_rawgeti(L, 3, first + i);
+  if (lua_pcall(L, (int)cnt + 3, 2, 0) != LUA_OK) {
     braid__job_cancel(j);
     lua_error(L);
   }
   *box = (braid_msg *)lua_touserdata(L, -2);
   rc = (int)lua_tointeger(L, -1);
   lua_pop(L, 2);
-  if (*box == NULL && rc == BRAID_OK) return; /* streamed */
+  if (*box == NULL && rc == BRAID_OK) return 1; /* streamed */
   if (*box == NULL) { /* the pool refused the stream's chunk */
     braid__job_cancel(j);
     raise_pool(L, p, rc);
   }
-  /* small after all: the whole value was one message of values, not a
-  ** batch; encoded again as the job's batch (tables this big rarely stay
-  ** under the threshold) */
+  /* small after all: encoded again as the chunk's batch */
   braid__msg_free(*box);
   *box = NULL;
-  encode_segment(L, box, 1, 1, 1, 1, j);
+  encode_segment(L, box, first, cnt, 1, cnt, j);
   publish_segment(L, p, j, box);
+  return 0;
+}
+
+
+/* p:map on a process pool whose items (at 3, 'n' of them, chunks of
+** 'cs') are likely big: every chunk is a segment of the job, streamed to
+** a child as it is encoded, so a child decodes chunk 1 while the caller
+** encodes the rest of it and then chunk 2. A chunk that turns out under
+** the threshold goes as a batch, and so do the chunks after it (their
+** items are not that big: the streamed attempt would be paid twice).
+** Leaves the job at 8. MAY RAISE. */
+static void map_streamed(lua_State *L, braid_pool *p, lua_Integer n,
+                         lua_Integer cs, int star) {
+  braid_fnent *e = get_fnent(L, 1, 2);
+  braid_msg **box = (braid_msg **)lua_touserdata(L, 7);
+  lua_Integer first, cnt;
+  braid_job *j;
+  int rc, stream = 1;
+  rc = braid__pool_map_begin(p, e, (uint32_t)n, (uint32_t)cs,
+                             BRAID_MAP_EACH_CHUNK, star, &j);
+  if (rc != BRAID_OK) refused(L, p, e, rc);
+  braidB_pushnewhandle(L, (braid_handle *)j); /* 8 */
+  for (first = 1; first <= n; first += cs) {
+    cnt = n - first + 1 < cs ? n - first + 1 : cs;
+    if (stream) stream = map_chunk_streamed(L, p, j, first, cnt);
+    else {
+      encode_segment(L, box, first, cnt, 1, cs, j);
+      publish_segment(L, p, j, box);
+    }
+  }
 }
 
 
@@ -359,19 +429,12 @@ static int pool_map(lua_State *L) {
   seg = (lua_Integer)segchunks * cs; /* items in the first segment */
   proc = braid__pool_is_process(p);
   box = braidB_newmsgbox(L); /* 7 */
-  lua_rawgeti(L, 3, 1); /* 9 once the job is at 8 */
-  if (proc && n == 1 && item_wanted(L, -1, star)) {
-    /* a map of one big item: its one chunk streams to the child */
-    e = get_fnent(L, 1, 2);
-    rc = braid__pool_map_begin(p, e, 1, 1, 1, star, &j);
-    if (rc != BRAID_OK) return refused(L, p, e, rc);
-    braidB_pushnewhandle(L, (braid_handle *)j);
-    lua_insert(L, 8);
-    map_one_streamed(L, p, j);
+  if (proc && items_wanted(L, cs, star)) {
+    /* a map of big items: each chunk streams to a child */
+    map_streamed(L, p, n, cs, star);
     lua_settop(L, 8);
     return 1;
   }
-  lua_pop(L, 1);
   encode_segment(L, box, 1, n < seg ? n : seg, proc, cs, NULL);
   e = get_fnent(L, 1, 2);
   rc = braid__pool_map_begin(p, e, (uint32_t)n, (uint32_t)cs, segchunks,

@@ -138,30 +138,35 @@ BRAIDI_FUNC void braidB_open_workers(lua_State *L);
 ** processes from the table at 'idx' (lprocpool.c). MAY RAISE. */
 BRAIDI_FUNC void braidB_procpool_opts(lua_State *L, int idx,
                                       braid_pool_opts *o);
-/* Submits a call of 'e' with the one argument at 'idx' (a table likely
-** big) to the process pool 'p' for future 'f', the argument streamed to
-** the child as it is encoded (lprocpool.c): NULL when it went so ('e'
-** taken), else the whole encoded argument ('e' still the caller's, who
-** submits as usual: the argument was small after all, no stream could be
-** made, or the pool refused it). MAY RAISE (the argument's TypeError with
-** its path; 'e' is then released, and a call already submitted is
+/* Submits a call of 'e' with the 'n' arguments from 'idx' (one at least
+** a table likely big) to the process pool 'p' for future 'f', the
+** arguments streamed to the child as one message as they are encoded
+** (lprocpool.c): NULL when they went so ('e' taken), else the whole
+** encoded arguments ('e' still the caller's, who
+** submits as usual: they were small after all, no stream could be
+** made, or the pool refused it). MAY RAISE (an argument's TypeError with
+** its path, "args..." as the unstreamed path names it; 'e' is then
+** released, and a call already submitted is
 ** cancelled, or fails in the child, which runs nothing of it). */
 BRAIDI_FUNC braid_msg *braidB_procpool_submit_streamed(lua_State *L,
                                                        braid_pool *p, int idx,
+                                                       int n,
                                                        braid_future *f,
                                                        braid_fnent *e);
-/* Publishes the one chunk of the process pool map job 'j' (one item, at
-** 'idx': a table likely big, braidB_pstream_wanted) streamed to the child
-** as it is encoded (lprocpool.c): NULL when it went so (published), else
-** the item encoded whole as one message of values (under the threshold,
-** or no stream could be made), for the caller to encode as a batch and
-** publish as usual; '*rc' is the pool's refusal of the stream (NULL
-** returned, nothing published: the caller cancels and raises). MAY RAISE
-** (the item's TypeError with its path as "iterable[1]...": a chunk
-** published already is cancelled, or fails in the child before its
-** function runs; the caller cancels the job). */
+/* Publishes the next chunk of the process pool map job 'j' (begun with
+** BRAID_MAP_EACH_CHUNK): its 'n' items from 'idx' (iterable[first] and
+** on; one of them likely big, braidB_pstream_wanted) streamed to the
+** child as one message as they are encoded (lprocpool.c): NULL when it
+** went so (published), else the items encoded whole as one message of
+** values (under the threshold, or no stream could be made), for the
+** caller to encode as a batch and publish as usual; '*rc' is the pool's
+** refusal of the stream (NULL returned, nothing published: the caller
+** cancels and raises). MAY RAISE (an item's TypeError with its path as
+** "iterable[k]...": the job is cancelled, a chunk published already
+** fails in the child before its function runs). */
 BRAIDI_FUNC braid_msg *braidB_procpool_map_streamed(lua_State *L,
                                                     braid_job *j, int idx,
+                                                    int n, lua_Integer first,
                                                     int *rc);
 
 #endif

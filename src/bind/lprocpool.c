@@ -60,9 +60,12 @@
 ** of the batch a child gets, so once per call and child (a replacement
 ** child gets them with its first chunk). A chunk's payload is 'nitems'
 ** 32-bit item offsets, then 'len' bytes of items cut at 'origin' of the
-** batch. A call whose argument streams (braidB_procpool_submit_streamed)
+** batch. A call whose arguments stream (braidB_procpool_submit_streamed)
 ** has as its payload the stream's mark, and its memfd on the header's
-** first bytes ('nfds' 1): the child decodes while the caller encodes. */
+** first bytes ('nfds' 1): the child decodes while the caller encodes. So
+** has a chunk whose items stream (braidB_procpool_map_streamed): its
+** first item is the mark, the others empty, the K items the stream's K
+** values. */
 enum { F_CALL = 1, F_CHUNK, F_EXIT };
 
 typedef struct FrameHdr {
@@ -72,7 +75,8 @@ typedef struct FrameHdr {
   uint32_t star;
   uint32_t origin;
   uint32_t callorigin;
-  uint32_t nfds; /* 1: a call's argument streams (its memfd on the header) */
+  uint32_t nfds; /* 1: a call's arguments or a chunk's items stream (the
+                 ** memfd on the header) */
   uint32_t spare;
   uint64_t fnlen;
   uint64_t calllen;
@@ -243,7 +247,8 @@ static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
 
 /* Reads the payload of a chunk frame into a batch message of its items
 ** and points 'w' at them. 'sfd' (-1: none) is the memfd of a chunk whose
-** one item streams, taken by the items' message (closed on failure). */
+** items stream (its first item is the mark), taken by the items' message
+** (closed on failure). */
 static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
                       braidB_WorkerCtx *c, const braid_msg *calls,
                       int sfd) {
@@ -256,7 +261,7 @@ static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
     if (sfd >= 0) close(sfd);
     return rc;
   }
-  if (sfd >= 0) { /* the one item streams: the mark and its memfd */
+  if (sfd >= 0) { /* the items stream: the mark and its memfd */
     if (!braidB_pstream_is(m->data, m->len, 1)) {
       close(sfd);
       rc = BRAID_EINVAL;
@@ -359,7 +364,7 @@ static int fnbox_gc(lua_State *L) {
 }
 
 braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
-                                           int idx, braid_future *f,
+                                           int idx, int n, braid_future *f,
                                            braid_fnent *e) {
   braidB_pstarget t;
   SubmitTarget st;
@@ -383,7 +388,9 @@ braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
   t.failed = submit_failed;
   t.ud = &st;
   t.root = "args"; /* as braidB_encode_values names a call's arguments */
-  m = braidB_put_streamed(L, idx, &t, &rc);
+  /* the arguments are one message, as the unstreamed path's: references
+  ** shared between them are kept */
+  m = braidB_put_streamed_n(L, idx, n, NULL, &t, &rc);
   *box = NULL; /* the pool's, or the caller's again */
   lua_pop(L, 1);
   if (m == NULL && rc != BRAID_OK)
@@ -393,34 +400,57 @@ braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
 /* }==================================================== */
 
 
-/* A map's one chunk streamed (braidB_procpool_map_streamed): at the
-** threshold the job's only segment is published as a batch of one item,
-** the mark, with a dup of the memfd as the message's one segment; the
-** proxy sends it as the chunk's item with the memfd on the frame header
-** (send_work), and the child's chunk runner decodes the item from the
-** stream (lworker.c chunk_protected). */
+/* A map's chunk streamed (braidB_procpool_map_streamed): at the
+** threshold the chunk's segment (the job's segments are its chunks,
+** BRAID_MAP_EACH_CHUNK) is published as a batch of the chunk's items whose
+** first is the mark, with a dup of the memfd as the message's one
+** segment; the proxy sends it as the chunk with the memfd on the frame
+** header (send_work), and the child's chunk runner decodes the chunk's
+** items, the stream's values, as they are written (lworker.c
+** chunk_protected). */
+typedef struct MapTarget {
+  braid_job *j;
+  uint32_t nitems;
+} MapTarget;
+
 static int map_entry(void *ud, int fd) {
-  braid_job *j = (braid_job *)ud;
+  MapTarget *t = (MapTarget *)ud;
   int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), rc;
-  braid_msg *m = dfd >= 0 ? braidB_pstream_mark(dfd, 1) : NULL;
-  if (m == NULL) return BRAID_EAGAIN; /* the whole value follows */
-  rc = braid__job_publish(j, m);
+  braid_msg *m = dfd >= 0 ? braidB_pstream_mark(dfd, t->nitems) : NULL;
+  if (m == NULL) return BRAID_EAGAIN; /* the whole values follow */
+  rc = braid__job_publish(t->j, m);
   if (rc != BRAID_OK) braid__msg_free(m); /* refused: the caller raises */
   return rc;
 }
 
 /* Found unsendable after the chunk was published: a chunk no proxy took
-** never runs, one a child took fails there on the failed stream. */
-static void map_failed(void *ud) { braid__job_cancel((braid_job *)ud); }
+** never runs, one a child took fails there on the failed stream; chunks
+** published before are dropped with the job (their results unread). */
+static void map_failed(void *ud) { braid__job_cancel(((MapTarget *)ud)->j); }
 
 braid_msg *braidB_procpool_map_streamed(lua_State *L, braid_job *j, int idx,
-                                        int *rc) {
+                                        int n, lua_Integer first, int *rc) {
   braidB_pstarget t;
+  MapTarget mt;
+  const char **roots;
+  braid_msg *m;
+  int i;
+  idx = lua_absindex(L, idx);
+  /* each value named by its place in the iterable, as
+  ** braid__encode_batch_shared names it; the names stay on the stack */
+  luaL_checkstack(L, n + 2, "too many items");
+  roots = (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 0);
+  for (i = 0; i < n; i++)
+    roots[i] = lua_pushfstring(L, "iterable[%I]", first + i);
+  mt.j = j;
+  mt.nitems = (uint32_t)n;
   t.entry = map_entry;
   t.failed = map_failed;
-  t.ud = j;
-  t.root = "iterable[1]"; /* as braid__encode_batch_shared names it */
-  return braidB_put_streamed(L, idx, &t, rc);
+  t.ud = &mt;
+  t.root = NULL;
+  m = braidB_put_streamed_n(L, idx, n, roots, &t, rc);
+  lua_pop(L, n + 1);
+  return m;
 }
 
 
@@ -435,7 +465,7 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   rc = read_hdr_fds(fd, &h, sizeof h, sfd, &nsfd, &got);
   if (rc == BRAID_OK && (nsfd != (int)h.nfds || nsfd > 1 ||
                          (nsfd == 1 && h.kind != F_CALL &&
-                          (h.kind != F_CHUNK || h.nitems != 1))))
+                          h.kind != F_CHUNK)))
     rc = BRAID_EINVAL;
   if (rc != BRAID_OK) {
     while (nsfd > 0) close(sfd[--nsfd]);
@@ -443,8 +473,8 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   }
   if (h.kind == F_EXIT) return BRAID_ECLOSED;
   if (h.kind != F_CALL && h.kind != F_CHUNK) return BRAID_EINVAL;
-  /* from here a stream's memfd (nsfd 1: a call's argument, or a chunk's
-  ** one item) is closed on every early return, or taken by the call's
+  /* from here a stream's memfd (nsfd 1: a call's arguments, or a chunk's
+  ** items) is closed on every early return, or taken by the call's
   ** args message or the chunk's items */
   if (h.fnlen > 0) {
     rc = read_msg(fd, h.fnlen, &m);
@@ -822,7 +852,7 @@ static int send_work(Child *ch, Flight *f) {
     iov[n++].iov_len = w->nitems * sizeof *offs;
     iov[n].iov_base = b->data + from;
     iov[n++].iov_len = to - from;
-    /* a chunk whose one item streams (braidB_procpool_map_streamed) */
+    /* a chunk whose items stream (braidB_procpool_map_streamed) */
     if (b->nsegs == 1 && braidB_pstream_is(b->data, b->len, b->nsegs))
       h.nfds = 1;
   }
@@ -1102,8 +1132,9 @@ static void fail_all(Proxy *px, int how) {
 ** exception(), callbacks and waiters never see a result that may still
 ** fail. A call's future gets a dup of the memfd at once
 ** (braid__future_set_early), so that a result() already waiting decodes
-** while the child encodes; so does a map chunk of one task, whose value is
-** the result (braid__job_set_early: its in-order readers, ljob.c). Without
+** while the child encodes; so does a map chunk, whose value is the result
+** of its one task, or the table of its tasks' results (braid__job_set_early:
+** its in-order readers, ljob.c). Without
 ** memory or descriptors the overlap is lost, never the result. */
 static void begin_stream(Proxy *px, int sfd) {
   braid_msg *m = braidB_pstream_mark(sfd, 0); /* 'sfd' is its from now */
@@ -1111,7 +1142,7 @@ static void begin_stream(Proxy *px, int sfd) {
   px->streaming = 1;
   px->smsg = m;
   if (m == NULL) return; /* the outcome finishes the work with a MemoryError */
-  if (f->w.job == NULL || (f->w.chunksize == 1 && f->w.nitems == 1)) {
+  {
     int early = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
     if (early >= 0 &&
         (f->w.job == NULL

@@ -59,6 +59,8 @@ int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs) {
 
 typedef struct PsPut {
   const braidB_pstarget *t;
+  int n;                     /* values encoded as one message */
+  const char *const *roots;  /* their names in errors */
   int rc;             /* of putting the entry */
   braid_pstream_w *w; /* once the entry is in the ring */
   braid_stream *s;    /* the encoder's reference, once streaming */
@@ -105,14 +107,12 @@ static int ps_start(void *ud, braid_stream *s) {
 }
 
 
-/* (PsPut, value) -> message or nothing (streamed) */
+/* (PsPut, values...) -> message or nothing (streamed) */
 static int ps_encode(lua_State *L) {
   PsPut *p = (PsPut *)lua_touserdata(L, 1);
-  const char *roots[1];
   braid_msg *m;
-  roots[0] = p->t->root != NULL ? p->t->root : "obj";
-  m = braid__encode_streamed_proc(L, 2, 1, roots, BRAID_ENC_PIPE,
-                                             ps_start, p);
+  m = braid__encode_streamed_proc(L, 2, p->n, p->roots, BRAID_ENC_PIPE,
+                                  ps_start, p);
   if (m == NULL) return 0;
   lua_pushlightuserdata(L, m);
   return 1;
@@ -121,18 +121,37 @@ static int ps_encode(lua_State *L) {
 
 braid_msg *braidB_put_streamed(lua_State *L, int idx,
                                const braidB_pstarget *t, int *entry_rc) {
+  return braidB_put_streamed_n(L, idx, 1, NULL, t, entry_rc);
+}
+
+
+braid_msg *braidB_put_streamed_n(lua_State *L, int idx, int n,
+                                 const char *const *roots,
+                                 const braidB_pstarget *t, int *entry_rc) {
   PsPut p;
-  int status, err;
+  int status, err, i;
   braid_msg *m;
   memset(&p, 0, sizeof p);
   p.t = t;
+  p.n = n;
   p.rc = BRAID_OK;
   *entry_rc = BRAID_OK;
   idx = lua_absindex(L, idx);
+  if (roots == NULL) { /* every value named by t->root, as one message's */
+    const char **r = (const char **)lua_newuserdatauv(
+        L, (size_t)n * sizeof *r, 0);
+    for (i = 0; i < n; i++) r[i] = t->root != NULL ? t->root : "obj";
+    roots = r; /* kept on the stack until the encode is over */
+  } else {
+    lua_pushnil(L); /* the same stack either way */
+  }
+  p.roots = roots;
+  luaL_checkstack(L, n + 2, "too many values");
   lua_pushcfunction(L, ps_encode);
   lua_pushlightuserdata(L, &p);
-  lua_pushvalue(L, idx);
-  status = lua_pcall(L, 2, 1, 0);
+  for (i = 0; i < n; i++) lua_pushvalue(L, idx + i);
+  status = lua_pcall(L, n + 1, 1, 0);
+  lua_remove(L, -2); /* the roots' box */
   if (p.s != NULL) {
     if (status != LUA_OK) braid__stream_fail(p.s);
     braid__stream_release(p.s);
@@ -166,17 +185,20 @@ braid_msg *braidB_put_streamed(lua_State *L, int idx,
 }
 
 
-braid_msg *braidB_pstream_mark(int fd, int item) {
-  braid_msg *m = item ? braid__msg_alloc(BRAID_PSTREAM_MARKLEN, 1, 0)
-                      : braid__msg_from_bytes(BRAID_PSTREAM_MARK,
-                                              BRAID_PSTREAM_MARKLEN);
+braid_msg *braidB_pstream_mark(int fd, uint32_t nitems) {
+  braid_msg *m = nitems > 0
+                     ? braid__msg_alloc(BRAID_PSTREAM_MARKLEN, nitems, 0)
+                     : braid__msg_from_bytes(BRAID_PSTREAM_MARK,
+                                             BRAID_PSTREAM_MARKLEN);
+  uint32_t i;
   if (m == NULL) {
     close(fd);
     return NULL;
   }
-  if (item) {
+  if (nitems > 0) { /* item 0 is the mark, the others empty after it */
     memcpy(m->data, BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN);
     m->offs[0] = 0;
+    for (i = 1; i < nitems; i++) m->offs[i] = BRAID_PSTREAM_MARKLEN;
   }
   if (braid__msg_take_segs(m, &fd, 1) != BRAID_OK) { /* it closed 'fd' */
     braid__msg_free(m);
@@ -303,7 +325,7 @@ int braidB_pstream_read_until(lua_State *L, int fd,
   braid__pstream_close(&p.r);
   close(fd);
   if (status != LUA_OK) return lua_error(L);
-  if (lua_gettop(L) > top) return 1;
+  if (lua_gettop(L) > top) return lua_gettop(L) - top;
   switch (p.err) {
     case EIO:
     case EPIPE: return 0; /* the writer failed or died: never put */
@@ -318,9 +340,10 @@ int braidB_pstream_read_until(lua_State *L, int fd,
 
 int braidB_pstream_msg(lua_State *L, const braid_msg *m) {
   /* the message keeps its descriptor: a result may be read again */
-  int fd = fcntl(m->segs[0], F_DUPFD_CLOEXEC, 0);
+  int fd = fcntl(m->segs[0], F_DUPFD_CLOEXEC, 0), n;
   if (fd < 0) return braidB_oserror(L, errno, "cannot read a stream");
-  if (braidB_pstream_read(L, fd)) return 1;
+  n = braidB_pstream_read(L, fd);
+  if (n > 0) return n;
   /* such a message is a result only once its writer said it is whole */
   return braidB_raise(L, "ValueError", "a stream never completed");
 }

@@ -7,6 +7,7 @@
 #define BRAID_LPSTREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lua.h"
 #include "mpqueue.h"
@@ -42,6 +43,12 @@ typedef struct braidB_pstarget {
 ** braidB_mpq_put_streamed. */
 braid_msg *braidB_put_streamed(lua_State *L, int idx,
                                const braidB_pstarget *t, int *entry_rc);
+/* The same for the 'n' values from 'idx' as one message (one encoding:
+** references shared between them are kept), named in errors by 'roots'
+** (NULL: each by t->root). */
+braid_msg *braidB_put_streamed_n(lua_State *L, int idx, int n,
+                                 const char *const *roots,
+                                 const braidB_pstarget *t, int *entry_rc);
 
 /* q:put of the value at 'idx' streamed: once its encoding passes the
 ** streaming threshold a stream entry takes its place in the ring and the
@@ -53,17 +60,19 @@ void braidB_mpq_put_streamed(lua_State *L, braid_mpq *q, int idx, int block,
                              double timeout);
 
 /* A message standing for a stream (what braidB_pstream_is recognises):
-** the 4 bytes of BRAID_PSTREAM_MARK, as one item of a batch when 'item',
-** and the memfd 'fd' as its one segment. 'fd' is taken: the message's,
-** or closed here when none can be made (NULL: out of memory). */
-braid_msg *braidB_pstream_mark(int fd, int item);
+** the 4 bytes of BRAID_PSTREAM_MARK, and the memfd 'fd' as its one
+** segment; with 'nitems' > 0 a batch of that many items, the first the
+** mark, the others empty (a map chunk whose items are the stream's
+** values). 'fd' is taken: the message's, or closed here when none can be
+** made (NULL: out of memory). */
+braid_msg *braidB_pstream_mark(int fd, uint32_t nitems);
 
 /* 1 when a received entry is a stream's ('len' bytes at 'p', 'nsegs'
 ** descriptors). */
 int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs);
 
 /* Decodes the stream of memfd 'fd' (closed here, raise or not) as it is
-** written and pushes its value: 1; or 0, having pushed nothing, when its
+** written and pushes its values: how many (at least 1); or 0, having pushed nothing, when its
 ** writer failed or died (the item was never put). MAY RAISE
 ** (KeyboardInterrupt, ValueError for a stream that breaks its rules, and
 ** what a decode raises). */
@@ -77,7 +86,7 @@ int braidB_pstream_read_until(lua_State *L, int fd,
 /* Pushes the value of a message that stands for a stream (a process
 ** pool's streamed result, lprocpool.c: braidB_pstream_is of its bytes,
 ** its one segment the memfd, which stays the message's), read from the
-** stream: 1. The pool finishes a future or a chunk with such a message
+** stream: how many. The pool finishes a future or a chunk with such a message
 ** only once the child said the stream is whole; a stream that is not
 ** raises ValueError. MAY RAISE as braidB_pstream_read too. */
 int braidB_pstream_msg(lua_State *L, const braid_msg *m);

@@ -98,6 +98,8 @@ typedef struct EncArgs {
   int batch, n, proc;
   braid_msg *m;
   WorkerCtx *c; /* NULL: never streamed */
+  int big; /* streamed whatever its length says (a chunk's results table
+           ** holding results that are likely big) */
 } EncArgs;
 
 /* Encodes the results at 'idx' as 'a' says (MAY RAISE): NULL when a
@@ -105,7 +107,7 @@ typedef struct EncArgs {
 static braid_msg *encode_direct(lua_State *L, int idx, const EncArgs *a) {
   braid_msg *m;
   if (a->c != NULL && a->c->stream != NULL && !a->batch && a->n == 1 &&
-      braidB_pstream_wanted(L, idx)) {
+      (a->big || braidB_pstream_wanted(L, idx))) {
     m = a->c->stream(L, idx, a->c->stream_ud);
     if (m == NULL) a->c->streamed = 1;
     return m;
@@ -223,6 +225,7 @@ static braid_msg *encode_results(lua_State *L, WorkerCtx *c, int idx, int n,
   a.proc = c->proc;
   a.m = NULL;
   a.c = c;
+  a.big = 0;
   idx = lua_absindex(L, idx);
   if (!c->mperr) return encode_direct(L, idx, &a);
   luaL_checkstack(L, nv + 4, "too many results");
@@ -271,18 +274,19 @@ static int chunk_protected(lua_State *L) {
   braid_work *w = (braid_work *)lua_touserdata(L, 1);
   WorkerCtx *c = (WorkerCtx *)lua_touserdata(L, 2);
   uint32_t cs, i;
-  int nargs, objects = 0;
+  int nargs, objects = 0, streamed, big = 0;
   braid_msg *m;
   lua_settop(L, 0);
   cs = w->chunksize;
   if (cs == 1) {
     m = w->items[0].m;
-    if (braidB_pstream_is(m->data, m->len, m->nsegs))
+    if (braidB_pstream_is(m->data, m->len, m->nsegs)) {
       /* a process pool's chunk whose one item the caller streams
       ** (lprocpool.c), decoded as it is written; a stream its writer
       ** failed raises here, before the function runs */
-      braidB_pstream_msg(L, m);
-    else braid__decode_range(L, m, w->items[0].idx, 1, 0, 0);
+      if (braidB_pstream_msg(L, m) != 1)
+        return braidB_raise(L, "ValueError", "corrupt transfer data");
+    } else braid__decode_range(L, m, w->items[0].idx, 1, 0, 0);
     push_fn(L, c, w->fn);
     lua_insert(L, 1);
     nargs = w->star ? unpack_args(L, 2) : 1;
@@ -298,25 +302,46 @@ static int chunk_protected(lua_State *L) {
   ** batch: an object named by several items is decoded once and is the
   ** same object in each, as Python's one unpickling per task batch) */
   lua_pushnil(L);
+  m = w->items[0].m;
+  streamed = braidB_pstream_is(m->data, m->len, m->nsegs);
+  if (streamed) {
+    /* a process pool's chunk whose items the caller streams as one
+    ** message (lprocpool.c), decoded as they are written, at 4...: one
+    ** encoding, so they share references as a batch group's do. A stream
+    ** its writer failed raises here, before the function runs. */
+    luaL_checkstack(L, (int)w->nitems + 4, "too many items");
+    if (braidB_pstream_msg(L, m) != (int)w->nitems)
+      return braidB_raise(L, "ValueError", "corrupt transfer data");
+  }
   c->progress = 0;
   for (i = 0; i < w->nitems; i++) {
-    if (i > 0 && w->items[i].m != w->items[i - 1].m) { /* never: groups */
-      lua_pushnil(L);                     /* do not straddle segments */
-      lua_replace(L, 3);
-    }
     lua_pushvalue(L, 1);
-    braid__decode_range_cache(L, w->items[i].m, w->items[i].idx, 1, 0, 0, 3);
+    if (streamed) {
+      lua_pushvalue(L, 4 + (int)i);
+      lua_pushnil(L); /* the chunk's results hold what they keep */
+      lua_replace(L, 4 + (int)i);
+    } else {
+      if (i > 0 && w->items[i].m != w->items[i - 1].m) { /* never: groups */
+        lua_pushnil(L);                     /* do not straddle segments */
+        lua_replace(L, 3);
+      }
+      braid__decode_range_cache(L, w->items[i].m, w->items[i].idx, 1, 0, 0,
+                                3);
+    }
     nargs = w->star ? unpack_args(L, -1) : 1;
     lua_call(L, nargs, 1);
     objects |= lua_type(L, -1) >= LUA_TTABLE;
+    if (c->stream != NULL && !big) big = braidB_pstream_wanted(L, -1);
     lua_rawseti(L, 2, (lua_Integer)i + 1);
     c->progress = (long)i + 1;
   }
   if (objects) { /* one value: objects met in several results stay shared */
+    /* a result likely big: the table of results streams back (a
+    ** process pool's child, WorkerCtx 'stream'), as a single result does */
+    EncArgs a = { 0, 1, c->proc, NULL, big ? c : NULL, big };
     lua_pushinteger(L, w->nitems);
     lua_setfield(L, 2, "n");
     if (c->mperr) { /* MaybeEncodingError describes the list of results */
-      EncArgs a = { 0, 1, c->proc, NULL, NULL };
       lua_pushcfunction(L, encode_results_protected);
       lua_pushlightuserdata(L, &a);
       lua_pushvalue(L, 2);
@@ -324,7 +349,7 @@ static int chunk_protected(lua_State *L) {
         fail_encoding(L, 2, (int)w->nitems, 1);
       m = a.m;
     } else {
-      m = braidB_encode_values(L, 2, 1, "result", c->proc);
+      m = encode_direct(L, 2, &a);
     }
     lua_pushlightuserdata(L, m);
     return 1;

@@ -461,6 +461,7 @@ struct braid_job {
   ** not handed out yet. */
   braid_msg **segs;  /* set under pool->mu when published, immutable after */
   uint32_t segchunks, nsegs; /* chunks of the first segment; segments */
+  int each;          /* every chunk a segment (BRAID_MAP_EACH_CHUNK) */
   uint32_t published; /* guarded by pool->mu: chunks with their items */
   int closed;        /* guarded by pool->mu: takes no more segments */
   pool_entry *entry; /* until queued (first publish): its queue entry */
@@ -480,9 +481,13 @@ struct braid_job {
   ** chunk done */
   braid_semaphore *bell;
   /* guarded by 'mu': per chunk, a descriptor its result can be read from
-  ** while it is made (braid__job_set_early), or -1; NULL until the first.
-  ** A chunk's is closed when the chunk is done. */
+  ** while it is made (braid__job_set_early), or -1, or -2 once the chunk
+  ** is in 'ann'; NULL until the first. A chunk's is closed when the chunk
+  ** is done. 'ann' (allocated with it): chunks in the order they became
+  ** readable (an early descriptor, or done), 'nann' of them: the order of
+  ** braid__job_wait_next_early; in the block of 'early'. */
   int *early;
+  uint32_t *ann, nann;
 };
 
 
@@ -508,6 +513,7 @@ static uint32_t chunks_items(braid_job *j, uint32_t a, uint32_t b) {
 
 /* The first chunk of segment 's' (may be past the last chunk). */
 static uint64_t seg_first(braid_job *j, uint32_t s) {
+  if (j->each) return s;
   return ((uint64_t)j->segchunks << s) - j->segchunks;
 }
 
@@ -516,6 +522,7 @@ static uint64_t seg_first(braid_job *j, uint32_t s) {
 static uint32_t seg_of(braid_job *j, uint32_t k) {
   uint64_t q = (uint64_t)k / j->segchunks + 1; /* 2^s <= q < 2^(s+1) */
   uint32_t s = 0;
+  if (j->each) return k;
   while (q > 1) {
     q >>= 1;
     s++;
@@ -543,7 +550,7 @@ static void job_destroy(braid_handle *h) {
     if (j->res[k]) braid__msg_free(j->res[k]);
     if (j->early && j->early[k] >= 0) close(j->early[k]);
   }
-  braid__free(j->early);
+  braid__free(j->early); /* and 'ann' */
   /* the items of chunks never handed out (all others were released) */
   if (j->next < j->published) release_chunks(j, j->next, j->published);
   braid__free(j->segs);
@@ -572,7 +579,8 @@ static void job_store(braid_job *j, uint32_t k, int st, braid_msg *m) {
     bell = j->bell;
     if (j->early) {
       early = j->early[k];
-      j->early[k] = -1;
+      if (early == -1) j->ann[j->nann++] = k; /* readable from now */
+      j->early[k] = -2;
     }
     j->status[k] = (unsigned char)st;
     j->res[k] = m;
@@ -610,6 +618,10 @@ static void job_fail_rest(braid_job *j, uint32_t from, uint32_t to, int st) {
     if (j->status[k] != BRAID_CHUNK_PENDING) continue;
     j->status[k] = (unsigned char)st;
     j->order[j->ndone++] = k;
+    if (j->early && j->early[k] == -1) { /* never handed out: no stream */
+      j->early[k] = -2;
+      j->ann[j->nann++] = k;
+    }
     nfailed++;
     if (j->failed < 0) j->failed = (long)k;
   }
@@ -649,13 +661,20 @@ int braid__job_set_early(braid_job *j, uint32_t k, int fd) {
   if (k >= j->nchunks) return BRAID_EINVAL;
   braid__mutex_lock(&j->mu);
   if (j->early == NULL &&
-      (j->early = (int *)braid__malloc(j->nchunks * sizeof(int))) != NULL)
+      (j->early = (int *)braid__malloc(
+           j->nchunks * (sizeof(int) + sizeof *j->ann))) != NULL) {
+    j->ann = (uint32_t *)(j->early + j->nchunks); /* the same block */
     for (i = 0; i < j->nchunks; i++) j->early[i] = -1;
+    /* the chunks done so far became readable in that order */
+    for (i = 0; i < j->ndone; i++) j->early[j->ann[i] = j->order[i]] = -2;
+    j->nann = j->ndone;
+  }
   if (j->early == NULL) rc = BRAID_ENOMEM;
-  else if (j->status[k] != BRAID_CHUNK_PENDING || j->early[k] >= 0)
+  else if (j->status[k] != BRAID_CHUNK_PENDING || j->early[k] != -1)
     rc = BRAID_ESTATE;
   else {
     j->early[k] = fd;
+    j->ann[j->nann++] = k;
     braid__cond_broadcast(&j->cv); /* others wait on: spurious for them */
   }
   braid__mutex_unlock(&j->mu);
@@ -692,27 +711,46 @@ int braid__job_wait_chunk_early(braid_job *j, uint32_t k,
 }
 
 
-int braid__job_wait_next(braid_job *j, uint32_t *seen, uint32_t *k,
-                         const braid__deadline *d, const braid_msg **m) {
+/* braid__job_wait_next (completion order: 'fd' NULL) and _early (the
+** order chunks became readable in, 'ann', once a chunk streams). */
+static int wait_next(braid_job *j, uint32_t *seen, uint32_t *k,
+                     const braid__deadline *d, const braid_msg **m,
+                     int *fd) {
   int st;
   if (*seen >= j->nchunks) return BRAID_EEMPTY;
   braid__mutex_lock(&j->mu);
-  while (j->ndone <= *seen) {
+#define READABLE(j) (fd != NULL && (j)->ann ? (j)->nann : (j)->ndone)
+  while (READABLE(j) <= *seen) {
     int to;
     j->waitnext++;
     to = braid__cond_wait(&j->cv, &j->mu, d);
     j->waitnext--;
-    if (to && j->ndone <= *seen) {
+    if (to && READABLE(j) <= *seen) {
       braid__mutex_unlock(&j->mu);
       return BRAID_ETIMEDOUT;
     }
   }
-  *k = j->order[*seen];
+  *k = fd != NULL && j->ann ? j->ann[*seen] : j->order[*seen];
+#undef READABLE
   st = j->status[*k];
   *m = j->res[*k];
+  if (st == BRAID_CHUNK_PENDING) /* only from 'ann': its stream, a dup */
+    *fd = fcntl(j->early[*k], F_DUPFD_CLOEXEC, 0);
   (*seen)++;
   braid__mutex_unlock(&j->mu);
   return st;
+}
+
+int braid__job_wait_next(braid_job *j, uint32_t *seen, uint32_t *k,
+                         const braid__deadline *d, const braid_msg **m) {
+  return wait_next(j, seen, k, d, m, NULL);
+}
+
+int braid__job_wait_next_early(braid_job *j, uint32_t *seen, uint32_t *k,
+                               const braid__deadline *d,
+                               const braid_msg **m, int *fd) {
+  *fd = -1;
+  return wait_next(j, seen, k, d, m, fd);
 }
 
 
@@ -1015,6 +1053,10 @@ int braid__pool_map_begin(braid_pool *p, braid_fnent *fn, uint32_t n,
   e = (pool_entry *)braid__calloc(1, sizeof *e);
   if (j == NULL || e == NULL) goto nomem;
   j->nchunks = (uint32_t)(((uint64_t)n + chunksize - 1) / chunksize);
+  if (segchunks == BRAID_MAP_EACH_CHUNK) {
+    j->each = 1;
+    segchunks = 1;
+  }
   if (segchunks == 0 || segchunks > j->nchunks) segchunks = j->nchunks;
   j->segchunks = segchunks;
   j->nsegs = seg_of(j, j->nchunks - 1) + 1;

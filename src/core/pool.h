@@ -162,10 +162,20 @@ BRAIDI_FUNC int braid__job_wait_chunk_early(braid_job *j, uint32_t k,
                                             const braid_msg **m, int *fd);
 /* Waits for the next chunk in completion order after the '*seen' already
 ** taken: returns its status, index in '*k', message in '*m', and
-** increments '*seen'. BRAID_ETIMEDOUT, or BRAID_EEMPTY when all were seen. */
+** increments '*seen'. BRAID_ETIMEDOUT, or BRAID_EEMPTY when all were seen.
+** braid__job_wait_next_early takes the chunks in the order they became
+** readable instead (done, or given an early descriptor: the same order
+** as long as no chunk streams), and returns BRAID_CHUNK_PENDING with
+** '*fd' the caller's dup of a chunk's early descriptor (-1 when no dup
+** could be made), as braid__job_wait_chunk_early does. A reader keeps to
+** one of the two orders. */
 BRAIDI_FUNC int braid__job_wait_next(braid_job *j, uint32_t *seen,
                                      uint32_t *k, const braid__deadline *d,
                                      const braid_msg **m);
+BRAIDI_FUNC int braid__job_wait_next_early(braid_job *j, uint32_t *seen,
+                                           uint32_t *k,
+                                           const braid__deadline *d,
+                                           const braid_msg **m, int *fd);
 /* Waits until every chunk is done (failed, cancelled or not: a failure
 ** is reported with the whole map). BRAID_OK/ETIMEDOUT. */
 BRAIDI_FUNC int braid__job_wait(braid_job *j, const braid__deadline *d);
@@ -244,11 +254,14 @@ BRAIDI_FUNC int braid__pool_map(braid_pool *p, braid_fnent *fn,
                                 uint32_t chunksize, int star,
                                 braid_job **out);
 /* A map job whose items come in segments of 'segchunks' chunks, then
-** twice, four times as many... (0: one segment), each published with
+** twice, four times as many... (0: one segment; BRAID_MAP_EACH_CHUNK:
+** every chunk a segment of its own, for a caller that sends each chunk
+** as soon as it is made, a process pool's streamed chunks), each published with
 ** braid__job_publish as soon as it is encoded, so that workers start on
 ** the first while the caller encodes the next. Takes 'fn' on BRAID_OK;
 ** returns the job (one reference for the caller) in '*out'. The job is
 ** queued with its first segment. */
+#define BRAID_MAP_EACH_CHUNK 0xffffffffu
 BRAIDI_FUNC int braid__pool_map_begin(braid_pool *p, braid_fnent *fn,
                                       uint32_t n, uint32_t chunksize,
                                       uint32_t segchunks, int star,
