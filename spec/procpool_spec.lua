@@ -275,7 +275,7 @@ describe("multiprocessing.Pool", function()
     local co = coroutine.create(function() end)
     local err = helpers.raises(errors.TypeError, p.apply, p, function(t) return t end,
                                { { inner = co } })
-    helpers.message_has(err, "args.inner: a coroutine cannot be sent")
+    helpers.message_has(err, "args[1].inner: a coroutine cannot be sent")
     -- an mp.Lock is no longer refused (issue 15): it goes and comes back
     -- by reference (spec/travel_spec.lua)
     local lock = mp.Lock()

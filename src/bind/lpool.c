@@ -46,6 +46,34 @@ braid_msg *braidB_encode_values(lua_State *L, int idx, int n,
 }
 
 
+const char **braidB_arg_roots(lua_State *L, int n) {
+  const char **roots =
+      (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 1);
+  int i;
+  lua_createtable(L, n, 0); /* the names, alive as long as the userdata */
+  for (i = 0; i < n; i++) {
+    roots[i] = lua_pushfstring(L, "args[%d]", i + 1);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setiuservalue(L, -2, 1);
+  return roots;
+}
+
+
+/* A call's arguments as one message, each named by its position. */
+static braid_msg *encode_args(lua_State *L, int idx, int n, int proc) {
+  const char **roots;
+  braid_msg *m;
+  idx = lua_absindex(L, idx);
+  roots = braidB_arg_roots(L, n);
+  m = proc ? braid__encode_proc(L, idx, n, roots,
+                                proc > 1 ? proc : BRAID_ENC_PIPE)
+           : braid__encode_n(L, idx, n, roots);
+  lua_pop(L, 1);
+  return m;
+}
+
+
 static int msgbox_gc(lua_State *L) {
   braid_msg **b = (braid_msg **)lua_touserdata(L, 1);
   if (*b) braid__msg_free(*b);
@@ -199,8 +227,7 @@ static int pool_submit(lua_State *L) {
     if (*box == NULL) return 1;
   } else {
     if (nargs > 0)
-      *box = braidB_encode_values(L, 3, nargs, "args",
-                                  braid__pool_is_process(p));
+      *box = encode_args(L, 3, nargs, braid__pool_is_process(p));
     f = braid__future_new();
     if (f == NULL) return braidB_nomem(L);
     braidB_pushnewhandle(L, (braid_handle *)f);

@@ -63,6 +63,10 @@ BRAIDI_FUNC int braidB_raise_remote(lua_State *L, int idx);
 ** MAY RAISE. */
 BRAIDI_FUNC braid_msg *braidB_encode_values(lua_State *L, int idx, int n,
                                             const char *root, int proc);
+/* The names of a call's 'n' arguments for the encoder's error paths,
+** "args[1]".."args[n]" (a thread start's arguments are named so): pushes
+** one value that keeps them (the caller pops it) and returns them. */
+BRAIDI_FUNC const char **braidB_arg_roots(lua_State *L, int n);
 /* Pushes a box for a message owned by the Lua stack until taken (set
 ** *box = NULL); __gc frees what is still in it, so a raise leaks
 ** nothing. */

@@ -387,12 +387,12 @@ braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
   t.entry = submit_entry;
   t.failed = submit_failed;
   t.ud = &st;
-  t.root = "args"; /* as braidB_encode_values names a call's arguments */
+  t.root = NULL;
   /* the arguments are one message, as the unstreamed path's: references
-  ** shared between them are kept */
-  m = braidB_put_streamed_n(L, idx, n, NULL, &t, &rc);
+  ** shared between them are kept; each is named by its position */
+  m = braidB_put_streamed_n(L, idx, n, braidB_arg_roots(L, n), &t, &rc);
   *box = NULL; /* the pool's, or the caller's again */
-  lua_pop(L, 1);
+  lua_pop(L, 2);
   if (m == NULL && rc != BRAID_OK)
     braidB_raisecode(L, rc, "cannot send a call's argument");
   return m;
