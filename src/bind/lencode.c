@@ -1357,6 +1357,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
     lua_pop(L, 2);
     if (group == 0) {
       braid__ptrmap_clear(&e->seen); /* items share nothing */
+      e->memo_p = NULL; /* nor does the raw walk's memo (lencraw.c) */
       braid__ptrmap_clear(&e->strs);
     }
   }

@@ -98,8 +98,8 @@ typedef struct Enc {
   ** belongs to an earlier group, which a later one never names (seen_before
   ** writes it again, or copies its bytes). 0 otherwise. */
   size_t group_at;
-  /* The last table small_item found written in the group and its offset
-  ** (in_group); the last flat table copied by earlier_group and its end
+  /* The last table small_item or the raw walk found written in the group
+  ** and its offset (in_group; cleared with 'seen'); the last flat table copied by earlier_group and its end
   ** (flat_end 0: none), which the next group copies without parsing it. */
   const void *memo_p;
   size_t memo_at, flat_at, flat_end;

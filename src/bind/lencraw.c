@@ -118,8 +118,15 @@ static int plain_check(Enc *e, const braid_rawtable *t, int depth,
   int count = 0;
   if ((const void *)t == e->globals || braidB_names_may_have(e->names, t))
     return 0; /* T_GLOBALS, maybe by name: the API walk says */
-  if ((pe = braid__ptrmap_find(&e->seen, t)) != NULL) /* an earlier group's: */
-    return (size_t)braid__pe_val(pe) >= e->group_at; /* lencgroup.c */
+  if ((const void *)t == e->memo_p && e->memo_at >= e->group_at)
+    return 1; /* a starmap's vector again (see in_group, lencode.c) */
+  if ((pe = braid__ptrmap_find(&e->seen, t)) != NULL) {
+    size_t at = (size_t)braid__pe_val(pe);
+    if (at < e->group_at) return 0; /* an earlier group's: lencgroup.c */
+    e->memo_p = t;
+    e->memo_at = at;
+    return 1;
+  }
   if (t->mt != NULL || depth == 0) return 0;
   asize = braid_raw_asize(t);
   nsize = braid_raw_nsize(t);
@@ -161,6 +168,11 @@ static void plain_write(Enc *e, const braid_rawtable *t) {
   lua_Unsigned narr = 0, m = 0;
   uint32_t nhash = 0;
   int nomem = 0, w, inarr, open = e->open_tables;
+  if ((const void *)t == e->memo_p && e->memo_at >= e->group_at) {
+    braidB_enc_mark_shared(e, e->memo_at);
+    put_ref(e, e->memo_at);
+    return;
+  }
   pe = braid__ptrmap_find_or_put(&e->seen, t, e->w.len, &nomem);
   if (pe != NULL) { /* in this group (plain_check) */
     size_t at = (size_t)braid__pe_val(pe);
