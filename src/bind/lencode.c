@@ -1269,6 +1269,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
                                     const char *root, int mode,
                                     lua_Integer group) {
   Enc *e;
+  const braid_rawtable *items;
   int pushed, t, itop, cur, used, reserved = 0;
   lua_Integer i, gleft;
   braid_msg *m;
@@ -1296,6 +1297,10 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   itop = lua_gettop(L) + 1; /* where the first item is read */
   cur = itop - 1;           /* the stack's top (small items' slots above) */
   gleft = group; /* items left in this group (no division per item) */
+  /* the items' table read raw (its array and size again for each item:
+  ** an item written through the API may run Lua that resizes it) */
+  items = e->raw && group > 0 && lua_type(L, tidx) == LUA_TTABLE
+              ? (const braid_rawtable *)lua_topointer(L, tidx) : NULL;
   for (i = first; i < first + n; i++) {
     if (e->w.len > 0xffffffffu)
       braidB_enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
@@ -1305,6 +1310,12 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
       e->group_at = e->w.len; /* a new group names nothing before */
       if (e->group1_end == 0) e->group1_end = e->w.len;
     }
+    if (items != NULL && reserved &&
+        (lua_Unsigned)i - 1 < (lua_Unsigned)braid_raw_asize(items) &&
+        items->array[i - 1].tag == BRAID_RT_TABLE &&
+        braidB_enc_raw_plain(
+            e, (const braid_rawtable *)items->array[i - 1].v.gc))
+      continue; /* a plain item, from its slots with no API call */
     t = lua_rawgeti(L, tidx, i);
     if (t == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common item */
       lua_Integer v = lua_tointeger(L, -1);
