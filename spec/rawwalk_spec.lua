@@ -271,6 +271,7 @@ describe("the raw walk", function()
       end
       t.probe = setmetatable({}, M)
       t.k100 = { setmetatable({}, M) }
+      t[1] = setmetatable({}, M) -- early: the nodes are read after it
       local ok, s = pcall(core.dumps, t)
       if ok then
         local okl = pcall(core.loads, s)
