@@ -107,7 +107,8 @@ static void set_long(lua_State *L) {
 }
 
 
-/* Builds the probes on L's stack and compares; leaves the stack as it was. */
+/* Builds the probes on L's stack and compares; leaves the stack as it was
+** (called protected: building them may raise a memory error). */
 static int self_check(lua_State *L) {
   const braid_rawtable *t;
   int base = lua_gettop(L), ok = 0;
@@ -188,11 +189,28 @@ done:
 }
 
 
+static int self_check_protected(lua_State *L) {
+  lua_pushboolean(L, self_check(L));
+  return 1;
+}
+
+
 int braidB_rawwalk_active(lua_State *L) {
   int s = atomic_load_explicit(&rawwalk_state, memory_order_acquire);
   if (braid__unlikely(s < 0)) {
     const char *env = getenv("BRAID_RAWWALK");
-    s = (env != NULL && strcmp(env, "0") == 0) ? 0 : self_check(L);
+    if (env != NULL && strcmp(env, "0") == 0) {
+      s = 0;
+    } else { /* out of memory building the probes: the API walk this time */
+      if (!lua_checkstack(L, 2)) return 0;
+      lua_pushcfunction(L, self_check_protected);
+      if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return 0;
+      }
+      s = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
     atomic_store_explicit(&rawwalk_state, s, memory_order_release);
   }
   return s == 1 && !atomic_load_explicit(&rawwalk_off, memory_order_relaxed);

@@ -134,9 +134,10 @@ static inline size_t braid_raw_strlen(const void *p, unsigned char tag) {
 }
 
 /* Whether the raw walk may be used in this process: the self-check (run
-** once, at the first call, with probe tables built on L's stack) passed,
-** BRAID_RAWWALK=0 is not set and the test hook has not turned it off.
-** MAY RAISE (memory, while building the probes). */
+** once, at the first call: braid.core's opening or the first encode,
+** with probe tables built on L's stack, protected) passed, BRAID_RAWWALK=0
+** is not set and the test hook has not turned it off. A check that ran
+** out of memory answers 0 and is tried again at the next call. */
 BRAIDI_FUNC int braidB_rawwalk_active(lua_State *L);
 
 /* core._rawwalk([on]) -> whether the raw walk is active (a test hook: on
