@@ -187,9 +187,15 @@ describe("the raw walk", function()
     local items = {}
     for i = 1, 40 do items[i] = { vec, i, small, { small, i } } end
     local recs = records(100)
+    local pairs2, mixed = {}, {}
+    for i = 1, 40 do
+      pairs2[i] = { vec, i }
+      mixed[i] = { vec, "name" .. i, i % 2 == 0, i + 0.5 }
+    end
+    mixed[20] = mixed[3] -- an item met again in its group, or in a later one
     for _, group in ipairs{ 0, 1, 4, 7 } do
       for _, callv in ipairs{ false, true } do
-        for name, its in pairs{ items = items, recs = recs } do
+        for name, its in pairs{ items = items, recs = recs, pairs2 = pairs2, mixed = mixed } do
           local raw, api, ok1, ok2 = both(function()
             return core._test.batch_dumps(its, group, callv)
           end)

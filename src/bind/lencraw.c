@@ -232,11 +232,63 @@ static void plain_write(Enc *e, const braid_rawtable *t) {
 }
 
 
+/* Elements of the sequences that small_seq writes. */
+#define SMALL_SEQ 4
+
+/* The common plain table in one pass (a starmap's {vec, i}): a sequence
+** of 1..SMALL_SEQ elements in its array part (full, its size real), no
+** hash part, each element a leaf or the table last found written in this
+** group (the memo). The same bytes as plain_write; the checks are made
+** on the tags before anything is written, and its pointer-map entry made
+** by the probe that would find it written before. Returns 0 (nothing
+** written or recorded) for anything else. */
+static int small_seq(Enc *e, const braid_rawtable *t) {
+  unsigned int n = t->alimit, j;
+  unsigned char *o;
+  int nomem = 0, open = e->open_tables;
+  if (n - 1 >= SMALL_SEQ || t->lastfree != NULL || t->mt != NULL ||
+      braid_raw_asize(t) != n || (const void *)t == e->globals ||
+      braidB_names_may_have(e->names, t))
+    return 0;
+  for (j = 0; j < n; j++) {
+    unsigned char tag = t->array[j].tag;
+    if (tag == BRAID_RT_TABLE
+            ? t->array[j].v.gc != e->memo_p || e->memo_at < e->group_at
+            : !leafkey(tag)) /* the leaves (no nil: a full array) */
+      return 0;
+  }
+  if (braid__ptrmap_find_or_put(&e->seen, t, e->w.len, &nomem) != NULL)
+    return 0; /* met before: plain_write writes the REF, or the API walk */
+  if (nomem) braidB_enc_nomem(e);
+  reserve(e, 2 + 1 + 4 + 2);
+  o = e->w.buf + e->w.len;
+  *o++ = T_TABLE;
+  *o++ = (unsigned char)(open ? F_OPEN : 0);
+  *o++ = (unsigned char)n; /* narr < 128: one byte */
+  memset(o, 0, 4);         /* nhash */
+  e->w.len += 7;
+  for (j = 0; j < n; j++) {
+    const braid_rawtv *v = &t->array[j];
+    if (v->tag == BRAID_RT_TABLE) {
+      braidB_enc_mark_shared(e, e->memo_at);
+      put_ref(e, e->memo_at);
+    } else {
+      (void)put_rawleaf(e, v->tag, &v->v);
+    }
+  }
+  if (open) { /* the array section's end, the hash section's */
+    put_byte(e, T_END);
+    put_byte(e, T_END);
+  }
+  return 1;
+}
+
+
 int braidB_enc_raw_plain(Enc *e, const braid_rawtable *t) {
   int budget = PLAIN_BUDGET;
-  if (e->names == NULL || !e->names->built ||
-      !plain_check(e, t, PLAIN_DEPTH, &budget))
-    return 0;
+  if (e->names == NULL || !e->names->built) return 0;
+  if (small_seq(e, t)) return 1;
+  if (!plain_check(e, t, PLAIN_DEPTH, &budget)) return 0;
   plain_write(e, t);
   return 1;
 }
