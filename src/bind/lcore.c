@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lbind.h"
+#include "lrawtab.h"
 #include "lcodec.h"
 #include "thread.h"
 #include "spin.h"
@@ -818,6 +819,7 @@ int luaopen_braid_core(lua_State *L) {
   braid__spin_register(); /* the opening thread runs (spin.h) */
   braid_openlibs(L);
   braid__serial_open(L);
+  (void)braidB_rawwalk_active(L); /* its self-check, before any encode */
   lua_newtable(L);
   luaL_setfuncs(L, core_funcs, 0);
   braidB_open_thread(L);

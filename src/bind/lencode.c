@@ -111,7 +111,7 @@ void braid__serial_open(lua_State *L) {
 }
 
 
-static __attribute__((noreturn)) void enc_nomem(Enc *e) {
+void braidB_enc_nomem(Enc *e) {
   braidB_enc_fail(e, "MemoryError", "not enough memory to encode the value");
 }
 
@@ -119,100 +119,8 @@ static __attribute__((noreturn)) void enc_nomem(Enc *e) {
 
 /* The write buffer could not grow: raises. */
 static void enc_wbuf_nomem(braid_wbuf *w) {
-  enc_nomem((Enc *)(void *)((char *)w - offsetof(Enc, w)));
+  braidB_enc_nomem((Enc *)(void *)((char *)w - offsetof(Enc, w)));
 }
-
-
-/* Whether the string written at offset 'at' (T_STR or T_STRS) is 's'. */
-static int same_string(Enc *e, size_t at, const char *s, size_t n) {
-  const unsigned char *p = e->w.buf + at + 1, *end = e->w.buf + e->w.len;
-  uint64_t len = 0;
-  int shift = 0;
-  if (e->w.buf[at] != T_STR && e->w.buf[at] != T_STRS) return 0;
-  for (;;) {
-    unsigned char b = *p++;
-    len |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) break;
-    shift += 7;
-  }
-  return len == n && (size_t)(end - p) >= n && memcmp(p, s, n) == 0;
-}
-
-
-/* Strings of STR_MINREF bytes or more are remembered by address (short
-** strings are interned, so a key repeated in 100,000 records is one
-** address): one met again becomes a T_REF to its first copy, whose tag is
-** patched to T_STRS so that the decoder keeps it, and the decoder pushes
-** it without interning it again. The first copy is compared before a REF
-** is written, so an address that a collected string left to another one
-** cannot alias. At most STR_MAXMAP strings are remembered per message, in
-** a map that stays in the cache: a stream of distinct strings costs one
-** probe each. */
-#define STR_MINREF 2
-#define STR_MAXMAP 2048
-
-/* Where a string goes out of line (BRAID_ENC_SEGS). Below ~256 KiB the
-** memfd's creation, hand-over and mapping cost more than the two copies
-** through the channel they save (bench/README.md). */
-static _Atomic size_t seg_min = 256 * 1024;
-
-size_t braid__seg_min(int set, size_t n) {
-  if (set) atomic_store_explicit(&seg_min, n, memory_order_relaxed);
-  return atomic_load_explicit(&seg_min, memory_order_relaxed);
-}
-
-
-/* T_SEG for 's': its bytes into a new segment (one copy), or the index
-** of the segment that already holds this string. Returns 0 when the
-** message has no segment left, or no memfd can be had (the string is
-** then written inline, which always works). */
-static int put_seg(Enc *e, const char *s, size_t n) {
-  int i, fd;
-  for (i = 0; i < e->w.nsegs; i++)
-    if (e->segstr[i] == s) break;
-  if (i == e->w.nsegs) {
-    if (i >= BRAID_SEG_MAX || (fd = e->seglate ? braid__seg_new_late(s, n)
-                                       : braid__seg_new(s, n)) < 0)
-      return 0;
-    e->segstr[i] = s;
-    e->w.segs[e->w.nsegs++] = fd;
-  }
-  reserve(e, 21);
-  put_byte(e, T_SEG);
-  put_varint(e, (uint64_t)i);
-  put_varint(e, (uint64_t)n);
-  return 1;
-}
-
-
-static void put_str(Enc *e, const char *s, size_t n) {
-  if (braid__unlikely(e->segmin != 0 && n >= e->segmin) && put_seg(e, s, n))
-    return;
-  if (n >= STR_MINREF) {
-    braid_ptrmap *m = &e->strs;
-    braid_ptrent *pe;
-    if (m->used < STR_MAXMAP) {
-      int nomem = 0;
-      pe = braid__ptrmap_find_or_put(m, s, e->w.len, &nomem);
-      if (nomem) enc_nomem(e);
-    } else {
-      pe = braid__ptrmap_find(m, s);
-    }
-    if (pe != NULL) {
-      size_t at = (size_t)braid__pe_val(pe);
-      if (at >= e->group_at && same_string(e, at, s, n)) {
-        /* published: left T_STR (the decoder reads it again, see
-        ** recall_string) */
-        if (at >= e->pub) e->w.buf[at] = T_STRS;
-        put_ref(e, at);
-        return;
-      }
-      braid__pe_set(m, pe, s, e->w.len); /* the address holds another string now */
-    }
-  }
-  put_string(e, s, n);
-}
-
 
 
 /* Drops the spill table (the slots in it are the walk's: not needed once
@@ -305,7 +213,7 @@ static int put_byname(Enc *e, int idx, const void *p, int isfunc) {
 ** occurrence SHARED and returns 1; otherwise records its offset. */
 /* Sets the SHARED flag of the object written at 'at' (or, once those
 ** bytes are published, notes it for the final copy). */
-static void mark_shared(Enc *e, size_t at) {
+void braidB_enc_mark_shared(Enc *e, size_t at) {
   if (at >= e->pub) {
     e->w.buf[at + 1] |= F_SHARED;
     return;
@@ -313,7 +221,7 @@ static void mark_shared(Enc *e, size_t at) {
   if (e->nlate == e->caplate) {
     size_t ncap = e->caplate ? 2 * e->caplate : 16;
     size_t *nl = (size_t *)braid__realloc(e->late, ncap * sizeof *nl);
-    if (nl == NULL) enc_nomem(e);
+    if (nl == NULL) braidB_enc_nomem(e);
     e->late = nl;
     e->caplate = ncap;
   }
@@ -323,7 +231,7 @@ static void mark_shared(Enc *e, size_t at) {
 
 /* Makes the bytes written so far readable by the stream's reader,
 ** starting the stream (and its reader, through e->start) the first time. */
-static __attribute__((noinline)) void enc_publish(Enc *e) {
+__attribute__((noinline)) void braidB_enc_publish(Enc *e) {
   braid_stream *s = e->w.stream;
   if (s == NULL) {
     int rc;
@@ -332,7 +240,7 @@ static __attribute__((noinline)) void enc_publish(Enc *e) {
       return;
     }
     s = braid__stream_new();
-    if (s == NULL) enc_nomem(e);
+    if (s == NULL) braidB_enc_nomem(e);
     braid__wbuf_stream_attach(&e->w, s);
     rc = e->start(e->start_ud, s);
     e->start = NULL;
@@ -356,9 +264,6 @@ static __attribute__((noinline)) void enc_publish(Enc *e) {
   e->pub_next = e->w.len + e->step;
 }
 
-#define maybe_publish(e) \
-  do { if (braid__unlikely((e)->w.len >= (e)->pub_next)) enc_publish(e); } \
-  while (0)
 
 
 static int seen_before(Enc *e, const void *p) {
@@ -368,11 +273,11 @@ static int seen_before(Enc *e, const void *p) {
     size_t at = (size_t)braid__pe_val(pe);
     if (braid__unlikely(at < e->group_at))
       return braidB_enc_earlier_group(e, pe, p, at);
-    mark_shared(e, at);
+    braidB_enc_mark_shared(e, at);
     put_ref(e, at);
     return 1;
   }
-  if (nomem) enc_nomem(e);
+  if (nomem) braidB_enc_nomem(e);
   return 0;
 }
 
@@ -478,10 +383,6 @@ static int varint_len(uint64_t v) {
 }
 
 
-/* Holes of up to this many nils inside the sequence travel in its array
-** section; a larger gap ends it (the rest travels as pairs). */
-#define MAX_GAP 16
-
 /* Writes nil, booleans, numbers and strings (returns 0); returns the
 ** type of anything else (not 0: nil is written). */
 static inline int put_leaf(Enc *e, int idx) {
@@ -504,7 +405,7 @@ static inline int put_leaf(Enc *e, int idx) {
     case LUA_TSTRING: {
       size_t n;
       const char *s = lua_tolstring(L, idx, &n);
-      put_str(e, s, n);
+      braidB_enc_put_str(e, s, n);
       return 0;
     }
     default: return t;
@@ -567,7 +468,7 @@ static int open_table(Enc *e, int idx) {
   if (open) { /* the hints, should the header be published early */
     put_padded_at(e, hdr + 2, w, narr);
     put_u32_at(e, hdr + 2 + (size_t)w, 0);
-  } else if (narr >= FLAT_MIN && !mt && e->pub_next == SIZE_MAX &&
+  } else if (narr >= FLAT_MIN && !mt && e->pub_next == SIZE_MAX && !e->raw &&
              braidB_enc_flat_array(e, idx, narr)) { /* a vector */
     put_padded_at(e, hdr + 2, w, narr);
     put_u32_at(e, hdr + 2 + (size_t)w, 0);
@@ -582,6 +483,9 @@ static int open_table(Enc *e, int idx) {
   f->m = 0;
   f->nhash = 0;
   f->inarr = narr > 0;
+  f->raw = (unsigned char)e->raw; /* lencraw.c */
+  f->rawchk = 0;
+  f->pos = 0;
   if (open && !f->inarr) e->w.buf[e->w.len++] = T_END; /* no array section */
   lua_pushnil(L);
   f->k = lua_gettop(L); /* the key; lua_next pushes the value at k + 1 */
@@ -626,6 +530,18 @@ resume:
     default: break;
   }
   f->seg = SEG_KEY;
+  if (f->raw) { /* the slots read directly (lencraw.c) */
+    int r = braidB_enc_raw_step(e, f);
+    m = f->m;
+    nhash = f->nhash;
+    inarr = f->inarr;
+    if (r == RAW_VALUE) {
+      f->st = ST_VAL;
+      goto resume;
+    }
+    if (r == RAW_DONE) goto entries_done;
+    /* RAW_API: lua_next from the key at k */
+  }
   while (lua_next(L, idx)) {
     if (inarr) {
       lua_Integer ik;
@@ -665,6 +581,7 @@ resume:
     lua_settop(L, k);
     maybe_publish(e);
   }
+entries_done:
   f->seg = SEG_NONE;
   if (f->open) {
     if (inarr) put_byte(e, T_END);
@@ -764,7 +681,7 @@ static int func_step(Enc *e, Frame *f) {
     } else if ((pe = braid__ptrmap_find(&e->seen, id)) != NULL &&
                (size_t)(braid__pe_val(pe) >> 8) >= e->group_at) {
       size_t fat = (size_t)(braid__pe_val(pe) >> 8);
-      mark_shared(e, fat); /* the decoder must keep that function */
+      braidB_enc_mark_shared(e, fat); /* the decoder must keep that function */
       put_byte(e, UPV_JOIN);
       put_varint(e, fat);
       put_byte(e, (unsigned char)(braid__pe_val(pe) & 0xff));
@@ -776,7 +693,7 @@ static int func_step(Enc *e, Frame *f) {
       else if (braid__ptrmap_put(&e->seen, id,
                                  ((uint64_t)f->hdr << 8) | (uint64_t)i) !=
                BRAID_OK)
-        enc_nomem(e);
+        braidB_enc_nomem(e);
       put_byte(e, UPV_VAL);
       f->seg = SEG_UPVAL;
       f->name = name ? name : "?";
@@ -830,7 +747,7 @@ static void cannot_send(Enc *e, int idx) {
 
 
 static void add_handle(Enc *e, braid_handle *h) {
-  if (braid__wbuf_add_handle(&e->w, h) != BRAID_OK) enc_nomem(e);
+  if (braid__wbuf_add_handle(&e->w, h) != BRAID_OK) braidB_enc_nomem(e);
 }
 
 
@@ -986,7 +903,7 @@ static void enc_reset(Enc *e, lua_State *L, const char *root) {
 
 static braid_msg *enc_finish(Enc *e) {
   braid_msg *m;
-  if (braid__wbuf_to_msg(&e->w, &m) != BRAID_OK) enc_nomem(e);
+  if (braid__wbuf_to_msg(&e->w, &m) != BRAID_OK) braidB_enc_nomem(e);
   return m;
 }
 
@@ -1021,6 +938,7 @@ static Enc *acquire_enc(lua_State *L, const char *root, int *pushed) {
   e->names = NULL; /* looked up on first need */
   enc_reset(e, L, root);
   e->top = lua_gettop(L);
+  e->raw = braidB_rawwalk_active(L); /* the self-check: before busy */
   e->busy = 1;
   e->procmode = 0;
   e->segmin = 0;
@@ -1115,7 +1033,7 @@ static void stream_abandon(Enc *e) {
   int rc = braid__wbuf_stream_abandon(&e->w);
   e->pub = 0;
   e->pub_next = SIZE_MAX;
-  if (rc != BRAID_OK) enc_nomem(e);
+  if (rc != BRAID_OK) braidB_enc_nomem(e);
 }
 
 
@@ -1126,7 +1044,7 @@ static void stream_abandon(Enc *e) {
 static void stream_finish(Enc *e, int restart) {
   int rc = braid__wbuf_stream_finish(&e->w, e->late, e->nlate, restart);
   e->nlate = 0;
-  if (rc != BRAID_OK) enc_nomem(e);
+  if (rc != BRAID_OK) braidB_enc_nomem(e);
 }
 
 
@@ -1298,7 +1216,7 @@ static int small_item(Enc *e, int idx) {
     lua_settop(L, top); /* met before: the walk writes the REF */
     return 0;
   }
-  if (nomem) enc_nomem(e);
+  if (nomem) braidB_enc_nomem(e);
   /* room for the header and every REF or integer: one check; written
   ** through a local pointer (stores through e->w would reload it) */
   reserve(e, 2 + 1 + 4 + SMALL_ITEM * 11);
@@ -1312,7 +1230,7 @@ static int small_item(Enc *e, int idx) {
     uint64_t u;
     if (at[j] != SIZE_MAX) {
       if (at[j] >= e->pub) e->w.buf[at[j] + 1] |= F_SHARED;
-      else mark_shared(e, at[j]);
+      else braidB_enc_mark_shared(e, at[j]);
       *o++ = T_REF;
       u = at[j];
     } else if (ty[j] == LUA_TNUMBER && lua_isinteger(L, top + 1 + j)) {
@@ -1351,6 +1269,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
                                     const char *root, int mode,
                                     lua_Integer group) {
   Enc *e;
+  const braid_rawtable *items;
   int pushed, t, itop, cur, used, reserved = 0;
   lua_Integer i, gleft;
   braid_msg *m;
@@ -1366,7 +1285,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   if (e->offscap < (size_t)n) { /* kept by the encoder if an item raises */
     uint32_t *no = (uint32_t *)braid__realloc(e->offs,
                                               (size_t)n * sizeof(uint32_t));
-    if (no == NULL) enc_nomem(e);
+    if (no == NULL) braidB_enc_nomem(e);
     e->offs = no;
     e->offscap = (size_t)n;
   }
@@ -1378,6 +1297,10 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
   itop = lua_gettop(L) + 1; /* where the first item is read */
   cur = itop - 1;           /* the stack's top (small items' slots above) */
   gleft = group; /* items left in this group (no division per item) */
+  /* the items' table read raw (its array and size again for each item:
+  ** an item written through the API may run Lua that resizes it) */
+  items = e->raw && group > 0 && lua_type(L, tidx) == LUA_TTABLE
+              ? (const braid_rawtable *)lua_topointer(L, tidx) : NULL;
   for (i = first; i < first + n; i++) {
     if (e->w.len > 0xffffffffu)
       braidB_enc_fail(e, "ValueError", "batch too large (over 4 GiB)");
@@ -1387,6 +1310,12 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
       e->group_at = e->w.len; /* a new group names nothing before */
       if (e->group1_end == 0) e->group1_end = e->w.len;
     }
+    if (items != NULL && reserved &&
+        (lua_Unsigned)i - 1 < (lua_Unsigned)braid_raw_asize(items) &&
+        items->array[i - 1].tag == BRAID_RT_TABLE &&
+        braidB_enc_raw_plain(
+            e, (const braid_rawtable *)items->array[i - 1].v.gc))
+      continue; /* a plain item, from its slots with no API call */
     t = lua_rawgeti(L, tidx, i);
     if (t == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common item */
       lua_Integer v = lua_tointeger(L, -1);
@@ -1416,7 +1345,12 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
       if (braid__ptrmap_reserve(&e->seen,
                                 (size_t)(left < 8192 ? left : 8192) + 16) !=
           BRAID_OK)
-        enc_nomem(e);
+        braidB_enc_nomem(e);
+    }
+    if (t == LUA_TTABLE && group > 0 && e->raw &&
+        braidB_enc_raw_plain(e, (const braid_rawtable *)lua_topointer(L, -1))) {
+      lua_pop(L, 1); /* written from its slots (lencraw.c) */
+      continue;
     }
     if (t == LUA_TTABLE && group > 0 && (used = small_item(e, cur + 1)) > 0) {
       /* its slots are dropped with the next ones' (a lua_settop costs
@@ -1434,6 +1368,7 @@ static braid_msg *encode_batch_mode(lua_State *L, int tidx,
     lua_pop(L, 2);
     if (group == 0) {
       braid__ptrmap_clear(&e->seen); /* items share nothing */
+      e->memo_p = NULL; /* nor does the raw walk's memo (lencraw.c) */
       braid__ptrmap_clear(&e->strs);
     }
   }

@@ -10,6 +10,7 @@
 #include "lua.h"
 #include "braidint.h"
 #include "lnames.h"
+#include "lrawtab.h"
 #include "ptrmap.h"
 #include "stream.h"
 #include "wire.h"
@@ -53,6 +54,14 @@ typedef struct Frame {
   size_t hdr;          /* table: offset of T_TABLE */
   lua_Unsigned narr, m;
   uint32_t nhash;
+  /* The raw walk (lencraw.c) of a table: 'raw' set while it reads the
+  ** table's slots directly; 'pos' is the next slot (array part, then
+  ** nodes); 'rawchk' says that slot pos - 1 was a child, written through
+  ** the API (its key at k), whose key (tag 'ktag', payload 'kval') must
+  ** still be there before the walk goes on from 'pos'. */
+  unsigned char raw, rawchk, ktag;
+  size_t pos;
+  braid_rawval kval;
 } Frame;
 
 typedef struct Enc {
@@ -70,6 +79,7 @@ typedef struct Enc {
   int busy;
   int top; /* the stack's top when the encode began (slots above: ours) */
   int procmode; /* BRAID_ENC_PROCESS/_PIPE: for another process, else 0 */
+  int raw;      /* tables are read raw (braidB_rawwalk_active, lencraw.c) */
   /* Strings of 'segmin' bytes or more go out of line (T_SEG, memseg.h);
   ** 0: never (BRAID_ENC_SEGS not asked for). 'segstr' are the strings
   ** already in the message's segments (the same string twice is one). */
@@ -88,8 +98,8 @@ typedef struct Enc {
   ** belongs to an earlier group, which a later one never names (seen_before
   ** writes it again, or copies its bytes). 0 otherwise. */
   size_t group_at;
-  /* The last table small_item found written in the group and its offset
-  ** (in_group); the last flat table copied by earlier_group and its end
+  /* The last table small_item or the raw walk found written in the group
+  ** and its offset (in_group; cleared with 'seen'); the last flat table copied by earlier_group and its end
   ** (flat_end 0: none), which the next group copies without parsing it. */
   const void *memo_p;
   size_t memo_at, flat_at, flat_end;
@@ -127,6 +137,42 @@ typedef struct Enc {
 #define put_padded_at(e, at, wd, v) \
   braid__wire_put_padded_at(&(e)->w, (at), (wd), (v))
 
+
+/* What table_step writes as a table's array section: keys that continue
+** it with holes of up to this many nils (a larger gap ends it; the rest
+** travels as pairs). */
+#define MAX_GAP 16
+
+/* Makes the bytes written so far readable by a stream's reader (lencode.c;
+** starts the stream the first time). MAY RAISE. */
+BRAIDI_FUNC void braidB_enc_publish(Enc *e);
+#define maybe_publish(e) \
+  do { if (braid__unlikely((e)->w.len >= (e)->pub_next)) braidB_enc_publish(e); } \
+  while (0)
+
+/* Raises MemoryError (lencode.c). */
+BRAIDI_FUNC void braidB_enc_nomem(Enc *e) __attribute__((noreturn));
+/* Sets the SHARED flag of the object written at 'at', or notes it for
+** the final copy when those bytes are published (lencode.c). */
+BRAIDI_FUNC void braidB_enc_mark_shared(Enc *e, size_t at);
+/* Writes the string 's' of 'n' bytes: inline, a REF to an earlier copy
+** (by address), or a segment (lencstr.c). MAY RAISE (memory). */
+BRAIDI_FUNC void braidB_enc_put_str(Enc *e, const char *s, size_t n);
+
+/* The raw walk (lencraw.c). What braidB_enc_raw_step returns besides a
+** child's stack index: */
+#define RAW_DONE 0   /* the table's entries are all written */
+#define RAW_API (-1) /* the API walk goes on: lua_next from the key at k */
+#define RAW_VALUE (-2) /* the value at k + 1 (key at k) is to be written */
+/* Goes on writing the entries of the table of frame 'f' (f->raw) from
+** slot f->pos, as table_step's lua_next loop would (the same bytes). A
+** value it cannot write itself is pushed at f->k + 1 with its key at f->k
+** (RAW_VALUE). MAY RAISE (memory). */
+BRAIDI_FUNC int braidB_enc_raw_step(Enc *e, Frame *f);
+/* The table 't' (a value being written, not on the stack) when it is
+** plain data (see lencraw.c): writes it, or the REF to it, and returns 1,
+** without any Lua API call. Otherwise returns 0 having written nothing. */
+BRAIDI_FUNC int braidB_enc_raw_plain(Enc *e, const braid_rawtable *t);
 
 /* Paths longer than twice this many segments show their first and last
 ** BRAID_PATH_KEEP segments around " ... " and end with their length. */

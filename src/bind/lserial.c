@@ -12,6 +12,7 @@
 
 #include "lbind.h"
 #include "lcodec.h"
+#include "lrawtab.h"
 #include "segfill.h"
 #include "stream.h"
 
@@ -204,6 +205,7 @@ static const luaL_Reg serial_funcs[] = {
   { "_seg_fill", serial_seg_fill },
   { "_seg_loads", serial_seg_loads },
   { "_seg_min", serial_seg_min },
+  { "_rawwalk", braidB_rawwalk_hook },
   { "dumps", serial_dumps },
   { "loads", serial_loads },
   { "copy", serial_copy },
