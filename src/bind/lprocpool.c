@@ -107,6 +107,7 @@ static int stream_entry(void *ud, int sfd) {
   struct iovec iov;
   memset(&h, 0, sizeof h);
   h.status = REPLY_STREAM;
+  h.nfds = 1;
   iov.iov_base = &h;
   iov.iov_len = sizeof h;
   return braid__pf_send(*(int *)ud, &iov, 1, &sfd, 1);
@@ -233,15 +234,94 @@ braid_msg *braidB_procpool_map_streamed(lua_State *L, braid_job *j, int idx,
 }
 
 
+#ifdef BRAID_TESTS
+/* {====================== the specs' misbehaving child ================ */
+
+/* _test.pool_misreply(mode [, exit]), called by a task in a pool's child:
+** the reply to this task breaks the rules as 'mode' says, then the child
+** exits (status 7) when 'exit', else it serves on (poolframe_spec). */
+static const char *const misreply_modes[] = {
+  "none", "truncated", "length", "extrafd", "nostream", "badstream",
+  "fewerfd", NULL
+};
+enum { MIS_NONE, MIS_TRUNCATED, MIS_LENGTH, MIS_EXTRAFD, MIS_NOSTREAM,
+       MIS_BADSTREAM, MIS_FEWERFD };
+static int misreply_mode, misreply_exit; /* the child's main thread's */
+
+int braidB_test_pool_misreply(lua_State *L) {
+  misreply_mode = luaL_checkoption(L, 1, NULL, misreply_modes);
+  misreply_exit = lua_toboolean(L, 2);
+  return 0;
+}
+
+/* Writes the reply to the task whose outcome is 'm' as the mode says. */
+static int misreply(int fd, const braid_msg *m) {
+  ReplyHdr h;
+  struct iovec iov[2];
+  int fds[2] = { -1, -1 }, n = 1, nfds = 0, rc, mode = misreply_mode;
+  memset(&h, 0, sizeof h);
+  misreply_mode = MIS_NONE; /* the next reply is a good one */
+  h.status = REPLY_OK;
+  h.len = m != NULL ? m->len : 0;
+  iov[0].iov_base = &h;
+  iov[0].iov_len = sizeof h;
+  if (m != NULL && m->len > 0) {
+    iov[1].iov_base = m->data;
+    iov[1].iov_len = m->len;
+    n = 2;
+  }
+  switch (mode) {
+  case MIS_TRUNCATED: /* the header's first half, nothing after */
+    iov[0].iov_len = sizeof h / 2;
+    n = 1;
+    break;
+  case MIS_LENGTH: /* says 1,000 bytes more than it sends */
+    h.len += 1000;
+    break;
+  case MIS_EXTRAFD: /* a descriptor the header does not count */
+    fds[nfds++] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    break;
+  case MIS_FEWERFD: /* the header counts one that does not come */
+    h.nfds = 1;
+    break;
+  case MIS_NOSTREAM: /* a stream entry without its memfd */
+    h.status = REPLY_STREAM;
+    h.len = 0;
+    h.nfds = 1;
+    n = 1;
+    break;
+  case MIS_BADSTREAM: { /* a stream entry whose "memfd" is a pipe */
+    int pp[2];
+    h.status = REPLY_STREAM;
+    h.len = 0;
+    h.nfds = 1;
+    n = 1;
+    if (pipe2(pp, O_CLOEXEC) == 0) {
+      close(pp[1]);
+      fds[nfds++] = pp[0];
+    }
+    break;
+  }
+  }
+  rc = braid__pf_send(fd, iov, n, fds, nfds);
+  while (nfds > 0) close(fds[--nfds]);
+  if (misreply_exit) _exit(7);
+  return rc;
+}
+/* }==================================================== */
+#endif
+
+
 /* Serves one frame (read and checked by braid__pf_read_work); BRAID_ECLOSED
 ** after F_EXIT or at end of file. */
 static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
                        braid_fnent **fn, braid_msg **calls) {
+  braid_pf_in in = { fd, NULL, NULL }; /* the pool's frames: blocking */
   braid_pf_work pw;
   braid_work w;
   braid_msg *m;
   int rc, st;
-  rc = braid__pf_read_work(fd, &pw);
+  rc = braid__pf_read_work(&in, &pw);
   if (rc != BRAID_OK) return rc;
   if (pw.fn != NULL) { /* the function from now on */
     if (*fn) braid__fnent_release(*fn);
@@ -275,6 +355,10 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
     st = st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC;
   }
   /* a result that went streamed succeeded: nothing can fail after it */
+#ifdef BRAID_TESTS
+  if (misreply_mode != 0) rc = misreply(fd, m);
+  else
+#endif
   rc = braid__pf_send_reply(
       fd, st == REPLY_OK && c->streamed ? REPLY_STREAMED : st, m);
   if (m) braid__msg_free(m);
@@ -510,6 +594,52 @@ static int wait_reply(ProcExt *x, Child *ch) {
 }
 
 
+/* How long a child may stall in the middle of a frame it began (no byte
+** for that long while it lives) before the proxy takes it for broken:
+** a child writes a frame back to back while its proxy reads, so only a
+** child gone wrong (a lying length, a truncated header, then silence)
+** stops there. In milliseconds; _test.pool_stall sets it. */
+static atomic_int frame_stall_ms = 30000;
+
+/* braid_pf_in 'wait' of a proxy reading a frame its child began: the rest
+** of it, the child's end, the pool's stop, or the stall bound. */
+typedef struct FrameWait {
+  ProcExt *x;
+  Child *ch;
+} FrameWait;
+
+static int frame_wait(void *ud) {
+  FrameWait *fw = (FrameWait *)ud;
+  struct pollfd pf[3];
+  for (;;) {
+    int r;
+    pf[0].fd = fw->ch->fd;
+    pf[1].fd = fw->ch->sentinel;
+    pf[2].fd = fw->x->wake[0];
+    pf[0].events = pf[1].events = pf[2].events = POLLIN;
+    pf[0].revents = pf[1].revents = pf[2].revents = 0;
+    r = braid__poll(pf, 3, atomic_load(&frame_stall_ms));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return BRAID_EOS;
+    if (r == 0) return BRAID_ETIMEDOUT; /* stalled mid-frame */
+    if (atomic_load(&fw->x->stop)) return BRAID_ECANCELED;
+    if (pf[0].revents) return BRAID_OK; /* more bytes, or end of file */
+    if (pf[1].revents) return BRAID_ECLOSED;
+  }
+}
+
+#ifdef BRAID_TESTS
+/* _test.pool_stall(seconds) -> the previous bound: frame_stall_ms. */
+int braidB_test_pool_stall(lua_State *L) {
+  int old = atomic_load(&frame_stall_ms);
+  if (!lua_isnoneornil(L, 1))
+    atomic_store(&frame_stall_ms, (int)(luaL_checknumber(L, 1) * 1000));
+  lua_pushnumber(L, old / 1000.0);
+  return 1;
+}
+#endif
+
+
 /* Work sent to the child and not answered yet. Behind a chunk of a map
 ** the proxy sends the next chunk of the same map when no other worker is
 ** idle (up to DEPTH pieces in flight), so that the child finds it waiting
@@ -727,7 +857,11 @@ static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch,
   ch->pid = field_int(L, -1, "pid");
   ch->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   ev = wait_reply(x, ch);
-  ok = ev == W_REPLY && braid__pf_read_ready(ch->fd) == BRAID_OK;
+  {
+    FrameWait fw = { x, ch };
+    braid_pf_in in = { ch->fd, frame_wait, &fw };
+    ok = ev == W_REPLY && braid__pf_read_ready(&in) == BRAID_OK;
+  }
   if (ok) return 1;
   if (ev != W_STOP && !atomic_load(&x->stop)) {
     /* its socket ended: the child is exiting; its sentinel says when (a
@@ -789,10 +923,12 @@ static void fail_lost(lua_State *L, Flight *f, long pid, int code) {
 static int read_reply(ProcExt *x, Child *ch, const Flight *f, int streaming,
                       braid_msg **m, int *ok, int *sfd) {
   braid_pf_reply r;
+  FrameWait fw = { x, ch };
+  braid_pf_in in = { ch->fd, frame_wait, &fw };
   int ev = wait_reply(x, ch), rc;
   *m = NULL;
   if (ev != W_REPLY) return ev;
-  rc = braid__pf_read_reply(ch->fd, f->w.job != NULL ? f->w.nitems : 0,
+  rc = braid__pf_read_reply(&in, f->w.job != NULL ? f->w.nitems : 0,
                             streaming, &r);
   if (rc == BRAID_PF_R_STREAM) {
     *sfd = r.sfd;

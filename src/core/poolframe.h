@@ -60,7 +60,8 @@ typedef struct braid_pf_hdr {
 ** threshold; the task's own reply follows once the child has written the
 ** stream: REPLY_STREAMED (nothing after it: the result is the stream) or
 ** REPLY_EXC (the stream failed, a value found unsendable late: its error,
-** as an unstreamed result's). READY / INITFAIL: the child's first reply,
+** as an unstreamed result's). A stream's memfd, and a payload's, must be
+** a regular file (a memfd), or the frame is bad. READY / INITFAIL: the child's first reply,
 ** once its initializer ran. */
 enum { BRAID_PF_READY = 1, BRAID_PF_INITFAIL, BRAID_PF_OK, BRAID_PF_EXC,
        BRAID_PF_STREAM, BRAID_PF_STREAMED };
@@ -69,15 +70,29 @@ typedef struct braid_pf_reply_hdr {
   uint32_t status;
   uint32_t tag;
   uint32_t nitems;
-  uint32_t pad;
+  uint32_t nfds; /* the descriptors sent with it: as many, or it is bad */
   uint64_t len;
 } braid_pf_reply_hdr;
 
 /* Nothing sane is this big; a larger length is a corrupt frame. */
 #define BRAID_PF_FRAME_MAX ((uint64_t)1 << 40)
 #define BRAID_PF_MAXITEMS ((uint32_t)1 << 28)
-/* A length is believed this far ahead of the bytes that came. */
+/* A length is believed this far ahead of the bytes that came (the fuzz
+** build makes it small, so that its inputs reach the growing). */
+#ifndef BRAID_PF_EAGER
 #define BRAID_PF_EAGER ((size_t)16 << 20)
+#endif
+
+/* Where a reader reads: the socket 'fd', and 'wait' (NULL: reads block):
+** called when the peer has begun a frame and the rest has not come yet,
+** returns BRAID_OK once 'fd' is readable, or an error to give the frame
+** up (the proxy's: its child died, its pool stops, or the child stalled
+** mid-frame past a bound). Reads do not block with a 'wait'. */
+typedef struct braid_pf_in {
+  int fd;
+  int (*wait)(void *ud);
+  void *ud;
+} braid_pf_in;
 
 /* sendmsg of all of 'iov' (no SIGPIPE), with the 'nfds' descriptors
 ** 'fds' on its first bytes. BRAID_OK, BRAID_ECLOSED, BRAID_EOS. */
@@ -93,14 +108,14 @@ BRAIDI_FUNC int braid__pf_send_reply(int fd, uint32_t status,
 ** bytes (at most BRAID_SEG_MAX, into 'fds', close-on-exec, the caller's
 ** also on an error). '*got': the bytes read (0 with BRAID_ECLOSED: a
 ** clean end between frames). BRAID_OK, BRAID_ECLOSED, BRAID_EOS. */
-BRAIDI_FUNC int braid__pf_read_hdr(int fd, void *r, size_t size, int *fds,
+BRAIDI_FUNC int braid__pf_read_hdr(const braid_pf_in *in, void *r, size_t size, int *fds,
                                    int *nfds, size_t *got);
 
 /* Reads a message of 'len' bytes (none for 0 with 'nitems' 0: '*out'
 ** NULL), a batch of 'nitems' items cut at 'origin' when 'nitems' > 0
 ** (their offsets come first; the decoder checks them). BRAID_EINVAL for
 ** lengths past the limits above. */
-BRAIDI_FUNC int braid__pf_read_msg(int fd, uint64_t len, uint32_t nitems,
+BRAIDI_FUNC int braid__pf_read_msg(const braid_pf_in *in, uint64_t len, uint32_t nitems,
                                    uint32_t origin, braid_msg **out);
 
 /* 1 when 'len' bytes at 'p' with 'nsegs' descriptors are a stream's mark
@@ -122,7 +137,8 @@ typedef struct braid_pf_work {
 ** the caller's); BRAID_ECLOSED for F_EXIT or an end of file between
 ** frames; else an error (BRAID_EINVAL: a frame that breaks the rules) and
 ** nothing held. */
-BRAIDI_FUNC int braid__pf_read_work(int fd, braid_pf_work *w);
+BRAIDI_FUNC int braid__pf_read_work(const braid_pf_in *in,
+                                    braid_pf_work *w);
 /* Frees what 'w' holds. */
 BRAIDI_FUNC void braid__pf_work_free(braid_pf_work *w);
 
@@ -140,11 +156,11 @@ typedef struct braid_pf_reply {
 ** REPLY_STREAMED or REPLY_EXC may follow). BRAID_PF_R_OUTCOME or
 ** BRAID_PF_R_STREAM with 'r' filled, or a negative error code (the child
 ** broke the rules, or its socket ended) with nothing held. */
-BRAIDI_FUNC int braid__pf_read_reply(int fd, uint32_t items, int streaming,
+BRAIDI_FUNC int braid__pf_read_reply(const braid_pf_in *in, uint32_t items, int streaming,
                                      braid_pf_reply *r);
 
 /* The proxy reads the child's first reply: BRAID_OK for READY, else an
 ** error (INITFAIL, anything else, an end of file); nothing held. */
-BRAIDI_FUNC int braid__pf_read_ready(int fd);
+BRAIDI_FUNC int braid__pf_read_ready(const braid_pf_in *in);
 
 #endif
