@@ -409,7 +409,18 @@ static void seed_reply(Seed *s, uint32_t status, const braid_msg *m,
   unsigned char buf[8192];
   size_t n;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) abort();
-  if (braid__pf_send_reply(sv[1], status, m) != BRAID_OK) abort();
+  if (status == BRAID_PF_STREAM) { /* as lprocpool.c's stream_entry */
+    braid_pf_reply_hdr h;
+    struct iovec iov;
+    memset(&h, 0, sizeof h);
+    h.status = status;
+    h.nfds = 1;
+    iov.iov_base = &h;
+    iov.iov_len = sizeof h;
+    if (braid__pf_send(sv[1], &iov, 1, NULL, 0) != BRAID_OK) abort();
+  } else if (braid__pf_send_reply(sv[1], status, m) != BRAID_OK) {
+    abort(); /* its descriptors, if any, are dropped unread */
+  }
   n = drain(sv[0], buf, sizeof buf);
   seed_write(s, kinds, nkinds, buf, n);
   close(sv[0]);
@@ -502,7 +513,15 @@ static void make_seeds(const char *dir) {
   seed_reply(&s, BRAID_PF_READY, NULL, NULL, 0);
   seed_reply(&s, BRAID_PF_OK, res, NULL, 0);
   seed_reply(&s, BRAID_PF_EXC, res, NULL, 0);
-  seed_reply(&s, BRAID_PF_OK, res, seg_fds, 2);
+  {
+    int d[2];
+    braid_msg *segd = dumped("return {ok = true, n = 42}", 0);
+    d[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    d[1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (braid__msg_take_segs(segd, d, 2) != BRAID_OK) abort();
+    seed_reply(&s, BRAID_PF_OK, segd, seg_fds, 2); /* its header says 2 */
+    braid__msg_free(segd);
+  }
   seed_file(dir, "reply_ready_ok_exc", &s);
   /* a streamed result: the entry with its memfd, then STREAMED */
   memset(&s, 0, sizeof s);
