@@ -15,7 +15,7 @@
 ** here the descriptors that come with it are).
 **
 ** Input: byte 0: bit 0 the reader (0 the child, 1 the proxy), bit 1 the
-** proxy reads the READY handshake first, bits 2-3 the items of the chunk
+** proxy reads the READY handshake first, bits 2-7 the items of the chunk
 ** the proxy waits for (0: a call). Then writes, each: a byte whose low 2
 ** bits are how many descriptors go with it (then per descriptor a byte:
 ** its kind in the low 2 bits (0 a memfd holding a forged stream, 1 a
@@ -316,7 +316,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 0;
   write_input(sv[1], data + 1, size - 1);
   shutdown(sv[1], SHUT_WR);
-  if (data[0] & 1) proxy(sv[0], data[0] & 2, (data[0] >> 2) & 3);
+  if (data[0] & 1) proxy(sv[0], data[0] & 2, (uint32_t)data[0] >> 2);
   else child(sv[0]);
   close(sv[0]);
   close(sv[1]);
@@ -537,6 +537,29 @@ static void make_seeds(const char *dir) {
   item->tag = BRAID_RESULT_ITEMS;
   seed_reply(&s, BRAID_PF_OK, item, NULL, 0);
   seed_file(dir, "reply_chunk", &s);
+  /* bigger than the fuzz build's BRAID_PF_EAGER (64): the buffers grow;
+  ** a chunk of 20 tasks' results (20 offsets: more than 64 bytes) */
+  memset(&s, 0, sizeof s);
+  s.b[s.n++] = 1;
+  {
+    braid_msg *big = dumped(
+        "local t = {} for i = 1, 40 do t[i] = 'item' .. i end return t", 0);
+    braid_msg *items = braid__msg_alloc(20, 20, 0);
+    int i;
+    seed_reply(&s, BRAID_PF_OK, big, NULL, 0);
+    seed_file(dir, "reply_big", &s);
+    memset(&s, 0, sizeof s);
+    s.b[s.n++] = 1 | (20 << 2);
+    for (i = 0; i < 20; i++) {
+      items->data[i] = 0x0b; /* one byte each: not decoded here */
+      items->offs[i] = (uint32_t)i;
+    }
+    items->tag = BRAID_RESULT_ITEMS;
+    seed_reply(&s, BRAID_PF_OK, items, NULL, 0);
+    seed_file(dir, "reply_chunk20", &s);
+    braid__msg_free(big);
+    braid__msg_free(items);
+  }
   braid__msg_free(fn);
   braid__msg_free(arg);
   braid__msg_free(res);
