@@ -234,8 +234,9 @@ braid_msg *braidB_procpool_map_streamed(lua_State *L, braid_job *j, int idx,
 }
 
 
-#ifdef BRAID_TESTS
 /* {====================== the specs' misbehaving child ================ */
+/* (compiled always, as ltest.c is; reachable only through core._test,
+** which only a BRAID_TESTS build registers) */
 
 /* _test.pool_misreply(mode [, exit]), called by a task in a pool's child:
 ** the reply to this task breaks the rules as 'mode' says, then the child
@@ -309,7 +310,6 @@ static int misreply(int fd, const braid_msg *m) {
   return rc;
 }
 /* }==================================================== */
-#endif
 
 
 /* Serves one frame (read and checked by braid__pf_read_work); BRAID_ECLOSED
@@ -355,12 +355,10 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
     st = st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC;
   }
   /* a result that went streamed succeeded: nothing can fail after it */
-#ifdef BRAID_TESTS
-  if (misreply_mode != 0) rc = misreply(fd, m);
+  if (misreply_mode != 0) rc = misreply(fd, m); /* a spec's hook */
   else
-#endif
-  rc = braid__pf_send_reply(
-      fd, st == REPLY_OK && c->streamed ? REPLY_STREAMED : st, m);
+    rc = braid__pf_send_reply(
+        fd, st == REPLY_OK && c->streamed ? REPLY_STREAMED : st, m);
   if (m) braid__msg_free(m);
   /* The result's big segments (BRAID_ENC_LATE) are filled now, while the
   ** parent copies them out. Their strings are off the stack since the
@@ -628,7 +626,6 @@ static int frame_wait(void *ud) {
   }
 }
 
-#ifdef BRAID_TESTS
 /* _test.pool_stall(seconds) -> the previous bound: frame_stall_ms. */
 int braidB_test_pool_stall(lua_State *L) {
   int old = atomic_load(&frame_stall_ms);
@@ -637,7 +634,6 @@ int braidB_test_pool_stall(lua_State *L) {
   lua_pushnumber(L, old / 1000.0);
   return 1;
 }
-#endif
 
 
 /* Work sent to the child and not answered yet. Behind a chunk of a map
