@@ -15,15 +15,18 @@
 ** here the descriptors that come with it are).
 **
 ** Input: byte 0: bit 0 the reader (0 the child, 1 the proxy), bit 1 the
-** proxy reads the READY handshake first, bits 2-7 the items of the chunk
-** the proxy waits for (0: a call). Then writes, each: a byte whose low 2
+** proxy reads the READY handshake first, bits 2-6 the items of the chunk
+** the proxy waits for (0: a call), bit 7 (the proxy) the writing end
+** stays open: a frame cut short is a peer that went silent, which the
+** proxy's 'wait' gives up on as lprocpool.c's stall bound does. Then writes, each: a byte whose low 2
 ** bits are how many descriptors go with it (then per descriptor a byte:
 ** its kind in the low 2 bits (0 a memfd holding a forged stream, 1 a
 ** pipe's read end, 2 /dev/null, 3 a memfd of (byte >> 2) * 64 bytes),
 ** and for a forged stream 3 more bytes: which message and how much of it
 ** is published, its state and restart flag, where its final message
 ** lies), then a 2-byte length and that many bytes. The writes go into a
-** socket pair whose writing end is then shut, so every read ends.
+** socket pair whose writing end is then shut (but see bit 7), so every
+** read ends.
 **
 ** Checks: no crash or sanitizer report; every descriptor the readers got
 ** is closed or handed on (the open descriptors are counted before and
@@ -260,9 +263,10 @@ static void child(int fd) {
 }
 
 
-/* The proxy's 'wait' mid-frame: the writing end is shut, so a read never
-** finds nothing to read; were it called, the peer's silence would be a
-** stall (lprocpool.c gives up then). */
+/* The proxy's 'wait' mid-frame: called only when the writing end stayed
+** open and the bytes ran out (a shut end reads as the end of file): the
+** peer went silent, given up at once as a stall (lprocpool.c waits for
+** its bound first). */
 static int proxy_wait(void *ud) {
   (void)ud;
   return BRAID_ETIMEDOUT;
@@ -315,8 +319,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   before = count_fds();
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 0;
   write_input(sv[1], data + 1, size - 1);
-  shutdown(sv[1], SHUT_WR);
-  if (data[0] & 1) proxy(sv[0], data[0] & 2, (uint32_t)data[0] >> 2);
+  /* the child's reads block: its writer is always shut */
+  if (!(data[0] & 1) || !(data[0] & 0x80)) shutdown(sv[1], SHUT_WR);
+  if (data[0] & 1) proxy(sv[0], data[0] & 2, ((uint32_t)data[0] >> 2) & 31);
   else child(sv[0]);
   close(sv[0]);
   close(sv[1]);
@@ -559,6 +564,18 @@ static void make_seeds(const char *dir) {
     seed_file(dir, "reply_chunk20", &s);
     braid__msg_free(big);
     braid__msg_free(items);
+  }
+  /* a reply whose length lies, its writer silent but open */
+  memset(&s, 0, sizeof s);
+  s.b[s.n++] = 1 | 0x80;
+  {
+    braid_pf_reply_hdr rh;
+    memset(&rh, 0, sizeof rh);
+    rh.status = BRAID_PF_OK;
+    rh.len = res->len + 1000;
+    seed_write(&s, NULL, 0, &rh, sizeof rh);
+    seed_write(&s, NULL, 0, res->data, res->len);
+    seed_file(dir, "reply_stalled", &s);
   }
   braid__msg_free(fn);
   braid__msg_free(arg);
