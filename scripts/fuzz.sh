@@ -4,8 +4,9 @@
 # target named by BRAID_FUZZ_TARGET (default fuzz_decode, on a copy of
 # fuzz/corpus; fuzz_frame, the handshake and frame reader, on a copy of
 # fuzz/corpus-frame; fuzz_fdshare, the descriptor sharer's requests, on a
-# copy of fuzz/corpus-fdshare), the copy fuzz/corpus-run[-frame] kept between runs,
-# git-ignored.
+# copy of fuzz/corpus-fdshare; fuzz_poolframe, a process pool's frames
+# between proxy and child, on a copy of fuzz/corpus-poolframe), the copy
+# fuzz/corpus-run[-frame...] kept between runs, git-ignored.
 # Crashing inputs land in build-fuzz/artifacts/. Prints libFuzzer's final stats.
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ case $target in
   fuzz_decode) corpus=fuzz/corpus run=fuzz/corpus-run ;;
   fuzz_frame) corpus=fuzz/corpus-frame run=fuzz/corpus-run-frame ;;
   fuzz_fdshare) corpus=fuzz/corpus-fdshare run=fuzz/corpus-run-fdshare ;;
+  fuzz_poolframe) corpus=fuzz/corpus-poolframe run=fuzz/corpus-run-poolframe ;;
   *) echo "fuzz.sh: unknown target $target" >&2; exit 2 ;;
 esac
 cmake --build build-fuzz -j"$(nproc)" --target "$target" >/dev/null

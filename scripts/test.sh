@@ -199,6 +199,8 @@ if [ "${BRAID_QUICK:-0}" != 1 ]; then
     check "fuzz frame/handshake 20 s" env BRAID_FUZZ_TARGET=fuzz_frame scripts/fuzz.sh 20
     echo "== fuzzing the descriptor sharer's requests (short run)"
     check "fuzz fdshare 10 s" env BRAID_FUZZ_TARGET=fuzz_fdshare scripts/fuzz.sh 10
+    echo "== fuzzing a process pool's frames between proxy and child (short run)"
+    check "fuzz poolframe 15 s" env BRAID_FUZZ_TARGET=fuzz_poolframe scripts/fuzz.sh 15
   fi
 fi
 

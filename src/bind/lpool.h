@@ -140,6 +140,12 @@ BRAIDI_FUNC void braidB_open_workers(lua_State *L);
 
 /* core.ThreadPool{process = {...}}: makes the options of a pool of
 ** processes from the table at 'idx' (lprocpool.c). MAY RAISE. */
+/* _test.pool_misreply(mode [, exit]) (a task in a pool's child: its reply
+** breaks the framing's rules) and _test.pool_stall([seconds]) (how long a
+** proxy waits for the rest of a frame its child began): lprocpool.c. */
+BRAIDI_FUNC int braidB_test_pool_misreply(lua_State *L);
+BRAIDI_FUNC int braidB_test_pool_stall(lua_State *L);
+
 BRAIDI_FUNC void braidB_procpool_opts(lua_State *L, int idx,
                                       braid_pool_opts *o);
 /* Submits a call of 'e' with the 'n' arguments from 'idx' (one at least

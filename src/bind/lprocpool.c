@@ -40,6 +40,7 @@
 #include "lbind.h"
 #include "lpool.h"
 #include "pool.h"
+#include "poolframe.h"
 #include "process.h"
 #include "lcodec.h"
 #include "lpstream.h"
@@ -53,189 +54,16 @@
 ** =======================================================
 */
 
-/* Parent -> child. A new function (fnlen > 0) comes before the payload:
-** the child keeps the last one. So do the values of a map call
-** (calllen > 0: bytes [callorigin, callorigin + calllen) of the job's
-** batch, which its chunks name with T_CALLV): sent with the first chunk
-** of the batch a child gets, so once per call and child (a replacement
-** child gets them with its first chunk). A chunk's payload is 'nitems'
-** 32-bit item offsets, then 'len' bytes of items cut at 'origin' of the
-** batch. A call whose arguments stream (braidB_procpool_submit_streamed)
-** has as its payload the stream's mark, and its memfd on the header's
-** first bytes ('nfds' 1): the child decodes while the caller encodes. So
-** has a chunk whose items stream (braidB_procpool_map_streamed): its
-** first item is the mark, the others empty, the K items the stream's K
-** values. */
-enum { F_CALL = 1, F_CHUNK, F_EXIT };
-
-typedef struct FrameHdr {
-  uint32_t kind;
-  uint32_t nitems;
-  uint32_t chunksize;
-  uint32_t star;
-  uint32_t origin;
-  uint32_t callorigin;
-  uint32_t nfds; /* 1: a call's arguments or a chunk's items stream (the
-                 ** memfd on the header) */
-  uint32_t spare;
-  uint64_t fnlen;
-  uint64_t calllen;
-  uint64_t len;
-} FrameHdr;
-
-/* Child -> parent: an encoded outcome follows: for a batch ('nitems' >
-** 0, a chunk's results one item each) its item offsets, then 'len'
-** bytes. 'tag' is the message's (BRAID_RESULT_ITEMS for such a batch).
-** A big single result streams (lpstream.c): REPLY_STREAM, with nothing
-** after it but the stream's memfd as its descriptor, comes as soon as the
-** encoding passes the threshold; the task's own reply follows once the
-** child has written the stream: REPLY_STREAMED (nothing after it: the
-** result is the stream) or REPLY_EXC (the stream failed, a value found
-** unsendable late: its error, as an unstreamed result's). */
-enum { REPLY_READY = 1, REPLY_INITFAIL, REPLY_OK, REPLY_EXC, REPLY_STREAM,
-       REPLY_STREAMED };
-
-typedef struct ReplyHdr {
-  uint32_t status;
-  uint32_t tag;
-  uint32_t nitems;
-  uint32_t pad;
-  uint64_t len;
-} ReplyHdr;
-
-/* Nothing sane is this big; a larger length is a corrupt frame. */
-#define FRAME_MAX ((uint64_t)1 << 40)
-#define CHUNK_MAXITEMS ((uint32_t)1 << 28)
-
-
-/* sendmsg of all of 'iov' (no SIGPIPE), with the 'nfds' descriptors
-** 'fds' on its first bytes (the segments of a reply's message: the
-** receiver gets its own, see read_reply). BRAID_OK, BRAID_ECLOSED,
-** BRAID_EOS. */
-static int send_all_fds(int fd, struct iovec *iov, int n, const int *fds,
-                        int nfds) {
-  unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
-  while (n > 0) {
-    struct msghdr mh;
-    ssize_t w;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = iov;
-    mh.msg_iovlen = (size_t)(n > IOV_MAX ? IOV_MAX : n);
-    if (nfds > 0) braid__seg_put_rights(&mh, cbuf, fds, nfds);
-    w = sendmsg(fd, &mh, MSG_NOSIGNAL);
-    if (w > 0) nfds = 0; /* sent with the first bytes */
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return (errno == EPIPE || errno == ECONNRESET) ? BRAID_ECLOSED
-                                                    : BRAID_EOS;
-    }
-    while (n > 0 && (size_t)w >= iov->iov_len) {
-      w -= (ssize_t)iov->iov_len;
-      iov++;
-      n--;
-    }
-    if (n > 0) {
-      iov->iov_base = (char *)iov->iov_base + w;
-      iov->iov_len -= (size_t)w;
-    }
-  }
-  return BRAID_OK;
-}
-
-
-
-/* Reads a message of 'len' bytes (none for 0: '*out' NULL), a batch of
-** 'nitems' items cut at 'origin' when 'nitems' > 0 (their offsets come
-** first). The decoder checks the offsets when it reads the items. */
-static int read_msg_items(int fd, uint64_t len, uint32_t nitems,
-                          uint32_t origin, braid_msg **out) {
-  braid_msg *m;
-  int rc = BRAID_OK;
-  *out = NULL;
-  if (len == 0 && nitems == 0) return BRAID_OK;
-  if (len > FRAME_MAX || nitems > CHUNK_MAXITEMS) return BRAID_EINVAL;
-  m = braid__msg_alloc((size_t)len, nitems, origin);
-  if (m == NULL) return BRAID_ENOMEM;
-  if (nitems > 0)
-    rc = braid__fd_read_all(fd, m->offs, (size_t)nitems * sizeof(uint32_t),
-                            NULL);
-  if (rc == BRAID_OK) rc = braid__fd_read_all(fd, m->data, (size_t)len, NULL);
-  if (rc != BRAID_OK) {
-    braid__msg_free(m);
-    return rc;
-  }
-  *out = m;
-  return BRAID_OK;
-}
-
-static int read_msg(int fd, uint64_t len, braid_msg **out) {
-  return read_msg_items(fd, len, 0, 0, out);
-}
-
-
-static int send_reply(int fd, uint32_t status, const braid_msg *m) {
-  ReplyHdr h;
-  struct iovec iov[3];
-  int n = 1;
-  memset(&h, 0, sizeof h);
-  h.status = status;
-  iov[0].iov_base = &h;
-  iov[0].iov_len = sizeof h;
-  if (m != NULL) {
-    h.len = m->len;
-    h.tag = (uint32_t)m->tag;
-    if (m->offs != NULL) {
-      h.nitems = m->nitems;
-      iov[n].iov_base = m->offs;
-      iov[n++].iov_len = (size_t)m->nitems * sizeof(uint32_t);
-    }
-    iov[n].iov_base = m->data;
-    iov[n++].iov_len = m->len;
-  }
-  return send_all_fds(fd, iov, n, m != NULL ? m->segs : NULL,
-                      m != NULL ? (int)m->nsegs : 0);
-}
-
-
-/* Reads a header of 'size' bytes and the descriptors sent on its first
-** bytes (at most BRAID_SEG_MAX, into 'fds'). '*got': the bytes read. */
-static int read_hdr_fds(int fd, void *r, size_t size, int *fds, int *nfds,
-                        size_t *got) {
-  unsigned char cbuf[BRAID_SEG_CMSG] __attribute__((aligned(8)));
-  struct iovec iov;
-  struct msghdr mh;
-  ssize_t k;
-  *nfds = 0;
-  *got = 0;
-  for (;;) {
-    iov.iov_base = r;
-    iov.iov_len = size;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof cbuf;
-    k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-    if (k >= 0 || errno != EINTR) break;
-  }
-  if (k <= 0) return k == 0 ? BRAID_ECLOSED : BRAID_EOS;
-  *nfds = braid__seg_take_rights(&mh, fds, BRAID_SEG_MAX);
-  *got = (size_t)k;
-  if ((size_t)k < size) {
-    size_t more = 0; /* read_all sets its count: the total is ours */
-    int rc = braid__fd_read_all(fd, (char *)r + k, size - (size_t)k, &more);
-    *got += more;
-    return rc;
-  }
-  return BRAID_OK;
-}
-
-/* Reads a ReplyHdr and the descriptors sent with it (into 'fds',
-** '*nfds'; the caller's to close). */
-static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
-  size_t got;
-  return read_hdr_fds(fd, r, sizeof *r, fds, nfds, &got);
-}
+/* The frames and their readers are poolframe.c's (Lua-free, fuzzed by
+** fuzz/fuzz_poolframe.c): braid_pf_hdr parent -> child, braid_pf_reply_hdr
+** child -> parent. */
+enum { F_CALL = BRAID_PF_CALL, F_CHUNK = BRAID_PF_CHUNK,
+       F_EXIT = BRAID_PF_EXIT };
+enum { REPLY_READY = BRAID_PF_READY, REPLY_INITFAIL = BRAID_PF_INITFAIL,
+       REPLY_OK = BRAID_PF_OK, REPLY_EXC = BRAID_PF_EXC,
+       REPLY_STREAM = BRAID_PF_STREAM, REPLY_STREAMED = BRAID_PF_STREAMED };
+typedef braid_pf_hdr FrameHdr;
+typedef braid_pf_reply_hdr ReplyHdr;
 /* }====================================================== */
 
 
@@ -245,45 +73,21 @@ static int read_reply_hdr(int fd, ReplyHdr *r, int *fds, int *nfds) {
 ** =======================================================
 */
 
-/* Reads the payload of a chunk frame into a batch message of its items
-** and points 'w' at them. 'sfd' (-1: none) is the memfd of a chunk whose
-** items stream (its first item is the mark), taken by the items' message
-** (closed on failure). */
-static int read_chunk(int fd, const FrameHdr *h, braid_work *w,
-                      braidB_WorkerCtx *c, const braid_msg *calls,
-                      int sfd) {
-  braid_msg *m;
+/* Points 'w' at the items of a chunk frame's payload 'm' (taken: the
+** items' message, freed on failure; a streamed item holds its memfd). */
+static int chunk_items(const FrameHdr *h, braid_msg *m, braid_work *w,
+                       braidB_WorkerCtx *c, const braid_msg *calls) {
   uint32_t i;
-  int rc = BRAID_EINVAL;
-  if (h->nitems == 0 || h->chunksize == 0 ||
-      (rc = read_msg_items(fd, h->len, h->nitems, h->origin, &m)) !=
-          BRAID_OK) {
-    if (sfd >= 0) close(sfd);
-    return rc;
-  }
-  if (sfd >= 0) { /* the items stream: the mark and its memfd */
-    if (!braidB_pstream_is(m->data, m->len, 1)) {
-      close(sfd);
-      rc = BRAID_EINVAL;
-    } else rc = braid__msg_take_segs(m, &sfd, 1); /* closed if it fails */
-    if (rc != BRAID_OK) {
-      braid__msg_free(m);
-      return rc;
-    }
-  }
   m->callsrc = calls; /* kept by the child until the next call's */
   if (c->cap < h->nitems) {
     braid_item *nb = (braid_item *)braid__realloc(
         c->buf, (size_t)h->nitems * sizeof *nb);
-    if (nb == NULL) rc = BRAID_ENOMEM;
-    else {
-      c->buf = nb;
-      c->cap = h->nitems;
+    if (nb == NULL) {
+      braid__msg_free(m);
+      return BRAID_ENOMEM;
     }
-  }
-  if (rc != BRAID_OK) {
-    braid__msg_free(m);
-    return rc;
+    c->buf = nb;
+    c->cap = h->nitems;
   }
   for (i = 0; i < h->nitems; i++) {
     c->buf[i].m = m;
@@ -303,9 +107,10 @@ static int stream_entry(void *ud, int sfd) {
   struct iovec iov;
   memset(&h, 0, sizeof h);
   h.status = REPLY_STREAM;
+  h.nfds = 1;
   iov.iov_base = &h;
   iov.iov_len = sizeof h;
-  return send_all_fds(*(int *)ud, &iov, 1, &sfd, 1);
+  return braid__pf_send(*(int *)ud, &iov, 1, &sfd, 1);
 }
 
 /* braidB_WorkerCtx 'stream' of a child: a big result goes streamed. */
@@ -454,79 +259,131 @@ braid_msg *braidB_procpool_map_streamed(lua_State *L, braid_job *j, int idx,
 }
 
 
-/* Serves one frame; BRAID_ECLOSED after F_EXIT or at end of file. */
+/* {====================== the specs' misbehaving child ================ */
+/* (compiled always, as ltest.c is; reachable only through core._test,
+** which only a BRAID_TESTS build registers) */
+
+/* _test.pool_misreply(mode [, exit]), called by a task in a pool's child:
+** the reply to this task breaks the rules as 'mode' says, then the child
+** exits (status 7) when 'exit', else it serves on (poolframe_spec). */
+static const char *const misreply_modes[] = {
+  "none", "truncated", "length", "extrafd", "nostream", "badstream",
+  "fewerfd", NULL
+};
+enum { MIS_NONE, MIS_TRUNCATED, MIS_LENGTH, MIS_EXTRAFD, MIS_NOSTREAM,
+       MIS_BADSTREAM, MIS_FEWERFD };
+static int misreply_mode, misreply_exit; /* the child's main thread's */
+
+int braidB_test_pool_misreply(lua_State *L) {
+  misreply_mode = luaL_checkoption(L, 1, NULL, misreply_modes);
+  misreply_exit = lua_toboolean(L, 2);
+  return 0;
+}
+
+/* Writes the reply to the task whose outcome is 'm' as the mode says. */
+static int misreply(int fd, const braid_msg *m) {
+  ReplyHdr h;
+  struct iovec iov[2];
+  int fds[2] = { -1, -1 }, n = 1, nfds = 0, rc, mode = misreply_mode;
+  memset(&h, 0, sizeof h);
+  misreply_mode = MIS_NONE; /* the next reply is a good one */
+  h.status = REPLY_OK;
+  h.len = m != NULL ? m->len : 0;
+  iov[0].iov_base = &h;
+  iov[0].iov_len = sizeof h;
+  if (m != NULL && m->len > 0) {
+    iov[1].iov_base = m->data;
+    iov[1].iov_len = m->len;
+    n = 2;
+  }
+  switch (mode) {
+  case MIS_TRUNCATED: /* the header's first half, nothing after */
+    iov[0].iov_len = sizeof h / 2;
+    n = 1;
+    break;
+  case MIS_LENGTH: /* says 1,000 bytes more than it sends */
+    h.len += 1000;
+    break;
+  case MIS_EXTRAFD: /* a descriptor the header does not count */
+    fds[nfds++] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    break;
+  case MIS_FEWERFD: /* the header counts one that does not come */
+    h.nfds = 1;
+    break;
+  case MIS_NOSTREAM: /* a stream entry without its memfd */
+    h.status = REPLY_STREAM;
+    h.len = 0;
+    h.nfds = 1;
+    n = 1;
+    break;
+  case MIS_BADSTREAM: { /* a stream entry whose "memfd" is a pipe */
+    int pp[2];
+    h.status = REPLY_STREAM;
+    h.len = 0;
+    h.nfds = 1;
+    n = 1;
+    if (pipe2(pp, O_CLOEXEC) == 0) {
+      close(pp[1]);
+      fds[nfds++] = pp[0];
+    }
+    break;
+  }
+  }
+  rc = braid__pf_send(fd, iov, n, fds, nfds);
+  while (nfds > 0) close(fds[--nfds]);
+  if (misreply_exit) _exit(7);
+  return rc;
+}
+/* }==================================================== */
+
+
+/* Serves one frame (read and checked by braid__pf_read_work); BRAID_ECLOSED
+** after F_EXIT or at end of file. */
 static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
                        braid_fnent **fn, braid_msg **calls) {
-  FrameHdr h;
+  braid_pf_in in = { fd, NULL, NULL }; /* the pool's frames: blocking */
+  braid_pf_work pw;
   braid_work w;
   braid_msg *m;
-  int rc, st, sfd[BRAID_SEG_MAX], nsfd = 0;
-  size_t got = 0;
-  rc = read_hdr_fds(fd, &h, sizeof h, sfd, &nsfd, &got);
-  if (rc == BRAID_OK && (nsfd != (int)h.nfds || nsfd > 1 ||
-                         (nsfd == 1 && h.kind != F_CALL &&
-                          h.kind != F_CHUNK)))
-    rc = BRAID_EINVAL;
-  if (rc != BRAID_OK) {
-    while (nsfd > 0) close(sfd[--nsfd]);
-    return got == 0 ? BRAID_ECLOSED : rc;
-  }
-  if (h.kind == F_EXIT) return BRAID_ECLOSED;
-  if (h.kind != F_CALL && h.kind != F_CHUNK) return BRAID_EINVAL;
-  /* from here a stream's memfd (nsfd 1: a call's arguments, or a chunk's
-  ** items) is closed on every early return, or taken by the call's
-  ** args message or the chunk's items */
-  if (h.fnlen > 0) {
-    rc = read_msg(fd, h.fnlen, &m);
-    if (rc != BRAID_OK) goto fail;
+  int rc, st;
+  rc = braid__pf_read_work(&in, &pw);
+  if (rc != BRAID_OK) return rc;
+  if (pw.fn != NULL) { /* the function from now on */
     if (*fn) braid__fnent_release(*fn);
-    *fn = braid__fnent_new(m);
+    *fn = braid__fnent_new(pw.fn);
     if (*fn == NULL) {
-      braid__msg_free(m);
-      rc = BRAID_ENOMEM;
-      goto fail;
+      braid__pf_work_free(&pw);
+      return BRAID_ENOMEM;
     }
+    pw.fn = NULL;
   }
-  rc = BRAID_EINVAL;
-  if (*fn == NULL) goto fail;
-  if (h.calllen > 0) { /* the values of a new map call */
-    rc = BRAID_EINVAL;
-    if (h.kind != F_CHUNK || h.calllen > FRAME_MAX) goto fail;
-    rc = read_msg(fd, h.calllen, &m);
-    if (rc != BRAID_OK) goto fail;
-    m->origin = h.callorigin;
+  if (*fn == NULL) { /* a task before any function */
+    braid__pf_work_free(&pw);
+    return BRAID_EINVAL;
+  }
+  if (pw.calls != NULL) { /* the values of a new map call */
     braid__msg_free(*calls);
-    *calls = m;
+    *calls = pw.calls;
+    pw.calls = NULL;
   }
   memset(&w, 0, sizeof w);
   w.fn = *fn;
   c->streamed = 0;
-  if (h.kind == F_CALL) {
-    rc = read_msg(fd, h.len, &w.args);
-    if (rc != BRAID_OK) goto fail;
-    if (nsfd == 1) { /* the argument streams: the mark and its memfd */
-      nsfd = 0;
-      if (w.args == NULL || !braidB_pstream_is(w.args->data, w.args->len, 1)) {
-        close(sfd[0]);
-        braid__msg_free(w.args);
-        return BRAID_EINVAL;
-      }
-      if (braid__msg_take_segs(w.args, sfd, 1) != BRAID_OK) { /* closed */
-        braid__msg_free(w.args);
-        return BRAID_ENOMEM;
-      }
-    }
+  if (pw.h.kind == F_CALL) {
+    w.args = pw.payload; /* a streamed argument: the mark, and its memfd */
     m = braidB_exec_call(L, c, &w, &st);
     st = st == BRAID_EXC_NONE ? REPLY_OK : REPLY_EXC;
   } else {
-    rc = read_chunk(fd, &h, &w, c, *calls, nsfd == 1 ? sfd[0] : -1);
-    nsfd = 0; /* taken, or closed */
+    rc = chunk_items(&pw.h, pw.payload, &w, c, *calls);
     if (rc != BRAID_OK) return rc;
     m = braidB_exec_chunk(L, c, &w, &st);
     st = st == BRAID_CHUNK_OK ? REPLY_OK : REPLY_EXC;
   }
   /* a result that went streamed succeeded: nothing can fail after it */
-  rc = send_reply(fd, st == REPLY_OK && c->streamed ? REPLY_STREAMED : st, m);
+  if (misreply_mode != 0) rc = misreply(fd, m); /* a spec's hook */
+  else
+    rc = braid__pf_send_reply(
+        fd, st == REPLY_OK && c->streamed ? REPLY_STREAMED : st, m);
   if (m) braid__msg_free(m);
   /* The result's big segments (BRAID_ENC_LATE) are filled now, while the
   ** parent copies them out. Their strings are off the stack since the
@@ -536,9 +393,6 @@ static int serve_frame(lua_State *L, int fd, braidB_WorkerCtx *c,
   if (rc != BRAID_OK) braid__seg_late_abandon();
   else if (braid__seg_late_fill() != 0) rc = BRAID_EOS;
   c->tasks++;
-  return rc;
-fail:
-  if (nsfd > 0) close(sfd[0]);
   return rc;
 }
 
@@ -571,13 +425,14 @@ static int core_procpool_serve(lua_State *L) {
     return braidB_raise(L, "OSError", "the pool is gone");
 #endif
   lua_settop(L, 1);
-  /* results go back with their big strings out of line (send_reply) */
+  /* results go back with their big strings out of line (their segments) */
   c = braidB_worker_ctx(L, NULL,
                         BRAID_ENC_PIPE | BRAID_ENC_SEGS | BRAID_ENC_LATE,
                         mperr);
   c->stream = stream_result;
   c->stream_ud = &fd;
-  if (send_reply(fd, ok ? REPLY_READY : REPLY_INITFAIL, NULL) != BRAID_OK ||
+  if (braid__pf_send_reply(fd, ok ? REPLY_READY : REPLY_INITFAIL, NULL) !=
+          BRAID_OK ||
       !ok) {
     lua_pushboolean(L, 0); /* the caller exits with status 1 */
     return 1;
@@ -762,6 +617,50 @@ static int wait_reply(ProcExt *x, Child *ch) {
 }
 
 
+/* How long a child may stall in the middle of a frame it began (no byte
+** for that long while it lives) before the proxy takes it for broken:
+** a child writes a frame back to back while its proxy reads, so only a
+** child gone wrong (a lying length, a truncated header, then silence)
+** stops there. In milliseconds; _test.pool_stall sets it. */
+static atomic_int frame_stall_ms = 30000;
+
+/* braid_pf_in 'wait' of a proxy reading a frame its child began: the rest
+** of it, the child's end, the pool's stop, or the stall bound. */
+typedef struct FrameWait {
+  ProcExt *x;
+  Child *ch;
+} FrameWait;
+
+static int frame_wait(void *ud) {
+  FrameWait *fw = (FrameWait *)ud;
+  struct pollfd pf[3];
+  for (;;) {
+    int r;
+    pf[0].fd = fw->ch->fd;
+    pf[1].fd = fw->ch->sentinel;
+    pf[2].fd = fw->x->wake[0];
+    pf[0].events = pf[1].events = pf[2].events = POLLIN;
+    pf[0].revents = pf[1].revents = pf[2].revents = 0;
+    r = braid__poll(pf, 3, atomic_load(&frame_stall_ms));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return BRAID_EOS;
+    if (r == 0) return BRAID_ETIMEDOUT; /* stalled mid-frame */
+    if (atomic_load(&fw->x->stop)) return BRAID_ECANCELED;
+    if (pf[0].revents) return BRAID_OK; /* more bytes, or end of file */
+    if (pf[1].revents) return BRAID_ECLOSED;
+  }
+}
+
+/* _test.pool_stall(seconds) -> the previous bound: frame_stall_ms. */
+int braidB_test_pool_stall(lua_State *L) {
+  int old = atomic_load(&frame_stall_ms);
+  if (!lua_isnoneornil(L, 1))
+    atomic_store(&frame_stall_ms, (int)(luaL_checknumber(L, 1) * 1000));
+  lua_pushnumber(L, old / 1000.0);
+  return 1;
+}
+
+
 /* Work sent to the child and not answered yet. Behind a chunk of a map
 ** the proxy sends the next chunk of the same map when no other worker is
 ** idle (up to DEPTH pieces in flight), so that the child finds it waiting
@@ -823,7 +722,7 @@ static int send_work(Child *ch, Flight *f) {
       h.len = w->args->len;
       iov[n].iov_base = w->args->data;
       iov[n++].iov_len = w->args->len;
-      if (braidB_pstream_is(w->args->data, w->args->len, w->args->nsegs))
+      if (braid__pf_is_mark(w->args->data, w->args->len, w->args->nsegs))
         h.nfds = 1; /* its memfd goes on the header (a dup in the child) */
     }
   } else {
@@ -853,10 +752,10 @@ static int send_work(Child *ch, Flight *f) {
     iov[n].iov_base = b->data + from;
     iov[n++].iov_len = to - from;
     /* a chunk whose items stream (braidB_procpool_map_streamed) */
-    if (b->nsegs == 1 && braidB_pstream_is(b->data, b->len, b->nsegs))
+    if (b->nsegs == 1 && braid__pf_is_mark(b->data, b->len, b->nsegs))
       h.nfds = 1;
   }
-  rc = send_all_fds(ch->fd, iov, n,
+  rc = braid__pf_send(ch->fd, iov, n,
                     h.nfds == 0      ? NULL
                     : w->job == NULL ? w->args->segs
                                      : f->batch->segs,
@@ -949,7 +848,6 @@ static int error_errno(lua_State *L) {
 ** not printed: the constructor raises it (core.procpool_wait_started). */
 static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch,
                        int first) {
-  ReplyHdr r;
   int ok, ev, code;
   ch->ref = LUA_NOREF;
   ch->fd = ch->sentinel = -1;
@@ -980,9 +878,11 @@ static int start_child(lua_State *L, braid_pool *p, ProcExt *x, Child *ch,
   ch->pid = field_int(L, -1, "pid");
   ch->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   ev = wait_reply(x, ch);
-  ok = ev == W_REPLY &&
-       braid__fd_read_all(ch->fd, &r, sizeof r, NULL) == BRAID_OK &&
-       r.status == REPLY_READY && r.len == 0;
+  {
+    FrameWait fw = { x, ch };
+    braid_pf_in in = { ch->fd, frame_wait, &fw };
+    ok = ev == W_REPLY && braid__pf_read_ready(&in) == BRAID_OK;
+  }
   if (ok) return 1;
   if (ev != W_STOP && !atomic_load(&x->stop)) {
     /* its socket ended: the child is exiting; its sentinel says when (a
@@ -1034,49 +934,30 @@ static void fail_lost(lua_State *L, Flight *f, long pid, int code) {
 }
 
 
-/* Reads the reply to the oldest work in flight. W_REPLY with '*m' and
-** '*ok', W_STREAM with '*sfd' (a result's stream entry: its memfd, the
-** caller's), or W_DIED / W_STOP. 'streaming': a stream entry came, the
+/* Reads the reply to the oldest work in flight (braid__pf_read_reply
+** checks it: a chunk's results are one item per task of it). W_REPLY with
+** '*m' and '*ok', W_STREAM with '*sfd' (a result's stream entry: its
+** memfd, the caller's), or W_DIED / W_STOP (also for a reply that breaks
+** the rules: a child gone wrong). 'streaming': a stream entry came, the
 ** reply is the task's own after it (REPLY_STREAMED, '*ok' and no
 ** message; or REPLY_EXC). */
-static int read_reply(ProcExt *x, Child *ch, int streaming, braid_msg **m,
-                      int *ok, int *sfd) {
-  ReplyHdr r;
-  int fds[BRAID_SEG_MAX], nfds = 0;
-  int ev = wait_reply(x, ch);
+static int read_reply(ProcExt *x, Child *ch, const Flight *f, int streaming,
+                      braid_msg **m, int *ok, int *sfd) {
+  braid_pf_reply r;
+  FrameWait fw = { x, ch };
+  braid_pf_in in = { ch->fd, frame_wait, &fw };
+  int ev = wait_reply(x, ch), rc;
   *m = NULL;
   if (ev != W_REPLY) return ev;
-  if (read_reply_hdr(ch->fd, &r, fds, &nfds) != BRAID_OK) goto bad;
-  if (r.len == 0 && r.nitems == 0 && !streaming &&
-      r.status == REPLY_STREAM && nfds == 1) {
-    *sfd = fds[0];
+  rc = braid__pf_read_reply(&in, f->w.job != NULL ? f->w.nitems : 0,
+                            streaming, &r);
+  if (rc == BRAID_PF_R_STREAM) {
+    *sfd = r.sfd;
     return W_STREAM;
   }
-  if (streaming && r.status == REPLY_STREAMED && nfds == 0 && r.len == 0 &&
-      r.nitems == 0) {
-    *ok = 1;
-    return W_REPLY;
-  }
-  if ((r.status != REPLY_OK && r.status != REPLY_EXC) ||
-      (streaming && r.status != REPLY_EXC) ||
-      (r.tag != 0 && r.tag != BRAID_RESULT_ITEMS) ||
-      read_msg_items(ch->fd, r.len, r.nitems, 0, m) != BRAID_OK ||
-      (nfds > 0 && (*m == NULL ||
-                    braid__msg_take_segs(*m, fds, nfds) != BRAID_OK))) {
-  bad:
-    /* the segments of a reply that cannot be read are closed with it
-    ** (braid__msg_take_segs closes them when it fails) */
-    if (nfds > 0 && *m == NULL)
-      while (nfds > 0) close(fds[--nfds]);
-    braid__msg_free(*m);
-    *m = NULL;
-    return atomic_load(&x->stop) ? W_STOP : W_DIED;
-  }
-  if (*m != NULL) (*m)->tag = (lua_Integer)r.tag;
-  /* a result may wait long unread, and many may: mapped, its segments
-  ** hold no descriptor (failing that, they stay descriptors) */
-  if (nfds > 0) (void)braid__msg_map_segs(*m);
-  *ok = r.status == REPLY_OK;
+  if (rc != BRAID_PF_R_OUTCOME) return atomic_load(&x->stop) ? W_STOP : W_DIED;
+  *m = r.m;
+  *ok = r.ok;
   return W_REPLY;
 }
 
@@ -1263,16 +1144,11 @@ static int proxy_body(lua_State *L) {
     if (taking) taking = fill(&px, depth);
     if (px.n == 0) break;
     ev = px.unsent ? W_DIED
-                   : read_reply(px.x, &px.ch, px.streaming, &m, &ok, &sfd);
+                   : read_reply(px.x, &px.ch, oldest(&px), px.streaming, &m,
+                                &ok, &sfd);
     if (ev == W_STREAM) {
       begin_stream(&px, sfd);
       continue;
-    }
-    if (ev == W_REPLY && m != NULL && m->tag == BRAID_RESULT_ITEMS &&
-        (px.streaming || oldest(&px)->w.job == NULL ||
-         m->nitems != oldest(&px)->w.nitems)) {
-      braid__msg_free(m); /* not what was asked: a child gone wrong */
-      ev = W_DIED;
     }
     if (ev == W_REPLY) {
       if (px.streaming) { /* the outcome of the result that streamed */

@@ -12,13 +12,11 @@
 #include "lua.h"
 #include "mpqueue.h"
 #include "os.h"
+#include "pstream.h"
 #include "wire.h"
 
-/* The bytes of a ring entry that stands for a stream (with one descriptor,
-** the stream's memfd). No message starts so: a message's first byte is
-** BRAID_WIRE_VERSION. */
-#define BRAID_PSTREAM_MARK "\xb7STR"
-#define BRAID_PSTREAM_MARKLEN 4
+/* BRAID_PSTREAM_MARK, the bytes of an entry that stands for a stream, is
+** pstream.h's (a process pool's framing checks it, poolframe.c). */
 
 /* 1 when the value at 'idx' is put streamed: a table likely big (as a
 ** threading Queue's put decides, lqstream.c). */

@@ -19,6 +19,7 @@
 #include "failalloc.h"
 #include "lbind.h"
 #include "lcodec.h"
+#include "lpool.h"
 #include "process.h"
 #include "intr.h"
 #include "park.h"
@@ -404,6 +405,8 @@ static const luaL_Reg test_funcs[] = {
   { "ready", test_ready },
   { "fd_count", test_fd_count },
   { "map_batch", test_map_batch },
+  { "pool_misreply", braidB_test_pool_misreply },
+  { "pool_stall", braidB_test_pool_stall },
   { "fill_fds", test_fill_fds },
   { "child_count", test_child_count },
   { "children", test_children },

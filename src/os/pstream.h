@@ -37,6 +37,12 @@
 
 #define BRAID_PSTREAM_CTL 4096
 
+/* The bytes of a ring entry or a pool frame's payload that stands for a
+** stream (with one descriptor, the stream's memfd). No message starts so:
+** a message's first byte is BRAID_WIRE_VERSION. */
+#define BRAID_PSTREAM_MARK "\xb7STR"
+#define BRAID_PSTREAM_MARKLEN 4
+
 enum { BRAID_PSTREAM_OPEN, BRAID_PSTREAM_DONE, BRAID_PSTREAM_FAILED };
 
 typedef struct braid_pstream_w braid_pstream_w;
