@@ -373,16 +373,6 @@ static int try_reduce(Enc *e, int idx) {
 }
 
 
-static int varint_len(uint64_t v) {
-  int n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
-
 /* Writes nil, booleans, numbers and strings (returns 0); returns the
 ** type of anything else (not 0: nil is written). */
 static inline int put_leaf(Enc *e, int idx) {
@@ -459,7 +449,7 @@ static int open_table(Enc *e, int idx) {
   }
   f = push_frame(e, FR_TABLE, idx);
   narr = lua_rawlen(L, idx);
-  w = varint_len(narr);
+  w = braid__wire_varint_len(narr);
   reserve(e, 2 + (size_t)w + 4 + 1);
   hdr = e->w.len;
   e->w.buf[e->w.len++] = T_TABLE;

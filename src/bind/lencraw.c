@@ -77,16 +77,6 @@ static inline int put_rawleaf(Enc *e, unsigned char tag,
 }
 
 
-static int varint_len(uint64_t v) {
-  int n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
-
 /* The border lua_rawlen would give for 't', when it is read without
 ** changing the table (lua_rawlen may move the array's limit): the array's
 ** limit is its real size and either 0 or its last slot is full, and no
@@ -182,7 +172,7 @@ static void plain_write(Enc *e, const braid_rawtable *t) {
   }
   if (nomem) braidB_enc_nomem(e);
   (void)plain_border(t, asize, nsize, &narr);
-  w = varint_len(narr);
+  w = braid__wire_varint_len(narr);
   reserve(e, 2 + (size_t)w + 4 + 1);
   hdr = e->w.len;
   e->w.buf[e->w.len++] = T_TABLE;

@@ -321,6 +321,17 @@ static inline void braid__wire_put_ref(braid_wbuf *w, size_t at) {
   braid__wire_varint_raw(w, at);
 }
 
+/* How many bytes the varint of 'v' takes (the width a count is reserved
+** in before it is known: braid__wire_put_padded_at). */
+static inline int braid__wire_varint_len(uint64_t v) {
+  int n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
 /* Overwrites 'wd' bytes already written at 'at' with 'v' as a varint
 ** padded to that width (v must fit in 7 * wd bits). */
 static inline void braid__wire_put_padded_at(braid_wbuf *w, size_t at,
