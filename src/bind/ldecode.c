@@ -19,6 +19,7 @@
 #include "lauxlib.h"
 #include "lbind.h"
 #include "lcodec.h"
+#include "ldecraw.h"
 #include "lpstream.h"
 #include "lspill.h"
 #include "stream.h"
@@ -572,6 +573,11 @@ static int table_dstep(Dec *d, DFrame *f, int ct) {
         if (i > (uint64_t)LUA_MAXINTEGER) dec_fail(d, "array too long");
       } else if (i > n) {
         break;
+      } else if (d->p < d->end && *d->p <= T_FLOAT) {
+        /* a run of numbers, booleans, nils: into the slots (ldecraw.c;
+        ** it checks again that the array is the one we made) */
+        d->p = braidB_dec_rawfill(L, t, d->p, d->end, &i, n);
+        if (i > n) break;
       }
       if (d->p < d->end && *d->p == T_INT) { /* the common element: inline */
         uint64_t u;
@@ -1245,41 +1251,6 @@ int braid__decode_owned_flags(lua_State *L, braid_msg *m, int flags) {
 }
 
 
-/* Pushes a number, boolean or nil item without any allocation (so it
-** cannot raise); returns 0 for other items. */
-static int push_scalar(lua_State *L, const unsigned char *p,
-                       const unsigned char *end) {
-  if (p >= end) return 0;
-  switch (*p) {
-    case T_NIL: lua_pushnil(L); return p + 1 == end;
-    case T_FALSE: lua_pushboolean(L, 0); return p + 1 == end;
-    case T_TRUE: lua_pushboolean(L, 1); return p + 1 == end;
-    case T_INT: {
-      uint64_t u = 0;
-      int shift = 0;
-      for (p++; p < end && shift <= 63; shift += 7) {
-        unsigned char b = *p++;
-        u |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-          if (p != end) return 0;
-          lua_pushinteger(L, (lua_Integer)((u >> 1) ^ (~(u & 1) + 1)));
-          return 1;
-        }
-      }
-      return 0;
-    }
-    case T_FLOAT: {
-      lua_Number d;
-      if (end - p != 1 + (ptrdiff_t)sizeof d) return 0;
-      memcpy(&d, p + 1, sizeof d);
-      lua_pushnumber(L, d);
-      return 1;
-    }
-    default: return 0;
-  }
-}
-
-
 /* Decodes item 'idx' of 'm' with the decoder 'd' (whose cache slot is
 ** shared by the items of one message: offsets are unique within it, and
 ** an item may name an object of an earlier one of its group, see
@@ -1294,7 +1265,7 @@ static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   d->p = m->data + off;
   d->end = m->data + end;
   if (off > end || end > m->len) dec_fail(d, "bad item bounds");
-  if (push_scalar(d->L, d->p, d->end)) return;
+  if (braidB_push_scalar(d->L, d->p, d->end)) return;
   d->handles = m->handles;
   d->nhandles = m->nhandles;
   d->segs = m->segs;
@@ -1367,7 +1338,7 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
     braid__item_bounds(items[0].m, items[0].idx, &off, &end);
     if (off <= end && end <= items[0].m->len &&
         lua_checkstack(L, 1) &&
-        push_scalar(L, items[0].m->data + off, items[0].m->data + end)) {
+        braidB_push_scalar(L, items[0].m->data + off, items[0].m->data + end)) {
       if (done)
         done(items[0].m, ud);
       else
@@ -1425,24 +1396,8 @@ int braid__decode_items(lua_State *L, const braid_item *items, size_t n,
 static int int_item(const braid_msg *m, uint32_t idx, lua_Integer *v) {
   size_t off = m->offs[idx];
   size_t end = idx + 1 < m->nitems ? m->offs[idx + 1] : m->len;
-  const unsigned char *p, *e;
-  uint64_t u = 0;
-  int shift = 0;
-  if (off >= end || end > m->len || end - off > 11) return 0;
-  p = m->data + off;
-  e = m->data + end;
-  if (*p++ != T_INT) return 0;
-  while (p < e) {
-    unsigned char b = *p++;
-    u |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      if (p != e) return 0;
-      *v = (lua_Integer)((u >> 1) ^ (~(u & 1) + 1));
-      return 1;
-    }
-    shift += 7;
-  }
-  return 0;
+  if (off >= end || end > m->len) return 0;
+  return braidB_int_bytes(m->data + off, m->data + end, v);
 }
 
 
@@ -1468,7 +1423,7 @@ int braid__decode_range_cache(lua_State *L, const braid_msg *m,
     }
     braid__item_bounds(m, first, &off, &end);
     if (off <= end && end <= m->len && lua_checkstack(L, 1) &&
-        push_scalar(L, m->data + off, m->data + end))
+        braidB_push_scalar(L, m->data + off, m->data + end))
       return 1;
   }
   tidx = tidx ? lua_absindex(L, tidx) : 0;
