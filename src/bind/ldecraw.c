@@ -32,6 +32,11 @@
 #include "lrawtab.h"
 #include "wire.h"
 
+/* Slots written raw by this thread since the hook last read it (the
+** specs' proof that the path runs: core._rawfill()). Thread-local: a
+** plain add per run. */
+static _Thread_local lua_Integer rawfilled;
+
 
 const unsigned char *braidB_dec_rawfill(lua_State *L, int t,
                                         const unsigned char *p,
@@ -78,8 +83,16 @@ const unsigned char *braidB_dec_rawfill(lua_State *L, int t,
     }
   }
 out:
+  rawfilled += (lua_Integer)(k - *i);
   *i = k;
   return p;
+}
+
+
+int braidB_rawfill_hook(lua_State *L) {
+  lua_pushinteger(L, rawfilled);
+  rawfilled = 0;
+  return 1;
 }
 
 

@@ -30,6 +30,10 @@ BRAIDI_FUNC const unsigned char *braidB_dec_rawfill(lua_State *L, int t,
                                                     const unsigned char *end,
                                                     uint64_t *i, uint64_t n);
 
+/* core._rawfill() -> how many slots this thread's decodes wrote raw since
+** the last call (a test hook; the count restarts at 0). */
+BRAIDI_FUNC int braidB_rawfill_hook(lua_State *L);
+
 /* Pushes a number, boolean or nil item that is the whole of [p, end)
 ** without any allocation (so it cannot raise); returns 0 (nothing pushed)
 ** for other items. */
