@@ -10,6 +10,12 @@ local core = require "braid.core"
 local braid = require "braid"
 local helpers = require "helpers"
 
+local function records(n)
+  local t = {}
+  for i = 1, n do t[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } } end
+  return t
+end
+
 local rawwalk = core._rawwalk
 local rawfill = core._rawfill
 
@@ -77,11 +83,28 @@ local function both(s, what)
   return a, nraw
 end
 
-local function records(n)
-  local t = {}
-  for i = 1, n do t[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } } end
-  return t
-end
+
+describe("a big decode's allocator", function()
+  -- first in this file: any big decode below moves this state
+  it("is a pool from a big message on (core.loads in a process's main state), not before", function()
+    local before = core._alloc_kind()
+    if before ~= "standard" then -- an embedder's or a sanitizer host's allocator: kept
+      assert.is_true(before == "other" or before == "pool" or before == "adopted", before)
+      return
+    end
+    local small = core.dumps(records(100))
+    assert.is_true(#small < 65536)
+    assert.equal(100, #core.loads(small))
+    assert.equal("standard", core._alloc_kind())
+    local big = core.dumps(records(5000))
+    assert.is_true(#big >= 65536)
+    local t = core.loads(big)
+    assert.equal("adopted", core._alloc_kind())
+    assert.equal(5000, #t)
+    assert.equal(15000, t[5000].vals[3])
+    assert.equal("item4999", t[4999].name)
+  end)
+end)
 
 describe("the decoder's raw fill", function()
   it("runs: the records' vals are written raw, none with the raw walk off", function()

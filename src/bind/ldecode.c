@@ -1140,11 +1140,18 @@ static int decode_nogc(lua_State *L) {
 ** time for 100,000 records in a fresh worker). The collector runs again
 ** around the user code a decode may call (require, constructors) and is
 ** restarted however the decode ends. The same for queue items from this
-** size on (braid__decode_items_with: a big table a put did not stream). */
+** size on (braid__decode_items_with: a big table a put did not stream).
+** From this size on too, a state still on luaL_newstate's allocator (a
+** process's main state: core.loads, a Queue's get in the main thread, a
+** Connection's recv) moves onto a pool first (braidB_adopt_pool,
+** ladopt.c), as a reader of a process stream does: malloc's bookkeeping
+** and first-touch page faults cost a sixth of decoding 100,000 records
+** (bench/README.md). Worker states are on pools already. */
 #define NOGC_MIN_BYTES 65536
 
 static int decode_flags(lua_State *L, const braid_msg *m, int flags) {
   int top, status;
+  if (m->len >= NOGC_MIN_BYTES) (void)braidB_adopt_pool(L);
   if (m->len < NOGC_MIN_BYTES || !lua_gc(L, LUA_GCISRUNNING))
     return decode_msg(L, m, 0, flags);
   if (!lua_checkstack(L, 4)) return luaL_error(L, "out of stack space");
@@ -1202,6 +1209,7 @@ int braid__decode_stream_owned(lua_State *L, braid_stream *s) {
   /* big by construction: decoded with the collector stopped (see
   ** NOGC_MIN_BYTES) */
   gc = lua_gc(L, LUA_GCISRUNNING);
+  (void)braidB_adopt_pool(L); /* see NOGC_MIN_BYTES */
   lua_pushcfunction(L, decode_stream_protected);
   lua_pushlightuserdata(L, s);
   lua_pushboolean(L, gc);
@@ -1361,8 +1369,10 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
       lua_pushvalue(L, tidx);
     else
       lua_pushnil(L);
-    gc = braid__items_bytes(items, n, NOGC_MIN_BYTES) >= NOGC_MIN_BYTES &&
-         lua_gc(L, LUA_GCISRUNNING);
+    if (braid__items_bytes(items, n, NOGC_MIN_BYTES) >= NOGC_MIN_BYTES) {
+      (void)braidB_adopt_pool(L); /* see NOGC_MIN_BYTES */
+      gc = lua_gc(L, LUA_GCISRUNNING);
+    }
     job.gcstopped = gc;
     if (gc) lua_gc(L, LUA_GCSTOP);
     status = lua_pcall(L, 2, tidx ? 0 : (int)n, 0);
