@@ -510,8 +510,10 @@ static inline int at_end(Dec *d) {
 ** own encoder's, but a hint is no promise). */
 #define STREAM_MAX_HINT (1u << 24)
 
-/* T_TABLE (tag read): pushes the table and opens its frame. */
-static void open_dtable(Dec *d, size_t at) {
+/* T_TABLE (tag read): pushes the table and opens its frame; or returns 1
+** with no frame when it was filled whole here (an array of numbers and
+** booleans, written raw: ldecraw.c). */
+static int open_dtable(Dec *d, size_t at) {
   lua_State *L = d->L;
   unsigned char flags = get_byte(d);
   uint64_t narr = get_varint(d);
@@ -526,14 +528,26 @@ static void open_dtable(Dec *d, size_t at) {
     if (narr > STREAM_MAX_HINT) narr = STREAM_MAX_HINT;
     if (nhash > STREAM_MAX_HINT) nhash = STREAM_MAX_HINT;
   }
-  f = dec_push(d, DF_TABLE);
+  if (nhash == 0 && narr > 0 && !(flags & (F_OPEN | F_META)) &&
+      d->p < d->end && *d->p <= T_FLOAT) { /* a vector, a record's vals */
+    uint64_t i = 1;
+    lua_createtable(L, (int)narr, 0);
+    if (flags & F_SHARED) remember(d, at);
+    d->p = braidB_dec_rawfill(L, -1, d->p, d->end, &i, narr);
+    if (i > narr) return 1;
+    f = dec_push(d, DF_TABLE); /* the rest through table_dstep */
+    f->i = i;
+  } else {
+    f = dec_push(d, DF_TABLE);
+    f->i = 1;
+    lua_createtable(L, (int)narr, (int)nhash);
+    if (flags & F_SHARED) remember(d, at);
+  }
   f->flags = flags;
   f->n = narr;
   f->nhash = nhash;
-  f->i = 1;
-  lua_createtable(L, (int)narr, (int)nhash);
   f->t = lua_gettop(L);
-  if (flags & F_SHARED) remember(d, at);
+  return 0;
 }
 
 
@@ -961,7 +975,7 @@ static int dec_open(Dec *d) {
     }
     case T_SEG: push_seg(d); return LUA_TSTRING;
     case T_TABLE:
-      open_dtable(d, at);
+      if (open_dtable(d, at)) return LUA_TTABLE;
       if (d->inl >= DEC_INLINE) return -1;
       { /* most tables hold leaves only: filled here, without going back
         ** to decode_value's loop (a bounded recursion) */
