@@ -27,6 +27,13 @@ seed("hash", { a = 1, b = "two", [3.5] = "float key", [true] = "bool key",
                [-7] = "negative key" })
 seed("mixed", { 10, 20, 30, x = 1, y = { z = 2 }, [100] = "sparse" })
 seed("holes", { 1, nil, 3, nil, 5 })
+-- arrays the decoder fills raw (ldecraw.c): runs of numbers, booleans
+-- and nils, broken by a 10-byte varint, a string, a table; a shared vector
+do
+  local vec = { 0.5, -0.0, 1 / 0, 0 / 0, 7, -8, true, false, nil, 3 }
+  seed("raw_runs", { 1, 2, math.mininteger, 4.5, true, nil, "s", 6, { 7, 8 }, 9 },
+       { vec, vec, { vec } }, { id = 1, name = "item1", vals = { 1, 2, 3 } })
+end
 seed("nested", { { { { { { { { "deep" } } } } } } } })
 local records = {}
 for i = 1, 12 do records[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } } end

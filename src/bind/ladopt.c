@@ -11,7 +11,9 @@
 ** copied on write). Measured on the mp.Queue row of bench/bigx_bench.lua:
 ** a third of the child's decode (docs/HACKING.md, "Streamed puts between
 ** processes"). Worker states never pay it: their pool hands out blocks
-** from chunks on huge pages.
+** from chunks on huge pages. Callers: the reader of a process stream
+** (lpstream.c) and every decode of a big message or of a stream
+** (ldecode.c, NOGC_MIN_BYTES: core.loads, a main thread's Queue get).
 **
 ** How: lua_setallocf installs 'hybrid', which takes new blocks from an
 ** owned pool (braid__salloc_new_owned: it can tell its blocks by address)

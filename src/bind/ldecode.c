@@ -19,6 +19,7 @@
 #include "lauxlib.h"
 #include "lbind.h"
 #include "lcodec.h"
+#include "ldecraw.h"
 #include "lpstream.h"
 #include "lspill.h"
 #include "stream.h"
@@ -509,8 +510,10 @@ static inline int at_end(Dec *d) {
 ** own encoder's, but a hint is no promise). */
 #define STREAM_MAX_HINT (1u << 24)
 
-/* T_TABLE (tag read): pushes the table and opens its frame. */
-static void open_dtable(Dec *d, size_t at) {
+/* T_TABLE (tag read): pushes the table and opens its frame; or returns 1
+** with no frame when it was filled whole here (an array of numbers and
+** booleans, written raw: ldecraw.c). */
+static int open_dtable(Dec *d, size_t at) {
   lua_State *L = d->L;
   unsigned char flags = get_byte(d);
   uint64_t narr = get_varint(d);
@@ -525,14 +528,26 @@ static void open_dtable(Dec *d, size_t at) {
     if (narr > STREAM_MAX_HINT) narr = STREAM_MAX_HINT;
     if (nhash > STREAM_MAX_HINT) nhash = STREAM_MAX_HINT;
   }
-  f = dec_push(d, DF_TABLE);
+  if (nhash == 0 && narr > 0 && !(flags & (F_OPEN | F_META)) &&
+      d->p < d->end && *d->p <= T_FLOAT) { /* a vector, a record's vals */
+    uint64_t i = 1;
+    lua_createtable(L, (int)narr, 0);
+    if (flags & F_SHARED) remember(d, at);
+    d->p = braidB_dec_rawfill(L, -1, d->p, d->end, &i, narr);
+    if (i > narr) return 1;
+    f = dec_push(d, DF_TABLE); /* the rest through table_dstep */
+    f->i = i;
+  } else {
+    f = dec_push(d, DF_TABLE);
+    f->i = 1;
+    lua_createtable(L, (int)narr, (int)nhash);
+    if (flags & F_SHARED) remember(d, at);
+  }
   f->flags = flags;
   f->n = narr;
   f->nhash = nhash;
-  f->i = 1;
-  lua_createtable(L, (int)narr, (int)nhash);
   f->t = lua_gettop(L);
-  if (flags & F_SHARED) remember(d, at);
+  return 0;
 }
 
 
@@ -572,6 +587,11 @@ static int table_dstep(Dec *d, DFrame *f, int ct) {
         if (i > (uint64_t)LUA_MAXINTEGER) dec_fail(d, "array too long");
       } else if (i > n) {
         break;
+      } else if (d->p < d->end && *d->p <= T_FLOAT) {
+        /* a run of numbers, booleans, nils: into the slots (ldecraw.c;
+        ** it checks again that the array is the one we made) */
+        d->p = braidB_dec_rawfill(L, t, d->p, d->end, &i, n);
+        if (i > n) break;
       }
       if (d->p < d->end && *d->p == T_INT) { /* the common element: inline */
         uint64_t u;
@@ -955,7 +975,7 @@ static int dec_open(Dec *d) {
     }
     case T_SEG: push_seg(d); return LUA_TSTRING;
     case T_TABLE:
-      open_dtable(d, at);
+      if (open_dtable(d, at)) return LUA_TTABLE;
       if (d->inl >= DEC_INLINE) return -1;
       { /* most tables hold leaves only: filled here, without going back
         ** to decode_value's loop (a bounded recursion) */
@@ -1134,11 +1154,18 @@ static int decode_nogc(lua_State *L) {
 ** time for 100,000 records in a fresh worker). The collector runs again
 ** around the user code a decode may call (require, constructors) and is
 ** restarted however the decode ends. The same for queue items from this
-** size on (braid__decode_items_with: a big table a put did not stream). */
+** size on (braid__decode_items_with: a big table a put did not stream).
+** From this size on too, a state still on luaL_newstate's allocator (a
+** process's main state: core.loads, a Queue's get in the main thread, a
+** Connection's recv) moves onto a pool first (braidB_adopt_pool,
+** ladopt.c), as a reader of a process stream does: malloc's bookkeeping
+** and first-touch page faults cost a sixth of decoding 100,000 records
+** (bench/README.md). Worker states are on pools already. */
 #define NOGC_MIN_BYTES 65536
 
 static int decode_flags(lua_State *L, const braid_msg *m, int flags) {
   int top, status;
+  if (m->len >= NOGC_MIN_BYTES) (void)braidB_adopt_pool(L);
   if (m->len < NOGC_MIN_BYTES || !lua_gc(L, LUA_GCISRUNNING))
     return decode_msg(L, m, 0, flags);
   if (!lua_checkstack(L, 4)) return luaL_error(L, "out of stack space");
@@ -1196,6 +1223,7 @@ int braid__decode_stream_owned(lua_State *L, braid_stream *s) {
   /* big by construction: decoded with the collector stopped (see
   ** NOGC_MIN_BYTES) */
   gc = lua_gc(L, LUA_GCISRUNNING);
+  (void)braidB_adopt_pool(L); /* see NOGC_MIN_BYTES */
   lua_pushcfunction(L, decode_stream_protected);
   lua_pushlightuserdata(L, s);
   lua_pushboolean(L, gc);
@@ -1245,41 +1273,6 @@ int braid__decode_owned_flags(lua_State *L, braid_msg *m, int flags) {
 }
 
 
-/* Pushes a number, boolean or nil item without any allocation (so it
-** cannot raise); returns 0 for other items. */
-static int push_scalar(lua_State *L, const unsigned char *p,
-                       const unsigned char *end) {
-  if (p >= end) return 0;
-  switch (*p) {
-    case T_NIL: lua_pushnil(L); return p + 1 == end;
-    case T_FALSE: lua_pushboolean(L, 0); return p + 1 == end;
-    case T_TRUE: lua_pushboolean(L, 1); return p + 1 == end;
-    case T_INT: {
-      uint64_t u = 0;
-      int shift = 0;
-      for (p++; p < end && shift <= 63; shift += 7) {
-        unsigned char b = *p++;
-        u |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-          if (p != end) return 0;
-          lua_pushinteger(L, (lua_Integer)((u >> 1) ^ (~(u & 1) + 1)));
-          return 1;
-        }
-      }
-      return 0;
-    }
-    case T_FLOAT: {
-      lua_Number d;
-      if (end - p != 1 + (ptrdiff_t)sizeof d) return 0;
-      memcpy(&d, p + 1, sizeof d);
-      lua_pushnumber(L, d);
-      return 1;
-    }
-    default: return 0;
-  }
-}
-
-
 /* Decodes item 'idx' of 'm' with the decoder 'd' (whose cache slot is
 ** shared by the items of one message: offsets are unique within it, and
 ** an item may name an object of an earlier one of its group, see
@@ -1294,7 +1287,7 @@ static void decode_item(Dec *d, const braid_msg *m, uint32_t idx) {
   d->p = m->data + off;
   d->end = m->data + end;
   if (off > end || end > m->len) dec_fail(d, "bad item bounds");
-  if (push_scalar(d->L, d->p, d->end)) return;
+  if (braidB_push_scalar(d->L, d->p, d->end)) return;
   d->handles = m->handles;
   d->nhandles = m->nhandles;
   d->segs = m->segs;
@@ -1367,7 +1360,7 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
     braid__item_bounds(items[0].m, items[0].idx, &off, &end);
     if (off <= end && end <= items[0].m->len &&
         lua_checkstack(L, 1) &&
-        push_scalar(L, items[0].m->data + off, items[0].m->data + end)) {
+        braidB_push_scalar(L, items[0].m->data + off, items[0].m->data + end)) {
       if (done)
         done(items[0].m, ud);
       else
@@ -1390,8 +1383,10 @@ int braid__decode_items_with(lua_State *L, const braid_item *items,
       lua_pushvalue(L, tidx);
     else
       lua_pushnil(L);
-    gc = braid__items_bytes(items, n, NOGC_MIN_BYTES) >= NOGC_MIN_BYTES &&
-         lua_gc(L, LUA_GCISRUNNING);
+    if (braid__items_bytes(items, n, NOGC_MIN_BYTES) >= NOGC_MIN_BYTES) {
+      (void)braidB_adopt_pool(L); /* see NOGC_MIN_BYTES */
+      gc = lua_gc(L, LUA_GCISRUNNING);
+    }
     job.gcstopped = gc;
     if (gc) lua_gc(L, LUA_GCSTOP);
     status = lua_pcall(L, 2, tidx ? 0 : (int)n, 0);
@@ -1425,24 +1420,8 @@ int braid__decode_items(lua_State *L, const braid_item *items, size_t n,
 static int int_item(const braid_msg *m, uint32_t idx, lua_Integer *v) {
   size_t off = m->offs[idx];
   size_t end = idx + 1 < m->nitems ? m->offs[idx + 1] : m->len;
-  const unsigned char *p, *e;
-  uint64_t u = 0;
-  int shift = 0;
-  if (off >= end || end > m->len || end - off > 11) return 0;
-  p = m->data + off;
-  e = m->data + end;
-  if (*p++ != T_INT) return 0;
-  while (p < e) {
-    unsigned char b = *p++;
-    u |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      if (p != e) return 0;
-      *v = (lua_Integer)((u >> 1) ^ (~(u & 1) + 1));
-      return 1;
-    }
-    shift += 7;
-  }
-  return 0;
+  if (off >= end || end > m->len) return 0;
+  return braidB_int_bytes(m->data + off, m->data + end, v);
 }
 
 
@@ -1468,7 +1447,7 @@ int braid__decode_range_cache(lua_State *L, const braid_msg *m,
     }
     braid__item_bounds(m, first, &off, &end);
     if (off <= end && end <= m->len && lua_checkstack(L, 1) &&
-        push_scalar(L, m->data + off, m->data + end))
+        braidB_push_scalar(L, m->data + off, m->data + end))
       return 1;
   }
   tidx = tidx ? lua_absindex(L, tidx) : 0;

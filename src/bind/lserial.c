@@ -13,6 +13,7 @@
 #include "lbind.h"
 #include "lcodec.h"
 #include "lrawtab.h"
+#include "ldecraw.h"
 #include "segfill.h"
 #include "stream.h"
 
@@ -206,6 +207,7 @@ static const luaL_Reg serial_funcs[] = {
   { "_seg_loads", serial_seg_loads },
   { "_seg_min", serial_seg_min },
   { "_rawwalk", braidB_rawwalk_hook },
+  { "_rawfill", braidB_rawfill_hook },
   { "dumps", serial_dumps },
   { "loads", serial_loads },
   { "copy", serial_copy },
