@@ -111,6 +111,19 @@ describe("the raw walk", function()
       nested = { a = { b = { c = { d = { e = { f = { 1, 2, 3 } } } } } } },
       many = (function() local t = {} for i = 1, 200 do t["k" .. i] = { i, tostring(i) } end return t end)(),
       big_child = { (function() local t = {} for i = 1, 300 do t[i] = { i } end return t end)() },
+      -- chains of 0-8 levels beside shallow siblings: a chain found too
+      -- deep for a plain table makes the walk skip the check on its next
+      -- levels (Enc.deep_lo/deep_hi), its siblings included
+      deepmix = (function()
+        local t = {}
+        for i = 1, 60 do
+          local c = { i }
+          local cur = c
+          for d = 1, i % 9 do cur.n = { d, s = { d } }; cur = cur.n end
+          t[i] = { c, { i }, { k = { i, { i } } }, s }
+        end
+        return t
+      end)(),
     }
     for name, v in pairs(vals) do same_bytes(v, name) end
     same_bytes(vals, "all together")

@@ -886,6 +886,7 @@ static void enc_reset(Enc *e, lua_State *L, const char *root) {
   e->group_at = 0;
   e->memo_p = NULL;
   e->flat_at = e->flat_end = 0;
+  e->deep_lo = e->deep_hi = 0;
   e->callv = 0;
   e->group1_end = e->call_lo = e->call_hi = 0;
 }

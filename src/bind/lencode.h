@@ -103,6 +103,11 @@ typedef struct Enc {
   ** (flat_end 0: none), which the next group copies without parsing it. */
   const void *memo_p;
   size_t memo_at, flat_at, flat_end;
+  /* While e->nframes is in (deep_lo, deep_hi], the raw walk does not try
+  ** to write a child table plain (lencraw.c): the frame at deep_lo had a
+  ** child found deeper than a plain table may be, and checking each level
+  ** of such a subtree again would read PLAIN_DEPTH levels per level. */
+  size_t deep_lo, deep_hi;
   /* A map call's batch (BRAID_ENC_CALLV): a flat table of the first
   ** group (which ends at 'group1_end', 0 before the second group) met
   ** again in a later one is written T_CALLV; the bytes they name lie in

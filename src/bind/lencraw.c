@@ -98,7 +98,8 @@ static int plain_border(const braid_rawtable *t, unsigned int asize,
 
 
 /* Whether 't' can be written by plain_write: a table written before in
-** this group (a REF), or plain (see the top of the file). */
+** this group (a REF), or plain (see the top of the file): 1 if so, -1 if
+** not because it nests deeper than 'depth', 0 for any other reason. */
 static int plain_check(Enc *e, const braid_rawtable *t, int depth,
                        int *budget) {
   braid_ptrent *pe;
@@ -117,7 +118,8 @@ static int plain_check(Enc *e, const braid_rawtable *t, int depth,
     e->memo_at = at;
     return 1;
   }
-  if (t->mt != NULL || depth == 0) return 0;
+  if (t->mt != NULL) return 0;
+  if (depth == 0) return -1;
   asize = braid_raw_asize(t);
   nsize = braid_raw_nsize(t);
   total = asize + nsize;
@@ -139,8 +141,8 @@ static int plain_check(Enc *e, const braid_rawtable *t, int depth,
     if (braid_rt_isempty(tag)) continue;
     if (++count > PLAIN_ENTRIES) return 0;
     if (tag == BRAID_RT_TABLE) {
-      if (!plain_check(e, (const braid_rawtable *)v->gc, depth - 1, budget))
-        return 0;
+      int r = plain_check(e, (const braid_rawtable *)v->gc, depth - 1, budget);
+      if (r <= 0) return r;
     } else if (!leafkey(tag)) {
       return 0;
     }
@@ -275,10 +277,19 @@ static int small_seq(Enc *e, const braid_rawtable *t) {
 
 
 int braidB_enc_raw_plain(Enc *e, const braid_rawtable *t) {
-  int budget = PLAIN_BUDGET;
+  int budget = PLAIN_BUDGET, r;
   if (e->names == NULL || !e->names->built) return 0;
+  if (e->nframes > e->deep_lo && e->nframes <= e->deep_hi)
+    return 0; /* in a subtree found too deep: frames write it (Enc) */
   if (small_seq(e, t)) return 1;
-  if (!plain_check(e, t, PLAIN_DEPTH, &budget)) return 0;
+  r = plain_check(e, t, PLAIN_DEPTH, &budget);
+  if (r <= 0) {
+    if (r < 0) { /* a chain: its next levels are not checked again */
+      e->deep_lo = e->nframes;
+      e->deep_hi = e->nframes + PLAIN_DEPTH - 1;
+    }
+    return 0;
+  }
   plain_write(e, t);
   return 1;
 }
