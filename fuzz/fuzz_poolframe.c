@@ -253,7 +253,7 @@ static void child(int fd) {
       abort();
     if (w.h.nfds == 1) { /* the payload streams */
       if (p == NULL || p->nsegs != 1 ||
-          !braid__pf_is_mark(p->data, p->len, p->nsegs))
+          !braid__pstream_is_mark(p->data, p->len, p->nsegs))
         abort();
       run(decode_stream, p);
     }

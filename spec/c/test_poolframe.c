@@ -21,6 +21,7 @@
 #include "braidint.h"
 #include "pool.h"
 #include "poolframe.h"
+#include "pstream.h"
 #include "wire.h"
 #include "ctest.h"
 
@@ -281,7 +282,7 @@ static void test_work_streamed(void) {
   in.ud = NULL;
   CHECK_EQ(braid__pf_read_work(&in, &w), BRAID_OK);
   CHECK(w.payload != NULL && w.payload->nsegs == 1);
-  CHECK(braid__pf_is_mark(w.payload->data, w.payload->len, 1));
+  CHECK(braid__pstream_is_mark(w.payload->data, w.payload->len, 1));
   braid__pf_work_free(&w);
   { /* a chunk of two items that stream: the mark, then an empty item */
     struct iovec ic[3];

@@ -502,7 +502,7 @@ void braidB_conn_recvframe(lua_State *L, int idx, uint64_t limit) {
     luaL_pushresultsize(&b, (size_t)n);
   }
   if (fx != NULL) { /* the descriptors are not needed any more */
-    int stream = !fx->seg && braidB_pstream_is(
+    int stream = !fx->seg && braid__pstream_is_mark(
         (const unsigned char *)lua_tostring(L, -1), (size_t)n, fx->n);
     fdset_close(fx);
     lua_remove(L, -2);
@@ -602,7 +602,7 @@ static int recvv(lua_State *L, Conn *c, int fd) {
   } else {
     rc = read_body(c, fd, (char *)m->data, (size_t)n);
     if (rc == BRAID_OK && fx != NULL && fx->n == 1 &&
-        braidB_pstream_is(m->data, (size_t)n, 1)) { /* a stream's entry */
+        braid__pstream_is_mark(m->data, (size_t)n, 1)) { /* a stream's entry */
       int sfd = fx->fds[0];
       fx->n = 0; /* braidB_pstream_read closes it */
       braid__msg_free(m);

@@ -1182,7 +1182,7 @@ static int decode_flags(lua_State *L, const braid_msg *m, int flags) {
 
 
 int braid__decode(lua_State *L, const braid_msg *m) {
-  if (m->nsegs == 1 && braidB_pstream_is(m->data, m->len, 1)) /* pool's */
+  if (m->nsegs == 1 && braid__pstream_is_mark(m->data, m->len, 1)) /* pool's */
     return braidB_pstream_msg(L, m);
   return decode_flags(L, m, 0);
 }

@@ -157,7 +157,7 @@ static int mpq_get(lua_State *L) {
     rc = braid__mpq_get(q, &p, &len, segs, &nsegs, blocking, t);
     if (rc == BRAID_ETIMEDOUT) return braidB_raise(L, "queue.Empty", "");
     if (rc != BRAID_OK) return braidB_nomem(L);
-    if (!braidB_pstream_is(p, len, nsegs)) break;
+    if (!braid__pstream_is_mark(p, len, nsegs)) break;
     braid__free(p);
     lua_settop(L, 0);
     if (braidB_pstream_read(L, segs[0])) return 1;

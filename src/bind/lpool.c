@@ -29,30 +29,38 @@ static const char FNCACHE_KEY = 'f'; /* weak: pool proxy -> {fn -> FnRef} */
 ** =======================================================
 */
 
-braid_msg *braidB_encode_values(lua_State *L, int idx, int n,
-                                const char *root, int proc) {
-  const char **roots;
-  braid_msg *m;
-  int i;
-  idx = lua_absindex(L, idx);
-  if (n == 1 && !proc) return braid__encode(L, idx, root);
-  roots = (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 0);
-  for (i = 0; i < n; i++) roots[i] = root;
-  m = proc ? braid__encode_proc(L, idx, n, roots,
-                                proc > 1 ? proc : BRAID_ENC_PIPE)
-           : braid__encode_n(L, idx, n, roots);
+/* The 'n' values at idx.. as one message named by 'roots' (on the stack
+** just above them: popped here). */
+static braid_msg *encode_named(lua_State *L, int idx, int n,
+                               const char **roots, int proc) {
+  braid_msg *m = proc ? braid__encode_proc(L, idx, n, roots,
+                                           proc > 1 ? proc : BRAID_ENC_PIPE)
+                      : braid__encode_n(L, idx, n, roots);
   lua_pop(L, 1);
   return m;
 }
 
 
-const char **braidB_arg_roots(lua_State *L, int n) {
+braid_msg *braidB_encode_values(lua_State *L, int idx, int n,
+                                const char *root, int proc) {
+  const char **roots;
+  int i;
+  idx = lua_absindex(L, idx);
+  if (n == 1 && !proc) return braid__encode(L, idx, root);
+  roots = (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 0);
+  for (i = 0; i < n; i++) roots[i] = root;
+  return encode_named(L, idx, n, roots, proc);
+}
+
+
+const char **braidB_indexed_roots(lua_State *L, const char *name,
+                                  lua_Integer first, int n) {
   const char **roots =
       (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 1);
   int i;
   lua_createtable(L, n, 0); /* the names, alive as long as the userdata */
   for (i = 0; i < n; i++) {
-    roots[i] = lua_pushfstring(L, "args[%d]", i + 1);
+    roots[i] = lua_pushfstring(L, "%s[%I]", name, first + i);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setiuservalue(L, -2, 1);
@@ -62,15 +70,9 @@ const char **braidB_arg_roots(lua_State *L, int n) {
 
 /* A call's arguments as one message, each named by its position. */
 static braid_msg *encode_args(lua_State *L, int idx, int n, int proc) {
-  const char **roots;
-  braid_msg *m;
   idx = lua_absindex(L, idx);
-  roots = braidB_arg_roots(L, n);
-  m = proc ? braid__encode_proc(L, idx, n, roots,
-                                proc > 1 ? proc : BRAID_ENC_PIPE)
-           : braid__encode_n(L, idx, n, roots);
-  lua_pop(L, 1);
-  return m;
+  return encode_named(L, idx, n, braidB_indexed_roots(L, "args", 1, n),
+                      proc);
 }
 
 

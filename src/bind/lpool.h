@@ -63,10 +63,12 @@ BRAIDI_FUNC int braidB_raise_remote(lua_State *L, int idx);
 ** MAY RAISE. */
 BRAIDI_FUNC braid_msg *braidB_encode_values(lua_State *L, int idx, int n,
                                             const char *root, int proc);
-/* The names of a call's 'n' arguments for the encoder's error paths,
-** "args[1]".."args[n]" (a thread start's arguments are named so): pushes
+/* The names of 'n' values for the encoder's error paths,
+** "name[first]".."name[first + n - 1]" (a call's arguments "args[i]", as
+** a thread start's are named; a map chunk's items "iterable[k]"): pushes
 ** one value that keeps them (the caller pops it) and returns them. */
-BRAIDI_FUNC const char **braidB_arg_roots(lua_State *L, int n);
+BRAIDI_FUNC const char **braidB_indexed_roots(lua_State *L, const char *name,
+                                              lua_Integer first, int n);
 /* Pushes a box for a message owned by the Lua stack until taken (set
 ** *box = NULL); __gc frees what is still in it, so a raise leaks
 ** nothing. */
@@ -138,14 +140,14 @@ BRAIDI_FUNC void braidB_open_futures(lua_State *L);
 BRAIDI_FUNC void braidB_open_workers(lua_State *L);
 /* } ====== */
 
-/* core.ThreadPool{process = {...}}: makes the options of a pool of
-** processes from the table at 'idx' (lprocpool.c). MAY RAISE. */
 /* _test.pool_misreply(mode [, exit]) (a task in a pool's child: its reply
 ** breaks the framing's rules) and _test.pool_stall([seconds]) (how long a
 ** proxy waits for the rest of a frame its child began): lprocpool.c. */
 BRAIDI_FUNC int braidB_test_pool_misreply(lua_State *L);
 BRAIDI_FUNC int braidB_test_pool_stall(lua_State *L);
 
+/* core.ThreadPool{process = {...}}: makes the options of a pool of
+** processes from the table at 'idx' (lprocpool.c). MAY RAISE. */
 BRAIDI_FUNC void braidB_procpool_opts(lua_State *L, int idx,
                                       braid_pool_opts *o);
 /* Submits a call of 'e' with the 'n' arguments from 'idx' (one at least
@@ -155,7 +157,7 @@ BRAIDI_FUNC void braidB_procpool_opts(lua_State *L, int idx,
 ** encoded arguments ('e' still the caller's, who
 ** submits as usual: they were small after all, no stream could be
 ** made, or the pool refused it). MAY RAISE (an argument's TypeError with
-** its path, "args..." as the unstreamed path names it; 'e' is then
+** its path, "args[i]..." as the unstreamed path names it; 'e' is then
 ** released, and a call already submitted is
 ** cancelled, or fails in the child, which runs nothing of it). */
 BRAIDI_FUNC braid_msg *braidB_procpool_submit_streamed(lua_State *L,

@@ -195,7 +195,8 @@ braid_msg *braidB_procpool_submit_streamed(lua_State *L, braid_pool *p,
   t.root = NULL;
   /* the arguments are one message, as the unstreamed path's: references
   ** shared between them are kept; each is named by its position */
-  m = braidB_put_streamed_n(L, idx, n, braidB_arg_roots(L, n), &t, &rc);
+  m = braidB_put_streamed_n(L, idx, n,
+                            braidB_indexed_roots(L, "args", 1, n), &t, &rc);
   *box = NULL; /* the pool's, or the caller's again */
   lua_pop(L, 2);
   if (m == NULL && rc != BRAID_OK)
@@ -239,14 +240,10 @@ braid_msg *braidB_procpool_map_streamed(lua_State *L, braid_job *j, int idx,
   MapTarget mt;
   const char **roots;
   braid_msg *m;
-  int i;
   idx = lua_absindex(L, idx);
   /* each value named by its place in the iterable, as
-  ** braid__encode_batch_shared names it; the names stay on the stack */
-  luaL_checkstack(L, n + 2, "too many items");
-  roots = (const char **)lua_newuserdatauv(L, (size_t)n * sizeof *roots, 0);
-  for (i = 0; i < n; i++)
-    roots[i] = lua_pushfstring(L, "iterable[%I]", first + i);
+  ** braid__encode_batch_shared names it */
+  roots = braidB_indexed_roots(L, "iterable", first, n);
   mt.j = j;
   mt.nitems = (uint32_t)n;
   t.entry = map_entry;
@@ -254,7 +251,7 @@ braid_msg *braidB_procpool_map_streamed(lua_State *L, braid_job *j, int idx,
   t.ud = &mt;
   t.root = NULL;
   m = braidB_put_streamed_n(L, idx, n, roots, &t, rc);
-  lua_pop(L, n + 1);
+  lua_pop(L, 1);
   return m;
 }
 
@@ -722,7 +719,7 @@ static int send_work(Child *ch, Flight *f) {
       h.len = w->args->len;
       iov[n].iov_base = w->args->data;
       iov[n++].iov_len = w->args->len;
-      if (braid__pf_is_mark(w->args->data, w->args->len, w->args->nsegs))
+      if (braid__pstream_is_mark(w->args->data, w->args->len, w->args->nsegs))
         h.nfds = 1; /* its memfd goes on the header (a dup in the child) */
     }
   } else {
@@ -752,7 +749,7 @@ static int send_work(Child *ch, Flight *f) {
     iov[n].iov_base = b->data + from;
     iov[n++].iov_len = to - from;
     /* a chunk whose items stream (braidB_procpool_map_streamed) */
-    if (b->nsegs == 1 && braid__pf_is_mark(b->data, b->len, b->nsegs))
+    if (b->nsegs == 1 && braid__pstream_is_mark(b->data, b->len, b->nsegs))
       h.nfds = 1;
   }
   rc = braid__pf_send(ch->fd, iov, n,
@@ -1020,17 +1017,16 @@ static void fail_all(Proxy *px, int how) {
 static void begin_stream(Proxy *px, int sfd) {
   braid_msg *m = braidB_pstream_mark(sfd, 0); /* 'sfd' is its from now */
   Flight *f = oldest(px);
+  int early;
   px->streaming = 1;
   px->smsg = m;
   if (m == NULL) return; /* the outcome finishes the work with a MemoryError */
-  {
-    int early = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
-    if (early >= 0 &&
-        (f->w.job == NULL
-             ? braid__future_set_early(f->w.fut, early)
-             : braid__job_set_early(f->w.job, f->w.chunk, early)) != BRAID_OK)
-      close(early);
-  }
+  early = fcntl(sfd, F_DUPFD_CLOEXEC, 0);
+  if (early >= 0 &&
+      (f->w.job == NULL
+           ? braid__future_set_early(f->w.fut, early)
+           : braid__job_set_early(f->w.job, f->w.chunk, early)) != BRAID_OK)
+    close(early);
 }
 
 /* The child's reply after a stream: its outcome finishes the oldest work,

@@ -49,12 +49,6 @@ int braidB_pstream_wanted(lua_State *L, int idx) {
 }
 
 
-int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs) {
-  return nsegs == 1 && len == BRAID_PSTREAM_MARKLEN &&
-         memcmp(p, BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN) == 0;
-}
-
-
 /* {====================== writer ====================== */
 
 typedef struct PsPut {

@@ -57,17 +57,13 @@ braid_msg *braidB_put_streamed_n(lua_State *L, int idx, int n,
 void braidB_mpq_put_streamed(lua_State *L, braid_mpq *q, int idx, int block,
                              double timeout);
 
-/* A message standing for a stream (what braidB_pstream_is recognises):
+/* A message standing for a stream (what braid__pstream_is_mark recognises):
 ** the 4 bytes of BRAID_PSTREAM_MARK, and the memfd 'fd' as its one
 ** segment; with 'nitems' > 0 a batch of that many items, the first the
 ** mark, the others empty (a map chunk whose items are the stream's
 ** values). 'fd' is taken: the message's, or closed here when none can be
 ** made (NULL: out of memory). */
 braid_msg *braidB_pstream_mark(int fd, uint32_t nitems);
-
-/* 1 when a received entry is a stream's ('len' bytes at 'p', 'nsegs'
-** descriptors). */
-int braidB_pstream_is(const unsigned char *p, size_t len, int nsegs);
 
 /* Decodes the stream of memfd 'fd' (closed here, raise or not) as it is
 ** written and pushes its values: how many (at least 1); or 0, having pushed nothing, when its
@@ -82,7 +78,7 @@ int braidB_pstream_read_until(lua_State *L, int fd,
                               const braid__deadline *until);
 
 /* Pushes the value of a message that stands for a stream (a process
-** pool's streamed result, lprocpool.c: braidB_pstream_is of its bytes,
+** pool's streamed result, lprocpool.c: braid__pstream_is_mark of its bytes,
 ** its one segment the memfd, which stays the message's), read from the
 ** stream: how many. The pool finishes a future or a chunk with such a message
 ** only once the child said the stream is whole; a stream that is not

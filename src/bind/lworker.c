@@ -247,7 +247,7 @@ static int call_protected(lua_State *L) {
   push_fn(L, c, w->fn);
   base = lua_gettop(L) - 1;
   args = w->args;
-  if (args != NULL && braidB_pstream_is(args->data, args->len, args->nsegs)) {
+  if (args != NULL && braid__pstream_is_mark(args->data, args->len, args->nsegs)) {
     /* a process pool's argument streamed by the caller (lprocpool.c),
     ** decoded as it is written; w->args keeps the message, freed by the
     ** caller also when this raises (the caller's encode failed: the
@@ -280,7 +280,7 @@ static int chunk_protected(lua_State *L) {
   cs = w->chunksize;
   if (cs == 1) {
     m = w->items[0].m;
-    if (braidB_pstream_is(m->data, m->len, m->nsegs)) {
+    if (braid__pstream_is_mark(m->data, m->len, m->nsegs)) {
       /* a process pool's chunk whose one item the caller streams
       ** (lprocpool.c), decoded as it is written; a stream its writer
       ** failed raises here, before the function runs */
@@ -303,7 +303,7 @@ static int chunk_protected(lua_State *L) {
   ** same object in each, as Python's one unpickling per task batch) */
   lua_pushnil(L);
   m = w->items[0].m;
-  streamed = braidB_pstream_is(m->data, m->len, m->nsegs);
+  streamed = braid__pstream_is_mark(m->data, m->len, m->nsegs);
   if (streamed) {
     /* a process pool's chunk whose items the caller streams as one
     ** message (lprocpool.c), decoded as they are written, at 4...: one

@@ -248,12 +248,6 @@ int braid__pf_read_msg(const braid_pf_in *in, uint64_t len, uint32_t nitems,
 }
 
 
-int braid__pf_is_mark(const unsigned char *p, size_t len, uint32_t nsegs) {
-  return nsegs == 1 && len == BRAID_PSTREAM_MARKLEN &&
-         memcmp(p, BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN) == 0;
-}
-
-
 void braid__pf_work_free(braid_pf_work *w) {
   braid__msg_free(w->fn);
   braid__msg_free(w->calls);
@@ -304,7 +298,7 @@ int braid__pf_read_work(const braid_pf_in *in, braid_pf_work *w) {
   if (nsfd == 1) { /* the payload streams: the mark, and its memfd */
     rc = BRAID_EINVAL;
     if (w->payload == NULL ||
-        !braid__pf_is_mark(w->payload->data, w->payload->len, 1) ||
+        !braid__pstream_is_mark(w->payload->data, w->payload->len, 1) ||
         !is_file(sfd[0]))
       goto fail;
     nsfd = 0;

@@ -120,11 +120,6 @@ BRAIDI_FUNC int braid__pf_read_hdr(const braid_pf_in *in, void *r, size_t size, 
 BRAIDI_FUNC int braid__pf_read_msg(const braid_pf_in *in, uint64_t len, uint32_t nitems,
                                    uint32_t origin, braid_msg **out);
 
-/* 1 when 'len' bytes at 'p' with 'nsegs' descriptors are a stream's mark
-** (a message standing for the stream in its one descriptor). */
-BRAIDI_FUNC int braid__pf_is_mark(const unsigned char *p, size_t len,
-                                  uint32_t nsegs);
-
 /* What the child reads of one work frame. */
 typedef struct braid_pf_work {
   braid_pf_hdr h;

@@ -32,6 +32,7 @@
 #define BRAID_PSTREAM_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "os.h"
 
@@ -42,6 +43,15 @@
 ** a message's first byte is BRAID_WIRE_VERSION. */
 #define BRAID_PSTREAM_MARK "\xb7STR"
 #define BRAID_PSTREAM_MARKLEN 4
+
+/* 1 when 'len' bytes at 'p' with 'nsegs' descriptors are a stream's mark
+** (a ring entry, a pool frame's payload or a message standing for the
+** stream in its one descriptor). */
+static inline int braid__pstream_is_mark(const unsigned char *p, size_t len,
+                                         long nsegs) {
+  return nsegs == 1 && len == BRAID_PSTREAM_MARKLEN &&
+         memcmp(p, BRAID_PSTREAM_MARK, BRAID_PSTREAM_MARKLEN) == 0;
+}
 
 enum { BRAID_PSTREAM_OPEN, BRAID_PSTREAM_DONE, BRAID_PSTREAM_FAILED };
 
