@@ -7,7 +7,6 @@
 ** stack is dropped once per FLAT_SLOTS elements).
 ** See LICENSE for copyright and license.
 */
-#include <string.h>
 
 #include "lbind.h"
 #include "lencode.h"
@@ -39,11 +38,7 @@ int braidB_enc_flat_array(Enc *e, int idx, lua_Unsigned narr) {
       if (lua_isinteger(L, -1)) {
         put_int(e, lua_tointeger(L, -1));
       } else {
-        lua_Number d = lua_tonumber(L, -1);
-        reserve(e, 1 + sizeof d);
-        e->w.buf[e->w.len++] = T_FLOAT;
-        memcpy(e->w.buf + e->w.len, &d, sizeof d);
-        e->w.len += sizeof d;
+        put_float(e, lua_tonumber(L, -1));
       }
     } else if (t == LUA_TBOOLEAN) {
       put_byte(e, lua_toboolean(L, -1) ? T_TRUE : T_FALSE);

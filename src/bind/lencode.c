@@ -387,9 +387,7 @@ static inline int put_leaf(Enc *e, int idx) {
       if (lua_isinteger(L, idx)) {
         put_int(e, lua_tointeger(L, idx));
       } else {
-        lua_Number d = lua_tonumber(L, idx);
-        put_byte(e, T_FLOAT);
-        put_bytes(e, &d, sizeof d);
+        put_float(e, lua_tonumber(L, idx));
       }
       return 0;
     case LUA_TSTRING: {
@@ -541,11 +539,7 @@ resume:
         if (lua_isinteger(L, k + 1)) { /* the common elements: inline */
           put_int(e, lua_tointeger(L, k + 1));
         } else if (lua_type(L, k + 1) == LUA_TNUMBER) { /* a float */
-          lua_Number d = lua_tonumber(L, k + 1);
-          reserve(e, 1 + sizeof d);
-          e->w.buf[e->w.len++] = T_FLOAT;
-          memcpy(e->w.buf + e->w.len, &d, sizeof d);
-          e->w.len += sizeof d;
+          put_float(e, lua_tonumber(L, k + 1));
         } else if ((e->ctype = put_leaf(e, k + 1)) != 0) {
           f->st = ST_POST;
           k++;

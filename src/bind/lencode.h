@@ -136,6 +136,7 @@ typedef struct Enc {
 #define put_bytes(e, p, n) braid__wire_put_bytes(&(e)->w, (p), (n))
 #define put_varint(e, v) braid__wire_put_varint(&(e)->w, (v))
 #define put_int(e, v) braid__wire_put_int(&(e)->w, (v))
+#define put_float(e, d) braid__wire_put_float(&(e)->w, (d))
 #define put_u32_at(e, at, v) braid__wire_put_u32_at(&(e)->w, (at), (v))
 #define put_string(e, s, n) braid__wire_put_string(&(e)->w, (s), (n))
 #define put_ref(e, at) braid__wire_put_ref(&(e)->w, (at))

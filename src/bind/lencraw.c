@@ -60,12 +60,7 @@ static inline int put_rawleaf(Enc *e, unsigned char tag,
                               const braid_rawval *v) {
   switch (tag) {
     case BRAID_RT_INT: put_int(e, v->i); return 0;
-    case BRAID_RT_FLT:
-      reserve(e, 1 + sizeof v->n);
-      e->w.buf[e->w.len++] = T_FLOAT;
-      memcpy(e->w.buf + e->w.len, &v->n, sizeof v->n);
-      e->w.len += sizeof v->n;
-      return 0;
+    case BRAID_RT_FLT: put_float(e, v->n); return 0;
     case BRAID_RT_TRUE: put_byte(e, T_TRUE); return 0;
     case BRAID_RT_FALSE: put_byte(e, T_FALSE); return 0;
     case BRAID_RT_SHRSTR: case BRAID_RT_LNGSTR:
