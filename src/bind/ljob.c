@@ -109,6 +109,30 @@ static int wait_chunk_early(void *ud, const braid__deadline *d) {
 }
 
 
+/* Chunk a->k pending with its early descriptor a->fd (-1: none): decodes
+** its stream while the child encodes it (closing the descriptor, also
+** when it raises: Ctrl-C, a corrupt stream), then awaits its outcome, both
+** by 'until'. Returns as await_chunk_early does: 1 with the value read
+** pushed when the outcome is a success, 0 with nothing pushed, -1 when
+** time ran out (nothing pushed). */
+static int read_early(lua_State *L, ChunkArgs *a, braid_job *j,
+                      const braid__deadline *until) {
+  int top = lua_gettop(L), got = 0;
+  if (a->fd >= 0 && (got = braidB_pstream_read_until(L, a->fd, until)) < 0)
+    return -1;
+  if (await_chunk(L, a, j, a->k, braid__deadline_left(until)) != BRAID_OK) {
+    lua_settop(L, top); /* the outcome, not in time */
+    return -1;
+  }
+  if (got && a->st == BRAID_CHUNK_OK) {
+    lua_settop(L, top + 1);
+    return 1;
+  }
+  lua_settop(L, top);
+  return 0;
+}
+
+
 /* await_chunk for a reader of chunks in order: a chunk whose result (of
 ** its one task, or the table of its tasks' results) streams from a
 ** process pool's child (lprocpool.c) is decoded
@@ -123,7 +147,6 @@ static int await_chunk_early(lua_State *L, ChunkArgs *a, braid_job *j,
                              uint32_t k, double timeout) {
   braid__deadline now = braid__deadline_in(0);
   braid__deadline until = braid__deadline_in(timeout);
-  int top = lua_gettop(L), got = 0;
   a->j = j;
   a->k = k;
   a->st = braid__job_wait_chunk_early(j, k, &now, &a->m, &a->fd);
@@ -131,19 +154,7 @@ static int await_chunk_early(lua_State *L, ChunkArgs *a, braid_job *j,
       braidB_blocking_wait(L, wait_chunk_early, a, timeout) != BRAID_OK)
     return -1;
   if (a->st != BRAID_CHUNK_PENDING) return 0;
-  /* closes the dup, also when it raises (Ctrl-C, a corrupt stream) */
-  if (a->fd >= 0 && (got = braidB_pstream_read_until(L, a->fd, &until)) < 0)
-    return -1;
-  if (await_chunk(L, a, j, k, braid__deadline_left(&until)) != BRAID_OK) {
-    lua_settop(L, top); /* the outcome, not in time */
-    return -1;
-  }
-  if (got && a->st == BRAID_CHUNK_OK) {
-    lua_settop(L, top + 1);
-    return 1;
-  }
-  lua_settop(L, top);
-  return 0;
+  return read_early(L, a, j, &until);
 }
 
 
@@ -191,7 +202,6 @@ static int job_next_done(lua_State *L) {
   double timeout = braidB_waittimeout(L, 3);
   braid__deadline until = braid__deadline_in(timeout);
   ChunkArgs a;
-  int got = 0;
   a.j = j;
   a.seen = (uint32_t)(seen < 0 ? 0 : seen);
   a.fd = -1;
@@ -201,19 +211,13 @@ static int job_next_done(lua_State *L) {
   lua_settop(L, 1);
   lua_pushinteger(L, (lua_Integer)a.k + 1);
   if (a.st == BRAID_CHUNK_PENDING) { /* it streams: read it, then wait */
-    /* closes the dup, also when it raises (Ctrl-C, a corrupt stream) */
-    if (a.fd >= 0 && (got = braidB_pstream_read_until(L, a.fd, &until)) < 0)
-      return braidB_raise(L, "TimeoutError", "");
-    if (await_chunk(L, &a, j, a.k, braid__deadline_left(&until)) !=
-        BRAID_OK)
-      return braidB_raise(L, "TimeoutError", "");
-    if (got && a.st == BRAID_CHUNK_OK) { /* the value read */
-      lua_settop(L, 3);
-      lua_pushboolean(L, 1);
-      lua_insert(L, 3);
-      return 3;
+    switch (read_early(L, &a, j, &until)) {
+      case -1: return braidB_raise(L, "TimeoutError", "");
+      case 1: /* the value read */
+        lua_pushboolean(L, 1);
+        lua_insert(L, 3);
+        return 3;
     }
-    lua_settop(L, 2);
   }
   return 1 + push_chunk(L, a.st, a.m);
 }
