@@ -99,12 +99,26 @@ static lua_Alloc standard_alloc(void) {
 }
 
 
+/* The pool L allocates from (a worker's, or the one it was moved onto),
+** or NULL. */
+static braid_salloc *pool_of(lua_State *L) {
+  void *ud;
+  lua_Alloc f = lua_getallocf(L, &ud);
+  if (f == hybrid) return ((Adopted *)ud)->pool;
+  if (f == braid__salloc_alloc) return (braid_salloc *)ud;
+  return NULL;
+}
+
+
 int braidB_adopt_pool(lua_State *L) {
   void *ud;
   lua_Alloc f = lua_getallocf(L, &ud), std;
   lua_State *main;
   Adopted *a;
-  if (f == hybrid || f == braid__salloc_alloc) return 1;
+  if (f == hybrid || f == braid__salloc_alloc) {
+    braid__salloc_sync_fork(pool_of(L));
+    return 1;
+  }
   if ((std = standard_alloc()) == NULL || f != std) return 0;
   if ((a = (Adopted *)braid__calloc(1, sizeof *a)) == NULL) return 0;
   if ((a->pool = braid__salloc_new_owned()) == NULL) {
@@ -138,5 +152,33 @@ int braidB_alloc_kind(lua_State *L) {
   else if (f == hybrid) k = "adopted";
   else if (f == standard_alloc()) k = "standard";
   lua_pushstring(L, k);
+  return 1;
+}
+
+
+void braidB_pool_after_fork(lua_State *L) {
+  braid__salloc_after_fork(pool_of(L)); /* NULL: the cache of chunks only */
+}
+
+
+/* core._pool_stats() -> nil when the state is on no pool, or a table:
+** mapped, free, stashed, fresh (braid__salloc_stats) */
+int braidB_pool_stats_hook(lua_State *L) {
+  braid_salloc *p = pool_of(L);
+  braid_salloc_stats st;
+  if (p == NULL) {
+    lua_pushnil(L);
+    return 1;
+  }
+  braid__salloc_stats(p, &st);
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)st.mapped);
+  lua_setfield(L, -2, "mapped");
+  lua_pushinteger(L, (lua_Integer)st.free);
+  lua_setfield(L, -2, "free");
+  lua_pushinteger(L, (lua_Integer)st.stashed);
+  lua_setfield(L, -2, "stashed");
+  lua_pushinteger(L, (lua_Integer)st.fresh);
+  lua_setfield(L, -2, "fresh");
   return 1;
 }

@@ -318,4 +318,10 @@ BRAIDI_FUNC int braidB_adopt_pool(lua_State *L);
 /* core._alloc_kind(): the specs' probe (ladopt.c). */
 BRAIDI_FUNC int braidB_alloc_kind(lua_State *L);
 
+/* In a forked child: L's pool (a worker's, or the one L was moved onto)
+** forgets the blocks the parent had freed (braid__salloc_after_fork). */
+BRAIDI_FUNC void braidB_pool_after_fork(lua_State *L);
+/* core._pool_stats(): the specs' probe of L's pool (ladopt.c). */
+BRAIDI_FUNC int braidB_pool_stats_hook(lua_State *L);
+
 #endif

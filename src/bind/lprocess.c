@@ -193,6 +193,7 @@ static int core_proc_fork(lua_State *L) {
     rt->nondaemon = 0;
     atomic_store(&fs_sock, -1); /* the parent's; this child starts its own */
     braid__mutex_unlock(&rt->mu);
+    braidB_pool_after_fork(L);
     lua_pushinteger(L, 0);
     return 1;
   }

@@ -69,6 +69,20 @@ typedef struct FreeBlock {
 
 #define FIRST_MEDIUM (MAXSMALL / GRAIN + 1) /* the class of 640 bytes */
 
+/* After a fork, the blocks freed before it (braid__salloc_sync_fork). */
+typedef struct Stash {
+  FreeBlock *list[NCLASS + 1]; /* by class */
+  FreeBlock *tail[NCLASS + 1]; /* the oldest block of each free list */
+  size_t bytes;                /* in 'list' */
+  size_t fresh; /* bytes the bump may still hand out before the stash */
+} Stash;
+
+/* What one fork may let a pool hand out from its bump (new chunks) before
+** it takes stashed blocks, and the most the stash may hold for a fork to
+** allow it: the memory this costs (new chunks mapped while freed blocks
+** wait) is bounded by the two. */
+#define STASH_FRESH_MAX (64u << 20)
+
 struct braid_salloc {
   FreeBlock *freel[NCLASS + 1]; /* by class (see sizeclass) */
   char *bump, *end;             /* the rest of the newest chunk */
@@ -76,6 +90,9 @@ struct braid_salloc {
   uint64_t medium;              /* bit c: freel[FIRST_MEDIUM + c] not empty */
   Chunk *chunks;
   size_t nextsize;              /* of the next chunk */
+  size_t freebytes;             /* in 'freel' */
+  Stash *stash;                 /* made by the first fork, else NULL */
+  unsigned forks;               /* fork_count when it last looked */
   /* braid__salloc_new_owned: the 2 MiB regions of its chunks, as region
   ** number + 1 in an open-addressed set (0: empty slot) */
   int owned;
@@ -96,11 +113,18 @@ static int pool_disabled(void) {
 }
 
 
+/* Forks made by this process (braid__alloc_note_fork). */
+static atomic_uint fork_count;
+
+
 braid_salloc *braid__salloc_new(void) {
   braid_salloc *p;
   if (pool_disabled()) return NULL;
   p = (braid_salloc *)braid__calloc(1, sizeof *p);
-  if (p != NULL) p->nextsize = FIRST_CHUNK;
+  if (p != NULL) {
+    p->nextsize = FIRST_CHUNK;
+    p->forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
+  }
   return p;
 }
 
@@ -367,6 +391,7 @@ static void *carve(braid_salloc *p, size_t n) {
       unsigned cls = FIRST_MEDIUM + (unsigned)__builtin_ctzll(p->medium);
       FreeBlock *f = p->freel[cls];
       p->freel[cls] = f->next;
+      p->freebytes -= medium_size(cls);
       if (f->next == NULL) p->medium &= ~((uint64_t)1 << (cls - FIRST_MEDIUM));
       p->spare = (char *)f;
       p->spare_end = (char *)f + medium_size(cls);
@@ -380,17 +405,49 @@ static void *carve(braid_salloc *p, size_t n) {
 }
 
 
+/* A block of 'n' bytes for class 'cls' once the free list and the spare
+** had none: from the bump while the last fork's allowance lasts (NULL,
+** the allowance charged), then from the stash (NULL when it has none of
+** that class: then from the bump, and a new chunk when that is used up). */
+static void *stash_take(braid_salloc *p, unsigned cls, size_t n) {
+  Stash *s = p->stash;
+  FreeBlock *b;
+  if (s->fresh >= n) {
+    s->fresh -= n;
+    return NULL;
+  }
+  s->fresh = 0;
+  if ((b = s->list[cls]) == NULL) return NULL;
+  unpoison(b, n);
+  s->list[cls] = b->next;
+  s->bytes -= n;
+  if (b->next != NULL) __builtin_prefetch(b->next, 1);
+  return b;
+}
+
+
 static void *small_alloc(braid_salloc *p, unsigned cls, size_t n) {
   FreeBlock *b = p->freel[cls];
   if (b != NULL) {
     unpoison(b, n);
     p->freel[cls] = b->next;
+    p->freebytes -= n;
+    /* The next block of this class is read (its link) and written (by
+    ** the state) at the next request: freed blocks lie anywhere in the
+    ** pool, long out of cache (a decode into a state that freed a big
+    ** value takes 400,000 of them in a row), so it is fetched now. */
+    if (b->next != NULL) __builtin_prefetch(b->next, 1);
     if (cls >= FIRST_MEDIUM && b->next == NULL)
       p->medium &= ~((uint64_t)1 << (cls - FIRST_MEDIUM));
     return b;
   }
   if (cls < FIRST_MEDIUM && (p->medium != 0 || p->spare != NULL) &&
       (b = (FreeBlock *)carve(p, n)) != NULL)
+    return b;
+  /* before the bump once the allowance is spent: a chunk mapped for a
+  ** class the stash lacks must not serve the classes it holds, or the
+  ** stash would never be taken */
+  if (p->stash != NULL && (b = (FreeBlock *)stash_take(p, cls, n)) != NULL)
     return b;
   if (braid__unlikely((size_t)(p->end - p->bump) < n) && !new_chunk(p, n))
     return NULL;
@@ -403,8 +460,10 @@ static void *small_alloc(braid_salloc *p, unsigned cls, size_t n) {
 
 static void small_free(braid_salloc *p, void *ptr, unsigned cls, size_t n) {
   FreeBlock *b = (FreeBlock *)ptr;
+  if (p->stash != NULL && p->freel[cls] == NULL) p->stash->tail[cls] = b;
   b->next = p->freel[cls];
   p->freel[cls] = b;
+  p->freebytes += n;
   if (cls >= FIRST_MEDIUM) p->medium |= (uint64_t)1 << (cls - FIRST_MEDIUM);
   poison((char *)b + sizeof(FreeBlock), n - sizeof(FreeBlock));
 }
@@ -510,5 +569,65 @@ void braid__salloc_free(braid_salloc *p) {
       munmap(c, c->size);
   }
   braid__free(p->regions);
+  braid__free(p->stash);
   braid__free(p);
+}
+
+
+void braid__salloc_after_fork(braid_salloc *p) {
+  if (p != NULL) {
+    memset(p->freel, 0, sizeof p->freel);
+    p->medium = 0;
+    p->freebytes = 0;
+    p->spare = p->spare_end = NULL;
+    braid__free(p->stash);
+    p->stash = NULL;
+    p->forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
+  }
+  /* the lock may have been held by a thread the fork left behind */
+  cache_list = NULL;
+  cache_bytes = 0;
+  atomic_flag_clear_explicit(&cache_lock, memory_order_release);
+}
+
+
+void braid__alloc_note_fork(void) {
+  atomic_fetch_add_explicit(&fork_count, 1, memory_order_relaxed);
+}
+
+
+void braid__salloc_sync_fork(braid_salloc *p) {
+  unsigned n = atomic_load_explicit(&fork_count, memory_order_relaxed);
+  Stash *s = p->stash;
+  unsigned c;
+  if (p->forks == n) return;
+  p->forks = n;
+  if (p->freebytes == 0) return;
+  if (s == NULL) { /* the first fork: no tails were kept, none needed */
+    if ((s = (Stash *)braid__calloc(1, sizeof *s)) == NULL) return;
+    p->stash = s;
+  }
+  if (s->bytes <= STASH_FRESH_MAX)
+    s->fresh = p->freebytes < STASH_FRESH_MAX ? p->freebytes : STASH_FRESH_MAX;
+  for (c = 1; c <= NCLASS; c++) {
+    if (p->freel[c] == NULL) continue;
+    if (s->list[c] != NULL) s->tail[c]->next = s->list[c];
+    s->list[c] = p->freel[c];
+    p->freel[c] = NULL;
+  }
+  s->bytes += p->freebytes;
+  p->freebytes = 0;
+  p->medium = 0;
+}
+
+
+void braid__salloc_stats(const braid_salloc *p, braid_salloc_stats *st) {
+  const Chunk *c;
+  memset(st, 0, sizeof *st);
+  for (c = p->chunks; c != NULL; c = c->next) st->mapped += c->size;
+  st->free = p->freebytes;
+  if (p->stash != NULL) {
+    st->stashed = p->stash->bytes;
+    st->fresh = p->stash->fresh;
+  }
 }

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "environ.h"
 #include "intr.h"
 #include "os.h"
@@ -112,6 +113,7 @@ pid_t braid__proc_fork(int *sentinel) {
     errno = e;
     return BRAID_EOS;
   }
+  braid__alloc_note_fork();
   *sentinel = pidfd_of(pid);
   if (*sentinel < 0) { /* no pidfd (Linux < 5.3) or no descriptor */
     abandon(pid);

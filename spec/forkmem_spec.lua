@@ -1,0 +1,148 @@
+-- A state's pool across a fork (src/core/alloc.h: braid__salloc_after_fork,
+-- braid__salloc_sync_fork; issue 16, item 4). After a fork, parent and
+-- child share the pages of the blocks the state had freed until one of
+-- them writes there, and each page written first costs a fault and a
+-- copy. So a forked child forgets those blocks (what it allocates comes
+-- from chunks of its own), and the parent, at its next big decode, puts
+-- them aside (a stash) and takes new chunks first, within a bound, then
+-- the stashed blocks again. core._pool_stats() shows a pool: mapped
+-- (bytes of its chunks), free (freed blocks it hands out first), stashed,
+-- fresh (new chunk bytes it may still map before taking stashed blocks).
+local helpers = require "helpers"
+local core = require "braid.core"
+
+local _, HAS = helpers.start_methods()
+local fork_it = HAS.fork and it or pending
+local MiB = 1 << 20
+local FRESH_MAX = 64 * MiB -- alloc.c's STASH_FRESH_MAX
+
+local function records(n, tag)
+  local t = {}
+  for i = 1, n do
+    t[i] = { id = i, name = (tag or "item") .. i, vals = { i, 2 * i, 3 * i } }
+  end
+  return t
+end
+
+-- Moves the main state onto a pool (a decode of 64 KiB or more does) and
+-- leaves a good deal of freed blocks in it.
+local function pool_with_free_blocks()
+  local t = core.loads(core.dumps(records(30000, "pre")))
+  assert(#t == 30000)
+  t = nil -- luacheck: ignore 311
+  collectgarbage(); collectgarbage()
+  local st = core._pool_stats()
+  assert.is_not_nil(st, "the main state is on a pool: " .. core._alloc_kind())
+  assert.is_true(st.free > 2 * MiB, "freed blocks: " .. st.free)
+  return st
+end
+
+-- A forked child that waits (so that it shares the parent's pages) until
+-- the test ends (busted's finally) or release() is called; it runs
+-- target() first when one is given and sends what it returns.
+local function forked_child(target)
+  local mp = require "braid.multiprocessing"
+  local ctx = mp.get_context("fork")
+  local a, b = ctx.Pipe()
+  local go_a, go_b = ctx.Pipe()
+  local p = ctx.Process { target = function(c, go, fn)
+    local ok, r = pcall(fn or function() return "ready" end)
+    c:send(ok and r or { child_error = tostring(r) })
+    go:recv()
+  end, args = { b, go_b, target } }
+  p:start()
+  local released = false
+  local function release()
+    if released then return end
+    released = true
+    go_a:send(true)
+    p:join(60)
+    assert.equal(0, p.exitcode)
+  end
+  finally(release) -- also when an assertion fails first
+  assert.is_true(a:poll(60), "the child did not answer")
+  return a:recv(), release
+end
+
+describe("a pool across a fork", function()
+  fork_it("a forked child allocates from chunks of its own", function()
+    pool_with_free_blocks()
+    local r, release = forked_child(function()
+      local core = require "braid.core"
+      local s0 = core._pool_stats()
+      local t = core.loads(core.dumps(records(20000, "child")))
+      local s1 = core._pool_stats()
+      return { s0.free, s0.stashed, s1.mapped > s0.mapped, #t, t[20000].name }
+    end)
+    release()
+    assert.is_nil(r.child_error)
+    assert.same({ 0, 0, true, 20000, "child20000" }, r)
+  end)
+
+  fork_it("the parent's next big decode stashes what was freed and maps new chunks", function()
+    pool_with_free_blocks()
+    local r, release = forked_child()
+    assert.equal("ready", r)
+    local bytes = core.dumps(records(20000, "after"))
+    local before = core._pool_stats()
+    local t = core.loads(bytes) -- 64 KiB or more: the pool looks at forks
+    local after = core._pool_stats()
+    release()
+    assert.equal(20000, #t)
+    assert.same({ id = 20000, name = "after20000", vals = { 20000, 40000, 60000 } }, t[20000])
+    -- what was freed before went aside, the value into new chunks
+    assert.is_true(before.free > MiB, "freed " .. before.free)
+    assert.is_true(after.stashed >= before.stashed + before.free // 2,
+                   ("stashed %d, before %d + %d"):format(after.stashed, before.stashed, before.free))
+    assert.is_true(after.free < before.free)
+    assert.is_true(after.mapped > before.mapped, "new chunks mapped")
+    assert.is_true(after.fresh <= FRESH_MAX)
+    -- a decode with no fork since leaves the stash alone
+    local t2 = core.loads(bytes)
+    assert.equal("after7", t2[7].name)
+    assert.equal(after.stashed, core._pool_stats().stashed)
+  end)
+
+  fork_it("takes stashed blocks again: forks and big decodes in a loop stay bounded", function()
+    pool_with_free_blocks()
+    local bytes = core.dumps(records(40000, "loop")) -- about 8 MiB decoded
+    local first
+    for round = 1, 24 do
+      local _, release = forked_child()
+      local t = core.loads(bytes)
+      assert.equal("loop40000", t[40000].name)
+      release()
+      t = nil -- luacheck: ignore 311
+      collectgarbage(); collectgarbage()
+      local st = core._pool_stats()
+      first = first or st.mapped
+      -- each fork may let the pool map at most FRESH_MAX afresh, and only
+      -- while the stash holds at most FRESH_MAX: growth is bounded by both
+      assert.is_true(st.mapped <= first + 2 * FRESH_MAX + 16 * MiB,
+                     ("round %d: %d MiB mapped, %d MiB after the first")
+                     :format(round, st.mapped // MiB, first // MiB))
+    end
+  end)
+
+  fork_it("a child's values and the parent's stay whole across many forks", function()
+    pool_with_free_blocks()
+    local keep = {}
+    for round = 1, 6 do
+      keep[round] = core.loads(core.dumps(records(5000, "k" .. round)))
+      local r, release = forked_child(function()
+        local core = require "braid.core"
+        local t = core.loads(core.dumps(records(5000, "c")))
+        local sum = 0
+        for i = 1, #t do sum = sum + t[i].vals[3] end
+        return { sum, t[5000].name }
+      end)
+      release()
+      assert.same({ 3 * 5000 * 5001 // 2, "c5000" }, r)
+      collectgarbage()
+    end
+    for round = 1, 6 do
+      assert.equal("k" .. round .. "4999", keep[round][4999].name)
+      assert.same({ 5000, 10000, 15000 }, keep[round][5000].vals)
+    end
+  end)
+end)
