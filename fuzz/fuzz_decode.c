@@ -12,7 +12,8 @@
 ** whose items name values of the call (T_CALLV) both as a thread pool's
 ** worker and as a process pool's child decode them, and once more as a
 ** stream from another process (pstream.h) whose control page the input's
-** first bytes write.
+** first bytes write. Every decode runs the string prefetcher's scanner
+** (ldecraw.h) over the bytes ahead of it.
 **
 ** One lua_State is made once; every input is decoded inside lua_pcall
 ** (errors are expected: a ValueError for corrupt data is the decoder doing
@@ -49,6 +50,7 @@
 
 #include "braidlib.h"
 #include "lcodec.h"
+#include "ldecraw.h"
 #include "lpstream.h"
 #include "pstream.h"
 #include "segfill.h"
@@ -158,6 +160,9 @@ static void init(void) {
   if (lua_pcall(FL, 1, 0, 0) != LUA_OK) goto fail;
   lua_settop(FL, 0);
   run_bytecode = getenv("BRAID_FUZZ_RUN_BYTECODE") != NULL;
+  /* the string prefetcher's scanner reads the bytes ahead of the decoder:
+  ** run it on every input, not only on big ones (ldecraw.h) */
+  braidB_strahead_force(1);
   lua_sethook(FL, hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_EVERY);
   warm_up();
   recording = 0;

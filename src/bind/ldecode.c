@@ -103,6 +103,7 @@ typedef struct Dec {
   ** lua_pushvalue instead of a lookup in the cache table. */
   int slots;                  /* index of the first of them, 0 if none */
   size_t slot_at[NREFSLOTS];  /* offset kept in each (0: none) */
+  braid_strahead ahead; /* big decodes: prefetching strings (ldecraw.h) */
   DFrame local[DEC_LOCAL];
 } Dec;
 
@@ -122,6 +123,7 @@ static void dec_init_frames(Dec *d) {
   d->spill_hi = BRAID_SPILL_KEEP;
   d->spilled = 0;
   d->capframes = DEC_LOCAL;
+  d->ahead.strt = NULL;
 }
 
 
@@ -970,6 +972,8 @@ static int dec_open(Dec *d) {
       if (len > SIZE_MAX / 2 || !has(d, len)) dec_fail(d, "truncated string");
       lua_pushlstring(L, (const char *)d->p, (size_t)len);
       d->p += len;
+      if (d->ahead.strt != NULL)
+        braidB_strahead_step(&d->ahead, d->base, d->p, d->end);
       if (tag == T_STRS) remember(d, at);
       return LUA_TSTRING;
     }
@@ -1129,6 +1133,7 @@ static int decode_msg(lua_State *L, const braid_msg *m, int gcstopped,
   d.stream = NULL;
   d.gcstopped = gcstopped;
   dec_init_frames(&d);
+  braidB_strahead_init(L, &d.ahead, gcstopped);
   d.nocode = (flags & BRAID_DEC_NOCODE) != 0;
   d.segs = m->segs;
   d.nsegs = m->nsegs;
@@ -1206,6 +1211,7 @@ static int decode_stream_protected(lua_State *L) {
   d.gcstopped = lua_toboolean(L, 2);
   d.origin = 0;
   dec_init_frames(&d);
+  braidB_strahead_init(L, &d.ahead, 1); /* a stream: big by construction */
   lua_pop(L, 2);
   braid__stream_wait(d.stream, 1, &v);
   d.base = d.p = d.end = v.base;
@@ -1325,6 +1331,7 @@ static int decode_items_protected(lua_State *L) {
   dec_init_frames(&d);
   d.L = L;
   d.gcstopped = j->gcstopped;
+  braidB_strahead_init(L, &d.ahead, d.gcstopped);
   lua_settop(L, 2);
   lua_pushnil(L); /* 3: cache of shared objects */
   d.cache = 3;

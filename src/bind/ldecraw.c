@@ -26,6 +26,7 @@
 ** whose limit is a border below its size; a fresh table's limit is its
 ** size, so no limit is moved here.
 */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "ldecraw.h"
@@ -137,3 +138,143 @@ int braidB_int_bytes(const unsigned char *p, const unsigned char *end,
   }
   return 0;
 }
+
+
+/*
+** {======================================================
+** Prefetching the string table (see ldecraw.h)
+** =======================================================
+*/
+
+/* Set by the test hooks (core._strahead(true), the fuzz target): every
+** decode prefetches, whatever its size and the table's. */
+static _Atomic int strahead_forced;
+/* Strings the prefetcher found on this thread (core._strahead()). */
+static _Thread_local lua_Integer strahead_found;
+
+
+void braidB_strahead_init(lua_State *L, braid_strahead *a, int big) {
+  int forced = atomic_load_explicit(&strahead_forced, memory_order_relaxed);
+  const braid_rawstrt *tb;
+  a->strt = NULL;
+  a->blocked = 0;
+  a->scan = 0;
+  a->head = a->count = 0;
+  if (!big && !forced) return;
+  tb = braidB_rawstrt(L, &a->seed);
+  /* only into a table that holds many strings already: its chains then
+  ** lead to strings made long ago, out of cache; a decode that makes
+  ** most of the table's strings finds them in cache (recently made), and
+  ** the scan would cost more than it saves (a tenth of the decode) */
+  if (tb != NULL && (forced || tb->nuse >= BRAID_AHEAD_MINSTR)) a->strt = tb;
+}
+
+
+void braidB_strahead_force(int on) {
+  atomic_store_explicit(&strahead_forced, on, memory_order_relaxed);
+}
+
+
+int braidB_strahead_hook(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) braidB_strahead_force(lua_toboolean(L, 1));
+  lua_pushinteger(L, strahead_found);
+  strahead_found = 0;
+  return 1;
+}
+
+
+/* A varint at 'p' (before 'end'): the byte after it, or NULL when it is
+** cut short or too long. */
+static const unsigned char *skip_varint(const unsigned char *p,
+                                        const unsigned char *end,
+                                        uint64_t *v) {
+  uint64_t u = 0;
+  int shift;
+  for (shift = 0; p < end && shift <= 63; shift += 7) {
+    u |= (uint64_t)(*p & 0x7f) << shift;
+    if (!(*p++ & 0x80)) {
+      *v = u;
+      return p;
+    }
+  }
+  return NULL;
+}
+
+
+/* Reads the token at 'p': returns the byte after it, or NULL when it is
+** not wholly before 'end'; *stop set when the scanner cannot step over
+** it (a tag it does not know or a function's dump). The tags that begin
+** a structure (a table, a reduce, a class or a value by name) are
+** stepped over as their header only: what they hold are more tokens.
+** A short string's bytes and length are returned in *s and *n. */
+static const unsigned char *scan_token(const unsigned char *p,
+                                       const unsigned char *end, int *stop,
+                                       const unsigned char **s, size_t *n) {
+  uint64_t v;
+  *s = NULL;
+  switch (*p++) {
+    case T_NIL: case T_FALSE: case T_TRUE: case T_GLOBALS: case T_END:
+    case T_CLASS: case T_BYNAME:
+      return p;
+    case T_INT: case T_REF: case T_HANDLE: return skip_varint(p, end, &v);
+    case T_FLOAT: return (size_t)(end - p) >= 8 ? p + 8 : NULL;
+    case T_STR: case T_STRS:
+      if ((p = skip_varint(p, end, &v)) == NULL || (uint64_t)(end - p) < v)
+        return NULL;
+      if (v <= BRAID_RAW_MAXSHORTLEN) {
+        *s = p;
+        *n = (size_t)v;
+      }
+      return p + v;
+    case T_SEG:
+      if ((p = skip_varint(p, end, &v)) == NULL) return NULL;
+      return skip_varint(p, end, &v);
+    case T_TABLE: /* flags, narr, u32 nhash */
+      if (p >= end || (p = skip_varint(p + 1, end, &v)) == NULL) return NULL;
+      return (size_t)(end - p) >= 4 ? p + 4 : NULL;
+    case T_REDUCE: case T_CALLV: /* flags, a varint */
+      return p < end ? skip_varint(p + 1, end, &v) : NULL;
+    default: *stop = 1; return NULL;
+  }
+}
+
+
+void braidB_strahead_step(braid_strahead *a, const unsigned char *base,
+                          const unsigned char *p, const unsigned char *end) {
+  const braid_rawstrt *tb = (const braid_rawstrt *)a->strt;
+  size_t at = (size_t)(p - base), lim = (size_t)(end - base);
+  unsigned int mask = (unsigned int)tb->size - 1, k;
+  int budget = 4 * BRAID_AHEAD_N;
+  while (a->count > 0 && a->q[a->head].off < at) { /* decoded already */
+    a->head = (a->head + 1) % BRAID_AHEAD_N;
+    a->count--;
+  }
+  if (a->scan < at || a->scan > lim) { /* passed, or other bytes: restart */
+    a->scan = at;
+    a->blocked = 0;
+    a->count = 0;
+  }
+  if (a->count > BRAID_AHEAD_NODE) { /* its bucket is in cache by now */
+    const braid_rawstring *first =
+        tb->hash[a->q[(a->head + BRAID_AHEAD_NODE) % BRAID_AHEAD_N].h & mask];
+    if (first != NULL) __builtin_prefetch(first);
+  }
+  while (!a->blocked && a->count < BRAID_AHEAD_N && a->scan < lim &&
+         budget-- > 0) {
+    const unsigned char *s, *q;
+    size_t n = 0;
+    q = scan_token(base + a->scan, end, &a->blocked, &s, &n);
+    if (q == NULL) break; /* cut short (more to come), or blocked */
+    if (s != NULL) {
+      unsigned int h = braid_raw_strhash((const char *)s, n, a->seed);
+      k = (a->head + a->count) % BRAID_AHEAD_N;
+      a->q[k].off = a->scan;
+      a->q[k].h = h;
+      a->count++;
+      strahead_found++;
+      __builtin_prefetch(&tb->hash[h & mask]);
+    }
+    a->scan = (size_t)(q - base);
+  }
+}
+/* } ====================================================== */

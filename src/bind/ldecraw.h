@@ -7,6 +7,7 @@
 #ifndef BRAID_LDECRAW_H
 #define BRAID_LDECRAW_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "braidconf.h"
@@ -44,5 +45,55 @@ BRAIDI_FUNC int braidB_push_scalar(lua_State *L, const unsigned char *p,
 ** 1 and its value in '*v', else 0. */
 BRAIDI_FUNC int braidB_int_bytes(const unsigned char *p,
                                  const unsigned char *end, lua_Integer *v);
+
+/* Prefetching for a big decode's short strings. Making a short string
+** looks its bytes up in the state's string table: two cache misses (the
+** bucket, then the first string chained in it) that are a third of
+** decoding 100,000 records whose names are all new. The decoder knows
+** the strings ahead of it: they are in the bytes it has not read yet.
+** So at each short string it decodes, a scanner (which knows the tags'
+** sizes, not the values' structure) finds the next ones, at most
+** BRAID_AHEAD_N strings ahead: the bucket of a string is prefetched when
+** the scanner finds it, the first string in that bucket when the decoder
+** is BRAID_AHEAD_NODE strings away from it. A hint only: it reads the
+** bytes [base, end) and the string table, writes neither, stops at
+** anything it does not know (a function's dump) until the decoder has
+** passed it, and a wrong guess costs a useless prefetch. */
+#define BRAID_AHEAD_N 8
+#define BRAID_AHEAD_NODE 3
+#define BRAID_AHEAD_MINSTR 65536
+
+typedef struct braid_strahead {
+  const void *strt; /* the state's string table (lrawtab.h); NULL: off */
+  unsigned int seed;
+  int blocked; /* the scanner stopped at 'scan' until the decoder passes */
+  size_t scan; /* the offset from 'base' where the scanner stands */
+  unsigned int head, count; /* the strings found, in order */
+  struct {
+    size_t off;
+    unsigned int h;
+  } q[BRAID_AHEAD_N];
+} braid_strahead;
+
+/* Sets up the prefetcher for a decode on L: on for a 'big' decode (one
+** that stopped the collector) into a state holding BRAID_AHEAD_MINSTR
+** strings or more, off otherwise and when lrawtab.h's layouts of states
+** and strings failed their self-check. May raise a memory error. */
+BRAIDI_FUNC void braidB_strahead_init(lua_State *L, braid_strahead *a,
+                                      int big);
+
+/* Test hooks: every decode prefetches (the fuzz target, the specs). */
+BRAIDI_FUNC void braidB_strahead_force(int on);
+/* core._strahead([force]) -> how many strings this thread's decodes
+** prefetched since the last call (the count restarts at 0); force:
+** braidB_strahead_force. */
+BRAIDI_FUNC int braidB_strahead_hook(lua_State *L);
+
+/* Called after each short string the decoder made, with the bytes it
+** decodes ('p': the next byte it reads). */
+BRAIDI_FUNC void braidB_strahead_step(braid_strahead *a,
+                                      const unsigned char *base,
+                                      const unsigned char *p,
+                                      const unsigned char *end);
 
 #endif

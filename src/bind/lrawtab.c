@@ -224,3 +224,102 @@ int braidB_rawwalk_hook(lua_State *L) {
   lua_pushboolean(L, braidB_rawwalk_active(L));
   return 1;
 }
+
+
+/*
+** {======================================================
+** The string table (braidB_rawstrt)
+** =======================================================
+*/
+
+/* -1: not checked yet; 0: refused; 1: passed. */
+static _Atomic int rawstrt_state = -1;
+
+static const braid_rawstrt *strt_of(lua_State *L) {
+  return &((const braid_rawglobal *)((const braid_rawstate *)L)->l_G)->strt;
+}
+
+
+/* The seed: luaS_hash of the empty string is the seed itself. */
+static unsigned int seed_of(lua_State *L) {
+  unsigned int h;
+  lua_pushliteral(L, "");
+  h = ((const braid_rawstring *)lua_topointer(L, -1))->hash;
+  lua_pop(L, 1);
+  return h;
+}
+
+
+/* Whether the string at 'idx' is a short string whose hash is ours and
+** which lies in the bucket that hash names. */
+static int interned_where_expected(lua_State *L, int idx, unsigned int seed) {
+  const braid_rawstrt *tb = strt_of(L);
+  const braid_rawstring *ts = (const braid_rawstring *)lua_topointer(L, idx);
+  const braid_rawstring *c;
+  size_t n, steps = 0;
+  const char *s = lua_tolstring(L, idx, &n);
+  if (ts == NULL || ts->contents != s || ts->gctag != LUA_TSTRING ||
+      ts->shrlen != n || ts->hash != braid_raw_strhash(s, n, seed))
+    return 0;
+  for (c = tb->hash[ts->hash & (unsigned int)(tb->size - 1)];
+       c != NULL && steps < 100000; c = (const braid_rawstring *)c->u.hnext)
+    if (c == ts) return 1;
+  return 0;
+}
+
+
+/* Reads L's head and its global state's head (each field checked against
+** what the API tells before the next one is trusted), then the probes. */
+static int strt_check(lua_State *L) {
+  static const char *const probes[] = {
+    "", "a", "id", "item12345", "0123456789012345678901234567890123456789",
+  };
+  const braid_rawstate *st = (const braid_rawstate *)L;
+  const braid_rawglobal *g = (const braid_rawglobal *)st->l_G;
+  void *ud;
+  lua_Alloc f = lua_getallocf(L, &ud);
+  unsigned int seed;
+  size_t i;
+  int base = lua_gettop(L), ok = 1;
+  if (st->gctag != LUA_TTHREAD || g == NULL || g->ud != ud ||
+      memcmp(&g->frealloc, &f, sizeof f) != 0)
+    return 0;
+  if (g->strt.size <= 0 || (g->strt.size & (g->strt.size - 1)) != 0 ||
+      g->strt.nuse <= 0 || g->strt.hash == NULL)
+    return 0;
+  luaL_checkstack(L, 2, "string table self-check");
+  seed = seed_of(L);
+  for (i = 0; ok && i < sizeof probes / sizeof probes[0]; i++) {
+    lua_pushstring(L, probes[i]);
+    ok = interned_where_expected(L, -1, seed);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, base);
+  return ok;
+}
+
+
+static int strt_check_protected(lua_State *L) {
+  lua_pushboolean(L, strt_check(L));
+  return 1;
+}
+
+
+const braid_rawstrt *braidB_rawstrt(lua_State *L, unsigned int *seed) {
+  int s = atomic_load_explicit(&rawstrt_state, memory_order_acquire);
+  if (!braidB_rawwalk_active(L) || !lua_checkstack(L, 2)) return NULL;
+  if (braid__unlikely(s < 0)) { /* out of memory: not now, tried again */
+    lua_pushcfunction(L, strt_check_protected);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+      lua_pop(L, 1);
+      return NULL;
+    }
+    s = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    atomic_store_explicit(&rawstrt_state, s, memory_order_release);
+  }
+  if (s != 1) return NULL;
+  *seed = seed_of(L);
+  return strt_of(L);
+}
+/* } ====================================================== */

@@ -133,6 +133,53 @@ static inline size_t braid_raw_strlen(const void *p, unsigned char tag) {
   return tag == BRAID_RT_SHRSTR ? (size_t)s->shrlen : s->u.lnglen;
 }
 
+/* The head of a state (lua_State): the collector's header, status,
+** hook flag, CallInfo count, stack top, then the global state. */
+typedef struct braid_rawstate {
+  void *gcnext;
+  unsigned char gctag, marked, status, allowhook;
+  unsigned short nci;
+  void *top;
+  void *l_G;
+} braid_rawstate;
+
+/* The interned short strings' table: buckets, strings held, bucket count
+** (a power of two; a string lies in bucket hash & (size - 1), chained
+** through u.hnext). */
+typedef struct braid_rawstrt {
+  braid_rawstring **hash;
+  int nuse, size;
+} braid_rawstrt;
+
+/* The head of the global state: allocator, its data, four counters of
+** the collector, the string table. */
+typedef struct braid_rawglobal {
+  void *frealloc, *ud;
+  ptrdiff_t totalbytes, GCdebt;
+  size_t GCestimate, lastatomic;
+  braid_rawstrt strt;
+} braid_rawglobal;
+
+/* The longest short (interned) string of a default Lua build. */
+#define BRAID_RAW_MAXSHORTLEN 40
+
+/* The hash Lua gives a short string (luaS_hash with step 1). */
+static inline unsigned int braid_raw_strhash(const char *s, size_t l,
+                                             unsigned int seed) {
+  unsigned int h = seed ^ (unsigned int)l;
+  for (; l > 0; l--) h ^= ((h << 5) + (h >> 2) + (unsigned char)s[l - 1]);
+  return h;
+}
+
+/* L's string table and its hash seed, for prefetching the buckets that
+** strings about to be made will look up (a hint: nothing is written
+** through it). NULL when the raw walk is not active or the once-per-
+** process self-check of these layouts failed (probe strings must lie in
+** the buckets their hash names, with the hash computed as above). May
+** allocate (raises only a memory error). */
+BRAIDI_FUNC const braid_rawstrt *braidB_rawstrt(lua_State *L,
+                                                unsigned int *seed);
+
 /* Whether the raw walk may be used in this process: the self-check (run
 ** once, at the first call: braid.core's opening or the first encode,
 ** with probe tables built on L's stack, protected) passed, BRAID_RAWWALK=0

@@ -208,6 +208,7 @@ static const luaL_Reg serial_funcs[] = {
   { "_seg_min", serial_seg_min },
   { "_rawwalk", braidB_rawwalk_hook },
   { "_rawfill", braidB_rawfill_hook },
+  { "_strahead", braidB_strahead_hook },
   { "dumps", serial_dumps },
   { "loads", serial_loads },
   { "copy", serial_copy },
