@@ -255,9 +255,21 @@ void braidB_strahead_step(braid_strahead *a, const unsigned char *base,
     a->count = 0;
   }
   if (a->count > BRAID_AHEAD_NODE) { /* its bucket is in cache by now */
-    const braid_rawstring *first =
-        tb->hash[a->q[(a->head + BRAID_AHEAD_NODE) % BRAID_AHEAD_N].h & mask];
-    if (first != NULL) __builtin_prefetch(first);
+    unsigned int j = (a->head + BRAID_AHEAD_NODE) % BRAID_AHEAD_N;
+    const braid_rawstring *first = tb->hash[a->q[j].h & mask];
+    if (first != NULL) { /* its header, and its bytes if they go on */
+      __builtin_prefetch(first);
+      __builtin_prefetch(first->contents + a->q[j].len);
+    }
+  }
+  if (a->count > BRAID_AHEAD_NEXT) { /* the first in cache: the second */
+    unsigned int j = (a->head + BRAID_AHEAD_NEXT) % BRAID_AHEAD_N;
+    const braid_rawstring *first = tb->hash[a->q[j].h & mask];
+    if (first != NULL && first->u.hnext != NULL) {
+      const braid_rawstring *second = (const braid_rawstring *)first->u.hnext;
+      __builtin_prefetch(second);
+      __builtin_prefetch(second->contents + a->q[j].len);
+    }
   }
   while (!a->blocked && a->count < BRAID_AHEAD_N && a->scan < lim &&
          budget-- > 0) {
@@ -270,6 +282,7 @@ void braidB_strahead_step(braid_strahead *a, const unsigned char *base,
       k = (a->head + a->count) % BRAID_AHEAD_N;
       a->q[k].off = a->scan;
       a->q[k].h = h;
+      a->q[k].len = (unsigned char)n;
       a->count++;
       strahead_found++;
       __builtin_prefetch(&tb->hash[h & mask]);

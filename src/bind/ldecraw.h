@@ -54,13 +54,15 @@ BRAIDI_FUNC int braidB_int_bytes(const unsigned char *p,
 ** So at each short string it decodes, a scanner (which knows the tags'
 ** sizes, not the values' structure) finds the next ones, at most
 ** BRAID_AHEAD_N strings ahead: the bucket of a string is prefetched when
-** the scanner finds it, the first string in that bucket when the decoder
-** is BRAID_AHEAD_NODE strings away from it. A hint only: it reads the
+** the scanner finds it, the first string chained in that bucket (its
+** header and its bytes) when the decoder is BRAID_AHEAD_NODE strings away
+** from it, the second when it is BRAID_AHEAD_NEXT strings away. A hint only: it reads the
 ** bytes [base, end) and the string table, writes neither, stops at
 ** anything it does not know (a function's dump) until the decoder has
 ** passed it, and a wrong guess costs a useless prefetch. */
 #define BRAID_AHEAD_N 8
-#define BRAID_AHEAD_NODE 3
+#define BRAID_AHEAD_NODE 4
+#define BRAID_AHEAD_NEXT 2
 #define BRAID_AHEAD_MINSTR 65536
 
 typedef struct braid_strahead {
@@ -72,6 +74,7 @@ typedef struct braid_strahead {
   struct {
     size_t off;
     unsigned int h;
+    unsigned char len;
   } q[BRAID_AHEAD_N];
 } braid_strahead;
 
