@@ -16,13 +16,7 @@ local fork_it = HAS.fork and it or pending
 local MiB = 1 << 20
 local FRESH_MAX = 64 * MiB -- alloc.c's STASH_FRESH_MAX
 
-local function records(n, tag)
-  local t = {}
-  for i = 1, n do
-    t[i] = { id = i, name = (tag or "item") .. i, vals = { i, 2 * i, 3 * i } }
-  end
-  return t
-end
+local records = helpers.records
 
 -- Moves the main state onto a pool (a decode of 64 KiB or more does) and
 -- leaves a good deal of freed blocks in it.

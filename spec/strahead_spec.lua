@@ -15,13 +15,7 @@ local helpers = require "helpers"
 local _, HAS = helpers.start_methods()
 local fork_it = HAS.fork and it or pending
 
-local function records(n, tag)
-  local t = {}
-  for i = 1, n do
-    t[i] = { id = i, name = (tag or "item") .. i, vals = { i, 2 * i, 3 * i } }
-  end
-  return t
-end
+local records = helpers.records
 
 -- A value holding every kind of token the scanner meets or stops at.
 local function mixed()

@@ -148,4 +148,14 @@ function M.call_in_thread(fn, ...)
   return table.unpack(r, 2, r.n)
 end
 
+-- n records { id = i, name = tag .. i, vals = { i, 2i, 3i } } (tag
+-- "item" by default): the big table of the benchmarks (bench/README.md).
+function M.records(n, tag)
+  local t = {}
+  for i = 1, n do
+    t[i] = { id = i, name = (tag or "item") .. i, vals = { i, 2 * i, 3 * i } }
+  end
+  return t
+end
+
 return M
