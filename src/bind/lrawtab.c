@@ -1,6 +1,7 @@
 /*
 ** lrawtab.c: the self-check that allows the encoder's raw walk (reading
-** Lua tables through lrawtab.h's layout), once per process.
+** Lua tables through lrawtab.h's layout), once per process; and the one
+** that allows reading the string table (braidB_rawstrt).
 ** See LICENSE for copyright and license.
 **
 ** The layout is Lua's private business: a Lua built with other options or

@@ -1,7 +1,10 @@
 /*
 ** lrawtab.h: how a Lua 5.4 table, string and value lie in memory, for the
 ** encoder's raw walk (lencraw.c), which reads a table's slots directly
-** instead of making several Lua API calls per value.
+** instead of making several Lua API calls per value, and the decoder's
+** raw fill (ldecraw.c); and where a state's string table lies, for the
+** decoder's string prefetch (ldecraw.h), behind a self-check of its own
+** (braidB_rawstrt).
 ** See LICENSE for copyright and license.
 **
 ** These are our own minimal declarations of the layouts that every Lua
