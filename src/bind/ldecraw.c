@@ -183,58 +183,68 @@ int braidB_strahead_hook(lua_State *L) {
 }
 
 
-/* A varint at 'p' (before 'end'): the byte after it, or NULL when it is
-** cut short or too long. */
-static const unsigned char *skip_varint(const unsigned char *p,
-                                        const unsigned char *end,
-                                        uint64_t *v) {
-  uint64_t u = 0;
-  int shift;
-  for (shift = 0; p < end && shift <= 63; shift += 7) {
-    u |= (uint64_t)(*p & 0x7f) << shift;
-    if (!(*p++ & 0x80)) {
-      *v = u;
-      return p;
-    }
+/* Reads the token at r->p and moves r->p past it: 1; or 0, r->p where it
+** was, when it is not wholly before r->end (more may come), with *stop
+** set when the scanner cannot step over it at all (a tag it does not know,
+** a function's dump). The tags that begin a structure (a table, a reduce,
+** a class or a value by name) are read as their header only: what they
+** hold are more tokens. A short string's bytes and length are returned
+** in *s and *n (*s NULL for any other token). */
+static int scan_token(braid_wire_rd *r, int *stop, const unsigned char **s,
+                      size_t *n) {
+  braid_wire_rd t = *r;
+  unsigned tag, flags;
+  uint64_t v;
+  uint32_t u;
+  *s = NULL;
+  if (braid__wire_get_byte(&t, &tag)) return 0;
+  switch (tag) {
+    case T_NIL: case T_FALSE: case T_TRUE: case T_GLOBALS: case T_END:
+    case T_CLASS: case T_BYNAME:
+      break;
+    case T_INT: case T_REF: case T_HANDLE:
+      if (braid__wire_get_varint(&t, &v)) return 0;
+      break;
+    case T_FLOAT:
+      if (t.end - t.p < 8) return 0;
+      t.p += 8;
+      break;
+    case T_STR: case T_STRS:
+      if (braid__wire_get_varint(&t, &v) || (uint64_t)(t.end - t.p) < v)
+        return 0;
+      if (v <= BRAID_RAW_MAXSHORTLEN) {
+        *s = t.p;
+        *n = (size_t)v;
+      }
+      t.p += v;
+      break;
+    case T_SEG: /* segment, length */
+      if (braid__wire_get_varint(&t, &v) || braid__wire_get_varint(&t, &v))
+        return 0;
+      break;
+    case T_TABLE: /* flags, narr, u32 nhash */
+      if (braid__wire_get_byte(&t, &flags) ||
+          braid__wire_get_varint(&t, &v) || braid__wire_get_u32(&t, &u))
+        return 0;
+      break;
+    case T_REDUCE: case T_CALLV: /* flags, a varint */
+      if (braid__wire_get_byte(&t, &flags) || braid__wire_get_varint(&t, &v))
+        return 0;
+      break;
+    default: *stop = 1; return 0;
   }
-  return NULL;
+  *r = t;
+  return 1;
 }
 
 
-/* Reads the token at 'p': returns the byte after it, or NULL when it is
-** not wholly before 'end'; *stop set when the scanner cannot step over
-** it (a tag it does not know or a function's dump). The tags that begin
-** a structure (a table, a reduce, a class or a value by name) are
-** stepped over as their header only: what they hold are more tokens.
-** A short string's bytes and length are returned in *s and *n. */
-static const unsigned char *scan_token(const unsigned char *p,
-                                       const unsigned char *end, int *stop,
-                                       const unsigned char **s, size_t *n) {
-  uint64_t v;
-  *s = NULL;
-  switch (*p++) {
-    case T_NIL: case T_FALSE: case T_TRUE: case T_GLOBALS: case T_END:
-    case T_CLASS: case T_BYNAME:
-      return p;
-    case T_INT: case T_REF: case T_HANDLE: return skip_varint(p, end, &v);
-    case T_FLOAT: return (size_t)(end - p) >= 8 ? p + 8 : NULL;
-    case T_STR: case T_STRS:
-      if ((p = skip_varint(p, end, &v)) == NULL || (uint64_t)(end - p) < v)
-        return NULL;
-      if (v <= BRAID_RAW_MAXSHORTLEN) {
-        *s = p;
-        *n = (size_t)v;
-      }
-      return p + v;
-    case T_SEG:
-      if ((p = skip_varint(p, end, &v)) == NULL) return NULL;
-      return skip_varint(p, end, &v);
-    case T_TABLE: /* flags, narr, u32 nhash */
-      if (p >= end || (p = skip_varint(p + 1, end, &v)) == NULL) return NULL;
-      return (size_t)(end - p) >= 4 ? p + 4 : NULL;
-    case T_REDUCE: case T_CALLV: /* flags, a varint */
-      return p < end ? skip_varint(p + 1, end, &v) : NULL;
-    default: *stop = 1; return NULL;
+/* Prefetches a string of the table's chains: its header, and its bytes
+** where they go on into the next line (they are 'len' long if it is the
+** string looked for). */
+static void fetch_string(const braid_rawstring *ts, unsigned len) {
+  if (ts != NULL) {
+    __builtin_prefetch(ts);
+    __builtin_prefetch(ts->contents + len);
   }
 }
 
@@ -245,6 +255,7 @@ void braidB_strahead_step(braid_strahead *a, const unsigned char *base,
   size_t at = (size_t)(p - base), lim = (size_t)(end - base);
   unsigned int mask = (unsigned int)tb->size - 1, k;
   int budget = 4 * BRAID_AHEAD_N;
+  braid_wire_rd r;
   while (a->count > 0 && a->q[a->head].off < at) { /* decoded already */
     a->head = (a->head + 1) % BRAID_AHEAD_N;
     a->count--;
@@ -255,28 +266,21 @@ void braidB_strahead_step(braid_strahead *a, const unsigned char *base,
     a->count = 0;
   }
   if (a->count > BRAID_AHEAD_NODE) { /* its bucket is in cache by now */
-    unsigned int j = (a->head + BRAID_AHEAD_NODE) % BRAID_AHEAD_N;
-    const braid_rawstring *first = tb->hash[a->q[j].h & mask];
-    if (first != NULL) { /* its header, and its bytes if they go on */
-      __builtin_prefetch(first);
-      __builtin_prefetch(first->contents + a->q[j].len);
-    }
+    k = (a->head + BRAID_AHEAD_NODE) % BRAID_AHEAD_N;
+    fetch_string(tb->hash[a->q[k].h & mask], a->q[k].len);
   }
   if (a->count > BRAID_AHEAD_NEXT) { /* the first in cache: the second */
-    unsigned int j = (a->head + BRAID_AHEAD_NEXT) % BRAID_AHEAD_N;
-    const braid_rawstring *first = tb->hash[a->q[j].h & mask];
-    if (first != NULL && first->u.hnext != NULL) {
-      const braid_rawstring *second = (const braid_rawstring *)first->u.hnext;
-      __builtin_prefetch(second);
-      __builtin_prefetch(second->contents + a->q[j].len);
-    }
+    const braid_rawstring *first;
+    k = (a->head + BRAID_AHEAD_NEXT) % BRAID_AHEAD_N;
+    if ((first = tb->hash[a->q[k].h & mask]) != NULL)
+      fetch_string((const braid_rawstring *)first->u.hnext, a->q[k].len);
   }
-  while (!a->blocked && a->count < BRAID_AHEAD_N && a->scan < lim &&
-         budget-- > 0) {
-    const unsigned char *s, *q;
+  r.p = base + a->scan;
+  r.end = end;
+  while (!a->blocked && a->count < BRAID_AHEAD_N && budget-- > 0) {
+    const unsigned char *s;
     size_t n = 0;
-    q = scan_token(base + a->scan, end, &a->blocked, &s, &n);
-    if (q == NULL) break; /* cut short (more to come), or blocked */
+    if (!scan_token(&r, &a->blocked, &s, &n)) break; /* later, or never */
     if (s != NULL) {
       unsigned int h = braid_raw_strhash((const char *)s, n, a->seed);
       k = (a->head + a->count) % BRAID_AHEAD_N;
@@ -287,7 +291,7 @@ void braidB_strahead_step(braid_strahead *a, const unsigned char *base,
       strahead_found++;
       __builtin_prefetch(&tb->hash[h & mask]);
     }
-    a->scan = (size_t)(q - base);
+    a->scan = (size_t)(r.p - base);
   }
 }
 /* } ====================================================== */

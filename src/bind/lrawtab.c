@@ -196,21 +196,32 @@ static int self_check_protected(lua_State *L) {
 }
 
 
+/* Runs a self-check ('check', a lua_CFunction returning a boolean)
+** protected, since building its probes may raise a memory error: 1 or 0
+** as it found, -1 when it could not run (not now: tried again at the
+** next call). */
+static int run_check(lua_State *L, lua_CFunction check) {
+  int s;
+  if (!lua_checkstack(L, 2)) return -1;
+  lua_pushcfunction(L, check);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    lua_pop(L, 1);
+    return -1;
+  }
+  s = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return s;
+}
+
+
 int braidB_rawwalk_active(lua_State *L) {
   int s = atomic_load_explicit(&rawwalk_state, memory_order_acquire);
   if (braid__unlikely(s < 0)) {
     const char *env = getenv("BRAID_RAWWALK");
     if (env != NULL && strcmp(env, "0") == 0) {
       s = 0;
-    } else { /* out of memory building the probes: the API walk this time */
-      if (!lua_checkstack(L, 2)) return 0;
-      lua_pushcfunction(L, self_check_protected);
-      if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-        lua_pop(L, 1);
-        return 0;
-      }
-      s = lua_toboolean(L, -1);
-      lua_pop(L, 1);
+    } else if ((s = run_check(L, self_check_protected)) < 0) {
+      return 0; /* out of memory building the probes: the API walk now */
     }
     atomic_store_explicit(&rawwalk_state, s, memory_order_release);
   }
@@ -309,14 +320,8 @@ static int strt_check_protected(lua_State *L) {
 const braid_rawstrt *braidB_rawstrt(lua_State *L, unsigned int *seed) {
   int s = atomic_load_explicit(&rawstrt_state, memory_order_acquire);
   if (!braidB_rawwalk_active(L) || !lua_checkstack(L, 2)) return NULL;
-  if (braid__unlikely(s < 0)) { /* out of memory: not now, tried again */
-    lua_pushcfunction(L, strt_check_protected);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-      lua_pop(L, 1);
-      return NULL;
-    }
-    s = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+  if (braid__unlikely(s < 0)) {
+    if ((s = run_check(L, strt_check_protected)) < 0) return NULL;
     atomic_store_explicit(&rawstrt_state, s, memory_order_release);
   }
   if (s != 1) return NULL;

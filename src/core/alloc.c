@@ -405,39 +405,43 @@ static void *carve(braid_salloc *p, size_t n) {
 }
 
 
+/* Takes the head of a free list of blocks of 'n' bytes (not empty). The
+** next block is read (its link) and written (by the state) at the next
+** request: freed blocks lie anywhere in the pool, long out of cache (a
+** decode into a state that freed a big value takes 400,000 of them in a
+** row), so it is fetched now. */
+static FreeBlock *pop_block(FreeBlock **list, size_t n) {
+  FreeBlock *b = *list;
+  unpoison(b, n);
+  *list = b->next;
+  if (b->next != NULL) __builtin_prefetch(b->next, 1);
+  return b;
+}
+
+
 /* A block of 'n' bytes for class 'cls' once the free list and the spare
 ** had none: from the bump while the last fork's allowance lasts (NULL,
 ** the allowance charged), then from the stash (NULL when it has none of
 ** that class: then from the bump, and a new chunk when that is used up). */
 static void *stash_take(braid_salloc *p, unsigned cls, size_t n) {
   Stash *s = p->stash;
-  FreeBlock *b;
   if (s->fresh >= n) {
     s->fresh -= n;
     return NULL;
   }
   s->fresh = 0;
-  if ((b = s->list[cls]) == NULL) return NULL;
-  unpoison(b, n);
-  s->list[cls] = b->next;
+  if (s->list[cls] == NULL) return NULL;
   s->bytes -= n;
-  if (b->next != NULL) __builtin_prefetch(b->next, 1);
-  return b;
+  return pop_block(&s->list[cls], n);
 }
 
 
 static void *small_alloc(braid_salloc *p, unsigned cls, size_t n) {
-  FreeBlock *b = p->freel[cls];
-  if (b != NULL) {
-    unpoison(b, n);
-    p->freel[cls] = b->next;
+  FreeBlock *b;
+  if (p->freel[cls] != NULL) {
+    b = pop_block(&p->freel[cls], n);
     p->freebytes -= n;
-    /* The next block of this class is read (its link) and written (by
-    ** the state) at the next request: freed blocks lie anywhere in the
-    ** pool, long out of cache (a decode into a state that freed a big
-    ** value takes 400,000 of them in a row), so it is fetched now. */
-    if (b->next != NULL) __builtin_prefetch(b->next, 1);
-    if (cls >= FIRST_MEDIUM && b->next == NULL)
+    if (cls >= FIRST_MEDIUM && p->freel[cls] == NULL)
       p->medium &= ~((uint64_t)1 << (cls - FIRST_MEDIUM));
     return b;
   }
