@@ -6,8 +6,9 @@
 ** of a batch (braid__msg_alloc with an origin + braid__decode_items), as a
 ** process pool's worker decodes the items its pool sends, after its last
 ** item alone (items of a shared batch name objects of earlier items), and
-** once more as a message that came from another process with three
-** out-of-line segments (T_SEG, memseg.h: of 0, 5 and 4096 bytes), whose
+** once more as a message that came from another process with four
+** out-of-line segments (T_SEG, memseg.h: of 0, 5, 4096 bytes and 1 MiB, the
+** last one made the string's own pages: segblock.h), whose
 ** indices and lengths the bytes name as they like, as a map call's batch
 ** whose items name values of the call (T_CALLV) both as a thread pool's
 ** worker and as a process pool's child decode them, and once more as a
@@ -297,11 +298,14 @@ static int decode_calls(lua_State *L) {
 
 
 /* The segments every input's message comes with (made once; each
-** message gets duplicates, which it closes). */
-static int seg_fds[3] = { -1, -1, -1 };
+** message gets duplicates, which it closes). The fourth, of 1 MiB, is
+** big enough to be made the string's own pages (segblock.h). */
+#define SEG_FIXED 4
+#define SEG_BIG ((size_t)1 << 20)
+static int seg_fds[SEG_FIXED] = { -1, -1, -1, -1 };
 
-/* (data, size): the bytes as a message holding the three segments, and
-** a fourth made from the input (below). */
+/* (data, size): the bytes as a message holding the four segments, and
+** a fifth made from the input (below). */
 static int decode_segs(lua_State *L) {
   const uint8_t *data = (const uint8_t *)lua_touserdata(L, 1);
   size_t size = (size_t)lua_tointeger(L, 2);
@@ -315,8 +319,16 @@ static int decode_segs(lua_State *L) {
     seg_fds[0] = braid__seg_new("", 0);
     seg_fds[1] = braid__seg_new("hello", 5);
     seg_fds[2] = braid__seg_new(page, sizeof page);
+    {
+      char *big = (char *)malloc(SEG_BIG);
+      if (big != NULL) {
+        memset(big, 'b', SEG_BIG);
+        seg_fds[3] = braid__seg_new(big, SEG_BIG);
+        free(big);
+      }
+    }
   }
-  for (i = 0; i < 3; i++) {
+  for (i = 0; i < SEG_FIXED; i++) {
     int d = dup(seg_fds[i]);
     if (d < 0 || braid__msg_take_segs(m, &d, 1) != BRAID_OK) {
       braid__msg_free(m);
@@ -324,7 +336,7 @@ static int decode_segs(lua_State *L) {
     }
   }
   if (size >= 12) {
-    /* a fourth segment whose control page says what the input's first
+    /* a fifth segment whose control page says what the input's first
     ** bytes say (segfill.h: its count and its "failed" flag; the mutex
     ** stays a free one): the receiver checks it and reads nothing the
     ** count does not cover */

@@ -19,7 +19,8 @@
 ** owned pool (braid__salloc_new_owned: it can tell its blocks by address)
 ** and hands every block it does not own back to the allocator it replaced.
 ** Big blocks (BRAID_BIG_MIN and more) stay with that allocator too (a
-** pool's big block has no address test). The pool is freed on the last
+** pool's big block has no address test), but for the strings made of a
+** segment's own pages (segblock.h), which only the mapper can free. The pool is freed on the last
 ** free lua_close makes (the block holding the main thread and the
 ** global state, lstate.c's LG, freed by the allocator that made it);
 ** until then an adoption is kept on a list so that leak checkers see it.
@@ -36,6 +37,7 @@
 
 #include "lbind.h"
 #include "lock.h"
+#include "segblock.h"
 
 typedef struct Adopted {
   struct Adopted *next, *prev;
@@ -75,6 +77,14 @@ static void *hybrid(void *ud, void *ptr, size_t osize, size_t nsize) {
     if ((np = a->f(a->ud, NULL, 0, nsize)) == NULL) return NULL;
     memcpy(np, ptr, osize);
     braid__salloc_realloc(a->pool, ptr, osize, 0);
+    return np;
+  }
+  if (osize >= BRAID_BIG_MIN && braid__seg_block_owns(ptr)) {
+    /* a string made of a segment's mapping (segblock.h) */
+    np = nsize == 0 ? NULL : hybrid(ud, NULL, LUA_TSTRING, nsize);
+    if (nsize != 0 && np == NULL) return NULL; /* Lua keeps the old block */
+    if (np != NULL) memcpy(np, ptr, osize < nsize ? osize : nsize);
+    braid__seg_block_free(ptr);
     return np;
   }
   np = a->f(a->ud, ptr, osize, nsize);
@@ -140,6 +150,13 @@ int braidB_adopt_pool(lua_State *L) {
   braid__lock_release(&adopted_lock);
   lua_setallocf(L, hybrid, a);
   return 1;
+}
+
+
+int braidB_takes_segblocks(lua_State *L) {
+  lua_Alloc f = lua_getallocf(L, NULL);
+  if (f == hybrid || f == braid__salloc_alloc) return 1;
+  return braidB_adopt_pool(L);
 }
 
 

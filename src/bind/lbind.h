@@ -315,6 +315,11 @@ BRAIDI_FUNC void *braidB_fail_lua_alloc(void *ud, void *ptr, size_t osize,
 ** state is on a pool (now or before), 0 when it kept its allocator.
 ** ladopt.c. */
 BRAIDI_FUNC int braidB_adopt_pool(lua_State *L);
+/* 1 when L's allocator frees and moves a block of a segment's pages
+** (segblock.h) as such: a worker's pool, or a state moved onto one
+** (braidB_adopt_pool, done here when it can be). 0: L keeps an
+** allocator of its embedder's, which would not know such a block. */
+BRAIDI_FUNC int braidB_takes_segblocks(lua_State *L);
 /* core._alloc_kind(): the specs' probe (ladopt.c). */
 BRAIDI_FUNC int braidB_alloc_kind(lua_State *L);
 

@@ -84,9 +84,12 @@ typedef int (*braidB_filler)(void *ud, char *dst, size_t n);
 BRAIDI_FUNC int braidB_pushfilled(lua_State *L, size_t n, braidB_filler fill,
                                   void *ud);
 /* How many strings this process built in the block Lua took for them
-** (braidB_pushfilled), and how many it had to copy once more (specs: the
-** first must grow, the second stay 0). */
-BRAIDI_FUNC void braidB_segment_counts(long *inplace, long *copied);
+** (braidB_pushfilled), how many it had to copy once more (specs: the
+** first must grow, the second stay 0), and how many segment strings it
+** made of the segment's own pages (segblock.h: from BRAID_BIG_MIN bytes,
+** sealed segments, a state on braid's allocators). */
+BRAIDI_FUNC void braidB_segment_counts(long *inplace, long *copied,
+                                       long *mapped);
 
 /* Like braid__encode_n for a receiver that decodes while the value is
 ** being encoded (a thread being started decodes its arguments meanwhile).

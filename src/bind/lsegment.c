@@ -15,6 +15,7 @@
 #include "lbind.h"
 #include "lcodec.h"
 #include "memseg.h"
+#include "segblock.h"
 
 
 /* A mapping of a segment being copied, unmapped by __gc if the copy
@@ -49,10 +50,14 @@ static size_t str_hdr; /* offsetof(TString, contents), measured once */
 /* Segment strings built in place (the block handed to Lua) and copied
 ** once more (it was not): core._seg_count's third and fourth values. */
 static _Atomic long n_inplace, n_copied;
+/* Segment strings made of the segment's own pages (push_mapped): the
+** fifth value. */
+static _Atomic long n_mapped;
 
-void braidB_segment_counts(long *inplace, long *copied) {
+void braidB_segment_counts(long *inplace, long *copied, long *mapped) {
   *inplace = atomic_load_explicit(&n_inplace, memory_order_relaxed);
   *copied = atomic_load_explicit(&n_copied, memory_order_relaxed);
+  *mapped = atomic_load_explicit(&n_mapped, memory_order_relaxed);
 }
 
 typedef struct Handoff {
@@ -109,6 +114,23 @@ static void measure_hdr(lua_State *L) {
 }
 
 
+/* Hands the block 'h->block' of 'h->size' bytes (the string's 'n' bytes
+** in place at str_hdr, a zero after them) to Lua, and pushes the string;
+** '*taken' counts it when Lua took the block. A block not taken is freed
+** through the state's allocator (after its bytes were copied). */
+static void push_block(lua_State *L, Handoff *h, size_t n,
+                       _Atomic long *taken) {
+  void *b = h->block;
+  int rc = handoff_pcall(L, h, (char *)b + str_hdr, n);
+  if (h->block != NULL) h->f(h->ud, b, h->size, 0); /* not taken */
+  if (rc == LUA_OK)
+    atomic_fetch_add_explicit(h->block == NULL ? taken : &n_copied, 1,
+                              memory_order_relaxed);
+  else
+    lua_error(L);
+}
+
+
 int braidB_pushfilled(lua_State *L, size_t n, braidB_filler fill, void *ud) {
   Handoff h;
   char *dst;
@@ -134,15 +156,7 @@ int braidB_pushfilled(lua_State *L, size_t n, braidB_filler fill, void *ud) {
     return rc;
   }
   dst[n] = '\0';
-  {
-    void *b = h.block;
-    rc = handoff_pcall(L, &h, dst, n);
-    if (h.block != NULL) h.f(h.ud, b, h.size, 0); /* not taken */
-    if (rc == LUA_OK)
-      atomic_fetch_add_explicit(h.block == NULL ? &n_inplace : &n_copied, 1,
-                                memory_order_relaxed);
-  }
-  if (rc != LUA_OK) lua_error(L);
+  push_block(L, &h, n, &n_inplace);
   return 0;
 }
 
@@ -154,18 +168,43 @@ static int fill_from_map(void *map, char *dst, size_t n) {
   return braid__seg_copy(map, n, dst) != 0 ? -1 : 0;
 }
 
+/* Raises what a failed wait for a segment's bytes means (errno 'e' of
+** braid__seg_copy). */
+static void seg_error(lua_State *L, int e) {
+  /* braidB_raise takes the interrupt (pending -> raised), so that an
+  ** uncaught one still ends the process by SIGINT */
+  if (e == EINTR) braidB_raise(L, "KeyboardInterrupt", "");
+  if (e == EPIPE)
+    braidB_raise(L, "EOFError", "the sender of a segment died while "
+                 "filling it");
+  braidB_oserror(L, e, e == EINVAL ? "a segment's control page is "
+                 "not valid" : "the sender of a segment gave up");
+}
+
 void braidB_pushsegmap(lua_State *L, const void *map, size_t n) {
-  if (braidB_pushfilled(L, n, fill_from_map, (void *)map) != 0) {
-    int e = errno;
-    /* braidB_raise takes the interrupt (pending -> raised), so that an
-    ** uncaught one still ends the process by SIGINT */
-    if (e == EINTR) braidB_raise(L, "KeyboardInterrupt", "");
-    if (e == EPIPE)
-      braidB_raise(L, "EOFError", "the sender of a segment died while "
-                   "filling it");
-    braidB_oserror(L, e, e == EINVAL ? "a segment's control page is "
-                   "not valid" : "the sender of a segment gave up");
-  }
+  if (braidB_pushfilled(L, n, fill_from_map, (void *)map) != 0)
+    seg_error(L, errno);
+}
+
+
+/* The string of the segment 'fd' (its mapping 'map', of 'n' bytes) made
+** of the segment's own pages (segblock.h), once its sender has filled
+** it: 1 pushed; 0 when it cannot be (a small one, a state whose allocator
+** would not know the block, a segment not sealed): the caller copies. */
+static int push_mapped(lua_State *L, int fd, const void *map, size_t n) {
+  Handoff h;
+  if (str_hdr == 0) measure_hdr(L);
+  if (str_hdr == 0 || str_hdr + n + 1 < BRAID_BIG_MIN ||
+      !braidB_takes_segblocks(L))
+    return 0;
+  if (braid__seg_wait(map, n) != 0) seg_error(L, errno);
+  memset(&h, 0, sizeof h);
+  h.f = lua_getallocf(L, &h.ud);
+  h.size = str_hdr + n + 1;
+  h.block = braid__seg_block_map(fd, n, str_hdr);
+  if (h.block == NULL) return 0;
+  push_block(L, &h, n, &n_mapped);
+  return 1;
 }
 
 
@@ -188,7 +227,8 @@ void braidB_pushsegment(lua_State *L, int fd, size_t n) {
   if (sm->p == NULL)
     braidB_oserror(L, errno, errno == EINVAL ? "a segment's control page "
                    "is not valid" : "cannot map a segment");
-  braidB_pushsegmap(L, sm->p, n); /* a raise: __gc unmaps */
+  /* a raise: __gc unmaps */
+  if (!push_mapped(L, fd, sm->p, n)) braidB_pushsegmap(L, sm->p, n);
   braid__seg_unmap(sm->p, n);
   sm->p = NULL;
   lua_remove(L, -2);

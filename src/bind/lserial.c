@@ -14,6 +14,7 @@
 #include "lcodec.h"
 #include "lrawtab.h"
 #include "ldecraw.h"
+#include "segblock.h"
 #include "segfill.h"
 #include "stream.h"
 
@@ -154,17 +155,20 @@ static int seg_raw(const char *s, size_t n) {
 
 
 /* core._seg_count() -> segments this process made, segments it read,
-** segment strings built in place, and copied once more (lsegment.c) */
+** segment strings built in place, copied once more, made of the
+** segment's pages (lsegment.c), and those mapped now (segblock.h) */
 static int serial_seg_count(lua_State *L) {
   long made, read;
-  long inplace, copied;
+  long inplace, copied, mapped;
   braid__seg_counts(&made, &read);
-  braidB_segment_counts(&inplace, &copied);
+  braidB_segment_counts(&inplace, &copied, &mapped);
   lua_pushinteger(L, (lua_Integer)made);
   lua_pushinteger(L, (lua_Integer)read);
   lua_pushinteger(L, (lua_Integer)inplace);
   lua_pushinteger(L, (lua_Integer)copied);
-  return 4;
+  lua_pushinteger(L, (lua_Integer)mapped);
+  lua_pushinteger(L, (lua_Integer)braid__seg_block_count());
+  return 6;
 }
 
 

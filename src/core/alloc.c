@@ -22,6 +22,7 @@
 
 #include "alloc.h"
 #include "failalloc.h"
+#include "segblock.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_ASAN 1
@@ -524,6 +525,15 @@ void *braid__salloc_realloc(braid_salloc *p, void *ptr, size_t osize,
   void *np;
   if (ptr == NULL) /* osize is a type tag then */
     return nsize == 0 ? NULL : block_alloc(p, nsize);
+  if (isbig(osize) && braid__seg_block_owns(ptr)) {
+    /* a string made of a segment's mapping (segblock.h): never one of
+    ** ours, whatever its size */
+    np = nsize == 0 ? NULL : block_alloc(p, nsize);
+    if (nsize != 0 && np == NULL) return NULL; /* Lua keeps the old block */
+    if (np != NULL) memcpy(np, ptr, osize < nsize ? osize : nsize);
+    braid__seg_block_free(ptr);
+    return np;
+  }
   if (nsize == 0) {
     block_free(p, ptr, osize);
     return NULL;

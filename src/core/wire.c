@@ -57,6 +57,10 @@ int braid__msg_map_segs(braid_msg *m) {
     const void *p;
     if (braid__seg_size(m->segs[i], &n) != 0) return BRAID_EOS;
     if (n == 0) continue; /* nothing to map: the descriptor stays */
+    /* a big one stays a descriptor too: its receiver may make the string
+    ** of the segment's own pages (segblock.h), which takes a new mapping
+    ** of it; a few such results pending hold a few descriptors */
+    if (n + BRAID_SEG_CTL >= BRAID_BIG_MIN) continue;
     p = braid__seg_map(m->segs[i], n);
     if (p == NULL) return BRAID_EOS;
     m->segmaps[i] = p;

@@ -107,7 +107,9 @@ typedef struct braid_msg {
   int *segs;
   /* NULL, or (braid__msg_map_segs) per segment a read-only mapping of it
   ** and its length, its descriptor closed (segs[i] -1): a message kept
-  ** unread for long holds no descriptor. */
+  ** unread for long holds no descriptor. Empty segments and those from
+  ** BRAID_BIG_MIN bytes (less the control page) are not mapped (NULL):
+  ** they keep their descriptors (see braid__msg_map_segs). */
   const void **segmaps;
   size_t *seglens;
   /* A map job's batch whose chunks name values of the call (T_CALLV):
@@ -152,6 +154,8 @@ BRAIDI_FUNC int braid__msg_take_segs(braid_msg *m, const int *fds, int n);
 /* Trades the segment descriptors of 'm' for read-only mappings of them
 ** and closes the descriptors: a message that waits unread (a pool's
 ** results, which may pile up past the descriptor limit) then holds none.
+** Segments from BRAID_BIG_MIN bytes (less the control page) keep their
+** descriptors: their receiver maps them as the string (segblock.h).
 ** Nothing to send such a message with: only for messages received.
 ** BRAID_OK; BRAID_ENOMEM / BRAID_EOS (errno set) leave the rest as they
 ** were (still decodable). */

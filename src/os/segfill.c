@@ -23,6 +23,23 @@
 
 #define SEG_MAGIC 0x3147455344494152ull /* "RAIDSEG1" */
 
+/* A new segment of 'n' data bytes, sized, and sealed against shrinking
+** (a receiver may map it as it lies, and a mapping of a file cut short
+** faults with SIGBUS: segblock.h) and growing. Not against writes: the
+** receiver's control page has to stay writable for its mutex. */
+static int seg_create(size_t n) {
+  int fd = memfd_create("braid-seg", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  if (ftruncate(fd, (off_t)(BRAID_SEG_CTL + n)) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  return fd;
+}
+
 /* The control page (its first bytes). Shared by two processes that may
 ** not trust each other's bytes: the receiver checks magic, size and
 ** filled <= size, and reads only what 'filled' covers. */
@@ -89,9 +106,8 @@ int braid__seg_new_late(const void *p, size_t n) {
   if (lates == NULL &&
       (lates = (Late *)calloc(BRAID_SEG_MAX, sizeof *lates)) == NULL)
     return braid__seg_new(p, n);
-  fd = memfd_create("braid-seg", MFD_CLOEXEC);
+  fd = seg_create(n);
   if (fd < 0) return -1;
-  if (ftruncate(fd, (off_t)(BRAID_SEG_CTL + n)) != 0) goto fail;
   ctl = (SegCtl *)mmap(NULL, BRAID_SEG_CTL, PROT_READ | PROT_WRITE,
                        MAP_SHARED, fd, 0);
   if (ctl == MAP_FAILED) goto fail;
@@ -124,14 +140,13 @@ int braid__seg_new(const void *p, size_t n) {
   /* the control page as a full segment has it: filled == size (the rest
   ** of the page is the zeros ftruncate leaves) */
   SegCtl hdr;
-  int fd = memfd_create("braid-seg", MFD_CLOEXEC);
+  int fd = seg_create(n);
   if (fd < 0) return -1;
   memset(&hdr, 0, sizeof hdr);
   hdr.magic = SEG_MAGIC;
   hdr.size = n;
   atomic_init(&hdr.filled, n);
-  if (ftruncate(fd, (off_t)(BRAID_SEG_CTL + n)) != 0 ||
-      braid__pmutex_init(&hdr.lock) != 0 ||
+  if (braid__pmutex_init(&hdr.lock) != 0 ||
       braid__pwrite_all(fd, (const char *)&hdr, sizeof hdr, 0) != 0 ||
       braid__pwrite_all(fd, (const char *)p, n, BRAID_SEG_CTL) != 0) {
     int e = errno;
@@ -206,14 +221,16 @@ int braid__seg_copy(const void *p, size_t n, void *dst) {
       return -1;
     }
     if (f > done) {
+      if (dst != NULL) {
 #ifdef MADV_POPULATE_READ
-      /* one call maps the chunk's pages instead of a fault per page */
-      const uintptr_t pg = 4096;
-      uintptr_t lo = ((uintptr_t)(src + done)) & ~(pg - 1),
-                hi = ((uintptr_t)(src + f) + pg - 1) & ~(pg - 1);
-      madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
+        /* one call maps the chunk's pages instead of a fault per page */
+        const uintptr_t pg = 4096;
+        uintptr_t lo = ((uintptr_t)(src + done)) & ~(pg - 1),
+                  hi = ((uintptr_t)(src + f) + pg - 1) & ~(pg - 1);
+        madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
 #endif
-      memcpy((char *)dst + done, src + done, (size_t)f - done);
+        memcpy((char *)dst + done, src + done, (size_t)f - done);
+      }
       done = (size_t)f;
       continue;
     }
@@ -237,6 +254,11 @@ int braid__seg_copy(const void *p, size_t n, void *dst) {
     braid__pfutex(&c->seq, FUTEX_WAIT, seq, &ts);
   }
   return 0;
+}
+
+
+int braid__seg_wait(const void *p, size_t n) {
+  return braid__seg_copy(p, n, NULL);
 }
 
 

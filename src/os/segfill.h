@@ -31,6 +31,9 @@
 **   anything can raise. braid__seg_late_begin (an encoder starting)
 **   abandons what an encode that raised left.
 ** - Waits are sliced and end early (EINTR) when braid__intr_stop() says so.
+** - Segments are made sealed against shrinking and growing, so that a
+**   receiver may map a filled one instead of copying it (segblock.h).
+**   Their bytes are never written again once the count covers them.
 */
 #ifndef BRAID_SEGFILL_H
 #define BRAID_SEGFILL_H
@@ -69,6 +72,11 @@ void braid__seg_unmap(const void *p, size_t n);
 ** mid-fill), EIO (it gave up), EINVAL (a bad control page), EINTR (an
 ** interrupt ended the wait: braid__intr_stop). */
 int braid__seg_copy(const void *p, size_t n, void *dst);
+
+/* Waits, as braid__seg_copy does, until all 'n' data bytes of the mapping
+** 'p' are filled, copying nothing (a receiver that then maps the bytes
+** as they lie: segblock.h). 0, or -1 with braid__seg_copy's errors. */
+int braid__seg_wait(const void *p, size_t n);
 
 /* braid__seg_map + braid__seg_copy + unmap of the segment 'fd'. */
 int braid__seg_read(int fd, void *dst, size_t n);
