@@ -74,7 +74,7 @@ static int push_chunk(lua_State *L, int st, const braid_msg *m) {
 
 typedef struct ChunkArgs {
   braid_job *j;
-  uint32_t k, seen;
+  uint32_t k, seen, ahead;
   int st;
   const braid_msg *m;
   int fd; /* await_chunk_early: the chunk's stream (a dup) */
@@ -104,7 +104,8 @@ static int await_chunk(lua_State *L, ChunkArgs *a, braid_job *j, uint32_t k,
 
 static int wait_chunk_early(void *ud, const braid__deadline *d) {
   ChunkArgs *a = (ChunkArgs *)ud;
-  a->st = braid__job_wait_chunk_early(a->j, a->k, d, &a->m, &a->fd);
+  a->st = braid__job_wait_chunk_early(a->j, a->k, a->ahead, d, &a->m,
+                                      &a->fd);
   return a->st == BRAID_ETIMEDOUT ? BRAID_ETIMEDOUT : BRAID_OK;
 }
 
@@ -144,12 +145,13 @@ static int read_early(lua_State *L, ChunkArgs *a, braid_job *j,
 ** again from its stream's start next time). Returns -1 when it timed
 ** out. */
 static int await_chunk_early(lua_State *L, ChunkArgs *a, braid_job *j,
-                             uint32_t k, double timeout) {
+                             uint32_t k, uint32_t ahead, double timeout) {
   braid__deadline now = braid__deadline_in(0);
   braid__deadline until = braid__deadline_in(timeout);
   a->j = j;
   a->k = k;
-  a->st = braid__job_wait_chunk_early(j, k, &now, &a->m, &a->fd);
+  a->ahead = ahead;
+  a->st = braid__job_wait_chunk_early(j, k, ahead, &now, &a->m, &a->fd);
   if (a->st == BRAID_ETIMEDOUT &&
       braidB_blocking_wait(L, wait_chunk_early, a, timeout) != BRAID_OK)
     return -1;
@@ -169,7 +171,7 @@ static int job_chunk(lua_State *L) {
   if (k < 1 || k > (lua_Integer)nchunks)
     return braidB_argerror(L, 2, "IndexError", "no chunk %d", (int)k);
   lua_settop(L, 1);
-  switch (await_chunk_early(L, &a, j, (uint32_t)(k - 1), timeout)) {
+  switch (await_chunk_early(L, &a, j, (uint32_t)(k - 1), 0, timeout)) {
     case -1: return braidB_raise(L, "TimeoutError", "");
     case 1: /* the value, read from its stream */
       lua_pushboolean(L, 1);
@@ -325,9 +327,18 @@ static lua_Integer early_into(lua_State *L, uint32_t cs, int out,
 
 
 /* j:results() -> out | nil, k. Every chunk's results in order in one
-** table with 'n' (presized; each chunk decoded straight into it as soon
-** as it is done, while the workers go on), or nil and the first chunk k
-** (1-based, in order) that did not succeed. Waits as long as needed. */
+** table with 'n' (presized; each chunk decoded straight into it once it
+** and the next one are done, while the workers go on), or nil and the
+** first chunk k (1-based, in order) that did not succeed. Waits as long
+** as needed.
+** Why the next one too (RESULTS_AHEAD): woken for every chunk, the caller
+** of a map whose workers are slower than its decode slept and was woken
+** ~7 times per 8 chunks, each a futex wait, a wake-up from the proxy and
+** two context switches (~10 us of the caller's process CPU on this VM:
+** bench/README.md "starmap_shared"). Nothing is returned before the last
+** chunk, so waiting for two at a time costs the wall time one chunk's
+** decode at the end. */
+#define RESULTS_AHEAD 1
 static int job_results(lua_State *L) {
   braid_job *j = checkjob(L, 1);
   uint32_t n, cs, nchunks, k;
@@ -338,7 +349,7 @@ static int job_results(lua_State *L) {
   lua_setfield(L, 2, "n");
   for (k = 0; k < nchunks; k++) {
     ChunkArgs a;
-    if (await_chunk_early(L, &a, j, k, BRAID_FOREVER) == 1) {
+    if (await_chunk_early(L, &a, j, k, RESULTS_AHEAD, BRAID_FOREVER) == 1) {
       early_into(L, cs, 2, (lua_Integer)k * cs + 1);
       continue;
     }
@@ -396,7 +407,7 @@ static void mapiter_fetch(lua_State *L, MapIter *it, int state, int cur) {
     left = it->deadline - braid__now();
     if (left < 0) left = 0;
   }
-  n = await_chunk_early(L, &a, it->j, it->k++, left);
+  n = await_chunk_early(L, &a, it->j, it->k++, 0, left);
   if (n < 0) braidB_raise(L, "TimeoutError", "");
   it->pos = 0;
   it->m = NULL;

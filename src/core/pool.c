@@ -294,7 +294,11 @@ int braid__job_set_early(braid_job *j, uint32_t k, int fd) {
 }
 
 
-int braid__job_wait_chunk_early(braid_job *j, uint32_t k,
+/* Chunk k is done or has its early descriptor (under 'mu'). */
+#define readable(j, k) \
+  ((j)->status[k] != BRAID_CHUNK_PENDING || ((j)->early && (j)->early[k] >= 0))
+
+int braid__job_wait_chunk_early(braid_job *j, uint32_t k, uint32_t ahead,
                                 const braid__deadline *d,
                                 const braid_msg **m, int *fd) {
   int st;
@@ -302,18 +306,20 @@ int braid__job_wait_chunk_early(braid_job *j, uint32_t k,
   *m = NULL;
   if (k >= j->nchunks) return BRAID_EINVAL;
   braid__mutex_lock(&j->mu);
-  while ((st = j->status[k]) == BRAID_CHUNK_PENDING &&
-         (j->early == NULL || j->early[k] < 0)) {
+  while (!readable(j, k)) {
     int to;
-    j->wantk = j->waitchunk++ ? ANY_CHUNK : k;
+    uint32_t want = k, far = j->nchunks - 1 - k < ahead ? j->nchunks - 1
+                                                        : k + ahead;
+    if (!readable(j, far)) want = far; /* woken by that one, not by k */
+    j->wantk = j->waitchunk++ ? ANY_CHUNK : want;
     to = braid__cond_wait(&j->cv, &j->mu, d);
     j->waitchunk--;
-    if (to && (st = j->status[k]) == BRAID_CHUNK_PENDING &&
-        (j->early == NULL || j->early[k] < 0)) {
+    if (to && !readable(j, k)) {
       braid__mutex_unlock(&j->mu);
       return BRAID_ETIMEDOUT;
     }
   }
+  st = j->status[k];
   if (st == BRAID_CHUNK_PENDING) /* a dup under the lock: see the future's */
     *fd = fcntl(j->early[k], F_DUPFD_CLOEXEC, 0);
   else

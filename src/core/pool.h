@@ -155,9 +155,16 @@ BRAIDI_FUNC int braid__job_wait_chunk(braid_job *j, uint32_t k,
 ** BRAID_EINVAL otherwise), closed when the chunk is done.
 ** braid__job_wait_chunk_early waits as braid__job_wait_chunk, and also
 ** returns BRAID_CHUNK_PENDING with '*fd' the caller's dup of such a
-** descriptor (-1 when no dup could be made). */
+** descriptor (-1 when no dup could be made). With 'ahead' > 0, while it
+** waits for chunk k it waits for chunk k + 'ahead' (the last one at most)
+** as well, unless that one is readable already: a reader that takes every
+** chunk in order, and only returns once it has them all (a blocking map's
+** results), then sleeps and is woken once per 'ahead' + 1 chunks instead
+** of once per chunk. 0 for a reader that hands each chunk on as it comes
+** (imap, j:chunk). */
 BRAIDI_FUNC int braid__job_set_early(braid_job *j, uint32_t k, int fd);
 BRAIDI_FUNC int braid__job_wait_chunk_early(braid_job *j, uint32_t k,
+                                            uint32_t ahead,
                                             const braid__deadline *d,
                                             const braid_msg **m, int *fd);
 /* Waits for the next chunk in completion order after the '*seen' already

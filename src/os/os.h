@@ -34,8 +34,9 @@ void braid__cond_init(braid__cond *c); /* waits measure CLOCK_MONOTONIC */
 void braid__cond_destroy(braid__cond *c);
 void braid__cond_signal(braid__cond *c);
 void braid__cond_broadcast(braid__cond *c);
-/* Waits until signalled or 'd' passes. Returns 0, or 1 when 'd' passed.
-** Callers loop on their predicate. */
+/* Waits until signalled or 'd' passes. Returns 0, or 1 when 'd' passed
+** (at once, the mutex kept, when it had passed already). Callers loop on
+** their predicate. */
 int braid__cond_wait(braid__cond *c, braid__mutex *m, const braid__deadline *d);
 
 double braid__now(void); /* monotonic seconds */
