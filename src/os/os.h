@@ -43,6 +43,9 @@ double braid__now(void); /* monotonic seconds */
 /* Deadline 'timeout' seconds from now; a negative timeout never expires. */
 braid__deadline braid__deadline_in(double timeout);
 int braid__deadline_passed(const braid__deadline *d);
+/* 1 when the time of 'd' has come (never for forever), whatever the
+** interrupt state: the waits' check that there is nothing to wait for. */
+int braid__deadline_expired(const braid__deadline *d);
 /* Seconds left before 'd' (0 when passed, -1 for forever). Once a SIGINT
 ** handler exists, a thread that must stop for an interrupt (intr.h) finds
 ** every deadline passed. */

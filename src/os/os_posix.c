@@ -151,7 +151,7 @@ static int cond_wait(braid__cond *c, braid__mutex *m,
 int braid__cond_wait(braid__cond *c, braid__mutex *m,
                      const braid__deadline *d) {
   int r;
-  if (d != NULL && !d->forever && braid__deadline_passed(d)) return 1;
+  if (d != NULL && braid__deadline_expired(d)) return 1;
   braid__block_begin();
   r = cond_wait(c, m, d);
   braid__block_end();
@@ -207,13 +207,18 @@ double braid__deadline_left(const braid__deadline *d) {
 }
 
 
-int braid__deadline_passed(const braid__deadline *d) {
+int braid__deadline_expired(const braid__deadline *d) {
   struct timespec now;
-  if (STOPPING()) return 1;
   if (d->forever) return 0;
   clock_gettime(CLOCK_MONOTONIC, &now);
   if (now.tv_sec != d->at.tv_sec) return now.tv_sec > d->at.tv_sec;
   return now.tv_nsec >= d->at.tv_nsec;
+}
+
+
+int braid__deadline_passed(const braid__deadline *d) {
+  if (STOPPING()) return 1;
+  return braid__deadline_expired(d);
 }
 
 

@@ -31,7 +31,8 @@ int braid__pmutex_held(pthread_mutex_t *m);
 int braid__pmutex_lock(pthread_mutex_t *m);
 void braid__pmutex_unlock(pthread_mutex_t *m);
 int braid__pcond_init(pthread_cond_t *c); /* CLOCK_MONOTONIC */
-/* Waits until signalled or 'd' passes: 0, or 1 when 'd' passed. */
+/* Waits until signalled or 'd' passes: 0, or 1 when 'd' passed (at once, the
+** mutex kept, when it had passed already). */
 int braid__pcond_wait(pthread_cond_t *c, pthread_mutex_t *m,
                       const braid__deadline *d);
 /* Like braid__pcond_wait, but never past 'slice' seconds from now. */
