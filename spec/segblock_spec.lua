@@ -23,12 +23,7 @@ local CTL = 4096 -- segfill.h's control page
 -- page boundary, and one filled after its message is sent (from 8 MiB).
 local SIZES = { MiB + 5, 4 * MiB - CTL, 9 * MiB + 3 }
 
-local function pattern(n, seed)
-  local unit = {}
-  for i = 1, 251 do unit[i] = string.char((i * 7 + (seed or 0)) % 256) end
-  local u = table.concat(unit)
-  return (u:rep(n // #u + 1)):sub(1, n)
-end
+local pattern = helpers.pattern
 
 -- Strings made of a segment's pages so far, mappings of them now, and
 -- strings that had to be copied once more.

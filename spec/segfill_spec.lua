@@ -13,12 +13,7 @@ local METHODS = helpers.start_methods()
 local T = 60 -- every wait is bounded by this (seconds)
 local CHUNK = 16384
 
-local function pattern(n, seed)
-  local unit = {}
-  for i = 1, 251 do unit[i] = string.char((i * 7 + (seed or 0)) % 256) end
-  local u = table.concat(unit)
-  return (u:rep(n // #u + 1)):sub(1, n)
-end
+local pattern = helpers.pattern
 
 local seg_fds = helpers.seg_fds
 

@@ -17,13 +17,7 @@ local MiB = 1024 * 1024
 
 -- A string of 'n' bytes whose every 251-byte stretch differs from the
 -- next (a misplaced or truncated copy shows).
-local function pattern(n, seed)
-  local unit = {}
-  for i = 1, 251 do unit[i] = string.char((i * 7 + (seed or 0)) % 256) end
-  local u = table.concat(unit)
-  local s = u:rep(n // #u + 1)
-  return s:sub(1, n)
-end
+local pattern = helpers.pattern
 
 local seg_fds = helpers.seg_fds
 

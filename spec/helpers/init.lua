@@ -158,4 +158,13 @@ function M.records(n, tag)
   return t
 end
 
+-- 'n' bytes of a pattern that repeats every 251 bytes (a prime: a
+-- misplaced, shifted or reordered page or chunk shows), varied by 'seed'.
+function M.pattern(n, seed)
+  local unit = {}
+  for i = 1, 251 do unit[i] = string.char((i * 7 + (seed or 0)) % 256) end
+  local u = table.concat(unit)
+  return (u:rep(n // #u + 1)):sub(1, n)
+end
+
 return M
