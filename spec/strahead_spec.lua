@@ -1,6 +1,6 @@
 -- The decoder's string prefetcher (src/bind/ldecraw.h; issue 16, item 4):
--- in a big decode into a state that holds many strings already, a
--- scanner reads the bytes ahead of the decoder and prefetches the string
+-- in a big decode into a state that holds many strings (already, or
+-- once the decode's own strings have grown its table), a scanner reads the bytes ahead of the decoder and prefetches the string
 -- table's buckets of the short strings it finds. It is a hint: whatever
 -- the bytes hold (strings of every length, repeated strings, functions,
 -- metatables, nested tables, segments), the values decoded with it on
@@ -107,6 +107,24 @@ describe("the decoder's string prefetcher", function()
     local r = back:get(true, 60)
     th:join(60)
     assert.same({ 0, 20000, "fresh20000" }, r)
+  end)
+
+  it("turns on when a big decode's own strings grow a fresh state's table", function()
+    -- 100,000 new names into a worker holding a few hundred strings: off
+    -- at first, on once the table holds 65,536 (looked at every 1,024
+    -- strings), so it finds the last ~35,000
+    local back = braid.queue.Queue()
+    local th = braid.threading.Thread { target = function(bytes, back)
+      local core = require "braid.core"
+      core._strahead()
+      local t = core.loads(bytes)
+      back:put({ core._strahead(), #t, t[#t].name, t[65536].vals[3] })
+    end, args = { core.dumps(records(100000, "grow")), back } }
+    th:start()
+    local r = back:get(true, 60)
+    th:join(60)
+    assert.is_true(r[1] >= 25000 and r[1] <= 40000, "strings prefetched: " .. tostring(r[1]))
+    assert.same({ 100000, "grow100000", 3 * 65536 }, { r[2], r[3], r[4] })
   end)
 
   it("runs in a worker thread's Queue get when forced, the value whole", function()

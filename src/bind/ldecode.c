@@ -123,7 +123,7 @@ static void dec_init_frames(Dec *d) {
   d->spill_hi = BRAID_SPILL_KEEP;
   d->spilled = 0;
   d->capframes = DEC_LOCAL;
-  d->ahead.strt = NULL;
+  d->ahead.strt = d->ahead.later = NULL;
 }
 
 
@@ -974,6 +974,8 @@ static int dec_open(Dec *d) {
       d->p += len;
       if (d->ahead.strt != NULL)
         braidB_strahead_step(&d->ahead, d->base, d->p, d->end);
+      else
+        braidB_strahead_later(&d->ahead);
       if (tag == T_STRS) remember(d, at);
       return LUA_TSTRING;
     }

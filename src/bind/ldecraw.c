@@ -156,17 +156,30 @@ static _Thread_local lua_Integer strahead_found;
 void braidB_strahead_init(lua_State *L, braid_strahead *a, int big) {
   int forced = atomic_load_explicit(&strahead_forced, memory_order_relaxed);
   const braid_rawstrt *tb;
-  a->strt = NULL;
+  a->strt = a->later = NULL;
+  a->until = 0;
   a->blocked = 0;
   a->scan = 0;
   a->head = a->count = 0;
   if (!big && !forced) return;
   tb = braidB_rawstrt(L, &a->seed);
-  /* only into a table that holds many strings already: its chains then
-  ** lead to strings made long ago, out of cache; a decode that makes
-  ** most of the table's strings finds them in cache (recently made), and
-  ** the scan would cost more than it saves (a tenth of the decode) */
-  if (tb != NULL && (forced || tb->nuse >= BRAID_AHEAD_MINSTR)) a->strt = tb;
+  if (tb == NULL) return;
+  /* only while the table holds many strings: its bucket array and chains
+  ** are then past the caches. Into a state with few strings the scan
+  ** costs more than it saves (a tenth of the decode) until the decode's
+  ** own new strings have grown the table that far: then it is turned on
+  ** (bench/README.md, "Strings prefetched once the table is big") */
+  if (forced || braidB_strahead_full(tb)) {
+    a->strt = tb;
+  } else {
+    a->later = tb;
+    a->until = BRAID_AHEAD_RECHECK;
+  }
+}
+
+
+int braidB_strahead_full(const void *strt) {
+  return ((const braid_rawstrt *)strt)->nuse >= BRAID_AHEAD_MINSTR;
 }
 
 

@@ -67,6 +67,8 @@ BRAIDI_FUNC int braidB_int_bytes(const unsigned char *p,
 
 typedef struct braid_strahead {
   const void *strt; /* the state's string table (lrawtab.h); NULL: off */
+  const void *later; /* off for now: the table to look at again */
+  unsigned int until; /* short strings made before it is looked at */
   unsigned int seed;
   int blocked; /* the scanner stopped at 'scan' until the decoder passes */
   size_t scan; /* the offset from 'base' where the scanner stands */
@@ -78,12 +80,35 @@ typedef struct braid_strahead {
   } q[BRAID_AHEAD_N];
 } braid_strahead;
 
-/* Sets up the prefetcher for a decode on L: on for a 'big' decode (one
-** that stopped the collector) into a state holding BRAID_AHEAD_MINSTR
-** strings or more, off otherwise and when lrawtab.h's layouts of states
-** and strings failed their self-check. May raise a memory error. */
+/* Whether the string table 'strt' (braid_rawstrt) holds
+** BRAID_AHEAD_MINSTR strings or more. */
+BRAIDI_FUNC int braidB_strahead_full(const void *strt);
+
+/* Sets up the prefetcher for a decode on L: for a 'big' decode (one that
+** stopped the collector) it is on once the state's string table holds
+** BRAID_AHEAD_MINSTR strings, from the start when it holds them already,
+** else from the moment the decode's own strings fill it so far (looked
+** at every BRAID_AHEAD_RECHECK strings: braidB_strahead_later); off for
+** other decodes and when lrawtab.h's layouts of states and strings
+** failed their self-check. May raise a memory error. */
 BRAIDI_FUNC void braidB_strahead_init(lua_State *L, braid_strahead *a,
                                       int big);
+
+#define BRAID_AHEAD_RECHECK 1024
+
+/* Called after each short string the decoder made while the prefetcher
+** is off: turns it on when the table has grown to BRAID_AHEAD_MINSTR
+** strings (checked every BRAID_AHEAD_RECHECK calls). */
+static inline void braidB_strahead_later(braid_strahead *a) {
+  if (a->later != NULL && --a->until == 0) {
+    if (braidB_strahead_full(a->later)) {
+      a->strt = a->later;
+      a->later = NULL;
+    } else {
+      a->until = BRAID_AHEAD_RECHECK;
+    }
+  }
+}
 
 /* Test hooks: every decode prefetches (the fuzz target, the specs). */
 BRAIDI_FUNC void braidB_strahead_force(int on);
