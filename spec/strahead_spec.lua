@@ -95,36 +95,35 @@ describe("the decoder's string prefetcher", function()
     assert.equal("item70000", t[70000].name)
   end)
 
-  it("stays off in a big decode into a state with few strings", function()
+  -- Decodes 'bytes' in a new worker thread (a fresh state: a few hundred
+  -- strings); returns the strings the prefetcher found there, #t, the
+  -- last record's name and t[k].vals[3].
+  local function fresh_decode(bytes, k)
     local back = braid.queue.Queue()
-    local th = braid.threading.Thread { target = function(bytes, back)
+    local th = braid.threading.Thread { target = function(bytes, k, back)
       local core = require "braid.core"
       core._strahead()
       local t = core.loads(bytes)
-      back:put({ core._strahead(), #t, t[#t].name })
-    end, args = { core.dumps(records(20000, "fresh")), back } }
+      back:put({ core._strahead(), #t, t[#t].name, t[k].vals[3] })
+    end, args = { bytes, k, back } }
     th:start()
     local r = back:get(true, 60)
     th:join(60)
-    assert.same({ 0, 20000, "fresh20000" }, r)
+    return table.unpack(r, 1, 4)
+  end
+
+  it("stays off in a big decode into a state with few strings", function()
+    assert.same({ 0, 20000, "fresh20000", 3 * 777 },
+                { fresh_decode(core.dumps(records(20000, "fresh")), 777) })
   end)
 
   it("turns on when a big decode's own strings grow a fresh state's table", function()
     -- 100,000 new names into a worker holding a few hundred strings: off
     -- at first, on once the table holds 65,536 (looked at every 1,024
     -- strings), so it finds the last ~35,000
-    local back = braid.queue.Queue()
-    local th = braid.threading.Thread { target = function(bytes, back)
-      local core = require "braid.core"
-      core._strahead()
-      local t = core.loads(bytes)
-      back:put({ core._strahead(), #t, t[#t].name, t[65536].vals[3] })
-    end, args = { core.dumps(records(100000, "grow")), back } }
-    th:start()
-    local r = back:get(true, 60)
-    th:join(60)
-    assert.is_true(r[1] >= 25000 and r[1] <= 40000, "strings prefetched: " .. tostring(r[1]))
-    assert.same({ 100000, "grow100000", 3 * 65536 }, { r[2], r[3], r[4] })
+    local found, n, last, v = fresh_decode(core.dumps(records(100000, "grow")), 65536)
+    assert.is_true(found >= 25000 and found <= 40000, "strings prefetched: " .. tostring(found))
+    assert.same({ 100000, "grow100000", 3 * 65536 }, { n, last, v })
   end)
 
   it("runs in a worker thread's Queue get when forced, the value whole", function()
