@@ -385,9 +385,10 @@ reload:
   while (pos < total) {
     p = pos++;
     if (p < asize) {
-      if (p + RAW_AHEAD_FAR < asize) raw_ahead(e, arr, p);
       tag = arr[p].tag;
       if (braid_rt_isempty(tag)) continue;
+      if (tag == BRAID_RT_TABLE && p + RAW_AHEAD_FAR < asize)
+        raw_ahead(e, arr, p); /* an array of leaves costs one compare */
       v = &arr[p].v;
       ktag = BRAID_RT_INT;
       kv.i = (lua_Integer)p + 1;
