@@ -20,10 +20,11 @@
 ** and hands every block it does not own back to the allocator it replaced.
 ** Big blocks (BRAID_BIG_MIN and more) stay with that allocator too (a
 ** pool's big block has no address test), but for the strings made of a
-** segment's own pages (segblock.h), which only the mapper can free. The pool is freed on the last
-** free lua_close makes (the block holding the main thread and the
-** global state, lstate.c's LG, freed by the allocator that made it);
-** until then an adoption is kept on a list so that leak checkers see it.
+** segment's own pages (segblock.h), which only the mapper can free. The
+** pool is freed on the last free lua_close makes (the block holding the
+** main thread and the global state, lstate.c's LG, freed by the
+** allocator that made it); until then an adoption is kept on a list so
+** that leak checkers see it.
 **
 ** Only luaL_newstate's own allocator is replaced: any other is the
 ** embedder's (limits, accounting, failure injection: lfailalloc.c) and is
@@ -83,9 +84,7 @@ static void *hybrid(void *ud, void *ptr, size_t osize, size_t nsize) {
     /* a string made of a segment's mapping (segblock.h) */
     np = nsize == 0 ? NULL : hybrid(ud, NULL, LUA_TSTRING, nsize);
     if (nsize != 0 && np == NULL) return NULL; /* Lua keeps the old block */
-    if (np != NULL) memcpy(np, ptr, osize < nsize ? osize : nsize);
-    braid__seg_block_free(ptr);
-    return np;
+    return braid__seg_block_move(ptr, osize, np, nsize);
   }
   np = a->f(a->ud, ptr, osize, nsize);
   if (nsize == 0 && ptr == a->last) adopted_drop(a); /* the state is gone */

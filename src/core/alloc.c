@@ -530,9 +530,7 @@ void *braid__salloc_realloc(braid_salloc *p, void *ptr, size_t osize,
     ** ours, whatever its size */
     np = nsize == 0 ? NULL : block_alloc(p, nsize);
     if (nsize != 0 && np == NULL) return NULL; /* Lua keeps the old block */
-    if (np != NULL) memcpy(np, ptr, osize < nsize ? osize : nsize);
-    braid__seg_block_free(ptr);
-    return np;
+    return braid__seg_block_move(ptr, osize, np, nsize);
   }
   if (nsize == 0) {
     block_free(p, ptr, osize);

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -131,6 +132,14 @@ int braid__seg_block_free(void *block) {
   if (i < 0) return 0;
   munmap(m.base, m.len);
   return 1;
+}
+
+
+void *braid__seg_block_move(void *block, size_t osize, void *np,
+                            size_t nsize) {
+  if (np != NULL) memcpy(np, block, osize < nsize ? osize : nsize);
+  braid__seg_block_free(block);
+  return np;
 }
 
 

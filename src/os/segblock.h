@@ -53,6 +53,14 @@ int braid__seg_block_owns(const void *block);
 ** and nothing happens. */
 int braid__seg_block_free(void *block);
 
+/* An allocator's realloc of such a block ('block', of 'osize' bytes) to
+** 'nsize' bytes, once it made the new block 'np' (NULL for a free, when
+** nsize is 0): copies what fits into 'np', unmaps 'block', returns 'np'.
+** (An allocator that could not make 'np' returns NULL without calling
+** this: Lua keeps the old block.) */
+void *braid__seg_block_move(void *block, size_t osize, void *np,
+                            size_t nsize);
+
 /* How many blocks are mapped now (the specs' probe). */
 long braid__seg_block_count(void);
 
