@@ -39,6 +39,7 @@
 #include "lbind.h"
 #include "lock.h"
 #include "segblock.h"
+#include "thp.h"
 
 typedef struct Adopted {
   struct Adopted *next, *prev;
@@ -168,6 +169,17 @@ int braidB_alloc_kind(lua_State *L) {
   else if (f == hybrid) k = "adopted";
   else if (f == standard_alloc()) k = "standard";
   lua_pushstring(L, k);
+  return 1;
+}
+
+
+/* core._huge_pages([rule]) -> the rule for fresh memory in use
+** ("adaptive", "never" or "always", thp.h), after setting it for the
+** whole process when given: the specs' hook. */
+int braidB_huge_pages_hook(lua_State *L) {
+  static const char *const names[] = { "adaptive", "never", "always", NULL };
+  int set = lua_isnoneornil(L, 1) ? 0 : luaL_checkoption(L, 1, NULL, names) + 1;
+  lua_pushstring(L, names[braid__thp_mode(set) - 1]);
   return 1;
 }
 

@@ -322,6 +322,8 @@ BRAIDI_FUNC int braidB_adopt_pool(lua_State *L);
 BRAIDI_FUNC int braidB_takes_segblocks(lua_State *L);
 /* core._alloc_kind(): the specs' probe (ladopt.c). */
 BRAIDI_FUNC int braidB_alloc_kind(lua_State *L);
+/* core._huge_pages([rule]): the rule for fresh memory (thp.h). */
+BRAIDI_FUNC int braidB_huge_pages_hook(lua_State *L);
 
 /* In a forked child: L's pool (a worker's, or the one L was moved onto)
 ** forgets the blocks the parent had freed (braid__salloc_after_fork). */

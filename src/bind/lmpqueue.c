@@ -270,6 +270,7 @@ static const luaL_Reg mpq_funcs[] = {
   { "_pstream_delay", braidB_pstream_delay },
   { "_pstream_counts", braidB_pstream_counts },
   { "_alloc_kind", braidB_alloc_kind },
+  { "_huge_pages", braidB_huge_pages_hook },
   { "_pool_stats", braidB_pool_stats_hook },
   { NULL, NULL },
 };

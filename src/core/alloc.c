@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "failalloc.h"
 #include "segblock.h"
+#include "thp.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_ASAN 1
@@ -195,8 +196,8 @@ int braid__salloc_owns(const braid_salloc *p, const void *ptr) {
 
 /* Chunks smaller than a huge page come from malloc (whose memory is
 ** warm when threads come and go: a short-lived worker should not pay for
-** fresh pages); from a huge page on they are mapped, aligned, and advised
-** to use huge pages. */
+** fresh pages); from a huge page on they are mapped, aligned, and given
+** huge pages while the system backs them quickly (thp.h). */
 static void *map_chunk(size_t size) {
   char *m, *a;
   size_t extra;
@@ -209,9 +210,7 @@ static void *map_chunk(size_t size) {
   if (a > m) munmap(m, (size_t)(a - m));
   extra = (size_t)(m + size + HUGE_PAGE - (a + size));
   if (extra > 0) munmap(a + size, extra);
-#ifdef MADV_HUGEPAGE
-  madvise(a, size, MADV_HUGEPAGE); /* a hint: failure is harmless */
-#endif
+  braid__thp_fresh(a, size, 0); /* huge pages while they are cheap */
   return a;
 }
 

@@ -12,21 +12,14 @@
 #include <unistd.h>
 
 #include "memseg.h"
+#include "thp.h"
 
 _Static_assert(CMSG_SPACE(sizeof(int) * BRAID_SEG_MAX) <= BRAID_SEG_CMSG,
                "control buffer too small");
 
 
 void braid__seg_prefault(void *p, size_t n) {
-  const uintptr_t huge = (uintptr_t)2 << 20, page = 4096;
-  uintptr_t a = (uintptr_t)p, lo = (a + huge - 1) & ~(huge - 1),
-            hi = (a + n) & ~(huge - 1);
-  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#ifdef MADV_POPULATE_WRITE
-  lo = (a + page - 1) & ~(page - 1);
-  hi = (a + n) & ~(page - 1);
-  if (hi > lo) madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-#endif
+  braid__thp_fresh(p, n, 1);
 }
 
 

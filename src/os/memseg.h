@@ -31,10 +31,10 @@
 ** and the fill that overlaps the receiver's copy) is segfill.h's. */
 
 /* Asks for the pages of the fresh block [p, p+n) that a segment is about
-** to be copied into to be huge and present (MADV_HUGEPAGE on its aligned
-** interior, then MADV_POPULATE_WRITE): one fault per 2 MiB, or one call
-** for all of them, instead of a fault per 4 KiB page, which costs more
-** than the copy itself. Best effort: kernels without either ignore it. */
+** to be copied into to be present (MADV_POPULATE_WRITE), and huge while
+** they are cheap (thp.h): one call for all of them, or one fault per
+** 2 MiB, instead of a fault per 4 KiB page, which costs more than the
+** copy itself. Best effort: kernels without either ignore it. */
 void braid__seg_prefault(void *p, size_t n);
 
 /* Sends one byte with the 'n' (1..BRAID_SEG_MAX) descriptors 'fds' as
