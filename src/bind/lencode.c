@@ -94,6 +94,10 @@ static Enc *newenc(lua_State *L) {
   memset(e, 0, sizeof *e);
   enc_stream_off(e);
   e->w.nomem = enc_wbuf_nomem;
+  /* every encode clears them first (enc_reset), so a forked child never
+  ** looks into a table it did not inherit */
+  braid__ptrmap_unforked(&e->seen);
+  braid__ptrmap_unforked(&e->strs);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, enc_gc);
   lua_setfield(L, -2, "__gc");

@@ -17,6 +17,7 @@
 ** allocations of the same size class, or, a freed medium block, of small
 ** classes carved out of it) until the state closes.
 */
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -554,6 +555,35 @@ void *braid__huge_alloc(size_t size) {
   if (size < HUGE_PAGE) return braid__calloc(1, size);
   size = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
   return map_chunk(size); /* zero-filled */
+}
+
+
+static atomic_uint fork_epoch;
+static pthread_once_t epoch_once = PTHREAD_ONCE_INIT;
+
+static void epoch_child(void) {
+  atomic_fetch_add_explicit(&fork_epoch, 1, memory_order_relaxed);
+}
+
+static void epoch_init(void) { pthread_atfork(NULL, NULL, epoch_child); }
+
+
+unsigned braid__fork_epoch(void) {
+  return atomic_load_explicit(&fork_epoch, memory_order_relaxed);
+}
+
+
+void *braid__huge_alloc_unforked(size_t size, int *left) {
+  void *p = braid__huge_alloc(size);
+  *left = 0;
+  if (p == NULL || size < HUGE_PAGE) return p;
+  /* before the first table is left out: forks before it need no count */
+  pthread_once(&epoch_once, epoch_init);
+#ifdef MADV_DONTFORK
+  size = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+  *left = madvise(p, size, MADV_DONTFORK) == 0;
+#endif
+  return p;
 }
 
 

@@ -103,6 +103,21 @@ BRAIDI_FUNC void braid__buf_free(void *b, size_t cap);
 BRAIDI_FUNC void *braid__huge_alloc(size_t size);
 BRAIDI_FUNC void braid__huge_free(void *p, size_t size);
 
+/* As braid__huge_alloc, for a table a forked child will not use (an
+** encoder's pointer maps): a mapped one (2 MiB on) is left out of forks
+** (MADV_DONTFORK), and '*left' is then 1, else 0. Why: after a fork every
+** page of the table is shared with the child until someone writes there,
+** so the parent's next encode of the 100k-record table copied 3,200
+** pages, one fault each (13.7 -> 18.9 ms), on the way to every child it
+** had just started. The child must not touch a left-out table: it has
+** none there (braid__fork_epoch tells). Freed with braid__huge_free. */
+BRAIDI_FUNC void *braid__huge_alloc_unforked(size_t size, int *left);
+
+/* How many forks made this process, counted in each child as it starts
+** (0 in a process that no fork made): a table left out of forks and
+** made under another count is not there. */
+BRAIDI_FUNC unsigned braid__fork_epoch(void);
+
 /* Gives the cached chunks back to the system: before a fork, whose cost
 ** grows with what the process has mapped (the child would not use them). */
 BRAIDI_FUNC void braid__alloc_trim(void);

@@ -9,16 +9,40 @@
 #include "ptrmap.h"
 
 
+void braid__ptrmap_unforked(braid_ptrmap *m) { m->unforked = 1; }
+
+
+/* In a forked child, a table left out of the fork is not there: the map
+** forgets it (empty again, as zeroed). */
+static void forget_if_forked(braid_ptrmap *m) {
+  if (m->left && m->epoch != braid__fork_epoch()) {
+    m->e = NULL;
+    m->cap = m->used = 0;
+    m->gen = 0;
+    m->left = 0;
+  }
+}
+
+
 int braid__ptrmap_grow(braid_ptrmap *m) {
-  size_t ncap = m->cap ? m->cap * 2 : 256, i;
-  braid_ptrent *ne =
-      (braid_ptrent *)braid__huge_alloc(ncap * sizeof(braid_ptrent));
+  size_t ncap, i;
+  braid_ptrent *ne;
   braid_ptrmap nm;
+  int left = 0;
+  forget_if_forked(m);
+  ncap = m->cap ? m->cap * 2 : 256;
+  ne = m->unforked ? (braid_ptrent *)braid__huge_alloc_unforked(
+                         ncap * sizeof(braid_ptrent), &left)
+                   : (braid_ptrent *)braid__huge_alloc(
+                         ncap * sizeof(braid_ptrent));
   if (ne == NULL) return BRAID_ENOMEM;
   nm.e = ne;
   nm.cap = ncap;
   nm.used = 0;
   nm.gen = 1;
+  nm.unforked = m->unforked;
+  nm.left = (unsigned char)left;
+  nm.epoch = braid__fork_epoch();
   for (i = 0; i < m->cap; i++) {
     braid_ptrent *e = &m->e[i];
     if (m->gen != 0 && braid__pe_live(m, e)) {
@@ -37,6 +61,7 @@ int braid__ptrmap_grow(braid_ptrmap *m) {
 
 
 int braid__ptrmap_reserve(braid_ptrmap *m, size_t n) {
+  forget_if_forked(m);
   while (m->gen == 0 || n > m->cap / 4) {
     int rc = braid__ptrmap_grow(m);
     if (rc != BRAID_OK) return rc;
@@ -62,6 +87,7 @@ int braid__ptrmap_put(braid_ptrmap *m, const void *key, uint64_t val) {
 
 
 void braid__ptrmap_clear(braid_ptrmap *m) {
+  forget_if_forked(m);
   m->used = 0;
   if (m->gen == 0) return; /* never used: braid__ptrmap_grow starts it */
   if (++m->gen > BRAID_PTR_GENMASK) { /* wrapped: old stamps could look current */
@@ -72,6 +98,9 @@ void braid__ptrmap_clear(braid_ptrmap *m) {
 
 
 void braid__ptrmap_free(braid_ptrmap *m) {
+  unsigned char unforked = m->unforked;
+  forget_if_forked(m);
   braid__huge_free(m->e, m->cap * sizeof(braid_ptrent));
   memset(m, 0, sizeof *m);
+  m->unforked = unforked;
 }

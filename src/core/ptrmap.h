@@ -27,6 +27,9 @@ typedef struct braid_ptrmap {
   braid_ptrent *e;
   size_t cap, used; /* cap is a power of 2 or 0 */
   uint32_t gen;     /* 1..BRAID_PTR_GENMASK, 0 before the first use */
+  unsigned char unforked; /* its tables are left out of forks */
+  unsigned char left;     /* 'e' is one left out (braid__huge_alloc_unforked) */
+  unsigned epoch;         /* braid__fork_epoch when 'e' was made */
 } braid_ptrmap;
 
 /* Nearby addresses land in nearby slots: Lua allocates the tables of a
@@ -48,6 +51,12 @@ static inline size_t braid__ptrhash(const void *p, size_t mask) {
 #define braid__pe_set(m, e, k, v) \
   ((e)->key = (k), (e)->vg = ((uint64_t)(v) << 16) | (m)->gen)
 
+/* From now on the map's tables are left out of forks
+** (braid__huge_alloc_unforked): in a forked child the map starts empty
+** again at its next clear, grow, reserve or free, never touching the
+** parent's table (not there). A map whose owner may find or put in a
+** child before any of those must not be made so. */
+BRAIDI_FUNC void braid__ptrmap_unforked(braid_ptrmap *m);
 /* Doubles the table (or makes the first one). BRAID_OK or BRAID_ENOMEM
 ** (the map is then unchanged). */
 BRAIDI_FUNC int braid__ptrmap_grow(braid_ptrmap *m);
