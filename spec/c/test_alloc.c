@@ -7,6 +7,9 @@
 ** with big allocations in between keep the pool bounded. Every block is
 ** written whole and checked, so a block handed out twice or out of its
 ** chunk shows (and ASan's pass checks the poisoning of freed blocks).
+** Buffers (braid__buf_grow): a big one grows with its bytes kept, by
+** moving when no cached chunk fits, and into the cached chunk when one
+** does; from malloc's sizes to big ones and back to none.
 */
 #include <stdint.h>
 #include <string.h>
@@ -150,11 +153,69 @@ static void test_bounded(void) {
 }
 
 
+static void fill_buf(unsigned char *b, size_t n, unsigned seed) {
+  size_t i;
+  for (i = 0; i < n; i += 4093) b[i] = (unsigned char)(i / 4093 * 7 + seed);
+  b[n - 1] = (unsigned char)(seed + 1);
+}
+
+static int buf_same(const unsigned char *b, size_t n, unsigned seed) {
+  size_t i;
+  for (i = 0; i < n; i += 4093)
+    if (b[i] != (unsigned char)(i / 4093 * 7 + seed)) return 0;
+  return b[n - 1] == (unsigned char)(seed + 1);
+}
+
+static void test_buf_grow(void) {
+  size_t cap, ncap, len;
+  unsigned char *b, *nb;
+  braid__alloc_trim(); /* no cached chunk: the big steps move */
+  b = braid__buf_alloc(4096, &cap);
+  CHECK(b != NULL && cap >= 4096);
+  fill_buf(b, 4096, 4096 % 251);
+  len = 4096;
+  while (len < 40 * MiB) { /* 4 KiB (malloc) ... 40 MiB (mapped) */
+    nb = braid__buf_grow(b, cap, len, len * 3, &ncap);
+    CHECK(nb != NULL && ncap >= len * 3);
+    CHECK(buf_same(nb, len, (unsigned)len % 251));
+    b = nb;
+    cap = ncap;
+    len *= 3;
+    fill_buf(b, len, (unsigned)len % 251);
+  }
+  braid__buf_free(b, cap);
+}
+
+static void test_buf_grow_cached(void) {
+  size_t cap, ncap, ccap;
+  unsigned char *b, *nb, *cached;
+  braid__alloc_trim();
+  cached = braid__buf_alloc(6 * MiB, &ccap); /* to the cache when freed */
+  CHECK(cached != NULL);
+  braid__buf_free(cached, ccap);
+  b = braid__buf_alloc(2 * MiB, &cap);
+  CHECK(b != NULL);
+  fill_buf(b, 2 * MiB, 9);
+  nb = braid__buf_grow(b, cap, 2 * MiB, 5 * MiB, &ncap);
+  CHECK(nb == cached); /* present pages: taken before a move */
+  CHECK_EQ(ncap, ccap);
+  CHECK(buf_same(nb, 2 * MiB, 9));
+  fill_buf(nb, 5 * MiB, 3);
+  CHECK(buf_same(nb, 5 * MiB, 3));
+  braid__buf_free(nb, ncap);
+  braid__alloc_trim();
+}
+
+
 int main(void) {
   static const ctest_case cases[] = {
     { "a fork stashes freed blocks; new chunks, then the stash", test_stash },
     { "a forked child forgets every freed block", test_child_forgets },
     { "forks with big allocations between them stay bounded", test_bounded },
+    { "a buffer grows from malloc's sizes to 40 MiB, bytes kept",
+      test_buf_grow },
+    { "a big buffer grows into a cached chunk when one fits",
+      test_buf_grow_cached },
     { NULL, NULL },
   };
   if (getenv("BRAID_WORKER_ALLOC") != NULL) unsetenv("BRAID_WORKER_ALLOC");

@@ -349,6 +349,22 @@ static void raw_ahead(Enc *e, const braid_rawtv *arr, size_t p) {
 }
 
 
+/* An array of at least RAW_RESERVE_MIN slots whose first is a table:
+** the map of tables seen is sized for as many more entries at once (at
+** most a quarter full, ptrmap.h) instead of doubling its way there. A
+** fresh encoder (a new process's first big send) made the 100k-record
+** table's map through eleven doublings, 16 MiB of fresh pages for an
+** 8 MiB map, rehashing 200,000 entries on the way. Already big enough
+** (an encoder that sent such a value before): nothing. Best effort: a
+** failure leaves the map as it was, to grow as it goes. */
+#define RAW_RESERVE_MIN 4096
+
+static void raw_reserve(Enc *e, size_t n) {
+  if (e->seen.used + n > e->seen.cap / 4)
+    (void)braid__ptrmap_reserve(&e->seen, e->seen.used + n);
+}
+
+
 int braidB_enc_raw_step(Enc *e, Frame *f) {
   lua_State *L = e->L;
   const braid_rawtable *t = (const braid_rawtable *)lua_topointer(L, f->idx);
@@ -382,6 +398,8 @@ reload:
   arr = t->array;
   node = t->node;
   total = asize + braid_raw_nsize(t);
+  if (pos == 0 && asize >= RAW_RESERVE_MIN && arr[0].tag == BRAID_RT_TABLE)
+    raw_reserve(e, asize);
   while (pos < total) {
     p = pos++;
     if (p < asize) {

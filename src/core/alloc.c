@@ -314,6 +314,76 @@ void braid__big_free(void *block) {
 }
 
 
+/* Grows the big block 'block' to at least 'n' bytes by moving its
+** mapping (mremap) to a 2 MiB-aligned place of the new size: its pages
+** go along as they are, none copied and none faulted in again; what is
+** added is fresh (thp.h). NULL when it cannot (the caller copies). Not
+** for a block of a segment's pages (segblock.h): buffers only. */
+static void *big_remap(void *block, size_t n, size_t *cap) {
+#ifdef MREMAP_FIXED
+  Chunk *c = (Chunk *)((char *)block - CHUNK_HEAD);
+  size_t osize = c->size, size;
+  char *m, *a;
+  void *r;
+  if (n > ((size_t)-1) / 2) return NULL;
+  size = (n + CHUNK_HEAD + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+  if (size <= osize) {
+    *cap = osize - CHUNK_HEAD;
+    return block;
+  }
+  /* a reservation to move into, aligned as map_chunk's */
+  m = (char *)mmap(NULL, size + HUGE_PAGE, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+  a = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+  if (a > m) munmap(m, (size_t)(a - m));
+  if (m + HUGE_PAGE > a) munmap(a + size, (size_t)(m + HUGE_PAGE - a));
+  r = mremap(c, osize, size, MREMAP_MAYMOVE | MREMAP_FIXED, a);
+  if (r == MAP_FAILED) {
+    munmap(a, size);
+    return NULL;
+  }
+  c = (Chunk *)r;
+  c->size = size;
+  braid__thp_fresh((char *)c + osize, size - osize, 0);
+  *cap = size - CHUNK_HEAD;
+  return (char *)c + CHUNK_HEAD;
+#else
+  (void)block, (void)n, (void)cap;
+  return NULL;
+#endif
+}
+
+
+unsigned char *braid__buf_grow(void *b, size_t cap, size_t len, size_t n,
+                               size_t *ncap) {
+  unsigned char *nb;
+  if (b != NULL && cap >= BRAID_BIG_MIN && n >= BRAID_BIG_MIN &&
+      n <= ((size_t)-1) / 2) {
+    /* a cached chunk's pages are present already: copying into one
+    ** costs less than fresh pages; without one, the block moves */
+    size_t size = (n + CHUNK_HEAD + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    Chunk *c = cache_take(size);
+    if (c == NULL &&
+        (nb = (unsigned char *)big_remap(b, n, ncap)) != NULL)
+      return nb;
+    if (c != NULL) {
+      nb = (unsigned char *)c + CHUNK_HEAD;
+      *ncap = c->size - CHUNK_HEAD;
+      memcpy(nb, b, len);
+      braid__big_free(b);
+      return nb;
+    }
+  }
+  nb = braid__buf_alloc(n, ncap);
+  if (nb != NULL && b != NULL) {
+    memcpy(nb, b, len);
+    braid__buf_free(b, cap);
+  }
+  return nb;
+}
+
+
 unsigned char *braid__buf_alloc(size_t n, size_t *cap) {
   if (n >= BRAID_BIG_MIN) return (unsigned char *)braid__big_alloc(n, cap);
   *cap = n;

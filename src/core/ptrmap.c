@@ -24,13 +24,14 @@ static void forget_if_forked(braid_ptrmap *m) {
 }
 
 
-int braid__ptrmap_grow(braid_ptrmap *m) {
-  size_t ncap, i;
+/* Moves the map to a table of 'ncap' slots (a power of 2, more than it
+** holds); the entries of the old one are rehashed, when it holds any (a
+** cleared map's old entries are of an older generation: not read). */
+static int grow_to(braid_ptrmap *m, size_t ncap) {
+  size_t i;
   braid_ptrent *ne;
   braid_ptrmap nm;
   int left = 0;
-  forget_if_forked(m);
-  ncap = m->cap ? m->cap * 2 : 256;
   ne = m->unforked ? (braid_ptrent *)braid__huge_alloc_unforked(
                          ncap * sizeof(braid_ptrent), &left)
                    : (braid_ptrent *)braid__huge_alloc(
@@ -43,9 +44,9 @@ int braid__ptrmap_grow(braid_ptrmap *m) {
   nm.unforked = m->unforked;
   nm.left = (unsigned char)left;
   nm.epoch = braid__fork_epoch();
-  for (i = 0; i < m->cap; i++) {
+  for (i = 0; m->gen != 0 && m->used > 0 && i < m->cap; i++) {
     braid_ptrent *e = &m->e[i];
-    if (m->gen != 0 && braid__pe_live(m, e)) {
+    if (braid__pe_live(m, e)) {
       size_t j, mask = ncap - 1;
       for (j = braid__ptrhash(e->key, mask); braid__pe_live(&nm, &ne[j]);
            j = (j + 1) & mask) {
@@ -60,13 +61,21 @@ int braid__ptrmap_grow(braid_ptrmap *m) {
 }
 
 
-int braid__ptrmap_reserve(braid_ptrmap *m, size_t n) {
+int braid__ptrmap_grow(braid_ptrmap *m) {
   forget_if_forked(m);
-  while (m->gen == 0 || n > m->cap / 4) {
-    int rc = braid__ptrmap_grow(m);
-    if (rc != BRAID_OK) return rc;
-  }
-  return BRAID_OK;
+  return grow_to(m, m->cap ? m->cap * 2 : 256);
+}
+
+
+int braid__ptrmap_reserve(braid_ptrmap *m, size_t n) {
+  size_t ncap;
+  forget_if_forked(m);
+  if (m->gen != 0 && n <= m->cap / 4) return BRAID_OK;
+  /* at once to the size the doublings would reach: one new table, not a
+  ** chain of them each allocated and rehashed */
+  for (ncap = m->cap ? m->cap * 2 : 256; n > ncap / 4; ncap *= 2)
+    if (ncap > ((size_t)-1) / (4 * sizeof(braid_ptrent))) return BRAID_ENOMEM;
+  return grow_to(m, ncap);
 }
 
 

@@ -219,6 +219,17 @@ int braid__wbuf_grow(braid_wbuf *w, size_t n) {
     if (ncap > ((size_t)-1) / 2) return wbuf_nomem(w);
     ncap *= 2;
   }
+  if (w->stream != NULL && w->stream->sink != NULL) {
+    /* another process reads (from the sink's copies), none here: the
+    ** buffer may move */
+    nb = braid__buf_grow(w->buf, w->cap, w->len, ncap, &ncap);
+    if (nb == NULL) return wbuf_nomem(w);
+    w->stream->cur_buf.p = nb;
+    w->stream->cur_buf.cap = ncap;
+    w->buf = nb;
+    w->cap = ncap;
+    return BRAID_OK;
+  }
   if (w->stream != NULL) { /* the reader may read the old buffer: keep it */
     braid_stream_block old = w->stream->cur_buf;
     nb = braid__buf_alloc(ncap, &ncap);
@@ -232,12 +243,8 @@ int braid__wbuf_grow(braid_wbuf *w, size_t n) {
     return BRAID_OK;
   } else if (ncap < BRAID_BIG_MIN) {
     nb = (unsigned char *)braid__realloc(w->buf, ncap);
-  } else { /* a big block: copied, not realloc'd */
-    nb = braid__buf_alloc(ncap, &ncap);
-    if (nb != NULL && w->buf != NULL) {
-      memcpy(nb, w->buf, w->len);
-      braid__buf_free(w->buf, w->cap);
-    }
+  } else { /* a big block: moved (or copied into one) */
+    nb = braid__buf_grow(w->buf, w->cap, w->len, ncap, &ncap);
   }
   if (nb == NULL) return wbuf_nomem(w);
   w->buf = nb;
