@@ -153,16 +153,7 @@ end)
 -- it just started shares them (3,200 pages for the 100k-record table); a
 -- forked child's encoder starts with empty maps of its own.
 describe("an encoder's pointer maps across a fork", function()
-  local function minor_faults() -- /proc/self/stat's field 10
-    local f = assert(io.open("/proc/self/stat"))
-    local s = f:read("a")
-    f:close()
-    local i = 0
-    for w in s:match("%) (.*)$"):gmatch("%S+") do
-      i = i + 1
-      if i == 8 then return tonumber(w) end
-    end
-  end
+  local minor_faults = helpers.minor_faults
 
   -- 200,000 empty tables: an 8 MiB map of the tables seen, and a message
   -- of ~400 KB (its buffer does not count here)

@@ -124,16 +124,7 @@ describe("a state that reads a streamed table", function()
         -- small after a slow one (spec/c/test_thp.c).
         local r, code = in_child(ctx, function(q, c)
           require("braid.core")._huge_pages("always")
-          local function stat() -- minor faults so far (stat's field 10)
-            local f = assert(io.open("/proc/self/stat"))
-            local s = f:read("a")
-            f:close()
-            local i = 0
-            for w in s:match("%) (.*)$"):gmatch("%S+") do
-              i = i + 1
-              if i == 8 then return tonumber(w) end
-            end
-          end
+          local stat = require("helpers").minor_faults
           -- a forked child's first collection writes to every page it
           -- shares with its parent (copy on write): not the decode's
           collectgarbage(); collectgarbage()
