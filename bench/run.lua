@@ -72,11 +72,18 @@ local rows = {}
 -- } ------
 
 
+-- Every command the bench starts (baselines, a workload's own child) runs
+-- under a bound: a baseline that hangs (luaproc's scheduler was seen to,
+-- now and then, waiting forever) costs its figures, not the run.
+local BOUNDED = os.execute("command -v timeout >/dev/null 2>&1")
+    and "timeout -k 10 300 " or ""
+local function bounded(cmd) return BOUNDED .. cmd end
+
 -- The figures a baseline command prints, one "name value [unit]" line
--- each, as {name = value}; empty when it is missing or fails.
+-- each, as {name = value}; empty when it is missing, fails or hangs.
 local function command_figures(cmd)
   local t = {}
-  local p = io.popen(cmd .. " 2>/dev/null")
+  local p = io.popen(bounded(cmd) .. " 2>/dev/null")
   if p then
     for line in p:lines() do
       local name, value = line:match("^(%S+)%s+([%d.]+)")
@@ -272,7 +279,7 @@ local Event = core.Event
 
 -- "key value" lines of a baseline program; nil when it cannot run.
 local function run_baseline(cmd)
-  local p = io.popen(cmd .. " 2>/dev/null")
+  local p = io.popen(bounded(cmd) .. " 2>/dev/null")
   if not p then return nil end
   local out = p:read("a")
   p:close()
