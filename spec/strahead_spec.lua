@@ -1,7 +1,8 @@
 -- The decoder's string prefetcher (src/bind/ldecraw.h; issue 16, item 4):
 -- in a big decode into a state that holds many strings (already, or
--- once the decode's own strings have grown its table), a scanner reads the bytes ahead of the decoder and prefetches the string
--- table's buckets of the short strings it finds. It is a hint: whatever
+-- once the decode's own strings have grown its table), a scanner reads
+-- the bytes ahead of the decoder and prefetches the string table's
+-- buckets of the short strings it finds. It is a hint: whatever
 -- the bytes hold (strings of every length, repeated strings, functions,
 -- metatables, nested tables, segments), the values decoded with it on
 -- must be the values decoded with it off; and it must run where it is

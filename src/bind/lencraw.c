@@ -350,7 +350,7 @@ static void raw_ahead(Enc *e, const braid_rawtv *arr, size_t p) {
 
 
 /* An array of at least RAW_RESERVE_MIN slots whose first is a table:
-** the map of tables seen is sized for as many more entries at once (at
+** the map of tables seen is reserved for as many more entries at once (at
 ** most a quarter full, ptrmap.h) instead of doubling its way there. A
 ** fresh encoder (a new process's first big send) made the 100k-record
 ** table's map through eleven doublings, 16 MiB of fresh pages for an
@@ -358,11 +358,6 @@ static void raw_ahead(Enc *e, const braid_rawtv *arr, size_t p) {
 ** (an encoder that sent such a value before): nothing. Best effort: a
 ** failure leaves the map as it was, to grow as it goes. */
 #define RAW_RESERVE_MIN 4096
-
-static void raw_reserve(Enc *e, size_t n) {
-  if (e->seen.used + n > e->seen.cap / 4)
-    (void)braid__ptrmap_reserve(&e->seen, e->seen.used + n);
-}
 
 
 int braidB_enc_raw_step(Enc *e, Frame *f) {
@@ -399,7 +394,7 @@ reload:
   node = t->node;
   total = asize + braid_raw_nsize(t);
   if (pos == 0 && asize >= RAW_RESERVE_MIN && arr[0].tag == BRAID_RT_TABLE)
-    raw_reserve(e, asize);
+    (void)braid__ptrmap_reserve(&e->seen, e->seen.used + asize);
   while (pos < total) {
     p = pos++;
     if (p < asize) {

@@ -195,22 +195,31 @@ int braid__salloc_owns(const braid_salloc *p, const void *ptr) {
 /* }------ */
 
 
+/* A private anonymous mapping of 'size' bytes (a multiple of HUGE_PAGE)
+** starting on a huge page, with 'prot' and the extra mmap 'flags'; NULL
+** when mmap fails. */
+static char *map_aligned(size_t size, int prot, int flags) {
+  char *m = (char *)mmap(NULL, size + HUGE_PAGE, prot,
+                         MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+  char *a;
+  if (m == MAP_FAILED) return NULL;
+  a = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+  if (a > m) munmap(m, (size_t)(a - m));
+  munmap(a + size, (size_t)(m + HUGE_PAGE - a)); /* at least one byte */
+  return a;
+}
+
+
 /* Chunks smaller than a huge page come from malloc (whose memory is
 ** warm when threads come and go: a short-lived worker should not pay for
 ** fresh pages); from a huge page on they are mapped, aligned, and given
 ** huge pages while the system backs them quickly (thp.h). */
 static void *map_chunk(size_t size) {
-  char *m, *a;
-  size_t extra;
+  char *a;
   if (size < HUGE_PAGE) return braid__malloc(size);
   if (braid__fail_check(braid__site())) return NULL;
-  m = (char *)mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) return NULL;
-  a = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-  if (a > m) munmap(m, (size_t)(a - m));
-  extra = (size_t)(m + size + HUGE_PAGE - (a + size));
-  if (extra > 0) munmap(a + size, extra);
+  if ((a = map_aligned(size, PROT_READ | PROT_WRITE, 0)) == NULL)
+    return NULL;
   braid__thp_fresh(a, size, 0); /* huge pages while they are cheap */
   return a;
 }
@@ -323,7 +332,7 @@ static void *big_remap(void *block, size_t n, size_t *cap) {
 #ifdef MREMAP_FIXED
   Chunk *c = (Chunk *)((char *)block - CHUNK_HEAD);
   size_t osize = c->size, size;
-  char *m, *a;
+  char *a;
   void *r;
   if (n > ((size_t)-1) / 2) return NULL;
   size = (n + CHUNK_HEAD + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
@@ -331,13 +340,8 @@ static void *big_remap(void *block, size_t n, size_t *cap) {
     *cap = osize - CHUNK_HEAD;
     return block;
   }
-  /* a reservation to move into, aligned as map_chunk's */
-  m = (char *)mmap(NULL, size + HUGE_PAGE, PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED) return NULL;
-  a = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-  if (a > m) munmap(m, (size_t)(a - m));
-  if (m + HUGE_PAGE > a) munmap(a + size, (size_t)(m + HUGE_PAGE - a));
+  /* a reservation to move into, aligned as a chunk's */
+  if ((a = map_aligned(size, PROT_NONE, MAP_NORESERVE)) == NULL) return NULL;
   r = mremap(c, osize, size, MREMAP_MAYMOVE | MREMAP_FIXED, a);
   if (r == MAP_FAILED) {
     munmap(a, size);
@@ -364,9 +368,6 @@ unsigned char *braid__buf_grow(void *b, size_t cap, size_t len, size_t n,
     ** costs less than fresh pages; without one, the block moves */
     size_t size = (n + CHUNK_HEAD + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
     Chunk *c = cache_take(size);
-    if (c == NULL &&
-        (nb = (unsigned char *)big_remap(b, n, ncap)) != NULL)
-      return nb;
     if (c != NULL) {
       nb = (unsigned char *)c + CHUNK_HEAD;
       *ncap = c->size - CHUNK_HEAD;
@@ -374,6 +375,7 @@ unsigned char *braid__buf_grow(void *b, size_t cap, size_t len, size_t n,
       braid__big_free(b);
       return nb;
     }
+    if ((nb = (unsigned char *)big_remap(b, n, ncap)) != NULL) return nb;
   }
   nb = braid__buf_alloc(n, ncap);
   if (nb != NULL && b != NULL) {
