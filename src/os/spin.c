@@ -154,10 +154,22 @@ static int refresh_cpus(unsigned k) {
 ** that a runnable thread, perhaps the partner, waits for. The kernel's
 ** instantaneous count (the fourth field of /proc/loadavg, "running/
 ** threads", every CPU's run queue) is read at most every LOAD_EVERY_MS by
-** whichever spinner finds it stale; reading it costs a few microseconds. */
+** whichever spinner finds it stale; reading it costs a few microseconds.
+** One reading over the CPUs proves little: with two threads spinning on
+** 2 CPUs, a fifth of the readings here counted 3 or 4 (a kernel thread,
+** a timer's work, runnable for microseconds), and each such reading
+** stopped every spin for 10 ms, taking a ping-pong from 0.2 to 0.2-0.7
+** us a round trip, by chance. So the machine counts as busy only after
+** LOAD_CONFIRM readings over the CPUs in a row, taken LOAD_CONFIRM_MS
+** apart once the first is over (a real load is still seen within a few
+** coarse clock ticks), and stops counting as busy at the first reading
+** that is not over. */
 #define LOAD_EVERY_MS 10
+#define LOAD_CONFIRM_MS 1
+#define LOAD_CONFIRM 4
 
 static atomic_long load_stamp; /* ms on the coarse clock; 0: never read */
+static atomic_int load_over;   /* readings over the CPUs in a row */
 static atomic_int machine_busy;
 /* CPUs online; 0 until read (two first readers may both read it: the
 ** same value, so relaxed atomics suffice) */
@@ -195,15 +207,29 @@ static void read_load(void) {
     while (p > buf && p[-1] >= '0' && p[-1] <= '9') p--;
     run = atoi(p);
   }
-  /* the reader itself is one of them */
-  atomic_store_explicit(&machine_busy, run > on, memory_order_relaxed);
+  braid__spin_load_reading(run, on);
+}
+
+
+/* One reader at a time (load_stamp's compare-and-swap), and tests. */
+int braid__spin_load_reading(int run, int cpus_online) {
+  /* the reader itself is one of the 'run' */
+  int over = atomic_load_explicit(&load_over, memory_order_relaxed);
+  over = run > cpus_online ? (over < LOAD_CONFIRM ? over + 1 : over) : 0;
+  atomic_store_explicit(&load_over, over, memory_order_relaxed);
+  atomic_store_explicit(&machine_busy, over >= LOAD_CONFIRM,
+                        memory_order_relaxed);
+  return over >= LOAD_CONFIRM;
 }
 
 
 static int machine_oversubscribed(void) {
   long now = coarse_ms();
   long at = atomic_load_explicit(&load_stamp, memory_order_relaxed);
-  if (now - at >= LOAD_EVERY_MS &&
+  int over = atomic_load_explicit(&load_over, memory_order_relaxed);
+  long every = over > 0 && over < LOAD_CONFIRM ? LOAD_CONFIRM_MS
+                                               : LOAD_EVERY_MS;
+  if (now - at >= every &&
       atomic_compare_exchange_strong_explicit(&load_stamp, &at, now,
                                               memory_order_relaxed,
                                               memory_order_relaxed))

@@ -25,8 +25,10 @@
 **   running. Waits bracket their sleep with braid__block_begin/end.
 ** - The machine: another process's busy threads take CPUs this count
 **   cannot see. The kernel's count of runnable threads on every CPU
-**   (/proc/loadavg) is sampled at most every 10 ms; while it exceeds the
-**   CPUs online, nothing spins.
+**   (/proc/loadavg) is sampled at most every 10 ms; once it has exceeded
+**   the CPUs online in 4 readings in a row (a millisecond or more apart:
+**   a single reading is often a kernel thread runnable for microseconds),
+**   nothing spins until a reading does not.
 ** - Threads woken but not yet running are invisible to that count (they
 **   count once they run): a waker adds them to a "pending" count
 **   (braid__spin_woke), which any thread leaving a sleep takes one off.
@@ -90,6 +92,12 @@ void braid__spin_yield(void);
 
 /* CPUs this process may use (>= 1), as the policy sees them. */
 int braid__spin_cpus(void);
+
+/* Feeds one reading of the machine's runnable threads ('run', the caller
+** included) against 'cpus_online' to the busy-machine rule; returns 1
+** when the machine now counts as busy (spins stop). For the sampler and
+** tests. */
+int braid__spin_load_reading(int run, int cpus_online);
 
 /* Threads counted as running now (for tests and benchmarks). */
 int braid__spin_running(void);
