@@ -531,13 +531,36 @@ long braid__queue_spin_ns(long set) {
 
 enum { SPIN_ROOM, SPIN_ITEMS, SPIN_FAST_ITEMS };
 
+static int is_fast(braid_queue *q);
+
+/* 1 when a fast getter would find an item: the consumers' next slot is
+** filled, or the segment after a full one is linked (or the queue left
+** the fast path). The spinner looks at the line the item itself is on,
+** which the put writes anyway: polling 'enq' instead made every hand-off
+** two misses one after the other ('enq', then the slot), and each poll
+** pulled 'enq' away from the producer. 'cmu' is tried, never waited
+** for: a consumer taking meanwhile is not held up, and a spinner that
+** finds it taken looks again on its next poll. */
+static int fast_ready(braid_queue *q) {
+  int ready;
+  if (!braid__lock_try(&q->cmu)) return 0;
+  if (!is_fast(q))
+    ready = 1;
+  else if (q->chead_idx == SEG_SLOTS)
+    ready = atomic_load_explicit(&q->chead->next, memory_order_relaxed) != NULL;
+  else
+    ready = atomic_load_explicit(&q->chead->slot[q->chead_idx].w,
+                                 memory_order_relaxed) != 0;
+  braid__lock_release(&q->cmu);
+  return ready;
+}
+
 static int spin_ready(braid_queue *q, int what) {
   size_t c;
   long max;
   switch (what) {
     case SPIN_FAST_ITEMS:
-      return atomic_load_explicit(&q->enq, memory_order_relaxed) !=
-                 atomic_load_explicit(&q->deq, memory_order_relaxed) ||
+      return fast_ready(q) ||
              atomic_load_explicit(&q->shutdown, memory_order_relaxed);
     case SPIN_ITEMS:
       return atomic_load_explicit(&q->count_hint, memory_order_relaxed) > 0;

@@ -43,6 +43,14 @@ static inline void braid__lock_acquire(braid__lock *l) {
     braid__lock_wait(l);
 }
 
+/* 1 when taken, 0 when another holds it (not waited for). */
+static inline int braid__lock_try(braid__lock *l) {
+  int e = 0;
+  return atomic_compare_exchange_strong_explicit(&l->w, &e, 1,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed);
+}
+
 static inline void braid__lock_release(braid__lock *l) {
   if (atomic_exchange_explicit(&l->w, 0, memory_order_release) == 2)
     braid__lock_wake(l);
