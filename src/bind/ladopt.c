@@ -184,13 +184,37 @@ int braidB_huge_pages_hook(lua_State *L) {
 }
 
 
+int braidB_pool_prefork(lua_State *L) {
+  return braid__salloc_prefork(pool_of(L));
+}
+
+
+void braidB_pool_postfork(lua_State *L) {
+  braid__salloc_postfork(pool_of(L));
+}
+
+
+/* core._fork_window(open) -> chunks left out (0 when closing): around
+** the start of a pool's worker processes, which other threads fork while
+** this one waits (braid__salloc_prefork). */
+int braidB_fork_window_hook(lua_State *L) {
+  if (lua_toboolean(L, 1)) {
+    lua_pushinteger(L, braidB_pool_prefork(L));
+  } else {
+    braidB_pool_postfork(L);
+    lua_pushinteger(L, 0);
+  }
+  return 1;
+}
+
+
 void braidB_pool_after_fork(lua_State *L) {
   braid__salloc_after_fork(pool_of(L)); /* NULL: the cache of chunks only */
 }
 
 
 /* core._pool_stats() -> nil when the state is on no pool, or a table:
-** mapped, free, stashed, fresh (braid__salloc_stats) */
+** mapped, free, stashed, fresh, left (braid__salloc_stats) */
 int braidB_pool_stats_hook(lua_State *L) {
   braid_salloc *p = pool_of(L);
   braid_salloc_stats st;
@@ -199,7 +223,7 @@ int braidB_pool_stats_hook(lua_State *L) {
     return 1;
   }
   braid__salloc_stats(p, &st);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
   lua_pushinteger(L, (lua_Integer)st.mapped);
   lua_setfield(L, -2, "mapped");
   lua_pushinteger(L, (lua_Integer)st.free);
@@ -208,5 +232,7 @@ int braidB_pool_stats_hook(lua_State *L) {
   lua_setfield(L, -2, "stashed");
   lua_pushinteger(L, (lua_Integer)st.fresh);
   lua_setfield(L, -2, "fresh");
+  lua_pushinteger(L, (lua_Integer)st.left);
+  lua_setfield(L, -2, "left");
   return 1;
 }

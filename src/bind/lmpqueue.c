@@ -272,6 +272,7 @@ static const luaL_Reg mpq_funcs[] = {
   { "_alloc_kind", braidB_alloc_kind },
   { "_huge_pages", braidB_huge_pages_hook },
   { "_pool_stats", braidB_pool_stats_hook },
+  { "_fork_window", braidB_fork_window_hook },
   { NULL, NULL },
 };
 

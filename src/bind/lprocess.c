@@ -173,11 +173,15 @@ static int core_proc_fork(lua_State *L) {
   malloc_trim(0);
 #endif
   braid__mutex_lock(&rt->mu);
+  braidB_pool_prefork(L); /* its free chunks stay the parent's alone */
   pid = braid__proc_fork(&sentinel);
   if (pid < 0 && (errno == EMFILE || errno == ENFILE)) {
+    int e = errno;
+    braidB_pool_postfork(L);
     braid__mutex_unlock(&rt->mu); /* no lock held while collecting */
-    braidB_fdgc(L, errno);
+    braidB_fdgc(L, e);
     braid__mutex_lock(&rt->mu);
+    braidB_pool_prefork(L);
     pid = braid__proc_fork(&sentinel);
   }
   if (pid == 0) {
@@ -196,6 +200,11 @@ static int core_proc_fork(lua_State *L) {
     braidB_pool_after_fork(L);
     lua_pushinteger(L, 0);
     return 1;
+  }
+  {
+    int e = errno;
+    braidB_pool_postfork(L);
+    errno = e;
   }
   braid__mutex_unlock(&rt->mu);
   if (pid < 0) return oserror(L, "fork");

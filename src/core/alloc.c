@@ -62,9 +62,24 @@
 typedef struct Chunk {
   struct Chunk *next;
   size_t size; /* of the mapping, this header included */
+  size_t used;  /* bumped, this header included; set once the next chunk
+                ** takes over the bump (0 while this one has it) */
+  size_t freeb; /* an owned pool's: bytes of its blocks not live (on
+                ** 'freel', stashed, or forgotten by a child) */
+  int left;     /* CHUNK_LEFT / CHUNK_GONE (braid__salloc_prefork), or 0 */
 } Chunk;
 
+/* Left out of the fork under way (its pages but the header's are
+** MADV_DONTFORK); in a child: absent but for the header's page. */
+enum { CHUNK_LEFT = 1, CHUNK_GONE = 2 };
+
 #define CHUNK_HEAD ((sizeof(Chunk) + GRAIN - 1) / GRAIN * GRAIN)
+
+/* The chunk of an owned pool's block: its chunks are one huge page each,
+** aligned (new_chunk), so a block's chunk starts its region. */
+static Chunk *chunk_of(const void *b) {
+  return (Chunk *)((uintptr_t)b & ~(uintptr_t)((2u << 20) - 1));
+}
 
 typedef struct FreeBlock {
   struct FreeBlock *next;
@@ -96,6 +111,8 @@ struct braid_salloc {
   size_t freebytes;             /* in 'freel' */
   Stash *stash;                 /* made by the first fork, else NULL */
   unsigned forks;               /* fork_count when it last looked */
+  int window_private;           /* chunks are left out of the forks of a
+                                ** window (braid__salloc_prefork) */
   /* braid__salloc_new_owned: the 2 MiB regions of its chunks, as region
   ** number + 1 in an open-addressed set (0: empty slot) */
   int owned;
@@ -241,13 +258,15 @@ static atomic_flag cache_lock = ATOMIC_FLAG_INIT;
 static Chunk *cache_list;
 static size_t cache_bytes;
 
-/* The smallest cached chunk of at least 'size' bytes, or NULL. */
-static Chunk *cache_take(size_t size) {
+/* The smallest cached chunk of at least 'size' bytes (of 'size' exactly
+** when 'exact'), or NULL. */
+static Chunk *cache_take(size_t size, int exact) {
   Chunk **pc, **best = NULL, *c = NULL;
   if (atomic_flag_test_and_set_explicit(&cache_lock, memory_order_acquire))
     return NULL;
   for (pc = &cache_list; *pc != NULL; pc = &(*pc)->next)
-    if ((*pc)->size >= size && (best == NULL || (*pc)->size < (*best)->size))
+    if ((*pc)->size >= size && (!exact || (*pc)->size == size) &&
+        (best == NULL || (*pc)->size < (*best)->size))
       best = pc;
   if (best != NULL) {
     c = *best;
@@ -307,7 +326,7 @@ void *braid__big_alloc(size_t n, size_t *cap) {
   Chunk *c;
   if (n > ((size_t)-1) / 2) return NULL;
   size = (n + CHUNK_HEAD + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-  if ((c = cache_take(size)) == NULL) {
+  if ((c = cache_take(size, 0)) == NULL) {
     if ((c = (Chunk *)map_chunk(size)) == NULL) return NULL;
     c->size = size;
   }
@@ -367,7 +386,7 @@ unsigned char *braid__buf_grow(void *b, size_t cap, size_t len, size_t n,
     /* a cached chunk's pages are present already: copying into one
     ** costs less than fresh pages; without one, the block moves */
     size_t size = (n + CHUNK_HEAD + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-    Chunk *c = cache_take(size);
+    Chunk *c = cache_take(size, 0);
     if (c != NULL) {
       nb = (unsigned char *)c + CHUNK_HEAD;
       *ncap = c->size - CHUNK_HEAD;
@@ -414,20 +433,28 @@ static int new_chunk(braid_salloc *p, size_t n) {
   size_t size = p->nextsize;
   Chunk *c = NULL;
   while (size < n + CHUNK_HEAD) size = pow2_above(size);
-  if (size >= HUGE_PAGE && (c = cache_take(size)) != NULL) size = c->size;
+  /* an owned pool's are one huge page each: see chunk_of */
+  if (size >= HUGE_PAGE && (c = cache_take(size, p->owned)) != NULL)
+    size = c->size;
   if (c == NULL && (c = (Chunk *)map_chunk(size)) == NULL) return 0;
   if (p->owned && !region_add(p, c, size)) {
     c->size = size;
     if (!cache_put(c)) munmap(c, size);
     return 0;
   }
+  if (p->chunks != NULL && p->bump != NULL) /* (NULL: gone, after_fork) */
+    p->chunks->used = (size_t)(p->bump - (char *)p->chunks);
   c->next = p->chunks;
   c->size = size;
+  c->used = 0;
+  c->freeb = 0;
+  c->left = 0;
   p->chunks = c;
   p->bump = (char *)c + CHUNK_HEAD;
   p->end = (char *)c + size;
   poison(p->bump, (size_t)(p->end - p->bump));
-  if (p->nextsize < MAX_CHUNK) p->nextsize = pow2_above(size);
+  /* (an owned pool's stay at 2 MiB: braid__salloc_prefork) */
+  if (p->nextsize < MAX_CHUNK && !p->owned) p->nextsize = pow2_above(size);
   return 1;
 }
 
@@ -465,6 +492,7 @@ static void *carve(braid_salloc *p, size_t n) {
       FreeBlock *f = p->freel[cls];
       p->freel[cls] = f->next;
       p->freebytes -= medium_size(cls);
+      if (p->owned) chunk_of(f)->freeb -= medium_size(cls);
       if (f->next == NULL) p->medium &= ~((uint64_t)1 << (cls - FIRST_MEDIUM));
       p->spare = (char *)f;
       p->spare_end = (char *)f + medium_size(cls);
@@ -498,6 +526,7 @@ static FreeBlock *pop_block(FreeBlock **list, size_t n) {
 ** that class: then from the bump, and a new chunk when that is used up). */
 static void *stash_take(braid_salloc *p, unsigned cls, size_t n) {
   Stash *s = p->stash;
+  FreeBlock *b;
   if (s->fresh >= n) {
     s->fresh -= n;
     return NULL;
@@ -505,7 +534,9 @@ static void *stash_take(braid_salloc *p, unsigned cls, size_t n) {
   s->fresh = 0;
   if (s->list[cls] == NULL) return NULL;
   s->bytes -= n;
-  return pop_block(&s->list[cls], n);
+  b = pop_block(&s->list[cls], n);
+  if (p->owned) chunk_of(b)->freeb -= n;
+  return b;
 }
 
 
@@ -514,6 +545,7 @@ static void *small_alloc(braid_salloc *p, unsigned cls, size_t n) {
   if (p->freel[cls] != NULL) {
     b = pop_block(&p->freel[cls], n);
     p->freebytes -= n;
+    if (p->owned) chunk_of(b)->freeb -= n;
     if (cls >= FIRST_MEDIUM && p->freel[cls] == NULL)
       p->medium &= ~((uint64_t)1 << (cls - FIRST_MEDIUM));
     return b;
@@ -541,6 +573,7 @@ static void small_free(braid_salloc *p, void *ptr, unsigned cls, size_t n) {
   b->next = p->freel[cls];
   p->freel[cls] = b;
   p->freebytes += n;
+  if (p->owned) chunk_of(b)->freeb += n;
   if (cls >= FIRST_MEDIUM) p->medium |= (uint64_t)1 << (cls - FIRST_MEDIUM);
   poison((char *)b + sizeof(FreeBlock), n - sizeof(FreeBlock));
 }
@@ -678,8 +711,8 @@ void braid__salloc_free(braid_salloc *p) {
     unpoison(c, c->size);
     if (c->size < HUGE_PAGE)
       free(c);
-    else if (!cache_put(c))
-      munmap(c, c->size);
+    else if (c->left == CHUNK_GONE || !cache_put(c))
+      munmap(c, c->size); /* (a gone chunk's absent pages: no error) */
   }
   braid__free(p->regions);
   braid__free(p->stash);
@@ -689,6 +722,12 @@ void braid__salloc_free(braid_salloc *p) {
 
 void braid__salloc_after_fork(braid_salloc *p) {
   if (p != NULL) {
+    Chunk *c;
+    for (c = p->chunks; c != NULL; c = c->next)
+      if (c->left == CHUNK_LEFT) c->left = CHUNK_GONE;
+    /* the bump's chunk gone: the next block comes from a new one */
+    if (p->chunks != NULL && p->chunks->left == CHUNK_GONE)
+      p->bump = p->end = NULL;
     memset(p->freel, 0, sizeof p->freel);
     p->medium = 0;
     p->freebytes = 0;
@@ -734,10 +773,90 @@ void braid__salloc_sync_fork(braid_salloc *p) {
 }
 
 
+/* { ------ chunks left out of forks
+** A state that freed a big value (a decoded table collected) holds whole
+** chunks of free blocks. Forked as they are, those pages are shared with
+** the child until one side writes, and the parent's next big decode
+** would copy every page it reuses (9,700 faults: 45-50 ms for a decode of
+** 100,000 records that takes 22 without a child, here); the stash
+** (braid__salloc_sync_fork) trades that for as many fresh pages, no
+** cheaper here. So around forks (a window: one fork of the pool's own
+** thread, or a pool's workers started by other threads while this one
+** waits), the pool leaves its chunks that hold nothing live out of the
+** children (MADV_DONTFORK, but for the header's page, which a child of
+** the pool's own thread reads to unmap them), and forks them again at the
+** window's end. A chunk holds nothing live when the bytes of its blocks
+** not live ('freeb', kept by every free and every reuse of a free block),
+** with the spare's, are all it handed out. Who may not touch them:
+** - a child of the pool's own thread: it forgets every free block
+**   (braid__salloc_after_fork, which marks them gone), and when the
+**   newest chunk, holding the bump, is one of them, its bump starts anew
+**   in a chunk of its own;
+** - a child of another thread: it never runs this pool's state at all.
+** A block the state allocates in one during the window is seen by no
+** child: by none of its own (its own fork ends the window first and opens
+** another), and other threads' children do not run it.
+** When any chunk is left out, the window's forks put nothing aside: the
+** parent reuses its free blocks as they are, those left out without a
+** fault, the others (in chunks that hold live blocks too) at a copy a
+** page, where the stash would have taken as many fresh pages for all of
+** them (a fault each as well, and memory). (A fork by another thread
+** just after the window, before its end looks at the fork count, is
+** taken for one of the window's: its child shares the blocks left out,
+** and reusing them costs copies; never more than that.)
+** An owned pool's chunks are one huge page each (chunk_of), so that a few
+** live blocks keep less in the children, and a block finds its chunk's
+** count by its address. */
+#define PREFORK_MIN (4u << 20)
+#define PAGE 4096u
+
+int braid__salloc_prefork(braid_salloc *p) {
+  Chunk *c;
+  int left = 0;
+  if (p == NULL || !p->owned) return 0;
+  braid__salloc_postfork(p); /* a window still open ends here */
+  braid__salloc_sync_fork(p); /* the forks before it: their blocks aside */
+  if (p->freebytes < PREFORK_MIN) return 0;
+  for (c = p->chunks; c != NULL; c = c->next) {
+    size_t used = c == p->chunks ? (size_t)(p->bump - (char *)c) : c->used;
+    size_t freeb = c->freeb;
+    if (p->spare != NULL && p->spare >= (char *)c &&
+        p->spare < (char *)c + c->size)
+      freeb += (size_t)(p->spare_end - p->spare);
+    /* not a gone one, nor one with a live block */
+    if (c->left != 0 || used <= CHUNK_HEAD || freeb != used - CHUNK_HEAD)
+      continue;
+    if (madvise((char *)c + PAGE, c->size - PAGE, MADV_DONTFORK) != 0)
+      continue;
+    c->left = CHUNK_LEFT;
+    left++;
+  }
+  p->window_private = left > 0;
+  return left;
+}
+
+void braid__salloc_postfork(braid_salloc *p) {
+  Chunk *c;
+  if (p == NULL) return;
+  for (c = p->chunks; c != NULL; c = c->next)
+    if (c->left == CHUNK_LEFT &&
+        madvise((char *)c + PAGE, c->size - PAGE, MADV_DOFORK) == 0)
+      c->left = 0;
+  /* the window's forks are accounted for: nothing is put aside for them */
+  if (p->window_private)
+    p->forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
+  p->window_private = 0;
+}
+/* } ------ */
+
+
 void braid__salloc_stats(const braid_salloc *p, braid_salloc_stats *st) {
   const Chunk *c;
   memset(st, 0, sizeof *st);
-  for (c = p->chunks; c != NULL; c = c->next) st->mapped += c->size;
+  for (c = p->chunks; c != NULL; c = c->next) {
+    st->mapped += c->size;
+    if (c->left == CHUNK_LEFT) st->left += c->size;
+  }
   st->free = p->freebytes;
   if (p->stash != NULL) {
     st->stashed = p->stash->bytes;

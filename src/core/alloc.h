@@ -70,12 +70,28 @@ BRAIDI_FUNC void braid__alloc_note_fork(void);
 ** (braid__salloc_after_fork). */
 BRAIDI_FUNC void braid__salloc_sync_fork(braid_salloc *p);
 
+/* Opens a window of forks, on the pool's own thread: just before its own
+** fork, or before other threads fork while it waits (a fork Pool's
+** workers). Leaves the pool's chunks that hold no live block out of the
+** children (their pages but the header's are MADV_DONTFORK), so that
+** the parent reuses them after without a copy-on-write fault; when any
+** is left out, braid__salloc_sync_fork puts nothing aside for the
+** window's forks. Returns the number of chunks left out (0 for a pool
+** that is not owned, or with less than 4 MiB free).
+** braid__salloc_postfork closes the window in the parent, whether the
+** forks succeeded or not (an open one is closed by the next prefork);
+** in a child of the pool's own thread, after_fork marks the chunks gone
+** (unmapped at the end, never cached). */
+BRAIDI_FUNC int braid__salloc_prefork(braid_salloc *p);
+BRAIDI_FUNC void braid__salloc_postfork(braid_salloc *p);
+
 /* What a pool holds, for the specs (core._pool_stats): bytes of its
 ** chunks, bytes of freed blocks it hands out first, bytes stashed by a
 ** fork, bytes of new chunks it may still map before taking stashed
-** blocks. */
+** blocks, bytes of chunks left out of forks now (braid__salloc_prefork). */
 typedef struct braid_salloc_stats {
   size_t mapped, free, stashed, fresh;
+  size_t left;
 } braid_salloc_stats;
 BRAIDI_FUNC void braid__salloc_stats(const braid_salloc *p,
                                      braid_salloc_stats *st);

@@ -158,12 +158,8 @@ end
 local PREFIX = { fork = "ForkPoolWorker", spawn = "SpawnPoolWorker",
                  forkserver = "ForkServerPoolWorker" }
 
--- A core pool whose workers are processes started with 'method'.
--- 'replace': a dead worker is replaced (Pool) instead of breaking the
--- pool (ProcessPoolExecutor).
-function M._process_pool(o, method, replace)
-  local process = require "braid.multiprocessing.process"
-  pool_counter = pool_counter + 1
+-- The core pool of M._process_pool, its workers started (unless lazy).
+local function start_process_pool(o, method, replace, process)
   local pool = core.ThreadPool {
     max_workers = o.max_workers, lazy = o.lazy,
     maxtasksperchild = o.maxtasksperchild,
@@ -178,6 +174,23 @@ function M._process_pool(o, method, replace)
   -- the workers are started before this returns (see procpool_wait_started);
   -- OSError (EMFILE, fork failing) when they cannot be, with nothing left
   if not o.lazy then core.procpool_wait_started(pool, o.max_workers) end
+  return pool
+end
+
+-- A core pool whose workers are processes started with 'method'.
+-- 'replace': a dead worker is replaced (Pool) instead of breaking the
+-- pool (ProcessPoolExecutor).
+function M._process_pool(o, method, replace)
+  local process = require "braid.multiprocessing.process"
+  pool_counter = pool_counter + 1
+  -- forked workers start on the proxies' threads while this one waits:
+  -- this state's free chunks are left out of them meanwhile, so that it
+  -- reuses them after without copying (core._fork_window, ladopt.c)
+  local window = method == "fork" and not o.lazy
+  if window then core._fork_window(true) end
+  local ok, pool = pcall(start_process_pool, o, method, replace, process)
+  if window then core._fork_window(false) end
+  if not ok then error(pool, 0) end
   return pool
 end
 
