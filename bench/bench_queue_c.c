@@ -9,6 +9,7 @@
 **   bench_queue_c fanout   [items [consumers [reps]]] (default 1000000 4 3)
 **   bench_queue_c ring     [threads [hops [reps]]]   (default 4 20000 3)
 **   bench_queue_c pairs    [pairs [round_trips [reps]]] (default 8 10000 3)
+**   bench_queue_c line     [round_trips [reps]]      (default 200000 3)
 **
 ** Prints "key value" lines (the best of 'reps' runs), read by bench/run.lua:
 **   stream_items_per_s    one producer thread -> one consumer thread
@@ -20,10 +21,16 @@
 **   pairs_us              microseconds per round trip of each of 'pairs'
 **                         ping-pong pairs running at once (wall time /
 **                         round trips of one pair)
+**   line_pingpong_us      microseconds per round trip of one cache line
+**                         between two spinning threads (no queue, no
+**                         lock): the floor of any hand-off between two
+**                         cores, which on a virtual machine depends on
+**                         where the host puts its vCPUs at the time
 ** Run it under taskset for the pinned figures (bench/spin_bench.lua).
 ** See LICENSE for copyright and license.
 */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +185,40 @@ static double bench_pingpong(long n) {
   pthread_join(t, NULL);
   q_free(&a);
   q_free(&b);
+  return t0 * 1e6 / (double)n;
+}
+
+
+/* The cache-line floor: 'ping' and 'pong' on their own lines; each
+** thread waits for the other's last value, then writes its own. */
+static _Alignas(64) atomic_long line_ping;
+static _Alignas(64) atomic_long line_pong;
+
+static void *line_echo(void *ud) {
+  long i, n = *(long *)ud;
+  for (i = 1; i <= n; i++) {
+    while (atomic_load_explicit(&line_ping, memory_order_acquire) != i) {
+    }
+    atomic_store_explicit(&line_pong, i, memory_order_release);
+  }
+  return NULL;
+}
+
+static double bench_line(long n) {
+  pthread_t t;
+  long i;
+  double t0;
+  atomic_store(&line_ping, 0);
+  atomic_store(&line_pong, 0);
+  pthread_create(&t, NULL, line_echo, &n);
+  t0 = now();
+  for (i = 1; i <= n; i++) {
+    atomic_store_explicit(&line_ping, i, memory_order_release);
+    while (atomic_load_explicit(&line_pong, memory_order_acquire) != i) {
+    }
+  }
+  t0 = now() - t0;
+  pthread_join(t, NULL);
   return t0 * 1e6 / (double)n;
 }
 
@@ -342,7 +383,8 @@ static void usage(void) {
           "       bench_queue_c pingpong [round_trips [reps]]\n"
           "       bench_queue_c fanout [items [consumers [reps]]]\n"
           "       bench_queue_c ring [threads [hops [reps]]]\n"
-          "       bench_queue_c pairs [pairs [round_trips [reps]]]\n");
+          "       bench_queue_c pairs [pairs [round_trips [reps]]]\n"
+          "       bench_queue_c line [round_trips [reps]]\n");
   exit(2);
 }
 
@@ -370,6 +412,16 @@ int main(int argc, char **argv) {
       if (v < best) best = v;
     }
     printf("pingpong_us %.3f\n", best);
+  } else if (strcmp(cmd, "line") == 0) {
+    long n = argc > 2 ? atol(argv[2]) : 200000;
+    int reps = argc > 3 ? atoi(argv[3]) : 3;
+    double best = 1e30;
+    if (n < 1 || reps < 1) usage();
+    for (r = 0; r < reps; r++) {
+      double v = bench_line(n);
+      if (v < best) best = v;
+    }
+    printf("line_pingpong_us %.3f\n", best);
   } else if (strcmp(cmd, "fanout") == 0) {
     long n = argc > 2 ? atol(argv[2]) : 1000000;
     int nc = argc > 3 ? atoi(argv[3]) : 4;

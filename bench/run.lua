@@ -547,6 +547,9 @@ end
 local function ping_pong()
   local c = cbase(("pingpong %d 3"):format(PP_N // 5))
   local py = pybase(("pingpong %d 1"):format(PP_N // 5))
+  -- not a target: the floor of a hand-off between the two vCPUs now
+  -- (0.1 us a round trip or 0.5, as the host places them)
+  local line_us = cbase("line 200000 3").line_pingpong_us
   local spin_ns = set_spin and set_spin() or nil
   pingpong_once(1000)
   local us, load = best_pp(PP_N)
@@ -560,10 +563,11 @@ local function ping_pong()
   -- often: no wake-up at all) when it is installed
   local met = us <= c_us and (not lp_us or us <= lp_us)
   print(("ping-pong: braid %.2f us/round trip (spin %s ns, %.2f cores busy)%s; " ..
+         "a cache line alone %.2f us; " ..
          "C mutex+condvar %.2f us; Python %s; luaproc %s; ratio %.2f; target braid <= C%s: %s")
     :format(us, tostring(spin_ns), load,
       us0 and (("; without spin %.2f us (%.2f cores)"):format(us0, load0)) or "",
-      c_us, py_us and ("%.2f us"):format(py_us) or "n/a",
+      line_us, c_us, py_us and ("%.2f us"):format(py_us) or "n/a",
       lp_us and ("%.2f us"):format(lp_us) or "not installed", us / c_us,
       lp_us and " and <= luaproc" or "", met and "met" or "NOT met"))
   write_json("ping_pong", {
@@ -572,14 +576,15 @@ local function ping_pong()
     braid_no_spin = us0, braid_no_spin_cores_busy = load0,
     no_spin_round_trips = PP_N_SLEEP,
     baselines = { c_mutex_condvar = c_us, python_queue = py_us, luaproc = lp_us or cjson.null },
+    cache_line_floor = line_us,
     ratio = us / c_us, ratio_of = "braid / C", ratio_luaproc = lp_us and us / lp_us,
     target = "braid <= C and <= luaproc (when installed)", met = met,
   })
   rows[#rows + 1] = {
     "ping-pong (us/round trip)",
     ("%s (no spin %s)"):format(fmt(us), us0 and fmt(us0) or "n/a"),
-    ("C %s; Py %s%s"):format(fmt(c_us), py_us and fmt(py_us) or "n/a",
-      lp_us and "; luaproc " .. fmt(lp_us) or ""),
+    ("C %s; Py %s%s; line %s"):format(fmt(c_us), py_us and fmt(py_us) or "n/a",
+      lp_us and "; luaproc " .. fmt(lp_us) or "", fmt(line_us)),
     ("%.2f x C%s"):format(us / c_us, lp_us and (", %.2f x luaproc"):format(us / lp_us) or ""),
     yesno(met, lp_us and "<= C, <= luaproc" or "<= C"),
   }
