@@ -10,7 +10,8 @@
 ** Chunks left out of forks (braid__salloc_prefork): those holding no live
 ** block are advised not to be copied, and the advice is lifted after;
 ** the window's forks then put nothing aside (with none left out, all of
-** them as before); a real child (not in the
+** them as before); a window of other threads' forks leaves every chunk
+** out; a real child (not in the
 ** ASan pass, whose allocator a fork can hang) does not have them, forgets
 ** them and allocates from chunks of its own.
 ** Buffers (braid__buf_grow): a big one grows with its bytes kept, by
@@ -273,7 +274,7 @@ static void test_prefork(void) {
   s0 = stats(a);
   CHECK_EQ(s0.free, (PREFORK_BLOCKS - PINNED) * BLOCK);
   CHECK_EQ(dontcopy_at(late), 0);
-  left = braid__salloc_prefork(a);
+  left = braid__salloc_prefork(a, 0);
   s1 = stats(a);
   /* every chunk but the first: 9 MiB in chunks of 2 MiB */
   CHECK(left >= 3);
@@ -306,6 +307,32 @@ static void test_prefork(void) {
   braid__salloc_free(a);
 }
 
+/* A foreign window (forks by other threads, whose children never run this
+** pool's state) leaves every chunk out, live blocks and all. */
+static void test_prefork_foreign(void) {
+  Blocks pinned;
+  unsigned char *late;
+  braid_salloc *a = churned_pool(&pinned, &late);
+  braid_salloc_stats s0, s1;
+  int left;
+  CHECK(a != NULL);
+  s0 = stats(a);
+  left = braid__salloc_prefork(a, 1);
+  s1 = stats(a);
+  CHECK_EQ((size_t)left * 2 * MiB, s0.mapped);
+  CHECK_EQ(s1.left, s0.mapped);
+  CHECK_EQ(dontcopy_at(pinned.p[0]), 1);
+  CHECK_EQ(dontcopy_at(late), 1);
+  braid__alloc_note_fork();
+  braid__salloc_postfork(a);
+  CHECK_EQ(stats(a).left, 0);
+  CHECK_EQ(dontcopy_at(pinned.p[0]), 0);
+  braid__salloc_sync_fork(a);
+  CHECK_EQ(stats(a).stashed, 0); /* all its free blocks stayed its own */
+  CHECK(give_back(a, &pinned, 9));
+  braid__salloc_free(a);
+}
+
 /* With a live block in every chunk, none is left out, and the window's
 ** forks are forks as before: the free blocks all go aside. */
 static void test_prefork_none_left(void) {
@@ -326,7 +353,7 @@ static void test_prefork_none_left(void) {
   }
   keep.n = k;
   free(b.p);
-  CHECK_EQ(braid__salloc_prefork(a), 0);
+  CHECK_EQ(braid__salloc_prefork(a, 0), 0);
   CHECK_EQ(stats(a).left, 0);
   braid__alloc_note_fork();
   braid__salloc_postfork(a);
@@ -351,7 +378,7 @@ static void test_prefork_child(void) {
   pid_t pid;
   int status = -1;
   CHECK(a != NULL);
-  CHECK(braid__salloc_prefork(a) >= 3);
+  CHECK(braid__salloc_prefork(a, 0) >= 3);
   pid = fork();
   CHECK(pid >= 0);
   if (pid == 0) {
@@ -386,6 +413,8 @@ int main(void) {
     { "forks with big allocations between them stay bounded", test_bounded },
     { "chunks with nothing live are left out of a fork window",
       test_prefork },
+    { "a window of other threads' forks leaves every chunk out",
+      test_prefork_foreign },
     { "with a live block in every chunk a window is a fork as before",
       test_prefork_none_left },
     { "a child forgets the chunks left out and allocates its own",

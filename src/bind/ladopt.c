@@ -184,8 +184,8 @@ int braidB_huge_pages_hook(lua_State *L) {
 }
 
 
-int braidB_pool_prefork(lua_State *L) {
-  return braid__salloc_prefork(pool_of(L));
+int braidB_pool_prefork(lua_State *L, int foreign) {
+  return braid__salloc_prefork(pool_of(L), foreign);
 }
 
 
@@ -196,10 +196,11 @@ void braidB_pool_postfork(lua_State *L) {
 
 /* core._fork_window(open) -> chunks left out (0 when closing): around
 ** the start of a pool's worker processes, which other threads fork while
-** this one waits (braid__salloc_prefork). */
+** this one waits (braid__salloc_prefork, foreign: none of their children
+** runs this state, so every chunk is left out). */
 int braidB_fork_window_hook(lua_State *L) {
   if (lua_toboolean(L, 1)) {
-    lua_pushinteger(L, braidB_pool_prefork(L));
+    lua_pushinteger(L, braidB_pool_prefork(L, 1));
   } else {
     braidB_pool_postfork(L);
     lua_pushinteger(L, 0);

@@ -328,10 +328,11 @@ BRAIDI_FUNC int braidB_huge_pages_hook(lua_State *L);
 /* In a forked child: L's pool (a worker's, or the one L was moved onto)
 ** forgets the blocks the parent had freed (braid__salloc_after_fork). */
 BRAIDI_FUNC void braidB_pool_after_fork(lua_State *L);
-/* Around a fork, in the forking thread: L's pool leaves its chunks that
-** hold no live block out of the child (braid__salloc_prefork), and takes
-** them back after, in the parent, whether the fork succeeded or not. */
-BRAIDI_FUNC int braidB_pool_prefork(lua_State *L);
+/* Around forks, on L's thread: L's pool leaves its chunks that hold no
+** live block out of the child of its own fork, or every chunk out of the
+** children of other threads ('foreign': braid__salloc_prefork), and
+** takes them back after, in the parent, whether they forked or not. */
+BRAIDI_FUNC int braidB_pool_prefork(lua_State *L, int foreign);
 BRAIDI_FUNC void braidB_pool_postfork(lua_State *L);
 /* core._fork_window(open): braidB_pool_prefork / postfork from Lua. */
 BRAIDI_FUNC int braidB_fork_window_hook(lua_State *L);

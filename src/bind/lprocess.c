@@ -173,7 +173,7 @@ static int core_proc_fork(lua_State *L) {
   malloc_trim(0);
 #endif
   braid__mutex_lock(&rt->mu);
-  braidB_pool_prefork(L); /* its free chunks stay the parent's alone */
+  braidB_pool_prefork(L, 0); /* its free chunks stay the parent's alone */
   pid = braid__proc_fork(&sentinel);
   if (pid < 0 && (errno == EMFILE || errno == ENFILE)) {
     int e = errno;
@@ -181,7 +181,7 @@ static int core_proc_fork(lua_State *L) {
     braid__mutex_unlock(&rt->mu); /* no lock held while collecting */
     braidB_fdgc(L, e);
     braid__mutex_lock(&rt->mu);
-    braidB_pool_prefork(L);
+    braidB_pool_prefork(L, 0);
     pid = braid__proc_fork(&sentinel);
   }
   if (pid == 0) {

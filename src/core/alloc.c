@@ -70,8 +70,9 @@ typedef struct Chunk {
 } Chunk;
 
 /* Left out of the fork under way (its pages but the header's are
-** MADV_DONTFORK); in a child: absent but for the header's page. */
-enum { CHUNK_LEFT = 1, CHUNK_GONE = 2 };
+** MADV_DONTFORK); in a child: absent but for the header's page. Left
+** out whole, live blocks and all, of forks by other threads only. */
+enum { CHUNK_LEFT = 1, CHUNK_GONE = 2, CHUNK_FOREIGN = 3 };
 
 #define CHUNK_HEAD ((sizeof(Chunk) + GRAIN - 1) / GRAIN * GRAIN)
 
@@ -787,7 +788,11 @@ void braid__salloc_sync_fork(braid_salloc *p) {
 ** the pool's own thread reads to unmap them), and forks them again at the
 ** window's end. A chunk holds nothing live when the bytes of its blocks
 ** not live ('freeb', kept by every free and every reuse of a free block),
-** with the spare's, are all it handed out. Who may not touch them:
+** with the spare's, are all it handed out. A window of other threads'
+** forks only ('foreign') leaves every chunk out, live blocks and all:
+** none of those children runs this pool's state (a forked child runs only
+** the thread that forked, and ends with _exit, closing no state). Who may
+** not touch them:
 ** - a child of the pool's own thread: it forgets every free block
 **   (braid__salloc_after_fork, which marks them gone), and when the
 **   newest chunk, holding the bump, is one of them, its bump starts anew
@@ -810,12 +815,21 @@ void braid__salloc_sync_fork(braid_salloc *p) {
 #define PREFORK_MIN (4u << 20)
 #define PAGE 4096u
 
-int braid__salloc_prefork(braid_salloc *p) {
+int braid__salloc_prefork(braid_salloc *p, int foreign) {
   Chunk *c;
   int left = 0;
   if (p == NULL || !p->owned) return 0;
   braid__salloc_postfork(p); /* a window still open ends here */
   braid__salloc_sync_fork(p); /* the forks before it: their blocks aside */
+  if (foreign) { /* no child runs this state: it needs none of it */
+    for (c = p->chunks; c != NULL; c = c->next)
+      if (c->left == 0 && madvise(c, c->size, MADV_DONTFORK) == 0) {
+        c->left = CHUNK_FOREIGN;
+        left++;
+      }
+    p->window_private = left > 0;
+    return left;
+  }
   if (p->freebytes < PREFORK_MIN) return 0;
   for (c = p->chunks; c != NULL; c = c->next) {
     size_t used = c == p->chunks ? (size_t)(p->bump - (char *)c) : c->used;
@@ -838,10 +852,14 @@ int braid__salloc_prefork(braid_salloc *p) {
 void braid__salloc_postfork(braid_salloc *p) {
   Chunk *c;
   if (p == NULL) return;
-  for (c = p->chunks; c != NULL; c = c->next)
+  for (c = p->chunks; c != NULL; c = c->next) {
     if (c->left == CHUNK_LEFT &&
         madvise((char *)c + PAGE, c->size - PAGE, MADV_DOFORK) == 0)
       c->left = 0;
+    else if (c->left == CHUNK_FOREIGN &&
+             madvise(c, c->size, MADV_DOFORK) == 0)
+      c->left = 0;
+  }
   /* the window's forks are accounted for: nothing is put aside for them */
   if (p->window_private)
     p->forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
@@ -855,7 +873,7 @@ void braid__salloc_stats(const braid_salloc *p, braid_salloc_stats *st) {
   memset(st, 0, sizeof *st);
   for (c = p->chunks; c != NULL; c = c->next) {
     st->mapped += c->size;
-    if (c->left == CHUNK_LEFT) st->left += c->size;
+    if (c->left == CHUNK_LEFT || c->left == CHUNK_FOREIGN) st->left += c->size;
   }
   st->free = p->freebytes;
   if (p->stash != NULL) {

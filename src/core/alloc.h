@@ -71,18 +71,19 @@ BRAIDI_FUNC void braid__alloc_note_fork(void);
 BRAIDI_FUNC void braid__salloc_sync_fork(braid_salloc *p);
 
 /* Opens a window of forks, on the pool's own thread: just before its own
-** fork, or before other threads fork while it waits (a fork Pool's
-** workers). Leaves the pool's chunks that hold no live block out of the
-** children (their pages but the header's are MADV_DONTFORK), so that
-** the parent reuses them after without a copy-on-write fault; when any
-** is left out, braid__salloc_sync_fork puts nothing aside for the
+** fork, or, 'foreign', before other threads fork while it waits (a fork
+** Pool's workers). Leaves the pool's chunks that hold no live block out
+** of the children (their pages but the header's are MADV_DONTFORK), or
+** every chunk for a foreign window (no child runs this pool's state), so
+** that the parent reuses them after without a copy-on-write fault; when
+** any is left out, braid__salloc_sync_fork puts nothing aside for the
 ** window's forks. Returns the number of chunks left out (0 for a pool
-** that is not owned, or with less than 4 MiB free).
+** that is not owned; for an own fork also with less than 4 MiB free).
 ** braid__salloc_postfork closes the window in the parent, whether the
 ** forks succeeded or not (an open one is closed by the next prefork);
 ** in a child of the pool's own thread, after_fork marks the chunks gone
 ** (unmapped at the end, never cached). */
-BRAIDI_FUNC int braid__salloc_prefork(braid_salloc *p);
+BRAIDI_FUNC int braid__salloc_prefork(braid_salloc *p, int foreign);
 BRAIDI_FUNC void braid__salloc_postfork(braid_salloc *p);
 
 /* What a pool holds, for the specs (core._pool_stats): bytes of its
