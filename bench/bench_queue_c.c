@@ -389,39 +389,32 @@ static void usage(void) {
 }
 
 
+/* The workloads of one count ("cmd [n [reps]]", 'n' by default 'dflt'):
+** runs 'fn(n)' 'reps' times and prints the best with 'fmt', the highest
+** when 'higher' (a rate), else the lowest (a time). */
+static void run_one(int argc, char **argv, double (*fn)(long), long dflt,
+                    int higher, const char *fmt) {
+  long n = argc > 2 ? atol(argv[2]) : dflt;
+  int reps = argc > 3 ? atoi(argv[3]) : 3, r;
+  double best = higher ? 0 : 1e30;
+  if (n < 1 || reps < 1) usage();
+  for (r = 0; r < reps; r++) {
+    double v = fn(n);
+    if (higher ? v > best : v < best) best = v;
+  }
+  printf(fmt, best);
+}
+
+
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   int r;
   if (strcmp(cmd, "stream") == 0) {
-    long n = argc > 2 ? atol(argv[2]) : 1000000;
-    int reps = argc > 3 ? atoi(argv[3]) : 3;
-    double best = 0;
-    if (n < 1 || reps < 1) usage();
-    for (r = 0; r < reps; r++) {
-      double v = bench_stream(n);
-      if (v > best) best = v;
-    }
-    printf("stream_items_per_s %.0f\n", best);
+    run_one(argc, argv, bench_stream, 1000000, 1, "stream_items_per_s %.0f\n");
   } else if (strcmp(cmd, "pingpong") == 0) {
-    long n = argc > 2 ? atol(argv[2]) : 100000;
-    int reps = argc > 3 ? atoi(argv[3]) : 3;
-    double best = 1e30;
-    if (n < 1 || reps < 1) usage();
-    for (r = 0; r < reps; r++) {
-      double v = bench_pingpong(n);
-      if (v < best) best = v;
-    }
-    printf("pingpong_us %.3f\n", best);
+    run_one(argc, argv, bench_pingpong, 100000, 0, "pingpong_us %.3f\n");
   } else if (strcmp(cmd, "line") == 0) {
-    long n = argc > 2 ? atol(argv[2]) : 200000;
-    int reps = argc > 3 ? atoi(argv[3]) : 3;
-    double best = 1e30;
-    if (n < 1 || reps < 1) usage();
-    for (r = 0; r < reps; r++) {
-      double v = bench_line(n);
-      if (v < best) best = v;
-    }
-    printf("line_pingpong_us %.3f\n", best);
+    run_one(argc, argv, bench_line, 200000, 0, "line_pingpong_us %.3f\n");
   } else if (strcmp(cmd, "fanout") == 0) {
     long n = argc > 2 ? atol(argv[2]) : 1000000;
     int nc = argc > 3 ? atoi(argv[3]) : 4;
