@@ -79,7 +79,7 @@ enum { CHUNK_LEFT = 1, CHUNK_GONE = 2, CHUNK_FOREIGN = 3 };
 /* The chunk of an owned pool's block: its chunks are one huge page each,
 ** aligned (new_chunk), so a block's chunk starts its region. */
 static Chunk *chunk_of(const void *b) {
-  return (Chunk *)((uintptr_t)b & ~(uintptr_t)((2u << 20) - 1));
+  return (Chunk *)((uintptr_t)b & ~(uintptr_t)(HUGE_PAGE - 1));
 }
 
 typedef struct FreeBlock {
@@ -112,8 +112,6 @@ struct braid_salloc {
   size_t freebytes;             /* in 'freel' */
   Stash *stash;                 /* made by the first fork, else NULL */
   unsigned forks;               /* fork_count when it last looked */
-  int window_private;           /* chunks are left out of the forks of a
-                                ** window (braid__salloc_prefork) */
   /* braid__salloc_new_owned: the 2 MiB regions of its chunks, as region
   ** number + 1 in an open-addressed set (0: empty slot) */
   int owned;
@@ -815,6 +813,13 @@ void braid__salloc_sync_fork(braid_salloc *p) {
 #define PREFORK_MIN (4u << 20)
 #define PAGE 4096u
 
+/* Gives chunk 'c', left out as 'how' (CHUNK_LEFT: but for its header's
+** page; CHUNK_FOREIGN: whole), the fork 'advice'; 1 when done. */
+static int advise_left(Chunk *c, int how, int advice) {
+  size_t skip = how == CHUNK_LEFT ? PAGE : 0;
+  return madvise((char *)c + skip, c->size - skip, advice) == 0;
+}
+
 int braid__salloc_prefork(braid_salloc *p, int foreign) {
   Chunk *c;
   int left = 0;
@@ -823,11 +828,10 @@ int braid__salloc_prefork(braid_salloc *p, int foreign) {
   braid__salloc_sync_fork(p); /* the forks before it: their blocks aside */
   if (foreign) { /* no child runs this state: it needs none of it */
     for (c = p->chunks; c != NULL; c = c->next)
-      if (c->left == 0 && madvise(c, c->size, MADV_DONTFORK) == 0) {
+      if (c->left == 0 && advise_left(c, CHUNK_FOREIGN, MADV_DONTFORK)) {
         c->left = CHUNK_FOREIGN;
         left++;
       }
-    p->window_private = left > 0;
     return left;
   }
   if (p->freebytes < PREFORK_MIN) return 0;
@@ -840,30 +844,25 @@ int braid__salloc_prefork(braid_salloc *p, int foreign) {
     /* not a gone one, nor one with a live block */
     if (c->left != 0 || used <= CHUNK_HEAD || freeb != used - CHUNK_HEAD)
       continue;
-    if (madvise((char *)c + PAGE, c->size - PAGE, MADV_DONTFORK) != 0)
-      continue;
+    if (!advise_left(c, CHUNK_LEFT, MADV_DONTFORK)) continue;
     c->left = CHUNK_LEFT;
     left++;
   }
-  p->window_private = left > 0;
   return left;
 }
 
 void braid__salloc_postfork(braid_salloc *p) {
   Chunk *c;
+  int any = 0;
   if (p == NULL) return;
-  for (c = p->chunks; c != NULL; c = c->next) {
-    if (c->left == CHUNK_LEFT &&
-        madvise((char *)c + PAGE, c->size - PAGE, MADV_DOFORK) == 0)
-      c->left = 0;
-    else if (c->left == CHUNK_FOREIGN &&
-             madvise(c, c->size, MADV_DOFORK) == 0)
-      c->left = 0;
-  }
-  /* the window's forks are accounted for: nothing is put aside for them */
-  if (p->window_private)
-    p->forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
-  p->window_private = 0;
+  for (c = p->chunks; c != NULL; c = c->next)
+    if (c->left == CHUNK_LEFT || c->left == CHUNK_FOREIGN) {
+      any = 1;
+      if (advise_left(c, c->left, MADV_DOFORK)) c->left = 0;
+    }
+  /* a window with chunks left out: its forks are accounted for, nothing
+  ** is put aside for them */
+  if (any) p->forks = atomic_load_explicit(&fork_count, memory_order_relaxed);
 }
 /* } ------ */
 

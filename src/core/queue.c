@@ -531,7 +531,10 @@ long braid__queue_spin_ns(long set) {
 
 enum { SPIN_ROOM, SPIN_ITEMS, SPIN_FAST_ITEMS };
 
-static int is_fast(braid_queue *q);
+static int is_fast(braid_queue *q) {
+  return atomic_load_explicit(&q->fast, memory_order_acquire);
+}
+
 
 /* 1 when a fast getter would find an item: the consumers' next slot is
 ** filled, or the segment after a full one is linked (or the queue left
@@ -679,11 +682,6 @@ static int full(braid_queue *q) {
 /* What a fast entry point returns when it found the queue moved to the
 ** one-mutex path (to_slow): the caller goes that way instead. */
 #define FAST_GONE 1
-
-static int is_fast(braid_queue *q) {
-  return atomic_load_explicit(&q->fast, memory_order_acquire);
-}
-
 
 /* { ------ the fast path (unbounded FIFO, SimpleQueue) */
 

@@ -35,20 +35,16 @@ static inline void braid__lock_init(braid__lock *l) {
   atomic_init(&l->w, 0);
 }
 
-static inline void braid__lock_acquire(braid__lock *l) {
-  int e = 0;
-  if (!atomic_compare_exchange_strong_explicit(&l->w, &e, 1,
-                                               memory_order_acquire,
-                                               memory_order_relaxed))
-    braid__lock_wait(l);
-}
-
 /* 1 when taken, 0 when another holds it (not waited for). */
 static inline int braid__lock_try(braid__lock *l) {
   int e = 0;
   return atomic_compare_exchange_strong_explicit(&l->w, &e, 1,
                                                  memory_order_acquire,
                                                  memory_order_relaxed);
+}
+
+static inline void braid__lock_acquire(braid__lock *l) {
+  if (!braid__lock_try(l)) braid__lock_wait(l);
 }
 
 static inline void braid__lock_release(braid__lock *l) {

@@ -184,8 +184,9 @@ function M._process_pool(o, method, replace)
   local process = require "braid.multiprocessing.process"
   pool_counter = pool_counter + 1
   -- forked workers start on the proxies' threads while this one waits:
-  -- this state's free chunks are left out of them meanwhile, so that it
-  -- reuses them after without copying (core._fork_window, ladopt.c)
+  -- none of them runs this state, so its memory is left out of them
+  -- meanwhile, and it reuses what it freed after without copying
+  -- (core._fork_window, ladopt.c)
   local window = method == "fork" and not o.lazy
   if window then core._fork_window(true) end
   local ok, pool = pcall(start_process_pool, o, method, replace, process)
