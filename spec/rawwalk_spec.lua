@@ -237,6 +237,30 @@ describe("the raw walk", function()
     end
   end)
 
+  it("reserves the map of tables seen for a big array's elements, not its slots", function()
+    -- Each case in a fresh state (a new thread's), whose encoder starts with
+    -- no map: 100,000 records sit in an array part of 131,072 slots, and
+    -- their 200,000 tables fit a map of 512K slots (8 MiB) under half full;
+    -- counting the slots reserved 16 MiB. 131,072 records (262,144 tables)
+    -- take the 16 MiB.
+    local futures = require "braid.concurrent.futures"
+    local function probe(n)
+      local core = require "braid.core"
+      local before = core._enc_seen_bytes()
+      local t = {}
+      for i = 1, n do t[i] = { id = i, name = "item" .. i, vals = { i, 2 * i, 3 * i } } end
+      local back = core.loads(core.dumps(t))
+      assert(#back == n and back[n].vals[3] == 3 * n)
+      return before, core._enc_seen_bytes()
+    end
+    for _, case in ipairs{ { 100000, 8 << 20 }, { 131072, 16 << 20 } } do
+      local ex <close> = futures.ThreadPoolExecutor(1)
+      local before, after = ex:submit(probe, case[1]):result()
+      assert.equal(0, before)
+      assert.equal(case[2], after)
+    end
+  end)
+
   it("sends a big table whole through a threading Queue (streamed)", function()
     local queue = require "braid.queue"
     local threading = require "braid.threading"

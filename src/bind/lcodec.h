@@ -223,6 +223,9 @@ BRAIDI_FUNC int braid__encode_scalar_into(lua_State *L, int idx,
 ** 'L'). Called when braid opens in a state; worker states leave it to
 ** their first encode. */
 BRAIDI_FUNC void braid__serial_open(lua_State *L);
+/* core._enc_seen_bytes() -> the bytes of L's map of tables seen (0 before
+** its first encode): the specs' probe of the map's sizing (lencode.c). */
+BRAIDI_FUNC int braidB_enc_seen_bytes_hook(lua_State *L);
 
 /* T_CALLV 'to' met in an item of 'm' (NULL: not a batch) starting at
 ** 'item_off' of bytes cut at 'origin': pushes a fresh copy of the flat

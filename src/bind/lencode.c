@@ -115,6 +115,16 @@ void braid__serial_open(lua_State *L) {
 }
 
 
+int braidB_enc_seen_bytes_hook(lua_State *L) {
+  size_t n = 0;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ENC_KEY) == LUA_TUSERDATA)
+    n = ((Enc *)lua_touserdata(L, -1))->seen.cap * sizeof(braid_ptrent);
+  lua_pop(L, 1);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+
 void braidB_enc_nomem(Enc *e) {
   braidB_enc_fail(e, "MemoryError", "not enough memory to encode the value");
 }

@@ -356,8 +356,24 @@ static void raw_ahead(Enc *e, const braid_rawtv *arr, size_t p) {
 ** table's map through eleven doublings, 16 MiB of fresh pages for an
 ** 8 MiB map, rehashing 200,000 entries on the way. Already big enough
 ** (an encoder that sent such a value before): nothing. Best effort: a
-** failure leaves the map as it was, to grow as it goes. */
+** failure leaves the map as it was, to grow as it goes.
+**
+** The count is the elements (the border), not the array part's slots:
+** Lua sizes an array part to a power of two, so 100,000 records have
+** 131,072 slots, and 131,072 entries plus the ones already in the map
+** passed a quarter of 512K slots: the map was reserved at 16 MiB where
+** 8 MiB holds the 200,000 tables at 38% (the put's own limit is half).
+** The encode of a warm map is the same either way (12-15 ms), but in a
+** fresh process every page of the map is fresh memory, on this VM often
+** memory the host must back again: a fresh child's first core.dumps of
+** the records took 21-46 ms with the 16 MiB map, 15-22 with the 8 MiB
+** one (bench/README.md). */
 #define RAW_RESERVE_MIN 4096
+
+/* How many entries an array of 'asize' slots and border 'narr' adds. */
+static size_t raw_count(lua_Unsigned narr, size_t asize) {
+  return narr < (lua_Unsigned)asize ? (size_t)narr : asize;
+}
 
 
 int braidB_enc_raw_step(Enc *e, Frame *f) {
@@ -394,7 +410,8 @@ reload:
   node = t->node;
   total = asize + braid_raw_nsize(t);
   if (pos == 0 && asize >= RAW_RESERVE_MIN && arr[0].tag == BRAID_RT_TABLE)
-    (void)braid__ptrmap_reserve(&e->seen, e->seen.used + asize);
+    (void)braid__ptrmap_reserve(&e->seen,
+                                e->seen.used + raw_count(narr, asize));
   while (pos < total) {
     p = pos++;
     if (p < asize) {

@@ -213,6 +213,7 @@ static const luaL_Reg serial_funcs[] = {
   { "_rawwalk", braidB_rawwalk_hook },
   { "_rawfill", braidB_rawfill_hook },
   { "_strahead", braidB_strahead_hook },
+  { "_enc_seen_bytes", braidB_enc_seen_bytes_hook },
   { "dumps", serial_dumps },
   { "loads", serial_loads },
   { "copy", serial_copy },
