@@ -233,6 +233,57 @@ describe("the decoder's raw fill", function()
     end
   end)
 
+  it("fills the open tables of a streamed encode (counts as hints, sections ended by T_END)", function()
+    -- Forged messages (src/core/wire.h): version 2, one value, T_TABLE (6)
+    -- with flags F_OPEN (4), narr, u32 nhash 0, elements, T_END (15) after
+    -- the elements and after the pairs. The hint may be short or the
+    -- pairs not empty: the fill stops at the hint and the rest is read
+    -- as any open table's.
+    local function open_table(narr, body)
+      return string.char(2, 1, 6, 4, narr) .. string.pack("=I4", 0) .. body
+    end
+    local ints = string.char(3, 2, 3, 4, 3, 6) -- T_INT 1, 2, 3 (zigzag)
+    local E = string.char(15)
+    local cases = {
+      { "whole", open_table(3, ints .. E .. E), { 1, 2, 3 }, 3 },
+      { "hint short", open_table(2, ints .. E .. E), { 1, 2, 3 }, 2 },
+      { "pairs after", open_table(3, ints .. E .. string.char(5, 1) .. "x" .. string.char(3, 2) .. E),
+        { 1, 2, 3, x = 1 }, 3 },
+      { "a table after", open_table(3, ints .. string.char(6, 0, 0) .. string.pack("=I4", 0) .. E .. E),
+        { 1, 2, 3, {} }, 3 },
+    }
+    for _, c in ipairs(cases) do
+      local v, nraw = both(c[2], c[1])
+      assert.same(c[3], v, c[1])
+      assert.equal(c[4], nraw, c[1])
+    end
+    for _, cut in ipairs{ open_table(3, ints), open_table(3, ints .. E) } do
+      helpers.raises(require("braid.errors").ValueError, core.loads, cut)
+    end
+  end)
+
+  it("fills the vals of records streamed to a worker thread and to a pool's child", function()
+    local q, back = braid.queue.Queue(), braid.queue.Queue()
+    local th = braid.threading.Thread { target = function(q, back)
+      local core = require "braid.core"
+      core._rawfill()
+      local v = q:get(true, 60)
+      back:put({ #v, v[#v].vals[3], core._rawfill() })
+    end, args = { q, back } }
+    th:start()
+    q:put(records(20000)) -- past the streaming threshold: streamed
+    local r = back:get(true, 60)
+    th:join(60)
+    assert.same({ 20000, 60000, 60000 }, r)
+    local mp = require "braid.multiprocessing"
+    local pool <close> = mp.Pool(1)
+    local got = pool:apply(function(t)
+      local core = require "braid.core"
+      return { #t, t[#t].vals[3], core._rawfill() }
+    end, { records(20000) })
+    assert.same({ 20000, 60000, 60000 }, got)
+  end)
+
   it("fills a big table a worker thread gets from a Queue", function()
     local q, back = braid.queue.Queue(), braid.queue.Queue()
     local th = braid.threading.Thread { target = function(q, back)

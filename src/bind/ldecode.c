@@ -530,13 +530,21 @@ static int open_dtable(Dec *d, size_t at) {
     if (narr > STREAM_MAX_HINT) narr = STREAM_MAX_HINT;
     if (nhash > STREAM_MAX_HINT) nhash = STREAM_MAX_HINT;
   }
-  if (nhash == 0 && narr > 0 && !(flags & (F_OPEN | F_META)) &&
-      d->p < d->end && *d->p <= T_FLOAT) { /* a vector, a record's vals */
+  if (nhash == 0 && narr > 0 && !(flags & F_META) && d->p < d->end &&
+      *d->p <= T_FLOAT) { /* a vector, a record's vals */
     uint64_t i = 1;
     lua_createtable(L, (int)narr, 0);
     if (flags & F_SHARED) remember(d, at);
     d->p = braidB_dec_rawfill(L, -1, d->p, d->end, &i, narr);
-    if (i > narr) return 1;
+    if (i > narr) {
+      if (!(flags & F_OPEN)) return 1;
+      /* a streamed one (its counts are hints): whole when both of its
+      ** sections end here, else table_dstep reads on from element i */
+      if (d->end - d->p >= 2 && d->p[0] == T_END && d->p[1] == T_END) {
+        d->p += 2;
+        return 1;
+      }
+    }
     f = dec_push(d, DF_TABLE); /* the rest through table_dstep */
     f->i = i;
   } else {
