@@ -19,6 +19,22 @@ end
 local rawwalk = core._rawwalk
 local rawfill = core._rawfill
 
+-- Puts v on a Queue to a new thread, whose f(v) (f runs in the thread's
+-- state, which counts its raw fills from just before its get) comes back.
+local function through_thread(v, f)
+  local q, back = braid.queue.Queue(), braid.queue.Queue()
+  local th = braid.threading.Thread { target = function(q, back, f)
+    require("braid.core")._rawfill()
+    back:put(f(q:get(true, 60)))
+  end, args = { q, back, f } }
+  th:start()
+  q:put(v)
+  local r = back:get(true, 60)
+  th:join(60)
+  assert.is_false(th:is_alive())
+  return r
+end
+
 -- Whether two numbers are the same value of the same subtype (NaN equals
 -- NaN, -0.0 differs from 0.0).
 local function same_number(a, b)
@@ -263,17 +279,10 @@ describe("the decoder's raw fill", function()
   end)
 
   it("fills the vals of records streamed to a worker thread and to a pool's child", function()
-    local q, back = braid.queue.Queue(), braid.queue.Queue()
-    local th = braid.threading.Thread { target = function(q, back)
-      local core = require "braid.core"
-      core._rawfill()
-      local v = q:get(true, 60)
-      back:put({ #v, v[#v].vals[3], core._rawfill() })
-    end, args = { q, back } }
-    th:start()
-    q:put(records(20000)) -- past the streaming threshold: streamed
-    local r = back:get(true, 60)
-    th:join(60)
+    -- past the streaming threshold: streamed
+    local r = through_thread(records(20000), function(v)
+      return { #v, v[#v].vals[3], require("braid.core")._rawfill() }
+    end)
     assert.same({ 20000, 60000, 60000 }, r)
     local mp = require "braid.multiprocessing"
     local pool <close> = mp.Pool(1)
@@ -285,23 +294,14 @@ describe("the decoder's raw fill", function()
   end)
 
   it("fills a big table a worker thread gets from a Queue", function()
-    local q, back = braid.queue.Queue(), braid.queue.Queue()
-    local th = braid.threading.Thread { target = function(q, back)
-      local core = require "braid.core"
-      core._rawfill()
-      local v = q:get(true, 60)
+    local v = { vec = {}, rec = records(20000) }
+    for i = 1, 100000 do v.vec[i] = i * 0.5 end
+    local r = through_thread(v, function(v)
       local sum, nf = 0, 0
       for i = 1, #v.vec do sum = sum + v.vec[i] end
       for i = 1, #v.rec do nf = nf + v.rec[i].vals[3] end
-      back:put({ sum, nf, core._rawfill() })
-    end, args = { q, back } }
-    th:start()
-    local v = { vec = {}, rec = records(20000) }
-    for i = 1, 100000 do v.vec[i] = i * 0.5 end
-    q:put(v)
-    local r = back:get(true, 60)
-    th:join(60)
-    assert.is_false(th:is_alive())
+      return { sum, nf, require("braid.core")._rawfill() }
+    end)
     local sum, nf = 0, 0
     for i = 1, #v.vec do sum = sum + v.vec[i] end
     for i = 1, #v.rec do nf = nf + v.rec[i].vals[3] end
