@@ -279,18 +279,28 @@ describe("the decoder's raw fill", function()
   end)
 
   it("fills the vals of records streamed to a worker thread and to a pool's child", function()
-    -- past the streaming threshold: streamed
-    local r = through_thread(records(20000), function(v)
+    -- Past the streaming threshold: streamed, its tables F_OPEN. Every
+    -- number of the 20,000 vals is written raw but one where the decoder
+    -- reached the end of what was published so far in the middle of its
+    -- bytes (a few times at most: ~15 publications; none in a quiet run,
+    -- a couple under the sanitizers, whose encoder is slower).
+    local function check(r)
+      assert.equal(20000, r[1])
+      assert.equal(60000, r[2])
+      assert.is_true(r[3] <= 60000 and r[3] >= 60000 - 50, "slots written raw: " .. tostring(r[3]))
+    end
+    check(through_thread(records(20000), function(v)
       return { #v, v[#v].vals[3], require("braid.core")._rawfill() }
-    end)
-    assert.same({ 20000, 60000, 60000 }, r)
-    local mp = require "braid.multiprocessing"
-    local pool <close> = mp.Pool(1)
-    local got = pool:apply(function(t)
+    end))
+    -- (fork in the plain pass; the sanitizer passes' first method, spawn)
+    local ctx = require("braid.multiprocessing").get_context(helpers.start_methods()[1])
+    local pool <close> = ctx.Pool(1)
+    -- the child's count from here on (a spawned child decoded its set-up)
+    pool:apply(function() return require("braid.core")._rawfill() end)
+    check(pool:apply(function(t)
       local core = require "braid.core"
       return { #t, t[#t].vals[3], core._rawfill() }
-    end, { records(20000) })
-    assert.same({ 20000, 60000, 60000 }, got)
+    end, { records(20000) }))
   end)
 
   it("fills a big table a worker thread gets from a Queue", function()

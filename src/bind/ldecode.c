@@ -593,8 +593,16 @@ static int table_dstep(Dec *d, DFrame *f, int ct) {
     uint64_t n = f->n;
     for (;; i++) {
       if (open) {
-        if (at_end(d)) break;
+        if (at_end(d)) break; /* (it made d->p < d->end) */
         if (i > (uint64_t)LUA_MAXINTEGER) dec_fail(d, "array too long");
+        if (i <= n && *d->p <= T_FLOAT) { /* a run within the hint: raw */
+          uint64_t from = i;
+          d->p = braidB_dec_rawfill(L, t, d->p, d->end, &i, n);
+          if (i != from) { /* element i is next: its section may end */
+            i--; /* (the loop's step) */
+            continue;
+          }
+        }
       } else if (i > n) {
         break;
       } else if (d->p < d->end && *d->p <= T_FLOAT) {
