@@ -536,14 +536,13 @@ static int open_dtable(Dec *d, size_t at) {
     lua_createtable(L, (int)narr, 0);
     if (flags & F_SHARED) remember(d, at);
     d->p = braidB_dec_rawfill(L, -1, d->p, d->end, &i, narr);
-    if (i > narr) {
-      if (!(flags & F_OPEN)) return 1;
-      /* a streamed one (its counts are hints): whole when both of its
-      ** sections end here, else table_dstep reads on from element i */
-      if (d->end - d->p >= 2 && d->p[0] == T_END && d->p[1] == T_END) {
-        d->p += 2;
-        return 1;
-      }
+    if (i > narr && !(flags & F_OPEN)) return 1;
+    /* a streamed one (counts are hints) is whole when both of its sections
+    ** end here; else table_dstep reads on from element i */
+    if (i > narr && d->end - d->p >= 2 && d->p[0] == T_END &&
+        d->p[1] == T_END) {
+      d->p += 2;
+      return 1;
     }
     f = dec_push(d, DF_TABLE); /* the rest through table_dstep */
     f->i = i;
@@ -598,10 +597,7 @@ static int table_dstep(Dec *d, DFrame *f, int ct) {
         if (i <= n && *d->p <= T_FLOAT) { /* a run within the hint: raw */
           uint64_t from = i;
           d->p = braidB_dec_rawfill(L, t, d->p, d->end, &i, n);
-          if (i != from) { /* element i is next: its section may end */
-            i--; /* (the loop's step) */
-            continue;
-          }
+          if (i != from) { i--; continue; } /* at_end again, for i */
         }
       } else if (i > n) {
         break;
