@@ -389,7 +389,14 @@ local function stream()
   -- turn, the best of REPS turns), so that all of them meet the same
   -- machine: on shared cores the load changes from second to second
   local best = { Queue = math.huge, SimpleQueue = math.huge }
+  -- not a target: the cache line's round trip between the two vCPUs in
+  -- each turn (0.1 us, or 0.5 when the host places them far apart: then
+  -- every line the consumer takes from the producer costs five times as
+  -- much, bench/README.md), lowest and highest of the turns
+  local line_lo, line_hi = math.huge, 0
   for _ = 1, REPS do
+    local line = cbase("line 100000 1").line_pingpong_us
+    line_lo, line_hi = math.min(line_lo, line), math.max(line_hi, line)
     local c = cbase(("stream %d 1"):format(STREAM_N))
     if c.stream_items_per_s > c_rate then c_rate = c.stream_items_per_s end
     local pysq = pybase(("sq_stream %d 1"):format(PY_SQ_N))
@@ -407,13 +414,15 @@ local function stream()
   local function opt(x) return x and rate(x) or "n/a" end
   local function ratio(a, b) return b and a / b or nil end
   local function fr(x) return x and ("%.2f"):format(x) or "n/a" end
+  local line = ("%.2f"):format(line_lo)
+  if ("%.2f"):format(line_hi) ~= line then line = line .. ("-%.2f"):format(line_hi) end
   -- Queue: >= 1/2 of the C FIFO
   local q_met = r_q >= 0.5 * c_rate
   print(("stream 1M ints, 1->1, Queue: braid %s; C mutex+condvar %s (ratio %s); "
     .. "Python queue.Queue %s (ratio %s), queue.SimpleQueue %s (ratio %s); "
-    .. "target >= 0.5 x C: %s")
+    .. "a cache line alone %s; target >= 0.5 x C: %s")
     :format(rate(r_q), rate(c_rate), fr(r_q / c_rate), opt(py_q),
-      fr(ratio(r_q, py_q)), opt(py_sq), fr(ratio(r_q, py_sq)),
+      fr(ratio(r_q, py_q)), opt(py_sq), fr(ratio(r_q, py_sq)), line .. " us",
       q_met and "met" or "NOT met"))
   write_json("stream", {
     unit = "items per second", braid = r_q, queue = "Queue",
@@ -424,11 +433,13 @@ local function stream()
     ratio_vs_python_simplequeue = ratio(r_q, py_sq),
     target = "braid >= 0.5 x C", met = q_met,
     items = STREAM_N, python_items = PY_N, python_sq_items = PY_SQ_N,
+    cache_line_floor = { line_lo, line_hi },
     method = method,
   })
   rows[#rows + 1] = {
     "stream 1M ints, 1->1, Queue (items/s)", rate(r_q),
-    ("C %s; Py Q %s, SQ %s"):format(rate(c_rate), opt(py_q), opt(py_sq)),
+    ("C %s; Py Q %s, SQ %s; line %s"):format(rate(c_rate), opt(py_q),
+      opt(py_sq), line),
     ("%.2f x C; %s x Py Q; %s x Py SQ"):format(r_q / c_rate,
       fr(ratio(r_q, py_q)), fr(ratio(r_q, py_sq))),
     yesno(q_met, ">= 0.5 x C"),
@@ -437,10 +448,11 @@ local function stream()
   local sq_met = (py_sq == nil or r_sq >= py_sq) and r_sq >= r_q
   print(("stream 1M ints, 1->1, SimpleQueue: braid %s; C mutex+condvar %s (ratio %s); "
     .. "Python queue.SimpleQueue %s (ratio %s), queue.Queue %s (ratio %s); "
-    .. "braid Queue %s; target >= Python SimpleQueue and >= braid Queue: %s")
+    .. "braid Queue %s; a cache line alone %s; "
+    .. "target >= Python SimpleQueue and >= braid Queue: %s")
     :format(rate(r_sq), rate(c_rate), fr(r_sq / c_rate), opt(py_sq),
       fr(ratio(r_sq, py_sq)), opt(py_q), fr(ratio(r_sq, py_q)), rate(r_q),
-      sq_met and "met" or "NOT met"))
+      line .. " us", sq_met and "met" or "NOT met"))
   write_json("stream_sq", {
     unit = "items per second", braid = r_sq, queue = "SimpleQueue",
     braid_queue = r_q,
@@ -451,11 +463,13 @@ local function stream()
     ratio_vs_braid_queue = r_sq / r_q,
     target = "braid >= Python SimpleQueue and >= braid Queue", met = sq_met,
     items = STREAM_N, python_items = PY_N, python_sq_items = PY_SQ_N,
+    cache_line_floor = { line_lo, line_hi },
     method = method,
   })
   rows[#rows + 1] = {
     "stream 1M ints, 1->1, SimpleQueue (items/s)", rate(r_sq),
-    ("C %s; Py SQ %s, Q %s"):format(rate(c_rate), opt(py_sq), opt(py_q)),
+    ("C %s; Py SQ %s, Q %s; line %s"):format(rate(c_rate), opt(py_sq),
+      opt(py_q), line),
     ("%s x Py SQ; %.2f x C; %.2f x braid Q"):format(fr(ratio(r_sq, py_sq)),
       r_sq / c_rate, r_sq / r_q),
     yesno(sq_met, ">= Py SQ, >= Queue"),
