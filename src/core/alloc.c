@@ -820,6 +820,11 @@ static int advise_left(Chunk *c, int how, int advice) {
   return madvise((char *)c + skip, c->size - skip, advice) == 0;
 }
 
+/* 1 while 'c' is left out of the forks of an open window. */
+static int is_left(const Chunk *c) {
+  return c->left == CHUNK_LEFT || c->left == CHUNK_FOREIGN;
+}
+
 int braid__salloc_prefork(braid_salloc *p, int foreign) {
   Chunk *c;
   int left = 0;
@@ -856,7 +861,7 @@ void braid__salloc_postfork(braid_salloc *p) {
   int any = 0;
   if (p == NULL) return;
   for (c = p->chunks; c != NULL; c = c->next)
-    if (c->left == CHUNK_LEFT || c->left == CHUNK_FOREIGN) {
+    if (is_left(c)) {
       any = 1;
       if (advise_left(c, c->left, MADV_DOFORK)) c->left = 0;
     }
@@ -872,7 +877,7 @@ void braid__salloc_stats(const braid_salloc *p, braid_salloc_stats *st) {
   memset(st, 0, sizeof *st);
   for (c = p->chunks; c != NULL; c = c->next) {
     st->mapped += c->size;
-    if (c->left == CHUNK_LEFT || c->left == CHUNK_FOREIGN) st->left += c->size;
+    if (is_left(c)) st->left += c->size;
   }
   st->free = p->freebytes;
   if (p->stash != NULL) {
